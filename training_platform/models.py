@@ -1,0 +1,290 @@
+"""The platform's tables: centres, accounts, published definitions, attempts and their review."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.mutable import MutableDict
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from training_platform.db import PlatformBase
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, naive: how every timestamp column stores time."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _enum_values(enum_class: type[enum.Enum]) -> list[str]:
+    return [member.value for member in enum_class]
+
+
+def enum_column(enum_class: type[enum.StrEnum]) -> Enum:
+    """A portable string column holding a StrEnum's values (not its member names)."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=_enum_values,
+        validate_strings=True,
+    )
+
+
+class Role(enum.StrEnum):
+    """What an account may do on the platform."""
+
+    TRAINEE = "trainee"
+    ASSESSOR = "assessor"
+    CENTRE_ADMIN = "centre_admin"
+
+    @property
+    def label(self) -> str:
+        """A human-readable name."""
+        return {"trainee": "Trainee", "assessor": "Assessor", "centre_admin": "Centre admin"}[
+            self.value
+        ]
+
+
+class DefinitionKind(enum.StrEnum):
+    """What a stored definition describes."""
+
+    UNIT = "unit"
+    SCENARIO = "scenario"
+
+
+class AttemptStatus(enum.StrEnum):
+    """Where an attempt is in its life: worked on, handed in, graded, decided by an assessor."""
+
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    GRADED = "graded"
+    DECIDED = "decided"
+
+
+class Decision(enum.StrEnum):
+    """An assessor's decision on an attempt."""
+
+    COMPETENT = "competent"
+    NOT_YET_COMPETENT = "not_yet_competent"
+
+
+class OverrideTarget(enum.StrEnum):
+    """Which automatic verdict an assessor overrides."""
+
+    CHECK = "check"
+    ITEM = "item"
+    PDPO = "pdpo"
+    REQUIREMENT = "requirement"
+
+
+class Centre(PlatformBase):
+    """A training centre: the tenant that users, custom definitions and results belong to."""
+
+    __tablename__ = "centre"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="centre")
+
+    def __repr__(self) -> str:
+        return f"<Centre {self.slug}>"
+
+
+class User(UserMixin, PlatformBase):
+    """A person who signs in: trainee, assessor or centre admin of one centre."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    centre: Mapped[Centre] = relationship(back_populates="users")
+
+    @validates("email")
+    def _lower_email(self, _key: str, value: str) -> str:
+        return normalise_email(value)
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of the password, never the password."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Whether the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+def normalise_email(value: str) -> str:
+    """Emails are compared and stored trimmed and lower-cased."""
+    return value.strip().lower()
+
+
+class DefinitionVersion(PlatformBase):
+    """One published version of a unit or scenario YAML file, kept verbatim with its hash."""
+
+    __tablename__ = "definition_version"
+    __table_args__ = (
+        UniqueConstraint("centre_id", "kind", "key", "version"),
+        Index("ix_definition_version_kind_key", "kind", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: built in, shipped with the platform; otherwise the centre that published it.
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centre.id"))
+    kind: Mapped[DefinitionKind] = mapped_column(enum_column(DefinitionKind))
+    key: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    source_text: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(String(300))
+    unit_code: Mapped[str] = mapped_column(String(32))
+    published_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    centre: Mapped[Centre | None] = relationship()
+    published_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<DefinitionVersion {self.kind} {self.key} v{self.version}>"
+
+
+class Attempt(PlatformBase):
+    """A trainee's attempt at one scenario version, worked in its own sandbox."""
+
+    __tablename__ = "attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    scenario_version_id: Mapped[int] = mapped_column(
+        ForeignKey("definition_version.id"), index=True
+    )
+    unit_version_id: Mapped[int] = mapped_column(ForeignKey("definition_version.id"))
+    status: Mapped[AttemptStatus] = mapped_column(
+        enum_column(AttemptStatus), default=AttemptStatus.IN_PROGRESS, index=True
+    )
+    variant_seed: Mapped[int] = mapped_column(BigInteger)
+    # File name of the attempt's sandbox under SANDBOX_DIR.
+    sandbox_key: Mapped[str] = mapped_column(String(128), unique=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime())
+    graded_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # deliverable id -> entity id in the sandbox
+    deliverables: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(JSON), default=dict)
+    # item id -> the trainee's answer
+    answers: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(JSON), default=dict)
+
+    trainee: Mapped[User] = relationship()
+    scenario_version: Mapped[DefinitionVersion] = relationship(foreign_keys=[scenario_version_id])
+    unit_version: Mapped[DefinitionVersion] = relationship(foreign_keys=[unit_version_id])
+    grades: Mapped[list[GradeRecord]] = relationship(
+        back_populates="attempt", order_by="GradeRecord.id", cascade="all, delete-orphan"
+    )
+    review: Mapped[Review | None] = relationship(
+        back_populates="attempt", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Attempt {self.id} {self.status}>"
+
+
+class GradeRecord(PlatformBase):
+    """One grading run of an attempt; regrading adds a record and keeps the old ones."""
+
+    __tablename__ = "grade_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    overall: Mapped[str] = mapped_column(String(32))
+    # The full serialised grading result.
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    grader_version: Mapped[str] = mapped_column(String(64))
+
+    attempt: Mapped[Attempt] = relationship(back_populates="grades")
+
+
+class Review(PlatformBase):
+    """An assessor's review of an attempt; the decision, once made, is the record."""
+
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), unique=True)
+    assessor_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    # None while the review is a draft (rubric scored, no decision yet).
+    decision: Mapped[Decision | None] = mapped_column(enum_column(Decision))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+    attempt: Mapped[Attempt] = relationship(back_populates="review")
+    assessor: Mapped[User] = relationship()
+    overrides: Mapped[list[VerdictOverride]] = relationship(
+        back_populates="review", order_by="VerdictOverride.id", cascade="all, delete-orphan"
+    )
+    rubric_scores: Mapped[list[RubricScore]] = relationship(
+        back_populates="review", order_by="RubricScore.id", cascade="all, delete-orphan"
+    )
+
+
+class VerdictOverride(PlatformBase):
+    """An assessor's change of one automatic verdict, kept beside the automatic status."""
+
+    __tablename__ = "verdict_override"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id"), index=True)
+    target_kind: Mapped[OverrideTarget] = mapped_column(enum_column(OverrideTarget))
+    target_id: Mapped[str] = mapped_column(String(128))
+    automatic_status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    review: Mapped[Review] = relationship(back_populates="overrides")
+
+
+class RubricScore(PlatformBase):
+    """Points an assessor gave for one rubric criterion of a written item."""
+
+    __tablename__ = "rubric_score"
+    __table_args__ = (UniqueConstraint("review_id", "item_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id"))
+    item_id: Mapped[str] = mapped_column(String(128))
+    criterion_id: Mapped[str] = mapped_column(String(128))
+    points: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    review: Mapped[Review] = relationship(back_populates="rubric_scores")
