@@ -1,0 +1,74 @@
+"""Practicum's web application: accounts, roles, and the pages of trainees, assessors, admins."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+# Each module exposes a Flask blueprint named `bp`; add yours to the list to mount it.
+BLUEPRINTS = [
+    "training_platform.auth",
+    "training_platform.home",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MAX_UPLOAD_BYTES = 256 * 1024
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app; `test_config` overrides every other source of configuration."""
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("PRACTICUM_SECRET_KEY"),
+        DATABASE_URL=os.environ.get("PRACTICUM_DATABASE_URL")
+        or f"sqlite:///{instance / 'practicum.sqlite'}",
+        SANDBOX_DIR=str(instance / "sandboxes"),
+        TEMPLATE_CACHE_DIR=str(instance / "sandbox_templates"),
+        DEFINITIONS_ROOT=os.environ.get("PRACTICUM_DEFINITIONS_ROOT") or str(PACKAGE_DIR.parent),
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        WTF_CSRF_ENABLED=True,
+    )
+    if test_config is None:
+        # A deployment may keep settings in instance/config.py instead of the environment.
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _stored_secret_key(instance / "secret_key")
+    for key in ("SANDBOX_DIR", "TEMPLATE_CACHE_DIR"):
+        Path(app.config[key]).mkdir(parents=True, exist_ok=True)
+
+    from training_platform import commands, db, errors, navigation, security, templating
+
+    db.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+    navigation.init_app(app)
+    errors.init_app(app)
+    commands.init_app(app)
+
+    for module_name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(module_name).bp)
+
+    return app
+
+
+def _stored_secret_key(path: Path) -> str:
+    """Read the instance's secret key, generating it on first start (readable by owner only)."""
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

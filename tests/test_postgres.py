@@ -1,0 +1,147 @@
+"""The platform on PostgreSQL 15: migrations, demo accounts and signing in.
+
+Starts a throwaway cluster on a free loopback port; skipped where PostgreSQL 15 or root is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from training_platform import create_app
+from training_platform.db import PlatformBase, get_engine, upgrade_database
+
+pytestmark = pytest.mark.postgres
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_postgres(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["runuser", "-u", "postgres", "--", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """URL of a database on a PostgreSQL 15 cluster that lives as long as this module's tests."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN / 'initdb'} is missing)")
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("starting a PostgreSQL cluster needs root (to run initdb as the postgres user)")
+    try:
+        postgres_user = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("there is no postgres system user")
+
+    base = Path(tempfile.mkdtemp(prefix="practicum-pg-"))
+    os.chown(base, postgres_user.pw_uid, postgres_user.pw_gid)
+    data = base / "data"
+    port = _free_port()
+    pg_ctl = str(PG_BIN / "pg_ctl")
+    try:
+        _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+        _as_postgres(
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
+            "start",
+        )
+    except subprocess.CalledProcessError as error:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL: {error.stderr}")
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True
+        ) as connection:
+            connection.execute("CREATE DATABASE practicum")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/practicum"
+    finally:
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                pg_ctl,
+                "-D",
+                str(data),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_app(postgres_url: str, tmp_path: Path):
+    """The app on the PostgreSQL database, migrated."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "DATABASE_URL": postgres_url,
+            "SANDBOX_DIR": str(tmp_path / "sandboxes"),
+            "TEMPLATE_CACHE_DIR": str(tmp_path / "sandbox_templates"),
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    upgrade_database(app)
+    yield app
+    get_engine(app).dispose()
+
+
+def test_demo_trainee_signs_in_on_postgres(pg_app):
+    runner = pg_app.test_cli_runner()
+    for _ in range(2):  # seeding twice must not fail on PostgreSQL either
+        result = runner.invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+    client = pg_app.test_client()
+    response = client.post(
+        "/login", data={"email": "trainee@demo.practicum.hk", "password": "practicum-demo"}
+    )
+    assert response.status_code == 302
+    home = client.get("/", follow_redirects=True)
+    assert home.status_code == 200
+    assert "Harbour Skills Training Centre" in home.text
+
+
+def test_migrations_match_the_models_on_postgres(pg_app):
+    with get_engine(pg_app).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, PlatformBase.metadata) == []

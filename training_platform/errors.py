@@ -1,0 +1,48 @@
+"""Error pages in the site's layout, with messages a user can act on."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+CSRF_MESSAGE = "Your form expired or was not sent from this site. Reload the page and try again."
+TOO_LARGE_MESSAGE = "The file is larger than the 256 KiB limit."
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood. Check the form and try again."),
+    403: ("Not allowed", "Your account does not have access to this page."),
+    404: ("Page not found", "There is no page at this address. It may have moved or been removed."),
+    413: ("File too large", TOO_LARGE_MESSAGE),
+    500: ("Something went wrong", "The server could not finish the request. Try again shortly."),
+}
+
+
+def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+    """The error page for an HTTP status, optionally with a specific message."""
+    title, default_message = MESSAGES.get(code, ("Error", "The request could not be completed."))
+    return (
+        render_template(
+            "errors/error.html", code=code, title=title, message=message or default_message
+        ),
+        code,
+    )
+
+
+def handle_csrf_error(_error: CSRFError) -> tuple[str, int]:
+    """A POST without a valid CSRF token."""
+    return render_error(400, CSRF_MESSAGE)
+
+
+def handle_http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+    """Known HTTP errors get the layout; anything else passes through unchanged."""
+    if error.code in MESSAGES:
+        return render_error(error.code)
+    return error
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    for code in MESSAGES:
+        app.register_error_handler(code, handle_http_error)

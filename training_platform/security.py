@@ -1,0 +1,101 @@
+"""Sign-in plumbing: the login manager, CSRF protection, and role checks for views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, flash, redirect, request, url_for
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from training_platform.db import get_session
+from training_platform.models import Role, User
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+
+csrf = CSRFProtect()
+
+# Where each role lands after signing in, if that page exists yet.
+LANDING_ENDPOINTS = {
+    Role.TRAINEE: "catalogue.index",
+    Role.ASSESSOR: "review.queue",
+    Role.CENTRE_ADMIN: "authoring.index",
+}
+FALLBACK_ENDPOINT = "home.index"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's hook: the signed-in user for the id kept in the session cookie."""
+    try:
+        user = get_session().get(User, int(user_id))
+    except ValueError:
+        return None
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def redirect_to_login():
+    """Send a visitor to the sign-in page, remembering the page they asked for."""
+    home = url_for(FALLBACK_ENDPOINT)
+    if request.path == home:
+        return redirect(url_for("auth.login"))
+    flash("Please sign in to continue.", "info")
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+def init_app(app: Flask) -> None:
+    """Attach the login manager and CSRF protection of every POST."""
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+
+def role_required(*roles: Role | str) -> Callable:
+    """Let only signed-in users with one of these roles in; others get 403, strangers the login."""
+    allowed = {Role(role) for role in roles}
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def endpoint_exists(endpoint: str) -> bool:
+    """Whether a view is registered under this endpoint name in the current app."""
+    return endpoint in current_app.view_functions
+
+
+def landing_endpoint(user: User) -> str:
+    """The endpoint a user starts from: their role's main page, or the home page until it exists."""
+    endpoint = LANDING_ENDPOINTS.get(user.role, FALLBACK_ENDPOINT)
+    return endpoint if endpoint_exists(endpoint) else FALLBACK_ENDPOINT
+
+
+def landing_url(user: User) -> str:
+    """URL of the page a user starts from."""
+    return url_for(landing_endpoint(user))
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Accept only a path on this site ("/..."), never another host or scheme."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or any(ord(char) < 32 for char in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
