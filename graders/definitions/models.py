@@ -1,0 +1,747 @@
+"""Pydantic models for units of competency and scenarios, the two kinds of definition file.
+
+Field docstrings become the descriptions in the exported JSON Schema, which centres load in their
+editors; write them for a person authoring YAML, not for a Python reader.
+
+Rules that span several fields (unique ids, references between parts of a scenario) are checked
+by model validators. They raise one error whose context carries every problem found, each with its
+own location relative to the model, so that the loader can point at the exact line of each one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+UNIT_CODE_PATTERN = r"^[0-9]{6}L[1-7]$"
+GROUP_ID_PATTERN = r"^[1-9][0-9]*$"
+LEAF_ID_PATTERN = r"^[1-9][0-9]*\.[1-9][0-9]*$"
+PR_REF_PATTERN = r"^([0-9]{6}L[1-7]/)?[1-9][0-9]*\.[1-9][0-9]*$"
+SCENARIO_ID_PATTERN = r"^[0-9]{6}L[1-7](-[a-z0-9]+)+$"
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+CODE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+CHECK_NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+OP_NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+
+PATTERN_HINTS: dict[str, str] = {
+    UNIT_CODE_PATTERN: 'a unit code such as "105077L3" (six digits, "L", the QF level)',
+    GROUP_ID_PATTERN: 'a group number such as "2"',
+    LEAF_ID_PATTERN: 'a PR id such as "2.4"',
+    PR_REF_PATTERN: 'a PR id such as "2.1" or "105077L3/2.1"',
+    SCENARIO_ID_PATTERN: 'a slug such as "105077L3-vip-report" (the unit code, then lower-case '
+    'words joined by "-")',
+    IDENTIFIER_PATTERN: 'an id of letters, digits, "-" and "_", starting with a letter or digit, '
+    "at most 64 characters",
+    NAME_PATTERN: 'a name of letters, digits and "_", not starting with a digit',
+    CODE_NAME_PATTERN: 'a lower-case code such as "customer_service"',
+    CHECK_NAME_PATTERN: 'a check name such as "report.rows_match"',
+    OP_NAME_PATTERN: 'an operation name such as "create_report"',
+}
+"""What each pattern means, for error messages a YAML author can act on."""
+
+CONSISTENCY_ERROR = "definition_consistency"
+"""Error type raised by the cross-field validators; its context holds ``problems``."""
+
+Loc = tuple[str | int, ...]
+
+
+def _no_bare_number(value: Any) -> Any:
+    """Reject a YAML number where an id string is expected, with a hint to quote it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    raise PydanticCustomError(
+        "id_not_quoted",
+        'ids are text: write {value} in quotes, as "{value}" (unquoted, YAML reads 1.10 as 1.1)',
+        {"value": value},
+    )
+
+
+def _raise_problems(problems: list[tuple[Loc, str]]) -> None:
+    """Raise one validation error carrying every cross-field problem with its location."""
+    if not problems:
+        return
+    summary = "; ".join(f"{_loc_text(loc)}: {message}" for loc, message in problems)
+    raise PydanticCustomError(
+        CONSISTENCY_ERROR, "{summary}", {"summary": summary, "problems": problems}
+    )
+
+
+def _loc_text(loc: Loc) -> str:
+    """Render a location as ``a[2].b`` for messages raised from a model validator."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _duplicates(values: Iterable[tuple[Loc, str]], what: str) -> list[tuple[Loc, str]]:
+    """Report every repeated value after its first occurrence."""
+    seen: dict[str, Loc] = {}
+    problems: list[tuple[Loc, str]] = []
+    for loc, value in values:
+        if value in seen:
+            problems.append(
+                (loc, f'duplicate {what} "{value}" (first used at {_loc_text(seen[value])})')
+            )
+        else:
+            seen[value] = loc
+    return problems
+
+
+class _Strict(BaseModel):
+    """Base for every definition model: unknown fields are errors, docstrings describe fields."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Units of competency
+# --------------------------------------------------------------------------------------------
+
+UnitCode = Annotated[str, StringConstraints(pattern=UNIT_CODE_PATTERN)]
+GroupId = Annotated[
+    str, StringConstraints(pattern=GROUP_ID_PATTERN), BeforeValidator(_no_bare_number)
+]
+LeafId = Annotated[
+    str, StringConstraints(pattern=LEAF_ID_PATTERN), BeforeValidator(_no_bare_number)
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Industry(enum.StrEnum):
+    """The industry whose Specification of Competency Standards publishes the unit."""
+
+    RETAIL = "Retail"
+    JEWELLERY = "Jewellery"
+
+
+class Point(_Strict):
+    """A sub-bullet of a performance requirement that has its own sub-bullets."""
+
+    text: Text
+    """The bullet's text as published."""
+    points: list[PointEntry] = Field(min_length=1)
+    """The nested bullets under this one."""
+
+
+def _point_kind(value: Any) -> str:
+    """Tell a plain bullet (text) from a bullet with bullets of its own (a mapping)."""
+    return "nested" if isinstance(value, dict | Point) else "text"
+
+
+PointEntry = Annotated[
+    Annotated[Text, Tag("text")] | Annotated[Point, Tag("nested")], Discriminator(_point_kind)
+]
+
+
+class PerformanceRequirement(_Strict):
+    """An assessable performance requirement (a PR leaf), with a stable id such as "2.4"."""
+
+    id: LeafId
+    """Stable id "<group>.<n>", quoted; the full id is "<unit code>/<id>", e.g. "105077L3/2.4"."""
+    text: Text
+    """The statement as published in the SCS (extraction defects corrected)."""
+    points: list[PointEntry] = Field(default_factory=list)
+    """Sub-bullets of the statement, e.g. the items after "including:". A bullet with bullets of
+    its own is written as {text, points}."""
+
+
+class RequirementGroup(_Strict):
+    """A numbered group of performance requirements, e.g. "2. Compile CRM system data"."""
+
+    id: GroupId
+    """The group's number, quoted: "1", "2", ..."""
+    title: Text
+    """The group heading as published."""
+    items: list[PerformanceRequirement] = Field(min_length=1)
+    """The assessable statements of the group; their ids start with the group id."""
+
+
+class Unit(_Strict):
+    """A Unit of Competency from a Specification of Competency Standards (SCS)."""
+
+    code: UnitCode
+    """The QF unit code, e.g. 105077L3; the last digit is the QF level."""
+    title: Text
+    """The unit title as published."""
+    industry: Industry
+    """The industry whose SCS publishes the unit."""
+    functional_area: Text
+    """The functional area named in the SCS, e.g. Customer Services."""
+    level: int = Field(ge=1, le=7)
+    """The QF level, 1 to 7; must match the last digit of the code."""
+    credit: int = Field(ge=1)
+    """QF credits (one credit is 10 notional learning hours)."""
+    credit_note: str | None = None
+    """A qualification printed beside the credit, e.g. "for reference only"."""
+    range: Text | None = None
+    """The Range statement (older SCS); give either range or description."""
+    description: Text | None = None
+    """The Description statement (newer SCS); give either range or description."""
+    performance_requirements: list[RequirementGroup] = Field(min_length=1)
+    """The Competency section: numbered groups of assessable statements."""
+    assessment_criteria: list[Text] = Field(min_length=1)
+    """The integrated outcome requirement(s), one string per bullet."""
+    remark: str = ""
+    """The Remark section; empty when the SCS leaves it blank."""
+
+    @model_validator(mode="after")
+    def _check_structure(self) -> Unit:
+        """Check the code against the level, range/description and the PR ids."""
+        problems: list[tuple[Loc, str]] = []
+        if self.code[-1] != str(self.level):
+            problems.append(
+                (("level",), f"level {self.level} does not match unit code {self.code}")
+            )
+        if (self.range is None) == (self.description is None):
+            problems.append(((), "give exactly one of range or description"))
+        problems += _duplicates(
+            (
+                (("performance_requirements", g), group.id)
+                for g, group in enumerate(self.performance_requirements)
+            ),
+            "group id",
+        )
+        leaf_locs: list[tuple[Loc, str]] = []
+        for g, group in enumerate(self.performance_requirements):
+            for i, leaf in enumerate(group.items):
+                loc: Loc = ("performance_requirements", g, "items", i, "id")
+                leaf_locs.append((loc, leaf.id))
+                if leaf.id.split(".")[0] != group.id:
+                    problems.append((loc, f'PR "{leaf.id}" is listed under group "{group.id}"'))
+        problems += _duplicates(leaf_locs, "PR id")
+        _raise_problems(problems)
+        return self
+
+    def leaves(self) -> list[PerformanceRequirement]:
+        """Return every assessable PR leaf, in document order."""
+        return [leaf for group in self.performance_requirements for leaf in group.items]
+
+    def leaf_ids(self) -> list[str]:
+        """Return the short ids ("2.4") of every PR leaf, in document order."""
+        return [leaf.id for leaf in self.leaves()]
+
+    def full_id(self, pr_id: str) -> str:
+        """Return the full id ("105077L3/2.4") of a PR given as "2.4" or already in full."""
+        return f"{self.code}/{self.local_id(pr_id)}"
+
+    def local_id(self, pr_id: str) -> str:
+        """Return the short id of a PR given as "2.4" or "105077L3/2.4"; reject another unit's."""
+        code, sep, local = pr_id.rpartition("/")
+        if sep and code != self.code:
+            raise ValueError(f'PR "{pr_id}" belongs to unit {code}, not {self.code}')
+        return local
+
+    def find(self, pr_id: str) -> PerformanceRequirement | None:
+        """Return the PR leaf with this id ("2.4" or "105077L3/2.4"), or None if there is none."""
+        try:
+            local = self.local_id(pr_id)
+        except ValueError:
+            return None
+        return next((leaf for leaf in self.leaves() if leaf.id == local), None)
+
+    def group_of(self, pr_id: str) -> RequirementGroup | None:
+        """Return the group holding the PR leaf with this id, or None if there is none."""
+        leaf = self.find(pr_id)
+        if leaf is None:
+            return None
+        return next(
+            g for g in self.performance_requirements if any(item is leaf for item in g.items)
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------------------------
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=IDENTIFIER_PATTERN), BeforeValidator(_no_bare_number)
+]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+CodeName = Annotated[str, StringConstraints(pattern=CODE_NAME_PATTERN)]
+PrRef = Annotated[str, StringConstraints(pattern=PR_REF_PATTERN), BeforeValidator(_no_bare_number)]
+Condition = dict[str, Any]
+
+
+def _answer_kind(value: Any) -> str:
+    """Tell a list of option ids from a single option id or a written answer."""
+    return "list" if isinstance(value, list) else "text"
+
+
+Answer = Annotated[
+    Annotated[str, Tag("text")] | Annotated[list[str], Tag("list")], Discriminator(_answer_kind)
+]
+
+PDPO_RULE_PATTERN = re.compile(r"^pdpo:[A-Z]+-[0-9]+$")
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+class Mode(enum.StrEnum):
+    """How a scenario is run."""
+
+    PRACTICE = "practice"
+    ASSESSMENT = "assessment"
+
+
+class Profile(enum.StrEnum):
+    """The kind of company the sandbox CRM is generated for."""
+
+    RETAIL = "retail"
+    JEWELLERY = "jewellery"
+
+
+class Aggregate(enum.StrEnum):
+    """How a fact reduces the matching rows to one value."""
+
+    COUNT = "count"
+    SUM = "sum"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+
+
+class DeliverableKind(enum.StrEnum):
+    """What the trainee leaves in the CRM as a deliverable."""
+
+    SAVED_REPORT = "saved_report"
+    EXPORT = "export"
+    CAMPAIGN = "campaign"
+
+
+class ActingAs(_Strict):
+    """The staff member the trainee works as in the sandbox."""
+
+    department: CodeName
+    """Department code, e.g. customer_service or marketing."""
+    title: Text
+    """Job title shown in the sandbox, e.g. Customer Service Officer."""
+
+
+class PlantSpec(_Strict):
+    """A situation injected into the generated data for this scenario."""
+
+    kind: CodeName
+    """The kind of situation, e.g. opted_out_in_segment; the sandbox defines the kinds."""
+    count: int = Field(ge=0)
+    """How many instances to plant."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Further settings for this kind of situation."""
+
+
+class CrmSpec(_Strict):
+    """How the attempt's sandbox CRM is generated."""
+
+    profile: Profile
+    """retail or jewellery."""
+    seed: int = Field(ge=0)
+    """Base seed; each attempt gets a variant seed derived from it."""
+    customers: int = Field(ge=10, le=200_000)
+    """Number of customers to generate (10 to 200000)."""
+    today: dt.date
+    """The sandbox clock starts on this date (YYYY-MM-DD)."""
+    company: Text | None = None
+    """Company name to use instead of the generated one."""
+    acting_as: ActingAs
+    """The staff member the trainee works as."""
+    plant: list[PlantSpec] = Field(default_factory=list)
+    """Scenario-specific situations injected after generation."""
+
+
+class Fact(_Strict):
+    """A value computed from the attempt's own data, shown in the brief as {{ name }}."""
+
+    source: Text
+    """The entity to query, e.g. customers or invoices."""
+    where: Condition | None = None
+    """A condition in the query language: {field, op, value}, {all: [...]}, {any: [...]} or
+    {not: ...}; omit it to use every row."""
+    aggregate: Aggregate = Aggregate.COUNT
+    """count, sum, avg, min or max."""
+    field: str | None = None
+    """The field to aggregate; required for every aggregate except count."""
+
+    @model_validator(mode="after")
+    def _field_for_aggregate(self) -> Fact:
+        """Require a field for aggregates that need one."""
+        if self.aggregate is not Aggregate.COUNT and not self.field:
+            _raise_problems([(("field",), f"aggregate {self.aggregate} needs a field")])
+        return self
+
+
+class Deliverable(_Strict):
+    """Something the trainee must leave in the CRM, referred to by checks and steps."""
+
+    id: Identifier
+    """Unique within the scenario; checks refer to it as deliverable:<id>."""
+    kind: DeliverableKind
+    """saved_report, export or campaign."""
+    title: Text
+    """Name shown to the trainee."""
+    description: str | None = None
+    """What the trainee should produce (Markdown)."""
+
+
+class Feedback(_Strict):
+    """Trainee-safe feedback; assessors see the full evidence."""
+
+    pass_: Text = Field(alias="pass")
+    """Shown when the check or question passes."""
+    fail: Text
+    """Shown when it fails."""
+
+
+class Check(_Strict):
+    """An automatic check of the attempt's final sandbox state."""
+
+    id: Identifier
+    """Unique among the scenario's checks and items."""
+    check: Annotated[str, StringConstraints(pattern=CHECK_NAME_PATTERN)]
+    """The registered check type, e.g. report.rows_match."""
+    requirements: list[PrRef] = Field(min_length=1)
+    """The PR leaves this check evidences, as "2.1" or "105077L3/2.1"."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Parameters of the check type; each check type validates its own."""
+    weight: float = Field(default=1.0, gt=0)
+    """Relative weight of the check in the score."""
+    feedback: Feedback
+    """Trainee-safe feedback for pass and fail."""
+
+
+class Option(_Strict):
+    """One option of a choice question."""
+
+    id: Identifier
+    """Unique within the question, e.g. a, b, c."""
+    text: Text
+    """The option text (Markdown)."""
+
+
+class _Question(_Strict):
+    """Fields shared by every kind of item."""
+
+    id: Identifier
+    """Unique among the scenario's checks and items."""
+    requirements: list[PrRef] = Field(min_length=1)
+    """The PR leaves this item assesses, as "1.4" or "105077L3/1.4"."""
+    prompt: Text
+    """The question (Markdown)."""
+
+
+def _option_problems(
+    options: list[Option], answers: Iterable[tuple[Loc, str]]
+) -> list[tuple[Loc, str]]:
+    """Check option ids are unique and every answer names one of them."""
+    problems = _duplicates(
+        ((("options", i, "id"), o.id) for i, o in enumerate(options)), "option id"
+    )
+    known = {o.id for o in options}
+    for loc, answer in answers:
+        if answer not in known:
+            problems.append(
+                (loc, f'"{answer}" is not one of the options ({", ".join(sorted(known))})')
+            )
+    return problems
+
+
+class SingleChoiceItem(_Question):
+    """A question with exactly one correct option, graded automatically."""
+
+    kind: Literal["single_choice"]
+    """single_choice."""
+    options: list[Option] = Field(min_length=2)
+    """The options shown to the trainee."""
+    answer: Identifier
+    """The id of the correct option."""
+    feedback: Feedback
+    """Trainee-safe feedback for a right and a wrong answer."""
+
+    @model_validator(mode="after")
+    def _check_options(self) -> SingleChoiceItem:
+        """Check option ids and the answer."""
+        _raise_problems(_option_problems(self.options, [(("answer",), self.answer)]))
+        return self
+
+
+class MultipleChoiceItem(_Question):
+    """A question where the trainee must pick exactly the correct set of options."""
+
+    kind: Literal["multiple_choice"]
+    """multiple_choice."""
+    options: list[Option] = Field(min_length=2)
+    """The options shown to the trainee."""
+    answers: list[Identifier] = Field(min_length=1)
+    """The ids of all correct options."""
+    feedback: Feedback
+    """Trainee-safe feedback for a right and a wrong answer."""
+
+    @model_validator(mode="after")
+    def _check_options(self) -> MultipleChoiceItem:
+        """Check option ids and the answers."""
+        answers = [(("answers", i), a) for i, a in enumerate(self.answers)]
+        problems = _option_problems(self.options, answers) + _duplicates(answers, "answer")
+        _raise_problems(problems)
+        return self
+
+
+class RubricCriterion(_Strict):
+    """One criterion an assessor scores a written answer against."""
+
+    id: Identifier
+    """Unique within the item."""
+    text: Text
+    """What the answer must show."""
+    points: int = Field(ge=1)
+    """Points available for this criterion."""
+
+
+class WrittenItem(_Question):
+    """A written answer scored by an assessor against a rubric."""
+
+    kind: Literal["written"]
+    """written."""
+    rubric: list[RubricCriterion] = Field(min_length=1)
+    """The criteria the assessor scores."""
+    guidance: str | None = None
+    """Notes for assessors only (e.g. a model answer); never shown to trainees."""
+
+    @model_validator(mode="after")
+    def _check_rubric(self) -> WrittenItem:
+        """Check rubric ids are unique."""
+        _raise_problems(
+            _duplicates(
+                ((("rubric", i, "id"), c.id) for i, c in enumerate(self.rubric)), "rubric id"
+            )
+        )
+        return self
+
+
+Item = Annotated[SingleChoiceItem | MultipleChoiceItem | WrittenItem, Field(discriminator="kind")]
+
+
+class Step(_Strict):
+    """One operation on the sandbox, as a trainee would perform it."""
+
+    op: Annotated[str, StringConstraints(pattern=OP_NAME_PATTERN)]
+    """The operation, named as in the sandbox's operations layer."""
+    args: dict[str, Any] = Field(default_factory=dict)
+    """Arguments of the operation; "$name" refers to an entity bound by an earlier step's as."""
+    as_: Name | None = Field(default=None, alias="as")
+    """Bind the id of the entity this step creates to a name for later steps."""
+    deliverable: Identifier | None = None
+    """The entity this step creates is that deliverable."""
+
+
+class Counterexample(_Strict):
+    """A plausible wrong attempt that must fail what it names."""
+
+    name: Text
+    """Short description of the mistake; unique within the scenario."""
+    steps: list[Step] = Field(default_factory=list)
+    """Operations of the wrong attempt."""
+    answers: dict[str, Answer] = Field(default_factory=dict)
+    """Answers to items, by item id: an option id, a list of option ids, or written text."""
+    must_fail: list[str] = Field(min_length=1)
+    """What must fail: a check id, a choice item id, or pdpo:<rule id> (e.g. pdpo:DM-01)."""
+
+
+class Scenario(_Strict):
+    """A task in the sandbox CRM, a set of questions, or both, assessing one unit."""
+
+    id: Annotated[str, StringConstraints(pattern=SCENARIO_ID_PATTERN)]
+    """Slug starting with the unit code, e.g. 105077L3-vip-report."""
+    unit: UnitCode
+    """The code of the unit this scenario assesses."""
+    title: Text
+    """Title shown in the catalogue."""
+    mode: Mode = Mode.PRACTICE
+    """practice (hints, unlimited retries) or assessment (no hints, attempt limit)."""
+    max_attempts: int | None = Field(default=None, ge=1)
+    """Attempt limit; required in assessment mode and not allowed in practice mode."""
+    crm: CrmSpec
+    """How the attempt's sandbox CRM is generated."""
+    brief: Text
+    """The task as shown to the trainee (Markdown); {{ name }} inserts a fact."""
+    facts: dict[Name, Fact] = Field(default_factory=dict)
+    """Values computed from the attempt's data for the brief, by name."""
+    deliverables: list[Deliverable] = Field(default_factory=list)
+    """What the trainee must leave in the CRM."""
+    checks: list[Check] = Field(default_factory=list)
+    """Automatic checks of the final sandbox state."""
+    items: list[Item] = Field(default_factory=list)
+    """Knowledge questions (graded automatically) and written answers (scored by assessors)."""
+    reference_solution: list[Step] = Field(default_factory=list)
+    """Operations a competent trainee would perform; every check must pass on them."""
+    reference_answers: dict[str, Answer] = Field(default_factory=dict)
+    """Model answers by item id: an option id, a list of option ids, or written text."""
+    counterexamples: list[Counterexample] = Field(default_factory=list)
+    """Plausible wrong attempts, each of which must fail what it names."""
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Scenario:
+        """Check ids are unique and every internal reference resolves."""
+        problems: list[tuple[Loc, str]] = []
+        if not self.id.startswith(f"{self.unit}-"):
+            problems.append((("id",), f'scenario id must start with its unit code, "{self.unit}-"'))
+        if self.mode is Mode.ASSESSMENT and self.max_attempts is None:
+            problems.append((("mode",), "assessment mode needs max_attempts (1 or more)"))
+        if self.mode is Mode.PRACTICE and self.max_attempts is not None:
+            problems.append((("max_attempts",), "max_attempts applies only in assessment mode"))
+        if not self.checks and not self.items:
+            problems.append(((), "a scenario needs at least one check or item"))
+        for match in _PLACEHOLDER.finditer(self.brief):
+            name = match.group(1).strip()
+            if name not in self.facts:
+                problems.append((("brief",), f"{{{{ {name} }}}} is not defined in facts"))
+
+        problems += _duplicates(
+            ((("deliverables", i, "id"), d.id) for i, d in enumerate(self.deliverables)),
+            "deliverable id",
+        )
+        # Checks and items share one namespace: must_fail names either kind by its id alone.
+        problems += _duplicates(
+            itertools.chain(
+                ((("checks", i, "id"), c.id) for i, c in enumerate(self.checks)),
+                ((("items", i, "id"), q.id) for i, q in enumerate(self.items)),
+            ),
+            "check or item id",
+        )
+        problems += _duplicates(
+            ((("counterexamples", i, "name"), c.name) for i, c in enumerate(self.counterexamples)),
+            "counterexample name",
+        )
+
+        for kind, entries in (("checks", self.checks), ("items", self.items)):
+            for i, entry in enumerate(entries):
+                problems += _duplicates(
+                    (
+                        ((kind, i, "requirements", j), ref.removeprefix(f"{self.unit}/"))
+                        for j, ref in enumerate(entry.requirements)
+                    ),
+                    "PR",
+                )
+
+        deliverable_ids = {d.id for d in self.deliverables}
+        problems += _step_problems(
+            ("reference_solution",), self.reference_solution, deliverable_ids
+        )
+        if self.reference_solution:
+            produced = {step.deliverable for step in self.reference_solution}
+            for i, deliverable in enumerate(self.deliverables):
+                if deliverable.id not in produced:
+                    message = f'no reference_solution step produces deliverable "{deliverable.id}"'
+                    problems.append((("deliverables", i, "id"), message))
+        items = {q.id: q for q in self.items}
+        problems += _answer_problems(
+            ("reference_answers",), self.reference_answers, items, reference=True
+        )
+
+        check_ids = {c.id for c in self.checks}
+        for n, example in enumerate(self.counterexamples):
+            base: Loc = ("counterexamples", n)
+            problems += _step_problems((*base, "steps"), example.steps, deliverable_ids)
+            problems += _answer_problems(
+                (*base, "answers"), example.answers, items, reference=False
+            )
+            for k, target in enumerate(example.must_fail):
+                loc = (*base, "must_fail", k)
+                if target in check_ids or PDPO_RULE_PATTERN.match(target):
+                    continue
+                if target in items:
+                    if isinstance(items[target], WrittenItem):
+                        problems.append(
+                            (
+                                loc,
+                                f'"{target}" is a written item, scored by an assessor, '
+                                "so it cannot be required to fail automatically",
+                            )
+                        )
+                    continue
+                problems.append(
+                    (loc, f'"{target}" is not a check id, an item id or pdpo:<rule id>')
+                )
+        _raise_problems(problems)
+        return self
+
+    def item(self, item_id: str) -> SingleChoiceItem | MultipleChoiceItem | WrittenItem | None:
+        """Return the item with this id, or None."""
+        return next((q for q in self.items if q.id == item_id), None)
+
+    def requirement_refs(self) -> Iterator[tuple[Loc, str]]:
+        """Yield (location, PR id as written) for every requirement of every check and item."""
+        for kind, entries in (("checks", self.checks), ("items", self.items)):
+            for i, entry in enumerate(entries):
+                for j, ref in enumerate(entry.requirements):
+                    yield (kind, i, "requirements", j), ref
+
+
+def _step_problems(
+    base: Loc, steps: list[Step], deliverable_ids: set[str]
+) -> list[tuple[Loc, str]]:
+    """Check that steps bind each name once and name existing deliverables."""
+    problems = _duplicates(
+        (((*base, i, "as"), step.as_) for i, step in enumerate(steps) if step.as_ is not None),
+        "as name",
+    )
+    for i, step in enumerate(steps):
+        if step.deliverable is not None and step.deliverable not in deliverable_ids:
+            problems.append(
+                ((*base, i, "deliverable"), f'unknown deliverable "{step.deliverable}"')
+            )
+    return problems
+
+
+def _answer_problems(
+    base: Loc,
+    answers: dict[str, Answer],
+    items: dict[str, SingleChoiceItem | MultipleChoiceItem | WrittenItem],
+    *,
+    reference: bool,
+) -> list[tuple[Loc, str]]:
+    """Check that answers are keyed by item id and have the shape the item expects."""
+    problems: list[tuple[Loc, str]] = []
+    for item_id, answer in answers.items():
+        loc = (*base, item_id)
+        item = items.get(item_id)
+        if item is None:
+            problems.append((loc, f'unknown item "{item_id}"'))
+            continue
+        if isinstance(item, WrittenItem):
+            if not isinstance(answer, str):
+                problems.append((loc, "a written answer is text, not a list"))
+            continue
+        options = {o.id for o in item.options}
+        if isinstance(item, SingleChoiceItem):
+            if not isinstance(answer, str):
+                problems.append((loc, "a single_choice answer is one option id, not a list"))
+            elif answer not in options:
+                problems.append((loc, f'"{answer}" is not an option of item "{item_id}"'))
+            elif reference and answer != item.answer:
+                message = f'reference answer "{answer}" differs from the answer "{item.answer}"'
+                problems.append((loc, message))
+            continue
+        if not isinstance(answer, list):
+            problems.append((loc, "a multiple_choice answer is a list of option ids"))
+            continue
+        unknown = [a for a in answer if a not in options]
+        if unknown:
+            problems.append((loc, f'not options of item "{item_id}": {", ".join(unknown)}'))
+        elif reference and set(answer) != set(item.answers):
+            problems.append((loc, "reference answers differ from the item's answers"))
+    return problems
