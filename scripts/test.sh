@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run the linters and the whole test suite; extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_venv.sh
+
+ensure_venv test
+
+# Browser tests use Debian's Chromium; the PostgreSQL tests start a throwaway PostgreSQL 15.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing ${missing[*]} from Debian's packages"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "Not installing ${missing[*]} (needs root and apt-get): those tests will be skipped"
+    fi
+fi
+
+.venv/bin/ruff check .
+.venv/bin/pytest -q "$@"
