@@ -545,10 +545,11 @@ def _message(error: Any) -> str:
         return "required field is missing"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") in PATTERN_HINTS:
         return f'"{error["input"]}" is not {PATTERN_HINTS[ctx["pattern"]]}'
+    # Pydantic quotes the discriminator and tag names in the context; drop the quotes.
+    discriminator = str(ctx.get("discriminator", "kind")).replace("'", "")
     if kind == "union_tag_not_found":
-        return f'"{ctx.get("discriminator", "kind")}" is missing'.replace("'", "")
+        return f'required field "{discriminator}" is missing'
     if kind == "union_tag_invalid":
-        discriminator = str(ctx.get("discriminator", "kind")).strip("'")
         expected = str(ctx.get("expected_tags", "")).replace("'", "")
         return f'unknown {discriminator} "{ctx.get("tag")}"; expected one of: {expected}'
     message = str(error["msg"])
