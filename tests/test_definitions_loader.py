@@ -202,6 +202,20 @@ def test_unknown_field(tmp_path: Path) -> None:
     assert unknown.message == 'unknown field "chek"; did you mean "check"?'
 
 
+def test_text_split_at_a_comma_gets_a_hint(tmp_path: Path) -> None:
+    text = SCENARIO.replace(
+        "{id: b, text: Companies Ordinance}", "{id: b, text: Only one, the Companies Ordinance}"
+    )
+    [problem] = problems_of(write(tmp_path, "s.yaml", text), "s.yaml")
+    assert problem.path == "items[0].options[1]['the Companies Ordinance']"
+    assert problem.line == line_of(text, "Only one")
+    assert "put text that contains commas or colons in quotes" in problem.message
+    text = SCENARIO.replace("{id: b, text: Companies Ordinance}", "{id: b, text: Yes}")
+    [problem] = problems_of(write(tmp_path, "s.yaml", text), "s.yaml")
+    assert problem.path == "items[0].options[1].text"
+    assert "yes/no value" in problem.message
+
+
 def test_unknown_field_inside_a_discriminated_item(tmp_path: Path) -> None:
     text = SCENARIO.replace("    guidance: Section 35G.\n", "    guidence: Section 35G.\n")
     [problem] = problems_of(write(tmp_path, "s.yaml", text), "s.yaml")

@@ -539,8 +539,15 @@ def _message(error: Any) -> str:
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
         name = str(error["loc"][-1]) if error["loc"] else ""
+        if " " in name:
+            return (
+                f'unknown field "{name}": inside {{...}} a comma ends the value, '
+                "so put text that contains commas or colons in quotes"
+            )
         close = difflib.get_close_matches(name, _field_names(), n=1, cutoff=0.75)
         return f'unknown field "{name}"' + (f'; did you mean "{close[0]}"?' if close else "")
+    if kind == "string_type" and isinstance(error.get("input"), bool):
+        return "expected text, but YAML read a yes/no value; put the text in quotes"
     if kind == "missing":
         return "required field is missing"
     if kind == "string_pattern_mismatch" and ctx.get("pattern") in PATTERN_HINTS:
