@@ -19,7 +19,10 @@ ensure_venv() {
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ] \
         || [ ! -x .venv/bin/practicum ]; then
         echo "Installing Practicum ($spec) into .venv"
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+        # A pip configuration may list local package folders that do not exist; the warning
+        # pip prints for each one says nothing about this install.
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
+            | { grep -v "^WARNING: Location 'file://" || true; }
         echo "$digest" > "$stamp"
     fi
 }
