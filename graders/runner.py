@@ -174,6 +174,7 @@ def compute_facts(session: Session, scenario: Scenario) -> dict[str, Any]:
     actor = trainee_actor(session)
     values.setdefault("company", meta_value(session, "company") or "")
     values.setdefault("staff_name", actor.full_name)
+    values.setdefault("staff_title", actor.title)
     values.setdefault("today", as_of.strftime("%A %d %B %Y").replace(" 0", " "))
     return values
 

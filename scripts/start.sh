@@ -6,5 +6,6 @@ source scripts/_venv.sh
 
 ensure_venv
 .venv/bin/practicum db upgrade
+.venv/bin/practicum sync-definitions
 .venv/bin/practicum seed-demo
 exec .venv/bin/practicum run --host 127.0.0.1 --port "${PORT:-5000}"

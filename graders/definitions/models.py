@@ -292,6 +292,10 @@ Answer = Annotated[
 PDPO_RULE_PATTERN = re.compile(r"^pdpo:[A-Z]+-[0-9]+$")
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
+BRIEF_BUILTINS = frozenset({"company", "staff_name", "staff_title", "today"})
+"""Placeholders every brief may use without a fact: the sandbox's company, the trainee's staff
+name and title, and the sandbox date."""
+
 
 class Mode(enum.StrEnum):
     """How a scenario is run."""
@@ -577,7 +581,8 @@ class Scenario(_Strict):
     crm: CrmSpec
     """How the attempt's sandbox CRM is generated."""
     brief: Text
-    """The task as shown to the trainee (Markdown); {{ name }} inserts a fact."""
+    """The task as shown to the trainee (Markdown); {{ name }} inserts a fact, or one of
+    company, staff_name, staff_title, today."""
     facts: dict[Name, Fact] = Field(default_factory=dict)
     """Values computed from the attempt's data for the brief, by name."""
     deliverables: list[Deliverable] = Field(default_factory=list)
@@ -607,8 +612,10 @@ class Scenario(_Strict):
             problems.append(((), "a scenario needs at least one check or item"))
         for match in _PLACEHOLDER.finditer(self.brief):
             name = match.group(1).strip()
-            if name not in self.facts:
-                problems.append((("brief",), f"{{{{ {name} }}}} is not defined in facts"))
+            if name not in self.facts and name not in BRIEF_BUILTINS:
+                builtins = ", ".join(sorted(BRIEF_BUILTINS))
+                message = f"{{{{ {name} }}}} is not defined in facts (built in: {builtins})"
+                problems.append((("brief",), message))
 
         problems += _duplicates(
             ((("deliverables", i, "id"), d.id) for i, d in enumerate(self.deliverables)),

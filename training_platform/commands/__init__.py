@@ -13,6 +13,7 @@ from flask import Flask
 COMMAND_MODULES = [
     "training_platform.commands.db",
     "training_platform.commands.demo",
+    "training_platform.commands.definitions",
 ]
 
 
