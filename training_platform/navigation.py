@@ -53,12 +53,14 @@ def nav_sections() -> list[tuple[str, list[dict]]]:
         key=lambda item: (item.order, item.label),
     )
     sections: dict[str, list[dict]] = {}
-    current_blueprint = request.blueprint if request else None
+    # The link to this very page is active; failing that, the links into its blueprint.
+    exact = any(item.endpoint == request.endpoint for item in items)
     for item in items:
         blueprint = item.endpoint.rpartition(".")[0]
-        active = request.endpoint == item.endpoint or (
-            blueprint not in ("", "home") and blueprint == current_blueprint
-        )
+        if exact:
+            active = item.endpoint == request.endpoint
+        else:
+            active = blueprint not in ("", "home") and blueprint == request.blueprint
         sections.setdefault(item.section, []).append(
             {"label": item.label, "url": url_for(item.endpoint), "active": active}
         )
