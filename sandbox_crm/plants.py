@@ -1,0 +1,545 @@
+"""Planted situations: realistic defects injected into a generated sandbox for a scenario.
+
+Each kind is a function registered with ``@plant("kind", defaults=...)``; registering a kind
+twice is an error, and the kinds are exactly those defined in this module, in the order below.
+A plant runs after the base generation with its own seeded random stream (from the spec's seed
+and the kind), changes the data through the session, and returns the ids it affected: customer
+ids, except ``dormant_admin`` which returns staff user ids. The generator stores them in the
+meta key ``plants`` (kind -> ids) as hidden ground truth for graders, and any extra facts in
+``plant_details`` (kind -> dict).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
+from sandbox_crm.hk_provider import REGIONS, make_faker, member_number
+from sandbox_crm.models import (
+    Channel,
+    CollectionNotice,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentStatus,
+    ContactPoint,
+    Customer,
+    CustomerStatus,
+    OrderStatus,
+    SalesOrder,
+    SourceSystem,
+    StaffUser,
+    Tier,
+)
+
+__all__ = [
+    "PlantContext",
+    "PlantResult",
+    "apply_plants",
+    "known_plant_kinds",
+    "looks_like_email",
+    "malform_email",
+    "plant",
+    "validate_plant",
+]
+
+_AML_THRESHOLD_HKD = 120_000
+_QUALIFYING = (OrderStatus.PAID.value, OrderStatus.SHIPPED.value, OrderStatus.COMPLETED.value)
+_EMAIL_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}")
+
+
+@dataclass(frozen=True)
+class PlantContext:
+    """What a plant needs besides the session: the spec's seed, the sandbox date and company."""
+
+    seed: int
+    today: date
+    profile: str
+    trainee_id: int
+    domain: str
+
+
+@dataclass
+class PlantResult:
+    """Ids a plant affected, and extra ground truth (e.g. duplicate -> original)."""
+
+    ids: list[int] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+PlantFunc = Callable[[Session, "PlantRun"], PlantResult]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str
+    func: PlantFunc
+    defaults: Mapping[str, Any]
+    choices: Mapping[str, tuple[Any, ...]]
+    doc: str
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def plant(
+    kind: str,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    choices: Mapping[str, tuple[Any, ...]] | None = None,
+) -> Callable[[PlantFunc], PlantFunc]:
+    """Register a plant function under ``kind``; a kind registered twice is an error."""
+
+    def register(func: PlantFunc) -> PlantFunc:
+        if kind in _REGISTRY:
+            raise ValueError(f"plant kind {kind!r} is already registered")
+        doc = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
+        _REGISTRY[kind] = _Entry(kind, func, dict(defaults or {}), dict(choices or {}), doc)
+        return func
+
+    return register
+
+
+def known_plant_kinds() -> tuple[str, ...]:
+    """The registered plant kinds, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def _entry(kind: str) -> _Entry:
+    try:
+        return _REGISTRY[kind]
+    except (KeyError, TypeError):
+        known = ", ".join(known_plant_kinds())
+        raise ValueError(f"unknown plant kind {kind!r}; known kinds: {known}") from None
+
+
+def validate_plant(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a plant's kind and parameters; return the parameters with defaults filled in."""
+    entry = _entry(kind)
+    unknown = sorted(set(params) - set(entry.defaults))
+    if unknown:
+        allowed = ", ".join(entry.defaults) or "none"
+        raise ValueError(f"plant {kind!r}: unknown parameter(s) {unknown}; allowed: {allowed}")
+    merged = {**entry.defaults, **params}
+    for name, value in merged.items():
+        default = entry.defaults[name]
+        allowed_values = entry.choices.get(name)
+        if isinstance(default, list):
+            if not isinstance(value, list | tuple) or not value:
+                raise ValueError(f"plant {kind!r}: {name} must be a non-empty list")
+            values = list(value)
+        else:
+            values = [value]
+        for item in values:
+            if allowed_values is not None and item not in allowed_values:
+                shown = ", ".join(str(v) for v in allowed_values)
+                raise ValueError(f"plant {kind!r}: {name}={item!r} is not one of: {shown}")
+            if isinstance(default, int) and not isinstance(default, bool):
+                if not isinstance(item, int) or isinstance(item, bool) or item < 0:
+                    raise ValueError(f"plant {kind!r}: {name} must be a whole number >= 0")
+            if isinstance(default, bool) and not isinstance(item, bool):
+                raise ValueError(f"plant {kind!r}: {name} must be true or false")
+        merged[name] = list(values) if isinstance(default, list) else value
+    return merged
+
+
+@dataclass
+class PlantRun:
+    """One application of a plant: its context, count, parameters and seeded random streams."""
+
+    ctx: PlantContext
+    kind: str
+    count: int
+    params: dict[str, Any]
+    index: int
+
+    def __post_init__(self) -> None:
+        label = f"{self.ctx.seed}:plant:{self.kind}:{self.index}"
+        seed = int.from_bytes(hashlib.sha256(label.encode()).digest()[:8], "big")
+        self.rng = random.Random(seed)  # noqa: S311 - seeded test data, not security
+        self.fake = make_faker(seed)
+
+    @property
+    def day0(self) -> datetime:
+        return datetime.combine(self.ctx.today, time())
+
+    def pick(self, candidates: Sequence[int], what: str) -> list[int]:
+        """``count`` of the candidate ids (sorted); ValueError if there are too few."""
+        if len(candidates) < self.count:
+            raise ValueError(
+                f"plant {self.kind!r}: needs {self.count} {what} but the sandbox has only "
+                f"{len(candidates)}; lower the count or enlarge the sandbox"
+            )
+        return sorted(self.rng.sample(list(candidates), self.count))
+
+    def moment(self, first: date, last: date) -> datetime:
+        """A time during opening hours on a day between first and last (inclusive)."""
+        span = max(0, (last - first).days)
+        day = first + timedelta(days=self.rng.randint(0, span))
+        clock = time(self.rng.randint(10, 21), self.rng.randrange(60), self.rng.randrange(60))
+        return datetime.combine(day, clock)
+
+
+def apply_plants(
+    session: Session, ctx: PlantContext, plants: Sequence[tuple[str, int, Mapping[str, Any]]]
+) -> dict[str, PlantResult]:
+    """Apply the plants in order; returns kind -> result (repeated kinds are merged)."""
+    results: dict[str, PlantResult] = {}
+    for index, (kind, count, params) in enumerate(plants):
+        entry = _entry(kind)
+        run = PlantRun(ctx, kind, count, validate_plant(kind, params), index)
+        result = entry.func(session, run) if count else PlantResult()
+        session.flush()
+        merged = results.setdefault(kind, PlantResult())
+        merged.ids.extend(result.ids)
+        merged.details.update(result.details)
+    for result in results.values():
+        result.ids.sort()
+    return results
+
+
+# --- helpers shared with the generator --------------------------------------------------------
+
+
+def looks_like_email(value: str) -> bool:
+    """Whether a value is a well-formed email address (a plain syntactic check)."""
+    return bool(_EMAIL_RE.fullmatch(value))
+
+
+def malform_email(rng: random.Random, email: str) -> str:
+    """A realistic typing or capture error in an email address, e.g. "chan.km@gmail"."""
+    local, _, domain = email.partition("@")
+    host = domain.split(".")[0]
+    return rng.choice(
+        (
+            f"{local}@{host}",  # chan.km@gmail
+            f"{local}@@{domain}",
+            f"{local}{domain}",  # the @ was lost
+            f"{local} @{domain}",
+            f"{local}@{domain}.",
+            f"{local}@{domain.replace('.', ' ', 1)}",
+        )
+    )
+
+
+def _notice_on(session: Session, day: date) -> int | None:
+    return session.scalar(
+        select(CollectionNotice.id)
+        .where(CollectionNotice.effective_from <= day)
+        .order_by(CollectionNotice.effective_from.desc(), CollectionNotice.id.desc())
+        .limit(1)
+    )
+
+
+def _latest_dm(session: Session, channel: str) -> dict[int, ConsentRecord]:
+    """Each customer's latest direct-marketing consent record on ``channel``."""
+    records = session.scalars(
+        select(ConsentRecord)
+        .where(
+            ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
+            ConsentRecord.channel == channel,
+        )
+        .order_by(ConsentRecord.customer_id, ConsentRecord.captured_at, ConsentRecord.id)
+    )
+    return {r.customer_id: r for r in records}
+
+
+def _usable_contacts(session: Session, kind: str) -> dict[int, ContactPoint]:
+    """Primary contact points of ``kind`` that are not flagged invalid or opted out."""
+    points = session.scalars(
+        select(ContactPoint)
+        .where(
+            ContactPoint.kind == kind,
+            ContactPoint.is_primary.is_(True),
+            ContactPoint.is_invalid.is_(False),
+            ContactPoint.opted_out.is_(False),
+        )
+        .order_by(ContactPoint.id)
+    )
+    return {p.customer_id: p for p in points}
+
+
+# --- the plants -------------------------------------------------------------------------------
+
+_TIERS = tuple(t.value for t in Tier)
+_CHANNELS = tuple(c.value for c in Channel)
+
+
+@plant(
+    "opted_out_in_segment",
+    defaults={
+        "tiers": ["gold", "platinum"],
+        "region": None,
+        "channel": "email",
+        "spend_days": 365,
+        "min_spend_hkd": 1,
+    },
+    choices={"tiers": _TIERS, "region": (None, *REGIONS), "channel": _CHANNELS},
+)
+def opted_out_in_segment(session: Session, run: PlantRun) -> PlantResult:
+    """Recent spenders in a tier/region segment who have just opted out on one channel."""
+    p, today = run.params, run.ctx.today
+    channel = p["channel"]
+    since = datetime.combine(today - timedelta(days=p["spend_days"] - 1), time())
+    spend = (
+        select(SalesOrder.customer_id, func.sum(SalesOrder.total_hkd).label("spend"))
+        .where(
+            SalesOrder.status.in_(_QUALIFYING),
+            SalesOrder.ordered_at >= since,
+            SalesOrder.ordered_at < run.day0,
+        )
+        .group_by(SalesOrder.customer_id)
+        .subquery()
+    )
+    query = (
+        select(Customer.id)
+        .join(spend, spend.c.customer_id == Customer.id)
+        .where(
+            Customer.status == CustomerStatus.ACTIVE.value,
+            Customer.tier.in_(p["tiers"]),
+            spend.c.spend >= p["min_spend_hkd"],
+        )
+        .order_by(Customer.id)
+    )
+    if p["region"] is not None:
+        query = query.where(Customer.region == p["region"])
+    latest = _latest_dm(session, channel)
+    kinds = CHANNEL_CONTACT_KINDS[channel]
+    contacts = _usable_contacts(session, kinds[0])
+    cutoff = run.day0 - timedelta(days=3)
+    candidates = []
+    for cid in session.scalars(query):
+        record = latest.get(cid)
+        if record is None or cid not in contacts or record.status != ConsentStatus.GIVEN:
+            continue
+        if record.method == "oral" and record.confirmed_in_writing_at is None:
+            continue
+        if record.captured_at < cutoff:
+            candidates.append(cid)
+    chosen = run.pick(candidates, f"{'/'.join(p['tiers'])} customers with {channel} consent")
+    method = "unsubscribe_link" if channel == Channel.EMAIL else "written_form"
+    for cid in chosen:
+        last = latest[cid].captured_at.date() + timedelta(days=1)
+        first = max(last, today - timedelta(days=45))
+        when = run.moment(first, today - timedelta(days=1))
+        session.add(
+            ConsentRecord(
+                customer_id=cid,
+                purpose=ConsentPurpose.DIRECT_MARKETING.value,
+                channel=channel,
+                status=ConsentStatus.WITHDRAWN.value,
+                method=method,
+                captured_at=when,
+                notice_id=_notice_on(session, when.date()),
+                recorded_by_id=None,
+                confirmed_in_writing_at=None,
+                note="",
+            )
+        )
+        for point in session.scalars(
+            select(ContactPoint).where(
+                ContactPoint.customer_id == cid, ContactPoint.kind.in_(kinds)
+            )
+        ):
+            point.opted_out = True
+        customer = session.get_one(Customer, cid)
+        customer.updated_at = max(customer.updated_at, when)
+    return PlantResult(chosen, {"channel": channel})
+
+
+_HKID_NOTES = (
+    "Customer showed HKID {hkid} for warranty claim.",
+    "Verified identity with HKID card {hkid} before changing the mobile number.",
+    "Gift redemption: HKID {hkid} checked at counter.",
+    "Repair collected; ID shown {hkid}.",
+    "Customer asked us to note HKID {hkid} for future reference.",
+)
+
+
+@plant("hkid_in_notes")
+def hkid_in_notes(session: Session, run: PlantRun) -> PlantResult:
+    """A valid HKID number typed into the free-text notes."""
+    candidates = list(
+        session.scalars(select(Customer.id).where(Customer.hkid.is_(None)).order_by(Customer.id))
+    )
+    chosen = run.pick(candidates, "customers")
+    for cid in chosen:
+        customer = session.get_one(Customer, cid)
+        note = run.rng.choice(_HKID_NOTES).format(hkid=run.fake.hkid())
+        customer.notes = f"{customer.notes} {note}".strip()
+        when = run.moment(customer.joined_on, run.ctx.today - timedelta(days=1))
+        customer.updated_at = max(customer.updated_at, when)
+    return PlantResult(chosen)
+
+
+@plant("hkid_on_member", defaults={"form": "mixed"}, choices={"form": ("mixed", "full", "partial")})
+def hkid_on_member(session: Session, run: PlantRun) -> PlantResult:
+    """A full or partial HKID stored on a membership-only customer, with no recorded basis."""
+    big_buyers = select(SalesOrder.customer_id).where(SalesOrder.total_hkd >= _AML_THRESHOLD_HKD)
+    candidates = list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.hkid.is_(None), Customer.id.not_in(big_buyers))
+            .order_by(Customer.id)
+        )
+    )
+    chosen = run.pick(candidates, "membership-only customers")
+    forms: dict[str, str] = {}
+    for cid in chosen:
+        form = run.params["form"]
+        if form == "mixed":
+            form = run.rng.choice(("full", "partial"))
+        hkid = run.fake.hkid()
+        if form == "partial":
+            # The letters and the first digits, as membership forms used to ask for.
+            letters = len(hkid) - len(hkid.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+            hkid = hkid[: letters + 3]
+        customer = session.get_one(Customer, cid)
+        customer.hkid = hkid
+        customer.hkid_basis = None
+        forms[str(cid)] = form
+    return PlantResult(chosen, {"form": forms})
+
+
+@plant("invalid_email", defaults={"flagged": False})
+def invalid_email(session: Session, run: PlantRun) -> PlantResult:
+    """Malformed email addresses; unflagged by default (waiting to be found)."""
+    points = _usable_contacts(session, "email")
+    candidates = [cid for cid, p in points.items() if looks_like_email(p.value)]
+    chosen = run.pick(candidates, "customers with a valid email")
+    for cid in chosen:
+        point = points[cid]
+        point.value = malform_email(run.rng, point.value)
+        point.is_invalid = bool(run.params["flagged"])
+    return PlantResult(chosen)
+
+
+def _name_variant(rng: random.Random, name: str) -> str:
+    parts = name.split()
+    return rng.choice(
+        (
+            name,
+            name.upper(),
+            " ".join(parts[1:]) if len(parts) > 3 else name.upper(),  # English name left out
+            "  ".join(parts),
+        )
+    )
+
+
+@plant("duplicate_customer")
+def duplicate_customer(session: Session, run: PlantRun) -> PlantResult:
+    """A second record for an existing customer: same name and mobile, new member number."""
+    mobiles = _usable_contacts(session, "mobile")
+    candidates = list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.status == CustomerStatus.ACTIVE.value)
+            .order_by(Customer.id)
+        )
+    )
+    candidates = [cid for cid in candidates if cid in mobiles]
+    originals = run.pick(candidates, "active customers with a mobile number")
+    next_id = (session.scalar(select(func.max(Customer.id))) or 0) + 1
+    last_day = run.ctx.today - timedelta(days=1)
+    created_ids, pairs = [], {}
+    for offset, oid in enumerate(originals):
+        original = session.get_one(Customer, oid)
+        new_id = next_id + offset
+        first = min(original.joined_on + timedelta(days=30), last_day)
+        created = run.moment(first, last_day)
+        source = (
+            SourceSystem.ESHOP.value
+            if original.source_system != SourceSystem.ESHOP
+            else SourceSystem.POS.value
+        )
+        duplicate = Customer(
+            id=new_id,
+            member_no=member_number(new_id),
+            source_system=source,
+            name_en=_name_variant(run.rng, original.name_en),
+            name_zh=original.name_zh,
+            gender=original.gender,
+            birth_month=original.birth_month,
+            district=original.district,
+            region=original.region,
+            tier=Tier.CLASSIC.value,
+            status=CustomerStatus.ACTIVE.value,
+            preferred_language=original.preferred_language,
+            joined_on=created.date(),
+            home_branch_id=original.home_branch_id,
+            collection_notice_id=_notice_on(session, created.date()),
+            notes="",
+            created_at=created,
+            updated_at=created,
+        )
+        session.add(duplicate)
+        session.flush()
+        session.add(
+            ContactPoint(
+                customer_id=new_id,
+                kind="mobile",
+                value=mobiles[oid].value,
+                is_primary=True,
+                is_invalid=False,
+                opted_out=False,
+            )
+        )
+        with_email = run.rng.random() < 0.7
+        if with_email:
+            session.add(
+                ContactPoint(
+                    customer_id=new_id,
+                    kind="email",
+                    value=run.fake.hk_email(run.fake.hk_person()),
+                    is_primary=True,
+                    is_invalid=False,
+                    opted_out=False,
+                )
+            )
+        for channel in _CHANNELS:
+            status = "given" if channel == "email" and with_email else "not_asked"
+            session.add(
+                ConsentRecord(
+                    customer_id=new_id,
+                    purpose=ConsentPurpose.DIRECT_MARKETING.value,
+                    channel=channel,
+                    status=status,
+                    method="online_form",
+                    captured_at=created,
+                    notice_id=duplicate.collection_notice_id,
+                    recorded_by_id=None,
+                    note="",
+                )
+            )
+        created_ids.append(new_id)
+        pairs[str(new_id)] = oid
+    return PlantResult(created_ids, {"original_of": pairs})
+
+
+@plant("dormant_admin")
+def dormant_admin(session: Session, run: PlantRun) -> PlantResult:
+    """A staff member who left but whose account is still active and has admin rights."""
+    staff = list(
+        session.scalars(
+            select(StaffUser)
+            .where(StaffUser.is_trainee.is_(False), StaffUser.is_admin.is_(False))
+            .order_by(StaffUser.id)
+        )
+    )
+    by_id = {s.id: s for s in staff}
+    chosen = run.pick(list(by_id), "staff users who are not admins")
+    for sid in chosen:
+        user = by_id[sid]
+        user.is_admin = True
+        user.is_active = True
+        user.mfa_enabled = False
+        user.left_on = run.ctx.today - timedelta(days=run.rng.randint(30, 300))
+    return PlantResult(chosen, {"entity": "staff_user"})

@@ -1,0 +1,274 @@
+"""Sandbox files on disk: cached templates, one cloned SQLite file per attempt, freezing, purge.
+
+Generating with Faker is slow, so each distinct ``GenerationSpec`` is generated once into a
+template file named by ``spec.cache_key()``; starting an attempt copies that file. A submitted
+attempt's sandbox is frozen (meta ``frozen_at``, file mode 0444) and kept as evidence until the
+retention period has passed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from sandbox_crm.clock import start_clock
+from sandbox_crm.generator import GenerationSpec, generate
+from sandbox_crm.models import SandboxBase, SandboxMeta
+
+__all__ = [
+    "SandboxExists",
+    "SandboxFrozen",
+    "SandboxNotFound",
+    "SandboxStore",
+    "validate_key",
+]
+
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SUFFIX = ".sqlite"
+_ENGINE_CACHE_SIZE = 32
+_READ_ONLY_MODE = 0o444
+
+
+class SandboxNotFound(LookupError):
+    """No sandbox exists under the key."""
+
+
+class SandboxExists(FileExistsError):
+    """A sandbox already exists under the key."""
+
+
+class SandboxFrozen(PermissionError):
+    """The sandbox was frozen on submission; it can only be opened read-only."""
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a valid sandbox key (letters, digits, _ and -, 1-64 chars)."""
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        raise ValueError(f"invalid sandbox key {key!r}: use 1-64 letters, digits, _ or -")
+    return key
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _make_engine(path: Path, read_only: bool) -> Engine:
+    """An engine on one SQLite file; read-only engines open it with ``mode=ro``."""
+    uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "")
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    event.listen(engine, "connect", _on_connect)
+    return engine
+
+
+class SandboxStore:
+    """Templates in ``template_dir`` and per-attempt sandboxes in ``sandbox_dir``."""
+
+    def __init__(self, sandbox_dir: Path, template_dir: Path) -> None:
+        self.sandbox_dir = Path(sandbox_dir)
+        self.template_dir = Path(template_dir)
+        self._engines: OrderedDict[tuple[Path, bool], Engine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- engines --
+
+    def _engine(self, path: Path, read_only: bool) -> Engine:
+        key = (path, read_only)
+        with self._lock:
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = self._engines[key] = _make_engine(path, read_only)
+                while len(self._engines) > _ENGINE_CACHE_SIZE:
+                    _, old = self._engines.popitem(last=False)
+                    old.dispose()
+            else:
+                self._engines.move_to_end(key)
+            return engine
+
+    def _forget(self, path: Path) -> None:
+        with self._lock:
+            for read_only in (False, True):
+                engine = self._engines.pop((path, read_only), None)
+                if engine is not None:
+                    engine.dispose()
+
+    # -- templates --
+
+    def template_path(self, spec: GenerationSpec) -> Path:
+        """Where the template for ``spec`` lives (whether or not it exists yet)."""
+        return self.template_dir / f"{spec.cache_key()}{_SUFFIX}"
+
+    def ensure_template(self, spec: GenerationSpec) -> Path:
+        """The template file for ``spec``, generating it first if it does not exist."""
+        path = self.template_path(spec)
+        if path.exists():
+            return path
+        self.template_dir.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            # Another process may be generating the same template: wait for it, then reuse.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if not path.exists():
+                    self._build_template(spec, path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return path
+
+    def _build_template(self, spec: GenerationSpec, path: Path) -> None:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            engine = _make_engine(tmp, read_only=False)
+            try:
+                with engine.connect() as conn:
+                    # A half-written temp file is thrown away, so durability is not needed.
+                    conn.exec_driver_sql("PRAGMA journal_mode = OFF")
+                    conn.exec_driver_sql("PRAGMA synchronous = OFF")
+                    SandboxBase.metadata.create_all(conn)
+                    with Session(bind=conn) as session:
+                        generate(session, spec)
+                        session.commit()
+                    conn.commit()
+                    conn.exec_driver_sql("VACUUM")
+            finally:
+                engine.dispose()
+            tmp.chmod(_READ_ONLY_MODE)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    @contextmanager
+    def template_session(self, spec: GenerationSpec) -> Iterator[Session]:
+        """A read-only session on the (ensured) template for ``spec``."""
+        path = self.ensure_template(spec)
+        with Session(bind=self._engine(path, read_only=True)) as session:
+            yield session
+
+    # -- sandboxes --
+
+    def path(self, key: str) -> Path:
+        """The file of the sandbox ``key`` (whether or not it exists)."""
+        return self.sandbox_dir / f"{validate_key(key)}{_SUFFIX}"
+
+    def exists(self, key: str) -> bool:
+        """Whether a sandbox exists under ``key``."""
+        return self.path(key).exists()
+
+    def is_frozen(self, key: str) -> bool:
+        """Whether the sandbox ``key`` has been frozen (its file is read-only)."""
+        return not self._existing(key).stat().st_mode & 0o222
+
+    def _existing(self, key: str) -> Path:
+        path = self.path(key)
+        if not path.exists():
+            raise SandboxNotFound(f"no sandbox {key!r}")
+        return path
+
+    def create(self, key: str, spec: GenerationSpec, clock_mode: str = "real") -> Path:
+        """Clone the template for ``spec`` into a new sandbox ``key`` and start its clock."""
+        path = self.path(key)
+        if clock_mode not in ("real", "stepped"):
+            raise ValueError(f"unknown clock mode {clock_mode!r}")
+        if path.exists():
+            raise SandboxExists(f"sandbox {key!r} already exists")
+        template = self.ensure_template(spec)
+        self.sandbox_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.sandbox_dir)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            shutil.copyfile(template, tmp)
+            engine = _make_engine(tmp, read_only=False)
+            try:
+                with Session(bind=engine) as session:
+                    start_clock(session, datetime.combine(spec.today, time(9, 0)), clock_mode)
+                    session.commit()
+            finally:
+                engine.dispose()
+            try:
+                # link() fails if the name exists, so two racing creates cannot both succeed.
+                os.link(tmp, path)
+            except FileExistsError:
+                raise SandboxExists(f"sandbox {key!r} already exists") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @contextmanager
+    def session(self, key: str, read_only: bool = False) -> Iterator[Session]:
+        """A session on the sandbox ``key``; the caller commits. Frozen sandboxes: read-only."""
+        path = self._existing(key)
+        if not read_only and self.is_frozen(key):
+            raise SandboxFrozen(f"sandbox {key!r} is frozen; open it read-only")
+        with Session(bind=self._engine(path, read_only)) as session:
+            yield session
+
+    def freeze(self, key: str) -> None:
+        """Record ``frozen_at`` in the sandbox and make its file read-only (idempotent)."""
+        path = self._existing(key)
+        if self.is_frozen(key):
+            return
+        with self.session(key) as session:
+            stamp = datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+            session.merge(SandboxMeta(key="frozen_at", value=stamp))
+            session.commit()
+        self._forget(path)
+        path.chmod(_READ_ONLY_MODE)
+
+    def delete(self, key: str) -> None:
+        """Delete the sandbox ``key`` (frozen or not); no error if it does not exist."""
+        path = self.path(key)
+        self._forget(path)
+        for leftover in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
+            with suppress(FileNotFoundError):
+                leftover.unlink()
+
+    def keys(self) -> list[str]:
+        """Keys of all sandboxes in the store, sorted."""
+        if not self.sandbox_dir.exists():
+            return []
+        return sorted(
+            p.name[: -len(_SUFFIX)]
+            for p in self.sandbox_dir.glob(f"*{_SUFFIX}")
+            if KEY_RE.fullmatch(p.name[: -len(_SUFFIX)])
+        )
+
+    def purge(self, older_than: timedelta) -> list[str]:
+        """Delete frozen sandboxes whose file was last modified before now - ``older_than``."""
+        cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
+        purged = []
+        for key in self.keys():
+            path = self.path(key)
+            if self.is_frozen(key) and path.stat().st_mtime < cutoff:
+                self.delete(key)
+                purged.append(key)
+        return purged
+
+    def dispose(self) -> None:
+        """Close every cached engine (for shutdown and tests)."""
+        with self._lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
