@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sandbox_crm.generator import GenerationSpec, PlantSpec
-from sandbox_crm.operations import OperationError, apply_operation
-from sandbox_crm.store import SandboxStore
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from graders.definitions.models import Scenario, Step, Unit
 from graders.engine import grade_attempt
 from graders.results import GradingResult
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.models import SandboxMeta, StaffUser
+from sandbox_crm.operations import OperationError, apply_operation
 from sandbox_crm.query import aggregate
+from sandbox_crm.store import SandboxStore
 
 _PLANT_REF = re.compile(r"^\$plant:([a-z0-9_]+):(\d+)$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")

@@ -13,10 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox_crm.operations import OPERATIONS
-from sandbox_crm.plants import known_plant_kinds
-from sandbox_crm.store import SandboxStore
-
 from graders.definitions import (
     DefinitionError,
     LoadedDefinition,
@@ -30,7 +26,10 @@ from graders.engine import validate_check_params
 from graders.registry import CHECKS, PDPO_RULES, load_builtin
 from graders.results import GradingResult, Status
 from graders.runner import StepError, run_scripted_attempt
+from sandbox_crm.operations import OPERATIONS
+from sandbox_crm.plants import known_plant_kinds
 from sandbox_crm.query import validate_condition
+from sandbox_crm.store import SandboxStore
 
 DELIVERABLE_PARAMS = ("report",)
 """Check parameters whose value names a deliverable of the scenario."""

@@ -14,7 +14,6 @@ import click
 import yaml
 from flask import Flask, current_app
 from pydantic import TypeAdapter, ValidationError
-from sandbox_crm.store import SandboxStore
 
 from graders.definitions import (
     DefinitionError,
@@ -30,6 +29,7 @@ from graders.definitions import (
 from graders.registry import load_builtin
 from graders.runner import StepError, run_scripted_attempt
 from graders.validation import format_coverage, validate_folder
+from sandbox_crm.store import SandboxStore
 from training_platform.db import get_session
 from training_platform.definitions_store import sync_builtin
 
