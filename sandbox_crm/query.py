@@ -717,6 +717,25 @@ def _describe_value(value: Any) -> str:
     return str(value)
 
 
+_WORDS = {
+    "eq": "is",
+    "ne": "is not",
+    "lt": "is less than",
+    "le": "is at most",
+    "gt": "is more than",
+    "ge": "is at least",
+    "contains": "contains",
+    "startswith": "starts with",
+}
+_DATE_WORDS = {
+    **_WORDS,
+    "lt": "is before",
+    "le": "is on or before",
+    "gt": "is after",
+    "ge": "is on or after",
+}
+
+
 def _describe(node: Any, top: bool) -> str:
     if isinstance(node, _Leaf):
         label, op = node.field.label, node.op
@@ -728,7 +747,8 @@ def _describe(node: Any, top: bool) -> str:
         if op == "between":
             low, high = (_describe_value(v) for v in node.value)
             return f"{label} is between {low} and {high}"
-        return f"{label} {OPERATORS[op].split(' (')[0]} {_describe_value(node.value)}"
+        words = _DATE_WORDS if node.field.type in ("date", "datetime") else _WORDS
+        return f"{label} {words[op]} {_describe_value(node.value)}"
     if isinstance(node, _Not):
         return f"not ({_describe(node.item, True)})"
     if not node.items:
