@@ -1,0 +1,338 @@
+"""Operations on customers, their contact points and their consent log."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sandbox_crm.audit import record_event, snapshot
+from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.models import (
+    Channel,
+    CollectionNotice,
+    ConsentMethod,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentStatus,
+    ContactKind,
+    ContactPoint,
+    Customer,
+    CustomerStatus,
+    StaffUser,
+    Tier,
+)
+from sandbox_crm.operations.base import (
+    OperationError,
+    check_bool,
+    check_choice,
+    check_text,
+    get_customer,
+    get_entity,
+)
+from sandbox_crm.sources import PREFERRED_LANGUAGES
+
+__all__ = [
+    "CHANNEL_CONTACT_KINDS",
+    "EDITABLE_CUSTOMER_FIELDS",
+    "add_customer_note",
+    "current_consent_status",
+    "record_consent",
+    "update_contact_point",
+    "update_customer",
+    "view_customer",
+]
+
+EDITABLE_CUSTOMER_FIELDS: tuple[str, ...] = (
+    "name_en",
+    "name_zh",
+    "district",
+    "tier",
+    "preferred_language",
+    "status",
+    "notes",
+)
+
+# Which contact points each channel reaches, in order of preference.
+CHANNEL_CONTACT_KINDS: dict[str, tuple[str, ...]] = {
+    Channel.EMAIL: (ContactKind.EMAIL,),
+    Channel.SMS: (ContactKind.MOBILE,),
+    Channel.PHONE: (ContactKind.PHONE, ContactKind.MOBILE),
+    Channel.POST: (ContactKind.ADDRESS,),
+}
+
+NOTE_MAX_LENGTH = 2000
+NOTES_MAX_LENGTH = 20000
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_PHONE_SEPARATORS = re.compile(r"[\s\-()]")
+
+
+def view_customer(session: Session, actor: StaffUser, customer_id: int) -> Customer:
+    """Open a customer's full record (an audited read)."""
+    customer = get_customer(session, customer_id)
+    record_event(
+        session,
+        actor,
+        "customer.view",
+        "customer",
+        customer.id,
+        details={"customer_id": customer.id, "member_no": customer.member_no},
+    )
+    return customer
+
+
+def _clean_customer_value(name: str, value: Any) -> Any:
+    if name == "name_en":
+        return check_text(value, "English name", max_length=120, required=True, field=name)
+    if name == "name_zh":
+        return check_text(value, "Chinese name", max_length=40, field=name) or None
+    if name == "district":
+        return check_choice(value, tuple(DISTRICTS), "District", name)
+    if name == "tier":
+        return check_choice(value, Tier, "Tier", name)
+    if name == "preferred_language":
+        return check_choice(value, PREFERRED_LANGUAGES, "Preferred language", name)
+    if name == "status":
+        return check_choice(value, CustomerStatus, "Status", name)
+    return check_text(value, "Notes", max_length=NOTES_MAX_LENGTH, field=name)
+
+
+def update_customer(
+    session: Session, actor: StaffUser, customer_id: int, changes: dict[str, Any]
+) -> Customer:
+    """Edit a customer's editable fields (the region follows the district)."""
+    customer = get_customer(session, customer_id)
+    if not isinstance(changes, dict) or not changes:
+        raise OperationError("Give at least one field to change.")
+    unknown = sorted(set(changes) - set(EDITABLE_CUSTOMER_FIELDS))
+    if unknown:
+        raise OperationError(
+            f"{', '.join(unknown)} cannot be edited here; editable fields: "
+            f"{', '.join(EDITABLE_CUSTOMER_FIELDS)}.",
+            unknown[0],
+        )
+    new = {name: _clean_customer_value(name, value) for name, value in changes.items()}
+    if "district" in new:
+        new["region"] = DISTRICTS[new["district"]]
+    if "status" in new and new["status"] != customer.status:
+        closing = new["status"] == CustomerStatus.CLOSED
+        new["closed_on"] = sandbox_today(session) if closing else None
+    changed = [name for name, value in new.items() if getattr(customer, name) != value]
+    if not changed:
+        raise OperationError("Nothing to change: the values are the same as the current ones.")
+    before = snapshot(customer, changed)
+    for name in changed:
+        setattr(customer, name, new[name])
+    customer.updated_at = sandbox_now(session)
+    record_event(
+        session,
+        actor,
+        "customer.update",
+        "customer",
+        customer.id,
+        before=before,
+        after=snapshot(customer, changed),
+        details={"customer_id": customer.id},
+    )
+    return customer
+
+
+def add_customer_note(session: Session, actor: StaffUser, customer_id: int, text: str) -> Customer:
+    """Append a dated, signed line to a customer's notes."""
+    customer = get_customer(session, customer_id)
+    text = check_text(text, "Note", max_length=NOTE_MAX_LENGTH, required=True, field="text")
+    line = f"[{sandbox_today(session).isoformat()} {actor.username}] {text}"
+    notes = f"{customer.notes}\n{line}" if customer.notes else line
+    if len(notes) > NOTES_MAX_LENGTH:
+        raise OperationError("The customer's notes are full; edit them before adding more.")
+    before = snapshot(customer, ["notes"])
+    customer.notes = notes
+    customer.updated_at = sandbox_now(session)
+    record_event(
+        session,
+        actor,
+        "customer.add_note",
+        "customer",
+        customer.id,
+        before=before,
+        after=snapshot(customer, ["notes"]),
+        details={"customer_id": customer.id, "note": text},
+    )
+    return customer
+
+
+def _clean_contact_value(kind: str, value: Any) -> str:
+    if kind == ContactKind.EMAIL:
+        email = check_text(value, "Email address", max_length=254, required=True, field="value")
+        if not _EMAIL_RE.match(email):
+            raise OperationError(f"{email!r} is not a valid email address.", "value")
+        return email
+    if kind in (ContactKind.MOBILE, ContactKind.PHONE):
+        raw = check_text(value, "Phone number", max_length=40, required=True, field="value")
+        number = _PHONE_SEPARATORS.sub("", raw).removeprefix("+852")
+        first_digits = "456789" if kind == ContactKind.MOBILE else "23"
+        if len(number) != 8 or not number.isdigit() or number[0] not in first_digits:
+            what = "mobile number" if kind == ContactKind.MOBILE else "fixed-line number"
+            raise OperationError(
+                f"{raw!r} is not a Hong Kong {what} (8 digits starting {', '.join(first_digits)}).",
+                "value",
+            )
+        return number
+    return check_text(value, "Address", max_length=300, required=True, field="value")
+
+
+def update_contact_point(
+    session: Session,
+    actor: StaffUser,
+    contact_point_id: int,
+    value: str | None = None,
+    is_invalid: bool | None = None,
+) -> ContactPoint:
+    """Correct a contact point's value and/or flag it as invalid (or valid again)."""
+    contact = get_entity(session, ContactPoint, contact_point_id, "contact point")
+    if value is None and is_invalid is None:
+        raise OperationError("Give a new value or an invalid flag to change.")
+    new: dict[str, Any] = {}
+    if value is not None:
+        new["value"] = _clean_contact_value(contact.kind, value)
+    if is_invalid is not None:
+        new["is_invalid"] = check_bool(is_invalid, "Invalid flag", "is_invalid")
+    changed = [name for name, v in new.items() if getattr(contact, name) != v]
+    if not changed:
+        raise OperationError("Nothing to change: the values are the same as the current ones.")
+    before = snapshot(contact, changed)
+    for name in changed:
+        setattr(contact, name, new[name])
+    record_event(
+        session,
+        actor,
+        "contact_point.update",
+        "contact_point",
+        contact.id,
+        before=before,
+        after=snapshot(contact, changed),
+        details={"customer_id": contact.customer_id, "kind": contact.kind},
+    )
+    return contact
+
+
+def current_consent_status(session: Session, customer_id: int, purpose: str, channel: str) -> str:
+    """The current consent status: the latest record's status, or not_asked if there is none."""
+    status = session.scalars(
+        select(ConsentRecord.status)
+        .where(
+            ConsentRecord.customer_id == customer_id,
+            ConsentRecord.purpose == purpose,
+            ConsentRecord.channel == channel,
+        )
+        .order_by(ConsentRecord.captured_at.desc(), ConsentRecord.id.desc())
+        .limit(1)
+    ).first()
+    return status or ConsentStatus.NOT_ASKED.value
+
+
+def _sync_opt_out(session: Session, customer: Customer, channel: str) -> list[dict[str, Any]]:
+    """Set opted_out on the contact points the channel reaches from the current DM consents.
+
+    A contact point is opted out while direct marketing is withdrawn on any channel that reaches
+    it (a mobile number is reached by SMS and by phone calls).
+    """
+    purpose = ConsentPurpose.DIRECT_MARKETING.value
+    kinds = CHANNEL_CONTACT_KINDS[channel]
+    changes = []
+    for contact in customer.contact_points:
+        if contact.kind not in kinds:
+            continue
+        reaching = [ch for ch, ks in CHANNEL_CONTACT_KINDS.items() if contact.kind in ks]
+        withdrawn = any(
+            current_consent_status(session, customer.id, purpose, ch) == ConsentStatus.WITHDRAWN
+            for ch in reaching
+        )
+        if contact.opted_out != withdrawn:
+            changes.append(
+                {"contact_point_id": contact.id, "opted_out": [contact.opted_out, withdrawn]}
+            )
+            contact.opted_out = withdrawn
+    return changes
+
+
+def record_consent(
+    session: Session,
+    actor: StaffUser,
+    customer_id: int,
+    purpose: str,
+    channel: str,
+    status: str,
+    method: str,
+    note: str = "",
+    notice_version: str | None = None,
+) -> ConsentRecord:
+    """Append a consent record (never edits one) and keep contact points' opt-out flags in step.
+
+    The record refers to ``notice_version`` if given, else to the collection notice in effect
+    on the sandbox date.
+    """
+    customer = get_customer(session, customer_id)
+    purpose = check_choice(purpose, ConsentPurpose, "Purpose", "purpose")
+    channel = check_choice(channel, Channel, "Channel", "channel")
+    status = check_choice(status, ConsentStatus, "Status", "status")
+    if status == ConsentStatus.NOT_ASKED:
+        raise OperationError(
+            "not_asked means that no consent was recorded; record given, no_objection or "
+            "withdrawn.",
+            "status",
+        )
+    method = check_choice(method, ConsentMethod, "Method", "method")
+    note = check_text(note, "Note", max_length=NOTE_MAX_LENGTH, field="note")
+    today = sandbox_today(session)
+    if notice_version is not None:
+        notice = session.scalars(
+            select(CollectionNotice).where(CollectionNotice.version == notice_version)
+        ).first()
+        if notice is None:
+            raise OperationError(f"Unknown collection notice {notice_version!r}.", "notice_version")
+    else:
+        notice = session.scalars(
+            select(CollectionNotice)
+            .where(CollectionNotice.effective_from <= today)
+            .order_by(CollectionNotice.effective_from.desc(), CollectionNotice.id.desc())
+            .limit(1)
+        ).first()
+    previous = current_consent_status(session, customer.id, purpose, channel)
+    record = ConsentRecord(
+        customer_id=customer.id,
+        purpose=purpose,
+        channel=channel,
+        status=status,
+        method=method,
+        captured_at=sandbox_now(session),
+        notice_id=notice.id if notice is not None else None,
+        recorded_by_id=actor.id,
+        note=note,
+    )
+    session.add(record)
+    session.flush()
+    opt_out_changes = []
+    if purpose == ConsentPurpose.DIRECT_MARKETING:
+        opt_out_changes = _sync_opt_out(session, customer, channel)
+    record_event(
+        session,
+        actor,
+        "consent.record",
+        "consent_record",
+        record.id,
+        before={"status": previous},
+        after=snapshot(
+            record,
+            ["customer_id", "purpose", "channel", "status", "method", "captured_at", "notice_id"],
+        ),
+        details={
+            "customer_id": customer.id,
+            "consent_record_id": record.id,
+            "contact_points": opt_out_changes,
+        },
+    )
+    return record

@@ -1,0 +1,481 @@
+"""Operations on saved reports: define, share with departments, run and export.
+
+Access: only a report's owner may change, share or delete it; the owner and members of a
+department it is shared with may run it; the owner and members of a department it is shared
+with for export may export it. Exports are recorded as the trainee made them: a missing purpose,
+an unapproved destination or an unencrypted file are kept (the PDPO graders judge them), only
+malformed input is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sandbox_crm.audit import record_event, snapshot
+from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.models import (
+    APPROVED_EXPORT_DESTINATIONS,
+    ExportDestination,
+    ReportDefinition,
+    ReportExport,
+    ReportRun,
+    ReportShare,
+    StaffUser,
+)
+from sandbox_crm.operations.base import (
+    OperationError,
+    check_bool,
+    check_choice,
+    check_text,
+    get_department,
+    get_entity,
+)
+from sandbox_crm.query import (
+    QueryError,
+    RowPage,
+    normalize_sort,
+    select_rows,
+    validate_columns,
+    validate_condition,
+    validate_sort,
+)
+from sandbox_crm.sources import SOURCES
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "REPORT_FIELDS",
+    "can_export_report",
+    "can_view_report",
+    "create_report",
+    "delete_report",
+    "export_report",
+    "render_csv",
+    "run_report",
+    "share_report",
+    "unshare_report",
+    "update_report",
+]
+
+REPORT_FIELDS: tuple[str, ...] = (
+    "name",
+    "description",
+    "purpose",
+    "source",
+    "columns",
+    "filters",
+    "sort",
+)
+EXPORT_FORMATS: tuple[str, ...] = ("csv",)
+TEXT_MAX_LENGTH = 2000
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def _share_for(report: ReportDefinition, actor: StaffUser) -> ReportShare | None:
+    return next((s for s in report.shares if s.department_id == actor.department_id), None)
+
+
+def can_view_report(session: Session, actor: StaffUser, report: ReportDefinition) -> bool:
+    """Whether the actor may open and run the report (owner, or shared with their department)."""
+    if report.is_deleted:
+        return False
+    return report.owner_id == actor.id or _share_for(report, actor) is not None
+
+
+def can_export_report(session: Session, actor: StaffUser, report: ReportDefinition) -> bool:
+    """Whether the actor may export the report (owner, or shared with export rights)."""
+    if report.is_deleted:
+        return False
+    if report.owner_id == actor.id:
+        return True
+    share = _share_for(report, actor)
+    return share is not None and share.can_export
+
+
+def _get_report(session: Session, report_id: int) -> ReportDefinition:
+    report = get_entity(session, ReportDefinition, report_id, "report")
+    if report.is_deleted:
+        raise OperationError(f"Report {report.name!r} has been deleted.")
+    return report
+
+
+def _owned_report(
+    session: Session, actor: StaffUser, report_id: int, doing: str
+) -> ReportDefinition:
+    report = _get_report(session, report_id)
+    if report.owner_id != actor.id:
+        raise OperationError(f"Only the report's owner ({report.owner.username}) may {doing} it.")
+    return report
+
+
+# --- definitions ------------------------------------------------------------------------------
+
+
+def _clean_definition(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate a complete report definition; OperationError naming the first bad part."""
+    name = check_text(values["name"], "Report name", max_length=160, required=True, field="name")
+    description = check_text(
+        values["description"], "Description", max_length=TEXT_MAX_LENGTH, field="description"
+    )
+    purpose = check_text(values["purpose"], "Purpose", max_length=TEXT_MAX_LENGTH, field="purpose")
+    source = values["source"]
+    if source not in SOURCES:
+        raise OperationError(
+            f"Unknown source {source!r}; known sources: {', '.join(SOURCES)}.", "source"
+        )
+    columns = values["columns"]
+    if isinstance(columns, str) or not isinstance(columns, Sequence) or not columns:
+        raise OperationError("Choose at least one column.", "columns")
+    problems = validate_columns(source, list(columns))
+    if problems:
+        raise OperationError(f"Columns: {'; '.join(problems)}.", "columns")
+    if len(set(columns)) != len(columns):
+        raise OperationError("Columns: a column is listed twice.", "columns")
+    filters = values["filters"] or None
+    problems = validate_condition(source, filters)
+    if problems:
+        raise OperationError(f"Filters: {'; '.join(problems)}.", "filters")
+    problems = validate_sort(source, values["sort"])
+    if problems:
+        raise OperationError(f"Sort: {'; '.join(problems)}.", "sort")
+    sort = [[name, direction] for name, direction in normalize_sort(values["sort"])]
+    return {
+        "name": name,
+        "description": description,
+        "purpose": purpose,
+        "source": source,
+        "columns": list(columns),
+        "filters": filters,
+        "sort": sort,
+    }
+
+
+def create_report(
+    session: Session,
+    actor: StaffUser,
+    *,
+    name: str,
+    source: str,
+    columns: Sequence[str],
+    filters: dict[str, Any] | None = None,
+    sort: Any = (),
+    description: str = "",
+    purpose: str = "",
+) -> ReportDefinition:
+    """Save a new report definition owned by the actor."""
+    values = _clean_definition(
+        {
+            "name": name,
+            "description": description,
+            "purpose": purpose,
+            "source": source,
+            "columns": columns,
+            "filters": filters,
+            "sort": sort,
+        }
+    )
+    now = sandbox_now(session)
+    report = ReportDefinition(**values, owner_id=actor.id, created_at=now, updated_at=now)
+    session.add(report)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "report.create",
+        "report",
+        report.id,
+        after=snapshot(report, list(REPORT_FIELDS)),
+        details={"report_id": report.id},
+    )
+    return report
+
+
+def update_report(
+    session: Session, actor: StaffUser, report_id: int, **changes: Any
+) -> ReportDefinition:
+    """Change a report's name, description, purpose, source, columns, filters or sort."""
+    report = _owned_report(session, actor, report_id, "change")
+    unknown = sorted(set(changes) - set(REPORT_FIELDS))
+    if unknown:
+        raise OperationError(
+            f"{', '.join(unknown)} cannot be changed; a report has {', '.join(REPORT_FIELDS)}.",
+            unknown[0],
+        )
+    if not changes:
+        raise OperationError("Give at least one part of the report to change.")
+    current = {name: getattr(report, name) for name in REPORT_FIELDS}
+    values = _clean_definition({**current, **changes})
+    changed = [name for name in REPORT_FIELDS if values[name] != current[name]]
+    if not changed:
+        raise OperationError("Nothing to change: the report is already defined this way.")
+    before = snapshot(report, changed)
+    for name in changed:
+        setattr(report, name, values[name])
+    report.updated_at = sandbox_now(session)
+    record_event(
+        session,
+        actor,
+        "report.update",
+        "report",
+        report.id,
+        before=before,
+        after=snapshot(report, changed),
+        details={"report_id": report.id},
+    )
+    return report
+
+
+def delete_report(session: Session, actor: StaffUser, report_id: int) -> ReportDefinition:
+    """Delete a report (kept as evidence, hidden from everyone)."""
+    report = _owned_report(session, actor, report_id, "delete")
+    report.is_deleted = True
+    report.updated_at = sandbox_now(session)
+    record_event(
+        session,
+        actor,
+        "report.delete",
+        "report",
+        report.id,
+        before={"is_deleted": False},
+        after={"is_deleted": True},
+        details={"report_id": report.id},
+    )
+    return report
+
+
+# --- sharing ----------------------------------------------------------------------------------
+
+
+def share_report(
+    session: Session,
+    actor: StaffUser,
+    report_id: int,
+    department_code: str,
+    can_export: bool = False,
+) -> ReportShare:
+    """Let a department view the report (and export it if ``can_export``); owner only."""
+    report = _owned_report(session, actor, report_id, "share")
+    department = get_department(session, department_code)
+    can_export = check_bool(can_export, "Export permission", "can_export")
+    share = next((s for s in report.shares if s.department_id == department.id), None)
+    if share is not None and share.can_export == can_export:
+        rights = "view and export" if can_export else "view only"
+        raise OperationError(f"The report is already shared with {department.name} ({rights}).")
+    before = None if share is None else {"can_export": share.can_export}
+    if share is None:
+        share = ReportShare(
+            report=report,
+            department_id=department.id,
+            can_export=can_export,
+            granted_by_id=actor.id,
+            granted_at=sandbox_now(session),
+        )
+        session.add(share)
+    else:
+        share.can_export = can_export
+        share.granted_by_id = actor.id
+        share.granted_at = sandbox_now(session)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "report.share",
+        "report",
+        report.id,
+        before=before,
+        after={"department": department.code, "can_export": can_export},
+        details={
+            "report_id": report.id,
+            "share_id": share.id,
+            "department": department.code,
+            "department_id": department.id,
+        },
+    )
+    return share
+
+
+def unshare_report(
+    session: Session, actor: StaffUser, report_id: int, department_code: str
+) -> ReportDefinition:
+    """Withdraw a department's access to the report; owner only."""
+    report = _owned_report(session, actor, report_id, "unshare")
+    department = get_department(session, department_code)
+    share = next((s for s in report.shares if s.department_id == department.id), None)
+    if share is None:
+        raise OperationError(f"The report is not shared with {department.name}.")
+    before = {"department": department.code, "can_export": share.can_export}
+    share_id = share.id
+    report.shares.remove(share)
+    session.delete(share)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "report.unshare",
+        "report",
+        report.id,
+        before=before,
+        after=None,
+        details={
+            "report_id": report.id,
+            "share_id": share_id,
+            "department": department.code,
+            "department_id": department.id,
+        },
+    )
+    return report
+
+
+# --- running and exporting --------------------------------------------------------------------
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def render_csv(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
+    """CSV text: a header of field names, then one line per row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_value(row.get(name)) for name in columns])
+    return buffer.getvalue()
+
+
+def _execute(session: Session, report: ReportDefinition) -> RowPage:
+    """Every row of the report as of the sandbox date (OperationError if it no longer fits)."""
+    try:
+        return select_rows(
+            session,
+            report.source,
+            where=report.filters,
+            columns=list(report.columns),
+            sort=report.sort,
+            as_of=sandbox_today(session),
+        )
+    except QueryError as exc:
+        raise OperationError(f"The report cannot run: {exc}") from None
+
+
+def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
+    """Run a report and keep a snapshot of its output (an audited read)."""
+    report = _get_report(session, report_id)
+    if not can_view_report(session, actor, report):
+        raise OperationError("You do not have access to this report.")
+    page = _execute(session, report)
+    run = ReportRun(
+        report_id=report.id,
+        run_by_id=actor.id,
+        run_at=sandbox_now(session),
+        columns=list(page.columns),
+        row_count=page.total,
+        row_keys=[row[page.key] for row in page.rows],
+        output_csv=render_csv(page.columns, page.rows),
+    )
+    session.add(run)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "report.run",
+        "report",
+        report.id,
+        after={"run_id": run.id, "row_count": run.row_count, "columns": run.columns},
+        details={"report_id": report.id, "run_id": run.id, "row_count": run.row_count},
+    )
+    return run
+
+
+def export_report(
+    session: Session,
+    actor: StaffUser,
+    report_id: int,
+    *,
+    purpose: str = "",
+    destination: str,
+    for_department: str | None = None,
+    encrypted: bool = False,
+    file_format: str = "csv",
+) -> ReportExport:
+    """Export the report's output to a file, recording destination, purpose and encryption."""
+    report = _get_report(session, report_id)
+    if not can_export_report(session, actor, report):
+        raise OperationError("You may not export this report.")
+    purpose = check_text(purpose, "Purpose", max_length=TEXT_MAX_LENGTH, field="purpose")
+    destination = check_choice(destination, ExportDestination, "Destination", "destination")
+    department = (
+        get_department(session, for_department, "for_department")
+        if for_department is not None
+        else None
+    )
+    encrypted = check_bool(encrypted, "Encrypted", "encrypted")
+    file_format = check_choice(file_format, EXPORT_FORMATS, "File format", "file_format")
+    page = _execute(session, report)
+    export = ReportExport(
+        report_id=report.id,
+        exported_by_id=actor.id,
+        exported_at=sandbox_now(session),
+        file_format=file_format,
+        purpose=purpose,
+        for_department_id=department.id if department is not None else None,
+        destination=destination,
+        encrypted=encrypted,
+        columns=list(page.columns),
+        row_count=page.total,
+        content=render_csv(page.columns, page.rows),
+    )
+    session.add(export)
+    session.flush()
+    after = snapshot(
+        export,
+        ["purpose", "destination", "encrypted", "file_format", "columns", "row_count"],
+    )
+    after.update(export_id=export.id, for_department=department.code if department else None)
+    record_event(
+        session,
+        actor,
+        "report.export",
+        "report",
+        report.id,
+        after=after,
+        details={
+            "report_id": report.id,
+            "export_id": export.id,
+            "for_department": department.code if department else None,
+            "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
+            "row_keys": [row[page.key] for row in page.rows],
+        },
+    )
+    return export
+
+
+def reports_visible_to(session: Session, actor: StaffUser) -> list[ReportDefinition]:
+    """The reports the actor may open, newest first (owned or shared with their department)."""
+    shared = select(ReportShare.report_id).where(ReportShare.department_id == actor.department_id)
+    return list(
+        session.scalars(
+            select(ReportDefinition)
+            .where(
+                ReportDefinition.is_deleted.is_(False),
+                (ReportDefinition.owner_id == actor.id) | ReportDefinition.id.in_(shared),
+            )
+            .order_by(ReportDefinition.id.desc())
+        )
+    )
