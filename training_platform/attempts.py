@@ -1,0 +1,223 @@
+"""A trainee's attempts: start one, read the brief, answer, hand in, and read the feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
+
+from graders.definitions import MultipleChoiceItem, Scenario
+from training_platform import attempts_service as service
+from training_platform import crm_mount, definitions_store
+from training_platform.db import get_session
+from training_platform.models import Attempt, AttemptStatus, Role
+from training_platform.navigation import add_nav_item
+from training_platform.security import role_required
+
+bp = Blueprint("attempts", __name__)
+add_nav_item(
+    bp, "attempts.index", "My attempts", roles=(Role.TRAINEE,), section="Training", order=20
+)
+
+# The CRM is mounted under /attempts/<id>/crm, so it is wired up together with this blueprint.
+bp.record_once(lambda state: crm_mount.init_app(state.app))
+
+ANY_ROLE = tuple(Role)
+ANSWER_PREFIX = "answer-"
+DELIVERABLE_PREFIX = "deliverable-"
+
+# Briefs and questions are Markdown written by centres; raw HTML in them is shown as text.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+@bp.app_template_filter("safe_markdown")
+def safe_markdown(text: str | None) -> Markup:
+    """Render Markdown to HTML with raw HTML disabled (it is escaped, never passed through)."""
+    return Markup(_markdown.render(text or ""))  # noqa: S704 - markdown-it escapes raw HTML
+
+
+@bp.app_template_filter("safe_markdown_inline")
+def safe_markdown_inline(text: str | None) -> Markup:
+    """Render one line of Markdown (an option or a prompt) without a wrapping paragraph."""
+    return Markup(_markdown.renderInline(text or ""))  # noqa: S704 - raw HTML is escaped
+
+
+class PostForm(FlaskForm):
+    """A form whose only field is the CSRF token; the fields depend on the scenario."""
+
+
+class SubmitForm(FlaskForm):
+    """Hand in the attempt; the deliverable fields are read by name."""
+
+
+def _attempt_or_404(attempt_id: int) -> Attempt:
+    """The attempt if the signed-in user may see it; 404 otherwise, so ids reveal nothing."""
+    attempt = service.visible_attempt(get_session(), current_user, attempt_id)
+    if attempt is None:
+        abort(404)
+    return attempt
+
+
+def _own_attempt_or_error(attempt_id: int) -> Attempt:
+    """The attempt if it is the signed-in trainee's own; 404 if unseen, 403 if only viewable."""
+    attempt = _attempt_or_404(attempt_id)
+    if not service.is_owner(current_user, attempt):
+        abort(403)
+    return attempt
+
+
+def answers_from_form(scenario: Scenario, form: MultiDict[str, str]) -> dict[str, Any]:
+    """Read `answer-<item id>` fields: lists for multiple choice, text for everything else."""
+    answers: dict[str, Any] = {}
+    for key in form:
+        if not key.startswith(ANSWER_PREFIX):
+            continue
+        item_id = key[len(ANSWER_PREFIX) :]
+        item = scenario.item(item_id)
+        answers[item_id] = (
+            form.getlist(key) if isinstance(item, MultipleChoiceItem) else form.get(key, "")
+        )
+    return answers
+
+
+def deliverables_from_form(form: MultiDict[str, str]) -> dict[str, str]:
+    """Read `deliverable-<deliverable id>` fields."""
+    return {
+        key[len(DELIVERABLE_PREFIX) :]: value
+        for key, value in form.items()
+        if key.startswith(DELIVERABLE_PREFIX)
+    }
+
+
+@bp.get("/attempts")
+@role_required(Role.TRAINEE)
+def index():
+    """The signed-in trainee's attempts, newest first."""
+    session = get_session()
+    attempts = service.attempts_for(session, current_user)
+    results = {a.id: service.latest_grade(session, a) for a in attempts}
+    return render_template("attempts/index.html", attempts=attempts, results=results)
+
+
+@bp.post("/scenarios/<int:version_id>/start")
+@role_required(Role.TRAINEE)
+def start(version_id: int):
+    """Start an attempt at a scenario version in a new sandbox."""
+    session = get_session()
+    version = definitions_store.get_version(session, version_id)
+    if version is None or not PostForm().validate_on_submit():
+        abort(404 if version is None else 400)
+    try:
+        attempt = service.start_attempt(session, current_user, version)
+    except service.AttemptError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("catalogue.unit", code=version.unit_code))
+    session.commit()
+    flash("Your attempt has started, with its own sandbox CRM.", "success")
+    return redirect(url_for("attempts.show", attempt_id=attempt.id))
+
+
+@bp.get("/attempts/<int:attempt_id>")
+@role_required(*ANY_ROLE)
+def show(attempt_id: int):
+    """The attempt page: brief, the CRM button, deliverables, questions and the submit form."""
+    attempt = _attempt_or_404(attempt_id)
+    workspace = service.attempt_workspace(attempt)
+    return render_template(
+        "attempts/show.html",
+        attempt=attempt,
+        scenario=service.scenario_of(attempt),
+        workspace=workspace,
+        can_work=service.can_work_on(current_user, attempt),
+        answers=attempt.answers or {},
+        form=PostForm(),
+    )
+
+
+@bp.post("/attempts/<int:attempt_id>/answers")
+@role_required(*ANY_ROLE)
+def save_answers(attempt_id: int):
+    """Save the answers to the questions (all of them are checked first)."""
+    attempt = _own_attempt_or_error(attempt_id)
+    session = get_session()
+    if not PostForm().validate_on_submit():
+        abort(400)
+    answers = answers_from_form(service.scenario_of(attempt), request.form)
+    try:
+        service.save_answers(session, attempt, answers)
+    except service.AttemptError as exc:
+        session.rollback()
+        flash(f"Your answers were not saved. {exc}", "error")
+        return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="questions"))
+    session.commit()
+    flash("Your answers are saved.", "success")
+    return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="questions"))
+
+
+@bp.post("/attempts/<int:attempt_id>/submit")
+@role_required(*ANY_ROLE)
+def submit(attempt_id: int):
+    """Hand in the attempt with the chosen deliverables; it is graded at once."""
+    attempt = _own_attempt_or_error(attempt_id)
+    session = get_session()
+    if not SubmitForm().validate_on_submit():
+        abort(400)
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm that your work is finished.", "error")
+        return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
+    try:
+        service.submit_attempt(session, attempt, deliverables_from_form(request.form))
+    except service.AttemptError as exc:
+        session.rollback()
+        flash(f"Your attempt was not submitted. {exc}", "error")
+        return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
+    session.commit()
+    if attempt.status == AttemptStatus.SUBMITTED:
+        flash(service.GRADING_FAILED, "warning")
+    else:
+        flash("Your attempt is submitted and graded.", "success")
+    return redirect(url_for("attempts.result", attempt_id=attempt_id))
+
+
+@bp.get("/attempts/<int:attempt_id>/result")
+@role_required(*ANY_ROLE)
+def result(attempt_id: int):
+    """The feedback per PR, PDPO breaches, the recommendation and the assessor's decision."""
+    attempt = _attempt_or_404(attempt_id)
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        return redirect(url_for("attempts.show", attempt_id=attempt_id))
+    grading = service.latest_grade(get_session(), attempt)
+    feedback = service.trainee_result(attempt, grading) if grading is not None else None
+    return render_template(
+        "attempts/result.html",
+        attempt=attempt,
+        scenario=service.scenario_of(attempt),
+        feedback=feedback,
+        is_owner=service.is_owner(current_user, attempt),
+        form=PostForm(),
+    )
+
+
+@bp.post("/attempts/<int:attempt_id>/retry")
+@role_required(*ANY_ROLE)
+def retry(attempt_id: int):
+    """Start a fresh attempt at the same practice scenario."""
+    attempt = _own_attempt_or_error(attempt_id)
+    session = get_session()
+    if not PostForm().validate_on_submit():
+        abort(400)
+    try:
+        new_attempt = service.retry_attempt(session, current_user, attempt)
+    except service.AttemptError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("attempts.result", attempt_id=attempt_id))
+    session.commit()
+    flash("A new attempt has started, with a fresh sandbox CRM.", "success")
+    return redirect(url_for("attempts.show", attempt_id=new_attempt.id))

@@ -1,0 +1,600 @@
+"""Attempts: start one in a fresh sandbox, save answers, submit, grade, and read the result.
+
+Services take the platform's Session first; they validate, change rows, flush and never commit.
+The sandbox store is taken from the current app unless a test passes its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from graders import runner
+from graders.definitions import (
+    Mode,
+    MultipleChoiceItem,
+    Scenario,
+    SingleChoiceItem,
+    Unit,
+    WrittenItem,
+)
+from graders.definitions.models import DeliverableKind
+from graders.results import GradingResult, Severity, Status, Verdict
+from sandbox_crm.models import Campaign, ReportDefinition, ReportExport
+from sandbox_crm.store import SandboxStore
+from training_platform import definitions_store, sandboxes
+from training_platform.models import (
+    Attempt,
+    AttemptStatus,
+    DefinitionKind,
+    DefinitionVersion,
+    GradeRecord,
+    Role,
+    User,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_WRITTEN_CHARS = 5_000
+GRADING_FAILED = (
+    "Your attempt was submitted, but grading could not finish. It is kept as it is and will be "
+    "graded again; you do not need to do anything."
+)
+
+
+class AttemptError(ValueError):
+    """A refused action on an attempt, with a message fit to show the trainee."""
+
+
+class GradingFailed(RuntimeError):
+    """Grading raised; the attempt stays submitted and can be graded again."""
+
+
+# --- reading definitions ----------------------------------------------------------------------
+
+
+def scenario_of(attempt: Attempt) -> Scenario:
+    """The exact scenario version an attempt was started on."""
+    return definitions_store.load_scenario_model(attempt.scenario_version)
+
+
+def unit_of(attempt: Attempt) -> Unit:
+    """The exact unit version an attempt is graded against."""
+    return definitions_store.load_unit_model(attempt.unit_version)
+
+
+def _store(store: SandboxStore | None) -> SandboxStore:
+    return store if store is not None else sandboxes.get_store()
+
+
+# --- who may do what --------------------------------------------------------------------------
+
+
+def can_view_attempt(user: User | None, attempt: Attempt) -> bool:
+    """Trainees see their own attempts; assessors and admins those of their centre's trainees."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.role == Role.TRAINEE:
+        return attempt.trainee_id == user.id
+    if user.role in (Role.ASSESSOR, Role.CENTRE_ADMIN):
+        return attempt.trainee.centre_id == user.centre_id
+    return False
+
+
+def is_owner(user: User | None, attempt: Attempt) -> bool:
+    """Whether the user is the trainee who made the attempt."""
+    return user is not None and user.role == Role.TRAINEE and attempt.trainee_id == user.id
+
+
+def can_work_on(user: User | None, attempt: Attempt) -> bool:
+    """Only the attempt's trainee may change it, and only while it is in progress."""
+    return is_owner(user, attempt) and attempt.status == AttemptStatus.IN_PROGRESS
+
+
+def visible_attempt(session: Session, user: User, attempt_id: int) -> Attempt | None:
+    """The attempt with this id if the user may see it; None for unknown and forbidden alike."""
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None or not can_view_attempt(user, attempt):
+        return None
+    return attempt
+
+
+def attempts_for(
+    session: Session, trainee: User, *, unit_code: str | None = None
+) -> list[Attempt]:
+    """A trainee's attempts, newest first; optionally only those of one unit."""
+    query = (
+        select(Attempt)
+        .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+        .where(Attempt.trainee_id == trainee.id)
+        .order_by(Attempt.started_at.desc(), Attempt.id.desc())
+    )
+    if unit_code is not None:
+        query = query.where(DefinitionVersion.unit_code == unit_code)
+    return list(session.scalars(query))
+
+
+def attempts_used(session: Session, trainee: User, scenario_key: str) -> int:
+    """How many attempts the trainee has started at a scenario, over all of its versions."""
+    return session.scalar(
+        select(func.count(Attempt.id))
+        .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+        .where(
+            Attempt.trainee_id == trainee.id,
+            DefinitionVersion.kind == DefinitionKind.SCENARIO,
+            DefinitionVersion.key == scenario_key,
+        )
+    ) or 0
+
+
+# --- starting ---------------------------------------------------------------------------------
+
+
+def start_attempt(
+    session: Session,
+    trainee: User,
+    scenario_version: DefinitionVersion,
+    *,
+    store: SandboxStore | None = None,
+    variants: int | None = None,
+    clock_mode: str | None = None,
+) -> Attempt:
+    """Start a trainee's attempt at a scenario version in a new sandbox cloned from its template."""
+    if trainee.role != Role.TRAINEE:
+        raise AttemptError("Only trainees can start attempts.")
+    if scenario_version.kind != DefinitionKind.SCENARIO:
+        raise AttemptError("That is not a scenario.")
+    if scenario_version.centre_id not in (None, trainee.centre_id):
+        raise AttemptError("This scenario is not offered by your centre.")
+    if not scenario_version.is_current:
+        raise AttemptError(
+            "This scenario has been updated since the page was opened. Open it again from the "
+            "catalogue."
+        )
+    scenario = definitions_store.load_scenario_model(scenario_version)
+    used = attempts_used(session, trainee, scenario_version.key)
+    if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None:
+        if used >= scenario.max_attempts:
+            raise AttemptError(
+                f"You have used all {scenario.max_attempts} attempts allowed for this assessment."
+            )
+    try:
+        unit_version = definitions_store.unit_version_for(session, scenario_version)
+    except LookupError as exc:
+        raise AttemptError(f"Unit {scenario_version.unit_code} is not published.") from exc
+
+    store = _store(store)
+    variant = runner.pick_variant(
+        str(trainee.id), used + 1, variants if variants is not None else sandboxes.variant_count()
+    )
+    attempt = Attempt(
+        trainee=trainee,
+        scenario_version=scenario_version,
+        unit_version=unit_version,
+        status=AttemptStatus.IN_PROGRESS,
+        variant_seed=variant,
+        # The real key needs the id; a unique placeholder keeps the column's constraint.
+        sandbox_key=f"pending-{uuid.uuid4().hex}",
+        started_at=utcnow(),
+        deliverables={},
+        answers={},
+    )
+    session.add(attempt)
+    session.flush()
+    attempt.sandbox_key = f"attempt-{attempt.id}"
+    if store.exists(attempt.sandbox_key):
+        # Left by a start whose transaction rolled back: ids are only reused after a rollback.
+        store.delete(attempt.sandbox_key)
+    store.create(
+        attempt.sandbox_key,
+        runner.generation_spec(scenario, variant),
+        clock_mode=clock_mode or sandboxes.clock_mode(),
+    )
+    session.flush()
+    return attempt
+
+
+def retry_attempt(
+    session: Session, trainee: User, attempt: Attempt, *, store: SandboxStore | None = None
+) -> Attempt:
+    """Start another attempt at the same scenario (its current version) after a practice one."""
+    if not is_owner(trainee, attempt):
+        raise AttemptError("Only the trainee who made this attempt can try it again.")
+    if scenario_of(attempt).mode != Mode.PRACTICE:
+        raise AttemptError("Only practice scenarios can be tried again from the result page.")
+    current = definitions_store.current_version(
+        session, DefinitionKind.SCENARIO, attempt.scenario_version.key, trainee.centre_id
+    )
+    if current is None:
+        raise AttemptError("This scenario is no longer offered.")
+    return start_attempt(session, trainee, current, store=store)
+
+
+# --- working on it ----------------------------------------------------------------------------
+
+
+def _require_in_progress(attempt: Attempt) -> None:
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise AttemptError("This attempt has been submitted: it can no longer be changed.")
+
+
+def _question_label(scenario: Scenario, item_id: str) -> str:
+    for number, item in enumerate(scenario.items, start=1):
+        if item.id == item_id:
+            return f"question {number}"
+    return f'question "{item_id}"'
+
+
+def clean_answers(scenario: Scenario, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Check answers against the scenario's items; unanswered items are left out."""
+    cleaned: dict[str, Any] = {}
+    problems: list[str] = []
+    for item_id, raw in answers.items():
+        item = scenario.item(item_id)
+        label = _question_label(scenario, item_id)
+        if item is None:
+            problems.append(f'There is no question "{item_id}" in this scenario.')
+            continue
+        if isinstance(item, WrittenItem):
+            if not isinstance(raw, str):
+                problems.append(f"The answer to {label} must be text.")
+                continue
+            text = raw.replace("\r\n", "\n").strip()
+            if len(text) > MAX_WRITTEN_CHARS:
+                problems.append(
+                    f"The answer to {label} is {len(text):,} characters long; the limit is "
+                    f"{MAX_WRITTEN_CHARS:,}."
+                )
+            elif text:
+                cleaned[item_id] = text
+            continue
+        options = [option.id for option in item.options]
+        if isinstance(item, SingleChoiceItem):
+            if isinstance(raw, list):
+                raw = raw[0] if len(raw) == 1 else raw
+            if not isinstance(raw, str):
+                problems.append(f"Choose one option for {label}.")
+            elif raw and raw not in options:
+                problems.append(f'"{raw}" is not one of the options of {label}.')
+            elif raw:
+                cleaned[item_id] = raw
+            continue
+        assert isinstance(item, MultipleChoiceItem)  # noqa: S101 - the three kinds are exhaustive
+        chosen = [raw] if isinstance(raw, str) else raw
+        if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+            problems.append(f"Choose options from the list for {label}.")
+            continue
+        unknown = [c for c in chosen if c and c not in options]
+        if unknown:
+            problems.append(
+                f"{', '.join(repr(u) for u in unknown)} "
+                f"{'is not one of the options' if len(unknown) == 1 else 'are not options'} "
+                f"of {label}."
+            )
+            continue
+        picked = [option for option in options if option in chosen]
+        if picked:
+            cleaned[item_id] = picked
+    if problems:
+        raise AttemptError(" ".join(problems))
+    return cleaned
+
+
+def save_answers(session: Session, attempt: Attempt, answers: Mapping[str, Any]) -> Attempt:
+    """Replace the attempt's answers after checking every one; nothing is saved if one is wrong."""
+    _require_in_progress(attempt)
+    attempt.answers = clean_answers(scenario_of(attempt), answers)
+    session.flush()
+    return attempt
+
+
+@dataclass(frozen=True)
+class DeliverableChoice:
+    """Something in the trainee's sandbox that can be handed in as a deliverable."""
+
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What the attempt page shows from the sandbox: the brief and the deliverable choices."""
+
+    brief: str
+    choices: Mapping[str, Sequence[DeliverableChoice]] = field(default_factory=dict)
+
+
+def _choices(sandbox: Session, kind: DeliverableKind, staff_id: int) -> list[DeliverableChoice]:
+    """The trainee's own records of one deliverable kind in the sandbox, newest first."""
+    if kind == DeliverableKind.SAVED_REPORT:
+        reports = sandbox.scalars(
+            select(ReportDefinition)
+            .where(ReportDefinition.owner_id == staff_id, ReportDefinition.is_deleted.is_(False))
+            .order_by(ReportDefinition.id.desc())
+        )
+        return [DeliverableChoice(r.id, r.name) for r in reports]
+    if kind == DeliverableKind.EXPORT:
+        exports = sandbox.scalars(
+            select(ReportExport)
+            .where(ReportExport.exported_by_id == staff_id)
+            .order_by(ReportExport.id.desc())
+        )
+        return [
+            DeliverableChoice(
+                e.id, f"Export #{e.id} of {e.report.name} ({e.exported_at:%d %b %Y %H:%M})"
+            )
+            for e in exports
+        ]
+    campaigns = sandbox.scalars(
+        select(Campaign).where(Campaign.created_by_id == staff_id).order_by(Campaign.id.desc())
+    )
+    return [DeliverableChoice(c.id, c.name) for c in campaigns]
+
+
+def attempt_workspace(attempt: Attempt, *, store: SandboxStore | None = None) -> Workspace:
+    """The brief filled in with this sandbox's facts, and the trainee's deliverable choices."""
+    scenario = scenario_of(attempt)
+    with _store(store).session(attempt.sandbox_key, read_only=True) as sandbox:
+        brief = runner.render_brief(scenario.brief, runner.compute_facts(sandbox, scenario))
+        staff_id = runner.trainee_actor(sandbox).id
+        choices = {d.id: _choices(sandbox, d.kind, staff_id) for d in scenario.deliverables}
+    return Workspace(brief=brief, choices=choices)
+
+
+# --- submitting and grading -------------------------------------------------------------------
+
+
+def _deliverable_ids(
+    scenario: Scenario, attempt: Attempt, raw: Mapping[str, Any], store: SandboxStore
+) -> dict[str, int]:
+    """Check each chosen deliverable is the trainee's own record of the right kind."""
+    known = {d.id for d in scenario.deliverables}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise AttemptError(f"This scenario has no deliverable called {unknown[0]!r}.")
+    chosen: dict[str, int] = {}
+    problems: list[str] = []
+    with store.session(attempt.sandbox_key, read_only=True) as sandbox:
+        staff_id = runner.trainee_actor(sandbox).id
+        for deliverable in scenario.deliverables:
+            value = raw.get(deliverable.id)
+            text = str(value).strip() if value is not None else ""
+            if not text:
+                problems.append(f"Choose {deliverable.title[:1].lower()}{deliverable.title[1:]}.")
+                continue
+            try:
+                entity_id = int(text)
+            except ValueError:
+                problems.append(f"{deliverable.title}: choose one from the list.")
+                continue
+            valid = {c.id for c in _choices(sandbox, deliverable.kind, staff_id)}
+            if entity_id not in valid:
+                problems.append(
+                    f"{deliverable.title}: that is not one of your own "
+                    f"{_kind_words(deliverable.kind)} in this attempt's CRM."
+                )
+                continue
+            chosen[deliverable.id] = entity_id
+    if problems:
+        raise AttemptError(" ".join(problems))
+    return chosen
+
+
+def _kind_words(kind: DeliverableKind) -> str:
+    return {
+        DeliverableKind.SAVED_REPORT: "saved reports",
+        DeliverableKind.EXPORT: "exports",
+        DeliverableKind.CAMPAIGN: "campaigns",
+    }[kind]
+
+
+def submit_attempt(
+    session: Session,
+    attempt: Attempt,
+    deliverables: Mapping[str, Any],
+    *,
+    store: SandboxStore | None = None,
+) -> Attempt:
+    """Hand in the attempt: check deliverables, freeze the sandbox, then grade it.
+
+    If grading fails the attempt stays submitted (and is logged) for `grade_attempt_record`.
+    """
+    _require_in_progress(attempt)
+    store = _store(store)
+    chosen = _deliverable_ids(scenario_of(attempt), attempt, deliverables, store)
+    store.freeze(attempt.sandbox_key)
+    attempt.deliverables = chosen
+    attempt.status = AttemptStatus.SUBMITTED
+    attempt.submitted_at = utcnow()
+    session.flush()
+    try:
+        grade_attempt_record(session, attempt, store=store)
+    except GradingFailed:
+        pass  # logged by grade_attempt_record; the attempt waits, submitted, for a regrade
+    return attempt
+
+
+def grade_attempt_record(
+    session: Session, attempt: Attempt, *, store: SandboxStore | None = None
+) -> GradeRecord:
+    """Grade a submitted attempt's frozen sandbox and keep the result as a new GradeRecord."""
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        raise AttemptError("An attempt is graded after it has been submitted.")
+    try:
+        result = runner.grade_sandbox(
+            _store(store),
+            attempt.sandbox_key,
+            scenario=scenario_of(attempt),
+            unit=unit_of(attempt),
+            variant=attempt.variant_seed,
+            deliverables=dict(attempt.deliverables or {}),
+            answers=dict(attempt.answers or {}),
+        )
+    except Exception as exc:
+        logger.exception("grading attempt %s failed", attempt.id)
+        raise GradingFailed(GRADING_FAILED) from exc
+    now = utcnow()
+    record = GradeRecord(
+        attempt=attempt,
+        created_at=now,
+        overall=result.verdict.value,
+        result=result.to_dict(),
+        grader_version=result.grader_version,
+    )
+    session.add(record)
+    if attempt.status == AttemptStatus.SUBMITTED:
+        attempt.status = AttemptStatus.GRADED
+    attempt.graded_at = now
+    session.flush()
+    return record
+
+
+def latest_grade(session: Session, attempt: Attempt) -> GradingResult | None:
+    """The most recent grading result of an attempt, or None before it is graded."""
+    record = session.scalars(
+        select(GradeRecord)
+        .where(GradeRecord.attempt_id == attempt.id)
+        .order_by(GradeRecord.id.desc())
+        .limit(1)
+    ).first()
+    return GradingResult.from_dict(record.result) if record is not None else None
+
+
+# --- what the trainee reads -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedbackLine:
+    """One check or question that evidences a PR, as the trainee sees it."""
+
+    label: str
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RequirementFeedback:
+    """One PR of the unit: its text, the automatic status and the feedback that explains it."""
+
+    pr_id: str
+    group_title: str
+    text: str
+    status: str
+    lines: tuple[FeedbackLine, ...]
+
+
+@dataclass(frozen=True)
+class PdpoFeedback:
+    """A PDPO rule the attempt breached, without the records involved."""
+
+    rule_id: str
+    title: str
+    basis: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TraineeResult:
+    """Everything the result page shows a trainee; never evidence or expected values."""
+
+    verdict: str
+    verdict_label: str
+    verdict_tone: str
+    pending_review: bool
+    requirements: tuple[RequirementFeedback, ...]
+    pdpo: tuple[PdpoFeedback, ...]
+    decision: str | None = None
+    decision_comment: str = ""
+
+
+_SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+
+
+def _pdpo_message(severity: Severity, count: int) -> str:
+    times = "once" if count <= 1 else f"{count} times"
+    if severity == Severity.CRITICAL:
+        return (
+            f"What you did in the CRM breached this rule ({times}). A critical breach means the "
+            "attempt cannot be judged competent, whatever else was right."
+        )
+    return f"What you did in the CRM breached this rule ({times}). Check your work against it."
+
+
+def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
+    """Turn a grading result into the trainee's view: per-PR feedback and PDPO breaches."""
+    unit = unit_of(attempt)
+    scenario = scenario_of(attempt)
+    checks = {c.check_id: c for c in result.checks}
+    items = {i.item_id: i for i in result.items}
+    numbers = {item.id: n for n, item in enumerate(scenario.items, start=1)}
+    by_pr = {r.pr_id: r for r in result.requirements}
+    rows: list[RequirementFeedback] = []
+    for group in unit.performance_requirements:
+        for leaf in group.items:
+            requirement = by_pr.get(leaf.id) or by_pr.get(unit.full_id(leaf.id))
+            if requirement is None:
+                continue
+            lines: list[FeedbackLine] = []
+            for check_id in requirement.check_ids:
+                check = checks.get(check_id)
+                if check is not None:
+                    lines.append(FeedbackLine("Your work in the CRM", check.status, check.message))
+            for item_id in requirement.item_ids:
+                item = items.get(item_id)
+                if item is None:
+                    continue
+                message = item.message
+                if item.status == Status.NEEDS_REVIEW and not message:
+                    message = "Your assessor will score this written answer."
+                label = f"Question {numbers.get(item_id, '')}".strip()
+                lines.append(FeedbackLine(label, item.status, message))
+            rows.append(
+                RequirementFeedback(
+                    leaf.id, group.title, leaf.text, requirement.status.value, tuple(lines)
+                )
+            )
+    breaches = sorted(
+        (r for r in result.pdpo if r.status == Status.FAIL),
+        key=lambda r: (_SEVERITY_ORDER.get(r.severity, 9), r.rule_id),
+    )
+    pdpo = tuple(
+        PdpoFeedback(
+            r.rule_id,
+            r.title,
+            r.basis,
+            r.severity.value,
+            _pdpo_message(r.severity, len(r.findings)),
+        )
+        for r in breaches
+    )
+    review = attempt.review
+    decision = review.decision.value if review is not None and review.decision else None
+    pending = decision is None
+    verdict = decision or result.verdict.value
+    if decision is not None:
+        label = "Competent" if decision == "competent" else "Not yet competent"
+        tone = "pass" if decision == "competent" else "fail"
+    elif result.verdict == Verdict.PENDING_REVIEW:
+        label, tone = "Pending assessor review", "warn"
+    elif result.verdict == Verdict.COMPETENT:
+        label, tone = "Competent (recommended), pending assessor review", "pass"
+    else:
+        label, tone = "Not yet competent (recommended), pending assessor review", "fail"
+    return TraineeResult(
+        verdict=verdict,
+        verdict_label=label,
+        verdict_tone=tone,
+        pending_review=pending,
+        requirements=tuple(rows),
+        pdpo=pdpo,
+        decision=decision,
+        decision_comment=(review.comment if review is not None and decision else "") or "",
+    )

@@ -1,0 +1,101 @@
+"""The catalogue: the centre's units of competency, their PRs and the scenarios assessing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user, login_required
+from sqlalchemy.orm import Session
+
+from graders.definitions import Scenario, Unit
+from training_platform import definitions_store
+from training_platform.attempts_service import attempts_for
+from training_platform.db import get_session
+from training_platform.models import DefinitionVersion, Role
+from training_platform.navigation import add_nav_item
+
+bp = Blueprint("catalogue", __name__)
+add_nav_item(bp, "catalogue.index", "Units", section="Training", order=10)
+
+
+@dataclass(frozen=True)
+class UnitEntry:
+    """One unit as the catalogue lists it."""
+
+    version: DefinitionVersion
+    unit: Unit
+    scenario_count: int
+
+
+@dataclass(frozen=True)
+class ScenarioEntry:
+    """One scenario of a unit, with the PR ids it assesses in the unit's order."""
+
+    version: DefinitionVersion
+    scenario: Scenario
+    pr_ids: tuple[str, ...]
+
+
+def list_units(session: Session, centre_id: int) -> list[UnitEntry]:
+    """Every unit the centre offers (built in and its own), with its number of scenarios."""
+    counts: dict[str, int] = {}
+    for version in definitions_store.current_scenarios(session, centre_id):
+        counts[version.unit_code] = counts.get(version.unit_code, 0) + 1
+    return [
+        UnitEntry(version, definitions_store.load_unit_model(version), counts.get(version.key, 0))
+        for version in definitions_store.current_units(session, centre_id)
+    ]
+
+
+def find_unit(session: Session, centre_id: int, code: str) -> DefinitionVersion | None:
+    """The current version of a unit in the centre's catalogue."""
+    return next(
+        (v for v in definitions_store.current_units(session, centre_id) if v.key == code), None
+    )
+
+
+def scenarios_of(session: Session, centre_id: int, unit: Unit) -> list[ScenarioEntry]:
+    """The centre's current scenarios for a unit, with the PRs each one assesses."""
+    order = {leaf_id: n for n, leaf_id in enumerate(unit.leaf_ids())}
+    entries = []
+    for version in definitions_store.current_scenarios(session, centre_id):
+        if version.unit_code != unit.code:
+            continue
+        scenario = definitions_store.load_scenario_model(version)
+        assessed = {unit.local_id(ref) for _loc, ref in scenario.requirement_refs()}
+        pr_ids = tuple(sorted(assessed, key=lambda pr: order.get(pr, len(order))))
+        entries.append(ScenarioEntry(version, scenario, pr_ids))
+    return sorted(entries, key=lambda e: e.scenario.title)
+
+
+@bp.get("/units")
+@login_required
+def index():
+    """Every unit of the centre's catalogue."""
+    units = list_units(get_session(), current_user.centre_id)
+    return render_template("catalogue/index.html", units=units)
+
+
+@bp.get("/units/<code>")
+@login_required
+def unit(code: str):
+    """A unit's PRs, range and assessment criteria, its scenarios, and the trainee's attempts."""
+    session = get_session()
+    version = find_unit(session, current_user.centre_id, code)
+    if version is None:
+        abort(404)
+    model = definitions_store.load_unit_model(version)
+    attempts = (
+        attempts_for(session, current_user, unit_code=model.code)
+        if current_user.role == Role.TRAINEE
+        else []
+    )
+    return render_template(
+        "catalogue/unit.html",
+        version=version,
+        unit=model,
+        scenarios=scenarios_of(session, current_user.centre_id, model),
+        attempts=attempts,
+        is_trainee=current_user.role == Role.TRAINEE,
+    )

@@ -1,0 +1,58 @@
+"""Mount the sandbox CRM under each attempt, opening only sandboxes the user may see."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from flask import Flask, abort, current_app, g, url_for
+from flask_login import current_user
+
+from graders.runner import trainee_actor
+from sandbox_crm import web as crm_web
+from sandbox_crm.web.core import CrmContext
+from training_platform import sandboxes
+from training_platform.attempts_service import can_work_on, visible_attempt
+from training_platform.db import get_session
+
+STACK_KEY = "crm_sandbox_stack"
+
+
+def resolve_attempt(attempt_id: int) -> CrmContext:
+    """The CRM context of an attempt the current user may see; 404 for any other id."""
+    if not current_user.is_authenticated:
+        abort(current_app.login_manager.unauthorized())
+    attempt = visible_attempt(get_session(), current_user, attempt_id)
+    if attempt is None:
+        abort(404)
+    read_only = not can_work_on(current_user, attempt)
+    close_sandbox_session()
+    stack = ExitStack()
+    setattr(g, STACK_KEY, stack)
+    session = stack.enter_context(
+        sandboxes.get_store().session(attempt.sandbox_key, read_only=read_only)
+    )
+    return CrmContext(
+        session=session,
+        actor_id=trainee_actor(session).id,
+        read_only=read_only,
+        attempt_label=f"Attempt #{attempt.id} · {attempt.scenario_version.title}",
+        back_url=url_for("attempts.show", attempt_id=attempt.id),
+        user_label=current_user.display_name,
+    )
+
+
+def close_sandbox_session(exc: BaseException | None = None) -> None:
+    """Close the request's sandbox session, if the CRM opened one."""
+    stack: ExitStack | None = g.pop(STACK_KEY, None)
+    if stack is None:
+        return
+    if exc is None:
+        stack.close()
+    else:
+        stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def init_app(app: Flask) -> None:
+    """Register the CRM blueprint with this platform's resolver and close sandboxes on teardown."""
+    crm_web.register(app, resolve_attempt)
+    app.teardown_appcontext(close_sandbox_session)
