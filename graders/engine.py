@@ -1,0 +1,518 @@
+"""The grading engine: run a scenario's checks, grade its items, run the PDPO rulebook, roll up.
+
+``grade_attempt`` reads the two sandboxes (never writing to them) and returns a
+``GradingResult``. ``roll_up`` is the pure second half: from check, item and rule results (for
+example stored ones) plus an assessor's rubric scores and overrides, it works out each
+performance requirement and the verdict, so a review never needs the sandboxes again.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from graders.context import GradingContext, read_only
+from graders.pdpo.base import RuleOutcome
+from graders.registry import CHECKS, PDPO_RULES, RuleType, UnknownNameError, load_builtin
+from graders.results import (
+    AppliedOverride,
+    CheckResult,
+    Finding,
+    GradingResult,
+    ItemResult,
+    Outcome,
+    RequirementResult,
+    RequirementStatus,
+    RuleResult,
+    Severity,
+    Status,
+    Verdict,
+)
+
+__all__ = [
+    "GRADER_VERSION",
+    "WRITTEN_PASS_MARK",
+    "grade_attempt",
+    "grade_item",
+    "roll_up",
+    "run_check",
+    "run_rules",
+    "validate_check_params",
+]
+
+GRADER_VERSION = "1.0.0"
+"""Stored with every result; bump it when a check or rule changes what it decides."""
+
+WRITTEN_PASS_MARK = 0.5
+"""A written answer passes when the assessor's rubric points reach this share of the total."""
+
+ERROR_MESSAGE = "This check could not be completed automatically; an assessor will review it."
+NOT_APPLICABLE_MESSAGE = "This check does not apply to this attempt."
+
+Overrides = Mapping[str, str | Mapping[str, str]]
+"""Assessor decisions: target -> status, or target -> {status, reason}. Targets are
+``check:<id>``, ``item:<id>``, ``pdpo:<rule id>`` and ``pr:<PR id>``."""
+
+RubricScores = Mapping[str, Mapping[str, float]]
+"""Assessor scores of written items: item id -> criterion id -> points."""
+
+_DELIVERABLE_FIELDS = ("report", "deliverable")
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+
+def _loc(loc: Sequence[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def readable_errors(exc: ValidationError) -> list[str]:
+    """A pydantic error as "path: message" lines a scenario author can act on."""
+    lines = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown parameter"
+        elif error["type"] == "missing":
+            message = "required parameter is missing"
+        where = _loc(error["loc"])
+        lines.append(f"{where}: {message}" if where else message)
+    return lines
+
+
+def _deliverable_refs(value: Any) -> list[str]:
+    """Values of parameters named report or deliverable, at any depth of a parsed model."""
+    found: list[str] = []
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            item = getattr(value, name)
+            if name in _DELIVERABLE_FIELDS and isinstance(item, str):
+                found.append(item)
+            else:
+                found += _deliverable_refs(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found += _deliverable_refs(item)
+    return found
+
+
+def validate_check_params(
+    check_name: str,
+    params: Mapping[str, Any] | None,
+    *,
+    deliverables: Collection[str] | None = None,
+) -> list[str]:
+    """Problems with a check's parameters (unknown check, bad params, unknown deliverables)."""
+    load_builtin()
+    try:
+        check_type = CHECKS.get(check_name)
+    except UnknownNameError as exc:
+        return [str(exc.args[0])]
+    try:
+        parsed = check_type.params_model.model_validate(dict(params or {}))
+    except ValidationError as exc:
+        return readable_errors(exc)
+    if deliverables is None:
+        return []
+    return [
+        f'no deliverable "{ref}" in this scenario'
+        for ref in _deliverable_refs(parsed)
+        if ref not in deliverables
+    ]
+
+
+# --- checks and rules -------------------------------------------------------------------------
+
+
+def _local_pr(unit: Any, ref: str) -> str:
+    return unit.local_id(ref) if unit is not None else ref.rpartition("/")[2]
+
+
+def _where(exc: BaseException) -> str:
+    """Where an exception was raised (module file and line), for the assessor and developers."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+    frame = frames[-1]
+    return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+
+
+def _recover(ctx: GradingContext) -> None:
+    """After a failed query, make the sessions usable again (they hold no changes to lose)."""
+    for session in (ctx.template, ctx.final):
+        if not session.is_active:
+            session.rollback()
+
+
+def run_check(ctx: GradingContext, spec: Any, unit: Any = None) -> CheckResult:
+    """Run one scenario check; an unknown type, bad params or an exception give status error."""
+    requirements = tuple(_local_pr(unit, r) for r in spec.requirements)
+
+    def error(evidence: Mapping[str, Any]) -> CheckResult:
+        return CheckResult(
+            spec.id, spec.check, Status.ERROR, 0.0, ERROR_MESSAGE, evidence, requirements
+        )
+
+    try:
+        check_type = CHECKS.get(spec.check)
+        params = check_type.params_model.model_validate(dict(spec.params))
+    except UnknownNameError as exc:
+        return error({"error": str(exc.args[0])})
+    except ValidationError as exc:
+        return error({"error": "invalid parameters", "problems": readable_errors(exc)})
+    try:
+        outcome = check_type.func(ctx, params)
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"check returned {type(outcome).__name__}, not Outcome")
+    except Exception as exc:  # a check must never stop the grading of the others
+        _recover(ctx)
+        return error({"error": f"{type(exc).__name__}: {exc}", "where": _where(exc)})
+    if outcome.status is Status.PASS:
+        message = spec.feedback.pass_
+    elif outcome.status is Status.FAIL:
+        message = spec.feedback.fail
+    elif outcome.status is Status.NOT_APPLICABLE:
+        message = NOT_APPLICABLE_MESSAGE
+    else:
+        message = ERROR_MESSAGE
+    if outcome.note:
+        message = f"{outcome.note} {message}"
+    return CheckResult(
+        spec.id, spec.check, outcome.status, outcome.score, message, outcome.evidence, requirements
+    )
+
+
+def run_rule(ctx: GradingContext, rule: RuleType) -> RuleResult:
+    """Run one PDPO rule; an exception gives status error with its text as the reason."""
+    try:
+        outcome = rule.func(ctx)
+        if not isinstance(outcome, RuleOutcome):
+            raise TypeError(f"rule returned {type(outcome).__name__}, not RuleOutcome")
+    except Exception as exc:  # one broken rule must not hide the others' findings
+        _recover(ctx)
+        return RuleResult(
+            rule.rule_id,
+            rule.title,
+            rule.basis,
+            rule.severity,
+            Status.ERROR,
+            f"The rule could not be evaluated: {type(exc).__name__}: {exc} (at {_where(exc)})",
+        )
+    findings = tuple(
+        Finding(
+            rule.rule_id,
+            rule.title,
+            rule.basis,
+            rule.severity,
+            b.message,
+            b.event_ids,
+            b.records,
+        )
+        for b in outcome.breaches
+    )
+    return RuleResult(
+        rule.rule_id,
+        rule.title,
+        rule.basis,
+        rule.severity,
+        outcome.status,
+        outcome.reason,
+        findings,
+    )
+
+
+def run_rules(ctx: GradingContext) -> tuple[RuleResult, ...]:
+    """Run every registered PDPO rule, in rule-id order."""
+    return tuple(run_rule(ctx, rule) for _, rule in PDPO_RULES.items())
+
+
+# --- items ------------------------------------------------------------------------------------
+
+
+def grade_item(item: Any, answers: Mapping[str, Any], unit: Any = None) -> ItemResult:
+    """Grade one item: choice items automatically, written items left for review."""
+    requirements = tuple(_local_pr(unit, r) for r in item.requirements)
+    answer = answers.get(item.id)
+    if item.kind == "written":
+        max_score = float(sum(c.points for c in item.rubric))
+        if not isinstance(answer, str) or not answer.strip():
+            return ItemResult(
+                item.id,
+                item.kind,
+                Status.FAIL,
+                0.0,
+                max_score,
+                answer if isinstance(answer, str) else None,
+                "No answer was given.",
+                requirements,
+            )
+        return ItemResult(
+            item.id,
+            item.kind,
+            Status.NEEDS_REVIEW,
+            0.0,
+            max_score,
+            answer,
+            "Your answer will be scored by an assessor.",
+            requirements,
+        )
+    if item.kind == "single_choice":
+        ok = isinstance(answer, str) and answer == item.answer
+        shown = answer if isinstance(answer, str) else None
+    elif item.kind == "multiple_choice":
+        chosen = answer if isinstance(answer, list | tuple) else None
+        ok = (
+            chosen is not None
+            and len(set(chosen)) == len(chosen)
+            and set(chosen) == set(item.answers)
+        )
+        shown = list(chosen) if chosen is not None else None
+    else:
+        raise ValueError(f"unknown item kind {item.kind!r}")
+    if shown is None:
+        message = "No answer was given."
+    else:
+        message = item.feedback.pass_ if ok else item.feedback.fail
+    return ItemResult(
+        item.id,
+        item.kind,
+        Status.PASS if ok else Status.FAIL,
+        1.0 if ok else 0.0,
+        1.0,
+        shown,
+        message,
+        requirements,
+    )
+
+
+def _apply_rubric(item: Any, result: ItemResult, scores: Mapping[str, float]) -> ItemResult:
+    """Score a written item from the assessor's points per rubric criterion."""
+    criteria = {c.id: c.points for c in item.rubric}
+    unknown = sorted(set(scores) - set(criteria))
+    if unknown:
+        raise ValueError(f"item {item.id}: unknown rubric criteria {', '.join(unknown)}")
+    for criterion, points in scores.items():
+        if not 0 <= points <= criteria[criterion]:
+            raise ValueError(
+                f"item {item.id}: {criterion} takes 0 to {criteria[criterion]} points, not {points}"
+            )
+    total = float(sum(scores.values()))
+    if set(scores) != set(criteria):
+        status, message = Status.NEEDS_REVIEW, "Your answer is being scored by an assessor."
+    elif total >= WRITTEN_PASS_MARK * result.max_score:
+        status, message = Status.PASS, "Scored by an assessor: the answer meets the standard."
+    else:
+        status, message = Status.FAIL, "Scored by an assessor: the answer does not yet meet it."
+    return ItemResult(
+        result.item_id,
+        result.kind,
+        status,
+        total,
+        result.max_score,
+        result.answer,
+        message,
+        result.requirements,
+    )
+
+
+# --- roll-up ----------------------------------------------------------------------------------
+
+_ALLOWED = {
+    "check": {Status.PASS.value, Status.FAIL.value, Status.NOT_APPLICABLE.value},
+    "item": {Status.PASS.value, Status.FAIL.value},
+    "pdpo": {Status.PASS.value, Status.FAIL.value, Status.NOT_APPLICABLE.value},
+    "pr": {s.value for s in RequirementStatus},
+}
+
+
+def _overrides(
+    overrides: Overrides | None, automatic: Mapping[str, str]
+) -> dict[str, AppliedOverride]:
+    """Validate overrides against the known targets and keep each beside its automatic value."""
+    applied: dict[str, AppliedOverride] = {}
+    for target, value in (overrides or {}).items():
+        if isinstance(value, Mapping):
+            status, reason = str(value.get("status", "")), str(value.get("reason", ""))
+        else:
+            status, reason = str(value), ""
+        kind = target.partition(":")[0]
+        if target not in automatic or kind not in _ALLOWED:
+            raise ValueError(f"override of unknown target {target!r}")
+        if status not in _ALLOWED[kind]:
+            allowed = ", ".join(sorted(_ALLOWED[kind]))
+            raise ValueError(f"override of {target}: status must be one of {allowed}")
+        applied[target] = AppliedOverride(target, automatic[target], status, reason)
+    return applied
+
+
+def _pr_order(unit: Any, ids: Collection[str]) -> list[str]:
+    leaf_order = list(unit.leaf_ids()) if unit is not None else []
+    known = [pr for pr in leaf_order if pr in ids]
+    return known + sorted(set(ids) - set(leaf_order))
+
+
+def roll_up(
+    unit: Any,
+    scenario: Any,
+    checks: Sequence[CheckResult],
+    items: Sequence[ItemResult],
+    pdpo: Sequence[RuleResult],
+    overrides: Overrides | None = None,
+    rubric_scores: RubricScores | None = None,
+    *,
+    grader_version: str = GRADER_VERSION,
+) -> GradingResult:
+    """Roll results up to PRs and a verdict, applying rubric scores and assessor overrides.
+
+    A PR is demonstrated when every check and item naming it passes; a failure makes it not
+    demonstrated; otherwise an item awaiting review or a check in error makes it pending. The
+    verdict: a failing critical PDPO rule -> not yet competent, whatever else passed; else a PR
+    not demonstrated -> not yet competent; else anything pending -> pending review; else
+    competent.
+    """
+    scenario_items = {i.id: i for i in scenario.items}
+    scored = []
+    for result in items:
+        scores = (rubric_scores or {}).get(result.item_id)
+        item = scenario_items.get(result.item_id)
+        if scores is not None and item is not None and item.kind == "written":
+            result = _apply_rubric(item, result, scores)
+        scored.append(result)
+    unknown_scores = sorted(set(rubric_scores or {}) - {i.item_id for i in scored})
+    if unknown_scores:
+        raise ValueError(f"rubric scores for unknown items: {', '.join(unknown_scores)}")
+
+    by_pr: dict[str, tuple[list[str], list[str]]] = {}
+    for c in checks:
+        for pr in c.requirements:
+            by_pr.setdefault(pr, ([], []))[0].append(c.check_id)
+    for i in scored:
+        for pr in i.requirements:
+            by_pr.setdefault(pr, ([], []))[1].append(i.item_id)
+
+    automatic: dict[str, str] = {f"check:{c.check_id}": c.status.value for c in checks}
+    automatic |= {f"item:{i.item_id}": i.status.value for i in scored}
+    automatic |= {f"pdpo:{r.rule_id}": r.status.value for r in pdpo}
+    wanted = dict(overrides or {})
+    pr_wanted = {t: v for t, v in wanted.items() if t.startswith("pr:")}
+    applied = _overrides({t: v for t, v in wanted.items() if t not in pr_wanted}, automatic)
+
+    def status_of(target: str) -> str:
+        return applied[target].status if target in applied else automatic[target]
+
+    rolled: dict[str, tuple[RequirementStatus, list[str], list[str]]] = {}
+    for pr, (check_ids, item_ids) in by_pr.items():
+        targets = [*(f"check:{c}" for c in check_ids), *(f"item:{i}" for i in item_ids)]
+        failed = [t for t in targets if status_of(t) == Status.FAIL.value]
+        waiting = [
+            t for t in targets if status_of(t) in (Status.ERROR.value, Status.NEEDS_REVIEW.value)
+        ]
+        if failed:
+            rolled[pr] = (RequirementStatus.NOT_DEMONSTRATED, failed, waiting)
+        elif waiting:
+            rolled[pr] = (RequirementStatus.PENDING_REVIEW, failed, waiting)
+        else:
+            rolled[pr] = (RequirementStatus.DEMONSTRATED, failed, waiting)
+    applied |= _overrides(pr_wanted, {f"pr:{pr}": r[0].value for pr, r in rolled.items()})
+
+    reasons: list[str] = []
+    requirements: list[RequirementResult] = []
+    for pr in _pr_order(unit, by_pr):
+        status, failed, waiting = rolled[pr]
+        if f"pr:{pr}" in applied:
+            status = RequirementStatus(applied[f"pr:{pr}"].status)
+        elif status is RequirementStatus.NOT_DEMONSTRATED:
+            reasons.append(f"PR {pr} not demonstrated: {_targets(failed)} failed.")
+        elif status is RequirementStatus.PENDING_REVIEW:
+            reasons.append(f"PR {pr} awaits review: {_targets(waiting)} need an assessor.")
+        check_ids, item_ids = by_pr[pr]
+        requirements.append(RequirementResult(pr, status, tuple(check_ids), tuple(item_ids)))
+
+    failing_rules = [r for r in pdpo if status_of(f"pdpo:{r.rule_id}") == Status.FAIL.value]
+    critical = [r for r in failing_rules if r.severity is Severity.CRITICAL]
+    broken_rules = [r for r in pdpo if status_of(f"pdpo:{r.rule_id}") == Status.ERROR.value]
+    for r in critical:
+        first = r.findings[0].message if r.findings else r.reason
+        reasons.insert(0, f"Critical PDPO breach {r.rule_id} ({r.basis}, {r.title}): {first}")
+    for r in broken_rules:
+        reasons.append(f"PDPO rule {r.rule_id} could not be evaluated; an assessor must review.")
+
+    statuses = {r.status for r in requirements}
+    if critical:
+        verdict = Verdict.NOT_YET_COMPETENT
+    elif RequirementStatus.NOT_DEMONSTRATED in statuses:
+        verdict = Verdict.NOT_YET_COMPETENT
+    elif RequirementStatus.PENDING_REVIEW in statuses or broken_rules:
+        verdict = Verdict.PENDING_REVIEW
+    else:
+        verdict = Verdict.COMPETENT
+        reasons.append(
+            "Every performance requirement assessed was demonstrated, with no critical PDPO breach."
+        )
+    others = [r for r in failing_rules if r.severity is not Severity.CRITICAL]
+    if others:
+        listed = ", ".join(f"{r.rule_id} ({r.severity.value})" for r in others)
+        reasons.append(f"Non-critical PDPO findings for the assessor: {listed}.")
+    for target, o in applied.items():
+        why = f": {o.reason}" if o.reason else ""
+        reasons.append(f"Assessor override of {target}: {o.automatic or '-'} -> {o.status}{why}.")
+
+    return GradingResult(
+        scenario_id=scenario.id,
+        unit_code=unit.code if unit is not None else scenario.unit,
+        checks=tuple(checks),
+        items=tuple(scored),
+        pdpo=tuple(pdpo),
+        requirements=tuple(requirements),
+        verdict=verdict,
+        reasons=tuple(reasons),
+        grader_version=grader_version,
+        overridden=applied,
+    )
+
+
+def _targets(targets: Sequence[str]) -> str:
+    return ", ".join(t.replace(":", " ", 1) for t in targets)
+
+
+# --- the whole attempt ------------------------------------------------------------------------
+
+
+def grade_attempt(
+    *,
+    scenario: Any,
+    unit: Any,
+    template: Session,
+    final: Session,
+    deliverables: Mapping[str, int],
+    answers: Mapping[str, Any],
+    trainee_staff_id: int,
+    as_of: date | None = None,
+    overrides: Overrides | None = None,
+    rubric_scores: RubricScores | None = None,
+) -> GradingResult:
+    """Grade an attempt: its checks, items and every PDPO rule, rolled up to PRs and a verdict."""
+    load_builtin()
+    with read_only(template, final):
+        ctx = GradingContext.build(
+            template=template,
+            final=final,
+            deliverables=deliverables,
+            answers=answers,
+            scenario=scenario,
+            trainee_staff_id=trainee_staff_id,
+            as_of=as_of,
+        )
+        checks = tuple(run_check(ctx, spec, unit) for spec in scenario.checks)
+        pdpo = run_rules(ctx)
+    items = tuple(grade_item(item, answers, unit) for item in scenario.items)
+    return roll_up(unit, scenario, checks, items, pdpo, overrides, rubric_scores)

@@ -1,0 +1,101 @@
+"""What a PDPO rule returns, and helpers the rule families share.
+
+A rule function returns a ``RuleOutcome``: ``judged(breaches, scope=...)`` when it examined the
+attempt (pass if there is no breach), or ``not_applicable(reason)`` when the sandbox cannot yet
+observe what the rule is about. The engine turns each ``Breach`` into a ``Finding`` carrying the
+rule's id, title, legal basis and severity, so rule functions do not repeat them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from graders.registry import rule
+from graders.results import Status
+
+__all__ = [
+    "MARKETING_DEPARTMENTS",
+    "PURPOSE_MIN_LENGTH",
+    "Breach",
+    "RuleOutcome",
+    "judged",
+    "mask_hkid",
+    "not_applicable",
+    "plural",
+    "purpose_problem",
+    "register_not_applicable",
+]
+
+PURPOSE_MIN_LENGTH = 10
+"""A recorded purpose shorter than this (after trimming) is too vague to state a purpose."""
+
+MARKETING_DEPARTMENTS = frozenset({"marketing", "analytics"})
+"""Department codes whose staff must never see HKID numbers or full dates of birth (SEC-01)."""
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One breach found by a rule: a plain-words message, the events and the records involved."""
+
+    message: str
+    event_ids: tuple[int, ...] = ()
+    records: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """What a rule function returns: pass, fail or not_applicable, why, and the breaches."""
+
+    status: Status
+    reason: str
+    breaches: tuple[Breach, ...] = field(default=())
+
+
+def judged(breaches: Sequence[Breach], *, scope: str) -> RuleOutcome:
+    """Pass when there is no breach, else fail; ``scope`` says what the rule examined."""
+    if not breaches:
+        return RuleOutcome(Status.PASS, f"No breach found in {scope}.")
+    count = plural(len(breaches), "finding")
+    return RuleOutcome(Status.FAIL, f"{count} in {scope}.", tuple(breaches))
+
+
+def not_applicable(reason: str) -> RuleOutcome:
+    """The rule cannot be judged on this sandbox; ``reason`` says why, specifically."""
+    if not reason.strip():
+        raise ValueError("a not-applicable rule must say why")
+    return RuleOutcome(Status.NOT_APPLICABLE, reason)
+
+
+def register_not_applicable(
+    rule_id: str, *, title: str, basis: str, severity: str, checks: str, reason: str
+) -> None:
+    """Register a rule the sandbox cannot observe yet: it always reports ``reason``."""
+
+    def unobservable(ctx: object) -> RuleOutcome:
+        return not_applicable(reason)
+
+    unobservable.__name__ = f"rule_{rule_id.replace('-', '_').lower()}"
+    unobservable.__doc__ = checks
+    rule(rule_id, title=title, basis=basis, severity=severity, description=checks)(unobservable)
+
+
+def purpose_problem(purpose: str | None) -> str | None:
+    """Why a recorded purpose is not acceptable (missing or too short), or None if it is."""
+    text = (purpose or "").strip()
+    if not text:
+        return "no purpose recorded"
+    if len(text) < PURPOSE_MIN_LENGTH:
+        return f"purpose {text!r} is too vague (under {PURPOSE_MIN_LENGTH} characters)"
+    return None
+
+
+def mask_hkid(value: str) -> str:
+    """Show an HKID number's first two characters only, so findings do not spread it."""
+    text = value.strip()
+    return text[:2] + "*" * max(len(text) - 2, 0)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 finding``, ``2 findings``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,395 @@
+"""PDPO Part 6A (direct marketing), rules DM-01 to DM-11, judged on messages sent in the attempt.
+
+Timing. A message is placed on the timeline by (sent_at, id of its audit event). A consent
+record counts for DM-01 from when the CRM knew it: its captured_at, or, if the trainee recorded it
+during the attempt, the later of captured_at and the recording event (a consent typed in after
+the send with an earlier date does not cover the send). A withdrawal counts for DM-06 from when it
+was received (captured_at): an opt-out received before a send makes the send a breach even if it
+was keyed in later. Ties at the same second are broken by audit event order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from graders.context import GradingContext
+from graders.pdpo.base import Breach, RuleOutcome, judged, plural, register_not_applicable
+from graders.registry import rule
+from sandbox_crm.models import (
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentStatus,
+    ContactPoint,
+    Customer,
+    Message,
+    MessageKind,
+)
+
+CONSENTING = frozenset({ConsentStatus.GIVEN.value, ConsentStatus.NO_OBJECTION.value})
+
+# A heuristic, not a definition of direct marketing: words that usually mean a message offers
+# goods or services. English words match whole words in any case ("sale" but not "wholesale");
+# the Chinese 優惠 (offer) and 折 (as in 八折, 20% off) match anywhere, so 折 can also match an
+# unrelated word: DM-08 findings are for an assessor to confirm.
+PROMOTIONAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("offer", re.compile(r"\boffers?\b", re.IGNORECASE)),
+    ("discount", re.compile(r"\bdiscount(?:s|ed)?\b", re.IGNORECASE)),
+    ("sale", re.compile(r"\bsale\b", re.IGNORECASE)),
+    ("promotion", re.compile(r"\bpromotion(?:s|al)?\b", re.IGNORECASE)),
+    ("% off", re.compile(r"%\s*off\b", re.IGNORECASE)),
+    ("new collection", re.compile(r"\bnew\s+collections?\b", re.IGNORECASE)),
+    ("優惠", re.compile("優惠")),
+    ("折", re.compile("折")),
+)
+
+Moment = tuple[datetime, int]
+_UNKNOWN_EVENT = 10**12  # sorts after every real event id at the same second
+
+
+def promotional_keywords(text: str) -> list[str]:
+    """The promotional keywords found in a text (see PROMOTIONAL_PATTERNS)."""
+    return [label for label, pattern in PROMOTIONAL_PATTERNS if pattern.search(text or "")]
+
+
+@dataclass(frozen=True)
+class _Consent:
+    id: int
+    customer_id: int
+    channel: str
+    status: str
+    captured_at: datetime
+    received: Moment
+    recorded: Moment
+    in_attempt: bool
+
+    @property
+    def order(self) -> tuple[datetime, int]:
+        return (self.captured_at, self.id)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    message: Message
+    moment: Moment
+    event_ids: tuple[int, ...]
+
+
+class _MarketingLog:
+    """Messages and direct-marketing consent records of the attempt, on one timeline."""
+
+    def __init__(self, ctx: GradingContext) -> None:
+        self.ctx = ctx
+        new_ids = set(ctx.added_ids(Message))
+        messages = ctx.added(Message) if new_ids else []
+        self.sent = [self._place(m) for m in messages]
+        customers = {m.customer_id for m in messages}
+        self.member_no: dict[int, str] = {}
+        self.consents: dict[int, list[_Consent]] = {c: [] for c in customers}
+        self.opted_out_addresses: dict[int, set[str]] = {c: set() for c in customers}
+        if not customers:
+            return
+        self.member_no = {
+            customer_id: member_no
+            for customer_id, member_no in ctx.final.execute(
+                select(Customer.id, Customer.member_no).where(Customer.id.in_(customers))
+            )
+        }
+        new_consents = set(ctx.added_ids(ConsentRecord))
+        rows = ctx.final.scalars(
+            select(ConsentRecord)
+            .where(
+                ConsentRecord.customer_id.in_(customers),
+                ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
+            )
+            .order_by(ConsentRecord.id)
+        )
+        for row in rows:
+            self.consents[row.customer_id].append(self._consent(row, row.id in new_consents))
+        for customer_id, value in ctx.template.execute(
+            select(ContactPoint.customer_id, ContactPoint.value).where(
+                ContactPoint.customer_id.in_(customers), ContactPoint.opted_out.is_(True)
+            )
+        ):
+            self.opted_out_addresses[customer_id].add(_address(value))
+
+    def _place(self, message: Message) -> _Sent:
+        events = self.ctx.event_ids_about("message", message.id)
+        seq = events[0] if events else _UNKNOWN_EVENT
+        return _Sent(message, (message.sent_at, seq), events)
+
+    def _consent(self, row: ConsentRecord, in_attempt: bool) -> _Consent:
+        received: Moment = (row.captured_at, 0)
+        recorded: Moment = received
+        if in_attempt:
+            events = self.ctx.events_about("consent_record", row.id)
+            if events:
+                received = (row.captured_at, events[0].id)
+                recorded = max(received, (events[0].occurred_at, events[0].id))
+            else:
+                received = recorded = (row.captured_at, _UNKNOWN_EVENT)
+        return _Consent(
+            row.id,
+            row.customer_id,
+            row.channel,
+            row.status,
+            row.captured_at,
+            received,
+            recorded,
+            in_attempt,
+        )
+
+    def promotional(self) -> list[_Sent]:
+        """Promotional messages sent in the attempt, in id order."""
+        return [s for s in self.sent if s.message.kind == MessageKind.PROMOTIONAL.value]
+
+    def service(self) -> list[_Sent]:
+        """Service messages sent in the attempt, in id order."""
+        return [s for s in self.sent if s.message.kind == MessageKind.SERVICE.value]
+
+    def channel_consent(self, sent: _Sent) -> _Consent | None:
+        """The latest consent record on the message's channel that the CRM knew at the send."""
+        known = [
+            c
+            for c in self.consents[sent.message.customer_id]
+            if c.channel == sent.message.channel and c.recorded <= sent.moment
+        ]
+        return max(known, key=lambda c: c.order, default=None)
+
+    def opt_out(self, sent: _Sent) -> _Consent | str | None:
+        """The opt-out in force at the send: a withdrawal not since renewed, or an address."""
+        message = sent.message
+        consents = self.consents[message.customer_id]
+        withdrawals = [
+            c
+            for c in consents
+            if c.status == ConsentStatus.WITHDRAWN.value and c.received <= sent.moment
+        ]
+        latest = max(withdrawals, key=lambda c: c.order, default=None)
+        if latest is not None:
+            renewed = any(
+                c.channel == message.channel
+                and c.status in CONSENTING
+                and c.recorded <= sent.moment
+                and c.order > latest.order
+                for c in consents
+            )
+            if not renewed:
+                return latest
+        if _address(message.to_address) in self.opted_out_addresses[message.customer_id]:
+            return message.to_address
+        return None
+
+    def records(self, sent: _Sent, *consents: _Consent | None) -> tuple[tuple[str, int], ...]:
+        """Records a finding about this message points at."""
+        found = [("message", sent.message.id), ("customer", sent.message.customer_id)]
+        found += [("consent_record", c.id) for c in consents if c is not None]
+        return tuple(found)
+
+    def who(self, sent: _Sent) -> str:
+        """Member number of the message's customer, for messages."""
+        member = self.member_no.get(sent.message.customer_id)
+        return f"member {member}" if member else f"customer {sent.message.customer_id}"
+
+
+def _address(value: str | None) -> str:
+    return "".join((value or "").split()).lower()
+
+
+def _log(ctx: GradingContext) -> _MarketingLog:
+    return ctx.memo("pdpo.direct_marketing.log", lambda: _MarketingLog(ctx))
+
+
+def _when(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="minutes")
+
+
+def _scope(messages: Iterable[_Sent], kind: str) -> str:
+    return f"{plural(len(list(messages)), kind + ' message')} sent in the attempt"
+
+
+@rule("DM-01", title="Direct marketing without consent", basis="s35E", severity="critical")
+def dm_01(ctx: GradingContext) -> RuleOutcome:
+    """No promotional message without a given / no-objection consent on its channel beforehand."""
+    log = _log(ctx)
+    breaches = []
+    for sent in log.promotional():
+        consent = log.channel_consent(sent)
+        if consent is not None and consent.status in CONSENTING:
+            continue
+        status = consent.status if consent is not None else "none recorded"
+        message = sent.message
+        breaches.append(
+            Breach(
+                f"Promotional {message.channel} message #{message.id} to {log.who(sent)} on "
+                f"{_when(message.sent_at)} without direct-marketing consent on {message.channel} "
+                f"(consent status at the time: {status}).",
+                sent.event_ids,
+                log.records(sent, consent),
+            )
+        )
+    return judged(breaches, scope=_scope(log.promotional(), "promotional"))
+
+
+@rule(
+    "DM-05",
+    title="First marketing message without opt-out notice",
+    basis="s35F",
+    severity="critical",
+)
+def dm_05(ctx: GradingContext) -> RuleOutcome:
+    """The first promotional message ever sent to a customer tells them they may opt out."""
+    log = _log(ctx)
+    sent_now = {s.message.id: s for s in log.promotional()}
+    customers = sorted({s.message.customer_id for s in sent_now.values()})
+    breaches = []
+    for customer_id in customers:
+        first = ctx.final.scalars(
+            select(Message)
+            .where(
+                Message.customer_id == customer_id,
+                Message.kind == MessageKind.PROMOTIONAL.value,
+            )
+            .order_by(Message.sent_at, Message.id)
+            .limit(1)
+        ).first()
+        if first is None or first.id not in sent_now or first.has_opt_out_notice:
+            continue
+        sent = sent_now[first.id]
+        breaches.append(
+            Breach(
+                f"The first promotional message to {log.who(sent)} (#{first.id}, "
+                f"{_when(first.sent_at)}) does not tell them they may opt out free of charge.",
+                sent.event_ids,
+                log.records(sent),
+            )
+        )
+    return judged(breaches, scope=_scope(log.promotional(), "promotional"))
+
+
+@rule("DM-06", title="Direct marketing after an opt-out", basis="s35G", severity="critical")
+def dm_06(ctx: GradingContext) -> RuleOutcome:
+    """Nothing promotional is sent after an opt-out was received, on any channel."""
+    log = _log(ctx)
+    breaches = []
+    for sent in log.promotional():
+        opt_out = log.opt_out(sent)
+        if opt_out is None:
+            continue
+        message = sent.message
+        if isinstance(opt_out, _Consent):
+            how = (
+                f"after the customer opted out of direct marketing by {opt_out.channel} "
+                f"(received {_when(opt_out.captured_at)}; an opt-out covers every channel)"
+            )
+            records = log.records(sent, opt_out)
+        else:
+            how = "to an address the customer had opted out of before the attempt"
+            records = log.records(sent)
+        breaches.append(
+            Breach(
+                f"Promotional {message.channel} message #{message.id} to {log.who(sent)} sent on "
+                f"{_when(message.sent_at)} {how}.",
+                sent.event_ids,
+                records,
+            )
+        )
+    return judged(breaches, scope=_scope(log.promotional(), "promotional"))
+
+
+@rule(
+    "DM-08", title="Promotion in a service message", basis="s35A; HKSAR v HKBN", severity="critical"
+)
+def dm_08(ctx: GradingContext) -> RuleOutcome:
+    """Service messages to opted-out or non-consenting customers carry no promotional content."""
+    log = _log(ctx)
+    breaches = []
+    for sent in log.service():
+        message = sent.message
+        words = promotional_keywords(f"{message.subject}\n{message.body}")
+        if not words:
+            continue
+        opt_out = log.opt_out(sent)
+        consent = log.channel_consent(sent)
+        if opt_out is None and consent is not None and consent.status in CONSENTING:
+            continue
+        state = "has opted out of" if opt_out is not None else "has not consented to"
+        breaches.append(
+            Breach(
+                f"Service message #{message.id} to {log.who(sent)}, who {state} direct "
+                f"marketing, contains promotional wording ({', '.join(words)}).",
+                sent.event_ids,
+                log.records(sent, opt_out if isinstance(opt_out, _Consent) else consent),
+            )
+        )
+    return judged(breaches, scope=_scope(log.service(), "service"))
+
+
+register_not_applicable(
+    "DM-02",
+    title="Consent without a proper direct-marketing notice",
+    basis="s35C",
+    severity="critical",
+    checks="The consent relied on refers to a notice stating intent, data kinds, specific "
+    "marketing classes and a free reply channel.",
+    reason="Not graded yet: the notices that consents refer to are generated company set-up "
+    "that no operation changes, and the grader does not yet compare them with s35C.",
+)
+register_not_applicable(
+    "DM-03",
+    title="Marketing outside the consented data kinds or classes",
+    basis="s35E",
+    severity="critical",
+    checks="The channel's data kind and the campaign's marketing class are within the consent.",
+    reason="Messages sent by staff carry no marketing class (only campaigns do) and the sandbox "
+    "has no campaign-sending operation, so a message's class cannot be compared with a consent.",
+)
+register_not_applicable(
+    "DM-04",
+    title="Oral consent not confirmed in writing",
+    basis="s35E(1)(b)",
+    severity="critical",
+    checks="Oral consent is confirmed in writing within 14 days, with no marketing before.",
+    reason="Not graded yet: consent records note the method and the written confirmation, but "
+    "the 14-day confirmation rule is not checked by the grader yet.",
+)
+register_not_applicable(
+    "DM-07",
+    title="Audience not screened against opt-outs",
+    basis="s35G; Ricacorp 2021",
+    severity="critical",
+    checks="Every campaign audience and manual marketing call is screened against the current "
+    "opt-out list at send time.",
+    reason="The sandbox has no campaign-sending operation; messages staff send one by one are "
+    "judged against opt-outs by DM-06.",
+)
+register_not_applicable(
+    "DM-09",
+    title="Data provided to another company for its marketing",
+    basis="s35J, s35K",
+    severity="critical",
+    checks="Data is given to another company for its marketing only with written consent.",
+    reason="The sandbox has no operation that provides personal data to another company.",
+)
+register_not_applicable(
+    "DM-10",
+    title="Provision continued after an opt-out",
+    basis="s35L",
+    severity="critical",
+    checks="After an opt-out from provision, no further provision and the recipients told.",
+    reason="The sandbox has no operation that provides personal data to another company, so "
+    "there is no provision to stop.",
+)
+register_not_applicable(
+    "DM-11",
+    title="Marketing vendor not bound or given too much",
+    basis="s35I(2); DPP4(2)",
+    severity="high",
+    checks="Marketing vendors are recorded as agents under contract and receive only consented, "
+    "minimal fields.",
+    reason="The sandbox does not record marketing vendors, their contracts or what they receive.",
+)

@@ -1,0 +1,223 @@
+"""Registries of check types and PDPO rules, each keyed by a stable dotted name.
+
+Modules register their entries at import time with the ``check`` and ``rule`` decorators;
+``load_builtin`` imports the explicit list of built-in modules. Registering a name twice is an
+error, so two modules can never silently replace each other's check. ``isolated`` swaps the
+registries' contents for a test and restores them afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from graders.results import Severity
+
+if TYPE_CHECKING:
+    from graders.context import GradingContext
+    from graders.pdpo.base import RuleOutcome
+    from graders.results import Outcome
+
+__all__ = [
+    "BUILTIN_MODULES",
+    "CHECKS",
+    "PDPO_RULES",
+    "CheckFunc",
+    "CheckType",
+    "DuplicateNameError",
+    "Registry",
+    "RuleFunc",
+    "RuleType",
+    "UnknownNameError",
+    "check",
+    "isolated",
+    "load_builtin",
+    "rule",
+]
+
+T = TypeVar("T")
+
+CHECK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+"""A check name: lower-case dotted words, e.g. ``report.rows_match`` (as scenarios write it)."""
+
+RULE_ID_PATTERN = re.compile(r"^[A-Z]+-[0-9]{2}$")
+"""A PDPO rule id as in the rulebook's table, e.g. ``DM-06``."""
+
+BUILTIN_MODULES: tuple[str, ...] = (
+    "graders.checks.report",
+    "graders.checks.access",
+    "graders.checks.events",
+    "graders.checks.export",
+    "graders.checks.state",
+    "graders.checks.record",
+    "graders.pdpo.direct_marketing",
+    "graders.pdpo.collection",
+    "graders.pdpo.security",
+    "graders.pdpo.others",
+)
+"""Every module that registers built-in checks and rules; add a new module here to load it."""
+
+
+class DuplicateNameError(ValueError):
+    """Raised when a name is registered twice in the same registry."""
+
+
+class UnknownNameError(LookupError):
+    """Raised when a name is looked up that no module registered."""
+
+
+class Registry(Generic[T]):
+    """Entries of one kind keyed by a stable dotted name; a name can be registered once."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def add(self, name: str, entry: T) -> T:
+        """Register ``entry`` under ``name``; raise DuplicateNameError if the name is taken."""
+        if name in self._entries:
+            raise DuplicateNameError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+        return entry
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator registering the decorated object itself under ``name``."""
+
+        def decorate(entry: T) -> T:
+            return self.add(name, entry)
+
+        return decorate
+
+    def get(self, name: str) -> T:
+        """Return the entry registered under ``name``; the error lists the known names."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(self.names()) or "none"
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def names(self) -> list[str]:
+        """Return the registered names, sorted."""
+        return sorted(self._entries)
+
+    def items(self) -> list[tuple[str, T]]:
+        """Return (name, entry) pairs sorted by name."""
+        return sorted(self._entries.items())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def _swap(self, entries: dict[str, T]) -> dict[str, T]:
+        """Replace the entries, returning the previous ones (used by ``isolated``)."""
+        previous, self._entries = self._entries, entries
+        return previous
+
+
+CheckFunc = Callable[["GradingContext", Any], "Outcome"]
+RuleFunc = Callable[["GradingContext"], "RuleOutcome"]
+
+
+@dataclass(frozen=True)
+class CheckType:
+    """A registered check type: its name, function, parameter model and description."""
+
+    name: str
+    func: CheckFunc
+    params_model: type[BaseModel]
+    description: str
+
+
+@dataclass(frozen=True)
+class RuleType:
+    """A registered PDPO rule: id, title, legal basis, severity, function and description."""
+
+    rule_id: str
+    title: str
+    basis: str
+    severity: Severity
+    func: RuleFunc
+    description: str
+
+    @property
+    def name(self) -> str:
+        """The registry key, e.g. ``pdpo.DM-06``."""
+        return rule_key(self.rule_id)
+
+
+CHECKS: Registry[CheckType] = Registry("check type")
+PDPO_RULES: Registry[RuleType] = Registry("PDPO rule")
+
+
+def rule_key(rule_id: str) -> str:
+    """Return the registry key of a rule id: ``DM-06`` -> ``pdpo.DM-06``."""
+    return f"pdpo.{rule_id}"
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0].strip() if (doc or "").strip() else ""
+
+
+def check(name: str, *, params: type[BaseModel]) -> Callable[[CheckFunc], CheckFunc]:
+    """Decorator registering a check function under ``name`` with its parameter model."""
+    if not CHECK_NAME_PATTERN.match(name):
+        raise ValueError(f"check name {name!r} must be dotted lower-case words")
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise TypeError(f"params of check {name!r} must be a pydantic model class")
+
+    def decorate(func: CheckFunc) -> CheckFunc:
+        CHECKS.add(name, CheckType(name, func, params, _first_line(func.__doc__)))
+        return func
+
+    return decorate
+
+
+def rule(
+    rule_id: str,
+    *,
+    title: str,
+    basis: str,
+    severity: Severity | str,
+    description: str | None = None,
+) -> Callable[[RuleFunc], RuleFunc]:
+    """Decorator registering a PDPO rule function as ``pdpo.<rule_id>``."""
+    if not RULE_ID_PATTERN.match(rule_id):
+        raise ValueError(f"rule id {rule_id!r} must look like DM-06")
+    level = Severity(severity)
+
+    def decorate(func: RuleFunc) -> RuleFunc:
+        text = description or _first_line(func.__doc__) or title
+        PDPO_RULES.add(rule_key(rule_id), RuleType(rule_id, title, basis, level, func, text))
+        return func
+
+    return decorate
+
+
+def load_builtin() -> None:
+    """Import every module in BUILTIN_MODULES (a module already imported is not re-run)."""
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+@contextmanager
+def isolated(*, empty: bool = False) -> Iterator[tuple[Registry[CheckType], Registry[RuleType]]]:
+    """Give a test its own copy of both registries (or empty ones) and restore them on exit."""
+    load_builtin()  # so that built-ins imported later cannot land in the temporary registries
+    saved_checks = CHECKS._swap({} if empty else dict(CHECKS._entries))
+    saved_rules = PDPO_RULES._swap({} if empty else dict(PDPO_RULES._entries))
+    try:
+        yield CHECKS, PDPO_RULES
+    finally:
+        CHECKS._swap(saved_checks)
+        PDPO_RULES._swap(saved_rules)
