@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -342,8 +342,9 @@ class _Builder:
         self.profile = spec.profile
         self.company = spec.company or self.rng.choice(data.COMPANY_NAMES[self.profile])
         self.domain = _company_domain(self.company)
-        self.rows: dict[type[SandboxBase], list[dict[str, Any]]] = {}
+        self.rows: dict[type[SandboxBase], Iterable[dict[str, Any]]] = {}
         self.members: list[_Member] = []
+        self.contact_rows: list[dict[str, Any]] = []
         self.ids = {name: itertools.count(1) for name in ("contact", "message")}
 
     # -- organisation --
@@ -674,10 +675,11 @@ class _Builder:
             self.joining_consents(member, source, created, joined)
             self.members.append(member)
         self.rows[Customer] = [m.row for m in self.members]
+        self.rows[ContactPoint] = self.contact_rows
 
     def contacts(self, member: _Member, person: HKPerson, district: str, source: str) -> None:
         rng, fake = self.rng, self.fake
-        rows = self.rows.setdefault(ContactPoint, [])
+        rows = self.contact_rows
 
         def add(kind: str, value: str, malformed: bool, flagged: bool) -> None:
             contact = _Contact(next(self.ids["contact"]), kind, value, not (malformed or flagged))
@@ -778,7 +780,7 @@ class _Builder:
                 row["updated_at"] = max(row["updated_at"], when)
 
     def _contact_row(self, contact: _Contact) -> dict[str, Any]:
-        row = self.rows[ContactPoint][contact.id - 1]
+        row = self.contact_rows[contact.id - 1]
         assert row["id"] == contact.id  # noqa: S101 - ids are assigned densely from 1
         return row
 
@@ -797,31 +799,30 @@ class _Builder:
                     )
         # The log is append-only: ids follow the time of capture.
         entries.sort(key=lambda e: (e[0], e[1], e[2]))
+        self.rows[ConsentRecord] = self._consent_rows(entries)
+
+    def _consent_rows(self, entries: list[tuple]) -> Iterator[dict[str, Any]]:
         frontline = self.frontline or [self.trainee_id]
-        rows = []
         for id_, (captured, cid, _, purpose, channel, status, method, confirmed) in enumerate(
             entries, start=1
         ):
-            member = self.members[cid - 1]
             staff = None
-            if method in ("written_form", "oral") and member.row["source_system"] != "eshop":
+            source = self.members[cid - 1].row["source_system"]
+            if method in ("written_form", "oral") and source != SourceSystem.ESHOP:
                 staff = frontline[(cid + captured.day) % len(frontline)]
-            rows.append(
-                {
-                    "id": id_,
-                    "customer_id": cid,
-                    "purpose": purpose,
-                    "channel": channel,
-                    "status": status,
-                    "method": method,
-                    "captured_at": captured,
-                    "notice_id": self.notice_at(captured.date()),
-                    "recorded_by_id": staff,
-                    "confirmed_in_writing_at": confirmed,
-                    "note": "",
-                }
-            )
-        self.rows[ConsentRecord] = rows
+            yield {
+                "id": id_,
+                "customer_id": cid,
+                "purpose": purpose,
+                "channel": channel,
+                "status": status,
+                "method": method,
+                "captured_at": captured,
+                "notice_id": self.notice_at(captured.date()),
+                "recorded_by_id": staff,
+                "confirmed_in_writing_at": confirmed,
+                "note": "",
+            }
 
     # -- sales --
 
@@ -871,40 +872,42 @@ class _Builder:
                     status = "completed" if roll < 91 else "cancelled" if roll < 96 else "refunded"
                 drafts.append((when, row["id"], channel, branch, staff, status, lines))
         drafts.sort(key=lambda d: (d[0], d[1]))
-        orders, order_lines = [], []
         self.big_orders: dict[int, str] = {}
-        for id_, (when, cid, channel, branch, staff, status, lines) in enumerate(drafts, 1):
-            order_no = f"SO-{id_:07d}"
-            total = 0
-            for product_id, quantity, price in lines:
-                order_lines.append(
-                    {
-                        "id": len(order_lines) + 1,
-                        "order_id": id_,
-                        "product_id": product_id,
-                        "quantity": quantity,
-                        "unit_price_hkd": price,
-                        "line_total_hkd": quantity * price,
-                    }
-                )
-                total += quantity * price
-            orders.append(
-                {
-                    "id": id_,
-                    "order_no": order_no,
-                    "customer_id": cid,
-                    "branch_id": branch,
-                    "staff_id": staff,
-                    "channel": channel,
-                    "status": status,
-                    "ordered_at": when,
-                    "total_hkd": total,
-                }
-            )
+        for id_, (_, cid, _, _, _, status, lines) in enumerate(drafts, 1):
+            total = sum(quantity * price for _, quantity, price in lines)
             if total >= AML_THRESHOLD_HKD and status in _QUALIFYING:
-                self.big_orders.setdefault(cid, order_no)
-        self.rows[SalesOrder] = orders
-        self.rows[OrderLine] = order_lines
+                self.big_orders.setdefault(cid, f"SO-{id_:07d}")
+        self.rows[SalesOrder] = self._order_rows(drafts)
+        self.rows[OrderLine] = self._order_line_rows(drafts)
+
+    @staticmethod
+    def _order_rows(drafts: list[tuple]) -> Iterator[dict[str, Any]]:
+        for id_, (when, cid, channel, branch, staff, status, lines) in enumerate(drafts, 1):
+            yield {
+                "id": id_,
+                "order_no": f"SO-{id_:07d}",
+                "customer_id": cid,
+                "branch_id": branch,
+                "staff_id": staff,
+                "channel": channel,
+                "status": status,
+                "ordered_at": when,
+                "total_hkd": sum(quantity * price for _, quantity, price in lines),
+            }
+
+    @staticmethod
+    def _order_line_rows(drafts: list[tuple]) -> Iterator[dict[str, Any]]:
+        line_ids = itertools.count(1)
+        for order_id, (*_, lines) in enumerate(drafts, 1):
+            for product_id, quantity, price in lines:
+                yield {
+                    "id": next(line_ids),
+                    "order_id": order_id,
+                    "product_id": product_id,
+                    "quantity": quantity,
+                    "unit_price_hkd": price,
+                    "line_total_hkd": quantity * price,
+                }
 
     def aml_identification(self) -> None:
         """Jewellery: customers identified for a >= HK$120,000 purchase keep the HKID on file."""
@@ -951,7 +954,7 @@ class _Builder:
         chosen = sorted(rng.sample(range(len(plans)), rng.randint(3, min(5, len(plans)))))
         classes = data.MARKETING_CLASSES[self.profile]
         marketers = self.staff_by_dept["marketing"] or [self.trainee_id]
-        campaigns, messages = [], []
+        campaigns, audiences = [], []
         for campaign_id, index in enumerate(chosen, start=1):
             name, objective, channel, class_index, tiers, months = plans[index]
             sent = datetime.combine(
@@ -971,6 +974,13 @@ class _Builder:
                     "sent_at": sent,
                 }
             )
+            audiences.append((campaign_id, name, channel, tiers, sent))
+        self.rows[Campaign] = campaigns
+        self.rows[Message] = self._message_rows(audiences)
+
+    def _message_rows(self, audiences: list[tuple]) -> Iterator[dict[str, Any]]:
+        """Each campaign went to the customers who could lawfully receive it when it was sent."""
+        for campaign_id, name, channel, tiers, sent in audiences:
             for member in self.members:
                 row = member.row
                 contact = member.reach(channel)
@@ -984,9 +994,7 @@ class _Builder:
                     or not self.consent_active(member, channel, sent)
                 ):
                     continue
-                messages.append(self._message(campaign_id, name, channel, contact, row, sent))
-        self.rows[Campaign] = campaigns
-        self.rows[Message] = messages
+                yield self._message(campaign_id, name, channel, contact, row, sent)
 
     def _message(
         self,
@@ -1138,11 +1146,10 @@ class _Builder:
     def insert(self, session: Session) -> None:
         for table in SandboxBase.metadata.sorted_tables:
             model = _MODELS_BY_TABLE.get(table.name)
-            rows = self.rows.get(model) if model is not None else None
-            if not rows:
-                continue
-            for start in range(0, len(rows), _BATCH):
-                session.execute(insert(table), rows[start : start + _BATCH])
+            rows = iter(self.rows.get(model, ())) if model is not None else iter(())
+            # Big tables are generators: rows are built one batch at a time to save memory.
+            while batch := list(itertools.islice(rows, _BATCH)):
+                session.execute(insert(table), batch)
 
 
 _MODELS_BY_TABLE: dict[str, type[SandboxBase]] = {

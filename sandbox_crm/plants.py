@@ -33,6 +33,7 @@ from sandbox_crm.models import (
     ContactPoint,
     Customer,
     CustomerStatus,
+    Message,
     OrderStatus,
     SalesOrder,
     SourceSystem,
@@ -413,7 +414,11 @@ def hkid_on_member(session: Session, run: PlantRun) -> PlantResult:
 def invalid_email(session: Session, run: PlantRun) -> PlantResult:
     """Malformed email addresses; unflagged by default (waiting to be found)."""
     points = _usable_contacts(session, "email")
-    candidates = [cid for cid, p in points.items() if looks_like_email(p.value)]
+    # Not addresses that past campaigns reached: the error was made when the data was captured.
+    emailed = set(session.scalars(select(Message.customer_id).where(Message.channel == "email")))
+    candidates = [
+        cid for cid, p in points.items() if looks_like_email(p.value) and cid not in emailed
+    ]
     chosen = run.pick(candidates, "customers with a valid email")
     for cid in chosen:
         point = points[cid]

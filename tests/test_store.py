@@ -1,0 +1,189 @@
+"""The sandbox store: cached templates, independent clones, read-only and frozen sandboxes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+import sandbox_crm.store as store_module
+from sandbox_crm.clock import sandbox_now
+from sandbox_crm.generator import GenerationSpec
+from sandbox_crm.models import Customer, SandboxMeta, StaffUser
+from sandbox_crm.store import SandboxExists, SandboxFrozen, SandboxNotFound, SandboxStore
+
+pytest_plugins = ["tests.sandbox_fixtures"]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SandboxStore]:
+    """A store with its own (empty) template cache, so generation can be counted."""
+    store = SandboxStore(tmp_path / "sandboxes", tmp_path / "templates")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def generations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records the cache key of every template the store generates."""
+    calls: list[str] = []
+    real = store_module.generate
+
+    def counting(session: Session, spec: GenerationSpec):
+        calls.append(spec.cache_key())
+        return real(session, spec)
+
+    monkeypatch.setattr(store_module, "generate", counting)
+    return calls
+
+
+def _spec(customers: int = 40) -> GenerationSpec:
+    return GenerationSpec("retail", 4207, customers, date(2026, 3, 16))
+
+
+def test_template_is_generated_once_and_reused(store: SandboxStore, generations: list[str]) -> None:
+    spec = _spec()
+    template = store.ensure_template(spec)
+    assert template == store.template_dir / f"{spec.cache_key()}.sqlite"
+    mtime = template.stat().st_mtime_ns
+    store.create("one", spec)
+    store.create("two", spec)
+    assert store.ensure_template(spec) == template
+    assert generations == [spec.cache_key()]
+    assert template.stat().st_mtime_ns == mtime
+    assert not list(store.template_dir.glob("*.tmp"))
+    store.create("three", _spec(customers=41))
+    assert len(generations) == 2
+
+
+def test_racing_template_requests_generate_once(
+    store: SandboxStore, generations: list[str]
+) -> None:
+    spec = _spec()
+    paths: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: paths.append(store.ensure_template(spec))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(generations) == 1 and len(set(paths)) == 1 and paths[0].exists()
+
+
+def test_clone_starts_the_clock_and_is_independent(store: SandboxStore) -> None:
+    spec = _spec()
+    store.create("alpha", spec, clock_mode="stepped")
+    store.create("beta", spec)
+    with store.session("alpha") as session:
+        assert session.get_one(SandboxMeta, "clock_mode").value == "stepped"
+        assert sandbox_now(session) == datetime(2026, 3, 16, 9, 0)
+        customer = session.get_one(Customer, 1)
+        original = customer.name_en
+        customer.name_en = "Changed In Alpha"
+        session.add(Customer(**{**_copy(customer), "id": 999, "member_no": "M00000999"}))
+        session.commit()
+    with store.session("beta") as session:
+        assert session.get_one(SandboxMeta, "clock_mode").value == "real"
+        assert session.get_one(Customer, 1).name_en == original
+        assert session.get(Customer, 999) is None
+    with store.template_session(spec) as session:
+        assert session.get_one(Customer, 1).name_en == original
+        assert session.get(SandboxMeta, "clock_mode") is None
+        assert session.scalar(select(func.count(Customer.id))) == 40
+
+
+def _copy(customer: Customer) -> dict:
+    return {c.key: getattr(customer, c.key) for c in Customer.__table__.columns}
+
+
+def test_create_refuses_an_existing_sandbox_and_a_bad_clock_mode(store: SandboxStore) -> None:
+    spec = _spec()
+    store.create("taken", spec)
+    with pytest.raises(SandboxExists):
+        store.create("taken", spec)
+    with pytest.raises(ValueError, match="clock mode"):
+        store.create("other", spec, clock_mode="fast")
+    assert store.keys() == ["taken"]
+
+
+@pytest.mark.parametrize("key", ["", "../escape", "a/b", "a b", "a.b", "x" * 65, "ключ"])
+def test_bad_keys_are_rejected(store: SandboxStore, key: str) -> None:
+    with pytest.raises(ValueError, match="invalid sandbox key"):
+        store.create(key, _spec())
+    with pytest.raises(ValueError, match="invalid sandbox key"):
+        store.path(key)
+    assert not store.sandbox_dir.exists() or not list(store.sandbox_dir.iterdir())
+
+
+def test_read_only_session_refuses_writes(store: SandboxStore) -> None:
+    store.create("ro", _spec())
+    with store.session("ro", read_only=True) as session:
+        assert session.scalar(select(func.count(Customer.id))) == 40
+        session.get_one(Customer, 1).name_en = "Not Allowed"
+        with pytest.raises(OperationalError, match="readonly"):
+            session.commit()
+    with store.template_session(_spec()) as session:
+        session.add(SandboxMeta(key="x", value="y"))
+        with pytest.raises(OperationalError, match="readonly"):
+            session.commit()
+
+
+def test_freeze_blocks_writable_sessions(store: SandboxStore) -> None:
+    store.create("done", _spec())
+    store.freeze("done")
+    store.freeze("done")  # idempotent
+    assert store.is_frozen("done")
+    assert store.path("done").stat().st_mode & 0o777 == 0o444
+    with pytest.raises(SandboxFrozen, match="frozen"):
+        with store.session("done"):
+            pass
+    with store.session("done", read_only=True) as session:
+        stamp = session.get_one(SandboxMeta, "frozen_at").value
+        assert datetime.fromisoformat(stamp)
+        assert session.scalars(select(StaffUser).where(StaffUser.is_trainee)).one()
+
+
+def test_missing_sandbox_and_delete(store: SandboxStore) -> None:
+    with pytest.raises(SandboxNotFound):
+        with store.session("nothing"):
+            pass
+    store.create("gone", _spec())
+    assert store.exists("gone")
+    store.freeze("gone")
+    store.delete("gone")
+    assert not store.exists("gone")
+    store.delete("gone")  # no error
+
+
+def test_purge_deletes_only_old_frozen_sandboxes(store: SandboxStore) -> None:
+    spec = _spec()
+    for key in ("old-frozen", "new-frozen", "old-open"):
+        store.create(key, spec)
+    store.freeze("old-frozen")
+    store.freeze("new-frozen")
+    long_ago = time.time() - 40 * 86400
+    for key in ("old-frozen", "old-open"):
+        os.utime(store.path(key), (long_ago, long_ago))
+    assert store.purge(timedelta(days=30)) == ["old-frozen"]
+    assert store.keys() == ["new-frozen", "old-open"]
+    assert store.purge(timedelta(days=30)) == []
+
+
+def test_shared_fixtures_give_a_stepped_sandbox_and_the_trainee(
+    sandbox_session: Session, sandbox_actor: StaffUser, sandbox_spec: GenerationSpec
+) -> None:
+    assert sandbox_actor.is_trainee
+    assert sandbox_actor.department.code == sandbox_spec.acting_department
+    assert sandbox_session.get_one(SandboxMeta, "clock_mode").value == "stepped"
+    first, second = sandbox_now(sandbox_session), sandbox_now(sandbox_session)
+    assert second - first == timedelta(minutes=1)
+    assert sandbox_session.scalar(select(func.count(Customer.id))) == sandbox_spec.customers
