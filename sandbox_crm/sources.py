@@ -156,7 +156,9 @@ def _column(
     )
 
 
-def _primary_contact(kind: ContactKind, column: InstrumentedAttribute[Any]) -> Callable:
+def _primary_contact(
+    kind: ContactKind, column: InstrumentedAttribute[Any]
+) -> Callable[[QueryScope], ColumnElement[Any]]:
     """Expression builder: ``column`` of the customer's primary contact point of ``kind``."""
 
     def build(scope: QueryScope) -> ColumnElement[Any]:
@@ -253,7 +255,9 @@ def _order_branch(scope: QueryScope) -> ColumnElement[Any]:
     )
 
 
-def _order_customer(column: InstrumentedAttribute[Any]) -> Callable:
+def _order_customer(
+    column: InstrumentedAttribute[Any],
+) -> Callable[[QueryScope], ColumnElement[Any]]:
     """Expression builder: ``column`` of the order's customer."""
 
     def build(scope: QueryScope) -> ColumnElement[Any]:

@@ -34,8 +34,6 @@ from sandbox_crm.models import (
     CustomerStatus,
     ExportDestination,
     MessageKind,
-    ReportDefinition,
-    ReportShare,
     StaffUser,
     Tier,
 )
@@ -54,6 +52,7 @@ from sandbox_crm.operations.reports import (
     create_report,
     delete_report,
     export_report,
+    reports_visible_to,
     run_report,
     share_report,
     unshare_report,
@@ -74,6 +73,7 @@ __all__ = [
     "describe_operations",
     "export_report",
     "record_consent",
+    "reports_visible_to",
     "run_report",
     "send_message",
     "share_report",
@@ -287,18 +287,8 @@ def _customer_id(session: Session, args: Any) -> int:
 def _report_id(session: Session, actor: StaffUser, args: ReportArgs) -> int:
     if args.report_id is not None:
         return args.report_id
-    shared = select(ReportShare.report_id).where(ReportShare.department_id == actor.department_id)
-    candidates = list(
-        session.scalars(
-            select(ReportDefinition).where(
-                ReportDefinition.name == args.report_name,
-                ReportDefinition.is_deleted.is_(False),
-                (ReportDefinition.owner_id == actor.id) | ReportDefinition.id.in_(shared),
-            )
-        )
-    )
-    owned = [r for r in candidates if r.owner_id == actor.id]
-    chosen = owned or candidates
+    named = [r for r in reports_visible_to(session, actor) if r.name == args.report_name]
+    chosen = [r for r in named if r.owner_id == actor.id] or named
     if not chosen:
         raise OperationError(f"You have no report called {args.report_name!r}.")
     if len(chosen) > 1:
@@ -547,12 +537,12 @@ def apply_operation(session: Session, actor: StaffUser, name: str, args: dict[st
             f"Unknown operation {name!r}; known operations: {', '.join(sorted(OPERATIONS))}."
         )
     if not isinstance(args, dict):
-        raise OperationError(f"{name}: arguments must be a mapping of names to values.")
+        raise OperationError("Arguments must be a mapping of names to values.")
     try:
         parsed = spec.args_model.model_validate(args)
     except ValidationError as exc:
         problems = "; ".join(_argument_problem(spec, e) for e in exc.errors())
-        raise OperationError(f"{name}: {problems}.") from None
+        raise OperationError(f"{problems[0].upper()}{problems[1:]}.") from None
     return spec.invoke(session, actor, parsed)
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "delete_report",
     "export_report",
     "render_csv",
+    "reports_visible_to",
     "run_report",
     "share_report",
     "unshare_report",

@@ -1,0 +1,848 @@
+"""The operations layer: validation, audit events, access rules and the operation registry."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from sandbox_crm.clock import start_clock
+from sandbox_crm.models import (
+    AuditEvent,
+    Campaign,
+    CollectionNotice,
+    ConsentRecord,
+    ContactPoint,
+    Customer,
+    Department,
+    Message,
+    ReportDefinition,
+    ReportExport,
+    ReportRun,
+    ReportShare,
+    SandboxBase,
+    StaffUser,
+)
+from sandbox_crm.operations import (
+    OPERATIONS,
+    OperationError,
+    add_customer_note,
+    apply_operation,
+    can_view_report,
+    create_report,
+    delete_report,
+    describe_operations,
+    export_report,
+    record_consent,
+    run_report,
+    send_message,
+    share_report,
+    unshare_report,
+    update_contact_point,
+    update_customer,
+    update_report,
+    view_customer,
+)
+from sandbox_crm.query import select_rows
+
+TODAY = date(2026, 3, 16)
+
+
+# --- a tiny sandbox ---------------------------------------------------------------------------
+
+
+@dataclass
+class Crm:
+    """A hand-made sandbox and the records tests refer to."""
+
+    session: Session
+    officer: StaffUser  # customer service; owns the VIP report
+    colleague: StaffUser  # customer service too
+    marketer: StaffUser
+    seller: StaffUser
+    alice: Customer  # gold; email given, mobile
+    bob: Customer  # platinum; email withdrawn; no mobile
+    carol: Customer  # classic; no contact points at all
+    report: ReportDefinition  # owned by officer, not shared
+
+
+def gen_staff(session: Session, username: str, department: Department) -> StaffUser:
+    """Insert a member of staff."""
+    staff = StaffUser(
+        username=username,
+        full_name=username.title(),
+        title="Officer",
+        email=f"{username}@company.hk",
+        department=department,
+    )
+    session.add(staff)
+    return staff
+
+
+def gen_customer(session: Session, member_no: str, name: str, tier: str) -> Customer:
+    """Insert an active customer in Sha Tin."""
+    customer = Customer(
+        member_no=member_no,
+        name_en=name,
+        district="Sha Tin",
+        region="New Territories",
+        tier=tier,
+        joined_on=date(2021, 4, 1),
+        notes="",
+        created_at=datetime(2021, 4, 1),
+        updated_at=datetime(2021, 4, 1),
+    )
+    session.add(customer)
+    return customer
+
+
+def gen_consent(session: Session, customer: Customer, channel: str, status: str) -> None:
+    """Insert an old direct-marketing consent record."""
+    session.add(
+        ConsentRecord(
+            customer=customer,
+            purpose="direct_marketing",
+            channel=channel,
+            status=status,
+            method="written_form",
+            captured_at=datetime(2024, 5, 1, 12, 0),
+        )
+    )
+
+
+def build_crm(session: Session) -> Crm:
+    """Departments, four staff, three customers with contacts and consents, one report."""
+    start_clock(session, datetime(2026, 3, 16, 9, 0), mode="stepped")
+    departments = {
+        code: Department(code=code, name=name)
+        for code, name in [
+            ("customer_service", "Customer Service"),
+            ("marketing", "Marketing"),
+            ("sales", "Sales"),
+        ]
+    }
+    session.add_all(departments.values())
+    officer = gen_staff(session, "officer", departments["customer_service"])
+    colleague = gen_staff(session, "colleague", departments["customer_service"])
+    marketer = gen_staff(session, "marketer", departments["marketing"])
+    seller = gen_staff(session, "seller", departments["sales"])
+    session.add(
+        CollectionNotice(
+            version="PICS-2024", effective_from=date(2024, 1, 1), purposes=["marketing"]
+        )
+    )
+    session.add(CollectionNotice(version="PICS-2027", effective_from=date(2027, 1, 1)))
+    alice = gen_customer(session, "M00000001", "Alice Chan", "gold")
+    bob = gen_customer(session, "M00000002", "Bob Wong", "platinum")
+    carol = gen_customer(session, "M00000003", "Carol Lee", "classic")
+    session.flush()
+    session.add_all(
+        [
+            ContactPoint(customer=alice, kind="email", value="alice@example.hk"),
+            ContactPoint(customer=alice, kind="mobile", value="91234567"),
+            ContactPoint(customer=bob, kind="email", value="bob-old@example.hk", is_primary=False),
+            ContactPoint(customer=bob, kind="email", value="bob@example.hk", opted_out=True),
+        ]
+    )
+    gen_consent(session, alice, "email", "given")
+    gen_consent(session, bob, "email", "withdrawn")
+    session.add(Campaign(name="Spring sale", channel="email", created_at=datetime(2026, 3, 1)))
+    now = datetime(2026, 3, 1)
+    report = ReportDefinition(
+        name="Gold members",
+        source="customers",
+        columns=["member_no", "name_en", "tier"],
+        filters={"field": "tier", "op": "in", "value": ["gold", "platinum"]},
+        sort=[["member_no", "desc"]],
+        owner=officer,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    session.flush()
+    return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
+
+
+@pytest.fixture
+def crm() -> Iterator[Crm]:
+    """A fresh in-memory sandbox per test."""
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    SandboxBase.metadata.create_all(engine)
+    with Session(engine) as session:
+        yield build_crm(session)
+    engine.dispose()
+
+
+def dump(session: Session) -> dict[str, list[tuple]]:
+    """Every row of every sandbox table (the clock included), to compare before and after."""
+    session.flush()
+    return {
+        table.name: [
+            tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))
+        ]
+        for table in SandboxBase.metadata.sorted_tables
+    }
+
+
+def events(session: Session, after_id: int = 0) -> list[AuditEvent]:
+    """Audit events with an id above ``after_id``."""
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id))
+    )
+
+
+def last_event_id(session: Session) -> int:
+    return session.scalar(select(func.max(AuditEvent.id))) or 0
+
+
+# --- every registered operation ---------------------------------------------------------------
+
+# Valid arguments for each registered operation, run as the officer. A new operation must be
+# added here, or test_every_operation_has_test_arguments fails.
+VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
+    "view_customer": lambda c: {"customer_id": c.alice.id},
+    "update_customer": lambda c: {"member_no": "M00000001", "district": "Wan Chai"},
+    "add_customer_note": lambda c: {"customer_id": c.alice.id, "text": "Asked about repairs."},
+    "update_contact_point": lambda c: {
+        "member_no": "M00000001",
+        "kind": "email",
+        "is_invalid": True,
+    },
+    "record_consent": lambda c: {
+        "customer_id": c.alice.id,
+        "purpose": "direct_marketing",
+        "channel": "email",
+        "status": "withdrawn",
+        "method": "email_reply",
+    },
+    "send_message": lambda c: {
+        "customer_id": c.alice.id,
+        "channel": "email",
+        "kind": "service",
+        "subject": "Your repair",
+        "body": "Your watch is ready for collection.",
+    },
+    "create_report": lambda c: {
+        "name": "Platinum list",
+        "source": "customers",
+        "columns": ["member_no", "email"],
+        "filters": {"field": "tier", "op": "eq", "value": "platinum"},
+        "sort": [["member_no", "asc"]],
+        "purpose": "Service review",
+    },
+    "update_report": lambda c: {"report_id": c.report.id, "columns": ["member_no", "tier"]},
+    "delete_report": lambda c: {"report_name": "Gold members"},
+    "share_report": lambda c: {"report_id": c.report.id, "department": "marketing"},
+    "unshare_report": lambda c: {"report_id": c.report.id, "department": "sales"},
+    "run_report": lambda c: {"report_id": c.report.id},
+    "export_report": lambda c: {
+        "report_id": c.report.id,
+        "purpose": "VIP evening invitations",
+        "destination": "internal_shared_drive",
+        "for_department": "marketing",
+        "encrypted": True,
+    },
+}
+
+# Bad arguments for each registered operation: each must raise OperationError, change nothing.
+BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
+    "view_customer": [lambda c: {"customer_id": 999}, lambda c: {"member_no": "M404"}],
+    "update_customer": [
+        lambda c: {"customer_id": c.alice.id, "tier": "gold", "district": "Atlantis"},
+        lambda c: {"customer_id": c.alice.id, "name_en": "  "},
+        lambda c: {"customer_id": c.alice.id, "hkid": "A123456(3)"},
+        lambda c: {"customer_id": c.alice.id},
+        lambda c: {"customer_id": c.alice.id, "tier": "gold"},  # no change
+    ],
+    "add_customer_note": [
+        lambda c: {"customer_id": c.alice.id, "text": ""},
+        lambda c: {"customer_id": c.alice.id, "text": "x" * 2001},
+    ],
+    "update_contact_point": [
+        lambda c: {"member_no": "M00000001", "kind": "email", "value": "alice(at)example"},
+        lambda c: {"member_no": "M00000001", "kind": "mobile", "value": "1234"},
+        lambda c: {"member_no": "M00000003", "kind": "email", "is_invalid": True},
+        lambda c: {"contact_point_id": 999, "is_invalid": True},
+        lambda c: {"member_no": "M00000001", "kind": "email"},
+    ],
+    "record_consent": [
+        lambda c: {**VALID_ARGS["record_consent"](c), "status": "not_asked"},
+        lambda c: {**VALID_ARGS["record_consent"](c), "channel": "fax"},
+        lambda c: {**VALID_ARGS["record_consent"](c), "notice_version": "PICS-1999"},
+        lambda c: {**VALID_ARGS["record_consent"](c), "customer_id": 999},
+    ],
+    "send_message": [
+        lambda c: {**VALID_ARGS["send_message"](c), "channel": "sms", "customer_id": c.bob.id},
+        lambda c: {**VALID_ARGS["send_message"](c), "customer_id": c.carol.id},
+        lambda c: {**VALID_ARGS["send_message"](c), "body": ""},
+        lambda c: {**VALID_ARGS["send_message"](c), "campaign_id": 999},
+        lambda c: {**VALID_ARGS["send_message"](c), "channel": "sms", "campaign_id": 1},
+    ],
+    "create_report": [
+        lambda c: {**VALID_ARGS["create_report"](c), "name": ""},
+        lambda c: {**VALID_ARGS["create_report"](c), "name": "x" * 161},
+        lambda c: {**VALID_ARGS["create_report"](c), "source": "suppliers"},
+        lambda c: {**VALID_ARGS["create_report"](c), "columns": []},
+        lambda c: {**VALID_ARGS["create_report"](c), "columns": ["member_no", "salary"]},
+        lambda c: {**VALID_ARGS["create_report"](c), "filters": {"field": "tier", "op": "eq"}},
+        lambda c: {**VALID_ARGS["create_report"](c), "sort": [["age", "asc"]]},
+        lambda c: {**VALID_ARGS["create_report"](c), "colums": ["member_no"]},
+    ],
+    "update_report": [
+        lambda c: {"report_id": c.report.id, "columns": ["salary"]},
+        lambda c: {"report_id": c.report.id, "name": "Gold members"},  # no change
+        lambda c: {"report_id": 999, "name": "New"},
+    ],
+    "delete_report": [lambda c: {"report_name": "Nope"}, lambda c: {}],
+    "share_report": [
+        lambda c: {"report_id": c.report.id, "department": "legal"},
+        lambda c: {"report_id": c.report.id, "department": "marketing", "can_export": "maybe"},
+    ],
+    "unshare_report": [lambda c: {"report_id": c.report.id, "department": "marketing"}],
+    "run_report": [lambda c: {"report_id": 999}, lambda c: {"report_id": "first"}],
+    "export_report": [
+        lambda c: {**VALID_ARGS["export_report"](c), "destination": "dropbox"},
+        lambda c: {**VALID_ARGS["export_report"](c), "for_department": "legal"},
+        lambda c: {**VALID_ARGS["export_report"](c), "file_format": "xlsx"},
+        lambda c: {**VALID_ARGS["export_report"](c), "encrypted": "yes please"},
+    ],
+}
+
+READS = {"view_customer"}
+
+
+def prepare(crm: Crm, name: str) -> None:
+    """Set up what an operation's valid arguments need (a share to withdraw)."""
+    if name == "unshare_report":
+        crm.session.add(
+            ReportShare(report=crm.report, department_id=3, granted_at=datetime(2026, 3, 2))
+        )
+        crm.session.flush()
+
+
+def test_every_operation_has_test_arguments():
+    assert set(VALID_ARGS) == set(OPERATIONS)
+    assert set(BAD_ARGS) == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_operation_writes_exactly_one_audit_event(crm, name):
+    prepare(crm, name)
+    spec = OPERATIONS[name]
+    start = last_event_id(crm.session)
+    entity = apply_operation(crm.session, crm.officer, name, VALID_ARGS[name](crm))
+    written = events(crm.session, start)
+    assert len(written) == 1
+    event = written[0]
+    assert event.actor_id == crm.officer.id
+    assert event.operation == spec.event
+    assert event.entity_type and event.entity_id is not None
+    assert event.entity_id in {entity.id, getattr(entity, "report_id", None)}
+    assert event.occurred_at.date() == TODAY
+    if name in READS:
+        assert event.details
+    else:
+        assert event.before is not None or event.after is not None
+        if event.before is not None and event.after is not None:
+            assert event.before != event.after
+
+
+@pytest.mark.parametrize(
+    ("name", "index"), [(name, i) for name in sorted(BAD_ARGS) for i in range(len(BAD_ARGS[name]))]
+)
+def test_bad_input_raises_and_changes_nothing(crm, name, index):
+    prepare(crm, name)
+    before = dump(crm.session)
+    with pytest.raises(OperationError) as caught:
+        apply_operation(crm.session, crm.officer, name, BAD_ARGS[name][index](crm))
+    assert str(caught.value)
+    assert dump(crm.session) == before
+
+
+def test_operation_events_match_the_scenario_vocabulary():
+    assert {spec.event for spec in OPERATIONS.values()} >= {
+        "report.create",
+        "report.share",
+        "report.run",
+        "report.export",
+        "message.send",
+        "consent.record",
+        "customer.view",
+    }
+
+
+# --- the registry's argument handling ---------------------------------------------------------
+
+
+def test_apply_operation_resolves_member_no(crm):
+    customer = apply_operation(
+        crm.session, crm.officer, "update_customer", {"member_no": "M00000002", "tier": "gold"}
+    )
+    assert customer is crm.bob and crm.bob.tier == "gold"
+
+
+def test_apply_operation_names_unknown_and_missing_arguments(crm):
+    with pytest.raises(OperationError) as caught:
+        apply_operation(crm.session, crm.officer, "share_report", {"report_id": 1, "dept": "x"})
+    message = str(caught.value)
+    assert message.startswith("Missing argument 'department'")
+    assert "unknown argument 'dept' (known arguments: report_id, report_name, department" in message
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"customer_id": 1, "member_no": "M00000001"}, "either customer_id or member_no"),
+        ({}, "either customer_id or member_no"),
+        ({"customer_id": "one"}, "Argument 'customer_id'"),
+    ],
+)
+def test_apply_operation_customer_reference_errors(crm, args, words):
+    with pytest.raises(OperationError, match=words):
+        apply_operation(crm.session, crm.officer, "view_customer", args)
+
+
+def test_apply_operation_unknown_operation_and_non_mapping(crm):
+    with pytest.raises(OperationError, match="known operations: add_customer_note"):
+        apply_operation(crm.session, crm.officer, "drop_table", {})
+    with pytest.raises(OperationError, match="mapping"):
+        apply_operation(crm.session, crm.officer, "run_report", [1])  # type: ignore[arg-type]
+
+
+def test_department_code_alias_and_report_name(crm):
+    share = apply_operation(
+        crm.session,
+        crm.officer,
+        "share_report",
+        {"report_name": "Gold members", "department_code": "marketing", "can_export": True},
+    )
+    assert share.report_id == crm.report.id and share.can_export
+
+
+def test_report_name_must_be_visible_and_unique(crm):
+    with pytest.raises(OperationError, match="no report called"):
+        apply_operation(crm.session, crm.marketer, "run_report", {"report_name": "Gold members"})
+    create_report(
+        crm.session, crm.officer, name="Gold members", source="customers", columns=["tier"]
+    )
+    with pytest.raises(OperationError, match="Several reports"):
+        apply_operation(crm.session, crm.officer, "run_report", {"report_name": "Gold members"})
+
+
+def test_describe_operations_documents_every_argument():
+    described = describe_operations()
+    assert [d["name"] for d in described] == list(OPERATIONS)
+    for operation in described:
+        assert operation["description"] and operation["event"]
+        for arg in operation["args"]:
+            assert arg["description"], (operation["name"], arg["name"])
+            assert arg["type"]
+    share = next(d for d in described if d["name"] == "share_report")
+    department = next(a for a in share["args"] if a["name"] == "department")
+    assert department["required"] and department["aliases"] == ["department_code"]
+
+
+# --- customers --------------------------------------------------------------------------------
+
+
+def test_view_customer_is_an_audited_read(crm):
+    before = dump(crm.session)
+    start = last_event_id(crm.session)
+    assert view_customer(crm.session, crm.seller, crm.bob.id) is crm.bob
+    (event,) = events(crm.session, start)
+    assert (event.operation, event.entity_type, event.entity_id) == (
+        "customer.view",
+        "customer",
+        crm.bob.id,
+    )
+    assert event.actor_id == crm.seller.id
+    after = dump(crm.session)
+    assert after["customer"] == before["customer"]
+
+
+def test_update_customer_moves_region_with_district_and_records_changes(crm):
+    start = last_event_id(crm.session)
+    update_customer(
+        crm.session, crm.officer, crm.alice.id, {"district": "Kwun Tong", "tier": "gold"}
+    )
+    assert (crm.alice.district, crm.alice.region) == ("Kwun Tong", "Kowloon")
+    (event,) = events(crm.session, start)
+    assert event.before == {"district": "Sha Tin", "region": "New Territories"}
+    assert event.after == {"district": "Kwun Tong", "region": "Kowloon"}
+    assert crm.alice.updated_at.date() == TODAY
+
+
+def test_closing_a_customer_sets_closed_on(crm):
+    update_customer(crm.session, crm.officer, crm.alice.id, {"status": "closed"})
+    assert crm.alice.closed_on == TODAY
+    update_customer(crm.session, crm.officer, crm.alice.id, {"status": "active"})
+    assert crm.alice.closed_on is None
+
+
+def test_update_customer_rejects_everything_when_one_value_is_bad(crm):
+    with pytest.raises(OperationError, match="District must be one of Central and Western"):
+        update_customer(
+            crm.session, crm.officer, crm.alice.id, {"tier": "platinum", "district": "Mars"}
+        )
+    assert crm.alice.tier == "gold"
+    with pytest.raises(OperationError, match="hkid cannot be edited"):
+        update_customer(crm.session, crm.officer, crm.alice.id, {"hkid": "A123456(3)"})
+
+
+def test_add_customer_note_appends_a_signed_dated_line(crm):
+    add_customer_note(crm.session, crm.officer, crm.alice.id, "Called about her order.")
+    add_customer_note(crm.session, crm.colleague, crm.alice.id, "  Follow-up done.  ")
+    assert crm.alice.notes == (
+        "[2026-03-16 officer] Called about her order.\n[2026-03-16 colleague] Follow-up done."
+    )
+
+
+def test_update_contact_point_normalises_phone_numbers(crm):
+    mobile = crm.alice.contact_points[1]
+    update_contact_point(crm.session, crm.officer, mobile.id, value="+852 9876-5432")
+    assert mobile.value == "98765432"
+    with pytest.raises(OperationError, match="not a Hong Kong mobile number"):
+        update_contact_point(crm.session, crm.officer, mobile.id, value="2345 6789")
+
+
+def test_update_contact_point_records_before_and_after(crm):
+    email = crm.alice.contact_points[0]
+    start = last_event_id(crm.session)
+    update_contact_point(
+        crm.session, crm.officer, email.id, value="alice.chan@example.hk", is_invalid=False
+    )
+    (event,) = events(crm.session, start)
+    # is_invalid was already False: only the value changed.
+    assert event.before == {"value": "alice@example.hk"}
+    assert event.after == {"value": "alice.chan@example.hk"}
+    assert event.details["customer_id"] == crm.alice.id
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+
+def consent_rows(session: Session) -> list[tuple]:
+    return dump(session)["consent_record"]
+
+
+def dm_email(crm: Crm, customer: Customer) -> str:
+    page = select_rows(
+        crm.session,
+        "customers",
+        columns=["dm_email"],
+        where={"field": "customer_id", "op": "eq", "value": customer.id},
+        as_of=TODAY,
+    )
+    return page.rows[0]["dm_email"]
+
+
+def test_record_consent_appends_and_never_updates(crm):
+    old = consent_rows(crm.session)
+    record = record_consent(
+        crm.session, crm.officer, crm.alice.id, "direct_marketing", "email", "withdrawn", "oral"
+    )
+    new = consent_rows(crm.session)
+    assert new[: len(old)] == old
+    assert len(new) == len(old) + 1
+    assert record.recorded_by_id == crm.officer.id
+    assert record.captured_at.date() == TODAY
+    assert record.notice.version == "PICS-2024"  # in effect today; PICS-2027 is not yet
+    assert dm_email(crm, crm.alice) == "withdrawn"
+
+
+def test_record_consent_keeps_opted_out_in_step(crm):
+    email, mobile = crm.alice.contact_points
+    start = last_event_id(crm.session)
+    record_consent(
+        crm.session, crm.officer, crm.alice.id, "direct_marketing", "email", "withdrawn", "oral"
+    )
+    assert email.opted_out and not mobile.opted_out
+    (event,) = events(crm.session, start)
+    assert event.before == {"status": "given"}
+    assert event.after["status"] == "withdrawn"
+    assert event.details["contact_points"] == [
+        {"contact_point_id": email.id, "opted_out": [False, True]}
+    ]
+    record_consent(
+        crm.session, crm.officer, crm.alice.id, "direct_marketing", "email", "given", "written_form"
+    )
+    assert not email.opted_out
+    # A mobile number is reached by SMS and by calls: opted out while either is withdrawn.
+    record_consent(
+        crm.session, crm.officer, crm.alice.id, "direct_marketing", "sms", "withdrawn", "oral"
+    )
+    record_consent(
+        crm.session, crm.officer, crm.alice.id, "direct_marketing", "phone", "withdrawn", "oral"
+    )
+    assert mobile.opted_out
+    record_consent(
+        crm.session, crm.officer, crm.alice.id, "direct_marketing", "sms", "given", "oral"
+    )
+    assert mobile.opted_out
+    record_consent(
+        crm.session, crm.officer, crm.alice.id, "direct_marketing", "phone", "given", "oral"
+    )
+    assert not mobile.opted_out
+
+
+def test_other_purposes_leave_opt_out_flags_alone(crm):
+    email = crm.alice.contact_points[0]
+    record_consent(
+        crm.session,
+        crm.officer,
+        crm.alice.id,
+        "third_party_marketing",
+        "email",
+        "withdrawn",
+        "oral",
+    )
+    assert not email.opted_out
+    assert dm_email(crm, crm.alice) == "given"
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def test_send_message_goes_to_the_primary_contact(crm):
+    message = send_message(
+        crm.session,
+        crm.officer,
+        customer_id=crm.bob.id,
+        channel="email",
+        kind="service",
+        body="Your order has shipped.",
+    )
+    assert message.to_address == "bob@example.hk"
+    assert message.staff_id == crm.officer.id and message.sent_at.date() == TODAY
+
+
+def test_send_message_to_an_opted_out_customer_is_recorded_not_blocked(crm):
+    start = last_event_id(crm.session)
+    message = send_message(
+        crm.session,
+        crm.officer,
+        customer_id=crm.bob.id,
+        channel="email",
+        kind="promotional",
+        subject="Spring VIP evening",
+        body="Join us!",
+        campaign_id=1,
+    )
+    assert message.kind == "promotional" and message.campaign_id == 1
+    (event,) = events(crm.session, start)
+    assert event.details["dm_consent"] == "withdrawn"
+    assert event.details["contact_opted_out"] is True
+    assert crm.session.scalar(select(func.count(Message.id))) == 1
+
+
+def test_send_message_needs_a_contact_for_the_channel(crm):
+    with pytest.raises(OperationError, match="has no contact for sms"):
+        send_message(
+            crm.session,
+            crm.officer,
+            customer_id=crm.bob.id,
+            channel="sms",
+            kind="service",
+            body="Hi",
+        )
+    # Calls fall back to the mobile number.
+    call = send_message(
+        crm.session,
+        crm.officer,
+        customer_id=crm.alice.id,
+        channel="phone",
+        kind="service",
+        body="Hi",
+    )
+    assert call.to_address == "91234567"
+
+
+# --- reports: definitions ---------------------------------------------------------------------
+
+
+def test_create_report_stores_a_normalised_definition(crm):
+    report = create_report(
+        crm.session,
+        crm.marketer,
+        name="  Platinum list ",
+        source="customers",
+        columns=["member_no", "email"],
+        filters={},
+        sort=[("member_no", "desc"), {"field": "email"}],
+        purpose="Invitations",
+    )
+    assert report.name == "Platinum list"
+    assert report.owner_id == crm.marketer.id
+    assert report.filters is None
+    assert report.sort == [["member_no", "desc"], ["email", "asc"]]
+
+
+def test_create_report_explains_bad_filters(crm):
+    with pytest.raises(OperationError) as caught:
+        create_report(
+            crm.session,
+            crm.officer,
+            name="Bad",
+            source="customers",
+            columns=["tier"],
+            filters={"all": [{"field": "tier", "op": "eq", "value": "vip"}]},
+        )
+    assert "Filters: all[0].value: tier has no value 'vip'" in str(caught.value)
+    assert caught.value.field == "filters"
+
+
+def test_update_report_owner_only_and_records_changes(crm):
+    with pytest.raises(OperationError, match="Only the report's owner"):
+        update_report(crm.session, crm.colleague, crm.report.id, name="Mine now")
+    with pytest.raises(OperationError, match="owner_id cannot be changed"):
+        update_report(crm.session, crm.officer, crm.report.id, owner_id=crm.colleague.id)
+    start = last_event_id(crm.session)
+    update_report(
+        crm.session,
+        crm.officer,
+        crm.report.id,
+        name="Gold members",
+        filters={"field": "tier", "op": "eq", "value": "gold"},
+    )
+    (event,) = events(crm.session, start)
+    assert event.before == {"filters": {"field": "tier", "op": "in", "value": ["gold", "platinum"]}}
+    assert event.after == {"filters": {"field": "tier", "op": "eq", "value": "gold"}}
+
+
+def test_delete_report_is_soft_and_hides_it(crm):
+    share_report(crm.session, crm.officer, crm.report.id, "marketing")
+    delete_report(crm.session, crm.officer, crm.report.id)
+    assert crm.session.get(ReportDefinition, crm.report.id).is_deleted
+    assert not can_view_report(crm.session, crm.marketer, crm.report)
+    assert not can_view_report(crm.session, crm.officer, crm.report)
+    with pytest.raises(OperationError, match="has been deleted"):
+        run_report(crm.session, crm.officer, crm.report.id)
+    with pytest.raises(OperationError, match="has been deleted"):
+        delete_report(crm.session, crm.officer, crm.report.id)
+
+
+# --- reports: sharing and access --------------------------------------------------------------
+
+
+def test_only_the_owner_may_share(crm):
+    before = dump(crm.session)
+    with pytest.raises(OperationError, match=r"Only the report's owner \(officer\) may share"):
+        share_report(crm.session, crm.colleague, crm.report.id, "marketing")
+    assert dump(crm.session) == before
+
+
+def test_sharing_twice_updates_export_rights(crm):
+    first = share_report(crm.session, crm.officer, crm.report.id, "marketing")
+    start = last_event_id(crm.session)
+    second = share_report(crm.session, crm.officer, crm.report.id, "marketing", can_export=True)
+    assert second.id == first.id and second.can_export
+    assert crm.session.scalar(select(func.count(ReportShare.id))) == 1
+    (event,) = events(crm.session, start)
+    assert event.before == {"can_export": False}
+    assert event.after == {"department": "marketing", "can_export": True}
+    with pytest.raises(OperationError, match="already shared with Marketing"):
+        share_report(crm.session, crm.officer, crm.report.id, "marketing", can_export=True)
+
+
+def test_unknown_department_lists_the_known_ones(crm):
+    with pytest.raises(
+        OperationError, match="known departments: customer_service, marketing, sales"
+    ):
+        share_report(crm.session, crm.officer, crm.report.id, "legal")
+
+
+def test_run_report_permission(crm):
+    run_report(crm.session, crm.officer, crm.report.id)  # owner
+    for outsider in (crm.marketer, crm.seller):
+        with pytest.raises(OperationError, match="do not have access"):
+            run_report(crm.session, outsider, crm.report.id)
+    share_report(crm.session, crm.officer, crm.report.id, "marketing")
+    assert run_report(crm.session, crm.marketer, crm.report.id).run_by_id == crm.marketer.id
+    with pytest.raises(OperationError, match="do not have access"):
+        run_report(crm.session, crm.seller, crm.report.id)
+    unshare_report(crm.session, crm.officer, crm.report.id, "marketing")
+    with pytest.raises(OperationError, match="do not have access"):
+        run_report(crm.session, crm.marketer, crm.report.id)
+    # Sharing is by department: a colleague in the owner's department has no access either.
+    with pytest.raises(OperationError, match="do not have access"):
+        run_report(crm.session, crm.colleague, crm.report.id)
+
+
+def test_run_report_stores_a_snapshot_of_the_output(crm):
+    start = last_event_id(crm.session)
+    run = run_report(crm.session, crm.officer, crm.report.id)
+    assert run.columns == ["member_no", "name_en", "tier"]
+    assert run.row_count == 2
+    assert run.row_keys == [crm.bob.id, crm.alice.id]  # member_no descending
+    assert list(csv.reader(io.StringIO(run.output_csv))) == [
+        ["member_no", "name_en", "tier"],
+        ["M00000002", "Bob Wong", "platinum"],
+        ["M00000001", "Alice Chan", "gold"],
+    ]
+    (event,) = events(crm.session, start)
+    assert (event.operation, event.entity_type, event.entity_id) == (
+        "report.run",
+        "report",
+        crm.report.id,
+    )
+    assert event.details == {"report_id": crm.report.id, "run_id": run.id, "row_count": 2}
+
+
+# --- reports: export --------------------------------------------------------------------------
+
+
+def test_export_stores_content_fields_and_destination(crm):
+    export = export_report(
+        crm.session,
+        crm.officer,
+        crm.report.id,
+        purpose="VIP evening invitations",
+        destination="internal_email",
+        for_department="marketing",
+        encrypted=True,
+    )
+    assert export.columns == ["member_no", "name_en", "tier"]
+    assert export.row_count == 2
+    assert export.content.splitlines()[0] == "member_no,name_en,tier"
+    assert "M00000001,Alice Chan,gold" in export.content
+    assert export.destination == "internal_email" and export.encrypted
+    assert export.for_department.code == "marketing"
+    assert export.exported_by_id == crm.officer.id
+    assert export.exported_at.date() == TODAY
+    # Exporting does not count as a run.
+    assert crm.session.scalar(select(func.count(ReportRun.id))) == 0
+
+
+def test_careless_exports_are_recorded_for_the_graders(crm):
+    start = last_event_id(crm.session)
+    export = export_report(crm.session, crm.officer, crm.report.id, destination="personal_email")
+    assert (export.purpose, export.destination, export.encrypted) == ("", "personal_email", False)
+    (event,) = events(crm.session, start)
+    assert event.details["destination_approved"] is False
+    assert event.after["purpose"] == "" and event.after["encrypted"] is False
+
+
+def test_export_needs_export_rights(crm):
+    share_report(crm.session, crm.officer, crm.report.id, "marketing")
+    with pytest.raises(OperationError, match="may not export"):
+        export_report(crm.session, crm.marketer, crm.report.id, destination="internal_email")
+    share_report(crm.session, crm.officer, crm.report.id, "marketing", can_export=True)
+    export = export_report(crm.session, crm.marketer, crm.report.id, destination="internal_email")
+    assert crm.session.get(ReportExport, export.id).exported_by_id == crm.marketer.id
+
+
+def test_a_report_that_no_longer_fits_its_source_cannot_run(crm):
+    crm.report.columns = ["member_no", "loyalty_points"]
+    crm.session.flush()
+    before = dump(crm.session)
+    with pytest.raises(OperationError, match="cannot run: columns\\[1\\]: unknown field"):
+        run_report(crm.session, crm.officer, crm.report.id)
+    assert dump(crm.session) == before
