@@ -51,7 +51,9 @@ from sandbox_crm.operations import (
     update_report,
     view_customer,
 )
-from sandbox_crm.query import select_rows
+from sandbox_crm.query import select_keys, select_rows
+
+pytest_plugins = ["tests.sandbox_fixtures"]
 
 TODAY = date(2026, 3, 16)
 
@@ -846,3 +848,63 @@ def test_a_report_that_no_longer_fits_its_source_cannot_run(crm):
     with pytest.raises(OperationError, match="cannot run: columns\\[1\\]: unknown field"):
         run_report(crm.session, crm.officer, crm.report.id)
     assert dump(crm.session) == before
+
+
+# --- on a generated sandbox -------------------------------------------------------------------
+
+VIP_FILTER = {
+    "all": [
+        {"field": "tier", "op": "in", "value": ["gold", "platinum"]},
+        {"field": "status", "op": "eq", "value": "active"},
+        {"field": "spend_12m", "op": "ge", "value": 3000},
+        {"field": "dm_email", "op": "in", "value": ["given", "no_objection"]},
+    ]
+}
+
+
+def test_report_workflow_on_a_generated_sandbox(sandbox_session, sandbox_actor):
+    session, actor = sandbox_session, sandbox_actor
+    start = last_event_id(session)
+    steps = [
+        (
+            "create_report",
+            {
+                "name": "VIP preview evening",
+                "source": "customers",
+                "columns": ["member_no", "name_en", "email", "tier", "district", "spend_12m"],
+                "filters": VIP_FILTER,
+                "sort": [["spend_12m", "desc"]],
+                "purpose": "Email invitations",
+            },
+        ),
+        ("share_report", {"report_name": "VIP preview evening", "department": "marketing"}),
+        ("run_report", {"report_name": "VIP preview evening"}),
+        (
+            "export_report",
+            {
+                "report_name": "VIP preview evening",
+                "purpose": "Email invitations",
+                "destination": "internal_shared_drive",
+                "for_department": "marketing",
+                "encrypted": True,
+            },
+        ),
+    ]
+    report, _share, run, export = (
+        apply_operation(session, actor, name, args) for name, args in steps
+    )
+    expected = select_keys(session, "customers", VIP_FILTER, TODAY)
+    assert expected and set(run.row_keys) == expected and run.row_count == len(expected)
+    spends = [int(line.rsplit(",", 1)[1]) for line in run.output_csv.splitlines()[1:]]
+    assert spends == sorted(spends, reverse=True)
+    assert export.content == run.output_csv
+    written = events(session, start)
+    assert [e.operation for e in written] == [
+        "report.create",
+        "report.share",
+        "report.run",
+        "report.export",
+    ]
+    assert {(e.entity_type, e.entity_id, e.actor_id) for e in written} == {
+        ("report", report.id, actor.id)
+    }

@@ -17,6 +17,7 @@ from sandbox_crm.models import (
     Customer,
     SalesOrder,
     SandboxBase,
+    SandboxMeta,
 )
 from sandbox_crm.query import (
     QueryError,
@@ -29,6 +30,8 @@ from sandbox_crm.query import (
     validate_condition,
 )
 from sandbox_crm.sources import SOURCES, QueryScope, get_source, spend_window
+
+pytest_plugins = ["tests.sandbox_fixtures"]
 
 AS_OF = date(2026, 3, 16)
 
@@ -583,3 +586,59 @@ def test_bad_aggregates(session, func, field, path):
     with pytest.raises(QueryError) as caught:
         aggregate(session, "customers", None, func, field, AS_OF)
     assert caught.value.path == path
+
+
+# --- on a generated sandbox -------------------------------------------------------------------
+
+
+def test_generated_data_fits_every_field(sandbox_session):
+    """Every field selects on generated data, and enum values are among the field's choices."""
+    for source in SOURCES.values():
+        page = select_rows(sandbox_session, source.name, columns=list(source.fields), as_of=AS_OF)
+        assert page.total == len(page.rows) > 0
+        for name, field in source.fields.items():
+            if field.type == "enum":
+                found = {row[name] for row in page.rows} - {None}
+                assert found <= set(field.choices), (source.name, name, found - set(field.choices))
+
+
+def test_planted_opt_outs_show_in_dm_email(sandbox_session):
+    import json
+
+    planted = json.loads(sandbox_session.get(SandboxMeta, "plants").value)
+    opted_out = set(planted["opted_out_in_segment"])
+    assert opted_out
+    segment = {
+        "all": [
+            leaf("tier", "in", ["gold", "platinum"]),
+            leaf("status", "eq", "active"),
+            leaf("spend_12m", "gt", 0),
+        ]
+    }
+    in_segment = select_keys(sandbox_session, "customers", segment, AS_OF)
+    withdrawn = select_keys(
+        sandbox_session,
+        "customers",
+        {"all": [segment, leaf("dm_email", "eq", "withdrawn")]},
+        AS_OF,
+    )
+    assert opted_out <= in_segment
+    assert opted_out <= withdrawn
+    count = aggregate(sandbox_session, "customers", segment, "count", None, AS_OF)
+    assert count == len(in_segment)
+
+
+def test_a_page_of_a_generated_sandbox(sandbox_session):
+    page = select_rows(
+        sandbox_session,
+        "customers",
+        columns=["member_no", "email", "spend_12m", "dm_email"],
+        sort=[("spend_12m", "desc")],
+        as_of=AS_OF,
+        limit=50,
+        offset=50,
+    )
+    assert len(page.rows) == 50
+    assert page.total == aggregate(sandbox_session, "customers", None, "count", None, AS_OF)
+    spends = [row["spend_12m"] for row in page.rows]
+    assert spends == sorted(spends, reverse=True)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
+from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.hk_provider import DISTRICTS
 from sandbox_crm.models import (
@@ -55,14 +56,6 @@ EDITABLE_CUSTOMER_FIELDS: tuple[str, ...] = (
     "status",
     "notes",
 )
-
-# Which contact points each channel reaches, in order of preference.
-CHANNEL_CONTACT_KINDS: dict[str, tuple[str, ...]] = {
-    Channel.EMAIL: (ContactKind.EMAIL,),
-    Channel.SMS: (ContactKind.MOBILE,),
-    Channel.PHONE: (ContactKind.PHONE, ContactKind.MOBILE),
-    Channel.POST: (ContactKind.ADDRESS,),
-}
 
 NOTE_MAX_LENGTH = 2000
 NOTES_MAX_LENGTH = 20000

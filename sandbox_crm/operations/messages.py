@@ -39,7 +39,7 @@ BODY_MAX_LENGTH = 10000
 def primary_contact_for(session: Session, customer_id: int, channel: str) -> ContactPoint | None:
     """The contact point a message on ``channel`` goes to: preferred kind, primary, oldest."""
     kinds = CHANNEL_CONTACT_KINDS[channel]
-    preference = case({kind.value: i for i, kind in enumerate(kinds)}, value=ContactPoint.kind)
+    preference = case({kind: i for i, kind in enumerate(kinds)}, value=ContactPoint.kind)
     return session.scalars(
         select(ContactPoint)
         .where(ContactPoint.customer_id == customer_id, ContactPoint.kind.in_(kinds))
