@@ -22,6 +22,7 @@ Missing (null) values never satisfy a comparison; ``ne`` and ``not_in`` do inclu
 from __future__ import annotations
 
 import calendar
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -376,14 +377,14 @@ def _parse(source: Source, cond: Any, path: str, errors: list[QueryError]) -> An
     return _Group(kind, tuple(items))
 
 
-def _source_or_errors(source: Source | str) -> Source:
+def _as_source(source: Source | str) -> Source:
     return source if isinstance(source, Source) else get_source(source)
 
 
 def condition_problems(source: Source | str, condition: Any) -> list[QueryError]:
     """Every problem in a condition, each a QueryError with its path."""
     try:
-        src = _source_or_errors(source)
+        src = _as_source(source)
     except QueryError as exc:
         return [exc]
     errors: list[QueryError] = []
@@ -424,28 +425,28 @@ def _is_day(field: Field, value: Any) -> bool:
     return field.type == "datetime" and not isinstance(value, datetime)
 
 
+_COMPARE = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
+
+
 def _compare(field: Field, expr: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
     """One comparison, without the null handling (done by the caller)."""
-    if _is_day(field, value):
-        day_start, next_day = _start(value), _start(value + timedelta(days=1))
-        if op == "eq":
-            return and_(expr >= day_start, expr < next_day)
-        if op == "ne":
-            return or_(expr < day_start, expr >= next_day)
-        return {
-            "lt": lambda: expr < day_start,
-            "le": lambda: expr < next_day,
-            "gt": lambda: expr >= next_day,
-            "ge": lambda: expr >= day_start,
-        }[op]()
-    return {
-        "eq": lambda: expr == value,
-        "ne": lambda: expr != value,
-        "lt": lambda: expr < value,
-        "le": lambda: expr <= value,
-        "gt": lambda: expr > value,
-        "ge": lambda: expr >= value,
-    }[op]()
+    if not _is_day(field, value):
+        return _COMPARE[op](expr, value)
+    day_start, next_day = _start(value), _start(value + timedelta(days=1))
+    if op == "eq":
+        return and_(expr >= day_start, expr < next_day)
+    if op == "ne":
+        return or_(expr < day_start, expr >= next_day)
+    # Before the day / up to its end / after its end / from its start.
+    bound = day_start if op in ("lt", "ge") else next_day
+    return expr < bound if op in ("lt", "le") else expr >= bound
 
 
 def _compile_leaf(leaf: _Leaf, scope: QueryScope) -> ColumnElement[bool]:
@@ -590,10 +591,6 @@ def _checked_columns(source: Source, columns: Sequence[str]) -> list[str]:
     return result
 
 
-def _where(source: Source, where: Any, scope: QueryScope) -> ColumnElement[bool]:
-    return compile_condition(source, where, scope)
-
-
 def select_rows(
     session: Session,
     source_name: str,
@@ -618,7 +615,7 @@ def select_rows(
         raise QueryError("limit must be 0 or more", "limit")
     if offset < 0:
         raise QueryError("offset must be 0 or more", "offset")
-    condition = _where(source, where, scope)
+    condition = compile_condition(source, where, scope)
 
     selected = [source.key_field, *(name for name in wanted if name != source.key_field)]
     labelled = {name: source.fields[name].expr(scope).label(name) for name in selected}
@@ -646,7 +643,7 @@ def select_keys(session: Session, source_name: str, where: Any, as_of: date) -> 
     source = get_source(source_name)
     scope = QueryScope(as_of)
     key = source.fields[source.key_field].expr(scope)
-    stmt = select(key).select_from(source.model).where(_where(source, where, scope))
+    stmt = select(key).select_from(source.model).where(compile_condition(source, where, scope))
     return set(session.scalars(stmt))
 
 
@@ -667,7 +664,7 @@ def aggregate(
     scope = QueryScope(as_of)
     if func not in AGGREGATES:
         raise QueryError(f"unknown aggregate {func!r}; use one of {', '.join(AGGREGATES)}", "func")
-    condition = _where(source, where, scope)
+    condition = compile_condition(source, where, scope)
     if field is None:
         if func != "count":
             raise QueryError(f"{func} needs a field", "field")
@@ -686,14 +683,7 @@ def aggregate(
         .where(condition)
         .subquery()
     )
-    column = inner.c.value
-    outer = {
-        "count": lambda: sql.count(column),
-        "sum": lambda: sql.sum(column),
-        "avg": lambda: sql.avg(column),
-        "min": lambda: sql.min(column),
-        "max": lambda: sql.max(column),
-    }[func]()
+    outer = getattr(sql, func)(inner.c.value)
     result = session.execute(select(outer)).scalar_one()
     if func == "sum":
         return int(result or 0)
