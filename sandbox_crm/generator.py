@@ -155,6 +155,8 @@ class GenerationSpec:
         object.__setattr__(self, "plants", tuple(self.plants))
         if self.profile not in tuple(p.value for p in Profile):
             raise ValueError(f"unknown profile {self.profile!r}; known: retail, jewellery")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError("seed must be a whole number")
         if not isinstance(self.customers, int) or self.customers < 1:
             raise ValueError("customers must be a whole number >= 1")
         if self.customers >= 10**8:

@@ -170,6 +170,7 @@ class PlantRun:
 
     @property
     def day0(self) -> datetime:
+        """Midnight at the start of the sandbox's today: everything planted happens before it."""
         return datetime.combine(self.ctx.today, time())
 
     def pick(self, candidates: Sequence[int], what: str) -> list[int]:

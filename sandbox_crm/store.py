@@ -22,9 +22,10 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from sandbox_crm.clock import start_clock
 from sandbox_crm.generator import GenerationSpec, generate
@@ -35,6 +36,7 @@ __all__ = [
     "SandboxFrozen",
     "SandboxNotFound",
     "SandboxStore",
+    "create_schema",
     "validate_key",
 ]
 
@@ -79,6 +81,18 @@ def _make_engine(path: Path, read_only: bool) -> Engine:
     engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
     event.listen(engine, "connect", _on_connect)
     return engine
+
+
+def create_schema(conn: Connection) -> None:
+    """Create every sandbox table and index in a fixed order (so template files are identical).
+
+    ``metadata.create_all`` emits a table's indexes in set order, which varies with the hash
+    seed; the data would be the same but the file bytes would not.
+    """
+    for table in SandboxBase.metadata.sorted_tables:
+        conn.execute(CreateTable(table))
+        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
+            conn.execute(CreateIndex(index))
 
 
 class SandboxStore:
@@ -145,7 +159,7 @@ class SandboxStore:
                     # A half-written temp file is thrown away, so durability is not needed.
                     conn.exec_driver_sql("PRAGMA journal_mode = OFF")
                     conn.exec_driver_sql("PRAGMA synchronous = OFF")
-                    SandboxBase.metadata.create_all(conn)
+                    create_schema(conn)
                     with Session(bind=conn) as session:
                         generate(session, spec)
                         session.commit()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -62,6 +64,28 @@ def test_template_is_generated_once_and_reused(store: SandboxStore, generations:
     assert not list(store.template_dir.glob("*.tmp"))
     store.create("three", _spec(customers=41))
     assert len(generations) == 2
+
+
+def test_templates_of_one_spec_are_byte_identical(tmp_path: Path) -> None:
+    first = SandboxStore(tmp_path / "a", tmp_path / "ta").ensure_template(_spec())
+    # Another interpreter with another hash seed: set and dict-of-set orders must not leak in.
+    script = (
+        "import sys; from pathlib import Path; from tests.test_store import _spec; "
+        "from sandbox_crm.store import SandboxStore; "
+        "print(SandboxStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_template(_spec()))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "b"), str(tmp_path / "tb")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+    )
+    second = Path(result.stdout.strip())
+    assert second != first and second.name == first.name
+    assert first.read_bytes() == second.read_bytes()
 
 
 def test_racing_template_requests_generate_once(
