@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from graders.checks.common import DeliverableRef, Params
 from graders.context import EventRecord, GradingContext
 from graders.registry import check
 from graders.results import Outcome, freeze, thaw
+from sandbox_crm.operations import OPERATIONS
+
+
+def audit_operations() -> list[str]:
+    """The audit operation names the sandbox's operations write, sorted."""
+    return sorted({spec.event for spec in OPERATIONS.values()})
 
 
 def _json(value: Any) -> Any:
@@ -25,6 +31,15 @@ class SequenceStep(Params):
     """If given, the event must be about this deliverable's entity."""
     details: dict[str, Any] = Field(default_factory=dict)
     """Expected values in the event's details (or, failing that, in its after-snapshot)."""
+
+    @field_validator("operation")
+    @classmethod
+    def _known_operation(cls, value: str) -> str:
+        """Reject an operation name no sandbox operation writes to the audit log."""
+        known = audit_operations()
+        if value not in known:
+            raise ValueError(f"unknown audit operation {value!r}; known: {', '.join(known)}")
+        return value
 
 
 class SequenceParams(Params):
