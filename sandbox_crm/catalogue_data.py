@@ -47,7 +47,8 @@ DEPARTMENTS: tuple[tuple[str, str], ...] = (
 )
 
 # (department code, how many staff, titles to draw from). The first title of each department
-# goes to its head. Totals 28-34 with the per-department extras drawn by the generator.
+# goes to its head. The generator adds up to one more per department (28-35 staff) plus the
+# trainee.
 STAFF_PLAN: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("management", 2, ("Managing Director", "Operations Director")),
     ("marketing", 4, ("Marketing Manager", "CRM Marketing Executive", "Marketing Officer")),
