@@ -13,6 +13,7 @@ from flask import Flask
 BLUEPRINTS = [
     "training_platform.auth",
     "training_platform.home",
+    "training_platform.review",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -1,0 +1,627 @@
+"""Assessor review: the queue, the effective result, overrides, rubric scores and the decision.
+
+The automatic result (the latest GradeRecord) is never modified. An assessor's overrides are
+separate rows that keep the automatic status beside the new one and the reason; rubric scores are
+rows too; ``effective_result`` applies both through the grading engine's roll-up. The sandbox is
+only ever opened read-only here.
+
+A decision is final: recording it sets the attempt to ``decided`` and from then on its overrides,
+rubric scores and decision can no longer change. Overrides are append-only until then (a later
+override of the same target supersedes the earlier one, which is kept), so the path to the
+decision stays visible. Correcting a recorded decision is a matter for the centre (appeal), not
+an edit of the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
+
+from graders import runner
+from graders.definitions import Scenario, Unit, WrittenItem
+from graders.engine import roll_up
+from graders.results import GradingResult, RequirementStatus, Status, Verdict
+from sandbox_crm.models import AuditEvent, StaffUser
+from sandbox_crm.store import SandboxNotFound, SandboxStore
+from training_platform import definitions_store
+from training_platform.models import (
+    Attempt,
+    AttemptStatus,
+    Decision,
+    DefinitionVersion,
+    GradeRecord,
+    OverrideTarget,
+    Review,
+    Role,
+    RubricScore,
+    User,
+    VerdictOverride,
+    utcnow,
+)
+
+__all__ = [
+    "MIN_REASON_CHARS",
+    "OVERRIDE_STATUSES",
+    "QUEUE_SORTS",
+    "QUEUE_STATES",
+    "AttemptNotFound",
+    "FieldChange",
+    "OverrideRequest",
+    "ReviewError",
+    "SandboxGone",
+    "Timeline",
+    "TimelineEntry",
+    "action_timeline",
+    "active_overrides",
+    "automatic_result",
+    "can_change",
+    "effective_result",
+    "latest_grade_record",
+    "latest_grade_records",
+    "queue_query",
+    "record_decision",
+    "record_overrides",
+    "reviewable_attempt",
+    "rubric_points",
+    "score_rubric",
+    "scenario_of",
+    "target_key",
+    "unit_of",
+]
+
+MIN_REASON_CHARS = 10
+MAX_TEXT_CHARS = 4000
+
+REVIEWABLE = (AttemptStatus.GRADED, AttemptStatus.DECIDED)
+
+OVERRIDE_STATUSES: dict[OverrideTarget, tuple[str, ...]] = {
+    OverrideTarget.CHECK: (Status.PASS.value, Status.FAIL.value, Status.NOT_APPLICABLE.value),
+    OverrideTarget.ITEM: (Status.PASS.value, Status.FAIL.value),
+    OverrideTarget.PDPO: (Status.PASS.value, Status.FAIL.value, Status.NOT_APPLICABLE.value),
+    OverrideTarget.REQUIREMENT: (
+        RequirementStatus.DEMONSTRATED.value,
+        RequirementStatus.NOT_DEMONSTRATED.value,
+    ),
+}
+"""The statuses an assessor may set, per kind of target."""
+
+QUEUE_STATES = ("awaiting", "decided", "all")
+QUEUE_SORTS = ("submitted", "trainee", "scenario")
+
+_TARGET_WORDS = {
+    OverrideTarget.CHECK: "check",
+    OverrideTarget.ITEM: "question",
+    OverrideTarget.PDPO: "PDPO rule",
+    OverrideTarget.REQUIREMENT: "performance requirement",
+}
+
+
+class ReviewError(ValueError):
+    """A refused review action; ``problems`` are messages fit to show the assessor."""
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__(" ".join(self.problems))
+
+
+class AttemptNotFound(LookupError):
+    """No reviewable attempt with this id for this user (unknown, another centre, not graded)."""
+
+
+# --- finding attempts --------------------------------------------------------------------------
+
+
+def _same_centre(user: User, attempt: Attempt) -> bool:
+    return attempt.trainee.centre_id == user.centre_id
+
+
+def reviewable_attempt(session: Session, user: User, attempt_id: int) -> Attempt:
+    """A graded or decided attempt of a trainee in the user's centre; AttemptNotFound otherwise."""
+    attempt = session.get(Attempt, attempt_id)
+    if (
+        attempt is None
+        or user.role not in (Role.ASSESSOR, Role.CENTRE_ADMIN)
+        or not _same_centre(user, attempt)
+        or attempt.status not in REVIEWABLE
+    ):
+        raise AttemptNotFound(attempt_id)
+    return attempt
+
+
+def queue_query(
+    centre_id: int, *, state: str = "awaiting", sort: str = "submitted", direction: str = "asc"
+) -> Select:
+    """Attempts of a centre's trainees awaiting a decision, decided, or both, sorted."""
+    scenario = aliased(DefinitionVersion)
+    statuses = {
+        "awaiting": (AttemptStatus.GRADED,),
+        "decided": (AttemptStatus.DECIDED,),
+    }.get(state, REVIEWABLE)
+    columns = {
+        "submitted": (Attempt.submitted_at,),
+        "trainee": (User.display_name, Attempt.submitted_at),
+        "scenario": (scenario.title, scenario.version, Attempt.submitted_at),
+    }.get(sort, (Attempt.submitted_at,))
+    ordered = [c.desc() if direction == "desc" else c.asc() for c in columns]
+    return (
+        select(Attempt)
+        .join(User, Attempt.trainee_id == User.id)
+        .join(scenario, Attempt.scenario_version_id == scenario.id)
+        .where(User.centre_id == centre_id, Attempt.status.in_(statuses))
+        .order_by(*ordered, Attempt.id.desc() if direction == "desc" else Attempt.id.asc())
+    )
+
+
+def latest_grade_record(session: Session, attempt: Attempt) -> GradeRecord | None:
+    """The attempt's most recent grading run, or None."""
+    return session.scalars(
+        select(GradeRecord)
+        .where(GradeRecord.attempt_id == attempt.id)
+        .order_by(GradeRecord.id.desc())
+        .limit(1)
+    ).first()
+
+
+def latest_grade_records(session: Session, attempt_ids: Iterable[int]) -> dict[int, GradeRecord]:
+    """The most recent grading run of each of these attempts, by attempt id (one query)."""
+    ids = list(attempt_ids)
+    if not ids:
+        return {}
+    newest = (
+        select(func.max(GradeRecord.id))
+        .where(GradeRecord.attempt_id.in_(ids))
+        .group_by(GradeRecord.attempt_id)
+    )
+    rows = session.scalars(select(GradeRecord).where(GradeRecord.id.in_(newest)))
+    return {row.attempt_id: row for row in rows}
+
+
+# --- definitions and results -------------------------------------------------------------------
+
+
+def scenario_of(attempt: Attempt) -> Scenario:
+    """The exact scenario version the attempt was started and graded on."""
+    return definitions_store.load_scenario_model(attempt.scenario_version)
+
+
+def unit_of(attempt: Attempt) -> Unit:
+    """The exact unit version the attempt is graded against."""
+    return definitions_store.load_unit_model(attempt.unit_version)
+
+
+def automatic_result(session: Session, attempt: Attempt) -> GradingResult:
+    """The automatic grading result, exactly as stored; ReviewError before grading."""
+    record = latest_grade_record(session, attempt)
+    if record is None:
+        raise ReviewError("This attempt has not been graded yet.")
+    return GradingResult.from_dict(record.result)
+
+
+def target_key(kind: OverrideTarget | str, target_id: str) -> str:
+    """The grading engine's name for an override target: "check:rows", "pdpo:DM-06", "pr:2.1"."""
+    kind = OverrideTarget(kind)
+    prefix = "pr" if kind == OverrideTarget.REQUIREMENT else kind.value
+    return f"{prefix}:{target_id}"
+
+
+def active_overrides(review: Review | None) -> dict[str, VerdictOverride]:
+    """The override in force for each target ("check:rows"): the latest one recorded."""
+    active: dict[str, VerdictOverride] = {}
+    if review is None:
+        return active
+    for override in sorted(review.overrides, key=lambda o: o.id):
+        active[target_key(override.target_kind, override.target_id)] = override
+    return active
+
+
+def rubric_points(review: Review | None) -> dict[str, dict[str, int]]:
+    """Rubric points recorded so far: item id -> criterion id -> points."""
+    scores: dict[str, dict[str, int]] = {}
+    if review is None:
+        return scores
+    for score in review.rubric_scores:
+        scores.setdefault(score.item_id, {})[score.criterion_id] = score.points
+    return scores
+
+
+def effective_result(session: Session, attempt: Attempt) -> GradingResult:
+    """The automatic result with the review's overrides and rubric scores rolled up again.
+
+    Checks and rules keep their automatic status; ``overridden`` holds each override beside the
+    automatic status with its reason; scored written items, the PRs and the verdict take the
+    assessor's judgement into account.
+    """
+    automatic = automatic_result(session, attempt)
+    review = attempt.review
+    active = active_overrides(review)
+    scores = rubric_points(review)
+    if not active and not scores:
+        return automatic
+    return roll_up(
+        unit_of(attempt),
+        scenario_of(attempt),
+        automatic.checks,
+        automatic.items,
+        automatic.pdpo,
+        overrides={key: {"status": o.status, "reason": o.reason} for key, o in active.items()},
+        rubric_scores=scores,
+        grader_version=automatic.grader_version,
+    )
+
+
+# --- changing the review -----------------------------------------------------------------------
+
+
+def can_change(user: User, attempt: Attempt) -> bool:
+    """Whether this user may still override, score or decide on this attempt."""
+    return (
+        user.role == Role.ASSESSOR
+        and _same_centre(user, attempt)
+        and attempt.status == AttemptStatus.GRADED
+    )
+
+
+def _require_changeable(assessor: User, attempt: Attempt) -> None:
+    if not _same_centre(assessor, attempt) or attempt.status not in REVIEWABLE:
+        raise AttemptNotFound(attempt.id)
+    if assessor.role != Role.ASSESSOR:
+        raise ReviewError("Only assessors can review attempts.")
+    if attempt.status == AttemptStatus.DECIDED:
+        raise ReviewError(
+            "This attempt has already been decided; the decision and the review that led to it "
+            "can no longer be changed."
+        )
+
+
+def _review_for(session: Session, assessor: User, attempt: Attempt) -> Review:
+    review = attempt.review
+    if review is None:
+        review = Review(attempt=attempt, assessor_id=assessor.id, decision=None, comment="")
+        session.add(review)
+        session.flush()
+    return review
+
+
+def _clean_text(value: str | None) -> str:
+    return (value or "").replace("\r\n", "\n").strip()
+
+
+@dataclass(frozen=True)
+class OverrideRequest:
+    """An assessor's request to set one target ("check:rows") to a status, with a reason."""
+
+    target: str
+    status: str
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        """The target kind ("check", "item", "pdpo" or "requirement")."""
+        return self.target.partition(":")[0]
+
+    @property
+    def target_id(self) -> str:
+        """The target's id within its kind ("rows", "DM-06", "2.1")."""
+        return self.target.partition(":")[2]
+
+
+def _automatic_status(result: GradingResult, kind: OverrideTarget, target_id: str) -> str | None:
+    found: Any
+    if kind == OverrideTarget.CHECK:
+        found = result.check(target_id)
+    elif kind == OverrideTarget.ITEM:
+        found = result.item(target_id)
+    elif kind == OverrideTarget.PDPO:
+        found = result.rule(target_id)
+    else:
+        found = result.requirement(target_id)
+    return None if found is None else str(found.status)
+
+
+def _current_status(effective: GradingResult, kind: OverrideTarget, target_id: str) -> str | None:
+    """The status in force now: the latest override, else the (rubric-scored) result's own."""
+    applied = effective.overridden.get(target_key(kind, target_id))
+    if applied is not None:
+        return applied.status
+    return _automatic_status(effective, kind, target_id)
+
+
+def record_overrides(
+    session: Session, assessor: User, attempt: Attempt, requests: Sequence[OverrideRequest]
+) -> list[VerdictOverride]:
+    """Override automatic statuses, each with a reason; all are recorded or none is."""
+    _require_changeable(assessor, attempt)
+    if not requests:
+        raise ReviewError("Choose something to override.")
+    automatic = automatic_result(session, attempt)
+    effective = effective_result(session, attempt)
+    problems: list[str] = []
+    accepted: list[tuple[OverrideTarget, str, str, str, str]] = []
+    for request in requests:
+        try:
+            kind = OverrideTarget(request.kind)
+        except ValueError:
+            problems.append(f'"{request.target}" is not a check, question, PDPO rule or PR.')
+            continue
+        words = _TARGET_WORDS[kind]
+        target_id = request.target_id
+        auto_status = _automatic_status(automatic, kind, target_id)
+        if auto_status is None:
+            problems.append(f'There is no {words} "{target_id}" in this attempt\'s result.')
+            continue
+        allowed = OVERRIDE_STATUSES[kind]
+        status = (request.status or "").strip()
+        if status not in allowed:
+            problems.append(
+                f'"{status}" is not a status for a {words}; choose one of: {", ".join(allowed)}.'
+            )
+            continue
+        if status == _current_status(effective, kind, target_id):
+            problems.append(f'The {words} "{target_id}" is already "{status}".')
+            continue
+        reason = _clean_text(request.reason)
+        if len(reason) < MIN_REASON_CHARS:
+            problems.append(
+                f'Give the reason for overriding the {words} "{target_id}" '
+                f"(at least {MIN_REASON_CHARS} characters)."
+            )
+            continue
+        if len(reason) > MAX_TEXT_CHARS:
+            problems.append(f"Keep the reason under {MAX_TEXT_CHARS:,} characters.")
+            continue
+        accepted.append((kind, target_id, auto_status, status, reason))
+    if problems:
+        raise ReviewError(problems)
+    review = _review_for(session, assessor, attempt)
+    now = utcnow()
+    rows = [
+        VerdictOverride(
+            review=review,
+            target_kind=kind,
+            target_id=target_id,
+            automatic_status=auto_status,
+            status=status,
+            reason=reason,
+            created_at=now,
+        )
+        for kind, target_id, auto_status, status, reason in accepted
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def _written_item(scenario: Scenario, item_id: str) -> WrittenItem:
+    item = scenario.item(item_id)
+    if not isinstance(item, WrittenItem):
+        raise ReviewError(f'There is no written question "{item_id}" with a rubric to score.')
+    return item
+
+
+def score_rubric(
+    session: Session,
+    assessor: User,
+    attempt: Attempt,
+    item_id: str,
+    points: Mapping[str, int | str | None],
+    comments: Mapping[str, str] | None = None,
+) -> list[RubricScore]:
+    """Score every rubric criterion of a written item (0..its points); rescoring replaces."""
+    _require_changeable(assessor, attempt)
+    item = _written_item(scenario_of(attempt), item_id)
+    comments = comments or {}
+    known = {criterion.id for criterion in item.rubric}
+    problems = [
+        f'The rubric of "{item_id}" has no criterion "{unknown}".'
+        for unknown in sorted(set(points) - known)
+    ]
+    chosen: dict[str, int] = {}
+    for criterion in item.rubric:
+        raw = points.get(criterion.id)
+        text = str(raw).strip() if raw is not None else ""
+        if text == "":
+            problems.append(f'Score the criterion "{criterion.id}" (0 to {criterion.points}).')
+            continue
+        try:
+            value = int(text)
+        except ValueError:
+            problems.append(f'Points for "{criterion.id}" must be a whole number.')
+            continue
+        if not 0 <= value <= criterion.points:
+            problems.append(
+                f'Points for "{criterion.id}" must be between 0 and {criterion.points}; '
+                f"got {value}."
+            )
+            continue
+        if len(_clean_text(comments.get(criterion.id))) > MAX_TEXT_CHARS:
+            problems.append(f"Keep the comment under {MAX_TEXT_CHARS:,} characters.")
+            continue
+        chosen[criterion.id] = value
+    if problems:
+        raise ReviewError(problems)
+    review = _review_for(session, assessor, attempt)
+    existing = {(s.item_id, s.criterion_id): s for s in review.rubric_scores}
+    rows: list[RubricScore] = []
+    for criterion in item.rubric:
+        row = existing.get((item_id, criterion.id))
+        if row is None:
+            row = RubricScore(review=review, item_id=item_id, criterion_id=criterion.id)
+            session.add(row)
+        row.points = chosen[criterion.id]
+        row.comment = _clean_text(comments.get(criterion.id))
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def _pending_words(result: GradingResult) -> list[str]:
+    pending = [
+        f'score the written question "{i.item_id}"'
+        for i in result.items
+        if i.status == Status.NEEDS_REVIEW and f"item:{i.item_id}" not in result.overridden
+    ]
+    pending += [
+        f'decide the check "{c.check_id}", which could not run'
+        for c in result.checks
+        if c.status == Status.ERROR and f"check:{c.check_id}" not in result.overridden
+    ]
+    return pending
+
+
+def record_decision(
+    session: Session, assessor: User, attempt: Attempt, decision: Decision | str, comment: str
+) -> Review:
+    """Record the unit decision on a graded attempt; the attempt becomes decided (final).
+
+    Everything must be judged first (written answers scored, errored checks overridden). A
+    decision that differs from the effective recommendation needs a comment giving the reason.
+    """
+    _require_changeable(assessor, attempt)
+    try:
+        chosen = Decision(decision)
+    except ValueError:
+        raise ReviewError('Choose "competent" or "not yet competent".') from None
+    text = _clean_text(comment)
+    if len(text) > MAX_TEXT_CHARS:
+        raise ReviewError(f"Keep the comment under {MAX_TEXT_CHARS:,} characters.")
+    effective = effective_result(session, attempt)
+    if effective.verdict == Verdict.PENDING_REVIEW:
+        pending = _pending_words(effective) or ["complete the review of every requirement"]
+        raise ReviewError(f"Before deciding, {'; '.join(pending)}.")
+    if chosen.value != effective.verdict.value and len(text) < MIN_REASON_CHARS:
+        raise ReviewError(
+            f"Your decision differs from the recommendation "
+            f'("{effective.verdict.value.replace("_", " ")}"): give the reason in the comment '
+            f"(at least {MIN_REASON_CHARS} characters)."
+        )
+    review = _review_for(session, assessor, attempt)
+    review.assessor_id = assessor.id
+    review.decision = chosen
+    review.comment = text
+    review.decided_at = utcnow()
+    attempt.status = AttemptStatus.DECIDED
+    session.flush()
+    return review
+
+
+# --- the trainee's actions ---------------------------------------------------------------------
+
+MAX_TIMELINE_EVENTS = 2000
+_VALUE_CHARS = 80
+
+
+class SandboxGone(LookupError):
+    """The attempt's sandbox no longer exists (deleted by the retention policy)."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field an event changed, as short text before and after."""
+
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One audit event of the attempt, as the assessor reads it."""
+
+    event_id: int
+    occurred_at: Any
+    username: str
+    operation: str
+    entity_type: str
+    entity_id: int | None
+    changes: tuple[FieldChange, ...]
+    details: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The attempt's audit events in order, and how many there are in all."""
+
+    entries: tuple[TimelineEntry, ...]
+    total: int
+
+    @property
+    def truncated(self) -> bool:
+        """Whether some events were left out."""
+        return self.total > len(self.entries)
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        text = ", ".join(_value_text(v) for v in value) or "[]"
+    elif isinstance(value, Mapping):
+        text = ", ".join(f"{k}: {_value_text(v)}" for k, v in value.items()) or "{}"
+    else:
+        text = str(value)
+    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
+
+
+def field_changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> tuple[FieldChange, ...]:
+    """The fields whose value differs between an event's before and after images."""
+    before = before or {}
+    after = after or {}
+    keys = [k for k in before if k not in after] + list(after)
+    return tuple(
+        FieldChange(key, _value_text(before.get(key)), _value_text(after.get(key)))
+        for key in keys
+        if key not in before or key not in after or before[key] != after[key]
+    )
+
+
+def _template_last_event(store: SandboxStore, attempt: Attempt) -> int:
+    """The id of the last audit event of the untouched template the sandbox was cloned from."""
+    spec = runner.generation_spec(scenario_of(attempt), attempt.variant_seed)
+    with store.template_session(spec) as template:
+        return template.scalar(select(func.max(AuditEvent.id))) or 0
+
+
+def action_timeline(
+    store: SandboxStore, attempt: Attempt, limit: int = MAX_TIMELINE_EVENTS
+) -> Timeline:
+    """The attempt's own audit events (after the template's), read from the frozen sandbox."""
+    if not store.exists(attempt.sandbox_key):
+        raise SandboxGone(attempt.sandbox_key)
+    after_id = _template_last_event(store, attempt)
+    try:
+        with store.session(attempt.sandbox_key, read_only=True) as sandbox:
+            condition = AuditEvent.id > after_id
+            total = sandbox.scalar(select(func.count(AuditEvent.id)).where(condition)) or 0
+            rows = sandbox.execute(
+                select(AuditEvent, StaffUser.username)
+                .outerjoin(StaffUser, AuditEvent.actor_id == StaffUser.id)
+                .where(condition)
+                .order_by(AuditEvent.id)
+                .limit(limit)
+            ).all()
+            entries = tuple(
+                TimelineEntry(
+                    event_id=event.id,
+                    occurred_at=event.occurred_at,
+                    username=username or "system",
+                    operation=event.operation,
+                    entity_type=event.entity_type,
+                    entity_id=event.entity_id,
+                    changes=field_changes(event.before, event.after),
+                    details=tuple(
+                        (str(k), _value_text(v)) for k, v in (event.details or {}).items()
+                    ),
+                )
+                for event, username in rows
+            )
+    except SandboxNotFound as exc:
+        raise SandboxGone(attempt.sandbox_key) from exc
+    return Timeline(entries, total)
