@@ -1,0 +1,280 @@
+"""The CRM blueprint, the per-request sandbox context and the helpers every CRM view shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
+
+from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.models import SandboxMeta, StaffUser
+from sandbox_crm.query import RowPage, select_rows
+from sandbox_crm.web.presentation import day, helpers
+
+READ_ONLY_MESSAGE = "This sandbox is read-only: the attempt has been submitted."
+RESOLVER_KEY = "sandbox_crm.resolver"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CrmContext:
+    """What the platform tells the CRM about the current request's attempt and trainee."""
+
+    session: Session
+    actor_id: int
+    read_only: bool
+    attempt_label: str
+    back_url: str
+    user_label: str = ""
+
+
+Resolver = Callable[[int], CrmContext]
+
+bp = Blueprint(
+    "crm",
+    __name__,
+    url_prefix="/attempts/<int:attempt_id>/crm",
+    template_folder="templates",
+    static_folder="static",
+)
+
+
+class CrmNotFound(NotFound):
+    """A sandbox-local record (customer, report, export) that does not exist."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"There is no {what} with this number in this CRM.")
+        self.what = what
+
+
+def register(app: Flask, resolver: Resolver) -> None:
+    """Mount the CRM under /attempts/<id>/crm; ``resolver`` maps an attempt id to its context."""
+    app.extensions[RESOLVER_KEY] = resolver
+    app.register_blueprint(bp)
+
+
+@bp.url_value_preprocessor
+def _pull_attempt_id(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    g.crm_attempt_id = values.pop("attempt_id") if values else None
+
+
+@bp.url_defaults
+def _add_attempt_id(_endpoint: str, values: dict[str, Any]) -> None:
+    if "attempt_id" not in values and g.get("crm_attempt_id") is not None:
+        values["attempt_id"] = g.crm_attempt_id
+
+
+@bp.before_request
+def _load_context() -> Response | None:
+    """Resolve the attempt once per request; refuse every POST to a frozen sandbox."""
+    if request.endpoint == "crm.static":
+        return None
+    resolver: Resolver = current_app.extensions[RESOLVER_KEY]
+    g.crm = resolver(g.crm_attempt_id)
+    if request.method == "POST" and g.crm.read_only:
+        flash(READ_ONLY_MESSAGE, "error")
+        return redirect(_safe_referrer())
+    return None
+
+
+def _safe_referrer() -> str:
+    """The page the refused form was on, if it is inside this CRM; the CRM home otherwise."""
+    home = url_for("crm.home")
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if parts.netloc == request.host and parts.path.startswith(home):
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return home
+
+
+@bp.errorhandler(CrmNotFound)
+def _not_found(error: CrmNotFound) -> tuple[str, int]:
+    return render_template("crm/not_found.html", what=error.what, message=error.description), 404
+
+
+def ctx() -> CrmContext:
+    """The current request's CRM context."""
+    return g.crm
+
+
+def db() -> Session:
+    """The current attempt's sandbox session."""
+    return g.crm.session
+
+
+def actor() -> StaffUser:
+    """The staff user the trainee acts as (loaded once per request)."""
+    if "crm_actor" not in g:
+        user = g.crm.session.get(StaffUser, g.crm.actor_id)
+        if user is None:
+            raise CrmNotFound("staff user")
+        g.crm_actor = user
+    return g.crm_actor
+
+
+def get_or_404(model: type[T], record_id: int, what: str) -> T:
+    """The record with this id in the sandbox, or the CRM's own 404 page."""
+    record = db().get(model, record_id)
+    if record is None or getattr(record, "is_deleted", False):
+        raise CrmNotFound(what)
+    return record
+
+
+def meta(key: str, default: str = "") -> str:
+    """A value from sandbox_meta (company name, profile, clock settings)."""
+    row = db().get(SandboxMeta, key)
+    return row.value if row is not None else default
+
+
+def url_with_args(**changes: Any) -> str:
+    """The current page's URL with some query arguments replaced (None removes one)."""
+    args = request.args.copy()
+    for key, value in changes.items():
+        args.pop(key, None)
+        if value is not None and value != "":
+            args[key] = str(value)
+    query = urlencode(list(args.items(multi=True)))
+    return f"{request.path}?{query}" if query else request.path
+
+
+def done(message: str, endpoint: str, **values: Any) -> Response:
+    """Commit the operation's changes, flash a success message and redirect (post/redirect/get)."""
+    db().commit()
+    flash(message, "success")
+    return redirect(url_for(endpoint, **values))
+
+
+def failed(template: str, error: str | None = None, **context: Any) -> tuple[str, int]:
+    """Roll back a refused change and re-render its form, with the reason, as HTTP 400."""
+    db().rollback()
+    return render_template(template, error=error, **context), 400
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Page numbers for a list of ``total`` rows shown ``per_page`` at a time."""
+
+    page: int
+    per_page: int
+    total: int
+
+    @staticmethod
+    def requested_page() -> int:
+        """The page number in ``?page=`` (1 if missing or not a number)."""
+        try:
+            return max(int(request.args.get("page", "1")), 1)
+        except ValueError:
+            return 1
+
+    @property
+    def pages(self) -> int:
+        """How many pages there are (at least one)."""
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip before this page."""
+        return (self.page - 1) * self.per_page
+
+    @property
+    def first_row(self) -> int:
+        """1-based number of the first row shown (0 when there are none)."""
+        return 0 if self.total == 0 else self.offset + 1
+
+    @property
+    def last_row(self) -> int:
+        """1-based number of the last row shown."""
+        return min(self.offset + self.per_page, self.total)
+
+    def window(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link, with None for a gap: 1 … 4 5 [6] 7 8 … 20."""
+        wanted = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        numbers = sorted(n for n in wanted if 1 <= n <= self.pages)
+        result: list[int | None] = []
+        for number in numbers:
+            if result and number - (result[-1] or 0) > 1:
+                result.append(None)
+            result.append(number)
+        return result
+
+
+def page_of_rows(
+    source: str, *, where: Any, columns: list[str], sort: list[tuple[str, str]], per_page: int
+) -> tuple[RowPage, Pager]:
+    """One page of a source's rows for a list view (only that page is loaded) and its pager."""
+    session = db()
+    as_of = sandbox_today(session)
+    number = Pager.requested_page()
+
+    def fetch(page: int) -> RowPage:
+        return select_rows(
+            session,
+            source,
+            where=where,
+            columns=columns,
+            sort=sort,
+            as_of=as_of,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+
+    rows = fetch(number)
+    pager = Pager(number, per_page, rows.total)
+    if number > pager.pages:
+        pager = Pager(pager.pages, per_page, rows.total)
+        rows = fetch(pager.page)
+    return rows, pager
+
+
+def sort_from_request(allowed: tuple[str, ...], default: tuple[str, str]) -> tuple[str, str]:
+    """The (field, direction) asked for by ``?sort=&dir=``, if sortable; the default otherwise."""
+    field = request.args.get("sort", "")
+    direction = request.args.get("dir", "asc")
+    if field not in allowed:
+        return default
+    return field, "desc" if direction == "desc" else "asc"
+
+
+def clock_reading() -> tuple[str, str]:
+    """The sandbox clock as (date, time) for the top bar; a stepped clock shows only the date.
+
+    Reading a stepped clock would advance it, so a page view uses ``sandbox_today`` there.
+    """
+    session = db()
+    if meta("clock_mode") == "stepped":
+        return day(sandbox_today(session)), ""
+    now = sandbox_now(session)
+    return day(now), f"{now:%H:%M}"
+
+
+@bp.context_processor
+def _template_context() -> dict[str, Any]:
+    if "crm" not in g:
+        return {}
+    clock_date, clock_time = clock_reading()
+    return {
+        "crm": g.crm,
+        "company": meta("company", "Sandbox CRM"),
+        "clock_date": clock_date,
+        "clock_time": clock_time,
+        "staff": actor(),
+        "url_with_args": url_with_args,
+        **helpers(),
+    }

@@ -1,0 +1,311 @@
+"""Customer pages: the searchable list, the full record and the actions on a customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import render_template, request
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from sandbox_crm.clock import sandbox_today
+from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.models import (
+    Channel,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentStatus,
+    Customer,
+    Message,
+    OrderLine,
+    SalesOrder,
+)
+from sandbox_crm.operations import (
+    OperationError,
+    add_customer_note,
+    record_consent,
+    send_message,
+    update_customer,
+    view_customer,
+)
+from sandbox_crm.query import select_rows
+from sandbox_crm.sources import get_source
+from sandbox_crm.web.core import (
+    actor,
+    bp,
+    ctx,
+    db,
+    done,
+    failed,
+    get_or_404,
+    page_of_rows,
+    sort_from_request,
+)
+from sandbox_crm.web.forms import ConsentForm, CustomerEditForm, MessageForm, NoteForm, options
+
+PER_PAGE = 50
+LIST_COLUMNS = [
+    "member_no",
+    "name_en",
+    "name_zh",
+    "tier",
+    "district",
+    "email",
+    "spend_12m",
+    "dm_email",
+    "joined_on",
+]
+SORTABLE = ("member_no", "name_en", "tier", "district", "spend_12m", "joined_on")
+DEFAULT_SORT = ("member_no", "asc")
+SEARCH_FIELDS = ("name_en", "name_zh", "member_no", "email", "mobile")
+# GET filters of the list: query argument -> source field (choices come from the source).
+LIST_FILTERS = {
+    "tier": "tier",
+    "region": "region",
+    "district": "district",
+    "status": "status",
+    "email_consent": "dm_email",
+}
+RECENT_ORDERS = 20
+RECENT_MESSAGES = 50
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A filter select on the list: its argument, label, choices and current value."""
+
+    arg: str
+    label: str
+    choices: tuple[str, ...]
+    value: str
+
+
+def _search_condition(q: str) -> dict[str, Any] | None:
+    """``q`` matched against names, member number, email and mobile (any of them)."""
+    q = q.strip()
+    if not q:
+        return None
+    conditions: list[dict[str, Any]] = [
+        {"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS
+    ]
+    digits = q.replace(" ", "").replace("-", "")
+    if digits != q and digits.isdigit():
+        conditions.append({"field": "mobile", "op": "contains", "value": digits})
+    return {"any": conditions}
+
+
+@bp.get("/customers")
+def customers() -> str:
+    """The customer list: search, filters, sortable columns, 50 a page."""
+    source = get_source("customers")
+    filters = []
+    conditions: list[dict[str, Any]] = []
+    for arg, field_name in LIST_FILTERS.items():
+        field = source.fields[field_name]
+        value = request.args.get(arg, "")
+        if value not in field.choices:
+            value = ""
+        filters.append(ListFilter(arg, field.label, field.choices, value))
+        if value:
+            conditions.append({"field": field_name, "op": "eq", "value": value})
+    q = request.args.get("q", "").strip()[:100]
+    search = _search_condition(q)
+    if search:
+        conditions.append(search)
+    sort_field, sort_dir = sort_from_request(SORTABLE, DEFAULT_SORT)
+    page, pager = page_of_rows(
+        "customers",
+        where={"all": conditions} if conditions else None,
+        columns=LIST_COLUMNS,
+        sort=[(sort_field, sort_dir)],
+        per_page=PER_PAGE,
+    )
+    return render_template(
+        "crm/customers.html",
+        rows=page.rows,
+        pager=pager,
+        q=q,
+        filters=filters,
+        filtered=bool(conditions),
+        sort_field=sort_field,
+        sort_dir=sort_dir,
+        fields=source.fields,
+    )
+
+
+def _latest_consents(records: list[ConsentRecord]) -> dict[tuple[str, str], ConsentRecord]:
+    """The current record per (purpose, channel): the latest captured (then highest id)."""
+    latest: dict[tuple[str, str], ConsentRecord] = {}
+    for record in sorted(records, key=lambda r: (r.captured_at, r.id)):
+        latest[(record.purpose, record.channel)] = record
+    return latest
+
+
+@bp.get("/customers/<int:customer_id>")
+def customer(customer_id: int) -> str:
+    """A customer's full record; opening it is an audited read (not for a frozen sandbox)."""
+    session = db()
+    record = get_or_404(Customer, customer_id, "customer")
+    if not ctx().read_only:
+        record = view_customer(session, actor(), customer_id)
+        session.commit()
+    summary = select_rows(
+        session,
+        "customers",
+        where={"field": "customer_id", "op": "eq", "value": customer_id},
+        columns=["spend_12m", "orders_12m", "last_order_date", "home_branch"],
+        as_of=sandbox_today(session),
+    ).rows[0]
+    latest = _latest_consents(record.consents)
+    consent_log = sorted(record.consents, key=lambda r: (r.captured_at, r.id), reverse=True)
+    orders = session.scalars(
+        select(SalesOrder)
+        .where(SalesOrder.customer_id == customer_id)
+        .options(
+            selectinload(SalesOrder.lines).selectinload(OrderLine.product),
+            selectinload(SalesOrder.branch),
+        )
+        .order_by(SalesOrder.ordered_at.desc(), SalesOrder.id.desc())
+        .limit(RECENT_ORDERS)
+    ).all()
+    order_count = session.scalar(
+        select(func.count()).select_from(SalesOrder).where(SalesOrder.customer_id == customer_id)
+    )
+    messages = session.scalars(
+        select(Message)
+        .where(Message.customer_id == customer_id)
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(RECENT_MESSAGES)
+    ).all()
+    return render_template(
+        "crm/customer.html",
+        customer=record,
+        summary=summary,
+        purposes=[p.value for p in ConsentPurpose],
+        channels=[c.value for c in Channel],
+        latest=latest,
+        not_asked=ConsentStatus.NOT_ASKED.value,
+        consent_log=consent_log,
+        orders=orders,
+        order_count=order_count,
+        messages=messages,
+        note_form=NoteForm(),
+    )
+
+
+def _apply_field_error(form: FlaskForm, error: OperationError) -> str | None:
+    """Show an operation's message beside its field if the form has it; else return it."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, error.message]
+        return None
+    return error.message
+
+
+def _district_choices() -> list[Any]:
+    return options((name, f"{name} ({region})") for name, region in DISTRICTS.items())
+
+
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
+def customer_edit(customer_id: int) -> Response | str | tuple[str, int]:
+    """Edit a customer's profile through update_customer."""
+    record = get_or_404(Customer, customer_id, "customer")
+    form = CustomerEditForm(obj=record if request.method == "GET" else None)
+    form.district.choices = _district_choices()
+    if request.method == "GET":
+        form.name_zh.data = record.name_zh or ""
+        return render_template("crm/customer_edit.html", customer=record, form=form)
+    if not form.validate_on_submit():
+        return failed("crm/customer_edit.html", customer=record, form=form)
+    changes = {
+        "name_en": form.name_en.data,
+        "name_zh": form.name_zh.data or "",
+        "district": form.district.data,
+        "tier": form.tier.data,
+        "status": form.status.data,
+        "preferred_language": form.preferred_language.data,
+        "notes": (form.notes.data or "").replace("\r\n", "\n"),
+    }
+    try:
+        update_customer(db(), actor(), customer_id, changes)
+    except OperationError as exc:
+        error = _apply_field_error(form, exc)
+        return failed("crm/customer_edit.html", error, customer=record, form=form)
+    return done("Customer profile saved.", "crm.customer", customer_id=customer_id)
+
+
+@bp.route("/customers/<int:customer_id>/notes/new", methods=["GET", "POST"])
+def customer_note(customer_id: int) -> Response | str | tuple[str, int]:
+    """Add a note to a customer through add_customer_note."""
+    record = get_or_404(Customer, customer_id, "customer")
+    form = NoteForm()
+    if request.method == "GET":
+        return render_template("crm/customer_note.html", customer=record, form=form)
+    if not form.validate_on_submit():
+        return failed("crm/customer_note.html", customer=record, form=form)
+    try:
+        add_customer_note(db(), actor(), customer_id, form.text.data or "")
+    except OperationError as exc:
+        error = _apply_field_error(form, exc)
+        return failed("crm/customer_note.html", error, customer=record, form=form)
+    return done("Note added.", "crm.customer", customer_id=customer_id)
+
+
+@bp.route("/customers/<int:customer_id>/consents/new", methods=["GET", "POST"])
+def customer_consent(customer_id: int) -> Response | str | tuple[str, int]:
+    """Record a consent change through record_consent (the log is append-only)."""
+    record = get_or_404(Customer, customer_id, "customer")
+    form = ConsentForm()
+    if request.method == "GET":
+        form.channel.data = request.args.get("channel", form.channel.data)
+        form.purpose.data = request.args.get("purpose", form.purpose.data)
+    context = {"customer": record, "form": form, "latest": _latest_consents(record.consents)}
+    if request.method == "GET":
+        return render_template("crm/customer_consent.html", **context)
+    if not form.validate_on_submit():
+        return failed("crm/customer_consent.html", **context)
+    try:
+        record_consent(
+            db(),
+            actor(),
+            customer_id,
+            form.purpose.data,
+            form.channel.data,
+            form.status.data,
+            form.method.data,
+            form.note.data or "",
+        )
+    except OperationError as exc:
+        error = _apply_field_error(form, exc)
+        return failed("crm/customer_consent.html", error, **context)
+    return done("Consent recorded.", "crm.customer", customer_id=customer_id)
+
+
+@bp.route("/customers/<int:customer_id>/messages/new", methods=["GET", "POST"])
+def customer_message(customer_id: int) -> Response | str | tuple[str, int]:
+    """Send an email or SMS to a customer through send_message."""
+    record = get_or_404(Customer, customer_id, "customer")
+    form = MessageForm()
+    context = {"customer": record, "form": form, "latest": _latest_consents(record.consents)}
+    if request.method == "GET":
+        return render_template("crm/customer_message.html", **context)
+    if not form.validate_on_submit():
+        return failed("crm/customer_message.html", **context)
+    try:
+        message = send_message(
+            db(),
+            actor(),
+            customer_id=customer_id,
+            channel=form.channel.data,
+            kind=form.kind.data,
+            subject=form.subject.data or "",
+            body=form.body.data or "",
+            has_opt_out_notice=bool(form.has_opt_out_notice.data),
+        )
+    except OperationError as exc:
+        error = _apply_field_error(form, exc)
+        return failed("crm/customer_message.html", error, **context)
+    return done(f"Message sent to {message.to_address}.", "crm.customer", customer_id=customer_id)

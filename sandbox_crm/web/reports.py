@@ -1,0 +1,524 @@
+"""Report pages: the list, the builder, the definition with its shares, runs and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from flask import Response, make_response, render_template, request
+from sqlalchemy import func, select
+
+from sandbox_crm.models import (
+    Department,
+    ReportDefinition,
+    ReportExport,
+    ReportRun,
+    StaffUser,
+)
+from sandbox_crm.operations import (
+    OperationError,
+    can_export_report,
+    can_view_report,
+    create_report,
+    delete_report,
+    export_report,
+    run_report,
+    share_report,
+    unshare_report,
+    update_report,
+)
+from sandbox_crm.query import describe_condition, operators_for, validate_condition
+from sandbox_crm.sources import SOURCES, Source, get_source
+from sandbox_crm.web.core import (
+    CrmNotFound,
+    Pager,
+    actor,
+    bp,
+    db,
+    done,
+    failed,
+    get_or_404,
+)
+from sandbox_crm.web.filter_rows import (
+    OPERATOR_LABELS,
+    FilterRow,
+    build_condition,
+    rows_from_condition,
+)
+from sandbox_crm.web.forms import (
+    FILTER_ROWS,
+    ConfirmForm,
+    ExportForm,
+    ReportForm,
+    ShareForm,
+    options,
+)
+from sandbox_crm.web.presentation import label
+
+RUN_PER_PAGE = 50
+RECENT = 10
+# Topic headings of the builder's column list, per source (presentation only).
+FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "customers": (
+        (
+            "Identity",
+            (
+                "customer_id",
+                "member_no",
+                "name_en",
+                "name_zh",
+                "gender",
+                "birth_month",
+                "date_of_birth",
+                "hkid",
+            ),
+        ),
+        ("Contact details", ("email", "email_invalid", "mobile", "mobile_invalid", "address")),
+        (
+            "Membership",
+            (
+                "tier",
+                "status",
+                "joined_on",
+                "district",
+                "region",
+                "home_branch",
+                "preferred_language",
+                "source_system",
+                "notes",
+            ),
+        ),
+        ("Purchases", ("spend_12m", "orders_12m", "last_order_date")),
+        ("Direct-marketing consent", ("dm_email", "dm_sms", "dm_phone", "dm_post")),
+    ),
+    "orders": (
+        (
+            "Order",
+            ("order_id", "order_no", "ordered_at", "status", "channel", "total_hkd", "branch"),
+        ),
+        ("Customer", ("customer_id", "customer_member_no", "customer_name", "customer_tier")),
+    ),
+}
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _visible_report(report_id: int) -> ReportDefinition:
+    """The report if the actor may open it; the CRM's 404 page otherwise."""
+    report = get_or_404(ReportDefinition, report_id, "report")
+    if not can_view_report(db(), actor(), report):
+        raise CrmNotFound("report you have access to")
+    return report
+
+
+def _departments() -> list[Department]:
+    return list(db().scalars(select(Department).order_by(Department.name)))
+
+
+def _field_groups(source: Source) -> list[tuple[str, list[Any]]]:
+    """The source's fields under topic headings; fields not placed here go under "Other"."""
+    placed = FIELD_GROUPS.get(source.name, ())
+    groups: list[tuple[str, list[Any]]] = []
+    seen: set[str] = set()
+    for title, names in placed:
+        fields = [source.fields[name] for name in names if name in source.fields]
+        seen.update(f.name for f in fields)
+        if fields:
+            groups.append((title, fields))
+    rest = [field for name, field in source.fields.items() if name not in seen]
+    if rest:
+        groups.append(("Other", rest))
+    return groups
+
+
+def _describe(report: ReportDefinition) -> str:
+    """The report's rows in words: "Customers where ..." or "All customers"."""
+    source = SOURCES.get(report.source)
+    name = source.label if source else report.source
+    if not report.filters:
+        return f"All {name.lower()}"
+    if validate_condition(report.source, report.filters):
+        return f"{name} (the saved filter no longer fits this source)"
+    return f"{name} where {describe_condition(report.source, report.filters)}"
+
+
+def _describe_sort(report: ReportDefinition) -> str:
+    source = SOURCES.get(report.source)
+    parts = []
+    for name, direction in report.sort or []:
+        field = source.fields.get(name) if source else None
+        text = field.label if field else name
+        parts.append(f"{text} ({'descending' if direction == 'desc' else 'ascending'})")
+    return ", then ".join(parts)
+
+
+# --- list -------------------------------------------------------------------------------------
+
+
+@bp.get("/reports")
+def reports() -> str:
+    """Reports I own or that are shared with my department."""
+    session = db()
+    me = actor()
+    visible = [
+        report
+        for report in session.scalars(
+            select(ReportDefinition)
+            .where(ReportDefinition.is_deleted.is_(False))
+            .order_by(ReportDefinition.updated_at.desc(), ReportDefinition.id.desc())
+        )
+        if can_view_report(session, me, report)
+    ]
+    last_runs = dict(
+        session.execute(
+            select(ReportRun.report_id, func.max(ReportRun.run_at))
+            .where(ReportRun.report_id.in_([r.id for r in visible]))
+            .group_by(ReportRun.report_id)
+        ).all()
+    )
+    return render_template(
+        "crm/reports.html",
+        reports=visible,
+        last_runs=last_runs,
+        sources=SOURCES,
+        me=me,
+    )
+
+
+# --- builder ----------------------------------------------------------------------------------
+
+
+def _prepare_builder(form: ReportForm, source: Source) -> None:
+    """Fill the builder's choices for a source."""
+    field_choices = [(name, field.label) for name, field in source.fields.items()]
+    form.columns.choices = options(field_choices)
+    form.sort_field.choices = options([("", "— no sorting —"), *field_choices])
+    while len(form.filters) < FILTER_ROWS:
+        form.filters.append_entry()
+    for entry in form.filters:
+        entry.form.field.choices = options([("", "— choose a field —"), *field_choices])
+        entry.form.op.choices = options(OPERATOR_LABELS.items())
+
+
+def _fill_from_report(form: ReportForm, report: ReportDefinition) -> str | None:
+    """Put a saved report into the builder; a note if its filter cannot be shown as rows."""
+    form.name.data = report.name
+    form.description.data = report.description
+    form.purpose.data = report.purpose
+    form.columns.data = list(report.columns)
+    if report.sort:
+        form.sort_field.data, form.sort_dir.data = report.sort[0]
+    found = rows_from_condition(report.filters)
+    if found is None:
+        return _describe(report)
+    match, rows = found
+    form.match.data = match
+    for index, row in enumerate(rows):
+        if index >= len(form.filters):
+            form.filters.append_entry()
+        entry = form.filters[index].form
+        entry.field.data, entry.op.data, entry.value.data = row.field, row.op, row.value
+    return None
+
+
+def _builder_source(report: ReportDefinition | None) -> Source:
+    """The source being edited: ``?source=`` (GET), the posted one, or the report's own."""
+    if request.method == "POST":
+        name = request.form.get("source", "")
+    else:
+        name = request.args.get("source", "")
+    if name not in SOURCES:
+        name = report.source if report is not None else "customers"
+    return get_source(name)
+
+
+def _builder_page(
+    form: ReportForm,
+    source: Source,
+    report: ReportDefinition | None,
+    *,
+    row_errors: dict[int, str] | None = None,
+    advanced: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "form": form,
+        "source": source,
+        "sources": SOURCES,
+        "report": report,
+        "groups": _field_groups(source),
+        "row_errors": row_errors or {},
+        "advanced": advanced,
+        "operators": OPERATOR_LABELS,
+        "ops_by_type": {
+            kind: [OPERATOR_LABELS[op] for op in operators_for(field)]
+            for kind, field in {f.type: f for f in source.fields.values()}.items()
+        },
+    }
+
+
+def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str, int]:
+    """The builder for a new (``report`` None) or existing report: show it, or save it."""
+    source = _builder_source(report)
+    form = ReportForm()
+    advanced = None
+    if request.method == "GET":
+        form.source.data = source.name
+        if report is not None and source.name == report.source:
+            advanced = _fill_from_report(form, report)
+        elif report is not None:
+            form.name.data, form.description.data = report.name, report.description
+            form.purpose.data = report.purpose
+            form.columns.data = list(source.default_columns)
+        else:
+            form.columns.data = list(source.default_columns)
+    _prepare_builder(form, source)
+    template = "crm/report_edit.html"
+    if request.method == "GET":
+        return render_template(template, **_builder_page(form, source, report, advanced=advanced))
+
+    page = _builder_page(form, source, report)
+    if not form.validate_on_submit():
+        return failed(template, **page)
+    rows = [
+        FilterRow(e.form.field.data or "", e.form.op.data or "eq", e.form.value.data or "")
+        for e in form.filters
+    ]
+    condition, row_errors = build_condition(source, form.match.data or "all", rows)
+    if row_errors:
+        general = row_errors.pop(-1, None)
+        page["row_errors"] = row_errors
+        return failed(template, general or "Check the highlighted filters.", **page)
+    values = {
+        "name": form.name.data or "",
+        "description": form.description.data or "",
+        "purpose": form.purpose.data or "",
+        "source": source.name,
+        "columns": [name for name in source.fields if name in (form.columns.data or [])],
+        "filters": condition,
+        "sort": [[form.sort_field.data, form.sort_dir.data]] if form.sort_field.data else [],
+    }
+    try:
+        if report is None:
+            saved = create_report(db(), actor(), **values)
+        else:
+            saved = update_report(db(), actor(), report.id, **values)
+    except OperationError as exc:
+        field = getattr(form, exc.field, None) if exc.field in ("name", "columns") else None
+        if field is not None:
+            field.errors = [*field.errors, exc.message]
+            return failed(template, "Check the highlighted fields.", **page)
+        return failed(template, exc.message, **page)
+    verb = "created" if report is None else "saved"
+    return done(f"Report “{saved.name}” {verb}.", "crm.report", report_id=saved.id)
+
+
+@bp.route("/reports/new", methods=["GET", "POST"])
+def report_new() -> Response | str | tuple[str, int]:
+    """The report builder for a new report (create_report)."""
+    return _save_report(None)
+
+
+@bp.route("/reports/<int:report_id>/edit", methods=["GET", "POST"])
+def report_edit(report_id: int) -> Response | str | tuple[str, int]:
+    """The report builder for a saved report (update_report)."""
+    return _save_report(_visible_report(report_id))
+
+
+# --- detail, sharing, running, exporting ------------------------------------------------------
+
+
+def _report_page(
+    report: ReportDefinition,
+    *,
+    share_form: ShareForm | None = None,
+    export_form: ExportForm | None = None,
+    share_error: str | None = None,
+    export_error: str | None = None,
+) -> dict[str, Any]:
+    session = db()
+    me = actor()
+    departments = _departments()
+    share_form = share_form or ShareForm()
+    share_form.department.choices = options((d.code, d.name) for d in departments)
+    export_form = export_form or ExportForm()
+    export_form.for_department.choices = options(
+        [("", "— not for another department —"), *((d.code, d.name) for d in departments)]
+    )
+    source = SOURCES.get(report.source)
+    runs = session.scalars(
+        select(ReportRun)
+        .where(ReportRun.report_id == report.id, ReportRun.run_by_id == me.id)
+        .order_by(ReportRun.id.desc())
+        .limit(RECENT)
+    ).all()
+    exports = session.scalars(
+        select(ReportExport)
+        .where(ReportExport.report_id == report.id, ReportExport.exported_by_id == me.id)
+        .order_by(ReportExport.id.desc())
+        .limit(RECENT)
+    ).all()
+    return {
+        "report": report,
+        "source": source,
+        "fields": source.fields if source else {},
+        "description": _describe(report),
+        "sort_text": _describe_sort(report),
+        "is_owner": report.owner_id == me.id,
+        "may_export": can_export_report(session, me, report),
+        "share_form": share_form,
+        "export_form": export_form,
+        "share_error": share_error,
+        "export_error": export_error,
+        "confirm": ConfirmForm(),
+        "runs": runs,
+        "exports": exports,
+    }
+
+
+@bp.get("/reports/<int:report_id>")
+def report(report_id: int) -> str:
+    """A report's definition in words, its shares, my runs and my exports."""
+    return render_template("crm/report.html", **_report_page(_visible_report(report_id)))
+
+
+@bp.post("/reports/<int:report_id>/delete")
+def report_delete(report_id: int) -> Response | tuple[str, int]:
+    """Delete a report (delete_report)."""
+    report = _visible_report(report_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return failed("crm/report.html", **_report_page(report))
+    try:
+        delete_report(db(), actor(), report_id)
+    except OperationError as exc:
+        return failed("crm/report.html", exc.message, **_report_page(report))
+    return done(f"Report “{report.name}” deleted.", "crm.reports")
+
+
+@bp.post("/reports/<int:report_id>/shares")
+def report_share(report_id: int) -> Response | tuple[str, int]:
+    """Share a report with a department (share_report)."""
+    report = _visible_report(report_id)
+    form = ShareForm()
+    if not form.validate_on_submit():
+        return failed("crm/report.html", **_report_page(report, share_form=form))
+    department = form.department.data
+    try:
+        share = share_report(db(), actor(), report_id, department, bool(form.can_export.data))
+        name = share.department.name
+    except OperationError as exc:
+        return failed(
+            "crm/report.html", **_report_page(report, share_form=form, share_error=exc.message)
+        )
+    return done(f"Report shared with {name}.", "crm.report", report_id=report_id)
+
+
+@bp.post("/reports/<int:report_id>/shares/<department_code>/remove")
+def report_unshare(report_id: int, department_code: str) -> Response | tuple[str, int]:
+    """Stop sharing a report with a department (unshare_report)."""
+    report = _visible_report(report_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return failed("crm/report.html", **_report_page(report))
+    try:
+        unshare_report(db(), actor(), report_id, department_code)
+    except OperationError as exc:
+        return failed("crm/report.html", **_report_page(report, share_error=exc.message))
+    return done("Sharing removed.", "crm.report", report_id=report_id)
+
+
+@bp.post("/reports/<int:report_id>/runs")
+def report_run_new(report_id: int) -> Response | tuple[str, int]:
+    """Run a report (run_report) and show that run."""
+    report = _visible_report(report_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return failed("crm/report.html", **_report_page(report))
+    try:
+        run = run_report(db(), actor(), report_id)
+    except OperationError as exc:
+        return failed("crm/report.html", exc.message, **_report_page(report))
+    run_id, count = run.id, run.row_count
+    return done(
+        f"Report run: {count} row{'s' if count != 1 else ''}.",
+        "crm.report_run",
+        report_id=report_id,
+        run_id=run_id,
+    )
+
+
+@bp.get("/reports/<int:report_id>/runs/<int:run_id>")
+def report_run(report_id: int, run_id: int) -> str:
+    """The stored output of one of my runs, a page at a time."""
+    report = get_or_404(ReportDefinition, report_id, "report")
+    run = db().get(ReportRun, run_id)
+    if run is None or run.report_id != report.id or run.run_by_id != actor().id:
+        raise CrmNotFound("report run")
+    records = list(csv.reader(io.StringIO(run.output_csv)))
+    header, body = (records[0], records[1:]) if records else (list(run.columns), [])
+    pager = Pager(Pager.requested_page(), RUN_PER_PAGE, len(body))
+    if pager.page > pager.pages:
+        pager = Pager(pager.pages, RUN_PER_PAGE, len(body))
+    source = SOURCES.get(report.source)
+    fields = source.fields if source else {}
+    return render_template(
+        "crm/report_run.html",
+        report=report,
+        run=run,
+        run_by=db().get(StaffUser, run.run_by_id),
+        columns=[(name, fields.get(name)) for name in header],
+        rows=body[pager.offset : pager.offset + pager.per_page],
+        pager=pager,
+    )
+
+
+@bp.post("/reports/<int:report_id>/exports")
+def report_export(report_id: int) -> Response | tuple[str, int]:
+    """Export a report to a CSV file (export_report), then offer it for download."""
+    report = _visible_report(report_id)
+    form = ExportForm()
+    if not form.validate_on_submit():
+        return failed("crm/report.html", **_report_page(report, export_form=form))
+    try:
+        export = export_report(
+            db(),
+            actor(),
+            report_id,
+            purpose=form.purpose.data or "",
+            destination=form.destination.data,
+            for_department=form.for_department.data or None,
+            encrypted=bool(form.encrypted.data),
+        )
+    except OperationError as exc:
+        return failed(
+            "crm/report.html",
+            **_report_page(report, export_form=form, export_error=exc.message),
+        )
+    count = export.row_count
+    return done(
+        f"Exported {count} row{'s' if count != 1 else ''} to {label(export.destination)}. "
+        "Download the file from “My exports”.",
+        "crm.report",
+        report_id=report_id,
+    )
+
+
+def _filename(export: ReportExport) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", export.report.name.lower()).strip("-") or "report"
+    return f"{slug[:60]}-{export.exported_at:%Y%m%d-%H%M}.{export.file_format}"
+
+
+@bp.get("/exports/<int:export_id>/download")
+def export_download(export_id: int) -> Response:
+    """The stored file of one of my exports, as CSV."""
+    export = db().get(ReportExport, export_id)
+    if export is None or export.exported_by_id != actor().id:
+        raise CrmNotFound("export")
+    response = make_response(export.content)
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{_filename(export)}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,751 @@
+"""The sandbox CRM's web UI, driven through the test client on a small generated sandbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flask import Flask, abort, g
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sandbox_crm.generator import GenerationSpec, PlantSpec
+from sandbox_crm.models import (
+    AuditEvent,
+    ConsentRecord,
+    Customer,
+    Message,
+    ReportDefinition,
+    ReportExport,
+    ReportRun,
+    ReportShare,
+    SalesOrder,
+    StaffUser,
+)
+from sandbox_crm.operations import create_report, run_report
+from sandbox_crm.sources import get_source
+from sandbox_crm.store import SandboxStore
+from sandbox_crm.web import READ_ONLY_MESSAGE, CrmContext, register
+from sandbox_crm.web.filter_rows import FilterRow, build_condition, rows_from_condition
+from sandbox_crm.web.presentation import mask_dob, mask_hkid
+
+pytest_plugins = ["tests.sandbox_fixtures"]
+
+SANDBOX_KEY = "crm-web"
+BASE = "/attempts/1/crm"
+FROZEN = "/attempts/2/crm"
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+def _make_app(store: SandboxStore, *, csrf: bool = False) -> Flask:
+    """A bare app with the CRM mounted: attempt 1 is writable, attempt 2 read-only, others 404."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test", TESTING=True, WTF_CSRF_ENABLED=csrf)
+
+    def resolver(attempt_id: int) -> CrmContext:
+        if attempt_id not in (1, 2):
+            abort(404)
+        stack = ExitStack()
+        session = stack.enter_context(store.session(SANDBOX_KEY, read_only=attempt_id == 2))
+        g.test_sandbox = stack
+        trainee = session.scalars(select(StaffUser.id).where(StaffUser.is_trainee.is_(True))).one()
+        return CrmContext(
+            session=session,
+            actor_id=trainee,
+            read_only=attempt_id == 2,
+            attempt_label=f"Attempt #{attempt_id} · Monthly VIP report",
+            back_url=f"/attempts/{attempt_id}",
+            user_label="Test Trainee",
+        )
+
+    @app.teardown_request
+    def _close(_error: BaseException | None) -> None:
+        stack = g.pop("test_sandbox", None)
+        if stack is not None:
+            stack.close()
+
+    register(app, resolver)
+    return app
+
+
+@pytest.fixture
+def crm_store(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> SandboxStore:
+    """The store with this test's sandbox created (stepped clock)."""
+    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
+    return sandbox_store
+
+
+@pytest.fixture
+def client(crm_store: SandboxStore) -> FlaskClient:
+    """A test client on an app with the CRM mounted, CSRF off."""
+    return _make_app(crm_store).test_client()
+
+
+@pytest.fixture
+def db(crm_store: SandboxStore) -> Iterator[Callable[[], Session]]:
+    """Open a fresh session on the sandbox to check what the requests committed."""
+    stack = ExitStack()
+
+    def open_session() -> Session:
+        return stack.enter_context(crm_store.session(SANDBOX_KEY))
+
+    yield open_session
+    stack.close()
+
+
+@pytest.fixture
+def trainee(db: Callable[[], Session]) -> StaffUser:
+    """The trainee's staff user."""
+    return db().scalars(select(StaffUser).where(StaffUser.is_trainee.is_(True))).one()
+
+
+def _count(session: Session, model: type, *where: object) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def _events(session: Session, operation: str) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.operation == operation)))
+
+
+def _row_links(html: str) -> list[str]:
+    """Member numbers of the rows of the customer list, in order."""
+    return re.findall(r'<a class="mono" href="/attempts/1/crm/customers/\d+">([^<]+)</a>', html)
+
+
+@pytest.fixture
+def vip_report(crm_store: SandboxStore, trainee: StaffUser) -> int:
+    """A saved report owned by the trainee (created through the operations layer)."""
+    with crm_store.session(SANDBOX_KEY) as session:
+        actor = session.get(StaffUser, trainee.id)
+        report = create_report(
+            session,
+            actor,
+            name="VIP customers",
+            source="customers",
+            columns=["member_no", "name_en", "tier"],
+            filters={"field": "tier", "op": "in", "value": ["gold", "platinum"]},
+            sort=[["member_no", "asc"]],
+            purpose="Monthly VIP mailing for Marketing",
+        )
+        session.commit()
+        return report.id
+
+
+# --- layout and home --------------------------------------------------------------------------
+
+
+def test_home_shows_counts_company_clock_and_back_link(client: FlaskClient, db) -> None:
+    session = db()
+    response = client.get(f"{BASE}/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    company = session.execute(select(func.count()).select_from(Customer)).scalar()
+    assert f">{company:,}<" in html
+    assert "Kowloon" in html or "Ltd" in html  # the company name from sandbox_meta
+    assert "16 Mar 2026" in html  # the sandbox clock, not the real date
+    assert 'href="/attempts/1"' in html and "Back to brief &amp; submit" in html
+    assert "Attempt #1 · Monthly VIP report" in html
+    assert f'href="{BASE}/customers"' in html  # url_for gets the attempt id by itself
+
+
+def test_unknown_attempt_is_refused_by_the_resolver(client: FlaskClient) -> None:
+    assert client.get("/attempts/3/crm/customers").status_code == 404
+
+
+def test_static_css_is_served_without_resolving_the_attempt(client: FlaskClient) -> None:
+    response = client.get("/attempts/3/crm/static/crm.css")
+    assert response.status_code == 200
+    assert "text/css" in response.content_type
+
+
+# --- customers --------------------------------------------------------------------------------
+
+
+def test_customer_list_shows_one_page_and_the_total(client: FlaskClient, db) -> None:
+    total = _count(db(), Customer)
+    html = client.get(f"{BASE}/customers").get_data(as_text=True)
+    rows = _row_links(html)
+    assert len(rows) == 50
+    assert rows == sorted(rows)  # default sort: member number
+    assert f"1–50 of <strong>{total}</strong> customers" in html
+
+
+def test_customer_list_last_page_and_out_of_range_page(client: FlaskClient, db) -> None:
+    total = _count(db(), Customer)
+    last = -(-total // 50)
+    html = client.get(f"{BASE}/customers?page={last}").get_data(as_text=True)
+    assert len(_row_links(html)) == total - (last - 1) * 50
+    beyond = client.get(f"{BASE}/customers?page=999").get_data(as_text=True)
+    assert _row_links(beyond) == _row_links(html)
+
+
+def test_search_by_member_number_email_and_chinese_name(client: FlaskClient, db) -> None:
+    session = db()
+    customer = session.scalars(
+        select(Customer).where(Customer.name_zh.is_not(None)).order_by(Customer.id).offset(7)
+    ).first()
+    html = client.get(f"{BASE}/customers", query_string={"q": customer.member_no}).get_data(
+        as_text=True
+    )
+    assert _row_links(html) == [customer.member_no]
+    email = next(c.value for c in customer.contact_points if c.kind == "email")
+    by_email = client.get(f"{BASE}/customers", query_string={"q": email.upper()})
+    assert customer.member_no in _row_links(by_email.get_data(as_text=True))
+    by_zh = client.get(f"{BASE}/customers", query_string={"q": customer.name_zh})
+    assert customer.member_no in _row_links(by_zh.get_data(as_text=True))
+    nothing = client.get(f"{BASE}/customers", query_string={"q": "no such person zzz"})
+    assert "No customers match" in nothing.get_data(as_text=True)
+
+
+def test_filter_by_tier_and_status(client: FlaskClient, db) -> None:
+    session = db()
+    gold = _count(session, Customer, Customer.tier == "gold", Customer.status == "active")
+    html = client.get(f"{BASE}/customers?tier=gold&status=active").get_data(as_text=True)
+    assert f"of <strong>{gold}</strong> customers" in html or f"{gold} customers" in html
+    tbody = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert tbody.count("badge--gold") == len(_row_links(html))
+    assert "badge--platinum" not in tbody and "badge--silver" not in tbody
+
+
+def test_filter_by_email_consent(client: FlaskClient, db) -> None:
+    html = client.get(f"{BASE}/customers?email_consent=withdrawn").get_data(as_text=True)
+    tbody = html.split("<tbody>")[1].split("</tbody>")[0] if "<tbody>" in html else ""
+    assert "Given</span>" not in tbody and "Not asked</span>" not in tbody
+
+
+def test_unknown_filter_values_are_ignored(client: FlaskClient, db) -> None:
+    total = _count(db(), Customer)
+    html = client.get(f"{BASE}/customers?tier=diamond&sort=hkid").get_data(as_text=True)
+    assert f"of <strong>{total}</strong> customers" in html
+
+
+def test_sort_by_spend_descending_and_member_number(client: FlaskClient) -> None:
+    html = client.get(f"{BASE}/customers?sort=spend_12m&dir=desc").get_data(as_text=True)
+    spends = [
+        int(v.replace(",", "")) for v in re.findall(r'<td class="num">HK\$([\d,]+)</td>', html)
+    ]
+    assert len(spends) == 50
+    assert spends == sorted(spends, reverse=True)
+    assert 'aria-sort="descending"' in html
+    desc = _row_links(
+        client.get(f"{BASE}/customers?sort=member_no&dir=desc").get_data(as_text=True)
+    )
+    assert desc == sorted(desc, reverse=True)
+
+
+def test_customer_page_shows_consent_log_and_records_one_view(client: FlaskClient, db) -> None:
+    session = db()
+    customer_id = session.scalar(
+        select(ConsentRecord.customer_id)
+        .group_by(ConsentRecord.customer_id)
+        .order_by(func.count().desc(), ConsentRecord.customer_id)
+        .limit(1)
+    )
+    customer = session.get(Customer, customer_id)
+    records = sorted(customer.consents, key=lambda r: (r.captured_at, r.id), reverse=True)
+    session.close()
+
+    html = client.get(f"{BASE}/customers/{customer_id}").get_data(as_text=True)
+    assert customer.name_en in html
+    log = html.split('id="consent-log"')[1].split("</section>")[0]
+    assert log.count("<tr>") == len(records) + 1  # header row + one per record
+    assert f'Consent log <span class="count">{len(records)}</span>' in html
+    views = _events(db(), "customer.view")
+    assert [(e.entity_id, e.actor_id is not None) for e in views] == [(customer_id, True)]
+
+
+def test_customer_page_masks_hkid_and_date_of_birth(
+    crm_store: SandboxStore, sandbox_spec: GenerationSpec, tmp_path: Path
+) -> None:
+    spec = dataclasses.replace(
+        sandbox_spec, plants=(PlantSpec.of("hkid_on_member", 2, form="full"),)
+    )
+    store = SandboxStore(tmp_path / "hkid-sandboxes", crm_store.template_dir)
+    store.create(SANDBOX_KEY, spec, clock_mode="stepped")
+    with store.session(SANDBOX_KEY) as session:
+        customer = session.scalars(select(Customer).where(Customer.hkid.is_not(None))).first()
+        hkid, customer_id = customer.hkid, customer.id
+    html = (
+        _make_app(store).test_client().get(f"{BASE}/customers/{customer_id}").get_data(as_text=True)
+    )
+    store.dispose()
+    digits = re.sub(r"\D", "", hkid)
+    assert hkid not in html and digits not in html
+    assert mask_hkid(hkid) in html
+    assert "Full HKID and date-of-birth values are restricted" in html
+
+
+def test_masks() -> None:
+    assert mask_hkid("A123456(3)") == "A123***(*)"
+    assert mask_hkid("XY987654(A)") == "XY987***(*)"
+    assert mask_dob(date(1988, 5, 17)) == "**/05/****"
+
+
+def test_unknown_customer_is_a_crm_404(client: FlaskClient) -> None:
+    response = client.get(f"{BASE}/customers/999999")
+    assert response.status_code == 404
+    assert "Record not found" in response.get_data(as_text=True)
+
+
+def test_edit_with_bad_district_shows_the_error_and_changes_nothing(
+    client: FlaskClient, db
+) -> None:
+    before = db().get(Customer, 3)
+    district, name = before.district, before.name_en
+    response = client.post(
+        f"{BASE}/customers/3/edit",
+        data={
+            "name_en": "Someone Else",
+            "name_zh": "",
+            "district": "Atlantis",
+            "tier": before.tier,
+            "status": before.status,
+            "preferred_language": before.preferred_language,
+            "notes": before.notes,
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "District must be one of" in html
+    assert 'class="field-errors"' in html
+    after = db().get(Customer, 3)
+    assert (after.district, after.name_en) == (district, name)
+    assert _events(db(), "customer.update") == []
+
+
+def test_edit_saves_through_the_operation(client: FlaskClient, db) -> None:
+    before = db().get(Customer, 3)
+    response = client.post(
+        f"{BASE}/customers/3/edit",
+        data={
+            "name_en": before.name_en,
+            "name_zh": before.name_zh or "",
+            "district": "Sha Tin",
+            "tier": before.tier,
+            "status": before.status,
+            "preferred_language": before.preferred_language,
+            "notes": (before.notes or "").replace("\n", "\r\n"),
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"{BASE}/customers/3")
+    after = db().get(Customer, 3)
+    assert (after.district, after.region) == ("Sha Tin", "New Territories")
+    [event] = _events(db(), "customer.update")
+    assert set(event.after) <= {"district", "region"}  # notes with CRLF are not a change
+
+
+def test_send_message_creates_a_message_and_an_audit_event(client: FlaskClient, db) -> None:
+    session = db()
+    customer_id = session.scalar(
+        select(Customer.id).where(Customer.contact_points.any(kind="email")).order_by(Customer.id)
+    )
+    messages = _count(session, Message, Message.customer_id == customer_id)
+    session.close()
+    response = client.post(
+        f"{BASE}/customers/{customer_id}/messages/new",
+        data={
+            "channel": "email",
+            "kind": "service",
+            "subject": "Your repair is ready",
+            "body": "Please collect it at the Sha Tin store.",
+            "has_opt_out_notice": "y",
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "Message sent to" in response.get_data(as_text=True)
+    session = db()
+    assert _count(session, Message, Message.customer_id == customer_id) == messages + 1
+    message = session.scalars(select(Message).order_by(Message.id.desc())).first()
+    assert (message.subject, message.has_opt_out_notice) == ("Your repair is ready", True)
+    [event] = _events(session, "message.send")
+    assert event.entity_id == message.id
+
+
+def test_send_message_without_body_is_refused(client: FlaskClient, db) -> None:
+    messages = _count(db(), Message)
+    response = client.post(
+        f"{BASE}/customers/1/messages/new",
+        data={"channel": "email", "kind": "promotional", "subject": "Sale", "body": ""},
+    )
+    assert response.status_code == 400
+    assert _count(db(), Message) == messages
+
+
+def test_record_consent_and_add_note(client: FlaskClient, db) -> None:
+    records = _count(db(), ConsentRecord, ConsentRecord.customer_id == 4)
+    response = client.post(
+        f"{BASE}/customers/4/consents/new",
+        data={
+            "purpose": "direct_marketing",
+            "channel": "sms",
+            "status": "withdrawn",
+            "method": "oral",
+            "note": "Asked on the phone to stop SMS.",
+        },
+    )
+    assert response.status_code == 302
+    assert _count(db(), ConsentRecord, ConsentRecord.customer_id == 4) == records + 1
+    response = client.post(
+        f"{BASE}/customers/4/notes/new", data={"text": "Prefers calls after 6pm"}
+    )
+    assert response.status_code == 302
+    assert "Prefers calls after 6pm" in db().get(Customer, 4).notes
+    page = client.get(f"{BASE}/customers/4").get_data(as_text=True)
+    assert "Asked on the phone to stop SMS." in page
+
+
+def test_consent_not_asked_is_refused_by_the_operation(client: FlaskClient, db) -> None:
+    records = _count(db(), ConsentRecord)
+    response = client.post(
+        f"{BASE}/customers/4/consents/new",
+        data={
+            "purpose": "direct_marketing",
+            "channel": "sms",
+            "status": "not_asked",
+            "method": "oral",
+        },
+    )
+    assert response.status_code == 400
+    assert "not_asked means" in response.get_data(as_text=True)
+    assert _count(db(), ConsentRecord) == records
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+def test_orders_filter_by_status_and_dates(client: FlaskClient, db) -> None:
+    session = db()
+    expected = _count(session, SalesOrder, SalesOrder.status == "cancelled")
+    html = client.get(f"{BASE}/orders?status=cancelled").get_data(as_text=True)
+    assert f"{expected:,} orders" in html or f"<strong>{expected:,}</strong> orders" in html
+    tbody = html.split("<tbody>")[1].split("</tbody>")[0] if expected else ""
+    assert "Completed</span>" not in tbody
+    dated = client.get(f"{BASE}/orders?from=2026-03-01&to=2026-03-16").get_data(as_text=True)
+    days = re.findall(r'<td class="nowrap">(\d+) Mar 2026', dated)
+    assert days and all(1 <= int(d) <= 16 for d in days)
+    assert "2025</td>" not in dated
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+def _builder_data(**changes: str) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": "Active VIPs for Marketing",
+        "description": "Gold and platinum members who agreed to email marketing",
+        "purpose": "Monthly VIP newsletter",
+        "source": "customers",
+        "columns": ["member_no", "name_en", "tier", "email"],
+        "match": "all",
+        "filters-0-field": "tier",
+        "filters-0-op": "in",
+        "filters-0-value": "gold, platinum",
+        "filters-1-field": "dm_email",
+        "filters-1-op": "in",
+        "filters-1-value": "given,no_objection",
+        "filters-2-field": "last_order_date",
+        "filters-2-op": "ge",
+        "filters-2-value": "90 days ago",
+        "sort_field": "member_no",
+        "sort_dir": "desc",
+    }
+    for i in range(3, 6):
+        data.update({f"filters-{i}-field": "", f"filters-{i}-op": "eq", f"filters-{i}-value": ""})
+    data.update(changes)
+    return data
+
+
+def test_builder_shows_fields_with_sensitivity_and_switches_source(client: FlaskClient) -> None:
+    html = client.get(f"{BASE}/reports/new").get_data(as_text=True)
+    assert 'value="hkid"' in html and "badge--red" in html and "badge--amber" in html
+    assert html.count('name="filters-') == 18  # six rows of field, operator, value
+    orders = client.get(f"{BASE}/reports/new?source=orders").get_data(as_text=True)
+    assert 'value="order_no"' in orders and 'value="hkid"' not in orders
+    assert 'name="source" type="hidden" value="orders"' in orders
+
+
+def test_builder_creates_a_report_with_columns_and_filters(client: FlaskClient, db) -> None:
+    response = client.post(f"{BASE}/reports/new", data=_builder_data())
+    assert response.status_code == 302
+    report = db().scalars(select(ReportDefinition).order_by(ReportDefinition.id.desc())).first()
+    assert response.headers["Location"].endswith(f"{BASE}/reports/{report.id}")
+    assert report.name == "Active VIPs for Marketing"
+    assert report.columns == ["member_no", "name_en", "email", "tier"] or set(report.columns) == {
+        "member_no",
+        "name_en",
+        "tier",
+        "email",
+    }
+    assert report.filters == {
+        "all": [
+            {"field": "tier", "op": "in", "value": ["gold", "platinum"]},
+            {"field": "dm_email", "op": "in", "value": ["given", "no_objection"]},
+            {"field": "last_order_date", "op": "ge", "value": {"days_ago": 90}},
+        ]
+    }
+    assert report.sort == [["member_no", "desc"]]
+    [event] = _events(db(), "report.create")
+    assert event.entity_id == report.id
+    page = client.get(f"{BASE}/reports/{report.id}").get_data(as_text=True)
+    assert "Customers where Tier is one of" in page
+
+
+def test_builder_invalid_filter_shows_inline_error_and_creates_nothing(
+    client: FlaskClient, db
+) -> None:
+    reports = _count(db(), ReportDefinition)
+    response = client.post(
+        f"{BASE}/reports/new", data=_builder_data(**{"filters-1-value": "maybe"})
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Direct marketing by email has no value" in html
+    assert 'class="filter-rows__error"' in html
+    assert "Check the highlighted filters." in html
+    bad_number = client.post(
+        f"{BASE}/reports/new",
+        data=_builder_data(
+            **{"filters-2-field": "spend_12m", "filters-2-op": "gt", "filters-2-value": "lots"}
+        ),
+    )
+    assert bad_number.status_code == 400
+    assert "takes a whole number" in bad_number.get_data(as_text=True)
+    wrong_op = client.post(
+        f"{BASE}/reports/new", data=_builder_data(**{"filters-0-op": "contains"})
+    )
+    assert "Tier cannot use “contains”; choose one of “is”" in wrong_op.get_data(as_text=True)
+    no_columns = client.post(f"{BASE}/reports/new", data=_builder_data(columns=[]))
+    assert no_columns.status_code == 400
+    assert "Choose at least one column." in no_columns.get_data(as_text=True)
+    assert _count(db(), ReportDefinition) == reports
+    assert _events(db(), "report.create") == []
+
+
+def test_edit_report_round_trips_the_filter_rows(client: FlaskClient, db, vip_report: int) -> None:
+    html = client.get(f"{BASE}/reports/{vip_report}/edit").get_data(as_text=True)
+    assert 'value="gold, platinum"' in html
+    response = client.post(
+        f"{BASE}/reports/{vip_report}/edit",
+        data=_builder_data(name="VIP customers (renamed)"),
+    )
+    assert response.status_code == 302
+    report = db().get(ReportDefinition, vip_report)
+    assert report.name == "VIP customers (renamed)"
+    assert len(report.filters["all"]) == 3
+
+
+def test_report_list_shows_my_reports_not_others(client: FlaskClient, db, vip_report: int) -> None:
+    html = client.get(f"{BASE}/reports").get_data(as_text=True)
+    assert "VIP customers" in html
+    others = db().scalars(select(ReportDefinition).where(ReportDefinition.id != vip_report)).all()
+    for report in others:
+        if not report.shares:
+            assert report.name not in html
+            assert client.get(f"{BASE}/reports/{report.id}").status_code == 404
+
+
+def test_share_and_unshare(client: FlaskClient, db, vip_report: int) -> None:
+    response = client.post(
+        f"{BASE}/reports/{vip_report}/shares", data={"department": "marketing", "can_export": "y"}
+    )
+    assert response.status_code == 302
+    [share] = db().scalars(select(ReportShare).where(ReportShare.report_id == vip_report)).all()
+    assert (share.department.code, share.can_export) == ("marketing", True)
+    page = client.get(f"{BASE}/reports/{vip_report}").get_data(as_text=True)
+    assert "Marketing" in page and "View and export" in page
+    again = client.post(
+        f"{BASE}/reports/{vip_report}/shares", data={"department": "marketing", "can_export": "y"}
+    )
+    assert again.status_code == 400
+    assert "already shared" in again.get_data(as_text=True)
+    removed = client.post(f"{BASE}/reports/{vip_report}/shares/marketing/remove")
+    assert removed.status_code == 302
+    assert _count(db(), ReportShare, ReportShare.report_id == vip_report) == 0
+    assert len(_events(db(), "report.share")) == 1
+    assert len(_events(db(), "report.unshare")) == 1
+
+
+def test_run_shows_the_rows(client: FlaskClient, db, vip_report: int) -> None:
+    session = db()
+    vip = session.scalars(
+        select(Customer.member_no)
+        .where(Customer.tier.in_(["gold", "platinum"]))
+        .order_by(Customer.member_no)
+    ).all()
+    session.close()
+    response = client.post(f"{BASE}/reports/{vip_report}/runs")
+    assert response.status_code == 302
+    run = db().scalars(select(ReportRun)).one()
+    assert response.headers["Location"].endswith(f"{BASE}/reports/{vip_report}/runs/{run.id}")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"{len(vip)} rows" in html
+    assert vip[0] in html
+    assert "Member no." in html  # column labels, not field names
+    assert len(_events(db(), "report.run")) == 1
+
+
+def test_export_stores_the_choices_and_download_returns_csv(
+    client: FlaskClient, db, vip_report: int
+) -> None:
+    response = client.post(
+        f"{BASE}/reports/{vip_report}/exports",
+        data={
+            "purpose": "VIP newsletter mailing list",
+            "destination": "internal_shared_drive",
+            "for_department": "marketing",
+            "encrypted": "y",
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    export = db().scalars(select(ReportExport)).one()
+    assert (export.purpose, export.destination, export.encrypted) == (
+        "VIP newsletter mailing list",
+        "internal_shared_drive",
+        True,
+    )
+    assert export.for_department.code == "marketing"
+    html = response.get_data(as_text=True)
+    assert f"{BASE}/exports/{export.id}/download" in html
+    download = client.get(f"{BASE}/exports/{export.id}/download")
+    assert download.status_code == 200
+    assert download.mimetype == "text/csv"
+    assert "attachment" in download.headers["Content-Disposition"]
+    assert ".csv" in download.headers["Content-Disposition"]
+    assert download.get_data(as_text=True).splitlines()[0] == "member_no,name_en,tier"
+    assert client.get(f"{BASE}/exports/{export.id + 1}/download").status_code == 404
+
+
+def test_export_to_an_unknown_destination_is_refused(
+    client: FlaskClient, db, vip_report: int
+) -> None:
+    response = client.post(
+        f"{BASE}/reports/{vip_report}/exports",
+        data={"purpose": "x", "destination": "carrier_pigeon", "for_department": ""},
+    )
+    assert response.status_code == 400
+    assert "Destination must be one of" in response.get_data(as_text=True)
+    assert _count(db(), ReportExport) == 0
+
+
+def test_someone_elses_export_cannot_be_downloaded(
+    client: FlaskClient, crm_store: SandboxStore, vip_report: int
+) -> None:
+    from sandbox_crm.operations import export_report
+
+    with crm_store.session(SANDBOX_KEY) as session:
+        other = session.scalars(select(StaffUser).where(StaffUser.is_trainee.is_(False))).first()
+        report = create_report(
+            session, other, name="Theirs", source="customers", columns=["member_no"]
+        )
+        export = export_report(session, other, report.id, destination="internal_email")
+        session.commit()
+        export_id = export.id
+    assert client.get(f"{BASE}/exports/{export_id}/download").status_code == 404
+
+
+def test_delete_report(client: FlaskClient, db, vip_report: int) -> None:
+    response = client.post(f"{BASE}/reports/{vip_report}/delete")
+    assert response.status_code == 302
+    assert db().get(ReportDefinition, vip_report).is_deleted
+    assert client.get(f"{BASE}/reports/{vip_report}").status_code == 404
+
+
+# --- read-only and CSRF -----------------------------------------------------------------------
+
+
+def test_read_only_sandbox_refuses_every_post_and_changes_nothing(
+    client: FlaskClient, db, vip_report: int, trainee: StaffUser
+) -> None:
+    with db() as session:
+        run_report(session, session.get(StaffUser, trainee.id), vip_report)
+        session.commit()
+    events = _count(db(), AuditEvent)
+    posts = {
+        f"{FROZEN}/customers/3/edit": {"name_en": "Changed", "district": "Sha Tin"},
+        f"{FROZEN}/customers/3/notes/new": {"text": "hello"},
+        f"{FROZEN}/customers/3/messages/new": {"channel": "email", "kind": "service", "body": "x"},
+        f"{FROZEN}/reports/new": _builder_data(),
+        f"{FROZEN}/reports/{vip_report}/shares": {"department": "marketing"},
+        f"{FROZEN}/reports/{vip_report}/runs": {},
+        f"{FROZEN}/reports/{vip_report}/delete": {},
+    }
+    for url, data in posts.items():
+        response = client.post(url, data=data, follow_redirects=True)
+        assert response.status_code == 200, url
+        assert READ_ONLY_MESSAGE in response.get_data(as_text=True), url
+    assert _count(db(), AuditEvent) == events
+    assert db().get(Customer, 3).name_en != "Changed"
+
+
+def test_read_only_customer_page_hides_actions_and_records_no_view(client: FlaskClient, db) -> None:
+    html = client.get(f"{FROZEN}/customers/5").get_data(as_text=True)
+    assert "Read-only" in html
+    assert "Send message" not in html and "Record consent" not in html
+    assert 'method="post"' not in html
+    assert _events(db(), "customer.view") == []
+
+
+def test_post_without_csrf_token_is_rejected(crm_store: SandboxStore, db) -> None:
+    client = _make_app(crm_store, csrf=True).test_client()
+    messages = _count(db(), Message)
+    response = client.post(
+        f"{BASE}/customers/1/messages/new",
+        data={"channel": "email", "kind": "service", "subject": "Hi", "body": "Hello"},
+    )
+    assert response.status_code == 400
+    assert _count(db(), Message) == messages
+    form = client.get(f"{BASE}/customers/1/messages/new").get_data(as_text=True)
+    assert 'name="csrf_token"' in form
+
+
+# --- the builder's filter rows ----------------------------------------------------------------
+
+
+def test_filter_rows_read_values_by_field_type() -> None:
+    source = get_source("customers")
+    rows = [
+        FilterRow("spend_12m", "between", "HK$10000 , 50000"),
+        FilterRow("joined_on", "ge", "today"),
+        FilterRow("last_order_date", "lt", "6 months ago"),
+        FilterRow("email_invalid", "eq", "no"),
+        FilterRow("hkid", "is_null", "ignored"),
+        FilterRow("", "eq", "blank rows are skipped"),
+    ]
+    condition, errors = build_condition(source, "any", rows)
+    assert errors == {}
+    assert condition == {
+        "any": [
+            {"field": "spend_12m", "op": "between", "value": [10000, 50000]},
+            {"field": "joined_on", "op": "ge", "value": "today"},
+            {"field": "last_order_date", "op": "lt", "value": {"months_ago": 6}},
+            {"field": "email_invalid", "op": "eq", "value": False},
+            {"field": "hkid", "op": "is_null"},
+        ]
+    }
+    assert rows_from_condition(condition)[1][0] == FilterRow("spend_12m", "between", "10000, 50000")
+    assert rows_from_condition({"not": {"field": "tier", "op": "eq", "value": "gold"}}) is None
+
+
+def test_filter_rows_report_errors_per_row() -> None:
+    source = get_source("customers")
+    rows = [
+        FilterRow("tier", "eq", "gold"),
+        FilterRow("joined_on", "ge", "last Tuesday"),
+        FilterRow("spend_12m", "between", "100"),
+    ]
+    condition, errors = build_condition(source, "all", rows)
+    assert condition is None
+    assert set(errors) == {1, 2}
+    assert "takes a date" in errors[1]
+    assert "two values" in errors[2]
