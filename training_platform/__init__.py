@@ -14,6 +14,7 @@ BLUEPRINTS = [
     "training_platform.auth",
     "training_platform.home",
     "training_platform.review",
+    "training_platform.authoring",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -1,0 +1,170 @@
+"""Centre admins' pages: the centre's units and scenarios, uploads, version history, coverage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
+
+from training_platform import authoring_service as service
+from training_platform import definitions_store, sandboxes
+from training_platform.db import get_session
+from training_platform.models import DefinitionKind, Role
+from training_platform.navigation import add_nav_item
+from training_platform.security import role_required
+
+bp = Blueprint("authoring", __name__, url_prefix="/authoring")
+add_nav_item(
+    bp,
+    "authoring.index",
+    "Units & scenarios",
+    roles=(Role.CENTRE_ADMIN,),
+    section="Centre",
+    order=40,
+)
+add_nav_item(
+    bp, "authoring.upload", "Upload YAML", roles=(Role.CENTRE_ADMIN,), section="Centre", order=41
+)
+add_nav_item(
+    bp, "authoring.coverage", "Coverage", roles=(Role.CENTRE_ADMIN,), section="Centre", order=42
+)
+
+# Room for the multipart envelope around a file of the largest allowed size, so that the
+# service (not the request parser) judges the file itself and can say how large it is.
+UPLOAD_REQUEST_LIMIT = service.MAX_UPLOAD_BYTES + 64 * 1024
+TOO_LARGE = (
+    f"The file is larger than the {service.MAX_UPLOAD_BYTES // 1024} KiB limit. "
+    "Nothing was published."
+)
+
+
+class UploadForm(FlaskForm):
+    """A YAML file and what it holds."""
+
+    file = FileField("YAML file")
+    kind = SelectField(
+        "Kind",
+        choices=[
+            SelectChoice("auto", "Detect from the file"),
+            SelectChoice(DefinitionKind.UNIT.value, "Unit of competency"),
+            SelectChoice(DefinitionKind.SCENARIO.value, "Scenario"),
+        ],
+        default="auto",
+    )
+
+
+@bp.url_value_preprocessor
+def _allow_upload_envelope(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """Raise the request limit a little for uploads; URL preprocessors run before CSRF parsing."""
+    if endpoint == "authoring.upload":
+        request.max_content_length = UPLOAD_REQUEST_LIMIT
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
+    """An oversize upload: the upload page again, with the limit, and nothing stored."""
+    return render_template(
+        "authoring/upload.html", form=UploadForm(formdata=None), error=TOO_LARGE
+    ), 413
+
+
+def _kind_or_404(kind: str) -> DefinitionKind:
+    try:
+        return DefinitionKind(kind)
+    except ValueError:
+        abort(404)
+
+
+@bp.get("")
+@role_required(Role.CENTRE_ADMIN)
+def index():
+    """Units and scenarios the centre sees, with their current version."""
+    rows = service.catalogue(get_session(), current_user.centre_id)
+    return render_template("authoring/index.html", rows=rows, kinds=list(DefinitionKind))
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@role_required(Role.CENTRE_ADMIN)
+def upload():
+    """Upload a unit or scenario; problems come back with file and line, and nothing is stored."""
+    form = UploadForm()
+    if request.method == "GET":
+        return render_template("authoring/upload.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("authoring/upload.html", form=form), 400
+    storage = form.file.data
+    if storage is None or not getattr(storage, "filename", ""):
+        return render_template(
+            "authoring/upload.html", form=form, error="Choose a YAML file to upload."
+        ), 400
+    data = storage.read(service.MAX_UPLOAD_BYTES + 1)
+    session = get_session()
+    try:
+        outcome = service.upload_definition(
+            session,
+            current_user,
+            filename=storage.filename,
+            data=data,
+            kind=form.kind.data,
+            template_dir=sandboxes.get_store().template_dir,
+        )
+    except service.UploadRefused as refused:
+        session.rollback()
+        status = 413 if len(data) > service.MAX_UPLOAD_BYTES else 400
+        return render_template("authoring/upload.html", form=form, error=str(refused)), status
+    if not outcome.ok:
+        session.rollback()
+        return render_template(
+            "authoring/upload.html",
+            form=form,
+            error=outcome.message,
+            problems=[str(problem) for problem in outcome.result.problems],
+            filename=storage.filename,
+        ), 400
+    session.commit()
+    version = outcome.result.version
+    flash(outcome.message, "info" if outcome.result.unchanged else "success")
+    return redirect(url_for("authoring.history", kind=outcome.kind.value, key=version.key))
+
+
+@bp.get("/<kind>/<key>")
+@role_required(Role.CENTRE_ADMIN)
+def history(kind: str, key: str):
+    """Every version of one unit or scenario, with its source and the diff from the one before."""
+    definition_kind = _kind_or_404(kind)
+    session = get_session()
+    origin = request.args.get("origin")
+    if origin not in ("centre", "builtin"):
+        current = definitions_store.current_version(
+            session, definition_kind, key, current_user.centre_id
+        )
+        origin = "builtin" if current is None or current.centre_id is None else "centre"
+    owner = None if origin == "builtin" else current_user.centre_id
+    entries = service.version_history(session, definition_kind, key, owner)
+    if not entries:
+        abort(404)
+    other = "centre" if origin == "builtin" else "builtin"
+    other_owner = None if other == "builtin" else current_user.centre_id
+    has_other = bool(definitions_store.history(session, definition_kind, key, other_owner))
+    return render_template(
+        "authoring/history.html",
+        kind=definition_kind,
+        key=key,
+        entries=entries,
+        origin=origin,
+        other=other if has_other else None,
+    )
+
+
+@bp.get("/coverage")
+@role_required(Role.CENTRE_ADMIN)
+def coverage():
+    """Every PR leaf of the centre's units against the checks and items that assess it."""
+    units = service.coverage(get_session(), current_user.centre_id)
+    return render_template("authoring/coverage.html", units=units)
