@@ -1,0 +1,530 @@
+"""The PDPO rulebook: every rule of ../shared/PDPO.md is registered as written there; each rule the
+sandbox can observe fails on a violating attempt and passes on a compliant one; the others say
+why they are not applicable; defects already in the generated data are not the trainee's."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import select
+
+from graders.pdpo.direct_marketing import promotional_keywords
+from graders.registry import PDPO_RULES, load_builtin
+from graders.results import Severity, Status
+from sandbox_crm.generator import GenerationSpec, PlantSpec
+from sandbox_crm.hkid import format_hkid
+from sandbox_crm.models import ContactPoint, Customer, Message, SandboxMeta
+
+if TYPE_CHECKING:
+    from tests.graders_helpers import Attempt
+
+pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers"]
+
+RULEBOOK = Path(__file__).parents[2] / "shared" / "PDPO.md"
+_ROW = re.compile(r"^\|\s*([A-Z]+-[0-9]{2})\s*\|([^|]*)\|[^|]*\|\s*([a-z]+)\s*\|\s*$")
+
+IMPLEMENTED = {"DM-01", "DM-05", "DM-06", "DM-08", "COL-04", "COL-07", "COL-08", "SEC-01", "SEC-02"}
+
+VALID_HKID = format_hkid("A", "123456")  # A123456(3)
+OTHER_HKID = format_hkid("K", "654321")
+WRONG_CHECK_DIGIT = "A123456(4)"
+
+OPT_OUT_LINE = "Reply STOP to opt out of our marketing messages, free of charge."
+
+
+def rulebook() -> dict[str, tuple[str, str]]:
+    """Rule id -> (basis, severity), read from the rulebook's table."""
+    rules = {}
+    for line in RULEBOOK.read_text(encoding="utf-8").splitlines():
+        match = _ROW.match(line)
+        if match:
+            rules[match.group(1)] = (match.group(2).strip(), match.group(3))
+    return rules
+
+
+@pytest.fixture
+def sandbox_spec() -> GenerationSpec:
+    """The small sandbox with the planted defects the rules must not blame on the trainee."""
+    return GenerationSpec(
+        profile="retail",
+        seed=4207,
+        customers=150,
+        today=date(2026, 3, 16),
+        plants=(
+            PlantSpec.of("opted_out_in_segment", 3),
+            PlantSpec.of("hkid_in_notes", 3),
+            PlantSpec.of("hkid_on_member", 3),
+        ),
+    )
+
+
+def planted(attempt: Attempt, kind: str) -> list[int]:
+    """Customer ids of a planted situation."""
+    row = attempt.session.get(SandboxMeta, "plants")
+    return json.loads(row.value)[kind] if row is not None else []
+
+
+def dm(channel: str, *statuses: str) -> dict[str, Any]:
+    """Condition: direct-marketing consent on a channel is one of the statuses."""
+    return {"field": f"dm_{channel}", "op": "in", "value": list(statuses)}
+
+
+NEVER_OPTED_OUT = {
+    "not": {"any": [dm(ch, "withdrawn") for ch in ("email", "sms", "phone", "post")]}
+}
+
+
+def with_email(*conditions: dict[str, Any]) -> dict[str, Any]:
+    """Customers who have an email address, never opted out, and meet the conditions."""
+    return {"all": [{"field": "email", "op": "not_null"}, NEVER_OPTED_OUT, *conditions]}
+
+
+def never_marketed(attempt: Attempt, where: dict[str, Any]) -> Customer:
+    """A customer matching ``where`` who has never been sent a promotional message."""
+    marketed = set(
+        attempt.session.scalars(select(Message.customer_id).where(Message.kind == "promotional"))
+    )
+    ids = [i for i in attempt.customer_ids(where) if i not in marketed]
+    assert ids, f"every customer matching {where} has had marketing"
+    return attempt.session.get(Customer, ids[0])
+
+
+def send(attempt: Attempt, customer_id: int, **args: Any) -> Any:
+    """Send a message (a promotional email with an opt-out notice unless args say otherwise)."""
+    args.setdefault("channel", "email")
+    args.setdefault("kind", "promotional")
+    args.setdefault("subject", "Spring VIP preview")
+    args.setdefault("body", f"Join our spring preview evening. {OPT_OUT_LINE}")
+    args.setdefault("has_opt_out_notice", True)
+    return attempt.do("send_message", customer_id=customer_id, **args)
+
+
+def consent(attempt: Attempt, customer_id: int, channel: str, status: str) -> Any:
+    """Record a direct-marketing consent record in the attempt."""
+    return attempt.do(
+        "record_consent",
+        customer_id=customer_id,
+        purpose="direct_marketing",
+        channel=channel,
+        status=status,
+        method="written_form",
+    )
+
+
+def assert_fails(attempt: Attempt, rule_id: str, *fragments: str) -> Any:
+    result = attempt.rule(rule_id)
+    assert result.status is Status.FAIL, result.reason
+    assert result.findings, "a failing rule must say what it found"
+    text = " ".join(f.message for f in result.findings)
+    for fragment in fragments:
+        assert fragment in text, text
+    for finding in result.findings:
+        assert finding.rule_id == rule_id
+        assert finding.basis == rulebook()[rule_id][0]
+        assert finding.records, "a finding points at the records involved"
+    return result
+
+
+def assert_passes(attempt: Attempt, rule_id: str) -> None:
+    result = attempt.rule(rule_id)
+    assert result.status is Status.PASS, [f.message for f in result.findings]
+    assert result.reason
+
+
+# --- the rulebook ---------------------------------------------------------------------------
+
+
+def test_the_rulebook_table_is_read() -> None:
+    assert len(rulebook()) >= 30
+    assert rulebook()["DM-06"] == ("s35G", "critical")
+
+
+def test_every_rule_of_the_rulebook_is_registered_and_nothing_else() -> None:
+    load_builtin()
+    registered = {rule.rule_id for _, rule in PDPO_RULES.items()}
+    assert registered == set(rulebook())
+    assert all(name == f"pdpo.{rule.rule_id}" for name, rule in PDPO_RULES.items())
+
+
+@pytest.mark.parametrize("rule_id", sorted(rulebook()))
+def test_rule_basis_and_severity_are_those_of_the_rulebook(rule_id: str) -> None:
+    load_builtin()
+    rule = PDPO_RULES.get(f"pdpo.{rule_id}")
+    assert (rule.basis, rule.severity) == (rulebook()[rule_id][0], Severity(rulebook()[rule_id][1]))
+    assert rule.title and rule.description
+
+
+def test_rules_not_observable_yet_are_not_applicable_with_a_reason(attempt: Attempt) -> None:
+    unobservable = sorted(set(rulebook()) - IMPLEMENTED)
+    reasons = set()
+    for rule_id in unobservable:
+        result = attempt.rule(rule_id)
+        assert result.status is Status.NOT_APPLICABLE, rule_id
+        assert len(result.reason) > 20 and result.reason.endswith("."), rule_id
+        assert not result.findings
+        reasons.add(result.reason)
+    assert len(reasons) > len(unobservable) // 2, "reasons should be specific, not one stock text"
+
+
+def test_untouched_attempt_has_no_findings_despite_planted_defects(attempt: Attempt) -> None:
+    # The template holds opted-out customers in the VIP segment, HKIDs in notes and HKIDs on
+    # membership-only customers: the generator's defects, not the trainee's.
+    assert planted(attempt, "hkid_in_notes") and planted(attempt, "hkid_on_member")
+    for rule_id in sorted(IMPLEMENTED):
+        assert_passes(attempt, rule_id)
+
+
+# --- DM-01 (s35E) ---------------------------------------------------------------------------
+
+
+def test_dm_01_promotion_without_consent(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "not_asked")))
+    message = send(attempt, customer.id)
+    result = assert_fails(
+        attempt, "DM-01", customer.member_no, "consent status at the time: not_asked"
+    )
+    assert ("message", message.id) in result.findings[0].records
+    assert result.findings[0].event_ids, "the finding points at the message.send event"
+
+
+def test_dm_01_promotion_with_consent(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "given")))
+    send(attempt, customer.id)
+    assert_passes(attempt, "DM-01")
+
+
+def test_dm_01_consent_must_be_on_the_messages_channel(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "given"), dm("sms", "not_asked")))
+    consent(attempt, customer.id, "sms", "given")
+    send(attempt, customer.id)  # email: consented
+    assert_passes(attempt, "DM-01")
+    other = attempt.customer(
+        with_email(dm("email", "not_asked"), {"field": "mobile", "op": "not_null"})
+    )
+    consent(attempt, other.id, "sms", "given")
+    send(attempt, other.id)  # email, but only SMS was consented
+    assert_fails(attempt, "DM-01", other.member_no)
+
+
+def test_dm_01_consent_recorded_before_the_send_counts_and_after_does_not(attempt: Attempt) -> None:
+    first, second = (attempt.customer(with_email(dm("email", "not_asked")), i) for i in (0, 1))
+    consent(attempt, first.id, "email", "given")
+    send(attempt, first.id)
+    send(attempt, second.id)
+    consent(attempt, second.id, "email", "given")
+    result = assert_fails(attempt, "DM-01", second.member_no)
+    assert len(result.findings) == 1
+
+
+# --- DM-05 (s35F) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("notice", [True, False])
+def test_dm_05_first_promotion_carries_an_opt_out_notice(attempt: Attempt, notice: bool) -> None:
+    customer = never_marketed(attempt, with_email(dm("email", "given")))
+    send(attempt, customer.id, has_opt_out_notice=notice, body="Join our spring preview.")
+    if notice:
+        assert_passes(attempt, "DM-05")
+    else:
+        assert_fails(attempt, "DM-05", customer.member_no, "opt out")
+
+
+def test_dm_05_only_the_first_message_needs_the_notice(attempt: Attempt) -> None:
+    customer = never_marketed(attempt, with_email(dm("email", "given")))
+    send(attempt, customer.id)
+    send(attempt, customer.id, has_opt_out_notice=False)
+    assert_passes(attempt, "DM-05")
+
+
+def test_dm_05_counts_messages_sent_before_the_attempt(attempt: Attempt) -> None:
+    customer = never_marketed(attempt, with_email(dm("email", "given")))
+    send(attempt, customer.id)
+    attempt.rebase()  # that message was sent before the attempt
+    send(attempt, customer.id, has_opt_out_notice=False)
+    assert_passes(attempt, "DM-05")
+
+
+# --- DM-06 (s35G) ---------------------------------------------------------------------------
+
+
+def test_dm_06_opt_out_on_one_channel_covers_every_channel(attempt: Attempt) -> None:
+    customer = attempt.customer(
+        with_email(dm("email", "given"), {"field": "mobile", "op": "not_null"})
+    )
+    consent(attempt, customer.id, "sms", "withdrawn")
+    send(attempt, customer.id)  # by email, still consented on email
+    assert_passes(attempt, "DM-01")
+    assert_fails(attempt, "DM-06", customer.member_no, "opted out of direct marketing by sms")
+
+
+def test_dm_06_planted_opt_out_before_the_attempt(attempt: Attempt) -> None:
+    customer_id = planted(attempt, "opted_out_in_segment")[0]
+    send(attempt, customer_id)
+    member_no = attempt.session.get(Customer, customer_id).member_no
+    assert_fails(attempt, "DM-06", member_no)
+
+
+def test_dm_06_new_consent_after_the_opt_out_is_respected(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "given")))
+    consent(attempt, customer.id, "email", "withdrawn")
+    consent(attempt, customer.id, "email", "given")
+    send(attempt, customer.id)
+    assert_passes(attempt, "DM-06")
+
+
+def test_dm_06_opt_out_after_the_send_is_not_a_breach(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "given")))
+    send(attempt, customer.id)
+    consent(attempt, customer.id, "email", "withdrawn")
+    assert_passes(attempt, "DM-06")
+
+
+def test_dm_06_address_opted_out_before_the_attempt(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "given")))
+    contact = next(c for c in customer.contact_points if c.kind == "email")
+    attempt.session.get(ContactPoint, contact.id).opted_out = True
+    attempt.rebase()
+    send(attempt, customer.id)
+    assert_fails(attempt, "DM-06", "opted out of before the attempt")
+
+
+# --- DM-08 (s35A) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("A special offer for you", ["offer"]),
+        ("Members' DISCOUNT this week", ["discount"]),
+        ("Our spring sale starts Friday", ["sale"]),
+        ("This promotion ends soon", ["promotion"]),
+        ("Enjoy 20% off", ["% off"]),
+        ("See the new collection", ["new collection"]),
+        ("會員優惠", ["優惠"]),
+        ("全場八折", ["折"]),
+        ("Your repair is ready; we offered a loan unit", []),
+        ("Wholesale enquiries: see the salesperson", []),
+    ],
+)
+def test_promotional_keywords(text: str, found: list[str]) -> None:
+    assert promotional_keywords(text) == found
+
+
+@pytest.mark.parametrize(
+    ("body", "passes"),
+    [
+        ("Your repair is ready for collection at our Sha Tin branch.", True),
+        ("Your repair is ready. Enjoy 20% off our new collection when you collect it!", False),
+    ],
+)
+def test_dm_08_service_message_to_a_non_consenting_customer(
+    attempt: Attempt, body: str, passes: bool
+) -> None:
+    customer = attempt.customer(with_email(dm("email", "not_asked")))
+    send(attempt, customer.id, kind="service", subject="Your repair", body=body)
+    if passes:
+        assert_passes(attempt, "DM-08")
+    else:
+        assert_fails(attempt, "DM-08", customer.member_no, "% off", "new collection")
+    assert_passes(attempt, "DM-01")  # a service message is not judged as direct marketing
+
+
+def test_dm_08_promotional_wording_to_a_consenting_customer_is_not_a_dm_08_breach(
+    attempt: Attempt,
+) -> None:
+    customer = attempt.customer(with_email(dm("email", "given")))
+    send(attempt, customer.id, kind="service", body="Your order is ready; 10% off next time.")
+    assert_passes(attempt, "DM-08")
+
+
+# --- COL-04 (DPP1(1); ID Code 2.3) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hkid", "basis", "passes"),
+    [
+        (VALID_HKID, None, False),
+        ("A123", None, False),  # a partial HKID is an identifier too
+        (VALID_HKID, "AML due diligence for order SO-2026-00042 (HK$150,000)", True),
+    ],
+)
+def test_col_04_hkid_stored_in_the_attempt(
+    attempt: Attempt, hkid: str, basis: str | None, passes: bool
+) -> None:
+    # No operation edits HKIDs yet: the state is changed directly, as a future operation would.
+    customer = attempt.customer(with_email())
+    customer.hkid, customer.hkid_basis = hkid, basis
+    if passes:
+        assert_passes(attempt, "COL-04")
+    else:
+        assert_fails(attempt, "COL-04", customer.member_no, "no recorded basis")
+
+
+def test_col_04_removing_the_basis_of_an_existing_hkid_is_the_trainees_act(
+    attempt: Attempt,
+) -> None:
+    customer = attempt.customer(with_email())
+    customer.hkid, customer.hkid_basis = VALID_HKID, "Warranty claim for a watch repair"
+    attempt.rebase()
+    attempt.session.get(Customer, customer.id).hkid_basis = ""
+    assert_fails(attempt, "COL-04", customer.member_no)
+
+
+# --- COL-07 (DPP1(1), DPP4; ID Code 2.7) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("hkid", "passes"), [(VALID_HKID, False), (WRONG_CHECK_DIGIT, True)])
+def test_col_07_hkid_written_into_a_note(attempt: Attempt, hkid: str, passes: bool) -> None:
+    customer = attempt.customer(with_email())
+    attempt.do("add_customer_note", customer_id=customer.id, text=f"Showed ID card {hkid}")
+    if passes:
+        assert_passes(attempt, "COL-07")
+    else:
+        result = assert_fails(attempt, "COL-07", "notes of customer", "A1*")
+        assert VALID_HKID not in result.findings[0].message, "findings must not spread the HKID"
+
+
+def test_col_07_editing_a_note_that_already_held_an_hkid(attempt: Attempt) -> None:
+    customer = attempt.session.get(Customer, planted(attempt, "hkid_in_notes")[0])
+    attempt.do("update_customer", customer_id=customer.id, notes=customer.notes + " Called back.")
+    assert_passes(attempt, "COL-07")
+    attempt.do("update_customer", customer_id=customer.id, notes=customer.notes + f" {OTHER_HKID}")
+    assert_fails(attempt, "COL-07", "1 HKID number")
+
+
+def test_col_07_hkid_in_a_message(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "given")))
+    send(attempt, customer.id, kind="service", body=f"We have your ID {VALID_HKID} on file.")
+    assert_fails(attempt, "COL-07", "body of message")
+
+
+def test_col_07_report_run_and_export_with_the_hkid_column(attempt: Attempt) -> None:
+    report = attempt.report(
+        columns=["member_no", "hkid"], filters={"field": "hkid", "op": "not_null"}
+    )
+    attempt.do("run_report", report_id=report.id)
+    result = assert_fails(attempt, "COL-07", "Report run", "includes the HKID column")
+    attempt.export(report.id)
+    result = assert_fails(attempt, "COL-07", "Export", "includes the HKID column")
+    assert len(result.findings) == 2
+
+
+def test_col_07_hkids_in_exported_notes(attempt: Attempt) -> None:
+    noted = planted(attempt, "hkid_in_notes")
+    report = attempt.report(
+        columns=["member_no", "notes"],
+        filters={"field": "customer_id", "op": "in", "value": noted},
+    )
+    attempt.export(report.id)
+    assert_fails(attempt, "COL-07", "Export", "HKID number")
+
+
+def test_col_07_report_without_hkids(attempt: Attempt) -> None:
+    report = attempt.report()
+    attempt.do("run_report", report_id=report.id)
+    attempt.export(report.id)
+    assert_passes(attempt, "COL-07")
+
+
+# --- COL-08 (ID Code 2.8) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("member_no", "passes"), [("M00123456", False), ("M00000999", True)])
+def test_col_08_member_number_derived_from_hkid(
+    attempt: Attempt, member_no: str, passes: bool
+) -> None:
+    customer = attempt.customer(with_email())
+    customer.hkid, customer.hkid_basis = VALID_HKID, "Warranty claim for a watch repair"
+    customer.member_no = member_no
+    if passes:
+        assert_passes(attempt, "COL-08")
+    else:
+        assert_fails(attempt, "COL-08", f"customer #{customer.id}")
+
+
+# --- SEC-01 (DPP4(1)) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("columns", "department", "passes"),
+    [
+        (["member_no", "name_en", "date_of_birth"], "marketing", False),
+        (["member_no", "hkid"], "marketing", False),
+        (["member_no", "name_en", "date_of_birth"], "finance", True),
+        (["member_no", "name_en", "birth_month"], "marketing", True),
+    ],
+)
+def test_sec_01_report_shared_with_marketing(
+    attempt: Attempt, columns: list[str], department: str, passes: bool
+) -> None:
+    report = attempt.report(columns=columns)
+    attempt.do("share_report", report_id=report.id, department=department)
+    if passes:
+        assert_passes(attempt, "SEC-01")
+    else:
+        assert_fails(attempt, "SEC-01", f"Report #{report.id}", "marketing")
+
+
+def test_sec_01_columns_added_after_sharing(attempt: Attempt) -> None:
+    report = attempt.report()
+    attempt.do("share_report", report_id=report.id, department="marketing")
+    assert_passes(attempt, "SEC-01")
+    attempt.do("update_report", report_id=report.id, columns=["member_no", "date_of_birth"])
+    assert_fails(attempt, "SEC-01", "date_of_birth")
+
+
+def test_sec_01_export_for_marketing(attempt: Attempt) -> None:
+    report = attempt.report(columns=["member_no", "date_of_birth"])
+    attempt.export(report.id)
+    assert_fails(attempt, "SEC-01", "Export", "date_of_birth")
+
+
+# --- SEC-02 (DPP4, DPP3) --------------------------------------------------------------------
+
+
+def test_sec_02_each_failing_aspect_is_its_own_finding(attempt: Attempt) -> None:
+    report = attempt.report(columns=["member_no", "email", "hkid"])
+    attempt.export(report.id, purpose="", destination="personal_email", encrypted=False)
+    result = assert_fails(
+        attempt,
+        "SEC-02",
+        "no purpose recorded",
+        "personal_email is not an approved internal destination",
+        "not encrypted",
+        "not minimised",
+    )
+    assert len(result.findings) == 4
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"purpose": "VIP"}, "too vague"),
+        ({"destination": "usb_drive"}, "usb_drive"),
+        ({"encrypted": False}, "not encrypted"),
+    ],
+)
+def test_sec_02_one_aspect(attempt: Attempt, changes: dict[str, Any], fragment: str) -> None:
+    report = attempt.report()
+    attempt.export(report.id, **changes)
+    result = assert_fails(attempt, "SEC-02", fragment)
+    assert len(result.findings) == 1
+
+
+def test_sec_02_safe_export(attempt: Attempt) -> None:
+    report = attempt.report()
+    attempt.export(report.id)
+    assert_passes(attempt, "SEC-02")
+
+
+def test_sec_02_export_without_personal_data_is_out_of_scope(attempt: Attempt) -> None:
+    report = attempt.report(columns=["tier", "district", "spend_12m"])
+    attempt.export(report.id, purpose="", encrypted=False)
+    result = attempt.rule("SEC-02")
+    assert result.status is Status.PASS
+    assert "0 exports of personal data" in result.reason
