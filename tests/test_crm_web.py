@@ -19,6 +19,7 @@ from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.models import (
     AuditEvent,
     ConsentRecord,
+    ContactPoint,
     Customer,
     Message,
     ReportDefinition,
@@ -199,6 +200,9 @@ def test_search_by_member_number_email_and_chinese_name(client: FlaskClient, db)
     email = next(c.value for c in customer.contact_points if c.kind == "email")
     by_email = client.get(f"{BASE}/customers", query_string={"q": email.upper()})
     assert customer.member_no in _row_links(by_email.get_data(as_text=True))
+    mobile = next(c.value for c in customer.contact_points if c.kind == "mobile")
+    by_mobile = client.get(f"{BASE}/customers", query_string={"q": f"{mobile[:4]} {mobile[4:]}"})
+    assert customer.member_no in _row_links(by_mobile.get_data(as_text=True))
     by_zh = client.get(f"{BASE}/customers", query_string={"q": customer.name_zh})
     assert customer.member_no in _row_links(by_zh.get_data(as_text=True))
     nothing = client.get(f"{BASE}/customers", query_string={"q": "no such person zzz"})
@@ -402,6 +406,32 @@ def test_record_consent_and_add_note(client: FlaskClient, db) -> None:
     assert "Prefers calls after 6pm" in db().get(Customer, 4).notes
     page = client.get(f"{BASE}/customers/4").get_data(as_text=True)
     assert "Asked on the phone to stop SMS." in page
+
+
+def test_contact_point_can_be_flagged_invalid_and_bad_values_are_refused(
+    client: FlaskClient, db
+) -> None:
+    session = db()
+    contact = session.scalars(
+        select(ContactPoint).where(
+            ContactPoint.kind == "mobile", ContactPoint.is_invalid.is_(False)
+        )
+    ).first()
+    url = f"{BASE}/customers/{contact.customer_id}/contacts/{contact.id}/edit"
+    value = contact.value
+    session.close()
+    assert value in client.get(url).get_data(as_text=True)
+    refused = client.post(url, data={"value": "12345"})
+    assert refused.status_code == 400
+    assert "is not a Hong Kong mobile number" in refused.get_data(as_text=True)
+    assert db().get(ContactPoint, contact.id).value == value
+    saved = client.post(url, data={"value": value, "is_invalid": "y"})
+    assert saved.status_code == 302
+    assert db().get(ContactPoint, contact.id).is_invalid
+    [event] = _events(db(), "contact_point.update")
+    assert event.after == {"is_invalid": True}
+    other = client.get(f"{BASE}/customers/{contact.customer_id + 1}/contacts/{contact.id}/edit")
+    assert other.status_code == 404
 
 
 def test_consent_not_asked_is_refused_by_the_operation(client: FlaskClient, db) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from sandbox_crm.models import (
     ConsentPurpose,
     ConsentRecord,
     ConsentStatus,
+    ContactPoint,
     Customer,
     Message,
     OrderLine,
@@ -28,12 +30,14 @@ from sandbox_crm.operations import (
     add_customer_note,
     record_consent,
     send_message,
+    update_contact_point,
     update_customer,
     view_customer,
 )
 from sandbox_crm.query import select_rows
 from sandbox_crm.sources import get_source
 from sandbox_crm.web.core import (
+    CrmNotFound,
     actor,
     bp,
     ctx,
@@ -44,7 +48,14 @@ from sandbox_crm.web.core import (
     page_of_rows,
     sort_from_request,
 )
-from sandbox_crm.web.forms import ConsentForm, CustomerEditForm, MessageForm, NoteForm, options
+from sandbox_crm.web.forms import (
+    ConsentForm,
+    ContactEditForm,
+    CustomerEditForm,
+    MessageForm,
+    NoteForm,
+    options,
+)
 
 PER_PAGE = 50
 LIST_COLUMNS = [
@@ -60,7 +71,7 @@ LIST_COLUMNS = [
 ]
 SORTABLE = ("member_no", "name_en", "tier", "district", "spend_12m", "joined_on")
 DEFAULT_SORT = ("member_no", "asc")
-SEARCH_FIELDS = ("name_en", "name_zh", "member_no", "email", "mobile")
+MEMBER_NO_SHAPE = re.compile(r"[A-Za-z]{1,3}\d{4,}")
 # GET filters of the list: query argument -> source field (choices come from the source).
 LIST_FILTERS = {
     "tier": "tier",
@@ -84,15 +95,26 @@ class ListFilter:
 
 
 def _search_condition(q: str) -> dict[str, Any] | None:
-    """``q`` matched against names, member number, email and mobile (any of them)."""
+    """``q`` as "any of these fields contains it", skipping fields whose values cannot match.
+
+    Mobile numbers are stored as 8 digits, so a search with letters skips them; text with a
+    space cannot be in an email address or member number. A query shaped like a member number
+    (a letter prefix and at least four digits) looks up member numbers only: it is the usual
+    way staff find a member and stays fast on a large CRM.
+    """
     q = q.strip()
     if not q:
         return None
+    if MEMBER_NO_SHAPE.fullmatch(q):
+        return {"field": "member_no", "op": "contains", "value": q}
+    fields = ["name_en", "name_zh"]
+    if " " not in q:
+        fields += ["member_no", "email"]
     conditions: list[dict[str, Any]] = [
-        {"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS
+        {"field": name, "op": "contains", "value": q} for name in fields
     ]
-    digits = q.replace(" ", "").replace("-", "")
-    if digits != q and digits.isdigit():
+    digits = re.sub(r"[\s\-()]", "", q).removeprefix("+852")
+    if digits.isdigit():
         conditions.append({"field": "mobile", "op": "contains", "value": digits})
     return {"any": conditions}
 
@@ -235,6 +257,33 @@ def customer_edit(customer_id: int) -> Response | str | tuple[str, int]:
         error = _apply_field_error(form, exc)
         return failed("crm/customer_edit.html", error, customer=record, form=form)
     return done("Customer profile saved.", "crm.customer", customer_id=customer_id)
+
+
+@bp.route("/customers/<int:customer_id>/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
+def contact_edit(customer_id: int, contact_id: int) -> Response | str | tuple[str, int]:
+    """Correct a contact point or flag it invalid through update_contact_point."""
+    record = get_or_404(Customer, customer_id, "customer")
+    contact = db().get(ContactPoint, contact_id)
+    if contact is None or contact.customer_id != record.id:
+        raise CrmNotFound("contact point")
+    form = ContactEditForm(obj=contact if request.method == "GET" else None)
+    context = {"customer": record, "contact": contact, "form": form}
+    if request.method == "GET":
+        return render_template("crm/contact_edit.html", **context)
+    if not form.validate_on_submit():
+        return failed("crm/contact_edit.html", **context)
+    try:
+        update_contact_point(
+            db(),
+            actor(),
+            contact_id,
+            value=form.value.data or "",
+            is_invalid=bool(form.is_invalid.data),
+        )
+    except OperationError as exc:
+        error = _apply_field_error(form, exc)
+        return failed("crm/contact_edit.html", error, **context)
+    return done("Contact details saved.", "crm.customer", customer_id=customer_id)
 
 
 @bp.route("/customers/<int:customer_id>/notes/new", methods=["GET", "POST"])

@@ -63,6 +63,13 @@ class CustomerEditForm(FlaskForm):
     notes = TextAreaField("Notes", validators=[Length(max=20000)])
 
 
+class ContactEditForm(FlaskForm):
+    """Correct a contact point or flag it as invalid."""
+
+    value = StringField("Value", validators=[DataRequired(), Length(max=300)])
+    is_invalid = BooleanField("Flag as invalid (bounced, wrong number, no such address)")
+
+
 class NoteForm(FlaskForm):
     """Add a note to a customer."""
 
