@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -74,7 +76,7 @@ def _upload(client, text: str | bytes, filename: str = "scenario.yaml", kind: st
 
 def _problems(html: str) -> list[str]:
     part = html.split('<ul class="problems">')[1].split("</ul>")[0]
-    return [line.split("<li>")[1].split("</li>")[0] for line in part.split("\n") if "<li>" in line]
+    return [unescape(problem) for problem in re.findall(r"<li>(.*?)</li>", part, re.S)]
 
 
 @pytest.fixture
@@ -165,9 +167,10 @@ def test_an_unknown_pr_is_reported_with_file_line_and_path(admin_client, db_sess
     assert _versions(db_session) == before
 
 
-def test_an_unknown_check_type_is_reported(admin_client, db_session):
+def test_an_unknown_check_type_is_reported_with_every_other_problem(admin_client, db_session):
     before = _versions(db_session)
     broken = VIP_TEXT.replace("check: report.columns", "check: report.colums")
+    broken = broken.replace('requirements: ["2.4"]', 'requirements: ["2.9"]')
     response = _upload(admin_client, broken, "vip.yaml")
     assert response.status_code == 400
     line = next(n for n, text in enumerate(broken.splitlines(), 1) if "report.colums" in text)
@@ -175,6 +178,7 @@ def test_an_unknown_check_type_is_reported(admin_client, db_session):
     assert any(
         p.startswith(f"vip.yaml:{line} checks[1].check:") and "unknown check" in p for p in problems
     ), problems
+    assert any("checks[3].requirements[0]" in p and "2.9" in p for p in problems), problems
     assert _versions(db_session) == before
 
 

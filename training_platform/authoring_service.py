@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode, ScalarNode
 
 from graders.definitions import (
     DEFAULT_MAX_BYTES,
+    DefinitionError,
     LoadedDefinition,
     Problem,
     Scenario,
@@ -124,16 +125,32 @@ def _run_problems(
     return problems
 
 
-def scenario_validator(template_dir: str | Path) -> ScenarioValidator:
+def scenario_validator(template_dir: str | Path, *, run: bool = True) -> ScenarioValidator:
     """Full scenario validation for publishing: static checks, then the scripted runs."""
 
     def validate(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Problem]:
         problems = static_problems(loaded, unit)
-        if problems:
+        if problems or not run:
             return problems
         return _run_problems(loaded, unit, Path(template_dir))
 
     return validate
+
+
+def _static_scenario_problems(
+    session: Session, data: bytes, filename: str, centre_id: int
+) -> list[Problem]:
+    """Every problem found without running anything, so that one upload reports them all."""
+    try:
+        loaded = definitions_store.parse(DefinitionKind.SCENARIO, data, filename)
+    except DefinitionError as exc:
+        return exc.problems
+    unit_row = definitions_store.current_version(
+        session, DefinitionKind.UNIT, loaded.model.unit, centre_id
+    )
+    if unit_row is None:
+        return [loaded.problem(("unit",), f"unit {loaded.model.unit} is not published")]
+    return static_problems(loaded, definitions_store.load_unit_model(unit_row))
 
 
 @dataclass(frozen=True)
@@ -203,7 +220,12 @@ def upload_definition(
                 f"You chose {chosen}, but this file looks like a {detected}. Choose the kind "
                 "again or check the file."
             )
-    validator = scenario_validator(template_dir) if chosen == DefinitionKind.SCENARIO else None
+    validator = None
+    if chosen == DefinitionKind.SCENARIO:
+        problems = _static_scenario_problems(session, data, name, admin.centre_id)
+        if problems:
+            return UploadOutcome(chosen, PublishResult(problems=problems))
+        validator = scenario_validator(template_dir)
     result = definitions_store.publish(
         session,
         kind=chosen,

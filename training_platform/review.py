@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from graders.definitions import MultipleChoiceItem, SingleChoiceItem, WrittenItem
+from graders.definitions import MultipleChoiceItem, SingleChoiceItem
 from graders.results import GradingResult
 from training_platform import review_service as service
 from training_platform import sandboxes
@@ -43,6 +43,7 @@ TEXT_PREVIEW = 160
 # Sandbox tables whose records have a page in the CRM, and the endpoint argument naming the id.
 RECORD_PAGES = {
     "customer": ("crm.customer", "customer_id"),
+    "report": ("crm.report", "report_id"),
     "report_definition": ("crm.report", "report_id"),
 }
 
@@ -257,7 +258,6 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
         "review": review,
         "requirements": _requirements(unit, automatic, effective),
         "scenario_items": items,
-        "written_kinds": (WrittenItem,),
         "choices": choices,
         "rubric_points": service.rubric_points(review),
         "rubric_comments": {

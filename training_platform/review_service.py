@@ -571,14 +571,19 @@ def _value_text(value: Any) -> str:
 def field_changes(
     before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
 ) -> tuple[FieldChange, ...]:
-    """The fields whose value differs between an event's before and after images."""
+    """The fields whose value differs between an event's before and after images.
+
+    For a record created (no before image) the empty fields are left out.
+    """
+    created = before is None
     before = before or {}
     after = after or {}
     keys = [k for k in before if k not in after] + list(after)
     return tuple(
         FieldChange(key, _value_text(before.get(key)), _value_text(after.get(key)))
         for key in keys
-        if key not in before or key not in after or before[key] != after[key]
+        if (key not in before or key not in after or before[key] != after[key])
+        and not (created and after.get(key) in (None, "", [], {}))
     )
 
 
