@@ -16,7 +16,8 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Table, column, event, func, or_, select, table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from graders.results import freeze
@@ -199,10 +200,24 @@ class GradingContext:
     # --- state differences ---------------------------------------------------------------
 
     def diff(self, table: str | Table, columns: Iterable[str] | None = None) -> TableDiff:
-        """Compare one table's rows in template and final by primary key (cached)."""
+        """Compare one table's rows in template and final by primary key (cached).
+
+        With ``columns``, only changes to those columns count as changed rows; the table is
+        still compared once, whatever columns later callers ask about.
+        """
         tbl = _table(table)
-        names = tuple(columns) if columns is not None else None
-        return self.memo(("diff", tbl.name, names), lambda: _diff_table(self, tbl, names))
+        full = self.memo(("diff", tbl.name), lambda: _diff_table(self, tbl, None))
+        if columns is None:
+            return full
+        wanted = set(columns)
+        changed = tuple(k for k in full.changed if wanted & set(full.changed_columns[k]))
+        return TableDiff(
+            full.table,
+            full.added,
+            changed,
+            full.deleted,
+            MappingProxyType({k: full.changed_columns[k] for k in changed}),
+        )
 
     def added_ids(self, model: type[SandboxBase]) -> tuple[Key, ...]:
         """Keys of the rows of ``model``'s table that are in final but not in template."""
@@ -223,19 +238,6 @@ class GradingContext:
             return []
         column = model.__table__.c.id  # type: ignore[attr-defined]
         return list(self.final.scalars(select(model).where(column.in_(keys)).order_by(column)))
-
-    def template_values(
-        self, model: type[SandboxBase], columns: Iterable[str]
-    ) -> dict[Key, tuple[Any, ...]]:
-        """Template values of ``columns`` for every row of ``model``, by id."""
-        names = tuple(columns)
-        tbl: Table = model.__table__  # type: ignore[assignment]
-
-        def load() -> dict[Key, tuple[Any, ...]]:
-            stmt = select(tbl.c.id, *(tbl.c[n] for n in names))
-            return {row[0]: tuple(row[1:]) for row in self.template.execute(stmt)}
-
-        return self.memo(("template_values", tbl.name, names), load)
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute a value derived from the sandboxes once per grading run (e.g. a consent log)."""
@@ -305,24 +307,28 @@ def _table(table: str | Table) -> Table:
         raise LookupError(f"unknown sandbox table {table!r}; known: {known}") from None
 
 
+ATTACHED_TEMPLATE = "grading_template"
+"""Schema name under which the template file is attached to the final sandbox's connection."""
+
+_CHUNK = 500
+
+
 def _diff_table(ctx: GradingContext, tbl: Table, columns: tuple[str, ...] | None) -> TableDiff:
     pk = [c.name for c in tbl.primary_key.columns]
     names = list(columns) if columns is not None else [c.name for c in tbl.columns]
-    for name in pk:
+    for name in reversed(pk):
         if name not in names:
             names.insert(0, name)
-    stmt = select(*(tbl.c[n] for n in names))
-
-    def rows(session: Session) -> dict[Key, dict[str, Any]]:
-        out: dict[Key, dict[str, Any]] = {}
-        for row in session.execute(stmt).mappings():
-            key = row[pk[0]] if len(pk) == 1 else tuple(row[n] for n in pk)
-            out[key] = dict(row)
-        return out
-
-    before, after = rows(ctx.template), rows(ctx.final)
-    added = sorted(k for k in after if k not in before)
-    deleted = sorted(k for k in before if k not in after)
+    found = _differing_keys(ctx, tbl, pk, names)
+    if found is None:  # no fast path: compare every row in Python
+        before, after = _rows(ctx.template, tbl, pk, names), _rows(ctx.final, tbl, pk, names)
+        added = sorted(k for k in after if k not in before)
+        deleted = sorted(k for k in before if k not in after)
+    else:
+        added, deleted, differing = found
+        candidates = sorted(differing - set(added))
+        before = _rows(ctx.template, tbl, pk, names, candidates)
+        after = _rows(ctx.final, tbl, pk, names, candidates)
     changed_columns: dict[Key, tuple[str, ...]] = {}
     for key, row in after.items():
         old = before.get(key)
@@ -337,6 +343,85 @@ def _diff_table(ctx: GradingContext, tbl: Table, columns: tuple[str, ...] | None
         tuple(deleted),
         MappingProxyType({k: changed_columns[k] for k in changed}),
     )
+
+
+def _rows(
+    session: Session,
+    tbl: Table,
+    pk: list[str],
+    names: list[str],
+    keys: list[Key] | None = None,
+) -> dict[Key, dict[str, Any]]:
+    """Rows of a table by key (only ``keys`` if given), each as a dict of ``names``."""
+    stmt = select(*(tbl.c[n] for n in names))
+    if keys is None:
+        batches = [stmt]
+    else:
+        column = tbl.c[pk[0]]
+        batches = [
+            stmt.where(column.in_(keys[i : i + _CHUNK])) for i in range(0, len(keys), _CHUNK)
+        ]
+    out: dict[Key, dict[str, Any]] = {}
+    for batch in batches:
+        for row in session.execute(batch).mappings():
+            key = row[pk[0]] if len(pk) == 1 else tuple(row[n] for n in pk)
+            out[key] = dict(row)
+    return out
+
+
+def _sqlite_file(session: Session) -> str | None:
+    """The file of a session's SQLite database, or None (another database, or in memory)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    rows = session.connection().exec_driver_sql("PRAGMA database_list").all()
+    return next((row[2] for row in rows if row[1] == "main" and row[2]), None)
+
+
+def _differing_keys(
+    ctx: GradingContext, tbl: Table, pk: list[str], names: list[str]
+) -> tuple[list[Key], list[Key], set[Key]] | None:
+    """Added keys, deleted keys and keys of rows that differ, computed inside SQLite.
+
+    The template file is attached to the final sandbox's connection for the duration, so the
+    comparison runs in the database instead of loading both tables into Python; a large table
+    with a handful of changes costs one indexed pass in C. Returns None when that is not
+    possible (not two SQLite files, a composite key, or the connection refuses to attach), and
+    the caller compares in Python.
+    """
+    if len(pk) != 1:
+        return None
+    template_file = _sqlite_file(ctx.template)
+    if template_file is None or _sqlite_file(ctx.final) in (None, template_file):
+        return None
+    connection = ctx.final.connection()
+    try:
+        connection.exec_driver_sql(f"ATTACH DATABASE ? AS {ATTACHED_TEMPLATE}", (template_file,))
+    except DBAPIError:
+        return None
+    try:
+        # Both tables have the same name, so each gets an alias for the joins.
+        old = table(tbl.name, *(column(n) for n in names), schema=ATTACHED_TEMPLATE).alias("old")
+        new = tbl.alias("new")
+        new_key, old_key = new.c[pk[0]], old.c[pk[0]]
+        added = connection.execute(
+            select(new_key)
+            .select_from(new.outerjoin(old, old_key == new_key))
+            .where(old_key.is_(None))
+        ).scalars()
+        deleted = connection.execute(
+            select(old_key)
+            .select_from(old.outerjoin(new, new_key == old_key))
+            .where(new_key.is_(None))
+        ).scalars()
+        # Rows keep their key in the copy, so a join on the key finds every changed row in
+        # one indexed pass; IS NOT compares NULLs as values.
+        changed = select(new_key).select_from(new.join(old, old_key == new_key))
+        changed = changed.where(or_(*(new.c[n].is_distinct_from(old.c[n]) for n in names)))
+        differing = set(connection.execute(changed).scalars())
+        added, deleted = list(added), list(deleted)
+    finally:
+        connection.exec_driver_sql(f"DETACH DATABASE {ATTACHED_TEMPLATE}")
+    return sorted(added), sorted(deleted), differing
 
 
 def _sandbox_date(final: Session, events: tuple[EventRecord, ...]) -> date:

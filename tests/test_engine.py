@@ -639,3 +639,29 @@ def test_isolated_registries_are_restored() -> None:
     with isolated():
         assert CHECKS.names() == checks_before
     assert "test.temporary" not in CHECKS
+
+
+# --- comparing template and final -----------------------------------------------------------
+
+
+def test_table_diff_in_sqlite_and_in_python_agree(
+    attempt: Attempt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = attempt.report()
+    attempt.do("share_report", report_id=report.id, department="finance")
+    attempt.rebase()
+    attempt.do("share_report", report_id=report.id, department="marketing")  # an added row
+    attempt.do("unshare_report", report_id=report.id, department="finance")  # a deleted row
+    customer = attempt.customer({"field": "tier", "op": "eq", "value": "gold"})
+    attempt.do("update_customer", customer_id=customer.id, tier="silver", notes="")
+    tables = ["report_share", "customer", "report_definition", "contact_point"]
+    in_sqlite = {t: attempt.context().diff(t) for t in tables}
+    monkeypatch.setattr("graders.context._differing_keys", lambda *args: None)
+    in_python = {t: attempt.context().diff(t) for t in tables}
+    assert in_sqlite == in_python
+    share = in_sqlite["report_share"]
+    assert len(share.added) == 1 and len(share.deleted) == 1 and not share.changed
+    assert in_sqlite["customer"].changed == (customer.id,)
+    assert set(in_sqlite["customer"].changed_columns[customer.id]) >= {"tier", "updated_at"}
+    assert attempt.context().diff("customer", ["hkid"]).changed == ()
+    assert in_sqlite["contact_point"].is_empty()
