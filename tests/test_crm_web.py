@@ -770,12 +770,14 @@ def test_filter_rows_read_values_by_field_type() -> None:
 def test_filter_rows_report_errors_per_row() -> None:
     source = get_source("customers")
     rows = [
-        FilterRow("tier", "eq", "gold"),
+        FilterRow("tier", "eq", "diamond"),
         FilterRow("joined_on", "ge", "last Tuesday"),
         FilterRow("spend_12m", "between", "100"),
+        FilterRow("region", "eq", "Kowloon"),
     ]
     condition, errors = build_condition(source, "all", rows)
     assert condition is None
-    assert set(errors) == {1, 2}
+    assert set(errors) == {0, 1, 2}  # every bad row at once, the good one untouched
+    assert errors[0].startswith("Tier has no value 'diamond'")
     assert "takes a date" in errors[1]
     assert "two values" in errors[2]

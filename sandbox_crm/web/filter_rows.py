@@ -143,10 +143,8 @@ def build_condition(
             positions.append(index)
         except RowError as exc:
             errors[index] = str(exc)
-    if errors:
-        return None, errors
     if not conditions:
-        return None, {}
+        return None, errors
     condition = {"any" if match == "any" else "all": conditions}
     for problem in validate_condition(source.name, condition):
         path, _, message = problem.partition(": ")

@@ -161,6 +161,26 @@ def cell(value: Any, field_type: str = "") -> str:
     return str(value)
 
 
+def output_cell(value: str, field: Any) -> str:
+    """A value from a run's CSV output, formatted by its field's type (as text otherwise)."""
+    if field is None or value == "":
+        return value
+    if field.type == "int":
+        try:
+            return f"{int(value):,}"
+        except ValueError:
+            return value
+    if field.type == "enum":
+        return label(value)
+    if field.type == "bool":
+        return {"true": "Yes", "false": "No"}.get(value, value)
+    if field.type == "date":
+        return day(value)
+    if field.type == "datetime":
+        return moment(value)
+    return value
+
+
 def helpers() -> dict[str, Any]:
     """The functions the CRM's templates use."""
     return {
@@ -172,4 +192,5 @@ def helpers() -> dict[str, Any]:
         "mask_hkid": mask_hkid,
         "mask_dob": mask_dob,
         "cell": cell,
+        "output_cell": output_cell,
     }
