@@ -13,6 +13,8 @@ from flask import Flask
 BLUEPRINTS = [
     "training_platform.auth",
     "training_platform.home",
+    "training_platform.catalogue",
+    "training_platform.attempts",
     "training_platform.review",
     "training_platform.authoring",
 ]

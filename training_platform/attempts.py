@@ -135,6 +135,7 @@ def show(attempt_id: int):
         scenario=service.scenario_of(attempt),
         workspace=workspace,
         can_work=service.can_work_on(current_user, attempt),
+        is_owner=service.is_owner(current_user, attempt),
         answers=attempt.answers or {},
         form=PostForm(),
     )

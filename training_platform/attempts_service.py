@@ -27,7 +27,7 @@ from graders.definitions import (
 from graders.definitions.models import DeliverableKind
 from graders.results import GradingResult, Severity, Status, Verdict
 from sandbox_crm.models import Campaign, ReportDefinition, ReportExport
-from sandbox_crm.store import SandboxStore
+from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
 from training_platform.models import (
     Attempt,
@@ -309,6 +309,7 @@ class Workspace:
 
     brief: str
     choices: Mapping[str, Sequence[DeliverableChoice]] = field(default_factory=dict)
+    sandbox_missing: bool = False
 
 
 def _choices(sandbox: Session, kind: DeliverableKind, staff_id: int) -> list[DeliverableChoice]:
@@ -341,10 +342,15 @@ def _choices(sandbox: Session, kind: DeliverableKind, staff_id: int) -> list[Del
 def attempt_workspace(attempt: Attempt, *, store: SandboxStore | None = None) -> Workspace:
     """The brief filled in with this sandbox's facts, and the trainee's deliverable choices."""
     scenario = scenario_of(attempt)
-    with _store(store).session(attempt.sandbox_key, read_only=True) as sandbox:
-        brief = runner.render_brief(scenario.brief, runner.compute_facts(sandbox, scenario))
-        staff_id = runner.trainee_actor(sandbox).id
-        choices = {d.id: _choices(sandbox, d.kind, staff_id) for d in scenario.deliverables}
+    try:
+        with _store(store).session(attempt.sandbox_key, read_only=True) as sandbox:
+            brief = runner.render_brief(scenario.brief, runner.compute_facts(sandbox, scenario))
+            staff_id = runner.trainee_actor(sandbox).id
+            choices = {d.id: _choices(sandbox, d.kind, staff_id) for d in scenario.deliverables}
+    except SandboxNotFound:
+        # Deleted under the retention setting: the brief's data-dependent values are gone too.
+        blanks = dict.fromkeys([*scenario.facts, "company", "staff_name", "today"], "…")
+        return Workspace(brief=runner.render_brief(scenario.brief, blanks), sandbox_missing=True)
     return Workspace(brief=brief, choices=choices)
 
 
@@ -486,6 +492,7 @@ class RequirementFeedback:
     pr_id: str
     group_title: str
     text: str
+    points: tuple[Any, ...]
     status: str
     lines: tuple[FeedbackLine, ...]
 
@@ -558,7 +565,12 @@ def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
                 lines.append(FeedbackLine(label, item.status, message))
             rows.append(
                 RequirementFeedback(
-                    leaf.id, group.title, leaf.text, requirement.status.value, tuple(lines)
+                    pr_id=leaf.id,
+                    group_title=group.title,
+                    text=leaf.text,
+                    points=tuple(leaf.points),
+                    status=requirement.status.value,
+                    lines=tuple(lines),
                 )
             )
     breaches = sorted(

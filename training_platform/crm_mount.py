@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from graders.runner import trainee_actor
 from sandbox_crm import web as crm_web
+from sandbox_crm.store import SandboxNotFound
 from sandbox_crm.web.core import CrmContext
 from training_platform import sandboxes
 from training_platform.attempts_service import can_work_on, visible_attempt
@@ -28,9 +29,12 @@ def resolve_attempt(attempt_id: int) -> CrmContext:
     close_sandbox_session()
     stack = ExitStack()
     setattr(g, STACK_KEY, stack)
-    session = stack.enter_context(
-        sandboxes.get_store().session(attempt.sandbox_key, read_only=read_only)
-    )
+    try:
+        session = stack.enter_context(
+            sandboxes.get_store().session(attempt.sandbox_key, read_only=read_only)
+        )
+    except SandboxNotFound:
+        abort(404)  # deleted under the retention setting
     return CrmContext(
         session=session,
         actor_id=trainee_actor(session).id,

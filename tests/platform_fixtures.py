@@ -1,0 +1,111 @@
+"""Fixtures for tests that need published definitions and attempts with real sandboxes.
+
+Use them from a test module with ``from tests.platform_fixtures import *  # noqa: F403``.
+Sandbox templates are generated once per test session (generating with Faker is the slow part);
+each attempt still gets its own sandbox, cloned from the template into the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from graders import runner
+from training_platform import attempts_service, definitions_store, sandboxes
+from training_platform.models import Attempt, DefinitionKind, DefinitionVersion, User
+
+__all__ = [
+    "VIP_SCENARIO",
+    "VIP_UNIT",
+    "apply_reference_solution",
+    "graded_attempt",
+    "published_definitions",
+    "reference_answers",
+    "sandbox_settings",
+    "sandbox_template_cache",
+    "started_attempt",
+    "vip_scenario",
+]
+
+VIP_UNIT = "105077L3"
+VIP_SCENARIO = "105077L3-marketing-vip-report"
+
+
+@pytest.fixture(scope="session")
+def sandbox_template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One template cache for the whole test session, so each template is generated once."""
+    return tmp_path_factory.mktemp("sandbox_templates")
+
+
+@pytest.fixture
+def sandbox_settings(app: Flask, sandbox_template_cache: Path) -> Flask:
+    """The app with the shared template cache, one data variant and a stepped sandbox clock."""
+    app.config.update(
+        TEMPLATE_CACHE_DIR=str(sandbox_template_cache),
+        SANDBOX_VARIANTS=1,
+        SANDBOX_CLOCK_MODE="stepped",
+    )
+    app.extensions.pop(sandboxes.EXTENSION_KEY, None)
+    return app
+
+
+@pytest.fixture
+def published_definitions(sandbox_settings: Flask, db_session: Session) -> list[str]:
+    """The repository's five units and its scenarios, published as built-in versions."""
+    published = definitions_store.sync_builtin(
+        db_session, sandbox_settings.config["DEFINITIONS_ROOT"]
+    )
+    db_session.commit()
+    return published
+
+
+@pytest.fixture
+def vip_scenario(published_definitions: list[str], db_session: Session) -> DefinitionVersion:
+    """The current version of the Marketing VIP report scenario (practice mode)."""
+    version = definitions_store.current_version(
+        db_session, DefinitionKind.SCENARIO, VIP_SCENARIO, None
+    )
+    assert version is not None, f"{VIP_SCENARIO} was not published"
+    return version
+
+
+@pytest.fixture
+def started_attempt(
+    sandbox_settings: Flask, db_session: Session, trainee: User, vip_scenario: DefinitionVersion
+) -> Attempt:
+    """The trainee's attempt at the VIP scenario, in progress, with a fresh sandbox."""
+    with sandbox_settings.app_context():
+        attempt = attempts_service.start_attempt(db_session, trainee, vip_scenario)
+    db_session.commit()
+    return attempt
+
+
+def apply_reference_solution(app: Flask, attempt: Attempt) -> dict[str, int]:
+    """Do the scenario's reference solution in the attempt's sandbox as its trainee would."""
+    scenario = attempts_service.scenario_of(attempt)
+    with sandboxes.get_store(app).session(attempt.sandbox_key) as sandbox:
+        outcome = runner.apply_steps(sandbox, scenario.reference_solution)
+    return outcome.deliverables
+
+
+def reference_answers(attempt: Attempt) -> dict[str, Any]:
+    """The scenario's model answers, keyed by item id."""
+    return dict(attempts_service.scenario_of(attempt).reference_answers)
+
+
+@pytest.fixture
+def graded_attempt(
+    sandbox_settings: Flask, db_session: Session, started_attempt: Attempt
+) -> Attempt:
+    """The started attempt after the reference solution and answers, submitted and graded."""
+    deliverables = apply_reference_solution(sandbox_settings, started_attempt)
+    with sandbox_settings.app_context():
+        answers = reference_answers(started_attempt)
+        attempts_service.save_answers(db_session, started_attempt, answers)
+        attempts_service.submit_attempt(db_session, started_attempt, deliverables)
+    db_session.commit()
+    return started_attempt

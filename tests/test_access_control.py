@@ -1,0 +1,212 @@
+"""Who may open which attempt page, result, CRM page and form: every role against every URL.
+
+Unknown ids and ids that are not yours look the same (404), so ids reveal nothing; staff of the
+trainee's centre may read (the CRM read-only) but not change anything; strangers sign in first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from sandbox_crm.models import Customer, ReportExport, ReportRun
+from tests.platform_fixtures import *  # noqa: F403
+from tests.platform_fixtures import apply_reference_solution
+from training_platform import attempts_service
+from training_platform.models import Attempt, AttemptStatus, Centre, Role
+from training_platform.sandboxes import get_store
+
+ROLES = [
+    "anonymous",
+    "owner",
+    "other_trainee",
+    "assessor",
+    "centre_admin",
+    "foreign_trainee",
+    "foreign_assessor",
+]
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The attempts and sandbox records the URLs point at."""
+
+    graded: int
+    working: int
+    customer: int
+    report: int
+    export: int
+
+
+@pytest.fixture
+def foreign_centre(db_session) -> Centre:
+    """Another training centre."""
+    centre = Centre(slug="elsewhere", name="Elsewhere Training Centre")
+    db_session.add(centre)
+    db_session.commit()
+    return centre
+
+
+@pytest.fixture
+def foreign_trainee(make_user, foreign_centre):
+    """A trainee of another centre."""
+    return make_user(Role.TRAINEE, centre=foreign_centre)
+
+
+@pytest.fixture
+def foreign_assessor(make_user, foreign_centre):
+    """An assessor of another centre."""
+    return make_user(Role.ASSESSOR, centre=foreign_centre)
+
+
+@pytest.fixture
+def ids(sandbox_settings, db_session, trainee, vip_scenario, graded_attempt) -> Ids:
+    """A graded attempt and an in-progress one of `trainee`, with a report and an export."""
+    with sandbox_settings.app_context():
+        working = attempts_service.start_attempt(db_session, trainee, vip_scenario)
+    db_session.commit()
+    report = apply_reference_solution(sandbox_settings, working)["report"]
+    store = get_store(sandbox_settings)
+    with store.session(graded_attempt.sandbox_key, read_only=True) as sandbox:
+        customer = sandbox.scalar(select(func.min(Customer.id)))
+        export = sandbox.scalar(select(func.max(ReportExport.id)))
+    assert graded_attempt.deliverables["report"] == report  # same template, same first id
+    return Ids(graded_attempt.id, working.id, customer, report, export)
+
+
+def _client(role: str, request, client, client_as, trainee):
+    if role == "anonymous":
+        return client
+    user = trainee if role == "owner" else request.getfixturevalue(role)
+    return client_as(user)
+
+
+def _runs(sandbox_settings, db_session, attempt_id: int) -> int:
+    key = db_session.get(Attempt, attempt_id).sandbox_key
+    with get_store(sandbox_settings).session(key, read_only=True) as sandbox:
+        return sandbox.scalar(select(func.count(ReportRun.id)))
+
+
+# What each role gets: 200 page, 302 redirect (not to sign-in), 403, 404, or "login".
+READ = {
+    "anonymous": "login",
+    "owner": 200,
+    "other_trainee": 404,
+    "assessor": 200,
+    "centre_admin": 200,
+    "foreign_trainee": 404,
+    "foreign_assessor": 404,
+}
+CHANGE = {**READ, "owner": 302, "assessor": 403, "centre_admin": 403}
+CRM_CHANGE = {**READ, "owner": 302, "assessor": 302, "centre_admin": 302}
+
+
+def _urls(ids: Ids) -> list[tuple[str, str, str, dict, dict]]:
+    """(label, method, url, form data, expected outcome per role)."""
+    crm = f"/attempts/{ids.graded}/crm"
+    return [
+        ("attempt page", "GET", f"/attempts/{ids.graded}", {}, READ),
+        ("result page", "GET", f"/attempts/{ids.graded}/result", {}, READ),
+        ("CRM home", "GET", f"{crm}/", {}, READ),
+        ("CRM customer list", "GET", f"{crm}/customers", {}, READ),
+        ("CRM customer record", "GET", f"{crm}/customers/{ids.customer}", {}, READ),
+        ("CRM report list", "GET", f"{crm}/reports", {}, READ),
+        ("CRM report page", "GET", f"{crm}/reports/{ids.report}", {}, READ),
+        ("CRM export download", "GET", f"{crm}/exports/{ids.export}/download", {}, READ),
+        (
+            "answers POST",
+            "POST",
+            f"/attempts/{ids.working}/answers",
+            {"answer-q-objective": "b"},
+            CHANGE,
+        ),
+        ("submit POST", "POST", f"/attempts/{ids.working}/submit", {}, CHANGE),
+        ("retry POST", "POST", f"/attempts/{ids.graded}/retry", {}, {**CHANGE, "owner": 302}),
+        (
+            "CRM run report POST",
+            "POST",
+            f"/attempts/{ids.working}/crm/reports/{ids.report}/runs",
+            {},
+            CRM_CHANGE,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_gets_the_right_answer_from_every_protected_url(
+    role, request, client, client_as, trainee, ids, sandbox_settings, db_session
+):
+    browser = _client(role, request, client, client_as, trainee)
+    runs_before = _runs(sandbox_settings, db_session, ids.working)
+    wrong = []
+    for label, method, url, data, expected_by_role in _urls(ids):
+        expected = expected_by_role[role]
+        response = browser.open(url, method=method, data=data)
+        location = response.headers.get("Location", "")
+        if expected == "login":
+            ok = response.status_code == 302 and "/login" in location
+        elif expected == 302:
+            ok = response.status_code == 302 and "/login" not in location
+        else:
+            ok = response.status_code == expected
+        if not ok:
+            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    assert not wrong, f"{role}: expected {', '.join(wrong)}"
+
+    db_session.expire_all()
+    working = db_session.get(Attempt, ids.working)
+    assert working.status == AttemptStatus.IN_PROGRESS  # submit without a deliverable is refused
+    runs_after = _runs(sandbox_settings, db_session, ids.working)
+    assert runs_after == runs_before + (1 if role == "owner" else 0)
+    if role != "owner":
+        assert working.answers == {}
+
+
+def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
+    client_as, other_trainee, vip_scenario, ids, sandbox_settings, db_session
+):
+    with sandbox_settings.app_context():
+        theirs = attempts_service.start_attempt(db_session, other_trainee, vip_scenario)
+    db_session.commit()
+    client = client_as(other_trainee)
+    own_crm = f"/attempts/{theirs.id}/crm"
+    assert client.get(f"{own_crm}/").status_code == 200
+    # The same ids in their own sandbox: no such report or export was ever made there.
+    assert client.get(f"{own_crm}/reports/{ids.report}").status_code == 404
+    assert client.get(f"{own_crm}/exports/{ids.export}/download").status_code == 404
+    response = client.post(
+        f"/attempts/{theirs.id}/submit",
+        data={"deliverable-report": str(ids.report), "confirm": "yes"},
+        follow_redirects=True,
+    )
+    assert "not one of your own saved reports" in response.get_data(as_text=True)
+
+
+def test_unknown_attempts_look_like_forbidden_ones(client_as, trainee, ids):
+    client = client_as(trainee)
+    for url in ("/attempts/99999", "/attempts/99999/result", "/attempts/99999/crm/"):
+        assert client.get(url).status_code == 404
+
+
+def test_only_trainees_have_an_attempt_list_and_start_attempts(
+    client_as, assessor, centre_admin, vip_scenario
+):
+    for user in (assessor, centre_admin):
+        client = client_as(user)
+        assert client.get("/attempts").status_code == 403
+        assert client.post(f"/scenarios/{vip_scenario.id}/start").status_code == 403
+
+
+def test_posts_without_a_csrf_token_are_refused(client_as, trainee, started_attempt, db_session):
+    browser = client_as(trainee)
+    browser.application.config["WTF_CSRF_ENABLED"] = True
+    response = browser.post(
+        f"/attempts/{started_attempt.id}/answers", data={"answer-q-objective": "b"}
+    )
+    assert response.status_code == 400
+    page = browser.get(f"/attempts/{started_attempt.id}").get_data(as_text=True)
+    assert 'name="csrf_token" value="' in page
+    db_session.expire_all()
+    assert db_session.get(Attempt, started_attempt.id).answers == {}

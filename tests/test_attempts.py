@@ -1,0 +1,398 @@
+"""A trainee's attempt through the web: brief, answers, submission, grading and the result page."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from graders import runner
+from sandbox_crm.models import ReportDefinition, StaffUser
+from sandbox_crm.operations.reports import create_report
+from tests.platform_fixtures import *  # noqa: F403
+from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
+from training_platform import attempts_service
+from training_platform.definitions_store import publish
+from training_platform.models import Attempt, AttemptStatus, DefinitionKind, GradeRecord
+from training_platform.sandboxes import get_store
+
+EVIDENCE_KEYS = (
+    "expected_count",
+    "found_count",
+    "missing_count",
+    "unexpected_count",
+    "missing_required",
+    "forbidden_present",
+    "report_id",
+)
+
+
+def _reload(db_session, attempt: Attempt) -> Attempt:
+    db_session.expire_all()
+    return db_session.get(Attempt, attempt.id)
+
+
+def _grade_count(db_session, attempt: Attempt) -> int:
+    return len(
+        db_session.scalars(select(GradeRecord).where(GradeRecord.attempt_id == attempt.id)).all()
+    )
+
+
+def _answer_form(answers: dict) -> dict:
+    return {f"answer-{item_id}": value for item_id, value in answers.items()}
+
+
+# --- the attempt page -------------------------------------------------------------------------
+
+
+def test_attempt_page_shows_the_brief_with_this_sandboxs_facts(
+    client_as, trainee, started_attempt, sandbox_settings
+):
+    scenario = attempts_service.scenario_of(started_attempt)
+    with get_store(sandbox_settings).session(started_attempt.sandbox_key, read_only=True) as s:
+        facts = runner.compute_facts(s, scenario)
+    html = client_as(trainee).get(f"/attempts/{started_attempt.id}").get_data(as_text=True)
+    assert "{{" not in html
+    assert f"The CRM currently holds {facts['vip_members']:,} active Gold and Platinum" in html
+    assert facts["staff_name"] in html
+    assert "Open the CRM" in html
+    assert 'name="answer-q-objective"' in html and 'type="radio"' in html
+    assert 'name="answer-q-access"' in html and 'type="checkbox"' in html
+    assert '<textarea class="input" id="answer-w-activity"' in html
+    assert "Submit attempt" in html
+
+
+def test_brief_markdown_cannot_inject_markup(
+    client_as, trainee, db_session, published_definitions, sandbox_settings, vip_scenario
+):
+    source = vip_scenario.source_text.replace(
+        "Grace from the **Marketing** department",
+        'Grace <script>alert("x")</script> from [the **Marketing**](javascript:alert(1)) '
+        "department",
+    )
+    result = publish(
+        db_session,
+        kind=DefinitionKind.SCENARIO,
+        text=source,
+        filename="injected.yaml",
+        centre_id=trainee.centre_id,
+        user_id=None,
+    )
+    assert result.ok, result.problems
+    db_session.commit()
+    client = client_as(trainee)
+    response = client.post(f"/scenarios/{result.version.id}/start")
+    assert response.status_code == 302
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;" in html
+    assert 'href="javascript:' not in html
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+def test_saving_valid_answers_keeps_them(client_as, trainee, started_attempt, db_session):
+    client = client_as(trainee)
+    answers = {"q-objective": "b", "q-access": ["a", "d"], "w-activity": "Invite Sha Tin members."}
+    response = client.post(f"/attempts/{started_attempt.id}/answers", data=_answer_form(answers))
+    assert response.status_code == 302
+    assert _reload(db_session, started_attempt).answers == answers
+    html = client.get(f"/attempts/{started_attempt.id}").get_data(as_text=True)
+    assert "Your answers are saved." in html
+    assert 'value="b" checked' in html
+    assert "Invite Sha Tin members.</textarea>" in html
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"q-objective": "z"}, "&#34;z&#34; is not one of the options of question 1."),
+        ({"q-access": ["a", "zz"]}, "&#39;zz&#39; is not one of the options of question 2."),
+        ({"w-activity": "x" * 5001}, "is 5,001 characters long; the limit is 5,000."),
+    ],
+)
+def test_an_invalid_answer_saves_nothing(
+    client_as, trainee, started_attempt, db_session, bad, message
+):
+    client = client_as(trainee)
+    client.post(f"/attempts/{started_attempt.id}/answers", data=_answer_form({"q-pdpo": "c"}))
+    form = _answer_form({"q-pdpo": "a", **bad})
+    response = client.post(
+        f"/attempts/{started_attempt.id}/answers", data=form, follow_redirects=True
+    )
+    html = response.get_data(as_text=True)
+    assert "Your answers were not saved." in html
+    assert message in html
+    assert _reload(db_session, started_attempt).answers == {"q-pdpo": "c"}
+
+
+def test_answers_for_an_unknown_question_are_refused(started_attempt, db_session):
+    with pytest.raises(attempts_service.AttemptError, match='no question "q-nope"'):
+        attempts_service.save_answers(db_session, started_attempt, {"q-nope": "a"})
+
+
+# --- submitting -------------------------------------------------------------------------------
+
+
+def test_submitting_another_staff_members_report_is_refused(
+    client_as, trainee, started_attempt, db_session, sandbox_settings
+):
+    store = get_store(sandbox_settings)
+    with store.session(started_attempt.sandbox_key) as sandbox:
+        someone_else = sandbox.scalars(
+            select(StaffUser).where(StaffUser.is_trainee.is_(False), StaffUser.is_active)
+        ).first()
+        report = create_report(
+            sandbox, someone_else, name="Not mine", source="customers", columns=["member_no"]
+        )
+        sandbox.commit()
+        report_id = report.id
+
+    client = client_as(trainee)
+    for value in (str(report_id), "999999", "not-a-number"):
+        response = client.post(
+            f"/attempts/{started_attempt.id}/submit",
+            data={"deliverable-report": value, "confirm": "yes"},
+            follow_redirects=True,
+        )
+        html = response.get_data(as_text=True)
+        assert "Your attempt was not submitted." in html
+    assert "not one of your own saved reports" in html or "choose one from the list" in html
+
+    attempt = _reload(db_session, started_attempt)
+    assert attempt.status == AttemptStatus.IN_PROGRESS
+    assert attempt.deliverables == {}
+    assert not store.is_frozen(attempt.sandbox_key)
+    assert _grade_count(db_session, attempt) == 0
+
+
+def test_submitting_another_trainees_report_id_is_refused(
+    client_as, trainee, other_trainee, started_attempt, vip_scenario, db_session, sandbox_settings
+):
+    with sandbox_settings.app_context():
+        theirs = attempts_service.start_attempt(db_session, other_trainee, vip_scenario)
+    db_session.commit()
+    their_report = apply_reference_solution(sandbox_settings, theirs)["report"]
+    with get_store(sandbox_settings).session(started_attempt.sandbox_key, read_only=True) as s:
+        mine = s.scalars(select(ReportDefinition.id)).all()
+    assert their_report not in mine
+
+    response = client_as(trainee).post(
+        f"/attempts/{started_attempt.id}/submit",
+        data={"deliverable-report": str(their_report), "confirm": "yes"},
+        follow_redirects=True,
+    )
+    assert "not one of your own saved reports" in response.get_data(as_text=True)
+    assert _reload(db_session, started_attempt).status == AttemptStatus.IN_PROGRESS
+
+
+def test_submitting_needs_a_confirmation(client_as, trainee, started_attempt, sandbox_settings):
+    deliverables = apply_reference_solution(sandbox_settings, started_attempt)
+    response = client_as(trainee).post(
+        f"/attempts/{started_attempt.id}/submit",
+        data={"deliverable-report": str(deliverables["report"])},
+        follow_redirects=True,
+    )
+    assert "Tick the box to confirm" in response.get_data(as_text=True)
+
+
+def test_a_reference_attempt_is_graded_and_the_result_explains_each_pr(
+    client_as, trainee, started_attempt, db_session, sandbox_settings
+):
+    deliverables = apply_reference_solution(sandbox_settings, started_attempt)
+    client = client_as(trainee)
+    html = client.get(f"/attempts/{started_attempt.id}").get_data(as_text=True)
+    assert f'<option value="{deliverables["report"]}">VIP preview evening' in html
+
+    client.post(
+        f"/attempts/{started_attempt.id}/answers",
+        data=_answer_form(reference_answers(started_attempt)),
+    )
+    response = client.post(
+        f"/attempts/{started_attempt.id}/submit",
+        data={"deliverable-report": str(deliverables["report"]), "confirm": "yes"},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/attempts/{started_attempt.id}/result")
+
+    attempt = _reload(db_session, started_attempt)
+    assert attempt.status == AttemptStatus.GRADED
+    assert attempt.deliverables == {"report": deliverables["report"]}
+    assert get_store(sandbox_settings).is_frozen(attempt.sandbox_key)
+    assert _grade_count(db_session, attempt) == 1
+
+    html = client.get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
+    assert "Pending assessor review" in html
+    assert "not yet competent" not in html.lower()
+    for pr in ("1.1", "1.2", "1.3", "1.4", "1.5", "2.1", "2.2", "2.3", "2.4", "2.5", "3.1", "3.2"):
+        assert f'id="pr-{pr}"' in html
+    assert "Demonstrated" in html and "Pending review" in html
+    assert "The report returns exactly the members Marketing asked for." in html
+    assert "Only Marketing can open the report, and it can export it." in html
+    assert "Right. Under s35G an opt-out must be respected at once" in html
+    assert "Your assessor will score this written answer." in html or "Needs review" in html
+    assert "No breaches" in html
+    for key in EVIDENCE_KEYS:
+        assert key not in html
+    assert "A good answer picks a group" not in html  # the assessors' guidance
+    assert "Try again" in html
+
+
+def test_a_wrong_attempt_shows_failed_prs_and_pdpo_breaches_without_record_ids(
+    client_as, trainee, started_attempt, db_session, sandbox_settings
+):
+    scenario = attempts_service.scenario_of(started_attempt)
+    wrong = next(c for c in scenario.counterexamples if "identity card" in c.name)
+    with get_store(sandbox_settings).session(started_attempt.sandbox_key) as sandbox:
+        outcome = runner.apply_steps(sandbox, wrong.steps)
+    client = client_as(trainee)
+    client.post(
+        f"/attempts/{started_attempt.id}/submit",
+        data={"deliverable-report": str(outcome.deliverables["report"]), "confirm": "yes"},
+    )
+    html = client.get(f"/attempts/{started_attempt.id}/result").get_data(as_text=True)
+    assert "Not demonstrated" in html
+    assert "The columns do not match what Marketing needs" in html
+    assert "COL-07" in html
+    assert "Legal basis:" in html
+    grading = attempts_service.latest_grade(db_session, _reload(db_session, started_attempt))
+    for finding in grading.findings():
+        assert finding.message not in html
+    for key in EVIDENCE_KEYS:
+        assert key not in html
+
+
+def test_a_submitted_attempt_cannot_be_changed(
+    client_as, trainee, graded_attempt, db_session
+):
+    client = client_as(trainee)
+    response = client.post(
+        f"/attempts/{graded_attempt.id}/answers",
+        data=_answer_form({"q-objective": "a"}),
+        follow_redirects=True,
+    )
+    assert "can no longer be changed" in response.get_data(as_text=True)
+    assert _reload(db_session, graded_attempt).answers["q-objective"] == "b"
+    response = client.post(
+        f"/attempts/{graded_attempt.id}/submit",
+        data={"deliverable-report": "1", "confirm": "yes"},
+        follow_redirects=True,
+    )
+    assert "can no longer be changed" in response.get_data(as_text=True)
+    assert _grade_count(db_session, graded_attempt) == 1
+    html = client.get(f"/attempts/{graded_attempt.id}").get_data(as_text=True)
+    assert "Submit attempt" not in html
+    assert "Open the CRM (read-only)" in html
+
+
+def test_try_again_starts_a_fresh_attempt(client_as, trainee, graded_attempt, db_session):
+    client = client_as(trainee)
+    response = client.post(f"/attempts/{graded_attempt.id}/retry")
+    assert response.status_code == 302
+    attempts = db_session.scalars(select(Attempt).order_by(Attempt.id)).all()
+    assert len(attempts) == 2
+    fresh = attempts[-1]
+    assert response.headers["Location"].endswith(f"/attempts/{fresh.id}")
+    assert fresh.status == AttemptStatus.IN_PROGRESS
+    assert fresh.sandbox_key != graded_attempt.sandbox_key
+    assert fresh.answers == {}
+
+    listing = client.get("/attempts").get_data(as_text=True)
+    assert f'href="/attempts/{fresh.id}"' in listing
+    assert f'href="/attempts/{graded_attempt.id}/result"' in listing
+
+
+def test_assessment_mode_refuses_attempts_past_the_limit(
+    client_as, trainee, db_session, vip_scenario, sandbox_settings
+):
+    source = vip_scenario.source_text.replace(
+        "id: 105077L3-marketing-vip-report", "id: 105077L3-marketing-vip-assessment"
+    ).replace("mode: practice", "mode: assessment\nmax_attempts: 1")
+    result = publish(
+        db_session,
+        kind=DefinitionKind.SCENARIO,
+        text=source,
+        filename="assessment.yaml",
+        centre_id=trainee.centre_id,
+        user_id=None,
+    )
+    assert result.ok, result.problems
+    db_session.commit()
+    client = client_as(trainee)
+    assert client.post(f"/scenarios/{result.version.id}/start").status_code == 302
+    response = client.post(f"/scenarios/{result.version.id}/start", follow_redirects=True)
+    assert "You have used all 1 attempts allowed for this assessment." in response.get_data(
+        as_text=True
+    )
+    assert len(db_session.scalars(select(Attempt)).all()) == 1
+    attempt = db_session.scalars(select(Attempt)).one()
+    assert attempt.scenario_version.key != VIP_SCENARIO
+
+
+# --- grading failures -------------------------------------------------------------------------
+
+
+def test_a_grading_crash_leaves_the_attempt_submitted_and_gradable(
+    client_as, trainee, started_attempt, db_session, sandbox_settings, monkeypatch, caplog
+):
+    deliverables = apply_reference_solution(sandbox_settings, started_attempt)
+
+    def broken_engine(**_kwargs):
+        raise RuntimeError("grader bug")
+
+    monkeypatch.setattr(runner, "grade_attempt", broken_engine)
+    client = client_as(trainee)
+    with caplog.at_level(logging.ERROR, logger="training_platform.attempts_service"):
+        response = client.post(
+            f"/attempts/{started_attempt.id}/submit",
+            data={"deliverable-report": str(deliverables["report"]), "confirm": "yes"},
+            follow_redirects=True,
+        )
+    html = response.get_data(as_text=True)
+    assert "grading could not finish" in html
+    assert "Grading has not finished" in html
+    assert "grader bug" not in html
+    assert any("grading attempt" in record.getMessage() for record in caplog.records)
+
+    attempt = _reload(db_session, started_attempt)
+    assert attempt.status == AttemptStatus.SUBMITTED
+    assert attempt.deliverables == {"report": deliverables["report"]}
+    assert _grade_count(db_session, attempt) == 0
+
+    with sandbox_settings.app_context(), pytest.raises(attempts_service.GradingFailed):
+        attempts_service.grade_attempt_record(db_session, attempt)
+    db_session.rollback()
+
+    monkeypatch.undo()
+    with sandbox_settings.app_context():
+        attempts_service.grade_attempt_record(db_session, attempt)
+    db_session.commit()
+    attempt = _reload(db_session, attempt)
+    assert attempt.status == AttemptStatus.GRADED
+    assert _grade_count(db_session, attempt) == 1
+    assert "Performance requirements" in client.get(f"/attempts/{attempt.id}/result").get_data(
+        as_text=True
+    )
+
+
+def test_regrading_adds_a_record_and_gives_the_same_result(graded_attempt, db_session, app):
+    first = attempts_service.latest_grade(db_session, graded_attempt)
+    with app.app_context():
+        attempts_service.grade_attempt_record(db_session, graded_attempt)
+    db_session.commit()
+    assert _grade_count(db_session, graded_attempt) == 2
+    assert attempts_service.latest_grade(db_session, graded_attempt).to_dict() == first.to_dict()
+
+
+def test_a_deleted_sandbox_keeps_the_attempt_and_result_readable(
+    client_as, trainee, graded_attempt, sandbox_settings
+):
+    get_store(sandbox_settings).delete(graded_attempt.sandbox_key)
+    client = client_as(trainee)
+    page = client.get(f"/attempts/{graded_attempt.id}")
+    assert page.status_code == 200
+    assert "deleted under the centre&#39;s retention setting" in page.get_data(as_text=True)
+    assert client.get(f"/attempts/{graded_attempt.id}/result").status_code == 200
+    assert client.get(f"/attempts/{graded_attempt.id}/crm/").status_code == 404

@@ -1,0 +1,184 @@
+"""A trainee's whole attempt in a real browser: headless Chromium against the running app.
+
+The app runs in a thread on 127.0.0.1 with CSRF protection on, a fresh SQLite file and the demo
+accounts; the browser signs in, builds the report in the CRM's own builder, shares, runs and
+exports it, answers the questions, submits, and reads the result.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.platform_fixtures import *  # noqa: F403
+from tests.platform_fixtures import VIP_UNIT
+from training_platform import create_app, definitions_store
+from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo_accounts
+from training_platform.db import get_engine, new_session, upgrade_database
+from training_platform.models import Role
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TIMEOUT_MS = 20_000
+
+COLUMNS = ["member_no", "name_en", "email", "tier", "district", "spend_12m"]
+FILTERS = [
+    ("tier", "in", "gold, platinum"),
+    ("status", "eq", "active"),
+    ("spend_12m", "ge", "8000"),
+    ("dm_email", "in", "given, no_objection"),
+]
+REPORT_NAME = "VIP preview evening – email list"
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, sandbox_template_cache: Path) -> Iterator[str]:
+    """The app served on a free local port, with demo accounts and the built-in definitions."""
+    app = create_app(
+        {
+            "SECRET_KEY": "browser-test-secret",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'practicum.sqlite'}",
+            "SANDBOX_DIR": str(tmp_path / "sandboxes"),
+            "TEMPLATE_CACHE_DIR": str(sandbox_template_cache),
+            "SANDBOX_VARIANTS": 1,
+            "SANDBOX_CLOCK_MODE": "stepped",
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    upgrade_database(app)
+    session = new_session(app)
+    try:
+        seed_demo_accounts(session)
+        definitions_store.sync_builtin(session, app.config["DEFINITIONS_ROOT"])
+        session.commit()
+    finally:
+        session.close()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        get_engine(app).dispose()
+
+
+@pytest.fixture
+def browser_page(live_server: str):
+    """A fresh page in headless Chromium (skipped where Chromium is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test.sh installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, browser_page):
+    page = browser_page
+    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
+
+    # Sign in; trainees land on the catalogue.
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server}/units")
+    assert page.locator("h1").inner_text() == "Units of competency"
+
+    # The unit, then start the Marketing VIP scenario.
+    page.click(f"td a:has-text('{VIP_UNIT}')")
+    page.wait_for_url(f"{live_server}/units/{VIP_UNIT}")
+    scenario = page.locator("li.scenario-item", has_text="Monthly VIP report")
+    scenario.locator("button:has-text('Start attempt')").click()
+    page.wait_for_url(re.compile(r"/attempts/\d+$"))
+    attempt_url = page.url
+    assert "Grace from the" in page.locator("#brief").inner_text()
+    assert "{{" not in page.content()
+
+    # Open the CRM and build the report exactly as the brief asks.
+    page.click("a:has-text('Open the CRM')")
+    page.wait_for_url(re.compile(r"/crm/$"))
+    page.click("nav.sidenav a:has-text('Reports')")
+    page.click("a:has-text('New report')")
+    page.fill("#name", REPORT_NAME)
+    page.fill("#purpose", "Marketing email invitation to the spring VIP preview evening")
+    boxes = page.locator("input[name=columns]")
+    for index in range(boxes.count()):
+        box = boxes.nth(index)
+        box.set_checked(box.get_attribute("value") in COLUMNS)
+    page.select_option("#match", "all")
+    for index, (field, op, value) in enumerate(FILTERS):
+        page.select_option(f"select[name='filters-{index}-field']", field)
+        page.select_option(f"select[name='filters-{index}-op']", op)
+        page.fill(f"input[name='filters-{index}-value']", value)
+    page.select_option("#sort_field", "spend_12m")
+    page.select_option("#sort_dir", "desc")
+    page.click("button:has-text('Save report')")
+    page.wait_for_url(re.compile(r"/crm/reports/\d+$"))
+    report_url = page.url
+
+    # Share with Marketing (with export), run it, export it the approved way.
+    share = page.locator("form[action$='/shares']")
+    share.locator("select[name=department]").select_option("marketing")
+    share.locator("input[name=can_export]").check()
+    share.locator("button[type=submit]").click()
+    page.wait_for_url(report_url)
+    page.click("button:has-text('Run report')")
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    page.click("a:has-text('Back to report')")
+    page.wait_for_url(report_url)
+    export = page.locator("form[action$='/exports']")
+    export.locator("textarea[name=purpose]").fill(
+        "Email invitations to the spring VIP preview evening (Marketing)"
+    )
+    export.locator("select[name=destination]").select_option("internal_shared_drive")
+    export.locator("select[name=for_department]").select_option("marketing")
+    export.locator("input[name=encrypted]").check()
+    export.locator("button[type=submit]").click()
+    page.wait_for_url(report_url)
+    assert page.locator("a:has-text('Download CSV')").count() == 1
+
+    # Back to the attempt: answer, choose the deliverable, submit.
+    page.click("a:has-text('Back to brief')")
+    page.wait_for_url(attempt_url)
+    page.check("input[name='answer-q-objective'][value='b']")
+    for option in ("a", "b", "d"):
+        page.check(f"input[name='answer-q-access'][value='{option}']")
+    page.check("input[name='answer-q-sensitivity'][value='b']")
+    page.check("input[name='answer-q-pdpo'][value='c']")
+    page.check("input[name='answer-q-upgrade'][value='b']")
+    page.fill(
+        "textarea[name='answer-w-activity']",
+        "The report shows many Platinum members in Sha Tin with high spend. Invite those who "
+        "agreed to email marketing to a private styling afternoon at the Sha Tin branch.",
+    )
+    page.click("button:has-text('Save answers')")
+    page.wait_for_url(re.compile(r"/attempts/\d+(#questions)?$"))
+    assert page.locator(".alert-success", has_text="Your answers are saved.").count() == 1
+    page.select_option("#deliverable-report", label=REPORT_NAME)
+    page.check("#confirm")
+    page.click("button:has-text('Submit attempt')")
+    page.wait_for_url(f"{attempt_url}/result")
+
+    # The result: per-PR statuses, pending the assessor's review of the written answer.
+    verdict = page.locator("#verdict").inner_text()
+    assert "Pending assessor review" in verdict
+    assert "not yet competent" not in page.locator("main").inner_text().lower()
+    rows = page.locator("#requirements tbody tr")
+    assert rows.count() >= 10
+    assert page.locator("#pr-2\\.1 .badge", has_text="Demonstrated").count() >= 1
+    assert page.locator("#pr-2\\.3 .badge", has_text="Pending review").count() == 1
