@@ -20,6 +20,7 @@ from sqlalchemy import Table, column, event, func, or_, select, table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from graders.definitions.models import Scenario
 from graders.results import freeze
 from sandbox_crm.models import AuditEvent, SandboxBase, SandboxMeta
 
@@ -105,7 +106,7 @@ class GradingContext:
     events: tuple[EventRecord, ...]
     deliverables: Mapping[str, int]
     answers: Mapping[str, Any]
-    scenario: Any
+    scenario: Scenario | None
     as_of: date
     trainee_staff_id: int
     template_last_event_id: int = 0
@@ -119,7 +120,7 @@ class GradingContext:
         final: Session,
         deliverables: Mapping[str, int] | None = None,
         answers: Mapping[str, Any] | None = None,
-        scenario: Any = None,
+        scenario: Scenario | None = None,
         trainee_staff_id: int,
         as_of: date | None = None,
     ) -> GradingContext:

@@ -18,6 +18,14 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from graders.context import GradingContext, read_only
+from graders.definitions.models import (
+    Check,
+    Item,
+    Scenario,
+    SingleChoiceItem,
+    Unit,
+    WrittenItem,
+)
 from graders.pdpo.base import RuleOutcome
 from graders.registry import CHECKS, PDPO_RULES, RuleType, UnknownNameError, load_builtin
 from graders.results import (
@@ -133,7 +141,7 @@ def validate_check_params(
 # --- checks and rules -------------------------------------------------------------------------
 
 
-def _local_pr(unit: Any, ref: str) -> str:
+def _local_pr(unit: Unit | None, ref: str) -> str:
     return unit.local_id(ref) if unit is not None else ref.rpartition("/")[2]
 
 
@@ -153,7 +161,7 @@ def _recover(ctx: GradingContext) -> None:
             session.rollback()
 
 
-def run_check(ctx: GradingContext, spec: Any, unit: Any = None) -> CheckResult:
+def run_check(ctx: GradingContext, spec: Check, unit: Unit | None = None) -> CheckResult:
     """Run one scenario check; an unknown type, bad params or an exception give status error."""
     requirements = tuple(_local_pr(unit, r) for r in spec.requirements)
 
@@ -238,63 +246,35 @@ def run_rules(ctx: GradingContext) -> tuple[RuleResult, ...]:
 # --- items ------------------------------------------------------------------------------------
 
 
-def grade_item(item: Any, answers: Mapping[str, Any], unit: Any = None) -> ItemResult:
+def grade_item(item: Item, answers: Mapping[str, Any], unit: Unit | None = None) -> ItemResult:
     """Grade one item: choice items automatically, written items left for review."""
     requirements = tuple(_local_pr(unit, r) for r in item.requirements)
     answer = answers.get(item.id)
-    if item.kind == "written":
+    if isinstance(item, WrittenItem):
         max_score = float(sum(c.points for c in item.rubric))
-        if not isinstance(answer, str) or not answer.strip():
-            return ItemResult(
-                item.id,
-                item.kind,
-                Status.FAIL,
-                0.0,
-                max_score,
-                answer if isinstance(answer, str) else None,
-                "No answer was given.",
-                requirements,
-            )
-        return ItemResult(
-            item.id,
-            item.kind,
-            Status.NEEDS_REVIEW,
-            0.0,
-            max_score,
-            answer,
-            "Your answer will be scored by an assessor.",
-            requirements,
-        )
-    if item.kind == "single_choice":
-        ok = isinstance(answer, str) and answer == item.answer
+        text = answer if isinstance(answer, str) else None
+        if text is None or not text.strip():
+            status, message = Status.FAIL, "No answer was given."
+        else:
+            status, message = Status.NEEDS_REVIEW, "Your answer will be scored by an assessor."
+        return ItemResult(item.id, item.kind, status, 0.0, max_score, text, message, requirements)
+    shown: str | list[str] | None
+    if isinstance(item, SingleChoiceItem):
         shown = answer if isinstance(answer, str) else None
-    elif item.kind == "multiple_choice":
-        chosen = answer if isinstance(answer, list | tuple) else None
-        ok = (
-            chosen is not None
-            and len(set(chosen)) == len(chosen)
-            and set(chosen) == set(item.answers)
-        )
-        shown = list(chosen) if chosen is not None else None
+        ok = shown == item.answer
     else:
-        raise ValueError(f"unknown item kind {item.kind!r}")
+        shown = [str(a) for a in answer] if isinstance(answer, list | tuple) else None
+        ok = shown is not None and sorted(shown) == sorted(set(item.answers))
     if shown is None:
         message = "No answer was given."
     else:
         message = item.feedback.pass_ if ok else item.feedback.fail
-    return ItemResult(
-        item.id,
-        item.kind,
-        Status.PASS if ok else Status.FAIL,
-        1.0 if ok else 0.0,
-        1.0,
-        shown,
-        message,
-        requirements,
-    )
+    status = Status.PASS if ok else Status.FAIL
+    score = 1.0 if ok else 0.0
+    return ItemResult(item.id, item.kind, status, score, 1.0, shown, message, requirements)
 
 
-def _apply_rubric(item: Any, result: ItemResult, scores: Mapping[str, float]) -> ItemResult:
+def _apply_rubric(item: WrittenItem, result: ItemResult, scores: Mapping[str, float]) -> ItemResult:
     """Score a written item from the assessor's points per rubric criterion."""
     criteria = {c.id: c.points for c in item.rubric}
     unknown = sorted(set(scores) - set(criteria))
@@ -354,15 +334,15 @@ def _overrides(
     return applied
 
 
-def _pr_order(unit: Any, ids: Collection[str]) -> list[str]:
+def _pr_order(unit: Unit | None, ids: Collection[str]) -> list[str]:
     leaf_order = list(unit.leaf_ids()) if unit is not None else []
     known = [pr for pr in leaf_order if pr in ids]
     return known + sorted(set(ids) - set(leaf_order))
 
 
 def roll_up(
-    unit: Any,
-    scenario: Any,
+    unit: Unit | None,
+    scenario: Scenario,
     checks: Sequence[CheckResult],
     items: Sequence[ItemResult],
     pdpo: Sequence[RuleResult],
@@ -384,7 +364,7 @@ def roll_up(
     for result in items:
         scores = (rubric_scores or {}).get(result.item_id)
         item = scenario_items.get(result.item_id)
-        if scores is not None and item is not None and item.kind == "written":
+        if scores is not None and isinstance(item, WrittenItem):
             result = _apply_rubric(item, result, scores)
         scored.append(result)
     unknown_scores = sorted(set(rubric_scores or {}) - {i.item_id for i in scored})
@@ -489,8 +469,8 @@ def _targets(targets: Sequence[str]) -> str:
 
 def grade_attempt(
     *,
-    scenario: Any,
-    unit: Any,
+    scenario: Scenario,
+    unit: Unit,
     template: Session,
     final: Session,
     deliverables: Mapping[str, int],

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from graders.context import GradingContext
 from graders.definitions.models import Scenario, Unit
-from graders.engine import ERROR_MESSAGE, GRADER_VERSION, grade_attempt, roll_up
+from graders.engine import ERROR_MESSAGE, GRADER_VERSION, grade_attempt, grade_item, roll_up
 from graders.pdpo.base import Breach, RuleOutcome, judged
 from graders.registry import (
     CHECKS,
@@ -665,3 +665,32 @@ def test_table_diff_in_sqlite_and_in_python_agree(
     assert set(in_sqlite["customer"].changed_columns[customer.id]) >= {"tier", "updated_at"}
     assert attempt.context().diff("customer", ["hkid"]).changed == ()
     assert in_sqlite["contact_point"].is_empty()
+
+
+# --- items ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answers", "q1", "q2", "message"),
+    [
+        ({"q1": "a", "q2": ["b", "a"]}, Status.PASS, Status.PASS, "q1: well done."),
+        ({"q1": "b", "q2": ["a", "b", "c"]}, Status.FAIL, Status.FAIL, "q1: not yet."),
+        ({"q1": ["a"], "q2": ["a", "a", "b"]}, Status.FAIL, Status.FAIL, "No answer was given."),
+        ({}, Status.FAIL, Status.FAIL, "No answer was given."),
+    ],
+)
+def test_choice_items_are_graded_exactly(
+    unit: Unit,
+    written_scenario: Scenario,
+    answers: dict[str, Any],
+    q1: Status,
+    q2: Status,
+    message: str,
+) -> None:
+    graded = (grade_item(item, answers, unit) for item in written_scenario.items)
+    items = {i.item_id: i for i in graded}
+    assert (items["q1"].status, items["q2"].status) == (q1, q2)
+    assert items["q1"].max_score == items["q2"].max_score == 1.0
+    assert items["q1"].message == message
+    if not answers:
+        assert items["w1"].status is Status.FAIL  # a blank written answer cannot be scored
