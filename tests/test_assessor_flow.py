@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 
-import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from tests.platform_fixtures import *  # noqa: F403
@@ -41,18 +38,8 @@ WRITTEN_ANSWER = (
 )
 
 
-@pytest.fixture
-def attempt_pages(app: Flask) -> Flask:
-    """The catalogue, the attempt pages and the CRM, mounted as the platform mounts them."""
-    for name in ("training_platform.catalogue", "training_platform.attempts"):
-        module = importlib.import_module(name)
-        if module.bp.name not in app.blueprints:
-            app.register_blueprint(module.bp)
-    return app
-
-
 def test_a_trainee_submits_the_vip_report_and_an_assessor_records_competent(
-    attempt_pages, client_as, trainee, assessor, vip_scenario, db_session
+    client_as, trainee, assessor, vip_scenario, db_session
 ):
     # The trainee starts the scenario and does the work in the attempt's CRM.
     learner = client_as(trainee)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 
 import pytest
@@ -35,16 +34,6 @@ from training_platform.templating import humanise
 WRITTEN = "w-activity"
 GOOD_REASON = "The export was checked by hand against the audit log."
 FULL_MARKS = {"points-uses-data": "2", "points-activity": "2", "points-privacy": "1"}
-
-
-@pytest.fixture
-def attempt_pages(app: Flask) -> Flask:
-    """The trainee's attempt pages and the CRM under them, mounted as the platform mounts them."""
-    for name in ("training_platform.catalogue", "training_platform.attempts"):
-        module = importlib.import_module(name)
-        if module.bp.name not in app.blueprints:
-            app.register_blueprint(module.bp)
-    return app
 
 
 def _reload(db_session: Session, attempt: Attempt) -> Attempt:
@@ -188,7 +177,7 @@ def test_queue_is_paginated(client_as, assessor, graded_attempt, make_user, db_s
 
 
 def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timeline(
-    client_as, assessor, graded_attempt, attempt_pages, db_session
+    client_as, assessor, graded_attempt, db_session
 ):
     html = client_as(assessor).get(f"/review/attempts/{graded_attempt.id}").get_data(as_text=True)
     version = db_session.get(DefinitionVersion, graded_attempt.scenario_version_id)
@@ -385,7 +374,7 @@ def test_rubric_scores_must_be_in_range_and_complete(
 
 
 def test_the_decision_waits_for_the_rubric_then_is_recorded_and_final(
-    client_as, assessor, trainee, graded_attempt, attempt_pages, db_session
+    client_as, assessor, trainee, graded_attempt, db_session
 ):
     client = client_as(assessor)
     base = f"/review/attempts/{graded_attempt.id}"
@@ -454,7 +443,7 @@ def test_a_decision_against_the_recommendation_needs_a_reason(
 
 
 def test_nothing_an_assessor_posts_changes_the_sandbox(
-    client_as, assessor, graded_attempt, attempt_pages, sandbox_settings, db_session
+    client_as, assessor, graded_attempt, sandbox_settings, db_session
 ):
     digest = _sandbox_digest(sandbox_settings, graded_attempt)
     store = sandboxes.get_store(sandbox_settings)
@@ -534,3 +523,19 @@ def test_the_trainee_cannot_open_their_own_review(client_as, trainee, graded_att
 def test_assessors_land_on_the_queue(client_as, assessor):
     response = client_as(assessor).get("/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/review")
+
+
+def test_review_forms_need_the_csrf_token(app, client_as, assessor, graded_attempt, db_session):
+    client = client_as(assessor)
+    app.config["WTF_CSRF_ENABLED"] = True
+    base = f"/review/attempts/{graded_attempt.id}"
+    html = client.get(base).get_data(as_text=True)
+    forms = re.findall(r'<form method="post".*?</form>', html, re.S)
+    assert len(forms) > 10
+    assert all('name="csrf_token"' in form for form in forms)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    data = {"target": "check:rows", "status": "fail", "reason": GOOD_REASON}
+    assert client.post(f"{base}/overrides", data=data).status_code == 400
+    assert _count(db_session, VerdictOverride) == 0
+    assert client.post(f"{base}/overrides", data={**data, "csrf_token": token}).status_code == 302
+    assert _count(db_session, VerdictOverride) == 1

@@ -1,7 +1,9 @@
 """Assessors' pages: the queue of graded attempts, the evidence, overrides, rubric and decision.
 
 Centre admins may open the same pages read-only. Every POST is for assessors of the trainee's
-centre; none of them opens the sandbox for writing or changes the stored grading result.
+centre; none of them opens the sandbox for writing or changes the stored grading result. The
+forms carry the CSRF token by hand (their fields depend on the scenario); CSRFProtect checks it
+before any of these views runs, and the review service validates every field.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from graders.definitions import MultipleChoiceItem, SingleChoiceItem
 from graders.results import GradingResult
@@ -46,10 +47,6 @@ RECORD_PAGES = {
     "report": ("crm.report", "report_id"),
     "report_definition": ("crm.report", "report_id"),
 }
-
-
-class PostForm(FlaskForm):
-    """CSRF only: the fields depend on the scenario and are validated by the review service."""
 
 
 # --- presenting evidence -----------------------------------------------------------------------
@@ -286,7 +283,6 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
         "decisions": [(d.value, d.value.replace("_", " ").capitalize()) for d in Decision],
         "errors": {},
         "values": {},
-        "form": PostForm(),
         **extra,
     }
 
@@ -350,7 +346,6 @@ def attempt(attempt_id: int):
 def override(attempt_id: int):
     """Override one automatic status, keeping it beside the new one with the reason."""
     found = _attempt_or_404(attempt_id)
-    PostForm().validate_on_submit()
     target = request.form.get("target", "")
     values = {
         "target": target,
@@ -387,7 +382,6 @@ def _anchor(kind: str, target: str) -> str:
 def score(attempt_id: int, item_id: str):
     """Score a written answer against its rubric (points per criterion and comments)."""
     found = _attempt_or_404(attempt_id)
-    PostForm().validate_on_submit()
     points = {
         key.removeprefix("points-"): value
         for key, value in request.form.items()
@@ -413,7 +407,6 @@ def score(attempt_id: int, item_id: str):
 def decide(attempt_id: int):
     """Record the unit decision; the attempt is then decided and its review closed."""
     found = _attempt_or_404(attempt_id)
-    PostForm().validate_on_submit()
     values = {
         "decision": request.form.get("decision", ""),
         "comment": request.form.get("comment", ""),
