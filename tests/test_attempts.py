@@ -13,6 +13,7 @@ from sandbox_crm.operations.reports import create_report
 from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
 from training_platform import attempts_service
+from training_platform.db import new_session
 from training_platform.definitions_store import publish
 from training_platform.models import Attempt, AttemptStatus, DefinitionKind, GradeRecord
 from training_platform.sandboxes import get_store
@@ -123,8 +124,10 @@ def test_an_invalid_answer_saves_nothing(
         f"/attempts/{started_attempt.id}/answers", data=form, follow_redirects=True
     )
     html = response.get_data(as_text=True)
+    assert response.status_code == 400
     assert "Your answers were not saved." in html
     assert message in html
+    assert 'name="answer-q-pdpo" value="a" checked' in html  # shown again as typed
     assert _reload(db_session, started_attempt).answers == {"q-pdpo": "c"}
 
 
@@ -396,3 +399,22 @@ def test_a_deleted_sandbox_keeps_the_attempt_and_result_readable(
     assert "deleted under the centre&#39;s retention setting" in page.get_data(as_text=True)
     assert client.get(f"/attempts/{graded_attempt.id}/result").status_code == 200
     assert client.get(f"/attempts/{graded_attempt.id}/crm/").status_code == 404
+
+
+def test_a_second_tab_cannot_submit_the_same_attempt_again(
+    started_attempt, db_session, sandbox_settings
+):
+    deliverables = apply_reference_solution(sandbox_settings, started_attempt)
+    second_tab = new_session(sandbox_settings)
+    try:
+        stale = second_tab.get(Attempt, started_attempt.id)
+        assert stale.status == AttemptStatus.IN_PROGRESS
+        with sandbox_settings.app_context():
+            attempts_service.submit_attempt(db_session, started_attempt, deliverables)
+            db_session.commit()
+            with pytest.raises(attempts_service.AttemptError, match="already been submitted"):
+                attempts_service.submit_attempt(second_tab, stale, deliverables)
+        second_tab.rollback()
+    finally:
+        second_tab.close()
+    assert _grade_count(db_session, started_attempt) == 1

@@ -127,18 +127,25 @@ def start(version_id: int):
 @role_required(*ANY_ROLE)
 def show(attempt_id: int):
     """The attempt page: brief, the CRM button, deliverables, questions and the submit form."""
-    attempt = _attempt_or_404(attempt_id)
-    workspace = service.attempt_workspace(attempt)
-    return render_template(
+    return _attempt_page(_attempt_or_404(attempt_id))
+
+
+def _attempt_page(
+    attempt: Attempt, answers: dict[str, Any] | None = None, answers_error: str | None = None
+) -> tuple[str, int]:
+    """Render the attempt page; refused answers are shown again as typed, with the reason."""
+    can_work = service.can_work_on(current_user, attempt)
+    page = render_template(
         "attempts/show.html",
         attempt=attempt,
         scenario=service.scenario_of(attempt),
-        workspace=workspace,
-        can_work=service.can_work_on(current_user, attempt),
+        workspace=service.attempt_workspace(attempt),
+        can_work=can_work,
         is_owner=service.is_owner(current_user, attempt),
-        answers=attempt.answers or {},
-        form=PostForm(),
+        answers=answers if answers is not None and can_work else attempt.answers or {},
+        answers_error=answers_error,
     )
+    return page, 200 if answers_error is None else 400
 
 
 @bp.post("/attempts/<int:attempt_id>/answers")
@@ -154,8 +161,7 @@ def save_answers(attempt_id: int):
         service.save_answers(session, attempt, answers)
     except service.AttemptError as exc:
         session.rollback()
-        flash(f"Your answers were not saved. {exc}", "error")
-        return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="questions"))
+        return _attempt_page(attempt, answers, f"Your answers were not saved. {exc}")
     session.commit()
     flash("Your answers are saved.", "success")
     return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="questions"))
@@ -201,7 +207,6 @@ def result(attempt_id: int):
         scenario=service.scenario_of(attempt),
         feedback=feedback,
         is_owner=service.is_owner(current_user, attempt),
-        form=PostForm(),
     )
 
 

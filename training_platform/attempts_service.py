@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from graders import runner
@@ -415,10 +415,17 @@ def submit_attempt(
     _require_in_progress(attempt)
     store = _store(store)
     chosen = _deliverable_ids(scenario_of(attempt), attempt, deliverables, store)
+    # Claim the submission in one conditional UPDATE, so that a second tab cannot submit too.
+    claimed = session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.status == AttemptStatus.IN_PROGRESS)
+        .values(status=AttemptStatus.SUBMITTED, submitted_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    if claimed.rowcount != 1:
+        raise AttemptError("This attempt has already been submitted.")
     store.freeze(attempt.sandbox_key)
     attempt.deliverables = chosen
-    attempt.status = AttemptStatus.SUBMITTED
-    attempt.submitted_at = utcnow()
     session.flush()
     try:
         grade_attempt_record(session, attempt, store=store)
