@@ -62,6 +62,7 @@ def test_attempt_page_shows_the_brief_with_this_sandboxs_facts(
     assert 'name="answer-q-access"' in html and 'type="checkbox"' in html
     assert '<textarea class="input" id="answer-w-activity"' in html
     assert "Submit attempt" in html
+    assert "Create every deliverable in the CRM first." in html  # no report saved yet
 
 
 def test_brief_markdown_cannot_inject_markup(
@@ -418,3 +419,31 @@ def test_a_second_tab_cannot_submit_the_same_attempt_again(
     finally:
         second_tab.close()
     assert _grade_count(db_session, started_attempt) == 1
+
+
+def test_the_assessors_decision_and_scores_reach_the_trainee(
+    client_as, trainee, assessor, graded_attempt, db_session
+):
+    from training_platform import review_service
+
+    scenario = attempts_service.scenario_of(graded_attempt)
+    written = scenario.item("w-activity")
+    client = client_as(trainee)
+    review_service.score_rubric(
+        db_session, assessor, graded_attempt, "w-activity", {c.id: c.points for c in written.rubric}
+    )
+    db_session.commit()
+    draft = client.get(f"/attempts/{graded_attempt.id}/result").get_data(as_text=True)
+    assert "Pending assessor review" in draft  # scores are a draft until the decision
+
+    review_service.record_decision(
+        db_session, assessor, graded_attempt, "competent", "Clear, well-targeted <b>work</b>."
+    )
+    db_session.commit()
+    html = client.get(f"/attempts/{graded_attempt.id}/result").get_data(as_text=True)
+    assert "Assessor&#39;s decision" in html
+    assert '<p class="verdict-label">Competent</p>' in html
+    assert "Clear, well-targeted &lt;b&gt;work&lt;/b&gt;." in html
+    assert "Pending review" not in html
+    listing = client.get("/attempts").get_data(as_text=True)
+    assert "Competent" in listing

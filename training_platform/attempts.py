@@ -199,8 +199,7 @@ def result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect(url_for("attempts.show", attempt_id=attempt_id))
-    grading = service.latest_grade(get_session(), attempt)
-    feedback = service.trainee_result(attempt, grading) if grading is not None else None
+    feedback = service.result_for_trainee(get_session(), attempt)
     return render_template(
         "attempts/result.html",
         attempt=attempt,

@@ -542,6 +542,20 @@ def _pdpo_message(severity: Severity, count: int) -> str:
     return f"What you did in the CRM breached this rule ({times}). Check your work against it."
 
 
+def result_for_trainee(session: Session, attempt: Attempt) -> TraineeResult | None:
+    """The trainee's result: the automatic one, or the assessor's judgement once decided."""
+    result = latest_grade(session, attempt)
+    if result is None:
+        return None
+    review = attempt.review
+    if review is not None and review.decision is not None:
+        # Drafts stay private to assessors; a recorded decision brings its overrides and scores.
+        from training_platform.review_service import effective_result
+
+        result = effective_result(session, attempt)
+    return trainee_result(attempt, result)
+
+
 def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
     """Turn a grading result into the trainee's view: per-PR feedback and PDPO breaches."""
     unit = unit_of(attempt)
