@@ -25,6 +25,7 @@ from graders.definitions import (
     WrittenItem,
 )
 from graders.definitions.models import DeliverableKind
+from graders.registry import PDPO_RULES, load_builtin, rule_key
 from graders.results import GradingResult, Severity, Status, Verdict
 from sandbox_crm.models import Campaign, ReportDefinition, ReportExport
 from sandbox_crm.store import SandboxNotFound, SandboxStore
@@ -512,6 +513,7 @@ class PdpoFeedback:
     title: str
     basis: str
     severity: str
+    requirement: str
     message: str
 
 
@@ -532,14 +534,19 @@ class TraineeResult:
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
 
+def _rule_text(rule_id: str) -> str:
+    """What a PDPO rule requires, in the rulebook's words (never the attempt's evidence)."""
+    load_builtin()
+    key = rule_key(rule_id)
+    return PDPO_RULES.get(key).description if key in PDPO_RULES else ""
+
+
 def _pdpo_message(severity: Severity, count: int) -> str:
     times = "once" if count <= 1 else f"{count} times"
+    text = f"What you did in the CRM breached this rule ({times})."
     if severity == Severity.CRITICAL:
-        return (
-            f"What you did in the CRM breached this rule ({times}). A critical breach means the "
-            "attempt cannot be judged competent, whatever else was right."
-        )
-    return f"What you did in the CRM breached this rule ({times}). Check your work against it."
+        text += " A critical breach means the attempt cannot be judged competent."
+    return text
 
 
 def result_for_trainee(session: Session, attempt: Attempt) -> TraineeResult | None:
@@ -600,11 +607,12 @@ def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
     )
     pdpo = tuple(
         PdpoFeedback(
-            r.rule_id,
-            r.title,
-            r.basis,
-            r.severity.value,
-            _pdpo_message(r.severity, len(r.findings)),
+            rule_id=r.rule_id,
+            title=r.title,
+            basis=r.basis,
+            severity=r.severity.value,
+            requirement=_rule_text(r.rule_id),
+            message=_pdpo_message(r.severity, len(r.findings)),
         )
         for r in breaches
     )
