@@ -49,13 +49,13 @@ def test_badge_tones():
 
 def test_user_text_is_escaped_in_the_layout(client_as, make_user):
     user = make_user(Role.TRAINEE, display_name="<script>alert(1)</script>")
-    html = client_as(user).get("/").text
+    html = client_as(user).get("/units").text
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 def test_layout_shows_the_user_and_a_sign_out_form(client_as, trainee):
-    html = client_as(trainee).get("/").text
+    html = client_as(trainee).get("/units").text
     assert "Chan Siu Ming" in html and "Trainee" in html and "Kowloon Test Training Centre" in html
     assert 'action="/logout"' in html and 'name="csrf_token"' in html
 
@@ -65,5 +65,5 @@ def test_sidebar_shows_only_the_links_of_the_role(app, client_as, trainee, asses
     bp.add_url_rule("/queue-demo", "queue", lambda: "queue")
     add_nav_item(bp, "queue_demo.queue", "Assessment queue", roles=(Role.ASSESSOR,))
     app.register_blueprint(bp)
-    assert "Assessment queue" in client_as(assessor).get("/").text
-    assert "Assessment queue" not in client_as(trainee).get("/").text
+    assert "Assessment queue" in client_as(assessor).get("/review").text
+    assert "Assessment queue" not in client_as(trainee).get("/units").text

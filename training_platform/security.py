@@ -25,7 +25,7 @@ LANDING_ENDPOINTS = {
     Role.ASSESSOR: "review.queue",
     Role.CENTRE_ADMIN: "authoring.index",
 }
-FALLBACK_ENDPOINT = "home.index"
+HOME_ENDPOINT = "home.index"
 
 
 @login_manager.user_loader
@@ -43,7 +43,7 @@ def load_user(user_id: str) -> User | None:
 @login_manager.unauthorized_handler
 def redirect_to_login():
     """Send a visitor to the sign-in page, remembering the page they asked for."""
-    home = url_for(FALLBACK_ENDPOINT)
+    home = url_for(HOME_ENDPOINT)
     if request.path == home:
         return redirect(url_for("auth.login"))
     flash("Please sign in to continue.", "info")
@@ -75,20 +75,9 @@ def role_required(*roles: Role | str) -> Callable:
     return decorator
 
 
-def endpoint_exists(endpoint: str) -> bool:
-    """Whether a view is registered under this endpoint name in the current app."""
-    return endpoint in current_app.view_functions
-
-
-def landing_endpoint(user: User) -> str:
-    """The endpoint a user starts from: their role's main page, or the home page until it exists."""
-    endpoint = LANDING_ENDPOINTS.get(user.role, FALLBACK_ENDPOINT)
-    return endpoint if endpoint_exists(endpoint) else FALLBACK_ENDPOINT
-
-
 def landing_url(user: User) -> str:
-    """URL of the page a user starts from."""
-    return url_for(landing_endpoint(user))
+    """URL of the page a user starts from: their role's main page."""
+    return url_for(LANDING_ENDPOINTS[user.role])
 
 
 def is_safe_next(target: str | None) -> bool:
