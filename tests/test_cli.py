@@ -1,0 +1,135 @@
+"""The definition commands through the CLI runner: validate, attempt, schema, sync-definitions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from training_platform.models import DefinitionVersion
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO_ID = "105077L3-marketing-vip-report"
+SCENARIO_FILE = Path("scenarios/105077L3/marketing-vip-report.yaml")
+EXAMPLE = ROOT / "docs/examples/vip-report-wrong-sharing.yaml"
+
+
+@pytest.fixture
+def definitions_copy(app, tmp_path):
+    """A private copy of units/ and scenarios/ that the app reads its definitions from."""
+    root = tmp_path / "definitions"
+    shutil.copytree(ROOT / "units", root / "units")
+    shutil.copytree(ROOT / "scenarios", root / "scenarios")
+    app.config["DEFINITIONS_ROOT"] = str(root)
+    return root
+
+
+def test_validate_passes_on_the_shipped_definitions(runner):
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 0, result.output
+    assert "PASS  105077L3-marketing-vip-report  reference solution" in result.output
+    assert result.output.count("counterexample:") == 5
+    assert "ok 2.4" in result.output  # the coverage matrix
+    assert "OK: definitions valid" in result.output
+
+
+def test_validate_fails_with_file_and_line_on_an_unknown_pr(runner, definitions_copy):
+    path = definitions_copy / SCENARIO_FILE
+    text = path.read_text()
+    path.write_text(text.replace('requirements: ["2.4"]', 'requirements: ["2.9"]', 1))
+    line = next(
+        n for n, row in enumerate(path.read_text().splitlines(), 1) if '["2.9"]' in row
+    )
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1
+    assert f'{SCENARIO_FILE}:{line} checks[3].requirements[0]: unknown PR "2.9"' in result.output
+
+
+def test_validate_fails_when_a_counterexample_passes(runner, definitions_copy):
+    path = definitions_copy / SCENARIO_FILE
+    # This counterexample only over-shares; claiming it also fails "rows" is false.
+    text = path.read_text().replace("must_fail: [sharing]", "must_fail: [sharing, rows]")
+    path.write_text(text)
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1
+    assert "FAIL  105077L3-marketing-vip-report  counterexample: shares the report" in result.output
+    assert "rows did not fail (status: pass)" in result.output
+
+
+def test_validate_fails_when_a_pr_is_left_unassessed(runner, definitions_copy):
+    path = definitions_copy / SCENARIO_FILE
+    text = path.read_text().replace('requirements: ["2.5"]', 'requirements: ["2.1"]')
+    path.write_text(text)
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1
+    assert "PR 2.5: no check or item assesses this PR" in result.output
+    assert "!! 2.5" in result.output
+
+
+def test_attempt_prints_the_graded_result_as_json(runner):
+    result = runner.invoke(args=["attempt", SCENARIO_ID, "--steps", str(EXAMPLE), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    checks = {c["check_id"]: c["status"] for c in payload["checks"]}
+    assert checks["sharing"] == "fail"  # the example also shares with Sales
+    assert checks["rows"] == "pass" and checks["consent"] == "pass"
+    requirements = {r["pr_id"]: r["status"] for r in payload["requirements"]}
+    assert requirements["2.4"] == "not_demonstrated"
+    assert requirements["2.1"] == "demonstrated"
+    assert payload["verdict"] == "not_yet_competent"
+    assert set(payload["deliverables"]) == {"report"}
+    assert isinstance(payload["deliverables"]["report"], int)
+    assert {r["rule_id"] for r in payload["pdpo"]} >= {"DM-01", "DM-06", "COL-07", "SEC-02"}
+
+
+def test_attempt_reports_a_bad_step_and_exits_non_zero(runner, tmp_path):
+    steps = tmp_path / "steps.yaml"
+    steps.write_text("- op: share_report\n  args: {report_id: $missing, department: marketing}\n")
+    result = runner.invoke(args=["attempt", SCENARIO_ID, "--steps", str(steps)])
+    assert result.exit_code == 2
+    assert "step 1 (share_report)" in result.output
+    assert "$missing is not bound" in result.output
+
+
+def test_attempt_rejects_a_malformed_steps_file(runner, tmp_path):
+    steps = tmp_path / "steps.yaml"
+    steps.write_text("steps:\n  - {operation: run_report}\n")
+    result = runner.invoke(args=["attempt", SCENARIO_ID, "--steps", str(steps)])
+    assert result.exit_code != 0
+    assert "steps.yaml" in result.output and "op" in result.output
+
+
+def test_attempt_names_the_known_scenarios_for_an_unknown_one(runner):
+    result = runner.invoke(args=["attempt", "105077L3-nope", "--steps", str(EXAMPLE)])
+    assert result.exit_code == 2
+    assert f"Known scenarios: {SCENARIO_ID}" in result.output
+
+
+def test_schema_writes_both_json_schemas(runner, tmp_path):
+    result = runner.invoke(args=["schema", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    scenario = json.loads((tmp_path / "scenario.schema.json").read_text())
+    unit = json.loads((tmp_path / "unit.schema.json").read_text())
+    assert "checks" in scenario["properties"]
+    assert "performance_requirements" in unit["properties"]
+
+
+def test_sync_definitions_publishes_once(runner, db_session):
+    first = runner.invoke(args=["sync-definitions"])
+    assert first.exit_code == 0, first.output
+    count = db_session.scalar(select(func.count()).select_from(DefinitionVersion))
+    assert count == 6  # five units and one scenario
+    second = runner.invoke(args=["sync-definitions"])
+    assert "0 new version(s)" in second.output
+    assert db_session.scalar(select(func.count()).select_from(DefinitionVersion)) == count
+
+
+def test_operations_page_is_in_step_with_the_code(runner):
+    result = runner.invoke(args=["operations"])
+    assert result.exit_code == 0
+    assert "## `export_report`" in result.output
+    documented = (ROOT / "docs/operations.md").read_text()
+    assert result.output == documented, "run `practicum operations > docs/operations.md`"
