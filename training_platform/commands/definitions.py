@@ -128,7 +128,8 @@ def operations_markdown() -> str:
             else:
                 required = f"no (default `{json.dumps(arg['default'])}`)"
             kind = str(arg["type"]).replace("|", "\\|")
-            lines.append(f"| {name} | {kind} | {required} | {arg['description']} |")
+            description = str(arg["description"]).replace("|", "\\|")
+            lines.append(f"| {name} | {kind} | {required} | {description} |")
     return "\n".join(lines) + "\n"
 
 
