@@ -413,7 +413,8 @@ def roll_up(
         elif status is RequirementStatus.NOT_DEMONSTRATED:
             reasons.append(f"PR {pr} not demonstrated: {_targets(failed)} failed.")
         elif status is RequirementStatus.PENDING_REVIEW:
-            reasons.append(f"PR {pr} awaits review: {_targets(waiting)} need an assessor.")
+            verb = "needs" if len(waiting) == 1 else "need"
+            reasons.append(f"PR {pr} awaits review: {_targets(waiting)} {verb} an assessor.")
         check_ids, item_ids = by_pr[pr]
         requirements.append(RequirementResult(pr, status, tuple(check_ids), tuple(item_ids)))
 

@@ -211,7 +211,7 @@ def test_a_written_item_keeps_its_pr_pending_review(written_scenario: Scenario, 
     assert result.requirement("2.2").status is RequirementStatus.PENDING_REVIEW
     assert result.requirement("2.1").status is RequirementStatus.DEMONSTRATED
     assert result.verdict is Verdict.PENDING_REVIEW
-    assert "PR 2.2 awaits review: item w1 need an assessor." in result.reasons
+    assert "PR 2.2 awaits review: item w1 needs an assessor." in result.reasons
 
 
 def test_a_failed_check_outweighs_a_pending_item(written_scenario: Scenario, unit: Unit) -> None:
