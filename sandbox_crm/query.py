@@ -732,8 +732,12 @@ def _describe(node: Any, top: bool) -> str:
         if op in _NO_VALUE_OPS:
             return f"{label} {'is empty' if op == 'is_null' else 'is not empty'}"
         if op in _LIST_OPS:
-            values = ", ".join(_describe_value(v) for v in node.value)
-            return f"{label} {'is one of' if op == 'in' else 'is none of'} [{values}]"
+            values = [_describe_value(v) for v in node.value]
+            if len(values) == 1:
+                return f"{label} {'is' if op == 'in' else 'is not'} {values[0]}"
+            if op == "in":
+                return f"{label} is {', '.join(values[:-1])} or {values[-1]}"
+            return f"{label} is none of {', '.join(values)}"
         if op == "between":
             low, high = (_describe_value(v) for v in node.value)
             return f"{label} is between {low} and {high}"

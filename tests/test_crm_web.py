@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -527,7 +528,7 @@ def test_builder_creates_a_report_with_columns_and_filters(client: FlaskClient, 
     [event] = _events(db(), "report.create")
     assert event.entity_id == report.id
     page = client.get(f"{BASE}/reports/{report.id}").get_data(as_text=True)
-    assert "Customers where Tier is one of" in page
+    assert 'Customers where Tier is "gold" or "platinum" and' in html.unescape(page)
 
 
 def test_builder_invalid_filter_shows_inline_error_and_creates_nothing(

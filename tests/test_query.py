@@ -484,7 +484,7 @@ def test_describe_condition():
         "customers",
         {"all": [leaf("tier", "in", ["gold"]), {"not": leaf("joined_on", "ge", {"days_ago": 30})}]},
     )
-    assert text == 'Tier is one of ["gold"] and not (Joined on is on or after 30 days ago)'
+    assert text == 'Tier is "gold" and not (Joined on is on or after 30 days ago)'
     assert describe_condition("customers", leaf("spend_12m", "ge", 8000)) == (
         "Spend, last 12 months (HK$) is at least 8000"
     )
