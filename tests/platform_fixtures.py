@@ -7,22 +7,38 @@ each attempt still gets its own sandbox, cloned from the template into the test'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from graders import runner
+from sandbox_crm.models import Customer, ReportExport
 from training_platform import attempts_service, definitions_store, sandboxes
-from training_platform.models import Attempt, DefinitionKind, DefinitionVersion, User
+from training_platform.models import (
+    Attempt,
+    Centre,
+    DefinitionKind,
+    DefinitionVersion,
+    Role,
+    User,
+)
+from training_platform.sandboxes import get_store
 
 __all__ = [
     "VIP_SCENARIO",
     "VIP_UNIT",
+    "Ids",
     "apply_reference_solution",
+    "foreign_assessor",
+    "foreign_centre",
+    "foreign_trainee",
     "graded_attempt",
+    "ids",
     "published_definitions",
     "reference_answers",
     "sandbox_settings",
@@ -109,3 +125,50 @@ def graded_attempt(
         attempts_service.submit_attempt(db_session, started_attempt, deliverables)
     db_session.commit()
     return started_attempt
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The attempts and sandbox records the URLs point at."""
+
+    graded: int
+    working: int
+    customer: int
+    report: int
+    export: int
+
+
+@pytest.fixture
+def foreign_centre(db_session) -> Centre:
+    """Another training centre."""
+    centre = Centre(slug="elsewhere", name="Elsewhere Training Centre")
+    db_session.add(centre)
+    db_session.commit()
+    return centre
+
+
+@pytest.fixture
+def foreign_trainee(make_user, foreign_centre):
+    """A trainee of another centre."""
+    return make_user(Role.TRAINEE, centre=foreign_centre)
+
+
+@pytest.fixture
+def foreign_assessor(make_user, foreign_centre):
+    """An assessor of another centre."""
+    return make_user(Role.ASSESSOR, centre=foreign_centre)
+
+
+@pytest.fixture
+def ids(sandbox_settings, db_session, trainee, vip_scenario, graded_attempt) -> Ids:
+    """A graded attempt and an in-progress one of `trainee`, with a report and an export."""
+    with sandbox_settings.app_context():
+        working = attempts_service.start_attempt(db_session, trainee, vip_scenario)
+    db_session.commit()
+    report = apply_reference_solution(sandbox_settings, working)["report"]
+    store = get_store(sandbox_settings)
+    with store.session(graded_attempt.sandbox_key, read_only=True) as sandbox:
+        customer = sandbox.scalar(select(func.min(Customer.id)))
+        export = sandbox.scalar(select(func.max(ReportExport.id)))
+    assert graded_attempt.deliverables["report"] == report  # same template, same first id
+    return Ids(graded_attempt.id, working.id, customer, report, export)

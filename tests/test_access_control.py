@@ -6,16 +6,14 @@ trainee's centre may read (the CRM read-only) but not change anything; strangers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from sqlalchemy import func, select
 
-from sandbox_crm.models import Customer, ReportExport, ReportRun
+from sandbox_crm.models import ReportRun
 from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import apply_reference_solution
+from tests.platform_fixtures import Ids
 from training_platform import attempts_service
-from training_platform.models import Attempt, AttemptStatus, Centre, Role
+from training_platform.models import Attempt, AttemptStatus
 from training_platform.sandboxes import get_store
 
 ROLES = [
@@ -27,53 +25,6 @@ ROLES = [
     "foreign_trainee",
     "foreign_assessor",
 ]
-
-
-@dataclass(frozen=True)
-class Ids:
-    """The attempts and sandbox records the URLs point at."""
-
-    graded: int
-    working: int
-    customer: int
-    report: int
-    export: int
-
-
-@pytest.fixture
-def foreign_centre(db_session) -> Centre:
-    """Another training centre."""
-    centre = Centre(slug="elsewhere", name="Elsewhere Training Centre")
-    db_session.add(centre)
-    db_session.commit()
-    return centre
-
-
-@pytest.fixture
-def foreign_trainee(make_user, foreign_centre):
-    """A trainee of another centre."""
-    return make_user(Role.TRAINEE, centre=foreign_centre)
-
-
-@pytest.fixture
-def foreign_assessor(make_user, foreign_centre):
-    """An assessor of another centre."""
-    return make_user(Role.ASSESSOR, centre=foreign_centre)
-
-
-@pytest.fixture
-def ids(sandbox_settings, db_session, trainee, vip_scenario, graded_attempt) -> Ids:
-    """A graded attempt and an in-progress one of `trainee`, with a report and an export."""
-    with sandbox_settings.app_context():
-        working = attempts_service.start_attempt(db_session, trainee, vip_scenario)
-    db_session.commit()
-    report = apply_reference_solution(sandbox_settings, working)["report"]
-    store = get_store(sandbox_settings)
-    with store.session(graded_attempt.sandbox_key, read_only=True) as sandbox:
-        customer = sandbox.scalar(select(func.min(Customer.id)))
-        export = sandbox.scalar(select(func.max(ReportExport.id)))
-    assert graded_attempt.deliverables["report"] == report  # same template, same first id
-    return Ids(graded_attempt.id, working.id, customer, report, export)
 
 
 def _client(role: str, request, client, client_as, trainee):
