@@ -44,6 +44,29 @@ def _answer_form(answers: dict) -> dict:
     return {f"answer-{item_id}": value for item_id, value in answers.items()}
 
 
+@pytest.fixture
+def assessment_version(db_session, trainee, vip_scenario):
+    """Factory: the VIP scenario published for the trainee's centre in assessment mode."""
+
+    def publish_assessment(max_attempts: int):
+        source = vip_scenario.source_text.replace(
+            "id: 105077L3-marketing-vip-report", "id: 105077L3-marketing-vip-assessment"
+        ).replace("mode: practice", f"mode: assessment\nmax_attempts: {max_attempts}")
+        result = publish(
+            db_session,
+            kind=DefinitionKind.SCENARIO,
+            text=source,
+            filename="assessment.yaml",
+            centre_id=trainee.centre_id,
+            user_id=None,
+        )
+        assert result.ok, result.problems
+        db_session.commit()
+        return result.version
+
+    return publish_assessment
+
+
 # --- the attempt page -------------------------------------------------------------------------
 
 
@@ -310,30 +333,62 @@ def test_try_again_starts_a_fresh_attempt(client_as, trainee, graded_attempt, db
 
 
 def test_assessment_mode_refuses_attempts_past_the_limit(
-    client_as, trainee, db_session, vip_scenario, sandbox_settings
+    client_as, trainee, db_session, assessment_version, sandbox_settings
 ):
-    source = vip_scenario.source_text.replace(
-        "id: 105077L3-marketing-vip-report", "id: 105077L3-marketing-vip-assessment"
-    ).replace("mode: practice", "mode: assessment\nmax_attempts: 1")
-    result = publish(
-        db_session,
-        kind=DefinitionKind.SCENARIO,
-        text=source,
-        filename="assessment.yaml",
-        centre_id=trainee.centre_id,
-        user_id=None,
-    )
-    assert result.ok, result.problems
-    db_session.commit()
+    version = assessment_version(max_attempts=1)
     client = client_as(trainee)
-    assert client.post(f"/scenarios/{result.version.id}/start").status_code == 302
-    response = client.post(f"/scenarios/{result.version.id}/start", follow_redirects=True)
+    assert client.post(f"/scenarios/{version.id}/start").status_code == 302
+    response = client.post(f"/scenarios/{version.id}/start", follow_redirects=True)
     assert "You have used all 1 attempts allowed for this assessment." in response.get_data(
         as_text=True
     )
     assert len(db_session.scalars(select(Attempt)).all()) == 1
     attempt = db_session.scalars(select(Attempt)).one()
     assert attempt.scenario_version.key != VIP_SCENARIO
+
+
+def test_an_assessment_result_shows_statuses_but_no_hints_until_the_decision(
+    client_as, trainee, assessor, db_session, assessment_version, sandbox_settings
+):
+    from training_platform import review_service
+
+    version = assessment_version(max_attempts=2)
+    client = client_as(trainee)
+    assert client.post(f"/scenarios/{version.id}/start").status_code == 302
+    attempt = db_session.scalars(select(Attempt)).one()
+    deliverables = apply_reference_solution(sandbox_settings, attempt)
+    client.post(f"/attempts/{attempt.id}/answers", data=_answer_form(reference_answers(attempt)))
+    client.post(
+        f"/attempts/{attempt.id}/submit",
+        data={"deliverable-report": str(deliverables["report"]), "confirm": "yes"},
+    )
+    hints = (
+        "The report returns exactly the members Marketing asked for.",
+        "Only Marketing can open the report, and it can export it.",
+        "Right. Under s35G an opt-out must be respected at once",
+    )
+
+    html = client.get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
+    assert "Pending assessor review" in html
+    assert 'badge-pass">Demonstrated' in html and 'id="pr-2.1"' in html
+    assert "feedback on each check and question once your assessor has decided" in html
+    for hint in hints:
+        assert hint not in html
+    assert "Try again" not in html  # an assessment is started again from the catalogue
+    assert client.post(f"/attempts/{attempt.id}/retry").status_code == 302
+    assert len(db_session.scalars(select(Attempt)).all()) == 1
+
+    attempt = _reload(db_session, attempt)
+    written = attempts_service.scenario_of(attempt).item("w-activity")
+    review_service.score_rubric(
+        db_session, assessor, attempt, "w-activity", {c.id: c.points for c in written.rubric}
+    )
+    review_service.record_decision(db_session, assessor, attempt, "competent", "")
+    db_session.commit()
+    decided = client.get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
+    assert '<p class="verdict-label">Competent</p>' in decided
+    for hint in hints:
+        assert hint in decided
 
 
 # --- grading failures -------------------------------------------------------------------------

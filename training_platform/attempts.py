@@ -206,6 +206,7 @@ def result(attempt_id: int):
         scenario=service.scenario_of(attempt),
         feedback=feedback,
         is_owner=service.is_owner(current_user, attempt),
+        can_retry=service.can_retry(current_user, attempt),
     )
 
 

@@ -202,13 +202,21 @@ def start_attempt(
     return attempt
 
 
+def can_retry(user: User | None, attempt: Attempt) -> bool:
+    """Whether the result page offers this user "Try again": their own practice attempt only.
+
+    An assessment is started again from the catalogue, where its attempt limit is counted.
+    """
+    return is_owner(user, attempt) and scenario_of(attempt).mode == Mode.PRACTICE
+
+
 def retry_attempt(
     session: Session, trainee: User, attempt: Attempt, *, store: SandboxStore | None = None
 ) -> Attempt:
     """Start another attempt at the same scenario (its current version) after a practice one."""
     if not is_owner(trainee, attempt):
         raise AttemptError("Only the trainee who made this attempt can try it again.")
-    if scenario_of(attempt).mode != Mode.PRACTICE:
+    if not can_retry(trainee, attempt):
         raise AttemptError("Only practice scenarios can be tried again from the result page.")
     current = definitions_store.current_version(
         session, DefinitionKind.SCENARIO, attempt.scenario_version.key, trainee.centre_id
@@ -529,6 +537,8 @@ class TraineeResult:
     pdpo: tuple[PdpoFeedback, ...]
     decision: str | None = None
     decision_comment: str = ""
+    # An assessment gives no hints: the feedback texts wait for the assessor's decision.
+    feedback_withheld: bool = False
 
 
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
@@ -564,9 +574,16 @@ def result_for_trainee(session: Session, attempt: Attempt) -> TraineeResult | No
 
 
 def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
-    """Turn a grading result into the trainee's view: per-PR feedback and PDPO breaches."""
+    """Turn a grading result into the trainee's view: per-PR feedback and PDPO breaches.
+
+    In an assessment the feedback texts of checks and questions are hints, so they are left out
+    until the assessor has decided; the statuses are shown at once.
+    """
     unit = unit_of(attempt)
     scenario = scenario_of(attempt)
+    review = attempt.review
+    decision = review.decision.value if review is not None and review.decision else None
+    withheld = scenario.mode == Mode.ASSESSMENT and decision is None
     checks = {c.check_id: c for c in result.checks}
     items = {i.item_id: i for i in result.items}
     numbers = {item.id: n for n, item in enumerate(scenario.items, start=1)}
@@ -581,12 +598,13 @@ def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
             for check_id in requirement.check_ids:
                 check = checks.get(check_id)
                 if check is not None:
-                    lines.append(FeedbackLine("Your work in the CRM", check.status, check.message))
+                    message = "" if withheld else check.message
+                    lines.append(FeedbackLine("Your work in the CRM", check.status, message))
             for item_id in requirement.item_ids:
                 item = items.get(item_id)
                 if item is None:
                     continue
-                message = item.message
+                message = "" if withheld else item.message
                 if item.status == Status.NEEDS_REVIEW and not message:
                     message = "Your assessor will score this written answer."
                 label = f"Question {numbers.get(item_id, '')}".strip()
@@ -616,8 +634,6 @@ def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
         )
         for r in breaches
     )
-    review = attempt.review
-    decision = review.decision.value if review is not None and review.decision else None
     pending = decision is None
     verdict = decision or result.verdict.value
     if decision is not None:
@@ -638,4 +654,5 @@ def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
         pdpo=pdpo,
         decision=decision,
         decision_comment=(review.comment if review is not None and decision else "") or "",
+        feedback_withheld=withheld,
     )
