@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from graders.context import GradingContext, read_only
+from graders.context import DELIVERABLE_PREFIX, GradingContext, read_only
+from graders.definitions.loader import format_path
 from graders.definitions.models import (
     Check,
     Item,
@@ -27,7 +28,14 @@ from graders.definitions.models import (
     WrittenItem,
 )
 from graders.pdpo.base import RuleOutcome
-from graders.registry import CHECKS, PDPO_RULES, RuleType, UnknownNameError, load_builtin
+from graders.registry import (
+    CHECKS,
+    PDPO_RULES,
+    CheckType,
+    RuleType,
+    UnknownNameError,
+    load_builtin,
+)
 from graders.results import (
     AppliedOverride,
     CheckResult,
@@ -46,6 +54,7 @@ from graders.results import (
 __all__ = [
     "GRADER_VERSION",
     "WRITTEN_PASS_MARK",
+    "check_param_problems",
     "grade_attempt",
     "grade_item",
     "roll_up",
@@ -76,41 +85,88 @@ _DELIVERABLE_FIELDS = ("report", "deliverable")
 # --- parameters -------------------------------------------------------------------------------
 
 
-def _loc(loc: Sequence[Any]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+ParamLoc = tuple[str | int, ...]
+"""Where a problem is inside a check's parameters, e.g. ("steps", 0, "deliverable")."""
 
 
-def readable_errors(exc: ValidationError) -> list[str]:
-    """A pydantic error as "path: message" lines a scenario author can act on."""
-    lines = []
+def _located(loc: ParamLoc, message: str) -> str:
+    where = format_path(loc)
+    return f"{where}: {message}" if where else message
+
+
+def _param_errors(exc: ValidationError) -> list[tuple[ParamLoc, str]]:
+    """A pydantic error as (location, message) pairs a scenario author can act on."""
+    problems = []
     for error in exc.errors():
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown parameter"
         elif error["type"] == "missing":
             message = "required parameter is missing"
-        where = _loc(error["loc"])
-        lines.append(f"{where}: {message}" if where else message)
-    return lines
+        problems.append((tuple(error["loc"]), message))
+    return problems
 
 
-def _deliverable_refs(value: Any) -> list[str]:
-    """Values of parameters named report or deliverable, at any depth of a parsed model."""
-    found: list[str] = []
+def _parse_params(
+    check_type: CheckType, params: Mapping[str, Any] | None
+) -> tuple[BaseModel | None, list[tuple[ParamLoc, str]]]:
+    """The check's parsed parameters, or None and the problems that stopped them parsing."""
+    try:
+        return check_type.params_model.model_validate(dict(params or {})), []
+    except ValidationError as exc:
+        return None, _param_errors(exc)
+
+
+def _deliverable_refs(value: Any, loc: ParamLoc = ()) -> list[tuple[ParamLoc, str]]:
+    """(location, deliverable id) of every deliverable reference in parsed parameters.
+
+    A reference is the value of a parameter named report or deliverable (the models strip the
+    ``deliverable:`` prefix), or any other text written as ``deliverable:<id>`` (for example in
+    record.field_equals's ``match``), at any depth.
+    """
+    found: list[tuple[ParamLoc, str]] = []
     if isinstance(value, BaseModel):
         for name in type(value).model_fields:
             item = getattr(value, name)
             if name in _DELIVERABLE_FIELDS and isinstance(item, str):
-                found.append(item)
+                found.append(((*loc, name), item.removeprefix(DELIVERABLE_PREFIX)))
             else:
-                found += _deliverable_refs(item)
+                found += _deliverable_refs(item, (*loc, name))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            found += _deliverable_refs(item, (*loc, str(key)))
     elif isinstance(value, list | tuple):
-        for item in value:
-            found += _deliverable_refs(item)
+        for index, item in enumerate(value):
+            found += _deliverable_refs(item, (*loc, index))
+    elif isinstance(value, str) and value.startswith(DELIVERABLE_PREFIX):
+        found.append((loc, value.removeprefix(DELIVERABLE_PREFIX)))
     return found
+
+
+def check_param_problems(
+    check_name: str,
+    params: Mapping[str, Any] | None,
+    *,
+    deliverables: Collection[str] | None = None,
+) -> list[tuple[ParamLoc, str]]:
+    """Problems with a check's parameters, each with its location inside the parameters.
+
+    An unknown check or parameters that do not parse; then, given ``deliverables`` (the
+    scenario's deliverable ids), every deliverable the parameters refer to must be one of them.
+    """
+    load_builtin()
+    try:
+        check_type = CHECKS.get(check_name)
+    except UnknownNameError as exc:
+        return [((), str(exc.args[0]))]
+    parsed, problems = _parse_params(check_type, params)
+    if parsed is None or deliverables is None:
+        return problems
+    return [
+        (loc, f'no deliverable "{ref}" in this scenario')
+        for loc, ref in _deliverable_refs(parsed)
+        if ref not in deliverables
+    ]
 
 
 def validate_check_params(
@@ -119,22 +175,10 @@ def validate_check_params(
     *,
     deliverables: Collection[str] | None = None,
 ) -> list[str]:
-    """Problems with a check's parameters (unknown check, bad params, unknown deliverables)."""
-    load_builtin()
-    try:
-        check_type = CHECKS.get(check_name)
-    except UnknownNameError as exc:
-        return [str(exc.args[0])]
-    try:
-        parsed = check_type.params_model.model_validate(dict(params or {}))
-    except ValidationError as exc:
-        return readable_errors(exc)
-    if deliverables is None:
-        return []
+    """Problems with a check's parameters as "path: message" lines (see check_param_problems)."""
     return [
-        f'no deliverable "{ref}" in this scenario'
-        for ref in _deliverable_refs(parsed)
-        if ref not in deliverables
+        _located(loc, message)
+        for loc, message in check_param_problems(check_name, params, deliverables=deliverables)
     ]
 
 
@@ -172,11 +216,13 @@ def run_check(ctx: GradingContext, spec: Check, unit: Unit | None = None) -> Che
 
     try:
         check_type = CHECKS.get(spec.check)
-        params = check_type.params_model.model_validate(dict(spec.params))
     except UnknownNameError as exc:
         return error({"error": str(exc.args[0])})
-    except ValidationError as exc:
-        return error({"error": "invalid parameters", "problems": readable_errors(exc)})
+    params, problems = _parse_params(check_type, spec.params)
+    if params is None:
+        return error(
+            {"error": "invalid parameters", "problems": [_located(*p) for p in problems]}
+        )
     try:
         outcome = check_type.func(ctx, params)
         if not isinstance(outcome, Outcome):

@@ -22,7 +22,7 @@ from graders.definitions import (
     load_definitions,
     validate_scenario_against_unit,
 )
-from graders.engine import validate_check_params
+from graders.engine import check_param_problems
 from graders.registry import CHECKS, PDPO_RULES, load_builtin
 from graders.results import GradingResult, Status
 from graders.runner import StepError, run_scripted_attempt
@@ -30,9 +30,6 @@ from sandbox_crm.operations import OPERATIONS
 from sandbox_crm.plants import known_plant_kinds
 from sandbox_crm.query import validate_condition
 from sandbox_crm.store import SandboxStore
-
-DELIVERABLE_PARAMS = ("report",)
-"""Check parameters whose value names a deliverable of the scenario."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def static_problems(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Prob
     load_builtin()
     scenario = loaded.model
     problems = validate_scenario_against_unit(loaded, unit)
-    deliverables = {d.id: d for d in scenario.deliverables}
+    deliverables = {d.id for d in scenario.deliverables}
     for i, check in enumerate(scenario.checks):
         if check.check not in CHECKS:
             known = ", ".join(CHECKS.names())
@@ -75,16 +72,9 @@ def static_problems(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Prob
                 )
             )
             continue
-        for message in validate_check_params(check.check, check.params):
-            problems.append(loaded.problem(("checks", i, "params"), message))
-        for name in DELIVERABLE_PARAMS:
-            ref = check.params.get(name)
-            if isinstance(ref, str) and ref not in deliverables:
-                problems.append(
-                    loaded.problem(
-                        ("checks", i, "params", name), f'no deliverable "{ref}" in this scenario'
-                    )
-                )
+        found = check_param_problems(check.check, check.params, deliverables=deliverables)
+        for loc, message in found:
+            problems.append(loaded.problem(("checks", i, "params", *loc), message))
     kinds = set(known_plant_kinds())
     for i, plant in enumerate(scenario.crm.plant):
         if plant.kind not in kinds:

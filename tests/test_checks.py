@@ -408,6 +408,14 @@ def test_good_parameters_have_no_problems() -> None:
 def test_parameters_name_known_deliverables() -> None:
     params = {"steps": [{"operation": "report.run", "deliverable": "reprot"}]}
     assert validate_check_params("events.sequence", params, deliverables={"report"}) == [
-        'no deliverable "reprot" in this scenario'
+        'steps[0].deliverable: no deliverable "reprot" in this scenario'
     ]
     assert validate_check_params("report.columns", COLUMN_RULES, deliverables={"report"}) == []
+    field = {"entity": "report_definition", "field": "is_deleted", "value": False}
+    wrong = {**field, "match": {"id": "deliverable:reprot"}}
+    assert validate_check_params("record.field_equals", wrong, deliverables={"report"}) == [
+        'match.id: no deliverable "reprot" in this scenario'
+    ]
+    right = {**field, "match": {"id": "deliverable:report"}}
+    assert validate_check_params("record.field_equals", right, deliverables={"report"}) == []
+

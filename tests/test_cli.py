@@ -40,9 +40,7 @@ def test_validate_fails_with_file_and_line_on_an_unknown_pr(runner, definitions_
     path = definitions_copy / SCENARIO_FILE
     text = path.read_text()
     path.write_text(text.replace('requirements: ["2.4"]', 'requirements: ["2.9"]', 1))
-    line = next(
-        n for n, row in enumerate(path.read_text().splitlines(), 1) if '["2.9"]' in row
-    )
+    line = next(n for n, row in enumerate(path.read_text().splitlines(), 1) if '["2.9"]' in row)
     result = runner.invoke(args=["validate"])
     assert result.exit_code == 1
     assert f'{SCENARIO_FILE}:{line} checks[3].requirements[0]: unknown PR "2.9"' in result.output
@@ -67,6 +65,27 @@ def test_validate_fails_when_a_pr_is_left_unassessed(runner, definitions_copy):
     assert result.exit_code == 1
     assert "PR 2.5: no check or item assesses this PR" in result.output
     assert "!! 2.5" in result.output
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line of the first line of a file that contains ``text``."""
+    return next(n for n, row in enumerate(path.read_text().splitlines(), 1) if text in row)
+
+
+def test_validate_finds_an_unknown_deliverable_deep_in_a_checks_parameters(
+    runner, definitions_copy
+):
+    path = definitions_copy / SCENARIO_FILE
+    text = path.read_text()
+    wrong = "{operation: report.export, deliverable: reprot}"
+    path.write_text(text.replace("{operation: report.export, deliverable: report}", wrong))
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1
+    expected = (
+        f"{SCENARIO_FILE}:{line_of(path, wrong)} checks[5].params.steps[3].deliverable: "
+        'no deliverable "reprot" in this scenario'
+    )
+    assert expected in result.output
 
 
 def test_attempt_prints_the_graded_result_as_json(runner):
