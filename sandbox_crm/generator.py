@@ -69,9 +69,9 @@ __all__ = [
     "generate",
 ]
 
-# Bump whenever the generated data changes for an unchanged spec: cached templates are keyed
-# by it, so old templates are never reused for new code.
-GENERATOR_VERSION = "1"
+# Bump whenever the generated data or the schema (tables, indexes) changes for an unchanged spec:
+# cached templates are keyed by it, so old templates are never reused for new code.
+GENERATOR_VERSION = "2"
 
 # Dealers in precious metals and stones must identify customers at or above this amount.
 AML_THRESHOLD_HKD = 120_000
