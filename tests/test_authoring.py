@@ -182,6 +182,28 @@ def test_an_unknown_check_type_is_reported_with_every_other_problem(admin_client
     assert _versions(db_session) == before
 
 
+def test_publishing_reports_every_static_problem_even_without_the_scripted_runs(
+    published_definitions, db_session
+):
+    # sync-definitions publishes without running anything: it must still see an unknown check.
+    before = _versions(db_session)
+    broken = VIP_TEXT.replace("check: report.columns", "check: report.colums")
+    broken = broken.replace('requirements: ["2.4"]', 'requirements: ["2.9"]')
+    result = definitions_store.publish(
+        db_session,
+        kind=DefinitionKind.SCENARIO,
+        text=broken,
+        filename="vip.yaml",
+        centre_id=None,
+        user_id=None,
+    )
+    problems = [str(problem) for problem in result.problems]
+    assert not result.ok and result.version is None
+    assert any("checks[1].check:" in p and "unknown check" in p for p in problems), problems
+    assert any("checks[3].requirements[0]" in p and "2.9" in p for p in problems), problems
+    assert _versions(db_session) == before
+
+
 def test_a_counterexample_that_passes_is_reported_by_name(admin_client, db_session):
     before = _versions(db_session)
     # Claim that sharing with Marketing only fails the sharing check: it does not.

@@ -22,13 +22,12 @@ from yaml.nodes import MappingNode, ScalarNode
 
 from graders.definitions import (
     DEFAULT_MAX_BYTES,
-    DefinitionError,
     LoadedDefinition,
     Problem,
     Scenario,
     Unit,
 )
-from graders.validation import coverage_matrix, run_scenario, static_problems
+from graders.validation import coverage_matrix, run_scenario
 from sandbox_crm.store import SandboxStore
 from training_platform import definitions_store
 from training_platform.definitions_store import PublishResult, ScenarioValidator
@@ -125,32 +124,13 @@ def _run_problems(
     return problems
 
 
-def scenario_validator(template_dir: str | Path, *, run: bool = True) -> ScenarioValidator:
-    """Full scenario validation for publishing: static checks, then the scripted runs."""
+def scenario_validator(template_dir: str | Path) -> ScenarioValidator:
+    """The scripted runs for publishing, after ``publish`` has found no static problem."""
 
     def validate(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Problem]:
-        problems = static_problems(loaded, unit)
-        if problems or not run:
-            return problems
         return _run_problems(loaded, unit, Path(template_dir))
 
     return validate
-
-
-def _static_scenario_problems(
-    session: Session, data: bytes, filename: str, centre_id: int
-) -> list[Problem]:
-    """Every problem found without running anything, so that one upload reports them all."""
-    try:
-        loaded = definitions_store.parse(DefinitionKind.SCENARIO, data, filename)
-    except DefinitionError as exc:
-        return exc.problems
-    unit_row = definitions_store.current_version(
-        session, DefinitionKind.UNIT, loaded.model.unit, centre_id
-    )
-    if unit_row is None:
-        return [loaded.problem(("unit",), f"unit {loaded.model.unit} is not published")]
-    return static_problems(loaded, definitions_store.load_unit_model(unit_row))
 
 
 @dataclass(frozen=True)
@@ -220,12 +200,6 @@ def upload_definition(
                 f"You chose {chosen}, but this file looks like a {detected}. Choose the kind "
                 "again or check the file."
             )
-    validator = None
-    if chosen == DefinitionKind.SCENARIO:
-        problems = _static_scenario_problems(session, data, name, admin.centre_id)
-        if problems:
-            return UploadOutcome(chosen, PublishResult(problems=problems))
-        validator = scenario_validator(template_dir)
     result = definitions_store.publish(
         session,
         kind=chosen,
@@ -233,7 +207,7 @@ def upload_definition(
         filename=name,
         centre_id=admin.centre_id,
         user_id=admin.id,
-        validate_scenario=validator,
+        validate_scenario=scenario_validator(template_dir),
     )
     return UploadOutcome(chosen, result)
 

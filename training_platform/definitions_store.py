@@ -25,8 +25,8 @@ from graders.definitions import (
     Unit,
     load_scenario_text,
     load_unit_text,
-    validate_scenario_against_unit,
 )
+from graders.validation import static_problems
 from training_platform.models import DefinitionKind, DefinitionVersion, utcnow
 
 ScenarioValidator = Callable[[LoadedDefinition[Scenario], Unit], list[Problem]]
@@ -170,8 +170,11 @@ def publish(
 ) -> PublishResult:
     """Validate a unit or scenario file and store it as the next current version.
 
-    Nothing changes when the file has problems. Publishing never alters an existing version,
-    so attempts keep the version they were started and graded against.
+    A scenario gets every static check at once (its unit, PR ids, check types and parameters,
+    deliverables, plants, steps); ``validate_scenario`` (the scripted runs, say) runs only on a
+    scenario without static problems. Nothing changes when the file has problems. Publishing
+    never alters an existing version, so attempts keep the version they were started and graded
+    against.
     """
     try:
         loaded = parse(kind, text, filename)
@@ -187,7 +190,7 @@ def publish(
                 problems=[loaded.problem(("unit",), f"unit {model.unit} is not published")]
             )
         unit = load_unit_model(unit_row)
-        problems = validate_scenario_against_unit(loaded, unit)
+        problems = static_problems(loaded, unit)
         if not problems and validate_scenario is not None:
             problems = validate_scenario(loaded, unit)
         if problems:
