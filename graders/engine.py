@@ -115,6 +115,8 @@ def _parse_params(
         return check_type.params_model.model_validate(dict(params or {})), []
     except ValidationError as exc:
         return None, _param_errors(exc)
+    except Exception as exc:  # a validator's own bug must not stop grading or validation
+        return None, [((), f"the parameters could not be checked ({type(exc).__name__}: {exc})")]
 
 
 def _deliverable_refs(value: Any, loc: ParamLoc = ()) -> list[tuple[ParamLoc, str]]:

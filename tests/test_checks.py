@@ -419,3 +419,11 @@ def test_parameters_name_known_deliverables() -> None:
     right = {**field, "match": {"id": "deliverable:report"}}
     assert validate_check_params("record.field_equals", right, deliverables={"report"}) == []
 
+
+# An operator written as a mapping makes the query parser raise TypeError, not ValueError.
+UNPARSABLE = rows_params({"field": "tier", "op": {"in": ["gold"]}, "value": "gold"})
+
+
+def test_a_parameter_validator_that_raises_is_a_problem_not_a_crash() -> None:
+    (problem,) = validate_check_params("report.rows_match", UNPARSABLE)
+    assert problem.startswith("the parameters could not be checked (TypeError")

@@ -525,6 +525,27 @@ def test_unknown_check_type_and_bad_params_are_errors_not_crashes(
     assert "requird: unknown parameter" in result.check("typo").evidence["problems"]
 
 
+def test_parameters_whose_validator_raises_are_an_error_not_a_crash(
+    attempt: Attempt, unit: Unit, scenario_factory: ScenarioFactory
+) -> None:
+    # An operator written as a mapping makes the query parser raise TypeError, not ValueError.
+    where = {"field": "tier", "op": {"in": ["gold"]}, "value": "gold"}
+    spec = {
+        "id": "odd",
+        "check": "report.rows_match",
+        "requirements": ["2.1"],
+        "params": {"report": "report", "expect": {"where": where}},
+        "feedback": fb("odd"),
+    }
+    do_the_task(attempt)
+    result = grade(attempt, scenario_factory(checks=[spec, *CHECKS_SPEC]), unit)
+    odd = result.check("odd")
+    assert odd.status is Status.ERROR
+    assert odd.evidence["error"] == "invalid parameters"
+    assert "TypeError" in odd.evidence["problems"][0]
+    assert result.check("rows").status is Status.PASS
+
+
 def test_an_exception_in_a_rule_becomes_status_error(
     attempt: Attempt, unit: Unit, scenario_factory: ScenarioFactory, isolated_registry: None
 ) -> None:
