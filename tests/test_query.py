@@ -520,6 +520,36 @@ def test_select_rows_pages_sorts_and_counts(session):
     assert first.rows[0] == {"customer_id": 2, "name_en": "Bob Wong", "spend_12m": 12000}
 
 
+@pytest.mark.parametrize(
+    ("limit", "offset", "keys"),
+    [
+        (None, 0, [1, 2, 3, 4]),
+        (None, 1, [2, 3, 4]),
+        (3, 2, [3, 4]),  # a last page that is not full
+        (2, 4, []),  # just past the end
+        (2, 10, []),  # far past the end
+        (0, 0, []),
+        (10, 0, [1, 2, 3, 4]),
+    ],
+)
+def test_select_rows_total_counts_every_match_whatever_the_page(session, limit, offset, keys):
+    page = select_rows(
+        session, "customers", columns=["name_en"], as_of=AS_OF, limit=limit, offset=offset
+    )
+    assert [row["customer_id"] for row in page.rows] == keys
+    assert page.total == 4
+    gold = select_rows(
+        session,
+        "customers",
+        columns=[],
+        where=leaf("tier", "eq", "gold"),
+        as_of=AS_OF,
+        limit=limit,
+        offset=offset,
+    )
+    assert gold.total == 1
+
+
 def test_select_rows_sort_variants(session):
     def order(sort, **kw):
         page = select_rows(session, "customers", columns=["tier"], sort=sort, as_of=AS_OF, **kw)
