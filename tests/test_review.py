@@ -291,6 +291,25 @@ def test_an_override_needs_a_reason_keeps_the_automatic_status_and_changes_the_v
     assert GOOD_REASON in html
 
 
+def test_each_override_keeps_the_assessor_who_recorded_it(
+    client_as, assessor, make_user, graded_attempt, db_session
+):
+    colleague = make_user(Role.ASSESSOR, display_name="Wong Ka Ho")
+    url = f"/review/attempts/{graded_attempt.id}/overrides"
+    first = {"target": "check:rows", "status": "fail", "reason": GOOD_REASON}
+    assert client_as(assessor).post(url, data=first).status_code == 302
+    second = {"target": "check:rows", "status": "pass", "reason": "Rechecked with the trainee."}
+    assert client_as(colleague).post(url, data=second).status_code == 302
+
+    db_session.expire_all()
+    rows = db_session.scalars(select(VerdictOverride).order_by(VerdictOverride.id)).all()
+    assert [row.created_by_id for row in rows] == [assessor.id, colleague.id]
+    html = client_as(assessor).get(f"/review/attempts/{graded_attempt.id}").get_data(as_text=True)
+    history = html.split('id="overrides"')[1].split("</section>")[0]
+    cells = re.findall(r"<tr>\s*<td[^>]*>[^<]*</td>\s*<td>([^<]*)</td>", history)
+    assert cells == ["Ho Wing Sze", "Wong Ka Ho"]
+
+
 def test_overrides_reject_unknown_targets_and_statuses(
     client_as, assessor, graded_attempt, db_session
 ):

@@ -270,8 +270,12 @@ class VerdictOverride(PlatformBase):
     status: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    # The assessor who recorded it (any assessor of the centre may); None for overrides
+    # recorded before this column existed, whose author was not kept.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
     review: Mapped[Review] = relationship(back_populates="overrides")
+    created_by: Mapped[User | None] = relationship()
 
 
 class RubricScore(PlatformBase):

@@ -387,6 +387,7 @@ def record_overrides(
             status=status,
             reason=reason,
             created_at=now,
+            created_by_id=assessor.id,
         )
         for kind, target_id, auto_status, status, reason in accepted
     ]
