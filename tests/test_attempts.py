@@ -330,6 +330,8 @@ def test_try_again_starts_a_fresh_attempt(client_as, trainee, graded_attempt, db
     listing = client.get("/attempts").get_data(as_text=True)
     assert f'href="/attempts/{fresh.id}"' in listing
     assert f'href="/attempts/{graded_attempt.id}/result"' in listing
+    assert '/result"><span class="badge badge-info">Pending review</span>' in listing
+    assert ">Continue</a>" in listing  # the fresh one
 
 
 def test_assessment_mode_refuses_attempts_past_the_limit(

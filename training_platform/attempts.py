@@ -100,8 +100,8 @@ def index():
     """The signed-in trainee's attempts, newest first."""
     session = get_session()
     attempts = service.attempts_for(session, current_user)
-    results = {a.id: service.latest_grade(session, a) for a in attempts}
-    return render_template("attempts/index.html", attempts=attempts, results=results)
+    grades = service.latest_grade_records(session, (a.id for a in attempts))
+    return render_template("attempts/index.html", attempts=attempts, grades=grades)
 
 
 @bp.post("/scenarios/<int:version_id>/start")

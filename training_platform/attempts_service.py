@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -478,14 +478,33 @@ def grade_attempt_record(
     return record
 
 
-def latest_grade(session: Session, attempt: Attempt) -> GradingResult | None:
-    """The most recent grading result of an attempt, or None before it is graded."""
-    record = session.scalars(
+def latest_grade_record(session: Session, attempt: Attempt) -> GradeRecord | None:
+    """The attempt's most recent grading run, or None before it is graded."""
+    return session.scalars(
         select(GradeRecord)
         .where(GradeRecord.attempt_id == attempt.id)
         .order_by(GradeRecord.id.desc())
         .limit(1)
     ).first()
+
+
+def latest_grade_records(session: Session, attempt_ids: Iterable[int]) -> dict[int, GradeRecord]:
+    """The most recent grading run of each of these attempts, by attempt id (one query)."""
+    ids = list(attempt_ids)
+    if not ids:
+        return {}
+    newest = (
+        select(func.max(GradeRecord.id))
+        .where(GradeRecord.attempt_id.in_(ids))
+        .group_by(GradeRecord.attempt_id)
+    )
+    rows = session.scalars(select(GradeRecord).where(GradeRecord.id.in_(newest)))
+    return {row.attempt_id: row for row in rows}
+
+
+def latest_grade(session: Session, attempt: Attempt) -> GradingResult | None:
+    """The most recent grading result of an attempt, or None before it is graded."""
+    record = latest_grade_record(session, attempt)
     return GradingResult.from_dict(record.result) if record is not None else None
 
 

@@ -12,7 +12,7 @@ from graders.definitions import Scenario, Unit
 from training_platform import definitions_store
 from training_platform.attempts_service import attempts_for
 from training_platform.db import get_session
-from training_platform.models import DefinitionVersion, Role
+from training_platform.models import DefinitionKind, DefinitionVersion, Role
 from training_platform.navigation import add_nav_item
 
 bp = Blueprint("catalogue", __name__)
@@ -48,13 +48,6 @@ def list_units(session: Session, centre_id: int) -> list[UnitEntry]:
     ]
 
 
-def find_unit(session: Session, centre_id: int, code: str) -> DefinitionVersion | None:
-    """The current version of a unit in the centre's catalogue."""
-    return next(
-        (v for v in definitions_store.current_units(session, centre_id) if v.key == code), None
-    )
-
-
 def scenarios_of(session: Session, centre_id: int, unit: Unit) -> list[ScenarioEntry]:
     """The centre's current scenarios for a unit, with the PRs each one assesses."""
     order = {leaf_id: n for n, leaf_id in enumerate(unit.leaf_ids())}
@@ -82,7 +75,9 @@ def index():
 def unit(code: str):
     """A unit's PRs, range and assessment criteria, its scenarios, and the trainee's attempts."""
     session = get_session()
-    version = find_unit(session, current_user.centre_id, code)
+    version = definitions_store.current_version(
+        session, DefinitionKind.UNIT, code, current_user.centre_id
+    )
     if version is None:
         abort(404)
     model = definitions_store.load_unit_model(version)

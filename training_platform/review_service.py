@@ -14,7 +14,7 @@ an edit of the record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,18 +22,23 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from graders import runner
-from graders.definitions import Scenario, Unit, WrittenItem
+from graders.definitions import Scenario, WrittenItem
 from graders.engine import roll_up
 from graders.results import GradingResult, RequirementStatus, Status, Verdict
 from sandbox_crm.models import AuditEvent, StaffUser
 from sandbox_crm.store import SandboxNotFound, SandboxStore
-from training_platform import definitions_store
+from training_platform.attempts_service import (
+    latest_grade,
+    latest_grade_record,
+    latest_grade_records,
+    scenario_of,
+    unit_of,
+)
 from training_platform.models import (
     Attempt,
     AttemptStatus,
     Decision,
     DefinitionVersion,
-    GradeRecord,
     OverrideTarget,
     Review,
     Role,
@@ -156,49 +161,15 @@ def queue_query(
     )
 
 
-def latest_grade_record(session: Session, attempt: Attempt) -> GradeRecord | None:
-    """The attempt's most recent grading run, or None."""
-    return session.scalars(
-        select(GradeRecord)
-        .where(GradeRecord.attempt_id == attempt.id)
-        .order_by(GradeRecord.id.desc())
-        .limit(1)
-    ).first()
-
-
-def latest_grade_records(session: Session, attempt_ids: Iterable[int]) -> dict[int, GradeRecord]:
-    """The most recent grading run of each of these attempts, by attempt id (one query)."""
-    ids = list(attempt_ids)
-    if not ids:
-        return {}
-    newest = (
-        select(func.max(GradeRecord.id))
-        .where(GradeRecord.attempt_id.in_(ids))
-        .group_by(GradeRecord.attempt_id)
-    )
-    rows = session.scalars(select(GradeRecord).where(GradeRecord.id.in_(newest)))
-    return {row.attempt_id: row for row in rows}
-
-
-# --- definitions and results -------------------------------------------------------------------
-
-
-def scenario_of(attempt: Attempt) -> Scenario:
-    """The exact scenario version the attempt was started and graded on."""
-    return definitions_store.load_scenario_model(attempt.scenario_version)
-
-
-def unit_of(attempt: Attempt) -> Unit:
-    """The exact unit version the attempt is graded against."""
-    return definitions_store.load_unit_model(attempt.unit_version)
+# --- results -----------------------------------------------------------------------------------
 
 
 def automatic_result(session: Session, attempt: Attempt) -> GradingResult:
     """The automatic grading result, exactly as stored; ReviewError before grading."""
-    record = latest_grade_record(session, attempt)
-    if record is None:
+    result = latest_grade(session, attempt)
+    if result is None:
         raise ReviewError("This attempt has not been graded yet.")
-    return GradingResult.from_dict(record.result)
+    return result
 
 
 def target_key(kind: OverrideTarget | str, target_id: str) -> str:
