@@ -104,6 +104,8 @@ _LIST_OPS = frozenset({"in", "not_in"})
 _LEAF_KEYS = frozenset({"field", "op", "value"})
 _GROUP_KEYS = ("all", "any", "not")
 _RELATIVE_UNITS = ("days_ago", "months_ago", "years_ago")
+# Whole numbers the database can compare with (a 64-bit signed integer).
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 AGGREGATES: tuple[str, ...] = ("count", "sum", "avg", "min", "max")
 _AGGREGATE_TYPES: dict[str, tuple[str, ...]] = {
@@ -229,6 +231,12 @@ def _parse_scalar(field: Field, value: Any, path: str) -> Any:
             raise QueryError(
                 f"{field.name} is a whole number; got {_type_name(value)} {value!r}", path
             )
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise QueryError(
+                f"{field.name} is a whole number between {_INT_MIN:,} and {_INT_MAX:,}; "
+                f"got {value}",
+                path,
+            )
         return value
     if kind == "bool":
         if not isinstance(value, bool):
@@ -293,7 +301,7 @@ def _parse_leaf(source: Source, cond: dict[str, Any], path: str, errors: list[Qu
     op = cond.get("op")
     allowed = operators_for(field)
     if op not in allowed:
-        if op in OPERATORS:
+        if isinstance(op, str) and op in OPERATORS:
             message = f"operator {op!r} does not apply to {field.name} ({field.type});"
         elif op is None:
             message = "missing op;"
@@ -516,7 +524,7 @@ def validate_columns(source_name: str, columns: Any) -> list[str]:
         return ["columns: expected a list of field names"]
     problems = []
     for i, name in enumerate(columns):
-        if name not in source.fields:
+        if not isinstance(name, str) or name not in source.fields:
             known = ", ".join(source.fields)
             problems.append(f"columns[{i}]: unknown field {name!r}; known fields: {known}")
     return problems
@@ -583,7 +591,7 @@ def _checked_columns(source: Source, columns: Sequence[str]) -> list[str]:
         raise QueryError("expected a list of field names", "columns")
     result: list[str] = []
     for i, name in enumerate(columns):
-        if name not in source.fields:
+        if not isinstance(name, str) or name not in source.fields:
             known = ", ".join(source.fields)
             raise QueryError(f"unknown field {name!r}; known fields: {known}", f"columns[{i}]")
         if name not in result:

@@ -551,6 +551,20 @@ def test_builder_invalid_filter_shows_inline_error_and_creates_nothing(
     )
     assert bad_number.status_code == 400
     assert "takes a whole number" in bad_number.get_data(as_text=True)
+    huge_number = client.post(
+        f"{BASE}/reports/new",
+        data=_builder_data(
+            **{
+                "filters-2-field": "spend_12m",
+                "filters-2-op": "gt",
+                "filters-2-value": "99999999999999999999",
+            }
+        ),
+    )
+    assert huge_number.status_code == 400
+    assert "Spend, last 12 months (HK$) is a whole number between" in huge_number.get_data(
+        as_text=True
+    )
     wrong_op = client.post(
         f"{BASE}/reports/new", data=_builder_data(**{"filters-0-op": "contains"})
     )

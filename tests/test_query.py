@@ -27,6 +27,7 @@ from sandbox_crm.query import (
     describe_condition,
     select_keys,
     select_rows,
+    validate_columns,
     validate_condition,
 )
 from sandbox_crm.sources import SOURCES, QueryScope, get_source, spend_window
@@ -452,6 +453,10 @@ def test_validate_condition_reports_every_problem_with_its_path():
         (leaf("joined_on", "ge", {"days_ago": -1}), "value", "0 or more"),
         (leaf("joined_on", "ge", "2026-03-01T10:00"), "value", "YYYY-MM-DD"),
         (leaf("notes", "contains", ""), "value", "needs some text"),
+        ({"field": "tier", "op": ["eq"], "value": "gold"}, "op", "unknown operator ['eq']"),
+        ({"field": "tier", "op": {"eq": 1}, "value": "gold"}, "op", "unknown operator"),
+        (leaf("spend_12m", "gt", 2**63), "value", "whole number between"),
+        (leaf("spend_12m", "in", [1, -(2**63) - 1]), "value[1]", "whole number between"),
     ],
 )
 def test_malformed_conditions(condition, path, words):
@@ -565,10 +570,22 @@ def test_select_rows_sort_variants(session):
     assert order([("spend_12m", "desc")], where=leaf("tier", "ne", "platinum")) == [1, 3, 4]
 
 
+def test_the_largest_whole_numbers_still_run(session):
+    assert names(session, leaf("spend_12m", "le", 2**63 - 1)) == EVERYONE
+    assert names(session, leaf("spend_12m", "lt", -(2**63))) == set()
+
+
 def test_select_rows_rejects_unknown_columns_and_sorts(session):
     with pytest.raises(QueryError) as caught:
         select_rows(session, "customers", columns=["name_en", "salary"], as_of=AS_OF)
     assert caught.value.path == "columns[1]"
+    with pytest.raises(QueryError) as caught:
+        select_rows(session, "customers", columns=[["name_en"]], as_of=AS_OF)
+    assert caught.value.path == "columns[0]"
+    assert validate_columns("customers", ["tier", ["name_en"]]) == [
+        "columns[1]: unknown field ['name_en']; known fields: "
+        + ", ".join(SOURCES["customers"].fields)
+    ]
     with pytest.raises(QueryError) as caught:
         select_rows(session, "customers", columns=["name_en"], sort=[("age", "asc")], as_of=AS_OF)
     assert caught.value.path == "sort[0]"
