@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pydantic import BaseModel, model_validator
 
 from graders.engine import validate_check_params
-from graders.results import Status
+from graders.registry import check
+from graders.results import Outcome, Status
 from sandbox_crm.models import Customer
 
 if TYPE_CHECKING:
@@ -420,10 +422,18 @@ def test_parameters_name_known_deliverables() -> None:
     assert validate_check_params("record.field_equals", right, deliverables={"report"}) == []
 
 
-# An operator written as a mapping makes the query parser raise TypeError, not ValueError.
-UNPARSABLE = rows_params({"field": "tier", "op": {"in": ["gold"]}, "value": "gold"})
+class Fussy(BaseModel):
+    """Parameters whose validator has a bug: it raises TypeError, not ValueError."""
+
+    @model_validator(mode="after")
+    def _explode(self) -> Fussy:
+        raise TypeError("unhashable type: 'dict'")
 
 
-def test_a_parameter_validator_that_raises_is_a_problem_not_a_crash() -> None:
-    (problem,) = validate_check_params("report.rows_match", UNPARSABLE)
-    assert problem.startswith("the parameters could not be checked (TypeError")
+def test_a_parameter_validator_that_raises_is_a_problem_not_a_crash(
+    isolated_registry: None,
+) -> None:
+    check("test.fussy", params=Fussy)(lambda ctx, params: Outcome.passed())
+    assert validate_check_params("test.fussy", {}) == [
+        "the parameters could not be checked (TypeError: unhashable type: 'dict')"
+    ]

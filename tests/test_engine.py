@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 from sqlalchemy import select
 
 from graders.context import GradingContext
@@ -525,24 +525,25 @@ def test_unknown_check_type_and_bad_params_are_errors_not_crashes(
     assert "requird: unknown parameter" in result.check("typo").evidence["problems"]
 
 
+class Fussy(BaseModel):
+    """Parameters whose validator has a bug: it raises TypeError, not ValueError."""
+
+    @model_validator(mode="after")
+    def _explode(self) -> Fussy:
+        raise TypeError("unhashable type: 'dict'")
+
+
 def test_parameters_whose_validator_raises_are_an_error_not_a_crash(
-    attempt: Attempt, unit: Unit, scenario_factory: ScenarioFactory
+    attempt: Attempt, unit: Unit, scenario_factory: ScenarioFactory, isolated_registry: None
 ) -> None:
-    # An operator written as a mapping makes the query parser raise TypeError, not ValueError.
-    where = {"field": "tier", "op": {"in": ["gold"]}, "value": "gold"}
-    spec = {
-        "id": "odd",
-        "check": "report.rows_match",
-        "requirements": ["2.1"],
-        "params": {"report": "report", "expect": {"where": where}},
-        "feedback": fb("odd"),
-    }
+    check("test.fussy", params=Fussy)(lambda ctx, params: Outcome.passed())
+    spec = {"id": "odd", "check": "test.fussy", "requirements": ["2.1"], "feedback": fb("odd")}
     do_the_task(attempt)
     result = grade(attempt, scenario_factory(checks=[spec, *CHECKS_SPEC]), unit)
     odd = result.check("odd")
     assert odd.status is Status.ERROR
     assert odd.evidence["error"] == "invalid parameters"
-    assert "TypeError" in odd.evidence["problems"][0]
+    assert "TypeError: unhashable type" in odd.evidence["problems"][0]
     assert result.check("rows").status is Status.PASS
 
 
