@@ -25,9 +25,9 @@ from graders.definitions import (
 from graders.engine import check_param_problems
 from graders.registry import CHECKS, PDPO_RULES, load_builtin
 from graders.results import GradingResult, Status
-from graders.runner import StepError, run_scripted_attempt
+from graders.runner import run_scripted_attempt
 from sandbox_crm.operations import OPERATIONS
-from sandbox_crm.plants import known_plant_kinds
+from sandbox_crm.plants import known_plant_kinds, validate_plant
 from sandbox_crm.query import validate_condition
 from sandbox_crm.store import SandboxStore
 
@@ -75,15 +75,12 @@ def static_problems(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Prob
         found = check_param_problems(check.check, check.params, deliverables=deliverables)
         for loc, message in found:
             problems.append(loaded.problem(("checks", i, "params", *loc), message))
-    kinds = set(known_plant_kinds())
     for i, plant in enumerate(scenario.crm.plant):
-        if plant.kind not in kinds:
-            problems.append(
-                loaded.problem(
-                    ("crm", "plant", i, "kind"),
-                    f'unknown plant kind "{plant.kind}"; known: {", ".join(sorted(kinds))}',
-                )
-            )
+        try:
+            validate_plant(plant.kind, plant.params)
+        except ValueError as exc:
+            where = "kind" if plant.kind not in known_plant_kinds() else "params"
+            problems.append(loaded.problem(("crm", "plant", i, where), str(exc)))
     for name, fact in scenario.facts.items():
         for message in validate_condition(fact.source, fact.where):
             problems.append(loaded.problem(("facts", name, "where"), message))
@@ -184,21 +181,21 @@ def run_scenario(
     ]
     for index, (name, steps, answers, must_fail) in enumerate(runs):
         key = f"validate-{index}"
-        if store.exists(key):
-            store.delete(key)
+        store.delete(key)  # a leftover of an interrupted run
         try:
             run = run_scripted_attempt(
                 store, key, scenario=scenario, unit=unit, steps=steps, answers=answers
             )
-        except StepError as exc:
+        except ValueError as exc:  # a step that fails, or a sandbox the spec cannot generate
             reports.append(RunReport(scenario.id, name, False, (str(exc),)))
             continue
+        finally:
+            store.delete(key)
         if must_fail is None:
             messages = reference_failures(run.result)
         else:
             messages = counterexample_failures(run.result, must_fail)
         reports.append(RunReport(scenario.id, name, not messages, tuple(messages)))
-        store.delete(key)
     return reports
 
 

@@ -88,6 +88,32 @@ def test_validate_finds_an_unknown_deliverable_deep_in_a_checks_parameters(
     assert expected in result.output
 
 
+def test_validate_reports_a_bad_plant_parameter_instead_of_crashing(runner, definitions_copy):
+    path = definitions_copy / SCENARIO_FILE
+    text = path.read_text().replace("params: {tiers: [gold", "params: {tier: [gold", 1)
+    path.write_text(text)
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1, result.output
+    line = line_of(path, "{tier: [gold")
+    assert f"{SCENARIO_FILE}:{line} crm.plant[0].params: plant 'opted_out_in_segment'" in (
+        result.output
+    )
+    assert "unknown parameter(s) ['tier']" in result.output
+
+
+def test_validate_reports_a_sandbox_that_cannot_be_generated(runner, definitions_copy):
+    path = definitions_copy / SCENARIO_FILE
+    path.write_text(
+        path.read_text().replace(
+            "{kind: hkid_in_notes, count: 4}", "{kind: hkid_in_notes, count: 900000}"
+        )
+    )
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1, result.output
+    assert "FAIL  105077L3-marketing-vip-report  reference solution" in result.output
+    assert "lower the count or enlarge the sandbox" in result.output
+
+
 def test_attempt_prints_the_graded_result_as_json(runner):
     result = runner.invoke(args=["attempt", SCENARIO_ID, "--steps", str(EXAMPLE), "--json"])
     assert result.exit_code == 0, result.output
