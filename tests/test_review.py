@@ -193,6 +193,11 @@ def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timel
     found = re.search(r"Found count</th>\s*<td>(\d+)</td>", html)
     assert expected and found and expected.group(1) == found.group(1)
     assert 'Missing <span class="count">(0)</span>' in html
+    # A check that evidences two PRs is shown in full under the first; the second links to it.
+    assert html.count('id="check-rows"') == 1
+    later = html.split('id="pr-2.1"')[1].split('id="pr-2.2"')[0]
+    assert 'id="check-rows"' not in later
+    assert '<a href="#check-rows">check rows</a> (pass)' in later
     # Choice items: the trainee's answer and the right one.
     assert "trainee's answer</span>" in html and 'tag-pass">correct' in html
     # Written item with its rubric, the scoring form and the assessor's guidance.

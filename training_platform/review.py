@@ -8,14 +8,14 @@ before any of these views runs, and the review service validates every field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from graders.definitions import MultipleChoiceItem, SingleChoiceItem
+from graders.definitions import MultipleChoiceItem, SingleChoiceItem, Unit
 from graders.results import GradingResult
 from training_platform import review_service as service
 from training_platform import sandboxes
@@ -157,8 +157,29 @@ class RequirementView:
     see_also: list[tuple[str, str, str]] = field(default_factory=list)
 
 
+def _place(
+    view: RequirementView,
+    shown: set[str],
+    kind: str,
+    target_ids: Sequence[str],
+    lookup: Callable[[str], Any],
+    full: list[Any],
+) -> None:
+    """Put each check or item in full under its first PR; later PRs only point back to it."""
+    for target_id in target_ids:
+        found = lookup(target_id)
+        if found is None:
+            continue
+        key = f"{kind}:{target_id}"
+        if key in shown:
+            view.see_also.append((kind, target_id, found.status.value))
+        else:
+            shown.add(key)
+            full.append(found)
+
+
 def _requirements(
-    unit: Any, automatic: GradingResult, effective: GradingResult
+    unit: Unit, automatic: GradingResult, effective: GradingResult
 ) -> list[RequirementView]:
     """Every PR leaf in unit order; each check and item is shown in full under its first PR."""
     auto_by_pr = {r.pr_id: r for r in automatic.requirements}
@@ -178,26 +199,9 @@ def _requirements(
                 override=effective.overridden.get(service.target_key("requirement", leaf.id)),
             )
             source = eff or auto
-            for check_id in source.check_ids if source else ():
-                key = f"check:{check_id}"
-                check = automatic.check(check_id)
-                if check is None:
-                    continue
-                if key in shown:
-                    view.see_also.append(("check", check_id, check.status.value))
-                else:
-                    shown.add(key)
-                    view.checks.append(check)
-            for item_id in source.item_ids if source else ():
-                key = f"item:{item_id}"
-                item = automatic.item(item_id)
-                if item is None:
-                    continue
-                if key in shown:
-                    view.see_also.append(("item", item_id, item.status.value))
-                else:
-                    shown.add(key)
-                    view.items.append(item)
+            if source is not None:
+                _place(view, shown, "check", source.check_ids, automatic.check, view.checks)
+                _place(view, shown, "item", source.item_ids, automatic.item, view.items)
             views.append(view)
     return views
 
