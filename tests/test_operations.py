@@ -823,6 +823,27 @@ def test_export_stores_content_fields_and_destination(crm):
     assert crm.session.scalar(select(func.count(ReportRun.id))) == 0
 
 
+def test_export_keeps_text_that_looks_like_a_formula_as_text(crm):
+    crm.report.columns = ["member_no", "name_en", "notes", "spend_12m"]
+    crm.alice.name_en = '=HYPERLINK("http://evil.example","Alice")'
+    crm.alice.notes = "@SUM(A1:A9)"
+    crm.bob.name_en = "+852 Bob"
+    crm.bob.notes = "-1 from the last visit"
+    crm.session.flush()
+    run = run_report(crm.session, crm.officer, crm.report.id)
+    export = export_report(crm.session, crm.officer, crm.report.id, destination="internal_email")
+    ran = list(csv.reader(io.StringIO(run.output_csv)))
+    exported = list(csv.reader(io.StringIO(export.content)))
+    assert ran[1:] == [
+        ["M00000002", "+852 Bob", "-1 from the last visit", "0"],
+        ["M00000001", '=HYPERLINK("http://evil.example","Alice")', "@SUM(A1:A9)", "0"],
+    ]
+    assert exported[1:] == [
+        ["M00000002", "'+852 Bob", "'-1 from the last visit", "0"],
+        ["M00000001", '\'=HYPERLINK("http://evil.example","Alice")', "'@SUM(A1:A9)", "0"],
+    ]
+
+
 def test_careless_exports_are_recorded_for_the_graders(crm):
     start = last_event_id(crm.session)
     export = export_report(crm.session, crm.officer, crm.report.id, destination="personal_email")

@@ -338,7 +338,11 @@ def unshare_report(
 # --- running and exporting --------------------------------------------------------------------
 
 
-def _csv_value(value: Any) -> str:
+# A spreadsheet program opening the file runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_value(value: Any, for_spreadsheet: bool) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -347,16 +351,26 @@ def _csv_value(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
+    if for_spreadsheet and isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        # Text typed into the CRM (a name, a note) must stay text: the leading quote makes
+        # Excel and its kin show it instead of evaluating it ("CSV injection").
+        return f"'{value}"
     return str(value)
 
 
-def render_csv(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
-    """CSV text: a header of field names, then one line per row."""
+def render_csv(
+    columns: Sequence[str], rows: Sequence[dict[str, Any]], *, for_spreadsheet: bool = False
+) -> str:
+    """CSV text: a header of field names, then one line per row.
+
+    ``for_spreadsheet`` (files people download) quotes text that a spreadsheet would read as a
+    formula; a run's stored output keeps the values as they are.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_csv_value(row.get(name)) for name in columns])
+        writer.writerow([_csv_value(row.get(name), for_spreadsheet) for name in columns])
     return buffer.getvalue()
 
 
@@ -415,7 +429,10 @@ def export_report(
     encrypted: bool = False,
     file_format: str = "csv",
 ) -> ReportExport:
-    """Export the report's output to a file, recording destination, purpose and encryption."""
+    """Export the report's output to a file, recording destination, purpose and encryption.
+
+    The file is CSV for a spreadsheet: text that would start a formula is quoted.
+    """
     report = _get_report(session, report_id)
     if not can_export_report(session, actor, report):
         raise OperationError("You may not export this report.")
@@ -440,7 +457,7 @@ def export_report(
         encrypted=encrypted,
         columns=list(page.columns),
         row_count=page.total,
-        content=render_csv(page.columns, page.rows),
+        content=render_csv(page.columns, page.rows, for_spreadsheet=True),
     )
     session.add(export)
     session.flush()
