@@ -8,6 +8,7 @@ so a scenario behaves the same whichever door it is entered by.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from graders.engine import grade_attempt
 from graders.results import GradingResult
 from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.models import SandboxMeta, StaffUser
-from sandbox_crm.operations import OperationError, apply_operation
+from sandbox_crm.operations import apply_operation
 from sandbox_crm.query import aggregate
 from sandbox_crm.store import SandboxStore
 
@@ -100,8 +101,6 @@ def trainee_actor(session: Session) -> StaffUser:
 
 def planted(session: Session) -> dict[str, list[int]]:
     """The hidden ground truth of planted situations: kind -> affected customer ids."""
-    import json
-
     raw = meta_value(session, "plants")
     return json.loads(raw) if raw else {}
 
@@ -151,7 +150,7 @@ def apply_steps(session: Session, steps: Sequence[Step]) -> StepsOutcome:
         try:
             args = _resolve(step.args, outcome.bindings, plants)
             entity = apply_operation(session, actor, step.op, args)
-        except (OperationError, ValueError) as exc:
+        except ValueError as exc:  # an OperationError, or a $reference that does not resolve
             session.rollback()
             raise StepError(index, step.op, str(exc)) from exc
         session.commit()
