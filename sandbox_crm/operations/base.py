@@ -1,4 +1,4 @@
-"""What every operation shares: the error type and small look-up and validation helpers."""
+"""What every operation shares: the error type, look-up and validation helpers, edits."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sandbox_crm.models import Customer, Department, SandboxBase
+from sandbox_crm.audit import record_event, snapshot
+from sandbox_crm.clock import sandbox_now
+from sandbox_crm.models import Customer, Department, SandboxBase, StaffUser
 
 __all__ = [
     "OperationError",
+    "apply_changes",
     "check_bool",
     "check_choice",
     "check_text",
@@ -100,3 +103,39 @@ def check_bool(value: Any, label: str, field: str | None = None) -> bool:
     if not isinstance(value, bool):
         raise OperationError(f"{label} must be true or false; got {value!r}.", field)
     return value
+
+
+def apply_changes(
+    session: Session,
+    actor: StaffUser,
+    entity: Any,
+    values: dict[str, Any],
+    *,
+    operation: str,
+    entity_type: str,
+    details: dict[str, Any],
+    unchanged: str = "Nothing to change: the values are the same as the current ones.",
+) -> None:
+    """Set the checked ``values`` that differ and record one event with their before and after.
+
+    Stamps ``updated_at`` on entities that have one. Raises OperationError(``unchanged``), having
+    changed nothing, when every value is already the current one.
+    """
+    changed = [name for name, value in values.items() if getattr(entity, name) != value]
+    if not changed:
+        raise OperationError(unchanged)
+    before = snapshot(entity, changed)
+    for name in changed:
+        setattr(entity, name, values[name])
+    if hasattr(entity, "updated_at"):
+        entity.updated_at = sandbox_now(session)
+    record_event(
+        session,
+        actor,
+        operation,
+        entity_type,
+        entity.id,
+        before=before,
+        after=snapshot(entity, changed),
+        details=details,
+    )

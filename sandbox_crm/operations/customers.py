@@ -28,6 +28,7 @@ from sandbox_crm.models import (
 )
 from sandbox_crm.operations.base import (
     OperationError,
+    apply_changes,
     check_bool,
     check_choice,
     check_text,
@@ -113,21 +114,13 @@ def update_customer(
     if "status" in new and new["status"] != customer.status:
         closing = new["status"] == CustomerStatus.CLOSED
         new["closed_on"] = sandbox_today(session) if closing else None
-    changed = [name for name, value in new.items() if getattr(customer, name) != value]
-    if not changed:
-        raise OperationError("Nothing to change: the values are the same as the current ones.")
-    before = snapshot(customer, changed)
-    for name in changed:
-        setattr(customer, name, new[name])
-    customer.updated_at = sandbox_now(session)
-    record_event(
+    apply_changes(
         session,
         actor,
-        "customer.update",
-        "customer",
-        customer.id,
-        before=before,
-        after=snapshot(customer, changed),
+        customer,
+        new,
+        operation="customer.update",
+        entity_type="customer",
         details={"customer_id": customer.id},
     )
     return customer
@@ -193,20 +186,13 @@ def update_contact_point(
         new["value"] = _clean_contact_value(contact.kind, value)
     if is_invalid is not None:
         new["is_invalid"] = check_bool(is_invalid, "Invalid flag", "is_invalid")
-    changed = [name for name, v in new.items() if getattr(contact, name) != v]
-    if not changed:
-        raise OperationError("Nothing to change: the values are the same as the current ones.")
-    before = snapshot(contact, changed)
-    for name in changed:
-        setattr(contact, name, new[name])
-    record_event(
+    apply_changes(
         session,
         actor,
-        "contact_point.update",
-        "contact_point",
-        contact.id,
-        before=before,
-        after=snapshot(contact, changed),
+        contact,
+        new,
+        operation="contact_point.update",
+        entity_type="contact_point",
         details={"customer_id": contact.customer_id, "kind": contact.kind},
     )
     return contact

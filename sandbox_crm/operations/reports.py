@@ -31,6 +31,7 @@ from sandbox_crm.models import (
 )
 from sandbox_crm.operations.base import (
     OperationError,
+    apply_changes,
     check_bool,
     check_choice,
     check_text,
@@ -213,23 +214,15 @@ def update_report(
     if not changes:
         raise OperationError("Give at least one part of the report to change.")
     current = {name: getattr(report, name) for name in REPORT_FIELDS}
-    values = _clean_definition({**current, **changes})
-    changed = [name for name in REPORT_FIELDS if values[name] != current[name]]
-    if not changed:
-        raise OperationError("Nothing to change: the report is already defined this way.")
-    before = snapshot(report, changed)
-    for name in changed:
-        setattr(report, name, values[name])
-    report.updated_at = sandbox_now(session)
-    record_event(
+    apply_changes(
         session,
         actor,
-        "report.update",
-        "report",
-        report.id,
-        before=before,
-        after=snapshot(report, changed),
+        report,
+        _clean_definition({**current, **changes}),
+        operation="report.update",
+        entity_type="report",
         details={"report_id": report.id},
+        unchanged="Nothing to change: the report is already defined this way.",
     )
     return report
 
