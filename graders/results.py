@@ -11,10 +11,10 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar, Self
 
 __all__ = [
     "AppliedOverride",
@@ -107,7 +107,9 @@ def freeze(value: Any) -> Any:
 
 
 def thaw(value: Any) -> Any:
-    """Return a plain JSON value (dicts and lists) from a frozen one."""
+    """Return a plain JSON value (dicts and lists) from a frozen one, or from a result."""
+    if isinstance(value, _Record):
+        return value.to_dict()
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Mapping):
@@ -179,8 +181,39 @@ class Outcome:
 # --- results ---------------------------------------------------------------------------------
 
 
+class _Record:
+    """Base of the result dataclasses: ``to_dict`` gives every field as JSON, ``from_dict`` back.
+
+    ``_NESTED`` names the fields that hold other results (a tuple of them, or a mapping to them),
+    which ``from_dict`` rebuilds; each class's ``__post_init__`` restores its enums, tuples and
+    frozen evidence from the plain JSON values.
+    """
+
+    _NESTED: ClassVar[Mapping[str, type[_Record]]] = MappingProxyType({})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of this result, one key per field."""
+        return {f.name: thaw(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Rebuild a result from ``to_dict`` output; a field left out takes its default."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            nested = cls._NESTED.get(f.name)
+            if nested is not None and isinstance(value, Mapping):
+                value = {key: nested.from_dict(item) for key, item in value.items()}
+            elif nested is not None:
+                value = tuple(nested.from_dict(item) for item in value)
+            values[f.name] = value
+        return cls(**values)
+
+
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(_Record):
     """The result of one scenario check."""
 
     check_id: str
@@ -197,34 +230,9 @@ class CheckResult:
         _set(self, "evidence", freeze(self.evidence))
         _set(self, "requirements", tuple(self.requirements))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of this result."""
-        return {
-            "check_id": self.check_id,
-            "check_type": self.check_type,
-            "status": self.status.value,
-            "score": self.score,
-            "message": self.message,
-            "evidence": thaw(self.evidence),
-            "requirements": list(self.requirements),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
-        """Rebuild a result from ``to_dict`` output."""
-        return cls(
-            check_id=data["check_id"],
-            check_type=data["check_type"],
-            status=Status(data["status"]),
-            score=data["score"],
-            message=data["message"],
-            evidence=data.get("evidence", {}),
-            requirements=tuple(data.get("requirements", ())),
-        )
-
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(_Record):
     """One PDPO breach: which rule, why, and the audit events and records involved."""
 
     rule_id: str
@@ -240,34 +248,9 @@ class Finding:
         _set(self, "event_ids", tuple(int(e) for e in self.event_ids))
         _set(self, "records", tuple((str(t), int(i)) for t, i in self.records))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of this finding."""
-        return {
-            "rule_id": self.rule_id,
-            "title": self.title,
-            "basis": self.basis,
-            "severity": self.severity.value,
-            "message": self.message,
-            "event_ids": list(self.event_ids),
-            "records": [[table, key] for table, key in self.records],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
-        """Rebuild a finding from ``to_dict`` output."""
-        return cls(
-            rule_id=data["rule_id"],
-            title=data["title"],
-            basis=data["basis"],
-            severity=Severity(data["severity"]),
-            message=data["message"],
-            event_ids=tuple(data.get("event_ids", ())),
-            records=tuple((t, i) for t, i in data.get("records", ())),
-        )
-
 
 @dataclass(frozen=True)
-class RuleResult:
+class RuleResult(_Record):
     """The result of one PDPO rule on the attempt: pass, fail (with findings) or not applicable."""
 
     rule_id: str
@@ -278,39 +261,16 @@ class RuleResult:
     reason: str
     findings: tuple[Finding, ...] = ()
 
+    _NESTED = MappingProxyType({"findings": Finding})
+
     def __post_init__(self) -> None:
         _set(self, "severity", Severity(self.severity))
         _set(self, "status", Status(self.status))
         _set(self, "findings", tuple(self.findings))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of this result."""
-        return {
-            "rule_id": self.rule_id,
-            "title": self.title,
-            "basis": self.basis,
-            "severity": self.severity.value,
-            "status": self.status.value,
-            "reason": self.reason,
-            "findings": [f.to_dict() for f in self.findings],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RuleResult:
-        """Rebuild a result from ``to_dict`` output."""
-        return cls(
-            rule_id=data["rule_id"],
-            title=data["title"],
-            basis=data["basis"],
-            severity=Severity(data["severity"]),
-            status=Status(data["status"]),
-            reason=data["reason"],
-            findings=tuple(Finding.from_dict(f) for f in data.get("findings", ())),
-        )
-
 
 @dataclass(frozen=True)
-class ItemResult:
+class ItemResult(_Record):
     """The result of one knowledge or written item (score in points, out of ``max_score``)."""
 
     item_id: str
@@ -329,36 +289,9 @@ class ItemResult:
         _set(self, "answer", freeze(self.answer))
         _set(self, "requirements", tuple(self.requirements))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of this result."""
-        return {
-            "item_id": self.item_id,
-            "kind": self.kind,
-            "status": self.status.value,
-            "score": self.score,
-            "max_score": self.max_score,
-            "answer": thaw(self.answer),
-            "message": self.message,
-            "requirements": list(self.requirements),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ItemResult:
-        """Rebuild a result from ``to_dict`` output."""
-        return cls(
-            item_id=data["item_id"],
-            kind=data["kind"],
-            status=Status(data["status"]),
-            score=data["score"],
-            max_score=data["max_score"],
-            answer=data.get("answer"),
-            message=data["message"],
-            requirements=tuple(data.get("requirements", ())),
-        )
-
 
 @dataclass(frozen=True)
-class RequirementResult:
+class RequirementResult(_Record):
     """Whether one performance requirement was demonstrated, and what assessed it."""
 
     pr_id: str
@@ -371,28 +304,9 @@ class RequirementResult:
         _set(self, "check_ids", tuple(self.check_ids))
         _set(self, "item_ids", tuple(self.item_ids))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of this result."""
-        return {
-            "pr_id": self.pr_id,
-            "status": self.status.value,
-            "check_ids": list(self.check_ids),
-            "item_ids": list(self.item_ids),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RequirementResult:
-        """Rebuild a result from ``to_dict`` output."""
-        return cls(
-            pr_id=data["pr_id"],
-            status=RequirementStatus(data["status"]),
-            check_ids=tuple(data.get("check_ids", ())),
-            item_ids=tuple(data.get("item_ids", ())),
-        )
-
 
 @dataclass(frozen=True)
-class AppliedOverride:
+class AppliedOverride(_Record):
     """An assessor's decision on one target, kept beside the automatic status it replaced."""
 
     target: str
@@ -400,23 +314,9 @@ class AppliedOverride:
     status: str
     reason: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of this override."""
-        return {
-            "target": self.target,
-            "automatic": self.automatic,
-            "status": self.status,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AppliedOverride:
-        """Rebuild an override from ``to_dict`` output."""
-        return cls(data["target"], data["automatic"], data["status"], data.get("reason", ""))
-
 
 @dataclass(frozen=True)
-class GradingResult:
+class GradingResult(_Record):
     """Everything grading produced for one attempt, with the rolled-up verdict.
 
     ``checks``, ``items`` and ``pdpo`` keep the automatic results; ``overridden`` holds the
@@ -433,6 +333,16 @@ class GradingResult:
     reasons: tuple[str, ...]
     grader_version: str
     overridden: Mapping[str, AppliedOverride] = field(default_factory=_empty)
+
+    _NESTED = MappingProxyType(
+        {
+            "checks": CheckResult,
+            "items": ItemResult,
+            "pdpo": RuleResult,
+            "requirements": RequirementResult,
+            "overridden": AppliedOverride,
+        }
+    )
 
     def __post_init__(self) -> None:
         _set(self, "checks", tuple(self.checks))
@@ -462,38 +372,3 @@ class GradingResult:
     def findings(self) -> tuple[Finding, ...]:
         """Every PDPO finding of the attempt, in rule order."""
         return tuple(f for r in self.pdpo for f in r.findings)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of the whole result."""
-        return {
-            "scenario_id": self.scenario_id,
-            "unit_code": self.unit_code,
-            "checks": [c.to_dict() for c in self.checks],
-            "items": [i.to_dict() for i in self.items],
-            "pdpo": [r.to_dict() for r in self.pdpo],
-            "requirements": [r.to_dict() for r in self.requirements],
-            "verdict": self.verdict.value,
-            "reasons": list(self.reasons),
-            "grader_version": self.grader_version,
-            "overridden": {k: v.to_dict() for k, v in self.overridden.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GradingResult:
-        """Rebuild a result from ``to_dict`` output."""
-        return cls(
-            scenario_id=data["scenario_id"],
-            unit_code=data["unit_code"],
-            checks=tuple(CheckResult.from_dict(c) for c in data.get("checks", ())),
-            items=tuple(ItemResult.from_dict(i) for i in data.get("items", ())),
-            pdpo=tuple(RuleResult.from_dict(r) for r in data.get("pdpo", ())),
-            requirements=tuple(
-                RequirementResult.from_dict(r) for r in data.get("requirements", ())
-            ),
-            verdict=Verdict(data["verdict"]),
-            reasons=tuple(data.get("reasons", ())),
-            grader_version=data["grader_version"],
-            overridden={
-                k: AppliedOverride.from_dict(v) for k, v in data.get("overridden", {}).items()
-            },
-        )
