@@ -355,6 +355,15 @@ def test_a_unit_upload_is_published_for_the_centre(admin_client, centre_admin, d
     assert builtin.centre_id is None and builtin.is_current
     listing = admin_client.get("/authoring").get_data(as_text=True)
     assert "replaces the built-in one" in listing
+    # Its history opens on the centre's versions and links to the built-in ones, and back.
+    own = admin_client.get("/authoring/unit/107189L5").get_data(as_text=True)
+    assert "your centre&#39;s · 1 version" in own
+    assert 'href="/authoring/unit/107189L5?origin=builtin">Built-in versions' in own
+    builtin_page = admin_client.get("/authoring/unit/107189L5?origin=builtin").get_data(
+        as_text=True
+    )
+    assert "built in · 1 version" in builtin_page
+    assert "?origin=centre\">Your centre&#39;s versions" in builtin_page
 
 
 # --- coverage ----------------------------------------------------------------------------------

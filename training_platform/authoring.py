@@ -13,7 +13,7 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
 from training_platform import authoring_service as service
-from training_platform import definitions_store, sandboxes
+from training_platform import sandboxes
 from training_platform.db import get_session
 from training_platform.models import DefinitionKind, Role
 from training_platform.navigation import add_nav_item
@@ -138,27 +138,18 @@ def upload():
 def history(kind: str, key: str):
     """Every version of one unit or scenario, with its source and the diff from the one before."""
     definition_kind = _kind_or_404(kind)
-    session = get_session()
-    origin = request.args.get("origin")
-    if origin not in ("centre", "builtin"):
-        current = definitions_store.current_version(
-            session, definition_kind, key, current_user.centre_id
-        )
-        origin = "builtin" if current is None or current.centre_id is None else "centre"
-    owner = None if origin == "builtin" else current_user.centre_id
-    entries = service.version_history(session, definition_kind, key, owner)
-    if not entries:
+    found = service.definition_history(
+        get_session(), definition_kind, key, current_user.centre_id, request.args.get("origin")
+    )
+    if found is None:
         abort(404)
-    other = "centre" if origin == "builtin" else "builtin"
-    other_owner = None if other == "builtin" else current_user.centre_id
-    has_other = bool(definitions_store.history(session, definition_kind, key, other_owner))
     return render_template(
         "authoring/history.html",
         kind=definition_kind,
         key=key,
-        entries=entries,
-        origin=origin,
-        other=other if has_other else None,
+        entries=found.entries,
+        origin=found.origin,
+        other=found.other,
     )
 
 

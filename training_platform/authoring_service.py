@@ -38,12 +38,14 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "CatalogueRow",
     "CoverageRow",
+    "DefinitionHistory",
     "UnitCoverage",
     "UploadOutcome",
     "UploadRefused",
     "VersionEntry",
     "catalogue",
     "coverage",
+    "definition_history",
     "detect_kind",
     "scenario_validator",
     "upload_definition",
@@ -272,6 +274,34 @@ class VersionEntry:
 
     version: DefinitionVersion
     diff: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class DefinitionHistory:
+    """The versions of one key from one origin, and whether the other origin has versions too."""
+
+    origin: str
+    entries: list[VersionEntry]
+    other: str | None
+
+
+def definition_history(
+    session: Session, kind: DefinitionKind, key: str, centre_id: int, origin: str | None = None
+) -> DefinitionHistory | None:
+    """A key's versions as a centre sees them: its own ("centre") or the built-in ones.
+
+    Without an origin, the one the centre's catalogue uses. None when there are no versions.
+    """
+    if origin not in ("centre", "builtin"):
+        current = definitions_store.current_version(session, kind, key, centre_id)
+        origin = "builtin" if current is None or current.centre_id is None else "centre"
+    owners = {"builtin": None, "centre": centre_id}
+    entries = version_history(session, kind, key, owners[origin])
+    if not entries:
+        return None
+    other = "centre" if origin == "builtin" else "builtin"
+    has_other = bool(definitions_store.history(session, kind, key, owners[other]))
+    return DefinitionHistory(origin, entries, other if has_other else None)
 
 
 def version_history(
