@@ -12,7 +12,7 @@ import difflib
 import functools
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -214,15 +214,7 @@ def _load_units(
     problems: list[Problem] = []
     if not units_dir.is_dir():
         return units, [Problem(_display(units_dir, root), None, "", "folder not found")]
-    for path in sorted(units_dir.iterdir()):
-        file = _display(path, root)
-        if not _is_definition_file(path, file, problems):
-            continue
-        try:
-            loaded = load_unit(path, name=file, max_bytes=max_bytes)
-        except DefinitionError as exc:
-            problems += exc.problems
-            continue
+    for path, loaded in _load_files(units_dir, root, load_unit, max_bytes, problems):
         code = loaded.model.code
         if path.stem != code:
             message = f"unit {code} must be in a file named {code}.yaml"
@@ -252,15 +244,7 @@ def _load_scenarios(
                 message = "scenario files belong in a folder named after their unit code"
                 problems.append(Problem(_display(entry, root), None, "", message))
             continue
-        for path in sorted(entry.iterdir()):
-            file = _display(path, root)
-            if not _is_definition_file(path, file, problems):
-                continue
-            try:
-                loaded = load_scenario(path, name=file, max_bytes=max_bytes)
-            except DefinitionError as exc:
-                problems += exc.problems
-                continue
+        for _, loaded in _load_files(entry, root, load_scenario, max_bytes, problems):
             model = loaded.model
             if model.unit != entry.name:
                 message = (
@@ -284,6 +268,26 @@ def _load_scenarios(
                     continue
             scenarios[model.id] = loaded
     return scenarios, problems
+
+
+def _load_files(
+    folder: Path,
+    root: Path,
+    load: Callable[..., LoadedDefinition[M]],
+    max_bytes: int,
+    problems: list[Problem],
+) -> Iterator[tuple[Path, LoadedDefinition[M]]]:
+    """Load each definition file of a folder, in name order, adding the bad ones' problems."""
+    for path in sorted(folder.iterdir()):
+        file = _display(path, root)
+        if not _is_definition_file(path, file, problems):
+            continue
+        try:
+            loaded = load(path, name=file, max_bytes=max_bytes)
+        except DefinitionError as exc:
+            problems += exc.problems
+            continue
+        yield path, loaded
 
 
 def _is_definition_file(path: Path, file: str, problems: list[Problem]) -> bool:
