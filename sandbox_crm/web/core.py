@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.models import SandboxMeta, StaffUser
 from sandbox_crm.query import RowPage, select_rows
+from sandbox_crm.sources import get_source
 from sandbox_crm.web.presentation import day, helpers
 
 READ_ONLY_MESSAGE = "This sandbox is read-only: the attempt has been submitted."
@@ -250,6 +251,75 @@ def sort_from_request(allowed: tuple[str, ...], default: tuple[str, str]) -> tup
     if field not in allowed:
         return default
     return field, "desc" if direction == "desc" else "asc"
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A select filter of a list page: its query argument, label, choices and current value."""
+
+    arg: str
+    label: str
+    choices: tuple[str, ...]
+    value: str
+
+
+def choice_filters(
+    source_name: str, fields: Mapping[str, str], labels: Mapping[str, str] | None = None
+) -> tuple[list[ListFilter], list[dict[str, Any]]]:
+    """The select filters (query argument -> field) with the values asked for, and their conditions.
+
+    A value that is not one of the field's choices is ignored. The label is the field's own
+    unless ``labels`` gives a shorter one for the argument.
+    """
+    source = get_source(source_name)
+    filters: list[ListFilter] = []
+    conditions: list[dict[str, Any]] = []
+    for arg, field_name in fields.items():
+        field = source.fields[field_name]
+        value = request.args.get(arg, "")
+        if value not in field.choices:
+            value = ""
+        label = (labels or {}).get(arg, field.label)
+        filters.append(ListFilter(arg, label, field.choices, value))
+        if value:
+            conditions.append({"field": field_name, "op": "eq", "value": value})
+    return filters, conditions
+
+
+def search_text() -> str:
+    """The list's search text ``?q=``, trimmed to at most 100 characters."""
+    return request.args.get("q", "").strip()[:100]
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """What a list page shows: one page of rows, its pager and the sort in force."""
+
+    rows: list[dict[str, Any]]
+    pager: Pager
+    sort_field: str
+    sort_dir: str
+
+
+def list_page(
+    source: str,
+    conditions: list[dict[str, Any]],
+    *,
+    columns: list[str],
+    sortable: tuple[str, ...],
+    default_sort: tuple[str, str],
+    per_page: int,
+) -> ListPage:
+    """The page of a source's rows matching all ``conditions``, sorted as ``?sort=&dir=`` asks."""
+    sort_field, sort_dir = sort_from_request(sortable, default_sort)
+    page, pager = page_of_rows(
+        source,
+        where={"all": conditions} if conditions else None,
+        columns=columns,
+        sort=[(sort_field, sort_dir)],
+        per_page=per_page,
+    )
+    return ListPage(page.rows, pager, sort_field, sort_dir)
 
 
 def clock_reading() -> tuple[str, str]:

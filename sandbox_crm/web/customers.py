@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from flask import render_template, request
@@ -35,18 +34,18 @@ from sandbox_crm.operations import (
     view_customer,
 )
 from sandbox_crm.query import select_rows
-from sandbox_crm.sources import get_source
 from sandbox_crm.web.core import (
     CrmNotFound,
     actor,
     bp,
+    choice_filters,
     ctx,
     db,
     done,
     failed,
     get_or_404,
-    page_of_rows,
-    sort_from_request,
+    list_page,
+    search_text,
 )
 from sandbox_crm.web.forms import (
     ConsentForm,
@@ -80,18 +79,9 @@ LIST_FILTERS = {
     "status": "status",
     "email_consent": "dm_email",
 }
+FILTER_LABELS = {"email_consent": "Email consent"}
 RECENT_ORDERS = 20
 RECENT_MESSAGES = 50
-
-
-@dataclass(frozen=True)
-class ListFilter:
-    """A filter select on the list: its argument, label, choices and current value."""
-
-    arg: str
-    label: str
-    choices: tuple[str, ...]
-    value: str
 
 
 def _search_condition(q: str) -> dict[str, Any] | None:
@@ -122,39 +112,25 @@ def _search_condition(q: str) -> dict[str, Any] | None:
 @bp.get("/customers")
 def customers() -> str:
     """The customer list: search, filters, sortable columns, 50 a page."""
-    source = get_source("customers")
-    filters = []
-    conditions: list[dict[str, Any]] = []
-    for arg, field_name in LIST_FILTERS.items():
-        field = source.fields[field_name]
-        value = request.args.get(arg, "")
-        if value not in field.choices:
-            value = ""
-        filters.append(ListFilter(arg, field.label, field.choices, value))
-        if value:
-            conditions.append({"field": field_name, "op": "eq", "value": value})
-    q = request.args.get("q", "").strip()[:100]
+    filters, conditions = choice_filters("customers", LIST_FILTERS, FILTER_LABELS)
+    q = search_text()
     search = _search_condition(q)
     if search:
         conditions.append(search)
-    sort_field, sort_dir = sort_from_request(SORTABLE, DEFAULT_SORT)
-    page, pager = page_of_rows(
+    listing = list_page(
         "customers",
-        where={"all": conditions} if conditions else None,
+        conditions,
         columns=LIST_COLUMNS,
-        sort=[(sort_field, sort_dir)],
+        sortable=SORTABLE,
+        default_sort=DEFAULT_SORT,
         per_page=PER_PAGE,
     )
     return render_template(
         "crm/customers.html",
-        rows=page.rows,
-        pager=pager,
+        listing=listing,
         q=q,
         filters=filters,
         filtered=bool(conditions),
-        sort_field=sort_field,
-        sort_dir=sort_dir,
-        fields=source.fields,
     )
 
 

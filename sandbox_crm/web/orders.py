@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from flask import render_template, request
 
-from sandbox_crm.sources import get_source
-from sandbox_crm.web.core import bp, page_of_rows, sort_from_request
+from sandbox_crm.web.core import bp, choice_filters, list_page, search_text
 
 PER_PAGE = 50
 LIST_COLUMNS = [
@@ -24,6 +22,9 @@ LIST_COLUMNS = [
 ]
 SORTABLE = ("order_no", "ordered_at", "customer_member_no", "channel", "status", "total_hkd")
 DEFAULT_SORT = ("ordered_at", "desc")
+# GET filters of the list: query argument -> source field (choices come from the source).
+LIST_FILTERS = {"status": "status", "channel": "channel"}
+SEARCH_FIELDS = ("order_no", "customer_member_no", "customer_name")
 
 
 def _date_arg(name: str) -> date | None:
@@ -37,49 +38,31 @@ def _date_arg(name: str) -> date | None:
 @bp.get("/orders")
 def orders() -> str:
     """Orders with filters (status, channel, date range, search), sort and pagination."""
-    source = get_source("orders")
-    conditions: list[dict[str, Any]] = []
-    selected: dict[str, str] = {}
-    for arg in ("status", "channel"):
-        value = request.args.get(arg, "")
-        if value in source.fields[arg].choices:
-            selected[arg] = value
-            conditions.append({"field": arg, "op": "eq", "value": value})
+    filters, conditions = choice_filters("orders", LIST_FILTERS)
     date_from, date_to = _date_arg("from"), _date_arg("to")
     if date_from:
         conditions.append({"field": "ordered_at", "op": "ge", "value": date_from.isoformat()})
     if date_to:
         conditions.append({"field": "ordered_at", "op": "le", "value": date_to.isoformat()})
-    q = request.args.get("q", "").strip()[:100]
+    q = search_text()
     if q:
         conditions.append(
-            {
-                "any": [
-                    {"field": name, "op": "contains", "value": q}
-                    for name in ("order_no", "customer_member_no", "customer_name")
-                ]
-            }
+            {"any": [{"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS]}
         )
-    sort_field, sort_dir = sort_from_request(SORTABLE, DEFAULT_SORT)
-    page, pager = page_of_rows(
+    listing = list_page(
         "orders",
-        where={"all": conditions} if conditions else None,
+        conditions,
         columns=LIST_COLUMNS,
-        sort=[(sort_field, sort_dir)],
+        sortable=SORTABLE,
+        default_sort=DEFAULT_SORT,
         per_page=PER_PAGE,
     )
     return render_template(
         "crm/orders.html",
-        rows=page.rows,
-        pager=pager,
+        listing=listing,
         q=q,
-        statuses=source.fields["status"].choices,
-        channels=source.fields["channel"].choices,
-        selected=selected,
+        filters=filters,
         date_from=date_from.isoformat() if date_from else "",
         date_to=date_to.isoformat() if date_to else "",
         filtered=bool(conditions),
-        sort_field=sort_field,
-        sort_dir=sort_dir,
-        fields=source.fields,
     )
