@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sandbox_crm.models import ReportRun
 from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import Ids
+from tests.platform_fixtures import Ids, apply_reference_solution
 from training_platform import attempts_service
 from training_platform.models import Attempt, AttemptStatus
 from training_platform.sandboxes import get_store
@@ -150,14 +150,24 @@ def test_only_trainees_have_an_attempt_list_and_start_attempts(
         assert client.post(f"/scenarios/{vip_scenario.id}/start").status_code == 403
 
 
-def test_posts_without_a_csrf_token_are_refused(client_as, trainee, started_attempt, db_session):
+def test_posts_without_a_csrf_token_are_refused(
+    client_as, trainee, started_attempt, vip_scenario, db_session, sandbox_settings
+):
+    deliverables = apply_reference_solution(sandbox_settings, started_attempt)
     browser = client_as(trainee)
     browser.application.config["WTF_CSRF_ENABLED"] = True
-    response = browser.post(
-        f"/attempts/{started_attempt.id}/answers", data={"answer-q-objective": "b"}
-    )
-    assert response.status_code == 400
-    page = browser.get(f"/attempts/{started_attempt.id}").get_data(as_text=True)
+    base = f"/attempts/{started_attempt.id}"
+    posts = {
+        f"/scenarios/{vip_scenario.id}/start": {},
+        f"{base}/answers": {"answer-q-objective": "b"},
+        f"{base}/submit": {"deliverable-report": str(deliverables["report"]), "confirm": "yes"},
+        f"{base}/retry": {},
+    }
+    for url, data in posts.items():
+        assert browser.post(url, data=data).status_code == 400, url
+    page = browser.get(base).get_data(as_text=True)
     assert 'name="csrf_token" value="' in page
     db_session.expire_all()
-    assert db_session.get(Attempt, started_attempt.id).answers == {}
+    attempt = db_session.get(Attempt, started_attempt.id)
+    assert attempt.answers == {} and attempt.status == AttemptStatus.IN_PROGRESS
+    assert len(db_session.scalars(select(Attempt)).all()) == 1

@@ -1,4 +1,8 @@
-"""A trainee's attempts: start one, read the brief, answer, hand in, and read the feedback."""
+"""A trainee's attempts: start one, read the brief, answer, hand in, and read the feedback.
+
+The forms carry the CSRF token by hand (their fields depend on the scenario); CSRFProtect checks
+it before any of these views runs, and the attempts service validates every field.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
@@ -45,14 +48,6 @@ def safe_markdown(text: str | None) -> Markup:
 def safe_markdown_inline(text: str | None) -> Markup:
     """Render one line of Markdown (an option or a prompt) without a wrapping paragraph."""
     return Markup(_markdown.renderInline(text or ""))  # noqa: S704 - raw HTML is escaped
-
-
-class PostForm(FlaskForm):
-    """A form whose only field is the CSRF token; the fields depend on the scenario."""
-
-
-class SubmitForm(FlaskForm):
-    """Hand in the attempt; the deliverable fields are read by name."""
 
 
 def _attempt_or_404(attempt_id: int) -> Attempt:
@@ -110,8 +105,8 @@ def start(version_id: int):
     """Start an attempt at a scenario version in a new sandbox."""
     session = get_session()
     version = definitions_store.get_version(session, version_id)
-    if version is None or not PostForm().validate_on_submit():
-        abort(404 if version is None else 400)
+    if version is None:
+        abort(404)
     try:
         attempt = service.start_attempt(session, current_user, version)
     except service.AttemptError as exc:
@@ -154,8 +149,6 @@ def save_answers(attempt_id: int):
     """Save the answers to the questions (all of them are checked first)."""
     attempt = _own_attempt_or_error(attempt_id)
     session = get_session()
-    if not PostForm().validate_on_submit():
-        abort(400)
     answers = answers_from_form(service.scenario_of(attempt), request.form)
     try:
         service.save_answers(session, attempt, answers)
@@ -173,8 +166,6 @@ def submit(attempt_id: int):
     """Hand in the attempt with the chosen deliverables; it is graded at once."""
     attempt = _own_attempt_or_error(attempt_id)
     session = get_session()
-    if not SubmitForm().validate_on_submit():
-        abort(400)
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm that your work is finished.", "error")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
@@ -216,8 +207,6 @@ def retry(attempt_id: int):
     """Start a fresh attempt at the same practice scenario."""
     attempt = _own_attempt_or_error(attempt_id)
     session = get_session()
-    if not PostForm().validate_on_submit():
-        abort(400)
     try:
         new_attempt = service.retry_attempt(session, current_user, attempt)
     except service.AttemptError as exc:
