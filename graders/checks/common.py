@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from graders.context import DELIVERABLE_PREFIX, GradingContext
-from graders.results import Outcome
+from graders.results import Outcome, freeze, thaw
 from sandbox_crm.models import Department, ReportDefinition, SandboxBase
 from sandbox_crm.query import QueryError, select_keys, select_rows, validate_condition
 from sandbox_crm.sources import SOURCES, get_source
@@ -20,6 +20,7 @@ __all__ = [
     "Condition",
     "DeliverableRef",
     "Params",
+    "as_json",
     "column_names",
     "condition_errors",
     "department_codes",
@@ -52,6 +53,11 @@ class Params(BaseModel):
     """Base of every check's parameter model: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+def as_json(value: Any) -> Any:
+    """A value as JSON would hold it (dates as ISO text, tuples as lists), for comparing."""
+    return thaw(freeze(value))
 
 
 def condition_errors(source: str | None, where: Condition) -> list[str]:

@@ -6,20 +6,16 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from graders.checks.common import DeliverableRef, Params
+from graders.checks.common import DeliverableRef, Params, as_json
 from graders.context import EventRecord, GradingContext
 from graders.registry import check
-from graders.results import Outcome, freeze, thaw
+from graders.results import Outcome
 from sandbox_crm.operations import OPERATIONS
 
 
 def audit_operations() -> list[str]:
     """The audit operation names the sandbox's operations write, sorted."""
     return sorted({spec.event for spec in OPERATIONS.values()})
-
-
-def _json(value: Any) -> Any:
-    return thaw(freeze(value))
 
 
 class SequenceStep(Params):
@@ -61,7 +57,7 @@ def _matches(ctx: GradingContext, step: SequenceStep, event: EventRecord) -> boo
     missing = object()
     for key, value in step.details.items():
         found = event.detail(key, missing)
-        if found is missing or _json(found) != _json(value):
+        if found is missing or as_json(found) != as_json(value):
             return False
     return True
 

@@ -8,15 +8,11 @@ from typing import Any
 from pydantic import Field, model_validator
 from sqlalchemy import Column, select
 
-from graders.checks.common import Params, entity_model
+from graders.checks.common import Params, as_json, entity_model
 from graders.context import DELIVERABLE_PREFIX, GradingContext
 from graders.registry import check
-from graders.results import Outcome, freeze, thaw
+from graders.results import Outcome
 from sandbox_crm.models import SandboxBase
-
-
-def _json(value: Any) -> Any:
-    return thaw(freeze(value))
 
 
 def _coerce(column: Column[Any], value: Any) -> Any:
@@ -78,13 +74,13 @@ def field_equals(ctx: GradingContext, params: FieldEqualsParams) -> Outcome:
         column = table.c[name]
         conditions.append(column.is_(None) if value is None else column == _coerce(column, value))
     rows = ctx.final.execute(select(table).where(*conditions).limit(2)).mappings().all()
-    evidence: dict[str, Any] = {"entity": params.entity, "match": _json(resolved)}
+    evidence: dict[str, Any] = {"entity": params.entity, "match": as_json(resolved)}
     if len(rows) != 1:
         reason = "no record matches" if not rows else "more than one record matches"
         return Outcome.failed({**evidence, "reason": reason, "matched": len(rows)})
     row = rows[0]
-    found = _json(row[params.field])
-    expected = _json(params.value)
+    found = as_json(row[params.field])
+    expected = as_json(params.value)
     key = row.get("id")
     evidence.update({"record_id": key, "field": params.field, "expected": expected, "found": found})
     return Outcome.judge(found == expected, evidence)

@@ -36,6 +36,15 @@ def _source_problem(report_source: str, expected: str | None) -> Outcome | None:
     )
 
 
+def _check_source_and_condition(source: str | None, where: Condition) -> None:
+    """Raise ValueError for an unknown source, or a condition that is not valid for it."""
+    if source is not None and source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    problems = condition_errors(source, where)
+    if problems:
+        raise ValueError("where: " + "; ".join(problems))
+
+
 def _bad_filters(report_id: int, exc: QueryError) -> Outcome:
     return Outcome.failed(
         {"reason": f"the report's filters cannot be run: {exc}", "report_id": report_id},
@@ -67,11 +76,7 @@ class ExpectedRows(Params):
     @model_validator(mode="after")
     def _check_condition(self) -> ExpectedRows:
         """Reject unknown sources and conditions with unknown fields or bad values."""
-        if self.source is not None and self.source not in SOURCES:
-            raise ValueError(f"unknown source {self.source!r}; known: {', '.join(SOURCES)}")
-        problems = condition_errors(self.source, self.where)
-        if problems:
-            raise ValueError("where: " + "; ".join(problems))
+        _check_source_and_condition(self.source, self.where)
         return self
 
 
@@ -195,11 +200,7 @@ class NoRowsWhereParams(Params):
     @model_validator(mode="after")
     def _check_condition(self) -> NoRowsWhereParams:
         """Reject unknown sources and invalid conditions."""
-        if self.source is not None and self.source not in SOURCES:
-            raise ValueError(f"unknown source {self.source!r}; known: {', '.join(SOURCES)}")
-        problems = condition_errors(self.source, self.where)
-        if problems:
-            raise ValueError("where: " + "; ".join(problems))
+        _check_source_and_condition(self.source, self.where)
         return self
 
 
