@@ -30,7 +30,7 @@ from sandbox_crm.models import (
     SalesOrder,
     StaffUser,
 )
-from sandbox_crm.operations import create_report, run_report
+from sandbox_crm.operations import create_report, run_report, share_report
 from sandbox_crm.sources import get_source
 from sandbox_crm.store import SandboxStore
 from sandbox_crm.web import READ_ONLY_MESSAGE, CrmContext, register
@@ -589,14 +589,37 @@ def test_edit_report_round_trips_the_filter_rows(client: FlaskClient, db, vip_re
     assert len(report.filters["all"]) == 3
 
 
-def test_report_list_shows_my_reports_not_others(client: FlaskClient, db, vip_report: int) -> None:
+def test_report_list_shows_mine_and_those_shared_with_my_department(
+    client: FlaskClient, crm_store: SandboxStore, db, vip_report: int, trainee: StaffUser
+) -> None:
+    with crm_store.session(SANDBOX_KEY) as session:
+        theirs = session.scalars(
+            select(ReportDefinition)
+            .where(ReportDefinition.owner_id != trainee.id)
+            .order_by(ReportDefinition.id)
+        ).first()
+        share_report(session, theirs.owner, theirs.id, trainee.department.code)
+        session.commit()
+        shared_id = theirs.id
+    session = db()
+    reports = session.scalars(
+        select(ReportDefinition).order_by(
+            ReportDefinition.updated_at.desc(), ReportDefinition.id.desc()
+        )
+    ).all()
+    visible = [
+        r.id
+        for r in reports
+        if r.owner_id == trainee.id
+        or any(share.department_id == trainee.department_id for share in r.shares)
+    ]
+    assert vip_report in visible and shared_id in visible and len(visible) < len(reports)
     html = client.get(f"{BASE}/reports").get_data(as_text=True)
-    assert "VIP customers" in html
-    others = db().scalars(select(ReportDefinition).where(ReportDefinition.id != vip_report)).all()
-    for report in others:
-        if not report.shares:
-            assert report.name not in html
-            assert client.get(f"{BASE}/reports/{report.id}").status_code == 404
+    listed = re.findall(r'<a class="strong" href="/attempts/1/crm/reports/(\d+)">', html)
+    assert [int(report_id) for report_id in listed] == visible  # last changed first
+    for report in reports:
+        status = client.get(f"{BASE}/reports/{report.id}").status_code
+        assert status == (200 if report.id in visible else 404), report.name
 
 
 def test_share_and_unshare(client: FlaskClient, db, vip_report: int) -> None:

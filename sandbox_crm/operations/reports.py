@@ -478,7 +478,7 @@ def export_report(
 
 
 def reports_visible_to(session: Session, actor: StaffUser) -> list[ReportDefinition]:
-    """The reports the actor may open, newest first (owned or shared with their department)."""
+    """The reports the actor may open (own or shared with their department), last changed first."""
     shared = select(ReportShare.report_id).where(ReportShare.department_id == actor.department_id)
     return list(
         session.scalars(
@@ -487,6 +487,6 @@ def reports_visible_to(session: Session, actor: StaffUser) -> list[ReportDefinit
                 ReportDefinition.is_deleted.is_(False),
                 (ReportDefinition.owner_id == actor.id) | ReportDefinition.id.in_(shared),
             )
-            .order_by(ReportDefinition.id.desc())
+            .order_by(ReportDefinition.updated_at.desc(), ReportDefinition.id.desc())
         )
     )

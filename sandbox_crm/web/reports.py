@@ -24,6 +24,7 @@ from sandbox_crm.operations import (
     create_report,
     delete_report,
     export_report,
+    reports_visible_to,
     run_report,
     share_report,
     unshare_report,
@@ -163,15 +164,7 @@ def reports() -> str:
     """Reports I own or that are shared with my department."""
     session = db()
     me = actor()
-    visible = [
-        report
-        for report in session.scalars(
-            select(ReportDefinition)
-            .where(ReportDefinition.is_deleted.is_(False))
-            .order_by(ReportDefinition.updated_at.desc(), ReportDefinition.id.desc())
-        )
-        if can_view_report(session, me, report)
-    ]
+    visible = reports_visible_to(session, me)
     last_runs = dict(
         session.execute(
             select(ReportRun.report_id, func.max(ReportRun.run_at))
