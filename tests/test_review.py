@@ -213,6 +213,22 @@ def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timel
     assert "No PDPO rule was breached." in html
 
 
+def test_timeline_changes_are_short_text_and_leave_out_empty_fields_of_a_new_record():
+    changed = review_service.field_changes(
+        {"tier": "gold", "tags": ["vip"], "notes": None, "gone": 1},
+        {"tier": "platinum", "tags": [], "notes": "x" * 200, "opted_out": True},
+    )
+    assert [(c.field, c.before, c.after) for c in changed] == [
+        ("gone", "1", "—"),
+        ("tier", "gold", "platinum"),
+        ("tags", "vip", "none"),
+        ("notes", "—", "x" * 79 + "…"),
+        ("opted_out", "—", "yes"),
+    ]
+    created = review_service.field_changes(None, {"name": "VIP list", "filters": [], "note": ""})
+    assert [(c.field, c.before, c.after) for c in created] == [("name", "—", "VIP list")]
+
+
 def test_evidence_page_shows_pdpo_findings_with_legal_basis_linked_to_the_timeline(
     client_as, assessor, breaching_attempt, db_session
 ):

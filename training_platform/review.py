@@ -39,7 +39,6 @@ READERS = (Role.ASSESSOR, Role.CENTRE_ADMIN)
 PER_PAGE = 25
 LIST_PREVIEW = 12
 TABLE_PREVIEW = 10
-TEXT_PREVIEW = 160
 
 # Sandbox tables whose records have a page in the CRM, and the endpoint argument naming the id.
 RECORD_PAGES = {
@@ -70,23 +69,8 @@ def _label(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def short_text(value: Any, limit: int = TEXT_PREVIEW) -> str:
-    """A value as one line of text, shortened with an ellipsis."""
-    if value is None:
-        text = "—"
-    elif isinstance(value, bool):
-        text = "yes" if value else "no"
-    elif isinstance(value, Mapping):
-        text = ", ".join(f"{k}: {short_text(v, 40)}" for k, v in value.items()) or "—"
-    elif isinstance(value, list | tuple):
-        text = ", ".join(short_text(v, 40) for v in value) or "none"
-    else:
-        text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _list_text(values: Sequence[Any]) -> str:
-    shown = ", ".join(short_text(v, 60) for v in values[:LIST_PREVIEW])
+    shown = ", ".join(service.short_text(v, 60) for v in values[:LIST_PREVIEW])
     if len(values) > LIST_PREVIEW:
         shown += f", … and {len(values) - LIST_PREVIEW} more"
     return shown or "none"
@@ -98,7 +82,7 @@ def _table_row(label: str, values: Sequence[Mapping[str, Any]]) -> EvidenceRow:
     for value in values:
         headers += [str(key) for key in value if str(key) not in headers]
     shown = values[:TABLE_PREVIEW]
-    cells = tuple(tuple(short_text(value.get(h), 60) for h in headers) for value in shown)
+    cells = tuple(tuple(service.short_text(value.get(h), 60) for h in headers) for value in shown)
     return EvidenceRow(
         label,
         count=len(values),
@@ -122,7 +106,7 @@ def evidence_rows(evidence: Mapping[str, Any], depth: int = 0) -> tuple[Evidence
         elif isinstance(value, list | tuple):
             rows.append(EvidenceRow(label, text=_list_text(value), count=len(value)))
         else:
-            rows.append(EvidenceRow(label, text=short_text(value)))
+            rows.append(EvidenceRow(label, text=service.short_text(value)))
     return tuple(rows)
 
 
@@ -274,7 +258,6 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
         "finding_events": finding_events,
         "record_link": lambda table, rid: _record_link(table, rid, attempt.id),
         "evidence_rows": evidence_rows,
-        "short_text": short_text,
         "override_statuses": {k.value: v for k, v in service.OVERRIDE_STATUSES.items()},
         "can_change": service.can_change(current_user, attempt),
         "crm_url": (

@@ -74,6 +74,7 @@ __all__ = [
     "rubric_points",
     "score_rubric",
     "scenario_of",
+    "short_text",
     "target_key",
     "unit_of",
 ]
@@ -483,7 +484,13 @@ def record_decision(
 # --- the trainee's actions ---------------------------------------------------------------------
 
 MAX_TIMELINE_EVENTS = 2000
+TEXT_PREVIEW = 160
 _VALUE_CHARS = 80
+
+
+def _text(value: Any) -> str:
+    """A field's value in the timeline."""
+    return short_text(value, _VALUE_CHARS)
 
 
 class SandboxGone(LookupError):
@@ -526,18 +533,19 @@ class Timeline:
         return self.total > len(self.entries)
 
 
-def _value_text(value: Any) -> str:
+def short_text(value: Any, limit: int = TEXT_PREVIEW) -> str:
+    """A value as one line of text for the evidence page, shortened with an ellipsis."""
     if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        text = ", ".join(_value_text(v) for v in value) or "[]"
+        text = "—"
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
     elif isinstance(value, Mapping):
-        text = ", ".join(f"{k}: {_value_text(v)}" for k, v in value.items()) or "{}"
+        text = ", ".join(f"{k}: {short_text(v, 40)}" for k, v in value.items()) or "—"
+    elif isinstance(value, list | tuple):
+        text = ", ".join(short_text(v, 40) for v in value) or "none"
     else:
         text = str(value)
-    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def field_changes(
@@ -552,7 +560,7 @@ def field_changes(
     after = after or {}
     keys = [k for k in before if k not in after] + list(after)
     return tuple(
-        FieldChange(key, _value_text(before.get(key)), _value_text(after.get(key)))
+        FieldChange(key, _text(before.get(key)), _text(after.get(key)))
         for key in keys
         if (key not in before or key not in after or before[key] != after[key])
         and not (created and after.get(key) in (None, "", [], {}))
@@ -593,9 +601,7 @@ def action_timeline(
                     entity_type=event.entity_type,
                     entity_id=event.entity_id,
                     changes=field_changes(event.before, event.after),
-                    details=tuple(
-                        (str(k), _value_text(v)) for k, v in (event.details or {}).items()
-                    ),
+                    details=tuple((str(k), _text(v)) for k, v in (event.details or {}).items()),
                 )
                 for event, username in rows
             )
