@@ -35,6 +35,9 @@ CHANNEL_CONTACT_KINDS: dict[str, tuple[str, ...]] = {
     "post": ("address",),
 }
 
+# Dealers in precious metals and stones must identify customers at or above this amount.
+AML_THRESHOLD_HKD = 120_000
+
 DEPARTMENTS: tuple[tuple[str, str], ...] = (
     ("marketing", "Marketing"),
     ("sales", "Sales"),

@@ -44,7 +44,6 @@ from sandbox_crm.models import (
     Message,
     MessageKind,
     OrderLine,
-    OrderStatus,
     Product,
     Profile,
     ReportDefinition,
@@ -57,6 +56,7 @@ from sandbox_crm.models import (
     StaffUser,
     Tier,
 )
+from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES
 
 __all__ = [
     "AML_THRESHOLD_HKD",
@@ -74,7 +74,7 @@ __all__ = [
 GENERATOR_VERSION = "2"
 
 # Dealers in precious metals and stones must identify customers at or above this amount.
-AML_THRESHOLD_HKD = 120_000
+AML_THRESHOLD_HKD = data.AML_THRESHOLD_HKD
 
 # Which contact points each direct-marketing channel reaches (see catalogue_data).
 CHANNEL_CONTACT_KINDS = data.CHANNEL_CONTACT_KINDS
@@ -82,7 +82,6 @@ CHANNEL_CONTACT_KINDS = data.CHANNEL_CONTACT_KINDS
 _CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
 _DM = ConsentPurpose.DIRECT_MARKETING.value
 _ACTIVE_CONSENT = ("given", "no_objection")
-_QUALIFYING = (OrderStatus.PAID.value, OrderStatus.SHIPPED.value, OrderStatus.COMPLETED.value)
 _YEARS_OF_MEMBERS = 6
 _ORDER_HISTORY_DAYS = 548  # about 18 months
 _BATCH = 20_000
@@ -877,7 +876,7 @@ class _Builder:
         self.big_orders: dict[int, str] = {}
         for id_, (_, cid, _, _, _, status, lines) in enumerate(drafts, 1):
             total = sum(quantity * price for _, quantity, price in lines)
-            if total >= AML_THRESHOLD_HKD and status in _QUALIFYING:
+            if total >= AML_THRESHOLD_HKD and status in QUALIFYING_ORDER_STATUSES:
                 self.big_orders.setdefault(cid, f"SO-{id_:07d}")
         self.rows[SalesOrder] = self._order_rows(drafts)
         self.rows[OrderLine] = self._order_line_rows(drafts)
@@ -1039,7 +1038,7 @@ class _Builder:
         heads = {
             code: (ids[0] if ids else self.trainee_id) for code, ids in self.staff_by_dept.items()
         }
-        qualifying = {"field": "status", "op": "in", "value": list(_QUALIFYING)}
+        qualifying = {"field": "status", "op": "in", "value": list(QUALIFYING_ORDER_STATUSES)}
         plans: list[tuple[str, str, str, list[str], Any, list[Any], str, str, list[tuple]]] = [
             (
                 "Monthly sales by branch",

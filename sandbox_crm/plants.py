@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
+from sandbox_crm.catalogue_data import AML_THRESHOLD_HKD, CHANNEL_CONTACT_KINDS
 from sandbox_crm.hk_provider import REGIONS, make_faker, member_number
 from sandbox_crm.models import (
     Channel,
@@ -34,12 +34,12 @@ from sandbox_crm.models import (
     Customer,
     CustomerStatus,
     Message,
-    OrderStatus,
     SalesOrder,
     SourceSystem,
     StaffUser,
     Tier,
 )
+from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES
 
 __all__ = [
     "PlantContext",
@@ -52,8 +52,6 @@ __all__ = [
     "validate_plant",
 ]
 
-_AML_THRESHOLD_HKD = 120_000
-_QUALIFYING = (OrderStatus.PAID.value, OrderStatus.SHIPPED.value, OrderStatus.COMPLETED.value)
 _EMAIL_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}")
 
 
@@ -294,7 +292,7 @@ def opted_out_in_segment(session: Session, run: PlantRun) -> PlantResult:
     spend = (
         select(SalesOrder.customer_id, func.sum(SalesOrder.total_hkd).label("spend"))
         .where(
-            SalesOrder.status.in_(_QUALIFYING),
+            SalesOrder.status.in_(QUALIFYING_ORDER_STATUSES),
             SalesOrder.ordered_at >= since,
             SalesOrder.ordered_at < run.day0,
         )
@@ -385,7 +383,7 @@ def hkid_in_notes(session: Session, run: PlantRun) -> PlantResult:
 @plant("hkid_on_member", defaults={"form": "mixed"}, choices={"form": ("mixed", "full", "partial")})
 def hkid_on_member(session: Session, run: PlantRun) -> PlantResult:
     """A full or partial HKID stored on a membership-only customer, with no recorded basis."""
-    big_buyers = select(SalesOrder.customer_id).where(SalesOrder.total_hkd >= _AML_THRESHOLD_HKD)
+    big_buyers = select(SalesOrder.customer_id).where(SalesOrder.total_hkd >= AML_THRESHOLD_HKD)
     candidates = list(
         session.scalars(
             select(Customer.id)
