@@ -281,6 +281,15 @@ def _attempt_or_404(attempt_id: int) -> Attempt:
         abort(404)
 
 
+def _fields_named(prefix: str) -> dict[str, str]:
+    """The posted fields named "<prefix><id>", by id (one per rubric criterion)."""
+    return {
+        key.removeprefix(prefix): value
+        for key, value in request.form.items()
+        if key.startswith(prefix)
+    }
+
+
 def _refused(attempt: Attempt, key: str, error: service.ReviewError, values: dict) -> Any:
     """Roll back, and show the evidence page again with the problems beside the form (400)."""
     get_session().rollback()
@@ -369,16 +378,8 @@ def _anchor(kind: str, target: str) -> str:
 def score(attempt_id: int, item_id: str):
     """Score a written answer against its rubric (points per criterion and comments)."""
     found = _attempt_or_404(attempt_id)
-    points = {
-        key.removeprefix("points-"): value
-        for key, value in request.form.items()
-        if key.startswith("points-")
-    }
-    comments = {
-        key.removeprefix("comment-"): value
-        for key, value in request.form.items()
-        if key.startswith("comment-")
-    }
+    points = _fields_named("points-")
+    comments = _fields_named("comment-")
     try:
         service.score_rubric(get_session(), current_user, found, item_id, points, comments)
     except service.ReviewError as error:
