@@ -284,6 +284,28 @@ def test_dm_06_opt_out_after_the_send_is_not_a_breach(attempt: Attempt) -> None:
     assert_passes(attempt, "DM-06")
 
 
+def test_dm_06_consent_renewed_in_the_attempt_after_an_earlier_opt_out(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "given")))
+    consent(attempt, customer.id, "email", "withdrawn")  # flags the email address opted out
+    attempt.rebase()  # the opt-out was before the attempt
+    consent(attempt, customer.id, "email", "given")  # the customer opts in again, in writing
+    send(attempt, customer.id)
+    assert_passes(attempt, "DM-01")
+    assert_passes(attempt, "DM-06")
+
+
+def test_dm_06_a_consent_on_another_channel_does_not_renew_an_opted_out_address(
+    attempt: Attempt,
+) -> None:
+    customer = attempt.customer(with_email(dm("email", "given"), dm("sms", "not_asked")))
+    contact = next(c for c in customer.contact_points if c.kind == "email")
+    attempt.session.get(ContactPoint, contact.id).opted_out = True
+    attempt.rebase()
+    consent(attempt, customer.id, "sms", "given")
+    send(attempt, customer.id)  # by email
+    assert_fails(attempt, "DM-06", "opted out of before the attempt")
+
+
 def test_dm_06_address_opted_out_before_the_attempt(attempt: Attempt) -> None:
     customer = attempt.customer(with_email(dm("email", "given")))
     contact = next(c for c in customer.contact_points if c.kind == "email")

@@ -5,7 +5,8 @@ record counts for DM-01 from when the CRM knew it: its captured_at, or, if the t
 during the attempt, the later of captured_at and the recording event (a consent typed in after
 the send with an earlier date does not cover the send). A withdrawal counts for DM-06 from when it
 was received (captured_at): an opt-out received before a send makes the send a breach even if it
-was keyed in later. Ties at the same second are broken by audit event order.
+was keyed in later, until a consent on the message's channel renews it. Ties at the same second
+are broken by audit event order.
 """
 
 from __future__ import annotations
@@ -161,26 +162,30 @@ class _MarketingLog:
         return max(known, key=lambda c: c.order, default=None)
 
     def opt_out(self, sent: _Sent) -> _Consent | str | None:
-        """The opt-out in force at the send: a withdrawal not since renewed, or an address."""
+        """The opt-out in force at the send: a withdrawal or an opted-out address not renewed.
+
+        A withdrawal on any channel is renewed by a later consent on the message's channel that
+        the CRM knew at the send. An address opted out before the attempt (the contact point's
+        flag in the template, which has no date) is renewed by such a consent recorded in the
+        attempt.
+        """
         message = sent.message
         consents = self.consents[message.customer_id]
+        renewals = [
+            c
+            for c in consents
+            if c.channel == message.channel and c.status in CONSENTING and c.recorded <= sent.moment
+        ]
         withdrawals = [
             c
             for c in consents
             if c.status == ConsentStatus.WITHDRAWN.value and c.received <= sent.moment
         ]
         latest = max(withdrawals, key=lambda c: c.order, default=None)
-        if latest is not None:
-            renewed = any(
-                c.channel == message.channel
-                and c.status in CONSENTING
-                and c.recorded <= sent.moment
-                and c.order > latest.order
-                for c in consents
-            )
-            if not renewed:
-                return latest
-        if _address(message.to_address) in self.opted_out_addresses[message.customer_id]:
+        if latest is not None and not any(c.order > latest.order for c in renewals):
+            return latest
+        opted_out = self.opted_out_addresses[message.customer_id]
+        if _address(message.to_address) in opted_out and not any(c.in_attempt for c in renewals):
             return message.to_address
         return None
 
