@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from graders.registry import PDPO_RULES, load_builtin
 from graders.results import Severity, Status
 from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.hkid import format_hkid
-from sandbox_crm.models import ContactPoint, Customer, Message, SandboxMeta
+from sandbox_crm.models import ConsentRecord, ContactPoint, Customer, Message, SandboxMeta
 
 if TYPE_CHECKING:
     from tests.graders_helpers import Attempt
@@ -28,7 +28,18 @@ pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers"]
 RULEBOOK = Path(__file__).parents[2] / "shared" / "PDPO.md"
 _ROW = re.compile(r"^\|\s*([A-Z]+-[0-9]{2})\s*\|([^|]*)\|[^|]*\|\s*([a-z]+)\s*\|\s*$")
 
-IMPLEMENTED = {"DM-01", "DM-05", "DM-06", "DM-08", "COL-04", "COL-07", "COL-08", "SEC-01", "SEC-02"}
+IMPLEMENTED = {
+    "DM-01",
+    "DM-04",
+    "DM-05",
+    "DM-06",
+    "DM-08",
+    "COL-04",
+    "COL-07",
+    "COL-08",
+    "SEC-01",
+    "SEC-02",
+}
 
 VALID_HKID = format_hkid("A", "123456")  # A123456(3)
 OTHER_HKID = format_hkid("K", "654321")
@@ -219,6 +230,104 @@ def test_dm_01_consent_recorded_before_the_send_counts_and_after_does_not(attemp
     consent(attempt, second.id, "email", "given")
     result = assert_fails(attempt, "DM-01", second.member_no)
     assert len(result.findings) == 1
+
+
+# --- DM-04 (s35E(1)(b)) --------------------------------------------------------------------
+
+
+def latest_email_consent(attempt: Attempt, customer_id: int) -> ConsentRecord:
+    """The customer's latest direct-marketing consent record for email."""
+    return attempt.session.scalars(
+        select(ConsentRecord)
+        .where(
+            ConsentRecord.customer_id == customer_id,
+            ConsentRecord.purpose == "direct_marketing",
+            ConsentRecord.channel == "email",
+        )
+        .order_by(ConsentRecord.captured_at.desc(), ConsentRecord.id.desc())
+    ).first()
+
+
+def given_orally(attempt: Attempt, confirmed_after: int | None) -> Customer:
+    """A customer whose email consent, before the attempt, was given orally and confirmed in
+    writing ``confirmed_after`` days later (None: never confirmed)."""
+    customer = attempt.customer(with_email(dm("email", "given")))
+    record = latest_email_consent(attempt, customer.id)
+    record.method = "oral"
+    record.confirmed_in_writing_at = (
+        None if confirmed_after is None else record.captured_at + timedelta(days=confirmed_after)
+    )
+    attempt.rebase()
+    return customer
+
+
+@pytest.mark.parametrize(
+    ("confirmed_after", "fragment"),
+    [
+        (3, None),
+        (14, None),
+        (20, "confirmed in writing only on"),
+        (None, "before it was confirmed in writing"),
+    ],
+)
+def test_dm_04_marketing_on_an_oral_consent(
+    attempt: Attempt, confirmed_after: int | None, fragment: str | None
+) -> None:
+    customer = given_orally(attempt, confirmed_after)
+    send(attempt, customer.id)
+    assert_passes(attempt, "DM-01")  # there is a consent: the question is whether it may be used
+    if fragment is None:
+        assert_passes(attempt, "DM-04")
+    else:
+        assert_fails(attempt, "DM-04", customer.member_no, "given orally", fragment)
+
+
+def test_dm_04_oral_consent_taken_in_the_attempt_cannot_be_used_yet(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "not_asked")))
+    attempt.do(
+        "record_consent",
+        customer_id=customer.id,
+        purpose="direct_marketing",
+        channel="email",
+        status="given",
+        method="oral",
+    )
+    send(attempt, customer.id)
+    assert_passes(attempt, "DM-01")
+    assert_fails(attempt, "DM-04", customer.member_no, "before it was confirmed in writing")
+
+
+def test_dm_04_an_earlier_written_consent_still_covers_the_message(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email(dm("email", "not_asked")))
+    consent(attempt, customer.id, "email", "given")  # written
+    attempt.do(
+        "record_consent",
+        customer_id=customer.id,
+        purpose="direct_marketing",
+        channel="email",
+        status="given",
+        method="oral",
+    )
+    send(attempt, customer.id)
+    assert_passes(attempt, "DM-04")
+
+
+def test_dm_04_a_withdrawal_ends_the_written_consent_that_covered_the_message(
+    attempt: Attempt,
+) -> None:
+    customer = attempt.customer(with_email(dm("email", "not_asked")))
+    consent(attempt, customer.id, "email", "given")  # written
+    consent(attempt, customer.id, "email", "withdrawn")
+    attempt.do(
+        "record_consent",
+        customer_id=customer.id,
+        purpose="direct_marketing",
+        channel="email",
+        status="given",
+        method="oral",
+    )
+    send(attempt, customer.id)
+    assert_fails(attempt, "DM-04", customer.member_no)
 
 
 # --- DM-05 (s35F) ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from graders.context import GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, judged, plural, register_not_applicable
 from graders.registry import rule
 from sandbox_crm.models import (
+    ConsentMethod,
     ConsentPurpose,
     ConsentRecord,
     ConsentStatus,
@@ -32,6 +33,9 @@ from sandbox_crm.models import (
 )
 
 CONSENTING = frozenset({ConsentStatus.GIVEN.value, ConsentStatus.NO_OBJECTION.value})
+
+ORAL_CONFIRMATION_DAYS = 14
+"""s35E(1)(b): an oral consent must be confirmed in writing within this many days of it."""
 
 # A heuristic, not a definition of direct marketing: words that usually mean a message offers
 # goods or services. English words match whole words in any case ("sale" but not "wholesale");
@@ -67,10 +71,31 @@ class _Consent:
     received: Moment
     recorded: Moment
     in_attempt: bool
+    method: str
+    confirmed_in_writing_at: datetime | None
 
     @property
     def order(self) -> tuple[datetime, int]:
         return (self.captured_at, self.id)
+
+    def written_confirmation_problem(self, at: datetime) -> str | None:
+        """Why this consent cannot yet be relied on at ``at`` for want of written confirmation.
+
+        None for a consent given other than orally, or given orally and confirmed in writing
+        within ORAL_CONFIRMATION_DAYS and by ``at``.
+        """
+        if self.method != ConsentMethod.ORAL.value:
+            return None
+        confirmed = self.confirmed_in_writing_at
+        if confirmed is None or confirmed > at:
+            return "before it was confirmed in writing"
+        late = (confirmed.date() - self.captured_at.date()).days
+        if late > ORAL_CONFIRMATION_DAYS:
+            return (
+                f"although it was confirmed in writing only on {confirmed.date().isoformat()}, "
+                f"{late} days after it was given"
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -142,6 +167,8 @@ class _MarketingLog:
             received,
             recorded,
             in_attempt,
+            row.method,
+            row.confirmed_in_writing_at,
         )
 
     def promotional(self) -> list[_Sent]:
@@ -160,6 +187,28 @@ class _MarketingLog:
             if c.channel == sent.message.channel and c.recorded <= sent.moment
         ]
         return max(known, key=lambda c: c.order, default=None)
+
+    def relied_on(self, sent: _Sent) -> list[_Consent]:
+        """The consents on the message's channel in force at the send, latest first.
+
+        The unbroken run of given / no-objection records, on that channel and known to the CRM
+        at the send, since its last other record; empty if its latest record does not consent.
+        """
+        known = sorted(
+            (
+                c
+                for c in self.consents[sent.message.customer_id]
+                if c.channel == sent.message.channel and c.recorded <= sent.moment
+            ),
+            key=lambda c: c.order,
+            reverse=True,
+        )
+        run = []
+        for consent in known:
+            if consent.status not in CONSENTING:
+                break
+            run.append(consent)
+        return run
 
     def opt_out(self, sent: _Sent) -> _Consent | str | None:
         """The opt-out in force at the send: a withdrawal or an opted-out address not renewed.
@@ -233,6 +282,36 @@ def dm_01(ctx: GradingContext) -> RuleOutcome:
                 f"Promotional {message.channel} message #{message.id} to {log.who(sent)} on "
                 f"{_when(message.sent_at)} without direct-marketing consent on {message.channel} "
                 f"(consent status at the time: {status}).",
+                sent.event_ids,
+                log.records(sent, consent),
+            )
+        )
+    return judged(breaches, scope=_scope(log.promotional(), "promotional"))
+
+
+@rule(
+    "DM-04",
+    title="Oral consent not confirmed in writing",
+    basis="s35E(1)(b)",
+    severity="critical",
+)
+def dm_04(ctx: GradingContext) -> RuleOutcome:
+    """No promotional message relies on an oral consent not confirmed in writing in 14 days."""
+    log = _log(ctx)
+    breaches = []
+    for sent in log.promotional():
+        consents = log.relied_on(sent)
+        moment = sent.message.sent_at
+        if not consents or any(c.written_confirmation_problem(moment) is None for c in consents):
+            continue  # no consent at all is DM-01's finding
+        consent = consents[0]
+        message = sent.message
+        breaches.append(
+            Breach(
+                f"Promotional {message.channel} message #{message.id} to {log.who(sent)} on "
+                f"{_when(message.sent_at)} relies on consent given orally on "
+                f"{_when(consent.captured_at)}, "
+                f"{consent.written_confirmation_problem(moment)}.",
                 sent.event_ids,
                 log.records(sent, consent),
             )
@@ -352,15 +431,6 @@ register_not_applicable(
     checks="The channel's data kind and the campaign's marketing class are within the consent.",
     reason="Messages sent by staff carry no marketing class (only campaigns do) and the sandbox "
     "has no campaign-sending operation, so a message's class cannot be compared with a consent.",
-)
-register_not_applicable(
-    "DM-04",
-    title="Oral consent not confirmed in writing",
-    basis="s35E(1)(b)",
-    severity="critical",
-    checks="Oral consent is confirmed in writing within 14 days, with no marketing before.",
-    reason="Not graded yet: consent records note the method and the written confirmation, but "
-    "the 14-day confirmation rule is not checked by the grader yet.",
 )
 register_not_applicable(
     "DM-07",
