@@ -16,7 +16,7 @@ from tests.conftest import PASSWORD
 from training_platform import _stored_secret_key, create_app
 from training_platform.accounts import create_user
 from training_platform.db import PlatformBase, get_engine
-from training_platform.errors import CSRF_MESSAGE, TOO_LARGE_MESSAGE
+from training_platform.errors import CSRF_MESSAGE
 from training_platform.models import Role, User
 from training_platform.security import role_required
 
@@ -200,10 +200,14 @@ def test_unknown_page_gets_404_in_the_layout(client):
     assert "app.css" in response.text
 
 
-def test_too_large_request_gets_413(client):
+def test_too_large_request_gets_413_with_the_limit_in_force(app, client):
     response = client.post("/login", data={"email": "x@example.test", "password": "p" * 300_000})
     assert response.status_code == 413
-    assert TOO_LARGE_MESSAGE in response.text
+    assert "The request is larger than the 256 KiB limit." in response.text
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    response = client.post("/login", data={"email": "x@example.test", "password": "p" * 70_000})
+    assert response.status_code == 413
+    assert "The request is larger than the 64 KiB limit." in response.text
 
 
 def test_secret_key_is_generated_once(tmp_path):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 CSRF_MESSAGE = "Your form expired or was not sent from this site. Reload the page and try again."
-TOO_LARGE_MESSAGE = "The file is larger than the 256 KiB limit."
+TOO_LARGE_MESSAGE = "The request is larger than the {limit} KiB limit."
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Check the form and try again."),
     403: ("Not allowed", "Your account does not have access to this page."),
     404: ("Page not found", "There is no page at this address. It may have moved or been removed."),
-    413: ("File too large", TOO_LARGE_MESSAGE),
+    413: ("Too large", "The request is larger than this site accepts."),
     500: ("Something went wrong", "The server could not finish the request. Try again shortly."),
 }
 
@@ -36,6 +36,10 @@ def handle_csrf_error(_error: CSRFError) -> tuple[str, int]:
 
 def handle_http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
     """Known HTTP errors get the layout; anything else passes through unchanged."""
+    if error.code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if limit:  # the limit in force, which a deployment may have changed
+            return render_error(413, TOO_LARGE_MESSAGE.format(limit=limit // 1024))
     if error.code in MESSAGES:
         return render_error(error.code)
     return error
