@@ -29,6 +29,7 @@ RULEBOOK = Path(__file__).parents[2] / "shared" / "PDPO.md"
 _ROW = re.compile(r"^\|\s*([A-Z]+-[0-9]{2})\s*\|([^|]*)\|[^|]*\|\s*([a-z]+)\s*\|\s*$")
 
 IMPLEMENTED = {
+    "ACC-01",
     "DM-01",
     "DM-04",
     "DM-05",
@@ -659,3 +660,55 @@ def test_sec_02_export_without_personal_data_is_out_of_scope(attempt: Attempt) -
     result = attempt.rule("SEC-02")
     assert result.status is Status.PASS
     assert "0 exports of personal data" in result.reason
+
+
+# --- ACC-01 (DPP2(1)(b)) --------------------------------------------------------------------
+
+
+def email_of(customer: Customer) -> ContactPoint:
+    """The email contact point a message to the customer goes to."""
+    return next(c for c in customer.contact_points if c.kind == "email")
+
+
+def flag_invalid(attempt: Attempt, contact: ContactPoint, invalid: bool = True) -> None:
+    attempt.do("update_contact_point", contact_point_id=contact.id, is_invalid=invalid)
+
+
+def service_email(attempt: Attempt, customer_id: int) -> Any:
+    return send(attempt, customer_id, kind="service", body="Your repair is ready for collection.")
+
+
+def test_acc_01_message_to_an_address_flagged_invalid(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email({"field": "email_invalid", "op": "eq", "value": False}))
+    flag_invalid(attempt, email_of(customer))
+    message = service_email(attempt, customer.id)
+    result = assert_fails(attempt, "ACC-01", customer.member_no, "flagged invalid")
+    assert ("contact_point", email_of(customer).id) in result.findings[0].records
+    assert ("message", message.id) in result.findings[0].records
+
+
+def test_acc_01_address_flagged_before_the_attempt(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email({"field": "email_invalid", "op": "eq", "value": True}))
+    service_email(attempt, customer.id)
+    assert_fails(attempt, "ACC-01", customer.member_no)
+
+
+@pytest.mark.parametrize("fix", ["correct the address", "clear the flag"])
+def test_acc_01_a_corrected_address_may_be_used(attempt: Attempt, fix: str) -> None:
+    customer = attempt.customer(with_email({"field": "email_invalid", "op": "eq", "value": True}))
+    contact = email_of(customer)
+    if fix == "correct the address":
+        attempt.do("update_contact_point", contact_point_id=contact.id, value="chan.tm@example.hk")
+    else:
+        flag_invalid(attempt, contact, invalid=False)
+    service_email(attempt, customer.id)
+    assert_passes(attempt, "ACC-01")
+
+
+def test_acc_01_flagging_the_address_after_the_message(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email({"field": "email_invalid", "op": "eq", "value": False}))
+    service_email(attempt, customer.id)
+    flag_invalid(attempt, email_of(customer))
+    result = attempt.rule("ACC-01")
+    assert result.status is Status.PASS
+    assert "1 message sent in the attempt" in result.reason

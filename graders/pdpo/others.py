@@ -1,26 +1,79 @@
 """DPP2 (accuracy, retention), DPP3 (use) and Part 5 (access and correction requests).
 
-None of these can be judged on the sandbox yet; each says why, so a scenario author sees what is
-missing rather than a silent pass.
+ACC-01 is judged on the messages sent in the attempt. The others cannot be judged on the
+sandbox yet; each says why, so a scenario author sees what is missing rather than a silent pass.
 """
 
 from __future__ import annotations
 
-from graders.pdpo.base import register_not_applicable
+from sqlalchemy import select
+
+from graders.context import GradingContext
+from graders.pdpo.base import Breach, RuleOutcome, judged, plural, register_not_applicable
+from graders.registry import rule
+from sandbox_crm.models import Customer
 
 _NO_REQUESTS = "The sandbox does not yet record data access requests."
 _NO_CORRECTIONS = "The sandbox does not yet record data correction requests."
 
-register_not_applicable(
-    "ACC-01",
-    title="Inaccurate contact data used",
-    basis="DPP2(1)(b)",
-    severity="low",
-    checks="Contact data flagged invalid or disputed is not used for sending or exporting until "
-    "corrected.",
-    reason="Not graded yet: contact points carry an invalid flag, but the sandbox keeps no "
-    "history of when a flag was set or cleared, so use 'before correction' cannot be told apart.",
-)
+
+@rule("ACC-01", title="Inaccurate contact data used", basis="DPP2(1)(b)", severity="low")
+def acc_01(ctx: GradingContext) -> RuleOutcome:
+    """No message goes to a contact point flagged invalid, unless its value was corrected first.
+
+    Whether the contact point was flagged is read from the send's audit event, which records
+    the flag as it was at that moment; a correction is a change of its value earlier in the
+    attempt. Exports of flagged contact data are not judged yet.
+    """
+    sends = ctx.events_of("message.send")
+    corrections: dict[int | None, list[int]] = {}
+    for event in ctx.events_of("contact_point.update"):
+        if event.after is not None and "value" in event.after:
+            corrections.setdefault(event.entity_id, []).append(event.id)
+    flagged = []
+    for send in sends:
+        contact_id = send.detail("contact_point_id")
+        if send.detail("contact_invalid") is not True:
+            continue
+        if any(fix < send.id for fix in corrections.get(contact_id, ())):
+            continue
+        flagged.append((send, contact_id))
+    customer_ids = {send.detail("customer_id") for send, _ in flagged}
+    member_no = {
+        customer_id: number
+        for customer_id, number in ctx.final.execute(
+            select(Customer.id, Customer.member_no).where(Customer.id.in_(customer_ids))
+        )
+    }
+    breaches = []
+    for send, contact_id in flagged:
+        customer_id = send.detail("customer_id")
+        channel = send.detail("channel", "a")
+        records = [
+            (table, row_id)
+            for table, row_id in (
+                ("message", send.entity_id),
+                ("contact_point", contact_id),
+                ("customer", customer_id),
+            )
+            if row_id is not None
+        ]
+        breaches.append(
+            Breach(
+                f"The {channel} message #{send.entity_id} to member "
+                f"{member_no.get(customer_id, customer_id)} went to a contact point flagged "
+                "invalid, without correcting it first.",
+                (send.id,),
+                tuple(records),
+            )
+        )
+    scope = (
+        f"{plural(len(sends), 'message')} sent in the attempt (exports of contact data flagged "
+        "invalid are not judged yet)"
+    )
+    return judged(breaches, scope=scope)
+
+
 register_not_applicable(
     "ACC-02",
     title="Correction not passed on to recipients",
