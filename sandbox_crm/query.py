@@ -24,7 +24,7 @@ from __future__ import annotations
 import calendar
 import operator
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -459,6 +459,16 @@ def _compare(field: Field, expr: ColumnElement[Any], op: str, value: Any) -> Col
 
 def _compile_leaf(leaf: _Leaf, scope: QueryScope) -> ColumnElement[bool]:
     field, op = leaf.field, leaf.op
+    if field.lookup is not None:
+        # Test the other table's column once per row there, not once per row here (an order
+        # list searched by customer name read the customer again for every order).
+        lookup = field.lookup
+        column = lookup.column
+        direct = replace(field, expr=lambda _scope: column, lookup=None)
+        matching = select(lookup.target_key).where(
+            _compile_leaf(_Leaf(direct, op, leaf.value), scope)
+        )
+        return lookup.foreign_key.in_(matching.correlate(None))
     expr = field.expr(scope)
     if op == "is_null":
         return expr.is_(None)

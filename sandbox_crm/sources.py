@@ -50,6 +50,7 @@ __all__ = [
     "SOURCES",
     "Field",
     "FieldType",
+    "Lookup",
     "QueryError",
     "QueryScope",
     "Source",
@@ -91,6 +92,21 @@ class QueryScope:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """Where a field's value lives when it is a column of the one row a foreign key points at.
+
+    The foreign key must be NOT NULL and enforced, so that every row has exactly one such row:
+    then "the field matches" is the same as "the foreign key is among the keys whose column
+    matches", which the query compiler uses to read the other table once instead of once per
+    row.
+    """
+
+    foreign_key: InstrumentedAttribute[Any]
+    target_key: InstrumentedAttribute[Any]
+    column: InstrumentedAttribute[Any]
+
+
+@dataclass(frozen=True)
 class Field:
     """One typed, labelled field of a source, with its SQL expression."""
 
@@ -102,6 +118,7 @@ class Field:
     choices: tuple[str, ...] = ()
     description: str = ""
     nullable: bool = True
+    lookup: Lookup | None = None
 
 
 @dataclass(frozen=True)
@@ -256,9 +273,15 @@ def _order_branch(scope: QueryScope) -> ColumnElement[Any]:
 
 
 def _order_customer(
+    name: str,
+    label: str,
+    type_: FieldType,
+    sensitivity: Sensitivity,
     column: InstrumentedAttribute[Any],
-) -> Callable[[QueryScope], ColumnElement[Any]]:
-    """Expression builder: ``column`` of the order's customer."""
+    *,
+    choices: tuple[str, ...] = (),
+) -> Field:
+    """A field that is ``column`` of the order's customer (every order has one)."""
 
     def build(scope: QueryScope) -> ColumnElement[Any]:
         return (
@@ -268,7 +291,16 @@ def _order_customer(
             .scalar_subquery()
         )
 
-    return build
+    return Field(
+        name,
+        label,
+        type_,
+        sensitivity,
+        build,
+        choices,
+        nullable=bool(column.property.columns[0].nullable),
+        lookup=Lookup(SalesOrder.customer_id, Customer.id, column),
+    )
 
 
 def _values(enum_type: Any) -> tuple[str, ...]:
@@ -425,30 +457,10 @@ ORDER_FIELDS = _index(
     _column("total_hkd", "Total (HK$)", "int", INT, SalesOrder.total_hkd),
     Field("branch", "Branch", "str", INT, _order_branch),
     _column("customer_id", "Customer ID", "int", INT, SalesOrder.customer_id),
-    Field(
-        "customer_member_no",
-        "Member no.",
-        "str",
-        P,
-        _order_customer(Customer.member_no),
-        nullable=False,
-    ),
-    Field(
-        "customer_name",
-        "Customer name",
-        "str",
-        P,
-        _order_customer(Customer.name_en),
-        nullable=False,
-    ),
-    Field(
-        "customer_tier",
-        "Customer tier",
-        "enum",
-        INT,
-        _order_customer(Customer.tier),
-        choices=_values(Tier),
-        nullable=False,
+    _order_customer("customer_member_no", "Member no.", "str", P, Customer.member_no),
+    _order_customer("customer_name", "Customer name", "str", P, Customer.name_en),
+    _order_customer(
+        "customer_tier", "Customer tier", "enum", INT, Customer.tier, choices=_values(Tier)
     ),
 )
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -30,7 +31,7 @@ from sandbox_crm.query import (
     validate_columns,
     validate_condition,
 )
-from sandbox_crm.sources import SOURCES, QueryScope, get_source, spend_window
+from sandbox_crm.sources import SOURCES, QueryScope, Source, get_source, spend_window
 
 pytest_plugins = ["tests.sandbox_fixtures"]
 
@@ -315,6 +316,67 @@ def test_datetime_fields_compare_whole_days(session):
 
 
 # --- computed fields --------------------------------------------------------------------------
+
+
+ALICE_ORDERS, BOB_ORDERS = {"O1", "O2", "O3", "O4"}, {"O5", "O6"}
+
+ORDER_CUSTOMER_CASES = [
+    (leaf("customer_tier", "eq", "platinum"), BOB_ORDERS),
+    (leaf("customer_tier", "ne", "gold"), BOB_ORDERS),
+    (leaf("customer_tier", "in", ["gold", "silver"]), ALICE_ORDERS),
+    (leaf("customer_tier", "not_in", ["gold"]), BOB_ORDERS),
+    (leaf("customer_tier", "in", []), set()),
+    (leaf("customer_name", "contains", "CHAN"), ALICE_ORDERS),
+    (leaf("customer_name", "startswith", "bob"), BOB_ORDERS),
+    (leaf("customer_name", "gt", "B"), BOB_ORDERS),
+    (leaf("customer_member_no", "between", ["M00000002", "M00000009"]), BOB_ORDERS),
+    (leaf("customer_member_no", "is_null"), set()),
+    (leaf("customer_member_no", "not_null"), ALICE_ORDERS | BOB_ORDERS),
+    ({"not": leaf("customer_name", "contains", "chan")}, BOB_ORDERS),
+    (
+        {"any": [leaf("order_no", "eq", "O1"), leaf("customer_tier", "eq", "platinum")]},
+        {"O1"} | BOB_ORDERS,
+    ),
+    ({"all": [leaf("status", "eq", "paid"), leaf("customer_name", "contains", "wong")]}, {"O6"}),
+]
+
+
+@pytest.mark.parametrize(("condition", "expected"), ORDER_CUSTOMER_CASES)
+def test_conditions_on_the_order_customer(session, condition, expected):
+    page = select_rows(session, "orders", columns=["order_no"], where=condition, as_of=AS_OF)
+    assert {row["order_no"] for row in page.rows} == expected
+    assert page.total == len(expected)
+
+
+def _without_lookups(source: Source) -> Source:
+    fields = {name: dataclasses.replace(f, lookup=None) for name, f in source.fields.items()}
+    return dataclasses.replace(source, fields=fields)
+
+
+def test_lookup_fields_match_their_per_row_value(sandbox_session):
+    """Conditions on a customer's column give the same orders as the per-order subquery."""
+    source = get_source("orders")
+    plain = _without_lookups(source)
+    assert {name for name, f in source.fields.items() if f.lookup} == {
+        "customer_member_no",
+        "customer_name",
+        "customer_tier",
+    }
+    scope = QueryScope(AS_OF)
+    conditions = [c for c, _ in ORDER_CUSTOMER_CASES] + [
+        leaf("customer_name", "contains", "wong"),
+        leaf("customer_name", "ne", "x"),
+        leaf("customer_tier", "not_in", ["classic", "silver"]),
+        {"not": leaf("customer_tier", "in", ["gold", "platinum"])},
+    ]
+    for condition in conditions:
+        found = {}
+        for variant in (source, plain):
+            stmt = select(SalesOrder.id).where(compile_condition(variant, condition, scope))
+            found[variant is source] = set(sandbox_session.scalars(stmt))
+        assert found[True] == found[False], condition
+    everything = set(sandbox_session.scalars(select(SalesOrder.id)))
+    assert set() < found[True] < everything  # the last condition is neither none nor all
 
 
 def customer_row(session: Session, cid: int, columns: list[str], as_of: date = AS_OF) -> dict:
