@@ -18,7 +18,14 @@ from graders.registry import PDPO_RULES, load_builtin
 from graders.results import Severity, Status
 from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.hkid import format_hkid
-from sandbox_crm.models import ConsentRecord, ContactPoint, Customer, Message, SandboxMeta
+from sandbox_crm.models import (
+    ConsentRecord,
+    ContactPoint,
+    Customer,
+    Department,
+    Message,
+    SandboxMeta,
+)
 
 if TYPE_CHECKING:
     from tests.graders_helpers import Attempt
@@ -614,6 +621,28 @@ def test_sec_01_export_for_marketing(attempt: Attempt) -> None:
     report = attempt.report(columns=["member_no", "date_of_birth"])
     attempt.export(report.id)
     assert_fails(attempt, "SEC-01", "Export", "date_of_birth")
+
+
+@pytest.mark.parametrize(
+    ("department", "columns", "passes"),
+    [
+        ("marketing", ["member_no", "name_en", "date_of_birth"], False),
+        ("marketing", ["member_no", "name_en", "birth_month"], True),
+        ("customer_service", ["member_no", "name_en", "date_of_birth"], True),
+    ],
+)
+def test_sec_01_report_run_by_a_member_of_marketing(
+    attempt: Attempt, department: str, columns: list[str], passes: bool
+) -> None:
+    code = attempt.session.scalar(select(Department.id).where(Department.code == department))
+    attempt.actor.department_id = code
+    attempt.rebase()  # the trainee works in that department
+    report = attempt.report(columns=columns, deliverable=None)
+    attempt.do("run_report", report_id=report.id)
+    if passes:
+        assert_passes(attempt, "SEC-01")
+    else:
+        assert_fails(attempt, "SEC-01", "Report run #", "marketing department", "date_of_birth")
 
 
 # --- SEC-02 (DPP4, DPP3) --------------------------------------------------------------------
