@@ -104,6 +104,8 @@ _LIST_OPS = frozenset({"in", "not_in"})
 _LEAF_KEYS = frozenset({"field", "op", "value"})
 _GROUP_KEYS = ("all", "any", "not")
 _RELATIVE_UNITS = ("days_ago", "months_ago", "years_ago")
+# At most a thousand years back, so that a relative date always resolves to a calendar date.
+_RELATIVE_MAX = {"days_ago": 365_250, "months_ago": 12_000, "years_ago": 1_000}
 # Whole numbers the database can compare with (a 64-bit signed integer).
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
@@ -211,10 +213,13 @@ def _parse_relative(value: dict[str, Any], field: Field, path: str) -> RelativeD
             f"{{days_ago: N}}, {{months_ago: N}}, {{years_ago: N}}; got keys {keys}",
             path,
         )
-    amount = value[keys[0]]
+    unit, amount = keys[0], value[keys[0]]
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-        raise QueryError(f"{keys[0]} must be a whole number of 0 or more", path)
-    return RelativeDate(keys[0], amount)
+        raise QueryError(f"{unit} must be a whole number of 0 or more", path)
+    if amount > _RELATIVE_MAX[unit]:
+        most = f"{_RELATIVE_MAX[unit]:,} {unit.removesuffix('_ago')}"
+        raise QueryError(f"{field.name} goes back at most {most}; got {amount:,}", path)
+    return RelativeDate(unit, amount)
 
 
 def _parse_scalar(field: Field, value: Any, path: str) -> Any:

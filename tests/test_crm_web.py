@@ -820,10 +820,12 @@ def test_filter_rows_report_errors_per_row() -> None:
         FilterRow("joined_on", "ge", "last Tuesday"),
         FilterRow("spend_12m", "between", "100"),
         FilterRow("region", "eq", "Kowloon"),
+        FilterRow("last_order_date", "ge", "9999999 days ago"),
     ]
     condition, errors = build_condition(source, "all", rows)
     assert condition is None
-    assert set(errors) == {0, 1, 2}  # every bad row at once, the good one untouched
+    assert set(errors) == {0, 1, 2, 4}  # every bad row at once, the good one untouched
     assert errors[0].startswith("Tier has no value 'diamond'")
     assert "takes a date" in errors[1]
     assert "two values" in errors[2]
+    assert errors[4] == "Last order date goes back at most 365,250 days; got 9,999,999."

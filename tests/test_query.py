@@ -281,6 +281,11 @@ def test_relative_dates_resolve_against_as_of(relative, as_of, expected):
     assert relative.resolve(as_of) == expected
 
 
+def test_the_furthest_relative_dates_still_run(session):
+    for unit, amount in (("days_ago", 365_250), ("months_ago", 12_000), ("years_ago", 1_000)):
+        assert names(session, leaf("joined_on", "ge", {unit: amount})) == EVERYONE
+
+
 def test_relative_dates_in_conditions(session):
     assert names(session, leaf("joined_on", "ge", {"days_ago": 90})) == {"Bob"}
     assert names(session, leaf("joined_on", "ge", {"months_ago": 3})) == {"Bob"}
@@ -513,6 +518,9 @@ def test_validate_condition_reports_every_problem_with_its_path():
         (leaf("email_invalid", "eq", "yes"), "value", "true or false"),
         (leaf("joined_on", "ge", {"weeks_ago": 2}), "value", "days_ago"),
         (leaf("joined_on", "ge", {"days_ago": -1}), "value", "0 or more"),
+        (leaf("joined_on", "ge", {"days_ago": 10**9}), "value", "back at most 365,250 days"),
+        (leaf("joined_on", "ge", {"months_ago": 12_001}), "value", "at most 12,000 months"),
+        (leaf("last_order_date", "lt", {"years_ago": 5000}), "value", "at most 1,000 years"),
         (leaf("joined_on", "ge", "2026-03-01T10:00"), "value", "YYYY-MM-DD"),
         (leaf("notes", "contains", ""), "value", "needs some text"),
         ({"field": "tier", "op": ["eq"], "value": "gold"}, "op", "unknown operator ['eq']"),
