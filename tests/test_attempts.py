@@ -382,6 +382,8 @@ def test_an_assessment_result_shows_statuses_but_no_hints_until_the_decision(
     for hint in hints:
         assert hint not in html
     assert "Try again" not in html  # an assessment is started again from the catalogue
+    evidence = client_as(assessor).get(f"/review/attempts/{attempt.id}").get_data(as_text=True)
+    assert f"Trainee sees after the decision:</span> {hints[0]}" in evidence
     assert client.post(f"/attempts/{attempt.id}/retry").status_code == 302
     assert len(db_session.scalars(select(Attempt)).all()) == 1
 
