@@ -23,8 +23,8 @@ from graders.definitions import (
     validate_scenario_against_unit,
 )
 from graders.engine import check_param_problems
-from graders.registry import CHECKS, PDPO_RULES, load_builtin
-from graders.results import GradingResult, Status
+from graders.registry import CHECKS, PDPO_RULES, load_builtin, rule_key
+from graders.results import CheckResult, GradingResult, ItemResult, RuleResult, Status
 from graders.runner import run_scripted_attempt
 from sandbox_crm.operations import OPERATIONS
 from sandbox_crm.plants import known_plant_kinds, validate_plant
@@ -99,38 +99,28 @@ def static_problems(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Prob
                         f'unknown operation "{step.op}"; known: {", ".join(sorted(OPERATIONS))}',
                     )
                 )
-    known_targets = {c.id for c in scenario.checks} | {q.id for q in scenario.items}
+    # The scenario model has checked that every other must_fail target is a check or an item.
     for i, counterexample in enumerate(scenario.counterexamples):
         for j, target in enumerate(counterexample.must_fail):
-            if target.startswith("pdpo:"):
-                rule = f"pdpo.{target.removeprefix('pdpo:')}"
-                if rule not in PDPO_RULES:
-                    problems.append(
-                        loaded.problem(
-                            ("counterexamples", i, "must_fail", j), f'unknown PDPO rule "{target}"'
-                        )
-                    )
-            elif target not in known_targets:
+            if not target.startswith("pdpo:"):
+                continue
+            if rule_key(target.removeprefix("pdpo:")) not in PDPO_RULES:
                 problems.append(
                     loaded.problem(
-                        ("counterexamples", i, "must_fail", j),
-                        f'"{target}" is not a check or item of this scenario',
+                        ("counterexamples", i, "must_fail", j), f'unknown PDPO rule "{target}"'
                     )
                 )
     return problems
 
 
 def _status_of(result: GradingResult, target: str) -> str | None:
+    """The status of a must_fail target: pdpo:<rule id>, a check id or an item id."""
+    found: CheckResult | ItemResult | RuleResult | None
     if target.startswith("pdpo:"):
-        rule_id = target.removeprefix("pdpo:")
-        return next((str(r.status) for r in result.pdpo if r.rule_id == rule_id), None)
-    for check in result.checks:
-        if check.check_id == target:
-            return str(check.status)
-    for item in result.items:
-        if item.item_id == target:
-            return str(item.status)
-    return None
+        found = result.rule(target.removeprefix("pdpo:"))
+    else:
+        found = result.check(target) or result.item(target)
+    return str(found.status) if found is not None else None
 
 
 def reference_failures(result: GradingResult) -> list[str]:
