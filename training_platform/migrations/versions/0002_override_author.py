@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-01
+Create Date: 2026-11-23
 
 Overrides recorded before this revision keep a NULL author: any assessor of the centre may
 have recorded them, so the review's assessor is not a safe guess.
