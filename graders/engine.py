@@ -222,9 +222,7 @@ def run_check(ctx: GradingContext, spec: Check, unit: Unit | None = None) -> Che
         return error({"error": str(exc.args[0])})
     params, problems = _parse_params(check_type, spec.params)
     if params is None:
-        return error(
-            {"error": "invalid parameters", "problems": [_located(*p) for p in problems]}
-        )
+        return error({"error": "invalid parameters", "problems": [_located(*p) for p in problems]})
     try:
         outcome = check_type.func(ctx, params)
         if not isinstance(outcome, Outcome):
