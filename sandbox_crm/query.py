@@ -452,14 +452,22 @@ def _compare(field: Field, expr: ColumnElement[Any], op: str, value: Any) -> Col
     """One comparison, without the null handling (done by the caller)."""
     if not _is_day(field, value):
         return _COMPARE[op](expr, value)
-    day_start, next_day = _start(value), _start(value + timedelta(days=1))
+    day_start = _start(value)
+    if value == date.max:
+        # No day follows the last date: every value is before its end, none after it.
+        before_end, after_end = expr.is_not(None), false()
+    else:
+        next_day = _start(value + timedelta(days=1))
+        before_end, after_end = expr < next_day, expr >= next_day
     if op == "eq":
-        return and_(expr >= day_start, expr < next_day)
+        return and_(expr >= day_start, before_end)
     if op == "ne":
-        return or_(expr < day_start, expr >= next_day)
-    # Before the day / up to its end / after its end / from its start.
-    bound = day_start if op in ("lt", "ge") else next_day
-    return expr < bound if op in ("lt", "le") else expr >= bound
+        return or_(expr < day_start, after_end)
+    if op == "lt":
+        return expr < day_start
+    if op == "ge":
+        return expr >= day_start
+    return before_end if op == "le" else after_end
 
 
 def _compile_leaf(leaf: _Leaf, scope: QueryScope) -> ColumnElement[bool]:

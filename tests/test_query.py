@@ -318,6 +318,14 @@ def test_datetime_fields_compare_whole_days(session):
     assert orders(leaf("ordered_at", "ge", {"days_ago": 6})) == {"O5", "O6"}
     assert orders(leaf("customer_tier", "eq", "platinum")) == {"O5", "O6"}
     assert orders(leaf("branch", "is_null")) == {"O2", "O3", "O4", "O5", "O6"}
+    # The first and last dates there are: no day before or after them to compare with.
+    every = {"O1", "O2", "O3", "O4", "O5", "O6"}
+    assert orders(leaf("ordered_at", "le", "9999-12-31")) == every
+    assert orders(leaf("ordered_at", "ne", "9999-12-31")) == every
+    assert orders(leaf("ordered_at", "in", ["9999-12-31", "2026-03-01"])) == {"O1"}
+    assert orders(leaf("ordered_at", "gt", "9999-12-31")) == set()
+    assert orders(leaf("ordered_at", "between", ["0001-01-01", "9999-12-31"])) == every
+    assert orders({"not": leaf("ordered_at", "ge", "0001-01-01")}) == set()
 
 
 # --- computed fields --------------------------------------------------------------------------
