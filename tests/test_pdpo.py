@@ -528,6 +528,13 @@ def test_col_07_hkid_written_into_a_note(attempt: Attempt, hkid: str, passes: bo
         assert VALID_HKID not in result.findings[0].message, "findings must not spread the HKID"
 
 
+def test_col_07_hkid_typed_into_a_name(attempt: Attempt) -> None:
+    customer = attempt.customer(with_email())
+    name = f"{customer.name_en} {VALID_HKID}"
+    attempt.do("update_customer", customer_id=customer.id, name_en=name)
+    assert_fails(attempt, "COL-07", f"name en of customer #{customer.id}")
+
+
 def test_col_07_editing_a_note_that_already_held_an_hkid(attempt: Attempt) -> None:
     customer = attempt.session.get(Customer, planted(attempt, "hkid_in_notes")[0])
     attempt.do("update_customer", customer_id=customer.id, notes=customer.notes + " Called back.")

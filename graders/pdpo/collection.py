@@ -42,7 +42,7 @@ HKID_FIELD = "hkid"
 """The report field that shows a customer's HKID number."""
 
 FREE_TEXT: tuple[tuple[type[SandboxBase], tuple[str, ...]], ...] = (
-    (Customer, ("notes", "hkid_basis")),
+    (Customer, ("name_en", "name_zh", "notes", "hkid_basis")),
     (ContactPoint, ("value",)),
     (ConsentRecord, ("note",)),
     (Message, ("subject", "body")),
