@@ -123,6 +123,7 @@ def graded_attempt(
         answers = reference_answers(started_attempt)
         attempts_service.save_answers(db_session, started_attempt, answers)
         attempts_service.submit_attempt(db_session, started_attempt, deliverables)
+        attempts_service.grade_attempt_record(db_session, started_attempt)
     db_session.commit()
     return started_attempt
 

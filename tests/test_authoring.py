@@ -280,6 +280,7 @@ def test_a_new_version_leaves_an_attempt_graded_on_the_old_one_unchanged(
     with sandbox_settings.app_context():
         attempts_service.save_answers(db_session, attempt, reference_answers(attempt))
         attempts_service.submit_attempt(db_session, attempt, deliverables)
+        attempts_service.grade_attempt_record(db_session, attempt)
     db_session.commit()
     stored = dict(db_session.scalars(select(GradeRecord)).one().result)
 

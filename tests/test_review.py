@@ -59,6 +59,7 @@ def _submit(app: Flask, db_session: Session, attempt: Attempt, steps, answers: d
     with app.app_context():
         attempts_service.save_answers(db_session, attempt, answers)
         attempts_service.submit_attempt(db_session, attempt, outcome.deliverables)
+        attempts_service.grade_attempt_record(db_session, attempt)
     db_session.commit()
     return attempt
 

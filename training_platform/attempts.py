@@ -163,7 +163,7 @@ def save_answers(attempt_id: int):
 @bp.post("/attempts/<int:attempt_id>/submit")
 @role_required(*ANY_ROLE)
 def submit(attempt_id: int):
-    """Hand in the attempt with the chosen deliverables; it is graded at once."""
+    """Hand in the attempt with the chosen deliverables, then grade it."""
     attempt = _own_attempt_or_error(attempt_id)
     session = get_session()
     if request.form.get("confirm") != "yes":
@@ -175,10 +175,14 @@ def submit(attempt_id: int):
         session.rollback()
         flash(f"Your attempt was not submitted. {exc}", "error")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
-    session.commit()
-    if attempt.status == AttemptStatus.SUBMITTED:
+    session.commit()  # the hand-in stands even if grading fails
+    try:
+        service.grade_attempt_record(session, attempt)
+    except service.GradingFailed:
+        session.rollback()
         flash(service.GRADING_FAILED, "warning")
     else:
+        session.commit()
         flash("Your attempt is submitted and graded.", "success")
     return redirect(url_for("attempts.result", attempt_id=attempt_id))
 

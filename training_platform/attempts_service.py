@@ -417,9 +417,10 @@ def submit_attempt(
     *,
     store: SandboxStore | None = None,
 ) -> Attempt:
-    """Hand in the attempt: check deliverables, freeze the sandbox, then grade it.
+    """Hand in the attempt: check deliverables, claim the submission, freeze the sandbox.
 
-    If grading fails the attempt stays submitted (and is logged) for `grade_attempt_record`.
+    Grading is a separate step (`grade_attempt_record`): the caller commits the submission
+    first, so a slow or failed grading never holds the database or loses the hand-in.
     """
     _require_in_progress(attempt)
     store = _store(store)
@@ -436,10 +437,6 @@ def submit_attempt(
     store.freeze(attempt.sandbox_key)
     attempt.deliverables = chosen
     session.flush()
-    try:
-        grade_attempt_record(session, attempt, store=store)
-    except GradingFailed:
-        pass  # logged by grade_attempt_record; the attempt waits, submitted, for a regrade
     return attempt
 
 

@@ -29,18 +29,27 @@ class PlatformBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection, _connection_record) -> None:
-    """SQLite ignores foreign keys unless asked, per connection."""
+SQLITE_BUSY_TIMEOUT_S = 30
+"""How long a SQLite write waits for another request's write to finish before failing."""
+
+
+def _configure_sqlite(dbapi_connection, _connection_record) -> None:
+    """Per connection: enforce foreign keys; use the write-ahead log, so that pages being read
+    never block a request that writes (a file database only)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    if cursor.execute("PRAGMA database_list").fetchone()[2]:
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def build_engine(url: str, **kwargs) -> Engine:
-    """Create an engine for a database URL; SQLite connections enforce foreign keys."""
+    """Create an engine for a database URL; SQLite gets foreign keys, WAL and a busy timeout."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine, "connect", _configure_sqlite)
     return engine
 
 
