@@ -17,9 +17,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import select
 
-from training_platform import create_app
-from training_platform.db import PlatformBase, get_engine, upgrade_database
+from tests.platform_fixtures import apply_reference_solution
+from training_platform import attempts_service, create_app, definitions_store
+from training_platform.accounts import create_centre, create_user
+from training_platform.db import PlatformBase, get_engine, new_session, upgrade_database
+from training_platform.models import Attempt, AttemptStatus, DefinitionKind, GradeRecord, Role
 
 pytestmark = pytest.mark.postgres
 
@@ -145,3 +149,51 @@ def test_migrations_match_the_models_on_postgres(pg_app):
     with get_engine(pg_app).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, PlatformBase.metadata) == []
+
+
+def test_an_attempt_is_graded_and_decided_on_postgres(pg_app, tmp_path):
+    """The whole path on PostgreSQL: publish, start, work, submit, grade, review, decide."""
+    pg_app.config["SANDBOX_CLOCK_MODE"] = "stepped"
+    with pg_app.app_context():
+        session = new_session(pg_app)
+        definitions_store.sync_builtin(session, Path(__file__).resolve().parents[1])
+        centre = create_centre(session, "pg-centre", "PostgreSQL Centre")
+        trainee = create_user(session, centre, "t@pg.test", "PG Trainee", Role.TRAINEE, "pw-123456")
+        create_user(session, centre, "a@pg.test", "PG Assessor", Role.ASSESSOR, "pw-123456")
+        session.commit()
+        version = definitions_store.current_version(
+            session, DefinitionKind.SCENARIO, "105077L3-marketing-vip-report", centre.id
+        )
+        attempt = attempts_service.start_attempt(session, trainee, version)
+        session.commit()
+        deliverables = apply_reference_solution(pg_app, attempt)
+        scenario = attempts_service.scenario_of(attempt)
+        attempts_service.save_answers(session, attempt, dict(scenario.reference_answers))
+        attempts_service.submit_attempt(session, attempt, deliverables)
+        session.commit()
+        attempts_service.grade_attempt_record(session, attempt)
+        session.commit()
+        attempt_id = attempt.id
+        record = session.scalars(select(GradeRecord)).one()
+        assert record.overall == "pending_review"  # the written answer waits for the assessor
+        assert {c["status"] for c in record.result["checks"]} == {"pass"}
+        session.close()
+
+    client = pg_app.test_client()
+    client.post("/login", data={"email": "a@pg.test", "password": "pw-123456"})
+    evidence = client.get(f"/review/attempts/{attempt_id}")
+    assert evidence.status_code == 200 and "Action timeline" in evidence.text
+    scored = client.post(
+        f"/review/attempts/{attempt_id}/rubric/w-activity",
+        data={"points-uses-data": "2", "points-activity": "2", "points-privacy": "1"},
+    )
+    assert scored.status_code == 302
+    decided = client.post(
+        f"/review/attempts/{attempt_id}/decision",
+        data={"decision": "competent", "comment": "Report and answers meet the unit."},
+    )
+    assert decided.status_code == 302
+    with pg_app.app_context():
+        session = new_session(pg_app)
+        assert session.get(Attempt, attempt_id).status == AttemptStatus.DECIDED
+        session.close()
