@@ -92,6 +92,24 @@ def test_rows_match_fails_when_the_report_uses_another_source(attempt: Attempt) 
     assert outcome.evidence["found_source"] == "orders"
 
 
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("report.rows_match", rows_params()),
+        ("report.no_rows_where", {"report": "report", "where": WITHDRAWN_OR_NOT_ASKED}),
+    ],
+)
+def test_a_condition_on_customers_fails_a_report_of_orders(
+    attempt: Attempt, name: str, params: dict[str, Any]
+) -> None:
+    # No source named: the condition (on consent) cannot be evaluated on the report's orders.
+    attempt.report(columns=["order_no", "total_hkd"], filters=None, source="orders")
+    outcome = attempt.check(name, params)
+    assert outcome.status is Status.FAIL
+    assert outcome.evidence["found_source"] == "orders"
+    assert outcome.note == "The report is not built on the data this task is about."
+
+
 # --- report.columns ---------------------------------------------------------------------------
 
 COLUMN_RULES = {

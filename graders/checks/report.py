@@ -24,16 +24,32 @@ from sandbox_crm.query import QueryError, select_keys
 from sandbox_crm.sources import SOURCES, get_source
 
 
-def _source_problem(report_source: str, expected: str | None) -> Outcome | None:
-    if expected is None or expected == report_source:
-        return None
-    return Outcome.failed(
-        {
-            "reason": f"the report uses source {report_source!r}, not {expected!r}",
-            "expected_source": expected,
-            "found_source": report_source,
-        }
-    )
+def _source_problem(report_source: str, expected: str | None, where: Condition) -> Outcome | None:
+    """A failing outcome when the report is not built on the source the condition is for.
+
+    With no expected source, the condition must be one that can be evaluated on the report's
+    own source: a condition on customers' consent says nothing about a report of orders.
+    """
+    if expected is not None and expected != report_source:
+        return Outcome.failed(
+            {
+                "reason": f"the report uses source {report_source!r}, not {expected!r}",
+                "expected_source": expected,
+                "found_source": report_source,
+            }
+        )
+    problems = condition_errors(report_source, where) if report_source in SOURCES else []
+    if report_source not in SOURCES or problems:
+        return Outcome.failed(
+            {
+                "reason": f"the report uses source {report_source!r}, on which the expected "
+                "condition cannot be evaluated",
+                "problems": problems,
+                "found_source": report_source,
+            },
+            note="The report is not built on the data this task is about.",
+        )
+    return None
 
 
 def _check_source_and_condition(source: str | None, where: Condition) -> None:
@@ -95,7 +111,7 @@ def rows_match(ctx: GradingContext, params: RowsMatchParams) -> Outcome:
     report = load_report(ctx, params.report)
     if isinstance(report, Outcome):
         return report
-    wrong_source = _source_problem(report.source, params.expect.source)
+    wrong_source = _source_problem(report.source, params.expect.source, params.expect.where)
     if wrong_source is not None:
         return wrong_source
     expected = select_keys(ctx.final, report.source, params.expect.where, ctx.as_of)
@@ -210,7 +226,7 @@ def no_rows_where(ctx: GradingContext, params: NoRowsWhereParams) -> Outcome:
     report = load_report(ctx, params.report)
     if isinstance(report, Outcome):
         return report
-    wrong_source = _source_problem(report.source, params.source)
+    wrong_source = _source_problem(report.source, params.source, params.where)
     if wrong_source is not None:
         return wrong_source
     try:
