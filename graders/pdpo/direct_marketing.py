@@ -249,6 +249,16 @@ class _MarketingLog:
         member = self.member_no.get(sent.message.customer_id)
         return f"member {member}" if member else f"customer {sent.message.customer_id}"
 
+    def promotion_breach(self, sent: _Sent, what: str, *consents: _Consent | None) -> Breach:
+        """A finding about one promotional message: which, to whom and when, then ``what``."""
+        message = sent.message
+        return Breach(
+            f"Promotional {message.channel} message #{message.id} to {self.who(sent)} on "
+            f"{_when(message.sent_at)} {what}.",
+            sent.event_ids,
+            self.records(sent, *consents),
+        )
+
 
 def _address(value: str | None) -> str:
     return "".join((value or "").split()).lower()
@@ -276,16 +286,11 @@ def dm_01(ctx: GradingContext) -> RuleOutcome:
         if consent is not None and consent.status in CONSENTING:
             continue
         status = consent.status if consent is not None else "none recorded"
-        message = sent.message
-        breaches.append(
-            Breach(
-                f"Promotional {message.channel} message #{message.id} to {log.who(sent)} on "
-                f"{_when(message.sent_at)} without direct-marketing consent on {message.channel} "
-                f"(consent status at the time: {status}).",
-                sent.event_ids,
-                log.records(sent, consent),
-            )
+        what = (
+            f"without direct-marketing consent on {sent.message.channel} "
+            f"(consent status at the time: {status})"
         )
+        breaches.append(log.promotion_breach(sent, what, consent))
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
@@ -300,22 +305,13 @@ def dm_04(ctx: GradingContext) -> RuleOutcome:
     log = _log(ctx)
     breaches = []
     for sent in log.promotional():
-        consents = log.relied_on(sent)
-        moment = sent.message.sent_at
-        if not consents or any(c.written_confirmation_problem(moment) is None for c in consents):
-            continue  # no consent at all is DM-01's finding
-        consent = consents[0]
-        message = sent.message
-        breaches.append(
-            Breach(
-                f"Promotional {message.channel} message #{message.id} to {log.who(sent)} on "
-                f"{_when(message.sent_at)} relies on consent given orally on "
-                f"{_when(consent.captured_at)}, "
-                f"{consent.written_confirmation_problem(moment)}.",
-                sent.event_ids,
-                log.records(sent, consent),
-            )
-        )
+        consents = log.relied_on(sent)  # none at all is DM-01's finding
+        problems = [c.written_confirmation_problem(sent.message.sent_at) for c in consents]
+        if not consents or None in problems:
+            continue
+        latest = consents[0]
+        what = f"relies on consent given orally on {_when(latest.captured_at)}, {problems[0]}"
+        breaches.append(log.promotion_breach(sent, what, latest))
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
@@ -364,24 +360,15 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
         opt_out = log.opt_out(sent)
         if opt_out is None:
             continue
-        message = sent.message
         if isinstance(opt_out, _Consent):
-            how = (
+            what = (
                 f"after the customer opted out of direct marketing by {opt_out.channel} "
                 f"(received {_when(opt_out.captured_at)}; an opt-out covers every channel)"
             )
-            records = log.records(sent, opt_out)
+            breaches.append(log.promotion_breach(sent, what, opt_out))
         else:
-            how = "to an address the customer had opted out of before the attempt"
-            records = log.records(sent)
-        breaches.append(
-            Breach(
-                f"Promotional {message.channel} message #{message.id} to {log.who(sent)} sent on "
-                f"{_when(message.sent_at)} {how}.",
-                sent.event_ids,
-                records,
-            )
-        )
+            what = "to an address the customer had opted out of before the attempt"
+            breaches.append(log.promotion_breach(sent, what))
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
