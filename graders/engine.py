@@ -63,7 +63,7 @@ __all__ = [
     "validate_check_params",
 ]
 
-GRADER_VERSION = "1.0.0"
+GRADER_VERSION = "1.1.0"
 """Stored with every result; bump it when a check or rule changes what it decides."""
 
 WRITTEN_PASS_MARK = 0.5

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from graders import runner
+from graders.engine import GRADER_VERSION
 from sandbox_crm.models import AuditEvent, ReportRun
 from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import reference_answers
@@ -185,7 +186,7 @@ def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timel
     # Header.
     assert "Chan Siu Ming" in html
     assert f"version {version.version}" in html and version.content_hash[:12] in html
-    assert "grader 1.0.0" in html
+    assert f"grader {GRADER_VERSION}" in html
     # A PR with its text, the check's trainee-safe message, and the assessor's evidence.
     assert "Search and access data from different CRM systems" in html
     assert 'id="check-rows"' in html
