@@ -698,7 +698,10 @@ def test_export_stores_the_choices_and_download_returns_csv(
     assert download.mimetype == "text/csv"
     assert "attachment" in download.headers["Content-Disposition"]
     assert ".csv" in download.headers["Content-Disposition"]
-    assert download.get_data(as_text=True).splitlines()[0] == "member_no,name_en,tier"
+    text = download.get_data(as_text=True)
+    assert text.startswith("\ufeff")  # so that Excel reads the file as UTF-8
+    assert text.removeprefix("\ufeff") == export.content
+    assert text.splitlines()[0] == "\ufeffmember_no,name_en,tier"
     assert client.get(f"{BASE}/exports/{export.id + 1}/download").status_code == 404
 
 

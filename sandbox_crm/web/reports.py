@@ -504,13 +504,20 @@ def _filename(export: ReportExport) -> str:
     return f"{slug[:60]}-{export.exported_at:%Y%m%d-%H%M}.{export.file_format}"
 
 
+UTF8_BOM = "\ufeff"
+
+
 @bp.get("/exports/<int:export_id>/download")
 def export_download(export_id: int) -> Response:
-    """The stored file of one of my exports, as CSV."""
+    """The stored file of one of my exports, as CSV.
+
+    The file starts with a UTF-8 byte order mark: without it, Excel reads a CSV in the
+    system's legacy code page and garbles the Chinese names.
+    """
     export = db().get(ReportExport, export_id)
     if export is None or export.exported_by_id != actor().id:
         raise CrmNotFound("export")
-    response = make_response(export.content)
+    response = make_response(UTF8_BOM + export.content)
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{_filename(export)}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
