@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from graders.definitions.models import Scenario, Step, Unit
+from graders.definitions.models import BRIEF_PLACEHOLDER, Scenario, Step, Unit
 from graders.engine import grade_attempt
 from graders.results import GradingResult
 from sandbox_crm.generator import GenerationSpec, PlantSpec
@@ -28,7 +28,6 @@ from sandbox_crm.query import aggregate
 from sandbox_crm.store import SandboxStore
 
 _PLANT_REF = re.compile(r"^\$plant:([a-z0-9_]+):(\d+)$")
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class StepError(ValueError):
@@ -182,14 +181,14 @@ def render_brief(brief: str, values: Mapping[str, Any]) -> str:
     """The brief's Markdown with ``{{ name }}`` placeholders filled in (numbers formatted)."""
 
     def fill(match: re.Match[str]) -> str:
-        value = values.get(match.group(1), match.group(0))
+        value = values.get(match.group(1).strip(), match.group(0))
         if isinstance(value, int):
             return f"{value:,}"
         if isinstance(value, float):
             return f"{value:,.2f}"
         return str(value)
 
-    return _PLACEHOLDER.sub(fill, brief)
+    return BRIEF_PLACEHOLDER.sub(fill, brief)
 
 
 def grade_sandbox(

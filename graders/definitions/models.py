@@ -290,7 +290,8 @@ Answer = Annotated[
 ]
 
 PDPO_RULE_PATTERN = re.compile(r"^pdpo:[A-Z]+-[0-9]+$")
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+BRIEF_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+"""A ``{{ name }}`` in a brief; the name is the group, with spaces around it."""
 
 BRIEF_BUILTINS = frozenset({"company", "staff_name", "staff_title", "today"})
 """Placeholders every brief may use without a fact: the sandbox's company, the trainee's staff
@@ -610,7 +611,7 @@ class Scenario(_Strict):
             problems.append((("max_attempts",), "max_attempts applies only in assessment mode"))
         if not self.checks and not self.items:
             problems.append(((), "a scenario needs at least one check or item"))
-        for match in _PLACEHOLDER.finditer(self.brief):
+        for match in BRIEF_PLACEHOLDER.finditer(self.brief):
             name = match.group(1).strip()
             if name not in self.facts and name not in BRIEF_BUILTINS:
                 builtins = ", ".join(sorted(BRIEF_BUILTINS))
