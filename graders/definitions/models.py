@@ -367,6 +367,12 @@ class CrmSpec(_Strict):
     """The staff member the trainee works as."""
     plant: list[PlantSpec] = Field(default_factory=list)
     """Scenario-specific situations injected after generation."""
+    variants: int = Field(default=8, ge=1, le=64)
+    """How many data variants (the pool) this scenario's attempts are spread over (1 to 64).
+
+    Variant n is generated with the seed ``seed * 1000 + n``; ``practicum validate`` runs the
+    scenario's self-test in every variant of the pool.
+    """
 
 
 class Fact(_Strict):
