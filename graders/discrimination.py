@@ -363,6 +363,12 @@ def discriminate(store: SandboxStore, scenario: Scenario) -> list[CriterionResul
     counts: dict[tuple[str, str], list[int]] = {}
     problems: dict[tuple[str, str], str] = {}
     for variant in range(scenario.crm.variants):
+        try:
+            store.ensure_template(generation_spec(scenario, variant))
+        except ValueError as exc:  # a plant the sandbox cannot hold
+            for expectation in expectations:
+                problems[(expectation.check_id, "")] = f"variant {variant}: {exc}"
+            continue
         with store.template_session(generation_spec(scenario, variant)) as template:
             as_of = sandbox_date(template)
             for expectation in expectations:
