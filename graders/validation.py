@@ -31,7 +31,7 @@ from graders.discrimination import CriterionResult, discriminate
 from graders.engine import check_param_problems
 from graders.registry import CHECKS, PDPO_RULES, load_builtin, rule_key
 from graders.results import CheckResult, GradingResult, ItemResult, RuleResult, Severity, Status
-from graders.runner import run_scripted_attempt
+from graders.runner import generation_spec, run_scripted_attempt
 from sandbox_crm.operations import OPERATIONS
 from sandbox_crm.plants import known_plant_kinds, validate_plant
 from sandbox_crm.query import validate_condition
@@ -251,6 +251,12 @@ def run_scenario(
     messages: list[list[str]] = [[] for _ in runs]
     notes: list[list[str]] = [[] for _ in runs]
     for variant in range(variants):
+        try:
+            store.ensure_template(generation_spec(scenario, variant))
+        except ValueError as exc:  # a plant the sandbox cannot hold: no run can start
+            for run_messages in messages:
+                run_messages.append(f"variant {variant}: {exc}")
+            continue
         for index, run in enumerate(runs):
             key = f"validate-{index}"
             store.delete(key)  # a leftover of an interrupted run
