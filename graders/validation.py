@@ -205,20 +205,32 @@ class _Run:
     deliverables: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _named_deliverables(
+    steps: Sequence[Step], deliverables: Mapping[str, int | str]
+) -> tuple[list[Step], dict[str, int]]:
+    """Steps marked with the deliverables named by an ``as`` alias; the ids named by number."""
+    aliases = {name: d for d, name in deliverables.items() if isinstance(name, str)}
+    marked = []
+    for step in steps:
+        if step.deliverable in aliases.values():
+            step = step.model_copy(update={"deliverable": None})
+        if step.as_ in aliases:
+            step = step.model_copy(update={"deliverable": aliases[step.as_]})
+        marked.append(step)
+    numbers = {d: n for d, n in deliverables.items() if not isinstance(n, str)}
+    return marked, numbers
+
+
 def _self_test_runs(scenario: Scenario) -> list[_Run]:
     """The reference solution, the alternatives and the counterexamples of a scenario."""
     reference = scenario.reference_answers
     runs = [_Run("reference solution", "reference", scenario.reference_solution, reference)]
-    runs += [
-        _Run(
-            f"alternative: {a.name}",
-            "alternative",
-            a.steps,
-            {**reference, **a.answers},
-            deliverables=a.deliverables,
+    for alternative in scenario.alternatives:
+        steps, numbers = _named_deliverables(alternative.steps, alternative.deliverables)
+        answers = {**reference, **alternative.answers}
+        runs.append(
+            _Run(f"alternative: {alternative.name}", "alternative", steps, answers, (), numbers)
         )
-        for a in scenario.alternatives
-    ]
     runs += [
         _Run(
             f"counterexample: {c.name}",

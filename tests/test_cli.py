@@ -143,6 +143,8 @@ def test_validate_runs_alternatives_and_prints_the_discrimination_report(runner,
         "PASS  999001L3-silver-list  rows: drop status eq active ... caught in 2/2 variants"
         in result.output
     )
+    # The deliverable named by its alias is graded, not the draft the steps marked first.
+    assert "PASS  999001L3-silver-list  alternative: builds a wrong first draft" in result.output
 
 
 def test_validate_fails_an_alternative_that_is_not_competent(runner, small_definitions):
