@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 Condition = Any
-Path = tuple[tuple[str, int], ...]
+NodePath = tuple[tuple[str, int], ...]
 Nearest = Callable[[str, Any, str], Any]
 """``nearest(field, value, side)``: the largest data value below (side ``lt``) or at most
 (``le``) ``value``, or the smallest above (``gt``) or at least (``ge``) it; None if none."""
@@ -84,7 +84,7 @@ def criterion_text(condition: Condition) -> str:
 # --- walking and rewriting conditions ---------------------------------------------------------
 
 
-def _walk(node: Condition, path: Path = ()) -> Iterator[tuple[Path, Condition]]:
+def _walk(node: Condition, path: NodePath = ()) -> Iterator[tuple[NodePath, Condition]]:
     """Every node of a condition with its path (("all", 2), ("not", 0), ...), root first."""
     yield path, node
     if not isinstance(node, dict):
@@ -98,7 +98,7 @@ def _walk(node: Condition, path: Path = ()) -> Iterator[tuple[Path, Condition]]:
                 yield from _walk(child, (*path, (kind, i)))
 
 
-def _replace(node: Condition, path: Path, new: Any) -> Condition:
+def _replace(node: Condition, path: NodePath, new: Any) -> Condition:
     """A copy of ``node`` with the node at ``path`` replaced by ``new`` (or removed)."""
     if not path:
         return None if new is _REMOVE else new
@@ -180,25 +180,23 @@ def _nearest_or_step(nearest: Nearest | None, field: str, value: Any, side: str,
 def _bound_moves(
     nearest: Nearest | None, field: str, op: str, value: Any, kind: str
 ) -> dict[str, Any]:
-    """New thresholds that move a bound across its boundary: {"down": v, "up": v}."""
-    near = _nearest_or_step
+    """The bound moved one data value across its boundary, down and up: {"down": v, "up": v}.
 
-    def shifted(found: Any, delta: int) -> Any:
-        return None if found is None else _step(found, delta)
+    Each move changes the side of exactly the rows with the nearest value (a strict bound moves
+    one step past that value, an inclusive bound onto it).
+    """
+
+    def near(side: str, delta: int = 0) -> Any:
+        found = _nearest_or_step(nearest, field, value, side, kind)
+        return _step(found, delta) if delta and found is not None else found
 
     if op == "ge":
-        down = near(nearest, field, value, "lt", kind)
-        up = shifted(near(nearest, field, value, "ge", kind), 1)
-    elif op == "gt":
-        down = shifted(near(nearest, field, value, "le", kind), -1)
-        up = near(nearest, field, value, "gt", kind)
-    elif op == "le":
-        down = shifted(near(nearest, field, value, "le", kind), -1)
-        up = near(nearest, field, value, "gt", kind)
-    else:  # lt
-        down = near(nearest, field, value, "lt", kind)
-        up = shifted(near(nearest, field, value, "ge", kind), 1)
-    return {"down": down, "up": up}
+        return {"down": near("lt"), "up": near("ge", 1)}
+    if op == "gt":
+        return {"down": near("le", -1), "up": near("gt")}
+    if op == "le":
+        return {"down": near("le", -1), "up": near("gt")}
+    return {"down": near("lt"), "up": near("ge", 1)}  # lt
 
 
 def _leaf_changes(
