@@ -57,6 +57,7 @@ ALL_PLANTS = (
     PlantSpec.of("invalid_email", 3),
     PlantSpec.of("duplicate_customer", 3),
     PlantSpec.of("dormant_admin", 1),
+    PlantSpec.of("customer_profile", 2, tiers=["silver"], spend_hkd=[8000, 9000]),
 )
 
 
