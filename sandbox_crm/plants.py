@@ -208,7 +208,11 @@ class PlantRun:
 def apply_plants(
     session: Session, ctx: PlantContext, plants: Sequence[tuple[str, int, Mapping[str, Any]]]
 ) -> dict[str, PlantResult]:
-    """Apply the plants in order; returns kind -> result (repeated kinds are merged)."""
+    """Apply the plants in order; returns kind -> result (repeated kinds are merged).
+
+    A kind's ids are sorted within each plant and follow the order of the plants, so that
+    ``$plant:KIND:N`` in a scenario's steps names the same planted situation in every variant.
+    """
     results: dict[str, PlantResult] = {}
     taken: set[int] = set()
     for index, (kind, count, params) in enumerate(plants):
@@ -221,8 +225,6 @@ def apply_plants(
         merged = results.setdefault(kind, PlantResult())
         merged.ids.extend(result.ids)
         merged.details.update(result.details)
-    for result in results.values():
-        result.ids.sort()
     return results
 
 

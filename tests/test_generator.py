@@ -683,6 +683,16 @@ def test_customer_profile_gives_members_the_profile_asked_for(profiled) -> None:
     assert closed.closed_on is not None and last_order.date() < closed.closed_on < TODAY
 
 
+def test_ids_of_a_kind_planted_twice_follow_the_order_of_the_plants(profiled) -> None:
+    # So that $plant:customer_profile:2 is the closed Gold member in every variant.
+    session, plants = profiled
+    ids = plants["customer_profile"]
+    rows = _profiles(session, ids)
+    assert {rows[ids[0]]["tier"], rows[ids[1]]["tier"]} == {"silver", "classic"}
+    assert ids[0] < ids[1]
+    assert [rows[ids[2]]["tier"], rows[ids[3]]["tier"]] == ["gold", "platinum"]
+
+
 def test_customer_profile_orders_add_up(profiled) -> None:
     session, plants = profiled
     for cid in plants["customer_profile"]:
