@@ -35,6 +35,11 @@ def test_validate_passes_on_the_shipped_definitions(runner):
     assert "PASS  105077L3-marketing-vip-report  reference solution" in result.output
     assert result.output.count("counterexample:") == 5
     assert "ok 2.4" in result.output  # the coverage matrix
+    assert "PASS  105077L3-marketing-vip-report  alternative: " in result.output
+    assert "PASS  105077L3-marketing-vip-report  rows: drop tier in [gold, platinum]" in (
+        result.output
+    )
+    assert "FAIL" not in result.output
     assert "OK: definitions valid" in result.output
 
 
