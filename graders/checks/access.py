@@ -80,7 +80,7 @@ def _sharing_note(
 ) -> str:
     """What is wrong with the shares: departments too many (named: the trainee chose them),
     departments missing (counted) and export rights."""
-    names = dict(ctx.final.execute(select(Department.code, Department.name)).tuples().all())
+    names = dict(ctx.final.execute(select(Department.code, Department.name)).all())
     sentences = []
     if extra:
         listed = ", ".join(names.get(code, code) for code in extra)

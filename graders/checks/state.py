@@ -99,7 +99,7 @@ def _customer_of(ctx: GradingContext, table: str, keys: list[Any], *, before: bo
     tbl = SandboxBase.metadata.tables[table]
     session = ctx.template if before else ctx.final
     rows = session.execute(select(tbl.c.id, tbl.c.customer_id).where(tbl.c.id.in_(keys)))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 @check("state.only_requested_changes", params=OnlyRequestedParams)
@@ -129,7 +129,7 @@ def only_requested_changes(ctx: GradingContext, params: OnlyRequestedParams) -> 
     members = dict(
         ctx.final.execute(
             select(Customer.id, Customer.member_no).where(Customer.id.in_(customers[:LISTED]))
-        ).tuples()
+        ).all()
     )
     for change in changes:
         change["member_no"] = members.get(change["customer_id"])

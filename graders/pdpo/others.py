@@ -134,7 +134,7 @@ def _flagged_exports(
         members = dict(
             ctx.final.execute(
                 select(Customer.id, Customer.member_no).where(Customer.id.in_(customers))
-            ).tuples()
+            ).all()
         )
         shown = ", ".join(str(members.get(c, c)) for c in customers[:10])
         more = f" and {len(customers) - 10} more" if len(customers) > 10 else ""
