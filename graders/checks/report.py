@@ -409,9 +409,9 @@ def no_rows_where(ctx: GradingContext, params: NoRowsWhereParams) -> Outcome:
             matched = trusted_keys(ctx, report.source, _within(part, key_field, offending), changes)
             if matched:
                 labels += [x for x in condition_labels(report.source, part) if x not in labels]
-        on = f" on {quoted(labels)}" if labels else ""
+        because = f" because of their {quoted(labels)}" if labels else ""
         note = (
-            f"The list includes {_count(report.source, len(offending))} that the task says to "
-            f"leave out, because of what the CRM records{on}."
+            f"The list includes {_count(report.source, len(offending))} that must be left "
+            f"out{because}."
         )
     return judged(not offending, evidence, score, note)
