@@ -7,13 +7,13 @@ the feedback texts nor the PDPO findings.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from graders import runner
@@ -132,6 +132,7 @@ def assert_no_contradiction(html: str) -> None:
                 "Fail" in statuses
                 or "Not demonstrated on review:" in row.text
                 or "Counts against" in statuses
+                or "Your assessor will explain with the decision why" in row.text
             ), pr_id
 
 
@@ -349,11 +350,7 @@ def test_an_assessment_shows_no_review_feedback_or_pdpo_findings_before_the_deci
 
 def _store_result(db_session: Session, attempt: Attempt, change) -> None:
     """Keep a new grading record: the attempt's latest result as ``change`` edits it."""
-    result = dict(
-        db_session.scalars(select(GradeRecord).where(GradeRecord.attempt_id == attempt.id))
-        .first()
-        .result
-    )
+    result = copy.deepcopy(attempts_service.latest_grade_record(db_session, attempt).result)
     change(result)
     db_session.add(
         GradeRecord(
@@ -403,3 +400,15 @@ def test_a_pr_failed_by_a_serious_pdpo_breach_says_so(
     else:
         with pytest.raises(AssertionError):
             assert_no_contradiction(html)
+
+
+def test_in_an_assessment_a_pr_failed_by_a_breach_names_no_pdpo_before_the_decision(
+    client_as, trainee, assessment_attempt, db_session
+):
+    _store_result(db_session, assessment_attempt, _pr_failed_by("high"))
+    html = _result(client_as(trainee), assessment_attempt)
+    row = pr_rows(html)["3.1"]
+    assert row.status == "Not demonstrated"
+    assert "Your assessor will explain with the decision why" in row.text
+    assert "PDPO" not in row.text and "Counts against" not in row.text
+    assert_no_contradiction(html)
