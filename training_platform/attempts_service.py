@@ -28,7 +28,13 @@ from graders.definitions import (
 from graders.definitions.models import DeliverableKind
 from graders.engine import WRITTEN_PASS_MARK
 from graders.registry import PDPO_RULES, load_builtin, rule_key
-from graders.results import GradingResult, RequirementStatus, Severity, Status
+from graders.results import (
+    AppliedOverride,
+    GradingResult,
+    RequirementStatus,
+    Severity,
+    Status,
+)
 from sandbox_crm.models import Campaign, ReportDefinition, ReportExport
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
@@ -38,6 +44,7 @@ from training_platform.models import (
     DefinitionKind,
     DefinitionVersion,
     GradeRecord,
+    Review,
     Role,
     User,
     utcnow,
@@ -646,14 +653,14 @@ def result_for_trainee(session: Session, attempt: Attempt) -> TraineeResult | No
     )
 
 
-def _override(result: GradingResult, target: str) -> OverrideNote | None:
-    applied = result.overridden.get(target)
+def _override(overridden: Mapping[str, AppliedOverride], target: str) -> OverrideNote | None:
+    applied = overridden.get(target)
     if applied is None:
         return None
     return OverrideNote(automatic=applied.automatic, status=applied.status, reason=applied.reason)
 
 
-def _rubric(item: WrittenItem, review: Any, decided: bool) -> RubricFeedback | None:
+def _rubric(item: WrittenItem, review: Review | None, decided: bool) -> RubricFeedback | None:
     """The rubric scores and comments of a written item, once the decision makes them final."""
     if not decided or review is None:
         return None
@@ -704,7 +711,8 @@ def trainee_result(
     decision = review.decision.value if review is not None and review.decision else None
     decided = decision is not None
     withheld = scenario.mode == Mode.ASSESSMENT and not decided
-    overridden = result.overridden if decided else {}
+    # Overrides are drafts until the decision; a result read before it has none anyway.
+    overridden: Mapping[str, AppliedOverride] = result.overridden if decided else {}
     checks = {c.check_id: c for c in result.checks}
     items = {i.item_id: i for i in result.items}
     numbers = {item.id: n for n, item in enumerate(scenario.items, start=1)}
@@ -735,7 +743,7 @@ def trainee_result(
                         target_id=check_id,
                         status=in_force(target, check.status),
                         message="" if withheld else check.message,
-                        override=_override(result, target) if decided else None,
+                        override=_override(overridden, target),
                     )
                 )
             for item_id in requirement.item_ids:
@@ -752,14 +760,14 @@ def trainee_result(
                         status=in_force(target, item.status),
                         message=message,
                         number=numbers.get(item_id),
-                        override=_override(result, target) if decided else None,
+                        override=_override(overridden, target),
                         rubric=_rubric(definition, review, decided)
                         if isinstance(definition, WrittenItem)
                         else None,
                     )
                 )
             status = requirement.status.value
-            override = _override(result, f"pr:{requirement.pr_id}") if decided else None
+            override = _override(overridden, f"pr:{requirement.pr_id}")
             unexplained = (
                 status == RequirementStatus.NOT_DEMONSTRATED
                 and override is None
@@ -797,7 +805,7 @@ def trainee_result(
                 requirement=_rule_text(r.rule_id),
                 status=in_force(f"pdpo:{r.rule_id}", r.status),
                 breaches=len(r.findings),
-                override=_override(result, f"pdpo:{r.rule_id}") if decided else None,
+                override=_override(overridden, f"pdpo:{r.rule_id}"),
             )
             for r in shown
         )
