@@ -205,6 +205,7 @@ def test_an_override_to_pass_shows_its_reason_and_no_contradiction(
     assert "Passed on review:" in line.text and SHARING_REASON in line.text
     assert "Automatic result:" in line.text
     assert "Your assessor changed some automatic results." in html
+    assert "the automatic grading recommended: <strong>Not yet competent</strong>" in html
     assert_no_contradiction(html)
 
 
@@ -272,6 +273,9 @@ def test_rubric_points_and_comments_reach_the_trainee_after_the_decision_only(
     assert f"Pass mark 2.5 of 5: {'reached' if reached else 'not reached'}" in line.text
     assert f"{points['points-uses-data']} of 2" in line.text
     assert DECISION_COMMENT in html
+    # Automatically, the written answer was waiting for review: no recommendation to compare.
+    assert 'id="automatic-recommendation"' not in html
+    assert "changed some automatic results" not in html
     assert_no_contradiction(html)
 
 

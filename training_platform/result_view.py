@@ -33,6 +33,8 @@ __all__ = [
     "present_result",
 ]
 
+# The verdicts a decision can take, and so the automatic ones it can be compared with.
+_DECISIONS = ("competent", "not_yet_competent")
 # Severities a trainee reads as serious (red); the others are amber.
 SERIOUS_SEVERITIES = ("critical", "high")
 
@@ -42,7 +44,8 @@ class VerdictView:
     """The top of the page: the assessor's decision, or the automatic recommendation.
 
     ``state`` is "competent", "not_yet_competent" or "pending_review"; ``automatic`` is the
-    automatic recommendation when a decision differs from it, so the comment reads as its reason.
+    automatic recommendation (competent or not) when the decision differs from it, so that the
+    comment and the overrides read as the reasons.
     """
 
     decided: bool
@@ -207,13 +210,16 @@ def _pdpo(rule: PdpoFeedback) -> PdpoView:
 def _verdict(result: TraineeResult) -> VerdictView:
     if result.decision is not None:
         automatic = result.automatic_recommendation
+        # "Pending review" is no recommendation to compare the decision with.
+        if automatic not in _DECISIONS or automatic == result.decision:
+            automatic = None
         return VerdictView(
             decided=True,
             state=result.decision,
             tone=badge_tone(result.decision),
             comment=result.decision_comment,
             decided_at=result.decided_at,
-            automatic=automatic if automatic not in (None, result.decision) else None,
+            automatic=automatic,
         )
     state = result.recommendation
     return VerdictView(
