@@ -20,6 +20,7 @@ from training_platform import crm_mount, definitions_store
 from training_platform.db import get_session
 from training_platform.models import Attempt, AttemptStatus, Role
 from training_platform.navigation import add_nav_item
+from training_platform.result_view import present_result
 from training_platform.security import role_required
 
 bp = Blueprint("attempts", __name__)
@@ -194,12 +195,12 @@ def result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect(url_for("attempts.show", attempt_id=attempt_id))
-    feedback = service.result_for_trainee(get_session(), attempt)
+    result = service.result_for_trainee(get_session(), attempt)
     return render_template(
         "attempts/result.html",
         attempt=attempt,
         scenario=service.scenario_of(attempt),
-        feedback=feedback,
+        feedback=present_result(result) if result is not None else None,
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),
     )

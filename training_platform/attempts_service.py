@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -25,8 +26,15 @@ from graders.definitions import (
     WrittenItem,
 )
 from graders.definitions.models import DeliverableKind
+from graders.engine import WRITTEN_PASS_MARK
 from graders.registry import PDPO_RULES, load_builtin, rule_key
-from graders.results import GradingResult, Severity, Status, Verdict
+from graders.results import (
+    AppliedOverride,
+    GradingResult,
+    RequirementStatus,
+    Severity,
+    Status,
+)
 from sandbox_crm.models import Campaign, ReportDefinition, ReportExport
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
@@ -36,6 +44,7 @@ from training_platform.models import (
     DefinitionKind,
     DefinitionVersion,
     GradeRecord,
+    Review,
     Role,
     User,
     utcnow,
@@ -506,20 +515,66 @@ def latest_grade(session: Session, attempt: Attempt) -> GradingResult | None:
 
 
 # --- what the trainee reads -------------------------------------------------------------------
+#
+# These are data: which statuses, messages, overrides and scores the trainee may see. How they
+# are worded and coloured is the presenter's business (training_platform/result_view.py).
+
+
+@dataclass(frozen=True)
+class OverrideNote:
+    """An assessor's override of one automatic status, with the reason the trainee reads."""
+
+    automatic: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CriterionScore:
+    """One rubric criterion of a written answer: the points given and the assessor's comment."""
+
+    criterion_id: str
+    text: str
+    points: int | None
+    max_points: int
+    comment: str
+
+
+@dataclass(frozen=True)
+class RubricFeedback:
+    """How the assessor scored a written answer against its rubric."""
+
+    criteria: tuple[CriterionScore, ...]
+    total: int
+    max_total: int
+    pass_mark: float
 
 
 @dataclass(frozen=True)
 class FeedbackLine:
-    """One check or question that evidences a PR, as the trainee sees it."""
+    """One check or question that evidences a PR, as the trainee sees it.
 
-    label: str
+    ``kind`` is "check" or "item"; ``status`` is the status in force (the assessor's, when
+    overridden), ``message`` the trainee-safe feedback of the automatic result.
+    """
+
+    kind: str
+    target_id: str
     status: str
     message: str
+    number: int | None = None
+    override: OverrideNote | None = None
+    rubric: RubricFeedback | None = None
 
 
 @dataclass(frozen=True)
 class RequirementFeedback:
-    """One PR of the unit: its text, the automatic status and the feedback that explains it."""
+    """One PR of the unit: its text, the status in force and the feedback that explains it.
+
+    ``other_cause`` explains a PR not demonstrated although none of its checks and questions
+    failed and no assessor overrode it: "pdpo" when a serious PDPO breach counts against it,
+    "withheld" when that is feedback held back until the decision.
+    """
 
     pr_id: str
     group_title: str
@@ -527,37 +582,50 @@ class RequirementFeedback:
     points: tuple[Any, ...]
     status: str
     lines: tuple[FeedbackLine, ...]
+    override: OverrideNote | None = None
+    other_cause: str | None = None
 
 
 @dataclass(frozen=True)
 class PdpoFeedback:
-    """A PDPO rule the attempt breached, without the records involved."""
+    """A PDPO rule breached (or judged by the assessor), without the records involved."""
 
     rule_id: str
     title: str
     basis: str
     severity: str
     requirement: str
-    message: str
+    status: str
+    breaches: int
+    override: OverrideNote | None = None
 
 
 @dataclass(frozen=True)
 class TraineeResult:
-    """Everything the result page shows a trainee; never evidence or expected values."""
+    """Everything the result page may show a trainee; never evidence or expected values.
 
-    verdict: str
-    verdict_label: str
-    verdict_tone: str
-    pending_review: bool
+    Before the assessor's decision it holds the automatic result only: overrides, rubric scores
+    and comments are drafts until then. In an assessment, the feedback texts and the PDPO
+    findings are also held back until the decision (``feedback_withheld``).
+    """
+
+    recommendation: str
     requirements: tuple[RequirementFeedback, ...]
     pdpo: tuple[PdpoFeedback, ...]
     decision: str | None = None
     decision_comment: str = ""
-    # An assessment gives no hints: the feedback texts wait for the assessor's decision.
+    decided_at: datetime | None = None
+    automatic_recommendation: str | None = None
     feedback_withheld: bool = False
+
+    @property
+    def pending_review(self) -> bool:
+        """Whether the assessor has still to decide."""
+        return self.decision is None
 
 
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+_SERIOUS = (Severity.CRITICAL, Severity.HIGH)
 
 
 def _rule_text(rule_id: str) -> str:
@@ -567,43 +635,96 @@ def _rule_text(rule_id: str) -> str:
     return PDPO_RULES.get(key).description if key in PDPO_RULES else ""
 
 
-def _pdpo_message(severity: Severity, count: int) -> str:
-    times = "once" if count <= 1 else f"{count} times"
-    text = f"What you did in the CRM breached this rule ({times})."
-    if severity == Severity.CRITICAL:
-        text += " A critical breach means the attempt cannot be judged competent."
-    return text
-
-
 def result_for_trainee(session: Session, attempt: Attempt) -> TraineeResult | None:
     """The trainee's result: the automatic one, or the assessor's judgement once decided."""
-    result = latest_grade(session, attempt)
-    if result is None:
+    automatic = latest_grade(session, attempt)
+    if automatic is None:
         return None
     review = attempt.review
-    if review is not None and review.decision is not None:
-        # Drafts stay private to assessors; a recorded decision brings its overrides and scores.
-        from training_platform.review_service import effective_result
+    if review is None or review.decision is None:
+        return trainee_result(attempt, automatic)
+    # Drafts stay private to assessors; a recorded decision brings its overrides and scores.
+    from training_platform.review_service import effective_result
 
-        result = effective_result(session, attempt)
-    return trainee_result(attempt, result)
+    return trainee_result(
+        attempt,
+        effective_result(session, attempt),
+        automatic_recommendation=automatic.verdict.value,
+    )
 
 
-def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
-    """Turn a grading result into the trainee's view: per-PR feedback and PDPO breaches.
+def _override(overridden: Mapping[str, AppliedOverride], target: str) -> OverrideNote | None:
+    applied = overridden.get(target)
+    if applied is None:
+        return None
+    return OverrideNote(automatic=applied.automatic, status=applied.status, reason=applied.reason)
 
-    In an assessment the feedback texts of checks and questions are hints, so they are left out
-    until the assessor has decided; the statuses are shown at once.
+
+def _rubric(item: WrittenItem, review: Review | None, decided: bool) -> RubricFeedback | None:
+    """The rubric scores and comments of a written item, once the decision makes them final."""
+    if not decided or review is None:
+        return None
+    scores = {s.criterion_id: s for s in review.rubric_scores if s.item_id == item.id}
+    if not scores:
+        return None
+    criteria = tuple(
+        CriterionScore(
+            criterion_id=c.id,
+            text=c.text,
+            points=scores[c.id].points if c.id in scores else None,
+            max_points=c.points,
+            comment=(scores[c.id].comment or "") if c.id in scores else "",
+        )
+        for c in item.rubric
+    )
+    max_total = sum(c.points for c in item.rubric)
+    return RubricFeedback(
+        criteria=criteria,
+        total=sum(c.points or 0 for c in criteria),
+        max_total=max_total,
+        pass_mark=WRITTEN_PASS_MARK * max_total,
+    )
+
+
+def _other_cause(unexplained: bool, withheld: bool, serious_breach: bool) -> str | None:
+    if not unexplained:
+        return None
+    if withheld:
+        return "withheld"
+    return "pdpo" if serious_breach else None
+
+
+def trainee_result(
+    attempt: Attempt, result: GradingResult, *, automatic_recommendation: str | None = None
+) -> TraineeResult:
+    """Turn a grading result into what the trainee may read, per PR and per PDPO rule.
+
+    Each check and question carries the status in force; where the assessor overrode it, the
+    automatic status and the reason come with it, so a status never contradicts its PR. In an
+    assessment the feedback texts of checks and questions are hints, and the PDPO findings are
+    feedback too: both are left out until the assessor has decided; the statuses of the PRs
+    are shown at once.
     """
     unit = unit_of(attempt)
     scenario = scenario_of(attempt)
     review = attempt.review
     decision = review.decision.value if review is not None and review.decision else None
-    withheld = scenario.mode == Mode.ASSESSMENT and decision is None
+    decided = decision is not None
+    withheld = scenario.mode == Mode.ASSESSMENT and not decided
+    # Overrides are drafts until the decision; a result read before it has none anyway.
+    overridden: Mapping[str, AppliedOverride] = result.overridden if decided else {}
     checks = {c.check_id: c for c in result.checks}
     items = {i.item_id: i for i in result.items}
     numbers = {item.id: n for n, item in enumerate(scenario.items, start=1)}
     by_pr = {r.pr_id: r for r in result.requirements}
+
+    def in_force(target: str, status: str) -> str:
+        return overridden[target].status if target in overridden else str(status)
+
+    serious_breach = any(
+        r.severity in _SERIOUS and in_force(f"pdpo:{r.rule_id}", r.status) == Status.FAIL
+        for r in result.pdpo
+    )
     rows: list[RequirementFeedback] = []
     for group in unit.performance_requirements:
         for leaf in group.items:
@@ -613,62 +734,88 @@ def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
             lines: list[FeedbackLine] = []
             for check_id in requirement.check_ids:
                 check = checks.get(check_id)
-                if check is not None:
-                    message = "" if withheld else check.message
-                    lines.append(FeedbackLine("Your work in the CRM", check.status, message))
+                if check is None:
+                    continue
+                target = f"check:{check_id}"
+                lines.append(
+                    FeedbackLine(
+                        kind="check",
+                        target_id=check_id,
+                        status=in_force(target, check.status),
+                        message="" if withheld else check.message,
+                        override=_override(overridden, target),
+                    )
+                )
             for item_id in requirement.item_ids:
                 item = items.get(item_id)
                 if item is None:
                     continue
+                target = f"item:{item_id}"
                 message = "" if withheld else item.message
-                if item.status == Status.NEEDS_REVIEW and not message:
-                    message = "Your assessor will score this written answer."
-                label = f"Question {numbers.get(item_id, '')}".strip()
-                lines.append(FeedbackLine(label, item.status, message))
+                definition = scenario.item(item_id)
+                lines.append(
+                    FeedbackLine(
+                        kind="item",
+                        target_id=item_id,
+                        status=in_force(target, item.status),
+                        message=message,
+                        number=numbers.get(item_id),
+                        override=_override(overridden, target),
+                        rubric=_rubric(definition, review, decided)
+                        if isinstance(definition, WrittenItem)
+                        else None,
+                    )
+                )
+            status = requirement.status.value
+            override = _override(overridden, f"pr:{requirement.pr_id}")
+            unexplained = (
+                status == RequirementStatus.NOT_DEMONSTRATED
+                and override is None
+                and not any(line.status == Status.FAIL for line in lines)
+            )
             rows.append(
                 RequirementFeedback(
                     pr_id=leaf.id,
                     group_title=group.title,
                     text=leaf.text,
                     points=tuple(leaf.points),
-                    status=requirement.status.value,
+                    status=status,
                     lines=tuple(lines),
+                    override=override,
+                    other_cause=_other_cause(unexplained, withheld, serious_breach),
                 )
             )
-    breaches = sorted(
-        (r for r in result.pdpo if r.status == Status.FAIL),
-        key=lambda r: (_SEVERITY_ORDER.get(r.severity, 9), r.rule_id),
-    )
-    pdpo = tuple(
-        PdpoFeedback(
-            rule_id=r.rule_id,
-            title=r.title,
-            basis=r.basis,
-            severity=r.severity.value,
-            requirement=_rule_text(r.rule_id),
-            message=_pdpo_message(r.severity, len(r.findings)),
+    pdpo: tuple[PdpoFeedback, ...] = ()
+    if not withheld:
+        shown = sorted(
+            (
+                r
+                for r in result.pdpo
+                if in_force(f"pdpo:{r.rule_id}", r.status) == Status.FAIL
+                or f"pdpo:{r.rule_id}" in overridden
+            ),
+            key=lambda r: (_SEVERITY_ORDER.get(r.severity, 9), r.rule_id),
         )
-        for r in breaches
-    )
-    pending = decision is None
-    verdict = decision or result.verdict.value
-    if decision is not None:
-        label = "Competent" if decision == "competent" else "Not yet competent"
-        tone = "pass" if decision == "competent" else "fail"
-    elif result.verdict == Verdict.PENDING_REVIEW:
-        label, tone = "Pending assessor review", "warn"
-    elif result.verdict == Verdict.COMPETENT:
-        label, tone = "Competent (recommended), pending assessor review", "pass"
-    else:
-        label, tone = "Not yet competent (recommended), pending assessor review", "fail"
+        pdpo = tuple(
+            PdpoFeedback(
+                rule_id=r.rule_id,
+                title=r.title,
+                basis=r.basis,
+                severity=r.severity.value,
+                requirement=_rule_text(r.rule_id),
+                status=in_force(f"pdpo:{r.rule_id}", r.status),
+                breaches=len(r.findings),
+                override=_override(overridden, f"pdpo:{r.rule_id}"),
+            )
+            for r in shown
+        )
     return TraineeResult(
-        verdict=verdict,
-        verdict_label=label,
-        verdict_tone=tone,
-        pending_review=pending,
+        recommendation=result.verdict.value,
         requirements=tuple(rows),
         pdpo=pdpo,
         decision=decision,
-        decision_comment=(review.comment if review is not None and decision else "") or "",
+        decision_comment=(review.comment if review is not None and decided else "") or "",
+        decided_at=review.decided_at if review is not None and decided else None,
+        automatic_recommendation=automatic_recommendation,
         feedback_withheld=withheld,
     )
