@@ -207,20 +207,20 @@ def steps_file(tmp_path: Path, definitions: tuple[Scenario, Unit], **extra: Any)
     return path
 
 
-def test_attempt_command_lists_refused_steps_and_takes_aliases_and_scores(
-    runner, tmp_path, definitions
-):
-    path = steps_file(tmp_path, definitions)
+def test_attempt_command_lists_refused_steps_and_takes_aliases_and_scores(runner):
+    # The documented example: checked before sharing, shared twice, named by alias, pre-scored.
+    path = ROOT / "docs/examples/vip-report-careful-with-a-misclick.yaml"
     result = runner.invoke(args=["attempt", SCENARIO_ID, "--steps", str(path)])
     assert result.exit_code == 0, result.output
     assert f"{SCENARIO_ID}: competent" in result.output
     assert "Refused steps (1), audited; the attempt went on:" in result.output
-    assert "  step 3 (share_report): The report is already shared with Marketing" in (result.output)
+    assert "  step 4 (share_report): The report is already shared with Marketing" in (result.output)
     as_json = runner.invoke(args=["attempt", SCENARIO_ID, "--steps", str(path), "--json"])
     payload = json.loads(as_json.output)
     [refused] = payload["refused_steps"]
-    assert (refused["step"], refused["op"]) == (3, "share_report")
+    assert (refused["step"], refused["op"]) == (4, "share_report")
     assert isinstance(refused["event_id"], int)
+    assert isinstance(payload["deliverables"]["report"], int)
     assert payload["verdict"] == "competent"
 
 
