@@ -263,9 +263,13 @@ CREATE = {"id": "create", "operation": "report.create"}
         ),
         (
             {**steps(CREATE, {"operation": "report.run", "after": ["create"]}), "ordered": True},
-            "ordered: give the order either with ordered: true or with after, not both",
+            "ordered: ordered: true is the older form; it cannot be combined with id, after",
         ),
         (steps({"id": "Run now", "operation": "report.run"}), "steps[0].id: String should match"),
+        (
+            steps(CREATE, {"operation": "report.run", "after": ["{x}"]}),
+            "steps[1].after[0]: String should match",
+        ),
     ],
 )
 def test_bad_order_constraints_are_named_with_their_path(

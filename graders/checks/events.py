@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from graders.checks.common import DeliverableRef, Params, as_json
@@ -25,6 +25,7 @@ from graders.results import Outcome, Status
 from sandbox_crm.operations import OPERATIONS
 
 STEP_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+StepId = Annotated[str, StringConstraints(pattern=STEP_ID_PATTERN)]
 
 
 def audit_operations() -> list[str]:
@@ -41,9 +42,9 @@ class SequenceStep(Params):
     """If given, the event must be about this deliverable's entity."""
     details: dict[str, Any] = Field(default_factory=dict)
     """Expected values in the event's details (or, failing that, in its after-snapshot)."""
-    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    id: StepId | None = None
     """A name for this step, so that other steps' ``after`` can refer to it."""
-    after: list[str] = Field(default_factory=list)
+    after: list[StepId] = Field(default_factory=list)
     """Ids of steps that must each have happened before every event of this step."""
     required: bool = True
     """Whether the step must happen; false for a step that only matters if it is done at all."""
@@ -133,7 +134,8 @@ class SequenceParams(Params):
                 )
                 problems.append(_problem(("steps", index, "after"), "cycle", message, cycle))
         if self.ordered and self.uses_constraints:
-            message = "give the order either with ordered: true or with after, not both"
+            message = "ordered: true is the older form; it cannot be combined with id, after, "
+            message += "required or what (state the orders that matter with after)"
             problems.append(_problem(("ordered",), "ordered_and_after", message, True))
         if problems:
             raise ValidationError.from_exception_data(type(self).__name__, problems)
