@@ -183,6 +183,7 @@ def run_scenario(
             store.delete(key)
         if must_fail is None:
             messages = reference_failures(run.result)
+            messages += [f"step {r.index + 1} ({r.op}) refused: {r.message}" for r in run.refused]
         else:
             messages = counterexample_failures(run.result, must_fail)
         reports.append(RunReport(scenario.id, name, not messages, tuple(messages)))

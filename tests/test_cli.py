@@ -78,12 +78,12 @@ def test_validate_finds_an_unknown_deliverable_deep_in_a_checks_parameters(
 ):
     path = definitions_copy / SCENARIO_FILE
     text = path.read_text()
-    wrong = "{operation: report.export, deliverable: reprot}"
-    path.write_text(text.replace("{operation: report.export, deliverable: report}", wrong))
+    wrong = "{operation: report.share, deliverable: reprot}"
+    path.write_text(text.replace("{operation: report.share, deliverable: report}", wrong))
     result = runner.invoke(args=["validate"])
     assert result.exit_code == 1
     expected = (
-        f"{SCENARIO_FILE}:{line_of(path, wrong)} checks[5].params.steps[3].deliverable: "
+        f"{SCENARIO_FILE}:{line_of(path, wrong)} checks[5].params.steps[1].deliverable: "
         'no deliverable "reprot" in this scenario'
     )
     assert expected in result.output

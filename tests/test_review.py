@@ -215,6 +215,22 @@ def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timel
     assert "No PDPO rule was breached." in html
 
 
+def test_timeline_shows_a_refused_action_with_its_message(
+    client_as, assessor, sandbox_settings, db_session, started_attempt
+):
+    scenario = attempts_service.scenario_of(started_attempt)
+    steps = list(scenario.reference_solution)
+    steps.insert(2, steps[1])  # shares with Marketing twice: the CRM refuses the second
+    answers = reference_answers(started_attempt)
+    _submit(sandbox_settings, db_session, started_attempt, steps, answers)
+    page = client_as(assessor).get(f"/review/attempts/{started_attempt.id}")
+    html = page.get_data(as_text=True)
+    refused = '<span class="badge badge-fail">refused</span> <span class="mono">report.share</span>'
+    assert refused in html
+    assert "The report is already shared with Marketing (view and export)." in html
+    assert html.count('<td class="mono">report.share</td>') == 1
+
+
 def test_timeline_changes_are_short_text_and_leave_out_empty_fields_of_a_new_record():
     changed = review_service.field_changes(
         {"tier": "gold", "tags": ["vip"], "notes": None, "gone": 1},

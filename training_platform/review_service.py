@@ -25,6 +25,7 @@ from graders import runner
 from graders.definitions import Scenario, WrittenItem
 from graders.engine import roll_up
 from graders.results import GradingResult, RequirementStatus, Status, Verdict
+from sandbox_crm.audit import REFUSED_OPERATION
 from sandbox_crm.models import AuditEvent, StaffUser
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform.attempts_service import (
@@ -518,6 +519,15 @@ class TimelineEntry:
     entity_id: int | None
     changes: tuple[FieldChange, ...]
     details: tuple[tuple[str, str], ...]
+
+    @property
+    def refused(self) -> bool:
+        """Whether this is an action the CRM refused (nothing was changed)."""
+        return self.operation == REFUSED_OPERATION
+
+    def detail(self, key: str) -> str:
+        """One detail's text, or "" if the event has none by that name."""
+        return next((text for k, text in self.details if k == key), "")
 
 
 @dataclass(frozen=True)
