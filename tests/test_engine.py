@@ -196,13 +196,96 @@ def test_a_critical_finding_trumps_pending_review(written_scenario: Scenario, un
     assert result.verdict is Verdict.NOT_YET_COMPETENT
 
 
-def test_a_non_critical_finding_is_reported_but_does_not_decide(
+@pytest.mark.parametrize("severity", ["medium", "low"])
+def test_a_medium_or_low_finding_is_reported_but_does_not_decide(
+    unit: Unit, scenario_factory: ScenarioFactory, severity: str
+) -> None:
+    scenario = scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC)
+    result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, [rule_result("COL-03", severity)])
+    assert result.verdict is Verdict.COMPETENT
+    assert all(not r.rule_ids for r in result.requirements)
+    assert any(f"COL-03 ({severity})" in reason for reason in result.reasons)
+
+
+def with_breach_prs(scenario: Scenario, *prs: str) -> Scenario:
+    """The scenario with PDPO breaches mapped to these PRs (its pdpo.requirements)."""
+    data = scenario.model_dump(by_alias=True)
+    data["pdpo"] = {"requirements": list(prs)}
+    return Scenario.model_validate(data)
+
+
+def test_a_high_finding_blocks_an_automatic_competent(
     unit: Unit, scenario_factory: ScenarioFactory
 ) -> None:
     scenario = scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC)
     result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, [rule_result("SEC-02", "high")])
+    # No PR is mapped to breaches: every PR stands, but an assessor must decide.
+    assert all(r.status is RequirementStatus.DEMONSTRATED for r in result.requirements)
+    assert result.verdict is Verdict.PENDING_REVIEW
+    assert result.reasons[0] == "High PDPO finding SEC-02 (s35G, Title): SEC-02 happened"
+    assert any("an assessor must decide" in reason for reason in result.reasons)
+
+
+def test_a_high_finding_fails_the_prs_the_scenario_maps_breaches_to(
+    unit: Unit, scenario_factory: ScenarioFactory
+) -> None:
+    scenario = with_breach_prs(scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC), "2.2")
+    pdpo = [
+        rule_result("SEC-02", "high"),
+        rule_result("SEC-01", "high"),
+        rule_result("ACC-01", "low"),
+        rule_result("COL-01", "medium", "pass"),
+    ]
+    result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, pdpo)
+    assert result.verdict is Verdict.NOT_YET_COMPETENT
+    mapped = result.requirement("2.2")
+    assert mapped.status is RequirementStatus.NOT_DEMONSTRATED
+    assert mapped.rule_ids == ("SEC-02", "SEC-01")
+    assert mapped.check_ids == ("columns",)
+    assert result.requirement("2.1").status is RequirementStatus.DEMONSTRATED
+    assert result.requirement("2.1").rule_ids == ()
+    assert "PR 2.2 not demonstrated: pdpo SEC-02, pdpo SEC-01 failed." in result.reasons
+    assert "Medium and low PDPO findings for the assessor: ACC-01 (low)." in result.reasons
+
+
+def test_a_pr_named_only_for_breaches_is_rolled_up_too(
+    unit: Unit, scenario_factory: ScenarioFactory
+) -> None:
+    scenario = with_breach_prs(scenario_factory(checks=CHECKS_SPEC[:1]), "105077L3/2.2")
+    clean = roll(unit, scenario, PASSING_CHECKS[:1])
+    assert clean.requirement("2.2").status is RequirementStatus.DEMONSTRATED
+    assert clean.verdict is Verdict.COMPETENT
+    breached = roll(unit, scenario, PASSING_CHECKS[:1], pdpo=[rule_result("DM-06", "critical")])
+    assert breached.requirement("2.2").status is RequirementStatus.NOT_DEMONSTRATED
+    assert breached.requirement("2.2").rule_ids == ("DM-06",)
+    assert breached.verdict is Verdict.NOT_YET_COMPETENT
+
+
+@pytest.mark.parametrize("status", ["pass", "not_applicable"])
+def test_overriding_the_high_rule_lifts_it(
+    unit: Unit, scenario_factory: ScenarioFactory, status: str
+) -> None:
+    scenario = with_breach_prs(scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC), "2.2")
+    override = {"pdpo:SEC-02": {"status": status, "reason": "The file was the trainee's own."}}
+    pdpo = [rule_result("SEC-02", "high")]
+    result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, pdpo, overrides=override)
     assert result.verdict is Verdict.COMPETENT
-    assert any("SEC-02 (high)" in reason for reason in result.reasons)
+    assert result.requirement("2.2").status is RequirementStatus.DEMONSTRATED
+    assert result.requirement("2.2").rule_ids == ()
+    assert result.rule("SEC-02").status is Status.FAIL  # the automatic result is kept
+
+
+def test_a_high_finding_and_the_mapped_pr_round_trip_through_json(
+    unit: Unit, scenario_factory: ScenarioFactory
+) -> None:
+    scenario = with_breach_prs(scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC), "2.2")
+    result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, [rule_result("SEC-02", "high")])
+    again = GradingResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again == result
+    stored_before = result.to_dict()
+    for requirement in stored_before["requirements"]:
+        del requirement["rule_ids"]  # a result stored before PRs named rules still loads
+    assert GradingResult.from_dict(stored_before).requirement("2.2").rule_ids == ()
 
 
 def test_a_written_item_keeps_its_pr_pending_review(written_scenario: Scenario, unit: Unit) -> None:

@@ -47,6 +47,7 @@ IMPLEMENTED = {
     "COL-08",
     "SEC-01",
     "SEC-02",
+    "SEC-04",
 }
 
 VALID_HKID = format_hkid("A", "123456")  # A123456(3)
