@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,8 @@ from pydantic import BaseModel, model_validator
 from sqlalchemy import select
 
 from graders.context import GradingContext
-from graders.definitions.models import Scenario, Unit
+from graders.definitions import load_scenario, load_unit
+from graders.definitions.models import Scenario, Step, Unit
 from graders.engine import ERROR_MESSAGE, GRADER_VERSION, grade_attempt, grade_item, roll_up
 from graders.pdpo.base import Breach, RuleOutcome, judged
 from graders.registry import (
@@ -40,7 +42,9 @@ from graders.results import (
     Status,
     Verdict,
 )
+from graders.runner import run_scripted_attempt
 from sandbox_crm.models import Customer
+from sandbox_crm.store import SandboxStore
 
 if TYPE_CHECKING:
     from tests.graders_helpers import Attempt
@@ -799,3 +803,67 @@ def test_choice_items_are_graded_exactly(
     assert items["q1"].message == message
     if not answers:
         assert items["w1"].status is Status.FAIL  # a blank written answer cannot be scored
+
+
+# --- the VIP report scenario: a second, leaking export decides the verdict --------------------
+
+REPO = Path(__file__).resolve().parents[1]
+VIP_SCENARIO = REPO / "scenarios" / "105077L3" / "marketing-vip-report.yaml"
+
+WHOLE_TABLE_EXPORT = [
+    {
+        "op": "create_report",
+        "as": "everyone",
+        "args": {
+            "name": "All customers",
+            "source": "customers",
+            "columns": ["member_no", "name_en", "email", "mobile", "hkid", "date_of_birth"],
+        },
+    },
+    {
+        "op": "export_report",
+        "args": {
+            "report_id": "$everyone",
+            "purpose": "Customer list for Marketing's spring campaigns",
+            "destination": "internal_shared_drive",
+            "for_department": "marketing",
+            "encrypted": True,
+        },
+    },
+]
+
+
+def test_a_whole_table_export_beside_the_right_one_is_not_competent(
+    sandbox_store: SandboxStore,
+) -> None:
+    vip = load_scenario(VIP_SCENARIO).model
+    vip = vip.model_copy(update={"crm": vip.crm.model_copy(update={"customers": 200})})
+    vip_unit = load_unit(REPO / "units" / "105077L3.yaml").model
+    full_marks = {"w-activity": {c.id: c.points for c in vip.item("w-activity").rubric}}
+
+    def graded(key: str, extra: list[dict[str, Any]]) -> GradingResult:
+        steps = [*vip.reference_solution, *(Step.model_validate(s) for s in extra)]
+        run = run_scripted_attempt(
+            sandbox_store,
+            key,
+            scenario=vip,
+            unit=vip_unit,
+            steps=steps,
+            answers=vip.reference_answers,
+        )
+        result = run.result
+        # As an assessor who scored the written answer in full would see it.
+        return roll_up(
+            vip_unit, vip, result.checks, result.items, result.pdpo, rubric_scores=full_marks
+        )
+
+    assert graded("careful", []).verdict is Verdict.COMPETENT
+    result = graded("leaky", WHOLE_TABLE_EXPORT)
+    assert result.verdict is Verdict.NOT_YET_COMPETENT
+    assert result.rule("SEC-01").status is Status.FAIL
+    assert result.rule("SEC-02").status is Status.FAIL
+    # The file itself went the approved way; what it holds is the rulebook's to judge.
+    for pr in ("3.1", "3.2"):
+        assert {"SEC-01", "SEC-02"} <= set(result.requirement(pr).rule_ids)
+        assert result.requirement(pr).status is RequirementStatus.NOT_DEMONSTRATED
+    assert any(reason.startswith("High PDPO finding SEC-01") for reason in result.reasons)
