@@ -572,6 +572,11 @@ def _pdpo_message(severity: Severity, count: int) -> str:
     text = f"What you did in the CRM breached this rule ({times})."
     if severity == Severity.CRITICAL:
         text += " A critical breach means the attempt cannot be judged competent."
+    elif severity == Severity.HIGH:
+        text += (
+            " A high-severity breach means the attempt cannot be judged competent without an"
+            " assessor's review."
+        )
     return text
 
 
