@@ -695,6 +695,17 @@ def test_sec_02_safe_export(attempt: Attempt) -> None:
     assert_passes(attempt, "SEC-02")
 
 
+def test_sec_02_a_safe_export_does_not_hide_a_whole_table_one(attempt: Attempt) -> None:
+    attempt.export(attempt.report().id)
+    everyone = attempt.report(
+        None, name="Everyone", columns=["member_no", "hkid", "date_of_birth"], filters=None
+    )
+    leak = attempt.export(everyone.id)
+    result = assert_fails(attempt, "SEC-02", "not minimised", "hkid", "date_of_birth")
+    assert [f.records[0] for f in result.findings] == [("report_export", leak.id)]
+    assert_fails(attempt, "SEC-01", f"Export #{leak.id} for the marketing department")
+
+
 def test_sec_02_export_without_personal_data_is_out_of_scope(attempt: Attempt) -> None:
     report = attempt.report(columns=["tier", "district", "spend_12m"])
     attempt.export(report.id, purpose="", encrypted=False)
