@@ -837,7 +837,10 @@ def test_a_whole_table_export_beside_the_right_one_is_not_competent(
     sandbox_store: SandboxStore,
 ) -> None:
     vip = load_scenario(VIP_SCENARIO).model
-    vip = vip.model_copy(update={"crm": vip.crm.model_copy(update={"customers": 200})})
+    # A small sandbox, with as few planted situations as it can hold.
+    plants = [p.model_copy(update={"count": min(p.count, 2)}) for p in vip.crm.plant]
+    crm = vip.crm.model_copy(update={"customers": 200, "plant": plants})
+    vip = vip.model_copy(update={"crm": crm})
     vip_unit = load_unit(REPO / "units" / "105077L3.yaml").model
     full_marks = {"w-activity": {c.id: c.points for c in vip.item("w-activity").rubric}}
 
