@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from graders.checks.common import Params, column_names, department_codes
 from graders.context import GradingContext
+from graders.definitions.models import DeliverableKind
 from graders.pdpo.base import (
     MARKETING_DEPARTMENTS,
     Breach,
@@ -265,6 +266,18 @@ def related_customers(ctx: GradingContext) -> set[int]:
     return ctx.memo("sec04_related_customers", compute)
 
 
+def _task_reports(ctx: GradingContext) -> set[int]:
+    """Ids of the reports the trainee submitted as the task's deliverables."""
+    if ctx.scenario is None:
+        return set(ctx.deliverables.values())
+    kinds = {d.id: d.kind for d in ctx.scenario.deliverables}
+    return {
+        entity_id
+        for deliverable_id, entity_id in ctx.deliverables.items()
+        if kinds.get(deliverable_id) == DeliverableKind.SAVED_REPORT
+    }
+
+
 @rule(
     "SEC-04",
     title="Staff misuse of personal data",
@@ -302,16 +315,17 @@ def sec_04(ctx: GradingContext, settings: Sec04Settings) -> RuleOutcome:
         shown = ", ".join(labels[:LISTED_LOOKUPS])
         if len(labels) > LISTED_LOOKUPS:
             shown += f" and {len(labels) - LISTED_LOOKUPS} more"
+        verb = "was" if len(unrelated) == 1 else "were"
         breaches.append(
             Breach(
-                f"{plural(len(unrelated), 'customer record')} unrelated to the task were opened "
-                f"(more than the {limit} allowed without a business reason): {shown}.",
-                tuple(e for ids in unrelated.values() for e in ids),
+                f"{plural(len(unrelated), 'customer record')} unrelated to the task {verb} "
+                f"opened (more than the {limit} allowed without a business reason): {shown}.",
+                tuple(sorted(e for ids in unrelated.values() for e in ids)),
                 tuple(("customer", c) for c in sorted(unrelated)),
             )
         )
     exports = [e for e in ctx.added(ReportExport) if holds_personal_data(e)]
-    task_reports = set(ctx.deliverables.values())
+    task_reports = _task_reports(ctx)
     for export in exports:
         events = ctx.event_ids_about("report_export", export.id)
         records = (("report_export", export.id), ("report_definition", export.report_id))
