@@ -22,7 +22,7 @@ from graders.definitions import (
     load_definitions,
     validate_scenario_against_unit,
 )
-from graders.engine import check_param_problems
+from graders.engine import check_param_problems, rule_param_problems
 from graders.registry import CHECKS, PDPO_RULES, load_builtin, rule_key
 from graders.results import CheckResult, GradingResult, ItemResult, RuleResult, Status
 from graders.runner import run_scripted_attempt
@@ -75,6 +75,9 @@ def static_problems(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Prob
         found = check_param_problems(check.check, check.params, deliverables=deliverables)
         for loc, message in found:
             problems.append(loaded.problem(("checks", i, "params", *loc), message))
+    for rule_id, settings in scenario.pdpo.rules.items():
+        for loc, message in rule_param_problems(rule_id, settings):
+            problems.append(loaded.problem(("pdpo", "rules", rule_id, *loc), message))
     for i, plant in enumerate(scenario.crm.plant):
         try:
             validate_plant(plant.kind, plant.params)

@@ -269,6 +269,22 @@ def test_evidence_page_shows_pdpo_findings_with_legal_basis_linked_to_the_timeli
     assert "Rules not applicable (" in html
 
 
+def test_a_requirement_names_the_serious_pdpo_breaches_that_count_against_it(
+    client_as, assessor, breaching_attempt, db_session
+):
+    html = (
+        client_as(assessor).get(f"/review/attempts/{breaching_attempt.id}").get_data(as_text=True)
+    )
+    automatic = review_service.automatic_result(db_session, breaching_attempt)
+    requirement = automatic.requirement("3.2")
+    assert requirement.status.value == "not_demonstrated"
+    assert {"COL-07", "SEC-02"} <= set(requirement.rule_ids)
+    block = html.split('id="pr-3.2"')[1].split('id="pr-')[0]
+    for rule_id in requirement.rule_ids:
+        assert f'href="#rule-{rule_id}">{rule_id}</a>' in block
+    assert "Counts against this requirement" not in html.split('id="pr-2.1"')[1].split('id="pr-')[0]
+
+
 def test_trainees_text_is_escaped_on_the_evidence_page(client_as, assessor, breaching_attempt):
     html = (
         client_as(assessor).get(f"/review/attempts/{breaching_attempt.id}").get_data(as_text=True)

@@ -116,6 +116,11 @@ class PdpoView:
         """Whether a breach of this rule alone makes the attempt not yet competent."""
         return self.breached and self.severity == "critical"
 
+    @property
+    def high(self) -> bool:
+        """Whether a breach of this rule keeps an automatic "competent" from the attempt."""
+        return self.breached and self.severity == "high"
+
 
 @dataclass(frozen=True)
 class ResultView:
