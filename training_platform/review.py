@@ -217,8 +217,15 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
     unit = service.unit_of(attempt)
     scenario = service.scenario_of(attempt)
     review = attempt.review
+    timeline_problem = ""
     try:
         timeline = service.action_timeline(sandboxes.get_store(), attempt)
+    except service.TemplateGone:
+        timeline = None
+        timeline_problem = (
+            "The template this attempt's sandbox was cloned from is no longer on disk, so the "
+            "trainee's own actions cannot be told apart from the generated data."
+        )
     except service.SandboxGone:
         timeline = None
     finding_events = {e for f in automatic.findings() for e in f.event_ids}
@@ -255,6 +262,8 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
         "pdpo_passed": [r for r in rules if str(r.status) == "pass" and r not in failed],
         "pdpo_other_targets": [(r.rule_id, r.title) for r in rules if r not in failed],
         "timeline": timeline,
+        "timeline_problem": timeline_problem,
+        "variant": service.variant_label(attempt),
         "finding_events": finding_events,
         "record_link": lambda table, rid: _record_link(table, rid, attempt.id),
         "evidence_rows": evidence_rows,
