@@ -233,12 +233,14 @@ class SandboxStore:
             with suppress(FileNotFoundError):
                 leftover.unlink()
 
-    def purge_templates(self, keep: Collection[str]) -> list[str]:
-        """Delete every template whose key is not in ``keep``; returns the deleted keys."""
+    def purge_templates(self, keep: Collection[str], *, dry_run: bool = False) -> list[str]:
+        """Delete every template whose key is not in ``keep``; returns the keys deleted (or, with
+        ``dry_run``, that would be)."""
         kept = set(keep)
         purged = [key for key in self.template_keys() if key not in kept]
-        for key in purged:
-            self.delete_template(key)
+        if not dry_run:
+            for key in purged:
+                self.delete_template(key)
         return purged
 
     # -- sandboxes --
@@ -330,14 +332,18 @@ class SandboxStore:
             if KEY_RE.fullmatch(p.name[: -len(_SUFFIX)])
         )
 
-    def purge(self, older_than: timedelta) -> list[str]:
-        """Delete frozen sandboxes whose file was last modified before now - ``older_than``."""
+    def purge(self, older_than: timedelta, *, dry_run: bool = False) -> list[str]:
+        """Delete frozen sandboxes whose file was last modified before now - ``older_than``.
+
+        Returns their keys; ``dry_run`` only lists them.
+        """
         cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
         purged = []
         for key in self.keys():
             path = self.path(key)
             if self.is_frozen(key) and path.stat().st_mtime < cutoff:
-                self.delete(key)
+                if not dry_run:
+                    self.delete(key)
                 purged.append(key)
         return purged
 

@@ -17,8 +17,8 @@ from flask_login import current_user
 
 from graders.definitions import MultipleChoiceItem, SingleChoiceItem, Unit
 from graders.results import GradingResult
+from training_platform import regrade_service, sandboxes
 from training_platform import review_service as service
-from training_platform import sandboxes
 from training_platform.db import get_session
 from training_platform.models import Attempt, Decision, OverrideTarget, Role
 from training_platform.navigation import add_nav_item
@@ -344,6 +344,20 @@ def attempt(attempt_id: int):
     """The evidence of one attempt, with the assessor's forms when it is still undecided."""
     found = _attempt_or_404(attempt_id)
     return render_template("review/attempt.html", **_evidence_context(found))
+
+
+@bp.get("/attempts/<int:attempt_id>/regrade-preview")
+@role_required(*READERS)
+def regrade_preview(attempt_id: int):
+    """What grading the attempt again under the current graders would change (stores nothing)."""
+    found = _attempt_or_404(attempt_id)
+    preview = regrade_service.preview_regrade(get_session(), found)
+    return render_template(
+        "review/regrade_preview.html",
+        attempt=found,
+        preview=preview,
+        variant=service.variant_label(found),
+    )
 
 
 @bp.post("/attempts/<int:attempt_id>/overrides")
