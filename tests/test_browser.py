@@ -182,3 +182,17 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     assert rows.count() >= 10
     assert page.locator("#pr-2\\.1 .badge", has_text="Demonstrated").count() >= 1
     assert page.locator("#pr-2\\.3 .badge", has_text="Pending review").count() == 1
+
+    # The result names the data variant; the assessor's evidence page names the same one.
+    variant = page.locator("#variant").inner_text()
+    assert re.match(r"Data variant \d+ of \d+", variant)
+    attempt_id = attempt_url.rsplit("/", 1)[1]
+    assessor = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.ASSESSOR)
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url(re.compile(r"/login"))
+    page.fill("input[name=email]", assessor)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_load_state()
+    page.goto(f"{live_server}/review/attempts/{attempt_id}")
+    assert variant.split(":")[0] in page.locator("#variant").inner_text()
