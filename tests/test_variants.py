@@ -205,6 +205,22 @@ def test_the_evidence_timeline_reads_the_pinned_template(
     assert store.template_keys() == []
 
 
+def test_an_attempt_from_before_pinning_is_graded_on_its_variants_template_without_generating(
+    own_templates: Flask, db_session: Session, pinned_attempt: Attempt, monkeypatch
+):
+    key = pinned_attempt.template_key
+    pinned_attempt.template_key = None
+    db_session.commit()
+    assert attempts_service.pinned_template_key(pinned_attempt) == key
+    with own_templates.app_context():
+        assert regrade_service.preview_regrade(db_session, pinned_attempt).problem == ""
+        # After an upgrade its key changes; the old template is not taken for it, nor a new made.
+        monkeypatch.setattr(generator, "GENERATOR_VERSION", "99-upgraded")
+        preview = regrade_service.preview_regrade(db_session, pinned_attempt)
+    assert "no longer on disk" in preview.problem
+    assert sandboxes.get_store(own_templates).template_keys() == [key]
+
+
 # --- purge -------------------------------------------------------------------------------------
 
 
@@ -405,3 +421,58 @@ def test_the_result_evidence_and_attempts_pages_name_the_variant(
     text = evidence.get_data(as_text=True)
     assert label in text
     assert graded_attempt.template_key[:12] in text
+
+
+# --- the migration -----------------------------------------------------------------------------
+
+
+def test_migration_0003_keeps_each_attempts_variant_and_leaves_its_template_unrecorded(
+    tmp_path: Path,
+):
+    from sqlalchemy import create_engine, text
+
+    from training_platform import create_app
+    from training_platform.db import upgrade_database
+
+    database = tmp_path / "old.sqlite"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "DATABASE_URL": f"sqlite:///{database}",
+            "SANDBOX_DIR": str(tmp_path / "sandboxes"),
+            "TEMPLATE_CACHE_DIR": str(tmp_path / "templates"),
+        }
+    )
+    upgrade_database(app, "0002")
+    engine = create_engine(f"sqlite:///{database}")
+    now = "2026-11-01 09:00:00"
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO centre VALUES (1, 'c', 'Centre', '{now}')"))
+        conn.execute(
+            text(
+                "INSERT INTO app_user (id, centre_id, email, display_name, role, password_hash, "
+                f"is_active, created_at) VALUES (1, 1, 't@x.test', 'T', 'trainee', 'h', 1, '{now}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO definition_version (id, centre_id, kind, key, version, content_hash, "
+                "filename, source_text, title, unit_code, published_at, is_current) VALUES "
+                f"(1, NULL, 'scenario', 's', 1, 'h', 'f', '', 'S', 'U', '{now}', 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO attempt (id, trainee_id, scenario_version_id, unit_version_id, "
+                "status, variant_seed, sandbox_key, started_at, deliverables, answers) VALUES "
+                f"(1, 1, 1, 1, 'graded', 5, 'attempt-1', '{now}', '{{}}', '{{}}')"
+            )
+        )
+    upgrade_database(app)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT variant, template_key, generator_version FROM attempt")
+        ).one()
+    engine.dispose()
+    assert tuple(row) == (5, None, None)
