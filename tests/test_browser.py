@@ -34,6 +34,7 @@ FILTERS = [
     ("status", "eq", "active"),
     ("spend_12m", "ge", "8000"),
     ("dm_email", "in", "given, no_objection"),
+    ("email_invalid", "ne", "yes"),  # the brief leaves flagged addresses to the trainee
 ]
 REPORT_NAME = "VIP preview evening – email list"
 

@@ -31,7 +31,8 @@ def test_validate_passes_on_the_shipped_definitions(runner):
     result = runner.invoke(args=["validate"])
     assert result.exit_code == 0, result.output
     assert "PASS  105077L3-marketing-vip-report  reference solution" in result.output
-    assert result.output.count("counterexample:") == 5
+    assert "counterexample:" in result.output
+    assert "FAIL  " not in result.output
     assert "ok 2.4" in result.output  # the coverage matrix
     assert "OK: definitions valid" in result.output
 
