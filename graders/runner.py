@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -85,10 +86,32 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def pick_variant(trainee_key: str, attempt_number: int, variants: int) -> int:
-    """Choose a variant for a trainee's nth attempt so that neighbours and retries differ."""
-    digest = hashlib.sha256(f"{trainee_key}:{attempt_number}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % max(variants, 1)
+def pick_variant(
+    pool: int,
+    had: Sequence[int],
+    centre_use: Mapping[int, int],
+    tie_break: str,
+) -> int:
+    """Choose the variant of a pool for a trainee's next attempt at a scenario.
+
+    ``had`` lists the variants of the trainee's earlier attempts (oldest first) and
+    ``centre_use`` how often each variant was given in the trainee's centre. No variant comes
+    again until the trainee has had every one (then a new round starts, avoiding the variant of
+    the last attempt); among those allowed, the least used in the centre wins, so neighbours get
+    different data where the pool allows; ``tie_break`` (say the trainee's id) orders the rest
+    deterministically, so that trainees do not all start on variant 0.
+    """
+    pool = max(pool, 1)
+    times = Counter(v for v in had if 0 <= v < pool)
+    fewest = min(times[v] for v in range(pool))
+    allowed = [v for v in range(pool) if times[v] == fewest]
+    last = had[-1] if had else None
+    digest = hashlib.sha256(tie_break.encode()).digest()
+    offset = int.from_bytes(digest[:4], "big") % pool
+    return min(
+        allowed,
+        key=lambda v: (v == last and len(allowed) > 1, centre_use.get(v, 0), (v - offset) % pool),
+    )
 
 
 def meta_value(session: Session, key: str) -> str | None:
@@ -325,13 +348,18 @@ def grade_sandbox(
     *,
     scenario: Scenario,
     unit: Unit,
-    variant: int,
+    template_key: str,
     deliverables: Mapping[str, int],
     answers: Mapping[str, Any],
 ) -> GradingResult:
-    """Grade a (normally frozen) sandbox against its untouched template."""
-    spec = generation_spec(scenario, variant)
-    with store.template_session(spec) as template, store.session(key, read_only=True) as final:
+    """Grade a (normally frozen) sandbox against the untouched template it was cloned from.
+
+    The template is opened by its key and never generated: if it is gone, TemplateNotFound.
+    """
+    with (
+        store.template_session_for_key(template_key) as template,
+        store.session(key, read_only=True) as final,
+    ):
         return grade_attempt(
             scenario=scenario,
             unit=unit,
@@ -385,7 +413,7 @@ def run_scripted_attempt(
         key,
         scenario=scenario,
         unit=unit,
-        variant=variant,
+        template_key=spec.cache_key(),
         deliverables=chosen,
         answers=answers or {},
     )

@@ -193,7 +193,11 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     # The assessor reviews it: an override with its reason, the rubric scored, the decision.
     attempt_path = attempt_url.removeprefix(live_server)
     evidence_path = attempt_path.replace("/attempts/", "/review/attempts/")
+    # The result names the data variant; the assessor's evidence page names the same one.
+    variant = page.locator("#variant").inner_text()
+    assert re.match(r"Data variant \d+ of \d+", variant)
     _switch_user(page, live_server, Role.ASSESSOR, evidence_path)
+    assert variant.split(":")[0] in page.locator("#variant").inner_text()
     export_check = page.locator("#check-export")
     export_check.locator("summary:has-text('Override this check')").click()
     export_check.locator("select[name=status]").select_option("fail")

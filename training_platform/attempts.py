@@ -97,7 +97,10 @@ def index():
     session = get_session()
     attempts = service.attempts_for(session, current_user)
     grades = service.latest_grade_records(session, (a.id for a in attempts))
-    return render_template("attempts/index.html", attempts=attempts, grades=grades)
+    variants = {a.id: service.variant_label(a) for a in attempts}
+    return render_template(
+        "attempts/index.html", attempts=attempts, grades=grades, variants=variants
+    )
 
 
 @bp.post("/scenarios/<int:version_id>/start")
@@ -203,6 +206,7 @@ def result(attempt_id: int):
         feedback=present_result(result) if result is not None else None,
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),
+        variant=service.variant_label(attempt),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import faker
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -35,12 +36,14 @@ from graders.results import (
     Severity,
     Status,
 )
+from sandbox_crm import generator
 from sandbox_crm.models import Campaign, ReportDefinition, ReportExport
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
 from training_platform.models import (
     Attempt,
     AttemptStatus,
+    Centre,
     DefinitionKind,
     DefinitionVersion,
     GradeRecord,
@@ -147,6 +150,58 @@ def attempts_used(session: Session, trainee: User, scenario_key: str) -> int:
 # --- starting ---------------------------------------------------------------------------------
 
 
+def _lock_allocation(session: Session, trainee: User) -> None:
+    """Serialise starts in the trainee's centre until the caller commits.
+
+    A no-op UPDATE of the centre's row: PostgreSQL holds that row's lock, SQLite its write lock,
+    so a second start in the same centre waits and then sees the first one's attempt (and its
+    variant, and the attempt count). A later job queue with real row locks replaces this.
+    """
+    session.execute(update(Centre).where(Centre.id == trainee.centre_id).values(slug=Centre.slug))
+
+
+def variants_had(session: Session, trainee: User, scenario_key: str) -> list[int]:
+    """The variants of a trainee's attempts at a scenario (every version), oldest first."""
+    return list(
+        session.scalars(
+            select(Attempt.variant)
+            .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+            .where(
+                Attempt.trainee_id == trainee.id,
+                DefinitionVersion.kind == DefinitionKind.SCENARIO,
+                DefinitionVersion.key == scenario_key,
+            )
+            .order_by(Attempt.started_at, Attempt.id)
+        )
+    )
+
+
+def centre_variant_use(session: Session, centre_id: int, scenario_key: str) -> dict[int, int]:
+    """How many attempts at a scenario (every version) each variant was given in a centre."""
+    rows = session.execute(
+        select(Attempt.variant, func.count(Attempt.id))
+        .join(User, Attempt.trainee_id == User.id)
+        .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+        .where(
+            User.centre_id == centre_id,
+            DefinitionVersion.kind == DefinitionKind.SCENARIO,
+            DefinitionVersion.key == scenario_key,
+        )
+        .group_by(Attempt.variant)
+    )
+    return {variant: count for variant, count in rows}
+
+
+def allocate_variant(session: Session, trainee: User, scenario_key: str, pool: int) -> int:
+    """The variant of a trainee's next attempt: one they have not had, least used in the centre."""
+    return runner.pick_variant(
+        pool,
+        variants_had(session, trainee, scenario_key),
+        centre_variant_use(session, trainee.centre_id, scenario_key),
+        tie_break=f"{trainee.id}:{scenario_key}",
+    )
+
+
 def start_attempt(
     session: Session,
     trainee: User,
@@ -156,7 +211,12 @@ def start_attempt(
     variants: int | None = None,
     clock_mode: str | None = None,
 ) -> Attempt:
-    """Start a trainee's attempt at a scenario version in a new sandbox cloned from its template."""
+    """Start a trainee's attempt at a scenario version in a new sandbox cloned from its template.
+
+    The data variant comes from the scenario's pool (``crm.variants``, capped by ``variants`` or
+    the SANDBOX_VARIANTS setting); the attempt records the variant and the template it was
+    cloned from, which grading compares against.
+    """
     if trainee.role != Role.TRAINEE:
         raise AttemptError("Only trainees can start attempts.")
     if scenario_version.kind != DefinitionKind.SCENARIO:
@@ -169,6 +229,7 @@ def start_attempt(
             "catalogue."
         )
     scenario = definitions_store.load_scenario_model(scenario_version)
+    _lock_allocation(session, trainee)
     used = attempts_used(session, trainee, scenario_version.key)
     if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None:
         if used >= scenario.max_attempts:
@@ -181,15 +242,20 @@ def start_attempt(
         raise AttemptError(f"Unit {scenario_version.unit_code} is not published.") from exc
 
     store = _store(store)
-    variant = runner.pick_variant(
-        str(trainee.id), used + 1, variants if variants is not None else sandboxes.variant_count()
+    cap = variants if variants is not None else sandboxes.variant_cap()
+    variant = allocate_variant(
+        session, trainee, scenario_version.key, sandboxes.pool_size(scenario, cap)
     )
+    spec = runner.generation_spec(scenario, variant)
     attempt = Attempt(
         trainee=trainee,
         scenario_version=scenario_version,
         unit_version=unit_version,
         status=AttemptStatus.IN_PROGRESS,
-        variant_seed=variant,
+        variant=variant,
+        template_key=spec.cache_key(),
+        generator_version=generator.GENERATOR_VERSION,
+        faker_version=faker.VERSION,
         # The real key needs the id; a unique placeholder keeps the column's constraint.
         sandbox_key=f"pending-{uuid.uuid4().hex}",
         started_at=utcnow(),
@@ -202,13 +268,26 @@ def start_attempt(
     if store.exists(attempt.sandbox_key):
         # Left by a start whose transaction rolled back: ids are only reused after a rollback.
         store.delete(attempt.sandbox_key)
-    store.create(
-        attempt.sandbox_key,
-        runner.generation_spec(scenario, variant),
-        clock_mode=clock_mode or sandboxes.clock_mode(),
-    )
+    store.create(attempt.sandbox_key, spec, clock_mode=clock_mode or sandboxes.clock_mode())
     session.flush()
     return attempt
+
+
+@dataclass(frozen=True)
+class VariantLabel:
+    """Which data variant an attempt's sandbox holds, as pages name it ("3 of 8")."""
+
+    number: int
+    pool: int
+
+    def __str__(self) -> str:
+        return f"Data variant {self.number} of {self.pool}"
+
+
+def variant_label(attempt: Attempt) -> VariantLabel:
+    """The attempt's data variant counted from 1, out of its scenario version's pool."""
+    pool = scenario_of(attempt).crm.variants
+    return VariantLabel(attempt.variant + 1, max(pool, attempt.variant + 1))
 
 
 def can_retry(user: User | None, attempt: Attempt) -> bool:
@@ -449,6 +528,18 @@ def submit_attempt(
     return attempt
 
 
+def pinned_template_key(attempt: Attempt) -> str:
+    """The key of the template the attempt's sandbox was cloned from, which grading reads.
+
+    Attempts started before keys were recorded get the key their scenario and variant give
+    under today's generator and Faker: the template is still only opened, never generated, so
+    after an upgrade such an attempt fails to grade rather than being graded on other data.
+    """
+    if attempt.template_key:
+        return attempt.template_key
+    return runner.generation_spec(scenario_of(attempt), attempt.variant).cache_key()
+
+
 def grade_attempt_record(
     session: Session, attempt: Attempt, *, store: SandboxStore | None = None
 ) -> GradeRecord:
@@ -461,7 +552,7 @@ def grade_attempt_record(
             attempt.sandbox_key,
             scenario=scenario_of(attempt),
             unit=unit_of(attempt),
-            variant=attempt.variant_seed,
+            template_key=pinned_template_key(attempt),
             deliverables=dict(attempt.deliverables or {}),
             answers=dict(attempt.answers or {}),
         )

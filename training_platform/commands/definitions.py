@@ -32,6 +32,7 @@ from graders.runner import ScriptError, run_scripted_attempt
 from graders.validation import format_coverage, validate_folder
 from sandbox_crm.operations import describe_operations
 from sandbox_crm.store import SandboxStore
+from training_platform import sandboxes
 from training_platform.db import get_session
 from training_platform.definitions_store import sync_builtin
 
@@ -292,3 +293,9 @@ def register(app: Flask) -> None:
         for line in published:
             click.echo(f"published {line}")
         click.echo(f"{len(published)} new version(s); built-in definitions are up to date.")
+        # Ensure every current scenario's data variants (those already there are skipped).
+        jobs = sandboxes.schedule_pregeneration(sandboxes.current_scenario_models(current_app))
+        if jobs:
+            click.echo(
+                f"Generating the data variants of {len(jobs)} scenario(s) in the background."
+            )
