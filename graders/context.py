@@ -1,6 +1,10 @@
 """What a check or rule may look at: the untouched template, the attempt's final sandbox, the
 attempt's audit events, the deliverables and answers, and the scenario.
 
+The trainee can change anything in ``final``, so "the right answer" a deliverable is compared
+with is computed on ``template`` (plus the changes the task legitimately asks for, see
+``graders.checks.common.LegitimateChanges``); ``final`` is read for what the trainee produced.
+
 Both sessions are read-only during grading (``read_only`` makes any flush an error). "The
 attempt" is everything in ``final`` that is not in ``template``: audit events with a higher id
 than the template's last one, and rows added or changed relative to the template (``diff``).
@@ -8,6 +12,7 @@ than the template's last one, and rows added or changed relative to the template
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -154,6 +159,18 @@ class GradingContext:
         """Return a sandbox meta value of the final sandbox (profile, seed, today, ...)."""
         row = self.final.get(SandboxMeta, key)
         return row.value if row is not None else None
+
+    def planted(self) -> Mapping[str, tuple[int, ...]]:
+        """The template's planted situations: plant kind -> the customer ids it affected.
+
+        Read from the template, so that nothing the trainee does can change who was planted.
+        """
+        return self.memo("planted", self._read_planted)
+
+    def _read_planted(self) -> Mapping[str, tuple[int, ...]]:
+        row = self.template.get(SandboxMeta, "plants")
+        raw = json.loads(row.value) if row is not None and row.value else {}
+        return MappingProxyType({str(k): tuple(int(i) for i in v) for k, v in raw.items()})
 
     # --- audit events --------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from graders.registry import (
     RuleType,
     UnknownNameError,
     load_builtin,
+    rule_key,
 )
 from graders.results import (
     AppliedOverride,
@@ -58,12 +59,13 @@ __all__ = [
     "grade_attempt",
     "grade_item",
     "roll_up",
+    "rule_param_problems",
     "run_check",
     "run_rules",
     "validate_check_params",
 ]
 
-GRADER_VERSION = "1.1.0"
+GRADER_VERSION = "1.2.0"
 """Stored with every result; bump it when a check or rule changes what it decides."""
 
 WRITTEN_PASS_MARK = 0.5
@@ -111,8 +113,17 @@ def _parse_params(
     check_type: CheckType, params: Mapping[str, Any] | None
 ) -> tuple[BaseModel | None, list[tuple[ParamLoc, str]]]:
     """The check's parsed parameters, or None and the problems that stopped them parsing."""
+    return _parse_model(check_type.params_model, params)
+
+
+def _parse_model(
+    model: type[BaseModel], params: Mapping[str, Any] | None
+) -> tuple[BaseModel | None, list[tuple[ParamLoc, str]]]:
+    """Parameters parsed with ``model``, or None and the problems that stopped them parsing."""
+    if params is not None and not isinstance(params, Mapping):
+        return None, [((), "expected a mapping of parameter names to values")]
     try:
-        return check_type.params_model.model_validate(dict(params or {})), []
+        return model.model_validate(dict(params or {})), []
     except ValidationError as exc:
         return None, _param_errors(exc)
     except Exception as exc:  # a validator's own bug must not stop grading or validation
@@ -169,6 +180,24 @@ def check_param_problems(
         for loc, ref in _deliverable_refs(parsed)
         if ref not in deliverables
     ]
+
+
+def rule_param_problems(
+    rule_id: str, params: Mapping[str, Any] | None
+) -> list[tuple[ParamLoc, str]]:
+    """Problems with a scenario's settings of one PDPO rule, each with its location in them.
+
+    An unknown rule id, settings for a rule that takes none, or settings that do not parse.
+    """
+    load_builtin()
+    try:
+        rule_type = PDPO_RULES.get(rule_key(rule_id))
+    except UnknownNameError:
+        known = ", ".join(r.rule_id for _, r in PDPO_RULES.items())
+        return [((), f'unknown PDPO rule "{rule_id}"; known: {known}')]
+    if rule_type.params_model is None:
+        return [((), f"rule {rule_id} takes no settings")] if params else []
+    return _parse_model(rule_type.params_model, params)[1]
 
 
 def validate_check_params(
@@ -245,10 +274,23 @@ def run_check(ctx: GradingContext, spec: Check, unit: Unit | None = None) -> Che
     )
 
 
+def _rule_settings(ctx: GradingContext, rule_id: str, model: type[BaseModel]) -> BaseModel:
+    """A rule's settings: the scenario's (``pdpo.rules``) parsed, or the model's defaults."""
+    given = ctx.scenario.pdpo.rules.get(rule_id) if ctx.scenario is not None else None
+    parsed, problems = _parse_model(model, given)
+    if parsed is None:
+        listed = "; ".join(_located(*p) for p in problems)
+        raise ValueError(f"the scenario's settings of {rule_id} are invalid: {listed}")
+    return parsed
+
+
 def run_rule(ctx: GradingContext, rule: RuleType) -> RuleResult:
-    """Run one PDPO rule; an exception gives status error with its text as the reason."""
+    """Run one PDPO rule (with the scenario's settings of it); an exception gives status error."""
     try:
-        outcome = rule.func(ctx)
+        if rule.params_model is None:
+            outcome = rule.func(ctx)
+        else:
+            outcome = rule.func(ctx, _rule_settings(ctx, rule.rule_id, rule.params_model))
         if not isinstance(outcome, RuleOutcome):
             raise TypeError(f"rule returned {type(outcome).__name__}, not RuleOutcome")
     except Exception as exc:  # one broken rule must not hide the others' findings
@@ -400,10 +442,13 @@ def roll_up(
     """Roll results up to PRs and a verdict, applying rubric scores and assessor overrides.
 
     A PR is demonstrated when every check and item naming it passes; a failure makes it not
-    demonstrated; otherwise an item awaiting review or a check in error makes it pending. The
-    verdict: a failing critical PDPO rule -> not yet competent, whatever else passed; else a PR
-    not demonstrated -> not yet competent; else anything pending -> pending review; else
-    competent.
+    demonstrated; otherwise an item awaiting review or a check in error makes it pending. A
+    failing high or critical PDPO rule counts as a failure of every PR the scenario maps PDPO
+    breaches to (``pdpo.requirements``), and the PR names the rule. The verdict: a failing
+    critical rule -> not yet competent, whatever else passed; else a PR not demonstrated -> not
+    yet competent; else anything pending, a rule in error or a failing high rule -> pending
+    review (an assessor decides; overriding the rule to pass lifts it); else competent. Medium
+    and low findings are listed for the assessor and do not decide.
     """
     scenario_items = {i.id: i for i in scenario.items}
     scored = []
@@ -424,6 +469,9 @@ def roll_up(
     for i in scored:
         for pr in i.requirements:
             by_pr.setdefault(pr, ([], []))[1].append(i.item_id)
+    breach_prs = {_local_pr(unit, ref) for ref in scenario.pdpo.requirements}
+    for pr in breach_prs:
+        by_pr.setdefault(pr, ([], []))
 
     automatic: dict[str, str] = {f"check:{c.check_id}": c.status.value for c in checks}
     automatic |= {f"item:{i.item_id}": i.status.value for i in scored}
@@ -435,10 +483,18 @@ def roll_up(
     def status_of(target: str) -> str:
         return applied[target].status if target in applied else automatic[target]
 
+    failing_rules = [r for r in pdpo if status_of(f"pdpo:{r.rule_id}") == Status.FAIL.value]
+    critical = [r for r in failing_rules if r.severity is Severity.CRITICAL]
+    high = [r for r in failing_rules if r.severity is Severity.HIGH]
+    serious = [r for r in failing_rules if r.severity in _SERIOUS]
+    broken_rules = [r for r in pdpo if status_of(f"pdpo:{r.rule_id}") == Status.ERROR.value]
+
     rolled: dict[str, tuple[RequirementStatus, list[str], list[str]]] = {}
     for pr, (check_ids, item_ids) in by_pr.items():
         targets = [*(f"check:{c}" for c in check_ids), *(f"item:{i}" for i in item_ids)]
         failed = [t for t in targets if status_of(t) == Status.FAIL.value]
+        if pr in breach_prs:
+            failed += [f"pdpo:{r.rule_id}" for r in serious]
         waiting = [
             t for t in targets if status_of(t) in (Status.ERROR.value, Status.NEEDS_REVIEW.value)
         ]
@@ -451,6 +507,10 @@ def roll_up(
     applied |= _overrides(pr_wanted, {f"pr:{pr}": r[0].value for pr, r in rolled.items()})
 
     reasons: list[str] = []
+    for r in critical:
+        reasons.append(f"Critical PDPO breach {r.rule_id} ({r.basis}, {r.title}): {_first(r)}")
+    for r in high:
+        reasons.append(f"High PDPO finding {r.rule_id} ({r.basis}, {r.title}): {_first(r)}")
     requirements: list[RequirementResult] = []
     for pr in _pr_order(unit, by_pr):
         status, failed, waiting = rolled[pr]
@@ -462,14 +522,10 @@ def roll_up(
             verb = "needs" if len(waiting) == 1 else "need"
             reasons.append(f"PR {pr} awaits review: {_targets(waiting)} {verb} an assessor.")
         check_ids, item_ids = by_pr[pr]
-        requirements.append(RequirementResult(pr, status, tuple(check_ids), tuple(item_ids)))
-
-    failing_rules = [r for r in pdpo if status_of(f"pdpo:{r.rule_id}") == Status.FAIL.value]
-    critical = [r for r in failing_rules if r.severity is Severity.CRITICAL]
-    broken_rules = [r for r in pdpo if status_of(f"pdpo:{r.rule_id}") == Status.ERROR.value]
-    for r in critical:
-        first = r.findings[0].message if r.findings else r.reason
-        reasons.insert(0, f"Critical PDPO breach {r.rule_id} ({r.basis}, {r.title}): {first}")
+        rule_ids = tuple(r.rule_id for r in serious) if pr in breach_prs else ()
+        requirements.append(
+            RequirementResult(pr, status, tuple(check_ids), tuple(item_ids), rule_ids)
+        )
     for r in broken_rules:
         reasons.append(f"PDPO rule {r.rule_id} could not be evaluated; an assessor must review.")
 
@@ -478,17 +534,24 @@ def roll_up(
         verdict = Verdict.NOT_YET_COMPETENT
     elif RequirementStatus.NOT_DEMONSTRATED in statuses:
         verdict = Verdict.NOT_YET_COMPETENT
-    elif RequirementStatus.PENDING_REVIEW in statuses or broken_rules:
+    elif RequirementStatus.PENDING_REVIEW in statuses or broken_rules or high:
         verdict = Verdict.PENDING_REVIEW
+        if high:
+            listed = ", ".join(r.rule_id for r in high)
+            reasons.append(
+                f"A high PDPO finding ({listed}) keeps the attempt from an automatic "
+                '"competent": an assessor must decide (overriding the rule to pass lifts it).'
+            )
     else:
         verdict = Verdict.COMPETENT
         reasons.append(
-            "Every performance requirement assessed was demonstrated, with no critical PDPO breach."
+            "Every performance requirement assessed was demonstrated, with no critical or high "
+            "PDPO finding."
         )
-    others = [r for r in failing_rules if r.severity is not Severity.CRITICAL]
-    if others:
-        listed = ", ".join(f"{r.rule_id} ({r.severity.value})" for r in others)
-        reasons.append(f"Non-critical PDPO findings for the assessor: {listed}.")
+    minor = [r for r in failing_rules if r.severity not in _SERIOUS]
+    if minor:
+        listed = ", ".join(f"{r.rule_id} ({r.severity.value})" for r in minor)
+        reasons.append(f"Medium and low PDPO findings for the assessor: {listed}.")
     for target, o in applied.items():
         why = f": {o.reason}" if o.reason else ""
         reasons.append(f"Assessor override of {target}: {o.automatic or '-'} -> {o.status}{why}.")
@@ -505,6 +568,18 @@ def roll_up(
         grader_version=grader_version,
         overridden=applied,
     )
+
+
+_SERIOUS = frozenset({Severity.CRITICAL, Severity.HIGH})
+"""Severities that decide: a failing rule of these counts against the scenario's breach PRs."""
+
+
+def _first(rule: RuleResult) -> str:
+    """A failing rule's first finding (and how many more), or its reason."""
+    if not rule.findings:
+        return rule.reason
+    more = len(rule.findings) - 1
+    return rule.findings[0].message + (f" (and {more} more)" if more else "")
 
 
 def _targets(targets: Sequence[str]) -> str:

@@ -126,7 +126,8 @@ class Registry(Generic[T]):
 
 
 CheckFunc = Callable[["GradingContext", Any], "Outcome"]
-RuleFunc = Callable[["GradingContext"], "RuleOutcome"]
+RuleFunc = Callable[..., "RuleOutcome"]
+"""A rule function: ``func(ctx)``, or ``func(ctx, params)`` for a rule with a parameter model."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,11 @@ class CheckType:
 
 @dataclass(frozen=True)
 class RuleType:
-    """A registered PDPO rule: id, title, legal basis, severity, function and description."""
+    """A registered PDPO rule: id, title, legal basis, severity, function and description.
+
+    A rule with ``params_model`` takes settings a scenario may give it (``pdpo.rules``); its
+    function is called with the parsed settings, or the model's defaults, as second argument.
+    """
 
     rule_id: str
     title: str
@@ -149,6 +154,7 @@ class RuleType:
     severity: Severity
     func: RuleFunc
     description: str
+    params_model: type[BaseModel] | None = None
 
     @property
     def name(self) -> str:
@@ -190,15 +196,19 @@ def rule(
     basis: str,
     severity: Severity | str,
     description: str | None = None,
+    params: type[BaseModel] | None = None,
 ) -> Callable[[RuleFunc], RuleFunc]:
-    """Decorator registering a PDPO rule function as ``pdpo.<rule_id>``."""
+    """Decorator registering a PDPO rule function as ``pdpo.<rule_id>``, with its settings model."""
     if not RULE_ID_PATTERN.match(rule_id):
         raise ValueError(f"rule id {rule_id!r} must look like DM-06")
+    if params is not None and not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise TypeError(f"params of rule {rule_id!r} must be a pydantic model class")
     level = Severity(severity)
 
     def decorate(func: RuleFunc) -> RuleFunc:
         text = description or _first_line(func.__doc__) or title
-        PDPO_RULES.add(rule_key(rule_id), RuleType(rule_id, title, basis, level, func, text))
+        entry = RuleType(rule_id, title, basis, level, func, text, params)
+        PDPO_RULES.add(rule_key(rule_id), entry)
         return func
 
     return decorate

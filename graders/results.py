@@ -292,17 +292,23 @@ class ItemResult(_Record):
 
 @dataclass(frozen=True)
 class RequirementResult(_Record):
-    """Whether one performance requirement was demonstrated, and what assessed it."""
+    """Whether one performance requirement was demonstrated, and what assessed it.
+
+    ``rule_ids`` names the high or critical PDPO rules that failed and count against this PR,
+    because the scenario maps PDPO breaches to it (its ``pdpo.requirements``).
+    """
 
     pr_id: str
     status: RequirementStatus
     check_ids: tuple[str, ...] = ()
     item_ids: tuple[str, ...] = ()
+    rule_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _set(self, "status", RequirementStatus(self.status))
         _set(self, "check_ids", tuple(self.check_ids))
         _set(self, "item_ids", tuple(self.item_ids))
+        _set(self, "rule_ids", tuple(self.rule_ids))
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,10 @@ from graders.definitions import (
     validate_scenario_against_unit,
 )
 from graders.discrimination import CriterionResult, discriminate
-from graders.engine import check_param_problems
+from graders.engine import check_param_problems, rule_param_problems
 from graders.registry import CHECKS, PDPO_RULES, load_builtin, rule_key
 from graders.results import CheckResult, GradingResult, ItemResult, RuleResult, Severity, Status
-from graders.runner import generation_spec, run_scripted_attempt
+from graders.runner import ScriptedRun, generation_spec, run_scripted_attempt
 from sandbox_crm.operations import OPERATIONS
 from sandbox_crm.plants import known_plant_kinds, validate_plant
 from sandbox_crm.query import validate_condition
@@ -88,6 +88,9 @@ def static_problems(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Prob
         found = check_param_problems(check.check, check.params, deliverables=deliverables)
         for loc, message in found:
             problems.append(loaded.problem(("checks", i, "params", *loc), message))
+    for rule_id, settings in scenario.pdpo.rules.items():
+        for loc, message in rule_param_problems(rule_id, settings):
+            problems.append(loaded.problem(("pdpo", "rules", rule_id, *loc), message))
     for i, plant in enumerate(scenario.crm.plant):
         try:
             validate_plant(plant.kind, plant.params)
@@ -205,32 +208,20 @@ class _Run:
     deliverables: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _named_deliverables(
-    steps: Sequence[Step], deliverables: Mapping[str, int | str]
-) -> tuple[list[Step], dict[str, int]]:
-    """Steps marked with the deliverables named by an ``as`` alias; the ids named by number."""
-    aliases = {name: d for d, name in deliverables.items() if isinstance(name, str)}
-    marked = []
-    for step in steps:
-        if step.deliverable in aliases.values():
-            step = step.model_copy(update={"deliverable": None})
-        if step.as_ in aliases:
-            step = step.model_copy(update={"deliverable": aliases[step.as_]})
-        marked.append(step)
-    numbers = {d: n for d, n in deliverables.items() if not isinstance(n, str)}
-    return marked, numbers
-
-
 def _self_test_runs(scenario: Scenario) -> list[_Run]:
     """The reference solution, the alternatives and the counterexamples of a scenario."""
     reference = scenario.reference_answers
     runs = [_Run("reference solution", "reference", scenario.reference_solution, reference)]
-    for alternative in scenario.alternatives:
-        steps, numbers = _named_deliverables(alternative.steps, alternative.deliverables)
-        answers = {**reference, **alternative.answers}
-        runs.append(
-            _Run(f"alternative: {alternative.name}", "alternative", steps, answers, (), numbers)
+    runs += [
+        _Run(
+            f"alternative: {a.name}",
+            "alternative",
+            a.steps,
+            {**reference, **a.answers},
+            deliverables=a.deliverables,
         )
+        for a in scenario.alternatives
+    ]
     runs += [
         _Run(
             f"counterexample: {c.name}",
@@ -244,13 +235,19 @@ def _self_test_runs(scenario: Scenario) -> list[_Run]:
     return runs
 
 
-def _judge(run: _Run, result: GradingResult) -> tuple[list[str], list[str]]:
-    """What is wrong with a run's result for its kind, and notes to report beside it."""
+def _judge(run: _Run, outcome: ScriptedRun) -> tuple[list[str], list[str]]:
+    """What is wrong with a run's outcome for its kind, and notes to report beside it.
+
+    A refused step fails the reference solution; in an alternative it is a mis-click the
+    trainee recovered from, noted beside the result.
+    """
+    refused = [f"step {r.index + 1} ({r.op}) refused: {r.message}" for r in outcome.refused]
     if run.kind == "reference":
-        return reference_failures(result), []
+        return reference_failures(outcome.result) + refused, []
     if run.kind == "alternative":
-        return alternative_failures(result)
-    return counterexample_failures(result, run.must_fail), []
+        failures, notes = alternative_failures(outcome.result)
+        return failures, refused + notes
+    return counterexample_failures(outcome.result, run.must_fail), []
 
 
 def run_scenario(
@@ -288,7 +285,7 @@ def run_scenario(
                 continue
             finally:
                 store.delete(key)
-            failed, noted = _judge(run, outcome.result)
+            failed, noted = _judge(run, outcome)
             messages[index] += [f"variant {variant}: {m}" for m in failed]
             notes[index] += [f"variant {variant}: {m}" for m in noted]
     return [

@@ -12,6 +12,15 @@ from sqlalchemy.orm import Session
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.models import AuditEvent, StaffUser
 
+REFUSED_OPERATION = "operation.refused"
+"""The audit operation of an attempted change the CRM refused (nothing else was changed).
+
+No sandbox operation writes this name, so checks and rules that look for an operation's own
+event (``report.share``, ``message.send``, ...) never mistake a refusal for the real thing. Its
+details hold ``operation`` (the operation attempted), ``event`` (the audit operation it would
+have written) and ``message`` (what the user was told).
+"""
+
 
 def json_value(value: Any) -> Any:
     """Turn a column value into something JSON can hold (dates as ISO strings, enums as values)."""

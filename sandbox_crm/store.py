@@ -4,6 +4,11 @@ Generating with Faker is slow, so each distinct ``GenerationSpec`` is generated 
 template file named by ``spec.cache_key()``; starting an attempt copies that file. A submitted
 attempt's sandbox is frozen (meta ``frozen_at``, file mode 0444) and kept as evidence until the
 retention period has passed.
+
+Grading opens a template by its key (``template_session_for_key``) and never generates one: the
+key an attempt recorded names the exact data it started from, whatever the generator or Faker
+version is now. Templates are deleted only by ``purge_templates``, which keeps every key it is
+told is still referred to.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import sqlite3
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -32,15 +37,19 @@ from sandbox_crm.generator import GenerationSpec, generate
 from sandbox_crm.models import SandboxBase, SandboxMeta
 
 __all__ = [
+    "TEMPLATE_KEY_RE",
     "SandboxExists",
     "SandboxFrozen",
     "SandboxNotFound",
     "SandboxStore",
+    "TemplateNotFound",
     "create_schema",
     "validate_key",
 ]
 
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TEMPLATE_KEY_RE = re.compile(r"[0-9a-f]{64}")
+"""A template key: the sha256 hex digest that ``GenerationSpec.cache_key`` returns."""
 _SUFFIX = ".sqlite"
 _ENGINE_CACHE_SIZE = 32
 _READ_ONLY_MODE = 0o444
@@ -56,6 +65,10 @@ class SandboxExists(FileExistsError):
 
 class SandboxFrozen(PermissionError):
     """The sandbox was frozen on submission; it can only be opened read-only."""
+
+
+class TemplateNotFound(LookupError):
+    """No template file exists under the key (it is never generated when opened by key)."""
 
 
 def validate_key(key: str) -> str:
@@ -180,6 +193,56 @@ class SandboxStore:
         with Session(bind=self._engine(path, read_only=True)) as session:
             yield session
 
+    def template_path_for_key(self, template_key: str) -> Path:
+        """Where the template with this key lives (whether or not it exists)."""
+        if not isinstance(template_key, str) or not TEMPLATE_KEY_RE.fullmatch(template_key):
+            raise ValueError(f"invalid template key {template_key!r}: expected 64 hex digits")
+        return self.template_dir / f"{template_key}{_SUFFIX}"
+
+    def has_template(self, template_key: str) -> bool:
+        """Whether the template with this key is on disk."""
+        return self.template_path_for_key(template_key).exists()
+
+    @contextmanager
+    def template_session_for_key(self, template_key: str) -> Iterator[Session]:
+        """A read-only session on an existing template; TemplateNotFound if it is gone."""
+        path = self.template_path_for_key(template_key)
+        if not path.exists():
+            raise TemplateNotFound(
+                f"the sandbox template {template_key[:12]}… is not in {self.template_dir}; "
+                "it is never generated again for grading"
+            )
+        with Session(bind=self._engine(path, read_only=True)) as session:
+            yield session
+
+    def template_keys(self) -> list[str]:
+        """Keys of every template file in the cache, sorted."""
+        if not self.template_dir.exists():
+            return []
+        return sorted(
+            p.name[: -len(_SUFFIX)]
+            for p in self.template_dir.glob(f"*{_SUFFIX}")
+            if TEMPLATE_KEY_RE.fullmatch(p.name[: -len(_SUFFIX)])
+        )
+
+    def delete_template(self, template_key: str) -> None:
+        """Delete one template file (and its lock file); no error if it does not exist."""
+        path = self.template_path_for_key(template_key)
+        self._forget(path)
+        for leftover in (path, path.with_suffix(".lock")):
+            with suppress(FileNotFoundError):
+                leftover.unlink()
+
+    def purge_templates(self, keep: Collection[str], *, dry_run: bool = False) -> list[str]:
+        """Delete every template whose key is not in ``keep``; returns the keys deleted (or, with
+        ``dry_run``, that would be)."""
+        kept = set(keep)
+        purged = [key for key in self.template_keys() if key not in kept]
+        if not dry_run:
+            for key in purged:
+                self.delete_template(key)
+        return purged
+
     # -- sandboxes --
 
     def path(self, key: str) -> Path:
@@ -269,14 +332,18 @@ class SandboxStore:
             if KEY_RE.fullmatch(p.name[: -len(_SUFFIX)])
         )
 
-    def purge(self, older_than: timedelta) -> list[str]:
-        """Delete frozen sandboxes whose file was last modified before now - ``older_than``."""
+    def purge(self, older_than: timedelta, *, dry_run: bool = False) -> list[str]:
+        """Delete frozen sandboxes whose file was last modified before now - ``older_than``.
+
+        Returns their keys; ``dry_run`` only lists them.
+        """
         cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
         purged = []
         for key in self.keys():
             path = self.path(key)
             if self.is_frozen(key) and path.stat().st_mtime < cutoff:
-                self.delete(key)
+                if not dry_run:
+                    self.delete(key)
                 purged.append(key)
         return purged
 

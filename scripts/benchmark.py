@@ -146,7 +146,7 @@ def main() -> int:
                 "clone-0",
                 scenario=scenario,
                 unit=unit,
-                variant=0,
+                template_key=generation_spec(scenario, 0).cache_key(),
                 deliverables=outcome.deliverables,
                 answers=scenario.reference_answers,
             )

@@ -62,7 +62,7 @@ def serve(port: int, work: Path, trainees: int) -> None:
     from training_platform.accounts import create_centre, create_user
     from training_platform.db import new_session, upgrade_database
     from training_platform.models import Role
-    from training_platform.sandboxes import get_store, variant_count
+    from training_platform.sandboxes import get_store, pregenerate_variants, variant_cap
 
     app = create_app(
         {
@@ -83,10 +83,7 @@ def serve(port: int, work: Path, trainees: int) -> None:
         # Templates are generated ahead of class, as a deployment would warm them.
         scenario = definitions_store.current_version(session, "scenario", _scenario_id(), None)
         model = definitions_store.load_scenario_model(scenario)
-        from graders.runner import generation_spec
-
-        for variant in range(variant_count(app)):
-            get_store(app).ensure_template(generation_spec(model, variant))
+        pregenerate_variants(get_store(app), model, cap=variant_cap(app))
         session.close()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", port, app, threaded=True)

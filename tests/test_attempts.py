@@ -290,6 +290,7 @@ def test_a_wrong_attempt_shows_failed_prs_and_pdpo_breaches_without_record_ids(
     assert "COL-07" in html
     assert "Legal basis:" in html
     assert "No valid HKID number is written into free text, a report run or an export" in html
+    assert "A high-severity breach means the attempt cannot be judged competent without" in html
     grading = attempts_service.latest_grade(db_session, _reload(db_session, started_attempt))
     for finding in grading.findings():
         assert finding.message not in html

@@ -2,7 +2,8 @@
 
 The app runs in a thread on 127.0.0.1 with CSRF protection on, a fresh SQLite file and the demo
 accounts; the browser signs in, builds the report in the CRM's own builder, shares, runs and
-exports it, answers the questions, submits, and reads the result.
+exports it, answers the questions, submits, and reads the result; the assessor then overrides a
+check, scores the written answer and decides, and the trainee reads the decision explained.
 """
 
 from __future__ import annotations
@@ -34,8 +35,14 @@ FILTERS = [
     ("status", "eq", "active"),
     ("spend_12m", "ge", "8000"),
     ("dm_email", "in", "given, no_objection"),
+    ("email_invalid", "ne", "yes"),  # the brief leaves flagged addresses to the trainee
 ]
 REPORT_NAME = "VIP preview evening – email list"
+# What the assessor writes, and the trainee then reads on the result page.
+OVERRIDE_REASON = "The export purpose does not say the file is only for the evening's invitations."
+RUBRIC_POINTS = {"uses-data": "2", "activity": "1", "privacy": "1"}
+RUBRIC_COMMENT = "Good use of the Sha Tin figures from the report."
+DECISION_COMMENT = "Tighten the export purpose, then try again."
 
 
 @pytest.fixture
@@ -182,3 +189,57 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     assert rows.count() >= 10
     assert page.locator("#pr-2\\.1 .badge", has_text="Demonstrated").count() >= 1
     assert page.locator("#pr-2\\.3 .badge", has_text="Pending review").count() == 1
+
+    # The assessor reviews it: an override with its reason, the rubric scored, the decision.
+    attempt_path = attempt_url.removeprefix(live_server)
+    evidence_path = attempt_path.replace("/attempts/", "/review/attempts/")
+    # The result names the data variant; the assessor's evidence page names the same one.
+    variant = page.locator("#variant").inner_text()
+    assert re.match(r"Data variant \d+ of \d+", variant)
+    _switch_user(page, live_server, Role.ASSESSOR, evidence_path)
+    assert variant.split(":")[0] in page.locator("#variant").inner_text()
+    export_check = page.locator("#check-export")
+    export_check.locator("summary:has-text('Override this check')").click()
+    export_check.locator("select[name=status]").select_option("fail")
+    export_check.locator("textarea[name=reason]").fill(OVERRIDE_REASON)
+    export_check.locator("button:has-text('Record override')").click()
+    page.locator(".alert-success", has_text="Override recorded").wait_for()
+    rubric = page.locator("form[action$='/rubric/w-activity']")
+    for criterion, points in RUBRIC_POINTS.items():
+        rubric.locator(f"input[name='points-{criterion}']").fill(points)
+    rubric.locator("input[name='comment-uses-data']").fill(RUBRIC_COMMENT)
+    rubric.locator("button:has-text('Save rubric scores')").click()
+    page.locator(".alert-success", has_text="Rubric scores saved").wait_for()
+    decision = page.locator("#decision form")
+    decision.locator("input[name=decision][value=not_yet_competent]").check()
+    decision.locator("textarea[name=comment]").fill(DECISION_COMMENT)
+    decision.locator("button:has-text('Record decision')").click()
+    page.locator(".alert-success", has_text="Decision recorded").wait_for()
+
+    # The trainee reads the decision explained: the override beside the automatic result, with
+    # the assessor's reason, and the rubric points and comments on the written answer.
+    _switch_user(page, live_server, Role.TRAINEE, f"{attempt_path}/result")
+    verdict = page.locator("#verdict").inner_text()
+    assert "Not yet competent" in verdict and DECISION_COMMENT in verdict
+    export_row = page.locator("#pr-2\\.2")
+    assert export_row.locator("td").nth(2).inner_text().strip() == "Not demonstrated"
+    export_text = export_row.inner_text()
+    assert "Failed on review:" in export_text and OVERRIDE_REASON in export_text
+    assert "Automatic result:" in export_text
+    written = page.locator("#pr-2\\.3").inner_text()
+    assert "How your assessor scored this answer" in written
+    assert RUBRIC_COMMENT in written
+    assert re.search(r"Total\s+4 of 5", written)
+    assert "Pass mark 2.5 of 5: reached" in written
+
+
+def _switch_user(page, live_server: str, role: Role, next_path: str) -> None:
+    """Sign out, then sign in as the demo account of a role and land on ``next_path``."""
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url(re.compile(r"/login"))
+    email = next(address for r, address, _name in DEMO_ACCOUNTS if r == role)
+    page.goto(f"{live_server}/login?next={next_path}")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server}{next_path}")

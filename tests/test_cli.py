@@ -33,7 +33,8 @@ def test_validate_passes_on_the_shipped_definitions(runner):
     result = runner.invoke(args=["validate"])
     assert result.exit_code == 0, result.output
     assert "PASS  105077L3-marketing-vip-report  reference solution" in result.output
-    assert result.output.count("counterexample:") == 5
+    assert "counterexample:" in result.output
+    assert "FAIL  " not in result.output
     assert "ok 2.4" in result.output  # the coverage matrix
     assert "PASS  105077L3-marketing-vip-report  alternative: " in result.output
     assert "PASS  105077L3-marketing-vip-report  rows: drop tier in [gold, platinum]" in (
@@ -90,12 +91,12 @@ def test_validate_finds_an_unknown_deliverable_deep_in_a_checks_parameters(
 ):
     path = definitions_copy / SCENARIO_FILE
     text = path.read_text()
-    wrong = "{operation: report.export, deliverable: reprot}"
-    path.write_text(text.replace("{operation: report.export, deliverable: report}", wrong))
+    wrong = "{operation: report.share, deliverable: reprot}"
+    path.write_text(text.replace("{operation: report.share, deliverable: report}", wrong))
     result = runner.invoke(args=["validate"])
     assert result.exit_code == 1
     expected = (
-        f"{SCENARIO_FILE}:{line_of(path, wrong)} checks[5].params.steps[3].deliverable: "
+        f"{SCENARIO_FILE}:{line_of(path, wrong)} checks[5].params.steps[1].deliverable: "
         'no deliverable "reprot" in this scenario'
     )
     assert expected in result.output

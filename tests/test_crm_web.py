@@ -651,6 +651,43 @@ def test_share_and_unshare(client: FlaskClient, db, vip_report: int) -> None:
     assert len(_events(db(), "report.unshare")) == 1
 
 
+def test_a_refused_form_is_audited_as_a_refused_action(
+    client: FlaskClient, db, vip_report: int
+) -> None:
+    data = {"department": "marketing", "can_export": "y"}
+    assert client.post(f"{BASE}/reports/{vip_report}/shares", data=data).status_code == 302
+    again = client.post(f"{BASE}/reports/{vip_report}/shares", data=data)
+    assert again.status_code == 400  # the trainee sees the error and carries on
+    [event] = _events(db(), "operation.refused")
+    assert (event.entity_type, event.entity_id) == ("report", vip_report)
+    assert event.details["operation"] == "share_report"
+    assert event.details["event"] == "report.share"
+    assert event.details["message"].startswith("The report is already shared with Marketing")
+    assert event.actor_id is not None
+    assert len(_events(db(), "report.share")) == 1  # the refusal is not a second share
+
+
+def test_a_refused_consent_is_rolled_back_and_audited(client: FlaskClient, db) -> None:
+    records = _count(db(), ConsentRecord)
+    data = {"purpose": "direct_marketing", "channel": "sms", "status": "not_asked"}
+    response = client.post(f"{BASE}/customers/4/consents/new", data={**data, "method": "oral"})
+    assert response.status_code == 400
+    assert _count(db(), ConsentRecord) == records
+    assert _events(db(), "consent.record") == []
+    [event] = _events(db(), "operation.refused")
+    assert (event.entity_type, event.entity_id) == ("customer", 4)
+    assert event.details["operation"] == "record_consent"
+    assert "not_asked means" in event.details["message"]
+
+
+def test_a_form_that_fails_its_own_validation_is_not_an_operation_refused(
+    client: FlaskClient, db
+) -> None:
+    response = client.post(f"{BASE}/customers/4/notes/new", data={"text": ""})
+    assert response.status_code == 400
+    assert _events(db(), "operation.refused") == []
+
+
 def test_run_shows_the_rows(client: FlaskClient, db, vip_report: int) -> None:
     session = db()
     vip = session.scalars(

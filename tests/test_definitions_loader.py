@@ -493,3 +493,82 @@ def test_json_schemas_are_written(tmp_path: Path) -> None:
 def test_package_does_not_import_flask() -> None:
     code = "import sys, graders.definitions; assert 'flask' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+# --- the pdpo block: PRs breaches count against, settings of rules ---------------------------
+
+PDPO_BLOCK = """\
+pdpo:
+  requirements: ["3.1", "105077L3/3.2"]
+  rules:
+    SEC-04: {max_unrelated_lookups: 30}
+"""
+
+
+def pdpo_problems(tmp_path: Path, unit: Unit, block: str) -> list[Problem]:
+    """Problems of the scenario with this pdpo block: its PRs, rule ids and rule settings."""
+    from graders.validation import static_problems
+
+    text = SCENARIO + block
+    name = "scenarios/105077L3/vip-report.yaml"
+    loaded = load_scenario(write(tmp_path, name, text), name=name)
+    return [p for p in static_problems(loaded, unit) if p.path.startswith("pdpo")]
+
+
+def test_pdpo_block_loads(tmp_path: Path, unit: Unit) -> None:
+    loaded = load_scenario(write(tmp_path, "s.yaml", SCENARIO + PDPO_BLOCK))
+    assert loaded.model.pdpo.requirements == ["3.1", "105077L3/3.2"]
+    assert loaded.model.pdpo.rules == {"SEC-04": {"max_unrelated_lookups": 30}}
+    assert validate_scenario_against_unit(loaded, unit) == []
+    assert pdpo_problems(tmp_path, unit, PDPO_BLOCK) == []
+    plain = load_scenario(write(tmp_path, "plain.yaml", SCENARIO))
+    assert (plain.model.pdpo.requirements, plain.model.pdpo.rules) == ([], {})
+
+
+def test_pdpo_unknown_pr_named_with_file_line_and_path(tmp_path: Path, unit: Unit) -> None:
+    text = SCENARIO + PDPO_BLOCK.replace('"3.1"', '"3.9"')
+    name = "scenarios/105077L3/vip-report.yaml"
+    loaded = load_scenario(write(tmp_path, name, text), name=name)
+    [problem] = validate_scenario_against_unit(loaded, unit)
+    assert str(problem) == (
+        f'{name}:{line_of(text, "3.9")} pdpo.requirements[0]: unknown PR "3.9" for unit 105077L3'
+    )
+
+
+def test_pdpo_pr_named_twice(tmp_path: Path) -> None:
+    text = SCENARIO + PDPO_BLOCK.replace('"3.1"', '"3.2"')
+    [problem] = problems_of(write(tmp_path, "s.yaml", text), "s.yaml")
+    assert problem.path == "pdpo.requirements[1]"
+    assert 'duplicate PR "3.2"' in problem.message
+
+
+def test_pdpo_rule_id_must_look_like_one(tmp_path: Path) -> None:
+    text = SCENARIO + PDPO_BLOCK.replace("SEC-04:", "sec 4:")
+    [problem] = problems_of(write(tmp_path, "s.yaml", text), "s.yaml")
+    assert problem.path.startswith("pdpo.rules")
+    assert problem.line == line_of(text, "sec 4:")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        ("SEC-04:", "SEC-09:", "pdpo.rules.SEC-09", 'unknown PDPO rule "SEC-09"'),
+        (
+            "max_unrelated_lookups: 30",
+            "max_unrelated_lookups: -3",
+            "pdpo.rules.SEC-04.max_unrelated_lookups",
+            "greater than or equal to 0",
+        ),
+        ("max_unrelated_lookups: 30", "lookups: 30", "pdpo.rules.SEC-04.lookups",
+         "unknown parameter"),
+        ("SEC-04:", "SEC-01:", "pdpo.rules.SEC-01", "takes no settings"),
+    ],
+)  # fmt: skip
+def test_pdpo_rule_settings_are_validated_by_the_rule(
+    tmp_path: Path, unit: Unit, old: str, new: str, path: str, message: str
+) -> None:
+    block = PDPO_BLOCK.replace(old, new)
+    [problem] = pdpo_problems(tmp_path, unit, block)
+    assert problem.path == path
+    assert message in problem.message
+    assert problem.line == line_of(SCENARIO + block, new.split(":")[0] + ":")

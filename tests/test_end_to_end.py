@@ -20,6 +20,7 @@ FILTERS = [
     ("status", "eq", "active"),
     ("spend_12m", "ge", "8000"),
     ("dm_email", "in", "given, no_objection"),
+    ("email_invalid", "ne", "yes"),  # the brief leaves flagged addresses to the trainee
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,8 @@ from pydantic import BaseModel, model_validator
 from sqlalchemy import select
 
 from graders.context import GradingContext
-from graders.definitions.models import Scenario, Unit
+from graders.definitions import load_scenario, load_unit
+from graders.definitions.models import Scenario, Step, Unit
 from graders.engine import ERROR_MESSAGE, GRADER_VERSION, grade_attempt, grade_item, roll_up
 from graders.pdpo.base import Breach, RuleOutcome, judged
 from graders.registry import (
@@ -40,7 +42,9 @@ from graders.results import (
     Status,
     Verdict,
 )
+from graders.runner import run_scripted_attempt
 from sandbox_crm.models import Customer
+from sandbox_crm.store import SandboxStore
 
 if TYPE_CHECKING:
     from tests.graders_helpers import Attempt
@@ -196,13 +200,96 @@ def test_a_critical_finding_trumps_pending_review(written_scenario: Scenario, un
     assert result.verdict is Verdict.NOT_YET_COMPETENT
 
 
-def test_a_non_critical_finding_is_reported_but_does_not_decide(
+@pytest.mark.parametrize("severity", ["medium", "low"])
+def test_a_medium_or_low_finding_is_reported_but_does_not_decide(
+    unit: Unit, scenario_factory: ScenarioFactory, severity: str
+) -> None:
+    scenario = scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC)
+    result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, [rule_result("COL-03", severity)])
+    assert result.verdict is Verdict.COMPETENT
+    assert all(not r.rule_ids for r in result.requirements)
+    assert any(f"COL-03 ({severity})" in reason for reason in result.reasons)
+
+
+def with_breach_prs(scenario: Scenario, *prs: str) -> Scenario:
+    """The scenario with PDPO breaches mapped to these PRs (its pdpo.requirements)."""
+    data = scenario.model_dump(by_alias=True)
+    data["pdpo"] = {"requirements": list(prs)}
+    return Scenario.model_validate(data)
+
+
+def test_a_high_finding_blocks_an_automatic_competent(
     unit: Unit, scenario_factory: ScenarioFactory
 ) -> None:
     scenario = scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC)
     result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, [rule_result("SEC-02", "high")])
+    # No PR is mapped to breaches: every PR stands, but an assessor must decide.
+    assert all(r.status is RequirementStatus.DEMONSTRATED for r in result.requirements)
+    assert result.verdict is Verdict.PENDING_REVIEW
+    assert result.reasons[0] == "High PDPO finding SEC-02 (s35G, Title): SEC-02 happened"
+    assert any("an assessor must decide" in reason for reason in result.reasons)
+
+
+def test_a_high_finding_fails_the_prs_the_scenario_maps_breaches_to(
+    unit: Unit, scenario_factory: ScenarioFactory
+) -> None:
+    scenario = with_breach_prs(scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC), "2.2")
+    pdpo = [
+        rule_result("SEC-02", "high"),
+        rule_result("SEC-01", "high"),
+        rule_result("ACC-01", "low"),
+        rule_result("COL-01", "medium", "pass"),
+    ]
+    result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, pdpo)
+    assert result.verdict is Verdict.NOT_YET_COMPETENT
+    mapped = result.requirement("2.2")
+    assert mapped.status is RequirementStatus.NOT_DEMONSTRATED
+    assert mapped.rule_ids == ("SEC-02", "SEC-01")
+    assert mapped.check_ids == ("columns",)
+    assert result.requirement("2.1").status is RequirementStatus.DEMONSTRATED
+    assert result.requirement("2.1").rule_ids == ()
+    assert "PR 2.2 not demonstrated: pdpo SEC-02, pdpo SEC-01 failed." in result.reasons
+    assert "Medium and low PDPO findings for the assessor: ACC-01 (low)." in result.reasons
+
+
+def test_a_pr_named_only_for_breaches_is_rolled_up_too(
+    unit: Unit, scenario_factory: ScenarioFactory
+) -> None:
+    scenario = with_breach_prs(scenario_factory(checks=CHECKS_SPEC[:1]), "105077L3/2.2")
+    clean = roll(unit, scenario, PASSING_CHECKS[:1])
+    assert clean.requirement("2.2").status is RequirementStatus.DEMONSTRATED
+    assert clean.verdict is Verdict.COMPETENT
+    breached = roll(unit, scenario, PASSING_CHECKS[:1], pdpo=[rule_result("DM-06", "critical")])
+    assert breached.requirement("2.2").status is RequirementStatus.NOT_DEMONSTRATED
+    assert breached.requirement("2.2").rule_ids == ("DM-06",)
+    assert breached.verdict is Verdict.NOT_YET_COMPETENT
+
+
+@pytest.mark.parametrize("status", ["pass", "not_applicable"])
+def test_overriding_the_high_rule_lifts_it(
+    unit: Unit, scenario_factory: ScenarioFactory, status: str
+) -> None:
+    scenario = with_breach_prs(scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC), "2.2")
+    override = {"pdpo:SEC-02": {"status": status, "reason": "The file was the trainee's own."}}
+    pdpo = [rule_result("SEC-02", "high")]
+    result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, pdpo, overrides=override)
     assert result.verdict is Verdict.COMPETENT
-    assert any("SEC-02 (high)" in reason for reason in result.reasons)
+    assert result.requirement("2.2").status is RequirementStatus.DEMONSTRATED
+    assert result.requirement("2.2").rule_ids == ()
+    assert result.rule("SEC-02").status is Status.FAIL  # the automatic result is kept
+
+
+def test_a_high_finding_and_the_mapped_pr_round_trip_through_json(
+    unit: Unit, scenario_factory: ScenarioFactory
+) -> None:
+    scenario = with_breach_prs(scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC), "2.2")
+    result = roll(unit, scenario, PASSING_CHECKS, PASSING_ITEMS, [rule_result("SEC-02", "high")])
+    again = GradingResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again == result
+    stored_before = result.to_dict()
+    for requirement in stored_before["requirements"]:
+        del requirement["rule_ids"]  # a result stored before PRs named rules still loads
+    assert GradingResult.from_dict(stored_before).requirement("2.2").rule_ids == ()
 
 
 def test_a_written_item_keeps_its_pr_pending_review(written_scenario: Scenario, unit: Unit) -> None:
@@ -716,3 +803,70 @@ def test_choice_items_are_graded_exactly(
     assert items["q1"].message == message
     if not answers:
         assert items["w1"].status is Status.FAIL  # a blank written answer cannot be scored
+
+
+# --- the VIP report scenario: a second, leaking export decides the verdict --------------------
+
+REPO = Path(__file__).resolve().parents[1]
+VIP_SCENARIO = REPO / "scenarios" / "105077L3" / "marketing-vip-report.yaml"
+
+WHOLE_TABLE_EXPORT = [
+    {
+        "op": "create_report",
+        "as": "everyone",
+        "args": {
+            "name": "All customers",
+            "source": "customers",
+            "columns": ["member_no", "name_en", "email", "mobile", "hkid", "date_of_birth"],
+        },
+    },
+    {
+        "op": "export_report",
+        "args": {
+            "report_id": "$everyone",
+            "purpose": "Customer list for Marketing's spring campaigns",
+            "destination": "internal_shared_drive",
+            "for_department": "marketing",
+            "encrypted": True,
+        },
+    },
+]
+
+
+def test_a_whole_table_export_beside_the_right_one_is_not_competent(
+    sandbox_store: SandboxStore,
+) -> None:
+    vip = load_scenario(VIP_SCENARIO).model
+    # A small sandbox, with as few planted situations as it can hold.
+    plants = [p.model_copy(update={"count": min(p.count, 2)}) for p in vip.crm.plant]
+    crm = vip.crm.model_copy(update={"customers": 200, "plant": plants})
+    vip = vip.model_copy(update={"crm": crm})
+    vip_unit = load_unit(REPO / "units" / "105077L3.yaml").model
+    full_marks = {"w-activity": {c.id: c.points for c in vip.item("w-activity").rubric}}
+
+    def graded(key: str, extra: list[dict[str, Any]]) -> GradingResult:
+        steps = [*vip.reference_solution, *(Step.model_validate(s) for s in extra)]
+        run = run_scripted_attempt(
+            sandbox_store,
+            key,
+            scenario=vip,
+            unit=vip_unit,
+            steps=steps,
+            answers=vip.reference_answers,
+        )
+        result = run.result
+        # As an assessor who scored the written answer in full would see it.
+        return roll_up(
+            vip_unit, vip, result.checks, result.items, result.pdpo, rubric_scores=full_marks
+        )
+
+    assert graded("careful", []).verdict is Verdict.COMPETENT
+    result = graded("leaky", WHOLE_TABLE_EXPORT)
+    assert result.verdict is Verdict.NOT_YET_COMPETENT
+    assert result.rule("SEC-01").status is Status.FAIL
+    assert result.rule("SEC-02").status is Status.FAIL
+    # The file itself went the approved way; what it holds is the rulebook's to judge.
+    for pr in ("3.1", "3.2"):
+        assert {"SEC-01", "SEC-02"} <= set(result.requirement(pr).rule_ids)
+        assert result.requirement(pr).status is RequirementStatus.NOT_DEMONSTRATED
+    assert any(reason.startswith("High PDPO finding SEC-01") for reason in result.reasons)

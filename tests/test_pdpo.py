@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
+from graders.definitions.models import Scenario
+from graders.engine import run_rule
 from graders.pdpo.direct_marketing import promotional_keywords
 from graders.registry import PDPO_RULES, load_builtin
 from graders.results import Severity, Status
@@ -28,6 +30,8 @@ from sandbox_crm.models import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tests.graders_helpers import Attempt
 
 pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers"]
@@ -47,6 +51,7 @@ IMPLEMENTED = {
     "COL-08",
     "SEC-01",
     "SEC-02",
+    "SEC-04",
 }
 
 VALID_HKID = format_hkid("A", "123456")  # A123456(3)
@@ -690,12 +695,203 @@ def test_sec_02_safe_export(attempt: Attempt) -> None:
     assert_passes(attempt, "SEC-02")
 
 
+def test_sec_02_a_safe_export_does_not_hide_a_whole_table_one(attempt: Attempt) -> None:
+    attempt.export(attempt.report().id)
+    everyone = attempt.report(
+        None, name="Everyone", columns=["member_no", "hkid", "date_of_birth"], filters=None
+    )
+    leak = attempt.export(everyone.id)
+    result = assert_fails(attempt, "SEC-02", "not minimised", "hkid", "date_of_birth")
+    assert [f.records[0] for f in result.findings] == [("report_export", leak.id)]
+    assert_fails(attempt, "SEC-01", f"Export #{leak.id} for the marketing department")
+
+
 def test_sec_02_export_without_personal_data_is_out_of_scope(attempt: Attempt) -> None:
     report = attempt.report(columns=["tier", "district", "spend_12m"])
     attempt.export(report.id, purpose="", encrypted=False)
     result = attempt.rule("SEC-02")
     assert result.status is Status.PASS
     assert "0 exports of personal data" in result.reason
+
+
+# --- SEC-04 (s64) ---------------------------------------------------------------------------
+
+
+def unplanted(attempt: Attempt, count: int) -> list[int]:
+    """Ids of customers no planted situation is about, nor any VIP: unrelated to a VIP report."""
+    raw = attempt.session.get(SandboxMeta, "plants")
+    planted_ids = {i for ids in json.loads(raw.value).values() for i in ids} if raw else set()
+    vips = set(attempt.customer_ids(VIP_LIST))
+    ids = [
+        i
+        for i in attempt.session.scalars(select(Customer.id).order_by(Customer.id))
+        if i not in planted_ids and i not in vips
+    ]
+    assert len(ids) >= count
+    return ids[:count]
+
+
+VIP_LIST = {
+    "all": [
+        {"field": "tier", "op": "in", "value": ["gold", "platinum"]},
+        {"field": "status", "op": "eq", "value": "active"},
+    ]
+}
+
+
+def browse(attempt: Attempt, customer_ids: list[int]) -> None:
+    for customer_id in customer_ids:
+        attempt.do("view_customer", customer_id=customer_id)
+
+
+QUESTION = {
+    "id": "q1",
+    "kind": "single_choice",
+    "requirements": ["1.1"],
+    "prompt": "Why keep a CRM?",
+    "options": [{"id": "a", "text": "To know customers"}, {"id": "b", "text": "To sell lists"}],
+    "answer": "a",
+    "feedback": {"pass": "Right.", "fail": "Not quite."},
+}
+
+
+@pytest.fixture
+def sec_04_with(attempt: Attempt, scenario_factory: Callable[..., Scenario]) -> Callable[..., Any]:
+    """SEC-04's result on the attempt, given the scenario's settings of it (pdpo.rules)."""
+
+    def run(**settings: Any) -> Any:
+        load_builtin()
+        data = scenario_factory(items=[QUESTION]).model_dump(by_alias=True)
+        scenario = Scenario.model_validate({**data, "pdpo": {"rules": {"SEC-04": settings}}})
+        return run_rule(attempt.context(scenario=scenario), PDPO_RULES.get("pdpo.SEC-04"))
+
+    return run
+
+
+def test_sec_04_browsing_dozens_of_unrelated_records(attempt: Attempt) -> None:
+    browsed = unplanted(attempt, 25)
+    browse(attempt, browsed)
+    result = assert_fails(attempt, "SEC-04", "25 customer records unrelated to the task")
+    (finding,) = result.findings
+    assert finding.severity is Severity.CRITICAL
+    assert sorted(i for _, i in finding.records) == sorted(browsed)
+    assert len(finding.event_ids) == 25
+    assert "and 5 more" in finding.message  # member numbers listed, then counted
+
+
+def test_sec_04_checking_a_few_records_is_fine(attempt: Attempt) -> None:
+    browse(attempt, unplanted(attempt, 5))
+    assert_passes(attempt, "SEC-04")
+
+
+def test_sec_04_opening_the_same_record_again_is_one_look_up(attempt: Attempt) -> None:
+    browse(attempt, unplanted(attempt, 1) * 30)
+    assert_passes(attempt, "SEC-04")
+
+
+def test_sec_04_records_in_the_reports_output_are_related(attempt: Attempt) -> None:
+    report = attempt.report(filters=VIP_LIST)
+    attempt.do("run_report", report_id=report.id)
+    members = attempt.customer_ids(VIP_LIST)
+    assert len(members) > 20
+    browse(attempt, members)
+    assert_passes(attempt, "SEC-04")
+
+
+def test_sec_04_a_report_run_after_browsing_still_relates_its_rows(attempt: Attempt) -> None:
+    members = attempt.customer_ids(VIP_LIST)
+    browse(attempt, members)
+    assert attempt.rule("SEC-04").status is Status.FAIL
+    attempt.do("run_report", report_id=attempt.report(filters=VIP_LIST).id)
+    assert_passes(attempt, "SEC-04")
+
+
+def test_sec_04_records_changed_in_the_attempt_are_related(attempt: Attempt) -> None:
+    browsed = unplanted(attempt, 22)
+    browse(attempt, browsed)
+    for customer_id in browsed[:2]:
+        attempt.do("add_customer_note", customer_id=customer_id, text="Called back as promised.")
+    assert_passes(attempt, "SEC-04")
+
+
+def test_sec_04_planted_situations_are_related(attempt: Attempt) -> None:
+    kinds = ("opted_out_in_segment", "hkid_in_notes", "hkid_on_member")
+    browse(attempt, [i for kind in kinds for i in planted(attempt, kind)])
+    browse(attempt, unplanted(attempt, 20))
+    assert_passes(attempt, "SEC-04")
+
+
+@pytest.mark.parametrize(("limit", "passes"), [(5, False), (6, True), (40, True)])
+def test_sec_04_the_scenario_sets_how_many_look_ups_are_allowed(
+    attempt: Attempt, sec_04_with: Callable[..., Any], limit: int, passes: bool
+) -> None:
+    browse(attempt, unplanted(attempt, 6))
+    result = sec_04_with(max_unrelated_lookups=limit)
+    assert result.status is (Status.PASS if passes else Status.FAIL)
+    assert f"{limit} allowed" in result.reason
+
+
+def test_sec_04_a_raised_limit_passes_what_the_default_flags(
+    attempt: Attempt, sec_04_with: Callable[..., Any]
+) -> None:
+    browse(attempt, unplanted(attempt, 25))
+    assert sec_04_with().status is Status.FAIL
+    assert sec_04_with(max_unrelated_lookups=30).status is Status.PASS
+
+
+def test_sec_04_invalid_settings_are_an_error_not_a_pass(
+    sec_04_with: Callable[..., Any],
+) -> None:
+    result = sec_04_with(max_unrelated_lookups=-1)
+    assert result.status is Status.ERROR
+    assert "max_unrelated_lookups" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("destination", "passes"),
+    [
+        ("personal_email", False),
+        ("external_party", False),
+        ("usb_drive", True),  # unsafe (SEC-02) but still in the company's hands
+        ("internal_email", True),
+    ],
+)
+def test_sec_04_data_sent_outside_the_company(
+    attempt: Attempt, destination: str, passes: bool
+) -> None:
+    report = attempt.report()
+    attempt.export(report.id, destination=destination)
+    if passes:
+        assert_passes(attempt, "SEC-04")
+    else:
+        assert_fails(attempt, "SEC-04", "sent outside the company", destination)
+
+
+def test_sec_04_export_with_no_business_reason(attempt: Attempt) -> None:
+    task = attempt.report()
+    attempt.export(task.id, purpose="")  # the task's file: a purpose is missing (SEC-02)
+    assert_passes(attempt, "SEC-04")
+    other = attempt.report(None, name="Everyone", filters=None)
+    attempt.export(other.id, purpose="")
+    assert_fails(attempt, "SEC-04", "not part of the task", "no business reason")
+
+
+def test_sec_04_the_scenarios_report_deliverable_is_the_task(
+    attempt: Attempt, sec_04_with: Callable[..., Any]
+) -> None:
+    attempt.export(attempt.report().id, purpose="")
+    assert sec_04_with().status is Status.PASS
+    attempt.export(attempt.report("other", name="Everyone", filters=None).id, purpose="")
+    # "other" is no deliverable of the scenario, so its file has no business reason.
+    result = sec_04_with()
+    assert result.status is Status.FAIL
+    assert "not part of the task" in result.findings[0].message
+
+
+def test_sec_04_export_without_personal_data_is_out_of_scope(attempt: Attempt) -> None:
+    report = attempt.report(None, name="Tiers", columns=["tier", "district"], filters=None)
+    attempt.export(report.id, purpose="", destination="personal_email")
+    assert_passes(attempt, "SEC-04")
 
 
 # --- ACC-01 (DPP2(1)(b)) --------------------------------------------------------------------

@@ -89,7 +89,8 @@ def _copy_for(
         scenario_version_id=source.scenario_version_id,
         unit_version_id=source.unit_version_id,
         status=status,
-        variant_seed=source.variant_seed,
+        variant=source.variant,
+        template_key=source.template_key,
         sandbox_key=f"copy-{trainee.id}-{source.id}",
         started_at=source.started_at,
         submitted_at=source.submitted_at,
@@ -215,6 +216,22 @@ def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timel
     assert "No PDPO rule was breached." in html
 
 
+def test_timeline_shows_a_refused_action_with_its_message(
+    client_as, assessor, sandbox_settings, db_session, started_attempt
+):
+    scenario = attempts_service.scenario_of(started_attempt)
+    steps = list(scenario.reference_solution)
+    steps.insert(2, steps[1])  # shares with Marketing twice: the CRM refuses the second
+    answers = reference_answers(started_attempt)
+    _submit(sandbox_settings, db_session, started_attempt, steps, answers)
+    page = client_as(assessor).get(f"/review/attempts/{started_attempt.id}")
+    html = page.get_data(as_text=True)
+    refused = '<span class="badge badge-fail">refused</span> <span class="mono">report.share</span>'
+    assert refused in html
+    assert "The report is already shared with Marketing (view and export)." in html
+    assert html.count('<td class="mono">report.share</td>') == 1
+
+
 def test_timeline_changes_are_short_text_and_leave_out_empty_fields_of_a_new_record():
     changed = review_service.field_changes(
         {"tier": "gold", "tags": ["vip"], "notes": None, "gone": 1},
@@ -251,6 +268,22 @@ def test_evidence_page_shows_pdpo_findings_with_legal_basis_linked_to_the_timeli
                 assert f'href="#event-{event_id}"' in block
                 assert f'<tr id="event-{event_id}" class="has-finding">' in html
     assert "Rules not applicable (" in html
+
+
+def test_a_requirement_names_the_serious_pdpo_breaches_that_count_against_it(
+    client_as, assessor, breaching_attempt, db_session
+):
+    html = (
+        client_as(assessor).get(f"/review/attempts/{breaching_attempt.id}").get_data(as_text=True)
+    )
+    automatic = review_service.automatic_result(db_session, breaching_attempt)
+    requirement = automatic.requirement("3.2")
+    assert requirement.status.value == "not_demonstrated"
+    assert {"COL-07", "SEC-02"} <= set(requirement.rule_ids)
+    block = html.split('id="pr-3.2"')[1].split('id="pr-')[0]
+    for rule_id in requirement.rule_ids:
+        assert f'href="#rule-{rule_id}">{rule_id}</a>' in block
+    assert "Counts against this requirement" not in html.split('id="pr-2.1"')[1].split('id="pr-')[0]
 
 
 def test_trainees_text_is_escaped_on_the_evidence_page(client_as, assessor, breaching_attempt):

@@ -202,6 +202,37 @@ def test_purge_deletes_only_old_frozen_sandboxes(store: SandboxStore) -> None:
     assert store.purge(timedelta(days=30)) == []
 
 
+def test_a_template_opened_by_key_is_read_only_and_never_generated(
+    store: SandboxStore, generations: list[str]
+) -> None:
+    spec = _spec()
+    key = spec.cache_key()
+    with pytest.raises(store_module.TemplateNotFound):
+        with store.template_session_for_key(key):
+            pass
+    assert generations == [] and not store.has_template(key)
+    store.ensure_template(spec)
+    with store.template_session_for_key(key) as template:
+        assert template.scalar(select(func.count(Customer.id))) == spec.customers
+        template.add(SandboxMeta(key="tampered", value="yes"))
+        with pytest.raises(OperationalError):
+            template.flush()
+    with pytest.raises(ValueError, match="invalid template key"):
+        store.has_template("../attempt-1")
+
+
+def test_purge_templates_keeps_the_keys_it_is_given(store: SandboxStore) -> None:
+    kept, spare = _spec(), _spec(customers=41)
+    store.ensure_template(kept)
+    store.ensure_template(spare)
+    keep = [kept.cache_key()]
+    assert store.purge_templates(keep, dry_run=True) == [spare.cache_key()]
+    assert store.has_template(spare.cache_key())
+    assert store.purge_templates(keep) == [spare.cache_key()]
+    assert store.template_keys() == keep
+    assert store.purge_templates(keep) == []
+
+
 def test_shared_fixtures_give_a_stepped_sandbox_and_the_trainee(
     sandbox_session: Session, sandbox_actor: StaffUser, sandbox_spec: GenerationSpec
 ) -> None:

@@ -136,3 +136,11 @@ def test_every_url_answers_each_role_as_the_access_rules_say(
         if not ok:
             wrong.append(f"{method} {url} ({endpoint}): expected {want}, got {got} {location}")
     assert not wrong, f"{role}:\n" + "\n".join(wrong)
+
+
+def test_the_regrade_preview_is_in_the_access_matrix(app, url_values):
+    endpoints = {endpoint for endpoint, _method, _url in protected_urls(app, url_values)}
+    assert "review.regrade_preview" in endpoints
+    assert expected("review.regrade_preview", "GET", "assessor") == ALLOWED
+    assert expected("review.regrade_preview", "GET", "foreign_assessor") == 404
+    assert expected("review.regrade_preview", "GET", "owner") == 403

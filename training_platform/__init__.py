@@ -49,7 +49,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     for key in ("SANDBOX_DIR", "TEMPLATE_CACHE_DIR"):
         Path(app.config[key]).mkdir(parents=True, exist_ok=True)
 
-    from training_platform import commands, db, errors, navigation, security, templating
+    from training_platform import (
+        commands,
+        db,
+        errors,
+        navigation,
+        sandboxes,
+        security,
+        templating,
+    )
 
     db.init_app(app)
     security.init_app(app)
@@ -57,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     navigation.init_app(app)
     errors.init_app(app)
     commands.init_app(app)
+    sandboxes.init_app(app)
 
     for module_name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module_name).bp)

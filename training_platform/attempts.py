@@ -20,6 +20,7 @@ from training_platform import crm_mount, definitions_store
 from training_platform.db import get_session
 from training_platform.models import Attempt, AttemptStatus, Role
 from training_platform.navigation import add_nav_item
+from training_platform.result_view import present_result
 from training_platform.security import role_required
 
 bp = Blueprint("attempts", __name__)
@@ -96,7 +97,10 @@ def index():
     session = get_session()
     attempts = service.attempts_for(session, current_user)
     grades = service.latest_grade_records(session, (a.id for a in attempts))
-    return render_template("attempts/index.html", attempts=attempts, grades=grades)
+    variants = {a.id: service.variant_label(a) for a in attempts}
+    return render_template(
+        "attempts/index.html", attempts=attempts, grades=grades, variants=variants
+    )
 
 
 @bp.post("/scenarios/<int:version_id>/start")
@@ -194,14 +198,15 @@ def result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect(url_for("attempts.show", attempt_id=attempt_id))
-    feedback = service.result_for_trainee(get_session(), attempt)
+    result = service.result_for_trainee(get_session(), attempt)
     return render_template(
         "attempts/result.html",
         attempt=attempt,
         scenario=service.scenario_of(attempt),
-        feedback=feedback,
+        feedback=present_result(result) if result is not None else None,
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),
+        variant=service.variant_label(attempt),
     )
 
 

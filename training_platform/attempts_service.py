@@ -10,8 +10,10 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import faker
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -25,17 +27,27 @@ from graders.definitions import (
     WrittenItem,
 )
 from graders.definitions.models import DeliverableKind
+from graders.engine import WRITTEN_PASS_MARK
 from graders.registry import PDPO_RULES, load_builtin, rule_key
-from graders.results import GradingResult, Severity, Status, Verdict
+from graders.results import (
+    AppliedOverride,
+    GradingResult,
+    RequirementStatus,
+    Severity,
+    Status,
+)
+from sandbox_crm import generator
 from sandbox_crm.models import Campaign, ReportDefinition, ReportExport
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
 from training_platform.models import (
     Attempt,
     AttemptStatus,
+    Centre,
     DefinitionKind,
     DefinitionVersion,
     GradeRecord,
+    Review,
     Role,
     User,
     utcnow,
@@ -138,6 +150,58 @@ def attempts_used(session: Session, trainee: User, scenario_key: str) -> int:
 # --- starting ---------------------------------------------------------------------------------
 
 
+def _lock_allocation(session: Session, trainee: User) -> None:
+    """Serialise starts in the trainee's centre until the caller commits.
+
+    A no-op UPDATE of the centre's row: PostgreSQL holds that row's lock, SQLite its write lock,
+    so a second start in the same centre waits and then sees the first one's attempt (and its
+    variant, and the attempt count). A later job queue with real row locks replaces this.
+    """
+    session.execute(update(Centre).where(Centre.id == trainee.centre_id).values(slug=Centre.slug))
+
+
+def variants_had(session: Session, trainee: User, scenario_key: str) -> list[int]:
+    """The variants of a trainee's attempts at a scenario (every version), oldest first."""
+    return list(
+        session.scalars(
+            select(Attempt.variant)
+            .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+            .where(
+                Attempt.trainee_id == trainee.id,
+                DefinitionVersion.kind == DefinitionKind.SCENARIO,
+                DefinitionVersion.key == scenario_key,
+            )
+            .order_by(Attempt.started_at, Attempt.id)
+        )
+    )
+
+
+def centre_variant_use(session: Session, centre_id: int, scenario_key: str) -> dict[int, int]:
+    """How many attempts at a scenario (every version) each variant was given in a centre."""
+    rows = session.execute(
+        select(Attempt.variant, func.count(Attempt.id))
+        .join(User, Attempt.trainee_id == User.id)
+        .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+        .where(
+            User.centre_id == centre_id,
+            DefinitionVersion.kind == DefinitionKind.SCENARIO,
+            DefinitionVersion.key == scenario_key,
+        )
+        .group_by(Attempt.variant)
+    )
+    return {variant: count for variant, count in rows}
+
+
+def allocate_variant(session: Session, trainee: User, scenario_key: str, pool: int) -> int:
+    """The variant of a trainee's next attempt: one they have not had, least used in the centre."""
+    return runner.pick_variant(
+        pool,
+        variants_had(session, trainee, scenario_key),
+        centre_variant_use(session, trainee.centre_id, scenario_key),
+        tie_break=f"{trainee.id}:{scenario_key}",
+    )
+
+
 def start_attempt(
     session: Session,
     trainee: User,
@@ -147,7 +211,12 @@ def start_attempt(
     variants: int | None = None,
     clock_mode: str | None = None,
 ) -> Attempt:
-    """Start a trainee's attempt at a scenario version in a new sandbox cloned from its template."""
+    """Start a trainee's attempt at a scenario version in a new sandbox cloned from its template.
+
+    The data variant comes from the scenario's pool (``crm.variants``, capped by ``variants`` or
+    the SANDBOX_VARIANTS setting); the attempt records the variant and the template it was
+    cloned from, which grading compares against.
+    """
     if trainee.role != Role.TRAINEE:
         raise AttemptError("Only trainees can start attempts.")
     if scenario_version.kind != DefinitionKind.SCENARIO:
@@ -160,6 +229,7 @@ def start_attempt(
             "catalogue."
         )
     scenario = definitions_store.load_scenario_model(scenario_version)
+    _lock_allocation(session, trainee)
     used = attempts_used(session, trainee, scenario_version.key)
     if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None:
         if used >= scenario.max_attempts:
@@ -172,15 +242,20 @@ def start_attempt(
         raise AttemptError(f"Unit {scenario_version.unit_code} is not published.") from exc
 
     store = _store(store)
-    variant = runner.pick_variant(
-        str(trainee.id), used + 1, variants if variants is not None else sandboxes.variant_count()
+    cap = variants if variants is not None else sandboxes.variant_cap()
+    variant = allocate_variant(
+        session, trainee, scenario_version.key, sandboxes.pool_size(scenario, cap)
     )
+    spec = runner.generation_spec(scenario, variant)
     attempt = Attempt(
         trainee=trainee,
         scenario_version=scenario_version,
         unit_version=unit_version,
         status=AttemptStatus.IN_PROGRESS,
-        variant_seed=variant,
+        variant=variant,
+        template_key=spec.cache_key(),
+        generator_version=generator.GENERATOR_VERSION,
+        faker_version=faker.VERSION,
         # The real key needs the id; a unique placeholder keeps the column's constraint.
         sandbox_key=f"pending-{uuid.uuid4().hex}",
         started_at=utcnow(),
@@ -193,13 +268,26 @@ def start_attempt(
     if store.exists(attempt.sandbox_key):
         # Left by a start whose transaction rolled back: ids are only reused after a rollback.
         store.delete(attempt.sandbox_key)
-    store.create(
-        attempt.sandbox_key,
-        runner.generation_spec(scenario, variant),
-        clock_mode=clock_mode or sandboxes.clock_mode(),
-    )
+    store.create(attempt.sandbox_key, spec, clock_mode=clock_mode or sandboxes.clock_mode())
     session.flush()
     return attempt
+
+
+@dataclass(frozen=True)
+class VariantLabel:
+    """Which data variant an attempt's sandbox holds, as pages name it ("3 of 8")."""
+
+    number: int
+    pool: int
+
+    def __str__(self) -> str:
+        return f"Data variant {self.number} of {self.pool}"
+
+
+def variant_label(attempt: Attempt) -> VariantLabel:
+    """The attempt's data variant counted from 1, out of its scenario version's pool."""
+    pool = scenario_of(attempt).crm.variants
+    return VariantLabel(attempt.variant + 1, max(pool, attempt.variant + 1))
 
 
 def can_retry(user: User | None, attempt: Attempt) -> bool:
@@ -440,6 +528,18 @@ def submit_attempt(
     return attempt
 
 
+def pinned_template_key(attempt: Attempt) -> str:
+    """The key of the template the attempt's sandbox was cloned from, which grading reads.
+
+    Attempts started before keys were recorded get the key their scenario and variant give
+    under today's generator and Faker: the template is still only opened, never generated, so
+    after an upgrade such an attempt fails to grade rather than being graded on other data.
+    """
+    if attempt.template_key:
+        return attempt.template_key
+    return runner.generation_spec(scenario_of(attempt), attempt.variant).cache_key()
+
+
 def grade_attempt_record(
     session: Session, attempt: Attempt, *, store: SandboxStore | None = None
 ) -> GradeRecord:
@@ -452,7 +552,7 @@ def grade_attempt_record(
             attempt.sandbox_key,
             scenario=scenario_of(attempt),
             unit=unit_of(attempt),
-            variant=attempt.variant_seed,
+            template_key=pinned_template_key(attempt),
             deliverables=dict(attempt.deliverables or {}),
             answers=dict(attempt.answers or {}),
         )
@@ -506,20 +606,66 @@ def latest_grade(session: Session, attempt: Attempt) -> GradingResult | None:
 
 
 # --- what the trainee reads -------------------------------------------------------------------
+#
+# These are data: which statuses, messages, overrides and scores the trainee may see. How they
+# are worded and coloured is the presenter's business (training_platform/result_view.py).
+
+
+@dataclass(frozen=True)
+class OverrideNote:
+    """An assessor's override of one automatic status, with the reason the trainee reads."""
+
+    automatic: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CriterionScore:
+    """One rubric criterion of a written answer: the points given and the assessor's comment."""
+
+    criterion_id: str
+    text: str
+    points: int | None
+    max_points: int
+    comment: str
+
+
+@dataclass(frozen=True)
+class RubricFeedback:
+    """How the assessor scored a written answer against its rubric."""
+
+    criteria: tuple[CriterionScore, ...]
+    total: int
+    max_total: int
+    pass_mark: float
 
 
 @dataclass(frozen=True)
 class FeedbackLine:
-    """One check or question that evidences a PR, as the trainee sees it."""
+    """One check or question that evidences a PR, as the trainee sees it.
 
-    label: str
+    ``kind`` is "check" or "item"; ``status`` is the status in force (the assessor's, when
+    overridden), ``message`` the trainee-safe feedback of the automatic result.
+    """
+
+    kind: str
+    target_id: str
     status: str
     message: str
+    number: int | None = None
+    override: OverrideNote | None = None
+    rubric: RubricFeedback | None = None
 
 
 @dataclass(frozen=True)
 class RequirementFeedback:
-    """One PR of the unit: its text, the automatic status and the feedback that explains it."""
+    """One PR of the unit: its text, the status in force and the feedback that explains it.
+
+    ``other_cause`` explains a PR not demonstrated although none of its checks and questions
+    failed and no assessor overrode it: "pdpo" when a serious PDPO breach counts against it,
+    "withheld" when that is feedback held back until the decision.
+    """
 
     pr_id: str
     group_title: str
@@ -527,37 +673,50 @@ class RequirementFeedback:
     points: tuple[Any, ...]
     status: str
     lines: tuple[FeedbackLine, ...]
+    override: OverrideNote | None = None
+    other_cause: str | None = None
 
 
 @dataclass(frozen=True)
 class PdpoFeedback:
-    """A PDPO rule the attempt breached, without the records involved."""
+    """A PDPO rule breached (or judged by the assessor), without the records involved."""
 
     rule_id: str
     title: str
     basis: str
     severity: str
     requirement: str
-    message: str
+    status: str
+    breaches: int
+    override: OverrideNote | None = None
 
 
 @dataclass(frozen=True)
 class TraineeResult:
-    """Everything the result page shows a trainee; never evidence or expected values."""
+    """Everything the result page may show a trainee; never evidence or expected values.
 
-    verdict: str
-    verdict_label: str
-    verdict_tone: str
-    pending_review: bool
+    Before the assessor's decision it holds the automatic result only: overrides, rubric scores
+    and comments are drafts until then. In an assessment, the feedback texts and the PDPO
+    findings are also held back until the decision (``feedback_withheld``).
+    """
+
+    recommendation: str
     requirements: tuple[RequirementFeedback, ...]
     pdpo: tuple[PdpoFeedback, ...]
     decision: str | None = None
     decision_comment: str = ""
-    # An assessment gives no hints: the feedback texts wait for the assessor's decision.
+    decided_at: datetime | None = None
+    automatic_recommendation: str | None = None
     feedback_withheld: bool = False
+
+    @property
+    def pending_review(self) -> bool:
+        """Whether the assessor has still to decide."""
+        return self.decision is None
 
 
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+_SERIOUS = (Severity.CRITICAL, Severity.HIGH)
 
 
 def _rule_text(rule_id: str) -> str:
@@ -567,43 +726,96 @@ def _rule_text(rule_id: str) -> str:
     return PDPO_RULES.get(key).description if key in PDPO_RULES else ""
 
 
-def _pdpo_message(severity: Severity, count: int) -> str:
-    times = "once" if count <= 1 else f"{count} times"
-    text = f"What you did in the CRM breached this rule ({times})."
-    if severity == Severity.CRITICAL:
-        text += " A critical breach means the attempt cannot be judged competent."
-    return text
-
-
 def result_for_trainee(session: Session, attempt: Attempt) -> TraineeResult | None:
     """The trainee's result: the automatic one, or the assessor's judgement once decided."""
-    result = latest_grade(session, attempt)
-    if result is None:
+    automatic = latest_grade(session, attempt)
+    if automatic is None:
         return None
     review = attempt.review
-    if review is not None and review.decision is not None:
-        # Drafts stay private to assessors; a recorded decision brings its overrides and scores.
-        from training_platform.review_service import effective_result
+    if review is None or review.decision is None:
+        return trainee_result(attempt, automatic)
+    # Drafts stay private to assessors; a recorded decision brings its overrides and scores.
+    from training_platform.review_service import effective_result
 
-        result = effective_result(session, attempt)
-    return trainee_result(attempt, result)
+    return trainee_result(
+        attempt,
+        effective_result(session, attempt),
+        automatic_recommendation=automatic.verdict.value,
+    )
 
 
-def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
-    """Turn a grading result into the trainee's view: per-PR feedback and PDPO breaches.
+def _override(overridden: Mapping[str, AppliedOverride], target: str) -> OverrideNote | None:
+    applied = overridden.get(target)
+    if applied is None:
+        return None
+    return OverrideNote(automatic=applied.automatic, status=applied.status, reason=applied.reason)
 
-    In an assessment the feedback texts of checks and questions are hints, so they are left out
-    until the assessor has decided; the statuses are shown at once.
+
+def _rubric(item: WrittenItem, review: Review | None, decided: bool) -> RubricFeedback | None:
+    """The rubric scores and comments of a written item, once the decision makes them final."""
+    if not decided or review is None:
+        return None
+    scores = {s.criterion_id: s for s in review.rubric_scores if s.item_id == item.id}
+    if not scores:
+        return None
+    criteria = tuple(
+        CriterionScore(
+            criterion_id=c.id,
+            text=c.text,
+            points=scores[c.id].points if c.id in scores else None,
+            max_points=c.points,
+            comment=(scores[c.id].comment or "") if c.id in scores else "",
+        )
+        for c in item.rubric
+    )
+    max_total = sum(c.points for c in item.rubric)
+    return RubricFeedback(
+        criteria=criteria,
+        total=sum(c.points or 0 for c in criteria),
+        max_total=max_total,
+        pass_mark=WRITTEN_PASS_MARK * max_total,
+    )
+
+
+def _other_cause(unexplained: bool, withheld: bool, serious_breach: bool) -> str | None:
+    if not unexplained:
+        return None
+    if withheld:
+        return "withheld"
+    return "pdpo" if serious_breach else None
+
+
+def trainee_result(
+    attempt: Attempt, result: GradingResult, *, automatic_recommendation: str | None = None
+) -> TraineeResult:
+    """Turn a grading result into what the trainee may read, per PR and per PDPO rule.
+
+    Each check and question carries the status in force; where the assessor overrode it, the
+    automatic status and the reason come with it, so a status never contradicts its PR. In an
+    assessment the feedback texts of checks and questions are hints, and the PDPO findings are
+    feedback too: both are left out until the assessor has decided; the statuses of the PRs
+    are shown at once.
     """
     unit = unit_of(attempt)
     scenario = scenario_of(attempt)
     review = attempt.review
     decision = review.decision.value if review is not None and review.decision else None
-    withheld = scenario.mode == Mode.ASSESSMENT and decision is None
+    decided = decision is not None
+    withheld = scenario.mode == Mode.ASSESSMENT and not decided
+    # Overrides are drafts until the decision; a result read before it has none anyway.
+    overridden: Mapping[str, AppliedOverride] = result.overridden if decided else {}
     checks = {c.check_id: c for c in result.checks}
     items = {i.item_id: i for i in result.items}
     numbers = {item.id: n for n, item in enumerate(scenario.items, start=1)}
     by_pr = {r.pr_id: r for r in result.requirements}
+
+    def in_force(target: str, status: str) -> str:
+        return overridden[target].status if target in overridden else str(status)
+
+    serious_breach = any(
+        r.severity in _SERIOUS and in_force(f"pdpo:{r.rule_id}", r.status) == Status.FAIL
+        for r in result.pdpo
+    )
     rows: list[RequirementFeedback] = []
     for group in unit.performance_requirements:
         for leaf in group.items:
@@ -613,62 +825,88 @@ def trainee_result(attempt: Attempt, result: GradingResult) -> TraineeResult:
             lines: list[FeedbackLine] = []
             for check_id in requirement.check_ids:
                 check = checks.get(check_id)
-                if check is not None:
-                    message = "" if withheld else check.message
-                    lines.append(FeedbackLine("Your work in the CRM", check.status, message))
+                if check is None:
+                    continue
+                target = f"check:{check_id}"
+                lines.append(
+                    FeedbackLine(
+                        kind="check",
+                        target_id=check_id,
+                        status=in_force(target, check.status),
+                        message="" if withheld else check.message,
+                        override=_override(overridden, target),
+                    )
+                )
             for item_id in requirement.item_ids:
                 item = items.get(item_id)
                 if item is None:
                     continue
+                target = f"item:{item_id}"
                 message = "" if withheld else item.message
-                if item.status == Status.NEEDS_REVIEW and not message:
-                    message = "Your assessor will score this written answer."
-                label = f"Question {numbers.get(item_id, '')}".strip()
-                lines.append(FeedbackLine(label, item.status, message))
+                definition = scenario.item(item_id)
+                lines.append(
+                    FeedbackLine(
+                        kind="item",
+                        target_id=item_id,
+                        status=in_force(target, item.status),
+                        message=message,
+                        number=numbers.get(item_id),
+                        override=_override(overridden, target),
+                        rubric=_rubric(definition, review, decided)
+                        if isinstance(definition, WrittenItem)
+                        else None,
+                    )
+                )
+            status = requirement.status.value
+            override = _override(overridden, f"pr:{requirement.pr_id}")
+            unexplained = (
+                status == RequirementStatus.NOT_DEMONSTRATED
+                and override is None
+                and not any(line.status == Status.FAIL for line in lines)
+            )
             rows.append(
                 RequirementFeedback(
                     pr_id=leaf.id,
                     group_title=group.title,
                     text=leaf.text,
                     points=tuple(leaf.points),
-                    status=requirement.status.value,
+                    status=status,
                     lines=tuple(lines),
+                    override=override,
+                    other_cause=_other_cause(unexplained, withheld, serious_breach),
                 )
             )
-    breaches = sorted(
-        (r for r in result.pdpo if r.status == Status.FAIL),
-        key=lambda r: (_SEVERITY_ORDER.get(r.severity, 9), r.rule_id),
-    )
-    pdpo = tuple(
-        PdpoFeedback(
-            rule_id=r.rule_id,
-            title=r.title,
-            basis=r.basis,
-            severity=r.severity.value,
-            requirement=_rule_text(r.rule_id),
-            message=_pdpo_message(r.severity, len(r.findings)),
+    pdpo: tuple[PdpoFeedback, ...] = ()
+    if not withheld:
+        shown = sorted(
+            (
+                r
+                for r in result.pdpo
+                if in_force(f"pdpo:{r.rule_id}", r.status) == Status.FAIL
+                or f"pdpo:{r.rule_id}" in overridden
+            ),
+            key=lambda r: (_SEVERITY_ORDER.get(r.severity, 9), r.rule_id),
         )
-        for r in breaches
-    )
-    pending = decision is None
-    verdict = decision or result.verdict.value
-    if decision is not None:
-        label = "Competent" if decision == "competent" else "Not yet competent"
-        tone = "pass" if decision == "competent" else "fail"
-    elif result.verdict == Verdict.PENDING_REVIEW:
-        label, tone = "Pending assessor review", "warn"
-    elif result.verdict == Verdict.COMPETENT:
-        label, tone = "Competent (recommended), pending assessor review", "pass"
-    else:
-        label, tone = "Not yet competent (recommended), pending assessor review", "fail"
+        pdpo = tuple(
+            PdpoFeedback(
+                rule_id=r.rule_id,
+                title=r.title,
+                basis=r.basis,
+                severity=r.severity.value,
+                requirement=_rule_text(r.rule_id),
+                status=in_force(f"pdpo:{r.rule_id}", r.status),
+                breaches=len(r.findings),
+                override=_override(overridden, f"pdpo:{r.rule_id}"),
+            )
+            for r in shown
+        )
     return TraineeResult(
-        verdict=verdict,
-        verdict_label=label,
-        verdict_tone=tone,
-        pending_review=pending,
+        recommendation=result.verdict.value,
         requirements=tuple(rows),
         pdpo=pdpo,
         decision=decision,
-        decision_comment=(review.comment if review is not None and decision else "") or "",
+        decision_comment=(review.comment if review is not None and decided else "") or "",
+        decided_at=review.decided_at if review is not None and decided else None,
+        automatic_recommendation=automatic_recommendation,
         feedback_withheld=withheld,
     )

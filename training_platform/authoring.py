@@ -13,7 +13,7 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
 from training_platform import authoring_service as service
-from training_platform import sandboxes
+from training_platform import definitions_store, sandboxes
 from training_platform.db import get_session
 from training_platform.models import DefinitionKind, Role
 from training_platform.navigation import add_nav_item
@@ -129,6 +129,9 @@ def upload():
         ), 400
     session.commit()
     version = outcome.result.version
+    if outcome.kind == DefinitionKind.SCENARIO and not outcome.result.unchanged:
+        # Generate the new version's data variants now, so that its first starts only clone.
+        sandboxes.schedule_pregeneration([definitions_store.load_scenario_model(version)])
     flash(outcome.message, "info" if outcome.result.unchanged else "success")
     return redirect(url_for("authoring.history", kind=outcome.kind.value, key=version.key))
 

@@ -9,7 +9,6 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -193,7 +192,14 @@ class Attempt(PlatformBase):
     status: Mapped[AttemptStatus] = mapped_column(
         enum_column(AttemptStatus), default=AttemptStatus.IN_PROGRESS, index=True
     )
-    variant_seed: Mapped[int] = mapped_column(BigInteger)
+    # Which data variant of the scenario's pool (0 .. crm.variants - 1) the sandbox holds.
+    variant: Mapped[int] = mapped_column(Integer)
+    # The template the sandbox was cloned from (its cache key) and the generator that built it;
+    # grading compares against exactly that template. None for attempts started before the
+    # baseline was recorded.
+    template_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    generator_version: Mapped[str | None] = mapped_column(String(32))
+    faker_version: Mapped[str | None] = mapped_column(String(32))
     # File name of the attempt's sandbox under SANDBOX_DIR.
     sandbox_key: Mapped[str] = mapped_column(String(128), unique=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)

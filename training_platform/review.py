@@ -17,8 +17,8 @@ from flask_login import current_user
 
 from graders.definitions import MultipleChoiceItem, SingleChoiceItem, Unit
 from graders.results import GradingResult
+from training_platform import regrade_service, sandboxes
 from training_platform import review_service as service
-from training_platform import sandboxes
 from training_platform.db import get_session
 from training_platform.models import Attempt, Decision, OverrideTarget, Role
 from training_platform.navigation import add_nav_item
@@ -217,8 +217,15 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
     unit = service.unit_of(attempt)
     scenario = service.scenario_of(attempt)
     review = attempt.review
+    timeline_problem = ""
     try:
         timeline = service.action_timeline(sandboxes.get_store(), attempt)
+    except service.TemplateGone:
+        timeline = None
+        timeline_problem = (
+            "The template this attempt's sandbox was cloned from is no longer on disk, so the "
+            "trainee's own actions cannot be told apart from the generated data."
+        )
     except service.SandboxGone:
         timeline = None
     finding_events = {e for f in automatic.findings() for e in f.event_ids}
@@ -255,6 +262,8 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
         "pdpo_passed": [r for r in rules if str(r.status) == "pass" and r not in failed],
         "pdpo_other_targets": [(r.rule_id, r.title) for r in rules if r not in failed],
         "timeline": timeline,
+        "timeline_problem": timeline_problem,
+        "variant": service.variant_label(attempt),
         "finding_events": finding_events,
         "record_link": lambda table, rid: _record_link(table, rid, attempt.id),
         "evidence_rows": evidence_rows,
@@ -335,6 +344,20 @@ def attempt(attempt_id: int):
     """The evidence of one attempt, with the assessor's forms when it is still undecided."""
     found = _attempt_or_404(attempt_id)
     return render_template("review/attempt.html", **_evidence_context(found))
+
+
+@bp.get("/attempts/<int:attempt_id>/regrade-preview")
+@role_required(*READERS)
+def regrade_preview(attempt_id: int):
+    """What grading the attempt again under the current graders would change (stores nothing)."""
+    found = _attempt_or_404(attempt_id)
+    preview = regrade_service.preview_regrade(get_session(), found)
+    return render_template(
+        "review/regrade_preview.html",
+        attempt=found,
+        preview=preview,
+        variant=service.variant_label(found),
+    )
 
 
 @bp.post("/attempts/<int:attempt_id>/overrides")

@@ -21,18 +21,20 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from graders import runner
 from graders.definitions import Scenario, WrittenItem
 from graders.engine import roll_up
 from graders.results import GradingResult, RequirementStatus, Status, Verdict
+from sandbox_crm.audit import REFUSED_OPERATION
 from sandbox_crm.models import AuditEvent, StaffUser
-from sandbox_crm.store import SandboxNotFound, SandboxStore
+from sandbox_crm.store import SandboxNotFound, SandboxStore, TemplateNotFound
 from training_platform.attempts_service import (
     latest_grade,
     latest_grade_record,
     latest_grade_records,
+    pinned_template_key,
     scenario_of,
     unit_of,
+    variant_label,
 )
 from training_platform.models import (
     Attempt,
@@ -58,6 +60,7 @@ __all__ = [
     "OverrideRequest",
     "ReviewError",
     "SandboxGone",
+    "TemplateGone",
     "Timeline",
     "TimelineEntry",
     "action_timeline",
@@ -77,6 +80,7 @@ __all__ = [
     "short_text",
     "target_key",
     "unit_of",
+    "variant_label",
 ]
 
 MIN_REASON_CHARS = 10
@@ -497,6 +501,10 @@ class SandboxGone(LookupError):
     """The attempt's sandbox no longer exists (deleted by the retention policy)."""
 
 
+class TemplateGone(SandboxGone):
+    """The template the attempt's sandbox was cloned from is no longer on disk."""
+
+
 @dataclass(frozen=True)
 class FieldChange:
     """One field an event changed, as short text before and after."""
@@ -518,6 +526,15 @@ class TimelineEntry:
     entity_id: int | None
     changes: tuple[FieldChange, ...]
     details: tuple[tuple[str, str], ...]
+
+    @property
+    def refused(self) -> bool:
+        """Whether this is an action the CRM refused (nothing was changed)."""
+        return self.operation == REFUSED_OPERATION
+
+    def detail(self, key: str) -> str:
+        """One detail's text, or "" if the event has none by that name."""
+        return next((text for k, text in self.details if k == key), "")
 
 
 @dataclass(frozen=True)
@@ -569,9 +586,11 @@ def field_changes(
 
 def _template_last_event(store: SandboxStore, attempt: Attempt) -> int:
     """The id of the last audit event of the untouched template the sandbox was cloned from."""
-    spec = runner.generation_spec(scenario_of(attempt), attempt.variant_seed)
-    with store.template_session(spec) as template:
-        return template.scalar(select(func.max(AuditEvent.id))) or 0
+    try:
+        with store.template_session_for_key(pinned_template_key(attempt)) as template:
+            return template.scalar(select(func.max(AuditEvent.id))) or 0
+    except TemplateNotFound as exc:
+        raise TemplateGone(str(exc)) from exc
 
 
 def action_timeline(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from sqlalchemy import select
 
-from graders.checks.common import DeliverableRef, Params, load_report
+from graders.checks.common import DeliverableRef, Params, judged, load_report
 from graders.context import GradingContext
 from graders.registry import check
 from graders.results import Outcome
@@ -67,4 +67,33 @@ def report_shared_only_with(ctx: GradingContext, params: SharedOnlyWithParams) -
         "unknown_departments": sorted(expected - known),
     }
     ok = not (extra or missing or wrong_export)
-    return Outcome.judge(ok, evidence, len(right) / len(union) if union else 1.0)
+    note = None if ok else _sharing_note(ctx, extra, missing, wrong_export, params.export_allowed)
+    return judged(ok, evidence, len(right) / len(union) if union else 1.0, note)
+
+
+def _sharing_note(
+    ctx: GradingContext,
+    extra: list[str],
+    missing: list[str],
+    wrong_export: list[str],
+    export_allowed: bool | None,
+) -> str:
+    """What is wrong with the shares: departments too many (named: the trainee chose them),
+    departments missing (counted) and export rights."""
+    names = dict(ctx.final.execute(select(Department.code, Department.name)).all())
+    sentences = []
+    if extra:
+        listed = ", ".join(names.get(code, code) for code in extra)
+        sentences.append(f"The report is shared with department(s) that do not need it: {listed}.")
+    if missing:
+        count = len(missing)
+        sentences.append(
+            f"{count} department{' that needs' if count == 1 else 's that need'} the report "
+            f"cannot open it."
+        )
+    wrong_export = [code for code in wrong_export if code not in extra]
+    if wrong_export:
+        listed = ", ".join(names.get(code, code) for code in wrong_export)
+        should = "should be able to export it" if export_allowed else "should not export it"
+        sentences.append(f"The export right is not as the task needs: {listed} {should}.")
+    return " ".join(sentences)

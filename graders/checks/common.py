@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from graders.context import DELIVERABLE_PREFIX, GradingContext
-from graders.results import Outcome, freeze, thaw
+from graders.results import Outcome, Status, freeze, thaw
 from sandbox_crm.models import Department, ReportDefinition, SandboxBase
+from sandbox_crm.plants import known_plant_kinds
 from sandbox_crm.query import QueryError, select_keys, select_rows, validate_condition
 from sandbox_crm.sources import SOURCES, get_source
 
@@ -19,15 +27,24 @@ __all__ = [
     "LISTED",
     "Condition",
     "DeliverableRef",
+    "LegitimateChanges",
+    "NamedRows",
     "Params",
     "as_json",
     "column_names",
     "condition_errors",
+    "condition_labels",
+    "criteria",
     "department_codes",
     "entity_model",
+    "field_label",
+    "judged",
     "key_labels",
     "load_report",
+    "named_keys",
+    "quoted",
     "report_keys",
+    "trusted_keys",
 ]
 
 LISTED = 50
@@ -71,6 +88,188 @@ def condition_errors(source: str | None, where: Condition) -> list[str]:
             return []
         problems = problems or [f"{p} (checked against source {name!r})" for p in found]
     return problems
+
+
+# --- trustworthy state ------------------------------------------------------------------------
+#
+# The trainee can change anything in the final sandbox: recording consents nobody gave would
+# make a consent condition true there. So "the right answer" is computed on the template, and
+# only the changes a scenario declares legitimate (``LegitimateChanges``) are read from final.
+
+
+def _all_field_names() -> set[str]:
+    return {name for source in SOURCES.values() for name in source.fields}
+
+
+class NamedRows(Params):
+    """Rows a scenario names, decided on the template: planted customers, a condition, or both."""
+
+    plants: list[str] = Field(default_factory=list)
+    """Plant kinds (as in crm.plant): the rows of the customers each of these plants affected."""
+    where: Condition = None
+    """Rows matching this condition on the template (the attempt's start); omit for none."""
+
+    @model_validator(mode="after")
+    def _check_names(self) -> NamedRows:
+        """Reject unknown plant kinds and invalid conditions."""
+        known = known_plant_kinds()
+        unknown = [kind for kind in self.plants if kind not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown plant kind(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+            )
+        if self.where is not None:
+            problems = condition_errors(None, self.where)
+            if problems:
+                raise ValueError("where: " + "; ".join(problems))
+        return self
+
+    def is_empty(self) -> bool:
+        """True when no row is named."""
+        return not self.plants and self.where is None
+
+
+class LegitimateChanges(Params):
+    """Changes the task legitimately asks for: these parts are read from the final sandbox.
+
+    Everything else an expectation depends on is read from the template, so that changing data
+    (recording a consent nobody gave, say) cannot make a wrong deliverable look right.
+    """
+
+    fields: list[str] = Field(default_factory=list)
+    """Fields whose final value counts, for every row (e.g. a flag the task asks to set)."""
+    rows: NamedRows | None = None
+    """Rows whose whole final state counts (e.g. the customers who asked for a change)."""
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> LegitimateChanges:
+        """Reject unknown fields."""
+        known = _all_field_names()
+        unknown = [f for f in self.fields if f not in known]
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}")
+        return self
+
+
+_NO_ROWS: dict[str, Any] = {"any": []}
+
+
+def _keys_condition(key_field: str, keys: Iterable[int]) -> dict[str, Any]:
+    """A condition selecting exactly these keys."""
+    chosen = sorted(keys)
+    return {"field": key_field, "op": "in", "value": chosen} if chosen else _NO_ROWS
+
+
+def _with_final_fields(ctx: GradingContext, source_name: str, where: Any, fields: set[str]) -> Any:
+    """The condition with each comparison on one of ``fields`` replaced by the keys it selects
+    in the final sandbox, so that the rest can be evaluated on the template."""
+    if not fields or not isinstance(where, dict) or not where:
+        return where
+    if "field" in where:
+        if where.get("field") not in fields:
+            return where
+        keys = select_keys(ctx.final, source_name, where, ctx.as_of)
+        return _keys_condition(get_source(source_name).key_field, keys)
+    if "not" in where:
+        return {"not": _with_final_fields(ctx, source_name, where["not"], fields)}
+    (kind, items), *_ = where.items()
+    if isinstance(items, list | tuple):
+        return {kind: [_with_final_fields(ctx, source_name, i, fields) for i in items]}
+    return where
+
+
+def named_keys(ctx: GradingContext, source_name: str, rows: NamedRows) -> set[int]:
+    """Keys of the rows a scenario names, decided on the template (QueryError if impossible)."""
+    source = get_source(source_name)
+    keys: set[int] = set()
+    if rows.plants:
+        planted = ctx.planted()
+        customers = {cid for kind in rows.plants for cid in planted.get(kind, ())}
+        if source.key_field == "customer_id":
+            keys |= customers
+        else:
+            condition = _keys_condition("customer_id", customers)
+            keys |= select_keys(ctx.template, source_name, condition, ctx.as_of)
+    if rows.where is not None:
+        keys |= select_keys(ctx.template, source_name, rows.where, ctx.as_of)
+    return keys
+
+
+def trusted_keys(
+    ctx: GradingContext,
+    source_name: str,
+    where: Any,
+    changes: LegitimateChanges | None = None,
+) -> set[int]:
+    """Keys of the rows matching a condition on trustworthy state (QueryError if it cannot run).
+
+    That is the template, except that the fields and rows ``changes`` names are taken as they
+    are in the final sandbox.
+    """
+    if changes is None:
+        return select_keys(ctx.template, source_name, where, ctx.as_of)
+    condition = _with_final_fields(ctx, source_name, where, set(changes.fields))
+    keys = select_keys(ctx.template, source_name, condition, ctx.as_of)
+    if changes.rows is not None and not changes.rows.is_empty():
+        own = named_keys(ctx, source_name, changes.rows)
+        keys = (keys - own) | (select_keys(ctx.final, source_name, where, ctx.as_of) & own)
+    return keys
+
+
+# --- trainee-safe notes -----------------------------------------------------------------------
+
+
+def criteria(where: Any) -> list[Any]:
+    """The top-level criteria of a condition: the parts of an ``all``, else the whole of it."""
+    if isinstance(where, dict) and set(where) == {"all"} and isinstance(where["all"], list):
+        return list(where["all"])
+    return [] if not where else [where]
+
+
+def _fields_in(where: Any) -> Iterator[str]:
+    if isinstance(where, dict):
+        if isinstance(where.get("field"), str):
+            yield where["field"]
+            return
+        for value in where.values():
+            yield from _fields_in(value)
+    elif isinstance(where, list | tuple):
+        for item in where:
+            yield from _fields_in(item)
+
+
+def field_label(source_name: str, name: str) -> str:
+    """The label the CRM shows for a field (the name itself if the field is unknown)."""
+    source = SOURCES.get(source_name)
+    found = source.fields.get(name) if source is not None else None
+    return found.label if found is not None else name
+
+
+def condition_labels(source_name: str, where: Any) -> list[str]:
+    """Labels of the fields a condition compares, in order, each once (no values: safe to show)."""
+    labels: list[str] = []
+    for name in _fields_in(where):
+        label = field_label(source_name, name)
+        if label not in labels:
+            labels.append(label)
+    return labels
+
+
+def quoted(labels: Iterable[str]) -> str:
+    """Labels as a readable list: “Tier”, “Status” and “Email”."""
+    items = [f"“{label}”" for label in labels]
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def judged(
+    ok: bool, evidence: dict[str, Any], score: float | None = None, note: str | None = None
+) -> Outcome:
+    """Pass if ``ok``, else fail with a trainee-safe ``note`` saying what kind of thing is wrong."""
+    if ok:
+        return Outcome.judge(True, evidence, score)
+    return Outcome(Status.FAIL, 0.0 if score is None else score, evidence, note or None)
 
 
 def load_report(ctx: GradingContext, ref: str) -> ReportDefinition | Outcome:

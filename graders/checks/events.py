@@ -1,16 +1,31 @@
-"""Checks on what the trainee did, read from the attempt's audit events."""
+"""Checks on what the trainee did, read from the attempt's audit events.
+
+``events.sequence`` asks two things of the audit log: that each step (an operation, optionally on
+a deliverable and with given details) happened at least once, and that the order constraints the
+task really has were kept. A step may carry an ``id``; another step's ``after: [id, ...]`` says
+that *every* event matching it comes after at least one event of each listed step, which is the
+same as "its first event comes after the first event of each listed step". Repetitions and other
+events anywhere are fine, so a trainee who runs a report to check it before sharing it, or runs
+it twice, is not failed for being careful. See docs/writing-checks.md.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from graders.checks.common import DeliverableRef, Params, as_json
 from graders.context import EventRecord, GradingContext
 from graders.registry import check
-from graders.results import Outcome
+from graders.results import Outcome, Status
 from sandbox_crm.operations import OPERATIONS
+
+STEP_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+StepId = Annotated[str, StringConstraints(pattern=STEP_ID_PATTERN)]
 
 
 def audit_operations() -> list[str]:
@@ -27,6 +42,14 @@ class SequenceStep(Params):
     """If given, the event must be about this deliverable's entity."""
     details: dict[str, Any] = Field(default_factory=dict)
     """Expected values in the event's details (or, failing that, in its after-snapshot)."""
+    id: StepId | None = None
+    """A name for this step, so that other steps' ``after`` can refer to it."""
+    after: list[StepId] = Field(default_factory=list)
+    """Ids of steps that must each have happened before every event of this step."""
+    required: bool = True
+    """Whether the step must happen; false for a step that only matters if it is done at all."""
+    what: str | None = Field(default=None, min_length=1, max_length=80)
+    """How the trainee's feedback names what the step acts on (default: from the operation)."""
 
     @field_validator("operation")
     @classmethod
@@ -38,13 +61,99 @@ class SequenceStep(Params):
         return value
 
 
+def _problem(loc: tuple[str | int, ...], kind: str, message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
+
+
+def _cycle(steps: Sequence[SequenceStep]) -> list[str] | None:
+    """One cycle of ``after`` references as a list of step ids (first id repeated), or None."""
+    graph = {s.id: list(s.after) for s in steps if s.id is not None}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt in graph and nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
 class SequenceParams(Params):
     """Parameters of events.sequence."""
 
     steps: list[SequenceStep] = Field(min_length=1)
-    """The operations, in the order they must happen when ordered is true."""
-    ordered: bool = True
-    """Whether the steps must happen in the order given (other events may come between)."""
+    """The operations that must have happened; order only where a step says ``after``."""
+    ordered: bool | None = None
+    """Older form: true demands the whole list in order. Left out, a list with no ``after``
+    keeps that older meaning; write ``ordered: false`` or use ``after`` instead."""
+
+    @model_validator(mode="after")
+    def _constraints_are_sound(self) -> SequenceParams:
+        """Step ids are unique, ``after`` names known other steps, and there is no cycle."""
+        problems: list[InitErrorDetails] = []
+        ids: dict[str, int] = {}
+        for index, step in enumerate(self.steps):
+            if step.id is None:
+                continue
+            if step.id in ids:
+                message = f"step id {step.id!r} is already used by steps[{ids[step.id]}]"
+                problems.append(_problem(("steps", index, "id"), "duplicate_id", message, step.id))
+            else:
+                ids[step.id] = index
+        for index, step in enumerate(self.steps):
+            for position, ref in enumerate(step.after):
+                loc = ("steps", index, "after", position)
+                if ref == step.id:
+                    message = f"a step cannot come after itself ({ref!r})"
+                    problems.append(_problem(loc, "self_reference", message, ref))
+                elif ref not in ids:
+                    known = ", ".join(repr(i) for i in ids) or "none (give steps an id)"
+                    message = f"unknown step id {ref!r}; step ids: {known}"
+                    problems.append(_problem(loc, "unknown_step", message, ref))
+        if not problems:
+            cycle = _cycle(self.steps)
+            if cycle:
+                index = ids[cycle[0]]
+                message = "the after constraints go round in a circle: " + " -> ".join(
+                    f"{c!r}" for c in cycle
+                )
+                problems.append(_problem(("steps", index, "after"), "cycle", message, cycle))
+        if self.ordered and self.uses_constraints:
+            message = "ordered: true is the older form; it cannot be combined with id, after, "
+            message += "required or what (state the orders that matter with after)"
+            problems.append(_problem(("ordered",), "ordered_and_after", message, True))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self
+
+    @property
+    def uses_constraints(self) -> bool:
+        """Whether any step uses the constraint form (id, after, required or what)."""
+        return any(
+            s.id is not None or s.after or not s.required or s.what is not None for s in self.steps
+        )
+
+    @property
+    def mode(self) -> str:
+        """How the steps are judged: constraints, or the older ordered / unordered forms."""
+        if self.uses_constraints:
+            return "constraints"
+        return "unordered" if self.ordered is False else "ordered"
 
 
 def _matches(ctx: GradingContext, step: SequenceStep, event: EventRecord) -> bool:
@@ -60,6 +169,9 @@ def _matches(ctx: GradingContext, step: SequenceStep, event: EventRecord) -> boo
         if found is missing or as_json(found) != as_json(value):
             return False
     return True
+
+
+# --- the older forms: the whole list in order, or a distinct event per step -------------------
 
 
 def _ordered(ctx: GradingContext, steps: list[SequenceStep]) -> list[int | None]:
@@ -100,10 +212,8 @@ def _unordered(ctx: GradingContext, steps: list[SequenceStep]) -> list[int | Non
     return [by_step.get(step) for step in range(len(steps))]
 
 
-@check("events.sequence", params=SequenceParams)
-def sequence(ctx: GradingContext, params: SequenceParams) -> Outcome:
-    """The attempt's audit events contain these operations (in this order when ordered)."""
-    matched = (_ordered if params.ordered else _unordered)(ctx, params.steps)
+def _legacy(ctx: GradingContext, params: SequenceParams, mode: str) -> Outcome:
+    matched = (_ordered if mode == "ordered" else _unordered)(ctx, params.steps)
     steps = [
         {
             "operation": step.operation,
@@ -115,10 +225,150 @@ def sequence(ctx: GradingContext, params: SequenceParams) -> Outcome:
     ]
     done = sum(1 for event_id in matched if event_id is not None)
     evidence = {
-        "ordered": params.ordered,
+        "mode": mode,
+        "ordered": mode == "ordered",
         "steps": steps,
         "matched": done,
         "attempt_events": len(ctx.events),
         "operations_seen": sorted({e.operation for e in ctx.events}),
     }
     return Outcome.judge(done == len(params.steps), evidence, done / len(params.steps))
+
+
+# --- the constraint form ----------------------------------------------------------------------
+
+_PARTICIPLES = {
+    "add_note": "given a note",
+    "create": "created",
+    "delete": "deleted",
+    "export": "exported",
+    "record": "recorded",
+    "run": "run",
+    "send": "sent",
+    "share": "shared",
+    "unshare": "unshared",
+    "update": "updated",
+    "view": "opened",
+}
+
+
+@dataclass(frozen=True)
+class _Wording:
+    """How feedback names a step: "the report" (or "a report") and "exported"."""
+
+    noun: str
+    definite: str
+    participle: str
+    named: bool
+
+    @property
+    def indefinite(self) -> str:
+        """The noun with a or an, when no deliverable or wording singles one out."""
+        if self.named:
+            return self.definite
+        return f"{'an' if self.noun[0] in 'aeiou' else 'a'} {self.noun}"
+
+
+def _wording(step: SequenceStep) -> _Wording:
+    noun, _, verb = step.operation.rpartition(".")
+    noun = noun.replace("_", " ").replace(".", " ") or "record"
+    participle = _PARTICIPLES.get(verb, verb.replace("_", " ") + "d")
+    if step.what:
+        return _Wording(noun, step.what, participle, True)
+    return _Wording(noun, f"the {noun}", participle, step.deliverable is not None)
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
+
+
+def _missing_note(step: SequenceStep) -> str:
+    w = _wording(step)
+    if not w.named:
+        return _sentence(f"no {w.noun} was {w.participle}")
+    return _sentence(f"{w.definite} was never {w.participle}")
+
+
+def _order_note(step: SequenceStep, before: SequenceStep, never: bool) -> str:
+    w, b = _wording(step), _wording(before)
+    same = w.named and (step.deliverable, step.what) == (before.deliverable, before.what)
+    subject = "it" if same else b.indefinite
+    if never:
+        return _sentence(
+            f"{w.indefinite} was {w.participle}, but {subject} was never {b.participle}"
+        )
+    return _sentence(f"{w.indefinite} was {w.participle} before {subject} was ever {b.participle}")
+
+
+def _label(step: SequenceStep, index: int) -> str:
+    return step.id or f"steps[{index}]"
+
+
+def _constraints(ctx: GradingContext, params: SequenceParams) -> Outcome:
+    events = ctx.events
+    found = [[e.id for e in events if _matches(ctx, step, e)] for step in params.steps]
+    by_id = {step.id: index for index, step in enumerate(params.steps) if step.id is not None}
+    notes: list[str] = []
+    steps_evidence = []
+    judged = passed = 0
+    for index, (step, ids) in enumerate(zip(params.steps, found, strict=True)):
+        steps_evidence.append(
+            {
+                "step": _label(step, index),
+                "operation": step.operation,
+                "deliverable": step.deliverable,
+                "required": step.required,
+                "found": bool(ids),
+                "event_ids": ids,
+            }
+        )
+        if step.required:
+            judged += 1
+            passed += bool(ids)
+            if not ids:
+                notes.append(_missing_note(step))
+    constraints_evidence = []
+    for index, (step, ids) in enumerate(zip(params.steps, found, strict=True)):
+        for ref in step.after:
+            before_index = by_id[ref]
+            before_ids = found[before_index]
+            entry: dict[str, Any] = {"step": _label(step, index), "after": ref}
+            if not ids:
+                entry |= {"met": None, "reason": "the step did not happen, so its order is moot"}
+            else:
+                judged += 1
+                first_before = before_ids[0] if before_ids else None
+                too_early = [i for i in ids if first_before is None or i < first_before]
+                met = not too_early
+                passed += met
+                entry |= {
+                    "met": met,
+                    "first_event_id": ids[0],
+                    "first_after_event_id": first_before,
+                    "violating_event_ids": too_early,
+                }
+                if not met:
+                    note = _order_note(step, params.steps[before_index], first_before is None)
+                    if note not in notes:
+                        notes.append(note)
+            constraints_evidence.append(entry)
+    evidence = {
+        "mode": "constraints",
+        "steps": steps_evidence,
+        "constraints": constraints_evidence,
+        "attempt_events": len(events),
+        "operations_seen": sorted({e.operation for e in events}),
+    }
+    score = passed / judged if judged else 1.0
+    if passed == judged:
+        return Outcome.passed(evidence, score)
+    return Outcome(Status.FAIL, score, evidence, " ".join(notes) or None)
+
+
+@check("events.sequence", params=SequenceParams)
+def sequence(ctx: GradingContext, params: SequenceParams) -> Outcome:
+    """The audit events contain each step, in the order the steps' ``after`` constraints ask."""
+    mode = params.mode
+    if mode == "constraints":
+        return _constraints(ctx, params)
+    return _legacy(ctx, params, mode)

@@ -1,4 +1,10 @@
-"""Checks on a saved report the trainee submitted: its rows and its columns."""
+"""Checks on a saved report the trainee submitted: its rows and its columns.
+
+The report's own rows are what its filters return in the final sandbox. The rows it should
+return are computed on the template (the sandbox as the attempt found it), so that changing the
+data cannot make a wrong report look right; ``legitimate_changes`` names the parts of the final
+state a task may change on purpose (the fields it asks to set, the customers who asked).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,24 @@ from graders.checks.common import (
     LISTED,
     Condition,
     DeliverableRef,
+    LegitimateChanges,
     Params,
     column_names,
     condition_errors,
+    condition_labels,
+    criteria,
+    field_label,
+    judged,
     key_labels,
     load_report,
+    quoted,
     report_keys,
+    trusted_keys,
 )
 from graders.context import GradingContext
 from graders.registry import check
 from graders.results import Outcome
+from sandbox_crm.models import Sensitivity
 from sandbox_crm.query import QueryError, select_keys
 from sandbox_crm.sources import SOURCES, get_source
 
@@ -68,11 +82,50 @@ def _bad_filters(report_id: int, exc: QueryError) -> Outcome:
     )
 
 
+_NOUNS = {"customers": ("member", "members"), "orders": ("order", "orders")}
+
+
+def _count(source: str, count: int) -> str:
+    """``1 member``, ``3 members`` (``rows`` for a source without a noun)."""
+    one, many = _NOUNS.get(source, ("row", "rows"))
+    return f"{count} {one if count == 1 else many}"
+
+
+def _within(where: Any, key_field: str, keys: set[int]) -> dict[str, Any]:
+    """``where`` restricted to the given keys."""
+    return {"all": [where or {}, {"field": key_field, "op": "in", "value": sorted(keys)}]}
+
+
+def _unexplained_by(
+    ctx: GradingContext,
+    source: str,
+    parts: list[Any],
+    keys: set[int],
+    truth: Any,
+) -> tuple[list[tuple[list[str], int]], set[int]]:
+    """For each part of a condition, how many of ``keys`` fail it, by the part's field labels.
+
+    ``truth(condition)`` gives the keys matching a condition where the part is judged. Returns
+    the labelled counts (parts with the same labels merged) and the keys no part accounts for.
+    """
+    key_field = get_source(source).key_field
+    by_labels: dict[tuple[str, ...], set[int]] = {}
+    explained: set[int] = set()
+    for part in parts:
+        failing = keys - truth(_within(part, key_field, keys))
+        if failing:
+            labels = tuple(condition_labels(source, part)) or ("the request",)
+            by_labels.setdefault(labels, set()).update(failing)
+            explained |= failing
+    counted = [(list(labels), len(found)) for labels, found in by_labels.items()]
+    return counted, keys - explained
+
+
 # --- report.rows_match ------------------------------------------------------------------------
 
 
 class ExpectedRows(Params):
-    """Which rows the report must return, as a condition evaluated on the final sandbox."""
+    """Which rows the report must return, as a condition on the sandbox as the attempt found it."""
 
     source: str | None = None
     """The source the report must use (customers, orders); omit to use the report's own."""
@@ -102,23 +155,86 @@ class RowsMatchParams(Params):
     report: DeliverableRef
     """The deliverable holding the saved report."""
     expect: ExpectedRows
-    """The rows the report must return."""
+    """The rows the report must return, judged on the template (see legitimate_changes)."""
+    either_way: Condition = None
+    """Rows matching this condition on the template may be present or absent: a judgement the
+    task leaves to the trainee (e.g. members whose email address is flagged invalid)."""
+    legitimate_changes: LegitimateChanges | None = None
+    """What the task may change on purpose: these fields and rows are judged as they are in the
+    final sandbox; omit when the task changes nothing the expectation depends on."""
+
+    @model_validator(mode="after")
+    def _check_either_way(self) -> RowsMatchParams:
+        """Reject an either_way condition that does not fit the expected source."""
+        if self.either_way is not None:
+            problems = condition_errors(self.expect.source, self.either_way)
+            if problems:
+                raise ValueError("either_way: " + "; ".join(problems))
+        return self
+
+
+def _rows_note(
+    ctx: GradingContext,
+    params: RowsMatchParams,
+    report: Any,
+    missing: set[int],
+    unexpected: set[int],
+) -> str:
+    """What kind of rows are wrong and which criterion explains them, without naming any row."""
+    source = report.source
+    sentences = []
+    if unexpected:
+
+        def truth(condition: Any) -> set[int]:
+            return trusted_keys(ctx, source, condition, params.legitimate_changes)
+
+        parts = criteria(params.expect.where)
+        counted, unexplained = _unexplained_by(ctx, source, parts, unexpected, truth)
+        for labels, count in counted:
+            sentences.append(
+                f"The list includes {_count(source, count)} that the request leaves out: "
+                f"they do not meet its criterion on {quoted(labels)}."
+            )
+        if unexplained:
+            sentences.append(
+                f"The list includes {_count(source, len(unexplained))} that should not be there."
+            )
+    if missing:
+
+        def own(condition: Any) -> set[int]:
+            return select_keys(ctx.final, source, condition, ctx.as_of)
+
+        counted, _ = _unexplained_by(ctx, source, criteria(report.filters), missing, own)
+        causes = sorted({label for labels, _ in counted for label in labels})
+        because = f" The report's own filter on {quoted(causes)} leaves them out." if causes else ""
+        sentences.append(
+            f"{_count(source, len(missing)).capitalize()} that meet every criterion of the "
+            f"request {'is' if len(missing) == 1 else 'are'} missing from the list.{because}"
+        )
+    return " ".join(sentences)
 
 
 @check("report.rows_match", params=RowsMatchParams)
 def rows_match(ctx: GradingContext, params: RowsMatchParams) -> Outcome:
-    """The report's own filters select exactly the rows of the expected condition."""
+    """The report's own filters select exactly the expected rows, judged on trustworthy state."""
     report = load_report(ctx, params.report)
     if isinstance(report, Outcome):
         return report
-    wrong_source = _source_problem(report.source, params.expect.source, params.expect.where)
+    conditions = {"all": [params.expect.where or {}, params.either_way or {}]}
+    wrong_source = _source_problem(report.source, params.expect.source, conditions)
     if wrong_source is not None:
         return wrong_source
-    expected = select_keys(ctx.final, report.source, params.expect.where, ctx.as_of)
+    changes = params.legitimate_changes
+    expected = trusted_keys(ctx, report.source, params.expect.where, changes)
+    open_rows: set[int] = set()
+    if params.either_way is not None:
+        open_rows = trusted_keys(ctx, report.source, params.either_way, changes)
     try:
         found = report_keys(ctx, report)
     except QueryError as exc:
         return _bad_filters(report.id, exc)
+    either_way_found = found & open_rows
+    expected, found = expected - open_rows, found - open_rows
     missing, unexpected = expected - found, found - expected
     union = expected | found
     score = len(expected & found) / len(union) if union else 1.0
@@ -126,15 +242,20 @@ def rows_match(ctx: GradingContext, params: RowsMatchParams) -> Outcome:
         "report_id": report.id,
         "source": report.source,
         "as_of": ctx.as_of,
+        "judged_on": "template" if changes is None else "template with legitimate changes",
         "expected_count": len(expected),
         "found_count": len(found),
         "missing_count": len(missing),
         "unexpected_count": len(unexpected),
-        "missing": key_labels(ctx.final, report.source, missing, ctx.as_of),
+        "missing": key_labels(ctx.template, report.source, missing, ctx.as_of),
         "unexpected": key_labels(ctx.final, report.source, unexpected, ctx.as_of),
+        "either_way_count": len(open_rows),
+        "either_way_included": len(either_way_found),
         "listed_at_most": LISTED,
     }
-    return Outcome.judge(not missing and not unexpected, evidence, score)
+    ok = not missing and not unexpected
+    note = None if ok else _rows_note(ctx, params, report, missing, unexpected)
+    return judged(ok, evidence, score, note)
 
 
 # --- report.columns ---------------------------------------------------------------------------
@@ -171,6 +292,29 @@ class ColumnsParams(Params):
         return self
 
 
+def _columns_note(source: str, missing: list[str], unwanted: list[str]) -> str:
+    """Which requested columns are missing and which columns should not be there."""
+    fields = get_source(source).fields if source in SOURCES else {}
+    sentences = []
+    if missing:
+        labels = [field_label(source, name) for name in missing]
+        sentences.append(f"The report lacks requested column(s): {quoted(labels)}.")
+    personal = [
+        n for n in unwanted if n in fields and fields[n].sensitivity != Sensitivity.INTERNAL
+    ]
+    other = [n for n in unwanted if n not in personal]
+    if personal:
+        labels = [field_label(source, name) for name in personal]
+        sentences.append(
+            f"The report shows column(s) that carry personal data the request did not ask for: "
+            f"{quoted(labels)}."
+        )
+    if other:
+        labels = [field_label(source, name) for name in other]
+        sentences.append(f"The report shows column(s) that should not be there: {quoted(labels)}.")
+    return " ".join(sentences)
+
+
 @check("report.columns", params=ColumnsParams)
 def columns(ctx: GradingContext, params: ColumnsParams) -> Outcome:
     """The report shows every required field, no forbidden field and no forbidden sensitivity."""
@@ -197,7 +341,9 @@ def columns(ctx: GradingContext, params: ColumnsParams) -> Outcome:
         "too_sensitive": too_sensitive,
     }
     ok = not (missing or forbidden or too_sensitive)
-    return Outcome.judge(ok, evidence, met / total if total else 1.0)
+    unwanted = [n for n in shown if n in forbidden or n in {t["field"] for t in too_sensitive}]
+    note = None if ok else _columns_note(report.source, missing, unwanted)
+    return judged(ok, evidence, met / total if total else 1.0, note)
 
 
 # --- report.no_rows_where ---------------------------------------------------------------------
@@ -209,9 +355,13 @@ class NoRowsWhereParams(Params):
     report: DeliverableRef
     """The deliverable holding the saved report."""
     where: dict[str, Any]
-    """Rows matching this condition must not be in the report (e.g. consent withdrawn)."""
+    """Rows matching this condition on the template must not be in the report (e.g. consent
+    withdrawn)."""
     source: str | None = None
     """The source the condition is written for; omit to use the report's own."""
+    legitimate_changes: LegitimateChanges | None = None
+    """What the task may change on purpose: these fields and rows are judged as they are in the
+    final sandbox; omit when the task changes nothing the condition depends on."""
 
     @model_validator(mode="after")
     def _check_condition(self) -> NoRowsWhereParams:
@@ -220,9 +370,16 @@ class NoRowsWhereParams(Params):
         return self
 
 
+def _alternatives(where: Any) -> list[Any]:
+    """The alternatives of a condition: the parts of an ``any``, else its criteria."""
+    if isinstance(where, dict) and set(where) == {"any"} and isinstance(where["any"], list):
+        return list(where["any"])
+    return criteria(where)
+
+
 @check("report.no_rows_where", params=NoRowsWhereParams)
 def no_rows_where(ctx: GradingContext, params: NoRowsWhereParams) -> Outcome:
-    """No row the report returns matches the given condition."""
+    """No row the report returns matches the condition, judged on trustworthy state."""
     report = load_report(ctx, params.report)
     if isinstance(report, Outcome):
         return report
@@ -233,13 +390,28 @@ def no_rows_where(ctx: GradingContext, params: NoRowsWhereParams) -> Outcome:
         rows = report_keys(ctx, report)
     except QueryError as exc:
         return _bad_filters(report.id, exc)
-    offending = rows & select_keys(ctx.final, report.source, params.where, ctx.as_of)
+    changes = params.legitimate_changes
+    offending = rows & trusted_keys(ctx, report.source, params.where, changes)
     evidence = {
         "report_id": report.id,
         "report_rows": len(rows),
+        "judged_on": "template" if changes is None else "template with legitimate changes",
         "offending_count": len(offending),
         "offending": key_labels(ctx.final, report.source, offending, ctx.as_of),
         "listed_at_most": LISTED,
     }
     score = 1.0 - len(offending) / len(rows) if rows else 1.0
-    return Outcome.judge(not offending, evidence, score)
+    note = None
+    if offending:
+        key_field = get_source(report.source).key_field
+        labels: list[str] = []
+        for part in _alternatives(params.where):
+            matched = trusted_keys(ctx, report.source, _within(part, key_field, offending), changes)
+            if matched:
+                labels += [x for x in condition_labels(report.source, part) if x not in labels]
+        because = f" because of their {quoted(labels)}" if labels else ""
+        note = (
+            f"The list includes {_count(report.source, len(offending))} that must be left "
+            f"out{because}."
+        )
+    return judged(not offending, evidence, score, note)

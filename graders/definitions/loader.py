@@ -130,7 +130,10 @@ def load_scenario_text(
 def validate_scenario_against_unit(
     scenario: LoadedDefinition[Scenario], unit: Unit | LoadedDefinition[Unit]
 ) -> list[Problem]:
-    """Check that the scenario is for this unit and every PR it names is a leaf of the unit."""
+    """Check that the scenario is for this unit and every PR it names is a leaf of the unit.
+
+    The PRs named are those of its checks and items and those PDPO breaches count against.
+    """
     unit_model = unit.model if isinstance(unit, LoadedDefinition) else unit
     model = scenario.model
     if model.unit != unit_model.code:
@@ -139,7 +142,7 @@ def validate_scenario_against_unit(
         ]
     known = set(unit_model.leaf_ids())
     problems: list[Problem] = []
-    for loc, ref in model.requirement_refs():
+    for loc, ref in (*model.requirement_refs(), *model.pdpo.requirement_refs()):
         code, sep, local = ref.rpartition("/")
         if sep and code != unit_model.code:
             message = (

@@ -39,6 +39,7 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 CODE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 CHECK_NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 OP_NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+RULE_ID_PATTERN = r"^[A-Z]+-[0-9]{2}$"
 
 PATTERN_HINTS: dict[str, str] = {
     UNIT_CODE_PATTERN: 'a unit code such as "105077L3" (six digits, "L", the QF level)',
@@ -53,6 +54,7 @@ PATTERN_HINTS: dict[str, str] = {
     CODE_NAME_PATTERN: 'a lower-case code such as "customer_service"',
     CHECK_NAME_PATTERN: 'a check name such as "report.rows_match"',
     OP_NAME_PATTERN: 'an operation name such as "create_report"',
+    RULE_ID_PATTERN: 'a PDPO rule id such as "SEC-04", as in the rulebook',
 }
 """What each pattern means, for error messages a YAML author can act on."""
 
@@ -586,6 +588,26 @@ class Alternative(_Strict):
     id; only needed when the steps do not say it with deliverable."""
 
 
+RuleId = Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]
+
+
+class PdpoSpec(_Strict):
+    """How the PDPO rulebook bears on this scenario's verdict, and its per-rule settings."""
+
+    requirements: list[PrRef] = Field(default_factory=list)
+    """The PRs a high or critical PDPO breach evidences against, as "3.2" or "105077L3/3.2":
+    each is "not demonstrated" when such a rule fails. With none, a high breach still keeps
+    the attempt from an automatic "competent" (an assessor decides)."""
+    rules: dict[RuleId, dict[str, Any]] = Field(default_factory=dict)
+    """Settings of individual rules, by rule id, e.g. SEC-04: {max_unrelated_lookups: 30};
+    each rule validates its own."""
+
+    def requirement_refs(self) -> Iterator[tuple[Loc, str]]:
+        """Yield (location, PR id as written) for every PR named, relative to the scenario."""
+        for j, ref in enumerate(self.requirements):
+            yield ("pdpo", "requirements", j), ref
+
+
 class Scenario(_Strict):
     """A task in the sandbox CRM, a set of questions, or both, assessing one unit."""
 
@@ -621,6 +643,8 @@ class Scenario(_Strict):
     alternatives: list[Alternative] = Field(default_factory=list)
     """Different competent attempts (another order, an equivalent filter, extra harmless steps),
     each of which must be judged competent in every variant."""
+    pdpo: PdpoSpec = Field(default_factory=PdpoSpec)
+    """Which PRs a serious PDPO breach counts against, and settings of individual rules."""
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
@@ -671,6 +695,10 @@ class Scenario(_Strict):
                     ),
                     "PR",
                 )
+        problems += _duplicates(
+            ((loc, ref.removeprefix(f"{self.unit}/")) for loc, ref in self.pdpo.requirement_refs()),
+            "PR",
+        )
 
         deliverable_ids = {d.id for d in self.deliverables}
         problems += _step_problems(

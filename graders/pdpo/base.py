@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from graders.checks.common import column_names
 from graders.registry import rule
 from graders.results import Status
+from sandbox_crm.models import ReportExport, Sensitivity
+from sandbox_crm.sources import SOURCES
 
 __all__ = [
     "MARKETING_DEPARTMENTS",
     "PURPOSE_MIN_LENGTH",
     "Breach",
     "RuleOutcome",
+    "export_columns",
+    "holds_personal_data",
     "judged",
     "mask_hkid",
     "not_applicable",
@@ -32,6 +37,9 @@ PURPOSE_MIN_LENGTH = 10
 
 MARKETING_DEPARTMENTS = frozenset({"marketing", "analytics"})
 """Department codes whose staff must never see HKID numbers or full dates of birth (SEC-01)."""
+
+PERSONAL = frozenset({Sensitivity.PERSONAL.value, Sensitivity.SENSITIVE.value})
+"""Field sensitivities that make a file hold personal data."""
 
 
 @dataclass(frozen=True)
@@ -99,3 +107,22 @@ def mask_hkid(value: str) -> str:
 def plural(count: int, noun: str) -> str:
     """``1 finding``, ``2 findings``."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def export_columns(export: ReportExport) -> list[str]:
+    """The field names an export holds (its own column list, else its report's)."""
+    return column_names(export.columns) or column_names(export.report.columns)
+
+
+def holds_personal_data(export: ReportExport) -> bool:
+    """Whether an export holds personal data; an unknown field or no column list counts as so.
+
+    Fail safe: a field the source does not describe, or a file whose columns are not recorded,
+    is treated as personal data.
+    """
+    names = export_columns(export)
+    source = SOURCES.get(export.report.source)
+    fields = source.fields if source is not None else {}
+    if not names:
+        return True
+    return any(n not in fields or fields[n].sensitivity.value in PERSONAL for n in names)

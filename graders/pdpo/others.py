@@ -1,17 +1,23 @@
 """DPP2 (accuracy, retention), DPP3 (use) and Part 5 (access and correction requests).
 
-ACC-01 is judged on the messages sent in the attempt. The others cannot be judged on the
-sandbox yet; each says why, so a scenario author sees what is missing rather than a silent pass.
+ACC-01 is judged on the messages sent and the reports exported in the attempt. The others cannot
+be judged on the sandbox yet; each says why, so a scenario author sees what is missing rather
+than a silent pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 
-from graders.context import GradingContext
+from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, judged, plural, register_not_applicable
 from graders.registry import rule
-from sandbox_crm.models import Customer
+from sandbox_crm.models import ContactPoint, Customer, ReportDefinition
+
+EXPORTED_CONTACT_COLUMNS = {"email": "email", "mobile": "mobile", "address": "address"}
+"""Report columns of the customers source that hold a contact point, and the point's kind."""
 
 _NO_REQUESTS = "The sandbox does not yet record data access requests."
 _NO_CORRECTIONS = "The sandbox does not yet record data correction requests."
@@ -19,11 +25,12 @@ _NO_CORRECTIONS = "The sandbox does not yet record data correction requests."
 
 @rule("ACC-01", title="Inaccurate contact data used", basis="DPP2(1)(b)", severity="low")
 def acc_01(ctx: GradingContext) -> RuleOutcome:
-    """No message goes to a contact point flagged invalid, unless its value was corrected first.
+    """No message goes to, and no export holds, contact data flagged invalid and not corrected.
 
-    Whether the contact point was flagged is read from the send's audit event, which records
-    the flag as it was at that moment; a correction is a change of its value earlier in the
-    attempt. Exports of flagged contact data are not judged yet.
+    For a send, whether the contact point was flagged is read from the send's audit event,
+    which records the flag as it was at that moment. For an export, the flag at that moment is
+    the template's, as changed by the attempt's updates before the export. A correction is a
+    change of the contact point's value earlier in the attempt.
     """
     sends = ctx.events_of("message.send")
     corrections: dict[int | None, list[int]] = {}
@@ -67,11 +74,84 @@ def acc_01(ctx: GradingContext) -> RuleOutcome:
                 tuple(records),
             )
         )
+    exports = ctx.events_of("report.export")
+    breaches += _flagged_exports(ctx, exports)
     scope = (
-        f"{plural(len(sends), 'message')} sent in the attempt (exports of contact data flagged "
-        "invalid are not judged yet)"
+        f"{plural(len(sends), 'message')} sent in the attempt and "
+        f"{plural(len(exports), 'report export')} made in it"
     )
     return judged(breaches, scope=scope)
+
+
+def _flags_before(ctx: GradingContext, contact_ids: Iterable[int], event_id: int) -> set[int]:
+    """The contact points flagged invalid just before an event: the template's flag, then the
+    attempt's updates in order (a corrected value clears it, as in the CRM)."""
+    wanted = set(contact_ids)
+    if not wanted:
+        return set()
+    flagged = set(
+        ctx.template.scalars(
+            select(ContactPoint.id).where(
+                ContactPoint.id.in_(wanted), ContactPoint.is_invalid.is_(True)
+            )
+        )
+    )
+    for update in ctx.events_of("contact_point.update"):
+        if update.id >= event_id or update.entity_id not in wanted or update.after is None:
+            continue
+        if update.after.get("is_invalid") is True:
+            flagged.add(update.entity_id)
+        elif "is_invalid" in update.after or "value" in update.after:
+            flagged.discard(update.entity_id)
+    return flagged
+
+
+def _flagged_exports(
+    ctx: GradingContext,
+    exports: tuple[EventRecord, ...],
+) -> list[Breach]:
+    """One breach per export whose rows hold contact data that was flagged invalid."""
+    breaches = []
+    for export in exports:
+        columns = [c for c in export.detail("columns", ()) if c in EXPORTED_CONTACT_COLUMNS]
+        report = ctx.final.get(ReportDefinition, export.entity_id) if export.entity_id else None
+        row_keys = [k for k in export.detail("row_keys", ()) if isinstance(k, int)]
+        if not columns or report is None or report.source != "customers" or not row_keys:
+            continue
+        kinds = [EXPORTED_CONTACT_COLUMNS[c] for c in columns]
+        primary: dict[tuple[int, str], int] = {}
+        for contact_id, customer_id, kind in ctx.final.execute(
+            select(ContactPoint.id, ContactPoint.customer_id, ContactPoint.kind)
+            .where(ContactPoint.customer_id.in_(row_keys), ContactPoint.kind.in_(kinds))
+            .order_by(ContactPoint.is_primary.desc(), ContactPoint.id)
+        ):
+            primary.setdefault((customer_id, kind), contact_id)  # the one the column shows
+        flagged = _flags_before(ctx, primary.values(), export.id)
+        if not flagged:
+            continue
+        owners = {contact: customer for (customer, _), contact in primary.items()}
+        customers = sorted({owners[c] for c in flagged})
+        members = dict(
+            ctx.final.execute(
+                select(Customer.id, Customer.member_no).where(Customer.id.in_(customers))
+            ).all()
+        )
+        shown = ", ".join(str(members.get(c, c)) for c in customers[:10])
+        more = f" and {len(customers) - 10} more" if len(customers) > 10 else ""
+        export_id = export.detail("export_id")
+        records = [("report_export", export_id)] if isinstance(export_id, int) else []
+        records += [("contact_point", c) for c in sorted(flagged)]
+        records += [("customer", c) for c in customers]
+        breaches.append(
+            Breach(
+                f"Export #{export_id} of report {report.name!r} holds "
+                f"{plural(len(flagged), 'contact detail')} flagged invalid in the CRM "
+                f"(members {shown}{more}), exported without correcting them.",
+                (export.id,),
+                tuple(records),
+            )
+        )
+    return breaches
 
 
 register_not_applicable(

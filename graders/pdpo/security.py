@@ -1,22 +1,28 @@
 """DPP4 (security) and staff misuse: rules SEC-01 to SEC-04 and BR-01.
 
 Judged on what the attempt added: report shares, report definitions whose columns changed,
-report runs and exports. Account administration (leavers, MFA) and incident records are
-generated company set-up that no operation changes yet, so their rules are not applicable.
+report runs and exports, and (SEC-04) the customer records the trainee opened. Account
+administration (leavers, MFA) and incident records are generated company set-up that no
+operation changes yet, so their rules are not applicable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 
+import pydantic
 from sqlalchemy import select
 
-from graders.checks.common import column_names, department_codes
+from graders.checks.common import Params, column_names, department_codes
 from graders.context import GradingContext
+from graders.definitions.models import DeliverableKind
 from graders.pdpo.base import (
     MARKETING_DEPARTMENTS,
     Breach,
     RuleOutcome,
+    export_columns,
+    holds_personal_data,
     judged,
     plural,
     purpose_problem,
@@ -25,10 +31,12 @@ from graders.pdpo.base import (
 from graders.registry import rule
 from sandbox_crm.models import (
     APPROVED_EXPORT_DESTINATIONS,
+    ExportDestination,
     ReportDefinition,
     ReportExport,
     ReportRun,
     ReportShare,
+    SalesOrder,
     Sensitivity,
     StaffUser,
 )
@@ -37,15 +45,9 @@ from sandbox_crm.sources import SOURCES, Field
 HIDDEN_FROM_MARKETING = ("hkid", "date_of_birth")
 """Report fields marketing and analytics staff must never see (SEC-01)."""
 
-PERSONAL = frozenset({Sensitivity.PERSONAL.value, Sensitivity.SENSITIVE.value})
-
 
 def _fields(source: str) -> Mapping[str, Field]:
     return SOURCES[source].fields if source in SOURCES else {}
-
-
-def _export_columns(export: ReportExport) -> list[str]:
-    return column_names(export.columns) or column_names(export.report.columns)
 
 
 @rule("SEC-01", title="Marketing sees HKID or date of birth", basis="DPP4(1)", severity="high")
@@ -92,7 +94,7 @@ def sec_01(ctx: GradingContext) -> RuleOutcome:
         )
     for export in exports:
         department = codes.get(export.for_department_id or 0, "")
-        hidden = [c for c in _export_columns(export) if c in HIDDEN_FROM_MARKETING]
+        hidden = [c for c in export_columns(export) if c in HIDDEN_FROM_MARKETING]
         if department not in MARKETING_DEPARTMENTS or not hidden:
             continue
         breaches.append(
@@ -126,17 +128,19 @@ def sec_01(ctx: GradingContext) -> RuleOutcome:
 
 @rule("SEC-02", title="Unsafe export of personal data", basis="DPP4, DPP3", severity="high")
 def sec_02(ctx: GradingContext) -> RuleOutcome:
-    """Every export of personal data has a purpose, approved destination, encryption, few fields."""
+    """Every export of personal data has a purpose, approved destination, encryption, few fields.
+
+    Every export made in the attempt is judged on its own: a correct export does not excuse
+    another one.
+    """
     exports = ctx.added(ReportExport)
     breaches = []
     personal_exports = 0
     for export in exports:
-        names = _export_columns(export)
-        fields = _fields(export.report.source)
-        # An unknown field or an empty column list is treated as personal data: fail safe.
-        levels = [fields[n].sensitivity.value if n in fields else "unknown" for n in names]
-        if names and not any(level in PERSONAL or level == "unknown" for level in levels):
+        if not holds_personal_data(export):
             continue
+        names = export_columns(export)
+        fields = _fields(export.report.source)
         personal_exports += 1
         events = ctx.event_ids_about("report_export", export.id)
         records = (("report_export", export.id), ("report_definition", export.report_id))
@@ -173,17 +177,186 @@ register_not_applicable(
     reason="Staff accounts are generated company set-up and the sandbox has no operation that "
     "changes them, so an attempt cannot cause or cure an account weakness.",
 )
-register_not_applicable(
+OUTSIDE_COMPANY_DESTINATIONS = frozenset(
+    {ExportDestination.PERSONAL_EMAIL.value, ExportDestination.EXTERNAL_PARTY.value}
+)
+"""Export destinations that take a file outside the company (SEC-04): a personal mailbox or
+another party. A USB drive or an unapproved internal channel is unsafe (SEC-02) but stays in
+the company's hands."""
+
+LISTED_LOOKUPS = 20
+"""How many member numbers a SEC-04 finding names in its message (the records list all)."""
+
+
+class Sec04Settings(Params):
+    """Settings of SEC-04 (staff misuse) that a scenario may give under pdpo.rules."""
+
+    max_unrelated_lookups: int = pydantic.Field(default=20, ge=0, le=100_000)
+    """How many customer records unrelated to the task the trainee may open before it is
+    flagged as a bulk look-up with no business reason (default 20). A record is related when
+    it is in the output of a report the trainee ran or exported, is one of the scenario's
+    planted situations, or the trainee changed it or sent it a message in the attempt."""
+
+
+def _customer_ids_named(value: object) -> Iterator[int]:
+    """Every ``customer_id`` in an event's details, at any depth."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "customer_id" and isinstance(item, int) and not isinstance(item, bool):
+                yield item
+            else:
+                yield from _customer_ids_named(item)
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _customer_ids_named(item)
+
+
+def _output_customers(ctx: GradingContext, source: str, keys: Iterable[object]) -> set[int]:
+    """The customers in a report's output, given its source and row keys."""
+    ids = {k for k in keys if isinstance(k, int) and not isinstance(k, bool)}
+    if not ids or source not in ("customers", "orders"):
+        return set()
+    if source == "customers":
+        return ids
+    found: set[int] = set()
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        found.update(
+            ctx.final.scalars(select(SalesOrder.customer_id).where(SalesOrder.id.in_(chunk)))
+        )
+    return found
+
+
+def _planted_customers(ctx: GradingContext) -> set[int]:
+    """Customers the scenario's planted situations are about (not planted staff accounts)."""
+    try:
+        planted = json.loads(ctx.meta("plants") or "{}")
+        details = json.loads(ctx.meta("plant_details") or "{}")
+    except ValueError:
+        return set()
+    found: set[int] = set()
+    for kind, ids in planted.items():
+        entity = (details.get(kind) or {}).get("entity", "customer")
+        if entity == "customer":
+            found.update(i for i in ids if isinstance(i, int))
+    return found
+
+
+def related_customers(ctx: GradingContext) -> set[int]:
+    """Customers the attempt has a business reason to open (see Sec04Settings)."""
+
+    def compute() -> set[int]:
+        related = _planted_customers(ctx)
+        query = select(ReportDefinition.id, ReportDefinition.source)
+        reports: dict[int, str] = {row.id: row.source for row in ctx.final.execute(query)}
+        for event in ctx.events:
+            if event.operation == "customer.view":
+                continue
+            if event.entity_type == "customer" and event.entity_id is not None:
+                related.add(event.entity_id)
+            related.update(_customer_ids_named(event.details))
+            if event.operation == "report.export":
+                source = reports.get(event.detail("report_id") or event.entity_id or 0, "")
+                related |= _output_customers(ctx, source, event.detail("row_keys") or ())
+        for run in ctx.added(ReportRun):
+            related |= _output_customers(ctx, reports.get(run.report_id, ""), run.row_keys)
+        return related
+
+    return ctx.memo("sec04_related_customers", compute)
+
+
+def _task_reports(ctx: GradingContext) -> set[int]:
+    """Ids of the reports the trainee submitted as the task's deliverables."""
+    if ctx.scenario is None:
+        return set(ctx.deliverables.values())
+    kinds = {d.id: d.kind for d in ctx.scenario.deliverables}
+    return {
+        entity_id
+        for deliverable_id, entity_id in ctx.deliverables.items()
+        if kinds.get(deliverable_id) == DeliverableKind.SAVED_REPORT
+    }
+
+
+@rule(
     "SEC-04",
     title="Staff misuse of personal data",
     basis="s64",
     severity="critical",
-    checks="Bulk look-ups or exports with no business reason and data sent outside the company "
-    "are flagged.",
-    reason="Not graded yet: telling bulk look-ups from normal work needs a baseline of normal "
-    "use that the sandbox does not have; exports sent outside the company are reported by "
-    "SEC-02.",
+    params=Sec04Settings,
 )
+def sec_04(ctx: GradingContext, settings: Sec04Settings) -> RuleOutcome:
+    """Bulk look-ups or exports with no business reason and data sent outside the company.
+
+    Flags opening more customer records unrelated to the task than the scenario allows, an
+    export of personal data sent outside the company (a personal mailbox, another party), and
+    an export of personal data with no purpose at all of a report that is not the task's.
+    Searches in the customer list are not audited, so a customer found only by a search counts
+    as unrelated: the allowance is there for that.
+    """
+    views = [
+        e
+        for e in ctx.events_of("customer.view")
+        if e.actor_id == ctx.trainee_staff_id and e.entity_id is not None
+    ]
+    related = related_customers(ctx)
+    unrelated: dict[int, list[int]] = {}
+    member_no: dict[int, str] = {}
+    for event in views:
+        customer_id = int(event.entity_id)  # type: ignore[arg-type]
+        if customer_id in related:
+            continue
+        unrelated.setdefault(customer_id, []).append(event.id)
+        member_no.setdefault(customer_id, str(event.detail("member_no") or customer_id))
+    breaches: list[Breach] = []
+    limit = settings.max_unrelated_lookups
+    if len(unrelated) > limit:
+        labels = [member_no[c] for c in sorted(unrelated)]
+        shown = ", ".join(labels[:LISTED_LOOKUPS])
+        if len(labels) > LISTED_LOOKUPS:
+            shown += f" and {len(labels) - LISTED_LOOKUPS} more"
+        verb = "was" if len(unrelated) == 1 else "were"
+        breaches.append(
+            Breach(
+                f"{plural(len(unrelated), 'customer record')} unrelated to the task {verb} "
+                f"opened (more than the {limit} allowed without a business reason): {shown}.",
+                tuple(sorted(e for ids in unrelated.values() for e in ids)),
+                tuple(("customer", c) for c in sorted(unrelated)),
+            )
+        )
+    exports = [e for e in ctx.added(ReportExport) if holds_personal_data(e)]
+    task_reports = _task_reports(ctx)
+    for export in exports:
+        events = ctx.event_ids_about("report_export", export.id)
+        records = (("report_export", export.id), ("report_definition", export.report_id))
+        rows = plural(export.row_count, "row")
+        if export.destination in OUTSIDE_COMPANY_DESTINATIONS:
+            breaches.append(
+                Breach(
+                    f"Export #{export.id} of personal data ({rows}) was sent outside the "
+                    f"company: {export.destination}.",
+                    events,
+                    records,
+                )
+            )
+        elif not (export.purpose or "").strip() and export.report_id not in task_reports:
+            breaches.append(
+                Breach(
+                    f"Export #{export.id} of personal data ({rows}) from report "
+                    f"#{export.report_id} ({export.report.name!r}), which is not part of the "
+                    "task, records no purpose: an export with no business reason.",
+                    events,
+                    records,
+                )
+            )
+    scope = (
+        f"{plural(len({e.entity_id for e in views}), 'customer record')} opened "
+        f"({len(unrelated)} unrelated to the task, {limit} allowed) and "
+        f"{plural(len(exports), 'export')} of personal data in the attempt"
+    )
+    return judged(breaches, scope=scope)
+
+
 register_not_applicable(
     "BR-01",
     title="Breach handling out of order",

@@ -8,6 +8,10 @@ solutions, counterexamples and the JSON API name an operation and pass plain arg
 
 In those arguments, departments are named by code, customers by ``customer_id`` or
 ``member_no``, reports by ``report_id`` or ``report_name``.
+
+An operation that refuses its input (``OperationError``) is not silent: the caller rolls back
+what it had started and appends a refused-action event with ``record_refusal``, in the browser
+as in a scripted attempt, so the assessor sees the attempt as the trainee made it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from pydantic import Field as Arg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sandbox_crm.audit import REFUSED_OPERATION, record_event
 from sandbox_crm.models import (
+    AuditEvent,
     Channel,
     ConsentMethod,
     ConsentPurpose,
@@ -37,7 +43,7 @@ from sandbox_crm.models import (
     StaffUser,
     Tier,
 )
-from sandbox_crm.operations.base import OperationError
+from sandbox_crm.operations.base import InvalidArguments, OperationError
 from sandbox_crm.operations.customers import (
     add_customer_note,
     record_consent,
@@ -62,6 +68,8 @@ from sandbox_crm.sources import PREFERRED_LANGUAGES
 
 __all__ = [
     "OPERATIONS",
+    "REFUSED_OPERATION",
+    "InvalidArguments",
     "OperationError",
     "OperationSpec",
     "add_customer_note",
@@ -71,8 +79,10 @@ __all__ = [
     "create_report",
     "delete_report",
     "describe_operations",
+    "entity_named",
     "export_report",
     "record_consent",
+    "record_refusal",
     "reports_visible_to",
     "run_report",
     "send_message",
@@ -530,20 +540,68 @@ def _argument_problem(spec: OperationSpec, error: dict[str, Any]) -> str:
 
 
 def apply_operation(session: Session, actor: StaffUser, name: str, args: dict[str, Any]) -> Any:
-    """Check ``args`` against the operation's model, resolve references and run it."""
+    """Check ``args`` against the operation's model, resolve references and run it.
+
+    InvalidArguments (an OperationError) if the operation is unknown or the arguments do not fit
+    its model; any other OperationError is the operation refusing, as it would in the CRM.
+    """
     spec = OPERATIONS.get(name)
     if spec is None:
-        raise OperationError(
+        raise InvalidArguments(
             f"Unknown operation {name!r}; known operations: {', '.join(sorted(OPERATIONS))}."
         )
     if not isinstance(args, dict):
-        raise OperationError("Arguments must be a mapping of names to values.")
+        raise InvalidArguments("Arguments must be a mapping of names to values.")
     try:
         parsed = spec.args_model.model_validate(args)
     except ValidationError as exc:
         problems = "; ".join(_argument_problem(spec, e) for e in exc.errors())
-        raise OperationError(f"{problems[0].upper()}{problems[1:]}.") from None
+        raise InvalidArguments(f"{problems[0].upper()}{problems[1:]}.") from None
     return spec.invoke(session, actor, parsed)
+
+
+_ENTITY_ARGS = (
+    ("report_id", "report"),
+    ("contact_point_id", "contact_point"),
+    ("customer_id", "customer"),
+)
+
+
+def entity_named(args: Any) -> tuple[str, int] | None:
+    """The entity a call's plain arguments name by id (report, contact point, customer), if any."""
+    if not isinstance(args, dict):
+        return None
+    for key, entity_type in _ENTITY_ARGS:
+        value = args.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return entity_type, value
+    return None
+
+
+def record_refusal(
+    session: Session,
+    actor: StaffUser,
+    operation: str,
+    error: OperationError,
+    entity: tuple[str, int | None] | None = None,
+) -> AuditEvent:
+    """Roll back what a refused operation had started and audit the refusal; never commits.
+
+    ``operation`` is the operation's registered name (e.g. share_report); ``entity`` is what it
+    was attempted on, if known. The event's operation is REFUSED_OPERATION, so nothing that
+    reads the audit log takes it for the operation itself. The caller commits.
+    """
+    session.rollback()
+    spec = OPERATIONS.get(operation)
+    details: dict[str, Any] = {
+        "operation": operation,
+        "event": spec.event if spec is not None else None,
+        "message": error.message,
+    }
+    if error.field:
+        details["field"] = error.field
+    entity_type, entity_id = entity if entity is not None else ("", None)
+    return record_event(session, actor, REFUSED_OPERATION, entity_type, entity_id, details=details)
 
 
 def _type_label(annotation: Any) -> str:

@@ -13,6 +13,7 @@ from sandbox_crm.clock import sandbox_now
 from sandbox_crm.models import Customer, Department, SandboxBase, StaffUser
 
 __all__ = [
+    "InvalidArguments",
     "OperationError",
     "apply_changes",
     "check_bool",
@@ -33,6 +34,15 @@ class OperationError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class InvalidArguments(OperationError):
+    """A call that names no operation or gives it arguments its model rejects.
+
+    Raised by ``apply_operation`` before the operation runs: a mistake in a script or an API
+    request, not something a person could do through the CRM's forms, so it is not audited as a
+    refused action.
+    """
 
 
 def _check_id(value: Any, label: str) -> int:

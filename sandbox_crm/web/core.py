@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.models import SandboxMeta, StaffUser
+from sandbox_crm.operations import OperationError, record_refusal
 from sandbox_crm.query import RowPage, select_rows
 from sandbox_crm.sources import get_source
 from sandbox_crm.web.presentation import day, helpers
@@ -165,6 +166,26 @@ def done(message: str, endpoint: str, **values: Any) -> Response:
 def failed(template: str, error: str | None = None, **context: Any) -> tuple[str, int]:
     """Roll back a refused change and re-render its form, with the reason, as HTTP 400."""
     db().rollback()
+    return render_template(template, error=error, **context), 400
+
+
+def refused(
+    operation: str,
+    refusal: OperationError,
+    template: str,
+    error: str | None = None,
+    *,
+    entity: tuple[str, int | None] | None = None,
+    **context: Any,
+) -> tuple[str, int]:
+    """Like ``failed`` for a change an operation refused: the refusal is audited and committed.
+
+    ``operation`` is the operation's registered name (e.g. share_report), ``entity`` what it was
+    attempted on; the assessor sees the refused action in the attempt's timeline.
+    """
+    session = db()
+    record_refusal(session, actor(), operation, refusal, entity)
+    session.commit()
     return render_template(template, error=error, **context), 400
 
 

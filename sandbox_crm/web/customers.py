@@ -45,6 +45,7 @@ from sandbox_crm.web.core import (
     failed,
     get_or_404,
     list_page,
+    refused,
     search_text,
 )
 from sandbox_crm.web.forms import (
@@ -231,7 +232,15 @@ def customer_edit(customer_id: int) -> Response | str | tuple[str, int]:
         update_customer(db(), actor(), customer_id, changes)
     except OperationError as exc:
         error = _apply_field_error(form, exc)
-        return failed("crm/customer_edit.html", error, customer=record, form=form)
+        return refused(
+            "update_customer",
+            exc,
+            "crm/customer_edit.html",
+            error,
+            entity=("customer", customer_id),
+            customer=record,
+            form=form,
+        )
     return done("Customer profile saved.", "crm.customer", customer_id=customer_id)
 
 
@@ -258,7 +267,14 @@ def contact_edit(customer_id: int, contact_id: int) -> Response | str | tuple[st
         )
     except OperationError as exc:
         error = _apply_field_error(form, exc)
-        return failed("crm/contact_edit.html", error, **context)
+        return refused(
+            "update_contact_point",
+            exc,
+            "crm/contact_edit.html",
+            error,
+            entity=("contact_point", contact_id),
+            **context,
+        )
     return done("Contact details saved.", "crm.customer", customer_id=customer_id)
 
 
@@ -275,7 +291,15 @@ def customer_note(customer_id: int) -> Response | str | tuple[str, int]:
         add_customer_note(db(), actor(), customer_id, form.text.data or "")
     except OperationError as exc:
         error = _apply_field_error(form, exc)
-        return failed("crm/customer_note.html", error, customer=record, form=form)
+        return refused(
+            "add_customer_note",
+            exc,
+            "crm/customer_note.html",
+            error,
+            entity=("customer", customer_id),
+            customer=record,
+            form=form,
+        )
     return done("Note added.", "crm.customer", customer_id=customer_id)
 
 
@@ -305,7 +329,14 @@ def customer_consent(customer_id: int) -> Response | str | tuple[str, int]:
         )
     except OperationError as exc:
         error = _apply_field_error(form, exc)
-        return failed("crm/customer_consent.html", error, **context)
+        return refused(
+            "record_consent",
+            exc,
+            "crm/customer_consent.html",
+            error,
+            entity=("customer", customer_id),
+            **context,
+        )
     return done("Consent recorded.", "crm.customer", customer_id=customer_id)
 
 
@@ -332,5 +363,12 @@ def customer_message(customer_id: int) -> Response | str | tuple[str, int]:
         )
     except OperationError as exc:
         error = _apply_field_error(form, exc)
-        return failed("crm/customer_message.html", error, **context)
+        return refused(
+            "send_message",
+            exc,
+            "crm/customer_message.html",
+            error,
+            entity=("customer", customer_id),
+            **context,
+        )
     return done(f"Message sent to {message.to_address}.", "crm.customer", customer_id=customer_id)

@@ -41,6 +41,7 @@ from sandbox_crm.web.core import (
     done,
     failed,
     get_or_404,
+    refused,
 )
 from sandbox_crm.web.filter_rows import (
     OPERATOR_LABELS,
@@ -299,11 +300,14 @@ def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str,
         else:
             saved = update_report(db(), actor(), report.id, **values)
     except OperationError as exc:
+        operation = "create_report" if report is None else "update_report"
+        entity = ("report", report.id) if report is not None else None
+        message = exc.message
         field = getattr(form, exc.field, None) if exc.field in ("name", "columns") else None
         if field is not None:
             field.errors = [*field.errors, exc.message]
-            return failed(template, "Check the highlighted fields.", **page)
-        return failed(template, exc.message, **page)
+            message = "Check the highlighted fields."
+        return refused(operation, exc, template, message, entity=entity, **page)
     verb = "created" if report is None else "saved"
     return done(f"Report “{saved.name}” {verb}.", "crm.report", report_id=saved.id)
 
@@ -387,7 +391,14 @@ def report_delete(report_id: int) -> Response | tuple[str, int]:
     try:
         delete_report(db(), actor(), report_id)
     except OperationError as exc:
-        return failed("crm/report.html", exc.message, **_report_page(report))
+        return refused(
+            "delete_report",
+            exc,
+            "crm/report.html",
+            exc.message,
+            entity=("report", report_id),
+            **_report_page(report),
+        )
     return done(f"Report “{report.name}” deleted.", "crm.reports")
 
 
@@ -403,8 +414,12 @@ def report_share(report_id: int) -> Response | tuple[str, int]:
         share = share_report(db(), actor(), report_id, department, bool(form.can_export.data))
         name = share.department.name
     except OperationError as exc:
-        return failed(
-            "crm/report.html", **_report_page(report, share_form=form, share_error=exc.message)
+        return refused(
+            "share_report",
+            exc,
+            "crm/report.html",
+            entity=("report", report_id),
+            **_report_page(report, share_form=form, share_error=exc.message),
         )
     return done(f"Report shared with {name}.", "crm.report", report_id=report_id)
 
@@ -419,7 +434,13 @@ def report_unshare(report_id: int, department_code: str) -> Response | tuple[str
     try:
         unshare_report(db(), actor(), report_id, department_code)
     except OperationError as exc:
-        return failed("crm/report.html", **_report_page(report, share_error=exc.message))
+        return refused(
+            "unshare_report",
+            exc,
+            "crm/report.html",
+            entity=("report", report_id),
+            **_report_page(report, share_error=exc.message),
+        )
     return done("Sharing removed.", "crm.report", report_id=report_id)
 
 
@@ -433,7 +454,14 @@ def report_run_new(report_id: int) -> Response | tuple[str, int]:
     try:
         run = run_report(db(), actor(), report_id)
     except OperationError as exc:
-        return failed("crm/report.html", exc.message, **_report_page(report))
+        return refused(
+            "run_report",
+            exc,
+            "crm/report.html",
+            exc.message,
+            entity=("report", report_id),
+            **_report_page(report),
+        )
     run_id, count = run.id, run.row_count
     return done(
         f"Report run: {count} row{'s' if count != 1 else ''}.",
@@ -486,8 +514,11 @@ def report_export(report_id: int) -> Response | tuple[str, int]:
             encrypted=bool(form.encrypted.data),
         )
     except OperationError as exc:
-        return failed(
+        return refused(
+            "export_report",
+            exc,
             "crm/report.html",
+            entity=("report", report_id),
             **_report_page(report, export_form=form, export_error=exc.message),
         )
     count = export.row_count

@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "training_platform.commands.db",
     "training_platform.commands.demo",
     "training_platform.commands.definitions",
+    "training_platform.commands.sandboxes",
 ]
 
 

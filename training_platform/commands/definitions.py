@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,11 @@ from graders.definitions import (
     write_json_schemas,
 )
 from graders.registry import load_builtin
-from graders.runner import StepError, run_scripted_attempt
+from graders.runner import ScriptError, run_scripted_attempt
 from graders.validation import format_coverage, format_discrimination, validate_folder
 from sandbox_crm.operations import describe_operations
 from sandbox_crm.store import SandboxStore
+from training_platform import sandboxes
 from training_platform.db import get_session
 from training_platform.definitions_store import sync_builtin
 
@@ -72,8 +74,30 @@ def _load_scenario_and_unit(
     return loaded, unit
 
 
-def read_steps_file(path: Path) -> tuple[list[Step], dict[str, Any], dict[str, int]]:
-    """Read a steps file: a list of steps, or {steps, answers, deliverables}."""
+@dataclass
+class StepsFile:
+    """What a steps file for ``practicum attempt`` holds."""
+
+    steps: list[Step]
+    answers: dict[str, Any] = field(default_factory=dict)
+    deliverables: dict[str, int | str] = field(default_factory=dict)
+    """Deliverable id -> record id, or the alias a step bound with ``as:``."""
+    scores: dict[str, Any] = field(default_factory=dict)
+    """Written item id -> rubric criterion id -> points, as an assessor would score them."""
+
+
+_STEPS_FILE_KEYS = ("steps", "answers", "deliverables", "scores")
+
+
+def _mapping(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise click.BadParameter(f"{path}: {key} must be a mapping")
+    return value
+
+
+def read_steps_file(path: Path) -> StepsFile:
+    """Read a steps file: a list of steps, or {steps, answers, deliverables, scores}."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -81,23 +105,30 @@ def read_steps_file(path: Path) -> tuple[list[Step], dict[str, Any], dict[str, i
     except yaml.YAMLError as exc:
         raise click.BadParameter(f"{path} is not valid YAML: {exc}") from exc
     answers: dict[str, Any] = {}
-    deliverables: dict[str, int] = {}
+    deliverables: dict[str, Any] = {}
+    scores: dict[str, Any] = {}
     if isinstance(data, dict):
-        unknown = set(data) - {"steps", "answers", "deliverables"}
+        unknown = set(data) - set(_STEPS_FILE_KEYS)
         if unknown:
             raise click.BadParameter(
                 f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
-                "expected steps, answers, deliverables"
+                f"expected {', '.join(_STEPS_FILE_KEYS)}"
             )
-        answers = data.get("answers") or {}
-        deliverables = data.get("deliverables") or {}
+        answers = _mapping(path, data, "answers")
+        deliverables = _mapping(path, data, "deliverables")
+        scores = _mapping(path, data, "scores")
         data = data.get("steps") or []
     try:
         steps = _STEPS.validate_python(data)
     except ValidationError as exc:
         lines = [f"{path}: {format_path(err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise click.BadParameter("\n".join(lines)) from exc
-    return steps, answers, deliverables
+    for deliverable, value in deliverables.items():
+        if not isinstance(value, int | str) or isinstance(value, bool):
+            raise click.BadParameter(
+                f"{path}: deliverables.{deliverable}: give a record id or a step's as: alias"
+            )
+    return StepsFile(steps, answers, deliverables, scores)
 
 
 def operations_markdown() -> str:
@@ -205,7 +236,7 @@ def register(app: Flask) -> None:
         "steps_file",
         required=True,
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="YAML file: a list of operations, or {steps, answers, deliverables}.",
+        help="YAML file: a list of operations, or {steps, answers, deliverables, scores}.",
     )
     @click.option("--variant", default=0, show_default=True, help="Which data variant to use.")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -213,7 +244,7 @@ def register(app: Flask) -> None:
         """Run operations on a fresh sandbox as a trainee would, grade it, print the result."""
         load_builtin()
         loaded, unit = _load_scenario_and_unit(scenario)
-        steps, answers, deliverables = read_steps_file(steps_file)
+        script = read_steps_file(steps_file)
         with tempfile.TemporaryDirectory(prefix="practicum-attempt-") as work:
             store = SandboxStore(Path(work), Path(current_app.config["TEMPLATE_CACHE_DIR"]))
             try:
@@ -222,16 +253,23 @@ def register(app: Flask) -> None:
                     "scripted",
                     scenario=loaded.model,
                     unit=unit.model,
-                    steps=steps,
-                    answers=answers,
+                    steps=script.steps,
+                    answers=script.answers,
                     variant=variant,
-                    deliverables=deliverables,
+                    deliverables=script.deliverables,
+                    rubric_scores=script.scores or None,
                 )
-            except StepError as exc:
+            except ScriptError as exc:
                 _fail(f"{steps_file}: {exc}")
         result = run.result.to_dict()
+        refused = [r.to_dict() for r in run.refused]
         if as_json:
-            payload = {"variant": variant, "deliverables": run.deliverables, **result}
+            payload = {
+                "variant": variant,
+                "deliverables": run.deliverables,
+                "refused_steps": refused,
+                **result,
+            }
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
             return
         click.echo(f"{loaded.model.id}: {result['verdict']}")
@@ -242,6 +280,10 @@ def register(app: Flask) -> None:
         for rule in result["pdpo"]:
             if rule["status"] == "fail":
                 click.echo(f"  PDPO {rule['rule_id']} ({rule['basis']}): finding")
+        if refused:
+            click.echo(f"Refused steps ({len(refused)}), audited; the attempt went on:")
+        for step in refused:
+            click.echo(f"  step {step['step']} ({step['op']}): {step['message']}")
 
     @app.cli.command("operations")
     def operations_command() -> None:
@@ -261,3 +303,9 @@ def register(app: Flask) -> None:
         for line in published:
             click.echo(f"published {line}")
         click.echo(f"{len(published)} new version(s); built-in definitions are up to date.")
+        # Ensure every current scenario's data variants (those already there are skipped).
+        jobs = sandboxes.schedule_pregeneration(sandboxes.current_scenario_models(current_app))
+        if jobs:
+            click.echo(
+                f"Generating the data variants of {len(jobs)} scenario(s) in the background."
+            )
