@@ -153,6 +153,23 @@ def test_validate_runs_alternatives_and_prints_the_discrimination_report(runner,
     assert "PASS  999001L3-silver-list  alternative: builds a wrong first draft" in result.output
 
 
+def test_validate_names_an_unknown_operation_in_an_alternative_by_file_and_line(
+    runner, small_definitions
+):
+    path = small_definitions / SILVER_LIST
+    lines = path.read_text().splitlines(keepends=True)
+    first = next(n for n, row in enumerate(lines) if "- name: an equivalent filter" in row)
+    target = next(n for n in range(first, len(lines)) if "op: create_report" in lines[n])
+    lines[target] = lines[target].replace("create_report", "make_report")
+    path.write_text("".join(lines))
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1, result.output
+    assert (
+        f'{SILVER_LIST}:{target + 1} alternatives[0].steps[0].op: unknown operation "make_report"'
+        in result.output
+    )
+
+
 def test_validate_fails_an_alternative_that_is_not_competent(runner, small_definitions):
     path = small_definitions / SILVER_LIST
     # Dropping the status filter is no longer an equivalent: the report lists closed members.
