@@ -1,31 +1,37 @@
 """Everything ``practicum validate`` checks about units and scenarios, beyond their schema.
 
 Static checks: every check names a registered type with valid parameters and real deliverables;
-every plant kind, operation and query condition is known. Dynamic checks: the reference solution
-passes every check and question with no PDPO finding, and each counterexample fails what it
-names. Coverage: every PR leaf of a unit that has scenarios is assessed by some check or item.
+every plant kind, operation and query condition is known. Dynamic checks, in every variant of a
+scenario's pool: the reference solution passes every check and question with no PDPO finding,
+each alternative is judged competent (no failing check or choice item, no high or critical
+finding), and each counterexample fails what it names. Discrimination: every perturbation of a
+rows expectation is caught in every variant (see ``graders.discrimination``). Coverage: every PR
+leaf of a unit that has scenarios is assessed by some check or item.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from graders.definitions import (
     DefinitionError,
     LoadedDefinition,
     Problem,
     Scenario,
+    Step,
     Unit,
     load_definitions,
     validate_scenario_against_unit,
 )
+from graders.discrimination import CriterionResult, discriminate
 from graders.engine import check_param_problems, rule_param_problems
 from graders.registry import CHECKS, PDPO_RULES, load_builtin, rule_key
-from graders.results import CheckResult, GradingResult, ItemResult, RuleResult, Status
-from graders.runner import run_scripted_attempt
+from graders.results import CheckResult, GradingResult, ItemResult, RuleResult, Severity, Status
+from graders.runner import ScriptedRun, generation_spec, run_scripted_attempt
 from sandbox_crm.operations import OPERATIONS
 from sandbox_crm.plants import known_plant_kinds, validate_plant
 from sandbox_crm.query import validate_condition
@@ -34,27 +40,34 @@ from sandbox_crm.store import SandboxStore
 
 @dataclass(frozen=True)
 class RunReport:
-    """The outcome of running a reference solution or a counterexample."""
+    """The outcome of a reference solution, alternative or counterexample in every variant."""
 
     scenario_id: str
     name: str
     ok: bool
     messages: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    variants: int = 1
 
 
 @dataclass
 class ValidationReport:
-    """All problems, runs and the coverage matrix of a definitions folder."""
+    """All problems, runs, the discrimination report and the coverage matrix of a folder."""
 
     problems: list[Problem] = field(default_factory=list)
     runs: list[RunReport] = field(default_factory=list)
+    discrimination: list[CriterionResult] = field(default_factory=list)
     coverage: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     unassessed_units: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when there is no problem and every run behaved as the scenario says."""
-        return not self.problems and all(run.ok for run in self.runs)
+        """True when there is no problem, every run behaved and every check discriminates."""
+        return (
+            not self.problems
+            and all(run.ok for run in self.runs)
+            and all(result.ok for result in self.discrimination)
+        )
 
 
 def static_problems(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Problem]:
@@ -92,6 +105,9 @@ def static_problems(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Prob
     ]
     step_lists += [
         (("counterexamples", i, "steps"), c.steps) for i, c in enumerate(scenario.counterexamples)
+    ]
+    step_lists += [
+        (("alternatives", i, "steps"), a.steps) for i, a in enumerate(scenario.alternatives)
     ]
     for prefix, steps in step_lists:
         for j, step in enumerate(steps):
@@ -146,6 +162,30 @@ def reference_failures(result: GradingResult) -> list[str]:
     return failures
 
 
+BLOCKING_SEVERITIES = frozenset({Severity.CRITICAL, Severity.HIGH})
+"""Findings of these severities keep an alternative from being judged competent."""
+
+
+def alternative_failures(result: GradingResult) -> tuple[list[str], list[str]]:
+    """Why an alternative is not judged competent, and its lower findings to report."""
+    failures = [
+        f"check {c.check_id} {c.status}: {dict(c.evidence)}"
+        for c in result.checks
+        if c.status in (Status.FAIL, Status.ERROR)
+    ]
+    failures += [
+        f"item {i.item_id} {i.status}"
+        for i in result.items
+        if i.kind != "written" and i.status in (Status.FAIL, Status.ERROR)
+    ]
+    notes = []
+    for rule in result.pdpo:
+        for finding in rule.findings:
+            line = f"pdpo:{rule.rule_id} {finding.severity} finding: {finding.message}"
+            (failures if finding.severity in BLOCKING_SEVERITIES else notes).append(line)
+    return failures, notes
+
+
 def counterexample_failures(result: GradingResult, must_fail: Iterable[str]) -> list[str]:
     """Targets a counterexample names that did not fail (empty when all failed)."""
     missed = []
@@ -156,41 +196,104 @@ def counterexample_failures(result: GradingResult, must_fail: Iterable[str]) -> 
     return missed
 
 
-def run_scenario(
-    store: SandboxStore, loaded: LoadedDefinition[Scenario], unit: Unit
-) -> list[RunReport]:
-    """Run the reference solution and every counterexample of a scenario on fresh sandboxes."""
-    scenario = loaded.model
-    reports: list[RunReport] = []
-    runs = [("reference solution", scenario.reference_solution, scenario.reference_answers, None)]
+@dataclass(frozen=True)
+class _Run:
+    """One scripted attempt of the self-test and how its result is judged."""
+
+    name: str
+    kind: str  # "reference", "alternative" or "counterexample"
+    steps: Sequence[Step]
+    answers: Mapping[str, Any]
+    must_fail: tuple[str, ...] = ()
+    deliverables: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _self_test_runs(scenario: Scenario) -> list[_Run]:
+    """The reference solution, the alternatives and the counterexamples of a scenario."""
+    reference = scenario.reference_answers
+    runs = [_Run("reference solution", "reference", scenario.reference_solution, reference)]
     runs += [
-        (
+        _Run(
+            f"alternative: {a.name}",
+            "alternative",
+            a.steps,
+            {**reference, **a.answers},
+            deliverables=a.deliverables,
+        )
+        for a in scenario.alternatives
+    ]
+    runs += [
+        _Run(
             f"counterexample: {c.name}",
+            "counterexample",
             c.steps,
-            {**scenario.reference_answers, **c.answers},
-            c.must_fail,
+            {**reference, **c.answers},
+            tuple(c.must_fail),
         )
         for c in scenario.counterexamples
     ]
-    for index, (name, steps, answers, must_fail) in enumerate(runs):
-        key = f"validate-{index}"
-        store.delete(key)  # a leftover of an interrupted run
+    return runs
+
+
+def _judge(run: _Run, outcome: ScriptedRun) -> tuple[list[str], list[str]]:
+    """What is wrong with a run's outcome for its kind, and notes to report beside it.
+
+    A refused step fails the reference solution; in an alternative it is a mis-click the
+    trainee recovered from, noted beside the result.
+    """
+    refused = [f"step {r.index + 1} ({r.op}) refused: {r.message}" for r in outcome.refused]
+    if run.kind == "reference":
+        return reference_failures(outcome.result) + refused, []
+    if run.kind == "alternative":
+        failures, notes = alternative_failures(outcome.result)
+        return failures, refused + notes
+    return counterexample_failures(outcome.result, run.must_fail), []
+
+
+def run_scenario(
+    store: SandboxStore, loaded: LoadedDefinition[Scenario], unit: Unit
+) -> list[RunReport]:
+    """Run the reference solution, alternatives and counterexamples in every variant."""
+    scenario = loaded.model
+    runs = _self_test_runs(scenario)
+    variants = scenario.crm.variants
+    messages: list[list[str]] = [[] for _ in runs]
+    notes: list[list[str]] = [[] for _ in runs]
+    for variant in range(variants):
         try:
-            run = run_scripted_attempt(
-                store, key, scenario=scenario, unit=unit, steps=steps, answers=answers
-            )
-        except ValueError as exc:  # a step that fails, or a sandbox the spec cannot generate
-            reports.append(RunReport(scenario.id, name, False, (str(exc),)))
+            store.ensure_template(generation_spec(scenario, variant))
+        except ValueError as exc:  # a plant the sandbox cannot hold: no run can start
+            for run_messages in messages:
+                run_messages.append(f"variant {variant}: {exc}")
             continue
-        finally:
-            store.delete(key)
-        if must_fail is None:
-            messages = reference_failures(run.result)
-            messages += [f"step {r.index + 1} ({r.op}) refused: {r.message}" for r in run.refused]
-        else:
-            messages = counterexample_failures(run.result, must_fail)
-        reports.append(RunReport(scenario.id, name, not messages, tuple(messages)))
-    return reports
+        for index, run in enumerate(runs):
+            key = f"validate-{index}"
+            store.delete(key)  # a leftover of an interrupted run
+            try:
+                outcome = run_scripted_attempt(
+                    store,
+                    key,
+                    scenario=scenario,
+                    unit=unit,
+                    steps=run.steps,
+                    answers=run.answers,
+                    variant=variant,
+                    deliverables=dict(run.deliverables) or None,
+                )
+            except ValueError as exc:  # a step that fails, or a sandbox the spec cannot generate
+                messages[index].append(f"variant {variant}: {exc}")
+                continue
+            finally:
+                store.delete(key)
+            failed, noted = _judge(run, outcome)
+            messages[index] += [f"variant {variant}: {m}" for m in failed]
+            notes[index] += [f"variant {variant}: {m}" for m in noted]
+    return [
+        RunReport(
+            scenario.id, run.name, not messages[i], tuple(messages[i]), tuple(notes[i]), variants
+        )
+        for i, run in enumerate(runs)
+    ]
 
 
 def coverage_matrix(
@@ -250,6 +353,7 @@ def validate_folder(
         )
         for loaded in definitions.scenarios.values():
             report.runs += run_scenario(store, loaded, units[loaded.model.unit])
+            report.discrimination += discriminate(store, loaded.model)
     return report
 
 
@@ -263,4 +367,21 @@ def format_coverage(report: ValidationReport, units: Mapping[str, Unit] | None =
         for leaf, assessors in rows.items():
             mark = "ok " if assessors else ("-- " if suffix else "!! ")
             lines.append(f"  {mark}{leaf:<6} {', '.join(assessors) if assessors else '-'}")
+    return "\n".join(lines)
+
+
+def format_discrimination(report: ValidationReport) -> str:
+    """The discrimination report as plain text: one line per check and perturbation."""
+    lines = []
+    for result in report.discrimination:
+        mark = "PASS" if result.ok else "FAIL"
+        head = f"{mark}  {result.scenario_id}  {result.check_id}: {result.label or 'expectation'}"
+        if result.problem:
+            lines.append(f"{head} ... {result.problem}")
+            continue
+        counts = ", ".join(str(n) for n in result.differing)
+        lines.append(
+            f"{head} ... caught in {result.caught_in}/{len(result.differing)} variants "
+            f"(rows that differ, per variant: {counts})"
+        )
     return "\n".join(lines)

@@ -34,12 +34,15 @@ from sandbox_crm.models import (
     Customer,
     CustomerStatus,
     Message,
+    OrderLine,
+    OrderStatus,
+    Product,
     SalesOrder,
     SourceSystem,
     StaffUser,
     Tier,
 )
-from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES
+from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES, spend_window
 
 __all__ = [
     "PlantContext",
@@ -84,6 +87,7 @@ class _Entry:
     defaults: Mapping[str, Any]
     choices: Mapping[str, tuple[Any, ...]]
     doc: str
+    check: Callable[[Mapping[str, Any]], None] | None = None
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -94,14 +98,20 @@ def plant(
     *,
     defaults: Mapping[str, Any] | None = None,
     choices: Mapping[str, tuple[Any, ...]] | None = None,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> Callable[[PlantFunc], PlantFunc]:
-    """Register a plant function under ``kind``; a kind registered twice is an error."""
+    """Register a plant function under ``kind``; a kind registered twice is an error.
+
+    ``check`` receives the parameters (defaults filled in) and raises ValueError for values that
+    the defaults' types and ``choices`` cannot describe.
+    """
 
     def register(func: PlantFunc) -> PlantFunc:
         if kind in _REGISTRY:
             raise ValueError(f"plant kind {kind!r} is already registered")
         doc = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
-        _REGISTRY[kind] = _Entry(kind, func, dict(defaults or {}), dict(choices or {}), doc)
+        entry = _Entry(kind, func, dict(defaults or {}), dict(choices or {}), doc, check)
+        _REGISTRY[kind] = entry
         return func
 
     return register
@@ -147,6 +157,11 @@ def validate_plant(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(default, bool) and not isinstance(item, bool):
                 raise ValueError(f"plant {kind!r}: {name} must be true or false")
         merged[name] = list(values) if isinstance(default, list) else value
+    if entry.check is not None:
+        try:
+            entry.check(merged)
+        except ValueError as exc:
+            raise ValueError(f"plant {kind!r}: {exc}") from None
     return merged
 
 
@@ -159,6 +174,8 @@ class PlantRun:
     count: int
     params: dict[str, Any]
     index: int
+    taken: frozenset[int] = frozenset()
+    """Customers that earlier plants of the same sandbox already changed."""
 
     def __post_init__(self) -> None:
         label = f"{self.ctx.seed}:plant:{self.kind}:{self.index}"
@@ -191,18 +208,23 @@ class PlantRun:
 def apply_plants(
     session: Session, ctx: PlantContext, plants: Sequence[tuple[str, int, Mapping[str, Any]]]
 ) -> dict[str, PlantResult]:
-    """Apply the plants in order; returns kind -> result (repeated kinds are merged)."""
+    """Apply the plants in order; returns kind -> result (repeated kinds are merged).
+
+    A kind's ids are sorted within each plant and follow the order of the plants, so that
+    ``$plant:KIND:N`` in a scenario's steps names the same planted situation in every variant.
+    """
     results: dict[str, PlantResult] = {}
+    taken: set[int] = set()
     for index, (kind, count, params) in enumerate(plants):
         entry = _entry(kind)
-        run = PlantRun(ctx, kind, count, validate_plant(kind, params), index)
+        run = PlantRun(ctx, kind, count, validate_plant(kind, params), index, frozenset(taken))
         result = entry.func(session, run) if count else PlantResult()
         session.flush()
+        if result.details.get("entity", "customer") == "customer":
+            taken.update(result.ids)
         merged = results.setdefault(kind, PlantResult())
         merged.ids.extend(result.ids)
         merged.details.update(result.details)
-    for result in results.values():
-        result.ids.sort()
     return results
 
 
@@ -547,3 +569,172 @@ def dormant_admin(session: Session, run: PlantRun) -> PlantResult:
         user.mfa_enabled = False
         user.left_on = run.ctx.today - timedelta(days=run.rng.randint(30, 300))
     return PlantResult(chosen, {"entity": "staff_user"})
+
+
+def _top_up_order(
+    run: PlantRun,
+    products: Sequence[tuple[int, int]],
+    like: SalesOrder,
+    order_id: int,
+    missing: int,
+) -> tuple[SalesOrder, int]:
+    """A completed order of one to three products towards ``missing`` HK$; returns what is left.
+
+    The last line of the last order is sold at a member price below its list price, so that
+    the orders add up to the amount exactly.
+    """
+    order = SalesOrder(
+        id=order_id,
+        order_no=f"SO-{order_id:07d}",
+        branch_id=like.branch_id,
+        staff_id=like.staff_id,
+        channel=like.channel,
+        status=OrderStatus.COMPLETED.value,
+        total_hkd=0,
+    )
+    for _ in range(run.rng.randint(1, 3)):
+        affordable = [p for p in products if p[0] < missing]
+        if affordable:
+            price, product_id = run.rng.choice(affordable)
+        else:
+            _list_price, product_id = next(p for p in products if p[0] >= missing)
+            price = missing
+        order.lines.append(
+            OrderLine(product_id=product_id, quantity=1, unit_price_hkd=price, line_total_hkd=price)
+        )
+        order.total_hkd += price
+        missing -= price
+        if not missing:
+            break
+    return order, missing
+
+
+def _check_profile(params: Mapping[str, Any]) -> None:
+    """spend_hkd is a whole number or [low, high]; an inactive customer has no recent spend."""
+    spend = params["spend_hkd"]
+    if spend is None:
+        return
+    pair = spend if isinstance(spend, list | tuple) else [spend, spend]
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+        raise ValueError("spend_hkd is a whole number of HK$ or [low, high]")
+    if not 0 <= pair[0] <= pair[1]:
+        raise ValueError("spend_hkd needs 0 <= low <= high")
+
+
+@plant(
+    "customer_profile",
+    defaults={
+        "tiers": list(_TIERS),
+        "status": "active",
+        "spend_hkd": None,
+        "channel": "email",
+        "consent": "given",
+    },
+    choices={
+        "tiers": _TIERS,
+        "status": (CustomerStatus.ACTIVE.value, CustomerStatus.CLOSED.value),
+        "channel": _CHANNELS,
+        "consent": (
+            ConsentStatus.GIVEN.value,
+            ConsentStatus.NO_OBJECTION.value,
+            ConsentStatus.NOT_ASKED.value,
+        ),
+    },
+    check=_check_profile,
+)
+def customer_profile(session: Session, run: PlantRun) -> PlantResult:
+    """Members with an exact profile (tier, status, 12-month spend, consent): a segment's edges.
+
+    Each instance takes the next tier of ``tiers`` in turn and is an active member of that tier
+    with a usable contact on ``channel`` and that ``consent`` to direct marketing on it. With
+    ``spend_hkd`` (HK$, or [low, high] for a random amount), one more purchase brings the
+    member's spend over the last 12 months to exactly that; ``status: closed`` then closes the
+    membership after the last purchase. Customers changed by earlier plants are left alone.
+    """
+    p, today = run.params, run.ctx.today
+    spend = p["spend_hkd"]
+    low, high = (spend if isinstance(spend, list | tuple) else [spend, spend]) if spend else (0, 0)
+    start, end = spend_window(today)
+    closing = p["status"] == CustomerStatus.CLOSED.value
+    orders: dict[int, list[SalesOrder]] = {}
+    for order in session.scalars(select(SalesOrder).order_by(SalesOrder.ordered_at, SalesOrder.id)):
+        orders.setdefault(order.customer_id, []).append(order)
+    products = sorted(
+        (price, pid)
+        for pid, price in session.execute(
+            select(Product.id, Product.price_hkd).where(Product.is_active.is_(True))
+        )
+    )
+    latest = _latest_dm(session, p["channel"])
+    kind = CHANNEL_CONTACT_KINDS[p["channel"]][0]
+    contacts = _usable_contacts(session, kind)
+
+    def spent(cid: int) -> int:
+        return sum(
+            o.total_hkd
+            for o in orders.get(cid, [])
+            if o.status in QUALIFYING_ORDER_STATUSES and start <= o.ordered_at < end
+        )
+
+    def fits(customer: Customer) -> bool:
+        cid = customer.id
+        if cid in run.taken or cid not in contacts or not orders.get(cid):
+            return False
+        if customer.joined_on > today - timedelta(days=60):
+            return False
+        if kind == "email" and not looks_like_email(contacts[cid].value):
+            return False
+        record = latest.get(cid)
+        status = record.status if record is not None else ConsentStatus.NOT_ASKED.value
+        if status != p["consent"]:
+            return False
+        if record is not None and record.method == "oral" and not record.confirmed_in_writing_at:
+            return False
+        if closing and orders[cid][-1].ordered_at >= run.day0 - timedelta(days=20):
+            return False
+        if spend is None:
+            return True
+        missing = low - spent(cid)
+        return missing == 0 or missing >= 300
+
+    tiers = p["tiers"]
+    wanted = {tier: len(range(i, run.count, len(tiers))) for i, tier in enumerate(tiers)}
+    chosen: list[int] = []
+    for tier, count in wanted.items():
+        customers = session.scalars(
+            select(Customer)
+            .where(Customer.status == CustomerStatus.ACTIVE.value, Customer.tier == tier)
+            .order_by(Customer.id)
+        )
+        candidates = [c.id for c in customers if fits(c)]
+        if len(candidates) < count:
+            raise ValueError(
+                f"plant {run.kind!r}: needs {count} {tier} members with this profile but the "
+                f"sandbox has only {len(candidates)}; lower the count or enlarge the sandbox"
+            )
+        chosen += run.rng.sample(candidates, count)
+    chosen.sort()
+    next_id = (session.scalar(select(func.max(SalesOrder.id))) or 0) + 1
+    for cid in chosen:
+        customer = session.get_one(Customer, cid)
+        history = orders[cid]
+        last_day = today - timedelta(days=21 if closing else 4)
+        if spend is not None:
+            target = run.rng.randint(low, high)
+            missing = target - spent(cid)
+            first = max(customer.joined_on, start.date(), today - timedelta(days=300))
+            while missing > 0:
+                when = run.moment(min(first, last_day), last_day)
+                order, missing = _top_up_order(run, products, history[-1], next_id, missing)
+                order.customer_id, order.ordered_at = cid, when
+                session.add(order)
+                history.append(order)
+                next_id += 1
+            history.sort(key=lambda o: o.ordered_at)
+        if closing:
+            last_order = max(o.ordered_at for o in history).date()
+            closed = run.moment(last_order + timedelta(days=1), today - timedelta(days=1))
+            customer.status = CustomerStatus.CLOSED.value
+            customer.closed_on = closed.date()
+            customer.updated_at = max(customer.updated_at, closed)
+    return PlantResult(chosen)

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_ID = "105077L3-marketing-vip-report"
 SCENARIO_FILE = Path("scenarios/105077L3/marketing-vip-report.yaml")
 EXAMPLE = ROOT / "docs/examples/vip-report-wrong-sharing.yaml"
+FIXTURE = Path(__file__).parent / "fixtures" / "discrimination"
+SILVER_LIST = Path("scenarios/999001L3/999001L3-silver-list.yaml")
 
 
 @pytest.fixture
@@ -34,6 +36,11 @@ def test_validate_passes_on_the_shipped_definitions(runner):
     assert "counterexample:" in result.output
     assert "FAIL  " not in result.output
     assert "ok 2.4" in result.output  # the coverage matrix
+    assert "PASS  105077L3-marketing-vip-report  alternative: " in result.output
+    assert "PASS  105077L3-marketing-vip-report  rows: drop tier in [gold, platinum]" in (
+        result.output
+    )
+    assert "FAIL" not in result.output
     assert "OK: definitions valid" in result.output
 
 
@@ -47,8 +54,14 @@ def test_validate_fails_with_file_and_line_on_an_unknown_pr(runner, definitions_
     assert f'{SCENARIO_FILE}:{line} checks[3].requirements[0]: unknown PR "2.9"' in result.output
 
 
+def one_variant(path: Path) -> None:
+    """Shrink a copied scenario's pool to one variant, for tests about something else."""
+    path.write_text(path.read_text().replace("  today: ", "  variants: 1\n  today: ", 1))
+
+
 def test_validate_fails_when_a_counterexample_passes(runner, definitions_copy):
     path = definitions_copy / SCENARIO_FILE
+    one_variant(path)
     # This counterexample only over-shares; claiming it also fails "rows" is false.
     text = path.read_text().replace("must_fail: [sharing]", "must_fail: [sharing, rows]")
     path.write_text(text)
@@ -104,6 +117,7 @@ def test_validate_reports_a_bad_plant_parameter_instead_of_crashing(runner, defi
 
 def test_validate_reports_a_sandbox_that_cannot_be_generated(runner, definitions_copy):
     path = definitions_copy / SCENARIO_FILE
+    one_variant(path)
     path.write_text(
         path.read_text().replace(
             "{kind: hkid_in_notes, count: 4}", "{kind: hkid_in_notes, count: 900000}"
@@ -113,6 +127,96 @@ def test_validate_reports_a_sandbox_that_cannot_be_generated(runner, definitions
     assert result.exit_code == 1, result.output
     assert "FAIL  105077L3-marketing-vip-report  reference solution" in result.output
     assert "lower the count or enlarge the sandbox" in result.output
+
+
+@pytest.fixture
+def small_definitions(app, tmp_path):
+    """The test suite's small unit and scenario (two variants of 80 customers), as a copy."""
+    root = tmp_path / "small-definitions"
+    shutil.copytree(FIXTURE, root)
+    app.config["DEFINITIONS_ROOT"] = str(root)
+    return root
+
+
+def test_validate_runs_alternatives_and_prints_the_discrimination_report(runner, small_definitions):
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "PASS  999001L3-silver-list  alternative: an equivalent filter on status  (2 variants)"
+        in result.output
+    )
+    assert (
+        "PASS  999001L3-silver-list  rows: drop status eq active ... caught in 2/2 variants"
+        in result.output
+    )
+    # The deliverable named by its alias is graded, not the draft the steps marked first.
+    assert "PASS  999001L3-silver-list  alternative: builds a wrong first draft" in result.output
+
+
+def test_validate_names_an_unknown_operation_in_an_alternative_by_file_and_line(
+    runner, small_definitions
+):
+    path = small_definitions / SILVER_LIST
+    lines = path.read_text().splitlines(keepends=True)
+    first = next(n for n, row in enumerate(lines) if "- name: an equivalent filter" in row)
+    target = next(n for n in range(first, len(lines)) if "op: create_report" in lines[n])
+    lines[target] = lines[target].replace("create_report", "make_report")
+    path.write_text("".join(lines))
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1, result.output
+    assert (
+        f'{SILVER_LIST}:{target + 1} alternatives[0].steps[0].op: unknown operation "make_report"'
+        in result.output
+    )
+
+
+def test_validate_fails_an_alternative_that_is_not_competent(runner, small_definitions):
+    path = small_definitions / SILVER_LIST
+    # Dropping the status filter is no longer an equivalent: the report lists closed members.
+    text = path.read_text().replace(
+        "              - {field: status, op: not_in, value: [inactive, closed]}\n", ""
+    )
+    path.write_text(text)
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1, result.output
+    assert "FAIL  999001L3-silver-list  alternative: an equivalent filter on status" in (
+        result.output
+    )
+    assert "variant 0: check rows fail" in result.output
+    assert "variant 1: check rows fail" in result.output
+
+
+def test_validate_fails_a_counterexample_that_passes(runner, small_definitions):
+    path = small_definitions / SILVER_LIST
+    text = path.read_text().replace(
+        "          filters: {field: tier, op: eq, value: silver}",
+        "          filters:\n"
+        "            all: [{field: tier, op: eq, value: silver}, "
+        "{field: status, op: eq, value: active}]",
+    )
+    path.write_text(text)
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1, result.output
+    assert "FAIL  999001L3-silver-list  counterexample: forgets the status" in result.output
+    assert "variant 0: rows did not fail (status: pass)" in result.output
+
+
+def test_validate_fails_a_check_whose_criterion_changes_nothing(runner, small_definitions):
+    path = small_definitions / SILVER_LIST
+    text = path.read_text().replace(
+        "            - {field: status, op: eq, value: active}\n    feedback",
+        "            - {field: status, op: eq, value: active}\n"
+        "            - {field: member_no, op: not_null}\n    feedback",
+    )
+    path.write_text(text)
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "FAIL  999001L3-silver-list  rows: drop member_no not_null ... caught in 0/2 variants "
+        "(rows that differ, per variant: 0, 0)" in result.output
+    )
+    assert "PASS  999001L3-silver-list  rows: drop tier eq silver" in result.output
+    assert "1 perturbation(s) not caught in every variant" in result.output
 
 
 def test_attempt_prints_the_graded_result_as_json(runner):

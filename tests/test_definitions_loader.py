@@ -298,6 +298,62 @@ def test_scenario_rules(tmp_path: Path) -> None:
         assert message in problem.message, old
 
 
+ALTERNATIVES = """\
+alternatives:
+  - name: shares before building the filter
+    steps:
+      - {op: create_report, args: {source: customers}, as: rep, deliverable: report}
+      - {op: update_report, args: {report_id: $rep, filters: {field: tier, op: eq, value: vip}}}
+    answers: {q2: [a, b]}
+  - name: picks the second of two reports
+    steps:
+      - {op: create_report, args: {source: customers}, as: first}
+      - {op: create_report, args: {source: customers}, as: second}
+    deliverables: {report: second}
+"""
+
+
+def test_alternatives_load_with_their_steps_answers_and_deliverables(tmp_path: Path) -> None:
+    text = SCENARIO.replace("counterexamples:\n", ALTERNATIVES + "counterexamples:\n")
+    scenario = load_scenario(write(tmp_path, "s.yaml", text)).model
+    first, second = scenario.alternatives
+    assert first.steps[0].as_ == "rep" and first.answers == {"q2": ["a", "b"]}
+    assert second.deliverables == {"report": "second"}
+
+
+def test_alternatives_references_are_checked_with_file_and_line(tmp_path: Path) -> None:
+    text = SCENARIO.replace("counterexamples:\n", ALTERNATIVES + "counterexamples:\n")
+    text = (
+        text.replace(
+            "name: picks the second of two reports", "name: shares before building the filter"
+        )
+        .replace("as: rep, deliverable: report}", "as: rep, deliverable: reprot}")
+        .replace("answers: {q2: [a, b]}", "answers: {q9: a, q1: [a]}")
+        .replace("deliverables: {report: second}", "deliverables: {report: third, summary: 3}")
+    )
+    problems = problems_of(write(tmp_path, "s.yaml", text), "s.yaml")
+    found = {(p.path, p.line): p.message for p in problems}
+    assert found == {
+        ("alternatives[1].name", line_of(text, "name: shares before", 2)): (
+            'duplicate alternative name "shares before building the filter" '
+            "(first used at alternatives[0].name)"
+        ),
+        ("alternatives[0].steps[0].deliverable", line_of(text, "deliverable: reprot")): (
+            'unknown deliverable "reprot"'
+        ),
+        ("alternatives[0].answers.q9", line_of(text, "answers: {q9")): 'unknown item "q9"',
+        ("alternatives[0].answers.q1", line_of(text, "answers: {q9")): (
+            "a single_choice answer is one option id, not a list"
+        ),
+        ("alternatives[1].deliverables.report", line_of(text, "deliverables: {report")): (
+            '"third" is not bound by a step\'s as'
+        ),
+        ("alternatives[1].deliverables.summary", line_of(text, "deliverables: {report")): (
+            'unknown deliverable "summary"'
+        ),
+    }
+
+
 def test_unknown_pr_named_with_file_line_and_path(tmp_path: Path, unit: Unit) -> None:
     text = SCENARIO.replace('requirements: ["2.1"]', 'requirements: ["2.9"]')
     path = write(tmp_path, "scenarios/105077L3/vip-report.yaml", text)

@@ -45,6 +45,7 @@ from sandbox_crm.models import (
     StaffUser,
 )
 from sandbox_crm.plants import looks_like_email
+from sandbox_crm.query import select_rows
 
 TODAY = date(2026, 3, 16)
 DAY0 = datetime(2026, 3, 16)
@@ -56,6 +57,7 @@ ALL_PLANTS = (
     PlantSpec.of("invalid_email", 3),
     PlantSpec.of("duplicate_customer", 3),
     PlantSpec.of("dormant_admin", 1),
+    PlantSpec.of("customer_profile", 2, tiers=["silver"], spend_hkd=[8000, 9000]),
 )
 
 
@@ -626,3 +628,103 @@ def test_plant_with_too_few_candidates_fails_clearly(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="needs 50 .* only"):
         _generate(tmp_path / "s.sqlite", spec)
+
+
+# --- customer_profile: members at the edges of a segment ---------------------------------------
+
+PROFILE_PLANTS = (
+    PlantSpec.of("opted_out_in_segment", 2),
+    PlantSpec.of("customer_profile", 2, tiers=["silver", "classic"], spend_hkd=[8000, 9000]),
+    PlantSpec.of("customer_profile", 1, tiers=["gold"], status="closed", spend_hkd=8000),
+    PlantSpec.of("customer_profile", 1, tiers=["platinum"], consent="no_objection"),
+)
+
+
+@pytest.fixture(scope="module")
+def profiled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, dict]]:
+    """A 200-customer retail sandbox with opted-out VIPs and members of given profiles."""
+    spec = GenerationSpec("retail", 4207, 200, TODAY, plants=PROFILE_PLANTS)
+    engine, summary = _generate(tmp_path_factory.mktemp("profiled") / "s.sqlite", spec)
+    with Session(engine) as session:
+        yield session, summary.plants
+    engine.dispose()
+
+
+def _profiles(session: Session, ids) -> dict[int, dict]:
+    """Planted members as the query language sees them (the same door as a report)."""
+    rows = select_rows(
+        session,
+        "customers",
+        where={"field": "customer_id", "op": "in", "value": list(ids)},
+        columns=["customer_id", "tier", "status", "spend_12m", "dm_email"],
+        as_of=TODAY,
+    ).rows
+    return {row["customer_id"]: row for row in rows}
+
+
+def test_customer_profile_gives_members_the_profile_asked_for(profiled) -> None:
+    session, plants = profiled
+    ids = plants["customer_profile"]
+    assert len(ids) == 4 and not set(ids) & set(plants["opted_out_in_segment"])
+    rows = _profiles(session, ids)
+    by_tier = {row["tier"]: row for row in rows.values()}
+    assert set(by_tier) == {"silver", "classic", "gold", "platinum"}
+    for tier in ("silver", "classic"):
+        assert by_tier[tier]["status"] == "active" and by_tier[tier]["dm_email"] == "given"
+        assert 8000 <= by_tier[tier]["spend_12m"] <= 9000
+    gold = by_tier["gold"]
+    assert (gold["status"], gold["spend_12m"], gold["dm_email"]) == ("closed", 8000, "given")
+    assert by_tier["platinum"]["dm_email"] == "no_objection"
+    assert by_tier["platinum"]["status"] == "active"
+    closed = session.get_one(Customer, gold["customer_id"])
+    last_order = session.scalar(
+        select(func.max(SalesOrder.ordered_at)).where(SalesOrder.customer_id == closed.id)
+    )
+    assert closed.closed_on is not None and last_order.date() < closed.closed_on < TODAY
+
+
+def test_ids_of_a_kind_planted_twice_follow_the_order_of_the_plants(profiled) -> None:
+    # So that $plant:customer_profile:2 is the closed Gold member in every variant.
+    session, plants = profiled
+    ids = plants["customer_profile"]
+    rows = _profiles(session, ids)
+    assert {rows[ids[0]]["tier"], rows[ids[1]]["tier"]} == {"silver", "classic"}
+    assert ids[0] < ids[1]
+    assert [rows[ids[2]]["tier"], rows[ids[3]]["tier"]] == ["gold", "platinum"]
+
+
+def test_customer_profile_orders_add_up(profiled) -> None:
+    session, plants = profiled
+    for cid in plants["customer_profile"]:
+        for order in session.scalars(select(SalesOrder).where(SalesOrder.customer_id == cid)):
+            assert order.total_hkd == sum(line.line_total_hkd for line in order.lines)
+            assert order.ordered_at < DAY0
+
+
+def test_customer_profile_is_deterministic(tmp_path: Path) -> None:
+    spec = GenerationSpec("retail", 4207, 200, TODAY, plants=PROFILE_PLANTS)
+    first, _ = _generate(tmp_path / "a.sqlite", spec)
+    second, _ = _generate(tmp_path / "b.sqlite", spec)
+    assert _dump(first) == _dump(second)
+    first.dispose()
+    second.dispose()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"spend_hkd": [9000, 8000]}, "low <= high"),
+        ({"spend_hkd": "a lot"}, "whole number of HK$ or [low, high]"),
+        ({"status": "inactive"}, "status='inactive' is not one of"),
+        ({"consent": "withdrawn"}, "consent='withdrawn' is not one of"),
+    ],
+)
+def test_customer_profile_rejects_bad_parameters(params, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plant_registry.validate_plant("customer_profile", params)
+
+
+def test_customer_profile_says_when_the_sandbox_is_too_small(tmp_path: Path) -> None:
+    plants = (PlantSpec.of("customer_profile", 500, tiers=["platinum"]),)
+    with pytest.raises(ValueError, match="lower the count or enlarge the sandbox"):
+        _generate(tmp_path / "s.sqlite", GenerationSpec("retail", 4207, 200, TODAY, plants=plants))

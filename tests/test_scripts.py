@@ -30,7 +30,9 @@ def definitions() -> tuple[Scenario, Unit]:
     """The shipped VIP scenario on a smaller sandbox (fast to generate), and its unit."""
     loaded = load_definitions(ROOT)
     scenario = loaded.scenarios[SCENARIO_ID].model
-    crm = scenario.crm.model_copy(update={"customers": 400})
+    # A smaller sandbox holds fewer of each planted situation (two, as in test_engine).
+    plants = [p.model_copy(update={"count": min(p.count, 2)}) for p in scenario.crm.plant]
+    crm = scenario.crm.model_copy(update={"customers": 400, "plant": plants})
     return scenario.model_copy(update={"crm": crm}), loaded.units[scenario.unit].model
 
 

@@ -100,11 +100,14 @@ def _clean_filename(filename: str | None) -> str:
 def _run_problems(
     loaded: LoadedDefinition[Scenario], unit: Unit, template_dir: Path
 ) -> list[Problem]:
-    """Run the reference solution and counterexamples; each failing run becomes a problem."""
+    """Run the reference solution, alternatives and counterexamples; each failing run becomes a
+    problem."""
     scenario = loaded.model
     paths: dict[str, tuple[str | int, ...]] = {"reference solution": ("reference_solution",)}
     for index, counterexample in enumerate(scenario.counterexamples):
         paths[f"counterexample: {counterexample.name}"] = ("counterexamples", index)
+    for index, alternative in enumerate(scenario.alternatives):
+        paths[f"alternative: {alternative.name}"] = ("alternatives", index)
     problems: list[Problem] = []
     with tempfile.TemporaryDirectory(prefix="practicum-upload-") as work:
         # Fresh sandboxes of its own; templates come from the app's cache (generating is slow).
@@ -120,6 +123,8 @@ def _run_problems(
         detail = "; ".join(report.messages) or "it did not behave as the scenario says"
         if path == ("reference_solution",):
             message = f"the reference solution does not pass: {detail}"
+        elif path[:1] == ("alternatives",):
+            message = f"{report.name} is not judged competent: {detail}"
         else:
             message = f"{report.name} does not fail as it says: {detail}"
         problems.append(loaded.problem(path, message))

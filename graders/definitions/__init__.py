@@ -19,6 +19,7 @@ from graders.definitions.loader import (
 from graders.definitions.models import (
     ActingAs,
     Aggregate,
+    Alternative,
     Check,
     Counterexample,
     CrmSpec,
@@ -49,6 +50,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "ActingAs",
     "Aggregate",
+    "Alternative",
     "Check",
     "Counterexample",
     "CrmSpec",

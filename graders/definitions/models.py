@@ -574,6 +574,20 @@ class Counterexample(_Strict):
     """What must fail: a check id, a choice item id, or pdpo:<rule id> (e.g. pdpo:DM-01)."""
 
 
+class Alternative(_Strict):
+    """A different but competent way of doing the task, which must be judged competent."""
+
+    name: Text
+    """Short description of the way of working; unique within the scenario."""
+    steps: list[Step] = Field(default_factory=list)
+    """Operations of the competent attempt."""
+    answers: dict[str, Answer] = Field(default_factory=dict)
+    """Answers to items, by item id, merged over reference_answers (give only those that differ)."""
+    deliverables: dict[Identifier, int | Name] = Field(default_factory=dict)
+    """Which entity is each deliverable, by deliverable id: a name bound by a step's as, or an
+    id; only needed when the steps do not say it with deliverable."""
+
+
 RuleId = Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]
 
 
@@ -626,6 +640,9 @@ class Scenario(_Strict):
     """Model answers by item id: an option id, a list of option ids, or written text."""
     counterexamples: list[Counterexample] = Field(default_factory=list)
     """Plausible wrong attempts, each of which must fail what it names."""
+    alternatives: list[Alternative] = Field(default_factory=list)
+    """Different competent attempts (another order, an equivalent filter, extra harmless steps),
+    each of which must be judged competent in every variant."""
     pdpo: PdpoSpec = Field(default_factory=PdpoSpec)
     """Which PRs a serious PDPO breach counts against, and settings of individual rules."""
 
@@ -663,6 +680,10 @@ class Scenario(_Strict):
         problems += _duplicates(
             ((("counterexamples", i, "name"), c.name) for i, c in enumerate(self.counterexamples)),
             "counterexample name",
+        )
+        problems += _duplicates(
+            ((("alternatives", i, "name"), a.name) for i, a in enumerate(self.alternatives)),
+            "alternative name",
         )
 
         for kind, entries in (("checks", self.checks), ("items", self.items)):
@@ -718,6 +739,19 @@ class Scenario(_Strict):
                 problems.append(
                     (loc, f'"{target}" is not a check id, an item id or pdpo:<rule id>')
                 )
+        for n, alternative in enumerate(self.alternatives):
+            base = ("alternatives", n)
+            problems += _step_problems((*base, "steps"), alternative.steps, deliverable_ids)
+            problems += _answer_problems(
+                (*base, "answers"), alternative.answers, items, reference=False
+            )
+            bound = {step.as_ for step in alternative.steps if step.as_ is not None}
+            for deliverable_id, entity in alternative.deliverables.items():
+                loc = (*base, "deliverables", deliverable_id)
+                if deliverable_id not in deliverable_ids:
+                    problems.append((loc, f'unknown deliverable "{deliverable_id}"'))
+                elif isinstance(entity, str) and entity not in bound:
+                    problems.append((loc, f'"{entity}" is not bound by a step\'s as'))
         _raise_problems(problems)
         return self
 

@@ -29,7 +29,7 @@ from graders.definitions import (
 )
 from graders.registry import load_builtin
 from graders.runner import ScriptError, run_scripted_attempt
-from graders.validation import format_coverage, validate_folder
+from graders.validation import format_coverage, format_discrimination, validate_folder
 from sandbox_crm.operations import describe_operations
 from sandbox_crm.store import SandboxStore
 from training_platform import sandboxes
@@ -170,8 +170,9 @@ def register(app: Flask) -> None:
     @app.cli.command("validate")
     @click.option("--no-run", is_flag=True, help="Skip running reference solutions.")
     def validate_command(no_run: bool) -> None:
-        """Validate every unit and scenario, run reference solutions and counterexamples,
-        and print the PR coverage matrix. Exits non-zero on any problem."""
+        """Validate every unit and scenario, run reference solutions, alternatives and
+        counterexamples in every variant, print the discrimination report and the PR coverage
+        matrix. Exits non-zero on any problem."""
         started = time.perf_counter()
         report = validate_folder(
             _root(), template_dir=current_app.config["TEMPLATE_CACHE_DIR"], run=not no_run
@@ -186,9 +187,16 @@ def register(app: Flask) -> None:
             click.echo("")
         for run in report.runs:
             mark = "PASS" if run.ok else "FAIL"
-            click.echo(f"{mark}  {run.scenario_id}  {run.name}")
+            variants = f"{run.variants} variant{'s' if run.variants != 1 else ''}"
+            click.echo(f"{mark}  {run.scenario_id}  {run.name}  ({variants})")
             for message in run.messages:
                 click.echo(f"        {message}")
+            for note in run.notes:
+                click.echo(f"        note: {note}")
+        if report.discrimination:
+            click.echo("")
+            click.echo("Discrimination (each changed expectation must be caught in every variant)")
+            click.echo(format_discrimination(report))
         for problem in report.problems:
             click.echo(f"ERROR {problem}", err=True)
         if report.unassessed_units:
@@ -200,8 +208,10 @@ def register(app: Flask) -> None:
             click.echo(f"OK: definitions valid, all runs as expected ({elapsed:.1f} s).")
         else:
             failed = sum(not r.ok for r in report.runs)
+            uncaught = sum(not r.ok for r in report.discrimination)
             click.echo(
-                f"FAILED: {len(report.problems)} problem(s), {failed} run(s) not as expected.",
+                f"FAILED: {len(report.problems)} problem(s), {failed} run(s) not as expected, "
+                f"{uncaught} perturbation(s) not caught in every variant.",
                 err=True,
             )
             sys.exit(1)
