@@ -156,13 +156,19 @@ def current_scenario_models(app: Flask) -> list[Scenario]:
 
 
 def _pregenerate_current(app: Flask) -> None:
-    """At app start: queue the pools of every current scenario version."""
+    """At app start, in the worker: generate the pools of every current scenario version.
+
+    It works through them itself rather than queueing a job per scenario, so that a worker
+    being shut down cannot refuse the follow-up jobs half-way.
+    """
     try:
         scenarios = current_scenario_models(app)
     except Exception:
         logger.exception("could not list the scenarios whose data variants to generate")
         return
-    schedule_pregeneration(scenarios, app)
+    store, cap = get_store(app), variant_cap(app)
+    for scenario in scenarios:
+        _pregenerate_quietly(store, scenario, cap)
 
 
 def init_app(app: Flask) -> None:
