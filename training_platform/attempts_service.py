@@ -540,6 +540,19 @@ def pinned_template_key(attempt: Attempt) -> str:
     return runner.generation_spec(scenario_of(attempt), attempt.variant).cache_key()
 
 
+def grade_pinned(attempt: Attempt, *, store: SandboxStore | None = None) -> GradingResult:
+    """Grade the attempt's sandbox against the template it was cloned from (nothing stored)."""
+    return runner.grade_sandbox(
+        _store(store),
+        attempt.sandbox_key,
+        scenario=scenario_of(attempt),
+        unit=unit_of(attempt),
+        template_key=pinned_template_key(attempt),
+        deliverables=dict(attempt.deliverables or {}),
+        answers=dict(attempt.answers or {}),
+    )
+
+
 def grade_attempt_record(
     session: Session, attempt: Attempt, *, store: SandboxStore | None = None
 ) -> GradeRecord:
@@ -547,15 +560,7 @@ def grade_attempt_record(
     if attempt.status == AttemptStatus.IN_PROGRESS:
         raise AttemptError("An attempt is graded after it has been submitted.")
     try:
-        result = runner.grade_sandbox(
-            _store(store),
-            attempt.sandbox_key,
-            scenario=scenario_of(attempt),
-            unit=unit_of(attempt),
-            template_key=pinned_template_key(attempt),
-            deliverables=dict(attempt.deliverables or {}),
-            answers=dict(attempt.answers or {}),
-        )
+        result = grade_pinned(attempt, store=store)
     except Exception as exc:
         logger.exception("grading attempt %s failed", attempt.id)
         raise GradingFailed(GRADING_FAILED) from exc

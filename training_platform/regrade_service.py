@@ -16,16 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from graders import runner
 from graders.results import GradingResult
 from sandbox_crm.store import SandboxNotFound, SandboxStore, TemplateNotFound
 from training_platform import sandboxes
-from training_platform.attempts_service import (
-    latest_grade_record,
-    pinned_template_key,
-    scenario_of,
-    unit_of,
-)
+from training_platform.attempts_service import grade_pinned, latest_grade_record
 from training_platform.models import (
     Attempt,
     DefinitionKind,
@@ -123,15 +117,7 @@ def preview_regrade(
     base = RegradePreview(attempt.id, stored.verdict.value, record.grader_version)
     store = store if store is not None else sandboxes.get_store()
     try:
-        new = runner.grade_sandbox(
-            store,
-            attempt.sandbox_key,
-            scenario=scenario_of(attempt),
-            unit=unit_of(attempt),
-            template_key=pinned_template_key(attempt),
-            deliverables=dict(attempt.deliverables or {}),
-            answers=dict(attempt.answers or {}),
-        )
+        new = grade_pinned(attempt, store=store)
     except TemplateNotFound:
         return _with_problem(
             base,
