@@ -17,6 +17,7 @@ BLUEPRINTS = [
     "training_platform.attempts",
     "training_platform.review",
     "training_platform.authoring",
+    "training_platform.health",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -25,7 +26,11 @@ MAX_UPLOAD_BYTES = 256 * 1024
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app; `test_config` overrides every other source of configuration."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("PRACTICUM_INSTANCE_PATH") or None,
+    )
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
 
@@ -38,12 +43,27 @@ def create_app(test_config: dict | None = None) -> Flask:
         DEFINITIONS_ROOT=os.environ.get("PRACTICUM_DEFINITIONS_ROOT") or str(PACKAGE_DIR.parent),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         WTF_CSRF_ENABLED=True,
+        # None: Secure cookies unless testing or debugging (plain HTTP on loopback needs "0").
+        COOKIE_SECURE=_env_flag("PRACTICUM_COOKIE_SECURE"),
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        RATELIMIT_STORAGE_URI=os.environ.get("PRACTICUM_RATELIMIT_STORAGE_URI") or "memory://",
+        LOGIN_LIMIT_PER_ACCOUNT="5 per 10 minutes",
+        LOGIN_LIMIT_PER_ADDRESS="50 per 10 minutes",
+        MAX_ATTEMPTS_IN_PROGRESS=3,
+        MAX_SCENARIO_CUSTOMERS=20_000,
+        MAX_PLANT_COUNT=500,
     )
     if test_config is None:
         # A deployment may keep settings in instance/config.py instead of the environment.
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
+    secure = app.config.get("COOKIE_SECURE")
+    if secure is None:
+        secure = not (app.config.get("TESTING") or app.debug)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _stored_secret_key(instance / "secret_key")
     for key in ("SANDBOX_DIR", "TEMPLATE_CACHE_DIR"):
@@ -85,3 +105,11 @@ def _stored_secret_key(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key
+
+
+def _env_flag(name: str) -> bool | None:
+    """An on/off environment variable ("1", "true", "yes" / "0", "false", "no"); None if unset."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    return value in {"1", "true", "yes", "on"}

@@ -119,9 +119,7 @@ def visible_attempt(session: Session, user: User, attempt_id: int) -> Attempt | 
     return attempt
 
 
-def attempts_for(
-    session: Session, trainee: User, *, unit_code: str | None = None
-) -> list[Attempt]:
+def attempts_for(session: Session, trainee: User, *, unit_code: str | None = None) -> list[Attempt]:
     """A trainee's attempts, newest first; optionally only those of one unit."""
     query = (
         select(Attempt)
@@ -136,15 +134,18 @@ def attempts_for(
 
 def attempts_used(session: Session, trainee: User, scenario_key: str) -> int:
     """How many attempts the trainee has started at a scenario, over all of its versions."""
-    return session.scalar(
-        select(func.count(Attempt.id))
-        .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
-        .where(
-            Attempt.trainee_id == trainee.id,
-            DefinitionVersion.kind == DefinitionKind.SCENARIO,
-            DefinitionVersion.key == scenario_key,
+    return (
+        session.scalar(
+            select(func.count(Attempt.id))
+            .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+            .where(
+                Attempt.trainee_id == trainee.id,
+                DefinitionVersion.kind == DefinitionKind.SCENARIO,
+                DefinitionVersion.key == scenario_key,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 # --- starting ---------------------------------------------------------------------------------
