@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 # Each module exposes a Flask blueprint named `bp`; add yours to the list to mount it.
 BLUEPRINTS = [
@@ -79,6 +80,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         templating,
     )
 
+    # Before any route is added: ids in URLs past a database integer are "not found".
+    app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
     security.init_app(app)
     templating.init_app(app)
@@ -91,6 +94,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(importlib.import_module(module_name).bp)
 
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    """The `int` URL converter, limited to what a 64-bit database integer holds."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _stored_secret_key(path: Path) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import faker
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from graders import runner
@@ -59,6 +60,16 @@ MAX_WRITTEN_CHARS = 5_000
 GRADING_FAILED = (
     "Your attempt was submitted, but grading could not finish. It is kept as it is and will be "
     "graded again; you do not need to do anything."
+)
+
+
+SANDBOX_GONE = (
+    "The sandbox CRM of this attempt no longer exists, so the attempt cannot be submitted. "
+    "Nothing was changed; start a new attempt or tell your assessor."
+)
+SANDBOX_DAMAGED = (
+    "The sandbox CRM of this attempt cannot be opened: its data file is damaged. "
+    "Nothing was changed; tell your assessor or centre admin."
 )
 
 
@@ -408,6 +419,7 @@ class Workspace:
     brief: str
     choices: Mapping[str, Sequence[DeliverableChoice]] = field(default_factory=dict)
     sandbox_missing: bool = False
+    sandbox_damaged: bool = False
 
 
 def _choices(sandbox: Session, kind: DeliverableKind, staff_id: int) -> list[DeliverableChoice]:
@@ -445,10 +457,15 @@ def attempt_workspace(attempt: Attempt, *, store: SandboxStore | None = None) ->
             brief = runner.render_brief(scenario.brief, runner.compute_facts(sandbox, scenario))
             staff_id = runner.trainee_actor(sandbox).id
             choices = {d.id: _choices(sandbox, d.kind, staff_id) for d in scenario.deliverables}
-    except SandboxNotFound:
-        # Deleted under the retention setting: the brief's data-dependent values are gone too.
+    except (SandboxNotFound, DatabaseError) as exc:
+        # Deleted under the retention setting, or its file damaged: the brief's data-dependent
+        # values are gone too.
         blanks = dict.fromkeys([*scenario.facts, "company", "staff_name", "today"], "…")
-        return Workspace(brief=runner.render_brief(scenario.brief, blanks), sandbox_missing=True)
+        return Workspace(
+            brief=runner.render_brief(scenario.brief, blanks),
+            sandbox_missing=True,
+            sandbox_damaged=isinstance(exc, DatabaseError),
+        )
     return Workspace(brief=brief, choices=choices)
 
 
@@ -463,6 +480,17 @@ def _deliverable_ids(
     unknown = sorted(set(raw) - known)
     if unknown:
         raise AttemptError(f"This scenario has no deliverable called {unknown[0]!r}.")
+    try:
+        return _chosen_deliverables(scenario, attempt, raw, store)
+    except SandboxNotFound:
+        raise AttemptError(SANDBOX_GONE) from None
+    except DatabaseError:
+        raise AttemptError(SANDBOX_DAMAGED) from None
+
+
+def _chosen_deliverables(
+    scenario: Scenario, attempt: Attempt, raw: Mapping[str, Any], store: SandboxStore
+) -> dict[str, int]:
     chosen: dict[str, int] = {}
     problems: list[str] = []
     with store.session(attempt.sandbox_key, read_only=True) as sandbox:

@@ -73,7 +73,7 @@ def detect_kind(data: bytes | str) -> DefinitionKind | None:
     """
     try:
         root = yaml.compose(data, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # the loader then says what is wrong, with the line
         return None
     if not isinstance(root, MappingNode):
         return None
@@ -222,7 +222,7 @@ def upload_definition(
 def _is_yaml_mapping(data: bytes) -> bool:
     try:
         return isinstance(yaml.compose(data, Loader=yaml.SafeLoader), MappingNode)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return False
 
 

@@ -13,6 +13,7 @@ MESSAGES = {
     400: ("Bad request", "The request could not be understood. Check the form and try again."),
     403: ("Not allowed", "Your account does not have access to this page."),
     404: ("Page not found", "There is no page at this address. It may have moved or been removed."),
+    409: ("Cannot open", "This cannot be opened in its current state."),
     413: ("Too large", "The request is larger than this site accepts."),
     429: (
         "Too many attempts",

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import DatabaseError
 
 from graders.definitions import MultipleChoiceItem, SingleChoiceItem, Unit
 from graders.results import GradingResult
@@ -228,6 +229,12 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
         )
     except service.SandboxGone:
         timeline = None
+    except DatabaseError:
+        timeline = None
+        timeline_problem = (
+            "This attempt's sandbox (or its template) cannot be opened: its data file is "
+            "damaged, so the trainee's actions cannot be shown. The result above is kept."
+        )
     finding_events = {e for f in automatic.findings() for e in f.event_ids}
     items = {item.id: item for item in scenario.items}
     choices = {
