@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -192,3 +193,59 @@ def test_a_corrupted_frozen_sandbox_still_shows_the_result_and_the_review(
     preview = reviewer.get(f"/review/attempts/{attempt}/regrade-preview")
     assert preview.status_code in (200, 409)
     assert reviewer.get(f"/attempts/{attempt}/crm/customers").status_code == 409
+
+
+# --- resources ---------------------------------------------------------------------------------
+
+VIP_TEXT = (
+    Path(__file__).resolve().parents[1] / "scenarios" / "105077L3" / "marketing-vip-report.yaml"
+).read_text()
+OPTED_OUT = "- {kind: opted_out_in_segment, count: 6,"
+
+
+def test_a_trainee_may_have_only_so_many_attempts_in_progress(
+    client_as, trainee, vip_scenario, sandbox_settings, db_session
+):
+    sandbox_settings.config["MAX_ATTEMPTS_IN_PROGRESS"] = 2
+    browser = client_as(trainee)
+    for _ in range(2):
+        assert browser.post(f"/scenarios/{vip_scenario.id}/start").status_code == 302
+    response = browser.post(f"/scenarios/{vip_scenario.id}/start", follow_redirects=True)
+    assert "You already have 2 attempts in progress" in response.text
+    assert db_session.scalar(select(func.count(Attempt.id))) == 2
+
+
+def test_an_uploaded_scenario_over_the_size_limits_is_refused_at_its_lines(
+    admin_client, sandbox_settings, db_session
+):
+    sandbox_settings.config.update(MAX_SCENARIO_CUSTOMERS=1000, MAX_PLANT_COUNT=5)
+    before = _versions(db_session)
+    response = _upload(admin_client, VIP_TEXT.replace("Monthly VIP", "Centre VIP"), "vip.yaml")
+    assert response.status_code == 400
+    text = response.text
+    assert (
+        "vip.yaml:10 crm.customers: 1,200 customers is more than this site&#39;s limit of 1,000"
+        in text
+    )
+    assert (
+        "vip.yaml:18 crm.plant[0].count: a count of 6 is more than this site&#39;s limit of 5"
+        in text
+    )
+    assert _versions(db_session) == before
+
+
+def test_a_refused_plant_leaves_no_lock_or_temporary_file(
+    admin_client, sandbox_settings, db_session
+):
+    templates = Path(sandbox_settings.config["TEMPLATE_CACHE_DIR"])
+    leftovers_before = {p.name for p in templates.iterdir() if p.suffix in (".lock", ".tmp")}
+    small = VIP_TEXT.replace("customers: 1200", "customers: 60").replace(
+        OPTED_OUT, "- {kind: opted_out_in_segment, count: 400,"
+    )
+    before = _versions(db_session)
+    response = _upload(admin_client, small.replace("Monthly VIP", "Tiny VIP"), "tiny.yaml")
+    assert response.status_code == 400
+    assert "needs 400" in response.text
+    assert _versions(db_session) == before
+    leftovers = {p.name for p in templates.iterdir() if p.suffix in (".lock", ".tmp")}
+    assert leftovers == leftovers_before

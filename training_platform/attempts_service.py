@@ -143,6 +143,18 @@ def attempts_for(session: Session, trainee: User, *, unit_code: str | None = Non
     return list(session.scalars(query))
 
 
+def attempts_in_progress(session: Session, trainee: User) -> int:
+    """How many of the trainee's attempts are still being worked on."""
+    return (
+        session.scalar(
+            select(func.count(Attempt.id)).where(
+                Attempt.trainee_id == trainee.id, Attempt.status == AttemptStatus.IN_PROGRESS
+            )
+        )
+        or 0
+    )
+
+
 def attempts_used(session: Session, trainee: User, scenario_key: str) -> int:
     """How many attempts the trainee has started at a scenario, over all of its versions."""
     return (
@@ -222,6 +234,7 @@ def start_attempt(
     store: SandboxStore | None = None,
     variants: int | None = None,
     clock_mode: str | None = None,
+    max_in_progress: int | None = None,
 ) -> Attempt:
     """Start a trainee's attempt at a scenario version in a new sandbox cloned from its template.
 
@@ -242,6 +255,12 @@ def start_attempt(
         )
     scenario = definitions_store.load_scenario_model(scenario_version)
     _lock_allocation(session, trainee)
+    limit = max_in_progress if max_in_progress is not None else sandboxes.in_progress_limit()
+    if limit is not None and attempts_in_progress(session, trainee) >= limit:
+        raise AttemptError(
+            f"You already have {limit} attempt{'s' * (limit != 1)} in progress, the most "
+            "allowed at once. Submit one of them before starting another."
+        )
     used = attempts_used(session, trainee, scenario_version.key)
     if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None:
         if used >= scenario.max_attempts:
