@@ -57,7 +57,8 @@ def load_user(user_id: str) -> User | None:
     A cookie from before a sign-out or password change carries an old version and is refused.
     """
     number, _, version = user_id.partition(".")
-    if not number.isdigit() or not version.isdigit() or len(user_id) > 40:
+    digits = user_id.isascii() and number.isdigit() and version.isdigit()
+    if not digits or max(len(number), len(version)) > 18:
         return None
     user = get_session().get(User, int(number))
     if user is None or not user.is_active or user.session_version != int(version):
