@@ -30,3 +30,6 @@ accesslog = "-"
 errorlog = "-"
 # The default already leaves the version out of the Server header; no other header names it.
 proc_name = "practicum"
+# Gunicorn 25.1+ opens a control socket at one fixed path per user, which a second server on the
+# same machine (or the test that starts one) would fight over; nothing here uses it.
+control_socket_disable = True
