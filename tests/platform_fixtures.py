@@ -1,6 +1,6 @@
 """Fixtures for tests that need published definitions and attempts with real sandboxes.
 
-Use them from a test module with ``from tests.platform_fixtures import *  # noqa: F403``.
+The root conftest registers this module as a plugin; import only its helpers from it.
 Sandbox templates are generated once per test session (generating with Faker is the slow part);
 each attempt still gets its own sandbox, cloned from the template into the test's tmp_path.
 """

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from sandbox_crm.models import ReportRun
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import Ids, apply_reference_solution
 from training_platform import attempts_service
 from training_platform.models import Attempt, AttemptStatus

@@ -6,7 +6,6 @@ import re
 
 from sqlalchemy import select
 
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import reference_answers
 from training_platform.models import Attempt, AttemptStatus, Decision, Review
 

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from graders import runner
 from sandbox_crm.models import ReportDefinition, StaffUser
 from sandbox_crm.operations.reports import create_report
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
 from training_platform import attempts_service
 from training_platform.db import new_session
@@ -298,9 +297,7 @@ def test_a_wrong_attempt_shows_failed_prs_and_pdpo_breaches_without_record_ids(
         assert key not in html
 
 
-def test_a_submitted_attempt_cannot_be_changed(
-    client_as, trainee, graded_attempt, db_session
-):
+def test_a_submitted_attempt_cannot_be_changed(client_as, trainee, graded_attempt, db_session):
     client = client_as(trainee)
     response = client.post(
         f"/attempts/{graded_attempt.id}/answers",

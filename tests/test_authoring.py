@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
 from training_platform import attempts_service, definitions_store, review_service
 from training_platform.authoring_service import detect_kind
@@ -364,7 +363,7 @@ def test_a_unit_upload_is_published_for_the_centre(admin_client, centre_admin, d
         as_text=True
     )
     assert "built in · 1 version" in builtin_page
-    assert "?origin=centre\">Your centre&#39;s versions" in builtin_page
+    assert '?origin=centre">Your centre&#39;s versions' in builtin_page
 
 
 # --- coverage ----------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import VIP_UNIT
 from training_platform import create_app, definitions_store
 from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo_accounts

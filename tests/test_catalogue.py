@@ -9,7 +9,6 @@ import yaml
 from markupsafe import escape
 from sqlalchemy import select
 
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import VIP_UNIT
 from training_platform.definitions_store import publish
 from training_platform.models import Attempt, Centre, DefinitionKind
@@ -26,10 +25,6 @@ def _leaves(code: str) -> list[tuple[str, str]]:
         for group in data["performance_requirements"]
         for leaf in group["items"]
     ]
-
-
-def test_the_repository_has_five_units():
-    assert len(UNIT_CODES) == 5
 
 
 def test_catalogue_lists_every_unit(client_as, trainee, published_definitions):

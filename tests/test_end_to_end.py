@@ -10,7 +10,6 @@ import re
 
 from sqlalchemy import select
 
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import VIP_UNIT, reference_answers
 from training_platform.models import Attempt, AttemptStatus
 
@@ -104,7 +103,7 @@ def test_a_trainee_builds_the_vip_report_in_the_crm_and_reads_the_feedback(
     result = client.get(f"{attempt_url}/result").get_data(as_text=True)
     assert "Pending assessor review" in result
     assert "not yet competent" not in result.lower()
-    assert result.count("badge-pass\">Demonstrated") >= 10
+    assert result.count('badge-pass">Demonstrated') >= 10
     assert "Not demonstrated" not in result
     assert "No breaches" in result
 

@@ -50,6 +50,7 @@ def _as_postgres(*args: str, **kwargs) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """URL of a database on a PostgreSQL 15 cluster that lives as long as this module's tests."""
+    psycopg = pytest.importorskip("psycopg")
     if not (PG_BIN / "initdb").exists():
         pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN / 'initdb'} is missing)")
     if os.geteuid() != 0 or shutil.which("runuser") is None:
@@ -83,8 +84,6 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL: {error.stderr}")
     try:
-        import psycopg
-
         with psycopg.connect(
             host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True
         ) as connection:

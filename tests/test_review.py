@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from graders import runner
 from graders.engine import GRADER_VERSION
 from sandbox_crm.models import AuditEvent, ReportRun
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import reference_answers
 from training_platform import attempts_service, review_service, sandboxes
 from training_platform.models import (

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from graders import runner
 from graders.definitions.models import Step
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import apply_reference_solution, reference_answers
 from training_platform import attempts_service, sandboxes
 from training_platform.definitions_store import publish

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from sandbox_crm.models import ContactPoint, ReportRun
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import VIP_SCENARIO
 from training_platform.models import Attempt
 from training_platform.sandboxes import get_store

@@ -17,7 +17,6 @@ from graders.results import Outcome
 from graders.runner import generation_spec, meta_value, pick_variant
 from sandbox_crm import generator
 from sandbox_crm.store import TemplateNotFound
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
 from training_platform import attempts_service, regrade_service, sandboxes
 from training_platform.db import new_session
