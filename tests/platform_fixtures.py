@@ -102,7 +102,7 @@ def started_attempt(
 
 def apply_reference_solution(app: Flask, attempt: Attempt) -> dict[str, int]:
     """Do the scenario's reference solution in the attempt's sandbox as its trainee would."""
-    scenario = attempts_service.scenario_of(attempt)
+    scenario = definitions_store.scenario_of(attempt)
     with sandboxes.get_store(app).session(attempt.sandbox_key) as sandbox:
         outcome = runner.apply_steps(sandbox, scenario.reference_solution)
     return outcome.deliverables
@@ -110,7 +110,7 @@ def apply_reference_solution(app: Flask, attempt: Attempt) -> dict[str, int]:
 
 def reference_answers(attempt: Attempt) -> dict[str, Any]:
     """The scenario's model answers, keyed by item id."""
-    return dict(attempts_service.scenario_of(attempt).reference_answers)
+    return dict(definitions_store.scenario_of(attempt).reference_answers)
 
 
 @pytest.fixture

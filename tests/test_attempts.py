@@ -11,9 +11,10 @@ from graders import runner
 from sandbox_crm.models import ReportDefinition, StaffUser
 from sandbox_crm.operations.reports import create_report
 from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
-from training_platform import attempts_service
+from training_platform import attempts_service, definitions_store, results_service
 from training_platform.db import new_session
 from training_platform.definitions_store import publish
+from training_platform.errors import ServiceError
 from training_platform.models import Attempt, AttemptStatus, DefinitionKind, GradeRecord
 from training_platform.sandboxes import get_store
 
@@ -72,7 +73,7 @@ def assessment_version(db_session, trainee, vip_scenario):
 def test_attempt_page_shows_the_brief_with_this_sandboxs_facts(
     client_as, trainee, started_attempt, sandbox_settings
 ):
-    scenario = attempts_service.scenario_of(started_attempt)
+    scenario = definitions_store.scenario_of(started_attempt)
     with get_store(sandbox_settings).session(started_attempt.sandbox_key, read_only=True) as s:
         facts = runner.compute_facts(s, scenario)
     html = client_as(trainee).get(f"/attempts/{started_attempt.id}").get_data(as_text=True)
@@ -155,7 +156,7 @@ def test_an_invalid_answer_saves_nothing(
 
 
 def test_answers_for_an_unknown_question_are_refused(started_attempt, db_session):
-    with pytest.raises(attempts_service.AttemptError, match='no question "q-nope"'):
+    with pytest.raises(ServiceError, match='no question "q-nope"'):
         attempts_service.save_answers(db_session, started_attempt, {"q-nope": "a"})
 
 
@@ -274,7 +275,7 @@ def test_a_reference_attempt_is_graded_and_the_result_explains_each_pr(
 def test_a_wrong_attempt_shows_failed_prs_and_pdpo_breaches_without_record_ids(
     client_as, trainee, started_attempt, db_session, sandbox_settings
 ):
-    scenario = attempts_service.scenario_of(started_attempt)
+    scenario = definitions_store.scenario_of(started_attempt)
     wrong = next(c for c in scenario.counterexamples if "identity card" in c.name)
     with get_store(sandbox_settings).session(started_attempt.sandbox_key) as sandbox:
         outcome = runner.apply_steps(sandbox, wrong.steps)
@@ -290,7 +291,7 @@ def test_a_wrong_attempt_shows_failed_prs_and_pdpo_breaches_without_record_ids(
     assert "Legal basis:" in html
     assert "No valid HKID number is written into free text, a report run or an export" in html
     assert "A high-severity breach means the attempt cannot be judged competent without" in html
-    grading = attempts_service.latest_grade(db_session, _reload(db_session, started_attempt))
+    grading = results_service.latest_grade(db_session, _reload(db_session, started_attempt))
     for finding in grading.findings():
         assert finding.message not in html
     for key in EVIDENCE_KEYS:
@@ -386,7 +387,7 @@ def test_an_assessment_result_shows_statuses_but_no_hints_until_the_decision(
     assert len(db_session.scalars(select(Attempt)).all()) == 1
 
     attempt = _reload(db_session, attempt)
-    written = attempts_service.scenario_of(attempt).item("w-activity")
+    written = definitions_store.scenario_of(attempt).item("w-activity")
     review_service.score_rubric(
         db_session, assessor, attempt, "w-activity", {c.id: c.points for c in written.rubric}
     )
@@ -445,12 +446,12 @@ def test_a_grading_crash_leaves_the_attempt_submitted_and_gradable(
 
 
 def test_regrading_adds_a_record_and_gives_the_same_result(graded_attempt, db_session, app):
-    first = attempts_service.latest_grade(db_session, graded_attempt)
+    first = results_service.latest_grade(db_session, graded_attempt)
     with app.app_context():
         attempts_service.grade_attempt_record(db_session, graded_attempt)
     db_session.commit()
     assert _grade_count(db_session, graded_attempt) == 2
-    assert attempts_service.latest_grade(db_session, graded_attempt).to_dict() == first.to_dict()
+    assert results_service.latest_grade(db_session, graded_attempt).to_dict() == first.to_dict()
 
 
 def test_a_deleted_sandbox_keeps_the_attempt_and_result_readable(
@@ -478,7 +479,7 @@ def test_a_second_tab_cannot_submit_the_same_attempt_again(
             db_session.commit()
             attempts_service.grade_attempt_record(db_session, started_attempt)
             db_session.commit()
-            with pytest.raises(attempts_service.AttemptError, match="already been submitted"):
+            with pytest.raises(ServiceError, match="already been submitted"):
                 attempts_service.submit_attempt(second_tab, stale, deliverables)
         second_tab.rollback()
     finally:
@@ -491,7 +492,7 @@ def test_the_assessors_decision_and_scores_reach_the_trainee(
 ):
     from training_platform import review_service
 
-    scenario = attempts_service.scenario_of(graded_attempt)
+    scenario = definitions_store.scenario_of(graded_attempt)
     written = scenario.item("w-activity")
     client = client_as(trainee)
     review_service.score_rubric(

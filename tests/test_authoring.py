@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
-from training_platform import attempts_service, definitions_store, review_service
+from training_platform import attempts_service, definitions_store, results_service
 from training_platform.authoring_service import detect_kind
 from training_platform.models import (
     Attempt,
@@ -306,7 +306,7 @@ def test_a_new_version_leaves_an_attempt_graded_on_the_old_one_unchanged(
     assert "Monthly VIP report for the Marketing department" in evidence
     assert "(revised)" not in evidence
     assert f"{VIP_SCENARIO}</span> version 1" in evidence
-    assert review_service.automatic_result(db_session, attempt).to_dict() == stored
+    assert results_service.automatic_result(db_session, attempt).to_dict() == stored
 
 
 def test_a_centres_upload_is_invisible_to_other_centres(

@@ -166,7 +166,7 @@ def test_an_attempt_is_graded_and_decided_on_postgres(pg_app, tmp_path):
         attempt = attempts_service.start_attempt(session, trainee, version)
         session.commit()
         deliverables = apply_reference_solution(pg_app, attempt)
-        scenario = attempts_service.scenario_of(attempt)
+        scenario = definitions_store.scenario_of(attempt)
         attempts_service.save_answers(session, attempt, dict(scenario.reference_answers))
         attempts_service.submit_attempt(session, attempt, deliverables)
         session.commit()

@@ -15,7 +15,13 @@ from graders import runner
 from graders.engine import GRADER_VERSION
 from sandbox_crm.models import AuditEvent, ReportRun
 from tests.platform_fixtures import reference_answers
-from training_platform import attempts_service, review_service, sandboxes
+from training_platform import (
+    attempts_service,
+    definitions_store,
+    results_service,
+    review_service,
+    sandboxes,
+)
 from training_platform.models import (
     Attempt,
     AttemptStatus,
@@ -72,7 +78,7 @@ def breaching_attempt(
     with sandbox_settings.app_context():
         attempt = attempts_service.start_attempt(db_session, other_trainee, vip_scenario)
     db_session.commit()
-    scenario = attempts_service.scenario_of(attempt)
+    scenario = definitions_store.scenario_of(attempt)
     counterexample = next(c for c in scenario.counterexamples if "identity card" in c.name)
     answers = reference_answers(attempt)
     answers[WRITTEN] = "<script>alert('x')</script> Invite <b>Sha Tin</b> members\nsecond line"
@@ -218,7 +224,7 @@ def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timel
 def test_timeline_shows_a_refused_action_with_its_message(
     client_as, assessor, sandbox_settings, db_session, started_attempt
 ):
-    scenario = attempts_service.scenario_of(started_attempt)
+    scenario = definitions_store.scenario_of(started_attempt)
     steps = list(scenario.reference_solution)
     steps.insert(2, steps[1])  # shares with Marketing twice: the CRM refuses the second
     answers = reference_answers(started_attempt)
@@ -253,7 +259,7 @@ def test_evidence_page_shows_pdpo_findings_with_legal_basis_linked_to_the_timeli
     html = (
         client_as(assessor).get(f"/review/attempts/{breaching_attempt.id}").get_data(as_text=True)
     )
-    automatic = review_service.automatic_result(db_session, breaching_attempt)
+    automatic = results_service.automatic_result(db_session, breaching_attempt)
     breached = [r for r in automatic.pdpo if r.status.value == "fail"]
     assert {"COL-07", "SEC-02"} <= {r.rule_id for r in breached}
     for rule in breached:
@@ -275,7 +281,7 @@ def test_a_requirement_names_the_serious_pdpo_breaches_that_count_against_it(
     html = (
         client_as(assessor).get(f"/review/attempts/{breaching_attempt.id}").get_data(as_text=True)
     )
-    automatic = review_service.automatic_result(db_session, breaching_attempt)
+    automatic = results_service.automatic_result(db_session, breaching_attempt)
     requirement = automatic.requirement("3.2")
     assert requirement.status.value == "not_demonstrated"
     assert {"COL-07", "SEC-02"} <= set(requirement.rule_ids)
@@ -335,7 +341,7 @@ def test_an_override_needs_a_reason_keeps_the_automatic_status_and_changes_the_v
 
     attempt = _reload(db_session, graded_attempt)
     assert attempt.grades[-1].result == stored_before  # the automatic result is never modified
-    effective = review_service.effective_result(db_session, attempt)
+    effective = results_service.effective_result(db_session, attempt)
     assert effective.check("rows").status.value == "pass"  # kept as the automatic status
     assert effective.overridden["check:rows"].automatic == "pass"
     assert effective.requirement("2.1").status.value == "not_demonstrated"
@@ -398,7 +404,7 @@ def test_a_pdpo_rule_and_a_requirement_can_be_overridden(
     )
     assert ok.status_code == 302
     attempt = _reload(db_session, breaching_attempt)
-    effective = review_service.effective_result(db_session, attempt)
+    effective = results_service.effective_result(db_session, attempt)
     assert effective.overridden["pdpo:COL-07"].automatic == "fail"
     assert effective.overridden["pdpo:COL-07"].status == "not_applicable"
     assert effective.requirement("2.2").status.value == "demonstrated"
@@ -431,7 +437,7 @@ def test_rubric_scores_must_be_in_range_and_complete(
     assert saved.status_code == 302
     assert _count(db_session, RubricScore) == 3
     attempt = _reload(db_session, graded_attempt)
-    effective = review_service.effective_result(db_session, attempt)
+    effective = results_service.effective_result(db_session, attempt)
     assert effective.item(WRITTEN).status.value == "pass"
     assert effective.verdict.value == "competent"
     html = client.get(f"/review/attempts/{graded_attempt.id}").get_data(as_text=True)
@@ -440,7 +446,7 @@ def test_rubric_scores_must_be_in_range_and_complete(
     # Rescoring replaces the points rather than adding rows.
     client.post(url, data={**FULL_MARKS, "points-uses-data": "0", "points-activity": "1"})
     assert _count(db_session, RubricScore) == 3
-    effective = review_service.effective_result(db_session, _reload(db_session, attempt))
+    effective = results_service.effective_result(db_session, _reload(db_session, attempt))
     assert effective.item(WRITTEN).status.value == "fail"
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from graders import runner
 from graders.definitions.models import Step
 from tests.platform_fixtures import apply_reference_solution, reference_answers
-from training_platform import attempts_service, sandboxes
+from training_platform import attempts_service, definitions_store, results_service, sandboxes
 from training_platform.definitions_store import publish
 from training_platform.models import Attempt, DefinitionKind, GradeRecord, utcnow
 
@@ -156,7 +156,7 @@ def overshared_attempt(sandbox_settings, db_session, started_attempt) -> Attempt
         attempts_service.submit_attempt(db_session, started_attempt, {"report": report_id})
         attempts_service.grade_attempt_record(db_session, started_attempt)
     db_session.commit()
-    automatic = attempts_service.latest_grade(db_session, started_attempt)
+    automatic = results_service.latest_grade(db_session, started_attempt)
     assert automatic.check("sharing").status == "fail"
     return started_attempt
 
@@ -301,7 +301,7 @@ def assessment_attempt(sandbox_settings, db_session, trainee, vip_scenario) -> A
     with sandbox_settings.app_context():
         attempt = attempts_service.start_attempt(db_session, trainee, published.version)
     db_session.commit()
-    scenario = attempts_service.scenario_of(attempt)
+    scenario = definitions_store.scenario_of(attempt)
     wrong = next(c for c in scenario.counterexamples if "identity card" in c.name)
     with sandboxes.get_store(sandbox_settings).session(attempt.sandbox_key) as sandbox:
         outcome = runner.apply_steps(sandbox, wrong.steps)
@@ -317,7 +317,7 @@ def test_an_assessment_shows_no_review_feedback_or_pdpo_findings_before_the_deci
     client_as, trainee, assessor, assessment_attempt, db_session
 ):
     attempt = assessment_attempt
-    automatic = attempts_service.latest_grade(db_session, attempt)
+    automatic = results_service.latest_grade(db_session, attempt)
     breached = [r for r in automatic.pdpo if r.status == "fail"]
     assert breached, "the attempt should breach a PDPO rule"
     rule = breached[0]
@@ -353,7 +353,7 @@ def test_an_assessment_shows_no_review_feedback_or_pdpo_findings_before_the_deci
 
 def _store_result(db_session: Session, attempt: Attempt, change) -> None:
     """Keep a new grading record: the attempt's latest result as ``change`` edits it."""
-    result = copy.deepcopy(attempts_service.latest_grade_record(db_session, attempt).result)
+    result = copy.deepcopy(results_service.latest_grade_record(db_session, attempt).result)
     change(result)
     db_session.add(
         GradeRecord(

@@ -18,7 +18,7 @@ from graders.runner import generation_spec, meta_value, pick_variant
 from sandbox_crm import generator
 from sandbox_crm.store import TemplateNotFound
 from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
-from training_platform import attempts_service, regrade_service, sandboxes
+from training_platform import attempts_service, definitions_store, regrade_service, sandboxes
 from training_platform.db import new_session
 from training_platform.models import Attempt, DefinitionVersion, GradeRecord, User
 
@@ -85,7 +85,7 @@ def test_a_trainees_attempts_in_a_pool_of_n_get_n_different_variants(
 ):
     attempts = [_start(pool_of_three, db_session, trainee, vip_scenario) for _ in range(3)]
     assert sorted(a.variant for a in attempts) == [0, 1, 2]
-    scenario = attempts_service.scenario_of(attempts[0])
+    scenario = definitions_store.scenario_of(attempts[0])
     for attempt in attempts:
         assert attempt.template_key == generation_spec(scenario, attempt.variant).cache_key()
         assert attempt.generator_version == generator.GENERATOR_VERSION
@@ -179,7 +179,7 @@ def test_a_generator_upgrade_does_not_change_a_regrades_baseline(
 ):
     store = sandboxes.get_store(own_templates)
     before = store.template_keys()
-    scenario = attempts_service.scenario_of(pinned_attempt)
+    scenario = definitions_store.scenario_of(pinned_attempt)
     monkeypatch.setattr(generator, "GENERATOR_VERSION", "99-upgraded")
     assert generation_spec(scenario, pinned_attempt.variant).cache_key() != before[0]
     with own_templates.app_context():
@@ -227,7 +227,7 @@ def test_purge_keeps_templates_attempts_refer_to_and_deletes_the_rest(
     own_templates: Flask, runner, db_session: Session, pinned_attempt: Attempt
 ):
     store = sandboxes.get_store(own_templates)
-    scenario = attempts_service.scenario_of(pinned_attempt)
+    scenario = definitions_store.scenario_of(pinned_attempt)
     spare = generator.GenerationSpec(
         profile="retail", seed=1, customers=60, today=scenario.crm.today
     )
@@ -410,7 +410,7 @@ def test_practicum_regrade_needs_preview(runner, graded_attempt: Attempt):
 def test_the_result_evidence_and_attempts_pages_name_the_variant(
     client_as, trainee, assessor, graded_attempt: Attempt
 ):
-    pool = attempts_service.scenario_of(graded_attempt).crm.variants
+    pool = definitions_store.scenario_of(graded_attempt).crm.variants
     label = f"Data variant {graded_attempt.variant + 1} of {pool}"
     result = client_as(trainee).get(f"/attempts/{graded_attempt.id}/result")
     assert label in result.get_data(as_text=True)

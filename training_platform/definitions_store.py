@@ -27,7 +27,7 @@ from graders.definitions import (
     load_unit_text,
 )
 from graders.validation import static_problems
-from training_platform.models import DefinitionKind, DefinitionVersion, utcnow
+from training_platform.models import Attempt, DefinitionKind, DefinitionVersion, utcnow
 
 ScenarioValidator = Callable[[LoadedDefinition[Scenario], Unit], list[Problem]]
 
@@ -57,6 +57,16 @@ def load_scenario_model(version: DefinitionVersion) -> Scenario:
     model = load_model(version)
     assert isinstance(model, Scenario)  # noqa: S101 - the kind column guarantees it
     return model
+
+
+def scenario_of(attempt: Attempt) -> Scenario:
+    """The exact scenario version an attempt was started on."""
+    return load_scenario_model(attempt.scenario_version)
+
+
+def unit_of(attempt: Attempt) -> Unit:
+    """The exact unit version an attempt is graded against."""
+    return load_unit_model(attempt.unit_version)
 
 
 def get_version(session: Session, version_id: int) -> DefinitionVersion | None:
