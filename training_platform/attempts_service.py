@@ -220,7 +220,7 @@ def start_attempt(
                 f"You have used all {scenario.max_attempts} attempts allowed for this assessment.",
             )
     try:
-        unit_version = definitions_store.unit_version_for(session, scenario_version)
+        unit_version = definitions_store.bound_unit_version(session, scenario_version)
     except LookupError as exc:
         raise ServiceError(
             CONFLICT, f"Unit {scenario_version.unit_code} is not published."
