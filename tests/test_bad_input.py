@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sandbox_crm.models import ReportDefinition
-from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import apply_reference_solution
+from tests.platform_fixtures import FIXTURE_ROOT, apply_reference_solution
 from training_platform.models import Attempt, AttemptStatus, DefinitionVersion, GradeRecord
 from training_platform.sandboxes import get_store
 
@@ -197,20 +196,18 @@ def test_a_corrupted_frozen_sandbox_still_shows_the_result_and_the_review(
 
 # --- resources ---------------------------------------------------------------------------------
 
-VIP_TEXT = (
-    Path(__file__).resolve().parents[1] / "scenarios" / "105077L3" / "marketing-vip-report.yaml"
-).read_text()
-OPTED_OUT = "- {kind: opted_out_in_segment, count: 6,"
+SCENARIO_TEXT = (FIXTURE_ROOT / "scenarios" / "999002L3" / "gold-list.yaml").read_text()
+OPTED_OUT = "- {kind: opted_out_in_segment, count: 1,"
 
 
 def test_a_trainee_may_have_only_so_many_attempts_in_progress(
-    client_as, trainee, vip_scenario, sandbox_settings, db_session
+    client_as, trainee, practice_scenario, sandbox_settings, db_session
 ):
     sandbox_settings.config["MAX_ATTEMPTS_IN_PROGRESS"] = 2
     browser = client_as(trainee)
     for _ in range(2):
-        assert browser.post(f"/scenarios/{vip_scenario.id}/start").status_code == 302
-    response = browser.post(f"/scenarios/{vip_scenario.id}/start", follow_redirects=True)
+        assert browser.post(f"/scenarios/{practice_scenario.id}/start").status_code == 302
+    response = browser.post(f"/scenarios/{practice_scenario.id}/start", follow_redirects=True)
     assert "You already have 2 attempts in progress" in response.text
     assert db_session.scalar(select(func.count(Attempt.id))) == 2
 
@@ -218,17 +215,20 @@ def test_a_trainee_may_have_only_so_many_attempts_in_progress(
 def test_an_uploaded_scenario_over_the_size_limits_is_refused_at_its_lines(
     admin_client, sandbox_settings, db_session
 ):
-    sandbox_settings.config.update(MAX_SCENARIO_CUSTOMERS=1000, MAX_PLANT_COUNT=5)
+    sandbox_settings.config.update(MAX_SCENARIO_CUSTOMERS=100, MAX_PLANT_COUNT=2)
     before = _versions(db_session)
-    response = _upload(admin_client, VIP_TEXT.replace("Monthly VIP", "Centre VIP"), "vip.yaml")
+    large = SCENARIO_TEXT.replace("customers: 120", "customers: 1500").replace(
+        OPTED_OUT, "- {kind: opted_out_in_segment, count: 3,"
+    )
+    response = _upload(admin_client, large, "gold.yaml")
     assert response.status_code == 400
     text = response.text
     assert (
-        "vip.yaml:10 crm.customers: 1,200 customers is more than this site&#39;s limit of 1,000"
+        "gold.yaml:10 crm.customers: 1,500 customers is more than this site&#39;s limit of 100"
         in text
     )
     assert (
-        "vip.yaml:18 crm.plant[0].count: a count of 6 is more than this site&#39;s limit of 5"
+        "gold.yaml:16 crm.plant[0].count: a count of 3 is more than this site&#39;s limit of 2"
         in text
     )
     assert _versions(db_session) == before
@@ -239,11 +239,11 @@ def test_a_refused_plant_leaves_no_lock_or_temporary_file(
 ):
     templates = Path(sandbox_settings.config["TEMPLATE_CACHE_DIR"])
     leftovers_before = {p.name for p in templates.iterdir() if p.suffix in (".lock", ".tmp")}
-    small = VIP_TEXT.replace("customers: 1200", "customers: 60").replace(
+    small = SCENARIO_TEXT.replace("customers: 120", "customers: 60").replace(
         OPTED_OUT, "- {kind: opted_out_in_segment, count: 400,"
     )
     before = _versions(db_session)
-    response = _upload(admin_client, small.replace("Monthly VIP", "Tiny VIP"), "tiny.yaml")
+    response = _upload(admin_client, small, "tiny.yaml")
     assert response.status_code == 400
     assert "needs 400" in response.text
     assert _versions(db_session) == before

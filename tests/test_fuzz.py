@@ -21,11 +21,8 @@ from hypothesis import strategies as st
 from graders.definitions import DefinitionError
 from sandbox_crm.query import OPERATORS, select_rows, validate_condition
 from sandbox_crm.sources import SOURCES
-from tests.platform_fixtures import *  # noqa: F403
 from training_platform import definitions_store
 from training_platform.models import DefinitionKind
-
-pytest_plugins = ["tests.sandbox_fixtures"]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))
 FUZZ = settings(

@@ -1,7 +1,7 @@
 """A session version per user, so that signing out or changing a password ends every session.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-26
 
 Flask-Login keeps "<user id>.<session version>" in the session cookie; the user loader accepts a
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
