@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from training_platform.errors import INVALID, ServiceError
 from training_platform.models import Centre, Role, User, normalise_email
 
 # Checked when no account matches, so that an unknown email takes as long as a wrong password.
@@ -18,8 +19,11 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 
 
-class AccountError(ValueError):
+class AccountError(ServiceError):
     """An account change that was refused, with a message fit to show the user."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(INVALID, message, field=field)
 
 
 @cache
