@@ -42,9 +42,11 @@ from sandbox_crm.models import (
     StaffUser,
     Tier,
 )
+from sandbox_crm.registry import Registry
 from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES, spend_window
 
 __all__ = [
+    "PLANTS",
     "PlantContext",
     "PlantResult",
     "apply_plants",
@@ -90,7 +92,7 @@ class _Entry:
     check: Callable[[Mapping[str, Any]], None] | None = None
 
 
-_REGISTRY: dict[str, _Entry] = {}
+PLANTS: Registry[_Entry] = Registry("plant kind", ("sandbox_crm.plants",))
 
 
 def plant(
@@ -107,11 +109,8 @@ def plant(
     """
 
     def register(func: PlantFunc) -> PlantFunc:
-        if kind in _REGISTRY:
-            raise ValueError(f"plant kind {kind!r} is already registered")
         doc = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
-        entry = _Entry(kind, func, dict(defaults or {}), dict(choices or {}), doc, check)
-        _REGISTRY[kind] = entry
+        PLANTS.add(kind, _Entry(kind, func, dict(defaults or {}), dict(choices or {}), doc, check))
         return func
 
     return register
@@ -119,15 +118,15 @@ def plant(
 
 def known_plant_kinds() -> tuple[str, ...]:
     """The registered plant kinds, in registration order."""
-    return tuple(_REGISTRY)
+    return tuple(PLANTS.in_order())
 
 
 def _entry(kind: str) -> _Entry:
-    try:
-        return _REGISTRY[kind]
-    except (KeyError, TypeError):
+    entry = PLANTS.find(kind)
+    if entry is None:
         known = ", ".join(known_plant_kinds())
-        raise ValueError(f"unknown plant kind {kind!r}; known kinds: {known}") from None
+        raise ValueError(f"unknown plant kind {kind!r}; known kinds: {known}")
+    return entry
 
 
 def validate_plant(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:

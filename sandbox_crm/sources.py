@@ -41,6 +41,7 @@ from sandbox_crm.models import (
     SourceSystem,
     Tier,
 )
+from sandbox_crm.registry import Registry
 
 __all__ = [
     "FIELD_TYPES",
@@ -464,8 +465,12 @@ ORDER_FIELDS = _index(
     ),
 )
 
-SOURCES: dict[str, Source] = {
-    "customers": Source(
+SOURCES: Registry[Source] = Registry("report source", ("sandbox_crm.sources",))
+"""The sources reports read, by name."""
+
+SOURCES.add(
+    "customers",
+    Source(
         name="customers",
         label="Customers",
         model=Customer,
@@ -473,7 +478,10 @@ SOURCES: dict[str, Source] = {
         fields=CUSTOMER_FIELDS,
         default_columns=("member_no", "name_en", "tier", "district", "joined_on"),
     ),
-    "orders": Source(
+)
+SOURCES.add(
+    "orders",
+    Source(
         name="orders",
         label="Orders",
         model=SalesOrder,
@@ -481,13 +489,13 @@ SOURCES: dict[str, Source] = {
         fields=ORDER_FIELDS,
         default_columns=("order_no", "ordered_at", "customer_member_no", "status", "total_hkd"),
     ),
-}
+)
 
 
 def get_source(name: str) -> Source:
     """The source called ``name``; QueryError naming the known sources otherwise."""
-    try:
-        return SOURCES[name]
-    except (KeyError, TypeError):
-        known = ", ".join(SOURCES)
-        raise QueryError(f"unknown source {name!r}; known sources: {known}") from None
+    source = SOURCES.find(name)
+    if source is None:
+        known = ", ".join(SOURCES.in_order())
+        raise QueryError(f"unknown source {name!r}; known sources: {known}")
+    return source

@@ -1,0 +1,127 @@
+"""The one registry type: entries of one kind keyed by a stable name, registered by decorator.
+
+Checks, PDPO rules, operations, plants, report sources and deliverable kinds each keep one
+``Registry``. Modules register their entries at import time; which modules load is an explicit
+list given to the registry (``modules``) and imported by ``load``. Registering a name twice is an
+error, so two modules can never silently replace each other's entry; looking up an unknown name
+lists the known ones. ``isolated`` gives a test its own copy and restores the entries afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Generic, TypeVar
+
+__all__ = ["DuplicateNameError", "Registry", "UnknownNameError"]
+
+T = TypeVar("T")
+
+
+class DuplicateNameError(ValueError):
+    """Raised when a name is registered twice in the same registry."""
+
+
+class UnknownNameError(KeyError):
+    """Raised when a name is looked up that no module registered; the message lists known names."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class Registry(Generic[T]):
+    """Entries of one kind keyed by a stable name; a name can be registered once.
+
+    Iterating, ``names`` and ``items`` go by name; ``values`` and ``in_order`` keep the order
+    of registration (the order the loaded modules declare them in).
+    """
+
+    def __init__(self, kind: str, modules: Iterable[str] = ()) -> None:
+        self.kind = kind
+        self.modules: tuple[str, ...] = tuple(modules)
+        self._entries: dict[str, T] = {}
+
+    def add(self, name: str, entry: T) -> T:
+        """Register ``entry`` under ``name``; raise DuplicateNameError if the name is taken."""
+        if name in self._entries:
+            raise DuplicateNameError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+        return entry
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator registering the decorated object itself under ``name``."""
+
+        def decorate(entry: T) -> T:
+            return self.add(name, entry)
+
+        return decorate
+
+    def load(self) -> None:
+        """Import every module of the registry's explicit list (an imported one is not re-run)."""
+        for module in self.modules:
+            importlib.import_module(module)
+
+    def get(self, name: str) -> T:
+        """Return the entry registered under ``name``; the error lists the known names."""
+        try:
+            return self._entries[name]
+        except (KeyError, TypeError):
+            known = ", ".join(self.names()) or "none"
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def find(self, name: object) -> T | None:
+        """Return the entry registered under ``name``, or None."""
+        try:
+            return self._entries.get(name)  # type: ignore[arg-type]
+        except TypeError:
+            return None
+
+    def names(self) -> list[str]:
+        """Return the registered names, sorted."""
+        return sorted(self._entries)
+
+    def items(self) -> list[tuple[str, T]]:
+        """Return (name, entry) pairs sorted by name."""
+        return sorted(self._entries.items())
+
+    def in_order(self) -> list[str]:
+        """Return the registered names in the order they were registered."""
+        return list(self._entries)
+
+    def values(self) -> list[T]:
+        """Return the entries in the order they were registered."""
+        return list(self._entries.values())
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            return name in self._entries
+        except TypeError:
+            return False
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self)} entries)"
+
+    def _swap(self, entries: dict[str, T]) -> dict[str, T]:
+        """Replace the entries, returning the previous ones (used by ``isolated``)."""
+        previous, self._entries = self._entries, entries
+        return previous
+
+    @contextmanager
+    def isolated(self, *, empty: bool = False) -> Iterator[Registry[T]]:
+        """Give a test its own copy of the entries (or none) and restore them on exit."""
+        self.load()  # so that modules imported later cannot land in the temporary entries
+        saved = self._swap({} if empty else dict(self._entries))
+        try:
+            yield self
+        finally:
+            self._swap(saved)
