@@ -12,7 +12,6 @@ than the template's last one, and rows added or changed relative to the template
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from graders.definitions.models import Scenario
 from graders.results import freeze
-from sandbox_crm.models import AuditEvent, SandboxBase, SandboxMeta
+from sandbox_crm.info import SandboxInfo, sandbox_info
+from sandbox_crm.models import AuditEvent, SandboxBase
 
 __all__ = [
     "DELIVERABLE_PREFIX",
@@ -155,22 +155,20 @@ class GradingContext:
         """Return the entity id the trainee submitted for a deliverable, or None."""
         return self.deliverables.get(deliverable_id.removeprefix(DELIVERABLE_PREFIX))
 
-    def meta(self, key: str) -> str | None:
-        """Return a sandbox meta value of the final sandbox (profile, seed, today, ...)."""
-        row = self.final.get(SandboxMeta, key)
-        return row.value if row is not None else None
+    def info(self) -> SandboxInfo:
+        """The final sandbox's facts (company, date, trainee, clock, ...)."""
+        return self.memo("info", lambda: sandbox_info(self.final))
+
+    def template_info(self) -> SandboxInfo:
+        """The template's facts: what the sandbox was generated with, planted situations too."""
+        return self.memo("template_info", lambda: sandbox_info(self.template))
 
     def planted(self) -> Mapping[str, tuple[int, ...]]:
         """The template's planted situations: plant kind -> the customer ids it affected.
 
         Read from the template, so that nothing the trainee does can change who was planted.
         """
-        return self.memo("planted", self._read_planted)
-
-    def _read_planted(self) -> Mapping[str, tuple[int, ...]]:
-        row = self.template.get(SandboxMeta, "plants")
-        raw = json.loads(row.value) if row is not None and row.value else {}
-        return MappingProxyType({str(k): tuple(int(i) for i in v) for k, v in raw.items()})
+        return self.template_info().plants
 
     # --- audit events --------------------------------------------------------------------
 
@@ -448,11 +446,8 @@ def _sandbox_date(final: Session, events: tuple[EventRecord, ...]) -> date:
     The latest of: the clock's anchor, the ``today`` meta value and the last attempt event.
     The live clock is not read: in real mode it follows wall time, in stepped mode it advances.
     """
-    candidates: list[date] = []
-    for key in ("clock_anchor_sandbox", "today"):
-        row = final.get(SandboxMeta, key)
-        if row is not None and row.value:
-            candidates.append(datetime.fromisoformat(row.value).date())
+    info = sandbox_info(final)
+    candidates = [day for day in (info.clock_date, info.today) if day is not None]
     if events:
         candidates.append(events[-1].occurred_at.date())
     if not candidates:

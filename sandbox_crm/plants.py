@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.catalogue_data import AML_THRESHOLD_HKD, CHANNEL_CONTACT_KINDS
+from sandbox_crm.consent import latest_per_customer
 from sandbox_crm.hk_provider import REGIONS, make_faker, member_number
 from sandbox_crm.models import (
     Channel,
@@ -261,16 +262,8 @@ def _notice_on(session: Session, day: date) -> int | None:
 
 
 def _latest_dm(session: Session, channel: str) -> dict[int, ConsentRecord]:
-    """Each customer's latest direct-marketing consent record on ``channel``."""
-    records = session.scalars(
-        select(ConsentRecord)
-        .where(
-            ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
-            ConsentRecord.channel == channel,
-        )
-        .order_by(ConsentRecord.customer_id, ConsentRecord.captured_at, ConsentRecord.id)
-    )
-    return {r.customer_id: r for r in records}
+    """Each customer's current direct-marketing consent record on ``channel``."""
+    return latest_per_customer(session, ConsentPurpose.DIRECT_MARKETING.value, channel)
 
 
 def _usable_contacts(session: Session, kind: str) -> dict[int, ContactPoint]:

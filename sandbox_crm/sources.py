@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Integer, func, literal, select
+from sqlalchemy import Date, Integer, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from sandbox_crm.consent import current_status_expression
 from sandbox_crm.hk_provider import DISTRICTS
 from sandbox_crm.models import (
     Branch,
     Channel,
     ConsentPurpose,
-    ConsentRecord,
     ConsentStatus,
     ContactKind,
     ContactPoint,
@@ -196,20 +196,12 @@ def _dm_status(channel: Channel) -> Callable[[QueryScope], ColumnElement[Any]]:
     """Expression builder: current direct-marketing consent status on ``channel``."""
 
     def build(scope: QueryScope) -> ColumnElement[Any]:
-        latest = (
-            select(ConsentRecord.status)
-            .where(
-                ConsentRecord.customer_id == Customer.id,
-                ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
-                ConsentRecord.channel == channel.value,
-                ConsentRecord.captured_at < end_of_day(scope.as_of),
-            )
-            .order_by(ConsentRecord.captured_at.desc(), ConsentRecord.id.desc())
-            .limit(1)
-            .correlate(Customer)
-            .scalar_subquery()
+        return current_status_expression(
+            Customer.id,
+            ConsentPurpose.DIRECT_MARKETING.value,
+            channel.value,
+            before=end_of_day(scope.as_of),
         )
-        return func.coalesce(latest, literal(ConsentStatus.NOT_ASKED.value))
 
     return build
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
 from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.consent import current_consent_status
 from sandbox_crm.hk_provider import DISTRICTS
 from sandbox_crm.models import (
     Channel,
@@ -313,21 +314,6 @@ def update_contact_point(
         details={"customer_id": contact.customer_id, "kind": contact.kind},
     )
     return contact
-
-
-def current_consent_status(session: Session, customer_id: int, purpose: str, channel: str) -> str:
-    """The current consent status: the latest record's status, or not_asked if there is none."""
-    status = session.scalars(
-        select(ConsentRecord.status)
-        .where(
-            ConsentRecord.customer_id == customer_id,
-            ConsentRecord.purpose == purpose,
-            ConsentRecord.channel == channel,
-        )
-        .order_by(ConsentRecord.captured_at.desc(), ConsentRecord.id.desc())
-        .limit(1)
-    ).first()
-    return status or ConsentStatus.NOT_ASKED.value
 
 
 def _sync_opt_out(session: Session, customer: Customer, channel: str) -> list[dict[str, Any]]:
