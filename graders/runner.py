@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from graders.definitions.models import BRIEF_PLACEHOLDER, Scenario, Step, Unit, WrittenItem
 from graders.engine import RubricScores, grade_attempt, roll_up
 from graders.results import GradingResult
+from sandbox_crm.backends import SandboxBackend
 from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.info import sandbox_info
 from sandbox_crm.models import StaffUser
@@ -32,7 +33,6 @@ from sandbox_crm.operations import (
     record_refusal,
 )
 from sandbox_crm.query import aggregate
-from sandbox_crm.store import SandboxStore
 
 _PLANT_REF = re.compile(r"^\$plant:([a-z0-9_]+):(\d+)$")
 
@@ -336,7 +336,7 @@ def render_brief(brief: str, values: Mapping[str, Any]) -> str:
 
 
 def grade_sandbox(
-    store: SandboxStore,
+    store: SandboxBackend,
     key: str,
     *,
     scenario: Scenario,
@@ -374,7 +374,7 @@ class ScriptedRun:
 
 
 def run_scripted_attempt(
-    store: SandboxStore,
+    store: SandboxBackend,
     key: str,
     *,
     scenario: Scenario,
