@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from graders.definitions.models import Scenario
 from graders.results import freeze
+from sandbox_crm.areas import evidence_detail_keys, evidence_entity_names
 from sandbox_crm.backends import ChangedKeys, backend_of
 from sandbox_crm.info import SandboxInfo, sandbox_info
 from sandbox_crm.models import AuditEvent, SandboxBase
@@ -262,21 +263,10 @@ class GradingContext:
         return self._cache[key]
 
 
-ENTITY_NAMES: Mapping[str, str] = MappingProxyType({"report": "report_definition"})
-"""Audit entity types that are not a table's or class's own name, and their table."""
+ENTITY_NAMES: Mapping[str, str] = evidence_entity_names()
+"""Audit entity types that are not a table's or class's own name, and their table (per area)."""
 
-DETAIL_KEYS: Mapping[str, str] = MappingProxyType(
-    {
-        "customer_id": "customer",
-        "contact_point_id": "contact_point",
-        "consent_record_id": "consent_record",
-        "message_id": "message",
-        "report_id": "report_definition",
-        "run_id": "report_run",
-        "export_id": "report_export",
-        "share_id": "report_share",
-    }
-)
+DETAIL_KEYS: Mapping[str, str] = evidence_detail_keys()
 """Keys in an event's details that name a row of a table by its id (at any depth)."""
 
 

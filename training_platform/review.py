@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from graders.definitions import MultipleChoiceItem, SingleChoiceItem, Unit
 from graders.results import GradingResult
+from sandbox_crm.areas import record_pages
 from training_platform import regrade_service, sandboxes
 from training_platform import review_service as service
 from training_platform.db import get_session
@@ -41,11 +42,7 @@ LIST_PREVIEW = 12
 TABLE_PREVIEW = 10
 
 # Sandbox tables whose records have a page in the CRM, and the endpoint argument naming the id.
-RECORD_PAGES = {
-    "customer": ("crm.customer", "customer_id"),
-    "report": ("crm.report", "report_id"),
-    "report_definition": ("crm.report", "report_id"),
-}
+RECORD_PAGES = record_pages()  # each CRM area names the page that shows one of its records
 
 
 # --- presenting evidence -----------------------------------------------------------------------

@@ -1,0 +1,138 @@
+"""The CRM's feature areas, and the one list of those enabled.
+
+Each area is a package ``sandbox_crm/<name>/`` whose ``__init__`` declares ``AREA``: its
+generation stages (with the stages they must follow), the modules that register its models,
+operations, report sources, plants, deliverable kinds and views, and how evidence names its
+records. Everything that spans areas (the generator, the registries, the grading context, the
+CRM's blueprint) reads the areas from here, so adding an area touches its package and
+``ENABLED_AREAS``, nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "ENABLED_AREAS",
+    "Area",
+    "Stage",
+    "area_modules",
+    "enabled_areas",
+    "evidence_detail_keys",
+    "evidence_entity_names",
+    "load_areas",
+    "ordered_stages",
+    "record_pages",
+]
+
+ENABLED_AREAS: tuple[str, ...] = ("company", "customers", "orders", "reports", "messages")
+"""The areas this CRM is built from, by package name under ``sandbox_crm``."""
+
+
+def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of generating a sandbox: a function of the generation run.
+
+    ``after`` names the stages (``area.stage``) that must run first: because they make rows
+    this one refers to, or because they draw from the shared random stream earlier (the draws'
+    order is part of what makes the same spec give the same data).
+    """
+
+    name: str
+    run: Callable[[Any], None]
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Area:
+    """A feature area of the CRM: what it generates, registers and shows."""
+
+    name: str
+    label: str
+    modules: tuple[str, ...] = ()
+    """Modules that register the area's models, operations, sources, plants, kinds and views."""
+    stages: tuple[Stage, ...] = ()
+    entity_names: Mapping[str, str] = field(default_factory=_frozen)
+    """Audit entity types that are not a table's or class's own name, and their table."""
+    detail_keys: Mapping[str, str] = field(default_factory=_frozen)
+    """Keys in an event's details that name a row of a table by its id."""
+    record_pages: Mapping[str, tuple[str, str]] = field(default_factory=_frozen)
+    """Entity type or table -> (CRM endpoint, its id argument) of the page showing one record."""
+
+    def __post_init__(self) -> None:
+        for attribute in ("entity_names", "detail_keys", "record_pages"):
+            object.__setattr__(self, attribute, _frozen(getattr(self, attribute)))
+
+
+@cache
+def enabled_areas() -> tuple[Area, ...]:
+    """The declarations of the enabled areas, in ENABLED_AREAS order."""
+    found = []
+    for name in ENABLED_AREAS:
+        area = importlib.import_module(f"sandbox_crm.{name}").AREA
+        if area.name != name:
+            raise ValueError(f"sandbox_crm.{name} declares area {area.name!r}")
+        found.append(area)
+    return tuple(found)
+
+
+def area_modules() -> tuple[str, ...]:
+    """Every module the enabled areas list, in area order."""
+    return tuple(module for area in enabled_areas() for module in area.modules)
+
+
+def load_areas() -> None:
+    """Import every module of every enabled area (models, operations, sources, views ...)."""
+    for module in area_modules():
+        importlib.import_module(module)
+
+
+def ordered_stages(areas: Iterable[Area] | None = None) -> list[Stage]:
+    """The stages of the areas in an order that respects every ``after``.
+
+    Among stages that are free to run, the one declared first (areas in ENABLED_AREAS order,
+    stages in their area's order) runs first. An unknown or circular ``after`` is an error.
+    """
+    stages = [stage for area in (areas or enabled_areas()) for stage in area.stages]
+    names = {stage.name for stage in stages}
+    for stage in stages:
+        missing = sorted(set(stage.after) - names)
+        if missing:
+            raise ValueError(f"stage {stage.name!r} comes after unknown stage(s) {missing}")
+    done: set[str] = set()
+    ordered: list[Stage] = []
+    while len(ordered) < len(stages):
+        ready = next(
+            (s for s in stages if s.name not in done and set(s.after) <= done),
+            None,
+        )
+        if ready is None:
+            waiting = sorted(s.name for s in stages if s.name not in done)
+            raise ValueError(f"generation stages wait on each other: {', '.join(waiting)}")
+        ordered.append(ready)
+        done.add(ready.name)
+    return ordered
+
+
+def evidence_entity_names() -> Mapping[str, str]:
+    """Every area's audit entity aliases: entity type -> table."""
+    return _frozen({k: v for area in enabled_areas() for k, v in area.entity_names.items()})
+
+
+def evidence_detail_keys() -> Mapping[str, str]:
+    """Every area's detail keys: key in an event's details -> the table it names a row of."""
+    return _frozen({k: v for area in enabled_areas() for k, v in area.detail_keys.items()})
+
+
+def record_pages() -> Mapping[str, tuple[str, str]]:
+    """Every area's record pages: entity type or table -> (endpoint, id argument)."""
+    return _frozen({k: v for area in enabled_areas() for k, v in area.record_pages.items()})

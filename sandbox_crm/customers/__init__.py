@@ -1,0 +1,28 @@
+"""Customers: their records, contact points, consent log and notes."""
+
+from __future__ import annotations
+
+from sandbox_crm.areas import Area, Stage
+from sandbox_crm.customers import generation
+
+AREA = Area(
+    name="customers",
+    label="Customers",
+    modules=("sandbox_crm.customers.generation",),
+    stages=(
+        # After the catalogue: the shared random stream draws products first.
+        Stage("customers.customers", generation.customers, after=("orders.products",)),
+        # The consent log is written once orders and AML identification have drawn theirs.
+        Stage(
+            "customers.consent_rows",
+            generation.consent_rows,
+            after=("customers.customers", "orders.aml_identification"),
+        ),
+    ),
+    detail_keys={
+        "customer_id": "customer",
+        "contact_point_id": "contact_point",
+        "consent_record_id": "consent_record",
+    },
+    record_pages={"customer": ("crm.customer", "customer_id")},
+)

@@ -1,0 +1,17 @@
+"""Sales: the product catalogue, orders and their lines."""
+
+from __future__ import annotations
+
+from sandbox_crm.areas import Area, Stage
+from sandbox_crm.orders import generation
+
+AREA = Area(
+    name="orders",
+    label="Orders",
+    modules=("sandbox_crm.orders.generation",),
+    stages=(
+        Stage("orders.products", generation.products, after=("company.notices",)),
+        Stage("orders.orders", generation.orders, after=("customers.customers",)),
+        Stage("orders.aml_identification", generation.aml_identification, after=("orders.orders",)),
+    ),
+)
