@@ -2,7 +2,8 @@
 
 Checks, PDPO rules, operations, plants, report sources and deliverable kinds each keep one
 ``Registry``. Modules register their entries at import time; which modules load is an explicit
-list given to the registry (``modules``) and imported by ``load``. Registering a name twice is an
+list given to the registry (``modules``, or a function returning it, such as the enabled CRM
+areas' modules) and imported by ``load``. Registering a name twice is an
 error, so two modules can never silently replace each other's entry; looking up an unknown name
 lists the known ones. ``isolated`` gives a test its own copy and restores the entries afterwards.
 """
@@ -37,10 +38,17 @@ class Registry(Generic[T]):
     of registration (the order the loaded modules declare them in).
     """
 
-    def __init__(self, kind: str, modules: Iterable[str] = ()) -> None:
+    def __init__(
+        self, kind: str, modules: Iterable[str] | Callable[[], Iterable[str]] = ()
+    ) -> None:
         self.kind = kind
-        self.modules: tuple[str, ...] = tuple(modules)
+        self._modules = modules if callable(modules) else tuple(modules)
         self._entries: dict[str, T] = {}
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The modules that register this registry's entries (a callable list is asked now)."""
+        return tuple(self._modules() if callable(self._modules) else self._modules)
 
     def add(self, name: str, entry: T) -> T:
         """Register ``entry`` under ``name``; raise DuplicateNameError if the name is taken."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graders.registry import CHECKS, PDPO_RULES
+from sandbox_crm.deliverables import DELIVERABLE_KINDS
 from sandbox_crm.operations import OPERATIONS
 from sandbox_crm.plants import PLANTS
 from sandbox_crm.registry import DuplicateNameError, Registry, UnknownNameError
@@ -64,7 +65,9 @@ def test_load_imports_the_explicit_module_list():
         Registry("x", ("sandbox_crm.no_such_module",)).load()
 
 
-@pytest.mark.parametrize("registry", [CHECKS, PDPO_RULES, OPERATIONS, PLANTS, SOURCES])
+@pytest.mark.parametrize(
+    "registry", [CHECKS, PDPO_RULES, OPERATIONS, PLANTS, SOURCES, DELIVERABLE_KINDS]
+)
 def test_every_kind_of_entry_uses_the_one_registry_type(registry):
     assert isinstance(registry, Registry)
     registry.load()

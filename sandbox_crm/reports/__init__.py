@@ -8,7 +8,7 @@ from sandbox_crm.reports import generation
 AREA = Area(
     name="reports",
     label="Reports",
-    modules=("sandbox_crm.reports.generation",),
+    modules=("sandbox_crm.reports.generation", "sandbox_crm.reports.deliverables"),
     stages=(Stage("reports.reports", generation.reports, after=("messages.campaigns",)),),
     entity_names={"report": "report_definition"},
     detail_keys={
