@@ -20,17 +20,20 @@ from typing import Any
 __all__ = [
     "ENABLED_AREAS",
     "Area",
+    "NavLink",
     "Stage",
     "area_modules",
     "enabled_areas",
     "evidence_detail_keys",
     "evidence_entity_names",
     "load_areas",
+    "nav_links",
     "ordered_stages",
     "record_pages",
+    "view_modules",
 ]
 
-ENABLED_AREAS: tuple[str, ...] = ("company", "customers", "orders", "reports", "messages")
+ENABLED_AREAS: tuple[str, ...] = ("company", "customers", "orders", "messages", "reports")
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 
 
@@ -53,13 +56,31 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class NavLink:
+    """An entry of the CRM's side navigation: the endpoint, its label and icon.
+
+    The entry is highlighted on pages whose endpoint starts with one of ``active``.
+    """
+
+    endpoint: str
+    label: str
+    icon: str
+    active: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Area:
     """A feature area of the CRM: what it generates, registers and shows."""
 
     name: str
     label: str
     modules: tuple[str, ...] = ()
-    """Modules that register the area's models, operations, sources, plants, kinds and views."""
+    """Modules that register the area's models, operations, sources, plants and kinds."""
+    views: tuple[str, ...] = ()
+    """Modules that add the area's pages to the CRM's blueprint (loaded by ``sandbox_crm.web``)."""
+    has_templates: bool = False
+    """Whether the package has a ``templates/`` folder for its pages."""
+    nav: tuple[NavLink, ...] = ()
     stages: tuple[Stage, ...] = ()
     entity_names: Mapping[str, str] = field(default_factory=_frozen)
     """Audit entity types that are not a table's or class's own name, and their table."""
@@ -88,6 +109,16 @@ def enabled_areas() -> tuple[Area, ...]:
 def area_modules() -> tuple[str, ...]:
     """Every module the enabled areas list, in area order."""
     return tuple(module for area in enabled_areas() for module in area.modules)
+
+
+def view_modules() -> tuple[str, ...]:
+    """Every module that adds an enabled area's pages to the CRM."""
+    return tuple(module for area in enabled_areas() for module in area.views)
+
+
+def nav_links() -> tuple[NavLink, ...]:
+    """The side navigation entries of the enabled areas, in area order."""
+    return tuple(link for area in enabled_areas() for link in area.nav)
 
 
 def load_areas() -> None:

@@ -39,11 +39,17 @@ class Registry(Generic[T]):
     """
 
     def __init__(
-        self, kind: str, modules: Iterable[str] | Callable[[], Iterable[str]] = ()
+        self,
+        kind: str,
+        modules: Iterable[str] | Callable[[], Iterable[str]] = (),
+        *,
+        autoload: bool = False,
     ) -> None:
         self.kind = kind
         self._modules = modules if callable(modules) else tuple(modules)
         self._entries: dict[str, T] = {}
+        self._autoload = autoload
+        self._loaded = False
 
     @property
     def modules(self) -> tuple[str, ...]:
@@ -67,13 +73,20 @@ class Registry(Generic[T]):
 
     def load(self) -> None:
         """Import every module of the registry's explicit list (an imported one is not re-run)."""
+        self._loaded = True
         for module in self.modules:
             importlib.import_module(module)
+
+    def _read(self) -> dict[str, T]:
+        """The entries, after loading the module list once if the registry loads on first use."""
+        if self._autoload and not self._loaded:
+            self.load()
+        return self._entries
 
     def get(self, name: str) -> T:
         """Return the entry registered under ``name``; the error lists the known names."""
         try:
-            return self._entries[name]
+            return self._read()[name]
         except (KeyError, TypeError):
             known = ", ".join(self.names()) or "none"
             raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {known}") from None
@@ -81,37 +94,37 @@ class Registry(Generic[T]):
     def find(self, name: object) -> T | None:
         """Return the entry registered under ``name``, or None."""
         try:
-            return self._entries.get(name)  # type: ignore[arg-type]
+            return self._read().get(name)  # type: ignore[arg-type]
         except TypeError:
             return None
 
     def names(self) -> list[str]:
         """Return the registered names, sorted."""
-        return sorted(self._entries)
+        return sorted(self._read())
 
     def items(self) -> list[tuple[str, T]]:
         """Return (name, entry) pairs sorted by name."""
-        return sorted(self._entries.items())
+        return sorted(self._read().items())
 
     def in_order(self) -> list[str]:
         """Return the registered names in the order they were registered."""
-        return list(self._entries)
+        return list(self._read())
 
     def values(self) -> list[T]:
         """Return the entries in the order they were registered."""
-        return list(self._entries.values())
+        return list(self._read().values())
 
     def __getitem__(self, name: str) -> T:
         return self.get(name)
 
     def __contains__(self, name: object) -> bool:
         try:
-            return name in self._entries
+            return name in self._read()
         except TypeError:
             return False
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._read())
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

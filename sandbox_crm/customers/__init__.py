@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from sandbox_crm.areas import Area, Stage
+from sandbox_crm.areas import Area, NavLink, Stage
 from sandbox_crm.customers import generation
 
 AREA = Area(
     name="customers",
     label="Customers",
-    modules=("sandbox_crm.customers.generation",),
+    modules=(
+        "sandbox_crm.customers.generation",
+        "sandbox_crm.customers.operations",
+    ),
+    views=("sandbox_crm.customers.views",),
+    has_templates=True,
+    nav=(NavLink("crm.customers", "Customers", "people", active=("crm.customer",)),),
     stages=(
         # After the catalogue: the shared random stream draws products first.
         Stage("customers.customers", generation.customers, after=("orders.products",)),

@@ -2,8 +2,10 @@
 
 Every operation is a plain function ``(session, actor, ...)`` that validates its input (raising
 ``OperationError`` and changing nothing when it is bad), changes the data, appends one audit
-event and flushes; the caller commits. Each registers itself with ``@operation`` (see
-``operations.base``) under its name with its argument model. Web views call the functions
+event and flushes; the caller commits. Each CRM area's ``operations`` module registers its own
+with ``@operation`` (see ``operations.base``) under a name, with its argument model; this
+module looks them up by name (``from sandbox_crm.operations import share_report`` works for
+every registered operation). Web views call the functions
 directly; reference solutions, counterexamples and the JSON API name an operation and pass plain
 arguments to ``apply_operation``, which checks them against that model first.
 
@@ -25,6 +27,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from sandbox_crm.areas import area_modules
 from sandbox_crm.audit import REFUSED_OPERATION, record_event
 from sandbox_crm.models import AuditEvent, StaffUser
 from sandbox_crm.operations.base import (
@@ -34,26 +37,6 @@ from sandbox_crm.operations.base import (
     OperationSpec,
     operation,
 )
-from sandbox_crm.operations.customers import (
-    add_customer_note,
-    record_consent,
-    update_contact_point,
-    update_customer,
-    view_customer,
-)
-from sandbox_crm.operations.messages import send_message
-from sandbox_crm.operations.reports import (
-    can_export_report,
-    can_view_report,
-    create_report,
-    delete_report,
-    export_report,
-    reports_visible_to,
-    run_report,
-    share_report,
-    unshare_report,
-    update_report,
-)
 
 __all__ = [
     "OPERATIONS",
@@ -61,28 +44,20 @@ __all__ = [
     "InvalidArguments",
     "OperationError",
     "OperationSpec",
-    "operation",
-    "add_customer_note",
     "apply_operation",
-    "can_export_report",
-    "can_view_report",
-    "create_report",
-    "delete_report",
     "describe_operations",
     "entity_named",
-    "export_report",
-    "record_consent",
+    "operation",
     "record_refusal",
-    "reports_visible_to",
-    "run_report",
-    "send_message",
-    "share_report",
-    "unshare_report",
-    "update_contact_point",
-    "update_customer",
-    "update_report",
-    "view_customer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """An operation's function by its registered name (e.g. ``operations.share_report``)."""
+    spec = OPERATIONS.find(name)
+    if spec is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return spec.func
 
 
 # --- applying and describing ------------------------------------------------------------------
@@ -180,10 +155,17 @@ def _type_label(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def operations_in_area_order() -> list[OperationSpec]:
+    """Every operation, the enabled areas' in their order, each area's in declaration order."""
+    position = {module: index for index, module in enumerate(area_modules())}
+    specs = OPERATIONS.values()  # in registration order, which follows the import order
+    return sorted(specs, key=lambda spec: position.get(spec.func.__module__, len(position)))
+
+
 def describe_operations() -> list[dict[str, Any]]:
     """Every registered operation with its description, audit event and arguments, for docs."""
     described = []
-    for spec in OPERATIONS.values():
+    for spec in operations_in_area_order():
         args = []
         for arg_name, info in spec.args_model.model_fields.items():
             alias = info.validation_alias

@@ -19,6 +19,7 @@ from pydantic import Field as Arg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sandbox_crm.areas import area_modules
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.models import Customer, Department, SandboxBase, StaffUser
@@ -26,7 +27,6 @@ from sandbox_crm.registry import Registry
 
 __all__ = [
     "OPERATIONS",
-    "OPERATION_MODULES",
     "Arg",
     "Args",
     "CustomerArgs",
@@ -45,13 +45,6 @@ __all__ = [
 
 M = TypeVar("M", bound=SandboxBase)
 F = TypeVar("F", bound=Callable[..., Any])
-
-OPERATION_MODULES: tuple[str, ...] = (
-    "sandbox_crm.operations.customers",
-    "sandbox_crm.operations.messages",
-    "sandbox_crm.operations.reports",
-)
-"""Every module that registers operations, in the order the docs list them."""
 
 
 class OperationError(ValueError):
@@ -242,8 +235,8 @@ class OperationSpec:
         return self.func(session, actor, **args.call_arguments(session, actor))
 
 
-OPERATIONS: Registry[OperationSpec] = Registry("operation", OPERATION_MODULES)
-"""Every operation scripts and the API may name, in registration order."""
+OPERATIONS: Registry[OperationSpec] = Registry("operation", area_modules, autoload=True)
+"""Every operation of the enabled CRM areas, in registration order (areas in their order)."""
 
 
 def operation(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sandbox_crm.areas import Area, Stage
+from sandbox_crm.areas import Area, NavLink, Stage
 from sandbox_crm.orders import generation
 
 AREA = Area(
     name="orders",
     label="Orders",
     modules=("sandbox_crm.orders.generation",),
+    views=("sandbox_crm.orders.views",),
+    has_templates=True,
+    nav=(NavLink("crm.orders", "Orders", "bag", active=("crm.order",)),),
     stages=(
         Stage("orders.products", generation.products, after=("company.notices",)),
         Stage("orders.orders", generation.orders, after=("customers.customers",)),

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from sandbox_crm.areas import Area, Stage
+from sandbox_crm.areas import Area, NavLink, Stage
 from sandbox_crm.reports import generation
 
 AREA = Area(
     name="reports",
     label="Reports",
-    modules=("sandbox_crm.reports.generation", "sandbox_crm.reports.deliverables"),
+    modules=(
+        "sandbox_crm.reports.generation",
+        "sandbox_crm.reports.operations",
+        "sandbox_crm.reports.deliverables",
+    ),
+    views=("sandbox_crm.reports.views",),
+    has_templates=True,
+    nav=(NavLink("crm.reports", "Reports", "chart", active=("crm.report", "crm.export_download")),),
     stages=(Stage("reports.reports", generation.reports, after=("messages.campaigns",)),),
     entity_names={"report": "report_definition"},
     detail_keys={

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from sandbox_crm.areas import enabled_areas, nav_links
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.info import SandboxInfo, sandbox_info
 from sandbox_crm.models import StaffUser
@@ -71,6 +72,13 @@ def register(app: Flask, resolver: Resolver) -> None:
     """Mount the CRM under /attempts/<id>/crm; ``resolver`` maps an attempt id to its context."""
     app.extensions[RESOLVER_KEY] = resolver
     app.register_blueprint(bp)
+    for area in enabled_areas():
+        if area.has_templates:
+            # A blueprint without routes: it only adds the area's templates/ folder.
+            templates = Blueprint(
+                f"crm_{area.name}", f"sandbox_crm.{area.name}", template_folder="templates"
+            )
+            app.register_blueprint(templates)
 
 
 @bp.url_value_preprocessor
@@ -360,6 +368,7 @@ def _template_context() -> dict[str, Any]:
     return {
         "crm": g.crm,
         "company": info.company or "Sandbox CRM",
+        "crm_nav": nav_links(),
         "clock_date": clock_date,
         "clock_time": clock_time,
         "staff": actor(),

@@ -13,7 +13,15 @@ from werkzeug.wrappers import Response
 
 from sandbox_crm.clock import sandbox_today
 from sandbox_crm.consent import consent_order, latest_consents
+from sandbox_crm.customers.operations import (
+    add_customer_note,
+    record_consent,
+    update_contact_point,
+    update_customer,
+    view_customer,
+)
 from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.messages.operations import send_message
 from sandbox_crm.models import (
     Channel,
     ConsentPurpose,
@@ -24,15 +32,7 @@ from sandbox_crm.models import (
     OrderLine,
     SalesOrder,
 )
-from sandbox_crm.operations import (
-    OperationError,
-    add_customer_note,
-    record_consent,
-    send_message,
-    update_contact_point,
-    update_customer,
-    view_customer,
-)
+from sandbox_crm.operations import OperationError
 from sandbox_crm.query import select_rows
 from sandbox_crm.web.core import (
     CrmNotFound,

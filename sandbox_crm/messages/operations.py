@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now
+from sandbox_crm.customers.operations import CHANNEL_CONTACT_KINDS, current_consent_status
 from sandbox_crm.models import (
     Campaign,
     Channel,
@@ -32,7 +33,6 @@ from sandbox_crm.operations.base import (
     get_entity,
     operation,
 )
-from sandbox_crm.operations.customers import CHANNEL_CONTACT_KINDS, current_consent_status
 
 __all__ = ["SendMessageArgs", "primary_contact_for", "send_message"]
 

@@ -17,8 +17,9 @@ from sandbox_crm.models import (
     ReportRun,
     StaffUser,
 )
-from sandbox_crm.operations import (
-    OperationError,
+from sandbox_crm.operations import OperationError
+from sandbox_crm.query import describe_condition, operators_for, validate_condition
+from sandbox_crm.reports.operations import (
     can_export_report,
     can_view_report,
     create_report,
@@ -30,7 +31,6 @@ from sandbox_crm.operations import (
     unshare_report,
     update_report,
 )
-from sandbox_crm.query import describe_condition, operators_for, validate_condition
 from sandbox_crm.sources import SOURCES, Source, get_source
 from sandbox_crm.web.core import (
     CrmNotFound,
