@@ -10,6 +10,7 @@ AREA = Area(
     label="Customers",
     modules=(
         "sandbox_crm.customers.generation",
+        "sandbox_crm.customers.sources",
         "sandbox_crm.customers.operations",
     ),
     views=("sandbox_crm.customers.views",),

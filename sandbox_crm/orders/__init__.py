@@ -8,7 +8,7 @@ from sandbox_crm.orders import generation
 AREA = Area(
     name="orders",
     label="Orders",
-    modules=("sandbox_crm.orders.generation",),
+    modules=("sandbox_crm.orders.generation", "sandbox_crm.orders.sources"),
     views=("sandbox_crm.orders.views",),
     has_templates=True,
     nav=(NavLink("crm.orders", "Orders", "bag", active=("crm.order",)),),
