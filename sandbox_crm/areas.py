@@ -51,8 +51,16 @@ class Stage:
     """
 
     name: str
-    run: Callable[[Any], None]
+    run: Callable[[Any], None] | str
+    """The function, or ``"module:function"`` imported when the stage runs."""
     after: tuple[str, ...] = ()
+
+    def function(self) -> Callable[[Any], None]:
+        """The stage's function (imported now if given by name)."""
+        if callable(self.run):
+            return self.run
+        module, _, attribute = self.run.partition(":")
+        return getattr(importlib.import_module(module), attribute)
 
 
 @dataclass(frozen=True)

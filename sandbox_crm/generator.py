@@ -244,7 +244,7 @@ class GenerationRun:
     def build(self) -> None:
         """Run every enabled area's generation stages, in their declared order."""
         for stage in ordered_stages():
-            stage.run(self)
+            stage.function()(self)
 
     def insert(self, session: Session) -> None:
         """Insert the rows made, table by table in dependency order."""

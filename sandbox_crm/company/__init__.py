@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, Stage
-from sandbox_crm.company import generation
+
+GENERATION = "sandbox_crm.company.generation"
 
 AREA = Area(
     name="company",
     label="Company set-up",
-    modules=("sandbox_crm.company.generation",),
+    modules=(
+        "sandbox_crm.company.models",
+        "sandbox_crm.company.generation",
+    ),
     stages=(
-        Stage("company.branches", generation.branches),
-        Stage("company.departments", generation.departments, after=("company.branches",)),
-        Stage("company.staff", generation.staff, after=("company.departments",)),
-        Stage("company.notices", generation.notices, after=("company.staff",)),
+        Stage("company.branches", f"{GENERATION}:branches"),
+        Stage(
+            "company.departments",
+            f"{GENERATION}:departments",
+            after=("company.branches",),
+        ),
+        Stage("company.staff", f"{GENERATION}:staff", after=("company.departments",)),
+        Stage("company.notices", f"{GENERATION}:notices", after=("company.staff",)),
     ),
 )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
-from sandbox_crm.customers import generation
+
+GENERATION = "sandbox_crm.customers.generation"
 
 AREA = Area(
     name="customers",
     label="Customers",
     modules=(
+        "sandbox_crm.customers.models",
         "sandbox_crm.customers.generation",
         "sandbox_crm.customers.sources",
         "sandbox_crm.customers.operations",
@@ -18,11 +20,15 @@ AREA = Area(
     nav=(NavLink("crm.customers", "Customers", "people", active=("crm.customer",)),),
     stages=(
         # After the catalogue: the shared random stream draws products first.
-        Stage("customers.customers", generation.customers, after=("orders.products",)),
+        Stage(
+            "customers.customers",
+            f"{GENERATION}:customers",
+            after=("orders.products",),
+        ),
         # The consent log is written once orders and AML identification have drawn theirs.
         Stage(
             "customers.consent_rows",
-            generation.consent_rows,
+            f"{GENERATION}:consent_rows",
             after=("customers.customers", "orders.aml_identification"),
         ),
     ),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
-from sandbox_crm.reports import generation
+
+GENERATION = "sandbox_crm.reports.generation"
 
 AREA = Area(
     name="reports",
     label="Reports",
     modules=(
+        "sandbox_crm.reports.models",
         "sandbox_crm.reports.generation",
         "sandbox_crm.reports.operations",
         "sandbox_crm.reports.deliverables",
@@ -16,7 +18,13 @@ AREA = Area(
     views=("sandbox_crm.reports.views",),
     has_templates=True,
     nav=(NavLink("crm.reports", "Reports", "chart", active=("crm.report", "crm.export_download")),),
-    stages=(Stage("reports.reports", generation.reports, after=("messages.campaigns",)),),
+    stages=(
+        Stage(
+            "reports.reports",
+            f"{GENERATION}:reports",
+            after=("messages.campaigns",),
+        ),
+    ),
     entity_names={"report": "report_definition"},
     detail_keys={
         "report_id": "report_definition",
