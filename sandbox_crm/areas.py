@@ -23,6 +23,7 @@ __all__ = [
     "NavLink",
     "Stage",
     "area_modules",
+    "area_versions",
     "enabled_areas",
     "evidence_detail_keys",
     "evidence_entity_names",
@@ -82,6 +83,8 @@ class Area:
 
     name: str
     label: str
+    version: str = "1"
+    """Bump when the area's generated data or tables change for an unchanged spec."""
     modules: tuple[str, ...] = ()
     """Modules that register the area's models, operations, sources, plants and kinds."""
     views: tuple[str, ...] = ()
@@ -112,6 +115,11 @@ def enabled_areas() -> tuple[Area, ...]:
             raise ValueError(f"sandbox_crm.{name} declares area {area.name!r}")
         found.append(area)
     return tuple(found)
+
+
+def area_versions() -> dict[str, str]:
+    """Each enabled area's data version: part of a template's cache key."""
+    return {area.name: area.version for area in enabled_areas()}
 
 
 def area_modules() -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm import catalogue_data as data
 from sandbox_crm import plants as plant_registry
-from sandbox_crm.areas import load_areas, ordered_stages
+from sandbox_crm.areas import area_versions, load_areas, ordered_stages
 from sandbox_crm.hk_provider import make_faker
 from sandbox_crm.models import (
     Profile,
@@ -159,10 +159,12 @@ class GenerationSpec:
         }
 
     def cache_key(self) -> str:
-        """sha256 of the canonical spec, the generator version and the Faker version."""
+        """sha256 of the canonical spec, the generator and area versions and the Faker version."""
         payload = {
             "spec": self.canonical(),
             "generator_version": GENERATOR_VERSION,
+            # Enabling an area, or changing what one generates, means new templates too.
+            "areas": area_versions(),
             # Faker's own data can change between releases; a new release means new templates.
             "faker_version": faker.VERSION,
         }

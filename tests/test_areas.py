@@ -55,3 +55,18 @@ def test_evidence_hints_come_from_the_areas():
     assert evidence_detail_keys()["customer_id"] == "customer"
     assert evidence_detail_keys()["report_id"] == "report_definition"
     assert record_pages()["customer"] == ("crm.customer", "customer_id")
+
+
+def test_a_template_key_changes_with_the_areas_and_their_versions(monkeypatch):
+    from datetime import date
+
+    from sandbox_crm import generator
+
+    spec = generator.GenerationSpec(profile="retail", seed=1, customers=10, today=date(2026, 3, 1))
+    before = spec.cache_key()
+    assert spec.cache_key() == before
+    versions = {area.name: area.version for area in enabled_areas()}
+    monkeypatch.setattr(generator, "area_versions", lambda: {**versions, "customers": "2"})
+    bumped = spec.cache_key()
+    monkeypatch.setattr(generator, "area_versions", lambda: {**versions, "reviews": "1"})
+    assert len({before, bumped, spec.cache_key()}) == 3
