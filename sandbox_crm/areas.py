@@ -34,14 +34,7 @@ __all__ = [
     "view_modules",
 ]
 
-ENABLED_AREAS: tuple[str, ...] = (
-    "company",
-    "customers",
-    "orders",
-    "messages",
-    "reports",
-    "reviews",
-)
+ENABLED_AREAS: tuple[str, ...] = ("company", "customers", "orders", "messages", "reports")
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 
 
