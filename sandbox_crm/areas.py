@@ -24,6 +24,7 @@ __all__ = [
     "Stage",
     "area_modules",
     "area_versions",
+    "call_entities",
     "enabled_areas",
     "evidence_detail_keys",
     "evidence_entity_names",
@@ -99,9 +100,12 @@ class Area:
     """Keys in an event's details that name a row of a table by its id."""
     record_pages: Mapping[str, tuple[str, str]] = field(default_factory=_frozen)
     """Entity type or table -> (CRM endpoint, its id argument) of the page showing one record."""
+    call_entities: Mapping[str, str] = field(default_factory=_frozen)
+    """Arguments of an operation call that name a record by id -> its audit entity type, the
+    most specific first (a refused call is audited against that record)."""
 
     def __post_init__(self) -> None:
-        for attribute in ("entity_names", "detail_keys", "record_pages"):
+        for attribute in ("entity_names", "detail_keys", "record_pages", "call_entities"):
             object.__setattr__(self, attribute, _frozen(getattr(self, attribute)))
 
 
@@ -178,6 +182,15 @@ def evidence_entity_names() -> Mapping[str, str]:
 def evidence_detail_keys() -> Mapping[str, str]:
     """Every area's detail keys: key in an event's details -> the table it names a row of."""
     return _frozen({k: v for area in enabled_areas() for k, v in area.detail_keys.items()})
+
+
+def call_entities() -> tuple[tuple[str, str], ...]:
+    """(argument, audit entity type) pairs of every area, the most specific first.
+
+    Later areas build on earlier ones (a report is about customers), so their arguments are
+    tried first; within an area, in the order it declares them.
+    """
+    return tuple(pair for area in reversed(enabled_areas()) for pair in area.call_entities.items())
 
 
 def record_pages() -> Mapping[str, tuple[str, str]]:

@@ -1,7 +1,7 @@
 """Planted situations: realistic defects injected into a generated sandbox for a scenario.
 
 Each kind is a function registered with ``@plant("kind", defaults=...)``; registering a kind
-twice is an error, and the kinds are exactly those defined in this module, in the order below.
+twice is an error. The kinds below are the built-in ones, in this order; an area may add more.
 A plant runs after the base generation with its own seeded random stream (from the spec's seed
 and the kind), changes the data through the session, and returns the ids it affected: customer
 ids, except ``dormant_admin`` which returns staff user ids. The generator stores them in the
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sandbox_crm.areas import area_modules
 from sandbox_crm.catalogue_data import AML_THRESHOLD_HKD, CHANNEL_CONTACT_KINDS
 from sandbox_crm.consent import latest_per_customer
 from sandbox_crm.hk_provider import REGIONS, make_faker, member_number
@@ -93,7 +94,10 @@ class _Entry:
     check: Callable[[Mapping[str, Any]], None] | None = None
 
 
-PLANTS: Registry[_Entry] = Registry("plant kind", ("sandbox_crm.plants",))
+PLANTS: Registry[_Entry] = Registry(
+    "plant kind", lambda: ("sandbox_crm.plants", *area_modules()), autoload=True
+)
+"""The plant kinds: those below, and any an enabled area's module registers."""
 
 
 def plant(

@@ -32,6 +32,7 @@ AREA = Area(
             after=("customers.customers", "orders.aml_identification"),
         ),
     ),
+    call_entities={"contact_point_id": "contact_point", "customer_id": "customer"},
     detail_keys={
         "customer_id": "customer",
         "contact_point_id": "contact_point",

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from sandbox_crm.areas import area_modules
+from sandbox_crm.areas import area_modules, call_entities
 from sandbox_crm.audit import REFUSED_OPERATION, record_event
 from sandbox_crm.models import AuditEvent, StaffUser
 from sandbox_crm.operations.base import (
@@ -95,18 +95,11 @@ def apply_operation(session: Session, actor: StaffUser, name: str, args: dict[st
     return spec.invoke(session, actor, parsed)
 
 
-_ENTITY_ARGS = (
-    ("report_id", "report"),
-    ("contact_point_id", "contact_point"),
-    ("customer_id", "customer"),
-)
-
-
 def entity_named(args: Any) -> tuple[str, int] | None:
     """The entity a call's plain arguments name by id (report, contact point, customer), if any."""
     if not isinstance(args, dict):
         return None
-    for key, entity_type in _ENTITY_ARGS:
+    for key, entity_type in call_entities():
         value = args.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return entity_type, value

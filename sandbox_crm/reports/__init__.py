@@ -26,6 +26,7 @@ AREA = Area(
         ),
     ),
     entity_names={"report": "report_definition"},
+    call_entities={"report_id": "report"},
     detail_keys={
         "report_id": "report_definition",
         "run_id": "report_run",
