@@ -21,4 +21,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 .venv/bin/ruff check .
+.venv/bin/lint-imports
 .venv/bin/pytest -q "$@"

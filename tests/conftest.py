@@ -17,6 +17,9 @@ from training_platform import create_app
 from training_platform.db import get_engine, new_session, upgrade_database
 from training_platform.models import Centre, Role, User
 
+# Every fixture module is registered here, once, for the whole suite.
+pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers", "tests.platform_fixtures"]
+
 PASSWORD = "correct horse battery staple"
 _PASSWORD_HASH = generate_password_hash(PASSWORD)  # hashed once: scrypt is slow on purpose
 _user_numbers = itertools.count(1)

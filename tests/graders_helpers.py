@@ -1,7 +1,7 @@
 """Fixtures and helpers for the grader tests: an attempt on a generated sandbox, small definitions.
 
-Load with ``pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers"]``. The
-``attempt`` fixture is a fresh clone of the small generated sandbox with the template beside it;
+The root conftest registers this module as a plugin. The ``attempt`` fixture is a fresh clone
+of the small generated sandbox with the template beside it;
 ``attempt.do(...)`` applies an operation as the trainee would (and commits, like a click),
 ``attempt.rebase()`` makes the current state the template, so a test can set up "what was there
 before the attempt" directly.

@@ -1,6 +1,9 @@
 """Fixtures for tests that need published definitions and attempts with real sandboxes.
 
-Use them from a test module with ``from tests.platform_fixtures import *  # noqa: F403``.
+The definitions are the small test unit and scenario under tests/fixtures/platform, not the
+shipped ones, so that the platform's tests do not change when the shipped content does.
+
+The root conftest registers this module as a plugin; import only its helpers from it.
 Sandbox templates are generated once per test session (generating with Faker is the slow part);
 each attempt still gets its own sandbox, cloned from the template into the test's tmp_path.
 """
@@ -30,8 +33,9 @@ from training_platform.models import (
 from training_platform.sandboxes import get_store
 
 __all__ = [
-    "VIP_SCENARIO",
-    "VIP_UNIT",
+    "FIXTURE_ROOT",
+    "SCENARIO_ID",
+    "UNIT_CODE",
     "Ids",
     "apply_reference_solution",
     "foreign_assessor",
@@ -42,13 +46,15 @@ __all__ = [
     "published_definitions",
     "reference_answers",
     "sandbox_settings",
+    "shipped_definitions",
     "sandbox_template_cache",
     "started_attempt",
-    "vip_scenario",
+    "practice_scenario",
 ]
 
-VIP_UNIT = "105077L3"
-VIP_SCENARIO = "105077L3-marketing-vip-report"
+FIXTURE_ROOT = Path(__file__).resolve().parent / "fixtures" / "platform"
+UNIT_CODE = "999002L3"
+SCENARIO_ID = "999002L3-gold-list"
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +77,16 @@ def sandbox_settings(app: Flask, sandbox_template_cache: Path) -> Flask:
 
 @pytest.fixture
 def published_definitions(sandbox_settings: Flask, db_session: Session) -> list[str]:
-    """The repository's five units and its scenarios, published as built-in versions."""
+    """The test unit and scenario, published as built-in versions (and the definitions root)."""
+    sandbox_settings.config["DEFINITIONS_ROOT"] = str(FIXTURE_ROOT)
+    published = definitions_store.sync_builtin(db_session, FIXTURE_ROOT)
+    db_session.commit()
+    return published
+
+
+@pytest.fixture
+def shipped_definitions(sandbox_settings: Flask, db_session: Session) -> list[str]:
+    """The repository's own units and scenarios, for the tests about the shipped content."""
     published = definitions_store.sync_builtin(
         db_session, sandbox_settings.config["DEFINITIONS_ROOT"]
     )
@@ -80,29 +95,32 @@ def published_definitions(sandbox_settings: Flask, db_session: Session) -> list[
 
 
 @pytest.fixture
-def vip_scenario(published_definitions: list[str], db_session: Session) -> DefinitionVersion:
-    """The current version of the Marketing VIP report scenario (practice mode)."""
+def practice_scenario(published_definitions: list[str], db_session: Session) -> DefinitionVersion:
+    """The current version of the test scenario (practice mode)."""
     version = definitions_store.current_version(
-        db_session, DefinitionKind.SCENARIO, VIP_SCENARIO, None
+        db_session, DefinitionKind.SCENARIO, SCENARIO_ID, None
     )
-    assert version is not None, f"{VIP_SCENARIO} was not published"
+    assert version is not None, f"{SCENARIO_ID} was not published"
     return version
 
 
 @pytest.fixture
 def started_attempt(
-    sandbox_settings: Flask, db_session: Session, trainee: User, vip_scenario: DefinitionVersion
+    sandbox_settings: Flask,
+    db_session: Session,
+    trainee: User,
+    practice_scenario: DefinitionVersion,
 ) -> Attempt:
-    """The trainee's attempt at the VIP scenario, in progress, with a fresh sandbox."""
+    """The trainee's attempt at the test scenario, in progress, with a fresh sandbox."""
     with sandbox_settings.app_context():
-        attempt = attempts_service.start_attempt(db_session, trainee, vip_scenario)
+        attempt = attempts_service.start_attempt(db_session, trainee, practice_scenario)
     db_session.commit()
     return attempt
 
 
 def apply_reference_solution(app: Flask, attempt: Attempt) -> dict[str, int]:
     """Do the scenario's reference solution in the attempt's sandbox as its trainee would."""
-    scenario = attempts_service.scenario_of(attempt)
+    scenario = definitions_store.scenario_of(attempt)
     with sandboxes.get_store(app).session(attempt.sandbox_key) as sandbox:
         outcome = runner.apply_steps(sandbox, scenario.reference_solution)
     return outcome.deliverables
@@ -110,7 +128,7 @@ def apply_reference_solution(app: Flask, attempt: Attempt) -> dict[str, int]:
 
 def reference_answers(attempt: Attempt) -> dict[str, Any]:
     """The scenario's model answers, keyed by item id."""
-    return dict(attempts_service.scenario_of(attempt).reference_answers)
+    return dict(definitions_store.scenario_of(attempt).reference_answers)
 
 
 @pytest.fixture
@@ -161,10 +179,10 @@ def foreign_assessor(make_user, foreign_centre):
 
 
 @pytest.fixture
-def ids(sandbox_settings, db_session, trainee, vip_scenario, graded_attempt) -> Ids:
+def ids(sandbox_settings, db_session, trainee, practice_scenario, graded_attempt) -> Ids:
     """A graded attempt and an in-progress one of `trainee`, with a report and an export."""
     with sandbox_settings.app_context():
-        working = attempts_service.start_attempt(db_session, trainee, vip_scenario)
+        working = attempts_service.start_attempt(db_session, trainee, practice_scenario)
     db_session.commit()
     report = apply_reference_solution(sandbox_settings, working)["report"]
     store = get_store(sandbox_settings)

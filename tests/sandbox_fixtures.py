@@ -1,6 +1,6 @@
 """Pytest fixtures for tests that need a generated sandbox CRM.
 
-Load it with ``pytest_plugins = ["tests.sandbox_fixtures"]`` (in a conftest or a test module).
+The root conftest registers this module as a plugin for the whole suite.
 A test that needs different data overrides ``sandbox_spec``. Templates are cached for the whole
 test run, so each test gets a fresh clone of identical data in milliseconds.
 """

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from sandbox_crm.models import ReportRun
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import Ids, apply_reference_solution
 from training_platform import attempts_service
 from training_platform.models import Attempt, AttemptStatus
@@ -70,7 +69,7 @@ def _urls(ids: Ids) -> list[tuple[str, str, str, dict, dict]]:
             "answers POST",
             "POST",
             f"/attempts/{ids.working}/answers",
-            {"answer-q-objective": "b"},
+            {"answer-q-consent": "b"},
             CHANGE,
         ),
         ("submit POST", "POST", f"/attempts/{ids.working}/submit", {}, CHANGE),
@@ -116,10 +115,10 @@ def test_every_role_gets_the_right_answer_from_every_protected_url(
 
 
 def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
-    client_as, other_trainee, vip_scenario, ids, sandbox_settings, db_session
+    client_as, other_trainee, practice_scenario, ids, sandbox_settings, db_session
 ):
     with sandbox_settings.app_context():
-        theirs = attempts_service.start_attempt(db_session, other_trainee, vip_scenario)
+        theirs = attempts_service.start_attempt(db_session, other_trainee, practice_scenario)
     db_session.commit()
     client = client_as(other_trainee)
     own_crm = f"/attempts/{theirs.id}/crm"
@@ -142,24 +141,24 @@ def test_unknown_attempts_look_like_forbidden_ones(client_as, trainee, ids):
 
 
 def test_only_trainees_have_an_attempt_list_and_start_attempts(
-    client_as, assessor, centre_admin, vip_scenario
+    client_as, assessor, centre_admin, practice_scenario
 ):
     for user in (assessor, centre_admin):
         client = client_as(user)
         assert client.get("/attempts").status_code == 403
-        assert client.post(f"/scenarios/{vip_scenario.id}/start").status_code == 403
+        assert client.post(f"/scenarios/{practice_scenario.id}/start").status_code == 403
 
 
 def test_posts_without_a_csrf_token_are_refused(
-    client_as, trainee, started_attempt, vip_scenario, db_session, sandbox_settings
+    client_as, trainee, started_attempt, practice_scenario, db_session, sandbox_settings
 ):
     deliverables = apply_reference_solution(sandbox_settings, started_attempt)
     browser = client_as(trainee)
     browser.application.config["WTF_CSRF_ENABLED"] = True
     base = f"/attempts/{started_attempt.id}"
     posts = {
-        f"/scenarios/{vip_scenario.id}/start": {},
-        f"{base}/answers": {"answer-q-objective": "b"},
+        f"/scenarios/{practice_scenario.id}/start": {},
+        f"{base}/answers": {"answer-q-consent": "b"},
         f"{base}/submit": {"deliverable-report": str(deliverables["report"]), "confirm": "yes"},
         f"{base}/retry": {},
     }

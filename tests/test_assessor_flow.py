@@ -1,4 +1,4 @@
-"""One path through the web client: a trainee does the VIP report, an assessor decides on it."""
+"""One path through the web client: a trainee does the report, an assessor decides on it."""
 
 from __future__ import annotations
 
@@ -6,31 +6,27 @@ import re
 
 from sqlalchemy import select
 
-from tests.platform_fixtures import *  # noqa: F403
 from tests.platform_fixtures import reference_answers
 from training_platform.models import Attempt, AttemptStatus, Decision, Review
 
 REPORT_FORM = {
-    "name": "VIP preview evening – email list",
+    "name": "Gold members – email invitation",
     "description": "",
-    "purpose": "Marketing email invitation to the spring VIP preview evening",
+    "purpose": "Marketing email invitation for Gold members",
     "source": "customers",
-    "columns": ["member_no", "name_en", "email", "tier", "district", "spend_12m"],
+    "columns": ["member_no", "name_en", "email", "tier"],
     "match": "all",
-    "sort_field": "spend_12m",
-    "sort_dir": "desc",
+    "sort_field": "name_en",
+    "sort_dir": "asc",
     "filters-0-field": "tier",
-    "filters-0-op": "in",
-    "filters-0-value": "gold, platinum",
+    "filters-0-op": "eq",
+    "filters-0-value": "gold",
     "filters-1-field": "status",
     "filters-1-op": "eq",
     "filters-1-value": "active",
-    "filters-2-field": "spend_12m",
-    "filters-2-op": "ge",
-    "filters-2-value": "8000",
-    "filters-3-field": "dm_email",
-    "filters-3-op": "in",
-    "filters-3-value": "given, no_objection",
+    "filters-2-field": "dm_email",
+    "filters-2-op": "in",
+    "filters-2-value": "given, no_objection",
 }
 WRITTEN_ANSWER = (
     "Most Platinum members on the list live in Sha Tin.\n"
@@ -38,12 +34,12 @@ WRITTEN_ANSWER = (
 )
 
 
-def test_a_trainee_submits_the_vip_report_and_an_assessor_records_competent(
-    client_as, trainee, assessor, vip_scenario, db_session
+def test_a_trainee_submits_the_report_and_an_assessor_records_competent(
+    client_as, trainee, assessor, practice_scenario, db_session
 ):
     # The trainee starts the scenario and does the work in the attempt's CRM.
     learner = client_as(trainee)
-    attempt_url = learner.post(f"/scenarios/{vip_scenario.id}/start").headers["Location"]
+    attempt_url = learner.post(f"/scenarios/{practice_scenario.id}/start").headers["Location"]
     attempt = db_session.scalars(select(Attempt)).one()
     crm = f"/attempts/{attempt.id}/crm"
     saved = learner.post(f"{crm}/reports/new", data=REPORT_FORM)
@@ -55,7 +51,7 @@ def test_a_trainee_submits_the_vip_report_and_an_assessor_records_competent(
         (
             f"{crm}/reports/{report_id}/exports",
             {
-                "purpose": "Email invitations to the spring VIP preview evening (Marketing)",
+                "purpose": "Email invitations for Gold members (Marketing)",
                 "destination": "internal_shared_drive",
                 "for_department": "marketing",
                 "encrypted": "y",
@@ -67,7 +63,7 @@ def test_a_trainee_submits_the_vip_report_and_an_assessor_records_competent(
 
     # Answers (the written one in the trainee's own words), then hand in.
     answers = reference_answers(attempt)
-    answers["w-activity"] = WRITTEN_ANSWER
+    answers["w-proposal"] = WRITTEN_ANSWER
     form = {f"answer-{item_id}": value for item_id, value in answers.items()}
     assert learner.post(f"{attempt_url}/answers", data=form).status_code == 302
     submitted = learner.post(
@@ -90,7 +86,7 @@ def test_a_trainee_submits_the_vip_report_and_an_assessor_records_competent(
 
     # Rubric scores, then the decision.
     scored = reviewer.post(
-        f"{evidence_url}/rubric/w-activity",
+        f"{evidence_url}/rubric/w-proposal",
         data={
             "points-uses-data": "2",
             "points-activity": "2",

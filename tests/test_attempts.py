@@ -10,11 +10,11 @@ from sqlalchemy import select
 from graders import runner
 from sandbox_crm.models import ReportDefinition, StaffUser
 from sandbox_crm.reports.operations import create_report
-from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
-from training_platform import attempts_service
+from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
+from training_platform import attempts_service, definitions_store, results_service
 from training_platform.db import new_session
 from training_platform.definitions_store import publish
+from training_platform.errors import ServiceError
 from training_platform.models import Attempt, AttemptStatus, DefinitionKind, GradeRecord
 from training_platform.sandboxes import get_store
 
@@ -45,12 +45,12 @@ def _answer_form(answers: dict) -> dict:
 
 
 @pytest.fixture
-def assessment_version(db_session, trainee, vip_scenario):
-    """Factory: the VIP scenario published for the trainee's centre in assessment mode."""
+def assessment_version(db_session, trainee, practice_scenario):
+    """Factory: the test scenario published for the trainee's centre in assessment mode."""
 
     def publish_assessment(max_attempts: int):
-        source = vip_scenario.source_text.replace(
-            "id: 105077L3-marketing-vip-report", "id: 105077L3-marketing-vip-assessment"
+        source = practice_scenario.source_text.replace(
+            f"id: {SCENARIO_ID}", f"id: {SCENARIO_ID}-assessment"
         ).replace("mode: practice", f"mode: assessment\nmax_attempts: {max_attempts}")
         result = publish(
             db_session,
@@ -73,25 +73,25 @@ def assessment_version(db_session, trainee, vip_scenario):
 def test_attempt_page_shows_the_brief_with_this_sandboxs_facts(
     client_as, trainee, started_attempt, sandbox_settings
 ):
-    scenario = attempts_service.scenario_of(started_attempt)
+    scenario = definitions_store.scenario_of(started_attempt)
     with get_store(sandbox_settings).session(started_attempt.sandbox_key, read_only=True) as s:
         facts = runner.compute_facts(s, scenario)
     html = client_as(trainee).get(f"/attempts/{started_attempt.id}").get_data(as_text=True)
     assert "{{" not in html
-    assert f"The CRM currently holds {facts['vip_members']:,} active Gold and Platinum" in html
+    assert f"The CRM currently holds {facts['gold_members']:,} active Gold members." in html
     assert facts["staff_name"] in html
     assert "Open the CRM" in html
-    assert 'name="answer-q-objective"' in html and 'type="radio"' in html
-    assert 'name="answer-q-access"' in html and 'type="checkbox"' in html
-    assert '<textarea class="input" id="answer-w-activity"' in html
+    assert 'name="answer-q-consent"' in html and 'type="radio"' in html
+    assert 'name="answer-q-fields"' in html and 'type="checkbox"' in html
+    assert '<textarea class="input" id="answer-w-proposal"' in html
     assert "Submit attempt" in html
     assert "Create every deliverable in the CRM first." in html  # no report saved yet
 
 
 def test_brief_markdown_cannot_inject_markup(
-    client_as, trainee, db_session, published_definitions, sandbox_settings, vip_scenario
+    client_as, trainee, db_session, published_definitions, sandbox_settings, practice_scenario
 ):
-    source = vip_scenario.source_text.replace(
+    source = practice_scenario.source_text.replace(
         "Grace from the **Marketing** department",
         'Grace <script>alert("x")</script> from [the **Marketing**](javascript:alert(1)) '
         "department",
@@ -120,7 +120,7 @@ def test_brief_markdown_cannot_inject_markup(
 
 def test_saving_valid_answers_keeps_them(client_as, trainee, started_attempt, db_session):
     client = client_as(trainee)
-    answers = {"q-objective": "b", "q-access": ["a", "d"], "w-activity": "Invite Sha Tin members."}
+    answers = {"q-consent": "b", "q-fields": ["a", "d"], "w-proposal": "Invite Sha Tin members."}
     response = client.post(f"/attempts/{started_attempt.id}/answers", data=_answer_form(answers))
     assert response.status_code == 302
     assert _reload(db_session, started_attempt).answers == answers
@@ -133,17 +133,17 @@ def test_saving_valid_answers_keeps_them(client_as, trainee, started_attempt, db
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ({"q-objective": "z"}, "&#34;z&#34; is not one of the options of question 1."),
-        ({"q-access": ["a", "zz"]}, "&#39;zz&#39; is not one of the options of question 2."),
-        ({"w-activity": "x" * 5001}, "is 5,001 characters long; the limit is 5,000."),
+        ({"q-consent": "z"}, "&#34;z&#34; is not one of the options of question 1."),
+        ({"q-fields": ["a", "zz"]}, "&#39;zz&#39; is not one of the options of question 2."),
+        ({"w-proposal": "x" * 5001}, "is 5,001 characters long; the limit is 5,000."),
     ],
 )
 def test_an_invalid_answer_saves_nothing(
     client_as, trainee, started_attempt, db_session, bad, message
 ):
     client = client_as(trainee)
-    client.post(f"/attempts/{started_attempt.id}/answers", data=_answer_form({"q-pdpo": "c"}))
-    form = _answer_form({"q-pdpo": "a", **bad})
+    client.post(f"/attempts/{started_attempt.id}/answers", data=_answer_form({"q-purpose": "c"}))
+    form = _answer_form({"q-purpose": "a", **bad})
     response = client.post(
         f"/attempts/{started_attempt.id}/answers", data=form, follow_redirects=True
     )
@@ -151,12 +151,12 @@ def test_an_invalid_answer_saves_nothing(
     assert response.status_code == 400
     assert "Your answers were not saved." in html
     assert message in html
-    assert 'name="answer-q-pdpo" value="a" checked' in html  # shown again as typed
-    assert _reload(db_session, started_attempt).answers == {"q-pdpo": "c"}
+    assert 'name="answer-q-purpose" value="a" checked' in html  # shown again as typed
+    assert _reload(db_session, started_attempt).answers == {"q-purpose": "c"}
 
 
 def test_answers_for_an_unknown_question_are_refused(started_attempt, db_session):
-    with pytest.raises(attempts_service.AttemptError, match='no question "q-nope"'):
+    with pytest.raises(ServiceError, match='no question "q-nope"'):
         attempts_service.save_answers(db_session, started_attempt, {"q-nope": "a"})
 
 
@@ -201,10 +201,16 @@ def test_submitting_another_staff_members_report_is_refused(
 
 
 def test_submitting_another_trainees_report_id_is_refused(
-    client_as, trainee, other_trainee, started_attempt, vip_scenario, db_session, sandbox_settings
+    client_as,
+    trainee,
+    other_trainee,
+    started_attempt,
+    practice_scenario,
+    db_session,
+    sandbox_settings,
 ):
     with sandbox_settings.app_context():
-        theirs = attempts_service.start_attempt(db_session, other_trainee, vip_scenario)
+        theirs = attempts_service.start_attempt(db_session, other_trainee, practice_scenario)
     db_session.commit()
     their_report = apply_reference_solution(sandbox_settings, theirs)["report"]
     with get_store(sandbox_settings).session(started_attempt.sandbox_key, read_only=True) as s:
@@ -236,7 +242,7 @@ def test_a_reference_attempt_is_graded_and_the_result_explains_each_pr(
     deliverables = apply_reference_solution(sandbox_settings, started_attempt)
     client = client_as(trainee)
     html = client.get(f"/attempts/{started_attempt.id}").get_data(as_text=True)
-    assert f'<option value="{deliverables["report"]}">VIP preview evening' in html
+    assert f'<option value="{deliverables["report"]}">Gold members – email invitation' in html
 
     client.post(
         f"/attempts/{started_attempt.id}/answers",
@@ -258,12 +264,12 @@ def test_a_reference_attempt_is_graded_and_the_result_explains_each_pr(
     html = client.get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
     assert "Pending assessor review" in html
     assert "not yet competent" not in html.lower()
-    for pr in ("1.1", "1.2", "1.3", "1.4", "1.5", "2.1", "2.2", "2.3", "2.4", "2.5", "3.1", "3.2"):
+    for pr in ("1.1", "1.2", "2.1", "2.2"):
         assert f'id="pr-{pr}"' in html
     assert "Demonstrated" in html and "Pending review" in html
     assert "The report returns exactly the members Marketing asked for." in html
     assert "Only Marketing can open the report, and it can export it." in html
-    assert "Right. Under s35G an opt-out must be respected at once" in html
+    assert "Right. An opt-out must be respected at once." in html
     assert "Needs review</span> Your answer will be scored by an assessor." in html
     assert "No breaches" in html
     for key in EVIDENCE_KEYS:
@@ -275,7 +281,7 @@ def test_a_reference_attempt_is_graded_and_the_result_explains_each_pr(
 def test_a_wrong_attempt_shows_failed_prs_and_pdpo_breaches_without_record_ids(
     client_as, trainee, started_attempt, db_session, sandbox_settings
 ):
-    scenario = attempts_service.scenario_of(started_attempt)
+    scenario = definitions_store.scenario_of(started_attempt)
     wrong = next(c for c in scenario.counterexamples if "identity card" in c.name)
     with get_store(sandbox_settings).session(started_attempt.sandbox_key) as sandbox:
         outcome = runner.apply_steps(sandbox, wrong.steps)
@@ -291,24 +297,22 @@ def test_a_wrong_attempt_shows_failed_prs_and_pdpo_breaches_without_record_ids(
     assert "Legal basis:" in html
     assert "No valid HKID number is written into free text, a report run or an export" in html
     assert "A high-severity breach means the attempt cannot be judged competent without" in html
-    grading = attempts_service.latest_grade(db_session, _reload(db_session, started_attempt))
+    grading = results_service.latest_grade(db_session, _reload(db_session, started_attempt))
     for finding in grading.findings():
         assert finding.message not in html
     for key in EVIDENCE_KEYS:
         assert key not in html
 
 
-def test_a_submitted_attempt_cannot_be_changed(
-    client_as, trainee, graded_attempt, db_session
-):
+def test_a_submitted_attempt_cannot_be_changed(client_as, trainee, graded_attempt, db_session):
     client = client_as(trainee)
     response = client.post(
         f"/attempts/{graded_attempt.id}/answers",
-        data=_answer_form({"q-objective": "a"}),
+        data=_answer_form({"q-consent": "a"}),
         follow_redirects=True,
     )
     assert "can no longer be changed" in response.get_data(as_text=True)
-    assert _reload(db_session, graded_attempt).answers["q-objective"] == "b"
+    assert _reload(db_session, graded_attempt).answers["q-consent"] == "c"
     response = client.post(
         f"/attempts/{graded_attempt.id}/submit",
         data={"deliverable-report": "1", "confirm": "yes"},
@@ -352,7 +356,7 @@ def test_assessment_mode_refuses_attempts_past_the_limit(
     )
     assert len(db_session.scalars(select(Attempt)).all()) == 1
     attempt = db_session.scalars(select(Attempt)).one()
-    assert attempt.scenario_version.key != VIP_SCENARIO
+    assert attempt.scenario_version.key != SCENARIO_ID
 
 
 def test_an_assessment_result_shows_statuses_but_no_hints_until_the_decision(
@@ -373,7 +377,7 @@ def test_an_assessment_result_shows_statuses_but_no_hints_until_the_decision(
     hints = (
         "The report returns exactly the members Marketing asked for.",
         "Only Marketing can open the report, and it can export it.",
-        "Right. Under s35G an opt-out must be respected at once",
+        "Right. An opt-out must be respected at once.",
     )
 
     html = client.get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
@@ -389,9 +393,9 @@ def test_an_assessment_result_shows_statuses_but_no_hints_until_the_decision(
     assert len(db_session.scalars(select(Attempt)).all()) == 1
 
     attempt = _reload(db_session, attempt)
-    written = attempts_service.scenario_of(attempt).item("w-activity")
+    written = definitions_store.scenario_of(attempt).item("w-proposal")
     review_service.score_rubric(
-        db_session, assessor, attempt, "w-activity", {c.id: c.points for c in written.rubric}
+        db_session, assessor, attempt, "w-proposal", {c.id: c.points for c in written.rubric}
     )
     review_service.record_decision(db_session, assessor, attempt, "competent", "")
     db_session.commit()
@@ -448,12 +452,12 @@ def test_a_grading_crash_leaves_the_attempt_submitted_and_gradable(
 
 
 def test_regrading_adds_a_record_and_gives_the_same_result(graded_attempt, db_session, app):
-    first = attempts_service.latest_grade(db_session, graded_attempt)
+    first = results_service.latest_grade(db_session, graded_attempt)
     with app.app_context():
         attempts_service.grade_attempt_record(db_session, graded_attempt)
     db_session.commit()
     assert _grade_count(db_session, graded_attempt) == 2
-    assert attempts_service.latest_grade(db_session, graded_attempt).to_dict() == first.to_dict()
+    assert results_service.latest_grade(db_session, graded_attempt).to_dict() == first.to_dict()
 
 
 def test_a_deleted_sandbox_keeps_the_attempt_and_result_readable(
@@ -481,7 +485,7 @@ def test_a_second_tab_cannot_submit_the_same_attempt_again(
             db_session.commit()
             attempts_service.grade_attempt_record(db_session, started_attempt)
             db_session.commit()
-            with pytest.raises(attempts_service.AttemptError, match="already been submitted"):
+            with pytest.raises(ServiceError, match="already been submitted"):
                 attempts_service.submit_attempt(second_tab, stale, deliverables)
         second_tab.rollback()
     finally:
@@ -494,11 +498,11 @@ def test_the_assessors_decision_and_scores_reach_the_trainee(
 ):
     from training_platform import review_service
 
-    scenario = attempts_service.scenario_of(graded_attempt)
-    written = scenario.item("w-activity")
+    scenario = definitions_store.scenario_of(graded_attempt)
+    written = scenario.item("w-proposal")
     client = client_as(trainee)
     review_service.score_rubric(
-        db_session, assessor, graded_attempt, "w-activity", {c.id: c.points for c in written.rubric}
+        db_session, assessor, graded_attempt, "w-proposal", {c.id: c.points for c in written.rubric}
     )
     db_session.commit()
     draft = client.get(f"/attempts/{graded_attempt.id}/result").get_data(as_text=True)

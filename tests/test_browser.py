@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import VIP_UNIT
 from training_platform import create_app, definitions_store
 from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo_accounts
 from training_platform.db import get_engine, new_session, upgrade_database
@@ -43,6 +41,9 @@ OVERRIDE_REASON = "The export purpose does not say the file is only for the even
 RUBRIC_POINTS = {"uses-data": "2", "activity": "1", "privacy": "1"}
 RUBRIC_COMMENT = "Good use of the Sha Tin figures from the report."
 DECISION_COMMENT = "Tighten the export purpose, then try again."
+
+# The demo path runs on the shipped VIP scenario, the one the demo accounts are for.
+VIP_UNIT = "105077L3"
 
 
 @pytest.fixture

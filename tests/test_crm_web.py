@@ -41,8 +41,6 @@ from sandbox_crm.web import READ_ONLY_MESSAGE, CrmContext, register
 from sandbox_crm.web.filter_rows import FilterRow, build_condition, rows_from_condition
 from sandbox_crm.web.presentation import mask_dob, mask_hkid
 
-pytest_plugins = ["tests.sandbox_fixtures"]
-
 SANDBOX_KEY = "crm-web"
 BASE = "/attempts/1/crm"
 FROZEN = "/attempts/2/crm"

@@ -49,7 +49,6 @@ from sandbox_crm.store import SandboxStore
 if TYPE_CHECKING:
     from tests.graders_helpers import Attempt
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers"]
 
 ScenarioFactory = Callable[..., Scenario]
 

@@ -53,8 +53,6 @@ from sandbox_crm.operations import (
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
 
-pytest_plugins = ["tests.sandbox_fixtures"]
-
 TODAY = date(2026, 3, 16)
 
 

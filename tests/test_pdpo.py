@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
     from tests.graders_helpers import Attempt
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers"]
 
 RULEBOOK = Path(__file__).parents[2] / "shared" / "PDPO.md"
 _ROW = re.compile(r"^\|\s*([A-Z]+-[0-9]{2})\s*\|([^|]*)\|[^|]*\|\s*([a-z]+)\s*\|\s*$")

@@ -50,6 +50,7 @@ def _as_postgres(*args: str, **kwargs) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """URL of a database on a PostgreSQL 15 cluster that lives as long as this module's tests."""
+    psycopg = pytest.importorskip("psycopg")
     if not (PG_BIN / "initdb").exists():
         pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN / 'initdb'} is missing)")
     if os.geteuid() != 0 or shutil.which("runuser") is None:
@@ -83,8 +84,6 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL: {error.stderr}")
     try:
-        import psycopg
-
         with psycopg.connect(
             host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True
         ) as connection:
@@ -167,7 +166,7 @@ def test_an_attempt_is_graded_and_decided_on_postgres(pg_app, tmp_path):
         attempt = attempts_service.start_attempt(session, trainee, version)
         session.commit()
         deliverables = apply_reference_solution(pg_app, attempt)
-        scenario = attempts_service.scenario_of(attempt)
+        scenario = definitions_store.scenario_of(attempt)
         attempts_service.save_answers(session, attempt, dict(scenario.reference_answers))
         attempts_service.submit_attempt(session, attempt, deliverables)
         session.commit()

@@ -33,8 +33,6 @@ from sandbox_crm.query import (
 )
 from sandbox_crm.sources import SOURCES, QueryScope, Source, get_source, spend_window
 
-pytest_plugins = ["tests.sandbox_fixtures"]
-
 AS_OF = date(2026, 3, 16)
 
 

@@ -14,9 +14,14 @@ from sqlalchemy.orm import Session
 from graders import runner
 from graders.engine import GRADER_VERSION
 from sandbox_crm.models import AuditEvent, ReportRun
-from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import reference_answers
-from training_platform import attempts_service, review_service, sandboxes
+from tests.platform_fixtures import UNIT_CODE, reference_answers
+from training_platform import (
+    attempts_service,
+    definitions_store,
+    results_service,
+    review_service,
+    sandboxes,
+)
 from training_platform.models import (
     Attempt,
     AttemptStatus,
@@ -32,7 +37,7 @@ from training_platform.models import (
 )
 from training_platform.templating import humanise
 
-WRITTEN = "w-activity"
+WRITTEN = "w-proposal"
 GOOD_REASON = "The export was checked by hand against the audit log."
 FULL_MARKS = {"points-uses-data": "2", "points-activity": "2", "points-privacy": "1"}
 
@@ -67,13 +72,13 @@ def _submit(app: Flask, db_session: Session, attempt: Attempt, steps, answers: d
 
 @pytest.fixture
 def breaching_attempt(
-    sandbox_settings: Flask, db_session: Session, other_trainee: User, vip_scenario
+    sandbox_settings: Flask, db_session: Session, other_trainee: User, practice_scenario
 ) -> Attempt:
     """Another trainee's attempt that puts identity card numbers and notes in the report."""
     with sandbox_settings.app_context():
-        attempt = attempts_service.start_attempt(db_session, other_trainee, vip_scenario)
+        attempt = attempts_service.start_attempt(db_session, other_trainee, practice_scenario)
     db_session.commit()
-    scenario = attempts_service.scenario_of(attempt)
+    scenario = definitions_store.scenario_of(attempt)
     counterexample = next(c for c in scenario.counterexamples if "identity card" in c.name)
     answers = reference_answers(attempt)
     answers[WRITTEN] = "<script>alert('x')</script> Invite <b>Sha Tin</b> members\nsecond line"
@@ -139,8 +144,8 @@ def test_queue_lists_only_graded_attempts_of_the_assessors_centre(
     assert page.status_code == 200
     assert f'href="/review/attempts/{graded_attempt.id}"' in html
     assert "Chan Siu Ming" in html
-    assert "Monthly VIP report for the Marketing department" in html and "v1" in html
-    assert "105077L3" in html
+    assert "Gold members for an email invitation" in html and "v1" in html
+    assert UNIT_CODE in html
     assert "Pending review" in html and "Awaiting decision" in html
     assert "Outside Trainee" not in html
     assert "Still Working" not in html
@@ -189,7 +194,7 @@ def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timel
     assert f"version {version.version}" in html and version.content_hash[:12] in html
     assert f"grader {GRADER_VERSION}" in html
     # A PR with its text, the check's trainee-safe message, and the assessor's evidence.
-    assert "Search and access data from different CRM systems" in html
+    assert "Select the customers a department asks for" in html
     assert 'id="check-rows"' in html
     assert "The report returns exactly the members Marketing asked for." in html
     expected = re.search(r"Expected count</th>\s*<td>(\d+)</td>", html)
@@ -219,7 +224,7 @@ def test_evidence_page_shows_checks_with_expected_and_found_values_and_the_timel
 def test_timeline_shows_a_refused_action_with_its_message(
     client_as, assessor, sandbox_settings, db_session, started_attempt
 ):
-    scenario = attempts_service.scenario_of(started_attempt)
+    scenario = definitions_store.scenario_of(started_attempt)
     steps = list(scenario.reference_solution)
     steps.insert(2, steps[1])  # shares with Marketing twice: the CRM refuses the second
     answers = reference_answers(started_attempt)
@@ -254,7 +259,7 @@ def test_evidence_page_shows_pdpo_findings_with_legal_basis_linked_to_the_timeli
     html = (
         client_as(assessor).get(f"/review/attempts/{breaching_attempt.id}").get_data(as_text=True)
     )
-    automatic = review_service.automatic_result(db_session, breaching_attempt)
+    automatic = results_service.automatic_result(db_session, breaching_attempt)
     breached = [r for r in automatic.pdpo if r.status.value == "fail"]
     assert {"COL-07", "SEC-02"} <= {r.rule_id for r in breached}
     for rule in breached:
@@ -276,14 +281,14 @@ def test_a_requirement_names_the_serious_pdpo_breaches_that_count_against_it(
     html = (
         client_as(assessor).get(f"/review/attempts/{breaching_attempt.id}").get_data(as_text=True)
     )
-    automatic = review_service.automatic_result(db_session, breaching_attempt)
-    requirement = automatic.requirement("3.2")
+    automatic = results_service.automatic_result(db_session, breaching_attempt)
+    requirement = automatic.requirement("2.1")
     assert requirement.status.value == "not_demonstrated"
     assert {"COL-07", "SEC-02"} <= set(requirement.rule_ids)
-    block = html.split('id="pr-3.2"')[1].split('id="pr-')[0]
+    block = html.split('id="pr-2.1"')[1].split('id="pr-')[0]
     for rule_id in requirement.rule_ids:
         assert f'href="#rule-{rule_id}">{rule_id}</a>' in block
-    assert "Counts against this requirement" not in html.split('id="pr-2.1"')[1].split('id="pr-')[0]
+    assert "Counts against this requirement" not in html.split('id="pr-1.1"')[1].split('id="pr-')[0]
 
 
 def test_trainees_text_is_escaped_on_the_evidence_page(client_as, assessor, breaching_attempt):
@@ -336,7 +341,7 @@ def test_an_override_needs_a_reason_keeps_the_automatic_status_and_changes_the_v
 
     attempt = _reload(db_session, graded_attempt)
     assert attempt.grades[-1].result == stored_before  # the automatic result is never modified
-    effective = review_service.effective_result(db_session, attempt)
+    effective = results_service.effective_result(db_session, attempt)
     assert effective.check("rows").status.value == "pass"  # kept as the automatic status
     assert effective.overridden["check:rows"].automatic == "pass"
     assert effective.requirement("2.1").status.value == "not_demonstrated"
@@ -399,7 +404,7 @@ def test_a_pdpo_rule_and_a_requirement_can_be_overridden(
     )
     assert ok.status_code == 302
     attempt = _reload(db_session, breaching_attempt)
-    effective = review_service.effective_result(db_session, attempt)
+    effective = results_service.effective_result(db_session, attempt)
     assert effective.overridden["pdpo:COL-07"].automatic == "fail"
     assert effective.overridden["pdpo:COL-07"].status == "not_applicable"
     assert effective.requirement("2.2").status.value == "demonstrated"
@@ -423,7 +428,7 @@ def test_rubric_scores_must_be_in_range_and_complete(
     words = client.post(url, data={**FULL_MARKS, "points-activity": "two"})
     assert "must be a whole number" in words.get_data(as_text=True)
     assert (
-        client.post(f"/review/attempts/{graded_attempt.id}/rubric/q-objective", data={}).status_code
+        client.post(f"/review/attempts/{graded_attempt.id}/rubric/q-consent", data={}).status_code
         == 400
     )
     assert _count(db_session, RubricScore) == 0
@@ -432,7 +437,7 @@ def test_rubric_scores_must_be_in_range_and_complete(
     assert saved.status_code == 302
     assert _count(db_session, RubricScore) == 3
     attempt = _reload(db_session, graded_attempt)
-    effective = review_service.effective_result(db_session, attempt)
+    effective = results_service.effective_result(db_session, attempt)
     assert effective.item(WRITTEN).status.value == "pass"
     assert effective.verdict.value == "competent"
     html = client.get(f"/review/attempts/{graded_attempt.id}").get_data(as_text=True)
@@ -441,7 +446,7 @@ def test_rubric_scores_must_be_in_range_and_complete(
     # Rescoring replaces the points rather than adding rows.
     client.post(url, data={**FULL_MARKS, "points-uses-data": "0", "points-activity": "1"})
     assert _count(db_session, RubricScore) == 3
-    effective = review_service.effective_result(db_session, _reload(db_session, attempt))
+    effective = results_service.effective_result(db_session, _reload(db_session, attempt))
     assert effective.item(WRITTEN).status.value == "fail"
 
 

@@ -20,8 +20,6 @@ from sandbox_crm.consent import (
 from sandbox_crm.info import sandbox_info
 from sandbox_crm.models import ConsentRecord, Customer, SandboxBase, SandboxMeta, StaffUser
 
-pytest_plugins = ["tests.sandbox_fixtures"]
-
 SANDBOX_TODAY = date(2026, 3, 16)  # the sandbox fixtures' date
 
 

@@ -18,8 +18,6 @@ from sandbox_crm.audit import REFUSED_OPERATION
 from sandbox_crm.models import AuditEvent, ReportShare
 from sandbox_crm.store import SandboxStore
 
-pytest_plugins = ["tests.sandbox_fixtures"]
-
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_ID = "105077L3-marketing-vip-report"
 FULL_MARKS = {"w-activity": {"uses-data": 2, "activity": 2, "privacy": 1}}

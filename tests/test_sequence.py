@@ -14,7 +14,6 @@ from graders.results import Status
 if TYPE_CHECKING:
     from tests.graders_helpers import Attempt
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_FILE = Path("scenarios/105077L3/marketing-vip-report.yaml")

@@ -22,8 +22,6 @@ from sandbox_crm.generator import GenerationSpec
 from sandbox_crm.models import Customer, SandboxMeta, StaffUser
 from sandbox_crm.store import SandboxExists, SandboxFrozen, SandboxNotFound, SandboxStore
 
-pytest_plugins = ["tests.sandbox_fixtures"]
-
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SandboxStore]:

@@ -18,13 +18,12 @@ from sqlalchemy.orm import Session
 
 from graders import runner
 from graders.definitions.models import Step
-from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import apply_reference_solution, reference_answers
-from training_platform import attempts_service, sandboxes
+from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
+from training_platform import attempts_service, definitions_store, results_service, sandboxes
 from training_platform.definitions_store import publish
 from training_platform.models import Attempt, DefinitionKind, GradeRecord, utcnow
 
-WRITTEN = "w-activity"
+WRITTEN = "w-proposal"
 SHARING_REASON = "Sales runs the preview evening with Marketing this year, so it needs the list."
 RUBRIC = {
     "points-uses-data": "2",
@@ -157,7 +156,7 @@ def overshared_attempt(sandbox_settings, db_session, started_attempt) -> Attempt
         attempts_service.submit_attempt(db_session, started_attempt, {"report": report_id})
         attempts_service.grade_attempt_record(db_session, started_attempt)
     db_session.commit()
-    automatic = attempts_service.latest_grade(db_session, started_attempt)
+    automatic = results_service.latest_grade(db_session, started_attempt)
     assert automatic.check("sharing").status == "fail"
     return started_attempt
 
@@ -186,7 +185,7 @@ def test_an_override_to_pass_shows_its_reason_and_no_contradiction(
     attempt = overshared_attempt
     learner, reviewer = client_as(trainee), client_as(assessor)
     before = _result(learner, attempt)
-    assert pr_rows(before)["2.4"].status == "Not demonstrated"
+    assert pr_rows(before)["1.3"].status == "Not demonstrated"
     assert_no_contradiction(before)
 
     _override(reviewer, attempt, "check:sharing", "pass", SHARING_REASON)
@@ -194,11 +193,11 @@ def test_an_override_to_pass_shows_its_reason_and_no_contradiction(
     draft = _result(learner, attempt)
     assert str(escape(SHARING_REASON)) not in draft  # a draft until the decision
     assert "on review" not in draft
-    assert pr_rows(draft)["2.4"].status == "Not demonstrated"
+    assert pr_rows(draft)["1.3"].status == "Not demonstrated"
 
     _review(reviewer, attempt, "decision", {"decision": "competent", "comment": DECISION_COMMENT})
     html = _result(learner, attempt)
-    row = pr_rows(html)["2.4"]
+    row = pr_rows(html)["1.3"]
     assert row.status == "Demonstrated"
     (line,) = row.lines
     assert line.badges == ["Pass", "Fail"]  # in force, then the automatic result beside it
@@ -215,12 +214,12 @@ def test_a_requirement_overridden_to_demonstrated_says_why_beside_its_failed_che
     attempt = overshared_attempt
     reviewer = client_as(assessor)
     reason = "The second share was withdrawn the same day; access was right in practice."
-    _override(reviewer, attempt, "requirement:2.4", "demonstrated", reason)
+    _override(reviewer, attempt, "requirement:1.3", "demonstrated", reason)
     _review(reviewer, attempt, f"rubric/{WRITTEN}", RUBRIC)
     _review(reviewer, attempt, "decision", {"decision": "competent", "comment": DECISION_COMMENT})
 
     html = _result(client_as(trainee), attempt)
-    row = pr_rows(html)["2.4"]
+    row = pr_rows(html)["1.3"]
     assert row.status == "Demonstrated"
     assert [line.badges[0] for line in row.lines] == ["Fail"]  # the check itself still failed
     assert "Demonstrated on review:" in row.text and reason in row.text
@@ -264,7 +263,7 @@ def test_rubric_points_and_comments_reach_the_trainee_after_the_decision_only(
     decision = "competent" if reached else "not_yet_competent"
     _review(reviewer, attempt, "decision", {"decision": decision, "comment": DECISION_COMMENT})
     html = _result(learner, attempt)
-    (line,) = pr_rows(html)["2.3"].lines
+    (line,) = pr_rows(html)["2.2"].lines
     assert line.badges[0] == status
     assert "How your assessor scored this answer" in line.text
     for comment in comments.values():
@@ -283,11 +282,11 @@ def test_rubric_points_and_comments_reach_the_trainee_after_the_decision_only(
 
 
 @pytest.fixture
-def assessment_attempt(sandbox_settings, db_session, trainee, vip_scenario) -> Attempt:
-    """The trainee's graded attempt at the VIP scenario published as an assessment, with a
+def assessment_attempt(sandbox_settings, db_session, trainee, practice_scenario) -> Attempt:
+    """The trainee's graded attempt at the test scenario published as an assessment, with a
     PDPO breach (an export for Marketing that also carries identity card numbers)."""
-    source = vip_scenario.source_text.replace(
-        "id: 105077L3-marketing-vip-report", "id: 105077L3-marketing-vip-assessment"
+    source = practice_scenario.source_text.replace(
+        f"id: {SCENARIO_ID}", f"id: {SCENARIO_ID}-assessment"
     ).replace("mode: practice", "mode: assessment\nmax_attempts: 2")
     published = publish(
         db_session,
@@ -302,7 +301,7 @@ def assessment_attempt(sandbox_settings, db_session, trainee, vip_scenario) -> A
     with sandbox_settings.app_context():
         attempt = attempts_service.start_attempt(db_session, trainee, published.version)
     db_session.commit()
-    scenario = attempts_service.scenario_of(attempt)
+    scenario = definitions_store.scenario_of(attempt)
     wrong = next(c for c in scenario.counterexamples if "identity card" in c.name)
     with sandboxes.get_store(sandbox_settings).session(attempt.sandbox_key) as sandbox:
         outcome = runner.apply_steps(sandbox, wrong.steps)
@@ -318,7 +317,7 @@ def test_an_assessment_shows_no_review_feedback_or_pdpo_findings_before_the_deci
     client_as, trainee, assessor, assessment_attempt, db_session
 ):
     attempt = assessment_attempt
-    automatic = attempts_service.latest_grade(db_session, attempt)
+    automatic = results_service.latest_grade(db_session, attempt)
     breached = [r for r in automatic.pdpo if r.status == "fail"]
     assert breached, "the attempt should breach a PDPO rule"
     rule = breached[0]
@@ -354,7 +353,7 @@ def test_an_assessment_shows_no_review_feedback_or_pdpo_findings_before_the_deci
 
 def _store_result(db_session: Session, attempt: Attempt, change) -> None:
     """Keep a new grading record: the attempt's latest result as ``change`` edits it."""
-    result = copy.deepcopy(attempts_service.latest_grade_record(db_session, attempt).result)
+    result = copy.deepcopy(results_service.latest_grade_record(db_session, attempt).result)
     change(result)
     db_session.add(
         GradeRecord(
@@ -371,7 +370,7 @@ def _store_result(db_session: Session, attempt: Attempt, change) -> None:
 def _pr_failed_by(severity: str):
     def change(result: dict) -> None:
         for requirement in result["requirements"]:
-            if requirement["pr_id"] == "3.1":
+            if requirement["pr_id"] == "2.1":
                 requirement["status"] = "not_demonstrated"
         rule = result["pdpo"][0]
         rule.update(status="fail", severity=severity)
@@ -395,7 +394,7 @@ def test_a_pr_failed_by_a_serious_pdpo_breach_says_so(
 ):
     _store_result(db_session, graded_attempt, _pr_failed_by(severity))
     html = _result(client_as(trainee), graded_attempt)
-    row = pr_rows(html)["3.1"]
+    row = pr_rows(html)["2.1"]
     assert row.status == "Not demonstrated"
     assert ("A serious breach of the PDPO rules listed below" in row.text) is explained
     assert "hidden evidence 4711" not in html
@@ -411,7 +410,7 @@ def test_in_an_assessment_a_pr_failed_by_a_breach_names_no_pdpo_before_the_decis
 ):
     _store_result(db_session, assessment_attempt, _pr_failed_by("high"))
     html = _result(client_as(trainee), assessment_attempt)
-    row = pr_rows(html)["3.1"]
+    row = pr_rows(html)["2.1"]
     assert row.status == "Not demonstrated"
     assert "Your assessor will explain with the decision why" in row.text
     assert "PDPO" not in row.text and "Counts against" not in row.text

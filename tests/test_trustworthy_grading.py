@@ -24,7 +24,6 @@ from sandbox_crm.models import ContactPoint, Customer, SandboxMeta
 if TYPE_CHECKING:
     from tests.graders_helpers import Attempt
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.graders_helpers"]
 
 # The same values as in tests.graders_helpers (not imported: pytest loads it as a plugin).
 TIER = {"field": "tier", "op": "in", "value": ["gold", "platinum"]}

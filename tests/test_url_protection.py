@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sandbox_crm.models import ContactPoint, ReportRun
-from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import VIP_SCENARIO
+from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE
 from training_platform.models import Attempt
 from training_platform.sandboxes import get_store
 
@@ -62,7 +61,7 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
 
 
 @pytest.fixture
-def url_values(ids, vip_scenario, sandbox_settings, db_session):
+def url_values(ids, practice_scenario, sandbox_settings, db_session):
     """A real value for every URL parameter the app uses."""
     sandbox_key = db_session.get(Attempt, ids.graded).sandbox_key
     with get_store(sandbox_settings).session(sandbox_key, read_only=True) as sandbox:
@@ -78,11 +77,11 @@ def url_values(ids, vip_scenario, sandbox_settings, db_session):
         "run_id": run,
         "export_id": ids.export,
         "department_code": "marketing",
-        "version_id": vip_scenario.id,
-        "code": "105077L3",
+        "version_id": practice_scenario.id,
+        "code": UNIT_CODE,
         "kind": "scenario",
-        "key": VIP_SCENARIO,
-        "item_id": "w-activity",
+        "key": SCENARIO_ID,
+        "item_id": "w-proposal",
     }
 
 

@@ -18,9 +18,8 @@ from graders.runner import generation_spec, pick_variant
 from sandbox_crm import generator
 from sandbox_crm.info import sandbox_info
 from sandbox_crm.store import TemplateNotFound
-from tests.platform_fixtures import *  # noqa: F403
-from tests.platform_fixtures import VIP_SCENARIO, apply_reference_solution, reference_answers
-from training_platform import attempts_service, regrade_service, sandboxes
+from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
+from training_platform import attempts_service, definitions_store, regrade_service, sandboxes
 from training_platform.db import new_session
 from training_platform.models import Attempt, DefinitionVersion, GradeRecord, User
 
@@ -59,9 +58,11 @@ def own_templates(sandbox_settings: Flask, tmp_path: Path) -> Flask:
 
 
 @pytest.fixture
-def pinned_attempt(own_templates: Flask, db_session: Session, trainee, vip_scenario) -> Attempt:
+def pinned_attempt(
+    own_templates: Flask, db_session: Session, trainee, practice_scenario
+) -> Attempt:
     """A graded reference attempt whose template lives in the test's own cache."""
-    attempt = _start(own_templates, db_session, trainee, vip_scenario)
+    attempt = _start(own_templates, db_session, trainee, practice_scenario)
     return _hand_in(own_templates, db_session, attempt)
 
 
@@ -83,11 +84,11 @@ def test_pick_variant_starts_a_new_round_without_repeating_the_last_variant():
 
 
 def test_a_trainees_attempts_in_a_pool_of_n_get_n_different_variants(
-    pool_of_three: Flask, db_session: Session, trainee, vip_scenario
+    pool_of_three: Flask, db_session: Session, trainee, practice_scenario
 ):
-    attempts = [_start(pool_of_three, db_session, trainee, vip_scenario) for _ in range(3)]
+    attempts = [_start(pool_of_three, db_session, trainee, practice_scenario) for _ in range(3)]
     assert sorted(a.variant for a in attempts) == [0, 1, 2]
-    scenario = attempts_service.scenario_of(attempts[0])
+    scenario = definitions_store.scenario_of(attempts[0])
     for attempt in attempts:
         assert attempt.template_key == generation_spec(scenario, attempt.variant).cache_key()
         assert attempt.generator_version == generator.GENERATOR_VERSION
@@ -100,33 +101,35 @@ def test_a_trainees_attempts_in_a_pool_of_n_get_n_different_variants(
 
 
 def test_when_the_pool_is_used_up_the_variants_come_round_again(
-    pool_of_three: Flask, db_session: Session, trainee, vip_scenario
+    pool_of_three: Flask, db_session: Session, trainee, practice_scenario
 ):
-    variants = [_start(pool_of_three, db_session, trainee, vip_scenario).variant for _ in range(6)]
+    variants = [
+        _start(pool_of_three, db_session, trainee, practice_scenario).variant for _ in range(6)
+    ]
     assert sorted(variants[:3]) == [0, 1, 2]
     assert sorted(variants[3:]) == [0, 1, 2]
     assert variants[3] != variants[2]
 
 
 def test_two_trainees_of_one_centre_get_different_variants(
-    pool_of_three: Flask, db_session: Session, trainee, other_trainee, vip_scenario
+    pool_of_three: Flask, db_session: Session, trainee, other_trainee, practice_scenario
 ):
-    first = _start(pool_of_three, db_session, trainee, vip_scenario)
-    second = _start(pool_of_three, db_session, other_trainee, vip_scenario)
+    first = _start(pool_of_three, db_session, trainee, practice_scenario)
+    second = _start(pool_of_three, db_session, other_trainee, practice_scenario)
     assert first.variant != second.variant
 
 
 def test_a_pool_of_one_gives_everyone_the_same_variant(
-    sandbox_settings: Flask, db_session: Session, trainee, other_trainee, vip_scenario
+    sandbox_settings: Flask, db_session: Session, trainee, other_trainee, practice_scenario
 ):
-    first = _start(sandbox_settings, db_session, trainee, vip_scenario)
-    second = _start(sandbox_settings, db_session, other_trainee, vip_scenario)
-    again = _start(sandbox_settings, db_session, trainee, vip_scenario)
+    first = _start(sandbox_settings, db_session, trainee, practice_scenario)
+    second = _start(sandbox_settings, db_session, other_trainee, practice_scenario)
+    again = _start(sandbox_settings, db_session, trainee, practice_scenario)
     assert first.variant == second.variant == again.variant == 0
 
 
 def test_two_starts_at_once_by_one_trainee_get_different_variants(
-    pool_of_three: Flask, trainee, vip_scenario
+    pool_of_three: Flask, trainee, practice_scenario
 ):
     barrier = threading.Barrier(2)
     variants: list[int] = []
@@ -137,7 +140,7 @@ def test_two_starts_at_once_by_one_trainee_get_different_variants(
             session = new_session(pool_of_three)
             try:
                 user = session.get(User, trainee.id)
-                version = session.get(DefinitionVersion, vip_scenario.id)
+                version = session.get(DefinitionVersion, practice_scenario.id)
                 barrier.wait()
                 attempt = attempts_service.start_attempt(session, user, version)
                 variants.append(attempt.variant)
@@ -181,7 +184,7 @@ def test_a_generator_upgrade_does_not_change_a_regrades_baseline(
 ):
     store = sandboxes.get_store(own_templates)
     before = store.template_keys()
-    scenario = attempts_service.scenario_of(pinned_attempt)
+    scenario = definitions_store.scenario_of(pinned_attempt)
     monkeypatch.setattr(generator, "GENERATOR_VERSION", "99-upgraded")
     assert generation_spec(scenario, pinned_attempt.variant).cache_key() != before[0]
     with own_templates.app_context():
@@ -229,7 +232,7 @@ def test_purge_keeps_templates_attempts_refer_to_and_deletes_the_rest(
     own_templates: Flask, runner, db_session: Session, pinned_attempt: Attempt
 ):
     store = sandboxes.get_store(own_templates)
-    scenario = attempts_service.scenario_of(pinned_attempt)
+    scenario = definitions_store.scenario_of(pinned_attempt)
     spare = generator.GenerationSpec(
         profile="retail", seed=1, customers=60, today=scenario.crm.today
     )
@@ -254,9 +257,11 @@ def test_purge_keeps_templates_attempts_refer_to_and_deletes_the_rest(
     assert store.template_keys() == [pinned_attempt.template_key]
 
 
-def test_purge_keeps_the_pool_of_a_current_scenario(own_templates: Flask, runner, vip_scenario):
+def test_purge_keeps_the_pool_of_a_current_scenario(
+    own_templates: Flask, runner, practice_scenario
+):
     store = sandboxes.get_store(own_templates)
-    pool = sandboxes.pregenerate_variants(store, _model(vip_scenario), cap=1)
+    pool = sandboxes.pregenerate_variants(store, _model(practice_scenario), cap=1)
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
     assert store.template_keys() == list(pool.keys)
@@ -272,14 +277,14 @@ def _model(version: DefinitionVersion):
 
 
 def test_practicum_pregenerate_generates_a_scenarios_pool(
-    own_templates: Flask, runner, vip_scenario
+    own_templates: Flask, runner, practice_scenario
 ):
     own_templates.config["SANDBOX_VARIANTS"] = 2
-    result = runner.invoke(args=["pregenerate", VIP_SCENARIO])
+    result = runner.invoke(args=["pregenerate", SCENARIO_ID])
     assert result.exit_code == 0, result.output
     assert "2 variant(s) ready, 2 generated now" in result.output
     store = sandboxes.get_store(own_templates)
-    scenario = _model(vip_scenario)
+    scenario = _model(practice_scenario)
     expected = sorted(runner_key(scenario, v) for v in range(2))
     assert store.template_keys() == expected
     again = runner.invoke(args=["pregenerate"])
@@ -292,18 +297,18 @@ def runner_key(scenario, variant: int) -> str:
 
 
 def test_practicum_pregenerate_names_the_scenarios_it_knows(
-    own_templates: Flask, runner, vip_scenario
+    own_templates: Flask, runner, practice_scenario
 ):
     result = runner.invoke(args=["pregenerate", "no-such-scenario"])
     assert result.exit_code == 2
-    assert VIP_SCENARIO in result.output
+    assert SCENARIO_ID in result.output
 
 
 def test_publishing_queues_the_pool_in_the_background_only_when_enabled(
-    own_templates: Flask, vip_scenario
+    own_templates: Flask, practice_scenario
 ):
     store = sandboxes.get_store(own_templates)
-    scenario = _model(vip_scenario)
+    scenario = _model(practice_scenario)
     with own_templates.app_context():
         assert sandboxes.schedule_pregeneration([scenario]) == []  # off under TESTING
         own_templates.config["PREGENERATE_VARIANTS"] = True
@@ -314,13 +319,13 @@ def test_publishing_queues_the_pool_in_the_background_only_when_enabled(
 
 
 def test_the_app_generates_current_pools_after_its_first_request(
-    own_templates: Flask, client, vip_scenario
+    own_templates: Flask, client, practice_scenario
 ):
     own_templates.config["PREGENERATE_VARIANTS"] = True
     client.get("/login")
     own_templates.extensions[sandboxes.WORKER_KEY].shutdown(wait=True)
     assert sandboxes.get_store(own_templates).template_keys() == [
-        runner_key(_model(vip_scenario), 0)
+        runner_key(_model(practice_scenario), 0)
     ]
 
 
@@ -383,7 +388,7 @@ def test_practicum_regrade_preview_reports_changed_attempts_and_a_summary(
     runner, graded_attempt: Attempt, db_session: Session, columns_check_broken
 ):
     before = _records(db_session)
-    result = runner.invoke(args=["regrade", "--preview", "--scenario", VIP_SCENARIO])
+    result = runner.invoke(args=["regrade", "--preview", "--scenario", SCENARIO_ID])
     assert result.exit_code == 0, result.output
     assert f"attempt #{graded_attempt.id}" in result.output
     assert "check columns: pass -> fail" in result.output
@@ -412,7 +417,7 @@ def test_practicum_regrade_needs_preview(runner, graded_attempt: Attempt):
 def test_the_result_evidence_and_attempts_pages_name_the_variant(
     client_as, trainee, assessor, graded_attempt: Attempt
 ):
-    pool = attempts_service.scenario_of(graded_attempt).crm.variants
+    pool = definitions_store.scenario_of(graded_attempt).crm.variants
     label = f"Data variant {graded_attempt.variant + 1} of {pool}"
     result = client_as(trainee).get(f"/attempts/{graded_attempt.id}/result")
     assert label in result.get_data(as_text=True)

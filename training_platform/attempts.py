@@ -18,9 +18,12 @@ from graders.definitions import MultipleChoiceItem, Scenario
 from training_platform import attempts_service as service
 from training_platform import crm_mount, definitions_store
 from training_platform.db import get_session
+from training_platform.definitions_store import scenario_of
+from training_platform.errors import ServiceError, flash_service_error
 from training_platform.models import Attempt, AttemptStatus, Role
 from training_platform.navigation import add_nav_item
-from training_platform.result_view import present_result
+from training_platform.presenters.result import present_result
+from training_platform.results_service import latest_grade_records, result_for_trainee
 from training_platform.security import role_required
 
 bp = Blueprint("attempts", __name__)
@@ -96,7 +99,7 @@ def index():
     """The signed-in trainee's attempts, newest first."""
     session = get_session()
     attempts = service.attempts_for(session, current_user)
-    grades = service.latest_grade_records(session, (a.id for a in attempts))
+    grades = latest_grade_records(session, (a.id for a in attempts))
     variants = {a.id: service.variant_label(a) for a in attempts}
     return render_template(
         "attempts/index.html", attempts=attempts, grades=grades, variants=variants
@@ -113,9 +116,9 @@ def start(version_id: int):
         abort(404)
     try:
         attempt = service.start_attempt(session, current_user, version)
-    except service.AttemptError as exc:
+    except ServiceError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        flash_service_error(exc)
         return redirect(url_for("catalogue.unit", code=version.unit_code))
     session.commit()
     flash("Your attempt has started, with its own sandbox CRM.", "success")
@@ -137,7 +140,7 @@ def _attempt_page(
     page = render_template(
         "attempts/show.html",
         attempt=attempt,
-        scenario=service.scenario_of(attempt),
+        scenario=scenario_of(attempt),
         workspace=service.attempt_workspace(attempt),
         can_work=can_work,
         is_owner=service.is_owner(current_user, attempt),
@@ -153,12 +156,12 @@ def save_answers(attempt_id: int):
     """Save the answers to the questions (all of them are checked first)."""
     attempt = _own_attempt_or_error(attempt_id)
     session = get_session()
-    answers = answers_from_form(service.scenario_of(attempt), request.form)
+    answers = answers_from_form(scenario_of(attempt), request.form)
     try:
         service.save_answers(session, attempt, answers)
-    except service.AttemptError as exc:
+    except ServiceError as exc:
         session.rollback()
-        return _attempt_page(attempt, answers, f"Your answers were not saved. {exc}")
+        return _attempt_page(attempt, answers, f"Your answers were not saved. {exc.message}")
     session.commit()
     flash("Your answers are saved.", "success")
     return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="questions"))
@@ -175,9 +178,9 @@ def submit(attempt_id: int):
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
     try:
         service.submit_attempt(session, attempt, deliverables_from_form(request.form))
-    except service.AttemptError as exc:
+    except ServiceError as exc:
         session.rollback()
-        flash(f"Your attempt was not submitted. {exc}", "error")
+        flash_service_error(exc, "Your attempt was not submitted. ")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
     session.commit()  # the hand-in stands even if grading fails
     try:
@@ -198,11 +201,11 @@ def result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect(url_for("attempts.show", attempt_id=attempt_id))
-    result = service.result_for_trainee(get_session(), attempt)
+    result = result_for_trainee(get_session(), attempt)
     return render_template(
         "attempts/result.html",
         attempt=attempt,
-        scenario=service.scenario_of(attempt),
+        scenario=scenario_of(attempt),
         feedback=present_result(result) if result is not None else None,
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),
@@ -218,9 +221,9 @@ def retry(attempt_id: int):
     session = get_session()
     try:
         new_attempt = service.retry_attempt(session, current_user, attempt)
-    except service.AttemptError as exc:
+    except ServiceError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        flash_service_error(exc)
         return redirect(url_for("attempts.result", attempt_id=attempt_id))
     session.commit()
     flash("A new attempt has started, with a fresh sandbox CRM.", "success")

@@ -1,5 +1,6 @@
-"""Attempts: start one in a fresh sandbox, save answers, submit, grade, and read the result.
+"""Attempts: start one in a fresh sandbox, save answers, submit and grade.
 
+Reading results back is results_service's business.
 Services take the platform's Session first; they validate, change rows, flush and never commit.
 The sandbox store is taken from the current app unless a test passes its own.
 """
@@ -8,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import faker
@@ -23,23 +23,18 @@ from graders.definitions import (
     MultipleChoiceItem,
     Scenario,
     SingleChoiceItem,
-    Unit,
     WrittenItem,
 )
 from graders.definitions.models import DeliverableKind
-from graders.engine import WRITTEN_PASS_MARK
-from graders.registry import PDPO_RULES, load_builtin, rule_key
 from graders.results import (
-    AppliedOverride,
     GradingResult,
-    RequirementStatus,
-    Severity,
-    Status,
 )
 from sandbox_crm import generator
 from sandbox_crm.deliverables import get_deliverable_kind
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
+from training_platform.definitions_store import scenario_of, unit_of
+from training_platform.errors import CONFLICT, INVALID, NOT_ALLOWED, ServiceError
 from training_platform.models import (
     Attempt,
     AttemptStatus,
@@ -47,7 +42,6 @@ from training_platform.models import (
     DefinitionKind,
     DefinitionVersion,
     GradeRecord,
-    Review,
     Role,
     User,
     utcnow,
@@ -62,25 +56,11 @@ GRADING_FAILED = (
 )
 
 
-class AttemptError(ValueError):
-    """A refused action on an attempt, with a message fit to show the trainee."""
-
-
 class GradingFailed(RuntimeError):
     """Grading raised; the attempt stays submitted and can be graded again."""
 
 
 # --- reading definitions ----------------------------------------------------------------------
-
-
-def scenario_of(attempt: Attempt) -> Scenario:
-    """The exact scenario version an attempt was started on."""
-    return definitions_store.load_scenario_model(attempt.scenario_version)
-
-
-def unit_of(attempt: Attempt) -> Unit:
-    """The exact unit version an attempt is graded against."""
-    return definitions_store.load_unit_model(attempt.unit_version)
 
 
 def _store(store: SandboxStore | None) -> SandboxStore:
@@ -119,9 +99,7 @@ def visible_attempt(session: Session, user: User, attempt_id: int) -> Attempt | 
     return attempt
 
 
-def attempts_for(
-    session: Session, trainee: User, *, unit_code: str | None = None
-) -> list[Attempt]:
+def attempts_for(session: Session, trainee: User, *, unit_code: str | None = None) -> list[Attempt]:
     """A trainee's attempts, newest first; optionally only those of one unit."""
     query = (
         select(Attempt)
@@ -136,15 +114,18 @@ def attempts_for(
 
 def attempts_used(session: Session, trainee: User, scenario_key: str) -> int:
     """How many attempts the trainee has started at a scenario, over all of its versions."""
-    return session.scalar(
-        select(func.count(Attempt.id))
-        .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
-        .where(
-            Attempt.trainee_id == trainee.id,
-            DefinitionVersion.kind == DefinitionKind.SCENARIO,
-            DefinitionVersion.key == scenario_key,
+    return (
+        session.scalar(
+            select(func.count(Attempt.id))
+            .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+            .where(
+                Attempt.trainee_id == trainee.id,
+                DefinitionVersion.kind == DefinitionKind.SCENARIO,
+                DefinitionVersion.key == scenario_key,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 # --- starting ---------------------------------------------------------------------------------
@@ -218,28 +199,32 @@ def start_attempt(
     cloned from, which grading compares against.
     """
     if trainee.role != Role.TRAINEE:
-        raise AttemptError("Only trainees can start attempts.")
+        raise ServiceError(NOT_ALLOWED, "Only trainees can start attempts.")
     if scenario_version.kind != DefinitionKind.SCENARIO:
-        raise AttemptError("That is not a scenario.")
+        raise ServiceError(INVALID, "That is not a scenario.")
     if scenario_version.centre_id not in (None, trainee.centre_id):
-        raise AttemptError("This scenario is not offered by your centre.")
+        raise ServiceError(NOT_ALLOWED, "This scenario is not offered by your centre.")
     if not scenario_version.is_current:
-        raise AttemptError(
+        raise ServiceError(
+            CONFLICT,
             "This scenario has been updated since the page was opened. Open it again from the "
-            "catalogue."
+            "catalogue.",
         )
     scenario = definitions_store.load_scenario_model(scenario_version)
     _lock_allocation(session, trainee)
     used = attempts_used(session, trainee, scenario_version.key)
     if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None:
         if used >= scenario.max_attempts:
-            raise AttemptError(
-                f"You have used all {scenario.max_attempts} attempts allowed for this assessment."
+            raise ServiceError(
+                CONFLICT,
+                f"You have used all {scenario.max_attempts} attempts allowed for this assessment.",
             )
     try:
-        unit_version = definitions_store.unit_version_for(session, scenario_version)
+        unit_version = definitions_store.bound_unit_version(session, scenario_version)
     except LookupError as exc:
-        raise AttemptError(f"Unit {scenario_version.unit_code} is not published.") from exc
+        raise ServiceError(
+            CONFLICT, f"Unit {scenario_version.unit_code} is not published."
+        ) from exc
 
     store = _store(store)
     cap = variants if variants is not None else sandboxes.variant_cap()
@@ -303,14 +288,16 @@ def retry_attempt(
 ) -> Attempt:
     """Start another attempt at the same scenario (its current version) after a practice one."""
     if not is_owner(trainee, attempt):
-        raise AttemptError("Only the trainee who made this attempt can try it again.")
+        raise ServiceError(NOT_ALLOWED, "Only the trainee who made this attempt can try it again.")
     if not can_retry(trainee, attempt):
-        raise AttemptError("Only practice scenarios can be tried again from the result page.")
+        raise ServiceError(
+            INVALID, "Only practice scenarios can be tried again from the result page."
+        )
     current = definitions_store.current_version(
         session, DefinitionKind.SCENARIO, attempt.scenario_version.key, trainee.centre_id
     )
     if current is None:
-        raise AttemptError("This scenario is no longer offered.")
+        raise ServiceError(CONFLICT, "This scenario is no longer offered.")
     return start_attempt(session, trainee, current, store=store)
 
 
@@ -319,7 +306,9 @@ def retry_attempt(
 
 def _require_in_progress(attempt: Attempt) -> None:
     if attempt.status != AttemptStatus.IN_PROGRESS:
-        raise AttemptError("This attempt has been submitted: it can no longer be changed.")
+        raise ServiceError(
+            CONFLICT, "This attempt has been submitted: it can no longer be changed."
+        )
 
 
 def _question_label(scenario: Scenario, item_id: str) -> str:
@@ -380,7 +369,7 @@ def clean_answers(scenario: Scenario, answers: Mapping[str, Any]) -> dict[str, A
         if picked:
             cleaned[item_id] = picked
     if problems:
-        raise AttemptError(" ".join(problems))
+        raise ServiceError.invalid(problems)
     return cleaned
 
 
@@ -440,7 +429,7 @@ def _deliverable_ids(
     known = {d.id for d in scenario.deliverables}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise AttemptError(f"This scenario has no deliverable called {unknown[0]!r}.")
+        raise ServiceError.invalid(f"This scenario has no deliverable called {unknown[0]!r}.")
     chosen: dict[str, int] = {}
     problems: list[str] = []
     with store.session(attempt.sandbox_key, read_only=True) as sandbox:
@@ -465,7 +454,7 @@ def _deliverable_ids(
                 continue
             chosen[deliverable.id] = entity_id
     if problems:
-        raise AttemptError(" ".join(problems))
+        raise ServiceError.invalid(problems)
     return chosen
 
 
@@ -496,7 +485,7 @@ def submit_attempt(
         .execution_options(synchronize_session="fetch")
     )
     if claimed.rowcount != 1:
-        raise AttemptError("This attempt has already been submitted.")
+        raise ServiceError(CONFLICT, "This attempt has already been submitted.")
     store.freeze(attempt.sandbox_key)
     attempt.deliverables = chosen
     session.flush()
@@ -533,7 +522,7 @@ def grade_attempt_record(
 ) -> GradeRecord:
     """Grade a submitted attempt's frozen sandbox and keep the result as a new GradeRecord."""
     if attempt.status == AttemptStatus.IN_PROGRESS:
-        raise AttemptError("An attempt is graded after it has been submitted.")
+        raise ServiceError(CONFLICT, "An attempt is graded after it has been submitted.")
     try:
         result = grade_pinned(attempt, store=store)
     except Exception as exc:
@@ -553,340 +542,3 @@ def grade_attempt_record(
     attempt.graded_at = now
     session.flush()
     return record
-
-
-def latest_grade_record(session: Session, attempt: Attempt) -> GradeRecord | None:
-    """The attempt's most recent grading run, or None before it is graded."""
-    return session.scalars(
-        select(GradeRecord)
-        .where(GradeRecord.attempt_id == attempt.id)
-        .order_by(GradeRecord.id.desc())
-        .limit(1)
-    ).first()
-
-
-def latest_grade_records(session: Session, attempt_ids: Iterable[int]) -> dict[int, GradeRecord]:
-    """The most recent grading run of each of these attempts, by attempt id (one query)."""
-    ids = list(attempt_ids)
-    if not ids:
-        return {}
-    newest = (
-        select(func.max(GradeRecord.id))
-        .where(GradeRecord.attempt_id.in_(ids))
-        .group_by(GradeRecord.attempt_id)
-    )
-    rows = session.scalars(select(GradeRecord).where(GradeRecord.id.in_(newest)))
-    return {row.attempt_id: row for row in rows}
-
-
-def latest_grade(session: Session, attempt: Attempt) -> GradingResult | None:
-    """The most recent grading result of an attempt, or None before it is graded."""
-    record = latest_grade_record(session, attempt)
-    return GradingResult.from_dict(record.result) if record is not None else None
-
-
-# --- what the trainee reads -------------------------------------------------------------------
-#
-# These are data: which statuses, messages, overrides and scores the trainee may see. How they
-# are worded and coloured is the presenter's business (training_platform/result_view.py).
-
-
-@dataclass(frozen=True)
-class OverrideNote:
-    """An assessor's override of one automatic status, with the reason the trainee reads."""
-
-    automatic: str
-    status: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class CriterionScore:
-    """One rubric criterion of a written answer: the points given and the assessor's comment."""
-
-    criterion_id: str
-    text: str
-    points: int | None
-    max_points: int
-    comment: str
-
-
-@dataclass(frozen=True)
-class RubricFeedback:
-    """How the assessor scored a written answer against its rubric."""
-
-    criteria: tuple[CriterionScore, ...]
-    total: int
-    max_total: int
-    pass_mark: float
-
-
-@dataclass(frozen=True)
-class FeedbackLine:
-    """One check or question that evidences a PR, as the trainee sees it.
-
-    ``kind`` is "check" or "item"; ``status`` is the status in force (the assessor's, when
-    overridden), ``message`` the trainee-safe feedback of the automatic result.
-    """
-
-    kind: str
-    target_id: str
-    status: str
-    message: str
-    number: int | None = None
-    override: OverrideNote | None = None
-    rubric: RubricFeedback | None = None
-
-
-@dataclass(frozen=True)
-class RequirementFeedback:
-    """One PR of the unit: its text, the status in force and the feedback that explains it.
-
-    ``other_cause`` explains a PR not demonstrated although none of its checks and questions
-    failed and no assessor overrode it: "pdpo" when a serious PDPO breach counts against it,
-    "withheld" when that is feedback held back until the decision.
-    """
-
-    pr_id: str
-    group_title: str
-    text: str
-    points: tuple[Any, ...]
-    status: str
-    lines: tuple[FeedbackLine, ...]
-    override: OverrideNote | None = None
-    other_cause: str | None = None
-
-
-@dataclass(frozen=True)
-class PdpoFeedback:
-    """A PDPO rule breached (or judged by the assessor), without the records involved."""
-
-    rule_id: str
-    title: str
-    basis: str
-    severity: str
-    requirement: str
-    status: str
-    breaches: int
-    override: OverrideNote | None = None
-
-
-@dataclass(frozen=True)
-class TraineeResult:
-    """Everything the result page may show a trainee; never evidence or expected values.
-
-    Before the assessor's decision it holds the automatic result only: overrides, rubric scores
-    and comments are drafts until then. In an assessment, the feedback texts and the PDPO
-    findings are also held back until the decision (``feedback_withheld``).
-    """
-
-    recommendation: str
-    requirements: tuple[RequirementFeedback, ...]
-    pdpo: tuple[PdpoFeedback, ...]
-    decision: str | None = None
-    decision_comment: str = ""
-    decided_at: datetime | None = None
-    automatic_recommendation: str | None = None
-    feedback_withheld: bool = False
-
-    @property
-    def pending_review(self) -> bool:
-        """Whether the assessor has still to decide."""
-        return self.decision is None
-
-
-_SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
-_SERIOUS = (Severity.CRITICAL, Severity.HIGH)
-
-
-def _rule_text(rule_id: str) -> str:
-    """What a PDPO rule requires, in the rulebook's words (never the attempt's evidence)."""
-    load_builtin()
-    key = rule_key(rule_id)
-    return PDPO_RULES.get(key).description if key in PDPO_RULES else ""
-
-
-def result_for_trainee(session: Session, attempt: Attempt) -> TraineeResult | None:
-    """The trainee's result: the automatic one, or the assessor's judgement once decided."""
-    automatic = latest_grade(session, attempt)
-    if automatic is None:
-        return None
-    review = attempt.review
-    if review is None or review.decision is None:
-        return trainee_result(attempt, automatic)
-    # Drafts stay private to assessors; a recorded decision brings its overrides and scores.
-    from training_platform.review_service import effective_result
-
-    return trainee_result(
-        attempt,
-        effective_result(session, attempt),
-        automatic_recommendation=automatic.verdict.value,
-    )
-
-
-def _override(overridden: Mapping[str, AppliedOverride], target: str) -> OverrideNote | None:
-    applied = overridden.get(target)
-    if applied is None:
-        return None
-    return OverrideNote(automatic=applied.automatic, status=applied.status, reason=applied.reason)
-
-
-def _rubric(item: WrittenItem, review: Review | None, decided: bool) -> RubricFeedback | None:
-    """The rubric scores and comments of a written item, once the decision makes them final."""
-    if not decided or review is None:
-        return None
-    scores = {s.criterion_id: s for s in review.rubric_scores if s.item_id == item.id}
-    if not scores:
-        return None
-    criteria = tuple(
-        CriterionScore(
-            criterion_id=c.id,
-            text=c.text,
-            points=scores[c.id].points if c.id in scores else None,
-            max_points=c.points,
-            comment=(scores[c.id].comment or "") if c.id in scores else "",
-        )
-        for c in item.rubric
-    )
-    max_total = sum(c.points for c in item.rubric)
-    return RubricFeedback(
-        criteria=criteria,
-        total=sum(c.points or 0 for c in criteria),
-        max_total=max_total,
-        pass_mark=WRITTEN_PASS_MARK * max_total,
-    )
-
-
-def _other_cause(unexplained: bool, withheld: bool, serious_breach: bool) -> str | None:
-    if not unexplained:
-        return None
-    if withheld:
-        return "withheld"
-    return "pdpo" if serious_breach else None
-
-
-def trainee_result(
-    attempt: Attempt, result: GradingResult, *, automatic_recommendation: str | None = None
-) -> TraineeResult:
-    """Turn a grading result into what the trainee may read, per PR and per PDPO rule.
-
-    Each check and question carries the status in force; where the assessor overrode it, the
-    automatic status and the reason come with it, so a status never contradicts its PR. In an
-    assessment the feedback texts of checks and questions are hints, and the PDPO findings are
-    feedback too: both are left out until the assessor has decided; the statuses of the PRs
-    are shown at once.
-    """
-    unit = unit_of(attempt)
-    scenario = scenario_of(attempt)
-    review = attempt.review
-    decision = review.decision.value if review is not None and review.decision else None
-    decided = decision is not None
-    withheld = scenario.mode == Mode.ASSESSMENT and not decided
-    # Overrides are drafts until the decision; a result read before it has none anyway.
-    overridden: Mapping[str, AppliedOverride] = result.overridden if decided else {}
-    checks = {c.check_id: c for c in result.checks}
-    items = {i.item_id: i for i in result.items}
-    numbers = {item.id: n for n, item in enumerate(scenario.items, start=1)}
-    by_pr = {r.pr_id: r for r in result.requirements}
-
-    def in_force(target: str, status: str) -> str:
-        return overridden[target].status if target in overridden else str(status)
-
-    serious_breach = any(
-        r.severity in _SERIOUS and in_force(f"pdpo:{r.rule_id}", r.status) == Status.FAIL
-        for r in result.pdpo
-    )
-    rows: list[RequirementFeedback] = []
-    for group in unit.performance_requirements:
-        for leaf in group.items:
-            requirement = by_pr.get(leaf.id) or by_pr.get(unit.full_id(leaf.id))
-            if requirement is None:
-                continue
-            lines: list[FeedbackLine] = []
-            for check_id in requirement.check_ids:
-                check = checks.get(check_id)
-                if check is None:
-                    continue
-                target = f"check:{check_id}"
-                lines.append(
-                    FeedbackLine(
-                        kind="check",
-                        target_id=check_id,
-                        status=in_force(target, check.status),
-                        message="" if withheld else check.message,
-                        override=_override(overridden, target),
-                    )
-                )
-            for item_id in requirement.item_ids:
-                item = items.get(item_id)
-                if item is None:
-                    continue
-                target = f"item:{item_id}"
-                message = "" if withheld else item.message
-                definition = scenario.item(item_id)
-                lines.append(
-                    FeedbackLine(
-                        kind="item",
-                        target_id=item_id,
-                        status=in_force(target, item.status),
-                        message=message,
-                        number=numbers.get(item_id),
-                        override=_override(overridden, target),
-                        rubric=_rubric(definition, review, decided)
-                        if isinstance(definition, WrittenItem)
-                        else None,
-                    )
-                )
-            status = requirement.status.value
-            override = _override(overridden, f"pr:{requirement.pr_id}")
-            unexplained = (
-                status == RequirementStatus.NOT_DEMONSTRATED
-                and override is None
-                and not any(line.status == Status.FAIL for line in lines)
-            )
-            rows.append(
-                RequirementFeedback(
-                    pr_id=leaf.id,
-                    group_title=group.title,
-                    text=leaf.text,
-                    points=tuple(leaf.points),
-                    status=status,
-                    lines=tuple(lines),
-                    override=override,
-                    other_cause=_other_cause(unexplained, withheld, serious_breach),
-                )
-            )
-    pdpo: tuple[PdpoFeedback, ...] = ()
-    if not withheld:
-        shown = sorted(
-            (
-                r
-                for r in result.pdpo
-                if in_force(f"pdpo:{r.rule_id}", r.status) == Status.FAIL
-                or f"pdpo:{r.rule_id}" in overridden
-            ),
-            key=lambda r: (_SEVERITY_ORDER.get(r.severity, 9), r.rule_id),
-        )
-        pdpo = tuple(
-            PdpoFeedback(
-                rule_id=r.rule_id,
-                title=r.title,
-                basis=r.basis,
-                severity=r.severity.value,
-                requirement=_rule_text(r.rule_id),
-                status=in_force(f"pdpo:{r.rule_id}", r.status),
-                breaches=len(r.findings),
-                override=_override(overridden, f"pdpo:{r.rule_id}"),
-            )
-            for r in shown
-        )
-    return TraineeResult(
-        recommendation=result.verdict.value,
-        requirements=tuple(rows),
-        pdpo=pdpo,
-        decision=decision,
-        decision_comment=(review.comment if review is not None and decided else "") or "",
-        decided_at=review.decided_at if review is not None and decided else None,
-        automatic_recommendation=automatic_recommendation,
-        feedback_withheld=withheld,
-    )

@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from training_platform import authoring_service as service
 from training_platform import definitions_store, sandboxes
 from training_platform.db import get_session
+from training_platform.errors import ServiceError
 from training_platform.models import DefinitionKind, Role
 from training_platform.navigation import add_nav_item
 from training_platform.security import role_required
@@ -114,10 +115,11 @@ def upload():
             kind=form.kind.data,
             template_dir=sandboxes.get_store().template_dir,
         )
-    except service.UploadRefused as refused:
+    except ServiceError as refused:
         session.rollback()
-        status = 413 if len(data) > service.MAX_UPLOAD_BYTES else 400
-        return render_template("authoring/upload.html", form=form, error=str(refused)), status
+        return render_template(
+            "authoring/upload.html", form=form, error=refused.message
+        ), refused.http_status
     if not outcome.ok:
         session.rollback()
         return render_template(

@@ -31,6 +31,7 @@ from graders.validation import coverage_matrix, run_scenario
 from sandbox_crm.store import SandboxStore
 from training_platform import definitions_store
 from training_platform.definitions_store import PublishResult, ScenarioValidator
+from training_platform.errors import NOT_ALLOWED, TOO_LARGE, ServiceError
 from training_platform.models import DefinitionKind, DefinitionVersion, Role, User
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "DefinitionHistory",
     "UnitCoverage",
     "UploadOutcome",
-    "UploadRefused",
     "VersionEntry",
     "catalogue",
     "coverage",
@@ -56,10 +56,6 @@ MAX_UPLOAD_BYTES = DEFAULT_MAX_BYTES
 ALLOWED_SUFFIXES = (".yaml", ".yml")
 UNIT_KEYS = frozenset({"performance_requirements"})
 SCENARIO_KEYS = frozenset({"checks", "items"})
-
-
-class UploadRefused(ValueError):
-    """An upload refused before its content is read as a definition (name, size, kind)."""
 
 
 # --- uploading ---------------------------------------------------------------------------------
@@ -89,11 +85,15 @@ def _clean_filename(filename: str | None) -> str:
     """The uploaded file's base name (no folders), which must end in .yaml or .yml."""
     name = PurePath((filename or "").replace("\\", "/")).name.strip()
     if not name:
-        raise UploadRefused("Choose a YAML file to upload.")
+        raise ServiceError.invalid("Choose a YAML file to upload.", field="file")
     if not name.lower().endswith(ALLOWED_SUFFIXES):
-        raise UploadRefused("Upload a YAML file: its name must end in .yaml or .yml.")
+        raise ServiceError.invalid(
+            "Upload a YAML file: its name must end in .yaml or .yml.", field="file"
+        )
     if any(ord(char) < 32 for char in name) or len(name) > 200:
-        raise UploadRefused("Rename the file: its name is too long or has control characters.")
+        raise ServiceError.invalid(
+            "Rename the file: its name is too long or has control characters.", field="file"
+        )
     return name
 
 
@@ -177,35 +177,39 @@ def upload_definition(
 ) -> UploadOutcome:
     """Validate an uploaded unit or scenario and publish it for the admin's centre.
 
-    ``kind`` None (or "auto") detects it from the content. Raises UploadRefused for a wrong file
+    ``kind`` None (or "auto") detects it from the content. Raises ServiceError for a wrong file
     name, an oversize or empty file, or an undetectable kind; problems in the content come back
     in the outcome, with nothing stored.
     """
     if admin.role != Role.CENTRE_ADMIN:
-        raise UploadRefused("Only centre admins can publish units and scenarios.")
+        raise ServiceError(NOT_ALLOWED, "Only centre admins can publish units and scenarios.")
     name = _clean_filename(filename)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadRefused(
+        raise ServiceError(
+            TOO_LARGE,
             f"The file is {len(data) / 1024:,.0f} KiB, larger than the "
-            f"{MAX_UPLOAD_BYTES // 1024} KiB limit. Nothing was published."
+            f"{MAX_UPLOAD_BYTES // 1024} KiB limit. Nothing was published.",
+            field="file",
         )
     if not data.strip():
-        raise UploadRefused("The file is empty.")
+        raise ServiceError.invalid("The file is empty.", field="file")
     detected = detect_kind(data)
     if kind in (None, "", "auto"):
         # A file that is not even YAML is read as a scenario so that the loader reports where.
         chosen = detected or (DefinitionKind.SCENARIO if not _is_yaml_mapping(data) else None)
         if chosen is None:
-            raise UploadRefused(
+            raise ServiceError.invalid(
                 "Could not tell whether this is a unit or a scenario (a unit has "
-                "performance_requirements, a scenario has checks or items). Choose the kind."
+                "performance_requirements, a scenario has checks or items). Choose the kind.",
+                field="kind",
             )
     else:
         chosen = DefinitionKind(kind)
         if detected is not None and detected != chosen:
-            raise UploadRefused(
+            raise ServiceError.invalid(
                 f"You chose {chosen}, but this file looks like a {detected}. Choose the kind "
-                "again or check the file."
+                "again or check the file.",
+                field="kind",
             )
     result = definitions_store.publish(
         session,

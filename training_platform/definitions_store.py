@@ -4,11 +4,14 @@ Every definition is stored verbatim with its content hash. Publishing a changed 
 version and makes it current; older versions stay, so an attempt keeps the exact unit and
 scenario it was started (and graded) against. A centre may publish its own units and scenarios;
 a centre's version of a key takes precedence over the built-in one for that centre only.
+Units and scenarios stay consistent: a unit version that would orphan the PR references of the
+current scenarios using it is refused, and each scenario version records the unit version it was
+validated against, which its attempts bind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,9 +28,10 @@ from graders.definitions import (
     Unit,
     load_scenario_text,
     load_unit_text,
+    validate_scenario_against_unit,
 )
 from graders.validation import static_problems
-from training_platform.models import DefinitionKind, DefinitionVersion, utcnow
+from training_platform.models import Attempt, DefinitionKind, DefinitionVersion, utcnow
 
 ScenarioValidator = Callable[[LoadedDefinition[Scenario], Unit], list[Problem]]
 
@@ -57,6 +61,16 @@ def load_scenario_model(version: DefinitionVersion) -> Scenario:
     model = load_model(version)
     assert isinstance(model, Scenario)  # noqa: S101 - the kind column guarantees it
     return model
+
+
+def scenario_of(attempt: Attempt) -> Scenario:
+    """The exact scenario version an attempt was started on."""
+    return load_scenario_model(attempt.scenario_version)
+
+
+def unit_of(attempt: Attempt) -> Unit:
+    """The exact unit version an attempt is graded against."""
+    return load_unit_model(attempt.unit_version)
 
 
 def get_version(session: Session, version_id: int) -> DefinitionVersion | None:
@@ -120,6 +134,17 @@ def unit_version_for(session: Session, scenario_version: DefinitionVersion) -> D
     return unit
 
 
+def bound_unit_version(session: Session, scenario_version: DefinitionVersion) -> DefinitionVersion:
+    """The unit version an attempt at this scenario version binds.
+
+    That is the unit version the scenario version was validated against; versions published
+    before that was recorded bind the unit's current version.
+    """
+    if scenario_version.validated_unit is not None:
+        return scenario_version.validated_unit
+    return unit_version_for(session, scenario_version)
+
+
 def history(
     session: Session, kind: DefinitionKind, key: str, centre_id: int | None
 ) -> list[DefinitionVersion]:
@@ -167,13 +192,18 @@ def publish(
     centre_id: int | None,
     user_id: int | None,
     validate_scenario: ScenarioValidator | None = None,
+    superseded: Collection[str] = (),
 ) -> PublishResult:
     """Validate a unit or scenario file and store it as the next current version.
 
     A scenario gets every static check at once (its unit, PR ids, check types and parameters,
     deliverables, plants, steps); ``validate_scenario`` (the scripted runs, say) runs only on a
-    scenario without static problems. Nothing changes when the file has problems. Publishing
-    never alters an existing version, so attempts keep the version they were started and graded
+    scenario without static problems, and the version records the unit version it was validated
+    against, which its attempts bind. A unit is refused when the current scenarios that use it
+    name PRs it no longer has (except the scenarios in ``superseded``, whose new versions are
+    published in the same change and validated then); those that still fit are recorded as
+    validated against it. Nothing changes when the file has problems. Publishing never alters an
+    existing version's content, so attempts keep the versions they were started and graded
     against.
     """
     try:
@@ -183,6 +213,8 @@ def publish(
     model = loaded.model
     key = model.code if isinstance(model, Unit) else model.id
     unit_code = model.code if isinstance(model, Unit) else model.unit
+    unit_row: DefinitionVersion | None = None
+    dependants: list[DefinitionVersion] = []
     if isinstance(model, Scenario):
         unit_row = current_version(session, DefinitionKind.UNIT, model.unit, centre_id)
         if unit_row is None:
@@ -195,10 +227,22 @@ def publish(
             problems = validate_scenario(loaded, unit)
         if problems:
             return PublishResult(problems=problems)
+    else:
+        dependants = [
+            row
+            for row in scenarios_using_unit(session, model.code, centre_id)
+            if row.key not in superseded
+        ]
+        problems = orphaned_references(loaded, dependants)
+        if problems:
+            return PublishResult(problems=problems)
 
     previous = history(session, kind, key, centre_id)
     current = next((row for row in previous if row.is_current), None)
     if current is not None and current.content_hash == loaded.content_hash:
+        if unit_row is not None:
+            current.validated_unit = unit_row  # validated again, against this unit version
+            session.flush()
         return PublishResult(version=current, unchanged=True)
     for row in previous:
         row.is_current = False
@@ -227,10 +271,64 @@ def publish(
         published_at=utcnow(),
         published_by_id=user_id,
         is_current=True,
+        validated_unit=unit_row,
     )
     session.add(version)
+    for scenario_row in dependants:
+        scenario_row.validated_unit = version  # their PR references were checked against it
     session.flush()
     return PublishResult(version=version)
+
+
+def scenarios_using_unit(
+    session: Session, unit_code: str, centre_id: int | None
+) -> list[DefinitionVersion]:
+    """Current scenario versions whose unit a new version of this unit (for this owner) becomes.
+
+    A centre's own unit serves that centre's scenarios; a built-in unit serves the built-in
+    scenarios and those of centres that have no version of the unit of their own.
+    """
+    rows = session.scalars(
+        select(DefinitionVersion)
+        .where(
+            DefinitionVersion.kind == DefinitionKind.SCENARIO,
+            DefinitionVersion.unit_code == unit_code,
+            DefinitionVersion.is_current.is_(True),
+        )
+        .order_by(DefinitionVersion.key, DefinitionVersion.id)
+    )
+    using: list[DefinitionVersion] = []
+    for row in rows:
+        if centre_id is not None:
+            if row.centre_id == centre_id:
+                using.append(row)
+        elif row.centre_id is None or not _has_own_unit(session, unit_code, row.centre_id):
+            using.append(row)
+    return using
+
+
+def _has_own_unit(session: Session, unit_code: str, centre_id: int) -> bool:
+    unit = current_version(session, DefinitionKind.UNIT, unit_code, centre_id)
+    return unit is not None and unit.centre_id == centre_id
+
+
+def orphaned_references(
+    unit: LoadedDefinition[Unit], scenarios: Sequence[DefinitionVersion]
+) -> list[Problem]:
+    """One problem per PR reference of these scenarios that this unit version does not have."""
+    problems: list[Problem] = []
+    for row in scenarios:
+        loaded = parse(DefinitionKind.SCENARIO, row.source_text, row.filename)
+        for problem in validate_scenario_against_unit(loaded, unit.model):
+            problems.append(
+                unit.problem(
+                    ("performance_requirements",),
+                    f"scenario {row.key} (version {row.version}) would lose a PR it assesses: "
+                    f"{problem.path}: {problem.message}; publish a scenario version without "
+                    "it first, or keep the PR",
+                )
+            )
+    return problems
 
 
 def _files(root: Path) -> Sequence[tuple[DefinitionKind, Path]]:
@@ -241,6 +339,18 @@ def _files(root: Path) -> Sequence[tuple[DefinitionKind, Path]]:
     ]
 
 
+def _scenario_keys(files: Sequence[tuple[DefinitionKind, Path]]) -> set[str]:
+    """The ids of the valid scenario files among these."""
+    keys: set[str] = set()
+    for kind, path in files:
+        if kind == DefinitionKind.SCENARIO:
+            try:
+                keys.add(parse(kind, path.read_bytes(), path.name).model.id)
+            except DefinitionError:
+                continue  # reported when the file itself is published
+    return keys
+
+
 def sync_builtin(session: Session, root: str | Path) -> list[str]:
     """Publish the repository's own units and scenarios as built-in versions where they changed.
 
@@ -249,7 +359,10 @@ def sync_builtin(session: Session, root: str | Path) -> list[str]:
     root = Path(root)
     published: list[str] = []
     problems: list[Problem] = []
-    for kind, path in _files(root):
+    files = _files(root)
+    # Scenarios published in this same sync are checked against the new units on their own.
+    superseded = _scenario_keys(files)
+    for kind, path in files:
         result = publish(
             session,
             kind=kind,
@@ -257,6 +370,7 @@ def sync_builtin(session: Session, root: str | Path) -> list[str]:
             filename=str(path.relative_to(root)),
             centre_id=None,
             user_id=None,
+            superseded=superseded,
         )
         problems += result.problems
         if result.version is not None and not result.unchanged:

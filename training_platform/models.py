@@ -170,9 +170,13 @@ class DefinitionVersion(PlatformBase):
     published_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A scenario version: the unit version it was last validated against, which attempts bind.
+    # None for units, and for scenario versions published before this was recorded.
+    validated_unit_id: Mapped[int | None] = mapped_column(ForeignKey("definition_version.id"))
 
     centre: Mapped[Centre | None] = relationship()
     published_by: Mapped[User | None] = relationship()
+    validated_unit: Mapped[DefinitionVersion | None] = relationship(remote_side=[id])
 
     def __repr__(self) -> str:
         return f"<DefinitionVersion {self.kind} {self.key} v{self.version}>"

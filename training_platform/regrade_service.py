@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from graders.results import GradingResult
 from sandbox_crm.store import SandboxNotFound, SandboxStore, TemplateNotFound
 from training_platform import sandboxes
-from training_platform.attempts_service import grade_pinned, latest_grade_record
+from training_platform.attempts_service import grade_pinned
 from training_platform.models import (
     Attempt,
     DefinitionKind,
@@ -27,6 +27,7 @@ from training_platform.models import (
     GradeRecord,
     User,
 )
+from training_platform.results_service import latest_grade_record
 
 __all__ = [
     "RegradePreview",

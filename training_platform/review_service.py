@@ -2,8 +2,8 @@
 
 The automatic result (the latest GradeRecord) is never modified. An assessor's overrides are
 separate rows that keep the automatic status beside the new one and the reason; rubric scores are
-rows too; ``effective_result`` applies both through the grading engine's roll-up. The sandbox is
-only ever opened read-only here.
+rows too; ``results_service.effective_result`` applies both through the grading engine's roll-up.
+The sandbox is only ever opened read-only here.
 
 A decision is final: recording it sets the attempt to ``decided`` and from then on its overrides,
 rubric scores and decision can no longer change. Overrides are append-only until then (a later
@@ -22,20 +22,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from graders.definitions import Scenario, WrittenItem
-from graders.engine import roll_up
 from graders.results import GradingResult, RequirementStatus, Status, Verdict
 from sandbox_crm.audit import REFUSED_OPERATION
 from sandbox_crm.models import AuditEvent, StaffUser
 from sandbox_crm.store import SandboxNotFound, SandboxStore, TemplateNotFound
-from training_platform.attempts_service import (
-    latest_grade,
-    latest_grade_record,
-    latest_grade_records,
-    pinned_template_key,
-    scenario_of,
-    unit_of,
-    variant_label,
-)
+from training_platform.attempts_service import pinned_template_key
+from training_platform.definitions_store import scenario_of
+from training_platform.errors import CONFLICT, NOT_ALLOWED, NOT_FOUND, ServiceError
 from training_platform.models import (
     Attempt,
     AttemptStatus,
@@ -49,38 +42,27 @@ from training_platform.models import (
     VerdictOverride,
     utcnow,
 )
+from training_platform.results_service import automatic_result, effective_result, target_key
 
 __all__ = [
     "MIN_REASON_CHARS",
     "OVERRIDE_STATUSES",
     "QUEUE_SORTS",
     "QUEUE_STATES",
-    "AttemptNotFound",
     "FieldChange",
     "OverrideRequest",
-    "ReviewError",
     "SandboxGone",
     "TemplateGone",
     "Timeline",
     "TimelineEntry",
     "action_timeline",
-    "active_overrides",
-    "automatic_result",
     "can_change",
-    "effective_result",
-    "latest_grade_record",
-    "latest_grade_records",
     "queue_query",
     "record_decision",
     "record_overrides",
     "reviewable_attempt",
-    "rubric_points",
     "score_rubric",
-    "scenario_of",
     "short_text",
-    "target_key",
-    "unit_of",
-    "variant_label",
 ]
 
 MIN_REASON_CHARS = 10
@@ -110,18 +92,6 @@ _TARGET_WORDS = {
 }
 
 
-class ReviewError(ValueError):
-    """A refused review action; ``problems`` are messages fit to show the assessor."""
-
-    def __init__(self, problems: str | Sequence[str]) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__(" ".join(self.problems))
-
-
-class AttemptNotFound(LookupError):
-    """No reviewable attempt with this id for this user (unknown, another centre, not graded)."""
-
-
 # --- finding attempts --------------------------------------------------------------------------
 
 
@@ -130,7 +100,7 @@ def _same_centre(user: User, attempt: Attempt) -> bool:
 
 
 def reviewable_attempt(session: Session, user: User, attempt_id: int) -> Attempt:
-    """A graded or decided attempt of a trainee in the user's centre; AttemptNotFound otherwise."""
+    """A graded or decided attempt of a trainee in the user's centre; or a not-found error."""
     attempt = session.get(Attempt, attempt_id)
     if (
         attempt is None
@@ -138,7 +108,7 @@ def reviewable_attempt(session: Session, user: User, attempt_id: int) -> Attempt
         or not _same_centre(user, attempt)
         or attempt.status not in REVIEWABLE
     ):
-        raise AttemptNotFound(attempt_id)
+        raise ServiceError(NOT_FOUND, "There is no such attempt to review.")
     return attempt
 
 
@@ -166,69 +136,6 @@ def queue_query(
     )
 
 
-# --- results -----------------------------------------------------------------------------------
-
-
-def automatic_result(session: Session, attempt: Attempt) -> GradingResult:
-    """The automatic grading result, exactly as stored; ReviewError before grading."""
-    result = latest_grade(session, attempt)
-    if result is None:
-        raise ReviewError("This attempt has not been graded yet.")
-    return result
-
-
-def target_key(kind: OverrideTarget | str, target_id: str) -> str:
-    """The grading engine's name for an override target: "check:rows", "pdpo:DM-06", "pr:2.1"."""
-    kind = OverrideTarget(kind)
-    prefix = "pr" if kind == OverrideTarget.REQUIREMENT else kind.value
-    return f"{prefix}:{target_id}"
-
-
-def active_overrides(review: Review | None) -> dict[str, VerdictOverride]:
-    """The override in force for each target ("check:rows"): the latest one recorded."""
-    active: dict[str, VerdictOverride] = {}
-    if review is None:
-        return active
-    for override in sorted(review.overrides, key=lambda o: o.id):
-        active[target_key(override.target_kind, override.target_id)] = override
-    return active
-
-
-def rubric_points(review: Review | None) -> dict[str, dict[str, int]]:
-    """Rubric points recorded so far: item id -> criterion id -> points."""
-    scores: dict[str, dict[str, int]] = {}
-    if review is None:
-        return scores
-    for score in review.rubric_scores:
-        scores.setdefault(score.item_id, {})[score.criterion_id] = score.points
-    return scores
-
-
-def effective_result(session: Session, attempt: Attempt) -> GradingResult:
-    """The automatic result with the review's overrides and rubric scores rolled up again.
-
-    Checks and rules keep their automatic status; ``overridden`` holds each override beside the
-    automatic status with its reason; scored written items, the PRs and the verdict take the
-    assessor's judgement into account.
-    """
-    automatic = automatic_result(session, attempt)
-    review = attempt.review
-    active = active_overrides(review)
-    scores = rubric_points(review)
-    if not active and not scores:
-        return automatic
-    return roll_up(
-        unit_of(attempt),
-        scenario_of(attempt),
-        automatic.checks,
-        automatic.items,
-        automatic.pdpo,
-        overrides={key: {"status": o.status, "reason": o.reason} for key, o in active.items()},
-        rubric_scores=scores,
-        grader_version=automatic.grader_version,
-    )
-
-
 # --- changing the review -----------------------------------------------------------------------
 
 
@@ -243,13 +150,14 @@ def can_change(user: User, attempt: Attempt) -> bool:
 
 def _require_changeable(assessor: User, attempt: Attempt) -> None:
     if not _same_centre(assessor, attempt) or attempt.status not in REVIEWABLE:
-        raise AttemptNotFound(attempt.id)
+        raise ServiceError(NOT_FOUND, "There is no such attempt to review.")
     if assessor.role != Role.ASSESSOR:
-        raise ReviewError("Only assessors can review attempts.")
+        raise ServiceError(NOT_ALLOWED, "Only assessors can review attempts.")
     if attempt.status == AttemptStatus.DECIDED:
-        raise ReviewError(
+        raise ServiceError(
+            CONFLICT,
             "This attempt has already been decided; the decision and the review that led to it "
-            "can no longer be changed."
+            "can no longer be changed.",
         )
 
 
@@ -312,7 +220,7 @@ def record_overrides(
     """Override automatic statuses, each with a reason; all are recorded or none is."""
     _require_changeable(assessor, attempt)
     if not requests:
-        raise ReviewError("Choose something to override.")
+        raise ServiceError.invalid("Choose something to override.")
     automatic = automatic_result(session, attempt)
     effective = effective_result(session, attempt)
     problems: list[str] = []
@@ -351,7 +259,7 @@ def record_overrides(
             continue
         accepted.append((kind, target_id, auto_status, status, reason))
     if problems:
-        raise ReviewError(problems)
+        raise ServiceError.invalid(problems)
     review = _review_for(session, assessor, attempt)
     now = utcnow()
     rows = [
@@ -375,7 +283,9 @@ def record_overrides(
 def _written_item(scenario: Scenario, item_id: str) -> WrittenItem:
     item = scenario.item(item_id)
     if not isinstance(item, WrittenItem):
-        raise ReviewError(f'There is no written question "{item_id}" with a rubric to score.')
+        raise ServiceError.invalid(
+            f'There is no written question "{item_id}" with a rubric to score.'
+        )
     return item
 
 
@@ -419,7 +329,7 @@ def score_rubric(
             continue
         chosen[criterion.id] = value
     if problems:
-        raise ReviewError(problems)
+        raise ServiceError.invalid(problems)
     review = _review_for(session, assessor, attempt)
     existing = {(s.item_id, s.criterion_id): s for s in review.rubric_scores}
     rows: list[RubricScore] = []
@@ -461,16 +371,16 @@ def record_decision(
     try:
         chosen = Decision(decision)
     except ValueError:
-        raise ReviewError('Choose "competent" or "not yet competent".') from None
+        raise ServiceError.invalid('Choose "competent" or "not yet competent".') from None
     text = _clean_text(comment)
     if len(text) > MAX_TEXT_CHARS:
-        raise ReviewError(f"Keep the comment under {MAX_TEXT_CHARS:,} characters.")
+        raise ServiceError.invalid(f"Keep the comment under {MAX_TEXT_CHARS:,} characters.")
     effective = effective_result(session, attempt)
     if effective.verdict == Verdict.PENDING_REVIEW:
         pending = _pending_words(effective) or ["complete the review of every requirement"]
-        raise ReviewError(f"Before deciding, {'; '.join(pending)}.")
+        raise ServiceError.invalid(f"Before deciding, {'; '.join(pending)}.")
     if chosen.value != effective.verdict.value and len(text) < MIN_REASON_CHARS:
-        raise ReviewError(
+        raise ServiceError.invalid(
             f"Your decision differs from the recommendation "
             f'("{effective.verdict.value.replace("_", " ")}"): give the reason in the comment '
             f"(at least {MIN_REASON_CHARS} characters)."

@@ -9,7 +9,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import yaml
@@ -35,6 +35,7 @@ from sandbox_crm.store import SandboxStore
 from training_platform import sandboxes
 from training_platform.db import get_session
 from training_platform.definitions_store import sync_builtin
+from training_platform.errors import INVALID, ServiceError, exit_with
 
 _STEPS = TypeAdapter(list[Step])
 
@@ -43,9 +44,8 @@ def _root() -> Path:
     return Path(current_app.config["DEFINITIONS_ROOT"])
 
 
-def _fail(message: str) -> None:
-    click.echo(message, err=True)
-    sys.exit(2)
+def _fail(message: str) -> NoReturn:
+    exit_with(ServiceError(INVALID, message))
 
 
 def _load_scenario_and_unit(

@@ -1,6 +1,6 @@
 """The trainee's result page as a view: tones, order and states for what the service returns.
 
-The attempts service decides what a trainee may see (``TraineeResult``); this module decides how
+The results service decides what a trainee may see (``TraineeResult``); this module decides how
 it is shown: which tone each status takes and which state each heading is in. The sentences
 themselves are plain strings in templates/attempts/result.html, so that they can be translated,
 and every status is written out in words beside its colour.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from training_platform.attempts_service import (
+from training_platform.results_service import (
     CriterionScore,
     FeedbackLine,
     OverrideNote,
