@@ -12,7 +12,6 @@ than the template's last one, and rows added or changed relative to the template
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,13 +20,15 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, column, event, func, or_, select, table
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.orm import Session
 
 from graders.definitions.models import Scenario
 from graders.results import freeze
-from sandbox_crm.models import AuditEvent, SandboxBase, SandboxMeta
+from sandbox_crm.areas import evidence_detail_keys, evidence_entity_names
+from sandbox_crm.backends import ChangedKeys, backend_of
+from sandbox_crm.info import SandboxInfo, sandbox_info
+from sandbox_crm.models import AuditEvent, SandboxBase
 
 __all__ = [
     "DELIVERABLE_PREFIX",
@@ -155,22 +156,20 @@ class GradingContext:
         """Return the entity id the trainee submitted for a deliverable, or None."""
         return self.deliverables.get(deliverable_id.removeprefix(DELIVERABLE_PREFIX))
 
-    def meta(self, key: str) -> str | None:
-        """Return a sandbox meta value of the final sandbox (profile, seed, today, ...)."""
-        row = self.final.get(SandboxMeta, key)
-        return row.value if row is not None else None
+    def info(self) -> SandboxInfo:
+        """The final sandbox's facts (company, date, trainee, clock, ...)."""
+        return self.memo("info", lambda: sandbox_info(self.final))
+
+    def template_info(self) -> SandboxInfo:
+        """The template's facts: what the sandbox was generated with, planted situations too."""
+        return self.memo("template_info", lambda: sandbox_info(self.template))
 
     def planted(self) -> Mapping[str, tuple[int, ...]]:
         """The template's planted situations: plant kind -> the customer ids it affected.
 
         Read from the template, so that nothing the trainee does can change who was planted.
         """
-        return self.memo("planted", self._read_planted)
-
-    def _read_planted(self) -> Mapping[str, tuple[int, ...]]:
-        row = self.template.get(SandboxMeta, "plants")
-        raw = json.loads(row.value) if row is not None and row.value else {}
-        return MappingProxyType({str(k): tuple(int(i) for i in v) for k, v in raw.items()})
+        return self.template_info().plants
 
     # --- audit events --------------------------------------------------------------------
 
@@ -264,21 +263,10 @@ class GradingContext:
         return self._cache[key]
 
 
-ENTITY_NAMES: Mapping[str, str] = MappingProxyType({"report": "report_definition"})
-"""Audit entity types that are not a table's or class's own name, and their table."""
+ENTITY_NAMES: Mapping[str, str] = evidence_entity_names()
+"""Audit entity types that are not a table's or class's own name, and their table (per area)."""
 
-DETAIL_KEYS: Mapping[str, str] = MappingProxyType(
-    {
-        "customer_id": "customer",
-        "contact_point_id": "contact_point",
-        "consent_record_id": "consent_record",
-        "message_id": "message",
-        "report_id": "report_definition",
-        "run_id": "report_run",
-        "export_id": "report_export",
-        "share_id": "report_share",
-    }
-)
+DETAIL_KEYS: Mapping[str, str] = evidence_detail_keys()
 """Keys in an event's details that name a row of a table by its id (at any depth)."""
 
 
@@ -325,9 +313,6 @@ def _table(table: str | Table) -> Table:
         raise LookupError(f"unknown sandbox table {table!r}; known: {known}") from None
 
 
-ATTACHED_TEMPLATE = "grading_template"
-"""Schema name under which the template file is attached to the final sandbox's connection."""
-
 _CHUNK = 500
 
 
@@ -337,13 +322,13 @@ def _diff_table(ctx: GradingContext, tbl: Table, columns: tuple[str, ...] | None
     for name in reversed(pk):
         if name not in names:
             names.insert(0, name)
-    found = _differing_keys(ctx, tbl, pk, names)
+    found = _differing_keys(ctx, tbl, names)
     if found is None:  # no fast path: compare every row in Python
         before, after = _rows(ctx.template, tbl, pk, names), _rows(ctx.final, tbl, pk, names)
         added = sorted(k for k in after if k not in before)
         deleted = sorted(k for k in before if k not in after)
     else:
-        added, deleted, differing = found
+        added, deleted, differing = found.added, found.deleted, found.differing
         candidates = sorted(differing - set(added))
         before = _rows(ctx.template, tbl, pk, names, candidates)
         after = _rows(ctx.final, tbl, pk, names, candidates)
@@ -387,59 +372,16 @@ def _rows(
     return out
 
 
-def _sqlite_file(session: Session) -> str | None:
-    """The file of a session's SQLite database, or None (another database, or in memory)."""
-    if session.get_bind().dialect.name != "sqlite":
-        return None
-    rows = session.connection().exec_driver_sql("PRAGMA database_list").all()
-    return next((row[2] for row in rows if row[1] == "main" and row[2]), None)
+def _differing_keys(ctx: GradingContext, tbl: Table, names: list[str]) -> ChangedKeys | None:
+    """Ask the backend that opened the final sandbox to compare the table where the data is.
 
-
-def _differing_keys(
-    ctx: GradingContext, tbl: Table, pk: list[str], names: list[str]
-) -> tuple[list[Key], list[Key], set[Key]] | None:
-    """Added keys, deleted keys and keys of rows that differ, computed inside SQLite.
-
-    The template file is attached to the final sandbox's connection for the duration, so the
-    comparison runs in the database instead of loading both tables into Python; a large table
-    with a handful of changes costs one indexed pass in C. Returns None when that is not
-    possible (not two SQLite files, a composite key, or the connection refuses to attach), and
-    the caller compares in Python.
+    None when the sessions were not opened by a backend or the backend cannot; the caller then
+    compares the rows in Python.
     """
-    if len(pk) != 1:
+    backend = backend_of(ctx.final)
+    if backend is None:
         return None
-    template_file = _sqlite_file(ctx.template)
-    if template_file is None or _sqlite_file(ctx.final) in (None, template_file):
-        return None
-    connection = ctx.final.connection()
-    try:
-        connection.exec_driver_sql(f"ATTACH DATABASE ? AS {ATTACHED_TEMPLATE}", (template_file,))
-    except DBAPIError:
-        return None
-    try:
-        # Both tables have the same name, so each gets an alias for the joins.
-        old = table(tbl.name, *(column(n) for n in names), schema=ATTACHED_TEMPLATE).alias("old")
-        new = tbl.alias("new")
-        new_key, old_key = new.c[pk[0]], old.c[pk[0]]
-        added = connection.execute(
-            select(new_key)
-            .select_from(new.outerjoin(old, old_key == new_key))
-            .where(old_key.is_(None))
-        ).scalars()
-        deleted = connection.execute(
-            select(old_key)
-            .select_from(old.outerjoin(new, new_key == old_key))
-            .where(new_key.is_(None))
-        ).scalars()
-        # Rows keep their key in the copy, so a join on the key finds every changed row in
-        # one indexed pass; IS NOT compares NULLs as values.
-        changed = select(new_key).select_from(new.join(old, old_key == new_key))
-        changed = changed.where(or_(*(new.c[n].is_distinct_from(old.c[n]) for n in names)))
-        differing = set(connection.execute(changed).scalars())
-        added, deleted = list(added), list(deleted)
-    finally:
-        connection.exec_driver_sql(f"DETACH DATABASE {ATTACHED_TEMPLATE}")
-    return sorted(added), sorted(deleted), differing
+    return backend.changed_keys(ctx.template, ctx.final, tbl, names)
 
 
 def _sandbox_date(final: Session, events: tuple[EventRecord, ...]) -> date:
@@ -448,11 +390,8 @@ def _sandbox_date(final: Session, events: tuple[EventRecord, ...]) -> date:
     The latest of: the clock's anchor, the ``today`` meta value and the last attempt event.
     The live clock is not read: in real mode it follows wall time, in stepped mode it advances.
     """
-    candidates: list[date] = []
-    for key in ("clock_anchor_sandbox", "today"):
-        row = final.get(SandboxMeta, key)
-        if row is not None and row.value:
-            candidates.append(datetime.fromisoformat(row.value).date())
+    info = sandbox_info(final)
+    candidates = [day for day in (info.clock_date, info.today) if day is not None]
     if events:
         candidates.append(events[-1].occurred_at.date())
     if not candidates:

@@ -20,9 +20,9 @@ from typing import Any
 
 from graders.definitions.models import Scenario
 from graders.runner import generation_spec, sandbox_date
+from sandbox_crm.backends import SandboxBackend
 from sandbox_crm.query import QueryError, select_keys, select_rows
 from sandbox_crm.sources import SOURCES, get_source
-from sandbox_crm.store import SandboxStore
 
 __all__ = [
     "CriterionResult",
@@ -353,7 +353,7 @@ class _Values:
         return above[0] if above else None
 
 
-def discriminate(store: SandboxStore, scenario: Scenario) -> list[CriterionResult]:
+def discriminate(store: SandboxBackend, scenario: Scenario) -> list[CriterionResult]:
     """Evaluate every perturbation of every rows expectation on every variant's template."""
     expectations = rows_expectations(scenario)
     if not expectations:

@@ -1,6 +1,7 @@
 """Registries of check types and PDPO rules, each keyed by a stable dotted name.
 
-Modules register their entries at import time with the ``check`` and ``rule`` decorators;
+Both are ``sandbox_crm.registry.Registry`` instances. Modules register their entries at import
+time with the ``check`` and ``rule`` decorators;
 ``load_builtin`` imports the explicit list of built-in modules. Registering a name twice is an
 error, so two modules can never silently replace each other's check. ``isolated`` swaps the
 registries' contents for a test and restores them afterwards.
@@ -8,16 +9,16 @@ registries' contents for a test and restores them afterwards.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from graders.results import Severity
+from sandbox_crm.registry import DuplicateNameError, Registry, UnknownNameError
 
 if TYPE_CHECKING:
     from graders.context import GradingContext
@@ -41,8 +42,6 @@ __all__ = [
     "rule",
 ]
 
-T = TypeVar("T")
-
 CHECK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 """A check name: lower-case dotted words, e.g. ``report.rows_match`` (as scenarios write it)."""
 
@@ -62,67 +61,6 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.pdpo.others",
 )
 """Every module that registers built-in checks and rules; add a new module here to load it."""
-
-
-class DuplicateNameError(ValueError):
-    """Raised when a name is registered twice in the same registry."""
-
-
-class UnknownNameError(LookupError):
-    """Raised when a name is looked up that no module registered."""
-
-
-class Registry(Generic[T]):
-    """Entries of one kind keyed by a stable dotted name; a name can be registered once."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._entries: dict[str, T] = {}
-
-    def add(self, name: str, entry: T) -> T:
-        """Register ``entry`` under ``name``; raise DuplicateNameError if the name is taken."""
-        if name in self._entries:
-            raise DuplicateNameError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = entry
-        return entry
-
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator registering the decorated object itself under ``name``."""
-
-        def decorate(entry: T) -> T:
-            return self.add(name, entry)
-
-        return decorate
-
-    def get(self, name: str) -> T:
-        """Return the entry registered under ``name``; the error lists the known names."""
-        try:
-            return self._entries[name]
-        except KeyError:
-            known = ", ".join(self.names()) or "none"
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {known}") from None
-
-    def names(self) -> list[str]:
-        """Return the registered names, sorted."""
-        return sorted(self._entries)
-
-    def items(self) -> list[tuple[str, T]]:
-        """Return (name, entry) pairs sorted by name."""
-        return sorted(self._entries.items())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
-
-    def _swap(self, entries: dict[str, T]) -> dict[str, T]:
-        """Replace the entries, returning the previous ones (used by ``isolated``)."""
-        previous, self._entries = self._entries, entries
-        return previous
 
 
 CheckFunc = Callable[["GradingContext", Any], "Outcome"]
@@ -162,8 +100,8 @@ class RuleType:
         return rule_key(self.rule_id)
 
 
-CHECKS: Registry[CheckType] = Registry("check type")
-PDPO_RULES: Registry[RuleType] = Registry("PDPO rule")
+CHECKS: Registry[CheckType] = Registry("check type", BUILTIN_MODULES)
+PDPO_RULES: Registry[RuleType] = Registry("PDPO rule", BUILTIN_MODULES)
 
 
 def rule_key(rule_id: str) -> str:
@@ -216,18 +154,11 @@ def rule(
 
 def load_builtin() -> None:
     """Import every module in BUILTIN_MODULES (a module already imported is not re-run)."""
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    CHECKS.load()
 
 
 @contextmanager
 def isolated(*, empty: bool = False) -> Iterator[tuple[Registry[CheckType], Registry[RuleType]]]:
     """Give a test its own copy of both registries (or empty ones) and restore them on exit."""
-    load_builtin()  # so that built-ins imported later cannot land in the temporary registries
-    saved_checks = CHECKS._swap({} if empty else dict(CHECKS._entries))
-    saved_rules = PDPO_RULES._swap({} if empty else dict(PDPO_RULES._entries))
-    try:
+    with CHECKS.isolated(empty=empty), PDPO_RULES.isolated(empty=empty):
         yield CHECKS, PDPO_RULES
-    finally:
-        CHECKS._swap(saved_checks)
-        PDPO_RULES._swap(saved_rules)

@@ -8,7 +8,6 @@ so a scenario behaves the same whichever door it is entered by.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,8 +21,10 @@ from sqlalchemy.orm import Session
 from graders.definitions.models import BRIEF_PLACEHOLDER, Scenario, Step, Unit, WrittenItem
 from graders.engine import RubricScores, grade_attempt, roll_up
 from graders.results import GradingResult
+from sandbox_crm.backends import SandboxBackend
 from sandbox_crm.generator import GenerationSpec, PlantSpec
-from sandbox_crm.models import SandboxMeta, StaffUser
+from sandbox_crm.info import sandbox_info
+from sandbox_crm.models import StaffUser
 from sandbox_crm.operations import (
     InvalidArguments,
     OperationError,
@@ -32,7 +33,6 @@ from sandbox_crm.operations import (
     record_refusal,
 )
 from sandbox_crm.query import aggregate
-from sandbox_crm.store import SandboxStore
 
 _PLANT_REF = re.compile(r"^\$plant:([a-z0-9_]+):(\d+)$")
 
@@ -114,16 +114,10 @@ def pick_variant(
     )
 
 
-def meta_value(session: Session, key: str) -> str | None:
-    """A value from the sandbox's meta table."""
-    row = session.get(SandboxMeta, key)
-    return row.value if row is not None else None
-
-
 def trainee_actor(session: Session) -> StaffUser:
     """The staff user the trainee works as in this sandbox."""
-    staff_id = meta_value(session, "trainee_staff_id")
-    actor = session.get(StaffUser, int(staff_id)) if staff_id else None
+    staff_id = sandbox_info(session).trainee_staff_id
+    actor = session.get(StaffUser, staff_id) if staff_id is not None else None
     if actor is None:
         actor = session.scalars(select(StaffUser).where(StaffUser.is_trainee.is_(True))).first()
     if actor is None:
@@ -133,16 +127,15 @@ def trainee_actor(session: Session) -> StaffUser:
 
 def planted(session: Session) -> dict[str, list[int]]:
     """The hidden ground truth of planted situations: kind -> affected customer ids."""
-    raw = meta_value(session, "plants")
-    return json.loads(raw) if raw else {}
+    return {kind: list(ids) for kind, ids in sandbox_info(session).plants.items()}
 
 
 def sandbox_date(session: Session) -> date:
     """The sandbox's scenario date (the day the clock started)."""
-    today = meta_value(session, "today")
+    today = sandbox_info(session).today
     if today is None:
         raise RuntimeError("sandbox has no 'today' meta value")
-    return date.fromisoformat(today[:10])
+    return today
 
 
 def _resolve(value: Any, bindings: Mapping[str, int], plants: Mapping[str, list[int]]) -> Any:
@@ -321,7 +314,7 @@ def compute_facts(session: Session, scenario: Scenario) -> dict[str, Any]:
             session, fact.source, fact.where, str(fact.aggregate), fact.field, as_of
         )
     actor = trainee_actor(session)
-    values.setdefault("company", meta_value(session, "company") or "")
+    values.setdefault("company", sandbox_info(session).company)
     values.setdefault("staff_name", actor.full_name)
     values.setdefault("staff_title", actor.title)
     values.setdefault("today", as_of.strftime("%A %d %B %Y").replace(" 0", " "))
@@ -343,7 +336,7 @@ def render_brief(brief: str, values: Mapping[str, Any]) -> str:
 
 
 def grade_sandbox(
-    store: SandboxStore,
+    store: SandboxBackend,
     key: str,
     *,
     scenario: Scenario,
@@ -381,7 +374,7 @@ class ScriptedRun:
 
 
 def run_scripted_attempt(
-    store: SandboxStore,
+    store: SandboxBackend,
     key: str,
     *,
     scenario: Scenario,

@@ -32,6 +32,7 @@ from graders.engine import check_param_problems, rule_param_problems
 from graders.registry import CHECKS, PDPO_RULES, load_builtin, rule_key
 from graders.results import CheckResult, GradingResult, ItemResult, RuleResult, Severity, Status
 from graders.runner import ScriptedRun, generation_spec, run_scripted_attempt
+from sandbox_crm.backends import SandboxBackend
 from sandbox_crm.operations import OPERATIONS
 from sandbox_crm.plants import known_plant_kinds, validate_plant
 from sandbox_crm.query import validate_condition
@@ -251,7 +252,7 @@ def _judge(run: _Run, outcome: ScriptedRun) -> tuple[list[str], list[str]]:
 
 
 def run_scenario(
-    store: SandboxStore, loaded: LoadedDefinition[Scenario], unit: Unit
+    store: SandboxBackend, loaded: LoadedDefinition[Scenario], unit: Unit
 ) -> list[RunReport]:
     """Run the reference solution, alternatives and counterexamples in every variant."""
     scenario = loaded.model

@@ -1,7 +1,7 @@
 """Planted situations: realistic defects injected into a generated sandbox for a scenario.
 
 Each kind is a function registered with ``@plant("kind", defaults=...)``; registering a kind
-twice is an error, and the kinds are exactly those defined in this module, in the order below.
+twice is an error. The kinds below are the built-in ones, in this order; an area may add more.
 A plant runs after the base generation with its own seeded random stream (from the spec's seed
 and the kind), changes the data through the session, and returns the ids it affected: customer
 ids, except ``dormant_admin`` which returns staff user ids. The generator stores them in the
@@ -22,7 +22,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sandbox_crm.areas import area_modules
 from sandbox_crm.catalogue_data import AML_THRESHOLD_HKD, CHANNEL_CONTACT_KINDS
+from sandbox_crm.consent import latest_per_customer
 from sandbox_crm.hk_provider import REGIONS, make_faker, member_number
 from sandbox_crm.models import (
     Channel,
@@ -42,9 +44,11 @@ from sandbox_crm.models import (
     StaffUser,
     Tier,
 )
+from sandbox_crm.registry import Registry
 from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES, spend_window
 
 __all__ = [
+    "PLANTS",
     "PlantContext",
     "PlantResult",
     "apply_plants",
@@ -90,7 +94,10 @@ class _Entry:
     check: Callable[[Mapping[str, Any]], None] | None = None
 
 
-_REGISTRY: dict[str, _Entry] = {}
+PLANTS: Registry[_Entry] = Registry(
+    "plant kind", lambda: ("sandbox_crm.plants", *area_modules()), autoload=True
+)
+"""The plant kinds: those below, and any an enabled area's module registers."""
 
 
 def plant(
@@ -107,11 +114,8 @@ def plant(
     """
 
     def register(func: PlantFunc) -> PlantFunc:
-        if kind in _REGISTRY:
-            raise ValueError(f"plant kind {kind!r} is already registered")
         doc = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
-        entry = _Entry(kind, func, dict(defaults or {}), dict(choices or {}), doc, check)
-        _REGISTRY[kind] = entry
+        PLANTS.add(kind, _Entry(kind, func, dict(defaults or {}), dict(choices or {}), doc, check))
         return func
 
     return register
@@ -119,15 +123,15 @@ def plant(
 
 def known_plant_kinds() -> tuple[str, ...]:
     """The registered plant kinds, in registration order."""
-    return tuple(_REGISTRY)
+    return tuple(PLANTS.in_order())
 
 
 def _entry(kind: str) -> _Entry:
-    try:
-        return _REGISTRY[kind]
-    except (KeyError, TypeError):
+    entry = PLANTS.find(kind)
+    if entry is None:
         known = ", ".join(known_plant_kinds())
-        raise ValueError(f"unknown plant kind {kind!r}; known kinds: {known}") from None
+        raise ValueError(f"unknown plant kind {kind!r}; known kinds: {known}")
+    return entry
 
 
 def validate_plant(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,16 +266,8 @@ def _notice_on(session: Session, day: date) -> int | None:
 
 
 def _latest_dm(session: Session, channel: str) -> dict[int, ConsentRecord]:
-    """Each customer's latest direct-marketing consent record on ``channel``."""
-    records = session.scalars(
-        select(ConsentRecord)
-        .where(
-            ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
-            ConsentRecord.channel == channel,
-        )
-        .order_by(ConsentRecord.customer_id, ConsentRecord.captured_at, ConsentRecord.id)
-    )
-    return {r.customer_id: r for r in records}
+    """Each customer's current direct-marketing consent record on ``channel``."""
+    return latest_per_customer(session, ConsentPurpose.DIRECT_MARKETING.value, channel)
 
 
 def _usable_contacts(session: Session, kind: str) -> dict[int, ContactPoint]:

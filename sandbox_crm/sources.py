@@ -17,30 +17,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Date, Integer, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
-from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.areas import area_modules
 from sandbox_crm.models import (
-    Branch,
-    Channel,
-    ConsentPurpose,
-    ConsentRecord,
     ConsentStatus,
-    ContactKind,
-    ContactPoint,
-    Customer,
-    CustomerStatus,
     OrderStatus,
-    Region,
-    SalesChannel,
-    SalesOrder,
     SandboxBase,
     Sensitivity,
-    SourceSystem,
-    Tier,
 )
+from sandbox_crm.registry import Registry
 
 __all__ = [
     "FIELD_TYPES",
@@ -54,7 +41,10 @@ __all__ = [
     "QueryError",
     "QueryScope",
     "Source",
+    "column_field",
     "end_of_day",
+    "enum_values",
+    "index_fields",
     "get_source",
     "spend_window",
 ]
@@ -156,7 +146,7 @@ def spend_window(as_of: date) -> tuple[datetime, datetime]:
 # --- building blocks --------------------------------------------------------------------------
 
 
-def _column(
+def column_field(
     name: str,
     label: str,
     type_: FieldType,
@@ -173,321 +163,25 @@ def _column(
     )
 
 
-def _primary_contact(
-    kind: ContactKind, column: InstrumentedAttribute[Any]
-) -> Callable[[QueryScope], ColumnElement[Any]]:
-    """Expression builder: ``column`` of the customer's primary contact point of ``kind``."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return (
-            select(column)
-            .where(ContactPoint.customer_id == Customer.id, ContactPoint.kind == kind.value)
-            .order_by(ContactPoint.is_primary.desc(), ContactPoint.id)
-            .limit(1)
-            .correlate(Customer)
-            .scalar_subquery()
-        )
-
-    return build
-
-
-def _dm_status(channel: Channel) -> Callable[[QueryScope], ColumnElement[Any]]:
-    """Expression builder: current direct-marketing consent status on ``channel``."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        latest = (
-            select(ConsentRecord.status)
-            .where(
-                ConsentRecord.customer_id == Customer.id,
-                ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
-                ConsentRecord.channel == channel.value,
-                ConsentRecord.captured_at < end_of_day(scope.as_of),
-            )
-            .order_by(ConsentRecord.captured_at.desc(), ConsentRecord.id.desc())
-            .limit(1)
-            .correlate(Customer)
-            .scalar_subquery()
-        )
-        return func.coalesce(latest, literal(ConsentStatus.NOT_ASKED.value))
-
-    return build
-
-
-def _qualifying_orders(scope: QueryScope, *, windowed: bool) -> list[ColumnElement[bool]]:
-    """Conditions selecting the current customer's purchases (in the 12-month window if asked)."""
-    start, end = spend_window(scope.as_of)
-    conditions = [
-        SalesOrder.customer_id == Customer.id,
-        SalesOrder.status.in_(QUALIFYING_ORDER_STATUSES),
-        SalesOrder.ordered_at < end,
-    ]
-    if windowed:
-        conditions.append(SalesOrder.ordered_at >= start)
-    return conditions
-
-
-def _spend_12m(scope: QueryScope) -> ColumnElement[Any]:
-    return (
-        select(func.coalesce(func.sum(SalesOrder.total_hkd), 0, type_=Integer))
-        .where(*_qualifying_orders(scope, windowed=True))
-        .correlate(Customer)
-        .scalar_subquery()
-    )
-
-
-def _orders_12m(scope: QueryScope) -> ColumnElement[Any]:
-    return (
-        select(func.count(SalesOrder.id))
-        .where(*_qualifying_orders(scope, windowed=True))
-        .correlate(Customer)
-        .scalar_subquery()
-    )
-
-
-def _last_order_date(scope: QueryScope) -> ColumnElement[Any]:
-    latest = (
-        select(func.max(SalesOrder.ordered_at))
-        .where(*_qualifying_orders(scope, windowed=False))
-        .correlate(Customer)
-        .scalar_subquery()
-    )
-    return func.date(latest, type_=Date)
-
-
-def _home_branch(scope: QueryScope) -> ColumnElement[Any]:
-    return (
-        select(Branch.name)
-        .where(Branch.id == Customer.home_branch_id)
-        .correlate(Customer)
-        .scalar_subquery()
-    )
-
-
-def _order_branch(scope: QueryScope) -> ColumnElement[Any]:
-    return (
-        select(Branch.name)
-        .where(Branch.id == SalesOrder.branch_id)
-        .correlate(SalesOrder)
-        .scalar_subquery()
-    )
-
-
-def _order_customer(
-    name: str,
-    label: str,
-    type_: FieldType,
-    sensitivity: Sensitivity,
-    column: InstrumentedAttribute[Any],
-    *,
-    choices: tuple[str, ...] = (),
-) -> Field:
-    """A field that is ``column`` of the order's customer (every order has one)."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return (
-            select(column)
-            .where(Customer.id == SalesOrder.customer_id)
-            .correlate(SalesOrder)
-            .scalar_subquery()
-        )
-
-    return Field(
-        name,
-        label,
-        type_,
-        sensitivity,
-        build,
-        choices,
-        nullable=bool(column.property.columns[0].nullable),
-        lookup=Lookup(SalesOrder.customer_id, Customer.id, column),
-    )
-
-
-def _values(enum_type: Any) -> tuple[str, ...]:
+def enum_values(enum_type: Any) -> tuple[str, ...]:
     return tuple(member.value for member in enum_type)
 
 
-def _index(*fields: Field) -> dict[str, Field]:
+def index_fields(*fields: Field) -> dict[str, Field]:
     return {f.name: f for f in fields}
 
 
 P, S, INT = Sensitivity.PERSONAL, Sensitivity.SENSITIVE, Sensitivity.INTERNAL
 
 
-# --- customers --------------------------------------------------------------------------------
-
-_DM_CHANNEL_LABELS = {
-    Channel.EMAIL: "email",
-    Channel.SMS: "SMS",
-    Channel.PHONE: "phone calls",
-    Channel.POST: "post",
-}
-
-CUSTOMER_FIELDS = _index(
-    _column("customer_id", "Customer ID", "int", INT, Customer.id),
-    _column("member_no", "Member no.", "str", P, Customer.member_no),
-    _column("name_en", "Name (English)", "str", P, Customer.name_en),
-    _column("name_zh", "Name (Chinese)", "str", P, Customer.name_zh),
-    _column("gender", "Gender", "enum", P, Customer.gender, choices=GENDERS),
-    Field(
-        "email",
-        "Email",
-        "str",
-        P,
-        _primary_contact(ContactKind.EMAIL, ContactPoint.value),
-        description="The customer's primary email address (first email if none is primary).",
-    ),
-    Field(
-        "email_invalid",
-        "Email flagged invalid",
-        "bool",
-        INT,
-        _primary_contact(ContactKind.EMAIL, ContactPoint.is_invalid),
-        description="Whether that email address is flagged invalid; empty if there is no email.",
-    ),
-    Field(
-        "mobile",
-        "Mobile",
-        "str",
-        P,
-        _primary_contact(ContactKind.MOBILE, ContactPoint.value),
-        description="The customer's primary mobile number.",
-    ),
-    Field(
-        "mobile_invalid",
-        "Mobile flagged invalid",
-        "bool",
-        INT,
-        _primary_contact(ContactKind.MOBILE, ContactPoint.is_invalid),
-        description="Whether that mobile number is flagged invalid; empty if there is none.",
-    ),
-    Field(
-        "address",
-        "Address",
-        "str",
-        P,
-        _primary_contact(ContactKind.ADDRESS, ContactPoint.value),
-        description="The customer's primary postal address.",
-    ),
-    _column("district", "District", "enum", INT, Customer.district, choices=tuple(DISTRICTS)),
-    _column("region", "Region", "enum", INT, Customer.region, choices=_values(Region)),
-    _column("tier", "Tier", "enum", INT, Customer.tier, choices=_values(Tier)),
-    _column("status", "Status", "enum", INT, Customer.status, choices=_values(CustomerStatus)),
-    _column("joined_on", "Joined on", "date", INT, Customer.joined_on),
-    _column("birth_month", "Birth month", "int", P, Customer.birth_month),
-    _column("date_of_birth", "Date of birth", "date", S, Customer.date_of_birth),
-    _column("hkid", "HKID number", "str", S, Customer.hkid),
-    _column(
-        "notes",
-        "Notes",
-        "str",
-        P,
-        Customer.notes,
-        description="Free-text notes by staff (may contain personal data).",
-    ),
-    _column(
-        "preferred_language",
-        "Preferred language",
-        "enum",
-        INT,
-        Customer.preferred_language,
-        choices=PREFERRED_LANGUAGES,
-    ),
-    _column(
-        "source_system",
-        "Source system",
-        "enum",
-        INT,
-        Customer.source_system,
-        choices=_values(SourceSystem),
-    ),
-    Field("home_branch", "Home branch", "str", INT, _home_branch),
-    Field(
-        "spend_12m",
-        "Spend, last 12 months (HK$)",
-        "int",
-        INT,
-        _spend_12m,
-        description="Total of paid, shipped and completed orders in the 365 days up to today.",
-        nullable=False,
-    ),
-    Field(
-        "orders_12m",
-        "Orders, last 12 months",
-        "int",
-        INT,
-        _orders_12m,
-        description="Number of paid, shipped and completed orders in the 365 days up to today.",
-        nullable=False,
-    ),
-    Field(
-        "last_order_date",
-        "Last order date",
-        "date",
-        INT,
-        _last_order_date,
-        description="Date of the latest paid, shipped or completed order.",
-    ),
-    *(
-        Field(
-            f"dm_{channel.value}",
-            f"Direct marketing by {label}",
-            "enum",
-            INT,
-            _dm_status(channel),
-            choices=CONSENT_CHOICES,
-            description=(
-                f"Current direct-marketing consent for {label}: the latest consent record's "
-                "status, or not_asked if there is none."
-            ),
-            nullable=False,
-        )
-        for channel, label in _DM_CHANNEL_LABELS.items()
-    ),
-)
-
-# --- orders -----------------------------------------------------------------------------------
-
-ORDER_FIELDS = _index(
-    _column("order_id", "Order ID", "int", INT, SalesOrder.id),
-    _column("order_no", "Order no.", "str", INT, SalesOrder.order_no),
-    _column("ordered_at", "Ordered at", "datetime", INT, SalesOrder.ordered_at),
-    _column("status", "Status", "enum", INT, SalesOrder.status, choices=_values(OrderStatus)),
-    _column("channel", "Channel", "enum", INT, SalesOrder.channel, choices=_values(SalesChannel)),
-    _column("total_hkd", "Total (HK$)", "int", INT, SalesOrder.total_hkd),
-    Field("branch", "Branch", "str", INT, _order_branch),
-    _column("customer_id", "Customer ID", "int", INT, SalesOrder.customer_id),
-    _order_customer("customer_member_no", "Member no.", "str", P, Customer.member_no),
-    _order_customer("customer_name", "Customer name", "str", P, Customer.name_en),
-    _order_customer(
-        "customer_tier", "Customer tier", "enum", INT, Customer.tier, choices=_values(Tier)
-    ),
-)
-
-SOURCES: dict[str, Source] = {
-    "customers": Source(
-        name="customers",
-        label="Customers",
-        model=Customer,
-        key_field="customer_id",
-        fields=CUSTOMER_FIELDS,
-        default_columns=("member_no", "name_en", "tier", "district", "joined_on"),
-    ),
-    "orders": Source(
-        name="orders",
-        label="Orders",
-        model=SalesOrder,
-        key_field="order_id",
-        fields=ORDER_FIELDS,
-        default_columns=("order_no", "ordered_at", "customer_member_no", "status", "total_hkd"),
-    ),
-}
+SOURCES: Registry[Source] = Registry("report source", area_modules, autoload=True)
+"""The sources reports read, by name: each CRM area's ``sources`` module adds its own."""
 
 
 def get_source(name: str) -> Source:
     """The source called ``name``; QueryError naming the known sources otherwise."""
-    try:
-        return SOURCES[name]
-    except (KeyError, TypeError):
-        known = ", ".join(SOURCES)
-        raise QueryError(f"unknown source {name!r}; known sources: {known}") from None
+    source = SOURCES.find(name)
+    if source is None:
+        known = ", ".join(SOURCES.names())
+        raise QueryError(f"unknown source {name!r}; known sources: {known}")
+    return source

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from graders import runner
 from sandbox_crm.models import ReportDefinition, StaffUser
-from sandbox_crm.operations.reports import create_report
+from sandbox_crm.reports.operations import create_report
 from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
 from training_platform import attempts_service, definitions_store, results_service
 from training_platform.db import new_session

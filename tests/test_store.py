@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-import sandbox_crm.store as store_module
+import sandbox_crm.backends.sqlite_files as store_module
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.generator import GenerationSpec
 from sandbox_crm.models import Customer, SandboxMeta, StaffUser

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from graders import registry
 from graders.results import Outcome
-from graders.runner import generation_spec, meta_value, pick_variant
+from graders.runner import generation_spec, pick_variant
 from sandbox_crm import generator
+from sandbox_crm.info import sandbox_info
 from sandbox_crm.store import TemplateNotFound
 from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
 from training_platform import attempts_service, definitions_store, regrade_service, sandboxes
@@ -96,7 +97,7 @@ def test_a_trainees_attempts_in_a_pool_of_n_get_n_different_variants(
     seeds = set()
     for attempt in attempts:
         with sandboxes.get_store(pool_of_three).session(attempt.sandbox_key, True) as sandbox:
-            seeds.add(meta_value(sandbox, "seed"))
+            seeds.add(sandbox_info(sandbox).seed)
     assert len(seeds) == 3
 
 

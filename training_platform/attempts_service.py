@@ -31,7 +31,7 @@ from graders.results import (
     GradingResult,
 )
 from sandbox_crm import generator
-from sandbox_crm.models import Campaign, ReportDefinition, ReportExport
+from sandbox_crm.deliverables import get_deliverable_kind
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
 from training_platform.definitions_store import scenario_of, unit_of
@@ -432,29 +432,8 @@ class Workspace:
 
 def _choices(sandbox: Session, kind: DeliverableKind, staff_id: int) -> list[DeliverableChoice]:
     """The trainee's own records of one deliverable kind in the sandbox, newest first."""
-    if kind == DeliverableKind.SAVED_REPORT:
-        reports = sandbox.scalars(
-            select(ReportDefinition)
-            .where(ReportDefinition.owner_id == staff_id, ReportDefinition.is_deleted.is_(False))
-            .order_by(ReportDefinition.id.desc())
-        )
-        return [DeliverableChoice(r.id, r.name) for r in reports]
-    if kind == DeliverableKind.EXPORT:
-        exports = sandbox.scalars(
-            select(ReportExport)
-            .where(ReportExport.exported_by_id == staff_id)
-            .order_by(ReportExport.id.desc())
-        )
-        return [
-            DeliverableChoice(
-                e.id, f"Export #{e.id} of {e.report.name} ({e.exported_at:%d %b %Y %H:%M})"
-            )
-            for e in exports
-        ]
-    campaigns = sandbox.scalars(
-        select(Campaign).where(Campaign.created_by_id == staff_id).order_by(Campaign.id.desc())
-    )
-    return [DeliverableChoice(c.id, c.name) for c in campaigns]
+    found = get_deliverable_kind(kind).choices(sandbox, staff_id)
+    return [DeliverableChoice(entity_id, label) for entity_id, label in found]
 
 
 def attempt_workspace(attempt: Attempt, *, store: SandboxStore | None = None) -> Workspace:
@@ -528,11 +507,7 @@ def _chosen_deliverables(
 
 
 def _kind_words(kind: DeliverableKind) -> str:
-    return {
-        DeliverableKind.SAVED_REPORT: "saved reports",
-        DeliverableKind.EXPORT: "exports",
-        DeliverableKind.CAMPAIGN: "campaigns",
-    }[kind]
+    return get_deliverable_kind(kind).plural
 
 
 def submit_attempt(

@@ -91,7 +91,7 @@ def pregenerate_variants(
     generated: list[int] = []
     for variant in range(pool_size(scenario, cap)):
         spec = runner.generation_spec(scenario, variant)
-        if not store.template_path(spec).exists():
+        if not store.has_template(spec.cache_key()):
             generated.append(variant)
         store.ensure_template(spec)
         keys.append(spec.cache_key())

@@ -240,7 +240,7 @@ def _fields_in(where: Any) -> Iterator[str]:
 
 def field_label(source_name: str, name: str) -> str:
     """The label the CRM shows for a field (the name itself if the field is unknown)."""
-    source = SOURCES.get(source_name)
+    source = SOURCES.find(source_name)
     found = source.fields.get(name) if source is not None else None
     return found.label if found is not None else name
 

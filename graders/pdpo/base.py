@@ -121,7 +121,7 @@ def holds_personal_data(export: ReportExport) -> bool:
     is treated as personal data.
     """
     names = export_columns(export)
-    source = SOURCES.get(export.report.source)
+    source = SOURCES.find(export.report.source)
     fields = source.fields if source is not None else {}
     if not names:
         return True

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from graders.context import GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, judged, plural, register_not_applicable
 from graders.registry import rule
+from sandbox_crm.consent import consent_order, current_consent
 from sandbox_crm.models import (
     ConsentMethod,
     ConsentPurpose,
@@ -76,7 +77,7 @@ class _Consent:
 
     @property
     def order(self) -> tuple[datetime, int]:
-        return (self.captured_at, self.id)
+        return consent_order(self)
 
     def written_confirmation_problem(self, at: datetime) -> str | None:
         """Why this consent cannot yet be relied on at ``at`` for want of written confirmation.
@@ -186,7 +187,7 @@ class _MarketingLog:
             for c in self.consents[sent.message.customer_id]
             if c.channel == sent.message.channel and c.recorded <= sent.moment
         ]
-        return max(known, key=lambda c: c.order, default=None)
+        return current_consent(known)
 
     def relied_on(self, sent: _Sent) -> list[_Consent]:
         """The consents on the message's channel in force at the send, latest first.
@@ -200,7 +201,7 @@ class _MarketingLog:
                 for c in self.consents[sent.message.customer_id]
                 if c.channel == sent.message.channel and c.recorded <= sent.moment
             ),
-            key=lambda c: c.order,
+            key=consent_order,
             reverse=True,
         )
         run = []
@@ -230,7 +231,7 @@ class _MarketingLog:
             for c in consents
             if c.status == ConsentStatus.WITHDRAWN.value and c.received <= sent.moment
         ]
-        latest = max(withdrawals, key=lambda c: c.order, default=None)
+        latest = current_consent(withdrawals)
         if latest is not None and not any(c.order > latest.order for c in renewals):
             return latest
         opted_out = self.opted_out_addresses[message.customer_id]

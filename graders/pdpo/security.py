@@ -8,7 +8,6 @@ operation changes yet, so their rules are not applicable.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 
 import pydantic
@@ -230,17 +229,7 @@ def _output_customers(ctx: GradingContext, source: str, keys: Iterable[object]) 
 
 def _planted_customers(ctx: GradingContext) -> set[int]:
     """Customers the scenario's planted situations are about (not planted staff accounts)."""
-    try:
-        planted = json.loads(ctx.meta("plants") or "{}")
-        details = json.loads(ctx.meta("plant_details") or "{}")
-    except ValueError:
-        return set()
-    found: set[int] = set()
-    for kind, ids in planted.items():
-        entity = (details.get(kind) or {}).get("entity", "customer")
-        if entity == "customer":
-            found.update(i for i in ids if isinstance(i, int))
-    return found
+    return ctx.info().planted_customers()
 
 
 def related_customers(ctx: GradingContext) -> set[int]:

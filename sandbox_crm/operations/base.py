@@ -1,20 +1,39 @@
-"""What every operation shares: the error type, look-up and validation helpers, edits."""
+"""What every operation shares: the error type, the ``@operation`` registry, look-up and edits.
+
+An operation is a plain function ``(session, actor, ...)`` registered with ``@operation`` under
+a stable name together with its pydantic ``Args`` model, the single declaration of the arguments
+a script or an API request may give it. ``apply_operation`` validates plain arguments against
+that model and calls the function with ``Args.call_arguments`` (references such as a member
+number resolved to ids); ``practicum operations`` documents the same models.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import Field as Arg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sandbox_crm.areas import area_modules
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.models import Customer, Department, SandboxBase, StaffUser
+from sandbox_crm.registry import Registry
 
 __all__ = [
+    "OPERATIONS",
+    "Arg",
+    "Args",
+    "CustomerArgs",
     "InvalidArguments",
     "OperationError",
+    "OperationSpec",
+    "operation",
     "apply_changes",
     "check_bool",
     "check_choice",
@@ -25,6 +44,7 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=SandboxBase)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OperationError(ValueError):
@@ -149,3 +169,87 @@ def apply_changes(
         after=snapshot(entity, changed),
         details=details,
     )
+
+
+# --- the operation registry -------------------------------------------------------------------
+
+
+class Args(BaseModel):
+    """Base of every operation's arguments: unknown arguments are errors.
+
+    ``call_arguments`` turns the parsed arguments into the operation function's keyword
+    arguments; models whose arguments name an entity another way (a member number, a report
+    name) resolve it there.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """The operation function's keyword arguments (every field, by name)."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+class CustomerArgs(Args):
+    """Arguments naming one customer by id or member number."""
+
+    customer_id: int | None = Arg(None, description="The customer's id.")
+    member_no: str | None = Arg(None, description="The customer's member number (instead of id).")
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> CustomerArgs:
+        if (self.customer_id is None) == (self.member_no is None):
+            raise ValueError("give either customer_id or member_no")
+        return self
+
+    def resolve_customer_id(self, session: Session) -> int:
+        """The customer's id, looked up by member number if that was given."""
+        if self.customer_id is not None:
+            return self.customer_id
+        found = session.scalars(
+            select(Customer.id).where(Customer.member_no == self.member_no)
+        ).first()
+        if found is None:
+            raise OperationError(f"There is no customer with member number {self.member_no!r}.")
+        return found
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """Every other field by name, and the customer as ``customer_id``."""
+        values = super().call_arguments(session, actor)
+        values.pop("member_no")
+        values["customer_id"] = self.resolve_customer_id(session)
+        return values
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One registered operation: its function, argument model, description and audit event."""
+
+    name: str
+    func: Callable[..., Any]
+    args_model: type[Args]
+    description: str
+    event: str
+
+    def invoke(self, session: Session, actor: StaffUser, args: Args) -> Any:
+        """Run the operation with arguments already parsed by its model."""
+        return self.func(session, actor, **args.call_arguments(session, actor))
+
+
+OPERATIONS: Registry[OperationSpec] = Registry("operation", area_modules, autoload=True)
+"""Every operation of the enabled CRM areas, in registration order (areas in their order)."""
+
+
+def operation(
+    name: str, *, args: type[Args], event: str, description: str | None = None
+) -> Callable[[F], F]:
+    """Register the decorated function as operation ``name`` with its argument model."""
+    if not (isinstance(args, type) and issubclass(args, Args)):
+        raise TypeError(f"args of operation {name!r} must be an Args model class")
+
+    def decorate(func: F) -> F:
+        doc = (func.__doc__ or "").strip()
+        text = description or (doc.splitlines()[0] if doc else name)
+        OPERATIONS.add(name, OperationSpec(name, func, args, text, event))
+        return func
+
+    return decorate

@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from sandbox_crm.areas import enabled_areas, nav_links
 from sandbox_crm.clock import sandbox_now, sandbox_today
-from sandbox_crm.models import SandboxMeta, StaffUser
+from sandbox_crm.info import SandboxInfo, sandbox_info
+from sandbox_crm.models import StaffUser
 from sandbox_crm.operations import OperationError, record_refusal
 from sandbox_crm.query import RowPage, select_rows
 from sandbox_crm.sources import get_source
@@ -70,6 +72,13 @@ def register(app: Flask, resolver: Resolver) -> None:
     """Mount the CRM under /attempts/<id>/crm; ``resolver`` maps an attempt id to its context."""
     app.extensions[RESOLVER_KEY] = resolver
     app.register_blueprint(bp)
+    for area in enabled_areas():
+        if area.has_templates:
+            # A blueprint without routes: it only adds the area's templates/ folder.
+            templates = Blueprint(
+                f"crm_{area.name}", f"sandbox_crm.{area.name}", template_folder="templates"
+            )
+            app.register_blueprint(templates)
 
 
 @bp.url_value_preprocessor
@@ -137,12 +146,6 @@ def get_or_404(model: type[T], record_id: int, what: str) -> T:
     if record is None or getattr(record, "is_deleted", False):
         raise CrmNotFound(what)
     return record
-
-
-def meta(key: str, default: str = "") -> str:
-    """A value from sandbox_meta (company name, profile, clock settings)."""
-    row = db().get(SandboxMeta, key)
-    return row.value if row is not None else default
 
 
 def url_with_args(**changes: Any) -> str:
@@ -354,13 +357,14 @@ def list_page(
     return ListPage(page.rows, pager, sort_field, sort_dir)
 
 
-def clock_reading() -> tuple[str, str]:
+def clock_reading(info: SandboxInfo | None = None) -> tuple[str, str]:
     """The sandbox clock as (date, time) for the top bar; a stepped clock shows only the date.
 
     Reading a stepped clock would advance it, so a page view uses ``sandbox_today`` there.
     """
     session = db()
-    if meta("clock_mode") == "stepped":
+    info = info if info is not None else sandbox_info(session)
+    if info.clock_mode == "stepped":
         return day(sandbox_today(session)), ""
     now = sandbox_now(session)
     return day(now), f"{now:%H:%M}"
@@ -370,10 +374,12 @@ def clock_reading() -> tuple[str, str]:
 def _template_context() -> dict[str, Any]:
     if "crm" not in g:
         return {}
-    clock_date, clock_time = clock_reading()
+    info = sandbox_info(db())
+    clock_date, clock_time = clock_reading(info)
     return {
         "crm": g.crm,
-        "company": meta("company", "Sandbox CRM"),
+        "company": info.company or "Sandbox CRM",
+        "crm_nav": nav_links(),
         "clock_date": clock_date,
         "clock_time": clock_time,
         "staff": actor(),

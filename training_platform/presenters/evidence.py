@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from graders.definitions import MultipleChoiceItem, SingleChoiceItem, Unit
 from graders.results import GradingResult
+from sandbox_crm.areas import record_pages
 from sandbox_crm.store import SandboxStore
 from training_platform.attempts_service import variant_label
 from training_platform.definitions_store import scenario_of, unit_of
@@ -50,11 +51,7 @@ SANDBOX_DAMAGED = (
 )
 
 # Sandbox tables whose records have a page in the CRM, and the endpoint argument naming the id.
-RECORD_PAGES = {
-    "customer": ("crm.customer", "customer_id"),
-    "report": ("crm.report", "report_id"),
-    "report_definition": ("crm.report", "report_id"),
-}
+RECORD_PAGES = record_pages()  # each CRM area names the page that shows one of its records
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,19 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from sandbox_crm.clock import sandbox_today
+from sandbox_crm.consent import consent_order, latest_consents
+from sandbox_crm.customers.operations import (
+    add_customer_note,
+    record_consent,
+    update_contact_point,
+    update_customer,
+    view_customer,
+)
 from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.messages.operations import send_message
 from sandbox_crm.models import (
     Channel,
     ConsentPurpose,
-    ConsentRecord,
     ConsentStatus,
     ContactPoint,
     Customer,
@@ -24,15 +32,7 @@ from sandbox_crm.models import (
     OrderLine,
     SalesOrder,
 )
-from sandbox_crm.operations import (
-    OperationError,
-    add_customer_note,
-    record_consent,
-    send_message,
-    update_contact_point,
-    update_customer,
-    view_customer,
-)
+from sandbox_crm.operations import OperationError
 from sandbox_crm.query import select_rows
 from sandbox_crm.web.core import (
     CrmNotFound,
@@ -135,14 +135,6 @@ def customers() -> str:
     )
 
 
-def _latest_consents(records: list[ConsentRecord]) -> dict[tuple[str, str], ConsentRecord]:
-    """The current record per (purpose, channel): the latest captured (then highest id)."""
-    latest: dict[tuple[str, str], ConsentRecord] = {}
-    for record in sorted(records, key=lambda r: (r.captured_at, r.id)):
-        latest[(record.purpose, record.channel)] = record
-    return latest
-
-
 @bp.get("/customers/<int:customer_id>")
 def customer(customer_id: int) -> str:
     """A customer's full record; opening it is an audited read (not for a frozen sandbox)."""
@@ -158,8 +150,8 @@ def customer(customer_id: int) -> str:
         columns=["spend_12m", "orders_12m", "last_order_date", "home_branch"],
         as_of=sandbox_today(session),
     ).rows[0]
-    latest = _latest_consents(record.consents)
-    consent_log = sorted(record.consents, key=lambda r: (r.captured_at, r.id), reverse=True)
+    latest = latest_consents(record.consents)
+    consent_log = sorted(record.consents, key=consent_order, reverse=True)
     orders = session.scalars(
         select(SalesOrder)
         .where(SalesOrder.customer_id == customer_id)
@@ -311,7 +303,7 @@ def customer_consent(customer_id: int) -> Response | str | tuple[str, int]:
     if request.method == "GET":
         form.channel.data = request.args.get("channel", form.channel.data)
         form.purpose.data = request.args.get("purpose", form.purpose.data)
-    context = {"customer": record, "form": form, "latest": _latest_consents(record.consents)}
+    context = {"customer": record, "form": form, "latest": latest_consents(record.consents)}
     if request.method == "GET":
         return render_template("crm/customer_consent.html", **context)
     if not form.validate_on_submit():
@@ -345,7 +337,7 @@ def customer_message(customer_id: int) -> Response | str | tuple[str, int]:
     """Send an email or SMS to a customer through send_message."""
     record = get_or_404(Customer, customer_id, "customer")
     form = MessageForm()
-    context = {"customer": record, "form": form, "latest": _latest_consents(record.consents)}
+    context = {"customer": record, "form": form, "latest": latest_consents(record.consents)}
     if request.method == "GET":
         return render_template("crm/customer_message.html", **context)
     if not form.validate_on_submit():

@@ -13,8 +13,9 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import AliasChoices, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,8 @@ from sandbox_crm.models import (
     StaffUser,
 )
 from sandbox_crm.operations.base import (
+    Arg,
+    Args,
     OperationError,
     apply_changes,
     check_bool,
@@ -37,6 +40,7 @@ from sandbox_crm.operations.base import (
     check_text,
     get_department,
     get_entity,
+    operation,
 )
 from sandbox_crm.query import (
     QueryError,
@@ -76,6 +80,128 @@ REPORT_FIELDS: tuple[str, ...] = (
 )
 EXPORT_FORMATS: tuple[str, ...] = ("csv",)
 TEXT_MAX_LENGTH = 2000
+
+
+# --- arguments --------------------------------------------------------------------------------
+
+
+class ReportArgs(Args):
+    """Arguments naming one report by id or name."""
+
+    report_id: int | None = Arg(None, description="The report's id.")
+    report_name: str | None = Arg(
+        None, description="The report's name (instead of id; must name one report you can open)."
+    )
+
+    @model_validator(mode="after")
+    def _one_report(self) -> ReportArgs:
+        if (self.report_id is None) == (self.report_name is None):
+            raise ValueError("give either report_id or report_name")
+        return self
+
+    def resolve_report_id(self, session: Session, actor: StaffUser) -> int:
+        """The report's id, looked up among the reports the actor can open if a name was given."""
+        if self.report_id is not None:
+            return self.report_id
+        named = [r for r in reports_visible_to(session, actor) if r.name == self.report_name]
+        chosen = [r for r in named if r.owner_id == actor.id] or named
+        if not chosen:
+            raise OperationError(f"You have no report called {self.report_name!r}.")
+        if len(chosen) > 1:
+            raise OperationError(
+                f"Several reports are called {self.report_name!r}; give report_id instead."
+            )
+        return chosen[0].id
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """Every other field by name, and the report as ``report_id``."""
+        values = super().call_arguments(session, actor)
+        values.pop("report_name")
+        values["report_id"] = self.resolve_report_id(session, actor)
+        return values
+
+
+def _department(description: str, default: Any = ...) -> Any:
+    return Arg(
+        default,
+        description=description,
+        validation_alias=AliasChoices("department", "department_code"),
+    )
+
+
+class CreateReportArgs(Args):
+    """Arguments of create_report."""
+
+    name: str = Arg(description="Report name (at most 160 characters).")
+    source: str = Arg(description="Data source: customers or orders.")
+    columns: list[str] = Arg(description="Field names shown, in order.")
+    filters: dict[str, Any] | None = Arg(None, description="Condition in the query language.")
+    sort: list[Any] = Arg(default_factory=list, description="[[field, asc|desc], ...]")
+    description: str = Arg("", description="What the report shows.")
+    purpose: str = Arg("", description="Why the report exists (the use of the data).")
+
+
+class UpdateReportArgs(ReportArgs):
+    """Arguments of update_report: give only the parts to change."""
+
+    name: str | None = Arg(None, description="New name.")
+    source: str | None = Arg(None, description="New data source.")
+    columns: list[str] | None = Arg(None, description="New columns.")
+    filters: dict[str, Any] | None = Arg(None, description="New filter condition ({} for none).")
+    sort: list[Any] | None = Arg(None, description="New sort.")
+    description: str | None = Arg(None, description="New description.")
+    purpose: str | None = Arg(None, description="New purpose.")
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """The report, and only the parts given."""
+        changes = {
+            name: getattr(self, name)
+            for name in self.model_fields_set - {"report_id", "report_name"}
+        }
+        return {"report_id": self.resolve_report_id(session, actor), **changes}
+
+
+class DeleteReportArgs(ReportArgs):
+    """Arguments of delete_report."""
+
+
+class ShareReportArgs(ReportArgs):
+    """Arguments of share_report."""
+
+    department: str = _department("Code of the department to share with.")
+    can_export: bool = Arg(False, description="Whether the department may export the report.")
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """The report, and the department as ``department_code``."""
+        values = super().call_arguments(session, actor)
+        values["department_code"] = values.pop("department")
+        return values
+
+
+class UnshareReportArgs(ReportArgs):
+    """Arguments of unshare_report."""
+
+    department: str = _department("Code of the department to withdraw access from.")
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """The report, and the department as ``department_code``."""
+        values = super().call_arguments(session, actor)
+        values["department_code"] = values.pop("department")
+        return values
+
+
+class RunReportArgs(ReportArgs):
+    """Arguments of run_report."""
+
+
+class ExportReportArgs(ReportArgs):
+    """Arguments of export_report."""
+
+    purpose: str = Arg("", description="Why the data is exported.")
+    destination: ExportDestination = Arg(description="Where the file goes.")
+    for_department: str | None = Arg(None, description="Code of the department it is for.")
+    encrypted: bool = Arg(False, description="Whether the file is encrypted.")
+    file_format: Literal["csv"] = Arg("csv", description="File format.")
 
 
 # --- access -----------------------------------------------------------------------------------
@@ -160,6 +286,12 @@ def _clean_definition(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@operation(
+    "create_report",
+    args=CreateReportArgs,
+    event="report.create",
+    description="Save a new report: source, columns, filters and sort.",
+)
 def create_report(
     session: Session,
     actor: StaffUser,
@@ -200,6 +332,12 @@ def create_report(
     return report
 
 
+@operation(
+    "update_report",
+    args=UpdateReportArgs,
+    event="report.update",
+    description="Change a report you own.",
+)
 def update_report(
     session: Session, actor: StaffUser, report_id: int, **changes: Any
 ) -> ReportDefinition:
@@ -227,6 +365,12 @@ def update_report(
     return report
 
 
+@operation(
+    "delete_report",
+    args=DeleteReportArgs,
+    event="report.delete",
+    description="Delete a report you own.",
+)
 def delete_report(session: Session, actor: StaffUser, report_id: int) -> ReportDefinition:
     """Delete a report (kept as evidence, hidden from everyone)."""
     report = _owned_report(session, actor, report_id, "delete")
@@ -248,6 +392,12 @@ def delete_report(session: Session, actor: StaffUser, report_id: int) -> ReportD
 # --- sharing ----------------------------------------------------------------------------------
 
 
+@operation(
+    "share_report",
+    args=ShareReportArgs,
+    event="report.share",
+    description="Let a department view (and optionally export) a report you own.",
+)
 def share_report(
     session: Session,
     actor: StaffUser,
@@ -296,6 +446,12 @@ def share_report(
     return share
 
 
+@operation(
+    "unshare_report",
+    args=UnshareReportArgs,
+    event="report.unshare",
+    description="Withdraw a department's access to a report you own.",
+)
 def unshare_report(
     session: Session, actor: StaffUser, report_id: int, department_code: str
 ) -> ReportDefinition:
@@ -382,6 +538,12 @@ def _execute(session: Session, report: ReportDefinition) -> RowPage:
         raise OperationError(f"The report cannot run: {exc}") from None
 
 
+@operation(
+    "run_report",
+    args=RunReportArgs,
+    event="report.run",
+    description="Run a report and keep a snapshot of its output.",
+)
 def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     """Run a report and keep a snapshot of its output (an audited read)."""
     report = _get_report(session, report_id)
@@ -411,6 +573,12 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     return run
 
 
+@operation(
+    "export_report",
+    args=ExportReportArgs,
+    event="report.export",
+    description="Export a report to a file: purpose, destination, department, encryption.",
+)
 def export_report(
     session: Session,
     actor: StaffUser,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now
+from sandbox_crm.customers.operations import CHANNEL_CONTACT_KINDS, current_consent_status
 from sandbox_crm.models import (
     Campaign,
     Channel,
@@ -22,16 +23,18 @@ from sandbox_crm.models import (
     StaffUser,
 )
 from sandbox_crm.operations.base import (
+    Arg,
+    CustomerArgs,
     OperationError,
     check_bool,
     check_choice,
     check_text,
     get_customer,
     get_entity,
+    operation,
 )
-from sandbox_crm.operations.customers import CHANNEL_CONTACT_KINDS, current_consent_status
 
-__all__ = ["primary_contact_for", "send_message"]
+__all__ = ["SendMessageArgs", "primary_contact_for", "send_message"]
 
 BODY_MAX_LENGTH = 10000
 
@@ -48,6 +51,25 @@ def primary_contact_for(session: Session, customer_id: int, channel: str) -> Con
     ).first()
 
 
+class SendMessageArgs(CustomerArgs):
+    """Arguments of send_message."""
+
+    channel: Channel = Arg(description="email, sms, phone (a call) or post.")
+    kind: MessageKind = Arg(description="promotional (direct marketing) or service.")
+    subject: str = Arg("", description="Subject line.")
+    body: str = Arg(description="The text sent, or what was said on a call.")
+    has_opt_out_notice: bool = Arg(
+        False, description="Whether the message tells the customer how to opt out, free."
+    )
+    campaign_id: int | None = Arg(None, description="The campaign it is sent for, if any.")
+
+
+@operation(
+    "send_message",
+    args=SendMessageArgs,
+    event="message.send",
+    description="Send an email, SMS, letter or make a call to a customer.",
+)
 def send_message(
     session: Session,
     actor: StaffUser,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
 from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.consent import current_consent_status
 from sandbox_crm.hk_provider import DISTRICTS
 from sandbox_crm.models import (
     Channel,
@@ -27,6 +29,9 @@ from sandbox_crm.models import (
     Tier,
 )
 from sandbox_crm.operations.base import (
+    Arg,
+    Args,
+    CustomerArgs,
     OperationError,
     apply_changes,
     check_bool,
@@ -34,11 +39,17 @@ from sandbox_crm.operations.base import (
     check_text,
     get_customer,
     get_entity,
+    operation,
 )
 from sandbox_crm.sources import PREFERRED_LANGUAGES
 
 __all__ = [
     "CHANNEL_CONTACT_KINDS",
+    "AddCustomerNoteArgs",
+    "RecordConsentArgs",
+    "UpdateContactPointArgs",
+    "UpdateCustomerArgs",
+    "ViewCustomerArgs",
     "EDITABLE_CUSTOMER_FIELDS",
     "add_customer_note",
     "current_consent_status",
@@ -64,6 +75,16 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()]")
 
 
+class ViewCustomerArgs(CustomerArgs):
+    """Arguments of view_customer."""
+
+
+@operation(
+    "view_customer",
+    args=ViewCustomerArgs,
+    event="customer.view",
+    description="Open a customer's full record (an audited read).",
+)
 def view_customer(session: Session, actor: StaffUser, customer_id: int) -> Customer:
     """Open a customer's full record (an audited read)."""
     customer = get_customer(session, customer_id)
@@ -94,6 +115,32 @@ def _clean_customer_value(name: str, value: Any) -> Any:
     return check_text(value, "Notes", max_length=NOTES_MAX_LENGTH, field=name)
 
 
+class UpdateCustomerArgs(CustomerArgs):
+    """Arguments of update_customer: give only the fields to change."""
+
+    name_en: str | None = Arg(None, description="English name.")
+    name_zh: str | None = Arg(None, description="Chinese name (empty to clear).")
+    district: str | None = Arg(None, description="One of the 18 districts; the region follows.")
+    tier: Tier | None = Arg(None, description="Loyalty tier.")
+    preferred_language: str | None = Arg(
+        None, description=f"Preferred language: {', '.join(PREFERRED_LANGUAGES)}."
+    )
+    status: CustomerStatus | None = Arg(None, description="Relationship status.")
+    notes: str | None = Arg(None, description="Replaces the whole notes text.")
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """The customer, and the fields given as a changes mapping."""
+        ignored = {"customer_id", "member_no"}
+        changes = {name: getattr(self, name) for name in self.model_fields_set - ignored}
+        return {"customer_id": self.resolve_customer_id(session), "changes": changes}
+
+
+@operation(
+    "update_customer",
+    args=UpdateCustomerArgs,
+    event="customer.update",
+    description="Edit a customer's names, district, tier, language, status or notes.",
+)
 def update_customer(
     session: Session, actor: StaffUser, customer_id: int, changes: dict[str, Any]
 ) -> Customer:
@@ -126,6 +173,18 @@ def update_customer(
     return customer
 
 
+class AddCustomerNoteArgs(CustomerArgs):
+    """Arguments of add_customer_note."""
+
+    text: str = Arg(description="The note; it is appended with the date and your username.")
+
+
+@operation(
+    "add_customer_note",
+    args=AddCustomerNoteArgs,
+    event="customer.add_note",
+    description="Append a dated, signed note to a customer's record.",
+)
 def add_customer_note(session: Session, actor: StaffUser, customer_id: int, text: str) -> Customer:
     """Append a dated, signed line to a customer's notes."""
     customer = get_customer(session, customer_id)
@@ -170,6 +229,65 @@ def _clean_contact_value(kind: str, value: Any) -> str:
     return check_text(value, "Address", max_length=300, required=True, field="value")
 
 
+class UpdateContactPointArgs(Args):
+    """Arguments of update_contact_point."""
+
+    contact_point_id: int | None = Arg(None, description="The contact point's id.")
+    customer_id: int | None = Arg(None, description="Instead of the id: the customer's id ...")
+    member_no: str | None = Arg(None, description="... or member number ...")
+    kind: ContactKind | None = Arg(
+        None, description="... and the kind of contact (its primary one)."
+    )
+    value: str | None = Arg(None, description="Corrected value.")
+    is_invalid: bool | None = Arg(None, description="Flag the contact as invalid (or valid).")
+
+    @model_validator(mode="after")
+    def _one_contact(self) -> UpdateContactPointArgs:
+        by_customer = self.customer_id is not None or self.member_no is not None
+        if self.contact_point_id is not None and (by_customer or self.kind is not None):
+            raise ValueError("give contact_point_id, or a customer and kind, not both")
+        if self.contact_point_id is None:
+            if self.kind is None or (self.customer_id is None) == (self.member_no is None):
+                raise ValueError(
+                    "give contact_point_id, or kind with either customer_id or member_no"
+                )
+        return self
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """The contact point (by id, or a customer's primary one of the kind) and the changes."""
+        return {
+            "contact_point_id": self._contact_point_id(session),
+            "value": self.value,
+            "is_invalid": self.is_invalid,
+        }
+
+    def _contact_point_id(self, session: Session) -> int:
+        if self.contact_point_id is not None:
+            return self.contact_point_id
+        customer_id = self.customer_id
+        if customer_id is None:
+            customer_id = session.scalars(
+                select(Customer.id).where(Customer.member_no == self.member_no)
+            ).first()
+            if customer_id is None:
+                raise OperationError(f"There is no customer with member number {self.member_no!r}.")
+        found = session.scalars(
+            select(ContactPoint.id)
+            .where(ContactPoint.customer_id == customer_id, ContactPoint.kind == self.kind)
+            .order_by(ContactPoint.is_primary.desc(), ContactPoint.id)
+            .limit(1)
+        ).first()
+        if found is None:
+            raise OperationError(f"The customer has no {self.kind} contact.")
+        return found
+
+
+@operation(
+    "update_contact_point",
+    args=UpdateContactPointArgs,
+    event="contact_point.update",
+    description="Correct a contact point or flag it invalid.",
+)
 def update_contact_point(
     session: Session,
     actor: StaffUser,
@@ -198,21 +316,6 @@ def update_contact_point(
     return contact
 
 
-def current_consent_status(session: Session, customer_id: int, purpose: str, channel: str) -> str:
-    """The current consent status: the latest record's status, or not_asked if there is none."""
-    status = session.scalars(
-        select(ConsentRecord.status)
-        .where(
-            ConsentRecord.customer_id == customer_id,
-            ConsentRecord.purpose == purpose,
-            ConsentRecord.channel == channel,
-        )
-        .order_by(ConsentRecord.captured_at.desc(), ConsentRecord.id.desc())
-        .limit(1)
-    ).first()
-    return status or ConsentStatus.NOT_ASKED.value
-
-
 def _sync_opt_out(session: Session, customer: Customer, channel: str) -> list[dict[str, Any]]:
     """Set opted_out on the contact points the channel reaches from the current DM consents.
 
@@ -238,6 +341,27 @@ def _sync_opt_out(session: Session, customer: Customer, channel: str) -> list[di
     return changes
 
 
+class RecordConsentArgs(CustomerArgs):
+    """Arguments of record_consent."""
+
+    purpose: ConsentPurpose = Arg(description="What the consent is for.")
+    channel: Channel = Arg(description="The channel it covers.")
+    status: Literal["given", "no_objection", "withdrawn"] = Arg(description="The new status.")
+    method: ConsentMethod = Arg(description="How it was captured.")
+    note: str = Arg("", description="A note on the record.")
+    notice_version: str | None = Arg(
+        None, description="Collection notice (PICS) version; default: the one in effect today."
+    )
+
+
+@operation(
+    "record_consent",
+    args=RecordConsentArgs,
+    event="consent.record",
+    description=(
+        "Record a customer's consent, no objection or withdrawal for a purpose and channel."
+    ),
+)
 def record_consent(
     session: Session,
     actor: StaffUser,

@@ -17,8 +17,9 @@ from sandbox_crm.models import (
     ReportRun,
     StaffUser,
 )
-from sandbox_crm.operations import (
-    OperationError,
+from sandbox_crm.operations import OperationError
+from sandbox_crm.query import describe_condition, operators_for, validate_condition
+from sandbox_crm.reports.operations import (
     can_export_report,
     can_view_report,
     create_report,
@@ -30,7 +31,6 @@ from sandbox_crm.operations import (
     unshare_report,
     update_report,
 )
-from sandbox_crm.query import describe_condition, operators_for, validate_condition
 from sandbox_crm.sources import SOURCES, Source, get_source
 from sandbox_crm.web.core import (
     CrmNotFound,
@@ -138,7 +138,7 @@ def _field_groups(source: Source) -> list[tuple[str, list[Any]]]:
 
 def _describe(report: ReportDefinition) -> str:
     """The report's rows in words: "Customers where ..." or "All customers"."""
-    source = SOURCES.get(report.source)
+    source = SOURCES.find(report.source)
     name = source.label if source else report.source
     if not report.filters:
         return f"All {name.lower()}"
@@ -148,7 +148,7 @@ def _describe(report: ReportDefinition) -> str:
 
 
 def _describe_sort(report: ReportDefinition) -> str:
-    source = SOURCES.get(report.source)
+    source = SOURCES.find(report.source)
     parts = []
     for name, direction in report.sort or []:
         field = source.fields.get(name) if source else None
@@ -344,7 +344,7 @@ def _report_page(
     export_form.for_department.choices = options(
         [("", "— not for another department —"), *((d.code, d.name) for d in departments)]
     )
-    source = SOURCES.get(report.source)
+    source = SOURCES.find(report.source)
     runs = session.scalars(
         select(ReportRun)
         .where(ReportRun.report_id == report.id, ReportRun.run_by_id == me.id)
@@ -483,7 +483,7 @@ def report_run(report_id: int, run_id: int) -> str:
     pager = Pager(Pager.requested_page(), RUN_PER_PAGE, len(body))
     if pager.page > pager.pages:
         pager = Pager(pager.pages, RUN_PER_PAGE, len(body))
-    source = SOURCES.get(report.source)
+    source = SOURCES.find(report.source)
     fields = source.fields if source else {}
     return render_template(
         "crm/report_run.html",

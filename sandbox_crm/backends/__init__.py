@@ -1,0 +1,154 @@
+"""Where sandboxes live: the interface every sandbox backend offers, and its errors.
+
+A backend keeps generated templates (one per ``GenerationSpec``, named by its cache key) and
+per-attempt sandboxes cloned from them (named by a sandbox key). The grading engine and the
+platform use only this interface: create from a template, open read-write or read-only, freeze,
+ask whether frozen, compare with the template, delete, and the template cache. Sessions a
+backend opens carry it in ``session.info[BACKEND_INFO_KEY]``, so code that holds two sessions
+(the grading context) can ask the backend to compare them where the data is.
+
+Today's backend is ``SqliteFileBackend`` (one SQLite file per sandbox). A PostgreSQL backend
+(a schema per sandbox) implements the same methods; ``tests/test_backend_contract.py`` is
+written so that it can run the same tests on a second backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from sandbox_crm.generator import GenerationSpec
+
+__all__ = [
+    "BACKEND_INFO_KEY",
+    "ChangedKeys",
+    "SandboxBackend",
+    "SandboxExists",
+    "SandboxFrozen",
+    "SandboxNotFound",
+    "TemplateNotFound",
+    "backend_of",
+]
+
+BACKEND_INFO_KEY = "sandbox_backend"
+"""Key in ``Session.info`` under which a backend leaves itself on the sessions it opens."""
+
+
+class SandboxNotFound(LookupError):
+    """No sandbox exists under the key."""
+
+
+class SandboxExists(FileExistsError):
+    """A sandbox already exists under the key."""
+
+
+class SandboxFrozen(PermissionError):
+    """The sandbox was frozen on submission; it can only be opened read-only."""
+
+
+class TemplateNotFound(LookupError):
+    """No template exists under the key (it is never generated when opened by key)."""
+
+
+@dataclass(frozen=True)
+class ChangedKeys:
+    """Primary keys of one table's rows added, deleted, or differing in some compared column."""
+
+    added: list[Any] = field(default_factory=list)
+    deleted: list[Any] = field(default_factory=list)
+    differing: set[Any] = field(default_factory=set)
+
+
+@runtime_checkable
+class SandboxBackend(Protocol):
+    """The operations the engine and the platform need from wherever sandboxes are kept."""
+
+    # -- templates --
+
+    def ensure_template(self, spec: GenerationSpec) -> Any:
+        """Generate the template for ``spec`` unless it exists (safe against a racing caller)."""
+        ...
+
+    def has_template(self, template_key: str) -> bool:
+        """Whether the template with this key exists."""
+        ...
+
+    def template_session(self, spec: GenerationSpec) -> AbstractContextManager[Session]:
+        """A read-only session on the (ensured) template for ``spec``."""
+        ...
+
+    def template_session_for_key(self, template_key: str) -> AbstractContextManager[Session]:
+        """A read-only session on an existing template; TemplateNotFound if it is gone."""
+        ...
+
+    def template_keys(self) -> list[str]:
+        """Keys of every template kept, sorted."""
+        ...
+
+    def delete_template(self, template_key: str) -> None:
+        """Delete one template; no error if it does not exist."""
+        ...
+
+    def purge_templates(self, keep: Collection[str], *, dry_run: bool = False) -> list[str]:
+        """Delete every template whose key is not in ``keep``; return the keys (to be) deleted."""
+        ...
+
+    # -- sandboxes --
+
+    def create(self, key: str, spec: GenerationSpec, clock_mode: str = "real") -> Any:
+        """Clone the template for ``spec`` into a new sandbox ``key`` and start its clock."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether a sandbox exists under ``key``."""
+        ...
+
+    def session(self, key: str, read_only: bool = False) -> AbstractContextManager[Session]:
+        """A session on the sandbox; SandboxFrozen for read-write on a frozen one."""
+        ...
+
+    def freeze(self, key: str) -> None:
+        """Record ``frozen_at`` and refuse read-write sessions from now on (idempotent)."""
+        ...
+
+    def is_frozen(self, key: str) -> bool:
+        """Whether the sandbox has been frozen (SandboxNotFound if there is none)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete the sandbox (frozen or not); no error if it does not exist."""
+        ...
+
+    def keys(self) -> list[str]:
+        """Keys of every sandbox kept, sorted."""
+        ...
+
+    def purge(self, older_than: timedelta, *, dry_run: bool = False) -> list[str]:
+        """Delete frozen sandboxes last changed longer ago than ``older_than``; return keys."""
+        ...
+
+    def changed_keys(
+        self, template: Session, final: Session, table: Table, columns: Sequence[str]
+    ) -> ChangedKeys | None:
+        """Compare one table of a sandbox with its template where the data is kept.
+
+        ``columns`` include the primary key. None when the backend cannot (for example a
+        composite key); the caller then compares the rows itself.
+        """
+        ...
+
+    def dispose(self) -> None:
+        """Release connections (for shutdown and tests)."""
+        ...
+
+
+def backend_of(session: Session) -> SandboxBackend | None:
+    """The backend that opened ``session``, or None for a session made some other way."""
+    return session.info.get(BACKEND_INFO_KEY)

@@ -1,0 +1,430 @@
+"""The SQLite-file sandbox backend: cached templates, one cloned file per attempt, freezing, purge.
+
+Generating with Faker is slow, so each distinct ``GenerationSpec`` is generated once into a
+template file named by ``spec.cache_key()``; starting an attempt copies that file. A submitted
+attempt's sandbox is frozen (meta ``frozen_at``, file mode 0444) and kept as evidence until the
+retention period has passed.
+
+Grading opens a template by its key (``template_session_for_key``) and never generates one: the
+key an attempt recorded names the exact data it started from, whatever the generator or Faker
+version is now. Templates are deleted only by ``purge_templates``, which keeps every key it is
+told is still referred to.
+
+Comparing a sandbox with its template (``changed_keys``) attaches the template file to the
+sandbox's connection, so the comparison runs inside SQLite.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, column, create_engine, event, or_, select
+from sqlalchemy import table as lightweight_table
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from sandbox_crm.backends import (
+    BACKEND_INFO_KEY,
+    ChangedKeys,
+    SandboxExists,
+    SandboxFrozen,
+    SandboxNotFound,
+    TemplateNotFound,
+)
+from sandbox_crm.clock import start_clock
+from sandbox_crm.generator import GenerationSpec, generate
+from sandbox_crm.models import SandboxBase, SandboxMeta
+
+__all__ = [
+    "ATTACHED_TEMPLATE",
+    "TEMPLATE_KEY_RE",
+    "SandboxExists",
+    "SandboxFrozen",
+    "SandboxNotFound",
+    "SqliteFileBackend",
+    "TemplateNotFound",
+    "create_schema",
+    "validate_key",
+]
+
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TEMPLATE_KEY_RE = re.compile(r"[0-9a-f]{64}")
+"""A template key: the sha256 hex digest that ``GenerationSpec.cache_key`` returns."""
+_SUFFIX = ".sqlite"
+_ENGINE_CACHE_SIZE = 32
+_READ_ONLY_MODE = 0o444
+
+ATTACHED_TEMPLATE = "grading_template"
+"""Schema name under which the template file is attached to the sandbox's connection."""
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a valid sandbox key (letters, digits, _ and -, 1-64 chars)."""
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        raise ValueError(f"invalid sandbox key {key!r}: use 1-64 letters, digits, _ or -")
+    return key
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _make_engine(path: Path, read_only: bool) -> Engine:
+    """An engine on one SQLite file; read-only engines open it with ``mode=ro``."""
+    uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "")
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    event.listen(engine, "connect", _on_connect)
+    return engine
+
+
+def create_schema(conn: Connection) -> None:
+    """Create every sandbox table and index in a fixed order (so template files are identical).
+
+    ``metadata.create_all`` emits a table's indexes in set order, which varies with the hash
+    seed; the data would be the same but the file bytes would not.
+    """
+    for table in SandboxBase.metadata.sorted_tables:
+        conn.execute(CreateTable(table))
+        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
+            conn.execute(CreateIndex(index))
+
+
+class SqliteFileBackend:
+    """Templates in ``template_dir`` and per-attempt sandboxes in ``sandbox_dir``, one file each."""
+
+    def __init__(self, sandbox_dir: Path, template_dir: Path) -> None:
+        self.sandbox_dir = Path(sandbox_dir)
+        self.template_dir = Path(template_dir)
+        self._engines: OrderedDict[tuple[Path, bool], Engine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- engines --
+
+    def _engine(self, path: Path, read_only: bool) -> Engine:
+        key = (path, read_only)
+        with self._lock:
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = self._engines[key] = _make_engine(path, read_only)
+                while len(self._engines) > _ENGINE_CACHE_SIZE:
+                    _, old = self._engines.popitem(last=False)
+                    old.dispose()
+            else:
+                self._engines.move_to_end(key)
+            return engine
+
+    def _forget(self, path: Path) -> None:
+        with self._lock:
+            for read_only in (False, True):
+                engine = self._engines.pop((path, read_only), None)
+                if engine is not None:
+                    engine.dispose()
+
+    def _open(self, path: Path, read_only: bool) -> Session:
+        session = Session(bind=self._engine(path, read_only))
+        session.info[BACKEND_INFO_KEY] = self
+        return session
+
+    # -- templates --
+
+    def template_path(self, spec: GenerationSpec) -> Path:
+        """Where the template for ``spec`` lives (whether or not it exists yet)."""
+        return self.template_dir / f"{spec.cache_key()}{_SUFFIX}"
+
+    def ensure_template(self, spec: GenerationSpec) -> Path:
+        """The template file for ``spec``, generating it first if it does not exist."""
+        path = self.template_path(spec)
+        if path.exists():
+            return path
+        self.template_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = path.with_suffix(".lock")
+        with open(lock_path, "w") as lock:
+            # Another process may be generating the same template: wait for it, then reuse.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if not path.exists():
+                    self._build_template(spec, path)
+            except BaseException:
+                # A refused generation (e.g. a plant asking for more records than exist) leaves
+                # no template behind, so its lock file goes too.
+                lock_path.unlink(missing_ok=True)
+                raise
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return path
+
+    def _build_template(self, spec: GenerationSpec, path: Path) -> None:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            engine = _make_engine(tmp, read_only=False)
+            try:
+                with engine.connect() as conn:
+                    # A half-written temp file is thrown away, so durability is not needed.
+                    conn.exec_driver_sql("PRAGMA journal_mode = OFF")
+                    conn.exec_driver_sql("PRAGMA synchronous = OFF")
+                    create_schema(conn)
+                    with Session(bind=conn) as session:
+                        generate(session, spec)
+                        session.commit()
+                    conn.commit()
+                    conn.exec_driver_sql("VACUUM")
+            finally:
+                engine.dispose()
+            tmp.chmod(_READ_ONLY_MODE)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    @contextmanager
+    def template_session(self, spec: GenerationSpec) -> Iterator[Session]:
+        """A read-only session on the (ensured) template for ``spec``."""
+        path = self.ensure_template(spec)
+        with self._open(path, read_only=True) as session:
+            yield session
+
+    def template_path_for_key(self, template_key: str) -> Path:
+        """Where the template with this key lives (whether or not it exists)."""
+        if not isinstance(template_key, str) or not TEMPLATE_KEY_RE.fullmatch(template_key):
+            raise ValueError(f"invalid template key {template_key!r}: expected 64 hex digits")
+        return self.template_dir / f"{template_key}{_SUFFIX}"
+
+    def has_template(self, template_key: str) -> bool:
+        """Whether the template with this key is on disk."""
+        return self.template_path_for_key(template_key).exists()
+
+    @contextmanager
+    def template_session_for_key(self, template_key: str) -> Iterator[Session]:
+        """A read-only session on an existing template; TemplateNotFound if it is gone."""
+        path = self.template_path_for_key(template_key)
+        if not path.exists():
+            raise TemplateNotFound(
+                f"the sandbox template {template_key[:12]}… is not in {self.template_dir}; "
+                "it is never generated again for grading"
+            )
+        with self._open(path, read_only=True) as session:
+            yield session
+
+    def template_keys(self) -> list[str]:
+        """Keys of every template file in the cache, sorted."""
+        if not self.template_dir.exists():
+            return []
+        return sorted(
+            p.name[: -len(_SUFFIX)]
+            for p in self.template_dir.glob(f"*{_SUFFIX}")
+            if TEMPLATE_KEY_RE.fullmatch(p.name[: -len(_SUFFIX)])
+        )
+
+    def delete_template(self, template_key: str) -> None:
+        """Delete one template file (and its lock file); no error if it does not exist."""
+        path = self.template_path_for_key(template_key)
+        self._forget(path)
+        for leftover in (path, path.with_suffix(".lock")):
+            with suppress(FileNotFoundError):
+                leftover.unlink()
+
+    def purge_templates(self, keep: Collection[str], *, dry_run: bool = False) -> list[str]:
+        """Delete every template whose key is not in ``keep``; returns the keys deleted (or, with
+        ``dry_run``, that would be)."""
+        kept = set(keep)
+        purged = [key for key in self.template_keys() if key not in kept]
+        if not dry_run:
+            for key in purged:
+                self.delete_template(key)
+        return purged
+
+    # -- sandboxes --
+
+    def path(self, key: str) -> Path:
+        """The file of the sandbox ``key`` (whether or not it exists)."""
+        return self.sandbox_dir / f"{validate_key(key)}{_SUFFIX}"
+
+    def exists(self, key: str) -> bool:
+        """Whether a sandbox exists under ``key``."""
+        return self.path(key).exists()
+
+    def is_frozen(self, key: str) -> bool:
+        """Whether the sandbox ``key`` has been frozen (its file is read-only)."""
+        return not self._existing(key).stat().st_mode & 0o222
+
+    def _existing(self, key: str) -> Path:
+        path = self.path(key)
+        if not path.exists():
+            raise SandboxNotFound(f"no sandbox {key!r}")
+        return path
+
+    def create(self, key: str, spec: GenerationSpec, clock_mode: str = "real") -> Path:
+        """Clone the template for ``spec`` into a new sandbox ``key`` and start its clock."""
+        path = self.path(key)
+        if clock_mode not in ("real", "stepped"):
+            raise ValueError(f"unknown clock mode {clock_mode!r}")
+        if path.exists():
+            raise SandboxExists(f"sandbox {key!r} already exists")
+        template = self.ensure_template(spec)
+        self.sandbox_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.sandbox_dir)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            shutil.copyfile(template, tmp)
+            engine = _make_engine(tmp, read_only=False)
+            try:
+                with Session(bind=engine) as session:
+                    start_clock(session, datetime.combine(spec.today, time(9, 0)), clock_mode)
+                    session.commit()
+            finally:
+                engine.dispose()
+            try:
+                # link() fails if the name exists, so two racing creates cannot both succeed.
+                os.link(tmp, path)
+            except FileExistsError:
+                raise SandboxExists(f"sandbox {key!r} already exists") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @contextmanager
+    def session(self, key: str, read_only: bool = False) -> Iterator[Session]:
+        """A session on the sandbox ``key``; the caller commits. Frozen sandboxes: read-only."""
+        path = self._existing(key)
+        if not read_only and self.is_frozen(key):
+            raise SandboxFrozen(f"sandbox {key!r} is frozen; open it read-only")
+        with self._open(path, read_only) as session:
+            yield session
+
+    def freeze(self, key: str) -> None:
+        """Record ``frozen_at`` in the sandbox and make its file read-only (idempotent)."""
+        path = self._existing(key)
+        if self.is_frozen(key):
+            return
+        with self.session(key) as session:
+            stamp = datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+            session.merge(SandboxMeta(key="frozen_at", value=stamp))
+            session.commit()
+        self._forget(path)
+        path.chmod(_READ_ONLY_MODE)
+
+    def delete(self, key: str) -> None:
+        """Delete the sandbox ``key`` (frozen or not); no error if it does not exist."""
+        path = self.path(key)
+        self._forget(path)
+        for leftover in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
+            with suppress(FileNotFoundError):
+                leftover.unlink()
+
+    def keys(self) -> list[str]:
+        """Keys of all sandboxes in the store, sorted."""
+        if not self.sandbox_dir.exists():
+            return []
+        return sorted(
+            p.name[: -len(_SUFFIX)]
+            for p in self.sandbox_dir.glob(f"*{_SUFFIX}")
+            if KEY_RE.fullmatch(p.name[: -len(_SUFFIX)])
+        )
+
+    def purge(self, older_than: timedelta, *, dry_run: bool = False) -> list[str]:
+        """Delete frozen sandboxes whose file was last modified before now - ``older_than``.
+
+        Returns their keys; ``dry_run`` only lists them.
+        """
+        cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
+        purged = []
+        for key in self.keys():
+            path = self.path(key)
+            if self.is_frozen(key) and path.stat().st_mtime < cutoff:
+                if not dry_run:
+                    self.delete(key)
+                purged.append(key)
+        return purged
+
+    # -- comparing with the template --
+
+    def changed_keys(
+        self, template: Session, final: Session, table: Table, columns: Sequence[str]
+    ) -> ChangedKeys | None:
+        """Keys added, deleted and differing, computed inside SQLite with the template attached.
+
+        A large table with a handful of changes costs one indexed pass in C instead of loading
+        both tables into Python. None when that is not possible (not two SQLite files, a
+        composite key, or the connection refuses to attach).
+        """
+        pk = [c.name for c in table.primary_key.columns]
+        if len(pk) != 1:
+            return None
+        template_file = _sqlite_file(template)
+        if template_file is None or _sqlite_file(final) in (None, template_file):
+            return None
+        connection = final.connection()
+        try:
+            connection.exec_driver_sql(
+                f"ATTACH DATABASE ? AS {ATTACHED_TEMPLATE}", (template_file,)
+            )
+        except DBAPIError:
+            return None
+        names = list(columns)
+        try:
+            # Both tables have the same name, so each gets an alias for the joins.
+            old = table_clause(table.name, names).alias("old")
+            new = table.alias("new")
+            new_key, old_key = new.c[pk[0]], old.c[pk[0]]
+            added = connection.execute(
+                select(new_key)
+                .select_from(new.outerjoin(old, old_key == new_key))
+                .where(old_key.is_(None))
+            ).scalars()
+            deleted = connection.execute(
+                select(old_key)
+                .select_from(old.outerjoin(new, new_key == old_key))
+                .where(new_key.is_(None))
+            ).scalars()
+            # Rows keep their key in the copy, so a join on the key finds every changed row in
+            # one indexed pass; IS NOT compares NULLs as values.
+            changed = select(new_key).select_from(new.join(old, old_key == new_key))
+            changed = changed.where(or_(*(new.c[n].is_distinct_from(old.c[n]) for n in names)))
+            differing = set(connection.execute(changed).scalars())
+            added_keys, deleted_keys = list(added), list(deleted)
+        finally:
+            connection.exec_driver_sql(f"DETACH DATABASE {ATTACHED_TEMPLATE}")
+        return ChangedKeys(sorted(added_keys), sorted(deleted_keys), differing)
+
+    def dispose(self) -> None:
+        """Close every cached engine (for shutdown and tests)."""
+        with self._lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+
+def table_clause(name: str, names: Sequence[str]) -> Any:
+    """The template's copy of a table, as attached for ``changed_keys``."""
+    return lightweight_table(name, *(column(n) for n in names), schema=ATTACHED_TEMPLATE)
+
+
+def _sqlite_file(session: Session) -> str | None:
+    """The file of a session's SQLite database, or None (another database, or in memory)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    rows = session.connection().exec_driver_sql("PRAGMA database_list").all()
+    return next((row[2] for row in rows if row[1] == "main" and row[2]), None)

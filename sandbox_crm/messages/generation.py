@@ -1,0 +1,105 @@
+"""Generating campaigns and the messages sent for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sandbox_crm import catalogue_data as data
+from sandbox_crm.customers.generation import Contact, consent_active, opted_out_at
+from sandbox_crm.generator import (
+    GenerationRun,
+)
+from sandbox_crm.models import (
+    Campaign,
+    Channel,
+    Message,
+    MessageKind,
+)
+
+
+def campaigns(run: GenerationRun) -> None:
+    rng = run.rng
+    plans = data.CAMPAIGNS[run.profile]
+    chosen = sorted(rng.sample(range(len(plans)), rng.randint(3, min(5, len(plans)))))
+    classes = data.MARKETING_CLASSES[run.profile]
+    marketers = run.staff_by_dept["marketing"] or [run.trainee_id]
+    campaigns, audiences = [], []
+    for campaign_id, index in enumerate(chosen, start=1):
+        name, objective, channel, class_index, tiers, months = plans[index]
+        sent = datetime.combine(
+            run.today - timedelta(days=30 * months + rng.randint(0, 20)), time(10, 0)
+        )
+        campaigns.append(
+            {
+                "id": campaign_id,
+                "name": name,
+                "objective": objective,
+                "channel": channel,
+                "marketing_class": classes[class_index],
+                "status": "completed",
+                "created_by_id": rng.choice(marketers),
+                "created_at": sent - timedelta(days=rng.randint(7, 21), hours=rng.randint(0, 5)),
+                "sent_at": sent,
+            }
+        )
+        audiences.append((campaign_id, name, channel, tiers, sent))
+    run.rows[Campaign] = campaigns
+    run.rows[Message] = _message_rows(run, audiences)
+
+
+def _message_rows(run: GenerationRun, audiences: list[tuple]) -> Iterator[dict[str, Any]]:
+    """Each campaign went to the customers who could lawfully receive it when it was sent."""
+    for campaign_id, name, channel, tiers, sent in audiences:
+        for member in run.members:
+            row = member.row
+            contact = member.reach(channel)
+            if (
+                contact is None
+                or not contact.usable
+                or opted_out_at(run, member, contact.kind, sent)
+                or row["created_at"] >= sent
+                or (tiers and row["tier"] not in tiers)
+                or (row["closed_on"] is not None and row["closed_on"] <= sent.date())
+                or not consent_active(run, member, channel, sent)
+            ):
+                continue
+            yield _message(run, campaign_id, name, channel, contact, row, sent)
+
+
+def _message(
+    run,
+    campaign_id: int,
+    name: str,
+    channel: str,
+    contact: Contact,
+    row: dict[str, Any],
+    sent: datetime,
+) -> dict[str, Any]:
+    if channel == Channel.EMAIL:
+        subject = f"{name} | {run.company}"
+        body = (
+            f"Dear {row['name_en']}, discover {name} at {run.company.rstrip('.')}. To stop "
+            f"receiving promotions, click Unsubscribe or email optout@{run.domain} "
+            "(free of charge)."
+        )
+    else:
+        subject = ""
+        body = (
+            f"[{run.company.split()[0]}] {name}: members' offers in store now. "
+            "Reply STOP to opt out (free)."
+        )
+    return {
+        "id": next(run.ids["message"]),
+        "customer_id": row["id"],
+        "campaign_id": campaign_id,
+        "staff_id": None,
+        "channel": channel,
+        "kind": MessageKind.PROMOTIONAL.value,
+        "to_address": contact.value,
+        "subject": subject,
+        "body": body,
+        "has_opt_out_notice": True,
+        "sent_at": sent,
+    }

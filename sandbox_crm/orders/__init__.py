@@ -1,0 +1,29 @@
+"""Sales: the product catalogue, orders and their lines."""
+
+from __future__ import annotations
+
+from sandbox_crm.areas import Area, NavLink, Stage
+
+GENERATION = "sandbox_crm.orders.generation"
+
+AREA = Area(
+    name="orders",
+    label="Orders",
+    modules=(
+        "sandbox_crm.orders.models",
+        "sandbox_crm.orders.generation",
+        "sandbox_crm.orders.sources",
+    ),
+    views=("sandbox_crm.orders.views",),
+    has_templates=True,
+    nav=(NavLink("crm.orders", "Orders", "bag", active=("crm.order",)),),
+    stages=(
+        Stage("orders.products", f"{GENERATION}:products", after=("company.notices",)),
+        Stage("orders.orders", f"{GENERATION}:orders", after=("customers.customers",)),
+        Stage(
+            "orders.aml_identification",
+            f"{GENERATION}:aml_identification",
+            after=("orders.orders",),
+        ),
+    ),
+)

@@ -1,0 +1,40 @@
+"""Reports: saved definitions, shares with departments, runs and exports."""
+
+from __future__ import annotations
+
+from sandbox_crm.areas import Area, NavLink, Stage
+
+GENERATION = "sandbox_crm.reports.generation"
+
+AREA = Area(
+    name="reports",
+    label="Reports",
+    modules=(
+        "sandbox_crm.reports.models",
+        "sandbox_crm.reports.generation",
+        "sandbox_crm.reports.operations",
+        "sandbox_crm.reports.deliverables",
+    ),
+    views=("sandbox_crm.reports.views",),
+    has_templates=True,
+    nav=(NavLink("crm.reports", "Reports", "chart", active=("crm.report", "crm.export_download")),),
+    stages=(
+        Stage(
+            "reports.reports",
+            f"{GENERATION}:reports",
+            after=("messages.campaigns",),
+        ),
+    ),
+    entity_names={"report": "report_definition"},
+    call_entities={"report_id": "report"},
+    detail_keys={
+        "report_id": "report_definition",
+        "run_id": "report_run",
+        "export_id": "report_export",
+        "share_id": "report_share",
+    },
+    record_pages={
+        "report": ("crm.report", "report_id"),
+        "report_definition": ("crm.report", "report_id"),
+    },
+)
