@@ -241,7 +241,7 @@ def start_attempt(
         raise ServiceError(
             CONFLICT,
             f"You already have {limit} attempt{'s' * (limit != 1)} in progress, the most "
-            "allowed at once. Submit one of them before starting another."
+            "allowed at once. Submit one of them before starting another.",
         )
     used = attempts_used(session, trainee, scenario_version.key)
     if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None:
