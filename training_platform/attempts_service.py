@@ -253,7 +253,12 @@ def start_attempt(
     if store.exists(attempt.sandbox_key):
         # Left by a start whose transaction rolled back: ids are only reused after a rollback.
         store.delete(attempt.sandbox_key)
-    store.create(attempt.sandbox_key, spec, clock_mode=clock_mode or sandboxes.clock_mode())
+    store.create(
+        attempt.sandbox_key,
+        spec,
+        clock_mode=clock_mode or sandboxes.clock_mode(),
+        variant=variant,
+    )
     session.flush()
     return attempt
 
