@@ -24,6 +24,7 @@ from sandbox_crm.models import (
     Customer,
     Department,
     Message,
+    Product,
     ReportDefinition,
     ReportExport,
     ReportRun,
@@ -53,6 +54,7 @@ from sandbox_crm.operations import (
 )
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
+from sandbox_crm.reviews.models import ProductReview
 
 TODAY = date(2026, 3, 16)
 
@@ -168,6 +170,17 @@ def build_crm(session: Session) -> Crm:
         updated_at=now,
     )
     session.add(report)
+    product = Product(sku="W-001", name="Steel watch", category="watches", price_hkd=1200)
+    session.add(
+        ProductReview(
+            customer=alice,
+            product=product,
+            rating=2,
+            text="Strap broke.",
+            status="pending",
+            written_at=datetime(2026, 3, 10, 12, 0),
+        )
+    )
     session.flush()
     return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
 
@@ -244,6 +257,7 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "share_report": lambda c: {"report_id": c.report.id, "department": "marketing"},
     "unshare_report": lambda c: {"report_id": c.report.id, "department": "sales"},
     "run_report": lambda c: {"report_id": c.report.id},
+    "moderate_review": lambda c: {"review_id": 1, "status": "published"},
     "export_report": lambda c: {
         "report_id": c.report.id,
         "purpose": "VIP evening invitations",
@@ -309,6 +323,10 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
     ],
     "unshare_report": [lambda c: {"report_id": c.report.id, "department": "marketing"}],
     "run_report": [lambda c: {"report_id": 999}, lambda c: {"report_id": "first"}],
+    "moderate_review": [
+        lambda c: {"review_id": 1, "status": "pending"},
+        lambda c: {"review_id": 2, "status": "rejected"},
+    ],
     "export_report": [
         lambda c: {**VALID_ARGS["export_report"](c), "destination": "dropbox"},
         lambda c: {**VALID_ARGS["export_report"](c), "for_department": "legal"},
