@@ -393,7 +393,7 @@ def run_scripted_attempt(
     """
     scores = check_rubric_scores(scenario, rubric_scores) if rubric_scores else None
     spec = generation_spec(scenario, variant)
-    store.create(key, spec, clock_mode="stepped")
+    store.create(key, spec, clock_mode="stepped", variant=variant)
     with store.session(key) as session:
         outcome = apply_steps(session, steps)
     chosen = {

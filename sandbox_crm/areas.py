@@ -35,7 +35,14 @@ __all__ = [
     "view_modules",
 ]
 
-ENABLED_AREAS: tuple[str, ...] = ("company", "customers", "orders", "messages", "reports")
+ENABLED_AREAS: tuple[str, ...] = (
+    "company",
+    "customers",
+    "orders",
+    "messages",
+    "reports",
+    "reviews",
+)
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 
 

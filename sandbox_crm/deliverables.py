@@ -42,7 +42,9 @@ class DeliverableKind:
         return [(record.id, self.describe(record)) for record in self.candidates(session, staff_id)]
 
 
-DELIVERABLE_KINDS: Registry[DeliverableKind] = Registry("deliverable kind", area_modules)
+DELIVERABLE_KINDS: Registry[DeliverableKind] = Registry(
+    "deliverable kind", area_modules, autoload=True
+)
 """Every deliverable kind the enabled areas offer."""
 
 
@@ -62,5 +64,4 @@ def deliverable_kind(
 
 def get_deliverable_kind(name: str) -> DeliverableKind:
     """The deliverable kind called ``name`` (the areas loaded first); UnknownNameError if none."""
-    DELIVERABLE_KINDS.load()
     return DELIVERABLE_KINDS.get(name)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.models import SandboxMeta
 
-__all__ = ["SandboxInfo", "sandbox_info"]
+__all__ = ["SandboxInfo", "record_origin", "sandbox_info"]
 
 
 def _empty() -> Mapping[str, Any]:
@@ -31,7 +31,8 @@ class SandboxInfo:
 
     ``today`` is the scenario's date the sandbox was generated for; ``clock_date`` is the date
     the sandbox clock was last anchored at (later once the clock has been used). ``variant``
-    and ``template_key`` are known only where the sandbox records them (None otherwise).
+    and ``template_key`` say which data variant and which template a sandbox was cloned from
+    (``record_origin``, written by the backend in the clone); a template itself has neither.
     """
 
     company: str = ""
@@ -110,3 +111,19 @@ def sandbox_info(session: Session) -> SandboxInfo:
         variant=_int(meta.get("variant")),
         template_key=meta.get("template_key"),
     )
+
+
+def _put(session: Session, key: str, value: str) -> None:
+    row = session.get(SandboxMeta, key)
+    if row is None:
+        session.add(SandboxMeta(key=key, value=value))
+    else:
+        row.value = value
+
+
+def record_origin(session: Session, template_key: str, variant: int | None = None) -> None:
+    """Record in a new clone the template it was copied from and the data variant, if known."""
+    _put(session, "template_key", template_key)
+    if variant is not None:
+        _put(session, "variant", str(variant))
+    session.flush()

@@ -70,6 +70,20 @@ def test_create_from_template_and_open_read_write(backend):
         backend.create("one", spec())
 
 
+def test_a_clone_records_its_template_and_variant_but_the_template_does_not(backend):
+    backend.create("one", spec(), variant=2)
+    backend.create("two", spec())
+    with backend.session("one", read_only=True) as session:
+        info = sandbox_info(session)
+        assert (info.template_key, info.variant) == (spec().cache_key(), 2)
+    with backend.session("two", read_only=True) as session:
+        info = sandbox_info(session)
+        assert (info.template_key, info.variant) == (spec().cache_key(), None)
+    with backend.template_session_for_key(spec().cache_key()) as template:
+        info = sandbox_info(template)
+        assert (info.template_key, info.variant) == (None, None)
+
+
 def test_read_only_sessions_cannot_write(backend):
     backend.create("one", spec())
     with backend.session("one", read_only=True) as session:

@@ -679,11 +679,26 @@ def test_a_refused_consent_is_rolled_back_and_audited(client: FlaskClient, db) -
 
 
 def test_a_form_that_fails_its_own_validation_is_not_an_operation_refused(
-    client: FlaskClient, db
+    client: FlaskClient, db, vip_report: int
 ) -> None:
-    response = client.post(f"{BASE}/customers/4/notes/new", data={"text": ""})
+    data = {"purpose": "", "destination": "internal_shared_drive", "for_department": ""}
+    response = client.post(f"{BASE}/reports/{vip_report}/exports", data=data)
     assert response.status_code == 400
     assert _events(db(), "operation.refused") == []
+
+
+def test_a_value_the_operations_model_refuses_is_refused_and_audited_as_in_a_script(
+    client: FlaskClient, db
+) -> None:
+    response = client.post(f"{BASE}/customers/4/notes/new", data={"text": "   "})
+    assert response.status_code == 400
+    assert "Note is required." in response.get_data(as_text=True)
+    [event] = _events(db(), "operation.refused")
+    assert (event.entity_type, event.entity_id) == ("customer", 4)
+    assert (event.details["operation"], event.details["field"]) == ("add_customer_note", "text")
+    assert event.details["message"] == "Note is required."
+    assert client.get(f"{BASE}/customers/4/notes/new").status_code == 200
+    assert 'maxlength="2000"' in client.get(f"{BASE}/customers/4/notes/new").get_data(as_text=True)
 
 
 def test_run_shows_the_rows(client: FlaskClient, db, vip_report: int) -> None:

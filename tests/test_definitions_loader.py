@@ -24,6 +24,7 @@ from graders.definitions import (
     validate_scenario_against_unit,
     write_json_schemas,
 )
+from sandbox_crm.deliverables import DELIVERABLE_KINDS, deliverable_kind
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT_FILE = REPO / "units" / "105077L3.yaml"
@@ -489,6 +490,32 @@ def test_json_schemas_are_written(tmp_path: Path) -> None:
     check = scenario_schema["$defs"]["Check"]
     assert "pass" in scenario_schema["$defs"]["Feedback"]["properties"]
     assert check["properties"]["requirements"]["minItems"] == 1
+
+
+def _register_test_kind(name: str) -> None:
+    deliverable_kind(name, entity_type="review", plural="reviews", describe=str)(
+        lambda session, staff_id: []
+    )
+
+
+def test_a_deliverable_kind_is_valid_once_an_area_registers_it(tmp_path: Path) -> None:
+    text = SCENARIO.replace("kind: saved_report", "kind: product_review")
+    path = write(tmp_path, "s.yaml", text)
+    with DELIVERABLE_KINDS.isolated():
+        _register_test_kind("product_review")
+        assert load_scenario(path).model.deliverables[0].kind == "product_review"
+        schema = write_json_schemas(tmp_path / "schema")[1].read_text()
+        kind = json.loads(schema)["$defs"]["Deliverable"]["properties"]["kind"]
+        assert "product_review" in kind["enum"] and "saved_report" in kind["enum"]
+    [problem] = problems_of(path, "s.yaml")
+    assert (problem.file, problem.line, problem.path) == (
+        "s.yaml",
+        line_of(text, "kind: product_review"),
+        "deliverables[0].kind",
+    )
+    known = ", ".join(DELIVERABLE_KINDS.names())
+    assert problem.message == f'unknown deliverable kind "product_review"; known: {known}'
+    assert "saved_report" in known
 
 
 def test_package_does_not_import_flask() -> None:

@@ -24,6 +24,7 @@ from sandbox_crm.models import (
     Customer,
     Department,
     Message,
+    Product,
     ReportDefinition,
     ReportExport,
     ReportRun,
@@ -33,6 +34,7 @@ from sandbox_crm.models import (
 )
 from sandbox_crm.operations import (
     OPERATIONS,
+    InvalidArguments,
     OperationError,
     add_customer_note,
     apply_operation,
@@ -52,6 +54,7 @@ from sandbox_crm.operations import (
 )
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
+from sandbox_crm.reviews.models import ProductReview
 
 TODAY = date(2026, 3, 16)
 
@@ -167,6 +170,17 @@ def build_crm(session: Session) -> Crm:
         updated_at=now,
     )
     session.add(report)
+    product = Product(sku="W-001", name="Steel watch", category="watches", price_hkd=1200)
+    session.add(
+        ProductReview(
+            customer=alice,
+            product=product,
+            rating=2,
+            text="Strap broke.",
+            status="pending",
+            written_at=datetime(2026, 3, 10, 12, 0),
+        )
+    )
     session.flush()
     return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
 
@@ -243,6 +257,7 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "share_report": lambda c: {"report_id": c.report.id, "department": "marketing"},
     "unshare_report": lambda c: {"report_id": c.report.id, "department": "sales"},
     "run_report": lambda c: {"report_id": c.report.id},
+    "moderate_review": lambda c: {"review_id": 1, "status": "published"},
     "export_report": lambda c: {
         "report_id": c.report.id,
         "purpose": "VIP evening invitations",
@@ -308,6 +323,10 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
     ],
     "unshare_report": [lambda c: {"report_id": c.report.id, "department": "marketing"}],
     "run_report": [lambda c: {"report_id": 999}, lambda c: {"report_id": "first"}],
+    "moderate_review": [
+        lambda c: {"review_id": 1, "status": "pending"},
+        lambda c: {"review_id": 2, "status": "rejected"},
+    ],
     "export_report": [
         lambda c: {**VALID_ARGS["export_report"](c), "destination": "dropbox"},
         lambda c: {**VALID_ARGS["export_report"](c), "for_department": "legal"},
@@ -437,6 +456,102 @@ def test_report_name_must_be_visible_and_unique(crm):
         apply_operation(crm.session, crm.officer, "run_report", {"report_name": "Gold members"})
 
 
+# --- the Args model is the one declaration of an operation's arguments --------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message", "field"),
+    [
+        (
+            lambda c: add_customer_note(c.session, c.officer, c.alice.id, "   "),
+            "Note is required.",
+            "text",
+        ),
+        (
+            lambda c: add_customer_note(c.session, c.officer, c.alice.id, "x" * 2001),
+            "Note is too long (2001 characters; at most 2000).",
+            "text",
+        ),
+        (
+            lambda c: update_customer(c.session, c.officer, c.alice.id, {"tier": "diamond"}),
+            "Tier must be one of classic, silver, gold, platinum; got 'diamond'.",
+            "tier",
+        ),
+        (
+            lambda c: share_report(c.session, c.officer, c.report.id, "marketing", "maybe"),
+            "Export permission must be true or false; got 'maybe'.",
+            "can_export",
+        ),
+        (
+            lambda c: export_report(
+                c.session, c.officer, c.report.id, destination="usb_stick", file_format="xlsx"
+            ),
+            "Destination must be one of internal_shared_drive, internal_email, personal_email, "
+            "usb_drive, external_party; got 'usb_stick'.",
+            "destination",
+        ),
+    ],
+)
+def test_a_direct_call_is_validated_by_the_model_with_labels(crm, call, message, field):
+    before = dump(crm.session)
+    with pytest.raises(OperationError) as caught:
+        call(crm)
+    assert not isinstance(caught.value, InvalidArguments)
+    assert (caught.value.message, caught.value.field) == (message, field)
+    assert dump(crm.session) == before
+
+
+def test_values_within_the_models_limits_are_accepted_stripped(crm):
+    add_customer_note(crm.session, crm.officer, crm.alice.id, "  " + "x" * 2000 + "  ")
+    assert crm.alice.notes.endswith("] " + "x" * 2000)
+    update_customer(crm.session, crm.officer, crm.alice.id, {"tier": "platinum"})
+    assert crm.alice.tier == "platinum"
+    share = share_report(crm.session, crm.officer, crm.report.id, "marketing", True)
+    assert share.can_export is True
+
+
+def test_scripts_get_the_same_refusal_as_the_form_but_call_mistakes_are_invalid(crm):
+    with pytest.raises(OperationError) as refused:
+        apply_operation(
+            crm.session, crm.officer, "add_customer_note", {"member_no": "M00000001", "text": ""}
+        )
+    assert not isinstance(refused.value, InvalidArguments)
+    assert (refused.value.message, refused.value.field) == ("Note is required.", "text")
+    with pytest.raises(InvalidArguments) as mistaken:
+        apply_operation(
+            crm.session,
+            crm.officer,
+            "add_customer_note",
+            {"member_no": "M00000001", "text": "", "txt": "hello"},
+        )
+    assert mistaken.value.message == (
+        "Note is required; unknown argument 'txt' (known arguments: customer_id, member_no, text)."
+    )
+
+
+def test_record_consent_refuses_not_asked_in_the_models_words(crm):
+    args = {**VALID_ARGS["record_consent"](crm), "status": "not_asked"}
+    with pytest.raises(OperationError) as caught:
+        apply_operation(crm.session, crm.officer, "record_consent", args)
+    assert caught.value.field == "status"
+    assert caught.value.message.startswith("not_asked means that no consent was recorded")
+
+
+def test_describe_operations_shows_labels_lengths_and_choices():
+    described = {d["name"]: {a["name"]: a for a in d["args"]} for d in describe_operations()}
+    note = described["add_customer_note"]["text"]
+    assert (note["label"], note["min_length"], note["max_length"]) == ("Note", 1, 2000)
+    assert note["type"] == "str, 1 to 2000 characters"
+    assert described["send_message"]["subject"]["type"] == "str, at most 200 characters"
+    assert described["update_customer"]["tier"]["choices"] == [
+        "classic",
+        "silver",
+        "gold",
+        "platinum",
+    ]
+    assert described["export_report"]["file_format"]["choices"] == ["csv"]
+
+
 def test_describe_operations_documents_every_argument():
     described = describe_operations()
     assert sorted(d["name"] for d in described) == OPERATIONS.names()
@@ -493,8 +608,12 @@ def test_update_customer_rejects_everything_when_one_value_is_bad(crm):
             crm.session, crm.officer, crm.alice.id, {"tier": "platinum", "district": "Mars"}
         )
     assert crm.alice.tier == "gold"
-    with pytest.raises(OperationError, match="hkid cannot be edited"):
+    with pytest.raises(InvalidArguments) as caught:
         update_customer(crm.session, crm.officer, crm.alice.id, {"hkid": "A123456(3)"})
+    assert caught.value.message == (
+        "Unknown argument 'hkid' (known arguments: customer_id, member_no, name_en, name_zh, "
+        "district, tier, preferred_language, status, notes)."
+    )
 
 
 def test_add_customer_note_appends_a_signed_dated_line(crm):
@@ -702,7 +821,7 @@ def test_create_report_explains_bad_filters(crm):
 def test_update_report_owner_only_and_records_changes(crm):
     with pytest.raises(OperationError, match="Only the report's owner"):
         update_report(crm.session, crm.colleague, crm.report.id, name="Mine now")
-    with pytest.raises(OperationError, match="owner_id cannot be changed"):
+    with pytest.raises(InvalidArguments, match=r"^Unknown argument 'owner_id' \(known arg"):
         update_report(crm.session, crm.officer, crm.report.id, owner_id=crm.colleague.id)
     start = last_event_id(crm.session)
     update_report(

@@ -16,6 +16,7 @@ from sandbox_crm.models import (
     ConsentRecord,
     ContactPoint,
     Customer,
+    Product,
     SalesOrder,
     SandboxBase,
     SandboxMeta,
@@ -31,6 +32,7 @@ from sandbox_crm.query import (
     validate_columns,
     validate_condition,
 )
+from sandbox_crm.reviews.models import ProductReview
 from sandbox_crm.sources import SOURCES, QueryScope, Source, get_source, spend_window
 
 AS_OF = date(2026, 3, 16)
@@ -149,6 +151,19 @@ def build_sandbox(session: Session) -> None:
     gen_consent(session, 2, "email", "withdrawn", datetime(2025, 1, 1))
     gen_consent(session, 2, "email", "given", datetime(2025, 1, 1))  # same time, later id wins
     gen_consent(session, 2, "sms", "no_objection", datetime(2025, 1, 1))
+    product = Product(sku="RV-001", name="Travel mug", category="home", price_hkd=180)
+    session.add(product)
+    session.flush()
+    session.add(
+        ProductReview(
+            customer_id=3,
+            product_id=product.id,
+            rating=4,
+            text="Keeps tea hot.",
+            status="published",
+            written_at=datetime(2026, 2, 2, 11, 0),
+        )
+    )
     session.flush()
 
 
@@ -547,8 +562,9 @@ def test_malformed_conditions(condition, path, words):
 
 def test_unknown_source():
     assert validate_condition("suppliers", None) == [
-        "unknown source 'suppliers'; known sources: customers, orders"
+        f"unknown source 'suppliers'; known sources: {', '.join(SOURCES.names())}"
     ]
+    assert {"customers", "orders"} <= set(SOURCES.names())
     with pytest.raises(QueryError, match="known sources"):
         get_source("suppliers")
 

@@ -97,7 +97,9 @@ def test_a_trainees_attempts_in_a_pool_of_n_get_n_different_variants(
     seeds = set()
     for attempt in attempts:
         with sandboxes.get_store(pool_of_three).session(attempt.sandbox_key, True) as sandbox:
-            seeds.add(sandbox_info(sandbox).seed)
+            info = sandbox_info(sandbox)
+        seeds.add(info.seed)
+        assert (info.variant, info.template_key) == (attempt.variant, attempt.template_key)
     assert len(seeds) == 3
 
 

@@ -26,7 +26,6 @@ from graders.definitions import (
     SingleChoiceItem,
     WrittenItem,
 )
-from graders.definitions.models import DeliverableKind
 from graders.results import (
     GradingResult,
 )
@@ -284,7 +283,12 @@ def start_attempt(
     if store.exists(attempt.sandbox_key):
         # Left by a start whose transaction rolled back: ids are only reused after a rollback.
         store.delete(attempt.sandbox_key)
-    store.create(attempt.sandbox_key, spec, clock_mode=clock_mode or sandboxes.clock_mode())
+    store.create(
+        attempt.sandbox_key,
+        spec,
+        clock_mode=clock_mode or sandboxes.clock_mode(),
+        variant=variant,
+    )
     session.flush()
     return attempt
 
@@ -430,7 +434,7 @@ class Workspace:
     sandbox_damaged: bool = False
 
 
-def _choices(sandbox: Session, kind: DeliverableKind, staff_id: int) -> list[DeliverableChoice]:
+def _choices(sandbox: Session, kind: str, staff_id: int) -> list[DeliverableChoice]:
     """The trainee's own records of one deliverable kind in the sandbox, newest first."""
     found = get_deliverable_kind(kind).choices(sandbox, staff_id)
     return [DeliverableChoice(entity_id, label) for entity_id, label in found]
@@ -506,7 +510,7 @@ def _chosen_deliverables(
     return chosen
 
 
-def _kind_words(kind: DeliverableKind) -> str:
+def _kind_words(kind: str) -> str:
     return get_deliverable_kind(kind).plural
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from sandbox_crm.deliverables import DELIVERABLE_KINDS
 
 UNIT_CODE_PATTERN = r"^[0-9]{6}L[1-7]$"
 GROUP_ID_PATTERN = r"^[1-9][0-9]*$"
@@ -324,12 +327,30 @@ class Aggregate(enum.StrEnum):
     MAX = "max"
 
 
-class DeliverableKind(enum.StrEnum):
-    """What the trainee leaves in the CRM as a deliverable."""
+def _registered_deliverable_kind(value: str) -> str:
+    """Accept a deliverable kind only if an enabled CRM area registers it."""
+    if value not in DELIVERABLE_KINDS:
+        raise PydanticCustomError(
+            "unknown_deliverable_kind",
+            'unknown deliverable kind "{kind}"; known: {known}',
+            {"kind": value, "known": ", ".join(DELIVERABLE_KINDS.names()) or "none"},
+        )
+    return value
 
-    SAVED_REPORT = "saved_report"
-    EXPORT = "export"
-    CAMPAIGN = "campaign"
+
+class _RegisteredKindsSchema:
+    """Lists the registered deliverable kinds as the JSON Schema's enum when it is generated."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        schema["enum"] = DELIVERABLE_KINDS.names()
+        return schema
+
+
+DeliverableKindName = Annotated[
+    CodeName, AfterValidator(_registered_deliverable_kind), _RegisteredKindsSchema()
+]
+"""The name of a deliverable kind registered by a CRM area (sandbox_crm.deliverables)."""
 
 
 class ActingAs(_Strict):
@@ -403,8 +424,8 @@ class Deliverable(_Strict):
 
     id: Identifier
     """Unique within the scenario; checks refer to it as deliverable:<id>."""
-    kind: DeliverableKind
-    """saved_report, export or campaign."""
+    kind: DeliverableKindName
+    """A kind a CRM area registers, e.g. saved_report, export or campaign."""
     title: Text
     """Name shown to the trainee."""
     description: str | None = None

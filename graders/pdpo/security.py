@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from graders.checks.common import Params, column_names, department_codes
 from graders.context import GradingContext
-from graders.definitions.models import DeliverableKind
 from graders.pdpo.base import (
     MARKETING_DEPARTMENTS,
     Breach,
@@ -28,6 +27,7 @@ from graders.pdpo.base import (
     register_not_applicable,
 )
 from graders.registry import rule
+from sandbox_crm.deliverables import DELIVERABLE_KINDS
 from sandbox_crm.models import (
     APPROVED_EXPORT_DESTINATIONS,
     ExportDestination,
@@ -263,8 +263,14 @@ def _task_reports(ctx: GradingContext) -> set[int]:
     return {
         entity_id
         for deliverable_id, entity_id in ctx.deliverables.items()
-        if kinds.get(deliverable_id) == DeliverableKind.SAVED_REPORT
+        if _entity_type_of(kinds.get(deliverable_id)) == "report_definition"
     }
+
+
+def _entity_type_of(kind: str | None) -> str | None:
+    """The entity type of a deliverable kind's records (None for an unknown kind)."""
+    found = DELIVERABLE_KINDS.find(kind)
+    return found.entity_type if found is not None else None
 
 
 @rule(

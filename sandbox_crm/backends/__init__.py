@@ -102,8 +102,19 @@ class SandboxBackend(Protocol):
 
     # -- sandboxes --
 
-    def create(self, key: str, spec: GenerationSpec, clock_mode: str = "real") -> Any:
-        """Clone the template for ``spec`` into a new sandbox ``key`` and start its clock."""
+    def create(
+        self,
+        key: str,
+        spec: GenerationSpec,
+        clock_mode: str = "real",
+        *,
+        variant: int | None = None,
+    ) -> Any:
+        """Clone the template for ``spec`` into a new sandbox ``key`` and start its clock.
+
+        The clone records the template's key and the data ``variant`` it was made for
+        (``SandboxInfo.template_key`` and ``variant``); the template is not changed.
+        """
         ...
 
     def exists(self, key: str) -> bool:

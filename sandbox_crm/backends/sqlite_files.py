@@ -47,6 +47,7 @@ from sandbox_crm.backends import (
 )
 from sandbox_crm.clock import start_clock
 from sandbox_crm.generator import GenerationSpec, generate
+from sandbox_crm.info import record_origin
 from sandbox_crm.models import SandboxBase, SandboxMeta
 
 __all__ = [
@@ -275,8 +276,18 @@ class SqliteFileBackend:
             raise SandboxNotFound(f"no sandbox {key!r}")
         return path
 
-    def create(self, key: str, spec: GenerationSpec, clock_mode: str = "real") -> Path:
-        """Clone the template for ``spec`` into a new sandbox ``key`` and start its clock."""
+    def create(
+        self,
+        key: str,
+        spec: GenerationSpec,
+        clock_mode: str = "real",
+        *,
+        variant: int | None = None,
+    ) -> Path:
+        """Clone the template for ``spec`` into a new sandbox ``key`` and start its clock.
+
+        The clone (never the template) records its template key and data ``variant``.
+        """
         path = self.path(key)
         if clock_mode not in ("real", "stepped"):
             raise ValueError(f"unknown clock mode {clock_mode!r}")
@@ -293,6 +304,7 @@ class SqliteFileBackend:
             try:
                 with Session(bind=engine) as session:
                     start_clock(session, datetime.combine(spec.today, time(9, 0)), clock_mode)
+                    record_origin(session, spec.cache_key(), variant)
                     session.commit()
             finally:
                 engine.dispose()

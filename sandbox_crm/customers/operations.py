@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import model_validator
+from pydantic import BeforeValidator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,9 +34,6 @@ from sandbox_crm.operations.base import (
     CustomerArgs,
     OperationError,
     apply_changes,
-    check_bool,
-    check_choice,
-    check_text,
     get_customer,
     get_entity,
     operation,
@@ -71,6 +68,8 @@ EDITABLE_CUSTOMER_FIELDS: tuple[str, ...] = (
 
 NOTE_MAX_LENGTH = 2000
 NOTES_MAX_LENGTH = 20000
+CONTACT_MAX_LENGTH = 300
+EMAIL_MAX_LENGTH = 254
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()]")
 
@@ -99,39 +98,52 @@ def view_customer(session: Session, actor: StaffUser, customer_id: int) -> Custo
     return customer
 
 
-def _clean_customer_value(name: str, value: Any) -> Any:
-    if name == "name_en":
-        return check_text(value, "English name", max_length=120, required=True, field=name)
-    if name == "name_zh":
-        return check_text(value, "Chinese name", max_length=40, field=name) or None
-    if name == "district":
-        return check_choice(value, tuple(DISTRICTS), "District", name)
-    if name == "tier":
-        return check_choice(value, Tier, "Tier", name)
-    if name == "preferred_language":
-        return check_choice(value, PREFERRED_LANGUAGES, "Preferred language", name)
-    if name == "status":
-        return check_choice(value, CustomerStatus, "Status", name)
-    return check_text(value, "Notes", max_length=NOTES_MAX_LENGTH, field=name)
+District = Literal[tuple(DISTRICTS)]  # type: ignore[valid-type]
+Language = Literal[PREFERRED_LANGUAGES]  # type: ignore[valid-type]
 
 
 class UpdateCustomerArgs(CustomerArgs):
     """Arguments of update_customer: give only the fields to change."""
 
-    name_en: str | None = Arg(None, description="English name.")
-    name_zh: str | None = Arg(None, description="Chinese name (empty to clear).")
-    district: str | None = Arg(None, description="One of the 18 districts; the region follows.")
-    tier: Tier | None = Arg(None, description="Loyalty tier.")
-    preferred_language: str | None = Arg(
-        None, description=f"Preferred language: {', '.join(PREFERRED_LANGUAGES)}."
+    name_en: str | None = Arg(
+        None, title="English name", min_length=1, max_length=120, description="English name."
     )
-    status: CustomerStatus | None = Arg(None, description="Relationship status.")
-    notes: str | None = Arg(None, description="Replaces the whole notes text.")
+    name_zh: str | None = Arg(
+        None, title="Chinese name", max_length=40, description="Chinese name (empty to clear)."
+    )
+    district: District | None = Arg(
+        None, title="District", description="One of the 18 districts; the region follows."
+    )
+    tier: Tier | None = Arg(None, title="Tier", description="Loyalty tier.")
+    preferred_language: Language | None = Arg(
+        None, title="Preferred language", description="Preferred language."
+    )
+    status: CustomerStatus | None = Arg(None, title="Status", description="Relationship status.")
+    notes: str | None = Arg(
+        None,
+        title="Notes",
+        max_length=NOTES_MAX_LENGTH,
+        description="Replaces the whole notes text.",
+    )
+
+    @classmethod
+    def from_call(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The customer and the ``changes`` mapping's fields, as one set of arguments."""
+        values = {name: value for name, value in params.items() if name != "changes"}
+        changes = params.get("changes")
+        values.update(changes if isinstance(changes, dict) else {"changes": changes})
+        return values
 
     def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """The customer, and the fields given as a changes mapping."""
-        ignored = {"customer_id", "member_no"}
-        changes = {name: getattr(self, name) for name in self.model_fields_set - ignored}
+        """The customer, and the fields given as a changes mapping (None only clears name_zh)."""
+        given = self.model_fields_set - {"customer_id", "member_no"}
+        changes = {
+            name: getattr(self, name)
+            for name in given
+            if getattr(self, name) is not None or name == "name_zh"
+        }
+        if "name_zh" in changes:
+            changes["name_zh"] = changes["name_zh"] or None
         return {"customer_id": self.resolve_customer_id(session), "changes": changes}
 
 
@@ -146,16 +158,9 @@ def update_customer(
 ) -> Customer:
     """Edit a customer's editable fields (the region follows the district)."""
     customer = get_customer(session, customer_id)
-    if not isinstance(changes, dict) or not changes:
+    if not changes:
         raise OperationError("Give at least one field to change.")
-    unknown = sorted(set(changes) - set(EDITABLE_CUSTOMER_FIELDS))
-    if unknown:
-        raise OperationError(
-            f"{', '.join(unknown)} cannot be edited here; editable fields: "
-            f"{', '.join(EDITABLE_CUSTOMER_FIELDS)}.",
-            unknown[0],
-        )
-    new = {name: _clean_customer_value(name, value) for name, value in changes.items()}
+    new = dict(changes)
     if "district" in new:
         new["region"] = DISTRICTS[new["district"]]
     if "status" in new and new["status"] != customer.status:
@@ -176,7 +181,12 @@ def update_customer(
 class AddCustomerNoteArgs(CustomerArgs):
     """Arguments of add_customer_note."""
 
-    text: str = Arg(description="The note; it is appended with the date and your username.")
+    text: str = Arg(
+        title="Note",
+        min_length=1,
+        max_length=NOTE_MAX_LENGTH,
+        description="The note; it is appended with the date and your username.",
+    )
 
 
 @operation(
@@ -188,7 +198,6 @@ class AddCustomerNoteArgs(CustomerArgs):
 def add_customer_note(session: Session, actor: StaffUser, customer_id: int, text: str) -> Customer:
     """Append a dated, signed line to a customer's notes."""
     customer = get_customer(session, customer_id)
-    text = check_text(text, "Note", max_length=NOTE_MAX_LENGTH, required=True, field="text")
     line = f"[{sandbox_today(session).isoformat()} {actor.username}] {text}"
     notes = f"{customer.notes}\n{line}" if customer.notes else line
     if len(notes) > NOTES_MAX_LENGTH:
@@ -209,14 +218,19 @@ def add_customer_note(session: Session, actor: StaffUser, customer_id: int, text
     return customer
 
 
-def _clean_contact_value(kind: str, value: Any) -> str:
+def _clean_contact_value(kind: str, value: str) -> str:
+    """The value in the form the contact's kind needs (the model checked it is text)."""
     if kind == ContactKind.EMAIL:
-        email = check_text(value, "Email address", max_length=254, required=True, field="value")
-        if not _EMAIL_RE.match(email):
-            raise OperationError(f"{email!r} is not a valid email address.", "value")
-        return email
+        if len(value) > EMAIL_MAX_LENGTH:
+            raise OperationError(
+                f"Email address is too long ({len(value)} characters; at most {EMAIL_MAX_LENGTH}).",
+                "value",
+            )
+        if not _EMAIL_RE.match(value):
+            raise OperationError(f"{value!r} is not a valid email address.", "value")
+        return value
     if kind in (ContactKind.MOBILE, ContactKind.PHONE):
-        raw = check_text(value, "Phone number", max_length=40, required=True, field="value")
+        raw = value
         number = _PHONE_SEPARATORS.sub("", raw).removeprefix("+852")
         first_digits = "456789" if kind == ContactKind.MOBILE else "23"
         if len(number) != 8 or not number.isdigit() or number[0] not in first_digits:
@@ -226,7 +240,7 @@ def _clean_contact_value(kind: str, value: Any) -> str:
                 "value",
             )
         return number
-    return check_text(value, "Address", max_length=300, required=True, field="value")
+    return value
 
 
 class UpdateContactPointArgs(Args):
@@ -238,8 +252,16 @@ class UpdateContactPointArgs(Args):
     kind: ContactKind | None = Arg(
         None, description="... and the kind of contact (its primary one)."
     )
-    value: str | None = Arg(None, description="Corrected value.")
-    is_invalid: bool | None = Arg(None, description="Flag the contact as invalid (or valid).")
+    value: str | None = Arg(
+        None,
+        title="Value",
+        min_length=1,
+        max_length=CONTACT_MAX_LENGTH,
+        description="Corrected value (an email, a phone number or an address).",
+    )
+    is_invalid: bool | None = Arg(
+        None, title="Invalid flag", description="Flag the contact as invalid (or valid)."
+    )
 
     @model_validator(mode="after")
     def _one_contact(self) -> UpdateContactPointArgs:
@@ -303,7 +325,7 @@ def update_contact_point(
     if value is not None:
         new["value"] = _clean_contact_value(contact.kind, value)
     if is_invalid is not None:
-        new["is_invalid"] = check_bool(is_invalid, "Invalid flag", "is_invalid")
+        new["is_invalid"] = is_invalid
     apply_changes(
         session,
         actor,
@@ -341,14 +363,26 @@ def _sync_opt_out(session: Session, customer: Customer, channel: str) -> list[di
     return changes
 
 
+def _recordable_status(value: Any) -> Any:
+    if value == ConsentStatus.NOT_ASKED:
+        raise ValueError(
+            "not_asked means that no consent was recorded; record given, no_objection or withdrawn."
+        )
+    return value
+
+
 class RecordConsentArgs(CustomerArgs):
     """Arguments of record_consent."""
 
-    purpose: ConsentPurpose = Arg(description="What the consent is for.")
-    channel: Channel = Arg(description="The channel it covers.")
-    status: Literal["given", "no_objection", "withdrawn"] = Arg(description="The new status.")
-    method: ConsentMethod = Arg(description="How it was captured.")
-    note: str = Arg("", description="A note on the record.")
+    purpose: ConsentPurpose = Arg(title="Purpose", description="What the consent is for.")
+    channel: Channel = Arg(title="Channel", description="The channel it covers.")
+    status: Annotated[
+        Literal["given", "no_objection", "withdrawn"], BeforeValidator(_recordable_status)
+    ] = Arg(title="Status", description="The new status.")
+    method: ConsentMethod = Arg(title="Method", description="How it was captured.")
+    note: str = Arg(
+        "", title="Note", max_length=NOTE_MAX_LENGTH, description="A note on the record."
+    )
     notice_version: str | None = Arg(
         None, description="Collection notice (PICS) version; default: the one in effect today."
     )
@@ -379,17 +413,6 @@ def record_consent(
     on the sandbox date.
     """
     customer = get_customer(session, customer_id)
-    purpose = check_choice(purpose, ConsentPurpose, "Purpose", "purpose")
-    channel = check_choice(channel, Channel, "Channel", "channel")
-    status = check_choice(status, ConsentStatus, "Status", "status")
-    if status == ConsentStatus.NOT_ASKED:
-        raise OperationError(
-            "not_asked means that no consent was recorded; record given, no_objection or "
-            "withdrawn.",
-            "status",
-        )
-    method = check_choice(method, ConsentMethod, "Method", "method")
-    note = check_text(note, "Note", max_length=NOTE_MAX_LENGTH, field="note")
     today = sandbox_today(session)
     if notice_version is not None:
         notice = session.scalars(

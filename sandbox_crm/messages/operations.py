@@ -26,9 +26,6 @@ from sandbox_crm.operations.base import (
     Arg,
     CustomerArgs,
     OperationError,
-    check_bool,
-    check_choice,
-    check_text,
     get_customer,
     get_entity,
     operation,
@@ -37,6 +34,7 @@ from sandbox_crm.operations.base import (
 __all__ = ["SendMessageArgs", "primary_contact_for", "send_message"]
 
 BODY_MAX_LENGTH = 10000
+SUBJECT_MAX_LENGTH = 200
 
 
 def primary_contact_for(session: Session, customer_id: int, channel: str) -> ContactPoint | None:
@@ -54,12 +52,21 @@ def primary_contact_for(session: Session, customer_id: int, channel: str) -> Con
 class SendMessageArgs(CustomerArgs):
     """Arguments of send_message."""
 
-    channel: Channel = Arg(description="email, sms, phone (a call) or post.")
-    kind: MessageKind = Arg(description="promotional (direct marketing) or service.")
-    subject: str = Arg("", description="Subject line.")
-    body: str = Arg(description="The text sent, or what was said on a call.")
+    channel: Channel = Arg(title="Channel", description="email, sms, phone (a call) or post.")
+    kind: MessageKind = Arg(title="Kind", description="promotional (direct marketing) or service.")
+    subject: str = Arg(
+        "", title="Subject", max_length=SUBJECT_MAX_LENGTH, description="Subject line."
+    )
+    body: str = Arg(
+        title="Message",
+        min_length=1,
+        max_length=BODY_MAX_LENGTH,
+        description="The text sent, or what was said on a call.",
+    )
     has_opt_out_notice: bool = Arg(
-        False, description="Whether the message tells the customer how to opt out, free."
+        False,
+        title="Opt-out notice",
+        description="Whether the message tells the customer how to opt out, free.",
     )
     campaign_id: int | None = Arg(None, description="The campaign it is sent for, if any.")
 
@@ -84,11 +91,6 @@ def send_message(
 ) -> Message:
     """Send one message to a customer's primary contact for the channel."""
     customer = get_customer(session, customer_id)
-    channel = check_choice(channel, Channel, "Channel", "channel")
-    kind = check_choice(kind, MessageKind, "Kind", "kind")
-    subject = check_text(subject, "Subject", max_length=200, field="subject")
-    body = check_text(body, "Message", max_length=BODY_MAX_LENGTH, required=True, field="body")
-    has_opt_out_notice = check_bool(has_opt_out_notice, "Opt-out notice", "has_opt_out_notice")
     campaign = None
     if campaign_id is not None:
         campaign = get_entity(session, Campaign, campaign_id, "campaign")

@@ -20,11 +20,11 @@ as in a scripted attempt, so the assessor sees the attempt as the trainee made i
 from __future__ import annotations
 
 import enum
+import importlib
 import types
 import typing
 from typing import Any, Literal
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from sandbox_crm.areas import area_modules, call_entities
@@ -35,6 +35,7 @@ from sandbox_crm.operations.base import (
     InvalidArguments,
     OperationError,
     OperationSpec,
+    choices_of,
     operation,
 )
 
@@ -57,28 +58,19 @@ def __getattr__(name: str) -> Any:
     spec = OPERATIONS.find(name)
     if spec is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return spec.func
+    # The decorated name in the area's module: it validates a direct call through the model.
+    return getattr(importlib.import_module(spec.func.__module__), spec.func.__name__)
 
 
 # --- applying and describing ------------------------------------------------------------------
 
 
-def _argument_problem(spec: OperationSpec, error: dict[str, Any]) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ()))
-    known = ", ".join(spec.args_model.model_fields)
-    if error["type"] == "extra_forbidden":
-        return f"unknown argument {location!r} (known arguments: {known})"
-    if error["type"] == "missing":
-        return f"missing argument {location!r}"
-    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"argument {location!r}: {message}" if location else message
-
-
 def apply_operation(session: Session, actor: StaffUser, name: str, args: dict[str, Any]) -> Any:
     """Check ``args`` against the operation's model, resolve references and run it.
 
-    InvalidArguments (an OperationError) if the operation is unknown or the arguments do not fit
-    its model; any other OperationError is the operation refusing, as it would in the CRM.
+    InvalidArguments (an OperationError) if the operation is unknown or the call does not fit
+    its model (an unknown or missing argument, a wrong type); any other OperationError is the
+    operation refusing, as it would in the CRM (a value the model or the data rules out).
     """
     spec = OPERATIONS.find(name)
     if spec is None:
@@ -87,12 +79,7 @@ def apply_operation(session: Session, actor: StaffUser, name: str, args: dict[st
         )
     if not isinstance(args, dict):
         raise InvalidArguments("Arguments must be a mapping of names to values.")
-    try:
-        parsed = spec.args_model.model_validate(args)
-    except ValidationError as exc:
-        problems = "; ".join(_argument_problem(spec, e) for e in exc.errors())
-        raise InvalidArguments(f"{problems[0].upper()}{problems[1:]}.") from None
-    return spec.invoke(session, actor, parsed)
+    return spec.invoke(session, actor, spec.parse(args))
 
 
 def entity_named(args: Any) -> tuple[str, int] | None:
@@ -148,6 +135,21 @@ def _type_label(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def _length(info: Any) -> tuple[int | None, int | None]:
+    """The (min_length, max_length) a field declares, None where it declares none."""
+    low = high = None
+    for constraint in info.metadata:
+        low = getattr(constraint, "min_length", low)
+        high = getattr(constraint, "max_length", high)
+    return low, high
+
+
+def _length_label(low: int | None, high: int | None) -> str:
+    if high is not None:
+        return f"{low or 0} to {high} characters" if low else f"at most {high} characters"
+    return "not empty" if low else ""
+
+
 def operations_in_area_order() -> list[OperationSpec]:
     """Every operation, the enabled areas' in their order, each area's in declaration order."""
     position = {module: index for index, module in enumerate(area_modules())}
@@ -156,17 +158,27 @@ def operations_in_area_order() -> list[OperationSpec]:
 
 
 def describe_operations() -> list[dict[str, Any]]:
-    """Every registered operation with its description, audit event and arguments, for docs."""
+    """Every registered operation with its description, audit event and arguments, for docs.
+
+    Each argument comes with its label, type, length limits and choices, read from the model.
+    """
     described = []
     for spec in operations_in_area_order():
         args = []
         for arg_name, info in spec.args_model.model_fields.items():
             alias = info.validation_alias
             aliases = [a for a in getattr(alias, "choices", ()) if a != arg_name]
+            low, high = _length(info)
+            parts = (_type_label(info.annotation), _length_label(low, high))
+            kind = ", ".join(part for part in parts if part)
             args.append(
                 {
                     "name": arg_name,
-                    "type": _type_label(info.annotation),
+                    "label": spec.args_model.label(arg_name),
+                    "type": kind,
+                    "min_length": low,
+                    "max_length": high,
+                    "choices": list(choices_of(info.annotation)),
                     "required": info.is_required(),
                     "default": None
                     if info.is_required()

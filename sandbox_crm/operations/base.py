@@ -1,20 +1,28 @@
 """What every operation shares: the error type, the ``@operation`` registry, look-up and edits.
 
 An operation is a plain function ``(session, actor, ...)`` registered with ``@operation`` under
-a stable name together with its pydantic ``Args`` model, the single declaration of the arguments
-a script or an API request may give it. ``apply_operation`` validates plain arguments against
-that model and calls the function with ``Args.call_arguments`` (references such as a member
-number resolved to ids); ``practicum operations`` documents the same models.
+a stable name together with its pydantic ``Args`` model, the single declaration of its
+arguments: their types, labels, lengths, whether text is required and the allowed choices.
+Every door validates through that model once: a web view calling the decorated function,
+``apply_operation`` for scripts and the JSON API. ``argument_error`` turns pydantic's errors into
+the one ``OperationError`` wording the forms show. The function then gets the parsed values
+(``Args.call_arguments``: references such as a member number resolved to ids) and applies only
+the rules that need the data (an unknown department, a report already shared ...).
+``practicum operations`` documents the same models.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
+import types
+import typing
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic import Field as Arg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,9 +43,9 @@ __all__ = [
     "OperationSpec",
     "operation",
     "apply_changes",
-    "check_bool",
-    "check_choice",
-    "check_text",
+    "argument_error",
+    "choices_of",
+    "parse_arguments",
     "get_customer",
     "get_department",
     "get_entity",
@@ -65,21 +73,15 @@ class InvalidArguments(OperationError):
     """
 
 
-def _check_id(value: Any, label: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise OperationError(f"{label} id must be a whole number, not {value!r}")
-    return value
-
-
-def get_entity(session: Session, model: type[M], entity_id: Any, label: str) -> M:
+def get_entity(session: Session, model: type[M], entity_id: int, label: str) -> M:
     """The row of ``model`` with this id; OperationError naming ``label`` if there is none."""
-    entity = session.get(model, _check_id(entity_id, label))
+    entity = session.get(model, entity_id)
     if entity is None:
         raise OperationError(f"There is no {label} with id {entity_id}.")
     return entity
 
 
-def get_customer(session: Session, customer_id: Any) -> Customer:
+def get_customer(session: Session, customer_id: int) -> Customer:
     """The customer with this id (OperationError if there is none)."""
     return get_entity(session, Customer, customer_id, "customer")
 
@@ -92,47 +94,6 @@ def get_department(session: Session, code: Any, field: str = "department") -> De
             return department
     known = ", ".join(session.scalars(select(Department.code).order_by(Department.code)))
     raise OperationError(f"Unknown department {code!r}; known departments: {known}.", field)
-
-
-def check_text(
-    value: Any, label: str, *, max_length: int, required: bool = False, field: str | None = None
-) -> str:
-    """A text value, stripped; OperationError if it is not text, too long or missing."""
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise OperationError(f"{label} must be text.", field)
-    value = value.strip()
-    if required and not value:
-        raise OperationError(f"{label} is required.", field)
-    if len(value) > max_length:
-        raise OperationError(
-            f"{label} is too long ({len(value)} characters; at most {max_length}).", field
-        )
-    return value
-
-
-def check_choice(
-    value: Any, choices: type[enum.Enum] | tuple[str, ...], label: str, field: str | None = None
-) -> str:
-    """One of the allowed values (an enum's values or a tuple); OperationError listing them."""
-    allowed = (
-        tuple(str(member.value) for member in choices)
-        if isinstance(choices, type)
-        else tuple(choices)
-    )
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if not isinstance(value, str) or value not in allowed:
-        raise OperationError(f"{label} must be one of {', '.join(allowed)}; got {value!r}.", field)
-    return value
-
-
-def check_bool(value: Any, label: str, field: str | None = None) -> bool:
-    """A true/false value (OperationError otherwise)."""
-    if not isinstance(value, bool):
-        raise OperationError(f"{label} must be true or false; got {value!r}.", field)
-    return value
 
 
 def apply_changes(
@@ -171,22 +132,127 @@ def apply_changes(
     )
 
 
-# --- the operation registry -------------------------------------------------------------------
+# --- arguments and their errors ---------------------------------------------------------------
 
 
 class Args(BaseModel):
-    """Base of every operation's arguments: unknown arguments are errors.
+    """Base of every operation's arguments: unknown arguments are errors, text is stripped.
 
-    ``call_arguments`` turns the parsed arguments into the operation function's keyword
-    arguments; models whose arguments name an entity another way (a member number, a report
-    name) resolve it there.
+    Each field declares what the operation accepts: its ``title`` is the label error messages
+    use, ``min_length=1`` makes text required, ``max_length`` bounds it, and a ``Literal`` or an
+    enum lists the choices. ``from_call`` maps a direct call's parameters onto the fields;
+    ``call_arguments`` turns the parsed arguments into the function's keyword arguments
+    (models whose arguments name an entity another way, a member number or a report name,
+    resolve it there).
     """
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, str_strip_whitespace=True, use_enum_values=True
+    )
+
+    @classmethod
+    def from_call(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The plain arguments for a direct call's parameters (the same names, by default)."""
+        return params
+
+    @classmethod
+    def label(cls, name: str) -> str:
+        """The label of field ``name`` in messages (its title, else its name)."""
+        info = cls.model_fields.get(name)
+        return info.title if info is not None and info.title else name
 
     def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
         """The operation function's keyword arguments (every field, by name)."""
         return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+def choices_of(annotation: Any) -> tuple[str, ...]:
+    """The allowed values of a Literal or enum annotation (optional or not); () for others."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return tuple(str(value) for value in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return tuple(c for part in typing.get_args(annotation) for c in choices_of(part))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(str(member.value) for member in annotation)
+    return ()
+
+
+# Errors about the value of a known argument: a person could make them in a form, so the
+# operation refuses them (an OperationError, audited). Any other error (an unknown or missing
+# argument, a list where a number belongs) is a mistake in the call itself (InvalidArguments).
+_VALUE_ERRORS = {
+    "string_too_short",
+    "string_too_long",
+    "literal_error",
+    "enum",
+    "value_error",
+    "bool_parsing",
+    "bool_type",
+}
+
+
+def _value_message(model: type[Args], name: str, error: Any) -> str:
+    label = model.label(name)
+    kind, value = error["type"], error.get("input")
+    if kind == "string_too_short":
+        return f"{label} is required."
+    if kind == "string_too_long":
+        length = len(value.strip()) if isinstance(value, str) else "too many"
+        limit = (error.get("ctx") or {}).get("max_length")
+        return f"{label} is too long ({length} characters; at most {limit})."
+    if kind in ("literal_error", "enum"):
+        if isinstance(value, enum.Enum):
+            value = value.value
+        allowed = ", ".join(choices_of(model.model_fields[name].annotation))
+        return f"{label} must be one of {allowed}; got {value!r}."
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{label} must be true or false; got {value!r}."
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def _call_problem(model: type[Args], error: Any) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    known = ", ".join(model.model_fields)
+    if error["type"] == "extra_forbidden":
+        return f"unknown argument {location!r} (known arguments: {known})"
+    if error["type"] == "missing":
+        return f"missing argument {location!r}"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"argument {location!r}: {message}" if location else message
+
+
+def argument_error(model: type[Args], exc: ValidationError) -> OperationError:
+    """The one translation of an Args model's validation errors into an OperationError.
+
+    If every error is about the value of a known argument, an OperationError names the first,
+    in the words the CRM's forms show (``"Note is required."``, ``"Tier must be one of ..."``)
+    with its field. Otherwise InvalidArguments lists every problem with the call.
+    """
+    errors = exc.errors()
+    values = [
+        e
+        for e in errors
+        if e["type"] in _VALUE_ERRORS and e.get("loc") and str(e["loc"][0]) in model.model_fields
+    ]
+    if errors and len(values) == len(errors):
+        name = str(values[0]["loc"][0])
+        return OperationError(_value_message(model, name, values[0]), name)
+    problems = "; ".join(
+        _value_message(model, str(e["loc"][0]), e).rstrip(".")
+        if e in values
+        else _call_problem(model, e)
+        for e in errors
+    )
+    return InvalidArguments(f"{problems[:1].upper()}{problems[1:]}.")
+
+
+def parse_arguments(model: type[Args], values: dict[str, Any]) -> Args:
+    """``values`` validated by ``model``; the OperationError of ``argument_error`` if they fail."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise argument_error(model, exc) from None
 
 
 class CustomerArgs(Args):
@@ -220,19 +286,45 @@ class CustomerArgs(Args):
         return values
 
 
+# --- the operation registry -------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class OperationSpec:
-    """One registered operation: its function, argument model, description and audit event."""
+    """One registered operation: its function, argument model, description and audit event.
+
+    ``func`` is the function as written, called with parsed arguments only; the module-level
+    name of an operation is ``call``, which validates a direct call through the model first.
+    """
 
     name: str
     func: Callable[..., Any]
     args_model: type[Args]
     description: str
     event: str
+    signature: inspect.Signature = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "signature", inspect.signature(self.func))
+
+    def parse(self, values: dict[str, Any]) -> Args:
+        """Plain arguments validated by the operation's model (OperationError otherwise)."""
+        return parse_arguments(self.args_model, values)
 
     def invoke(self, session: Session, actor: StaffUser, args: Args) -> Any:
         """Run the operation with arguments already parsed by its model."""
         return self.func(session, actor, **args.call_arguments(session, actor))
+
+    def call(self, session: Session, actor: StaffUser, *args: Any, **kwargs: Any) -> Any:
+        """Run the operation as its function's signature is called, validating via the model."""
+        bound = self.signature.bind(session, actor, *args, **kwargs)
+        params: dict[str, Any] = {}
+        for name, value in list(bound.arguments.items())[2:]:
+            if self.signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                params.update(value)
+            else:
+                params[name] = value
+        return self.invoke(session, actor, self.parse(self.args_model.from_call(params)))
 
 
 OPERATIONS: Registry[OperationSpec] = Registry("operation", area_modules, autoload=True)
@@ -242,14 +334,23 @@ OPERATIONS: Registry[OperationSpec] = Registry("operation", area_modules, autolo
 def operation(
     name: str, *, args: type[Args], event: str, description: str | None = None
 ) -> Callable[[F], F]:
-    """Register the decorated function as operation ``name`` with its argument model."""
+    """Register the decorated function as operation ``name`` with its argument model.
+
+    The decorated name validates every call through ``args`` before the function runs.
+    """
     if not (isinstance(args, type) and issubclass(args, Args)):
         raise TypeError(f"args of operation {name!r} must be an Args model class")
 
     def decorate(func: F) -> F:
         doc = (func.__doc__ or "").strip()
         text = description or (doc.splitlines()[0] if doc else name)
-        OPERATIONS.add(name, OperationSpec(name, func, args, text, event))
-        return func
+        spec = OPERATIONS.add(name, OperationSpec(name, func, args, text, event))
+
+        @functools.wraps(func)
+        def call(session: Session, actor: StaffUser, *positional: Any, **keyword: Any) -> Any:
+            return spec.call(session, actor, *positional, **keyword)
+
+        call.operation = spec  # type: ignore[attr-defined]
+        return call  # type: ignore[return-value]
 
     return decorate

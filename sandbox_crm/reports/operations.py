@@ -35,9 +35,6 @@ from sandbox_crm.operations.base import (
     Args,
     OperationError,
     apply_changes,
-    check_bool,
-    check_choice,
-    check_text,
     get_department,
     get_entity,
     operation,
@@ -80,6 +77,7 @@ REPORT_FIELDS: tuple[str, ...] = (
 )
 EXPORT_FORMATS: tuple[str, ...] = ("csv",)
 TEXT_MAX_LENGTH = 2000
+NAME_MAX_LENGTH = 160
 
 
 # --- arguments --------------------------------------------------------------------------------
@@ -124,6 +122,7 @@ class ReportArgs(Args):
 def _department(description: str, default: Any = ...) -> Any:
     return Arg(
         default,
+        title="Department",
         description=description,
         validation_alias=AliasChoices("department", "department_code"),
     )
@@ -132,31 +131,53 @@ def _department(description: str, default: Any = ...) -> Any:
 class CreateReportArgs(Args):
     """Arguments of create_report."""
 
-    name: str = Arg(description="Report name (at most 160 characters).")
-    source: str = Arg(description="Data source: customers or orders.")
-    columns: list[str] = Arg(description="Field names shown, in order.")
-    filters: dict[str, Any] | None = Arg(None, description="Condition in the query language.")
-    sort: list[Any] = Arg(default_factory=list, description="[[field, asc|desc], ...]")
-    description: str = Arg("", description="What the report shows.")
-    purpose: str = Arg("", description="Why the report exists (the use of the data).")
+    name: str = Arg(
+        title="Report name", min_length=1, max_length=NAME_MAX_LENGTH, description="Report name."
+    )
+    source: str = Arg(title="Source", description="Data source: customers or orders.")
+    columns: list[str] = Arg(title="Columns", description="Field names shown, in order.")
+    filters: dict[str, Any] | None = Arg(
+        None, title="Filters", description="Condition in the query language."
+    )
+    sort: list[Any] = Arg(
+        default_factory=list, title="Sort", description="[[field, asc|desc], ...]"
+    )
+    description: str = Arg(
+        "", title="Description", max_length=TEXT_MAX_LENGTH, description="What the report shows."
+    )
+    purpose: str = Arg(
+        "",
+        title="Purpose",
+        max_length=TEXT_MAX_LENGTH,
+        description="Why the report exists (the use of the data).",
+    )
 
 
 class UpdateReportArgs(ReportArgs):
     """Arguments of update_report: give only the parts to change."""
 
-    name: str | None = Arg(None, description="New name.")
-    source: str | None = Arg(None, description="New data source.")
-    columns: list[str] | None = Arg(None, description="New columns.")
-    filters: dict[str, Any] | None = Arg(None, description="New filter condition ({} for none).")
-    sort: list[Any] | None = Arg(None, description="New sort.")
-    description: str | None = Arg(None, description="New description.")
-    purpose: str | None = Arg(None, description="New purpose.")
+    name: str | None = Arg(
+        None, title="Report name", min_length=1, max_length=NAME_MAX_LENGTH, description="New name."
+    )
+    source: str | None = Arg(None, title="Source", description="New data source.")
+    columns: list[str] | None = Arg(None, title="Columns", description="New columns.")
+    filters: dict[str, Any] | None = Arg(
+        None, title="Filters", description="New filter condition ({} for none)."
+    )
+    sort: list[Any] | None = Arg(None, title="Sort", description="New sort.")
+    description: str | None = Arg(
+        None, title="Description", max_length=TEXT_MAX_LENGTH, description="New description."
+    )
+    purpose: str | None = Arg(
+        None, title="Purpose", max_length=TEXT_MAX_LENGTH, description="New purpose."
+    )
 
     def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """The report, and only the parts given."""
+        """The report, and only the parts given (None leaves a part as it is, but filters)."""
         changes = {
             name: getattr(self, name)
             for name in self.model_fields_set - {"report_id", "report_name"}
+            if getattr(self, name) is not None or name == "filters"
         }
         return {"report_id": self.resolve_report_id(session, actor), **changes}
 
@@ -169,7 +190,11 @@ class ShareReportArgs(ReportArgs):
     """Arguments of share_report."""
 
     department: str = _department("Code of the department to share with.")
-    can_export: bool = Arg(False, description="Whether the department may export the report.")
+    can_export: bool = Arg(
+        False,
+        title="Export permission",
+        description="Whether the department may export the report.",
+    )
 
     def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
         """The report, and the department as ``department_code``."""
@@ -197,11 +222,17 @@ class RunReportArgs(ReportArgs):
 class ExportReportArgs(ReportArgs):
     """Arguments of export_report."""
 
-    purpose: str = Arg("", description="Why the data is exported.")
-    destination: ExportDestination = Arg(description="Where the file goes.")
-    for_department: str | None = Arg(None, description="Code of the department it is for.")
-    encrypted: bool = Arg(False, description="Whether the file is encrypted.")
-    file_format: Literal["csv"] = Arg("csv", description="File format.")
+    purpose: str = Arg(
+        "", title="Purpose", max_length=TEXT_MAX_LENGTH, description="Why the data is exported."
+    )
+    destination: ExportDestination = Arg(title="Destination", description="Where the file goes.")
+    for_department: str | None = Arg(
+        None, title="Department", description="Code of the department it is for."
+    )
+    encrypted: bool = Arg(False, title="Encrypted", description="Whether the file is encrypted.")
+    file_format: Literal[EXPORT_FORMATS] = Arg(  # type: ignore[valid-type]
+        "csv", title="File format", description="File format."
+    )
 
 
 # --- access -----------------------------------------------------------------------------------
@@ -248,12 +279,10 @@ def _owned_report(
 
 
 def _clean_definition(values: dict[str, Any]) -> dict[str, Any]:
-    """Validate a complete report definition; OperationError naming the first bad part."""
-    name = check_text(values["name"], "Report name", max_length=160, required=True, field="name")
-    description = check_text(
-        values["description"], "Description", max_length=TEXT_MAX_LENGTH, field="description"
-    )
-    purpose = check_text(values["purpose"], "Purpose", max_length=TEXT_MAX_LENGTH, field="purpose")
+    """Check a complete definition against the sources; OperationError naming the bad part.
+
+    The texts were checked by the arguments' model; this checks what depends on the source.
+    """
     source = values["source"]
     if source not in SOURCES:
         raise OperationError(
@@ -276,9 +305,9 @@ def _clean_definition(values: dict[str, Any]) -> dict[str, Any]:
         raise OperationError(f"Sort: {'; '.join(problems)}.", "sort")
     sort = [[name, direction] for name, direction in normalize_sort(values["sort"])]
     return {
-        "name": name,
-        "description": description,
-        "purpose": purpose,
+        "name": values["name"],
+        "description": values["description"],
+        "purpose": values["purpose"],
         "source": source,
         "columns": list(columns),
         "filters": filters,
@@ -343,12 +372,6 @@ def update_report(
 ) -> ReportDefinition:
     """Change a report's name, description, purpose, source, columns, filters or sort."""
     report = _owned_report(session, actor, report_id, "change")
-    unknown = sorted(set(changes) - set(REPORT_FIELDS))
-    if unknown:
-        raise OperationError(
-            f"{', '.join(unknown)} cannot be changed; a report has {', '.join(REPORT_FIELDS)}.",
-            unknown[0],
-        )
     if not changes:
         raise OperationError("Give at least one part of the report to change.")
     current = {name: getattr(report, name) for name in REPORT_FIELDS}
@@ -408,7 +431,6 @@ def share_report(
     """Let a department view the report (and export it if ``can_export``); owner only."""
     report = _owned_report(session, actor, report_id, "share")
     department = get_department(session, department_code)
-    can_export = check_bool(can_export, "Export permission", "can_export")
     share = next((s for s in report.shares if s.department_id == department.id), None)
     if share is not None and share.can_export == can_export:
         rights = "view and export" if can_export else "view only"
@@ -597,15 +619,11 @@ def export_report(
     report = _get_report(session, report_id)
     if not can_export_report(session, actor, report):
         raise OperationError("You may not export this report.")
-    purpose = check_text(purpose, "Purpose", max_length=TEXT_MAX_LENGTH, field="purpose")
-    destination = check_choice(destination, ExportDestination, "Destination", "destination")
     department = (
         get_department(session, for_department, "for_department")
         if for_department is not None
         else None
     )
-    encrypted = check_bool(encrypted, "Encrypted", "encrypted")
-    file_format = check_choice(file_format, EXPORT_FORMATS, "File format", "file_format")
     page = _execute(session, report)
     export = ReportExport(
         report_id=report.id,

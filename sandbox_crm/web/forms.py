@@ -1,4 +1,9 @@
-"""The CRM's forms. Choices are filled in by the views; the operations make the final checks."""
+"""The CRM's forms. Choices are filled in by the views; the operations make the checks.
+
+A field that an operation's argument model declares takes its browser hints (``required``,
+``maxlength``) from that model through ``limits``; the model alone validates what is posted, so
+a refused value is refused, shown and audited the same way from a form as from a script.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +23,15 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired
 
+from sandbox_crm.customers.operations import (
+    AddCustomerNoteArgs,
+    RecordConsentArgs,
+    UpdateContactPointArgs,
+    UpdateCustomerArgs,
+)
+from sandbox_crm.messages.operations import SendMessageArgs
 from sandbox_crm.models import (
     Channel,
     ConsentMethod,
@@ -29,6 +41,8 @@ from sandbox_crm.models import (
     MessageKind,
     Tier,
 )
+from sandbox_crm.operations.base import Args
+from sandbox_crm.reports.operations import CreateReportArgs, ExportReportArgs
 from sandbox_crm.web.presentation import DESTINATION_LABELS, label
 
 FILTER_ROWS = 6
@@ -37,6 +51,23 @@ FILTER_ROWS = 6
 def options(pairs: Iterable[tuple[str, str]]) -> list[Any]:
     """Select options from (value, label) pairs."""
     return [SelectChoice(value, text) for value, text in pairs]
+
+
+def limits(model: type[Args], name: str, *, required: bool | None = None) -> dict[str, Any]:
+    """HTML attributes for a form field from the model's declaration of argument ``name``.
+
+    ``required`` overrides the model's for fields the form always sends (an edit form's name).
+    """
+    low = high = None
+    for constraint in model.model_fields[name].metadata:
+        low = getattr(constraint, "min_length", low)
+        high = getattr(constraint, "max_length", high)
+    attributes: dict[str, Any] = {}
+    if required if required is not None else bool(low):
+        attributes["required"] = True
+    if high is not None:
+        attributes["maxlength"] = high
+    return attributes
 
 
 def _choices(values: Iterable[object]) -> list[Any]:
@@ -50,8 +81,8 @@ class ConfirmForm(FlaskForm):
 class CustomerEditForm(FlaskForm):
     """Edit a customer's profile."""
 
-    name_en = StringField("English name", validators=[DataRequired(), Length(max=120)])
-    name_zh = StringField("Chinese name", validators=[Optional(), Length(max=40)])
+    name_en = StringField("English name", render_kw=limits(UpdateCustomerArgs, "name_en"))
+    name_zh = StringField("Chinese name", render_kw=limits(UpdateCustomerArgs, "name_zh"))
     district = SelectField("District", validate_choice=False)
     tier = SelectField("Tier", choices=_choices(Tier), validate_choice=False)
     status = SelectField("Status", choices=_choices(CustomerStatus), validate_choice=False)
@@ -60,20 +91,20 @@ class CustomerEditForm(FlaskForm):
         choices=options([("en", "English"), ("zh", "Chinese")]),
         validate_choice=False,
     )
-    notes = TextAreaField("Notes", validators=[Length(max=20000)])
+    notes = TextAreaField("Notes", render_kw=limits(UpdateCustomerArgs, "notes"))
 
 
 class ContactEditForm(FlaskForm):
     """Correct a contact point or flag it as invalid."""
 
-    value = StringField("Value", validators=[DataRequired(), Length(max=300)])
+    value = StringField("Value", render_kw=limits(UpdateContactPointArgs, "value", required=True))
     is_invalid = BooleanField("Flag as invalid (bounced, wrong number, no such address)")
 
 
 class NoteForm(FlaskForm):
     """Add a note to a customer."""
 
-    text = TextAreaField("Note", validators=[DataRequired(), Length(max=2000)])
+    text = TextAreaField("Note", render_kw=limits(AddCustomerNoteArgs, "text"))
 
 
 class ConsentForm(FlaskForm):
@@ -89,7 +120,7 @@ class ConsentForm(FlaskForm):
     method = SelectField(
         "How it was captured", choices=_choices(ConsentMethod), validate_choice=False
     )
-    note = TextAreaField("Note", validators=[Length(max=2000)])
+    note = TextAreaField("Note", render_kw=limits(RecordConsentArgs, "note"))
 
 
 class MessageForm(FlaskForm):
@@ -108,8 +139,8 @@ class MessageForm(FlaskForm):
         ),
         validate_choice=False,
     )
-    subject = StringField("Subject", validators=[Length(max=200)])
-    body = TextAreaField("Message", validators=[DataRequired(), Length(max=5000)])
+    subject = StringField("Subject", render_kw=limits(SendMessageArgs, "subject"))
+    body = TextAreaField("Message", render_kw=limits(SendMessageArgs, "body"))
     has_opt_out_notice = BooleanField("Include the opt-out notice")
 
 
@@ -124,9 +155,9 @@ class FilterRowForm(Form):
 class ReportForm(FlaskForm):
     """The report builder."""
 
-    name = StringField("Report name", validators=[DataRequired(), Length(max=160)])
-    description = TextAreaField("Description", validators=[Length(max=2000)])
-    purpose = TextAreaField("Purpose of use", validators=[Length(max=2000)])
+    name = StringField("Report name", render_kw=limits(CreateReportArgs, "name"))
+    description = TextAreaField("Description", render_kw=limits(CreateReportArgs, "description"))
+    purpose = TextAreaField("Purpose of use", render_kw=limits(CreateReportArgs, "purpose"))
     source = HiddenField("Data source")
     columns = SelectMultipleField("Columns", validate_choice=False)
     match = SelectField(
@@ -155,7 +186,12 @@ class ShareForm(FlaskForm):
 class ExportForm(FlaskForm):
     """Export a report to a CSV file."""
 
-    purpose = TextAreaField("Purpose of the export", validators=[DataRequired(), Length(max=2000)])
+    # The model lets a script export without a purpose (the PDPO rules judge it); the form asks.
+    purpose = TextAreaField(
+        "Purpose of the export",
+        validators=[DataRequired()],
+        render_kw=limits(ExportReportArgs, "purpose"),
+    )
     destination = SelectField(
         "Where the file goes",
         choices=options(DESTINATION_LABELS.items()),

@@ -1,0 +1,29 @@
+"""Product reviews: what customers write about the products, and staff moderation of it."""
+
+from __future__ import annotations
+
+from sandbox_crm.areas import Area, NavLink, Stage
+
+GENERATION = "sandbox_crm.reviews.generation"
+
+AREA = Area(
+    name="reviews",
+    label="Product reviews",
+    modules=(
+        "sandbox_crm.reviews.models",
+        "sandbox_crm.reviews.generation",
+        "sandbox_crm.reviews.operations",
+        "sandbox_crm.reviews.sources",
+    ),
+    views=("sandbox_crm.reviews.views",),
+    has_templates=True,
+    nav=(NavLink("crm.reviews", "Reviews", "note"),),
+    stages=(
+        Stage(
+            "reviews.reviews",
+            f"{GENERATION}:reviews",
+            after=("customers.customers", "orders.products"),
+        ),
+    ),
+    call_entities={"review_id": "product_review"},
+)
