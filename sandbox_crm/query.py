@@ -108,6 +108,10 @@ _RELATIVE_UNITS = ("days_ago", "months_ago", "years_ago")
 _RELATIVE_MAX = {"days_ago": 365_250, "months_ago": 12_000, "years_ago": 1_000}
 # Whole numbers the database can compare with (a 64-bit signed integer).
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+# Bounds on a condition's size: SQLite refuses expressions nested past 1,000 levels, and parsing
+# is recursive. Reports and checks use a handful of conditions.
+MAX_CONDITIONS = 200
+MAX_DEPTH = 20
 
 AGGREGATES: tuple[str, ...] = ("count", "sum", "avg", "min", "max")
 _AGGREGATE_TYPES: dict[str, tuple[str, ...]] = {
@@ -390,6 +394,28 @@ def _parse(source: Source, cond: Any, path: str, errors: list[QueryError]) -> An
     return _Group(kind, tuple(items))
 
 
+def _size_problem(condition: Any) -> QueryError | None:
+    """A condition with more leaves than MAX_CONDITIONS or nested deeper than MAX_DEPTH."""
+    leaves = 0
+    stack: list[tuple[Any, int]] = [(condition, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return QueryError(f"a condition may be nested at most {MAX_DEPTH} levels deep", "")
+        if isinstance(node, dict):
+            if "field" in node:
+                leaves += 1
+                if leaves > MAX_CONDITIONS:
+                    return QueryError(
+                        f"a condition may hold at most {MAX_CONDITIONS} field conditions", ""
+                    )
+                continue
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend((child, depth + 1) for child in node)
+    return None
+
+
 def _as_source(source: Source | str) -> Source:
     return source if isinstance(source, Source) else get_source(source)
 
@@ -400,6 +426,9 @@ def condition_problems(source: Source | str, condition: Any) -> list[QueryError]
         src = _as_source(source)
     except QueryError as exc:
         return [exc]
+    too_large = _size_problem(condition)
+    if too_large is not None:
+        return [too_large]
     errors: list[QueryError] = []
     _parse(src, condition, "", errors)
     return errors
@@ -411,6 +440,9 @@ def validate_condition(source_name: str, condition: Any) -> list[str]:
 
 
 def _parse_or_raise(source: Source, condition: Any) -> Any:
+    too_large = _size_problem(condition)
+    if too_large is not None:
+        raise too_large
     errors: list[QueryError] = []
     node = _parse(source, condition, "", errors)
     if errors:

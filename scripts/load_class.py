@@ -70,6 +70,7 @@ def serve(port: int, work: Path, trainees: int) -> None:
             "SANDBOX_DIR": str(work / "sandboxes"),
             "TEMPLATE_CACHE_DIR": str(work / "templates"),
             "SECRET_KEY": "class-load-test",
+            "COOKIE_SECURE": False,  # plain HTTP on loopback
         }
     )
     upgrade_database(app)

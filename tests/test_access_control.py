@@ -51,12 +51,17 @@ READ = {
 }
 CHANGE = {**READ, "owner": 302, "assessor": 403, "centre_admin": 403}
 CRM_CHANGE = {**READ, "owner": 302, "assessor": 302, "centre_admin": 302}
+PUBLIC = {role: 200 for role in ROLES}
+OWN_ACCOUNT = {**PUBLIC, "anonymous": "login"}
 
 
 def _urls(ids: Ids) -> list[tuple[str, str, str, dict, dict]]:
     """(label, method, url, form data, expected outcome per role)."""
     crm = f"/attempts/{ids.graded}/crm"
     return [
+        ("health", "GET", "/healthz", {}, PUBLIC),
+        ("readiness", "GET", "/readyz", {}, PUBLIC),
+        ("change password page", "GET", "/account/password", {}, OWN_ACCOUNT),
         ("attempt page", "GET", f"/attempts/{ids.graded}", {}, READ),
         ("result page", "GET", f"/attempts/{ids.graded}/result", {}, READ),
         ("CRM home", "GET", f"{crm}/", {}, READ),

@@ -28,6 +28,7 @@ from training_platform.models import Attempt, AttemptStatus, DefinitionKind, Gra
 pytestmark = pytest.mark.postgres
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_PASSWORD = "pg-pass-1234"  # the password policy wants at least 10 characters
 
 
 def _free_port() -> int:
@@ -157,8 +158,8 @@ def test_an_attempt_is_graded_and_decided_on_postgres(pg_app, tmp_path):
         session = new_session(pg_app)
         definitions_store.sync_builtin(session, Path(__file__).resolve().parents[1])
         centre = create_centre(session, "pg-centre", "PostgreSQL Centre")
-        trainee = create_user(session, centre, "t@pg.test", "PG Trainee", Role.TRAINEE, "pw-123456")
-        create_user(session, centre, "a@pg.test", "PG Assessor", Role.ASSESSOR, "pw-123456")
+        trainee = create_user(session, centre, "t@pg.test", "PG Trainee", Role.TRAINEE, PG_PASSWORD)
+        create_user(session, centre, "a@pg.test", "PG Assessor", Role.ASSESSOR, PG_PASSWORD)
         session.commit()
         version = definitions_store.current_version(
             session, DefinitionKind.SCENARIO, "105077L3-marketing-vip-report", centre.id
@@ -179,7 +180,7 @@ def test_an_attempt_is_graded_and_decided_on_postgres(pg_app, tmp_path):
         session.close()
 
     client = pg_app.test_client()
-    client.post("/login", data={"email": "a@pg.test", "password": "pw-123456"})
+    client.post("/login", data={"email": "a@pg.test", "password": PG_PASSWORD})
     evidence = client.get(f"/review/attempts/{attempt_id}")
     assert evidence.status_code == 200 and "Action timeline" in evidence.text
     scored = client.post(

@@ -44,8 +44,9 @@ def _hand_in(app: Flask, db_session: Session, attempt: Attempt) -> Attempt:
 
 @pytest.fixture
 def pool_of_three(sandbox_settings: Flask) -> Flask:
-    """The app with every scenario's pool capped at three variants."""
+    """The app with every scenario's pool capped at three variants (and room to start six)."""
     sandbox_settings.config["SANDBOX_VARIANTS"] = 3
+    sandbox_settings.config["MAX_ATTEMPTS_IN_PROGRESS"] = 10
     return sandbox_settings
 
 

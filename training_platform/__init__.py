@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 # Each module exposes a Flask blueprint named `bp`; add yours to the list to mount it.
 BLUEPRINTS = [
@@ -17,6 +18,7 @@ BLUEPRINTS = [
     "training_platform.attempts",
     "training_platform.review",
     "training_platform.authoring",
+    "training_platform.health",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -25,7 +27,11 @@ MAX_UPLOAD_BYTES = 256 * 1024
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app; `test_config` overrides every other source of configuration."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("PRACTICUM_INSTANCE_PATH") or None,
+    )
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
 
@@ -38,12 +44,27 @@ def create_app(test_config: dict | None = None) -> Flask:
         DEFINITIONS_ROOT=os.environ.get("PRACTICUM_DEFINITIONS_ROOT") or str(PACKAGE_DIR.parent),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         WTF_CSRF_ENABLED=True,
+        # None: Secure cookies unless testing or debugging (plain HTTP on loopback needs "0").
+        COOKIE_SECURE=_env_flag("PRACTICUM_COOKIE_SECURE"),
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        RATELIMIT_STORAGE_URI=os.environ.get("PRACTICUM_RATELIMIT_STORAGE_URI") or "memory://",
+        LOGIN_LIMIT_PER_ACCOUNT="5 per 10 minutes",
+        LOGIN_LIMIT_PER_ADDRESS="50 per 10 minutes",
+        MAX_ATTEMPTS_IN_PROGRESS=3,
+        MAX_SCENARIO_CUSTOMERS=20_000,
+        MAX_PLANT_COUNT=500,
     )
     if test_config is None:
         # A deployment may keep settings in instance/config.py instead of the environment.
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
+    secure = app.config.get("COOKIE_SECURE")
+    if secure is None:
+        secure = not (app.config.get("TESTING") or app.debug)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _stored_secret_key(instance / "secret_key")
     for key in ("SANDBOX_DIR", "TEMPLATE_CACHE_DIR"):
@@ -59,6 +80,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         templating,
     )
 
+    # Before any route is added: ids in URLs past a database integer are "not found".
+    app.url_map.converters["int"] = BoundedIntConverter
     db.init_app(app)
     security.init_app(app)
     templating.init_app(app)
@@ -73,6 +96,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+class BoundedIntConverter(IntegerConverter):
+    """The `int` URL converter, limited to what a 64-bit database integer holds."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def _stored_secret_key(path: Path) -> str:
     """Read the instance's secret key, generating it on first start (readable by owner only)."""
     if path.exists():
@@ -85,3 +115,11 @@ def _stored_secret_key(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key
+
+
+def _env_flag(name: str) -> bool | None:
+    """An on/off environment variable ("1", "true", "yes" / "0", "false", "no"); None if unset."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    return value in {"1", "true", "yes", "on"}

@@ -15,6 +15,7 @@ from typing import Any
 
 import faker
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from graders import runner
@@ -52,6 +53,16 @@ MAX_WRITTEN_CHARS = 5_000
 GRADING_FAILED = (
     "Your attempt was submitted, but grading could not finish. It is kept as it is and will be "
     "graded again; you do not need to do anything."
+)
+
+
+SANDBOX_GONE = (
+    "The sandbox CRM of this attempt no longer exists, so the attempt cannot be submitted. "
+    "Nothing was changed; start a new attempt or tell your assessor."
+)
+SANDBOX_DAMAGED = (
+    "The sandbox CRM of this attempt cannot be opened: its data file is damaged. "
+    "Nothing was changed; tell your assessor or centre admin."
 )
 
 
@@ -109,6 +120,18 @@ def attempts_for(session: Session, trainee: User, *, unit_code: str | None = Non
     if unit_code is not None:
         query = query.where(DefinitionVersion.unit_code == unit_code)
     return list(session.scalars(query))
+
+
+def attempts_in_progress(session: Session, trainee: User) -> int:
+    """How many of the trainee's attempts are still being worked on."""
+    return (
+        session.scalar(
+            select(func.count(Attempt.id)).where(
+                Attempt.trainee_id == trainee.id, Attempt.status == AttemptStatus.IN_PROGRESS
+            )
+        )
+        or 0
+    )
 
 
 def attempts_used(session: Session, trainee: User, scenario_key: str) -> int:
@@ -190,6 +213,7 @@ def start_attempt(
     store: SandboxStore | None = None,
     variants: int | None = None,
     clock_mode: str | None = None,
+    max_in_progress: int | None = None,
 ) -> Attempt:
     """Start a trainee's attempt at a scenario version in a new sandbox cloned from its template.
 
@@ -211,6 +235,13 @@ def start_attempt(
         )
     scenario = definitions_store.load_scenario_model(scenario_version)
     _lock_allocation(session, trainee)
+    limit = max_in_progress if max_in_progress is not None else sandboxes.in_progress_limit()
+    if limit is not None and attempts_in_progress(session, trainee) >= limit:
+        raise ServiceError(
+            CONFLICT,
+            f"You already have {limit} attempt{'s' * (limit != 1)} in progress, the most "
+            "allowed at once. Submit one of them before starting another.",
+        )
     used = attempts_used(session, trainee, scenario_version.key)
     if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None:
         if used >= scenario.max_attempts:
@@ -400,6 +431,7 @@ class Workspace:
     brief: str
     choices: Mapping[str, Sequence[DeliverableChoice]] = field(default_factory=dict)
     sandbox_missing: bool = False
+    sandbox_damaged: bool = False
 
 
 def _choices(sandbox: Session, kind: str, staff_id: int) -> list[DeliverableChoice]:
@@ -416,10 +448,15 @@ def attempt_workspace(attempt: Attempt, *, store: SandboxStore | None = None) ->
             brief = runner.render_brief(scenario.brief, runner.compute_facts(sandbox, scenario))
             staff_id = runner.trainee_actor(sandbox).id
             choices = {d.id: _choices(sandbox, d.kind, staff_id) for d in scenario.deliverables}
-    except SandboxNotFound:
-        # Deleted under the retention setting: the brief's data-dependent values are gone too.
+    except (SandboxNotFound, DatabaseError) as exc:
+        # Deleted under the retention setting, or its file damaged: the brief's data-dependent
+        # values are gone too.
         blanks = dict.fromkeys([*scenario.facts, "company", "staff_name", "today"], "…")
-        return Workspace(brief=runner.render_brief(scenario.brief, blanks), sandbox_missing=True)
+        return Workspace(
+            brief=runner.render_brief(scenario.brief, blanks),
+            sandbox_missing=True,
+            sandbox_damaged=isinstance(exc, DatabaseError),
+        )
     return Workspace(brief=brief, choices=choices)
 
 
@@ -434,6 +471,17 @@ def _deliverable_ids(
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ServiceError.invalid(f"This scenario has no deliverable called {unknown[0]!r}.")
+    try:
+        return _chosen_deliverables(scenario, attempt, raw, store)
+    except SandboxNotFound:
+        raise ServiceError(CONFLICT, SANDBOX_GONE) from None
+    except DatabaseError:
+        raise ServiceError(CONFLICT, SANDBOX_DAMAGED) from None
+
+
+def _chosen_deliverables(
+    scenario: Scenario, attempt: Attempt, raw: Mapping[str, Any], store: SandboxStore
+) -> dict[str, int]:
     chosen: dict[str, int] = {}
     problems: list[str] = []
     with store.session(attempt.sandbox_key, read_only=True) as sandbox:

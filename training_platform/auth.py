@@ -1,20 +1,34 @@
-"""Sign in and sign out."""
+"""Sign in, sign out and change your password."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from training_platform.accounts import authenticate
+from training_platform.accounts import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    authenticate,
+    change_password,
+    end_sessions,
+)
 from training_platform.db import get_session
-from training_platform.security import is_safe_next, landing_url
+from training_platform.models import normalise_email
+from training_platform.security import is_safe_next, landing_url, limiter
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Email or password is incorrect."
+PASSWORD_HINT = (
+    f"At least {MIN_PASSWORD_LENGTH} characters; not one of the most common passwords. "
+    "A few unrelated words make a strong one."
+)
 
 
 class LoginForm(FlaskForm):
@@ -24,7 +38,52 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
+class ChangePasswordForm(FlaskForm):
+    """The current password and the new one, twice."""
+
+    current = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+    new = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        description=PASSWORD_HINT,
+    )
+    repeated = PasswordField(
+        "New password again", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
+def _account_key() -> str:
+    """Throttling key of a sign-in: the account it names."""
+    return "account:" + normalise_email(request.form.get("email", ""))[:254]
+
+
+def _address_key() -> str:
+    """Throttling key of a sign-in: the address it comes from."""
+    return "address:" + (get_remote_address() or "")
+
+
+def _failed(response: Response) -> bool:
+    """A sign-in that did not sign anyone in (a success redirects)."""
+    return response.status_code != 302
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-account",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    key_func=_address_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-address",
+)
 def login():
     """Show the sign-in form; on success go to `next` (if on this site) or the role's page."""
     next_url = request.values.get("next")
@@ -47,7 +106,33 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out; a POST, so CSRF protection keeps other sites from doing it."""
+    """Sign out of every browser; a POST, so CSRF protection keeps other sites from doing it."""
+    session = get_session()
+    end_sessions(session, current_user)
+    session.commit()
     logout_user()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change your own password; every other browser signed in as you is signed out."""
+    form = ChangePasswordForm()
+    error = None
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            change_password(
+                session, current_user, form.current.data, form.new.data, form.repeated.data
+            )
+        except AccountError as refused:
+            session.rollback()
+            error = str(refused)
+        else:
+            session.commit()
+            login_user(current_user._get_current_object())  # this browser keeps going
+            flash("Your password has been changed. Other browsers have been signed out.", "success")
+            return redirect(landing_url(current_user))
+    return render_template("auth/password.html", form=form, error=error)

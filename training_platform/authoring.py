@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -114,6 +114,10 @@ def upload():
             data=data,
             kind=form.kind.data,
             template_dir=sandboxes.get_store().template_dir,
+            limits=service.UploadLimits(
+                max_customers=current_app.config.get("MAX_SCENARIO_CUSTOMERS"),
+                max_plant_count=current_app.config.get("MAX_PLANT_COUNT"),
+            ),
         )
     except ServiceError as refused:
         session.rollback()

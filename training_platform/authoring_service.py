@@ -69,7 +69,7 @@ def detect_kind(data: bytes | str) -> DefinitionKind | None:
     """
     try:
         root = yaml.compose(data, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # the loader then says what is wrong, with the line
         return None
     if not isinstance(root, MappingNode):
         return None
@@ -131,10 +131,51 @@ def _run_problems(
     return problems
 
 
-def scenario_validator(template_dir: str | Path) -> ScenarioValidator:
-    """The scripted runs for publishing, after ``publish`` has found no static problem."""
+@dataclass(frozen=True)
+class UploadLimits:
+    """How large an uploaded scenario's sandbox may be (None: no limit beyond the schema's)."""
+
+    max_customers: int | None = None
+    max_plant_count: int | None = None
+
+
+def _limit_problems(loaded: LoadedDefinition[Scenario], limits: UploadLimits) -> list[Problem]:
+    """The scenario's sandbox size and plant counts over the centre's limits, at their lines."""
+    crm = loaded.model.crm
+    problems: list[Problem] = []
+    if crm is None:
+        return problems
+    if limits.max_customers is not None and crm.customers > limits.max_customers:
+        problems.append(
+            loaded.problem(
+                ("crm", "customers"),
+                f"{crm.customers:,} customers is more than this site's limit of "
+                f"{limits.max_customers:,} for uploaded scenarios",
+            )
+        )
+    for index, plant in enumerate(crm.plant):
+        if limits.max_plant_count is not None and plant.count > limits.max_plant_count:
+            problems.append(
+                loaded.problem(
+                    ("crm", "plant", index, "count"),
+                    f"a count of {plant.count:,} is more than this site's limit of "
+                    f"{limits.max_plant_count:,} per plant",
+                )
+            )
+    return problems
+
+
+def scenario_validator(
+    template_dir: str | Path, limits: UploadLimits | None = None
+) -> ScenarioValidator:
+    """The scripted runs for publishing, after ``publish`` has found no static problem; a
+    scenario over the size limits is refused before anything is generated."""
 
     def validate(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Problem]:
+        if limits is not None:
+            too_large = _limit_problems(loaded, limits)
+            if too_large:
+                return too_large
         return _run_problems(loaded, unit, Path(template_dir))
 
     return validate
@@ -174,6 +215,7 @@ def upload_definition(
     data: bytes,
     kind: DefinitionKind | str | None,
     template_dir: str | Path,
+    limits: UploadLimits | None = None,
 ) -> UploadOutcome:
     """Validate an uploaded unit or scenario and publish it for the admin's centre.
 
@@ -218,7 +260,7 @@ def upload_definition(
         filename=name,
         centre_id=admin.centre_id,
         user_id=admin.id,
-        validate_scenario=scenario_validator(template_dir),
+        validate_scenario=scenario_validator(template_dir, limits),
     )
     return UploadOutcome(chosen, result)
 
@@ -226,7 +268,7 @@ def upload_definition(
 def _is_yaml_mapping(data: bytes) -> bool:
     try:
         return isinstance(yaml.compose(data, Loader=yaml.SafeLoader), MappingNode)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return False
 
 

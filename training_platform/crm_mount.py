@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from flask import Flask, abort, current_app, g, url_for
+from flask import Flask, abort, current_app, g, make_response, url_for
 from flask_login import current_user
+from sqlalchemy.exc import DatabaseError
 
 from graders.runner import trainee_actor
 from sandbox_crm import web as crm_web
@@ -14,8 +15,13 @@ from sandbox_crm.web.core import CrmContext
 from training_platform import sandboxes
 from training_platform.attempts_service import can_work_on, visible_attempt
 from training_platform.db import get_session
+from training_platform.errors import render_error
 
 STACK_KEY = "crm_sandbox_stack"
+SANDBOX_BROKEN = (
+    "The sandbox CRM of this attempt cannot be opened: its data file is damaged. "
+    "Nothing was changed. Tell your assessor or centre admin."
+)
 
 
 def resolve_attempt(attempt_id: int) -> CrmContext:
@@ -33,11 +39,15 @@ def resolve_attempt(attempt_id: int) -> CrmContext:
         session = stack.enter_context(
             sandboxes.get_store().session(attempt.sandbox_key, read_only=read_only)
         )
+        actor_id = trainee_actor(session).id
     except SandboxNotFound:
         abort(404)  # deleted under the retention setting
+    except DatabaseError:
+        close_sandbox_session()
+        abort(make_response(render_error(409, SANDBOX_BROKEN)))
     return CrmContext(
         session=session,
-        actor_id=trainee_actor(session).id,
+        actor_id=actor_id,
         read_only=read_only,
         attempt_label=f"Attempt #{attempt.id} · {attempt.scenario_version.title}",
         back_url=url_for("attempts.show", attempt_id=attempt.id),

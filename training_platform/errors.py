@@ -99,7 +99,13 @@ MESSAGES = {
     400: ("Bad request", "The request could not be understood. Check the form and try again."),
     403: ("Not allowed", "Your account does not have access to this page."),
     404: ("Page not found", "There is no page at this address. It may have moved or been removed."),
+    409: ("Cannot open", "This cannot be opened in its current state."),
     413: ("Too large", "The request is larger than this site accepts."),
+    429: (
+        "Too many attempts",
+        "Too many failed sign-ins for this account or from this address. "
+        "Wait a few minutes, then try again.",
+    ),
     500: ("Something went wrong", "The server could not finish the request. Try again shortly."),
 }
 

@@ -123,6 +123,8 @@ class User(UserMixin, PlatformBase):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    # Part of the id kept in every session cookie; raising it signs the user out everywhere.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     centre: Mapped[Centre] = relationship(back_populates="users")
 
@@ -133,6 +135,14 @@ class User(UserMixin, PlatformBase):
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password, never the password."""
         self.password_hash = generate_password_hash(password)
+
+    def get_id(self) -> str:
+        """Flask-Login's session id: the user's id and session version ("12.3")."""
+        return f"{self.id}.{self.session_version or 1}"
+
+    def end_all_sessions(self) -> None:
+        """Make every session cookie issued so far for this user invalid."""
+        self.session_version = (self.session_version or 1) + 1
 
     def check_password(self, password: str) -> bool:
         """Whether the password matches the stored hash."""

@@ -46,6 +46,13 @@ def variant_cap(app: Flask | None = None) -> int | None:
     return None if value in (None, "") else max(1, int(value))
 
 
+def in_progress_limit(app: Flask | None = None) -> int | None:
+    """How many attempts a trainee may have in progress at once (MAX_ATTEMPTS_IN_PROGRESS)."""
+    app = app or current_app
+    value = app.config.get("MAX_ATTEMPTS_IN_PROGRESS")
+    return None if value is None else max(1, int(value))
+
+
 def pool_size(scenario: Scenario, cap: int | None = None) -> int:
     """How many data variants a scenario's attempts are spread over: ``crm.variants``, capped."""
     size = scenario.crm.variants

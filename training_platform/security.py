@@ -1,4 +1,5 @@
-"""Sign-in plumbing: the login manager, CSRF protection, and role checks for views."""
+"""Sign-in plumbing: the login manager, CSRF protection, sign-in throttling, security headers,
+and role checks for views."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, flash, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, flash, redirect, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -18,6 +21,25 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 
 csrf = CSRFProtect()
+
+# Only failed sign-ins count against these limits (see auth.login); in-memory storage by
+# default, or RATELIMIT_STORAGE_URI (e.g. redis://...) so that several servers share counts.
+limiter = Limiter(key_func=get_remote_address)
+
+# The pages load scripts and styles from this site only and may not be framed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
 
 # Where each role lands after signing in, if that page exists yet.
 LANDING_ENDPOINTS = {
@@ -30,12 +52,16 @@ HOME_ENDPOINT = "home.index"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Flask-Login's hook: the signed-in user for the id kept in the session cookie."""
-    try:
-        user = get_session().get(User, int(user_id))
-    except ValueError:
+    """Flask-Login's hook: the signed-in user for the "<id>.<session version>" in the cookie.
+
+    A cookie from before a sign-out or password change carries an old version and is refused.
+    """
+    number, _, version = user_id.partition(".")
+    digits = user_id.isascii() and number.isdigit() and version.isdigit()
+    if not digits or max(len(number), len(version)) > 18:
         return None
-    if user is None or not user.is_active:
+    user = get_session().get(User, int(number))
+    if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user
 
@@ -52,9 +78,18 @@ def redirect_to_login():
 
 
 def init_app(app: Flask) -> None:
-    """Attach the login manager and CSRF protection of every POST."""
+    """Attach the login manager, CSRF protection of every POST, throttling and headers."""
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
+    app.after_request(add_security_headers)
+
+
+def add_security_headers(response: Response) -> Response:
+    """Every response: a content security policy, no framing, no sniffing, a referrer policy."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def role_required(*roles: Role | str) -> Callable:

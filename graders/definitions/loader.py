@@ -27,6 +27,10 @@ DEFAULT_MAX_BYTES = 256 * 1024
 """Largest definition file accepted, in bytes (256 KiB)."""
 
 MAX_NODES = 250_000
+# Longer whole numbers are refused before construction: Python will not read one of more than
+# 4,300 digits, and no field of a unit or scenario needs more than a few.
+MAX_INT_DIGITS = 30
+_INT_TAG = "tag:yaml.org,2002:int"
 """Largest number of YAML nodes after expanding anchors and aliases (guards against alias bombs)."""
 
 PathPart = str | int
@@ -349,6 +353,9 @@ def _load(raw: bytes, file: str, model_type: type[M], max_bytes: int) -> LoadedD
         root = _compose(text, file)
         # Before construction, which folds merge keys ("<<") into their mappings.
         problems = _duplicate_keys(root, file)
+        too_long = _overlong_numbers(root, file)
+        if too_long:
+            raise DefinitionError(too_long)
         data = _construct(root, file)
         try:
             model = model_type.model_validate(data)
@@ -411,6 +418,29 @@ def _construct(root: Node, file: str) -> Any:
         raise DefinitionError([_yaml_problem(exc, file, "unsupported YAML")]) from None
     finally:
         loader.dispose()
+
+
+def _overlong_numbers(root: Node, file: str) -> list[Problem]:
+    """Whole numbers with more digits than any field takes, each at its line."""
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    stack: list[Node] = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            digits = sum(char.isdigit() for char in node.value)
+            if node.tag == _INT_TAG and digits > MAX_INT_DIGITS:
+                message = f"a number of {digits} digits is too long (at most {MAX_INT_DIGITS})"
+                problems.append(Problem(file, node.start_mark.line + 1, "", message))
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError, file: str, what: str = "YAML syntax error") -> Problem:

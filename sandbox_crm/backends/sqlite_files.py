@@ -158,12 +158,18 @@ class SqliteFileBackend:
         if path.exists():
             return path
         self.template_dir.mkdir(parents=True, exist_ok=True)
-        with open(path.with_suffix(".lock"), "w") as lock:
+        lock_path = path.with_suffix(".lock")
+        with open(lock_path, "w") as lock:
             # Another process may be generating the same template: wait for it, then reuse.
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 if not path.exists():
                     self._build_template(spec, path)
+            except BaseException:
+                # A refused generation (e.g. a plant asking for more records than exist) leaves
+                # no template behind, so its lock file goes too.
+                lock_path.unlink(missing_ok=True)
+                raise
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         return path

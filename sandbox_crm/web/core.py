@@ -192,6 +192,20 @@ def refused(
     return render_template(template, error=error, **context), 400
 
 
+MAX_PAGE = 1_000_000
+"""No list has more pages; a larger ?page= shows the last page instead of overflowing SQL."""
+
+
+def page_number(text: str | None) -> int:
+    """A page number from a query string: 1 for anything not a positive whole number, capped."""
+    text = (text or "").strip()
+    if not text.isascii() or not text.isdigit():
+        return 1
+    if len(text) > len(str(MAX_PAGE)):
+        return MAX_PAGE
+    return min(max(int(text), 1), MAX_PAGE)
+
+
 @dataclass(frozen=True)
 class Pager:
     """Page numbers for a list of ``total`` rows shown ``per_page`` at a time."""
@@ -203,10 +217,7 @@ class Pager:
     @staticmethod
     def requested_page() -> int:
         """The page number in ``?page=`` (1 if missing or not a number)."""
-        try:
-            return max(int(request.args.get("page", "1")), 1)
-        except ValueError:
-            return 1
+        return page_number(request.args.get("page"))
 
     @property
     def pages(self) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from sandbox_crm.query import operators_for, validate_condition
 from sandbox_crm.sources import Field, Source
 
+MAX_FILTER_ROWS = 50
 NO_VALUE_OPS = frozenset({"is_null", "not_null"})
 LIST_OPS = frozenset({"in", "not_in"})
 
@@ -133,6 +134,12 @@ def build_condition(
 ) -> tuple[dict[str, Any] | None, dict[int, str]]:
     """The filter for the rows (None when all are blank) and an error message per row index."""
     errors: dict[int, str] = {}
+    used = sum(not row.blank for row in rows)
+    if used > MAX_FILTER_ROWS:
+        errors[-1] = (
+            f"A report can have at most {MAX_FILTER_ROWS} filter rows; this one has {used}."
+        )
+        return None, errors
     conditions: list[dict[str, Any]] = []
     positions: list[int] = []
     for index, row in enumerate(rows):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from graders.definitions import MultipleChoiceItem, SingleChoiceItem, Unit
@@ -43,6 +44,10 @@ TABLE_PREVIEW = 10
 TEMPLATE_GONE = (
     "The template this attempt's sandbox was cloned from is no longer on disk, so the "
     "trainee's own actions cannot be told apart from the generated data."
+)
+SANDBOX_DAMAGED = (
+    "This attempt's sandbox (or its template) cannot be opened: its data file is damaged, so "
+    "the trainee's actions cannot be shown. The result is kept."
 )
 
 # Sandbox tables whose records have a page in the CRM, and the endpoint argument naming the id.
@@ -215,6 +220,9 @@ def evidence_page(session: Session, store: SandboxStore, attempt: Attempt) -> di
         timeline_problem = TEMPLATE_GONE
     except SandboxGone:
         timeline = None
+    except DatabaseError:
+        timeline = None
+        timeline_problem = SANDBOX_DAMAGED
     finding_events = {e for f in automatic.findings() for e in f.event_ids}
     items = {item.id: item for item in scenario.items}
     choices = {
