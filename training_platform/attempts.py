@@ -15,6 +15,7 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from graders.definitions import MultipleChoiceItem, Scenario
+from sandbox_crm.i18n import N_
 from training_platform import attempts_service as service
 from training_platform import crm_mount, definitions_store
 from training_platform.db import get_session
@@ -28,7 +29,7 @@ from training_platform.security import role_required
 
 bp = Blueprint("attempts", __name__)
 add_nav_item(
-    bp, "attempts.index", "My attempts", roles=(Role.TRAINEE,), section="Training", order=20
+    bp, "attempts.index", N_("My attempts"), roles=(Role.TRAINEE,), section=N_("Training"), order=20
 )
 
 # The CRM is mounted under /attempts/<id>/crm, so it is wired up together with this blueprint.

@@ -12,6 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
+from sandbox_crm.i18n import N_
 from training_platform import authoring_service as service
 from training_platform import definitions_store, sandboxes
 from training_platform.db import get_session
@@ -24,16 +25,26 @@ bp = Blueprint("authoring", __name__, url_prefix="/authoring")
 add_nav_item(
     bp,
     "authoring.index",
-    "Units & scenarios",
+    N_("Units & scenarios"),
     roles=(Role.CENTRE_ADMIN,),
-    section="Centre",
+    section=N_("Centre"),
     order=40,
 )
 add_nav_item(
-    bp, "authoring.upload", "Upload YAML", roles=(Role.CENTRE_ADMIN,), section="Centre", order=41
+    bp,
+    "authoring.upload",
+    N_("Upload YAML"),
+    roles=(Role.CENTRE_ADMIN,),
+    section=N_("Centre"),
+    order=41,
 )
 add_nav_item(
-    bp, "authoring.coverage", "Coverage", roles=(Role.CENTRE_ADMIN,), section="Centre", order=42
+    bp,
+    "authoring.coverage",
+    N_("Coverage"),
+    roles=(Role.CENTRE_ADMIN,),
+    section=N_("Centre"),
+    order=42,
 )
 
 # Room for the multipart envelope around a file of the largest allowed size, so that the

@@ -125,6 +125,8 @@ class User(UserMixin, PlatformBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     # Part of the id kept in every session cookie; raising it signs the user out everywhere.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The language pages are shown in ("en", "zh_Hant_HK"); None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
     centre: Mapped[Centre] = relationship(back_populates="users")
 

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from sandbox_crm.i18n import N_
 from training_platform import regrade_service, results_service, sandboxes
 from training_platform import review_service as service
 from training_platform.attempts_service import variant_label
@@ -28,9 +29,9 @@ bp = Blueprint("review", __name__, url_prefix="/review")
 add_nav_item(
     bp,
     "review.queue",
-    "Review queue",
+    N_("Review queue"),
     roles=(Role.ASSESSOR, Role.CENTRE_ADMIN),
-    section="Assessment",
+    section=N_("Assessment"),
     order=30,
 )
 

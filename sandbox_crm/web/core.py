@@ -29,6 +29,7 @@ from sandbox_crm.models import StaffUser
 from sandbox_crm.operations import OperationError, record_refusal
 from sandbox_crm.query import RowPage, select_rows
 from sandbox_crm.sources import get_source
+from sandbox_crm.web import i18n as crm_i18n
 from sandbox_crm.web.presentation import day, helpers
 
 READ_ONLY_MESSAGE = "This sandbox is read-only: the attempt has been submitted."
@@ -71,6 +72,7 @@ class CrmNotFound(NotFound):
 def register(app: Flask, resolver: Resolver) -> None:
     """Mount the CRM under /attempts/<id>/crm; ``resolver`` maps an attempt id to its context."""
     app.extensions[RESOLVER_KEY] = resolver
+    crm_i18n.install(app)
     app.register_blueprint(bp)
     for area in enabled_areas():
         if area.has_templates:

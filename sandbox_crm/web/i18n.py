@@ -1,0 +1,43 @@
+"""The CRM's pages in the reader's language: translation and the locale, with or without Babel.
+
+The platform sets up Flask-Babel; a CRM mounted in a bare Flask app (as some tests do) shows
+English, the text as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, has_request_context
+
+DEFAULT_LOCALE = "en"
+
+
+def _babel_ready() -> bool:
+    return has_request_context() and "babel" in current_app.extensions
+
+
+def current_locale() -> str:
+    """The request's locale code (`en`, `zh_Hant_HK`); English outside a Babel app."""
+    if not _babel_ready():
+        return DEFAULT_LOCALE
+    from flask_babel import get_locale
+
+    return str(get_locale() or DEFAULT_LOCALE)
+
+
+def translate(text: str, **values: Any) -> str:
+    """`text` in the reader's language, with `values` filled into its %(name)s placeholders."""
+    if _babel_ready():
+        from flask_babel import gettext
+
+        return gettext(text, **values)
+    return text % values if values else text
+
+
+def install(app: Flask) -> None:
+    """Let CRM templates use `_()` even in an app without Flask-Babel (English as written)."""
+    if "babel" in app.extensions:
+        return
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
