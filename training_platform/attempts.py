@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -122,7 +123,7 @@ def start(version_id: int):
         flash_service_error(exc)
         return redirect(url_for("catalogue.unit", code=version.unit_code))
     session.commit()
-    flash("Your attempt has started, with its own sandbox CRM.", "success")
+    flash(gettext("Your attempt has started, with its own sandbox CRM."), "success")
     return redirect(url_for("attempts.show", attempt_id=attempt.id))
 
 
@@ -164,7 +165,7 @@ def save_answers(attempt_id: int):
         session.rollback()
         return _attempt_page(attempt, answers, f"Your answers were not saved. {exc.message}")
     session.commit()
-    flash("Your answers are saved.", "success")
+    flash(gettext("Your answers are saved."), "success")
     return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="questions"))
 
 
@@ -175,7 +176,7 @@ def submit(attempt_id: int):
     attempt = _own_attempt_or_error(attempt_id)
     session = get_session()
     if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm that your work is finished.", "error")
+        flash(gettext("Tick the box to confirm that your work is finished."), "error")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
     try:
         service.submit_attempt(session, attempt, deliverables_from_form(request.form))
@@ -188,10 +189,10 @@ def submit(attempt_id: int):
         service.grade_attempt_record(session, attempt)
     except service.GradingFailed:
         session.rollback()
-        flash(service.GRADING_FAILED, "warning")
+        flash(gettext(service.GRADING_FAILED), "warning")
     else:
         session.commit()
-        flash("Your attempt is submitted and graded.", "success")
+        flash(gettext("Your attempt is submitted and graded."), "success")
     return redirect(url_for("attempts.result", attempt_id=attempt_id))
 
 
@@ -227,5 +228,5 @@ def retry(attempt_id: int):
         flash_service_error(exc)
         return redirect(url_for("attempts.result", attempt_id=attempt_id))
     session.commit()
-    flash("A new attempt has started, with a fresh sandbox CRM.", "success")
+    flash(gettext("A new attempt has started, with a fresh sandbox CRM."), "success")
     return redirect(url_for("attempts.show", attempt_id=new_attempt.id))

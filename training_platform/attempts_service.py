@@ -31,6 +31,7 @@ from graders.results import (
 )
 from sandbox_crm import generator
 from sandbox_crm.deliverables import get_deliverable_kind
+from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
 from training_platform.definitions_store import scenario_of, unit_of
@@ -50,7 +51,7 @@ from training_platform.models import (
 logger = logging.getLogger(__name__)
 
 MAX_WRITTEN_CHARS = 5_000
-GRADING_FAILED = (
+GRADING_FAILED = N_(
     "Your attempt was submitted, but grading could not finish. It is kept as it is and will be "
     "graded again; you do not need to do anything."
 )

@@ -57,6 +57,7 @@ from sandbox_crm.web.forms import (
     ShareForm,
     options,
 )
+from sandbox_crm.web.i18n import translate, translate_plural
 from sandbox_crm.web.presentation import label
 
 RUN_PER_PAGE = 50
@@ -306,10 +307,13 @@ def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str,
         field = getattr(form, exc.field, None) if exc.field in ("name", "columns") else None
         if field is not None:
             field.errors = [*field.errors, exc.message]
-            message = "Check the highlighted fields."
+            message = translate("Check the highlighted fields.")
         return refused(operation, exc, template, message, entity=entity, **page)
-    verb = "created" if report is None else "saved"
-    return done(f"Report “{saved.name}” {verb}.", "crm.report", report_id=saved.id)
+    if report is None:
+        message = translate("Report “%(name)s” created.", name=saved.name)
+    else:
+        message = translate("Report “%(name)s” saved.", name=saved.name)
+    return done(message, "crm.report", report_id=saved.id)
 
 
 @bp.route("/reports/new", methods=["GET", "POST"])
@@ -399,7 +403,7 @@ def report_delete(report_id: int) -> Response | tuple[str, int]:
             entity=("report", report_id),
             **_report_page(report),
         )
-    return done(f"Report “{report.name}” deleted.", "crm.reports")
+    return done(translate("Report “%(name)s” deleted.", name=report.name), "crm.reports")
 
 
 @bp.post("/reports/<int:report_id>/shares")
@@ -421,7 +425,9 @@ def report_share(report_id: int) -> Response | tuple[str, int]:
             entity=("report", report_id),
             **_report_page(report, share_form=form, share_error=exc.message),
         )
-    return done(f"Report shared with {name}.", "crm.report", report_id=report_id)
+    return done(
+        translate("Report shared with %(name)s.", name=name), "crm.report", report_id=report_id
+    )
 
 
 @bp.post("/reports/<int:report_id>/shares/<department_code>/remove")
@@ -441,7 +447,7 @@ def report_unshare(report_id: int, department_code: str) -> Response | tuple[str
             entity=("report", report_id),
             **_report_page(report, share_error=exc.message),
         )
-    return done("Sharing removed.", "crm.report", report_id=report_id)
+    return done(translate("Sharing removed."), "crm.report", report_id=report_id)
 
 
 @bp.post("/reports/<int:report_id>/runs")
@@ -464,7 +470,7 @@ def report_run_new(report_id: int) -> Response | tuple[str, int]:
         )
     run_id, count = run.id, run.row_count
     return done(
-        f"Report run: {count} row{'s' if count != 1 else ''}.",
+        translate_plural("Report run: %(num)d row.", "Report run: %(num)d rows.", count),
         "crm.report_run",
         report_id=report_id,
         run_id=run_id,
@@ -523,8 +529,12 @@ def report_export(report_id: int) -> Response | tuple[str, int]:
         )
     count = export.row_count
     return done(
-        f"Exported {count} row{'s' if count != 1 else ''} to {label(export.destination)}. "
-        "Download the file from “My exports”.",
+        translate_plural(
+            "Exported %(num)d row to %(destination)s. Download the file from “My exports”.",
+            "Exported %(num)d rows to %(destination)s. Download the file from “My exports”.",
+            count,
+            destination=label(export.destination),
+        ),
         "crm.report",
         report_id=report_id,
     )

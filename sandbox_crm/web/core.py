@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from sandbox_crm.areas import enabled_areas, nav_links
 from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.i18n import N_
 from sandbox_crm.info import SandboxInfo, sandbox_info
 from sandbox_crm.models import StaffUser
 from sandbox_crm.operations import OperationError, record_refusal
@@ -32,7 +33,7 @@ from sandbox_crm.sources import get_source
 from sandbox_crm.web import i18n as crm_i18n
 from sandbox_crm.web.presentation import day, helpers
 
-READ_ONLY_MESSAGE = "This sandbox is read-only: the attempt has been submitted."
+READ_ONLY_MESSAGE = N_("This sandbox is read-only: the attempt has been submitted.")
 RESOLVER_KEY = "sandbox_crm.resolver"
 
 T = TypeVar("T")
@@ -65,7 +66,9 @@ class CrmNotFound(NotFound):
     """A sandbox-local record (customer, report, export) that does not exist."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"There is no {what} with this number in this CRM.")
+        super().__init__(
+            crm_i18n.translate("There is no %(what)s with this number in this CRM.", what=what)
+        )
         self.what = what
 
 
@@ -102,7 +105,7 @@ def _load_context() -> Response | None:
     resolver: Resolver = current_app.extensions[RESOLVER_KEY]
     g.crm = resolver(g.crm_attempt_id)
     if request.method == "POST" and g.crm.read_only:
-        flash(READ_ONLY_MESSAGE, "error")
+        flash(crm_i18n.translate(READ_ONLY_MESSAGE), "error")
         return redirect(_safe_referrer())
     return None
 

@@ -41,3 +41,12 @@ def install(app: Flask) -> None:
         return
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+
+
+def translate_plural(singular: str, plural: str, count: int, **values: Any) -> str:
+    """The form of a counted message for `count`, translated; `%(num)d` is the count."""
+    if _babel_ready():
+        from flask_babel import ngettext
+
+        return ngettext(singular, plural, count, **values)
+    return (singular if count == 1 else plural) % {"num": count, **values}
