@@ -34,6 +34,7 @@ LANGUAGES = {DEFAULT_LOCALE: "English", CHINESE: "繁體中文"}
 TRADITIONAL_SUBTAGS = {"hk", "tw", "mo", "hant"}
 SESSION_KEY = "language"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+PACKAGE_DIR_ROOT = Path(__file__).resolve().parent.parent
 
 bp = Blueprint("i18n", __name__)
 
@@ -105,6 +106,11 @@ def format_money(value: int | float | Decimal | None) -> str:
     return "" if value is None else babel_currency(value, "HKD")
 
 
+def translated(text: str | None) -> str:
+    """Stored text (a grader's note, a refusal) in the reader's language when it was marked."""
+    return gettext(text) if text else ""
+
+
 @bp.post("/language")
 def choose_language() -> Response:
     """Switch language: saved on the profile when signed in, in the session before that."""
@@ -137,6 +143,7 @@ def init_app(app: Flask) -> None:
         date=format_date,
         number=format_number,
         money=format_money,
+        translated=translated,
     )
     app.register_blueprint(bp)
 
@@ -169,3 +176,61 @@ def compile_stale_catalogues(directory: Path = TRANSLATIONS_DIR) -> None:
 def lazy(text: str, **values: Any) -> Any:
     """A translatable string resolved when shown (for module-level labels and messages)."""
     return lazy_gettext(text, **values)
+
+
+# How messages are found: babel.cfg names the files, these markers the calls (see the README).
+EXTRACT_KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "lazy_gettext": None,
+    "N_": None,
+    "lazy": None,
+    "translate": None,
+    "translate_plural": (1, 2),
+    "L_": None,
+    "column_field": (2,),  # a CRM data source's field: its label
+    "Field": (2,),
+    "_order_customer": (2,),
+    "_of_the_review": (2,),
+}
+TEMPLATE_FILE = TRANSLATIONS_DIR / "messages.pot"
+
+
+def extracted_msgids(root: Path = PACKAGE_DIR_ROOT) -> set[str]:
+    """Every message marked in the sources under `root`, as `pybabel extract` finds them."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (root / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    found = set()
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+        str(root), method_map, options_map, keywords=EXTRACT_KEYWORDS
+    ):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    return found
+
+
+def catalogue_msgids(path: Path) -> set[str]:
+    """The messages a .pot or .po file lists (the singular of plural ones)."""
+    with path.open("rb") as handle:
+        catalogue = read_po(handle)
+    return {m.id[0] if isinstance(m.id, tuple) else m.id for m in catalogue if m.id}
+
+
+def untranslated(po_path: Path) -> list[str]:
+    """The messages of a .po file without a usable translation: empty or marked fuzzy."""
+    with po_path.open("rb") as handle:
+        catalogue = read_po(handle)
+    problems = []
+    for message in catalogue:
+        if not message.id:
+            continue
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        msgid = message.id[0] if isinstance(message.id, tuple) else message.id
+        if message.fuzzy:
+            problems.append(f"fuzzy: {msgid}")
+        elif not all(strings):
+            problems.append(f"empty: {msgid}")
+    return problems

@@ -21,6 +21,7 @@ from sandbox_crm.customers.operations import (
     view_customer,
 )
 from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.i18n import N_
 from sandbox_crm.messages.operations import send_message
 from sandbox_crm.models import (
     Channel,
@@ -82,7 +83,7 @@ LIST_FILTERS = {
     "status": "status",
     "email_consent": "dm_email",
 }
-FILTER_LABELS = {"email_consent": "Email consent"}
+FILTER_LABELS = {"email_consent": N_("Email consent")}
 RECENT_ORDERS = 20
 RECENT_MESSAGES = 50
 

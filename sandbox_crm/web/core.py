@@ -319,7 +319,7 @@ def choice_filters(
         value = request.args.get(arg, "")
         if value not in field.choices:
             value = ""
-        label = (labels or {}).get(arg, field.label)
+        label = crm_i18n.translated((labels or {}).get(arg, field.label))
         filters.append(ListFilter(arg, label, field.choices, value))
         if value:
             conditions.append({"field": field_name, "op": "eq", "value": value})

@@ -37,6 +37,7 @@ def translate(text: str, **values: Any) -> str:
 
 def install(app: Flask) -> None:
     """Let CRM templates use `_()` even in an app without Flask-Babel (English as written)."""
+    app.jinja_env.filters.setdefault("translated", translated)
     if "babel" in app.extensions:
         return
     app.jinja_env.add_extension("jinja2.ext.i18n")
@@ -50,3 +51,28 @@ def translate_plural(singular: str, plural: str, count: int, **values: Any) -> s
 
         return ngettext(singular, plural, count, **values)
     return (singular if count == 1 else plural) % {"num": count, **values}
+
+
+def L_(text: str) -> Any:  # noqa: N802 (a marker, named like gettext's)
+    """`text` translated when shown, not when defined: for form labels made at import time."""
+    from flask_babel.speaklater import LazyString
+
+    return LazyString(translate, text)
+
+
+def lazy_call(function: Any, *args: Any) -> Any:
+    """`function(*args)` evaluated when shown, so that it sees the reader's language."""
+    from flask_babel.speaklater import LazyString
+
+    return LazyString(function, *args)
+
+
+def translated(text: Any) -> str:
+    """Stored or computed text in the reader's language when it was marked; as it is otherwise."""
+    if not text:
+        return ""
+    if _babel_ready():
+        from flask_babel import gettext
+
+        return gettext(str(text))
+    return str(text)
