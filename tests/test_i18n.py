@@ -202,3 +202,39 @@ def test_compiled_catalogue_matches_the_po_file(tmp_path: Path):
     shutil.copyfile(PO_FILE, po_dir / "messages.po")
     (mo_file,) = i18n.compile_catalogues(tmp_path)
     assert mo_file.stat().st_size > 0
+
+
+# --- customers' names in the CRM -----------------------------------------------------------------
+
+
+def test_crm_names_customers_in_their_preferred_language(app, client, trainee, started_attempt):
+    from sqlalchemy import select
+
+    from sandbox_crm.customers.models import Customer
+    from training_platform import sandboxes
+
+    with sandboxes.get_store(app).session(started_attempt.sandbox_key) as sandbox:
+        chinese, english = (
+            sandbox.scalars(
+                select(Customer)
+                .where(Customer.preferred_language == language, Customer.name_zh.is_not(None))
+                .order_by(Customer.id)
+                .limit(1)
+            ).one()
+            for language in ("zh", "en")
+        )
+        chinese.name_en, chinese.name_zh = "Zed Chinese-Preferring", "甲乙丙"
+        english.name_en, english.name_zh = "Abe English-Preferring", "丁戊己"
+        ids = (chinese.id, english.id)
+        sandbox.commit()
+    login(client, trainee)
+    base = f"/attempts/{started_attempt.id}/crm/customers"
+    record = client.get(f"{base}/{ids[0]}").get_data(as_text=True)
+    heading = re.search(r"<h1>(.*?)</h1>", record, re.S).group(1)
+    assert heading.index("甲乙丙") < heading.index("Zed Chinese-Preferring")
+    record = client.get(f"{base}/{ids[1]}").get_data(as_text=True)
+    heading = re.search(r"<h1>(.*?)</h1>", record, re.S).group(1)
+    assert heading.index("Abe English-Preferring") < heading.index("丁戊己")
+    listing = _text(client.get(f"{base}?q=Preferring").get_data(as_text=True))
+    assert "甲乙丙 Zed Chinese-Preferring" in listing
+    assert "Abe English-Preferring 丁戊己" in listing

@@ -23,6 +23,7 @@ from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from sandbox_crm.i18n import N_
 from training_platform.db import PlatformBase
 
 
@@ -57,9 +58,11 @@ class Role(enum.StrEnum):
     @property
     def label(self) -> str:
         """A human-readable name."""
-        return {"trainee": "Trainee", "assessor": "Assessor", "centre_admin": "Centre admin"}[
-            self.value
-        ]
+        return {
+            "trainee": N_("Trainee"),
+            "assessor": N_("Assessor"),
+            "centre_admin": N_("Centre admin"),
+        }[self.value]
 
 
 class DefinitionKind(enum.StrEnum):

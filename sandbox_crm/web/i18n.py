@@ -10,7 +10,51 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context
 
+from sandbox_crm.i18n import N_
+
 DEFAULT_LOCALE = "en"
+
+# Stored values the CRM shows through `label()`, marked so that they are translated.
+VALUE_WORDS = (
+    N_("Classic"),
+    N_("Silver"),
+    N_("Gold"),
+    N_("Platinum"),
+    N_("Active"),
+    N_("Inactive"),
+    N_("Closed"),
+    N_("Pending"),
+    N_("Paid"),
+    N_("Shipped"),
+    N_("Completed"),
+    N_("Cancelled"),
+    N_("Refunded"),
+    N_("Given"),
+    N_("Withdrawn"),
+    N_("Public"),
+    N_("Internal"),
+    N_("Personal"),
+    N_("Sensitive"),
+    N_("Promotional"),
+    N_("Service"),
+    N_("Email"),
+    N_("Phone"),
+    N_("Post"),
+    N_("Oral"),
+    N_("Store"),
+    N_("Event"),
+    N_("Analytics"),
+    N_("Migration"),
+    N_("Male"),
+    N_("Female"),
+    N_("Marketing"),
+    N_("Finance"),
+    N_("Sales"),
+    N_("Management"),
+    N_("Human resources"),
+    N_("Customer service"),
+    N_("Store operations"),
+)
 
 
 def _babel_ready() -> bool:
@@ -38,6 +82,7 @@ def translate(text: str, **values: Any) -> str:
 def install(app: Flask) -> None:
     """Let CRM templates use `_()` even in an app without Flask-Babel (English as written)."""
     app.jinja_env.filters.setdefault("translated", translated)
+    app.jinja_env.filters.setdefault("number", lambda value: f"{value:,}")
     if "babel" in app.extensions:
         return
     app.jinja_env.add_extension("jinja2.ext.i18n")
