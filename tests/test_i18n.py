@@ -238,3 +238,19 @@ def test_crm_names_customers_in_their_preferred_language(app, client, trainee, s
     listing = _text(client.get(f"{base}?q=Preferring").get_data(as_text=True))
     assert "甲乙丙 Zed Chinese-Preferring" in listing
     assert "Abe English-Preferring 丁戊己" in listing
+
+
+def test_account_page_sets_and_clears_the_language(client, trainee: User, db_session):
+    login(client, trainee)
+    page = client.get("/account/password").get_data(as_text=True)
+    assert 'name="language" value="browser" checked' in page
+    client.post("/language", data={"language": "zh_Hant_HK", "next": "/account/password"})
+    page = client.get("/account/password", headers={"Accept-Language": "en"}).text
+    assert 'value="zh_Hant_HK" checked' in page and "語言" in page
+    client.post("/language", data={"language": "browser", "next": "/account/password"})
+    db_session.expire_all()
+    assert db_session.get(User, trainee.id).language is None
+    assert (
+        '<html lang="en">'
+        in client.get("/account/password", headers={"Accept-Language": "en"}).text
+    )

@@ -33,6 +33,7 @@ LANGUAGES = {DEFAULT_LOCALE: "English", CHINESE: "繁體中文"}
 # Accept-Language subtags that mean Traditional Chinese as read in Hong Kong.
 TRADITIONAL_SUBTAGS = {"hk", "tw", "mo", "hant"}
 SESSION_KEY = "language"
+FOLLOW_BROWSER = "browser"  # the switcher's value for "no setting: follow the browser"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 PACKAGE_DIR_ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,11 +114,21 @@ def translated(text: str | None) -> str:
 
 @bp.post("/language")
 def choose_language() -> Response:
-    """Switch language: saved on the profile when signed in, in the session before that."""
-    chosen = normalise_language(request.form.get("language"))
+    """Switch language: saved on the profile when signed in, in the session before that.
+
+    The value `browser` removes the setting, so that the browser's Accept-Language decides.
+    """
+    wanted = request.form.get("language", "")
+    chosen = normalise_language(wanted)
     next_url = request.form.get("next")
     if not is_safe_next(next_url):
         next_url = "/"
+    if wanted == FOLLOW_BROWSER:
+        session.pop(SESSION_KEY, None)
+        if current_user.is_authenticated:
+            current_user.language = None
+            get_session().commit()
+        return redirect(next_url)
     if chosen is None:
         flash(gettext("That language is not available."), "error")
         return redirect(next_url)
