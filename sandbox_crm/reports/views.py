@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, make_response, render_template, request
 from sqlalchemy import func, select
 
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
     Department,
     ReportDefinition,
@@ -66,7 +67,7 @@ RECENT = 10
 FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "customers": (
         (
-            "Identity",
+            N_("Identity"),
             (
                 "customer_id",
                 "member_no",
@@ -78,9 +79,9 @@ FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
                 "hkid",
             ),
         ),
-        ("Contact details", ("email", "email_invalid", "mobile", "mobile_invalid", "address")),
+        (N_("Contact details"), ("email", "email_invalid", "mobile", "mobile_invalid", "address")),
         (
-            "Membership",
+            N_("Membership"),
             (
                 "tier",
                 "status",
@@ -93,15 +94,15 @@ FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
                 "notes",
             ),
         ),
-        ("Purchases", ("spend_12m", "orders_12m", "last_order_date")),
-        ("Direct-marketing consent", ("dm_email", "dm_sms", "dm_phone", "dm_post")),
+        (N_("Purchases"), ("spend_12m", "orders_12m", "last_order_date")),
+        (N_("Direct-marketing consent"), ("dm_email", "dm_sms", "dm_phone", "dm_post")),
     ),
     "orders": (
         (
-            "Order",
+            N_("Order"),
             ("order_id", "order_no", "ordered_at", "status", "channel", "total_hkd", "branch"),
         ),
-        ("Customer", ("customer_id", "customer_member_no", "customer_name", "customer_tier")),
+        (N_("Customer"), ("customer_id", "customer_member_no", "customer_name", "customer_tier")),
     ),
 }
 
@@ -130,10 +131,10 @@ def _field_groups(source: Source) -> list[tuple[str, list[Any]]]:
         fields = [source.fields[name] for name in names if name in source.fields]
         seen.update(f.name for f in fields)
         if fields:
-            groups.append((title, fields))
+            groups.append((translate(title), fields))
     rest = [field for name, field in source.fields.items() if name not in seen]
     if rest:
-        groups.append(("Other", rest))
+        groups.append((translate("Other"), rest))
     return groups
 
 
@@ -188,14 +189,15 @@ def reports() -> str:
 
 def _prepare_builder(form: ReportForm, source: Source) -> None:
     """Fill the builder's choices for a source."""
-    field_choices = [(name, field.label) for name, field in source.fields.items()]
+    field_choices = [(name, translate(field.label)) for name, field in source.fields.items()]
+    operators = [(op, translate(text)) for op, text in OPERATOR_LABELS.items()]
     form.columns.choices = options(field_choices)
-    form.sort_field.choices = options([("", "— no sorting —"), *field_choices])
+    form.sort_field.choices = options([("", translate("— no sorting —")), *field_choices])
     while len(form.filters) < FILTER_ROWS:
         form.filters.append_entry()
     for entry in form.filters:
-        entry.form.field.choices = options([("", "— choose a field —"), *field_choices])
-        entry.form.op.choices = options(OPERATOR_LABELS.items())
+        entry.form.field.choices = options([("", translate("— choose a field —")), *field_choices])
+        entry.form.op.choices = options(operators)
 
 
 def _fill_from_report(form: ReportForm, report: ReportDefinition) -> str | None:
@@ -246,9 +248,9 @@ def _builder_page(
         "groups": _field_groups(source),
         "row_errors": row_errors or {},
         "advanced": advanced,
-        "operators": OPERATOR_LABELS,
+        "operators": {op: translate(text) for op, text in OPERATOR_LABELS.items()},
         "ops_by_type": {
-            kind: [OPERATOR_LABELS[op] for op in operators_for(field)]
+            kind: [translate(OPERATOR_LABELS[op]) for op in operators_for(field)]
             for kind, field in {f.type: f for f in source.fields.values()}.items()
         },
     }
