@@ -254,3 +254,12 @@ def test_account_page_sets_and_clears_the_language(client, trainee: User, db_ses
         '<html lang="en">'
         in client.get("/account/password", headers={"Accept-Language": "en"}).text
     )
+
+
+def test_service_refusals_are_shown_in_the_readers_language(client, trainee: User):
+    login(client, trainee)
+    form = {"current": "not my password", "new": "x" * 20, "repeated": "x" * 20}
+    chinese = client.post("/account/password", data=form, headers=ZH).get_data(as_text=True)
+    assert "你的現有密碼不正確。" in chinese
+    english = client.post("/account/password", data=form).get_data(as_text=True)
+    assert "Your current password is not correct." in english

@@ -163,7 +163,8 @@ def save_answers(attempt_id: int):
         service.save_answers(session, attempt, answers)
     except ServiceError as exc:
         session.rollback()
-        return _attempt_page(attempt, answers, f"Your answers were not saved. {exc.message}")
+        message = gettext("Your answers were not saved. %(reason)s", reason=gettext(exc.message))
+        return _attempt_page(attempt, answers, message)
     session.commit()
     flash(gettext("Your answers are saved."), "success")
     return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="questions"))
@@ -182,7 +183,7 @@ def submit(attempt_id: int):
         service.submit_attempt(session, attempt, deliverables_from_form(request.form))
     except ServiceError as exc:
         session.rollback()
-        flash_service_error(exc, "Your attempt was not submitted. ")
+        flash_service_error(exc, gettext("Your attempt was not submitted.") + " ")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
     session.commit()  # the hand-in stands even if grading fails
     try:

@@ -135,7 +135,7 @@ def password():
             )
         except AccountError as refused:
             session.rollback()
-            error = str(refused)
+            error = gettext(str(refused))
         else:
             session.commit()
             login_user(current_user._get_current_object())  # this browser keeps going

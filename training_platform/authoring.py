@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -50,10 +51,7 @@ add_nav_item(
 # Room for the multipart envelope around a file of the largest allowed size, so that the
 # service (not the request parser) judges the file itself and can say how large it is.
 UPLOAD_REQUEST_LIMIT = service.MAX_UPLOAD_BYTES + 64 * 1024
-TOO_LARGE = (
-    f"The file is larger than the {service.MAX_UPLOAD_BYTES // 1024} KiB limit. "
-    "Nothing was published."
-)
+TOO_LARGE = N_("The file is larger than the %(limit)d KiB limit. Nothing was published.")
 
 
 class UploadForm(FlaskForm):
@@ -82,7 +80,9 @@ def _allow_upload_envelope(endpoint: str | None, _values: dict[str, Any] | None)
 def _too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
     """An oversize upload: the upload page again, with the limit, and nothing stored."""
     return render_template(
-        "authoring/upload.html", form=UploadForm(formdata=None), error=TOO_LARGE
+        "authoring/upload.html",
+        form=UploadForm(formdata=None),
+        error=gettext(TOO_LARGE, limit=service.MAX_UPLOAD_BYTES // 1024),
     ), 413
 
 
@@ -113,7 +113,7 @@ def upload():
     storage = form.file.data
     if storage is None or not getattr(storage, "filename", ""):
         return render_template(
-            "authoring/upload.html", form=form, error="Choose a YAML file to upload."
+            "authoring/upload.html", form=form, error=gettext("Choose a YAML file to upload.")
         ), 400
     data = storage.read(service.MAX_UPLOAD_BYTES + 1)
     session = get_session()

@@ -65,7 +65,7 @@ class ServiceError(Exception):
         """A unit or scenario file's problems (file, line, path and message each)."""
         return cls(
             INVALID_DEFINITION,
-            "The definition has problems.",
+            N_("The definition has problems."),
             problems=[str(problem) for problem in error.problems],
         )
 
@@ -94,7 +94,9 @@ class ServiceError(Exception):
         }
 
 
-CSRF_MESSAGE = "Your form expired or was not sent from this site. Reload the page and try again."
+CSRF_MESSAGE = N_(
+    "Your form expired or was not sent from this site. Reload the page and try again."
+)
 TOO_LARGE_MESSAGE = "The request is larger than the {limit} KiB limit."
 
 MESSAGES = {
@@ -146,7 +148,7 @@ def flash_service_error(error: ServiceError, prefix: str = "") -> None:
 
 def form_errors(error: ServiceError) -> list[str]:
     """A refusal's problems, one line each, to show beside the form that was sent."""
-    return list(error.messages)
+    return [gettext(message) for message in error.messages]
 
 
 def service_error_page(error: ServiceError) -> tuple[str, int]:
