@@ -59,6 +59,7 @@ from sandbox_crm.web.forms import (
     options,
 )
 from sandbox_crm.web.i18n import translate, translate_plural
+from sandbox_crm.web.i18n import translated as crm_translated
 from sandbox_crm.web.presentation import label
 
 RUN_PER_PAGE = 50
@@ -308,7 +309,7 @@ def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str,
         message = exc.message
         field = getattr(form, exc.field, None) if exc.field in ("name", "columns") else None
         if field is not None:
-            field.errors = [*field.errors, exc.message]
+            field.errors = [*field.errors, crm_translated(exc.message)]
             message = translate("Check the highlighted fields.")
         return refused(operation, exc, template, message, entity=entity, **page)
     if report is None:

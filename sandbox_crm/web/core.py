@@ -174,7 +174,7 @@ def done(message: str, endpoint: str, **values: Any) -> Response:
 def failed(template: str, error: str | None = None, **context: Any) -> tuple[str, int]:
     """Roll back a refused change and re-render its form, with the reason, as HTTP 400."""
     db().rollback()
-    return render_template(template, error=error, **context), 400
+    return render_template(template, error=crm_i18n.translated(error) or None, **context), 400
 
 
 def refused(
@@ -194,7 +194,7 @@ def refused(
     session = db()
     record_refusal(session, actor(), operation, refusal, entity)
     session.commit()
-    return render_template(template, error=error, **context), 400
+    return render_template(template, error=crm_i18n.translated(error) or None, **context), 400
 
 
 MAX_PAGE = 1_000_000
