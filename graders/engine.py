@@ -51,6 +51,7 @@ from graders.results import (
     Status,
     Verdict,
 )
+from sandbox_crm.i18n import N_
 
 __all__ = [
     "GRADER_VERSION",
@@ -71,8 +72,8 @@ GRADER_VERSION = "1.2.0"
 WRITTEN_PASS_MARK = 0.5
 """A written answer passes when the assessor's rubric points reach this share of the total."""
 
-ERROR_MESSAGE = "This check could not be completed automatically; an assessor will review it."
-NOT_APPLICABLE_MESSAGE = "This check does not apply to this attempt."
+ERROR_MESSAGE = N_("This check could not be completed automatically; an assessor will review it.")
+NOT_APPLICABLE_MESSAGE = N_("This check does not apply to this attempt.")
 
 Overrides = Mapping[str, str | Mapping[str, str]]
 """Assessor decisions: target -> status, or target -> {status, reason}. Targets are
@@ -342,9 +343,9 @@ def grade_item(item: Item, answers: Mapping[str, Any], unit: Unit | None = None)
         max_score = float(sum(c.points for c in item.rubric))
         text = answer if isinstance(answer, str) else None
         if text is None or not text.strip():
-            status, message = Status.FAIL, "No answer was given."
+            status, message = Status.FAIL, N_("No answer was given.")
         else:
-            status, message = Status.NEEDS_REVIEW, "Your answer will be scored by an assessor."
+            status, message = Status.NEEDS_REVIEW, N_("Your answer will be scored by an assessor.")
         return ItemResult(item.id, item.kind, status, 0.0, max_score, text, message, requirements)
     shown: str | list[str] | None
     if isinstance(item, SingleChoiceItem):
@@ -354,7 +355,7 @@ def grade_item(item: Item, answers: Mapping[str, Any], unit: Unit | None = None)
         shown = [str(a) for a in answer] if isinstance(answer, list | tuple) else None
         ok = shown is not None and sorted(shown) == sorted(set(item.answers))
     if shown is None:
-        message = "No answer was given."
+        message = N_("No answer was given.")
     else:
         message = item.feedback.pass_ if ok else item.feedback.fail
     status = Status.PASS if ok else Status.FAIL
@@ -375,7 +376,7 @@ def _apply_rubric(item: WrittenItem, result: ItemResult, scores: Mapping[str, fl
             )
     total = float(sum(scores.values()))
     if set(scores) != set(criteria):
-        status, message = Status.NEEDS_REVIEW, "Your answer is being scored by an assessor."
+        status, message = Status.NEEDS_REVIEW, N_("Your answer is being scored by an assessor.")
     elif total >= WRITTEN_PASS_MARK * result.max_score:
         status, message = Status.PASS, "Scored by an assessor: the answer meets the standard."
     else:

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 
 ensure_venv
+bash scripts/i18n.sh compile >/dev/null  # the translations the pages read
 .venv/bin/practicum db upgrade
 .venv/bin/practicum sync-definitions
 .venv/bin/practicum seed-demo

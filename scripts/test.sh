@@ -20,6 +20,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
 fi
 
+bash scripts/i18n.sh compile >/dev/null  # the translations the pages read
 .venv/bin/ruff check .
 .venv/bin/lint-imports
 .venv/bin/pytest -q "$@"

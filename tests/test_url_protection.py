@@ -14,7 +14,15 @@ from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE
 from training_platform.models import Attempt
 from training_platform.sandboxes import get_store
 
-PUBLIC = {"auth.login", "static", "crm.static", "health.healthz", "health.readyz"}
+# The language switcher works before signing in, as the sign-in page needs it.
+PUBLIC = {
+    "auth.login",
+    "static",
+    "crm.static",
+    "health.healthz",
+    "health.readyz",
+    "i18n.choose_language",
+}
 TRAINEES = {"owner", "other_trainee", "foreign_trainee"}
 SAME_CENTRE_STAFF = {"assessor", "centre_admin"}
 ROLES = [

@@ -74,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         commands,
         db,
         errors,
+        i18n,
         navigation,
         sandboxes,
         security,
@@ -85,6 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     security.init_app(app)
     templating.init_app(app)
+    i18n.init_app(app)  # after templating: its date filter replaces the English-only one
     navigation.init_app(app)
     errors.init_app(app)
     commands.init_app(app)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from sandbox_crm.i18n import N_
 from training_platform.errors import INVALID, ServiceError
 from training_platform.models import Centre, Role, User, normalise_email
 
@@ -64,7 +65,7 @@ def create_centre(session: Session, slug: str, name: str) -> Centre:
     """Add a training centre; the slug must be new."""
     slug = slug.strip().lower()
     if not slug or not name.strip():
-        raise AccountError("A centre needs a slug and a name.")
+        raise AccountError(N_("A centre needs a slug and a name."))
     if get_centre_by_slug(session, slug) is not None:
         raise AccountError(f"A centre with the slug {slug!r} already exists.")
     centre = Centre(slug=slug, name=name.strip())
@@ -89,9 +90,9 @@ def create_user(
     """Add an account to a centre with a hashed password; the email must be new."""
     email = normalise_email(email)
     if "@" not in email:
-        raise AccountError("Enter an email address.")
+        raise AccountError(N_("Enter an email address."))
     if not password:
-        raise AccountError("Enter a password.")
+        raise AccountError(N_("Enter a password."))
     check_password_policy(password, email)
     if get_user_by_email(session, email) is not None:
         raise AccountError(f"An account with the email {email} already exists.")
@@ -116,11 +117,11 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 def change_password(session: Session, user: User, current: str, new: str, repeated: str) -> None:
     """Set a new password after checking the current one; every other session of the user ends."""
     if not user.check_password(current):
-        raise AccountError("Your current password is not correct.")
+        raise AccountError(N_("Your current password is not correct."))
     if new != repeated:
-        raise AccountError("The two new passwords are not the same.")
+        raise AccountError(N_("The two new passwords are not the same."))
     if new == current:
-        raise AccountError("Choose a new password that differs from the current one.")
+        raise AccountError(N_("Choose a new password that differs from the current one."))
     check_password_policy(new, user.email)
     user.set_password(new)
     user.end_all_sessions()

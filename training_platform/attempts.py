@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from graders.definitions import MultipleChoiceItem, Scenario
+from sandbox_crm.i18n import N_
 from training_platform import attempts_service as service
 from training_platform import crm_mount, definitions_store
 from training_platform.db import get_session
@@ -28,7 +30,7 @@ from training_platform.security import role_required
 
 bp = Blueprint("attempts", __name__)
 add_nav_item(
-    bp, "attempts.index", "My attempts", roles=(Role.TRAINEE,), section="Training", order=20
+    bp, "attempts.index", N_("My attempts"), roles=(Role.TRAINEE,), section=N_("Training"), order=20
 )
 
 # The CRM is mounted under /attempts/<id>/crm, so it is wired up together with this blueprint.
@@ -121,7 +123,7 @@ def start(version_id: int):
         flash_service_error(exc)
         return redirect(url_for("catalogue.unit", code=version.unit_code))
     session.commit()
-    flash("Your attempt has started, with its own sandbox CRM.", "success")
+    flash(gettext("Your attempt has started, with its own sandbox CRM."), "success")
     return redirect(url_for("attempts.show", attempt_id=attempt.id))
 
 
@@ -161,9 +163,10 @@ def save_answers(attempt_id: int):
         service.save_answers(session, attempt, answers)
     except ServiceError as exc:
         session.rollback()
-        return _attempt_page(attempt, answers, f"Your answers were not saved. {exc.message}")
+        message = gettext("Your answers were not saved. %(reason)s", reason=gettext(exc.message))
+        return _attempt_page(attempt, answers, message)
     session.commit()
-    flash("Your answers are saved.", "success")
+    flash(gettext("Your answers are saved."), "success")
     return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="questions"))
 
 
@@ -174,23 +177,23 @@ def submit(attempt_id: int):
     attempt = _own_attempt_or_error(attempt_id)
     session = get_session()
     if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm that your work is finished.", "error")
+        flash(gettext("Tick the box to confirm that your work is finished."), "error")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
     try:
         service.submit_attempt(session, attempt, deliverables_from_form(request.form))
     except ServiceError as exc:
         session.rollback()
-        flash_service_error(exc, "Your attempt was not submitted. ")
+        flash_service_error(exc, gettext("Your attempt was not submitted.") + " ")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
     session.commit()  # the hand-in stands even if grading fails
     try:
         service.grade_attempt_record(session, attempt)
     except service.GradingFailed:
         session.rollback()
-        flash(service.GRADING_FAILED, "warning")
+        flash(gettext(service.GRADING_FAILED), "warning")
     else:
         session.commit()
-        flash("Your attempt is submitted and graded.", "success")
+        flash(gettext("Your attempt is submitted and graded."), "success")
     return redirect(url_for("attempts.result", attempt_id=attempt_id))
 
 
@@ -226,5 +229,5 @@ def retry(attempt_id: int):
         flash_service_error(exc)
         return redirect(url_for("attempts.result", attempt_id=attempt_id))
     session.commit()
-    flash("A new attempt has started, with a fresh sandbox CRM.", "success")
+    flash(gettext("A new attempt has started, with a fresh sandbox CRM."), "success")
     return redirect(url_for("attempts.show", attempt_id=new_attempt.id))

@@ -31,6 +31,7 @@ from graders.results import (
 )
 from sandbox_crm import generator
 from sandbox_crm.deliverables import get_deliverable_kind
+from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import definitions_store, sandboxes
 from training_platform.definitions_store import scenario_of, unit_of
@@ -50,7 +51,7 @@ from training_platform.models import (
 logger = logging.getLogger(__name__)
 
 MAX_WRITTEN_CHARS = 5_000
-GRADING_FAILED = (
+GRADING_FAILED = N_(
     "Your attempt was submitted, but grading could not finish. It is kept as it is and will be "
     "graded again; you do not need to do anything."
 )
@@ -222,11 +223,11 @@ def start_attempt(
     cloned from, which grading compares against.
     """
     if trainee.role != Role.TRAINEE:
-        raise ServiceError(NOT_ALLOWED, "Only trainees can start attempts.")
+        raise ServiceError(NOT_ALLOWED, N_("Only trainees can start attempts."))
     if scenario_version.kind != DefinitionKind.SCENARIO:
-        raise ServiceError(INVALID, "That is not a scenario.")
+        raise ServiceError(INVALID, N_("That is not a scenario."))
     if scenario_version.centre_id not in (None, trainee.centre_id):
-        raise ServiceError(NOT_ALLOWED, "This scenario is not offered by your centre.")
+        raise ServiceError(NOT_ALLOWED, N_("This scenario is not offered by your centre."))
     if not scenario_version.is_current:
         raise ServiceError(
             CONFLICT,
@@ -323,7 +324,9 @@ def retry_attempt(
 ) -> Attempt:
     """Start another attempt at the same scenario (its current version) after a practice one."""
     if not is_owner(trainee, attempt):
-        raise ServiceError(NOT_ALLOWED, "Only the trainee who made this attempt can try it again.")
+        raise ServiceError(
+            NOT_ALLOWED, N_("Only the trainee who made this attempt can try it again.")
+        )
     if not can_retry(trainee, attempt):
         raise ServiceError(
             INVALID, "Only practice scenarios can be tried again from the result page."
@@ -332,7 +335,7 @@ def retry_attempt(
         session, DefinitionKind.SCENARIO, attempt.scenario_version.key, trainee.centre_id
     )
     if current is None:
-        raise ServiceError(CONFLICT, "This scenario is no longer offered.")
+        raise ServiceError(CONFLICT, N_("This scenario is no longer offered."))
     return start_attempt(session, trainee, current, store=store)
 
 
@@ -537,7 +540,7 @@ def submit_attempt(
         .execution_options(synchronize_session="fetch")
     )
     if claimed.rowcount != 1:
-        raise ServiceError(CONFLICT, "This attempt has already been submitted.")
+        raise ServiceError(CONFLICT, N_("This attempt has already been submitted."))
     store.freeze(attempt.sandbox_key)
     attempt.deliverables = chosen
     session.flush()
@@ -574,7 +577,7 @@ def grade_attempt_record(
 ) -> GradeRecord:
     """Grade a submitted attempt's frozen sandbox and keep the result as a new GradeRecord."""
     if attempt.status == AttemptStatus.IN_PROGRESS:
-        raise ServiceError(CONFLICT, "An attempt is graded after it has been submitted.")
+        raise ServiceError(CONFLICT, N_("An attempt is graded after it has been submitted."))
     try:
         result = grade_pinned(attempt, store=store)
     except Exception as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -24,33 +25,38 @@ from training_platform.security import is_safe_next, landing_url, limiter
 
 bp = Blueprint("auth", __name__)
 
-LOGIN_FAILED = "Email or password is incorrect."
-PASSWORD_HINT = (
-    f"At least {MIN_PASSWORD_LENGTH} characters; not one of the most common passwords. "
-    "A few unrelated words make a strong one."
+LOGIN_FAILED = lazy_gettext("Email or password is incorrect.")
+PASSWORD_HINT = lazy_gettext(
+    "At least %(count)d characters; not one of the most common passwords. "
+    "A few unrelated words make a strong one.",
+    count=MIN_PASSWORD_LENGTH,
 )
 
 
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(lazy_gettext("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(
+        lazy_gettext("Password"), validators=[DataRequired(), Length(max=1024)]
+    )
 
 
 class ChangePasswordForm(FlaskForm):
     """The current password and the new one, twice."""
 
     current = PasswordField(
-        "Current password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+        lazy_gettext("Current password"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
     )
     new = PasswordField(
-        "New password",
+        lazy_gettext("New password"),
         validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
         description=PASSWORD_HINT,
     )
     repeated = PasswordField(
-        "New password again", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+        lazy_gettext("New password again"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
     )
 
 
@@ -111,7 +117,7 @@ def logout():
     end_sessions(session, current_user)
     session.commit()
     logout_user()
-    flash("You have signed out.", "info")
+    flash(gettext("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -129,10 +135,13 @@ def password():
             )
         except AccountError as refused:
             session.rollback()
-            error = str(refused)
+            error = gettext(str(refused))
         else:
             session.commit()
             login_user(current_user._get_current_object())  # this browser keeps going
-            flash("Your password has been changed. Other browsers have been signed out.", "success")
+            flash(
+                gettext("Your password has been changed. Other browsers have been signed out."),
+                "success",
+            )
             return redirect(landing_url(current_user))
     return render_template("auth/password.html", form=form, error=error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -12,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
+from sandbox_crm.i18n import N_
 from training_platform import authoring_service as service
 from training_platform import definitions_store, sandboxes
 from training_platform.db import get_session
@@ -24,25 +26,32 @@ bp = Blueprint("authoring", __name__, url_prefix="/authoring")
 add_nav_item(
     bp,
     "authoring.index",
-    "Units & scenarios",
+    N_("Units & scenarios"),
     roles=(Role.CENTRE_ADMIN,),
-    section="Centre",
+    section=N_("Centre"),
     order=40,
 )
 add_nav_item(
-    bp, "authoring.upload", "Upload YAML", roles=(Role.CENTRE_ADMIN,), section="Centre", order=41
+    bp,
+    "authoring.upload",
+    N_("Upload YAML"),
+    roles=(Role.CENTRE_ADMIN,),
+    section=N_("Centre"),
+    order=41,
 )
 add_nav_item(
-    bp, "authoring.coverage", "Coverage", roles=(Role.CENTRE_ADMIN,), section="Centre", order=42
+    bp,
+    "authoring.coverage",
+    N_("Coverage"),
+    roles=(Role.CENTRE_ADMIN,),
+    section=N_("Centre"),
+    order=42,
 )
 
 # Room for the multipart envelope around a file of the largest allowed size, so that the
 # service (not the request parser) judges the file itself and can say how large it is.
 UPLOAD_REQUEST_LIMIT = service.MAX_UPLOAD_BYTES + 64 * 1024
-TOO_LARGE = (
-    f"The file is larger than the {service.MAX_UPLOAD_BYTES // 1024} KiB limit. "
-    "Nothing was published."
-)
+TOO_LARGE = N_("The file is larger than the %(limit)d KiB limit. Nothing was published.")
 
 
 class UploadForm(FlaskForm):
@@ -71,7 +80,9 @@ def _allow_upload_envelope(endpoint: str | None, _values: dict[str, Any] | None)
 def _too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
     """An oversize upload: the upload page again, with the limit, and nothing stored."""
     return render_template(
-        "authoring/upload.html", form=UploadForm(formdata=None), error=TOO_LARGE
+        "authoring/upload.html",
+        form=UploadForm(formdata=None),
+        error=gettext(TOO_LARGE, limit=service.MAX_UPLOAD_BYTES // 1024),
     ), 413
 
 
@@ -102,7 +113,7 @@ def upload():
     storage = form.file.data
     if storage is None or not getattr(storage, "filename", ""):
         return render_template(
-            "authoring/upload.html", form=form, error="Choose a YAML file to upload."
+            "authoring/upload.html", form=form, error=gettext("Choose a YAML file to upload.")
         ), 400
     data = storage.read(service.MAX_UPLOAD_BYTES + 1)
     session = get_session()

@@ -28,6 +28,7 @@ from graders.definitions import (
     Unit,
 )
 from graders.validation import coverage_matrix, run_scenario
+from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxStore
 from training_platform import definitions_store
 from training_platform.definitions_store import PublishResult, ScenarioValidator
@@ -85,7 +86,7 @@ def _clean_filename(filename: str | None) -> str:
     """The uploaded file's base name (no folders), which must end in .yaml or .yml."""
     name = PurePath((filename or "").replace("\\", "/")).name.strip()
     if not name:
-        raise ServiceError.invalid("Choose a YAML file to upload.", field="file")
+        raise ServiceError.invalid(N_("Choose a YAML file to upload."), field="file")
     if not name.lower().endswith(ALLOWED_SUFFIXES):
         raise ServiceError.invalid(
             "Upload a YAML file: its name must end in .yaml or .yml.", field="file"
@@ -224,7 +225,7 @@ def upload_definition(
     in the outcome, with nothing stored.
     """
     if admin.role != Role.CENTRE_ADMIN:
-        raise ServiceError(NOT_ALLOWED, "Only centre admins can publish units and scenarios.")
+        raise ServiceError(NOT_ALLOWED, N_("Only centre admins can publish units and scenarios."))
     name = _clean_filename(filename)
     if len(data) > MAX_UPLOAD_BYTES:
         raise ServiceError(
@@ -234,7 +235,7 @@ def upload_definition(
             field="file",
         )
     if not data.strip():
-        raise ServiceError.invalid("The file is empty.", field="file")
+        raise ServiceError.invalid(N_("The file is empty."), field="file")
     detected = detect_kind(data)
     if kind in (None, "", "auto"):
         # A file that is not even YAML is read as a scenario so that the loader reports where.

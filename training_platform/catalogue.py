@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 
 from graders.definitions import Scenario, Unit
+from sandbox_crm.i18n import N_
 from training_platform import definitions_store
 from training_platform.attempts_service import attempts_for
 from training_platform.db import get_session
@@ -16,7 +17,7 @@ from training_platform.models import DefinitionKind, DefinitionVersion, Role
 from training_platform.navigation import add_nav_item
 
 bp = Blueprint("catalogue", __name__)
-add_nav_item(bp, "catalogue.index", "Units", section="Training", order=10)
+add_nav_item(bp, "catalogue.index", N_("Units"), section=N_("Training"), order=10)
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from flask import Flask, abort, current_app, g, make_response, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy.exc import DatabaseError
 
 from graders.runner import trainee_actor
 from sandbox_crm import web as crm_web
+from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxNotFound
 from sandbox_crm.web.core import CrmContext
 from training_platform import sandboxes
@@ -18,7 +20,7 @@ from training_platform.db import get_session
 from training_platform.errors import render_error
 
 STACK_KEY = "crm_sandbox_stack"
-SANDBOX_BROKEN = (
+SANDBOX_BROKEN = N_(
     "The sandbox CRM of this attempt cannot be opened: its data file is damaged. "
     "Nothing was changed. Tell your assessor or centre admin."
 )
@@ -49,7 +51,11 @@ def resolve_attempt(attempt_id: int) -> CrmContext:
         session=session,
         actor_id=actor_id,
         read_only=read_only,
-        attempt_label=f"Attempt #{attempt.id} · {attempt.scenario_version.title}",
+        attempt_label=gettext(
+            "Attempt #%(number)d · %(title)s",
+            number=attempt.id,
+            title=attempt.scenario_version.title,
+        ),
         back_url=url_for("attempts.show", attempt_id=attempt.id),
         user_label=current_user.display_name,
     )

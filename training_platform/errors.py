@@ -13,10 +13,12 @@ from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app, flash, render_template
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from graders.definitions import DefinitionError
+from sandbox_crm.i18n import N_
 from sandbox_crm.operations import OperationError
 
 # What went wrong, for a program: a door may map it to its own status (HTTP, exit code).
@@ -63,7 +65,7 @@ class ServiceError(Exception):
         """A unit or scenario file's problems (file, line, path and message each)."""
         return cls(
             INVALID_DEFINITION,
-            "The definition has problems.",
+            N_("The definition has problems."),
             problems=[str(problem) for problem in error.problems],
         )
 
@@ -92,30 +94,48 @@ class ServiceError(Exception):
         }
 
 
-CSRF_MESSAGE = "Your form expired or was not sent from this site. Reload the page and try again."
+CSRF_MESSAGE = N_(
+    "Your form expired or was not sent from this site. Reload the page and try again."
+)
 TOO_LARGE_MESSAGE = "The request is larger than the {limit} KiB limit."
 
 MESSAGES = {
-    400: ("Bad request", "The request could not be understood. Check the form and try again."),
-    403: ("Not allowed", "Your account does not have access to this page."),
-    404: ("Page not found", "There is no page at this address. It may have moved or been removed."),
-    409: ("Cannot open", "This cannot be opened in its current state."),
-    413: ("Too large", "The request is larger than this site accepts."),
-    429: (
-        "Too many attempts",
-        "Too many failed sign-ins for this account or from this address. "
-        "Wait a few minutes, then try again.",
+    400: (
+        N_("Bad request"),
+        N_("The request could not be understood. Check the form and try again."),
     ),
-    500: ("Something went wrong", "The server could not finish the request. Try again shortly."),
+    403: (N_("Not allowed"), N_("Your account does not have access to this page.")),
+    404: (
+        N_("Page not found"),
+        N_("There is no page at this address. It may have moved or been removed."),
+    ),
+    409: (N_("Cannot open"), N_("This cannot be opened in its current state.")),
+    413: (N_("Too large"), N_("The request is larger than this site accepts.")),
+    429: (
+        N_("Too many attempts"),
+        N_(
+            "Too many failed sign-ins for this account or from this address. "
+            "Wait a few minutes, then try again."
+        ),
+    ),
+    500: (
+        N_("Something went wrong"),
+        N_("The server could not finish the request. Try again shortly."),
+    ),
 }
 
 
 def render_error(code: int, message: str | None = None) -> tuple[str, int]:
     """The error page for an HTTP status, optionally with a specific message."""
-    title, default_message = MESSAGES.get(code, ("Error", "The request could not be completed."))
+    title, default_message = MESSAGES.get(
+        code, (N_("Error"), N_("The request could not be completed."))
+    )
     return (
         render_template(
-            "errors/error.html", code=code, title=title, message=message or default_message
+            "errors/error.html",
+            code=code,
+            title=gettext(title),
+            message=gettext(message or default_message),
         ),
         code,
     )
@@ -123,12 +143,12 @@ def render_error(code: int, message: str | None = None) -> tuple[str, int]:
 
 def flash_service_error(error: ServiceError, prefix: str = "") -> None:
     """Show a refusal on the next page, after a redirect."""
-    flash(f"{prefix}{error.message}".strip(), "error")
+    flash(f"{prefix}{gettext(error.message)}".strip(), "error")
 
 
 def form_errors(error: ServiceError) -> list[str]:
     """A refusal's problems, one line each, to show beside the form that was sent."""
-    return list(error.messages)
+    return [gettext(message) for message in error.messages]
 
 
 def service_error_page(error: ServiceError) -> tuple[str, int]:

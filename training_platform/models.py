@@ -23,6 +23,7 @@ from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from sandbox_crm.i18n import N_
 from training_platform.db import PlatformBase
 
 
@@ -57,9 +58,11 @@ class Role(enum.StrEnum):
     @property
     def label(self) -> str:
         """A human-readable name."""
-        return {"trainee": "Trainee", "assessor": "Assessor", "centre_admin": "Centre admin"}[
-            self.value
-        ]
+        return {
+            "trainee": N_("Trainee"),
+            "assessor": N_("Assessor"),
+            "centre_admin": N_("Centre admin"),
+        }[self.value]
 
 
 class DefinitionKind(enum.StrEnum):
@@ -125,6 +128,8 @@ class User(UserMixin, PlatformBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     # Part of the id kept in every session cookie; raising it signs the user out everywhere.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The language pages are shown in ("en", "zh_Hant_HK"); None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
     centre: Mapped[Centre] = relationship(back_populates="users")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from training_platform.models import Role
@@ -61,8 +62,8 @@ def nav_sections() -> list[tuple[str, list[dict]]]:
             active = item.endpoint == request.endpoint
         else:
             active = blueprint not in ("", "home") and blueprint == request.blueprint
-        sections.setdefault(item.section, []).append(
-            {"label": item.label, "url": url_for(item.endpoint), "active": active}
+        sections.setdefault(gettext(item.section), []).append(
+            {"label": gettext(item.label), "url": url_for(item.endpoint), "active": active}
         )
     return list(sections.items())
 

@@ -20,6 +20,7 @@ from graders.definitions import Mode, WrittenItem
 from graders.engine import WRITTEN_PASS_MARK, roll_up
 from graders.registry import PDPO_RULES, load_builtin, rule_key
 from graders.results import AppliedOverride, GradingResult, RequirementStatus, Severity, Status
+from sandbox_crm.i18n import N_
 from training_platform.definitions_store import scenario_of, unit_of
 from training_platform.errors import CONFLICT, ServiceError
 from training_platform.models import (
@@ -75,7 +76,7 @@ def automatic_result(session: Session, attempt: Attempt) -> GradingResult:
     """The automatic grading result, exactly as stored; a ServiceError before grading."""
     result = latest_grade(session, attempt)
     if result is None:
-        raise ServiceError(CONFLICT, "This attempt has not been graded yet.")
+        raise ServiceError(CONFLICT, N_("This attempt has not been graded yet."))
     return result
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
+from sandbox_crm.i18n import N_
 from training_platform import regrade_service, results_service, sandboxes
 from training_platform import review_service as service
 from training_platform.attempts_service import variant_label
@@ -28,9 +30,9 @@ bp = Blueprint("review", __name__, url_prefix="/review")
 add_nav_item(
     bp,
     "review.queue",
-    "Review queue",
+    N_("Review queue"),
     roles=(Role.ASSESSOR, Role.CENTRE_ADMIN),
-    section="Assessment",
+    section=N_("Assessment"),
     order=30,
 )
 
@@ -167,7 +169,14 @@ def override(attempt_id: int):
             key = f"override:{target}"
         return _refused(found, key, error, values)
     get_session().commit()
-    flash(f'Override recorded: {target.replace(":", " ")} is now "{wanted.status}".', "success")
+    flash(
+        gettext(
+            "Override recorded: %(target)s is now “%(status)s”.",
+            target=target.replace(":", " "),
+            status=wanted.status,
+        ),
+        "success",
+    )
     return redirect(
         url_for("review.attempt", attempt_id=found.id, _anchor=_anchor(wanted.kind, target))
     )
@@ -195,7 +204,7 @@ def score(attempt_id: int, item_id: str):
         values = {"points": points, "comments": comments}
         return _refused(found, f"rubric:{item_id}", error, values)
     get_session().commit()
-    flash(f'Rubric scores saved for "{item_id}".', "success")
+    flash(gettext("Rubric scores saved for “%(item)s”.", item=item_id), "success")
     return redirect(url_for("review.attempt", attempt_id=found.id, _anchor=f"item-{item_id}"))
 
 
@@ -215,6 +224,8 @@ def decide(attempt_id: int):
     except ServiceError as error:
         return _refused(found, "decision", error, values)
     get_session().commit()
-    label = "competent" if review.decision == Decision.COMPETENT else "not yet competent"
-    flash(f"Decision recorded: {label}.", "success")
+    if review.decision == Decision.COMPETENT:
+        flash(gettext("Decision recorded: competent."), "success")
+    else:
+        flash(gettext("Decision recorded: not yet competent."), "success")
     return redirect(url_for("review.attempt", attempt_id=found.id, _anchor="decision"))

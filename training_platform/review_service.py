@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from graders.definitions import Scenario, WrittenItem
 from graders.results import GradingResult, RequirementStatus, Status, Verdict
 from sandbox_crm.audit import REFUSED_OPERATION
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import AuditEvent, StaffUser
 from sandbox_crm.store import SandboxNotFound, SandboxStore, TemplateNotFound
 from training_platform.attempts_service import pinned_template_key
@@ -108,7 +109,7 @@ def reviewable_attempt(session: Session, user: User, attempt_id: int) -> Attempt
         or not _same_centre(user, attempt)
         or attempt.status not in REVIEWABLE
     ):
-        raise ServiceError(NOT_FOUND, "There is no such attempt to review.")
+        raise ServiceError(NOT_FOUND, N_("There is no such attempt to review."))
     return attempt
 
 
@@ -150,9 +151,9 @@ def can_change(user: User, attempt: Attempt) -> bool:
 
 def _require_changeable(assessor: User, attempt: Attempt) -> None:
     if not _same_centre(assessor, attempt) or attempt.status not in REVIEWABLE:
-        raise ServiceError(NOT_FOUND, "There is no such attempt to review.")
+        raise ServiceError(NOT_FOUND, N_("There is no such attempt to review."))
     if assessor.role != Role.ASSESSOR:
-        raise ServiceError(NOT_ALLOWED, "Only assessors can review attempts.")
+        raise ServiceError(NOT_ALLOWED, N_("Only assessors can review attempts."))
     if attempt.status == AttemptStatus.DECIDED:
         raise ServiceError(
             CONFLICT,
@@ -220,7 +221,7 @@ def record_overrides(
     """Override automatic statuses, each with a reason; all are recorded or none is."""
     _require_changeable(assessor, attempt)
     if not requests:
-        raise ServiceError.invalid("Choose something to override.")
+        raise ServiceError.invalid(N_("Choose something to override."))
     automatic = automatic_result(session, attempt)
     effective = effective_result(session, attempt)
     problems: list[str] = []
@@ -371,7 +372,7 @@ def record_decision(
     try:
         chosen = Decision(decision)
     except ValueError:
-        raise ServiceError.invalid('Choose "competent" or "not yet competent".') from None
+        raise ServiceError.invalid(N_('Choose "competent" or "not yet competent".')) from None
     text = _clean_text(comment)
     if len(text) > MAX_TEXT_CHARS:
         raise ServiceError.invalid(f"Keep the comment under {MAX_TEXT_CHARS:,} characters.")

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -72,7 +73,7 @@ def redirect_to_login():
     home = url_for(HOME_ENDPOINT)
     if request.path == home:
         return redirect(url_for("auth.login"))
-    flash("Please sign in to continue.", "info")
+    flash(gettext("Please sign in to continue."), "info")
     target = request.full_path if request.query_string else request.path
     return redirect(url_for("auth.login", next=target))
 

@@ -6,7 +6,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
+from flask_babel import gettext
+
+from sandbox_crm.i18n import N_
 
 # Badge colour for each status word that checks, findings and attempts use.
 BADGE_TONES = {
@@ -48,10 +51,49 @@ def badge_tone(status: Any) -> str:
     return BADGE_TONES.get(str(status).strip().lower().replace(" ", "_"), "info")
 
 
+# The status words pages show through `humanise`, marked so that they are translated.
+STATUS_WORDS = (
+    N_("Pass"),
+    N_("Passed"),
+    N_("Competent"),
+    N_("Demonstrated"),
+    N_("Graded"),
+    N_("Decided"),
+    N_("Fail"),
+    N_("Failed"),
+    N_("Critical"),
+    N_("Not yet competent"),
+    N_("Not demonstrated"),
+    N_("Error"),
+    N_("Warn"),
+    N_("Warning"),
+    N_("Major"),
+    N_("High"),
+    N_("Submitted"),
+    N_("In progress"),
+    N_("Info"),
+    N_("Minor"),
+    N_("Low"),
+    N_("Medium"),
+    N_("Needs review"),
+    N_("Pending review"),
+    N_("Not applicable"),
+    N_("Practice"),
+    N_("Assessment"),
+    N_("Single choice"),
+    N_("Multiple choice"),
+    N_("Written"),
+    N_("Report"),
+    N_("Complied"),
+    N_("Breached"),
+)
+
+
 def humanise(value: Any) -> str:
-    """`not_yet_competent` -> `Not yet competent`."""
+    """`not_yet_competent` -> `Not yet competent`, in the reader's language when translated."""
     text = str(value).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    text = text[:1].upper() + text[1:]
+    return gettext(text) if has_request_context() and text else text
 
 
 def format_datetime(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:

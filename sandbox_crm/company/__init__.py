@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, Stage
+from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.company.generation"
 
 AREA = Area(
     name="company",
-    label="Company set-up",
+    label=N_("Company set-up"),
     modules=(
         "sandbox_crm.company.models",
         "sandbox_crm.company.generation",

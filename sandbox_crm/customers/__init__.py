@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.customers.generation"
 
 AREA = Area(
     name="customers",
-    label="Customers",
+    label=N_("Customers"),
     modules=(
         "sandbox_crm.customers.models",
         "sandbox_crm.customers.generation",

@@ -14,6 +14,7 @@ from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.consent import current_consent_status
 from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
     Channel,
     CollectionNotice,
@@ -159,7 +160,7 @@ def update_customer(
     """Edit a customer's editable fields (the region follows the district)."""
     customer = get_customer(session, customer_id)
     if not changes:
-        raise OperationError("Give at least one field to change.")
+        raise OperationError(N_("Give at least one field to change."))
     new = dict(changes)
     if "district" in new:
         new["region"] = DISTRICTS[new["district"]]
@@ -201,7 +202,7 @@ def add_customer_note(session: Session, actor: StaffUser, customer_id: int, text
     line = f"[{sandbox_today(session).isoformat()} {actor.username}] {text}"
     notes = f"{customer.notes}\n{line}" if customer.notes else line
     if len(notes) > NOTES_MAX_LENGTH:
-        raise OperationError("The customer's notes are full; edit them before adding more.")
+        raise OperationError(N_("The customer's notes are full; edit them before adding more."))
     before = snapshot(customer, ["notes"])
     customer.notes = notes
     customer.updated_at = sandbox_now(session)
@@ -320,7 +321,7 @@ def update_contact_point(
     """Correct a contact point's value and/or flag it as invalid (or valid again)."""
     contact = get_entity(session, ContactPoint, contact_point_id, "contact point")
     if value is None and is_invalid is None:
-        raise OperationError("Give a new value or an invalid flag to change.")
+        raise OperationError(N_("Give a new value or an invalid flag to change."))
     new: dict[str, Any] = {}
     if value is not None:
         new["value"] = _clean_contact_value(contact.kind, value)

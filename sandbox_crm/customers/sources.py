@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.consent import current_status_expression
 from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
     Branch,
     Channel,
@@ -267,7 +268,7 @@ SOURCES.add(
     "customers",
     Source(
         name="customers",
-        label="Customers",
+        label=N_("Customers"),
         model=Customer,
         key_field="customer_id",
         fields=CUSTOMER_FIELDS,

@@ -21,6 +21,7 @@ from sandbox_crm.customers.operations import (
     view_customer,
 )
 from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.i18n import N_
 from sandbox_crm.messages.operations import send_message
 from sandbox_crm.models import (
     Channel,
@@ -56,6 +57,7 @@ from sandbox_crm.web.forms import (
     NoteForm,
     options,
 )
+from sandbox_crm.web.i18n import translate
 
 PER_PAGE = 50
 LIST_COLUMNS = [
@@ -68,6 +70,7 @@ LIST_COLUMNS = [
     "spend_12m",
     "dm_email",
     "joined_on",
+    "preferred_language",
 ]
 SORTABLE = ("member_no", "name_en", "tier", "district", "spend_12m", "joined_on")
 DEFAULT_SORT = ("member_no", "asc")
@@ -80,7 +83,7 @@ LIST_FILTERS = {
     "status": "status",
     "email_consent": "dm_email",
 }
-FILTER_LABELS = {"email_consent": "Email consent"}
+FILTER_LABELS = {"email_consent": N_("Email consent")}
 RECENT_ORDERS = 20
 RECENT_MESSAGES = 50
 
@@ -233,7 +236,7 @@ def customer_edit(customer_id: int) -> Response | str | tuple[str, int]:
             customer=record,
             form=form,
         )
-    return done("Customer profile saved.", "crm.customer", customer_id=customer_id)
+    return done(translate("Customer profile saved."), "crm.customer", customer_id=customer_id)
 
 
 @bp.route("/customers/<int:customer_id>/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
@@ -267,7 +270,7 @@ def contact_edit(customer_id: int, contact_id: int) -> Response | str | tuple[st
             entity=("contact_point", contact_id),
             **context,
         )
-    return done("Contact details saved.", "crm.customer", customer_id=customer_id)
+    return done(translate("Contact details saved."), "crm.customer", customer_id=customer_id)
 
 
 @bp.route("/customers/<int:customer_id>/notes/new", methods=["GET", "POST"])
@@ -292,7 +295,7 @@ def customer_note(customer_id: int) -> Response | str | tuple[str, int]:
             customer=record,
             form=form,
         )
-    return done("Note added.", "crm.customer", customer_id=customer_id)
+    return done(translate("Note added."), "crm.customer", customer_id=customer_id)
 
 
 @bp.route("/customers/<int:customer_id>/consents/new", methods=["GET", "POST"])
@@ -329,7 +332,7 @@ def customer_consent(customer_id: int) -> Response | str | tuple[str, int]:
             entity=("customer", customer_id),
             **context,
         )
-    return done("Consent recorded.", "crm.customer", customer_id=customer_id)
+    return done(translate("Consent recorded."), "crm.customer", customer_id=customer_id)
 
 
 @bp.route("/customers/<int:customer_id>/messages/new", methods=["GET", "POST"])
@@ -363,4 +366,8 @@ def customer_message(customer_id: int) -> Response | str | tuple[str, int]:
             entity=("customer", customer_id),
             **context,
         )
-    return done(f"Message sent to {message.to_address}.", "crm.customer", customer_id=customer_id)
+    return done(
+        translate("Message sent to %(address)s.", address=message.to_address),
+        "crm.customer",
+        customer_id=customer_id,
+    )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, Stage
+from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.messages.generation"
 
 AREA = Area(
     name="messages",
-    label="Messages",
+    label=N_("Messages"),
     modules=(
         "sandbox_crm.messages.models",
         "sandbox_crm.messages.generation",

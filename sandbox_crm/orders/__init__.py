@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.orders.generation"
 
 AREA = Area(
     name="orders",
-    label="Orders",
+    label=N_("Orders"),
     modules=(
         "sandbox_crm.orders.models",
         "sandbox_crm.orders.generation",

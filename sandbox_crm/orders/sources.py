@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
     Branch,
     Customer,
@@ -97,7 +98,7 @@ SOURCES.add(
     "orders",
     Source(
         name="orders",
-        label="Orders",
+        label=N_("Orders"),
         model=SalesOrder,
         key_field="order_id",
         fields=ORDER_FIELDS,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.reports.generation"
 
 AREA = Area(
     name="reports",
-    label="Reports",
+    label=N_("Reports"),
     modules=(
         "sandbox_crm.reports.models",
         "sandbox_crm.reports.generation",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
     APPROVED_EXPORT_DESTINATIONS,
     ExportDestination,
@@ -290,12 +291,12 @@ def _clean_definition(values: dict[str, Any]) -> dict[str, Any]:
         )
     columns = values["columns"]
     if isinstance(columns, str) or not isinstance(columns, Sequence) or not columns:
-        raise OperationError("Choose at least one column.", "columns")
+        raise OperationError(N_("Choose at least one column."), "columns")
     problems = validate_columns(source, list(columns))
     if problems:
         raise OperationError(f"Columns: {'; '.join(problems)}.", "columns")
     if len(set(columns)) != len(columns):
-        raise OperationError("Columns: a column is listed twice.", "columns")
+        raise OperationError(N_("Columns: a column is listed twice."), "columns")
     filters = values["filters"] or None
     problems = validate_condition(source, filters)
     if problems:
@@ -373,7 +374,7 @@ def update_report(
     """Change a report's name, description, purpose, source, columns, filters or sort."""
     report = _owned_report(session, actor, report_id, "change")
     if not changes:
-        raise OperationError("Give at least one part of the report to change.")
+        raise OperationError(N_("Give at least one part of the report to change."))
     current = {name: getattr(report, name) for name in REPORT_FIELDS}
     apply_changes(
         session,
@@ -570,7 +571,7 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     """Run a report and keep a snapshot of its output (an audited read)."""
     report = _get_report(session, report_id)
     if not can_view_report(session, actor, report):
-        raise OperationError("You do not have access to this report.")
+        raise OperationError(N_("You do not have access to this report."))
     page = _execute(session, report)
     run = ReportRun(
         report_id=report.id,
@@ -618,7 +619,7 @@ def export_report(
     """
     report = _get_report(session, report_id)
     if not can_export_report(session, actor, report):
-        raise OperationError("You may not export this report.")
+        raise OperationError(N_("You may not export this report."))
     department = (
         get_department(session, for_department, "for_department")
         if for_department is not None

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, make_response, render_template, request
 from sqlalchemy import func, select
 
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
     Department,
     ReportDefinition,
@@ -57,6 +58,8 @@ from sandbox_crm.web.forms import (
     ShareForm,
     options,
 )
+from sandbox_crm.web.i18n import translate, translate_plural
+from sandbox_crm.web.i18n import translated as crm_translated
 from sandbox_crm.web.presentation import label
 
 RUN_PER_PAGE = 50
@@ -65,7 +68,7 @@ RECENT = 10
 FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "customers": (
         (
-            "Identity",
+            N_("Identity"),
             (
                 "customer_id",
                 "member_no",
@@ -77,9 +80,9 @@ FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
                 "hkid",
             ),
         ),
-        ("Contact details", ("email", "email_invalid", "mobile", "mobile_invalid", "address")),
+        (N_("Contact details"), ("email", "email_invalid", "mobile", "mobile_invalid", "address")),
         (
-            "Membership",
+            N_("Membership"),
             (
                 "tier",
                 "status",
@@ -92,15 +95,15 @@ FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
                 "notes",
             ),
         ),
-        ("Purchases", ("spend_12m", "orders_12m", "last_order_date")),
-        ("Direct-marketing consent", ("dm_email", "dm_sms", "dm_phone", "dm_post")),
+        (N_("Purchases"), ("spend_12m", "orders_12m", "last_order_date")),
+        (N_("Direct-marketing consent"), ("dm_email", "dm_sms", "dm_phone", "dm_post")),
     ),
     "orders": (
         (
-            "Order",
+            N_("Order"),
             ("order_id", "order_no", "ordered_at", "status", "channel", "total_hkd", "branch"),
         ),
-        ("Customer", ("customer_id", "customer_member_no", "customer_name", "customer_tier")),
+        (N_("Customer"), ("customer_id", "customer_member_no", "customer_name", "customer_tier")),
     ),
 }
 
@@ -129,10 +132,10 @@ def _field_groups(source: Source) -> list[tuple[str, list[Any]]]:
         fields = [source.fields[name] for name in names if name in source.fields]
         seen.update(f.name for f in fields)
         if fields:
-            groups.append((title, fields))
+            groups.append((translate(title), fields))
     rest = [field for name, field in source.fields.items() if name not in seen]
     if rest:
-        groups.append(("Other", rest))
+        groups.append((translate("Other"), rest))
     return groups
 
 
@@ -187,14 +190,15 @@ def reports() -> str:
 
 def _prepare_builder(form: ReportForm, source: Source) -> None:
     """Fill the builder's choices for a source."""
-    field_choices = [(name, field.label) for name, field in source.fields.items()]
+    field_choices = [(name, translate(field.label)) for name, field in source.fields.items()]
+    operators = [(op, translate(text)) for op, text in OPERATOR_LABELS.items()]
     form.columns.choices = options(field_choices)
-    form.sort_field.choices = options([("", "— no sorting —"), *field_choices])
+    form.sort_field.choices = options([("", translate("— no sorting —")), *field_choices])
     while len(form.filters) < FILTER_ROWS:
         form.filters.append_entry()
     for entry in form.filters:
-        entry.form.field.choices = options([("", "— choose a field —"), *field_choices])
-        entry.form.op.choices = options(OPERATOR_LABELS.items())
+        entry.form.field.choices = options([("", translate("— choose a field —")), *field_choices])
+        entry.form.op.choices = options(operators)
 
 
 def _fill_from_report(form: ReportForm, report: ReportDefinition) -> str | None:
@@ -245,9 +249,9 @@ def _builder_page(
         "groups": _field_groups(source),
         "row_errors": row_errors or {},
         "advanced": advanced,
-        "operators": OPERATOR_LABELS,
+        "operators": {op: translate(text) for op, text in OPERATOR_LABELS.items()},
         "ops_by_type": {
-            kind: [OPERATOR_LABELS[op] for op in operators_for(field)]
+            kind: [translate(OPERATOR_LABELS[op]) for op in operators_for(field)]
             for kind, field in {f.type: f for f in source.fields.values()}.items()
         },
     }
@@ -305,11 +309,14 @@ def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str,
         message = exc.message
         field = getattr(form, exc.field, None) if exc.field in ("name", "columns") else None
         if field is not None:
-            field.errors = [*field.errors, exc.message]
-            message = "Check the highlighted fields."
+            field.errors = [*field.errors, crm_translated(exc.message)]
+            message = translate("Check the highlighted fields.")
         return refused(operation, exc, template, message, entity=entity, **page)
-    verb = "created" if report is None else "saved"
-    return done(f"Report “{saved.name}” {verb}.", "crm.report", report_id=saved.id)
+    if report is None:
+        message = translate("Report “%(name)s” created.", name=saved.name)
+    else:
+        message = translate("Report “%(name)s” saved.", name=saved.name)
+    return done(message, "crm.report", report_id=saved.id)
 
 
 @bp.route("/reports/new", methods=["GET", "POST"])
@@ -399,7 +406,7 @@ def report_delete(report_id: int) -> Response | tuple[str, int]:
             entity=("report", report_id),
             **_report_page(report),
         )
-    return done(f"Report “{report.name}” deleted.", "crm.reports")
+    return done(translate("Report “%(name)s” deleted.", name=report.name), "crm.reports")
 
 
 @bp.post("/reports/<int:report_id>/shares")
@@ -421,7 +428,9 @@ def report_share(report_id: int) -> Response | tuple[str, int]:
             entity=("report", report_id),
             **_report_page(report, share_form=form, share_error=exc.message),
         )
-    return done(f"Report shared with {name}.", "crm.report", report_id=report_id)
+    return done(
+        translate("Report shared with %(name)s.", name=name), "crm.report", report_id=report_id
+    )
 
 
 @bp.post("/reports/<int:report_id>/shares/<department_code>/remove")
@@ -441,7 +450,7 @@ def report_unshare(report_id: int, department_code: str) -> Response | tuple[str
             entity=("report", report_id),
             **_report_page(report, share_error=exc.message),
         )
-    return done("Sharing removed.", "crm.report", report_id=report_id)
+    return done(translate("Sharing removed."), "crm.report", report_id=report_id)
 
 
 @bp.post("/reports/<int:report_id>/runs")
@@ -464,7 +473,7 @@ def report_run_new(report_id: int) -> Response | tuple[str, int]:
         )
     run_id, count = run.id, run.row_count
     return done(
-        f"Report run: {count} row{'s' if count != 1 else ''}.",
+        translate_plural("Report run: %(num)d row.", "Report run: %(num)d rows.", count),
         "crm.report_run",
         report_id=report_id,
         run_id=run_id,
@@ -523,8 +532,12 @@ def report_export(report_id: int) -> Response | tuple[str, int]:
         )
     count = export.row_count
     return done(
-        f"Exported {count} row{'s' if count != 1 else ''} to {label(export.destination)}. "
-        "Download the file from “My exports”.",
+        translate_plural(
+            "Exported %(num)d row to %(destination)s. Download the file from “My exports”.",
+            "Exported %(num)d rows to %(destination)s. Download the file from “My exports”.",
+            count,
+            destination=label(export.destination),
+        ),
         "crm.report",
         report_id=report_id,
     )

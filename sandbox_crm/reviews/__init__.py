@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.reviews.generation"
 
 AREA = Area(
     name="reviews",
-    label="Product reviews",
+    label=N_("Product reviews"),
     modules=(
         "sandbox_crm.reviews.models",
         "sandbox_crm.reviews.generation",

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, Product, Sensitivity
 from sandbox_crm.reviews.models import ProductReview, ReviewStatus
 from sandbox_crm.sources import (
@@ -90,7 +91,7 @@ SOURCES.add(
     "product_reviews",
     Source(
         name="product_reviews",
-        label="Product reviews",
+        label=N_("Product reviews"),
         model=ProductReview,
         key_field="review_id",
         fields=REVIEW_FIELDS,

@@ -24,14 +24,16 @@ from werkzeug.wrappers import Response
 
 from sandbox_crm.areas import enabled_areas, nav_links
 from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.i18n import N_
 from sandbox_crm.info import SandboxInfo, sandbox_info
 from sandbox_crm.models import StaffUser
 from sandbox_crm.operations import OperationError, record_refusal
 from sandbox_crm.query import RowPage, select_rows
 from sandbox_crm.sources import get_source
+from sandbox_crm.web import i18n as crm_i18n
 from sandbox_crm.web.presentation import day, helpers
 
-READ_ONLY_MESSAGE = "This sandbox is read-only: the attempt has been submitted."
+READ_ONLY_MESSAGE = N_("This sandbox is read-only: the attempt has been submitted.")
 RESOLVER_KEY = "sandbox_crm.resolver"
 
 T = TypeVar("T")
@@ -64,13 +66,16 @@ class CrmNotFound(NotFound):
     """A sandbox-local record (customer, report, export) that does not exist."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"There is no {what} with this number in this CRM.")
+        super().__init__(
+            crm_i18n.translate("There is no %(what)s with this number in this CRM.", what=what)
+        )
         self.what = what
 
 
 def register(app: Flask, resolver: Resolver) -> None:
     """Mount the CRM under /attempts/<id>/crm; ``resolver`` maps an attempt id to its context."""
     app.extensions[RESOLVER_KEY] = resolver
+    crm_i18n.install(app)
     app.register_blueprint(bp)
     for area in enabled_areas():
         if area.has_templates:
@@ -100,7 +105,7 @@ def _load_context() -> Response | None:
     resolver: Resolver = current_app.extensions[RESOLVER_KEY]
     g.crm = resolver(g.crm_attempt_id)
     if request.method == "POST" and g.crm.read_only:
-        flash(READ_ONLY_MESSAGE, "error")
+        flash(crm_i18n.translate(READ_ONLY_MESSAGE), "error")
         return redirect(_safe_referrer())
     return None
 
@@ -169,7 +174,7 @@ def done(message: str, endpoint: str, **values: Any) -> Response:
 def failed(template: str, error: str | None = None, **context: Any) -> tuple[str, int]:
     """Roll back a refused change and re-render its form, with the reason, as HTTP 400."""
     db().rollback()
-    return render_template(template, error=error, **context), 400
+    return render_template(template, error=crm_i18n.translated(error) or None, **context), 400
 
 
 def refused(
@@ -189,7 +194,7 @@ def refused(
     session = db()
     record_refusal(session, actor(), operation, refusal, entity)
     session.commit()
-    return render_template(template, error=error, **context), 400
+    return render_template(template, error=crm_i18n.translated(error) or None, **context), 400
 
 
 MAX_PAGE = 1_000_000
@@ -314,7 +319,7 @@ def choice_filters(
         value = request.args.get(arg, "")
         if value not in field.choices:
             value = ""
-        label = (labels or {}).get(arg, field.label)
+        label = crm_i18n.translated((labels or {}).get(arg, field.label))
         filters.append(ListFilter(arg, label, field.choices, value))
         if value:
             conditions.append({"field": field_name, "op": "eq", "value": value})

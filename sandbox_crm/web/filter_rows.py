@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sandbox_crm.i18n import N_
 from sandbox_crm.query import operators_for, validate_condition
 from sandbox_crm.sources import Field, Source
 
@@ -22,19 +23,19 @@ LIST_OPS = frozenset({"in", "not_in"})
 
 # Operator wording in the builder's select, in the order offered.
 OPERATOR_LABELS: dict[str, str] = {
-    "eq": "is",
-    "ne": "is not",
-    "lt": "is less than / before",
-    "le": "is at most / on or before",
-    "gt": "is more than / after",
-    "ge": "is at least / on or after",
-    "in": "is one of",
-    "not_in": "is none of",
-    "contains": "contains",
-    "startswith": "starts with",
-    "between": "is between",
-    "is_null": "is empty",
-    "not_null": "is not empty",
+    "eq": N_("is"),
+    "ne": N_("is not"),
+    "lt": N_("is less than / before"),
+    "le": N_("is at most / on or before"),
+    "gt": N_("is more than / after"),
+    "ge": N_("is at least / on or after"),
+    "in": N_("is one of"),
+    "not_in": N_("is none of"),
+    "contains": N_("contains"),
+    "startswith": N_("starts with"),
+    "between": N_("is between"),
+    "is_null": N_("is empty"),
+    "not_null": N_("is not empty"),
 }
 
 _RELATIVE = re.compile(r"^(\d+)\s*(day|month|year)s?\s+ago$", re.IGNORECASE)

@@ -43,6 +43,7 @@ from sandbox_crm.models import (
 )
 from sandbox_crm.operations.base import Args
 from sandbox_crm.reports.operations import CreateReportArgs, ExportReportArgs
+from sandbox_crm.web.i18n import L_, lazy_call
 from sandbox_crm.web.presentation import DESTINATION_LABELS, label
 
 FILTER_ROWS = 6
@@ -71,7 +72,7 @@ def limits(model: type[Args], name: str, *, required: bool | None = None) -> dic
 
 
 def _choices(values: Iterable[object]) -> list[Any]:
-    return options((str(v), label(v)) for v in values)
+    return options((str(v), lazy_call(label, v)) for v in values)
 
 
 class ConfirmForm(FlaskForm):
@@ -81,56 +82,58 @@ class ConfirmForm(FlaskForm):
 class CustomerEditForm(FlaskForm):
     """Edit a customer's profile."""
 
-    name_en = StringField("English name", render_kw=limits(UpdateCustomerArgs, "name_en"))
-    name_zh = StringField("Chinese name", render_kw=limits(UpdateCustomerArgs, "name_zh"))
-    district = SelectField("District", validate_choice=False)
-    tier = SelectField("Tier", choices=_choices(Tier), validate_choice=False)
-    status = SelectField("Status", choices=_choices(CustomerStatus), validate_choice=False)
+    name_en = StringField(L_("English name"), render_kw=limits(UpdateCustomerArgs, "name_en"))
+    name_zh = StringField(L_("Chinese name"), render_kw=limits(UpdateCustomerArgs, "name_zh"))
+    district = SelectField(L_("District"), validate_choice=False)
+    tier = SelectField(L_("Tier"), choices=_choices(Tier), validate_choice=False)
+    status = SelectField(L_("Status"), choices=_choices(CustomerStatus), validate_choice=False)
     preferred_language = SelectField(
-        "Preferred language",
-        choices=options([("en", "English"), ("zh", "Chinese")]),
+        L_("Preferred language"),
+        choices=options([("en", L_("English")), ("zh", L_("Chinese"))]),
         validate_choice=False,
     )
-    notes = TextAreaField("Notes", render_kw=limits(UpdateCustomerArgs, "notes"))
+    notes = TextAreaField(L_("Notes"), render_kw=limits(UpdateCustomerArgs, "notes"))
 
 
 class ContactEditForm(FlaskForm):
     """Correct a contact point or flag it as invalid."""
 
-    value = StringField("Value", render_kw=limits(UpdateContactPointArgs, "value", required=True))
-    is_invalid = BooleanField("Flag as invalid (bounced, wrong number, no such address)")
+    value = StringField(
+        L_("Value"), render_kw=limits(UpdateContactPointArgs, "value", required=True)
+    )
+    is_invalid = BooleanField(L_("Flag as invalid (bounced, wrong number, no such address)"))
 
 
 class NoteForm(FlaskForm):
     """Add a note to a customer."""
 
-    text = TextAreaField("Note", render_kw=limits(AddCustomerNoteArgs, "text"))
+    text = TextAreaField(L_("Note"), render_kw=limits(AddCustomerNoteArgs, "text"))
 
 
 class ConsentForm(FlaskForm):
     """Record a consent given, a no-objection or a withdrawal (the log is append-only)."""
 
-    purpose = SelectField("Purpose", choices=_choices(ConsentPurpose), validate_choice=False)
-    channel = SelectField("Channel", choices=_choices(Channel), validate_choice=False)
+    purpose = SelectField(L_("Purpose"), choices=_choices(ConsentPurpose), validate_choice=False)
+    channel = SelectField(L_("Channel"), choices=_choices(Channel), validate_choice=False)
     status = SelectField(
-        "Status",
+        L_("Status"),
         choices=_choices(s for s in ConsentStatus if s != ConsentStatus.NOT_ASKED),
         validate_choice=False,
     )
     method = SelectField(
-        "How it was captured", choices=_choices(ConsentMethod), validate_choice=False
+        L_("How it was captured"), choices=_choices(ConsentMethod), validate_choice=False
     )
-    note = TextAreaField("Note", render_kw=limits(RecordConsentArgs, "note"))
+    note = TextAreaField(L_("Note"), render_kw=limits(RecordConsentArgs, "note"))
 
 
 class MessageForm(FlaskForm):
     """Send an email or SMS to a customer."""
 
     channel = SelectField(
-        "Channel", choices=_choices((Channel.EMAIL, Channel.SMS)), validate_choice=False
+        L_("Channel"), choices=_choices((Channel.EMAIL, Channel.SMS)), validate_choice=False
     )
     kind = SelectField(
-        "Kind",
+        L_("Kind"),
         choices=options(
             [
                 (MessageKind.SERVICE.value, "Service (about an order, account or request)"),
@@ -139,38 +142,42 @@ class MessageForm(FlaskForm):
         ),
         validate_choice=False,
     )
-    subject = StringField("Subject", render_kw=limits(SendMessageArgs, "subject"))
-    body = TextAreaField("Message", render_kw=limits(SendMessageArgs, "body"))
-    has_opt_out_notice = BooleanField("Include the opt-out notice")
+    subject = StringField(L_("Subject"), render_kw=limits(SendMessageArgs, "subject"))
+    body = TextAreaField(L_("Message"), render_kw=limits(SendMessageArgs, "body"))
+    has_opt_out_notice = BooleanField(L_("Include the opt-out notice"))
 
 
 class FilterRowForm(Form):
     """One filter row of the report builder (a sub-form: the CSRF token is the parent's)."""
 
-    field = SelectField("Field", validate_choice=False)
-    op = SelectField("Operator", validate_choice=False)
-    value = StringField("Value")
+    field = SelectField(L_("Field"), validate_choice=False)
+    op = SelectField(L_("Operator"), validate_choice=False)
+    value = StringField(L_("Value"))
 
 
 class ReportForm(FlaskForm):
     """The report builder."""
 
-    name = StringField("Report name", render_kw=limits(CreateReportArgs, "name"))
-    description = TextAreaField("Description", render_kw=limits(CreateReportArgs, "description"))
-    purpose = TextAreaField("Purpose of use", render_kw=limits(CreateReportArgs, "purpose"))
-    source = HiddenField("Data source")
-    columns = SelectMultipleField("Columns", validate_choice=False)
+    name = StringField(L_("Report name"), render_kw=limits(CreateReportArgs, "name"))
+    description = TextAreaField(
+        L_("Description"), render_kw=limits(CreateReportArgs, "description")
+    )
+    purpose = TextAreaField(L_("Purpose of use"), render_kw=limits(CreateReportArgs, "purpose"))
+    source = HiddenField(L_("Data source"))
+    columns = SelectMultipleField(L_("Columns"), validate_choice=False)
     match = SelectField(
-        "Match",
-        choices=options([("all", "all of the filters (AND)"), ("any", "any of the filters (OR)")]),
+        L_("Match"),
+        choices=options(
+            [("all", L_("all of the filters (AND)")), ("any", L_("any of the filters (OR)"))]
+        ),
         validate_choice=False,
     )
     filters = FieldList(FormField(FilterRowForm), min_entries=FILTER_ROWS)
-    sort_field = SelectField("Sort by", validate_choice=False)
+    sort_field = SelectField(L_("Sort by"), validate_choice=False)
     sort_dir = SelectField(
-        "Direction",
+        L_("Direction"),
         choices=options(
-            [("asc", "Ascending (A→Z, low→high)"), ("desc", "Descending (Z→A, high→low)")]
+            [("asc", L_("Ascending (A→Z, low→high)")), ("desc", L_("Descending (Z→A, high→low)"))]
         ),
         validate_choice=False,
     )
@@ -179,8 +186,8 @@ class ReportForm(FlaskForm):
 class ShareForm(FlaskForm):
     """Share a report with a department."""
 
-    department = SelectField("Department", validate_choice=False)
-    can_export = BooleanField("May export")
+    department = SelectField(L_("Department"), validate_choice=False)
+    can_export = BooleanField(L_("May export"))
 
 
 class ExportForm(FlaskForm):
@@ -188,14 +195,14 @@ class ExportForm(FlaskForm):
 
     # The model lets a script export without a purpose (the PDPO rules judge it); the form asks.
     purpose = TextAreaField(
-        "Purpose of the export",
+        L_("Purpose of the export"),
         validators=[DataRequired()],
         render_kw=limits(ExportReportArgs, "purpose"),
     )
     destination = SelectField(
-        "Where the file goes",
+        L_("Where the file goes"),
         choices=options(DESTINATION_LABELS.items()),
         validate_choice=False,
     )
-    for_department = SelectField("For department", validate_choice=False)
-    encrypted = BooleanField("Encrypt the file (password sent separately)")
+    for_department = SelectField(L_("For department"), validate_choice=False)
+    encrypted = BooleanField(L_("Encrypt the file (password sent separately)"))

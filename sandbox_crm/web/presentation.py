@@ -6,7 +6,9 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import ExportDestination
+from sandbox_crm.web.i18n import current_locale, translate
 
 # Badge tone per value, by kind of value; the CSS has one class per tone.
 TONES: dict[str, dict[str, str]] = {
@@ -38,28 +40,28 @@ TONES: dict[str, dict[str, str]] = {
 }
 
 LABELS: dict[str, str] = {
-    "no_objection": "No objection",
-    "not_asked": "Not asked",
-    "direct_marketing": "Direct marketing",
-    "third_party_marketing": "Third-party marketing",
-    "eshop": "e-Shop",
-    "pos": "POS",
-    "crm": "CRM",
-    "sms": "SMS",
-    "written_form": "Written form",
-    "online_form": "Online form",
-    "unsubscribe_link": "Unsubscribe link",
-    "email_reply": "Email reply",
-    "en": "English",
-    "zh": "Chinese",
+    "no_objection": N_("No objection"),
+    "not_asked": N_("Not asked"),
+    "direct_marketing": N_("Direct marketing"),
+    "third_party_marketing": N_("Third-party marketing"),
+    "eshop": N_("e-Shop"),
+    "pos": N_("POS"),
+    "crm": N_("CRM"),
+    "sms": N_("SMS"),
+    "written_form": N_("Written form"),
+    "online_form": N_("Online form"),
+    "unsubscribe_link": N_("Unsubscribe link"),
+    "email_reply": N_("Email reply"),
+    "en": N_("English"),
+    "zh": N_("Chinese"),
 }
 
 DESTINATION_LABELS: dict[str, str] = {
-    ExportDestination.INTERNAL_SHARED_DRIVE: "Internal shared drive (approved)",
-    ExportDestination.INTERNAL_EMAIL: "Internal email to a colleague (approved)",
-    ExportDestination.PERSONAL_EMAIL: "My personal email",
-    ExportDestination.USB_DRIVE: "USB drive",
-    ExportDestination.EXTERNAL_PARTY: "External party (outside the company)",
+    ExportDestination.INTERNAL_SHARED_DRIVE: N_("Internal shared drive (approved)"),
+    ExportDestination.INTERNAL_EMAIL: N_("Internal email to a colleague (approved)"),
+    ExportDestination.PERSONAL_EMAIL: N_("My personal email"),
+    ExportDestination.USB_DRIVE: N_("USB drive"),
+    ExportDestination.EXTERNAL_PARTY: N_("External party (outside the company)"),
 }
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -73,11 +75,11 @@ def label(value: Any) -> str:
         return ""
     text = str(value)
     if text in LABELS:
-        return LABELS[text]
+        return translate(LABELS[text])
     if text in DESTINATION_LABELS:
-        return DESTINATION_LABELS[text]
+        return translate(DESTINATION_LABELS[text])
     text = text.replace("_", " ")
-    return text[:1].upper() + text[1:]
+    return translate(text[:1].upper() + text[1:])
 
 
 def tone(kind: str, value: Any) -> str:
@@ -104,6 +106,8 @@ def day(value: date | datetime | str | None) -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
+    if current_locale() != "en":
+        return f"{value.year}年{value.month}月{value.day}日"
     return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
 
 
@@ -149,7 +153,7 @@ def cell(value: Any, field_type: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or field_type == "bool":
-        return "Yes" if value in (True, "True", "true", "1", 1) else "No"
+        return translate("Yes") if value in (True, "True", "true", "1", 1) else translate("No")
     if field_type == "money":
         return money(value)
     if isinstance(value, datetime):
@@ -173,7 +177,7 @@ def output_cell(value: str, field: Any) -> str:
     if field.type == "enum":
         return label(value)
     if field.type == "bool":
-        return {"true": "Yes", "false": "No"}.get(value, value)
+        return {"true": translate("Yes"), "false": translate("No")}.get(value, value)
     if field.type == "date":
         return day(value)
     if field.type == "datetime":
