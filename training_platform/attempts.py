@@ -20,6 +20,7 @@ from training_platform import crm_mount, definitions_store
 from training_platform.db import get_session
 from training_platform.definitions_store import scenario_of
 from training_platform.errors import ServiceError, flash_service_error
+from training_platform.i18n import current_language
 from training_platform.models import Attempt, AttemptStatus, Role
 from training_platform.navigation import add_nav_item
 from training_platform.presenters.result import present_result
@@ -137,11 +138,13 @@ def _attempt_page(
 ) -> tuple[str, int]:
     """Render the attempt page; refused answers are shown again as typed, with the reason."""
     can_work = service.can_work_on(current_user, attempt)
+    language = current_language()
     page = render_template(
         "attempts/show.html",
         attempt=attempt,
         scenario=scenario_of(attempt),
-        workspace=service.attempt_workspace(attempt),
+        language=language,
+        workspace=service.attempt_workspace(attempt, language=language),
         can_work=can_work,
         is_owner=service.is_owner(current_user, attempt),
         answers=answers if answers is not None and can_work else attempt.answers or {},
@@ -206,6 +209,7 @@ def result(attempt_id: int):
         "attempts/result.html",
         attempt=attempt,
         scenario=scenario_of(attempt),
+        language=current_language(),
         feedback=present_result(result) if result is not None else None,
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),

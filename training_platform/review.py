@@ -18,6 +18,7 @@ from training_platform import review_service as service
 from training_platform.attempts_service import variant_label
 from training_platform.db import get_session
 from training_platform.errors import NOT_FOUND, ServiceError, form_errors
+from training_platform.i18n import current_language
 from training_platform.models import Attempt, Decision, OverrideTarget, Role
 from training_platform.navigation import add_nav_item
 from training_platform.pagination import paginate
@@ -89,7 +90,7 @@ def _refused(attempt: Attempt, key: str, error: ServiceError, values: dict) -> A
     if error.code == NOT_FOUND:
         abort(404)
     context = _evidence_context(attempt, errors={key: form_errors(error)}, values={key: values})
-    return render_template("review/attempt.html", **context), 400
+    return render_template("review/attempt.html", language=current_language(), **context), 400
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -129,7 +130,9 @@ def queue():
 def attempt(attempt_id: int):
     """The evidence of one attempt, with the assessor's forms when it is still undecided."""
     found = _attempt_or_404(attempt_id)
-    return render_template("review/attempt.html", **_evidence_context(found))
+    return render_template(
+        "review/attempt.html", language=current_language(), **_evidence_context(found)
+    )
 
 
 @bp.get("/attempts/<int:attempt_id>/regrade-preview")
