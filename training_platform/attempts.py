@@ -16,11 +16,10 @@ from werkzeug.datastructures import MultiDict
 
 from graders.definitions import MultipleChoiceItem, Scenario
 from training_platform import attempts_service as service
-from training_platform import crm_mount, definitions_store
+from training_platform import crm_mount, definitions_store, i18n
 from training_platform.db import get_session
 from training_platform.definitions_store import scenario_of
 from training_platform.errors import ServiceError, flash_service_error
-from training_platform.i18n import current_language
 from training_platform.models import Attempt, AttemptStatus, Role
 from training_platform.navigation import add_nav_item
 from training_platform.presenters.result import present_result
@@ -138,7 +137,7 @@ def _attempt_page(
 ) -> tuple[str, int]:
     """Render the attempt page; refused answers are shown again as typed, with the reason."""
     can_work = service.can_work_on(current_user, attempt)
-    language = current_language()
+    language = i18n.current_language()
     page = render_template(
         "attempts/show.html",
         attempt=attempt,
@@ -209,7 +208,7 @@ def result(attempt_id: int):
         "attempts/result.html",
         attempt=attempt,
         scenario=scenario_of(attempt),
-        language=current_language(),
+        language=i18n.current_language(),
         feedback=present_result(result) if result is not None else None,
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),

@@ -13,12 +13,11 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from training_platform import regrade_service, results_service, sandboxes
+from training_platform import i18n, regrade_service, results_service, sandboxes
 from training_platform import review_service as service
 from training_platform.attempts_service import variant_label
 from training_platform.db import get_session
 from training_platform.errors import NOT_FOUND, ServiceError, form_errors
-from training_platform.i18n import current_language
 from training_platform.models import Attempt, Decision, OverrideTarget, Role
 from training_platform.navigation import add_nav_item
 from training_platform.pagination import paginate
@@ -90,7 +89,7 @@ def _refused(attempt: Attempt, key: str, error: ServiceError, values: dict) -> A
     if error.code == NOT_FOUND:
         abort(404)
     context = _evidence_context(attempt, errors={key: form_errors(error)}, values={key: values})
-    return render_template("review/attempt.html", language=current_language(), **context), 400
+    return render_template("review/attempt.html", language=i18n.current_language(), **context), 400
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -131,7 +130,7 @@ def attempt(attempt_id: int):
     """The evidence of one attempt, with the assessor's forms when it is still undecided."""
     found = _attempt_or_404(attempt_id)
     return render_template(
-        "review/attempt.html", language=current_language(), **_evidence_context(found)
+        "review/attempt.html", language=i18n.current_language(), **_evidence_context(found)
     )
 
 
