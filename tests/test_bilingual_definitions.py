@@ -21,6 +21,7 @@ from graders.definitions import (
 from graders.definitions.models import _local_texts
 from graders.runner import render_brief, run_scripted_attempt
 from sandbox_crm.store import SandboxStore
+from tests.platform_fixtures import apply_reference_solution, reference_answers
 from tests.test_definitions_loader import SCENARIO, line_of
 from training_platform import attempts_service, definitions_store, i18n
 from training_platform.models import DefinitionKind
@@ -251,3 +252,26 @@ def test_the_attempt_page_shows_the_chinese_brief_in_chinese(
     assert "The CRM currently holds" not in chinese
     assert "{{" not in chinese
     assert "（中文）" in chinese  # the title, questions and options follow the language
+
+
+def test_the_result_page_gives_the_scenarios_feedback_in_the_readers_language(
+    sandbox_settings, db_session, client_as, trainee, bilingual_attempt, monkeypatch
+):
+    deliverables = apply_reference_solution(sandbox_settings, bilingual_attempt)
+    with sandbox_settings.app_context():
+        attempts_service.save_answers(
+            db_session, bilingual_attempt, reference_answers(bilingual_attempt)
+        )
+        attempts_service.submit_attempt(db_session, bilingual_attempt, deliverables)
+        attempts_service.grade_attempt_record(db_session, bilingual_attempt)
+    db_session.commit()
+    scenario = definitions_store.scenario_of(bilingual_attempt)
+    passed = str(scenario.checks[0].feedback.pass_)
+    client = client_as(trainee)
+
+    english = client.get(f"/attempts/{bilingual_attempt.id}/result").get_data(as_text=True)
+    assert passed in english and f"（中文）{passed}" not in english
+
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh-Hant")
+    chinese = client.get(f"/attempts/{bilingual_attempt.id}/result").get_data(as_text=True)
+    assert f"（中文）{passed}" in chinese

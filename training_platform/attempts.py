@@ -203,7 +203,7 @@ def result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect(url_for("attempts.show", attempt_id=attempt_id))
-    result = result_for_trainee(get_session(), attempt)
+    result = result_for_trainee(get_session(), attempt, language=i18n.current_language())
     return render_template(
         "attempts/result.html",
         attempt=attempt,
