@@ -16,6 +16,7 @@ from graders.definitions import (
     json_schemas,
     load_definitions,
     load_scenario_text,
+    load_unit_text,
     localised,
 )
 from graders.definitions.models import _local_texts
@@ -275,3 +276,37 @@ def test_the_result_page_gives_the_scenarios_feedback_in_the_readers_language(
     monkeypatch.setattr(i18n, "current_language", lambda: "zh-Hant")
     chinese = client.get(f"/attempts/{bilingual_attempt.id}/result").get_data(as_text=True)
     assert f"（中文）{passed}" in chinese
+
+
+def test_a_unit_may_be_bilingual_but_then_needs_both_languages_everywhere():
+    text = (ROOT / "units" / "105077L3.yaml").read_text(encoding="utf-8")
+    model = load_unit_text(text, "u.yaml").model
+    data = yaml.safe_load(text)
+    for _, _, loc, value in _local_texts(model):
+        node = data
+        for part in loc[:-1]:
+            node = node[part]
+        node[loc[-1]] = {"en": str(value), "zh-Hant": f"（中文）{value}"}
+    undeclared = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    with pytest.raises(DefinitionError) as caught:
+        load_unit_text(undeclared, "u.yaml")
+    assert '"zh-Hant" is not a declared language (en)' in str(caught.value)
+
+    data["languages"] = ["en", "zh-Hant"]
+    unit = load_unit_text(yaml.safe_dump(data, allow_unicode=True), "u.yaml").model
+    assert localised(unit.title, "zh-Hant") == f"（中文）{model.title}"
+    assert localised(unit.leaves()[0].text, "en") == model.leaves()[0].text
+
+    data["title"] = str(model.title)
+    with pytest.raises(DefinitionError) as caught:
+        load_unit_text(yaml.safe_dump(data, allow_unicode=True), "u.yaml")
+    assert [p.path for p in caught.value.problems] == ["title"]
+    assert "the zh-Hant text is missing" in caught.value.problems[0].message
+
+
+def test_every_language_of_the_brief_may_use_only_defined_placeholders():
+    text = VIP_FILE.read_text(encoding="utf-8")
+    wrong = text.replace("CRM 現時共有 {{ vip_members }} 名", "CRM 現時共有 {{ vip_count }} 名")
+    found = problems(wrong)
+    assert len(found) == 1
+    assert "brief: {{ vip_count }} is not defined in facts" in found[0]
