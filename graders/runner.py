@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from graders.definitions.models import BRIEF_PLACEHOLDER, Scenario, Step, Unit, WrittenItem
+from graders.definitions.models import (
+    BRIEF_PLACEHOLDER,
+    Scenario,
+    Step,
+    Unit,
+    WrittenItem,
+    localised,
+)
 from graders.engine import RubricScores, grade_attempt, roll_up
 from graders.results import GradingResult
 from sandbox_crm.backends import SandboxBackend
@@ -321,8 +328,8 @@ def compute_facts(session: Session, scenario: Scenario) -> dict[str, Any]:
     return values
 
 
-def render_brief(brief: str, values: Mapping[str, Any]) -> str:
-    """The brief's Markdown with ``{{ name }}`` placeholders filled in (numbers formatted)."""
+def render_brief(brief: str, values: Mapping[str, Any], language: str | None = None) -> str:
+    """The brief's Markdown in this language with ``{{ name }}`` placeholders filled in."""
 
     def fill(match: re.Match[str]) -> str:
         value = values.get(match.group(1).strip(), match.group(0))
@@ -332,7 +339,7 @@ def render_brief(brief: str, values: Mapping[str, Any]) -> str:
             return f"{value:,.2f}"
         return str(value)
 
-    return BRIEF_PLACEHOLDER.sub(fill, brief)
+    return BRIEF_PLACEHOLDER.sub(fill, localised(brief, language))
 
 
 def grade_sandbox(

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from graders.definitions import MultipleChoiceItem, Scenario
 from sandbox_crm.i18n import N_
 from training_platform import attempts_service as service
-from training_platform import crm_mount, definitions_store
+from training_platform import crm_mount, definitions_store, i18n
 from training_platform.db import get_session
 from training_platform.definitions_store import scenario_of
 from training_platform.errors import ServiceError, flash_service_error
@@ -139,11 +139,13 @@ def _attempt_page(
 ) -> tuple[str, int]:
     """Render the attempt page; refused answers are shown again as typed, with the reason."""
     can_work = service.can_work_on(current_user, attempt)
+    language = i18n.current_language()
     page = render_template(
         "attempts/show.html",
         attempt=attempt,
         scenario=scenario_of(attempt),
-        workspace=service.attempt_workspace(attempt),
+        language=language,
+        workspace=service.attempt_workspace(attempt, language=language),
         can_work=can_work,
         is_owner=service.is_owner(current_user, attempt),
         answers=answers if answers is not None and can_work else attempt.answers or {},
@@ -204,11 +206,12 @@ def result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect(url_for("attempts.show", attempt_id=attempt_id))
-    result = result_for_trainee(get_session(), attempt)
+    result = result_for_trainee(get_session(), attempt, language=i18n.current_language())
     return render_template(
         "attempts/result.html",
         attempt=attempt,
         scenario=scenario_of(attempt),
+        language=i18n.current_language(),
         feedback=present_result(result) if result is not None else None,
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),

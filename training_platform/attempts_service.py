@@ -443,12 +443,15 @@ def _choices(sandbox: Session, kind: str, staff_id: int) -> list[DeliverableChoi
     return [DeliverableChoice(entity_id, label) for entity_id, label in found]
 
 
-def attempt_workspace(attempt: Attempt, *, store: SandboxStore | None = None) -> Workspace:
-    """The brief filled in with this sandbox's facts, and the trainee's deliverable choices."""
+def attempt_workspace(
+    attempt: Attempt, *, store: SandboxStore | None = None, language: str | None = None
+) -> Workspace:
+    """The brief in this language filled in with the sandbox's facts, and deliverable choices."""
     scenario = scenario_of(attempt)
     try:
         with _store(store).session(attempt.sandbox_key, read_only=True) as sandbox:
-            brief = runner.render_brief(scenario.brief, runner.compute_facts(sandbox, scenario))
+            facts = runner.compute_facts(sandbox, scenario)
+            brief = runner.render_brief(scenario.brief, facts, language)
             staff_id = runner.trainee_actor(sandbox).id
             choices = {d.id: _choices(sandbox, d.kind, staff_id) for d in scenario.deliverables}
     except (SandboxNotFound, DatabaseError) as exc:
@@ -456,7 +459,7 @@ def attempt_workspace(attempt: Attempt, *, store: SandboxStore | None = None) ->
         # values are gone too.
         blanks = dict.fromkeys([*scenario.facts, "company", "staff_name", "today"], "…")
         return Workspace(
-            brief=runner.render_brief(scenario.brief, blanks),
+            brief=runner.render_brief(scenario.brief, blanks, language),
             sandbox_missing=True,
             sandbox_damaged=isinstance(exc, DatabaseError),
         )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from graders.definitions import Scenario, Unit
 from sandbox_crm.i18n import N_
-from training_platform import definitions_store
+from training_platform import definitions_store, i18n
 from training_platform.attempts_service import attempts_for
 from training_platform.db import get_session
 from training_platform.models import DefinitionKind, DefinitionVersion, Role
@@ -68,7 +68,7 @@ def scenarios_of(session: Session, centre_id: int, unit: Unit) -> list[ScenarioE
 def index():
     """Every unit of the centre's catalogue."""
     units = list_units(get_session(), current_user.centre_id)
-    return render_template("catalogue/index.html", units=units)
+    return render_template("catalogue/index.html", units=units, language=i18n.current_language())
 
 
 @bp.get("/units/<code>")
@@ -89,6 +89,7 @@ def unit(code: str):
     )
     return render_template(
         "catalogue/unit.html",
+        language=i18n.current_language(),
         version=version,
         unit=model,
         scenarios=scenarios_of(session, current_user.centre_id, model),

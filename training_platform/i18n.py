@@ -75,6 +75,22 @@ def select_locale() -> str:
     return normalise_language(session.get(SESSION_KEY)) or browser_locale()
 
 
+DEFINITION_LANGUAGES = {DEFAULT_LOCALE: "en", CHINESE: "zh-Hant"}
+"""Locale code -> the language code that unit and scenario YAML use for the same language."""
+
+
+def current_language() -> str:
+    """The language definition texts (titles, briefs, questions) are read in: en or zh-Hant.
+
+    The request's locale, mapped to the codes of the YAML; English outside a request.
+    """
+    try:
+        locale = str(get_locale() or DEFAULT_LOCALE)
+    except RuntimeError:  # no app or request context
+        return DEFINITION_LANGUAGES[DEFAULT_LOCALE]
+    return DEFINITION_LANGUAGES.get(locale, DEFINITION_LANGUAGES[DEFAULT_LOCALE])
+
+
 def html_lang() -> str:
     """The BCP 47 tag for `<html lang>`: `en` or `zh-Hant-HK`."""
     return str(get_locale() or DEFAULT_LOCALE).replace("_", "-")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from graders.definitions import Mode, WrittenItem
+from graders.definitions import Feedback, Mode, WrittenItem, localised
 from graders.engine import WRITTEN_PASS_MARK, roll_up
 from graders.registry import PDPO_RULES, load_builtin, rule_key
 from graders.results import AppliedOverride, GradingResult, RequirementStatus, Severity, Status
@@ -253,20 +253,34 @@ def _rule_text(rule_id: str) -> str:
     return PDPO_RULES.get(key).description if key in PDPO_RULES else ""
 
 
-def result_for_trainee(session: Session, attempt: Attempt) -> TraineeResult | None:
-    """The trainee's result: the automatic one, or the assessor's judgement once decided."""
+def result_for_trainee(
+    session: Session, attempt: Attempt, *, language: str | None = None
+) -> TraineeResult | None:
+    """The trainee's result (feedback in this language): automatic, or decided by the assessor."""
     automatic = latest_grade(session, attempt)
     if automatic is None:
         return None
     review = attempt.review
     if review is None or review.decision is None:
-        return trainee_result(attempt, automatic)
+        return trainee_result(attempt, automatic, language=language)
     # Drafts stay private to assessors; a recorded decision brings its overrides and scores.
     return trainee_result(
         attempt,
         effective_result(session, attempt),
         automatic_recommendation=automatic.verdict.value,
+        language=language,
     )
+
+
+def _feedback_in(message: str, feedback: Feedback | None, language: str | None) -> str:
+    """The graded message with the scenario's feedback text, which ends it, in this language."""
+    if not message or feedback is None or not language:
+        return message
+    for text in (feedback.pass_, feedback.fail):
+        original = str(text)
+        if message.endswith(original):
+            return message[: len(message) - len(original)] + localised(text, language)
+    return message
 
 
 def _override(overridden: Mapping[str, AppliedOverride], target: str) -> OverrideNote | None:
@@ -311,7 +325,11 @@ def _other_cause(unexplained: bool, withheld: bool, serious_breach: bool) -> str
 
 
 def trainee_result(
-    attempt: Attempt, result: GradingResult, *, automatic_recommendation: str | None = None
+    attempt: Attempt,
+    result: GradingResult,
+    *,
+    automatic_recommendation: str | None = None,
+    language: str | None = None,
 ) -> TraineeResult:
     """Turn a grading result into what the trainee may read, per PR and per PDPO rule.
 
@@ -332,6 +350,7 @@ def trainee_result(
     checks = {c.check_id: c for c in result.checks}
     items = {i.item_id: i for i in result.items}
     numbers = {item.id: n for n, item in enumerate(scenario.items, start=1)}
+    check_specs = {c.id: c for c in scenario.checks}
     by_pr = {r.pr_id: r for r in result.requirements}
 
     def in_force(target: str, status: str) -> str:
@@ -358,7 +377,13 @@ def trainee_result(
                         kind="check",
                         target_id=check_id,
                         status=in_force(target, check.status),
-                        message="" if withheld else check.message,
+                        message=""
+                        if withheld
+                        else _feedback_in(
+                            check.message,
+                            spec.feedback if (spec := check_specs.get(check_id)) else None,
+                            language,
+                        ),
                         override=_override(overridden, target),
                     )
                 )
@@ -367,8 +392,12 @@ def trainee_result(
                 if item is None:
                     continue
                 target = f"item:{item_id}"
-                message = "" if withheld else item.message
                 definition = scenario.item(item_id)
+                message = (
+                    ""
+                    if withheld
+                    else _feedback_in(item.message, getattr(definition, "feedback", None), language)
+                )
                 lines.append(
                     FeedbackLine(
                         kind="item",

@@ -15,7 +15,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from sandbox_crm.i18n import N_
-from training_platform import regrade_service, results_service, sandboxes
+from training_platform import i18n, regrade_service, results_service, sandboxes
 from training_platform import review_service as service
 from training_platform.attempts_service import variant_label
 from training_platform.db import get_session
@@ -91,7 +91,7 @@ def _refused(attempt: Attempt, key: str, error: ServiceError, values: dict) -> A
     if error.code == NOT_FOUND:
         abort(404)
     context = _evidence_context(attempt, errors={key: form_errors(error)}, values={key: values})
-    return render_template("review/attempt.html", **context), 400
+    return render_template("review/attempt.html", language=i18n.current_language(), **context), 400
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -131,7 +131,9 @@ def queue():
 def attempt(attempt_id: int):
     """The evidence of one attempt, with the assessor's forms when it is still undecided."""
     found = _attempt_or_404(attempt_id)
-    return render_template("review/attempt.html", **_evidence_context(found))
+    return render_template(
+        "review/attempt.html", language=i18n.current_language(), **_evidence_context(found)
+    )
 
 
 @bp.get("/attempts/<int:attempt_id>/regrade-preview")

@@ -11,6 +11,8 @@ from flask_babel import gettext
 
 from sandbox_crm.i18n import N_
 
+from graders.definitions import localised
+
 # Badge colour for each status word that checks, findings and attempts use.
 BADGE_TONES = {
     "pass": "pass",
@@ -105,3 +107,4 @@ def init_app(app: Flask) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(url_with_args=url_with_args, badge_tone=badge_tone)
     app.jinja_env.filters.update(humanise=humanise, datetime=format_datetime)
+    app.jinja_env.filters["localised"] = localised

@@ -29,6 +29,7 @@ from graders.definitions.models import (
     Feedback,
     Industry,
     Item,
+    LocalText,
     Mode,
     MultipleChoiceItem,
     Option,
@@ -43,6 +44,7 @@ from graders.definitions.models import (
     Step,
     Unit,
     WrittenItem,
+    localised,
 )
 from graders.definitions.schema import json_schemas, write_json_schemas
 
@@ -63,6 +65,7 @@ __all__ = [
     "Industry",
     "Item",
     "LoadedDefinition",
+    "LocalText",
     "Mode",
     "MultipleChoiceItem",
     "Option",
@@ -87,6 +90,7 @@ __all__ = [
     "load_unit",
     "load_unit_text",
     "load_units",
+    "localised",
     "validate_scenario_against_unit",
     "write_json_schemas",
 ]

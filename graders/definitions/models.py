@@ -14,7 +14,7 @@ import datetime as dt
 import enum
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,7 +28,7 @@ from pydantic import (
     Tag,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 
 from sandbox_crm.deliverables import DELIVERABLE_KINDS
 
@@ -117,6 +117,207 @@ class _Strict(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
+# Texts in one or more languages
+# --------------------------------------------------------------------------------------------
+
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?$"
+"""A language code such as en, zh-Hant or zh-Hant-HK."""
+
+DEFAULT_LANGUAGES = ("en",)
+"""The languages of a definition that declares none."""
+
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+_LANGUAGE_ALIASES = {"zh-hk": "zh-hant", "zh-tw": "zh-hant", "zh-mo": "zh-hant"}
+
+
+class LocalText(str):
+    """A definition text in one or more languages; as a plain string it is its first language.
+
+    A YAML author writes either a plain string (the definition's first declared language) or a
+    mapping ``{en: ..., zh-Hant: ...}``. ``translations`` holds every language given, first
+    language first; a plain string not yet placed in a definition is keyed by "".
+    """
+
+    translations: dict[str, str]
+
+    def __new__(cls, translations: Mapping[str, str]) -> LocalText:
+        """Build the text from its translations; the first one is its plain-string value."""
+        if not translations:
+            raise ValueError("a text needs at least one language")
+        obj = super().__new__(cls, next(iter(translations.values())))
+        obj.translations = dict(translations)
+        return obj
+
+    def __getnewargs__(self) -> tuple[dict[str, str]]:  # type: ignore[override]
+        return (dict(self.translations),)
+
+    def languages(self) -> list[str]:
+        """The languages given, first language first ("" for a plain string not yet placed)."""
+        return list(self.translations)
+
+    @classmethod
+    def _validate(cls, value: Any) -> LocalText:
+        """Accept a non-empty string or a mapping of language code to non-empty string."""
+        if isinstance(value, LocalText):
+            return value
+        if isinstance(value, str):
+            return cls({"": _non_empty(value, "")})
+        if isinstance(value, dict):
+            if not value:
+                raise PydanticCustomError(
+                    "local_text_empty", "give the text in at least one language, e.g. {en: ...}"
+                )
+            texts: dict[str, str] = {}
+            for language, text in value.items():
+                if not isinstance(language, str) or not _LANGUAGE.match(language):
+                    raise PydanticCustomError(
+                        "language_code",
+                        '"{language}" is not a language code such as en or zh-Hant',
+                        {"language": str(language)},
+                    )
+                texts[language] = _non_empty(text, language)
+            return cls(texts)
+        if isinstance(value, bool):
+            raise PydanticCustomError(
+                "string_type", "expected text, but YAML read a yes/no value; put the text in quotes"
+            )
+        raise PydanticCustomError(
+            "local_text_type",
+            "expected text, or a mapping of language to text such as {en: ..., zh-Hant: ...}",
+        )
+
+    @classmethod
+    def _dump(cls, value: LocalText) -> str | dict[str, str]:
+        """Serialise as a plain string when there is one language, else as the mapping."""
+        if len(value.translations) == 1:
+            return str(value)
+        return dict(value.translations)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(cls._dump),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "description": "The text in each declared language, e.g. "
+                    "{en: ..., zh-Hant: ...}.",
+                    "propertyNames": {"pattern": LANGUAGE_PATTERN},
+                    "additionalProperties": {"type": "string", "minLength": 1},
+                    "minProperties": 1,
+                },
+            ]
+        }
+
+
+def _non_empty(text: Any, language: str) -> str:
+    """Strip a text; refuse anything that is not non-empty text."""
+    which = f"the {language} text" if language else "the text"
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise PydanticCustomError(
+            "string_type", "{which} must be text (put it in quotes)", {"which": which}
+        )
+    stripped = text.strip()
+    if not stripped:
+        raise PydanticCustomError("string_too_short", "{which} is empty", {"which": which})
+    return stripped
+
+
+def _language_key(language: str) -> str:
+    """Compare language codes case-insensitively, with "_" read as "-"."""
+    key = language.replace("_", "-").lower()
+    return _LANGUAGE_ALIASES.get(key, key)
+
+
+def localised(text: str | None, language: str | None) -> str:
+    """The text in this language, falling back to the definition's first declared language."""
+    if text is None:
+        return ""
+    translations = getattr(text, "translations", None)
+    if not translations or not language:
+        return str(text)
+    wanted = _language_key(language)
+    keys = {_language_key(lang): value for lang, value in translations.items()}
+    if wanted in keys:
+        return keys[wanted]
+    # zh-Hant-HK reads zh-Hant; zh-HK (an alias of zh-Hant) was mapped above.
+    for key, value in keys.items():
+        if key and wanted.startswith(f"{key}-"):
+            return value
+    return str(text)
+
+
+LanguageCode = Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)]
+
+_TextOwner = Any
+
+
+def _local_texts(
+    value: Any, loc: Loc = ()
+) -> Iterator[tuple[_TextOwner, str | int, Loc, LocalText]]:
+    """Yield (owner, key, location, text) for every LocalText inside a model, in order."""
+    if isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            child = getattr(value, name)
+            key = info.alias or name
+            if isinstance(child, LocalText):
+                yield value, name, (*loc, key), child
+            else:
+                yield from _local_texts(child, (*loc, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            if isinstance(child, LocalText):
+                yield value, i, (*loc, i), child
+            else:
+                yield from _local_texts(child, (*loc, i))
+
+
+def _language_problems(model: BaseModel, languages: list[str]) -> list[tuple[Loc, str]]:
+    """Check every text has every declared language and no other; put them in declared order.
+
+    A plain string is taken as the first declared language. Texts that pass are rebuilt with
+    their translations in the declared order, so that the first language is the fallback.
+    """
+    problems = _duplicates(
+        ((("languages", i), lang) for i, lang in enumerate(languages)), "language"
+    )
+    declared = list(dict.fromkeys(languages))
+    shown = ", ".join(declared)
+    for owner, key, loc, text in list(_local_texts(model)):
+        given = {
+            (declared[0] if lang == "" else lang): value
+            for lang, value in text.translations.items()
+        }
+        undeclared = [lang for lang in given if lang not in declared]
+        missing = [lang for lang in declared if lang not in given]
+        for lang in undeclared:
+            problems.append(
+                (
+                    (*loc, lang),
+                    f'"{lang}" is not a declared language ({shown}); '
+                    "add it to languages or remove it",
+                )
+            )
+        for lang in missing:
+            problems.append((loc, f"the {lang} text is missing (declared languages: {shown})"))
+        if undeclared or missing:
+            continue
+        rebuilt = LocalText({lang: given[lang] for lang in declared})
+        if isinstance(owner, list):
+            owner[key] = rebuilt
+        else:
+            object.__setattr__(owner, str(key), rebuilt)
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
 # Units of competency
 # --------------------------------------------------------------------------------------------
 
@@ -161,7 +362,7 @@ class PerformanceRequirement(_Strict):
 
     id: LeafId
     """Stable id "<group>.<n>", quoted; the full id is "<unit code>/<id>", e.g. "105077L3/2.4"."""
-    text: Text
+    text: LocalText
     """The statement as published in the SCS (extraction defects corrected)."""
     points: list[PointEntry] = Field(default_factory=list)
     """Sub-bullets of the statement, e.g. the items after "including:". A bullet with bullets of
@@ -173,7 +374,7 @@ class RequirementGroup(_Strict):
 
     id: GroupId
     """The group's number, quoted: "1", "2", ..."""
-    title: Text
+    title: LocalText
     """The group heading as published."""
     items: list[PerformanceRequirement] = Field(min_length=1)
     """The assessable statements of the group; their ids start with the group id."""
@@ -184,7 +385,7 @@ class Unit(_Strict):
 
     code: UnitCode
     """The QF unit code, e.g. 105077L3; the last digit is the QF level."""
-    title: Text
+    title: LocalText
     """The unit title as published."""
     industry: Industry
     """The industry whose SCS publishes the unit."""
@@ -206,11 +407,17 @@ class Unit(_Strict):
     """The integrated outcome requirement(s), one string per bullet."""
     remark: str = ""
     """The Remark section; empty when the SCS leaves it blank."""
+    languages: list[LanguageCode] = Field(
+        default_factory=lambda: list(DEFAULT_LANGUAGES), min_length=1
+    )
+    """The languages of the unit's title, group titles and PR texts, the first being the one
+    shown when the reader's language is not among them; each of those texts is a plain string
+    (the first language) or a mapping {en: ..., zh-Hant: ...} giving every language."""
 
     @model_validator(mode="after")
     def _check_structure(self) -> Unit:
         """Check the code against the level, range/description and the PR ids."""
-        problems: list[tuple[Loc, str]] = []
+        problems = _language_problems(self, self.languages)
         if self.code[-1] != str(self.level):
             problems.append(
                 (("level",), f"level {self.level} does not match unit code {self.code}")
@@ -426,18 +633,18 @@ class Deliverable(_Strict):
     """Unique within the scenario; checks refer to it as deliverable:<id>."""
     kind: DeliverableKindName
     """A kind a CRM area registers, e.g. saved_report, export or campaign."""
-    title: Text
+    title: LocalText
     """Name shown to the trainee."""
-    description: str | None = None
+    description: LocalText | None = None
     """What the trainee should produce (Markdown)."""
 
 
 class Feedback(_Strict):
     """Trainee-safe feedback; assessors see the full evidence."""
 
-    pass_: Text = Field(alias="pass")
+    pass_: LocalText = Field(alias="pass")
     """Shown when the check or question passes."""
-    fail: Text
+    fail: LocalText
     """Shown when it fails."""
 
 
@@ -463,7 +670,7 @@ class Option(_Strict):
 
     id: Identifier
     """Unique within the question, e.g. a, b, c."""
-    text: Text
+    text: LocalText
     """The option text (Markdown)."""
 
 
@@ -474,7 +681,7 @@ class _Question(_Strict):
     """Unique among the scenario's checks and items."""
     requirements: list[PrRef] = Field(min_length=1)
     """The PR leaves this item assesses, as "1.4" or "105077L3/1.4"."""
-    prompt: Text
+    prompt: LocalText
     """The question (Markdown)."""
 
 
@@ -539,7 +746,7 @@ class RubricCriterion(_Strict):
 
     id: Identifier
     """Unique within the item."""
-    text: Text
+    text: LocalText
     """What the answer must show."""
     points: int = Field(ge=1)
     """Points available for this criterion."""
@@ -552,7 +759,7 @@ class WrittenItem(_Question):
     """written."""
     rubric: list[RubricCriterion] = Field(min_length=1)
     """The criteria the assessor scores."""
-    guidance: str | None = None
+    guidance: LocalText | None = None
     """Notes for assessors only (e.g. a model answer); never shown to trainees."""
 
     @model_validator(mode="after")
@@ -636,15 +843,22 @@ class Scenario(_Strict):
     """Slug starting with the unit code, e.g. 105077L3-vip-report."""
     unit: UnitCode
     """The code of the unit this scenario assesses."""
-    title: Text
+    title: LocalText
     """Title shown in the catalogue."""
+    languages: list[LanguageCode] = Field(
+        default_factory=lambda: list(DEFAULT_LANGUAGES), min_length=1
+    )
+    """The languages of the scenario's texts (title, brief, deliverables, items, options, rubric,
+    guidance and feedback), e.g. [en, zh-Hant]; the first is shown when the trainee's language
+    is not among them. Each such text is a plain string (the first language) or a mapping
+    {en: ..., zh-Hant: ...} giving every declared language."""
     mode: Mode = Mode.PRACTICE
     """practice (hints, unlimited retries) or assessment (no hints, attempt limit)."""
     max_attempts: int | None = Field(default=None, ge=1)
     """Attempt limit; required in assessment mode and not allowed in practice mode."""
     crm: CrmSpec
     """How the attempt's sandbox CRM is generated."""
-    brief: Text
+    brief: LocalText
     """The task as shown to the trainee (Markdown); {{ name }} inserts a fact, or one of
     company, staff_name, staff_title, today."""
     facts: dict[Name, Fact] = Field(default_factory=dict)
@@ -670,7 +884,7 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
         """Check ids are unique and every internal reference resolves."""
-        problems: list[tuple[Loc, str]] = []
+        problems = _language_problems(self, self.languages)
         if not self.id.startswith(f"{self.unit}-"):
             problems.append((("id",), f'scenario id must start with its unit code, "{self.unit}-"'))
         if self.mode is Mode.ASSESSMENT and self.max_attempts is None:
@@ -679,12 +893,16 @@ class Scenario(_Strict):
             problems.append((("max_attempts",), "max_attempts applies only in assessment mode"))
         if not self.checks and not self.items:
             problems.append(((), "a scenario needs at least one check or item"))
-        for match in BRIEF_PLACEHOLDER.finditer(self.brief):
-            name = match.group(1).strip()
-            if name not in self.facts and name not in BRIEF_BUILTINS:
-                builtins = ", ".join(sorted(BRIEF_BUILTINS))
-                message = f"{{{{ {name} }}}} is not defined in facts (built in: {builtins})"
-                problems.append((("brief",), message))
+        undefined: dict[str, None] = {}
+        for brief in self.brief.translations.values():
+            for match in BRIEF_PLACEHOLDER.finditer(brief):
+                name = match.group(1).strip()
+                if name not in self.facts and name not in BRIEF_BUILTINS:
+                    undefined[name] = None
+        for name in undefined:
+            builtins = ", ".join(sorted(BRIEF_BUILTINS))
+            message = f"{{{{ {name} }}}} is not defined in facts (built in: {builtins})"
+            problems.append((("brief",), message))
 
         problems += _duplicates(
             ((("deliverables", i, "id"), d.id) for i, d in enumerate(self.deliverables)),
