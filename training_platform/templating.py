@@ -9,9 +9,8 @@ from urllib.parse import urlencode
 from flask import Flask, has_request_context, request
 from flask_babel import gettext
 
-from sandbox_crm.i18n import N_
-
 from graders.definitions import localised
+from sandbox_crm.i18n import N_
 
 # Badge colour for each status word that checks, findings and attempts use.
 BADGE_TONES = {
