@@ -199,3 +199,13 @@ class ExportForm(FlaskForm):
     )
     for_department = SelectField("For department", validate_choice=False)
     encrypted = BooleanField("Encrypt the file (password sent separately)")
+    file_format = SelectField(
+        "File format",
+        choices=[("csv", "CSV (any spreadsheet)"), ("xlsx", "Excel workbook (XLSX)")],
+        default="csv",
+    )
+    headers = SelectField(
+        "Column headers",
+        choices=[("labels", "Field names as people read them"), ("codes", "Field codes")],
+        default="labels",
+    )
