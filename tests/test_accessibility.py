@@ -90,6 +90,10 @@ def test_the_pages_beside_the_trainee_path_pass_axe(live_server, browser_page):
     page.locator("a[href*='/crm/customers/']").first.click()
     page.wait_for_url(re.compile(r"/crm/customers/\d+$"))
     assert_accessible(page, "CRM customer record")
+    # Colour is never the only signal: every badge says what it means in words.
+    badges = page.locator(".badge")
+    assert badges.count() > 0
+    assert all(text.strip() for text in badges.all_inner_texts())
     page.goto(f"{live_server}{attempt}/crm/customers?q=no-such-customer-anywhere")
     assert_accessible(page, "CRM customers list with no match")
 
@@ -98,7 +102,11 @@ def test_the_pages_beside_the_trainee_path_pass_axe(live_server, browser_page):
     assert_accessible(page, "review queue")
 
     _sign_in(page, live_server, Role.CENTRE_ADMIN)
-    for path, where in [("/authoring", "authoring"), ("/authoring/coverage", "coverage")]:
+    for path, where in [
+        ("/authoring", "authoring"),
+        ("/authoring/upload", "authoring upload"),
+        ("/authoring/coverage", "coverage"),
+    ]:
         page.goto(f"{live_server}{path}")
         assert_accessible(page, where)
     history = page.locator("main a[href*='/authoring/']").first
