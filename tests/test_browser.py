@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.axe import assert_accessible
 from training_platform import create_app, definitions_store
 from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo_accounts
 from training_platform.db import get_engine, new_session, upgrade_database
@@ -88,7 +89,8 @@ def browser_page(live_server: str):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            # bypass_csp lets the tests inject axe-core into pages whose policy forbids it.
+            page = browser.new_page(bypass_csp=True)
             page.set_default_timeout(TIMEOUT_MS)
             yield page
         finally:
@@ -101,27 +103,33 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
 
     # Sign in; trainees land on the catalogue.
     page.goto(f"{live_server}/login")
+    assert_accessible(page, "sign-in page")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button:has-text('Sign in')")
     page.wait_for_url(f"{live_server}/units")
     assert page.locator("h1").inner_text() == "Units of competency"
+    assert_accessible(page, "catalogue")
 
     # The unit, then start the Marketing VIP scenario.
     page.click(f"td a:has-text('{VIP_UNIT}')")
     page.wait_for_url(f"{live_server}/units/{VIP_UNIT}")
+    assert_accessible(page, "unit page")
     scenario = page.locator("li.scenario-item", has_text="Monthly VIP report")
     scenario.locator("button:has-text('Start attempt')").click()
     page.wait_for_url(re.compile(r"/attempts/\d+$"))
     attempt_url = page.url
     assert "Grace from the" in page.locator("#brief").inner_text()
     assert "{{" not in page.content()
+    assert_accessible(page, "attempt page")
 
     # Open the CRM and build the report exactly as the brief asks.
     page.click("a:has-text('Open the CRM')")
     page.wait_for_url(re.compile(r"/crm/$"))
+    assert_accessible(page, "CRM home")
     page.click("nav.sidenav a:has-text('Reports')")
     page.click("a:has-text('New report')")
+    assert_accessible(page, "report builder")
     page.fill("#name", REPORT_NAME)
     page.fill("#purpose", "Marketing email invitation to the spring VIP preview evening")
     boxes = page.locator("input[name=columns]")
@@ -138,6 +146,7 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     page.click("button:has-text('Save report')")
     page.wait_for_url(re.compile(r"/crm/reports/\d+$"))
     report_url = page.url
+    assert_accessible(page, "report page")
 
     # Share with Marketing (with export), run it, export it the approved way.
     share = page.locator("form[action$='/shares']")
@@ -147,6 +156,7 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     page.wait_for_url(report_url)
     page.click("button:has-text('Run report')")
     page.wait_for_url(re.compile(r"/runs/\d+$"))
+    assert_accessible(page, "report run")
     page.click("a:has-text('Back to report')")
     page.wait_for_url(report_url)
     export = page.locator("form[action$='/exports']")
@@ -181,6 +191,7 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     page.check("#confirm")
     page.click("button:has-text('Submit attempt')")
     page.wait_for_url(f"{attempt_url}/result")
+    assert_accessible(page, "result page")
 
     # The result: per-PR statuses, pending the assessor's review of the written answer.
     verdict = page.locator("#verdict").inner_text()
@@ -199,6 +210,7 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     assert re.match(r"Data variant \d+ of \d+", variant)
     _switch_user(page, live_server, Role.ASSESSOR, evidence_path)
     assert variant.split(":")[0] in page.locator("#variant").inner_text()
+    assert_accessible(page, "evidence page")
     export_check = page.locator("#check-export")
     export_check.locator("summary:has-text('Override this check')").click()
     export_check.locator("select[name=status]").select_option("fail")
@@ -232,6 +244,7 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     assert RUBRIC_COMMENT in written
     assert re.search(r"Total\s+4 of 5", written)
     assert "Pass mark 2.5 of 5: reached" in written
+    assert_accessible(page, "result page with the decision")
 
 
 def _switch_user(page, live_server: str, role: Role, next_path: str) -> None:

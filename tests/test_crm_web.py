@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import io
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -751,8 +752,62 @@ def test_export_stores_the_choices_and_download_returns_csv(
     text = download.get_data(as_text=True)
     assert text.startswith("\ufeff")  # so that Excel reads the file as UTF-8
     assert text.removeprefix("\ufeff") == export.content
-    assert text.splitlines()[0] == "\ufeffmember_no,name_en,tier"
+    assert text.splitlines()[0] == "\ufeffMember no.,Name (English),Tier"
     assert client.get(f"{BASE}/exports/{export.id + 1}/download").status_code == 404
+
+
+def test_an_xlsx_export_opens_as_a_workbook_with_labels_and_rows(
+    client: FlaskClient, db, vip_report: int
+) -> None:
+    from openpyxl import load_workbook
+
+    session = db()
+    customer = session.scalars(select(Customer).where(Customer.tier == "platinum")).first()
+    customer.name_en = '=HYPERLINK("http://evil.example","x")'
+    session.commit()
+    response = client.post(
+        f"{BASE}/reports/{vip_report}/exports",
+        data={
+            "purpose": "VIP newsletter mailing list",
+            "destination": "internal_shared_drive",
+            "file_format": "xlsx",
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    export = db().scalars(select(ReportExport)).one()
+    assert export.file_format == "xlsx"
+    assert "Download XLSX" in response.get_data(as_text=True)
+    download = client.get(f"{BASE}/exports/{export.id}/download")
+    assert download.status_code == 200
+    assert download.mimetype.endswith("spreadsheetml.sheet")
+    assert ".xlsx" in download.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(download.get_data())).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0] == ["Member no.", "Name (English)", "Tier"]
+    assert len(rows) - 1 == export.row_count > 0
+    assert {row[2] for row in rows[1:]} <= {"Gold", "Platinum"}
+    # Text that looks like a formula is stored as text, not as a formula.
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
+    hostile = [c for c in cells if c.value == '=HYPERLINK("http://evil.example","x")']
+    assert hostile and all(c.data_type == "s" for c in hostile)
+    assert all(c.data_type != "f" for c in cells)
+
+
+def test_an_export_with_field_codes_keeps_the_codes_as_headers(
+    client: FlaskClient, db, vip_report: int
+) -> None:
+    client.post(
+        f"{BASE}/reports/{vip_report}/exports",
+        data={
+            "purpose": "VIP newsletter mailing list",
+            "destination": "internal_shared_drive",
+            "headers": "codes",
+        },
+    )
+    export = db().scalars(select(ReportExport)).one()
+    text = client.get(f"{BASE}/exports/{export.id}/download").get_data(as_text=True)
+    assert text.splitlines()[0] == "\ufeffmember_no,name_en,tier"
 
 
 def test_export_to_an_unknown_destination_is_refused(

@@ -330,7 +330,8 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
     "export_report": [
         lambda c: {**VALID_ARGS["export_report"](c), "destination": "dropbox"},
         lambda c: {**VALID_ARGS["export_report"](c), "for_department": "legal"},
-        lambda c: {**VALID_ARGS["export_report"](c), "file_format": "xlsx"},
+        lambda c: {**VALID_ARGS["export_report"](c), "file_format": "pdf"},
+        lambda c: {**VALID_ARGS["export_report"](c), "headers": "both"},
         lambda c: {**VALID_ARGS["export_report"](c), "encrypted": "yes please"},
     ],
 }
@@ -549,7 +550,8 @@ def test_describe_operations_shows_labels_lengths_and_choices():
         "gold",
         "platinum",
     ]
-    assert described["export_report"]["file_format"]["choices"] == ["csv"]
+    assert described["export_report"]["file_format"]["choices"] == ["csv", "xlsx"]
+    assert described["export_report"]["headers"]["choices"] == ["labels", "codes"]
 
 
 def test_describe_operations_documents_every_argument():
@@ -930,8 +932,8 @@ def test_export_stores_content_fields_and_destination(crm):
     )
     assert export.columns == ["member_no", "name_en", "tier"]
     assert export.row_count == 2
-    assert export.content.splitlines()[0] == "member_no,name_en,tier"
-    assert "M00000001,Alice Chan,gold" in export.content
+    assert export.content.splitlines()[0] == "Member no.,Name (English),Tier"
+    assert "M00000001,Alice Chan,Gold" in export.content
     assert export.destination == "internal_email" and export.encrypted
     assert export.for_department.code == "marketing"
     assert export.exported_by_id == crm.officer.id
@@ -959,6 +961,34 @@ def test_export_keeps_text_that_looks_like_a_formula_as_text(crm):
         ["M00000002", "'+852 Bob", "'-1 from the last visit", "0"],
         ["M00000001", '\'=HYPERLINK("http://evil.example","Alice")', "'@SUM(A1:A9)", "0"],
     ]
+
+
+def test_export_can_use_the_field_codes_as_headers(crm):
+    export = export_report(
+        crm.session, crm.officer, crm.report.id, destination="internal_email", headers="codes"
+    )
+    assert export.content.splitlines()[0] == "member_no,name_en,tier"
+    assert "M00000001,Alice Chan,Gold" in export.content
+    assert export.columns == ["member_no", "name_en", "tier"]
+
+
+def test_export_keeps_chinese_names_as_they_are(crm):
+    crm.report.columns = ["member_no", "name_zh"]
+    crm.alice.name_zh = "陳愛麗"
+    crm.session.flush()
+    export = export_report(crm.session, crm.officer, crm.report.id, destination="internal_email")
+    assert "M00000001,陳愛麗" in export.content.splitlines()
+
+
+def test_export_refuses_an_unknown_format_or_header_style(crm):
+    with pytest.raises(OperationError, match="File format must be one of csv, xlsx"):
+        export_report(
+            crm.session, crm.officer, crm.report.id, destination="internal_email", file_format="pdf"
+        )
+    with pytest.raises(OperationError, match="Column headers must be one of labels, codes"):
+        export_report(
+            crm.session, crm.officer, crm.report.id, destination="internal_email", headers="both"
+        )
 
 
 def test_careless_exports_are_recorded_for_the_graders(crm):
@@ -1035,7 +1065,9 @@ def test_report_workflow_on_a_generated_sandbox(sandbox_session, sandbox_actor):
     assert expected and set(run.row_keys) == expected and run.row_count == len(expected)
     spends = [int(line.rsplit(",", 1)[1]) for line in run.output_csv.splitlines()[1:]]
     assert spends == sorted(spends, reverse=True)
-    assert export.content == run.output_csv
+    # The export holds the same rows as the run, in people's terms (labels, not codes).
+    assert len(export.content.splitlines()) == len(run.output_csv.splitlines())
+    assert export.row_count == run.row_count
     written = events(session, start)
     assert [e.operation for e in written] == [
         "report.create",

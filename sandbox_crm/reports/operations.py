@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import AliasChoices, model_validator
@@ -49,6 +48,7 @@ from sandbox_crm.query import (
     validate_condition,
     validate_sort,
 )
+from sandbox_crm.reports.files import HEADER_STYLES, cell_text, render_table_csv
 from sandbox_crm.sources import SOURCES
 
 __all__ = [
@@ -76,7 +76,7 @@ REPORT_FIELDS: tuple[str, ...] = (
     "filters",
     "sort",
 )
-EXPORT_FORMATS: tuple[str, ...] = ("csv",)
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx")
 TEXT_MAX_LENGTH = 2000
 NAME_MAX_LENGTH = 160
 
@@ -232,7 +232,12 @@ class ExportReportArgs(ReportArgs):
     )
     encrypted: bool = Arg(False, title="Encrypted", description="Whether the file is encrypted.")
     file_format: Literal[EXPORT_FORMATS] = Arg(  # type: ignore[valid-type]
-        "csv", title="File format", description="File format."
+        "csv", title="File format", description="File format (csv or xlsx)."
+    )
+    headers: Literal[HEADER_STYLES] = Arg(  # type: ignore[valid-type]
+        "labels",
+        title="Column headers",
+        description="Column headers: the fields' labels, or their codes.",
     )
 
 
@@ -510,24 +515,8 @@ def unshare_report(
 # --- running and exporting --------------------------------------------------------------------
 
 
-# A spreadsheet program opening the file runs a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _csv_value(value: Any, for_spreadsheet: bool) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if for_spreadsheet and isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        # Text typed into the CRM (a name, a note) must stay text: the leading quote makes
-        # Excel and its kin show it instead of evaluating it ("CSV injection").
-        return f"'{value}"
-    return str(value)
+    return cell_text(value, for_spreadsheet=for_spreadsheet)
 
 
 def render_csv(
@@ -612,10 +601,13 @@ def export_report(
     for_department: str | None = None,
     encrypted: bool = False,
     file_format: str = "csv",
+    headers: str = "labels",
 ) -> ReportExport:
     """Export the report's output to a file, recording destination, purpose and encryption.
 
-    The file is CSV for a spreadsheet: text that would start a formula is quoted.
+    The file (CSV or XLSX) is in people's terms: the fields' labels as headers (or their codes
+    with ``headers="codes"``) and choice values as words. In CSV, text that would start a
+    formula is quoted; XLSX cells hold it as text.
     """
     report = _get_report(session, report_id)
     if not can_export_report(session, actor, report):
@@ -637,7 +629,13 @@ def export_report(
         encrypted=encrypted,
         columns=list(page.columns),
         row_count=page.total,
-        content=render_csv(page.columns, page.rows, for_spreadsheet=True),
+        content=render_table_csv(
+            SOURCES.find(report.source),
+            page.columns,
+            page.rows,
+            headers=headers,
+            for_spreadsheet=file_format == "csv",
+        ),
     )
     session.add(export)
     session.flush()
@@ -645,6 +643,7 @@ def export_report(
         export,
         ["purpose", "destination", "encrypted", "file_format", "columns", "row_count"],
     )
+    after.update(headers=headers)
     after.update(export_id=export.id, for_department=department.code if department else None)
     record_event(
         session,

@@ -20,6 +20,7 @@ from sandbox_crm.models import (
 )
 from sandbox_crm.operations import OperationError
 from sandbox_crm.query import describe_condition, operators_for, validate_condition
+from sandbox_crm.reports.files import render_xlsx
 from sandbox_crm.reports.operations import (
     can_export_report,
     can_view_report,
@@ -507,7 +508,7 @@ def report_run(report_id: int, run_id: int) -> str:
 
 @bp.post("/reports/<int:report_id>/exports")
 def report_export(report_id: int) -> Response | tuple[str, int]:
-    """Export a report to a CSV file (export_report), then offer it for download."""
+    """Export a report to a CSV or XLSX file (export_report), then offer it for download."""
     report = _visible_report(report_id)
     form = ExportForm()
     if not form.validate_on_submit():
@@ -521,6 +522,8 @@ def report_export(report_id: int) -> Response | tuple[str, int]:
             destination=form.destination.data,
             for_department=form.for_department.data or None,
             encrypted=bool(form.encrypted.data),
+            file_format=form.file_format.data or "csv",
+            headers=form.headers.data or "labels",
         )
     except OperationError as exc:
         return refused(
@@ -549,20 +552,26 @@ def _filename(export: ReportExport) -> str:
 
 
 UTF8_BOM = "\ufeff"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/exports/<int:export_id>/download")
 def export_download(export_id: int) -> Response:
-    """The stored file of one of my exports, as CSV.
+    """The stored file of one of my exports, as CSV or as an Excel workbook.
 
-    The file starts with a UTF-8 byte order mark: without it, Excel reads a CSV in the
-    system's legacy code page and garbles the Chinese names.
+    A CSV file starts with a UTF-8 byte order mark: without it, Excel reads a CSV in the
+    system's legacy code page and garbles the Chinese names. XLSX is Unicode by nature.
     """
     export = db().get(ReportExport, export_id)
     if export is None or export.exported_by_id != actor().id:
         raise CrmNotFound("export")
-    response = make_response(UTF8_BOM + export.content)
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    if export.file_format == "xlsx":
+        source = SOURCES.find(export.report.source)
+        response = make_response(render_xlsx(source, export.columns, export.content))
+        response.headers["Content-Type"] = XLSX_TYPE
+    else:
+        response = make_response(UTF8_BOM + export.content)
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{_filename(export)}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -206,3 +206,13 @@ class ExportForm(FlaskForm):
     )
     for_department = SelectField(L_("For department"), validate_choice=False)
     encrypted = BooleanField(L_("Encrypt the file (password sent separately)"))
+    file_format = SelectField(
+        L_("File format"),
+        choices=[("csv", L_("CSV (any spreadsheet)")), ("xlsx", L_("Excel workbook (XLSX)"))],
+        default="csv",
+    )
+    headers = SelectField(
+        L_("Column headers"),
+        choices=[("labels", L_("Field names as people read them")), ("codes", L_("Field codes"))],
+        default="labels",
+    )
