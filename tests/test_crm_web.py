@@ -937,3 +937,15 @@ def test_filter_rows_report_errors_per_row() -> None:
     assert "takes a date" in errors[1]
     assert "two values" in errors[2]
     assert errors[4] == "Last order date goes back at most 365,250 days; got 9,999,999."
+
+
+def test_form_placeholders_are_text_not_template_syntax(client: FlaskClient) -> None:
+    # A translated placeholder is an expression argument, never "{{ ... }}" inside one.
+    pages = [f"{BASE}/customers/3", f"{BASE}/reports/new"]
+    for url in pages:
+        html = client.get(url).get_data(as_text=True)
+        assert "{{" not in html and "{%" not in html, url
+    assert 'placeholder="What happened, what was agreed…"' in client.get(
+        f"{BASE}/customers/3"
+    ).get_data(as_text=True)
+    assert 'placeholder="value"' in client.get(f"{BASE}/reports/new").get_data(as_text=True)
