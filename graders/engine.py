@@ -269,9 +269,17 @@ def run_check(ctx: GradingContext, spec: Check, unit: Unit | None = None) -> Che
     else:
         message = ERROR_MESSAGE
     if outcome.note:
-        message = f"{outcome.note} {message}"
+        message = f"{outcome.note_text()} {message}"
     return CheckResult(
-        spec.id, spec.check, outcome.status, outcome.score, message, outcome.evidence, requirements
+        spec.id,
+        spec.check,
+        outcome.status,
+        outcome.score,
+        message,
+        outcome.evidence,
+        requirements,
+        note=outcome.note or "",
+        note_values=outcome.note_values,
     )
 
 

@@ -1,0 +1,126 @@
+"""Grader messages with values: kept as a marked template and its values, shown in the reader's
+language on the trainee's result page and the assessor's review page; English as before; stored
+results round-trip, and results stored before the templates were kept still show in English.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from graders.results import CheckResult, Outcome, Status
+from tests.conftest import login
+from training_platform import results_service
+from training_platform.models import Attempt, GradeRecord
+
+ZH = {"Accept-Language": "zh-HK,zh;q=0.9,en;q=0.5"}
+
+
+def test_a_check_note_round_trips_with_its_template_and_values():
+    check = CheckResult(
+        "exported",
+        "report_exported",
+        Status.FAIL,
+        0.0,
+        "2 exports broke the rules. Try again.",
+        note="%(count)d exports broke the rules.",
+        note_values={"count": 2},
+    )
+    again = CheckResult.from_dict(check.to_dict())
+    assert again == check
+    assert again.note_values["count"] == 2
+
+
+def test_a_check_stored_before_notes_were_kept_loads_without_one():
+    stored = {
+        "check_id": "x",
+        "check_type": "t",
+        "status": "fail",
+        "score": 0.0,
+        "message": "No report was submitted. Try again.",
+    }
+    check = CheckResult.from_dict(stored)
+    assert check.note == "" and dict(check.note_values) == {}
+    assert results_service.check_message(check, None, None) == stored["message"]
+
+
+def test_an_outcome_note_is_filled_in_for_the_english_text():
+    outcome = Outcome.failed({}, note="%(count)d exports broke.", note_values={"count": 3})
+    assert outcome.note_text() == "3 exports broke."
+    assert Outcome.failed({}).note_text() == ""
+
+
+NOTE = "The submitted report was deleted."
+
+
+@pytest.fixture
+def deleted_report_attempt(db_session, graded_attempt) -> Attempt:
+    """A graded attempt whose first check is stored as failed for a deleted report."""
+    record = results_service.latest_grade_record(db_session, graded_attempt)
+    stored = copy.deepcopy(record.result)
+    first = stored["checks"][0]
+    failed = Outcome.failed({"reason": "deleted"}, note=NOTE)
+    first.update(
+        status="fail",
+        score=0.0,
+        message=f"{failed.note_text()} Try again.",
+        note=failed.note,
+        note_values={},
+    )
+    record.result = stored
+    db_session.commit()
+    return graded_attempt
+
+
+def _noted(db_session, attempt: Attempt) -> CheckResult:
+    result = results_service.latest_grade(db_session, attempt)
+    return next(c for c in result.checks if c.note == NOTE)
+
+
+def test_a_check_note_reads_in_chinese_on_the_result_page(
+    client, trainee, db_session, deleted_report_attempt
+):
+    check = _noted(db_session, deleted_report_attempt)
+    assert check.message.startswith("The submitted report was deleted. ")
+    login(client, trainee)
+    path = f"/attempts/{deleted_report_attempt.id}/result"
+    english = client.get(path).get_data(as_text=True)
+    chinese = client.get(path, headers=ZH).get_data(as_text=True)
+    assert "The submitted report was deleted." in english
+    assert "已提交的報表已被刪除。" in chinese
+    assert "The submitted report was deleted." not in chinese
+
+
+def test_a_check_note_reads_in_chinese_on_the_review_page(
+    client, assessor, db_session, deleted_report_attempt
+):
+    _noted(db_session, deleted_report_attempt)
+    login(client, assessor)
+    path = f"/review/attempts/{deleted_report_attempt.id}"
+    chinese = client.get(path, headers=ZH).get_data(as_text=True)
+    assert "已提交的報表已被刪除。" in chinese
+    assert "The submitted report was deleted." not in chinese
+    assert "The submitted report was deleted." in client.get(path).get_data(as_text=True)
+
+
+def test_a_result_stored_without_note_templates_still_shows_its_english_note(
+    client, trainee, db_session, deleted_report_attempt
+):
+    record = results_service.latest_grade_record(db_session, deleted_report_attempt)
+    stored = dict(record.result)
+    stored["checks"] = [
+        {k: v for k, v in c.items() if k not in ("note", "note_values")} for c in stored["checks"]
+    ]
+    db_session.add(
+        GradeRecord(
+            attempt_id=deleted_report_attempt.id,
+            overall=record.overall,
+            result=stored,
+            grader_version=record.grader_version,
+        )
+    )
+    db_session.commit()
+    login(client, trainee)
+    page = client.get(f"/attempts/{deleted_report_attempt.id}/result", headers=ZH)
+    assert "The submitted report was deleted." in page.get_data(as_text=True)
