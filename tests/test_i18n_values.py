@@ -124,3 +124,36 @@ def test_a_result_stored_without_note_templates_still_shows_its_english_note(
     login(client, trainee)
     page = client.get(f"/attempts/{deleted_report_attempt.id}/result", headers=ZH)
     assert "The submitted report was deleted." in page.get_data(as_text=True)
+
+
+@pytest.fixture
+def breached_attempt(db_session, graded_attempt) -> Attempt:
+    """A graded attempt whose stored result has DM-06 failed with one finding."""
+    record = results_service.latest_grade_record(db_session, graded_attempt)
+    stored = copy.deepcopy(record.result)
+    rule = next(r for r in stored["pdpo"] if r["rule_id"] == "DM-06")
+    finding = {k: rule[k] for k in ("rule_id", "title", "basis", "severity")} | {
+        "message": "Promotion sent after the opt-out.",
+        "event_ids": [],
+        "records": [],
+    }
+    rule.update(status="fail", reason="1 finding in the audit log.", findings=[finding])
+    record.result = stored
+    db_session.commit()
+    return graded_attempt
+
+
+def test_a_pdpo_rule_title_reads_in_chinese_on_the_result_and_review_pages(
+    client, trainee, assessor, breached_attempt
+):
+    title, chinese_title = "Direct marketing after an opt-out", "拒收後仍進行直接促銷"
+    login(client, trainee)
+    path = f"/attempts/{breached_attempt.id}/result"
+    assert title in client.get(path).get_data(as_text=True)
+    page = client.get(path, headers=ZH).get_data(as_text=True)
+    assert chinese_title in page and title not in page
+    client.post("/logout")
+    login(client, assessor)
+    path = f"/review/attempts/{breached_attempt.id}"
+    page = client.get(path, headers=ZH).get_data(as_text=True)
+    assert chinese_title in page and title not in page
