@@ -350,6 +350,8 @@ class GradingResult(_Record):
 
     ``checks``, ``items`` and ``pdpo`` keep the automatic results; ``overridden`` holds the
     assessor's decisions (target id -> override), which ``requirements`` and ``verdict`` apply.
+    ``reason_notes`` holds each of ``reasons`` as ``{"template", "values"}`` (the template marked
+    for translation); results stored before it have none and show ``reasons`` as written.
     """
 
     scenario_id: str
@@ -362,6 +364,7 @@ class GradingResult(_Record):
     reasons: tuple[str, ...]
     grader_version: str
     overridden: Mapping[str, AppliedOverride] = field(default_factory=_empty)
+    reason_notes: tuple[Mapping[str, Any], ...] = ()
 
     _NESTED = MappingProxyType(
         {
@@ -381,6 +384,7 @@ class GradingResult(_Record):
         _set(self, "verdict", Verdict(self.verdict))
         _set(self, "reasons", tuple(self.reasons))
         _set(self, "overridden", MappingProxyType(dict(self.overridden)))
+        _set(self, "reason_notes", freeze(tuple(self.reason_notes)))
 
     def check(self, check_id: str) -> CheckResult | None:
         """Return the automatic result of the check with this id, or None."""

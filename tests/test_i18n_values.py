@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from graders.results import CheckResult, Outcome, Status
+from graders.results import CheckResult, GradingResult, Outcome, Status
 from tests.conftest import login
 from training_platform import results_service
 from training_platform.models import Attempt, GradeRecord
@@ -157,3 +157,21 @@ def test_a_pdpo_rule_title_reads_in_chinese_on_the_result_and_review_pages(
     path = f"/review/attempts/{breached_attempt.id}"
     page = client.get(path, headers=ZH).get_data(as_text=True)
     assert chinese_title in page and title not in page
+
+
+def test_the_roll_up_reasons_keep_their_templates_through_storage(db_session, graded_attempt):
+    result = results_service.latest_grade(db_session, graded_attempt)
+    assert len(result.reason_notes) == len(result.reasons)
+    assert GradingResult.from_dict(result.to_dict()) == result
+    old = {k: v for k, v in result.to_dict().items() if k != "reason_notes"}
+    assert results_service.reasons_in_language(GradingResult.from_dict(old)) == list(result.reasons)
+
+
+def test_the_roll_up_reasons_read_in_chinese_on_the_review_page(client, assessor, graded_attempt):
+    login(client, assessor)
+    path = f"/review/attempts/{graded_attempt.id}"
+    english = client.get(path).get_data(as_text=True)
+    chinese = client.get(path, headers=ZH).get_data(as_text=True)
+    assert "PR 2.2 awaits review: item w-proposal needs an assessor." in english
+    assert "表現要求 2.2 待審閱：item w-proposal 需要評核員處理。" in chinese
+    assert "awaits review" not in chinese

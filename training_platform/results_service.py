@@ -283,12 +283,25 @@ def result_for_trainee(
 
 
 def note_in_language(template: str, values: Mapping[str, Any]) -> str:
-    """A grader's marked message template in the reader's language, its values filled in."""
+    """A grader's marked message template in the reader's language, its values filled in.
+
+    Values that are themselves marked text (a PDPO rule's title) are translated too; others
+    (ids, counts, names) have no translation and stay as they are.
+    """
     if not template:
         return ""
     if has_request_context() and "babel" in current_app.extensions:
-        return gettext(template, **dict(values))
+        shown = {k: gettext(v) if isinstance(v, str) and v else v for k, v in values.items()}
+        return gettext(template, **shown)
     return fill(template, values)
+
+
+def reasons_in_language(result: GradingResult) -> list[str]:
+    """The roll-up's reasons in the reader's language; as stored when kept without templates."""
+    notes = result.reason_notes
+    if len(notes) != len(result.reasons):
+        return list(result.reasons)
+    return [note_in_language(n.get("template", ""), n.get("values", {})) for n in notes]
 
 
 def check_message(check: CheckResult, feedback: Feedback | None, language: str | None) -> str:
