@@ -175,3 +175,15 @@ def test_the_roll_up_reasons_read_in_chinese_on_the_review_page(client, assessor
     assert "PR 2.2 awaits review: item w-proposal needs an assessor." in english
     assert "表現要求 2.2 待審閱：item w-proposal 需要評核員處理。" in chinese
     assert "awaits review" not in chinese
+
+
+def test_review_page_fragments_with_values_read_in_chinese(client, assessor, graded_attempt):
+    login(client, assessor)
+    path = f"/review/attempts/{graded_attempt.id}"
+    english = client.get(path).get_data(as_text=True)
+    chinese = client.get(path, headers=ZH).get_data(as_text=True)
+    number = graded_attempt.id
+    assert f"Attempt #{number}" in english and "Override this check" in english
+    assert f"嘗試 #{number}" in chinese and "推翻此檢查" in chinese
+    assert "項遵從" in chinese and "complied" not in chinese
+    assert "Override this" not in chinese and "characters; the automatic status" not in chinese
