@@ -11,6 +11,7 @@ import pytest
 
 from graders.results import CheckResult, GradingResult, Outcome, Status
 from tests.conftest import login
+from tests.platform_fixtures import apply_reference_solution
 from training_platform import results_service
 from training_platform.models import Attempt, GradeRecord
 
@@ -187,3 +188,21 @@ def test_review_page_fragments_with_values_read_in_chinese(client, assessor, gra
     assert f"嘗試 #{number}" in chinese and "推翻此檢查" in chinese
     assert "項遵從" in chinese and "complied" not in chinese
     assert "Override this" not in chinese and "characters; the automatic status" not in chinese
+
+
+def test_a_crm_refusal_with_values_reads_in_chinese(
+    client, trainee, sandbox_settings, started_attempt
+):
+    report_id = apply_reference_solution(sandbox_settings, started_attempt)["report"]
+    login(client, trainee)
+    path = f"/attempts/{started_attempt.id}/crm/reports/{report_id}/shares"
+    data = {"department": "marketing", "can_export": "y"}
+    client.post(path, data=data)  # the reference solution may have shared it already
+    english = client.post(path, data=data)
+    assert english.status_code == 400
+    assert "The report is already shared with Marketing (view and export)." in english.get_data(
+        as_text=True
+    )
+    chinese = client.post(path, data=data, headers=ZH).get_data(as_text=True)
+    assert "報表已分享給市場推廣（可檢視及匯出）。" in chinese
+    assert "already shared" not in chinese

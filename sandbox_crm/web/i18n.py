@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context
 
-from sandbox_crm.i18n import N_
+from sandbox_crm.i18n import N_, Message
 
 DEFAULT_LOCALE = "en"
 
@@ -116,6 +116,9 @@ def translated(text: Any) -> str:
     """Stored or computed text in the reader's language when it was marked; as it is otherwise."""
     if not text:
         return ""
+    if isinstance(text, Message):
+        values = {k: translated(v) if isinstance(v, Message) else v for k, v in text.values.items()}
+        return translate(text.template, **values)
     if _babel_ready():
         from flask_babel import gettext
 
