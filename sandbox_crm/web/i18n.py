@@ -79,8 +79,14 @@ def translate(text: str, **values: Any) -> str:
     return text % values if values else text
 
 
+def html_lang() -> str:
+    """The BCP 47 tag of the page language for `<html lang>`: `en`, `zh-Hant-HK`."""
+    return current_locale().replace("_", "-")
+
+
 def install(app: Flask) -> None:
     """Let CRM templates use `_()` even in an app without Flask-Babel (English as written)."""
+    app.jinja_env.globals.setdefault("crm_html_lang", html_lang)
     app.jinja_env.filters.setdefault("translated", translated)
     app.jinja_env.filters.setdefault("number", lambda value: f"{value:,}")
     if "babel" in app.extensions:
