@@ -322,6 +322,8 @@ def run_rule(ctx: GradingContext, rule: RuleType) -> RuleResult:
             b.message,
             b.event_ids,
             b.records,
+            template=b.template,
+            values=b.values,
         )
         for b in outcome.breaches
     )

@@ -256,7 +256,11 @@ class CheckResult(_Record):
 
 @dataclass(frozen=True)
 class Finding(_Record):
-    """One PDPO breach: which rule, why, and the audit events and records involved."""
+    """One PDPO breach: which rule, why, and the audit events and records involved.
+
+    ``message`` is English; ``template`` (marked for translation) and ``values`` let a page show
+    it in the reader's language. Findings stored without them show the English message.
+    """
 
     rule_id: str
     title: str
@@ -265,9 +269,13 @@ class Finding(_Record):
     message: str
     event_ids: tuple[int, ...] = ()
     records: tuple[tuple[str, int], ...] = ()
+    template: str = ""
+    values: Mapping[str, Any] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         _set(self, "severity", Severity(self.severity))
+        _set(self, "template", self.template or "")
+        _set(self, "values", freeze(self.values or {}))
         _set(self, "event_ids", tuple(int(e) for e in self.event_ids))
         _set(self, "records", tuple((str(t), int(i)) for t, i in self.records))
 

@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from graders.results import CheckResult, GradingResult, Outcome, Status
+from graders.results import CheckResult, Finding, GradingResult, Outcome, Status
 from tests.conftest import login
 from tests.platform_fixtures import apply_reference_solution
 from training_platform import results_service
@@ -206,3 +206,32 @@ def test_a_crm_refusal_with_values_reads_in_chinese(
     chinese = client.post(path, data=data, headers=ZH).get_data(as_text=True)
     assert "報表已分享給市場推廣（可檢視及匯出）。" in chinese
     assert "already shared" not in chinese
+
+
+def test_a_pdpo_finding_reads_in_chinese_on_the_review_page(
+    client, assessor, db_session, graded_attempt
+):
+    record = results_service.latest_grade_record(db_session, graded_attempt)
+    stored = copy.deepcopy(record.result)
+    rule = next(r for r in stored["pdpo"] if r["rule_id"] == "SEC-02")
+    template = "Export #%(export)s of personal data: %(problem)s."
+    values = {"export": 7, "problem": "not encrypted"}
+    finding = Finding(
+        "SEC-02",
+        rule["title"],
+        rule["basis"],
+        rule["severity"],
+        template % values,
+        template=template,
+        values=values,
+    )
+    assert Finding.from_dict(finding.to_dict()) == finding
+    rule.update(status="fail", reason="1 finding.", findings=[finding.to_dict()])
+    record.result = stored
+    db_session.commit()
+    login(client, assessor)
+    path = f"/review/attempts/{graded_attempt.id}"
+    assert "Export #7 of personal data: not encrypted." in client.get(path).get_data(as_text=True)
+    chinese = client.get(path, headers=ZH).get_data(as_text=True)
+    assert "個人資料匯出檔案 #7：not encrypted。" in chinese
+    assert "Export #7 of personal data" not in chinese

@@ -116,3 +116,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["check_message"] = lambda check: check_message(check, None, None)
     app.jinja_env.filters["in_language"] = note_in_language
     app.jinja_env.filters["reasons_in_language"] = reasons_in_language
+    app.jinja_env.filters["finding_message"] = lambda finding: (
+        note_in_language(finding.template, finding.values) if finding.template else finding.message
+    )
