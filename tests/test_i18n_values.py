@@ -235,3 +235,16 @@ def test_a_pdpo_finding_reads_in_chinese_on_the_review_page(
     chinese = client.get(path, headers=ZH).get_data(as_text=True)
     assert "個人資料匯出檔案 #7：not encrypted。" in chinese
     assert "Export #7 of personal data" not in chinese
+
+
+def test_the_report_page_describes_rows_and_sort_in_chinese(
+    client, trainee, sandbox_settings, started_attempt
+):
+    report_id = apply_reference_solution(sandbox_settings, started_attempt)["report"]
+    login(client, trainee)
+    path = f"/attempts/{started_attempt.id}/crm/reports/{report_id}"
+    english = client.get(path).get_data(as_text=True)
+    chinese = client.get(path, headers=ZH).get_data(as_text=True)
+    assert " where " in english and "Not sorted" in english
+    assert "，條件：" in chinese and "未排序" in chinese
+    assert " where " not in chinese and "Not sorted" not in chinese
