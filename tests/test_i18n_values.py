@@ -248,3 +248,13 @@ def test_the_report_page_describes_rows_and_sort_in_chinese(
     assert " where " in english and "Not sorted" in english
     assert "，條件：" in chinese and "未排序" in chinese
     assert " where " not in chinese and "Not sorted" not in chinese
+
+
+def test_the_direct_marketing_fields_are_named_in_chinese_in_the_builder(
+    client, trainee, started_attempt
+):
+    login(client, trainee)
+    path = f"/attempts/{started_attempt.id}/crm/reports/new"
+    assert "Direct marketing by email" in client.get(path).get_data(as_text=True)
+    chinese = client.get(path, headers=ZH).get_data(as_text=True)
+    assert "以電郵直接促銷" in chinese and "Direct marketing by email" not in chinese
