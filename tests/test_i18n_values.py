@@ -11,7 +11,7 @@ import pytest
 
 from graders.results import CheckResult, Finding, GradingResult, Outcome, Status
 from tests.conftest import login
-from tests.platform_fixtures import apply_reference_solution
+from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution
 from training_platform import results_service
 from training_platform.models import Attempt, GradeRecord
 
@@ -258,3 +258,14 @@ def test_the_direct_marketing_fields_are_named_in_chinese_in_the_builder(
     assert "Direct marketing by email" in client.get(path).get_data(as_text=True)
     chinese = client.get(path, headers=ZH).get_data(as_text=True)
     assert "以電郵直接促銷" in chinese and "Direct marketing by email" not in chinese
+
+
+def test_authoring_fragments_with_values_read_in_chinese(client, centre_admin, started_attempt):
+    login(client, centre_admin)
+    english = client.get("/authoring").get_data(as_text=True)
+    assert "trainees see: the built-in definitions" in english
+    chinese = client.get("/authoring", headers=ZH).get_data(as_text=True)
+    assert "的學員看到的內容" in chinese and "trainees see" not in chinese
+    history = f"/authoring/scenario/{SCENARIO_ID}"
+    assert "1 version" in client.get(history).get_data(as_text=True)
+    assert "1 個版本" in client.get(history, headers=ZH).get_data(as_text=True)
