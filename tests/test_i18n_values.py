@@ -269,3 +269,19 @@ def test_authoring_fragments_with_values_read_in_chinese(client, centre_admin, s
     history = f"/authoring/scenario/{SCENARIO_ID}"
     assert "1 version" in client.get(history).get_data(as_text=True)
     assert "1 個版本" in client.get(history, headers=ZH).get_data(as_text=True)
+
+
+def test_a_sort_on_two_fields_reads_as_one_sentence_in_each_language(app):
+    from types import SimpleNamespace
+
+    from sandbox_crm.reports.views import _describe_sort
+
+    report = SimpleNamespace(source="customers", sort=[["tier", "desc"], ["spend_12m", "asc"]])
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert (
+            _describe_sort(report)
+            == "Tier (descending), then Spend, last 12 months (HK$) (ascending)"
+        )
+    with app.test_request_context("/", headers=ZH):
+        text = _describe_sort(report)
+    assert "（遞減），其次 " in text and text.endswith("（遞增）")

@@ -345,19 +345,30 @@ def sec_04(ctx: GradingContext, settings: Sec04Settings) -> RuleOutcome:
         rows = plural(export.row_count, "row")
         if export.destination in OUTSIDE_COMPANY_DESTINATIONS:
             breaches.append(
-                Breach(
-                    f"Export #{export.id} of personal data ({rows}) was sent outside the "
-                    f"company: {export.destination}.",
+                breach(
+                    N_(
+                        "Export #%(export)s of personal data (%(rows)s) was sent outside the"
+                        " company: %(destination)s."
+                    ),
+                    {"export": export.id, "rows": rows, "destination": export.destination},
                     events,
                     records,
                 )
             )
         elif not (export.purpose or "").strip() and export.report_id not in task_reports:
             breaches.append(
-                Breach(
-                    f"Export #{export.id} of personal data ({rows}) from report "
-                    f"#{export.report_id} ({export.report.name!r}), which is not part of the "
-                    "task, records no purpose: an export with no business reason.",
+                breach(
+                    N_(
+                        "Export #%(export)s of personal data (%(rows)s) from report #%(report)s"
+                        " (%(name)r), which is not part of the task, records no purpose: an"
+                        " export with no business reason."
+                    ),
+                    {
+                        "export": export.id,
+                        "rows": rows,
+                        "report": export.report_id,
+                        "name": export.report.name,
+                    },
                     events,
                     records,
                 )

@@ -162,7 +162,10 @@ def _describe_sort(report: ReportDefinition) -> str:
             parts.append(translate("%(field)s (descending)", field=text))
         else:
             parts.append(translate("%(field)s (ascending)", field=text))
-    return translate(", then ").join(parts)
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        text = translate("%(sorted)s, then %(field)s", sorted=text, field=part)
+    return text
 
 
 # --- list -------------------------------------------------------------------------------------
