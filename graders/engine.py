@@ -50,6 +50,7 @@ from graders.results import (
     Severity,
     Status,
     Verdict,
+    fill,
 )
 from sandbox_crm.i18n import N_
 
@@ -269,9 +270,17 @@ def run_check(ctx: GradingContext, spec: Check, unit: Unit | None = None) -> Che
     else:
         message = ERROR_MESSAGE
     if outcome.note:
-        message = f"{outcome.note} {message}"
+        message = f"{outcome.note_text()} {message}"
     return CheckResult(
-        spec.id, spec.check, outcome.status, outcome.score, message, outcome.evidence, requirements
+        spec.id,
+        spec.check,
+        outcome.status,
+        outcome.score,
+        message,
+        outcome.evidence,
+        requirements,
+        note=outcome.note or "",
+        note_values=outcome.note_values,
     )
 
 
@@ -313,6 +322,8 @@ def run_rule(ctx: GradingContext, rule: RuleType) -> RuleResult:
             b.message,
             b.event_ids,
             b.records,
+            template=b.template,
+            values=b.values,
         )
         for b in outcome.breaches
     )
@@ -508,27 +519,55 @@ def roll_up(
     applied |= _overrides(pr_wanted, {f"pr:{pr}": r[0].value for pr, r in rolled.items()})
 
     reasons: list[str] = []
+    notes: list[dict[str, Any]] = []
+
+    def say(template: str, **values: Any) -> None:
+        reasons.append(fill(template, values))
+        notes.append({"template": template, "values": values})
+
     for r in critical:
-        reasons.append(f"Critical PDPO breach {r.rule_id} ({r.basis}, {r.title}): {_first(r)}")
+        say(
+            N_("Critical PDPO breach %(rule)s (%(basis)s, %(title)s): %(first)s"),
+            rule=r.rule_id,
+            basis=r.basis,
+            title=r.title,
+            first=_first(r),
+        )
     for r in high:
-        reasons.append(f"High PDPO finding {r.rule_id} ({r.basis}, {r.title}): {_first(r)}")
+        say(
+            N_("High PDPO finding %(rule)s (%(basis)s, %(title)s): %(first)s"),
+            rule=r.rule_id,
+            basis=r.basis,
+            title=r.title,
+            first=_first(r),
+        )
     requirements: list[RequirementResult] = []
     for pr in _pr_order(unit, by_pr):
         status, failed, waiting = rolled[pr]
         if f"pr:{pr}" in applied:
             status = RequirementStatus(applied[f"pr:{pr}"].status)
         elif status is RequirementStatus.NOT_DEMONSTRATED:
-            reasons.append(f"PR {pr} not demonstrated: {_targets(failed)} failed.")
+            say(
+                N_("PR %(pr)s not demonstrated: %(targets)s failed."),
+                pr=pr,
+                targets=_targets(failed),
+            )
         elif status is RequirementStatus.PENDING_REVIEW:
-            verb = "needs" if len(waiting) == 1 else "need"
-            reasons.append(f"PR {pr} awaits review: {_targets(waiting)} {verb} an assessor.")
+            if len(waiting) == 1:
+                template = N_("PR %(pr)s awaits review: %(targets)s needs an assessor.")
+            else:
+                template = N_("PR %(pr)s awaits review: %(targets)s need an assessor.")
+            say(template, pr=pr, targets=_targets(waiting))
         check_ids, item_ids = by_pr[pr]
         rule_ids = tuple(r.rule_id for r in serious) if pr in breach_prs else ()
         requirements.append(
             RequirementResult(pr, status, tuple(check_ids), tuple(item_ids), rule_ids)
         )
     for r in broken_rules:
-        reasons.append(f"PDPO rule {r.rule_id} could not be evaluated; an assessor must review.")
+        say(
+            N_("PDPO rule %(rule)s could not be evaluated; an assessor must review."),
+            rule=r.rule_id,
+        )
 
     statuses = {r.status for r in requirements}
     if critical:
@@ -538,24 +577,32 @@ def roll_up(
     elif RequirementStatus.PENDING_REVIEW in statuses or broken_rules or high:
         verdict = Verdict.PENDING_REVIEW
         if high:
-            listed = ", ".join(r.rule_id for r in high)
-            reasons.append(
-                f"A high PDPO finding ({listed}) keeps the attempt from an automatic "
-                '"competent": an assessor must decide (overriding the rule to pass lifts it).'
+            say(
+                N_(
+                    "A high PDPO finding (%(rules)s) keeps the attempt from an automatic"
+                    ' "competent": an assessor must decide (overriding the rule to pass lifts it).'
+                ),
+                rules=", ".join(r.rule_id for r in high),
             )
     else:
         verdict = Verdict.COMPETENT
-        reasons.append(
-            "Every performance requirement assessed was demonstrated, with no critical or high "
-            "PDPO finding."
+        say(
+            N_(
+                "Every performance requirement assessed was demonstrated, with no critical or high"
+                " PDPO finding."
+            )
         )
     minor = [r for r in failing_rules if r.severity not in _SERIOUS]
     if minor:
         listed = ", ".join(f"{r.rule_id} ({r.severity.value})" for r in minor)
-        reasons.append(f"Medium and low PDPO findings for the assessor: {listed}.")
+        say(N_("Medium and low PDPO findings for the assessor: %(rules)s."), rules=listed)
     for target, o in applied.items():
-        why = f": {o.reason}" if o.reason else ""
-        reasons.append(f"Assessor override of {target}: {o.automatic or '-'} -> {o.status}{why}.")
+        values = {"target": target, "automatic": o.automatic or "-", "status": o.status}
+        if o.reason:
+            template = N_("Assessor override of %(target)s: %(automatic)s -> %(status)s: %(why)s.")
+            say(template, **values, why=o.reason)
+        else:
+            say(N_("Assessor override of %(target)s: %(automatic)s -> %(status)s."), **values)
 
     return GradingResult(
         scenario_id=scenario.id,
@@ -568,6 +615,7 @@ def roll_up(
         reasons=tuple(reasons),
         grader_version=grader_version,
         overridden=applied,
+        reason_notes=tuple(notes),
     )
 
 

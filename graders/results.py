@@ -29,6 +29,7 @@ __all__ = [
     "Severity",
     "Status",
     "Verdict",
+    "fill",
     "freeze",
     "thaw",
 ]
@@ -119,6 +120,11 @@ def thaw(value: Any) -> Any:
     return value
 
 
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """A message template with its ``%(name)s`` placeholders filled in (as written if none)."""
+    return template % dict(values) if values else template
+
+
 def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
 
@@ -142,18 +148,25 @@ class Outcome:
     """What a check function returns; the engine adds the check id, feedback and requirements.
 
     ``note`` is an optional trainee-safe sentence the engine puts before the scenario's feedback
-    (e.g. "No report was submitted."); it must never reveal expected values.
+    (e.g. "No report was submitted."); it must never reveal expected values. It is a template
+    marked for translation (``%(name)s`` placeholders) filled in with ``note_values``.
     """
 
     status: Status
     score: float
     evidence: Mapping[str, Any] = field(default_factory=_empty)
     note: str | None = None
+    note_values: Mapping[str, Any] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         _set(self, "status", Status(self.status))
         _set(self, "score", _check_score(self.score))
         _set(self, "evidence", freeze(self.evidence))
+        _set(self, "note_values", freeze(self.note_values))
+
+    def note_text(self) -> str:
+        """The note in English with its values filled in ("" when there is none)."""
+        return fill(self.note or "", self.note_values)
 
     @classmethod
     def passed(cls, evidence: Mapping[str, Any] | None = None, score: float = 1.0) -> Outcome:
@@ -166,9 +179,10 @@ class Outcome:
         evidence: Mapping[str, Any] | None = None,
         score: float = 0.0,
         note: str | None = None,
+        note_values: Mapping[str, Any] | None = None,
     ) -> Outcome:
-        """A failing outcome."""
-        return cls(Status.FAIL, score, evidence or {}, note)
+        """A failing outcome; ``note`` is a marked template filled in with ``note_values``."""
+        return cls(Status.FAIL, score, evidence or {}, note, note_values or {})
 
     @classmethod
     def judge(cls, ok: bool, evidence: Mapping[str, Any], score: float | None = None) -> Outcome:
@@ -214,7 +228,12 @@ class _Record:
 
 @dataclass(frozen=True)
 class CheckResult(_Record):
-    """The result of one scenario check."""
+    """The result of one scenario check.
+
+    ``message`` is the English text (the check's note, filled in, then the feedback); ``note`` and
+    ``note_values`` keep the note's marked template and values so that pages can translate it.
+    Results stored before these fields load with them empty and show the English message.
+    """
 
     check_id: str
     check_type: str
@@ -223,17 +242,25 @@ class CheckResult(_Record):
     message: str
     evidence: Mapping[str, Any] = field(default_factory=_empty)
     requirements: tuple[str, ...] = ()
+    note: str = ""
+    note_values: Mapping[str, Any] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         _set(self, "status", Status(self.status))
         _set(self, "score", _check_score(self.score))
         _set(self, "evidence", freeze(self.evidence))
         _set(self, "requirements", tuple(self.requirements))
+        _set(self, "note", self.note or "")
+        _set(self, "note_values", freeze(self.note_values or {}))
 
 
 @dataclass(frozen=True)
 class Finding(_Record):
-    """One PDPO breach: which rule, why, and the audit events and records involved."""
+    """One PDPO breach: which rule, why, and the audit events and records involved.
+
+    ``message`` is English; ``template`` (marked for translation) and ``values`` let a page show
+    it in the reader's language. Findings stored without them show the English message.
+    """
 
     rule_id: str
     title: str
@@ -242,9 +269,13 @@ class Finding(_Record):
     message: str
     event_ids: tuple[int, ...] = ()
     records: tuple[tuple[str, int], ...] = ()
+    template: str = ""
+    values: Mapping[str, Any] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         _set(self, "severity", Severity(self.severity))
+        _set(self, "template", self.template or "")
+        _set(self, "values", freeze(self.values or {}))
         _set(self, "event_ids", tuple(int(e) for e in self.event_ids))
         _set(self, "records", tuple((str(t), int(i)) for t, i in self.records))
 
@@ -327,6 +358,8 @@ class GradingResult(_Record):
 
     ``checks``, ``items`` and ``pdpo`` keep the automatic results; ``overridden`` holds the
     assessor's decisions (target id -> override), which ``requirements`` and ``verdict`` apply.
+    ``reason_notes`` holds each of ``reasons`` as ``{"template", "values"}`` (the template marked
+    for translation); results stored before it have none and show ``reasons`` as written.
     """
 
     scenario_id: str
@@ -339,6 +372,7 @@ class GradingResult(_Record):
     reasons: tuple[str, ...]
     grader_version: str
     overridden: Mapping[str, AppliedOverride] = field(default_factory=_empty)
+    reason_notes: tuple[Mapping[str, Any], ...] = ()
 
     _NESTED = MappingProxyType(
         {
@@ -358,6 +392,7 @@ class GradingResult(_Record):
         _set(self, "verdict", Verdict(self.verdict))
         _set(self, "reasons", tuple(self.reasons))
         _set(self, "overridden", MappingProxyType(dict(self.overridden)))
+        _set(self, "reason_notes", freeze(tuple(self.reason_notes)))
 
     def check(self, check_id: str) -> CheckResult | None:
         """Return the automatic result of the check with this id, or None."""

@@ -230,11 +230,23 @@ def _activate(page, selector: str) -> None:
         page.keyboard.press("Enter")
 
 
-def test_the_trainee_path_works_with_the_keyboard_alone(live_server, browser_page):
+# Per language: the scenario's title on the unit page and the export's download link.
+KEYBOARD_TEXTS = {
+    "en": ("Monthly VIP report", "Download XLSX"),
+    "zh_Hant_HK": ("為市場推廣部編製每月貴賓會員報告", "下載 XLSX"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(KEYBOARD_TEXTS))
+def test_the_trainee_path_works_with_the_keyboard_alone(live_server, browser_page, language):
     page = browser_page
     email = next(address for r, address, _name in DEMO_ACCOUNTS if r == Role.TRAINEE)
+    scenario_title, download = KEYBOARD_TEXTS[language]
 
     page.goto(f"{live_server}/login")
+    if language != "en":  # the header switcher, by keyboard too
+        _activate(page, f"form.language-switcher button[value={language}]")
+        assert page.locator("html").get_attribute("lang") == language.replace("_", "-")
     _tab_to(page, "input[name=email]")
     page.keyboard.type(email)
     _tab_to(page, "input[name=password]")
@@ -244,7 +256,7 @@ def test_the_trainee_path_works_with_the_keyboard_alone(live_server, browser_pag
 
     _activate(page, f"a[href$='/units/{VIP_UNIT}']")
     page.wait_for_url(f"{live_server}/units/{VIP_UNIT}")
-    scenario = page.locator("li.scenario-item", has_text="Monthly VIP report")
+    scenario = page.locator("li.scenario-item", has_text=scenario_title)
     start = scenario.locator("form").first.get_attribute("action")
     _activate(page, f"form[action='{start}'] button[type=submit]")
     page.wait_for_url(re.compile(r"/attempts/\d+$"))
@@ -290,7 +302,7 @@ def test_the_trainee_path_works_with_the_keyboard_alone(live_server, browser_pag
     _choose(page, "form[action$='/exports'] select[name=file_format]", "xlsx")
     _activate(page, "form[action$='/exports'] button[type=submit]")
     page.wait_for_url(report_url)
-    assert page.locator("a:has-text('Download XLSX')").count() == 1
+    assert page.locator(f"a:has-text('{download}')").count() == 1
 
     _activate(page, f"a[href$='{attempt_url.removeprefix(live_server)}']")
     page.wait_for_url(attempt_url)

@@ -368,7 +368,7 @@ def test_a_unit_upload_is_published_for_the_centre(admin_client, centre_admin, d
     assert "replaces the built-in one" in listing
     # Its history opens on the centre's versions and links to the built-in ones, and back.
     own = admin_client.get(f"/authoring/unit/{OTHER_UNIT}").get_data(as_text=True)
-    assert "your centre&#39;s · 1 version" in own
+    assert "your centre's · 1 version" in own
     assert f'href="/authoring/unit/{OTHER_UNIT}?origin=builtin">Built-in versions' in own
     builtin_page = admin_client.get(f"/authoring/unit/{OTHER_UNIT}?origin=builtin").get_data(
         as_text=True

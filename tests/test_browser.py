@@ -257,3 +257,110 @@ def _switch_user(page, live_server: str, role: Role, next_path: str) -> None:
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button:has-text('Sign in')")
     page.wait_for_url(f"{live_server}{next_path}")
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _in_chinese(page, what: str) -> None:
+    """The page is served in Traditional Chinese (its language and its text) and passes axe."""
+    assert page.locator("html").get_attribute("lang", timeout=TIMEOUT_MS).startswith("zh"), what
+    assert CJK.search(page.locator("main").first.inner_text()), what
+    assert_accessible(page, what)
+
+
+def test_a_trainee_completes_the_scenario_in_chinese(live_server, browser_page):
+    page = browser_page
+    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
+
+    # Switch to Chinese with the header switcher before signing in; the choice is kept.
+    page.goto(f"{live_server}/login")
+    page.click("form.language-switcher button[value=zh_Hant_HK]")
+    page.wait_for_url(re.compile(r"/login"))
+    _in_chinese(page, "sign-in page in Chinese")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live_server}/units")
+    _in_chinese(page, "catalogue in Chinese")
+
+    page.click(f"td a:has-text('{VIP_UNIT}')")
+    page.wait_for_url(f"{live_server}/units/{VIP_UNIT}")
+    _in_chinese(page, "unit page in Chinese")
+    scenario = page.locator("li.scenario-item", has_text="為市場推廣部編製每月貴賓會員報告")
+    scenario.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/attempts/\d+$"))
+    attempt_url = page.url
+    assert CJK.search(page.locator("#brief").inner_text())
+    _in_chinese(page, "attempt page in Chinese")
+
+    # The CRM in Chinese: build, save, share, run and export the report.
+    page.click("a[href$='/crm/']")
+    page.wait_for_url(re.compile(r"/crm/$"))
+    _in_chinese(page, "CRM home in Chinese")
+    page.click("nav.sidenav a[href$='/crm/reports']")
+    page.click("a[href$='/reports/new']")
+    _in_chinese(page, "report builder in Chinese")
+    page.fill("#name", REPORT_NAME)
+    page.fill("#purpose", "Marketing email invitation to the spring VIP preview evening")
+    boxes = page.locator("input[name=columns]")
+    for index in range(boxes.count()):
+        box = boxes.nth(index)
+        box.set_checked(box.get_attribute("value") in COLUMNS)
+    page.select_option("#match", "all")
+    for index, (field, op, value) in enumerate(FILTERS):
+        page.select_option(f"select[name='filters-{index}-field']", field)
+        page.select_option(f"select[name='filters-{index}-op']", op)
+        page.fill(f"input[name='filters-{index}-value']", value)
+    page.select_option("#sort_field", "spend_12m")
+    page.select_option("#sort_dir", "desc")
+    page.click("button.btn--primary[type=submit]:has-text('儲存')")
+    page.wait_for_url(re.compile(r"/crm/reports/\d+$"))
+    report_url = page.url
+    _in_chinese(page, "report page in Chinese")
+    share = page.locator("form[action$='/shares']")
+    share.locator("select[name=department]").select_option("marketing")
+    share.locator("input[name=can_export]").check()
+    share.locator("button[type=submit]").click()
+    page.wait_for_url(report_url)
+    page.click("form[action$='/runs'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    _in_chinese(page, "report run in Chinese")
+    page.click(f"a[href='{report_url.removeprefix(live_server)}']")
+    page.wait_for_url(report_url)
+    export = page.locator("form[action$='/exports']")
+    export.locator("textarea[name=purpose]").fill(
+        "Email invitations to the spring VIP preview evening (Marketing)"
+    )
+    export.locator("select[name=destination]").select_option("internal_shared_drive")
+    export.locator("select[name=for_department]").select_option("marketing")
+    export.locator("input[name=encrypted]").check()
+    export.locator("button[type=submit]").click()
+    page.wait_for_url(report_url)
+    _in_chinese(page, "report page after the export in Chinese")
+
+    # Back to the brief: answer, choose the report, submit, read the result.
+    page.click("a.trainer-strip__back")
+    page.wait_for_url(attempt_url)
+    page.check("input[name='answer-q-objective'][value='b']")
+    for option in ("a", "b", "d"):
+        page.check(f"input[name='answer-q-access'][value='{option}']")
+    page.check("input[name='answer-q-sensitivity'][value='b']")
+    page.check("input[name='answer-q-pdpo'][value='c']")
+    page.check("input[name='answer-q-upgrade'][value='b']")
+    page.fill(
+        "textarea[name='answer-w-activity']",
+        "邀請同意接收電郵推廣的白金會員出席沙田分店的私人造型活動。",
+    )
+    page.click("form.questions-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/attempts/\d+(#questions)?$"))
+    assert page.locator(".alert-success").count() == 1
+    assert CJK.search(page.locator(".alert-success").inner_text())
+    page.select_option("#deliverable-report", label=REPORT_NAME)
+    page.check("#confirm")
+    page.click("form[action$='/submit'] button[type=submit]")
+    page.wait_for_url(f"{attempt_url}/result")
+    _in_chinese(page, "result page in Chinese")
+    assert CJK.search(page.locator("#verdict").inner_text())
+    assert "Pending assessor review" not in page.locator("#verdict").inner_text()
+    assert re.search(r"[\u4e00-\u9fff]", page.locator("#pr-2\\.1").inner_text())

@@ -278,7 +278,7 @@ def test_export_made_one_good_export_does_not_hide_a_bad_one(attempt: Attempt) -
     assert outcome.evidence["right_exports"] == (second.id,)
     assert outcome.evidence["bad_exports"] == (first.id,)
     assert [e["problems"] for e in outcome.evidence["exports"]] == [("not encrypted",), ()]
-    assert outcome.note is not None and f"export #{first.id}: not encrypted" in outcome.note
+    assert f"export #{first.id}: not encrypted" in outcome.note_text()
     assert outcome.score == pytest.approx(0.5)
 
 
@@ -307,8 +307,8 @@ def test_export_made_judges_exports_of_other_reports(attempt: Attempt) -> None:
     assert listed[leak.id]["personal_data"] is True
     assert listed[leak.id]["of_this_report"] is False
     assert outcome.evidence["bad_exports"] == (leak.id,)
-    assert "destination personal_email is not approved" in (outcome.note or "")
-    assert "no purpose recorded" in (outcome.note or "")
+    assert "destination personal_email is not approved" in outcome.note_text()
+    assert "no purpose recorded" in outcome.note_text()
 
 
 def test_export_made_other_files_follow_the_file_rules_not_the_department(

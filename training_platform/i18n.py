@@ -23,6 +23,7 @@ from flask_babel import format_decimal as babel_decimal
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from sandbox_crm.i18n import Message
 from training_platform.db import get_session
 from training_platform.security import is_safe_next
 
@@ -124,7 +125,13 @@ def format_money(value: int | float | Decimal | None) -> str:
 
 
 def translated(text: str | None) -> str:
-    """Stored text (a grader's note, a refusal) in the reader's language when it was marked."""
+    """Stored text (a grader's note, a refusal) in the reader's language when it was marked.
+
+    A ``Message`` (text with values) is translated from its template, then filled in.
+    """
+    if isinstance(text, Message):
+        values = {k: translated(v) if isinstance(v, Message) else v for k, v in text.values.items()}
+        return gettext(text.template, **values)
     return gettext(text) if text else ""
 
 

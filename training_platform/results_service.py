@@ -13,13 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app, has_request_context
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from graders.definitions import Feedback, Mode, WrittenItem, localised
 from graders.engine import WRITTEN_PASS_MARK, roll_up
 from graders.registry import PDPO_RULES, load_builtin, rule_key
-from graders.results import AppliedOverride, GradingResult, RequirementStatus, Severity, Status
+from graders.results import (
+    AppliedOverride,
+    CheckResult,
+    GradingResult,
+    RequirementStatus,
+    Severity,
+    Status,
+    fill,
+)
 from sandbox_crm.i18n import N_
 from training_platform.definitions_store import scenario_of, unit_of
 from training_platform.errors import CONFLICT, ServiceError
@@ -272,6 +282,40 @@ def result_for_trainee(
     )
 
 
+def note_in_language(template: str, values: Mapping[str, Any]) -> str:
+    """A grader's marked message template in the reader's language, its values filled in.
+
+    Values that are themselves marked text (a PDPO rule's title) are translated too; others
+    (ids, counts, names) have no translation and stay as they are.
+    """
+    if not template:
+        return ""
+    if has_request_context() and "babel" in current_app.extensions:
+        shown = {k: gettext(v) if isinstance(v, str) and v else v for k, v in values.items()}
+        return gettext(template, **shown)
+    return fill(template, values)
+
+
+def reasons_in_language(result: GradingResult) -> list[str]:
+    """The roll-up's reasons in the reader's language; as stored when kept without templates."""
+    notes = result.reason_notes
+    if len(notes) != len(result.reasons):
+        return list(result.reasons)
+    return [note_in_language(n.get("template", ""), n.get("values", {})) for n in notes]
+
+
+def check_message(check: CheckResult, feedback: Feedback | None, language: str | None) -> str:
+    """A check's message for the trainee: its note and the scenario's feedback, in this language.
+
+    Results stored before notes were kept apart carry no ``note``; their message shows as stored.
+    """
+    english = fill(check.note, check.note_values) if check.note else ""
+    if not english or not check.message.startswith(english):
+        return _feedback_in(check.message, feedback, language)
+    rest = check.message[len(english) :]
+    return note_in_language(check.note, check.note_values) + _feedback_in(rest, feedback, language)
+
+
 def _feedback_in(message: str, feedback: Feedback | None, language: str | None) -> str:
     """The graded message with the scenario's feedback text, which ends it, in this language."""
     if not message or feedback is None or not language:
@@ -379,8 +423,8 @@ def trainee_result(
                         status=in_force(target, check.status),
                         message=""
                         if withheld
-                        else _feedback_in(
-                            check.message,
+                        else check_message(
+                            check,
                             spec.feedback if (spec := check_specs.get(check_id)) else None,
                             language,
                         ),

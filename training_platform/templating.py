@@ -104,6 +104,18 @@ def format_datetime(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
 
 def init_app(app: Flask) -> None:
     """Register the helpers as Jinja globals and filters."""
+    from training_platform.results_service import (
+        check_message,
+        note_in_language,
+        reasons_in_language,
+    )
+
     app.jinja_env.globals.update(url_with_args=url_with_args, badge_tone=badge_tone)
     app.jinja_env.filters.update(humanise=humanise, datetime=format_datetime)
     app.jinja_env.filters["localised"] = localised
+    app.jinja_env.filters["check_message"] = lambda check: check_message(check, None, None)
+    app.jinja_env.filters["in_language"] = note_in_language
+    app.jinja_env.filters["reasons_in_language"] = reasons_in_language
+    app.jinja_env.filters["finding_message"] = lambda finding: (
+        note_in_language(finding.template, finding.values) if finding.template else finding.message
+    )

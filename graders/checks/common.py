@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from graders.context import DELIVERABLE_PREFIX, GradingContext
 from graders.results import Outcome, Status, freeze, thaw
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import Department, ReportDefinition, SandboxBase
 from sandbox_crm.plants import known_plant_kinds
 from sandbox_crm.query import QueryError, select_keys, select_rows, validate_condition
@@ -278,13 +279,13 @@ def load_report(ctx: GradingContext, ref: str) -> ReportDefinition | Outcome:
     if report_id is None:
         return Outcome.failed(
             {"reason": f"no report was submitted for deliverable {ref!r}"},
-            note="No report was submitted.",
+            note=N_("No report was submitted."),
         )
     report = ctx.final.get(ReportDefinition, report_id)
     if report is None:
         return Outcome.failed(
             {"reason": f"report {report_id} submitted for {ref!r} does not exist"},
-            note="The submitted report could not be found.",
+            note=N_("The submitted report could not be found."),
         )
     if report.is_deleted:
         return Outcome.failed(
@@ -292,7 +293,7 @@ def load_report(ctx: GradingContext, ref: str) -> ReportDefinition | Outcome:
                 "reason": f"report {report_id} submitted for {ref!r} was deleted",
                 "report_id": report_id,
             },
-            note="The submitted report was deleted.",
+            note=N_("The submitted report was deleted."),
         )
     return report
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from graders.checks.common import DeliverableRef, Params, department_codes, load_report
 from graders.context import GradingContext
-from graders.pdpo.base import holds_personal_data, plural, purpose_problem
+from graders.pdpo.base import holds_personal_data, purpose_problem
 from graders.registry import check
 from graders.results import Outcome
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import APPROVED_EXPORT_DESTINATIONS, ReportExport
 
 
@@ -96,12 +97,15 @@ def export_made(ctx: GradingContext, params: ExportMadeParams) -> Outcome:
         "for_department": params.for_department,
     }
     if not any(e["of_this_report"] for e in judged):
-        return Outcome.failed(evidence, note="The report was not exported.")
+        return Outcome.failed(evidence, note=N_("The report was not exported."))
     if right and not bad:
         return Outcome.passed(evidence)
-    note = None
+    note, values = None, {}
     if bad:
         listed = "; ".join(f"export #{e['export_id']}: {', '.join(e['problems'])}" for e in bad)
-        note = f"{plural(len(bad), 'export')} broke the rules for exported files ({listed})."
-        note = note[0].upper() + note[1:]
-    return Outcome.failed(evidence, score=0.5 if right else best, note=note)
+        if len(bad) == 1:
+            note = N_("1 export broke the rules for exported files (%(listed)s).")
+        else:
+            note = N_("%(count)d exports broke the rules for exported files (%(listed)s).")
+        values = {"count": len(bad), "listed": listed}
+    return Outcome.failed(evidence, score=0.5 if right else best, note=note, note_values=values)

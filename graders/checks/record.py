@@ -12,6 +12,7 @@ from graders.checks.common import Params, as_json, entity_model
 from graders.context import DELIVERABLE_PREFIX, GradingContext
 from graders.registry import check
 from graders.results import Outcome
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import SandboxBase
 
 
@@ -68,7 +69,7 @@ def field_equals(ctx: GradingContext, params: FieldEqualsParams) -> Outcome:
             if value is None:
                 return Outcome.failed(
                     {"reason": f"no entity was submitted for {params.match[name]!r}"},
-                    note="A required deliverable was not submitted.",
+                    note=N_("A required deliverable was not submitted."),
                 )
         resolved[name] = value
         column = table.c[name]

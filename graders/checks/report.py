@@ -33,6 +33,7 @@ from graders.checks.common import (
 from graders.context import GradingContext
 from graders.registry import check
 from graders.results import Outcome
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import Sensitivity
 from sandbox_crm.query import QueryError, select_keys
 from sandbox_crm.sources import SOURCES, get_source
@@ -61,7 +62,7 @@ def _source_problem(report_source: str, expected: str | None, where: Condition) 
                 "problems": problems,
                 "found_source": report_source,
             },
-            note="The report is not built on the data this task is about.",
+            note=N_("The report is not built on the data this task is about."),
         )
     return None
 
@@ -78,7 +79,7 @@ def _check_source_and_condition(source: str | None, where: Condition) -> None:
 def _bad_filters(report_id: int, exc: QueryError) -> Outcome:
     return Outcome.failed(
         {"reason": f"the report's filters cannot be run: {exc}", "report_id": report_id},
-        note="The report's filters could not be run.",
+        note=N_("The report's filters could not be run."),
     )
 
 

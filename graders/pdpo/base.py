@@ -8,8 +8,9 @@ rule's id, title, legal basis and severity, so rule functions do not repeat them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from graders.checks.common import column_names
 from graders.registry import rule
@@ -22,6 +23,7 @@ __all__ = [
     "PURPOSE_MIN_LENGTH",
     "Breach",
     "RuleOutcome",
+    "breach",
     "export_columns",
     "holds_personal_data",
     "judged",
@@ -44,11 +46,28 @@ PERSONAL = frozenset({Sensitivity.PERSONAL.value, Sensitivity.SENSITIVE.value})
 
 @dataclass(frozen=True)
 class Breach:
-    """One breach found by a rule: a plain-words message, the events and the records involved."""
+    """One breach found by a rule: a plain-words message, the events and the records involved.
+
+    ``template`` and ``values``, when given, are the message as a marked template and the values
+    it is filled in with, so that a page can show it translated (see ``breach``).
+    """
 
     message: str
     event_ids: tuple[int, ...] = ()
     records: tuple[tuple[str, int], ...] = ()
+    template: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+def breach(
+    template: str,
+    values: Mapping[str, Any],
+    event_ids: Sequence[int] = (),
+    records: Sequence[tuple[str, int]] = (),
+) -> Breach:
+    """A breach whose message is ``template`` (marked with ``N_``) filled in with ``values``."""
+    message = template % dict(values)
+    return Breach(message, tuple(event_ids), tuple(records), template, dict(values))
 
 
 @dataclass(frozen=True)

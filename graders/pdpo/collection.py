@@ -26,6 +26,7 @@ from graders.pdpo.base import (
 )
 from graders.registry import rule
 from sandbox_crm.hkid import find_hkids, is_valid_hkid
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
     Campaign,
     ConsentRecord,
@@ -66,7 +67,10 @@ def _masked(values: Sequence[str] | set[str]) -> str:
 
 
 @rule(
-    "COL-04", title="HKID number stored without need", basis="DPP1(1); ID Code 2.3", severity="high"
+    "COL-04",
+    title=N_("HKID number stored without need"),
+    basis="DPP1(1); ID Code 2.3",
+    severity="high",
 )
 def col_04(ctx: GradingContext) -> RuleOutcome:
     """No full or partial HKID is stored on a customer in the attempt without a recorded basis."""
@@ -144,7 +148,7 @@ def _output_breach(
 
 @rule(
     "COL-07",
-    title="HKID number in free text, report output or export",
+    title=N_("HKID number in free text, report output or export"),
     basis="DPP1(1), DPP4; ID Code 2.7",
     severity="high",
 )
@@ -178,7 +182,9 @@ def _hkid_core(hkid: str) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else ("", "")
 
 
-@rule("COL-08", title="Member number derived from an HKID", basis="ID Code 2.8", severity="medium")
+@rule(
+    "COL-08", title=N_("Member number derived from an HKID"), basis="ID Code 2.8", severity="medium"
+)
 def col_08(ctx: GradingContext) -> RuleOutcome:
     """A member number set in the attempt is not derived from the customer's HKID number."""
     customers = ctx.touched(Customer, ("member_no", "hkid"))
@@ -206,7 +212,7 @@ def col_08(ctx: GradingContext) -> RuleOutcome:
 
 register_not_applicable(
     "COL-01",
-    title="No collection notice recorded at collection",
+    title=N_("No collection notice recorded at collection"),
     basis="DPP1(3)",
     severity="medium",
     checks="A customer created through a collection channel has the PICS version recorded as "
@@ -216,7 +222,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "COL-02",
-    title="Incomplete collection notice",
+    title=N_("Incomplete collection notice"),
     basis="DPP1(3)",
     severity="medium",
     checks="The active PICS states purposes, transferee classes, obligatory/voluntary fields, "
@@ -226,7 +232,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "COL-03",
-    title="Excessive data at membership sign-up",
+    title=N_("Excessive data at membership sign-up"),
     basis="DPP1(1)",
     severity="medium",
     checks="Membership sign-up stores only fields on the purpose allow-list.",
@@ -235,7 +241,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "COL-05",
-    title="HKID number without a permitted basis",
+    title=N_("HKID number without a permitted basis"),
     basis="ID Code 2.3",
     severity="high",
     checks="Any stored HKID has a recorded permitted basis linked to the order or document "

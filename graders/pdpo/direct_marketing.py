@@ -22,6 +22,7 @@ from graders.context import GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, judged, plural, register_not_applicable
 from graders.registry import rule
 from sandbox_crm.consent import consent_order, current_consent
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
     ConsentMethod,
     ConsentPurpose,
@@ -277,7 +278,7 @@ def _scope(messages: Iterable[_Sent], kind: str) -> str:
     return f"{plural(len(list(messages)), kind + ' message')} sent in the attempt"
 
 
-@rule("DM-01", title="Direct marketing without consent", basis="s35E", severity="critical")
+@rule("DM-01", title=N_("Direct marketing without consent"), basis="s35E", severity="critical")
 def dm_01(ctx: GradingContext) -> RuleOutcome:
     """No promotional message without a given / no-objection consent on its channel beforehand."""
     log = _log(ctx)
@@ -297,7 +298,7 @@ def dm_01(ctx: GradingContext) -> RuleOutcome:
 
 @rule(
     "DM-04",
-    title="Oral consent not confirmed in writing",
+    title=N_("Oral consent not confirmed in writing"),
     basis="s35E(1)(b)",
     severity="critical",
 )
@@ -318,7 +319,7 @@ def dm_04(ctx: GradingContext) -> RuleOutcome:
 
 @rule(
     "DM-05",
-    title="First marketing message without opt-out notice",
+    title=N_("First marketing message without opt-out notice"),
     basis="s35F",
     severity="critical",
 )
@@ -352,7 +353,7 @@ def dm_05(ctx: GradingContext) -> RuleOutcome:
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
-@rule("DM-06", title="Direct marketing after an opt-out", basis="s35G", severity="critical")
+@rule("DM-06", title=N_("Direct marketing after an opt-out"), basis="s35G", severity="critical")
 def dm_06(ctx: GradingContext) -> RuleOutcome:
     """Nothing promotional is sent after an opt-out was received, on any channel."""
     log = _log(ctx)
@@ -374,7 +375,10 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
 
 
 @rule(
-    "DM-08", title="Promotion in a service message", basis="s35A; HKSAR v HKBN", severity="critical"
+    "DM-08",
+    title=N_("Promotion in a service message"),
+    basis="s35A; HKSAR v HKBN",
+    severity="critical",
 )
 def dm_08(ctx: GradingContext) -> RuleOutcome:
     """Service messages to opted-out or non-consenting customers carry no promotional content."""
@@ -403,7 +407,7 @@ def dm_08(ctx: GradingContext) -> RuleOutcome:
 
 register_not_applicable(
     "DM-02",
-    title="Consent without a proper direct-marketing notice",
+    title=N_("Consent without a proper direct-marketing notice"),
     basis="s35C",
     severity="critical",
     checks="The consent relied on refers to a notice stating intent, data kinds, specific "
@@ -413,7 +417,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DM-03",
-    title="Marketing outside the consented data kinds or classes",
+    title=N_("Marketing outside the consented data kinds or classes"),
     basis="s35E",
     severity="critical",
     checks="The channel's data kind and the campaign's marketing class are within the consent.",
@@ -422,7 +426,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DM-07",
-    title="Audience not screened against opt-outs",
+    title=N_("Audience not screened against opt-outs"),
     basis="s35G; Ricacorp 2021",
     severity="critical",
     checks="Every campaign audience and manual marketing call is screened against the current "
@@ -432,7 +436,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DM-09",
-    title="Data provided to another company for its marketing",
+    title=N_("Data provided to another company for its marketing"),
     basis="s35J, s35K",
     severity="critical",
     checks="Data is given to another company for its marketing only with written consent.",
@@ -440,7 +444,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DM-10",
-    title="Provision continued after an opt-out",
+    title=N_("Provision continued after an opt-out"),
     basis="s35L",
     severity="critical",
     checks="After an opt-out from provision, no further provision and the recipients told.",
@@ -449,7 +453,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DM-11",
-    title="Marketing vendor not bound or given too much",
+    title=N_("Marketing vendor not bound or given too much"),
     basis="s35I(2); DPP4(2)",
     severity="high",
     checks="Marketing vendors are recorded as agents under contract and receive only consented, "

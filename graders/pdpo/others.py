@@ -14,6 +14,7 @@ from sqlalchemy import select
 from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, judged, plural, register_not_applicable
 from graders.registry import rule
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import ContactPoint, Customer, ReportDefinition
 
 EXPORTED_CONTACT_COLUMNS = {"email": "email", "mobile": "mobile", "address": "address"}
@@ -23,7 +24,7 @@ _NO_REQUESTS = "The sandbox does not yet record data access requests."
 _NO_CORRECTIONS = "The sandbox does not yet record data correction requests."
 
 
-@rule("ACC-01", title="Inaccurate contact data used", basis="DPP2(1)(b)", severity="low")
+@rule("ACC-01", title=N_("Inaccurate contact data used"), basis="DPP2(1)(b)", severity="low")
 def acc_01(ctx: GradingContext) -> RuleOutcome:
     """No message goes to, and no export holds, contact data flagged invalid and not corrected.
 
@@ -156,7 +157,7 @@ def _flagged_exports(
 
 register_not_applicable(
     "ACC-02",
-    title="Correction not passed on to recipients",
+    title=N_("Correction not passed on to recipients"),
     basis="s23(1)(c)",
     severity="medium",
     checks="After a correction, recipients from the previous 12 months are sent the correction.",
@@ -165,7 +166,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "RET-01",
-    title="Customer kept past retention",
+    title=N_("Customer kept past retention"),
     basis="DPP2(2); s26",
     severity="medium",
     checks="No customer kept past the retention schedule once a purge is due.",
@@ -173,7 +174,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "RET-02",
-    title="Unsafe or over-kept backups",
+    title=N_("Unsafe or over-kept backups"),
     basis="DPP2(2); DPP4",
     severity="medium",
     checks="Backups holding personal data are encrypted, expire per policy, and do not "
@@ -182,7 +183,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "USE-01",
-    title="Use outside the notified purposes",
+    title=N_("Use outside the notified purposes"),
     basis="DPP3",
     severity="high",
     checks="Every use (campaign, report run, export, transfer) states a purpose within the "
@@ -193,7 +194,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "USE-02",
-    title="Sharing with affiliates or other companies",
+    title=N_("Sharing with affiliates or other companies"),
     basis="DPP3; EC Healthcare 2022",
     severity="high",
     checks="No sharing with affiliated brands or other companies unless the notice named that "
@@ -203,7 +204,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "USE-03",
-    title="New-purpose use after withdrawal",
+    title=N_("New-purpose use after withdrawal"),
     basis="s2(3)",
     severity="high",
     checks="No new-purpose use after the consent was withdrawn in writing.",
@@ -212,7 +213,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DAR-01",
-    title="Access request not completed in 40 days",
+    title=N_("Access request not completed in 40 days"),
     basis="s19(1)",
     severity="high",
     checks="Each access request is completed within 40 days.",
@@ -220,7 +221,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DAR-02",
-    title="No written notice by day 40",
+    title=N_("No written notice by day 40"),
     basis="s19(2)",
     severity="high",
     checks="If not completed by day 40, a written notice with reasons is sent by day 40.",
@@ -228,7 +229,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DAR-03",
-    title="Refusal without ground, writing or log entry",
+    title=N_("Refusal without ground, writing or log entry"),
     basis="s20, s21, s27",
     severity="high",
     checks="A refusal cites an s20 ground, is sent in writing within 40 days, and is logged.",
@@ -236,7 +237,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DAR-04",
-    title="Release without identity check or with others' data",
+    title=N_("Release without identity check or with others' data"),
     basis="s20(1)",
     severity="high",
     checks="Identity verified before release; the copy contains no other person's data.",
@@ -244,7 +245,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DAR-05",
-    title="Excessive or improper fee",
+    title=N_("Excessive or improper fee"),
     basis="s28",
     severity="medium",
     checks="No fee for correction; an access fee no more than the direct cost.",
@@ -252,7 +253,7 @@ register_not_applicable(
 )
 register_not_applicable(
     "DCR-01",
-    title="Correction request not handled in 40 days",
+    title=N_("Correction request not handled in 40 days"),
     basis="s23, s25",
     severity="high",
     checks="Each correction request is corrected or refused in writing with reasons within "

@@ -14,7 +14,7 @@ from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.consent import current_consent_status
 from sandbox_crm.hk_provider import DISTRICTS
-from sandbox_crm.i18n import N_
+from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import (
     Channel,
     CollectionNotice,
@@ -228,7 +228,9 @@ def _clean_contact_value(kind: str, value: str) -> str:
                 "value",
             )
         if not _EMAIL_RE.match(value):
-            raise OperationError(f"{value!r} is not a valid email address.", "value")
+            raise OperationError(
+                Message(N_("%(value)r is not a valid email address."), value=value), "value"
+            )
         return value
     if kind in (ContactKind.MOBILE, ContactKind.PHONE):
         raw = value
@@ -293,7 +295,12 @@ class UpdateContactPointArgs(Args):
                 select(Customer.id).where(Customer.member_no == self.member_no)
             ).first()
             if customer_id is None:
-                raise OperationError(f"There is no customer with member number {self.member_no!r}.")
+                raise OperationError(
+                    Message(
+                        N_("There is no customer with member number %(number)r."),
+                        number=self.member_no,
+                    )
+                )
         found = session.scalars(
             select(ContactPoint.id)
             .where(ContactPoint.customer_id == customer_id, ContactPoint.kind == self.kind)
@@ -301,7 +308,9 @@ class UpdateContactPointArgs(Args):
             .limit(1)
         ).first()
         if found is None:
-            raise OperationError(f"The customer has no {self.kind} contact.")
+            raise OperationError(
+                Message(N_("The customer has no %(kind)s contact."), kind=Message(self.kind))
+            )
         return found
 
 
@@ -420,7 +429,10 @@ def record_consent(
             select(CollectionNotice).where(CollectionNotice.version == notice_version)
         ).first()
         if notice is None:
-            raise OperationError(f"Unknown collection notice {notice_version!r}.", "notice_version")
+            raise OperationError(
+                Message(N_("Unknown collection notice %(notice)r."), notice=notice_version),
+                "notice_version",
+            )
     else:
         notice = session.scalars(
             select(CollectionNotice)

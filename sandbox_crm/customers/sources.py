@@ -135,6 +135,13 @@ _DM_CHANNEL_LABELS = {
     Channel.PHONE: "phone calls",
     Channel.POST: "post",
 }
+# The labels the direct-marketing fields are given below, marked so that pages translate them.
+_DM_FIELD_LABELS = (
+    N_("Direct marketing by email"),
+    N_("Direct marketing by SMS"),
+    N_("Direct marketing by phone calls"),
+    N_("Direct marketing by post"),
+)
 
 CUSTOMER_FIELDS = index_fields(
     column_field("customer_id", "Customer ID", "int", INT, Customer.id),

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from sandbox_crm.areas import area_modules
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now
+from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import Customer, Department, SandboxBase, StaffUser
 from sandbox_crm.registry import Registry
 
@@ -77,7 +78,9 @@ def get_entity(session: Session, model: type[M], entity_id: int, label: str) -> 
     """The row of ``model`` with this id; OperationError naming ``label`` if there is none."""
     entity = session.get(model, entity_id)
     if entity is None:
-        raise OperationError(f"There is no {label} with id {entity_id}.")
+        raise OperationError(
+            Message(N_("There is no %(label)s with id %(id)s."), label=Message(label), id=entity_id)
+        )
     return entity
 
 
@@ -93,7 +96,12 @@ def get_department(session: Session, code: Any, field: str = "department") -> De
         if department is not None:
             return department
     known = ", ".join(session.scalars(select(Department.code).order_by(Department.code)))
-    raise OperationError(f"Unknown department {code!r}; known departments: {known}.", field)
+    raise OperationError(
+        Message(
+            N_("Unknown department %(code)r; known departments: %(known)s."), code=code, known=known
+        ),
+        field,
+    )
 
 
 def apply_changes(
@@ -275,7 +283,12 @@ class CustomerArgs(Args):
             select(Customer.id).where(Customer.member_no == self.member_no)
         ).first()
         if found is None:
-            raise OperationError(f"There is no customer with member number {self.member_no!r}.")
+            raise OperationError(
+                Message(
+                    N_("There is no customer with member number %(number)r."),
+                    number=self.member_no,
+                )
+            )
         return found
 
     def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now, sandbox_today
-from sandbox_crm.i18n import N_
+from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import (
     APPROVED_EXPORT_DESTINATIONS,
     ExportDestination,
@@ -105,7 +105,9 @@ class ReportArgs(Args):
         named = [r for r in reports_visible_to(session, actor) if r.name == self.report_name]
         chosen = [r for r in named if r.owner_id == actor.id] or named
         if not chosen:
-            raise OperationError(f"You have no report called {self.report_name!r}.")
+            raise OperationError(
+                Message(N_("You have no report called %(name)r."), name=self.report_name)
+            )
         if len(chosen) > 1:
             raise OperationError(
                 f"Several reports are called {self.report_name!r}; give report_id instead."
@@ -268,8 +270,16 @@ def can_export_report(session: Session, actor: StaffUser, report: ReportDefiniti
 def _get_report(session: Session, report_id: int) -> ReportDefinition:
     report = get_entity(session, ReportDefinition, report_id, "report")
     if report.is_deleted:
-        raise OperationError(f"Report {report.name!r} has been deleted.")
+        raise OperationError(Message(N_("Report %(name)r has been deleted."), name=report.name))
     return report
+
+
+_OWNER_ONLY = {
+    "change": N_("Only the report's owner (%(owner)s) may change it."),
+    "delete": N_("Only the report's owner (%(owner)s) may delete it."),
+    "share": N_("Only the report's owner (%(owner)s) may share it."),
+    "unshare": N_("Only the report's owner (%(owner)s) may unshare it."),
+}
 
 
 def _owned_report(
@@ -277,7 +287,7 @@ def _owned_report(
 ) -> ReportDefinition:
     report = _get_report(session, report_id)
     if report.owner_id != actor.id:
-        raise OperationError(f"Only the report's owner ({report.owner.username}) may {doing} it.")
+        raise OperationError(Message(_OWNER_ONLY[doing], owner=report.owner.username))
     return report
 
 
@@ -299,16 +309,22 @@ def _clean_definition(values: dict[str, Any]) -> dict[str, Any]:
         raise OperationError(N_("Choose at least one column."), "columns")
     problems = validate_columns(source, list(columns))
     if problems:
-        raise OperationError(f"Columns: {'; '.join(problems)}.", "columns")
+        raise OperationError(
+            Message(N_("Columns: %(problems)s."), problems="; ".join(problems)), "columns"
+        )
     if len(set(columns)) != len(columns):
         raise OperationError(N_("Columns: a column is listed twice."), "columns")
     filters = values["filters"] or None
     problems = validate_condition(source, filters)
     if problems:
-        raise OperationError(f"Filters: {'; '.join(problems)}.", "filters")
+        raise OperationError(
+            Message(N_("Filters: %(problems)s."), problems="; ".join(problems)), "filters"
+        )
     problems = validate_sort(source, values["sort"])
     if problems:
-        raise OperationError(f"Sort: {'; '.join(problems)}.", "sort")
+        raise OperationError(
+            Message(N_("Sort: %(problems)s."), problems="; ".join(problems)), "sort"
+        )
     sort = [[name, direction] for name, direction in normalize_sort(values["sort"])]
     return {
         "name": values["name"],
@@ -439,8 +455,11 @@ def share_report(
     department = get_department(session, department_code)
     share = next((s for s in report.shares if s.department_id == department.id), None)
     if share is not None and share.can_export == can_export:
-        rights = "view and export" if can_export else "view only"
-        raise OperationError(f"The report is already shared with {department.name} ({rights}).")
+        if can_export:
+            template = N_("The report is already shared with %(department)s (view and export).")
+        else:
+            template = N_("The report is already shared with %(department)s (view only).")
+        raise OperationError(Message(template, department=Message(department.name)))
     before = None if share is None else {"can_export": share.can_export}
     if share is None:
         share = ReportShare(
@@ -488,7 +507,12 @@ def unshare_report(
     department = get_department(session, department_code)
     share = next((s for s in report.shares if s.department_id == department.id), None)
     if share is None:
-        raise OperationError(f"The report is not shared with {department.name}.")
+        raise OperationError(
+            Message(
+                N_("The report is not shared with %(department)s."),
+                department=Message(department.name),
+            )
+        )
     before = {"department": department.code, "can_export": share.can_export}
     share_id = share.id
     report.shares.remove(share)
@@ -547,7 +571,9 @@ def _execute(session: Session, report: ReportDefinition) -> RowPage:
             as_of=sandbox_today(session),
         )
     except QueryError as exc:
-        raise OperationError(f"The report cannot run: {exc}") from None
+        raise OperationError(
+            Message(N_("The report cannot run: %(problem)s"), problem=str(exc))
+        ) from None
 
 
 @operation(

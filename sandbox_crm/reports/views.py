@@ -143,12 +143,13 @@ def _field_groups(source: Source) -> list[tuple[str, list[Any]]]:
 def _describe(report: ReportDefinition) -> str:
     """The report's rows in words: "Customers where ..." or "All customers"."""
     source = SOURCES.find(report.source)
-    name = source.label if source else report.source
+    name = crm_translated(source.label) if source else report.source
     if not report.filters:
-        return f"All {name.lower()}"
+        return translate("All %(source)s", source=name if source is None else name.lower())
     if validate_condition(report.source, report.filters):
-        return f"{name} (the saved filter no longer fits this source)"
-    return f"{name} where {describe_condition(report.source, report.filters)}"
+        return translate("%(source)s (the saved filter no longer fits this source)", source=name)
+    condition = describe_condition(report.source, report.filters)
+    return translate("%(source)s where %(condition)s", source=name, condition=condition)
 
 
 def _describe_sort(report: ReportDefinition) -> str:
@@ -156,9 +157,15 @@ def _describe_sort(report: ReportDefinition) -> str:
     parts = []
     for name, direction in report.sort or []:
         field = source.fields.get(name) if source else None
-        text = field.label if field else name
-        parts.append(f"{text} ({'descending' if direction == 'desc' else 'ascending'})")
-    return ", then ".join(parts)
+        text = crm_translated(field.label) if field else name
+        if direction == "desc":
+            parts.append(translate("%(field)s (descending)", field=text))
+        else:
+            parts.append(translate("%(field)s (ascending)", field=text))
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        text = translate("%(sorted)s, then %(field)s", sorted=text, field=part)
+    return text
 
 
 # --- list -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now
+from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import StaffUser
 from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
 from sandbox_crm.reviews.models import ProductReview, ReviewStatus
@@ -36,7 +37,9 @@ def moderate_review(
     """Publish or reject a review; a review already in that state is refused."""
     review = get_entity(session, ProductReview, review_id, "review")
     if review.status == status:
-        raise OperationError(f"The review is already {status}.", "status")
+        raise OperationError(
+            Message(N_("The review is already %(status)s."), status=Message(status)), "status"
+        )
     before = snapshot(review, ["status"])
     review.status = ReviewStatus(status).value
     review.moderated_by_id = actor.id

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context
 
-from sandbox_crm.i18n import N_
+from sandbox_crm.i18n import N_, Message
 
 DEFAULT_LOCALE = "en"
 
@@ -79,8 +79,14 @@ def translate(text: str, **values: Any) -> str:
     return text % values if values else text
 
 
+def html_lang() -> str:
+    """The BCP 47 tag of the page language for `<html lang>`: `en`, `zh-Hant-HK`."""
+    return current_locale().replace("_", "-")
+
+
 def install(app: Flask) -> None:
     """Let CRM templates use `_()` even in an app without Flask-Babel (English as written)."""
+    app.jinja_env.globals.setdefault("crm_html_lang", html_lang)
     app.jinja_env.filters.setdefault("translated", translated)
     app.jinja_env.filters.setdefault("number", lambda value: f"{value:,}")
     if "babel" in app.extensions:
@@ -116,6 +122,9 @@ def translated(text: Any) -> str:
     """Stored or computed text in the reader's language when it was marked; as it is otherwise."""
     if not text:
         return ""
+    if isinstance(text, Message):
+        values = {k: translated(v) if isinstance(v, Message) else v for k, v in text.values.items()}
+        return translate(text.template, **values)
     if _babel_ready():
         from flask_babel import gettext
 
