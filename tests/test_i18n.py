@@ -171,6 +171,14 @@ def test_crm_pages_in_chinese_have_no_english_ui_text(client, trainee: User, sta
         assert _untranslated_on(english, chinese) == [], path
 
 
+def test_empty_states_are_shown_in_the_readers_language(client, trainee: User, started_attempt):
+    login(client, trainee)
+    path = f"/attempts/{started_attempt.id}/crm/customers?q=zzzz-nobody"
+    assert "No customers match" in client.get(path, headers={"Accept-Language": "en"}).text
+    chinese = client.get(path, headers=ZH).text
+    assert "沒有符合的客戶" in chinese and "No customers match" not in chinese
+
+
 # --- the catalogue -------------------------------------------------------------------------------
 
 
