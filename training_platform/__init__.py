@@ -55,6 +55,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_ATTEMPTS_IN_PROGRESS=3,
         MAX_SCENARIO_CUSTOMERS=20_000,
         MAX_PLANT_COUNT=500,
+        MAIL_SERVER=os.environ.get("PRACTICUM_MAIL_SERVER") or "",
+        MAIL_PORT=int(os.environ.get("PRACTICUM_MAIL_PORT") or 25),
+        MAIL_USE_TLS=bool(_env_flag("PRACTICUM_MAIL_USE_TLS")),
+        MAIL_USERNAME=os.environ.get("PRACTICUM_MAIL_USERNAME") or "",
+        MAIL_PASSWORD=os.environ.get("PRACTICUM_MAIL_PASSWORD") or "",
+        MAIL_SENDER=os.environ.get("PRACTICUM_MAIL_SENDER") or "practicum@localhost",
     )
     if test_config is None:
         # A deployment may keep settings in instance/config.py instead of the environment.

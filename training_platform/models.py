@@ -317,3 +317,61 @@ class RubricScore(PlatformBase):
     comment: Mapped[str] = mapped_column(Text, default="")
 
     review: Mapped[Review] = relationship(back_populates="rubric_scores")
+
+
+class Cohort(PlatformBase):
+    """A class of one centre: the trainees who take it and the assessors who assess it."""
+
+    __tablename__ = "cohort"
+    __table_args__ = (UniqueConstraint("centre_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    # An archived cohort keeps its records but is no longer offered for new work.
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+    centre: Mapped[Centre] = relationship()
+    members: Mapped[list[CohortMember]] = relationship(
+        back_populates="cohort", cascade="all, delete-orphan", order_by="CohortMember.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Cohort {self.id} {self.name}>"
+
+
+class CohortMember(PlatformBase):
+    """A trainee or assessor in a cohort (their role on the platform says which)."""
+
+    __tablename__ = "cohort_member"
+    __table_args__ = (UniqueConstraint("cohort_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    cohort: Mapped[Cohort] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(PlatformBase):
+    """One thing an admin or assessor did on the platform, kept for the centre admin to read."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_centre_created", "centre_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"))
+    # None when the platform itself acted (a scheduled purge, a command).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    # A dotted name such as "user.role_changed", "review.decided", "review.amended".
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    # What changed, as plain values (e.g. {"from": "trainee", "to": "assessor"}).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
