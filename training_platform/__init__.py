@@ -18,6 +18,8 @@ BLUEPRINTS = [
     "training_platform.attempts",
     "training_platform.review",
     "training_platform.authoring",
+    "training_platform.progress",
+    "training_platform.retention",
     "training_platform.health",
 ]
 

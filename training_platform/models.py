@@ -375,3 +375,25 @@ class AuditEntry(PlatformBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
 
     actor: Mapped[User | None] = relationship()
+
+
+class RetentionPolicy(PlatformBase):
+    """How long a centre keeps attempts' sandboxes and evidence after the decision.
+
+    None keeps them until the platform-wide sandbox retention (``practicum purge``) applies.
+    The grading record (GradeRecord) and the decision are always kept.
+    """
+
+    __tablename__ = "retention_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), unique=True)
+    # Days after the decision that the attempt's frozen sandbox is deleted.
+    sandbox_days: Mapped[int | None] = mapped_column(Integer)
+    # Days after the decision that the trainee's answers and deliverables (and the sandbox) go.
+    evidence_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    centre: Mapped[Centre] = relationship()
+    updated_by: Mapped[User | None] = relationship()
