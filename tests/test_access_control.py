@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sandbox_crm.models import ReportRun
 from tests.platform_fixtures import Ids, apply_reference_solution
 from training_platform import attempts_service
-from training_platform.models import Attempt, AttemptStatus
+from training_platform.models import Attempt, AttemptStatus, Cohort, CohortMember
 from training_platform.sandboxes import get_store
 
 ROLES = [
@@ -175,3 +175,69 @@ def test_posts_without_a_csrf_token_are_refused(
     attempt = db_session.get(Attempt, started_attempt.id)
     assert attempt.answers == {} and attempt.status == AttemptStatus.IN_PROGRESS
     assert len(db_session.scalars(select(Attempt)).all()) == 1
+
+
+# --- what the centre gets out: progress, statistics, exports, retention -----------------------
+
+STAFF_ONLY = {
+    "anonymous": "login",
+    "owner": 403,
+    "other_trainee": 403,
+    "assessor": 200,
+    "centre_admin": 200,
+    "foreign_trainee": 403,
+    "foreign_assessor": 200,  # their own centre's page
+}
+STAFF_OF_THE_CENTRE = {**STAFF_ONLY, "foreign_assessor": 404}
+ONE_TRAINEES = {**READ}  # the trainee's own, read by the centre's staff
+ADMIN_ONLY = {**STAFF_ONLY, "assessor": 403, "foreign_assessor": 403}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_gets_the_right_answer_from_the_centres_outputs(
+    role, request, client, client_as, trainee, ids, db_session
+):
+    cohort = Cohort(centre_id=trainee.centre_id, name="Outputs cohort")
+    db_session.add(cohort)
+    db_session.flush()
+    db_session.add(CohortMember(cohort_id=cohort.id, user_id=trainee.id))
+    db_session.commit()
+    browser = _client(role, request, client, client_as, trainee)
+    evidence = f"/progress/attempts/{ids.graded}"
+    urls = [
+        ("dashboard", f"/progress/trainees/{trainee.id}", ONE_TRAINEES),
+        ("record PDF", f"/progress/trainees/{trainee.id}/record.pdf", ONE_TRAINEES),
+        ("cohorts", "/progress/cohorts", STAFF_ONLY),
+        ("cohort matrix", f"/progress/cohorts/{cohort.id}", STAFF_OF_THE_CENTRE),
+        ("statistics", "/progress/statistics", STAFF_ONLY),
+        ("gradebook form", "/progress/gradebook", STAFF_ONLY),
+        ("gradebook CSV", "/progress/gradebook/export", STAFF_ONLY),
+        ("cohort gradebook", f"/progress/gradebook/export?cohort={cohort.id}", STAFF_OF_THE_CENTRE),
+        ("evidence PDF", f"{evidence}/evidence.pdf", STAFF_OF_THE_CENTRE),
+        ("evidence zip", f"{evidence}/evidence.zip", STAFF_OF_THE_CENTRE),
+        (
+            "unknown evidence",
+            "/progress/attempts/99999/evidence.pdf",
+            {**STAFF_OF_THE_CENTRE, "assessor": 404, "centre_admin": 404},
+        ),
+        ("retention settings", "/settings/retention", ADMIN_ONLY),
+    ]
+    wrong = []
+    for label, url, expected_by_role in urls:
+        expected = expected_by_role[role]
+        response = browser.get(url)
+        location = response.headers.get("Location", "")
+        if expected == "login":
+            ok = response.status_code == 302 and "/login" in location
+        else:
+            ok = response.status_code == expected
+        if not ok:
+            wrong.append(f"{label} {url}: got {response.status_code} {location}")
+    assert not wrong, f"{role}: expected otherwise for {', '.join(wrong)}"
+    changed = browser.post("/settings/retention", data={"sandbox_days": "30"})
+    if role == "centre_admin":
+        assert changed.status_code == 302
+    elif role == "anonymous":
+        assert "/login" in changed.headers.get("Location", "")
+    else:
+        assert changed.status_code == 403

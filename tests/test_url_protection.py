@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sandbox_crm.models import ContactPoint, ReportRun
 from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE
-from training_platform.models import Attempt
+from training_platform.models import Attempt, Cohort, CohortMember
 from training_platform.sandboxes import get_store
 
 # The language switcher works before signing in, as the sign-in page needs it.
@@ -67,12 +67,35 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         return 403 if post and role == "centre_admin" else ALLOWED
     if area == "authoring":
         return ALLOWED if role == "centre_admin" else 403
+    if area == "progress":
+        if endpoint == "progress.mine":  # a trainee's own dashboard; staff are sent on
+            return ALLOWED
+        if endpoint in ("progress.trainee", "progress.record"):  # the owner's, read by staff
+            if role == "owner" or role in SAME_CENTRE_STAFF:
+                return ALLOWED
+            return 404
+        if role in TRAINEES:
+            return 403
+        if role == "foreign_assessor" and endpoint in (
+            "progress.cohort",
+            "progress.evidence_pdf",
+            "progress.evidence_zip",
+        ):
+            return 404
+        return ALLOWED
+    if area == "retention":
+        return ALLOWED if role == "centre_admin" else 403
     raise AssertionError(f"no access rule for {endpoint}: add one to this test")
 
 
 @pytest.fixture
-def url_values(ids, practice_scenario, sandbox_settings, db_session):
+def url_values(ids, practice_scenario, sandbox_settings, db_session, trainee):
     """A real value for every URL parameter the app uses."""
+    cohort = Cohort(centre_id=trainee.centre_id, name="Access test cohort")
+    db_session.add(cohort)
+    db_session.flush()
+    db_session.add(CohortMember(cohort_id=cohort.id, user_id=trainee.id))
+    db_session.commit()
     sandbox_key = db_session.get(Attempt, ids.graded).sandbox_key
     with get_store(sandbox_settings).session(sandbox_key, read_only=True) as sandbox:
         contact = sandbox.scalar(
@@ -92,6 +115,8 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session):
         "kind": "scenario",
         "key": SCENARIO_ID,
         "item_id": "w-proposal",
+        "user_id": trainee.id,
+        "cohort_id": cohort.id,
     }
 
 
