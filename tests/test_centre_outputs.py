@@ -473,3 +473,28 @@ def test_a_record_without_decisions_lists_no_units(
     text = pdf_text(client_as(trainee).get(f"/progress/trainees/{trainee.id}/record.pdf").data)
     assert "None." in text and UNIT_CODE not in text
     assert "Units decided competent: 0; QF credits: 0." in text
+
+
+def test_the_new_pages_in_chinese_have_no_english_ui_text(
+    client_as, progressed, assessor, centre_admin
+):
+    from tests.test_i18n import ZH, _untranslated_on
+
+    pages = {
+        progressed: ["/progress"],
+        assessor: [
+            f"/progress/trainees/{progressed.id}",
+            "/progress/cohorts",
+            "/progress/statistics",
+            "/progress/gradebook",
+        ],
+        centre_admin: ["/settings/retention"],
+    }
+    for user, paths in pages.items():
+        browser = client_as(user)
+        for path in paths:
+            english = browser.get(path).get_data(as_text=True)
+            chinese = browser.get(path, headers=ZH).get_data(as_text=True)
+            assert _untranslated_on(english, chinese) == [], path
+    record = client_as(progressed).get(f"/progress/trainees/{progressed.id}/record.pdf", headers=ZH)
+    assert "成就紀錄" in pdf_text(record.data)

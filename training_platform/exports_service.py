@@ -495,7 +495,7 @@ def evidence_for(
             gettext("Scenario"),
             f"{localised(scenario.title, language)} (v{attempt.scenario_version.version})",
         ),
-        (gettext("Data variant"), str(attempt.variant + 1)),
+        (gettext("Variant of the data"), str(attempt.variant + 1)),
         (gettext("Started"), _datetime(attempt.started_at)),
         (gettext("Submitted"), _datetime(attempt.submitted_at)),
         (gettext("Graded"), _datetime(attempt.graded_at)),
