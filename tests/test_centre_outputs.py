@@ -397,6 +397,8 @@ def test_the_gradebook_filters_by_cohort_and_keeps_formulas_as_text(
 
 def test_the_evidence_of_an_attempt_as_pdf_and_zip(client_as, graded_attempt, assessor, trainee):
     browser = client_as(assessor)
+    review_page = browser.get(f"/review/attempts/{graded_attempt.id}").get_data(as_text=True)
+    assert f'href="/progress/attempts/{graded_attempt.id}/evidence.zip"' in review_page
     response = browser.get(f"/progress/attempts/{graded_attempt.id}/evidence.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = pdf_text(response.data)
