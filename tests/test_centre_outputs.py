@@ -268,6 +268,10 @@ def test_a_much_harder_variant_is_flagged_as_a_fairness_problem(
     assert "far below the others" in rows_line and "0% (5)" in rows_line
     columns_line = next(line for line in page.split("<tr>") if ">columns<" in line)
     assert "far below" not in columns_line
+    browser = client_as(assessor)
+    assert "Fairness warning" in browser.get(f"/progress/statistics?scenario={SCENARIO_ID}").text
+    unknown = browser.get("/progress/statistics?scenario=nothing-like-it").text
+    assert "No graded attempt of that scenario" in unknown and "Fairness warning" not in unknown
 
 
 def test_variants_within_the_margin_are_not_flagged(

@@ -75,8 +75,15 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else ""
 
 
-def _datetime(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+def _datetime(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return "" if value is None else str(value)
+
+
+def _pr_order(pr_id: str) -> tuple[tuple[int, str], ...]:
+    """PR ids in their natural order ("1.2" before "1.10"), whatever they hold."""
+    return tuple((int(part), "") if part.isdigit() else (0, part) for part in pr_id.split("."))
 
 
 def decision_words(decision: Decision | str | None) -> str:
@@ -185,7 +192,7 @@ def gradebook_pr_rows(
         }
         _units, states = progress_service.requirement_states(session, trainee, language)
         for (code, _pr), state in sorted(
-            states.items(), key=lambda kv: (kv[0][0], [int(p) for p in kv[0][1].split(".")])
+            states.items(), key=lambda kv: (kv[0][0], _pr_order(kv[0][1]))
         ):
             outcome = outcomes.get(code)
             rows.append(

@@ -23,7 +23,7 @@ from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxStore
 from training_platform import audit_service, definitions_store, sandboxes
 from training_platform.attempts_service import pinned_template_key
-from training_platform.errors import ServiceError
+from training_platform.errors import NOT_ALLOWED, ServiceError
 from training_platform.models import (
     Attempt,
     AttemptStatus,
@@ -183,7 +183,7 @@ def set_policy(
 ) -> RetentionPolicy:
     """Set the admin's centre's retention policy (blank keeps for ever); audited."""
     if admin.role != Role.CENTRE_ADMIN:
-        raise ServiceError("not_allowed", N_("Only centre admins can change the retention policy."))
+        raise ServiceError(NOT_ALLOWED, N_("Only centre admins can change the retention policy."))
     problems: list[str] = []
     values: dict[str, int | None] = {}
     for name, raw in (("sandbox_days", sandbox_days), ("evidence_days", evidence_days)):

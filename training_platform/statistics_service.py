@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from graders.definitions import localised
 from graders.results import GradingResult, Status
 from training_platform import results_service
 from training_platform.models import Attempt, AttemptStatus, DefinitionVersion, User
@@ -177,7 +176,6 @@ def scenario_statistics(
     centre_id: int,
     *,
     scenario_key: str | None = None,
-    language: str | None = None,
 ) -> list[ScenarioStatistics]:
     """Check pass rates per variant and question facility and discrimination, per scenario."""
     rows = _graded_attempts(session, centre_id, scenario_key)
@@ -196,7 +194,7 @@ def scenario_statistics(
     for key in sorted(by_key):
         entries = by_key[key]
         latest_version = max((v for _a, v, _r in entries), key=lambda v: v.version)
-        statistics.append(_one_scenario(key, latest_version, entries, language))
+        statistics.append(_one_scenario(key, latest_version, entries))
     return statistics
 
 
@@ -204,7 +202,6 @@ def _one_scenario(
     key: str,
     version: DefinitionVersion,
     entries: list[tuple[Attempt, DefinitionVersion, GradingResult]],
-    language: str | None,
 ) -> ScenarioStatistics:
     check_outcomes: dict[str, list[tuple[int, bool]]] = {}
     check_prs: dict[str, tuple[str, ...]] = {}
@@ -265,8 +262,3 @@ def _one_scenario(
         checks=tuple(checks),
         items=tuple(items),
     )
-
-
-def localised_title(title: str, language: str | None) -> str:
-    """A stored title as shown (stored titles are already in the definition's first language)."""
-    return localised(title, language)
