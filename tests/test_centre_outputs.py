@@ -504,3 +504,16 @@ def test_the_new_pages_in_chinese_have_no_english_ui_text(
             assert _untranslated_on(english, chinese) == [], path
     record = client_as(progressed).get(f"/progress/trainees/{progressed.id}/record.pdf", headers=ZH)
     assert "成就紀錄" in pdf_text(record.data)
+
+
+def test_without_the_fonts_the_record_still_opens_in_a_core_font(
+    app, db_session, make_user, assessor, assessment_scenario
+):
+    trainee = make_user(Role.TRAINEE, display_name="陳小明 Chan Siu Ming")
+    make_attempt(
+        db_session, trainee, assessment_scenario, decision=Decision.COMPETENT, assessor=assessor
+    )
+    with app.test_request_context():
+        data = exports_service.record_pdf(db_session, trainee, font_dirs=["/nonexistent"])
+    text = pdf_text(data)
+    assert "Chan Siu Ming" in text and "陳小明" not in text and UNIT_CODE in text

@@ -261,8 +261,9 @@ def _scenarios_assessing(
             scenario: Scenario = load_scenario_model(row)
         except Exception:  # noqa: BLE001, S112 (a broken definition offers nothing to practise)
             continue
-        prs = {pr for check in scenario.checks for pr in check.requirements}
-        prs |= {pr for item in scenario.items for pr in item.requirements}
+        # A PR may be named "2.1" or "105077L3/2.1".
+        prs = {pr.rpartition("/")[2] for check in scenario.checks for pr in check.requirements}
+        prs |= {pr.rpartition("/")[2] for item in scenario.items for pr in item.requirements}
         for pr in prs:
             found.setdefault((scenario.unit, pr), []).append(
                 (row.id, localised(scenario.title, language), scenario.mode.value)
