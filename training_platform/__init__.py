@@ -19,6 +19,9 @@ BLUEPRINTS = [
     "training_platform.review",
     "training_platform.authoring",
     "training_platform.health",
+    "training_platform.users",
+    "training_platform.cohorts",
+    "training_platform.audit_log",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent

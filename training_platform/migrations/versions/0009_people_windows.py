@@ -47,9 +47,7 @@ def upgrade() -> None:
     op.create_table(
         "window_extension",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "window_id", sa.Integer(), sa.ForeignKey("assessment_window.id"), nullable=False
-        ),
+        sa.Column("window_id", sa.Integer(), sa.ForeignKey("assessment_window.id"), nullable=False),
         sa.Column("trainee_id", sa.Integer(), sa.ForeignKey("app_user.id"), nullable=False),
         sa.Column("closes_at", sa.DateTime(), nullable=True),
         sa.Column("extra_attempts", sa.Integer(), nullable=False, server_default="0"),
@@ -64,9 +62,7 @@ def upgrade() -> None:
         "window_attempt",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("attempt_id", sa.Integer(), sa.ForeignKey("attempt.id"), nullable=False),
-        sa.Column(
-            "window_id", sa.Integer(), sa.ForeignKey("assessment_window.id"), nullable=False
-        ),
+        sa.Column("window_id", sa.Integer(), sa.ForeignKey("assessment_window.id"), nullable=False),
         sa.Column("due_at", sa.DateTime(), nullable=True),
         sa.UniqueConstraint("attempt_id"),
     )
