@@ -397,3 +397,61 @@ def test_trainees_and_assessors_cannot_manage_people(client_as, trainee, assesso
         browser = client_as(user)
         assert browser.get("/centre/users").status_code == 403
         assert browser.post(f"/centre/users/{trainee.id}/deactivate").status_code == 403
+
+
+# --- real mail ------------------------------------------------------------------------------------
+
+
+class _Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, _server, _session, envelope):  # noqa: N802 (aiosmtpd's name)
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A local SMTP server on a free port; the app sends its mail there."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    yield inbox
+    controller.stop()
+
+
+def test_an_invitation_arrives_by_smtp_with_a_working_link(
+    app, admin_client, smtp_server, db_session
+):
+    admin_client.post(
+        "/centre/users/new",
+        data={"name": "Kwok Wing", "email": "kwok.wing@example.com", "role": "assessor"},
+    )
+    (message,) = smtp_server.messages
+    assert message["To"] == "kwok.wing@example.com"
+    assert "Kowloon Test Training Centre" in message["Subject"]
+    browser = app.test_client()
+    assert browser.post(_link(message), data=BOTH).status_code == 302
+    user = _user(db_session, "kwok.wing@example.com")
+    login(app.test_client(), user, NEW_PASSWORD)
+
+
+def test_a_reset_arrives_by_smtp_with_a_working_link(app, client, trainee, smtp_server):
+    client.post("/password/forgot", data={"email": trainee.email})
+    (message,) = smtp_server.messages
+    assert message["Subject"] == "Reset your Practicum password"
+    assert client.post(_link(message), data=BOTH).status_code == 302
+    login(app.test_client(), trainee, NEW_PASSWORD)
