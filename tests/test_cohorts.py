@@ -133,3 +133,13 @@ def test_only_centre_admins_manage_cohorts(client_as, trainee, assessor, cohort)
         browser = client_as(user)
         assert browser.get("/centre/cohorts").status_code == 403
         assert browser.post("/centre/cohorts", data={"name": "Mine"}).status_code == 403
+
+
+def test_the_demo_seed_puts_the_demo_trainee_and_assessor_in_a_demo_cohort(runner, db_session):
+    for _ in range(2):  # safe to run again
+        result = runner.invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+    assert "Demo cohort" in result.output
+    cohort = db_session.scalars(select(Cohort)).one()
+    emails = sorted(m.user.email for m in cohort.members)
+    assert emails == ["assessor@demo.practicum.hk", "trainee@demo.practicum.hk"]

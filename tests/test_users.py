@@ -455,3 +455,40 @@ def test_a_reset_arrives_by_smtp_with_a_working_link(app, client, trainee, smtp_
     assert message["Subject"] == "Reset your Practicum password"
     assert client.post(_link(message), data=BOTH).status_code == 302
     login(app.test_client(), trainee, NEW_PASSWORD)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_the_cli_imports_people_from_csv(app, runner, spring, tmp_path, db_session, centre):
+    path = tmp_path / "people.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    result = runner.invoke(args=["users", "import", str(path), "--centre", centre.slug])
+    assert result.exit_code == 0, result.output
+    assert "Imported 3 account(s)" in result.output
+    assert _user(db_session, "c.assessor@example.com").role == Role.ASSESSOR
+    link = _link(_outbox(app)[0])
+    assert link.startswith("/account/setup/")
+    assert app.test_client().get(link).status_code == 200
+
+
+def test_the_cli_reports_every_wrong_line_and_imports_no_one(
+    runner, spring, tmp_path, db_session, centre
+):
+    path = tmp_path / "people.csv"
+    path.write_text(GOOD_CSV.replace("Trainee", "manager"), encoding="utf-8")
+    result = runner.invoke(args=["users", "import", str(path), "--centre", centre.slug])
+    assert result.exit_code == 2
+    assert 'Line 3: unknown role "manager"' in result.output
+    assert _user(db_session, "a.trainee@example.com") is None
+    unknown = runner.invoke(args=["users", "import", str(path), "--centre", "nowhere"])
+    assert unknown.exit_code != 0 and "No centre has the slug" in unknown.output
+
+
+def test_posts_without_a_csrf_token_are_refused(app, admin_client, db_session):
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = admin_client.post(
+        "/centre/users/new", data={"name": "X", "email": "x@example.com", "role": "trainee"}
+    )
+    assert response.status_code == 400
+    assert _user(db_session, "x@example.com") is None
