@@ -492,3 +492,17 @@ def test_posts_without_a_csrf_token_are_refused(app, admin_client, db_session):
     )
     assert response.status_code == 400
     assert _user(db_session, "x@example.com") is None
+
+
+def test_the_line_report_is_shown_in_the_readers_language(admin_client, spring):
+    import io
+
+    response = admin_client.post(
+        "/centre/users/import",
+        data={"file": (io.BytesIO(GOOD_CSV.replace("Trainee", "manager").encode()), "p.csv")},
+        content_type="multipart/form-data",
+        headers={"Accept-Language": "zh-HK"},
+    )
+    page = html.unescape(response.get_data(as_text=True))
+    assert "第 3 行：未知的角色「manager」" in page
+    assert "unknown role" not in page

@@ -151,8 +151,8 @@ def import_csv():
                 users = users_service.import_users(session, current_user, current_user.centre, data)
             except ServiceError as exc:
                 session.rollback()
-                summary = translated(exc.message)
                 errors = _errors(exc)
+                summary = translated(exc.message) if len(errors) > 1 else ""
             else:
                 session.commit()
                 for user in users:

@@ -235,41 +235,43 @@ class ImportRow:
 def parse_import(session: Session, centre_id: int, data: bytes) -> list[ImportRow]:
     """Read and check every line of a user CSV; any problem refuses the whole file, by line."""
     if not data.strip():
-        raise ServiceError.invalid(N_("The file is empty."))
+        raise ServiceError(INVALID, N_("The file is empty."))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ServiceError.invalid(
-            N_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")
+        raise ServiceError(
+            INVALID, N_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")
         ) from exc
     if "\x00" in text:
-        raise ServiceError.invalid(N_("The file is not a CSV file."))
+        raise ServiceError(INVALID, N_("The file is not a CSV file."))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         rows = list(reader)
     except csv.Error as exc:
-        raise ServiceError.invalid(N_("The file is not a CSV file.")) from exc
+        raise ServiceError(INVALID, N_("The file is not a CSV file.")) from exc
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
-        raise ServiceError.invalid(
+        raise ServiceError(
+            INVALID,
             Message(
                 N_("The first line must name the columns: %(columns)s. Missing: %(missing)s."),
                 columns=", ".join(CSV_COLUMNS),
                 missing=", ".join(missing),
-            )
+            ),
         )
     body = [(number, row) for number, row in enumerate(rows[1:], start=2) if any(row)]
     if len(body) > MAX_IMPORT_ROWS:
-        raise ServiceError.invalid(
+        raise ServiceError(
+            INVALID,
             Message(
                 N_("The file has %(count)d people; import at most %(limit)d at a time."),
                 count=len(body),
                 limit=MAX_IMPORT_ROWS,
-            )
+            ),
         )
     if not body:
-        raise ServiceError.invalid(N_("The file has no people in it, only the column names."))
+        raise ServiceError(INVALID, N_("The file has no people in it, only the column names."))
     cohorts = {
         c.name.strip().lower(): c
         for c in cohorts_service.list_cohorts(session, centre_id, include_archived=False)
@@ -283,7 +285,7 @@ def parse_import(session: Session, centre_id: int, data: bytes) -> list[ImportRo
                 Message(
                     N_("Line %(line)d: %(problem)s"),
                     line=number,
-                    problem=N_("more values than columns."),
+                    problem=Message(N_("more values than columns.")),
                 )
             )
             continue
@@ -328,7 +330,13 @@ def parse_import(session: Session, centre_id: int, data: bytes) -> list[ImportRo
             else:
                 row_cohorts.append(cohort)
         for problem in line_problems:
-            problems.append(Message(N_("Line %(line)d: %(problem)s"), line=number, problem=problem))
+            problems.append(
+                Message(
+                    N_("Line %(line)d: %(problem)s"),
+                    line=number,
+                    problem=problem if isinstance(problem, Message) else Message(problem),
+                )
+            )
         if not line_problems and role is not None:
             parsed.append(ImportRow(number, email, name, role, row_cohorts))
     if problems:
