@@ -22,7 +22,12 @@ PUBLIC = {
     "health.healthz",
     "health.readyz",
     "i18n.choose_language",
+    # Forgotten passwords and set-password links are for people who cannot sign in.
+    "auth.forgot",
+    "auth.reset",
+    "auth.setup",
 }
+CENTRE_ADMIN_AREAS = ("users", "cohorts", "audit_log")
 TRAINEES = {"owner", "other_trainee", "foreign_trainee"}
 SAME_CENTRE_STAFF = {"assessor", "centre_admin"}
 ROLES = [
@@ -65,13 +70,43 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         if role == "foreign_assessor":
             return 404
         return 403 if post and role == "centre_admin" else ALLOWED
-    if area == "authoring":
+    if area == "authoring" or area in CENTRE_ADMIN_AREAS:
         return ALLOWED if role == "centre_admin" else 403
     raise AssertionError(f"no access rule for {endpoint}: add one to this test")
 
 
 @pytest.fixture
-def url_values(ids, practice_scenario, sandbox_settings, db_session):
+def cohort_window(ids, trainee, db_session):
+    """A cohort of the trainee's centre with a window its graded attempt was started in."""
+    from datetime import timedelta
+
+    from training_platform.models import AssessmentWindow, Cohort, WindowAttempt, utcnow
+
+    cohort = Cohort(centre_id=trainee.centre_id, name="Spring")
+    db_session.add(cohort)
+    db_session.flush()
+    window = AssessmentWindow(
+        cohort_id=cohort.id,
+        scenario_key=SCENARIO_ID,
+        opens_at=utcnow() - timedelta(days=1),
+        closes_at=utcnow() + timedelta(days=1),
+    )
+    db_session.add(window)
+    db_session.flush()
+    # An attempt counted in the window keeps it from being removed during the test.
+    db_session.add(WindowAttempt(attempt_id=ids.graded, window_id=window.id))
+    db_session.commit()
+    return window
+
+
+@pytest.fixture
+def ids_user(other_trainee):
+    """The person the people pages are opened for."""
+    return other_trainee
+
+
+@pytest.fixture
+def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_window, ids_user):
     """A real value for every URL parameter the app uses."""
     sandbox_key = db_session.get(Attempt, ids.graded).sandbox_key
     with get_store(sandbox_settings).session(sandbox_key, read_only=True) as sandbox:
@@ -92,6 +127,10 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session):
         "kind": "scenario",
         "key": SCENARIO_ID,
         "item_id": "w-proposal",
+        "user_id": ids_user.id,
+        "cohort_id": cohort_window.cohort_id,
+        "window_id": cohort_window.id,
+        "offering_id": 1,
     }
 
 
