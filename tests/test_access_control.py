@@ -241,3 +241,138 @@ def test_every_role_gets_the_right_answer_from_the_centres_outputs(
         assert "/login" in changed.headers.get("Location", "")
     else:
         assert changed.status_code == 403
+
+
+# --- the centre admin's pages: people, cohorts, windows, audit log ------------------------------
+
+ADMIN_ROLES = [*ROLES, "foreign_admin"]
+# Admin pages: only the centre's admins; other roles 403; an admin of another centre gets
+# the lists of their own centre (200) and 404 for every id of this one.
+ADMIN_LIST = {
+    "anonymous": "login",
+    "owner": 403,
+    "other_trainee": 403,
+    "assessor": 403,
+    "centre_admin": 200,
+    "foreign_trainee": 403,
+    "foreign_assessor": 403,
+    "foreign_admin": 200,
+}
+ADMIN_RECORD = {**ADMIN_LIST, "foreign_admin": 404}
+ADMIN_CHANGE = {**ADMIN_RECORD, "centre_admin": 302}
+ADMIN_CREATE = {**ADMIN_LIST, "centre_admin": 302, "foreign_admin": 302}
+ANYONE = {role: 200 for role in ADMIN_ROLES}
+BAD_LINK = {role: 400 for role in ADMIN_ROLES}
+
+
+@pytest.fixture
+def foreign_admin(make_user, foreign_centre):
+    """A centre admin of another centre."""
+    from training_platform.models import Role
+
+    return make_user(Role.CENTRE_ADMIN, centre=foreign_centre)
+
+
+def _admin_urls(trainee_id: int, cohort_id: int, window_id: int) -> list[tuple]:
+    cohort = f"/centre/cohorts/{cohort_id}"
+    window = f"/centre/windows/{window_id}"
+    person = f"/centre/users/{trainee_id}"
+    return [
+        ("people", "GET", "/centre/users", {}, ADMIN_LIST),
+        ("add person page", "GET", "/centre/users/new", {}, ADMIN_LIST),
+        ("import page", "GET", "/centre/users/import", {}, ADMIN_LIST),
+        ("import example", "GET", "/centre/users/import/example.csv", {}, ADMIN_LIST),
+        ("person", "GET", person, {}, ADMIN_RECORD),
+        ("person role POST", "POST", f"{person}/role", {"role": "trainee"}, ADMIN_CHANGE),
+        (
+            "person cohorts POST",
+            "POST",
+            f"{person}/cohorts",
+            {"cohorts": str(cohort_id)},
+            ADMIN_CHANGE,
+        ),
+        ("person reset POST", "POST", f"{person}/password-reset", {}, ADMIN_CHANGE),
+        ("person reactivate POST", "POST", f"{person}/reactivate", {}, ADMIN_CHANGE),
+        ("cohorts", "GET", "/centre/cohorts", {}, ADMIN_LIST),
+        ("cohort create POST", "POST", "/centre/cohorts", {"name": "New one"}, ADMIN_CREATE),
+        ("cohort", "GET", cohort, {}, ADMIN_RECORD),
+        ("cohort rename POST", "POST", f"{cohort}/rename", {"name": "Spring"}, ADMIN_CHANGE),
+        (
+            "cohort members POST",
+            "POST",
+            f"{cohort}/members",
+            {"user": str(trainee_id)},
+            ADMIN_CHANGE,
+        ),
+        (
+            "cohort member remove POST",
+            "POST",
+            f"{cohort}/members/{trainee_id}/remove",
+            {},
+            ADMIN_CHANGE,
+        ),
+        (
+            "cohort offering POST",
+            "POST",
+            f"{cohort}/offerings",
+            {"item": "unit:none"},
+            ADMIN_CHANGE,
+        ),
+        (
+            "cohort offering remove POST",
+            "POST",
+            f"{cohort}/offerings/99999/remove",
+            {},
+            ADMIN_CHANGE,
+        ),
+        ("cohort window POST", "POST", f"{cohort}/windows", {"scenario": "none"}, ADMIN_CHANGE),
+        ("cohort archive POST", "POST", f"{cohort}/archive", {"restore": "1"}, ADMIN_CHANGE),
+        ("window", "GET", window, {}, ADMIN_RECORD),
+        ("window extension POST", "POST", f"{window}/extensions", {"reason": ""}, ADMIN_CHANGE),
+        ("window close POST", "POST", f"{window}/close", {}, ADMIN_CHANGE),
+        ("window delete POST", "POST", f"{window}/delete", {}, ADMIN_CHANGE),
+        ("audit log", "GET", "/centre/audit", {}, ADMIN_LIST),
+        ("forgotten password", "GET", "/password/forgot", {}, ANYONE),
+        ("reset link", "GET", "/password/reset/forged", {}, BAD_LINK),
+        ("invitation link", "GET", "/account/setup/forged", {}, BAD_LINK),
+    ]
+
+
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_every_role_gets_the_right_answer_from_every_centre_admin_url(
+    role, request, client, client_as, trainee, db_session, centre
+):
+    from datetime import timedelta
+
+    from training_platform.models import AssessmentWindow, Cohort, User, utcnow
+
+    cohort = Cohort(centre_id=centre.id, name="Spring")
+    db_session.add(cohort)
+    db_session.flush()
+    window = AssessmentWindow(
+        cohort_id=cohort.id,
+        scenario_key="any-assessment",
+        opens_at=utcnow() + timedelta(days=1),
+        closes_at=utcnow() + timedelta(days=2),
+    )
+    db_session.add(window)
+    db_session.commit()
+    browser = _client(role, request, client, client_as, trainee)
+    wrong = []
+    for label, method, url, data, expected_by_role in _admin_urls(trainee.id, cohort.id, window.id):
+        expected = expected_by_role[role]
+        response = browser.open(url, method=method, data=data)
+        location = response.headers.get("Location", "")
+        if expected == "login":
+            ok = response.status_code == 302 and "/login" in location
+        elif expected == 302:
+            ok = response.status_code == 302 and "/login" not in location
+        else:
+            ok = response.status_code == expected
+        if not ok:
+            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    assert not wrong, f"{role}: expected {', '.join(wrong)}"
+    db_session.expire_all()
+    assert db_session.get(User, trainee.id).is_active
+    if role != "centre_admin":
+        assert db_session.get(AssessmentWindow, window.id) is not None

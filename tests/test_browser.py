@@ -364,3 +364,99 @@ def test_a_trainee_completes_the_scenario_in_chinese(live_server, browser_page):
     assert CJK.search(page.locator("#verdict").inner_text())
     assert "Pending assessor review" not in page.locator("#verdict").inner_text()
     assert re.search(r"[\u4e00-\u9fff]", page.locator("#pr-2\\.1").inner_text())
+
+
+def test_a_centre_admin_creates_a_cohort_imports_trainees_and_opens_a_window(
+    live_server, browser_page, tmp_path
+):
+    from datetime import timedelta
+
+    from training_platform.models import utcnow
+
+    # An assessment-mode version of the VIP scenario for the demo centre (none ship).
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'practicum.sqlite'}",
+            "SANDBOX_DIR": str(tmp_path / "sandboxes"),
+        }
+    )
+    session = new_session(app)
+    try:
+        from training_platform.accounts import get_centre_by_slug
+        from training_platform.models import DefinitionKind
+
+        shipped = Path(app.config["DEFINITIONS_ROOT"]) / "scenarios" / VIP_UNIT
+        text = (shipped / "marketing-vip-report.yaml").read_text(encoding="utf-8")
+        text = text.replace(
+            "id: 105077L3-marketing-vip-report", "id: 105077L3-vip-assessment"
+        ).replace("mode: practice", "mode: assessment\nmax_attempts: 2")
+        result = definitions_store.publish(
+            session,
+            kind=DefinitionKind.SCENARIO,
+            text=text,
+            filename="vip-assessment.yaml",
+            centre_id=get_centre_by_slug(session, "harbour").id,
+            user_id=None,
+        )
+        assert result.ok, result.problems
+        session.commit()
+    finally:
+        session.close()
+        get_engine(app).dispose()
+
+    page = browser_page
+    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.CENTRE_ADMIN)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(re.compile(r"/authoring"))
+
+    # A new cohort.
+    page.click("nav a:has-text('Cohorts')")
+    page.wait_for_url(f"{live_server}/centre/cohorts")
+    assert_accessible(page, "cohorts")
+    page.fill("input[name=name]", "Evening class 2026")
+    page.click("button:has-text('Create cohort')")
+    page.wait_for_url(re.compile(r"/centre/cohorts/\d+$"))
+    cohort_url = page.url
+
+    # Ten trainees from CSV, into that cohort.
+    page.click("nav a:has-text('People')")
+    page.click("a:has-text('Import from CSV')")
+    page.wait_for_url(f"{live_server}/centre/users/import")
+    assert_accessible(page, "import page")
+    rows = "".join(
+        f"trainee{n}@evening.example.com,Evening Trainee {n},trainee,Evening class 2026\n"
+        for n in range(1, 11)
+    )
+    page.set_input_files(
+        "input[name=file]",
+        files=[
+            {
+                "name": "evening.csv",
+                "mimeType": "text/csv",
+                "buffer": ("email,name,role,cohorts\n" + rows).encode(),
+            }
+        ],
+    )
+    page.click("button:has-text('Import')")
+    page.wait_for_url(f"{live_server}/centre/users")
+    assert "10 people were imported" in page.inner_text("body")
+    assert_accessible(page, "people")
+
+    # An assessment window, typed in Hong Kong time.
+    page.goto(cohort_url)
+    assert page.locator("#people tbody tr").count() == 10
+    hk = utcnow() + timedelta(hours=8)
+    page.select_option("select[name=scenario]", "105077L3-vip-assessment")
+    page.fill("input[name=opens_at]", (hk - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=closes_at]", (hk + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=max_attempts]", "2")
+    page.click("button:has-text('Open the window')")
+    page.wait_for_url(re.compile(r"/centre/cohorts/\d+"))
+    assert "The assessment window is saved." in page.inner_text("body")
+    assert page.locator("#windows tbody tr").count() == 1
+    assert_accessible(page, "cohort page")

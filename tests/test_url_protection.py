@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sandbox_crm.models import ContactPoint, ReportRun
 from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE
-from training_platform.models import Attempt, Cohort, CohortMember
+from training_platform.models import Attempt, CohortMember
 from training_platform.sandboxes import get_store
 
 # The language switcher works before signing in, as the sign-in page needs it.
@@ -22,7 +22,12 @@ PUBLIC = {
     "health.healthz",
     "health.readyz",
     "i18n.choose_language",
+    # Forgotten passwords and set-password links are for people who cannot sign in.
+    "auth.forgot",
+    "auth.reset",
+    "auth.setup",
 }
+CENTRE_ADMIN_AREAS = ("users", "cohorts", "audit_log")
 TRAINEES = {"owner", "other_trainee", "foreign_trainee"}
 SAME_CENTRE_STAFF = {"assessor", "centre_admin"}
 ROLES = [
@@ -65,7 +70,7 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         if role == "foreign_assessor":
             return 404
         return 403 if post and role == "centre_admin" else ALLOWED
-    if area == "authoring":
+    if area == "authoring" or area in CENTRE_ADMIN_AREAS:
         return ALLOWED if role == "centre_admin" else 403
     if area == "progress":
         if endpoint == "progress.mine":  # a trainee's own dashboard; staff are sent on
@@ -89,12 +94,33 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
 
 
 @pytest.fixture
-def url_values(ids, practice_scenario, sandbox_settings, db_session, trainee):
-    """A real value for every URL parameter the app uses."""
-    cohort = Cohort(centre_id=trainee.centre_id, name="Access test cohort")
+def cohort_window(ids, trainee, db_session):
+    """A cohort of the trainee's centre with a window its graded attempt was started in."""
+    from datetime import timedelta
+
+    from training_platform.models import AssessmentWindow, Cohort, WindowAttempt, utcnow
+
+    cohort = Cohort(centre_id=trainee.centre_id, name="Spring")
     db_session.add(cohort)
     db_session.flush()
-    db_session.add(CohortMember(cohort_id=cohort.id, user_id=trainee.id))
+    window = AssessmentWindow(
+        cohort_id=cohort.id,
+        scenario_key=SCENARIO_ID,
+        opens_at=utcnow() - timedelta(days=1),
+        closes_at=utcnow() + timedelta(days=1),
+    )
+    db_session.add(window)
+    db_session.flush()
+    # An attempt counted in the window keeps it from being removed during the test.
+    db_session.add(WindowAttempt(attempt_id=ids.graded, window_id=window.id))
+    db_session.commit()
+    return window
+
+
+@pytest.fixture
+def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_window, trainee):
+    """A real value for every URL parameter the app uses."""
+    db_session.add(CohortMember(cohort_id=cohort_window.cohort_id, user_id=trainee.id))
     db_session.commit()
     sandbox_key = db_session.get(Attempt, ids.graded).sandbox_key
     with get_store(sandbox_settings).session(sandbox_key, read_only=True) as sandbox:
@@ -116,7 +142,9 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, trainee):
         "key": SCENARIO_ID,
         "item_id": "w-proposal",
         "user_id": trainee.id,
-        "cohort_id": cohort.id,
+        "cohort_id": cohort_window.cohort_id,
+        "window_id": cohort_window.id,
+        "offering_id": 1,
     }
 
 

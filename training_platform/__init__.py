@@ -21,6 +21,9 @@ BLUEPRINTS = [
     "training_platform.progress",
     "training_platform.retention",
     "training_platform.health",
+    "training_platform.users",
+    "training_platform.cohorts",
+    "training_platform.audit_log",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -63,6 +66,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAIL_USERNAME=os.environ.get("PRACTICUM_MAIL_USERNAME") or "",
         MAIL_PASSWORD=os.environ.get("PRACTICUM_MAIL_PASSWORD") or "",
         MAIL_SENDER=os.environ.get("PRACTICUM_MAIL_SENDER") or "practicum@localhost",
+        # The site's address for links in mail sent outside a request (the CLI's invitations).
+        BASE_URL=os.environ.get("PRACTICUM_BASE_URL") or "",
     )
     if test_config is None:
         # A deployment may keep settings in instance/config.py instead of the environment.

@@ -397,3 +397,78 @@ class RetentionPolicy(PlatformBase):
 
     centre: Mapped[Centre] = relationship()
     updated_by: Mapped[User | None] = relationship()
+
+
+class CohortOffering(PlatformBase):
+    """A unit or scenario that a cohort takes (a scenario is named by its stable key)."""
+
+    __tablename__ = "cohort_offering"
+    __table_args__ = (UniqueConstraint("cohort_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id"), index=True)
+    kind: Mapped[DefinitionKind] = mapped_column(enum_column(DefinitionKind))
+    # A unit code or a scenario id: the key every version of the definition shares.
+    key: Mapped[str] = mapped_column(String(128))
+    added_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    cohort: Mapped[Cohort] = relationship()
+
+
+class AssessmentWindow(PlatformBase):
+    """When a cohort may take an assessment-mode scenario, how often, and for how long."""
+
+    __tablename__ = "assessment_window"
+    __table_args__ = (Index("ix_assessment_window_cohort_scenario", "cohort_id", "scenario_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id"))
+    scenario_key: Mapped[str] = mapped_column(String(128))
+    # UTC, naive like every timestamp; pages show Hong Kong time.
+    opens_at: Mapped[datetime] = mapped_column(DateTime())
+    closes_at: Mapped[datetime] = mapped_column(DateTime())
+    # Attempts each trainee may start in this window; None: the scenario's own limit applies.
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+    # Minutes an attempt may be worked on; None: no time limit.
+    time_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    cohort: Mapped[Cohort] = relationship()
+    extensions: Mapped[list[WindowExtension]] = relationship(
+        back_populates="window", cascade="all, delete-orphan", order_by="WindowExtension.id"
+    )
+
+
+class WindowExtension(PlatformBase):
+    """More time or more attempts in a window for one trainee, with the reason."""
+
+    __tablename__ = "window_extension"
+    __table_args__ = (UniqueConstraint("window_id", "trainee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("assessment_window.id"), index=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    # The trainee's own closing time (UTC); None keeps the window's.
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime())
+    extra_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    window: Mapped[AssessmentWindow] = relationship(back_populates="extensions")
+    trainee: Mapped[User] = relationship(foreign_keys=[trainee_id])
+
+
+class WindowAttempt(PlatformBase):
+    """An attempt started in an assessment window, and when its time limit runs out."""
+
+    __tablename__ = "window_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), unique=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("assessment_window.id"), index=True)
+    # None: the window has no time limit.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+    window: Mapped[AssessmentWindow] = relationship()
