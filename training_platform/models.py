@@ -465,9 +465,7 @@ class Moderation(PlatformBase):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
-    decision_version_id: Mapped[int] = mapped_column(
-        ForeignKey("decision_version.id"), unique=True
-    )
+    decision_version_id: Mapped[int] = mapped_column(ForeignKey("decision_version.id"), unique=True)
     # The assessor whose decision is verified; never the moderator.
     decided_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     unit_code: Mapped[str] = mapped_column(String(32), index=True)
@@ -506,9 +504,7 @@ class Appeal(PlatformBase):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
-    decision_version_id: Mapped[int] = mapped_column(
-        ForeignKey("decision_version.id"), unique=True
-    )
+    decision_version_id: Mapped[int] = mapped_column(ForeignKey("decision_version.id"), unique=True)
     trainee_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
     lodged_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
