@@ -55,6 +55,8 @@ class AppealPanel:
     appeal: Appeal | None
     deadline: datetime | None
     can_appeal: bool
+    # Whether the attempt is an assessment (only assessments are appealed).
+    assessment: bool
     # Why the trainee cannot appeal now ("" when they can, or when nothing was decided).
     refusal: str
 
@@ -106,6 +108,7 @@ def appeal_panel(session: Session, attempt: Attempt, now: datetime | None = None
         appeal=appeal,
         deadline=_deadline(session, attempt, current) if current is not None else None,
         can_appeal=current is not None and refusal == "",
+        assessment=review_service.is_assessment(attempt),
         refusal=refusal if current is not None else "",
     )
 

@@ -15,6 +15,7 @@ from training_platform.attempts_service import attempts_for
 from training_platform.db import get_session
 from training_platform.models import DefinitionKind, DefinitionVersion, Role
 from training_platform.navigation import add_nav_item
+from training_platform.outcomes_service import unit_outcomes
 
 bp = Blueprint("catalogue", __name__)
 add_nav_item(bp, "catalogue.index", N_("Units"), section=N_("Training"), order=10)
@@ -95,4 +96,12 @@ def unit(code: str):
         scenarios=scenarios_of(session, current_user.centre_id, model),
         attempts=attempts,
         is_trainee=current_user.role == Role.TRAINEE,
+        outcome=(
+            next(
+                (o for o in unit_outcomes(session, current_user) if o.unit_code == model.code),
+                None,
+            )
+            if current_user.role == Role.TRAINEE
+            else None
+        ),
     )
