@@ -38,6 +38,7 @@ __all__ = [
     "UNIT_CODE",
     "Ids",
     "apply_reference_solution",
+    "decide_on_the_web",
     "foreign_assessor",
     "foreign_centre",
     "foreign_trainee",
@@ -238,3 +239,19 @@ def graded_assessment(
         attempts_service.grade_attempt_record(db_session, attempt)
     db_session.commit()
     return attempt
+
+
+RUBRIC_FULL_MARKS = {"points-uses-data": "2", "points-activity": "2", "points-privacy": "1"}
+
+
+def decide_on_the_web(
+    client: Any, attempt: Attempt, decision: str = "competent", comment: str = "", version: int = 0
+) -> Any:
+    """Score the written answer in full and post the decision, as an assessor's browser does."""
+    base = f"/review/attempts/{attempt.id}"
+    scored = client.post(f"{base}/rubric/w-proposal", data=RUBRIC_FULL_MARKS)
+    assert scored.status_code in (302, 400), scored.status_code
+    return client.post(
+        f"{base}/decision",
+        data={"decision": decision, "comment": comment, "version": str(version)},
+    )
