@@ -1,8 +1,9 @@
 """Internal verification: a sample of decisions checked by a second assessor.
 
 When a decision on an assessment attempt is recorded it is selected for moderation if it is
-borderline (the decision differs from the automatic verdict, or overrides changed the verdict),
-if any automatic status was overridden on the way, or if it falls in the centre's sample. The
+borderline (the decision goes against the recommendation after review, or against the automatic
+verdict when grading gave one, e.g. because overrides changed the outcome), if any automatic
+status was overridden on the way, or if it falls in the centre's sample. The
 sample is deterministic: with p percent, an assessor's n-th decision in a unit is selected when
 ceil(n * p / 100) > ceil((n - 1) * p / 100), so their first decision in each unit is checked and
 then one in every 100 / p after it; at 0 percent only borderline and overridden ones are.

@@ -770,8 +770,11 @@ def record_decision(
     )
     if is_assessment(attempt):
         automatic = automatic_result(session, attempt)
-        borderline = (
-            chosen.value != automatic.verdict.value or effective.verdict != automatic.verdict
+        # Borderline: the decision goes against the recommendation after review, or against
+        # the automatic verdict when grading gave one (not "pending review").
+        decisive = automatic.verdict.value in {d.value for d in Decision}
+        borderline = chosen.value != effective.verdict.value or (
+            decisive and chosen.value != automatic.verdict.value
         )
         unit_code = attempt.unit_version.unit_code
         moderation_service.select_for_moderation(
