@@ -144,9 +144,12 @@ def test_practice_and_others_attempts_are_not_appealed(
         f"/attempts/{graded_assessment.id}/appeal", data={"reason": WHY}
     )
     assert stranger.status_code == 404
-    assert client_as(assessor).post(
-        f"/attempts/{graded_assessment.id}/appeal", data={"reason": WHY}
-    ).status_code == 403
+    assert (
+        client_as(assessor)
+        .post(f"/attempts/{graded_assessment.id}/appeal", data={"reason": WHY})
+        .status_code
+        == 403
+    )
     assert _appeals(db_session) == []
 
 
@@ -165,7 +168,7 @@ def test_unit_outcomes_are_shown_to_the_trainee_and_to_assessors(
     assert person.status_code == 200
     outcomes = html.split('id="unit-outcomes"')[1].split("</section>")[0]
     assert UNIT_CODE in outcomes and f"/review/attempts/{graded_assessment.id}" in outcomes
-    assert f"/review/attempts/{graded_attempt.id}\"" not in outcomes
+    assert f'/review/attempts/{graded_attempt.id}"' not in outcomes
     assert client_as(foreign_assessor).get(f"/review/trainees/{trainee.id}").status_code == 404
     assert client_as(assessor).get(f"/review/trainees/{assessor.id}").status_code == 404
 

@@ -56,9 +56,9 @@ def test_a_first_decision_is_sampled_and_moderated_by_another_assessor(
     assert "moderation.agreed" in actions
 
     report = second.get("/review/moderation").get_data(as_text=True)
-    rates = report.split('agreement-assessor')[1].split("</table>")[0]
+    rates = report.split("agreement-assessor")[1].split("</table>")[0]
     assert assessor.display_name in rates and "100%" in rates
-    assert "999002L3" in report.split('agreement-by-unit')[1]
+    assert "999002L3" in report.split("agreement-by-unit")[1]
 
 
 def test_a_disagreement_needs_a_reason_goes_back_and_an_amendment_resolves_it(
@@ -71,7 +71,9 @@ def test_a_disagreement_needs_a_reason_goes_back_and_an_amendment_resolves_it(
     bare = second.post(url, data={"outcome": "disagreed", "comment": "no"})
     assert bare.status_code == 400 and "reason for disagreeing" in bare.get_data(as_text=True)
     app.extensions.setdefault("practicum_outbox", []).clear()
-    done = second.post(url, data={"outcome": "disagreed", "comment": WHY, "referred_to": "assessor"})
+    done = second.post(
+        url, data={"outcome": "disagreed", "comment": WHY, "referred_to": "assessor"}
+    )
     assert done.status_code == 302
     found = _moderation(db_session)
     assert found.status == ModerationStatus.DISAGREED and found.referred_to == "assessor"
@@ -91,7 +93,7 @@ def test_a_disagreement_needs_a_reason_goes_back_and_an_amendment_resolves_it(
     )
     assert _moderation(db_session).resolved_at is not None
     report = second.get("/review/moderation").get_data(as_text=True)
-    assert "0%" in report.split('agreement-assessor')[1].split("</table>")[0]
+    assert "0%" in report.split("agreement-assessor")[1].split("</table>")[0]
 
 
 def test_a_disagreement_can_go_to_the_leads(

@@ -72,7 +72,10 @@ def test_an_amendment_on_a_stale_version_is_refused_with_the_current_decision(
     stale = _amend(client, graded_assessment, "not_yet_competent", "No.", REASON, 1)
     assert stale.status_code == 409
     assert "The decision changed while you were reviewing" in stale.get_data(as_text=True)
-    assert [v.comment for v in _versions(db_session, graded_assessment)] == ["Good work.", "Better."]
+    assert [v.comment for v in _versions(db_session, graded_assessment)] == [
+        "Good work.",
+        "Better.",
+    ]
 
 
 def test_an_amendment_keeps_every_version_and_tells_the_trainee(
