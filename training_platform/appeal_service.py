@@ -140,11 +140,11 @@ def lodge_appeal(
         outcome_comment="",
         lodged_at=utcnow(),
     )
+    session.add(appeal)
     try:
-        with session.begin_nested():
-            session.add(appeal)
-            session.flush()
+        session.flush()
     except IntegrityError:
+        # A concurrent appeal on the same version won; the caller rolls back.
         raise ServiceError(
             CONFLICT, N_("This decision has already been appealed; the outcome is final.")
         ) from None

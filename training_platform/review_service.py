@@ -676,11 +676,11 @@ def _add_version(
         decided_by_id=actor.id,
         decided_at=utcnow(),
     )
+    session.add(version)
     try:
-        with session.begin_nested():
-            session.add(version)
-            session.flush()
+        session.flush()
     except IntegrityError:
+        # The session must be rolled back now; the caller's refusal path does that.
         raise ServiceError(CONFLICT, STALE_DECISION, field="version") from None
     version.decided_by = actor
     return version
