@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.platform_fixtures import decide_on_the_web
+from training_platform import review_service
+from training_platform.errors import CONFLICT, ServiceError
 from training_platform.models import (
     AuditEntry,
     Decision,
@@ -149,3 +152,20 @@ def test_the_trainee_is_emailed_the_decision_in_their_language(
     assert mail["To"] == trainee.email
     assert "Decision recorded" not in mail["Subject"]
     assert "決定" in mail["Subject"]
+
+
+def test_a_writer_that_raced_past_the_version_check_still_cannot_add_the_same_version(
+    app, client_as, assessor, graded_assessment, db_session, monkeypatch
+):
+    decide_on_the_web(client_as(assessor), graded_assessment, "competent", "Well done.")
+    db_session.expire_all()
+    attempt = db_session.get(type(graded_assessment), graded_assessment.id)
+    # As if it had read the version before the other decision was committed.
+    monkeypatch.setattr(review_service, "current_version_number", lambda _s, _a: 0)
+    with app.app_context(), pytest.raises(ServiceError) as refused:
+        review_service.amend_decision(
+            db_session, assessor, attempt, "not_yet_competent", "Redo.", REASON, based_on=0
+        )
+    db_session.rollback()
+    assert refused.value.code == CONFLICT and refused.value.field == "version"
+    assert len(_versions(db_session, graded_assessment)) == 1

@@ -37,6 +37,7 @@ from training_platform.models import (
     Attempt,
     Cohort,
     Decision,
+    DefinitionKind,
     DefinitionVersion,
     ModerationStatus,
     OverrideTarget,
@@ -196,7 +197,7 @@ def _queue_choices(session, centre_id: int) -> dict[str, Any]:
     versions = session.scalars(
         select(DefinitionVersion)
         .where(
-            DefinitionVersion.kind == "scenario",
+            DefinitionVersion.kind == DefinitionKind.SCENARIO,
             (DefinitionVersion.centre_id.is_(None)) | (DefinitionVersion.centre_id == centre_id),
         )
         .order_by(DefinitionVersion.key, DefinitionVersion.version)
