@@ -10,9 +10,21 @@ import pytest
 from sqlalchemy import func, select
 
 from sandbox_crm.models import ReportRun
-from tests.platform_fixtures import Ids, apply_reference_solution
+from tests.platform_fixtures import Ids, apply_reference_solution, decide_on_the_web
 from training_platform import attempts_service
-from training_platform.models import Attempt, AttemptStatus, Cohort, CohortMember
+from training_platform.models import (
+    Allocation,
+    Appeal,
+    AppealStatus,
+    AssessmentSettings,
+    Attempt,
+    AttemptStatus,
+    Cohort,
+    CohortMember,
+    DecisionVersion,
+    Moderation,
+    ModerationStatus,
+)
 from training_platform.sandboxes import get_store
 
 ROLES = [
@@ -376,3 +388,119 @@ def test_every_role_gets_the_right_answer_from_every_centre_admin_url(
     assert db_session.get(User, trainee.id).is_active
     if role != "centre_admin":
         assert db_session.get(AssessmentWindow, window.id) is not None
+
+
+# --- assessing at scale: allocation, amendments, moderation, appeals, settings, trainees -------
+
+STAFF_READ = {
+    "anonymous": "login",
+    "owner": 403,
+    "other_trainee": 403,
+    "assessor": 200,
+    "centre_admin": 200,
+    "foreign_trainee": 403,
+    "foreign_assessor": 200,  # their own centre's page, without this centre's records
+}
+STAFF_RECORD = {**STAFF_READ, "foreign_assessor": 404}
+# POSTs that every role is refused (the deciding assessor may not moderate or settle an appeal
+# on their own decision; centre admins do not moderate, amend or settle).
+ASSESSOR_POST = {**STAFF_RECORD, "assessor": 403, "centre_admin": 403}
+
+
+@pytest.fixture
+def assessing_ids(client_as, assessor, trainee, graded_assessment, db_session):
+    """A decided assessment (by `assessor`) with its moderation pending and an open appeal."""
+    decide_on_the_web(client_as(assessor), graded_assessment, "competent", "Well done.")
+    client_as(trainee).post(
+        f"/attempts/{graded_assessment.id}/appeal",
+        data={"reason": "I checked consent for everyone."},
+    )
+    db_session.expire_all()
+    moderation = db_session.scalars(select(Moderation)).one()
+    appeal = db_session.scalars(select(Appeal)).one()
+    return graded_assessment.id, moderation.id, appeal.id
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_gets_the_right_answer_from_every_assessing_url(
+    role, request, client, client_as, trainee, assessor, assessing_ids, db_session
+):
+    attempt_id, moderation_id, appeal_id = assessing_ids
+    browser = _client(role, request, client, client_as, trainee)
+    base = f"/review/attempts/{attempt_id}"
+    urls = [
+        ("moderation list", "GET", "/review/moderation", {}, STAFF_READ),
+        ("appeal list", "GET", "/review/appeals", {}, STAFF_READ),
+        ("settings page", "GET", "/review/settings", {}, STAFF_READ),
+        ("trainee page", "GET", f"/review/trainees/{trainee.id}", {}, STAFF_RECORD),
+        ("decided evidence", "GET", base, {}, STAFF_RECORD),
+        (
+            "allocation POST",
+            "POST",
+            f"{base}/allocation",
+            {"assessor": str(assessor.id)},
+            {**STAFF_RECORD, "assessor": 403, "centre_admin": 400},  # decided: nothing to allocate
+        ),
+        (
+            "amendment POST",
+            "POST",
+            f"{base}/amendments",
+            {"decision": "not_yet_competent", "reason": "x" * 20, "version": "1"},
+            {**STAFF_RECORD, "assessor": 400, "centre_admin": 403},  # appeal open
+        ),
+        (
+            "moderation POST",
+            "POST",
+            f"/review/moderation/{moderation_id}",
+            {"outcome": "agreed"},
+            ASSESSOR_POST,
+        ),
+        (
+            "appeal outcome POST",
+            "POST",
+            f"/review/appeals/{appeal_id}",
+            {"outcome": "upheld", "comment": "x" * 20, "version": "1"},
+            ASSESSOR_POST,
+        ),
+        (
+            "appeal POST",
+            "POST",
+            f"/attempts/{attempt_id}/appeal",
+            {"reason": "Another reason to appeal."},
+            {
+                **READ,
+                "owner": 302,  # refused with a message: the appeal is already open
+                "assessor": 403,
+                "centre_admin": 403,
+                "foreign_assessor": 403,
+            },
+        ),
+        (
+            "settings POST",
+            "POST",
+            "/review/settings",
+            {"moderation_percent": "x", "appeal_days": "14"},
+            {**STAFF_READ, "assessor": 403, "centre_admin": 400, "foreign_assessor": 403},
+        ),
+    ]
+    wrong = []
+    for label, method, url, data, expected_by_role in urls:
+        expected = expected_by_role[role]
+        response = browser.open(url, method=method, data=data)
+        location = response.headers.get("Location", "")
+        if expected == "login":
+            ok = response.status_code == 302 and "/login" in location
+        elif expected == 302:
+            ok = response.status_code == 302 and "/login" not in location
+        else:
+            ok = response.status_code == expected
+        if not ok:
+            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    assert not wrong, f"{role}: expected {', '.join(wrong)}"
+
+    db_session.expire_all()
+    assert db_session.scalars(select(Moderation)).one().status == ModerationStatus.PENDING
+    assert db_session.scalars(select(Appeal)).one().status == AppealStatus.OPEN
+    assert len(db_session.scalars(select(DecisionVersion)).all()) == 1
+    assert db_session.scalars(select(Allocation)).first() is None
+    assert db_session.scalars(select(AssessmentSettings)).first() is None

@@ -37,6 +37,7 @@ FILTERS = [
     ("email_invalid", "ne", "yes"),  # the brief leaves flagged addresses to the trainee
 ]
 REPORT_NAME = "VIP preview evening – email list"
+AMEND_REASON = "On a second reading the export was limited to consenting members."
 # What the assessor writes, and the trainee then reads on the result page.
 OVERRIDE_REASON = "The export purpose does not say the file is only for the evening's invitations."
 RUBRIC_POINTS = {"uses-data": "2", "activity": "1", "privacy": "1"}
@@ -208,7 +209,16 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     # The result names the data variant; the assessor's evidence page names the same one.
     variant = page.locator("#variant").inner_text()
     assert re.match(r"Data variant \d+ of \d+", variant)
-    _switch_user(page, live_server, Role.ASSESSOR, evidence_path)
+    # The assessor finds it by filtering the queue (a practice attempt never waits, so: all).
+    _switch_user(page, live_server, Role.ASSESSOR, "/review?state=all")
+    trainee_name = next(name for r, _email, name in DEMO_ACCOUNTS if r == Role.TRAINEE)
+    page.fill("#filter-q", trainee_name)
+    page.select_option("#filter-mode", "practice")
+    page.click("#queue-filters button:has-text('Filter')")
+    page.wait_for_url(re.compile(r"mode=practice"))
+    assert_accessible(page, "filtered review queue")
+    page.locator(f"a[href='{evidence_path}']").click()
+    page.wait_for_url(f"{live_server}{evidence_path}")
     assert variant.split(":")[0] in page.locator("#variant").inner_text()
     assert_accessible(page, "evidence page")
     export_check = page.locator("#check-export")
@@ -245,6 +255,22 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     assert re.search(r"Total\s+4 of 5", written)
     assert "Pass mark 2.5 of 5: reached" in written
     assert_accessible(page, "result page with the decision")
+
+    # The assessor amends the decision with a reason; the trainee is told it changed.
+    _switch_user(page, live_server, Role.ASSESSOR, evidence_path)
+    page.locator("#decision summary:has-text('Amend the decision')").click()
+    amend = page.locator("#decision form[action$='/amendments']")
+    amend.locator("input[name=decision][value=competent]").check()
+    amend.locator("textarea[name=reason]").fill(AMEND_REASON)
+    amend.locator("button:has-text('Amend decision')").click()
+    page.locator(".alert-success", has_text="Decision amended").wait_for()
+    history = page.locator("#decision-history").inner_text()
+    assert AMEND_REASON in history and DECISION_COMMENT in history
+    assert_accessible(page, "evidence page with the decision history")
+    _switch_user(page, live_server, Role.TRAINEE, f"{attempt_path}/result")
+    changed = page.locator("#decision-changed").inner_text()
+    assert AMEND_REASON in changed
+    assert "Competent" in page.locator("#verdict").inner_text()
 
 
 def _switch_user(page, live_server: str, role: Role, next_path: str) -> None:

@@ -62,11 +62,24 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
             # The CRM refuses changes by redirecting with a read-only notice.
             return 403 if post and area == "attempts" else ALLOWED
         return 404
+    if area == "appeals":  # a trainee appeals a decision on their own attempt
+        if role == "owner":
+            return ALLOWED
+        return 403 if role not in TRAINEES else 404
     if area == "review":
         if role in TRAINEES:
             return 403
-        if endpoint == "review.queue":
-            return ALLOWED
+        if endpoint in ("review.queue", "review.moderation", "review.appeals"):
+            return ALLOWED  # each centre's own lists
+        if endpoint == "review.settings":
+            return 403 if post and role != "centre_admin" else ALLOWED
+        if endpoint in ("review.moderate", "review.settle_appeal"):
+            # Assessors only; the ids below name no moderation or appeal of any centre.
+            return 403 if role == "centre_admin" else 404
+        if role == "foreign_assessor":
+            return 404
+        if endpoint == "review.allocate":  # centre admins and lead assessors allocate
+            return ALLOWED if role == "centre_admin" else 403
         if role == "foreign_assessor":
             return 404
         return 403 if post and role == "centre_admin" else ALLOWED
@@ -145,6 +158,9 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "cohort_id": cohort_window.cohort_id,
         "window_id": cohort_window.id,
         "offering_id": 1,
+        "trainee_id": db_session.get(Attempt, ids.graded).trainee_id,
+        "moderation_id": 999_999,
+        "appeal_id": 999_999,
     }
 
 

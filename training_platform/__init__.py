@@ -17,6 +17,7 @@ BLUEPRINTS = [
     "training_platform.catalogue",
     "training_platform.attempts",
     "training_platform.review",
+    "training_platform.appeals",
     "training_platform.authoring",
     "training_platform.progress",
     "training_platform.retention",

@@ -17,8 +17,8 @@ from werkzeug.datastructures import MultiDict
 
 from graders.definitions import MultipleChoiceItem, Scenario
 from sandbox_crm.i18n import N_
+from training_platform import appeal_service, crm_mount, definitions_store, i18n
 from training_platform import attempts_service as service
-from training_platform import crm_mount, definitions_store, i18n
 from training_platform.cohorts_service import attempt_due_at, time_is_up
 from training_platform.db import get_session
 from training_platform.definitions_store import scenario_of
@@ -221,6 +221,7 @@ def result(attempt_id: int):
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),
         variant=service.variant_label(attempt),
+        appeal=appeal_service.appeal_panel(get_session(), attempt),
     )
 
 

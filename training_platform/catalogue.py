@@ -16,6 +16,7 @@ from training_platform.cohorts_service import trainee_windows
 from training_platform.db import get_session
 from training_platform.models import DefinitionKind, DefinitionVersion, Role
 from training_platform.navigation import add_nav_item
+from training_platform.outcomes_service import unit_outcomes
 
 bp = Blueprint("catalogue", __name__)
 add_nav_item(bp, "catalogue.index", N_("Units"), section=N_("Training"), order=10)
@@ -107,4 +108,12 @@ def unit(code: str):
         windows=windows,
         attempts=attempts,
         is_trainee=current_user.role == Role.TRAINEE,
+        outcome=(
+            next(
+                (o for o in unit_outcomes(session, current_user) if o.unit_code == model.code),
+                None,
+            )
+            if current_user.role == Role.TRAINEE
+            else None
+        ),
     )
