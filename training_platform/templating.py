@@ -108,6 +108,7 @@ def init_app(app: Flask) -> None:
         check_message,
         note_in_language,
         reasons_in_language,
+        rule_reason,
     )
 
     app.jinja_env.globals.update(url_with_args=url_with_args, badge_tone=badge_tone)
@@ -116,6 +117,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["check_message"] = lambda check: check_message(check, None, None)
     app.jinja_env.filters["in_language"] = note_in_language
     app.jinja_env.filters["reasons_in_language"] = reasons_in_language
+    app.jinja_env.filters["rule_reason"] = rule_reason
     app.jinja_env.filters["finding_message"] = lambda finding: (
         note_in_language(finding.template, finding.values) if finding.template else finding.message
     )

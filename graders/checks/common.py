@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -265,12 +265,19 @@ def quoted(labels: Iterable[str]) -> str:
 
 
 def judged(
-    ok: bool, evidence: dict[str, Any], score: float | None = None, note: str | None = None
+    ok: bool,
+    evidence: dict[str, Any],
+    score: float | None = None,
+    note: tuple[str | None, Mapping[str, Any]] | None = None,
 ) -> Outcome:
-    """Pass if ``ok``, else fail with a trainee-safe ``note`` saying what kind of thing is wrong."""
+    """Pass if ``ok``, else fail with a trainee-safe note saying what kind of thing is wrong.
+
+    ``note`` is a marked template and its values, as ``graders.results.sentences`` gives them.
+    """
     if ok:
         return Outcome.judge(True, evidence, score)
-    return Outcome(Status.FAIL, 0.0 if score is None else score, evidence, note or None)
+    template, values = note or (None, {})
+    return Outcome(Status.FAIL, 0.0 if score is None else score, evidence, template, values)
 
 
 def load_report(ctx: GradingContext, ref: str) -> ReportDefinition | Outcome:
