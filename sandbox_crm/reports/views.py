@@ -148,7 +148,7 @@ def _describe(report: ReportDefinition) -> str:
         return translate("All %(source)s", source=name if source is None else name.lower())
     if validate_condition(report.source, report.filters):
         return translate("%(source)s (the saved filter no longer fits this source)", source=name)
-    condition = describe_condition(report.source, report.filters)
+    condition = crm_translated(describe_condition(report.source, report.filters))
     return translate("%(source)s where %(condition)s", source=name, condition=condition)
 
 
