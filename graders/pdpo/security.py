@@ -45,6 +45,10 @@ from sandbox_crm.models import (
 )
 from sandbox_crm.sources import SOURCES, Field
 
+# Finding templates of earlier grader versions, kept marked so that stored results still read
+# in the reader's language.
+EARLIER_TEMPLATES = (N_("Export #%(export)s of personal data: %(problem)s."),)
+
 HIDDEN_FROM_MARKETING = ("hkid", "date_of_birth")
 """Report fields marketing and analytics staff must never see (SEC-01)."""
 

@@ -135,6 +135,10 @@ _DM_CHANNEL_LABELS = {
     Channel.PHONE: N_("phone calls"),
     Channel.POST: N_("post"),
 }
+_DM_DESCRIPTION = N_(
+    "Current direct-marketing consent for %(channel)s: the latest consent record's status, or"
+    " not_asked if there is none."
+)
 # The labels the direct-marketing fields are given below, marked so that pages translate them.
 _DM_FIELD_LABELS = (
     N_("Direct marketing by email"),
@@ -260,13 +264,7 @@ CUSTOMER_FIELDS = index_fields(
             INT,
             _dm_status(channel),
             choices=CONSENT_CHOICES,
-            description=Message(
-                N_(
-                    "Current direct-marketing consent for %(channel)s: the latest consent"
-                    " record's status, or not_asked if there is none."
-                ),
-                channel=Message(label),
-            ),
+            description=Message(_DM_DESCRIPTION, channel=Message(label)),
             nullable=False,
         )
         for channel, label in _DM_CHANNEL_LABELS.items()
