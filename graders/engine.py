@@ -607,7 +607,7 @@ def roll_up(
                 message(N_("%(rule)s (%(severity)s)"), rule=r.rule_id, severity=r.severity.value)
                 for r in minor
             ],
-            conjunction=False,
+            style="comma",
         )
         say(N_("Medium and low PDPO findings for the assessor: %(rules)s."), rules=listed)
     for target, o in applied.items():

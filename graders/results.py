@@ -140,14 +140,15 @@ def counted(count: int, one: str, many: str, **values: Any) -> dict[str, Any]:
     return message(one if count == 1 else many, count=count, **values)
 
 
-def listing(items: Iterable[Any], *, quoted: bool = False, conjunction: bool = True) -> dict:
+def listing(items: Iterable[Any], *, quoted: bool = False, style: str = "and") -> dict:
     """A list of values for one placeholder, joined for the reader's language when shown.
 
-    ``quoted`` puts each item in quotation marks (field labels); ``conjunction`` joins the last
-    two with "and" ("A, B and C") rather than a comma only ("A, B, C"). Items that are text are
-    translated when a translation exists (field labels, department names); others show as they are.
+    ``quoted`` puts each item in quotation marks (field labels). ``style`` is how items are
+    joined: ``and`` ("A, B and C"), ``comma`` ("A, B, C") or ``semicolon`` ("A; B; C"). Items
+    that are text are translated when a translation exists (field labels, department names);
+    items may be messages themselves; others show as they are.
     """
-    return {"items": list(items), "quoted": quoted, "conjunction": conjunction}
+    return {"items": list(items), "quoted": quoted, "style": style}
 
 
 def sentences(*parts: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -170,8 +171,10 @@ QUOTED = N_("“%(text)s”")
 """How a quoted item of a ``listing`` is shown."""
 
 
-def _english_list(items: Sequence[str], conjunction: bool) -> str:
-    if len(items) <= 1 or not conjunction:
+def _english_list(items: Sequence[str], style: str) -> str:
+    if style == "semicolon":
+        return "; ".join(items)
+    if len(items) <= 1 or style != "and":
         return ", ".join(items)
     return f"{', '.join(items[:-1])} and {items[-1]}"
 
@@ -184,7 +187,7 @@ class Wording:
     """
 
     translate: Callable[[str], str] = str
-    join_list: Callable[[Sequence[str], bool], str] = _english_list
+    join_list: Callable[[Sequence[str], str], str] = _english_list
     sentence_gap: str = " "
 
     def fill(self, template: str, values: Mapping[str, Any]) -> str:
@@ -204,7 +207,7 @@ class Wording:
             items = [str(self.value(item)) for item in value["items"]]
             if value.get("quoted"):
                 items = [self.fill(QUOTED, {"text": item}) for item in items]
-            return self.join_list(items, bool(value.get("conjunction", True)))
+            return self.join_list(items, str(value.get("style", "and")))
         if isinstance(value, Mapping) and "sentences" in value:
             return self.sentence_gap.join(str(self.value(part)) for part in value["sentences"])
         if isinstance(value, str) and value:

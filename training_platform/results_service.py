@@ -298,12 +298,14 @@ def note_in_language(template: str, values: Mapping[str, Any]) -> str:
     return fill(template, values)
 
 
-def _join_in_locale(items: Sequence[str], conjunction: bool) -> str:
-    """A list joined the way the reader's language writes one ("A, B and C", "A、B和C")."""
+def _join_in_locale(items: Sequence[str], style: str) -> str:
+    """A list joined the way the reader's language writes one ("A, B and C", "A、B及C")."""
     locale = str(get_locale() or "en")
     if locale.startswith("en"):
-        return Wording().join_list(items, conjunction)
-    if not conjunction or len(items) <= 1:
+        return Wording().join_list(items, style)
+    if style == "semicolon":
+        return "；".join(items)
+    if style != "and" or len(items) <= 1:
         return "、".join(items)
     return format_list(list(items), locale=locale)
 

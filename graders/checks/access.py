@@ -89,7 +89,7 @@ def _sharing_note(
         parts.append(
             message(
                 N_("The report is shared with department(s) that do not need it: %(departments)s."),
-                departments=listing([names.get(c, c) for c in extra], conjunction=False),
+                departments=listing([names.get(c, c) for c in extra], style="comma"),
             )
         )
     if missing:
@@ -111,6 +111,6 @@ def _sharing_note(
             template = N_(
                 "The export right is not as the task needs: %(departments)s should not export it."
             )
-        listed = listing([names.get(c, c) for c in wrong_export], conjunction=False)
+        listed = listing([names.get(c, c) for c in wrong_export], style="comma")
         parts.append(message(template, departments=listed))
     return sentences(*parts)

@@ -296,7 +296,15 @@ def _scope(messages: Iterable[_Sent], kind: str) -> dict[str, Any]:
     )
 
 
-@rule("DM-01", title=N_("Direct marketing without consent"), basis="s35E", severity="critical")
+@rule(
+    "DM-01",
+    title=N_("Direct marketing without consent"),
+    basis="s35E",
+    severity="critical",
+    description=N_(
+        "No promotional message without a given / no-objection consent on its channel beforehand."
+    ),
+)
 def dm_01(ctx: GradingContext) -> RuleOutcome:
     """No promotional message without a given / no-objection consent on its channel beforehand."""
     log = _log(ctx)
@@ -319,6 +327,9 @@ def dm_01(ctx: GradingContext) -> RuleOutcome:
     title=N_("Oral consent not confirmed in writing"),
     basis="s35E(1)(b)",
     severity="critical",
+    description=N_(
+        "No promotional message relies on an oral consent not confirmed in writing in 14 days."
+    ),
 )
 def dm_04(ctx: GradingContext) -> RuleOutcome:
     """No promotional message relies on an oral consent not confirmed in writing in 14 days."""
@@ -351,6 +362,9 @@ def dm_04(ctx: GradingContext) -> RuleOutcome:
     title=N_("First marketing message without opt-out notice"),
     basis="s35F",
     severity="critical",
+    description=N_(
+        "The first promotional message ever sent to a customer tells them they may opt out."
+    ),
 )
 def dm_05(ctx: GradingContext) -> RuleOutcome:
     """The first promotional message ever sent to a customer tells them they may opt out."""
@@ -385,7 +399,13 @@ def dm_05(ctx: GradingContext) -> RuleOutcome:
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
-@rule("DM-06", title=N_("Direct marketing after an opt-out"), basis="s35G", severity="critical")
+@rule(
+    "DM-06",
+    title=N_("Direct marketing after an opt-out"),
+    basis="s35G",
+    severity="critical",
+    description=N_("Nothing promotional is sent after an opt-out was received, on any channel."),
+)
 def dm_06(ctx: GradingContext) -> RuleOutcome:
     """Nothing promotional is sent after an opt-out was received, on any channel."""
     log = _log(ctx)
@@ -416,6 +436,9 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
     title=N_("Promotion in a service message"),
     basis="s35A; HKSAR v HKBN",
     severity="critical",
+    description=N_(
+        "Service messages to opted-out or non-consenting customers carry no promotional content."
+    ),
 )
 def dm_08(ctx: GradingContext) -> RuleOutcome:
     """Service messages to opted-out or non-consenting customers carry no promotional content."""
@@ -440,7 +463,7 @@ def dm_08(ctx: GradingContext) -> RuleOutcome:
                 "Service message #%(message)s to %(who)s, who has not consented to direct"
                 " marketing, contains promotional wording (%(words)s)."
             )
-        words_listed = listing(words, conjunction=False)
+        words_listed = listing(words, style="comma")
         values = {"message": message.id, "who": log.who(sent), "words": words_listed}
         breaches.append(
             breach(
@@ -458,8 +481,10 @@ register_not_applicable(
     title=N_("Consent without a proper direct-marketing notice"),
     basis="s35C",
     severity="critical",
-    checks="The consent relied on refers to a notice stating intent, data kinds, specific "
-    "marketing classes and a free reply channel.",
+    checks=N_(
+        "The consent relied on refers to a notice stating intent, data kinds, specific "
+        "marketing classes and a free reply channel."
+    ),
     reason=N_(
         "Not graded yet: the notices that consents refer to are generated company set-up "
         "that no operation changes, and the grader does not yet compare them with s35C."
@@ -470,7 +495,7 @@ register_not_applicable(
     title=N_("Marketing outside the consented data kinds or classes"),
     basis="s35E",
     severity="critical",
-    checks="The channel's data kind and the campaign's marketing class are within the consent.",
+    checks=N_("The channel's data kind and the campaign's marketing class are within the consent."),
     reason=N_(
         "Messages sent by staff carry no marketing class (only campaigns do) and the sandbox "
         "has no campaign-sending operation, so a message's class cannot be compared with a consent."
@@ -481,8 +506,10 @@ register_not_applicable(
     title=N_("Audience not screened against opt-outs"),
     basis="s35G; Ricacorp 2021",
     severity="critical",
-    checks="Every campaign audience and manual marketing call is screened against the current "
-    "opt-out list at send time.",
+    checks=N_(
+        "Every campaign audience and manual marketing call is screened against the current "
+        "opt-out list at send time."
+    ),
     reason=N_(
         "The sandbox has no campaign-sending operation; messages staff send one by one are "
         "judged against opt-outs by DM-06."
@@ -493,7 +520,7 @@ register_not_applicable(
     title=N_("Data provided to another company for its marketing"),
     basis="s35J, s35K",
     severity="critical",
-    checks="Data is given to another company for its marketing only with written consent.",
+    checks=N_("Data is given to another company for its marketing only with written consent."),
     reason=N_("The sandbox has no operation that provides personal data to another company."),
 )
 register_not_applicable(
@@ -501,7 +528,7 @@ register_not_applicable(
     title=N_("Provision continued after an opt-out"),
     basis="s35L",
     severity="critical",
-    checks="After an opt-out from provision, no further provision and the recipients told.",
+    checks=N_("After an opt-out from provision, no further provision and the recipients told."),
     reason=N_(
         "The sandbox has no operation that provides personal data to another company, so "
         "there is no provision to stop."
@@ -512,8 +539,10 @@ register_not_applicable(
     title=N_("Marketing vendor not bound or given too much"),
     basis="s35I(2); DPP4(2)",
     severity="high",
-    checks="Marketing vendors are recorded as agents under contract and receive only consented, "
-    "minimal fields.",
+    checks=N_(
+        "Marketing vendors are recorded as agents under contract and receive only consented, "
+        "minimal fields."
+    ),
     reason=N_(
         "The sandbox does not record marketing vendors, their contracts or what they receive."
     ),

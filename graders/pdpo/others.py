@@ -26,7 +26,15 @@ _NO_REQUESTS = N_("The sandbox does not yet record data access requests.")
 _NO_CORRECTIONS = N_("The sandbox does not yet record data correction requests.")
 
 
-@rule("ACC-01", title=N_("Inaccurate contact data used"), basis="DPP2(1)(b)", severity="low")
+@rule(
+    "ACC-01",
+    title=N_("Inaccurate contact data used"),
+    basis="DPP2(1)(b)",
+    severity="low",
+    description=N_(
+        "No message goes to, and no export holds, contact data flagged invalid and not corrected."
+    ),
+)
 def acc_01(ctx: GradingContext) -> RuleOutcome:
     """No message goes to, and no export holds, contact data flagged invalid and not corrected.
 
@@ -191,7 +199,9 @@ register_not_applicable(
     title=N_("Correction not passed on to recipients"),
     basis="s23(1)(c)",
     severity="medium",
-    checks="After a correction, recipients from the previous 12 months are sent the correction.",
+    checks=N_(
+        "After a correction, recipients from the previous 12 months are sent the correction."
+    ),
     reason=N_(
         "The sandbox does not record to whom a customer's data was disclosed, nor notices "
         "of corrections sent to them."
@@ -202,7 +212,7 @@ register_not_applicable(
     title=N_("Customer kept past retention"),
     basis="DPP2(2); s26",
     severity="medium",
-    checks="No customer kept past the retention schedule once a purge is due.",
+    checks=N_("No customer kept past the retention schedule once a purge is due."),
     reason=N_("The sandbox has no retention schedule and no purge operation."),
 )
 register_not_applicable(
@@ -210,8 +220,10 @@ register_not_applicable(
     title=N_("Unsafe or over-kept backups"),
     basis="DPP2(2); DPP4",
     severity="medium",
-    checks="Backups holding personal data are encrypted, expire per policy, and do not "
-    "resurrect erased customers.",
+    checks=N_(
+        "Backups holding personal data are encrypted, expire per policy, and do not "
+        "resurrect erased customers."
+    ),
     reason=N_("The sandbox does not model backups."),
 )
 register_not_applicable(
@@ -219,8 +231,10 @@ register_not_applicable(
     title=N_("Use outside the notified purposes"),
     basis="DPP3",
     severity="high",
-    checks="Every use (campaign, report run, export, transfer) states a purpose within the "
-    "notified purposes, or a new-purpose consent exists before it.",
+    checks=N_(
+        "Every use (campaign, report run, export, transfer) states a purpose within the "
+        "notified purposes, or a new-purpose consent exists before it."
+    ),
     reason=N_(
         "Report runs and exports record their purpose as free text and the collection "
         "notice lists its purposes as free text; matching one to the other cannot be done "
@@ -232,8 +246,10 @@ register_not_applicable(
     title=N_("Sharing with affiliates or other companies"),
     basis="DPP3; EC Healthcare 2022",
     severity="high",
-    checks="No sharing with affiliated brands or other companies unless the notice named that "
-    "class of transferee, or consent exists.",
+    checks=N_(
+        "No sharing with affiliated brands or other companies unless the notice named that "
+        "class of transferee, or consent exists."
+    ),
     reason=N_(
         "The sandbox has no affiliated brands and no operation that transfers data to "
         "another company."
@@ -244,7 +260,7 @@ register_not_applicable(
     title=N_("New-purpose use after withdrawal"),
     basis="s2(3)",
     severity="high",
-    checks="No new-purpose use after the consent was withdrawn in writing.",
+    checks=N_("No new-purpose use after the consent was withdrawn in writing."),
     reason=N_(
         "No operation uses data for a purpose that needs its own consent (analytics or "
         "third-party marketing); direct marketing after an opt-out is judged by DM-06."
@@ -255,7 +271,7 @@ register_not_applicable(
     title=N_("Access request not completed in 40 days"),
     basis="s19(1)",
     severity="high",
-    checks="Each access request is completed within 40 days.",
+    checks=N_("Each access request is completed within 40 days."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -263,7 +279,7 @@ register_not_applicable(
     title=N_("No written notice by day 40"),
     basis="s19(2)",
     severity="high",
-    checks="If not completed by day 40, a written notice with reasons is sent by day 40.",
+    checks=N_("If not completed by day 40, a written notice with reasons is sent by day 40."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -271,7 +287,7 @@ register_not_applicable(
     title=N_("Refusal without ground, writing or log entry"),
     basis="s20, s21, s27",
     severity="high",
-    checks="A refusal cites an s20 ground, is sent in writing within 40 days, and is logged.",
+    checks=N_("A refusal cites an s20 ground, is sent in writing within 40 days, and is logged."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -279,7 +295,7 @@ register_not_applicable(
     title=N_("Release without identity check or with others' data"),
     basis="s20(1)",
     severity="high",
-    checks="Identity verified before release; the copy contains no other person's data.",
+    checks=N_("Identity verified before release; the copy contains no other person's data."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -287,7 +303,7 @@ register_not_applicable(
     title=N_("Excessive or improper fee"),
     basis="s28",
     severity="medium",
-    checks="No fee for correction; an access fee no more than the direct cost.",
+    checks=N_("No fee for correction; an access fee no more than the direct cost."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -295,7 +311,8 @@ register_not_applicable(
     title=N_("Correction request not handled in 40 days"),
     basis="s23, s25",
     severity="high",
-    checks="Each correction request is corrected or refused in writing with reasons within "
-    "40 days.",
+    checks=N_(
+        "Each correction request is corrected or refused in writing with reasons within 40 days."
+    ),
     reason=_NO_CORRECTIONS,
 )
