@@ -119,10 +119,18 @@ def version_title(version: Any) -> str:
     return localised(model.title, current_language()) or version.title
 
 
+def check_message_for(check: Any, scenario: Any = None, language: str | None = None) -> str:
+    """A check's message as the trainee reads it: its note and the scenario's feedback, in
+    ``language`` (the feedback as stored when no scenario is given)."""
+    from training_platform.results_service import check_message
+
+    spec = next((c for c in getattr(scenario, "checks", ()) if c.id == check.check_id), None)
+    return check_message(check, spec.feedback if spec is not None else None, language)
+
+
 def init_app(app: Flask) -> None:
     """Register the helpers as Jinja globals and filters."""
     from training_platform.results_service import (
-        check_message,
         note_in_language,
         reasons_in_language,
         rule_reason,
@@ -132,7 +140,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(humanise=humanise, datetime=format_datetime)
     app.jinja_env.filters["localised"] = localised
     app.jinja_env.filters["version_title"] = version_title
-    app.jinja_env.filters["check_message"] = lambda check: check_message(check, None, None)
+    app.jinja_env.filters["check_message"] = check_message_for
     app.jinja_env.filters["in_language"] = note_in_language
     app.jinja_env.filters["reasons_in_language"] = reasons_in_language
     app.jinja_env.filters["rule_reason"] = rule_reason

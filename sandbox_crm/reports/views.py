@@ -357,7 +357,10 @@ def _report_page(
     share_form.department.choices = options((d.code, d.name) for d in departments)
     export_form = export_form or ExportForm()
     export_form.for_department.choices = options(
-        [("", "— not for another department —"), *((d.code, d.name) for d in departments)]
+        [
+            ("", translate("— not for another department —")),
+            *((d.code, d.name) for d in departments),
+        ]
     )
     source = SOURCES.find(report.source)
     runs = session.scalars(
