@@ -43,7 +43,6 @@ __all__ = [
     "key_labels",
     "load_report",
     "named_keys",
-    "quoted",
     "report_keys",
     "trusted_keys",
 ]
@@ -254,14 +253,6 @@ def condition_labels(source_name: str, where: Any) -> list[str]:
         if label not in labels:
             labels.append(label)
     return labels
-
-
-def quoted(labels: Iterable[str]) -> str:
-    """Labels as a readable list: “Tier”, “Status” and “Email”."""
-    items = [f"“{label}”" for label in labels]
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def judged(

@@ -30,7 +30,6 @@ __all__ = [
     "judged",
     "mask_hkid",
     "not_applicable",
-    "plural",
     "purpose_problem",
     "register_not_applicable",
 ]
@@ -135,11 +134,6 @@ def mask_hkid(value: str) -> str:
     """Show an HKID number's first two characters only, so findings do not spread it."""
     text = value.strip()
     return text[:2] + "*" * max(len(text) - 2, 0)
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 finding``, ``2 findings``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def export_columns(export: ReportExport) -> list[str]:
