@@ -114,6 +114,6 @@ def test_a_trainee_submits_the_report_and_an_assessor_records_competent(
 
     # The trainee reads the decision on the result page.
     result = learner.get(f"{attempt_url}/result").get_data(as_text=True)
-    assert "Assessor&#39;s decision" in result
+    assert "Assessor's decision" in result
     assert "A clean, consent-aware report. Well done." in result
     assert "Competent" in result

@@ -499,7 +499,7 @@ def test_the_decision_waits_for_the_rubric_then_is_recorded_and_final(
     assert f'href="{base}"' in decided_queue
 
     result = client_as(trainee).get(f"/attempts/{graded_attempt.id}/result").get_data(as_text=True)
-    assert "Assessor&#39;s decision" in result
+    assert "Assessor's decision" in result
     assert "Well &lt;done&gt;, Siu Ming." in result
 
 

@@ -31,11 +31,12 @@ from graders.results import (
 )
 from sandbox_crm import generator
 from sandbox_crm.deliverables import get_deliverable_kind
-from sandbox_crm.i18n import N_
+from sandbox_crm.i18n import N_, Message
 from sandbox_crm.store import SandboxNotFound, SandboxStore
 from training_platform import cohorts_service, definitions_store, sandboxes
 from training_platform.definitions_store import scenario_of, unit_of
 from training_platform.errors import CONFLICT, INVALID, NOT_ALLOWED, ServiceError
+from training_platform.i18n import translated
 from training_platform.models import (
     Attempt,
     AttemptStatus,
@@ -319,7 +320,8 @@ class VariantLabel:
     pool: int
 
     def __str__(self) -> str:
-        return f"Data variant {self.number} of {self.pool}"
+        text = N_("Data variant %(number)d of %(pool)d")
+        return translated(Message(text, number=self.number, pool=self.pool))
 
 
 def variant_label(attempt: Attempt) -> VariantLabel:

@@ -17,6 +17,7 @@ from training_platform.i18n import format_datetime, translated
 from training_platform.models import AssessmentWindow, Cohort, Role
 from training_platform.navigation import add_nav_item
 from training_platform.security import role_required
+from training_platform.templating import version_title
 
 bp = Blueprint("cohorts", __name__, url_prefix="/centre")
 add_nav_item(
@@ -261,7 +262,7 @@ def window(window_id: int):
     return render_template(
         "centre/cohorts/window.html",
         window=found,
-        title=version.title if version else found.scenario_key,
+        title=version_title(version) if version else found.scenario_key,
         progress=cohorts_service.window_progress(session, found),
         trainees=cohorts_service.cohort_trainees(session, found.cohort),
         closes_input=_hk_input(found.closes_at),

@@ -48,6 +48,7 @@ from training_platform.navigation import add_nav_item
 from training_platform.pagination import paginate
 from training_platform.presenters.evidence import RECORD_PAGES, evidence_page
 from training_platform.security import role_required
+from training_platform.templating import version_title
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 add_nav_item(
@@ -204,7 +205,7 @@ def _queue_choices(session, centre_id: int) -> dict[str, Any]:
     ).all()
     scenarios: dict[str, str] = {}
     for version in versions:
-        scenarios[version.key] = version.title
+        scenarios[version.key] = version_title(version)
     return {
         "cohorts": session.scalars(
             select(Cohort).where(Cohort.centre_id == centre_id).order_by(Cohort.name)
