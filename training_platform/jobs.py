@@ -31,6 +31,7 @@ from flask import Flask, current_app
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey, TaskWrapper
 from huey.exceptions import RetryTask
+from huey.signals import SIGNAL_INTERRUPTED
 from sqlalchemy import and_, case, make_url, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -79,6 +80,7 @@ DEFAULT_RETRY_DELAY = 2.0
 MAX_RETRY_DELAY = 300.0
 DEFAULT_POLL_SECONDS = 0.25
 DEFAULT_PURGE_HOUR = 3
+DEFAULT_SHUTDOWN_SECONDS = 30.0
 MAX_ERROR_CHARS = 2_000
 
 KIND_LABELS = {
@@ -172,6 +174,12 @@ def init_app(app: Flask) -> None:
                 dispatch(job)
             finally:
                 session.close()
+
+    @huey.signal(SIGNAL_INTERRUPTED)
+    def give_back(_signal: str, task: object, *_args: object) -> None:
+        # The worker is stopping in the middle of this job: queue it again for the next one.
+        if getattr(task, "name", "") == "practicum.run_job":
+            release(app, *getattr(task, "args", ()))
 
     app.extensions[EXTENSION_KEY] = JobQueue(huey, run_job_task)
 
@@ -384,6 +392,22 @@ def claim(session: Session, job_id: int, *, app: Flask | None = None) -> Job | N
     return session.get(Job, job_id, populate_existing=True)
 
 
+def release(app: Flask, job_id: int) -> None:
+    """Put a running job back in the queue's table as queued (its worker is stopping)."""
+    session = new_session(app)
+    try:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+            .values(status=JobStatus.QUEUED, queued_at=utcnow())
+        )
+        session.commit()
+    except Exception:
+        logger.exception("could not give job %s back to the queue", job_id)
+    finally:
+        session.close()
+
+
 def _error_text(exc: BaseException) -> str:
     cause = exc.__cause__ if isinstance(exc, attempts_service.GradingFailed) else exc
     cause = cause or exc
@@ -470,7 +494,9 @@ def run_worker(app: Flask, *, workers: int | None = None) -> None:
     """Run the queue's consumer until it is stopped (SIGINT or SIGTERM).
 
     First queues again what is waiting or was lost with a worker, and the generation of the
-    current scenarios' templates when PREGENERATE_VARIANTS is on.
+    current scenarios' templates when PREGENERATE_VARIANTS is on. SIGTERM lets the running
+    jobs finish (up to JOB_SHUTDOWN_SECONDS); SIGINT stops at once. Either way a job cut off is
+    put back as queued for the next worker.
     """
     queue = get_queue(app)
     if queue.huey.immediate:
@@ -493,5 +519,8 @@ def run_worker(app: Flask, *, workers: int | None = None) -> None:
         initial_delay=min(0.05, poll),
         max_delay=poll,
         check_worker_health=True,
+        # SIGTERM (what start.sh and service managers send) lets running jobs finish first.
+        graceful_signal="TERM",
+        shutdown_timeout=_setting(app, "JOB_SHUTDOWN_SECONDS", DEFAULT_SHUTDOWN_SECONDS),
     )
     consumer.run()
