@@ -398,7 +398,7 @@ def _server_name(base: str) -> str:
     try:
         with urllib.request.urlopen(base + "/readyz", timeout=10) as response:  # noqa: S310
             return response.headers.get("Server", "unknown")
-    except urllib.error.URLError:
+    except OSError:  # refused, reset or timed out while it starts
         return "not ready"
 
 

@@ -134,3 +134,25 @@ def test_a_worker_killed_mid_grading_loses_nothing_and_a_new_one_finishes(
     assert db_session.get(Attempt, started_attempt.id).status == AttemptStatus.GRADED
     result = client_as(trainee).get(f"/attempts/{started_attempt.id}/result")
     assert "Performance requirements" in result.get_data(as_text=True)
+
+
+def test_a_worker_stopped_at_once_gives_its_running_job_back(
+    app, client_as, trainee, started_attempt, db_session, start_worker, tmp_path
+):
+    deliverables = apply_reference_solution(app, started_attempt)
+    client_as(trainee).post(
+        f"/attempts/{started_attempt.id}/submit",
+        data={"deliverable-report": str(deliverables["report"]), "confirm": "yes"},
+    )
+
+    def job() -> Job:
+        db_session.expire_all()
+        return db_session.scalar(select(Job).where(Job.target_id == started_attempt.id))
+
+    worker = start_worker(slow_seconds=60)
+    _wait_for(lambda: job().status == JobStatus.RUNNING, "the claim", tmp_path / "worker-0.log")
+    worker.send_signal(signal.SIGINT)  # stop now (SIGTERM would let the job finish)
+    worker.wait(timeout=20)
+    # Queued again at once, for the next worker, without waiting for the lease.
+    assert (job().status, job().attempts) == (JobStatus.QUEUED, 1)
+    assert db_session.get(Attempt, started_attempt.id).status == AttemptStatus.SUBMITTED
