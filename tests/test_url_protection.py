@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from sandbox_crm.models import ContactPoint, ReportRun
 from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE
+from training_platform import jobs
 from training_platform.models import Attempt
 from training_platform.sandboxes import get_store
 
@@ -67,6 +68,10 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         return 403 if post and role == "centre_admin" else ALLOWED
     if area == "authoring":
         return ALLOWED if role == "centre_admin" else 403
+    if area == "jobs":  # the centre's own jobs; another centre's job is not found
+        if role in TRAINEES:
+            return 403
+        return 404 if post and role == "foreign_assessor" else ALLOWED
     raise AssertionError(f"no access rule for {endpoint}: add one to this test")
 
 
@@ -79,6 +84,8 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session):
             select(func.min(ContactPoint.id)).where(ContactPoint.customer_id == ids.customer)
         )
         run = sandbox.scalar(select(func.max(ReportRun.id)))
+    job = jobs.queue_grading(db_session, db_session.get(Attempt, ids.graded))
+    db_session.commit()
     return {
         "attempt_id": ids.graded,
         "customer_id": ids.customer,
@@ -92,6 +99,7 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session):
         "kind": "scenario",
         "key": SCENARIO_ID,
         "item_id": "w-proposal",
+        "job_id": job.id,
     }
 
 
