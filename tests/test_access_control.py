@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sandbox_crm.models import ReportRun
 from tests.platform_fixtures import Ids, apply_reference_solution, decide_on_the_web
-from training_platform import attempts_service
+from training_platform import attempts_service, jobs
 from training_platform.models import (
     Allocation,
     Appeal,
@@ -22,6 +22,7 @@ from training_platform.models import (
     Cohort,
     CohortMember,
     DecisionVersion,
+    JobStatus,
     Moderation,
     ModerationStatus,
 )
@@ -65,9 +66,29 @@ CHANGE = {**READ, "owner": 302, "assessor": 403, "centre_admin": 403}
 CRM_CHANGE = {**READ, "owner": 302, "assessor": 302, "centre_admin": 302}
 PUBLIC = {role: 200 for role in ROLES}
 OWN_ACCOUNT = {**PUBLIC, "anonymous": "login"}
+# The jobs page: staff see their own centre's (another centre's job is 404); trainees are 403.
+STAFF = {
+    **READ,
+    "owner": 403,
+    "other_trainee": 403,
+    "foreign_trainee": 403,
+    "foreign_assessor": 200,
+}
+# Retrying a job that has not failed is refused with a message (a redirect back to the list).
+STAFF_CHANGE = {**STAFF, "assessor": 302, "centre_admin": 302, "foreign_assessor": 404}
 
 
-def _urls(ids: Ids) -> list[tuple[str, str, str, dict, dict]]:
+@pytest.fixture
+def job_id(db_session, ids) -> int:
+    """The grading job of the graded attempt (done)."""
+    attempt = db_session.get(Attempt, ids.graded)
+    job = jobs.queue_grading(db_session, attempt)
+    job.status = JobStatus.DONE
+    db_session.commit()
+    return job.id
+
+
+def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
     """(label, method, url, form data, expected outcome per role)."""
     crm = f"/attempts/{ids.graded}/crm"
     return [
@@ -90,6 +111,8 @@ def _urls(ids: Ids) -> list[tuple[str, str, str, dict, dict]]:
             CHANGE,
         ),
         ("submit POST", "POST", f"/attempts/{ids.working}/submit", {}, CHANGE),
+        ("jobs page", "GET", "/jobs", {}, STAFF),
+        ("job retry POST", "POST", f"/jobs/{job_id}/retry", {}, STAFF_CHANGE),
         ("retry POST", "POST", f"/attempts/{ids.graded}/retry", {}, {**CHANGE, "owner": 302}),
         (
             "CRM run report POST",
@@ -103,12 +126,12 @@ def _urls(ids: Ids) -> list[tuple[str, str, str, dict, dict]]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_gets_the_right_answer_from_every_protected_url(
-    role, request, client, client_as, trainee, ids, sandbox_settings, db_session
+    role, request, client, client_as, trainee, ids, job_id, sandbox_settings, db_session
 ):
     browser = _client(role, request, client, client_as, trainee)
     runs_before = _runs(sandbox_settings, db_session, ids.working)
     wrong = []
-    for label, method, url, data, expected_by_role in _urls(ids):
+    for label, method, url, data, expected_by_role in _urls(ids, job_id):
         expected = expected_by_role[role]
         response = browser.open(url, method=method, data=data)
         location = response.headers.get("Location", "")

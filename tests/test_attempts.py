@@ -11,11 +11,17 @@ from graders import runner
 from sandbox_crm.models import ReportDefinition, StaffUser
 from sandbox_crm.reports.operations import create_report
 from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
-from training_platform import attempts_service, definitions_store, results_service
+from training_platform import attempts_service, definitions_store, jobs, results_service
 from training_platform.db import new_session
 from training_platform.definitions_store import publish
 from training_platform.errors import ServiceError
-from training_platform.models import Attempt, AttemptStatus, DefinitionKind, GradeRecord
+from training_platform.models import (
+    Attempt,
+    AttemptStatus,
+    DefinitionKind,
+    GradeRecord,
+    JobStatus,
+)
 from training_platform.sandboxes import get_store
 
 EVIDENCE_KEYS = (
@@ -318,7 +324,10 @@ def test_a_submitted_attempt_cannot_be_changed(client_as, trainee, graded_attemp
         data={"deliverable-report": "1", "confirm": "yes"},
         follow_redirects=True,
     )
-    assert "can no longer be changed" in response.get_data(as_text=True)
+    # Submitting again answers as the first submit did: the result page, nothing changed.
+    assert response.request.path == f"/attempts/{graded_attempt.id}/result"
+    assert "Your attempt is submitted." in response.get_data(as_text=True)
+    assert _reload(db_session, graded_attempt).deliverables == graded_attempt.deliverables
     assert _grade_count(db_session, graded_attempt) == 1
     html = client.get(f"/attempts/{graded_attempt.id}").get_data(as_text=True)
     assert "Submit attempt" not in html
@@ -408,7 +417,7 @@ def test_an_assessment_result_shows_statuses_but_no_hints_until_the_decision(
 # --- grading failures -------------------------------------------------------------------------
 
 
-def test_a_grading_crash_leaves_the_attempt_submitted_and_gradable(
+def test_a_grading_crash_leaves_the_attempt_submitted_and_its_job_retries_it(
     client_as, trainee, started_attempt, db_session, sandbox_settings, monkeypatch, caplog
 ):
     deliverables = apply_reference_solution(sandbox_settings, started_attempt)
@@ -425,8 +434,10 @@ def test_a_grading_crash_leaves_the_attempt_submitted_and_gradable(
             follow_redirects=True,
         )
     html = response.get_data(as_text=True)
-    assert "grading could not finish" in html
     assert "Grading has not finished" in html
+    assert "Grading is queued." in html
+    assert "An earlier try did not finish" in html
+    assert '<meta http-equiv="refresh"' in html
     assert "grader bug" not in html
     assert any("grading attempt" in record.getMessage() for record in caplog.records)
 
@@ -434,21 +445,20 @@ def test_a_grading_crash_leaves_the_attempt_submitted_and_gradable(
     assert attempt.status == AttemptStatus.SUBMITTED
     assert attempt.deliverables == {"report": deliverables["report"]}
     assert _grade_count(db_session, attempt) == 0
-
-    with sandbox_settings.app_context(), pytest.raises(attempts_service.GradingFailed):
-        attempts_service.grade_attempt_record(db_session, attempt)
-    db_session.rollback()
+    job = jobs.grading_job(db_session, attempt)
+    assert (job.status, job.attempts) == (JobStatus.QUEUED, 1)
+    assert job.last_error == "RuntimeError: grader bug"
 
     monkeypatch.undo()
-    with sandbox_settings.app_context():
-        attempts_service.grade_attempt_record(db_session, attempt)
-    db_session.commit()
+    jobs.run_job(sandbox_settings, job.id)  # the retry, as a worker runs it after the delay
     attempt = _reload(db_session, attempt)
     assert attempt.status == AttemptStatus.GRADED
     assert _grade_count(db_session, attempt) == 1
-    assert "Performance requirements" in client.get(f"/attempts/{attempt.id}/result").get_data(
-        as_text=True
-    )
+    db_session.refresh(job)
+    assert (job.status, job.attempts) == (JobStatus.DONE, 2)
+    html = client.get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
+    assert "Performance requirements" in html
+    assert 'http-equiv="refresh"' not in html
 
 
 def test_regrading_adds_a_record_and_gives_the_same_result(graded_attempt, db_session, app):

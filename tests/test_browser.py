@@ -60,6 +60,8 @@ def live_server(tmp_path: Path, sandbox_template_cache: Path) -> Iterator[str]:
             "SANDBOX_VARIANTS": 1,
             "SANDBOX_CLOCK_MODE": "stepped",
             "WTF_CSRF_ENABLED": True,
+            # No worker runs beside this server: jobs (grading) run in the request.
+            "JOBS_IMMEDIATE": True,
         }
     )
     upgrade_database(app)

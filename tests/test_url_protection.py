@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from sandbox_crm.models import ContactPoint, ReportRun
 from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE
+from training_platform import jobs
 from training_platform.models import Attempt, CohortMember
 from training_platform.sandboxes import get_store
 
@@ -103,6 +104,10 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         return ALLOWED
     if area == "retention":
         return ALLOWED if role == "centre_admin" else 403
+    if area == "jobs":  # the centre's own jobs; another centre's job is not found
+        if role in TRAINEES:
+            return 403
+        return 404 if post and role == "foreign_assessor" else ALLOWED
     raise AssertionError(f"no access rule for {endpoint}: add one to this test")
 
 
@@ -141,6 +146,8 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
             select(func.min(ContactPoint.id)).where(ContactPoint.customer_id == ids.customer)
         )
         run = sandbox.scalar(select(func.max(ReportRun.id)))
+    job = jobs.queue_grading(db_session, db_session.get(Attempt, ids.graded))
+    db_session.commit()
     return {
         "attempt_id": ids.graded,
         "customer_id": ids.customer,
@@ -161,6 +168,7 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "trainee_id": db_session.get(Attempt, ids.graded).trainee_id,
         "moderation_id": 999_999,
         "appeal_id": 999_999,
+        "job_id": job.id,
     }
 
 

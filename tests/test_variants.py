@@ -21,7 +21,7 @@ from sandbox_crm.store import TemplateNotFound
 from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
 from training_platform import attempts_service, definitions_store, regrade_service, sandboxes
 from training_platform.db import new_session
-from training_platform.models import Attempt, DefinitionVersion, GradeRecord, User
+from training_platform.models import Attempt, DefinitionVersion, GradeRecord, Job, JobStatus, User
 
 
 def _start(app: Flask, db_session: Session, user: User, version: DefinitionVersion) -> Attempt:
@@ -307,29 +307,23 @@ def test_practicum_pregenerate_names_the_scenarios_it_knows(
     assert SCENARIO_ID in result.output
 
 
-def test_publishing_queues_the_pool_in_the_background_only_when_enabled(
-    own_templates: Flask, practice_scenario
+def test_sync_definitions_queues_the_pools_as_jobs_only_when_enabled(
+    own_templates: Flask, runner, practice_scenario, db_session
 ):
     store = sandboxes.get_store(own_templates)
-    scenario = _model(practice_scenario)
-    with own_templates.app_context():
-        assert sandboxes.schedule_pregeneration([scenario]) == []  # off under TESTING
-        own_templates.config["PREGENERATE_VARIANTS"] = True
-        jobs = sandboxes.schedule_pregeneration([scenario])
-    for job in jobs:
-        job.result()
-    assert store.template_keys() == [runner_key(scenario, 0)]
+    assert runner.invoke(args=["sync-definitions"]).exit_code == 0  # off under TESTING
+    assert db_session.scalar(select(func.count(Job.id))) == 0
+    assert store.template_keys() == []
 
-
-def test_the_app_generates_current_pools_after_its_first_request(
-    own_templates: Flask, client, practice_scenario
-):
     own_templates.config["PREGENERATE_VARIANTS"] = True
-    client.get("/login")
-    own_templates.extensions[sandboxes.WORKER_KEY].shutdown(wait=True)
-    assert sandboxes.get_store(own_templates).template_keys() == [
-        runner_key(_model(practice_scenario), 0)
-    ]
+    result = runner.invoke(args=["sync-definitions"])
+    assert "Queued the generation of the data variants of 1 scenario version(s)" in result.output
+    # Jobs run at once under TESTING; a worker runs them otherwise.
+    job = db_session.scalar(select(Job).where(Job.kind == "pregenerate"))
+    assert (job.status, job.target_id) == (JobStatus.DONE, practice_scenario.id)
+    assert store.template_keys() == [runner_key(_model(practice_scenario), 0)]
+    again = runner.invoke(args=["sync-definitions"])
+    assert "Queued" not in again.output  # the pool's job is done: nothing is queued twice
 
 
 # --- regrade preview ---------------------------------------------------------------------------

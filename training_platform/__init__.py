@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "training_platform.users",
     "training_platform.cohorts",
     "training_platform.audit_log",
+    "training_platform.jobs_pages",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -61,6 +62,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_ATTEMPTS_IN_PROGRESS=3,
         MAX_SCENARIO_CUSTOMERS=20_000,
         MAX_PLANT_COUNT=500,
+        # Background jobs: Redis when an address is given, else a SQLite file by the database.
+        JOB_QUEUE_URL=os.environ.get("PRACTICUM_REDIS_URL") or "",
+        JOB_QUEUE_FILE=os.environ.get("PRACTICUM_JOB_QUEUE_FILE") or "",
+        JOB_WORKERS=int(os.environ.get("PRACTICUM_JOB_WORKERS") or 2),
+        JOB_LEASE_SECONDS=900,
+        JOB_MAX_ATTEMPTS=4,
+        JOB_RETRY_DELAY=2.0,
+        PURGE_HOUR=3,
         MAIL_SERVER=os.environ.get("PRACTICUM_MAIL_SERVER") or "",
         MAIL_PORT=int(os.environ.get("PRACTICUM_MAIL_PORT") or 25),
         MAIL_USE_TLS=bool(_env_flag("PRACTICUM_MAIL_USE_TLS")),
@@ -89,8 +98,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         db,
         errors,
         i18n,
+        jobs,
         navigation,
-        sandboxes,
         security,
         templating,
     )
@@ -104,7 +113,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     navigation.init_app(app)
     errors.init_app(app)
     commands.init_app(app)
-    sandboxes.init_app(app)
+    jobs.init_app(app)
 
     for module_name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module_name).bp)

@@ -17,13 +17,13 @@ from werkzeug.datastructures import MultiDict
 
 from graders.definitions import MultipleChoiceItem, Scenario
 from sandbox_crm.i18n import N_
-from training_platform import appeal_service, crm_mount, definitions_store, i18n
+from training_platform import appeal_service, crm_mount, definitions_store, i18n, jobs
 from training_platform import attempts_service as service
 from training_platform.cohorts_service import attempt_due_at, time_is_up
 from training_platform.db import get_session
 from training_platform.definitions_store import scenario_of
 from training_platform.errors import ServiceError, flash_service_error
-from training_platform.models import Attempt, AttemptStatus, Role
+from training_platform.models import Attempt, AttemptStatus, JobStatus, Role
 from training_platform.navigation import add_nav_item
 from training_platform.presenters.result import present_result
 from training_platform.results_service import latest_grade_records, result_for_trainee
@@ -40,6 +40,7 @@ bp.record_once(lambda state: crm_mount.init_app(state.app))
 ANY_ROLE = tuple(Role)
 ANSWER_PREFIX = "answer-"
 DELIVERABLE_PREFIX = "deliverable-"
+GRADING_REFRESH_SECONDS = 3
 
 # Briefs and questions are Markdown written by centres; raw HTML in them is shown as text.
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
@@ -180,9 +181,15 @@ def save_answers(attempt_id: int):
 @bp.post("/attempts/<int:attempt_id>/submit")
 @role_required(*ANY_ROLE)
 def submit(attempt_id: int):
-    """Hand in the attempt with the chosen deliverables, then grade it."""
+    """Hand in the attempt with the chosen deliverables and queue its grading.
+
+    Submitting an attempt that is already handed in (a double click, a retry after a lost
+    answer) queues nothing more and answers as the first submit did.
+    """
     attempt = _own_attempt_or_error(attempt_id)
     session = get_session()
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return _submitted(attempt)
     if request.form.get("confirm") != "yes":
         flash(gettext("Tick the box to confirm that your work is finished."), "error")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
@@ -190,18 +197,30 @@ def submit(attempt_id: int):
         service.submit_attempt(session, attempt, deliverables_from_form(request.form))
     except ServiceError as exc:
         session.rollback()
+        session.refresh(attempt)
+        if attempt.status != AttemptStatus.IN_PROGRESS:
+            return _submitted(attempt)  # another request submitted it meanwhile
         flash_service_error(exc, gettext("Your attempt was not submitted.") + " ")
         return redirect(url_for("attempts.show", attempt_id=attempt_id, _anchor="submit"))
-    session.commit()  # the hand-in stands even if grading fails
-    try:
-        service.grade_attempt_record(session, attempt)
-    except service.GradingFailed:
-        session.rollback()
-        flash(gettext(service.GRADING_FAILED), "warning")
-    else:
+    job = jobs.queue_grading(session, attempt)
+    session.commit()  # the hand-in and its grading job stand or fall together
+    jobs.dispatch(job)
+    return _submitted(attempt)
+
+
+def _submitted(attempt: Attempt):
+    """The answer to a submit: to the result page, which shows the grading's progress.
+
+    An attempt handed in before grading was a job (or whose job row is missing) gets its job
+    here, so that no attempt stays ungraded.
+    """
+    session = get_session()
+    if attempt.status == AttemptStatus.SUBMITTED and jobs.grading_job(session, attempt) is None:
+        job = jobs.queue_grading(session, attempt)
         session.commit()
-        flash(gettext("Your attempt is submitted and graded."), "success")
-    return redirect(url_for("attempts.result", attempt_id=attempt_id))
+        jobs.dispatch(job)
+    flash(gettext("Your attempt is submitted."), "success")
+    return redirect(url_for("attempts.result", attempt_id=attempt.id))
 
 
 @bp.get("/attempts/<int:attempt_id>/result")
@@ -211,7 +230,9 @@ def result(attempt_id: int):
     attempt = _attempt_or_404(attempt_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         return redirect(url_for("attempts.show", attempt_id=attempt_id))
-    result = result_for_trainee(get_session(), attempt, language=i18n.current_language())
+    session = get_session()
+    result = result_for_trainee(session, attempt, language=i18n.current_language())
+    job = jobs.grading_job(session, attempt) if result is None else None
     return render_template(
         "attempts/result.html",
         attempt=attempt,
@@ -222,7 +243,14 @@ def result(attempt_id: int):
         can_retry=service.can_retry(current_user, attempt),
         variant=service.variant_label(attempt),
         appeal=appeal_service.appeal_panel(get_session(), attempt),
+        grading=job,
+        # The page reloads itself (no script needed) while grading is still to come.
+        refresh_seconds=GRADING_REFRESH_SECONDS if result is None and _pending(job) else None,
     )
+
+
+def _pending(job: Any) -> bool:
+    return job is None or job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 @bp.post("/attempts/<int:attempt_id>/retry")

@@ -550,8 +550,9 @@ def submit_attempt(
 ) -> Attempt:
     """Hand in the attempt: check deliverables, claim the submission, freeze the sandbox.
 
-    Grading is a separate step (`grade_attempt_record`): the caller commits the submission
-    first, so a slow or failed grading never holds the database or loses the hand-in.
+    Grading is a job (`training_platform.jobs.queue_grading`, then `grade_submitted` in a
+    worker): the caller commits the submission and its job together, so a slow or failed
+    grading never holds the request or loses the hand-in.
     """
     _require_in_progress(attempt)
     store = _store(store)
@@ -619,5 +620,41 @@ def grade_attempt_record(
     if attempt.status == AttemptStatus.SUBMITTED:
         attempt.status = AttemptStatus.GRADED
     attempt.graded_at = now
+    session.flush()
+    return record
+
+
+def grade_submitted(
+    session: Session, attempt: Attempt, *, store: SandboxStore | None = None
+) -> GradeRecord | None:
+    """Grade a submitted attempt once: None if it was graded meanwhile (by another worker).
+
+    The move from submitted to graded is one conditional UPDATE, so of two workers grading the
+    same attempt only the first to write keeps a GradeRecord.
+    """
+    if attempt.status != AttemptStatus.SUBMITTED:
+        return None
+    try:
+        result = grade_pinned(attempt, store=store)
+    except Exception as exc:
+        logger.exception("grading attempt %s failed", attempt.id)
+        raise GradingFailed(GRADING_FAILED) from exc
+    now = utcnow()
+    claimed = session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.status == AttemptStatus.SUBMITTED)
+        .values(status=AttemptStatus.GRADED, graded_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    if claimed.rowcount != 1:
+        return None
+    record = GradeRecord(
+        attempt=attempt,
+        created_at=now,
+        overall=result.verdict.value,
+        result=result.to_dict(),
+        grader_version=result.grader_version,
+    )
+    session.add(record)
     session.flush()
     return record

@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 
 from sandbox_crm.i18n import N_
 from training_platform import authoring_service as service
-from training_platform import definitions_store, sandboxes
+from training_platform import jobs, sandboxes
 from training_platform.db import get_session
 from training_platform.errors import ServiceError
 from training_platform.i18n import lazy
@@ -145,11 +145,18 @@ def upload():
             problems=[str(problem) for problem in outcome.result.problems],
             filename=storage.filename,
         ), 400
-    session.commit()
     version = outcome.result.version
-    if outcome.kind == DefinitionKind.SCENARIO and not outcome.result.unchanged:
-        # Generate the new version's data variants now, so that its first starts only clone.
-        sandboxes.schedule_pregeneration([definitions_store.load_scenario_model(version)])
+    job = None
+    if (
+        outcome.kind == DefinitionKind.SCENARIO
+        and not outcome.result.unchanged
+        and sandboxes.pregeneration_enabled()
+    ):
+        # A worker generates the new version's data variants, so that its first starts clone.
+        job = jobs.queue_pregeneration(session, version)
+    session.commit()
+    if job is not None:
+        jobs.dispatch(job)
     flash(outcome.message, "info" if outcome.result.unchanged else "success")
     return redirect(url_for("authoring.history", kind=outcome.kind.value, key=version.key))
 

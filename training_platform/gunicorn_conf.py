@@ -1,7 +1,7 @@
 """Gunicorn settings for `scripts/start.sh`: sized from the CPU count, overridable by env vars.
 
 PORT (5000), PRACTICUM_BIND (127.0.0.1:$PORT), PRACTICUM_WORKERS (the CPU count, at least 2),
-PRACTICUM_THREADS (4 per worker), PRACTICUM_TIMEOUT (120 s; grading still runs in the request).
+PRACTICUM_THREADS (4 per worker), PRACTICUM_TIMEOUT (120 s).
 """
 
 from __future__ import annotations

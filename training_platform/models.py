@@ -81,6 +81,15 @@ class AttemptStatus(enum.StrEnum):
     DECIDED = "decided"
 
 
+class JobStatus(enum.StrEnum):
+    """Where a background job is: waiting for a worker, being run, given up on, finished."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FAILED = "failed"
+    DONE = "done"
+
+
 class Decision(enum.StrEnum):
     """An assessor's decision on an attempt."""
 
@@ -616,3 +625,34 @@ class Appeal(PlatformBase):
     decision_version: Mapped[DecisionVersion] = relationship()
     trainee: Mapped[User] = relationship(foreign_keys=[trainee_id])
     reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
+
+
+class Job(PlatformBase):
+    """A piece of background work (grading, generating templates, a purge) and how it went.
+
+    ``key`` names the work itself ("grade:attempt:42"), so queueing the same work twice finds
+    the one row; a worker claims it by moving it from queued to running in one UPDATE.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_centre_status", "centre_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    # "grade", "pregenerate", "purge".
+    kind: Mapped[str] = mapped_column(String(32))
+    # What it works on: an attempt id for grading, a definition version id for generating.
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    # None for the platform's own work (built-in scenarios, the purge).
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centre.id"))
+    status: Mapped[JobStatus] = mapped_column(enum_column(JobStatus), default=JobStatus.QUEUED)
+    # How many times a worker has started it.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+    def __repr__(self) -> str:
+        return f"<Job {self.key} {self.status}>"

@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "training_platform.commands.definitions",
     "training_platform.commands.sandboxes",
     "training_platform.commands.users",
+    "training_platform.commands.jobs",
 ]
 
 

@@ -303,9 +303,16 @@ def register(app: Flask) -> None:
         for line in published:
             click.echo(f"published {line}")
         click.echo(f"{len(published)} new version(s); built-in definitions are up to date.")
-        # Ensure every current scenario's data variants (those already there are skipped).
-        jobs = sandboxes.schedule_pregeneration(sandboxes.current_scenario_models(current_app))
-        if jobs:
-            click.echo(
-                f"Generating the data variants of {len(jobs)} scenario(s) in the background."
-            )
+        # Queue the generation of every current scenario's data variants for the worker
+        # (pools already generated are skipped).
+        if sandboxes.pregeneration_enabled(current_app):
+            from training_platform import jobs
+
+            queued = [j for j in jobs.pending_pregeneration(session) if j.status == "queued"]
+            session.commit()
+            jobs.dispatch(queued)
+            if queued:
+                click.echo(
+                    f"Queued the generation of the data variants of {len(queued)} scenario "
+                    "version(s) for the worker (`practicum worker`)."
+                )
