@@ -631,6 +631,22 @@ def validate_sort(source_name: str, sort: Any) -> list[str]:
 # --- running queries --------------------------------------------------------------------------
 
 
+def _scope(session: Session, source: Source, as_of: date) -> QueryScope:
+    """The scope to run a query in: read the source's read model if it holds ``as_of``."""
+    read_model = source.read_model
+    stored = read_model is not None and read_model.valid_on(session) == as_of
+    return QueryScope(as_of, stored=stored)
+
+
+def _rows_of(source: Source, scope: QueryScope) -> Any:
+    """The FROM clause of a query on ``source``: its table, joined to its read model if used."""
+    read_model = source.read_model
+    if not scope.stored or read_model is None:
+        return source.model
+    key = source.fields[source.key_field].expr(scope)
+    return source.model.__table__.join(read_model.model.__table__, read_model.key == key)
+
+
 @dataclass(frozen=True)
 class RowPage:
     """A page of rows (dicts keyed by field name, always with the key) and the total count."""
@@ -639,6 +655,8 @@ class RowPage:
     total: int
     columns: list[str]
     key: str
+    total_capped: bool = False
+    """True when counting stopped at the caller's limit: more than ``total - 1`` rows match."""
 
 
 def _checked_columns(source: Source, columns: Sequence[str]) -> list[str]:
@@ -664,10 +682,17 @@ def select_rows(
     as_of: date,
     limit: int | None = None,
     offset: int = 0,
+    restrict: ColumnElement[bool] | None = None,
+    count_limit: int | None = None,
 ) -> RowPage:
-    """Rows of a source matching ``where``, sorted (then by key), paged, with the total count."""
+    """Rows of a source matching ``where``, sorted (then by key), paged, with the total count.
+
+    ``restrict`` is an extra SQL condition on the source's table (a list's search index).
+    With ``count_limit``, counting stops there: ``total`` is then at most ``count_limit + 1``
+    and ``total_capped`` tells whether more rows match.
+    """
     source = get_source(source_name)
-    scope = QueryScope(as_of)
+    scope = _scope(session, source, as_of)
     wanted = _checked_columns(source, columns)
     keys = normalize_sort(sort)
     for i, (name, _direction) in enumerate(keys):
@@ -679,6 +704,9 @@ def select_rows(
     if offset < 0:
         raise QueryError("offset must be 0 or more", "offset")
     condition = compile_condition(source, where, scope)
+    if restrict is not None:
+        condition = and_(condition, restrict)
+    rows_of = _rows_of(source, scope)
 
     selected = [source.key_field, *(name for name in wanted if name != source.key_field)]
     labelled = {name: source.fields[name].expr(scope).label(name) for name in selected}
@@ -691,27 +719,37 @@ def select_rows(
         order_by.append(ordered.nulls_last())
     order_by.append(labelled[source.key_field].asc())
 
-    stmt = select(*labelled.values()).select_from(source.model).where(condition)
+    stmt = select(*labelled.values()).select_from(rows_of).where(condition)
     stmt = stmt.order_by(*order_by).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
     rows = [dict(row._mapping) for row in session.execute(stmt)]
+    capped = False
     if (rows or offset == 0) and (limit is None or len(rows) < limit):
         # The rows run out on this page, so they tell the total: no second pass over the
         # condition (which costs as much as the page on a large sandbox).
         total = offset + len(rows)
-    else:
-        total_stmt = select(sql.count()).select_from(source.model).where(condition)
+    elif count_limit is None:
+        total_stmt = select(sql.count()).select_from(rows_of).where(condition)
         total = session.execute(total_stmt).scalar_one()
-    return RowPage(rows=rows, total=total, columns=wanted, key=source.key_field)
+    else:
+        # Count at most one row past the cap: "more than 10,000" costs what 10,001 rows do.
+        matching = select(labelled[source.key_field]).select_from(rows_of).where(condition)
+        counted = matching.limit(count_limit + 1).subquery()
+        total = session.execute(select(sql.count()).select_from(counted)).scalar_one()
+        capped = total > count_limit
+    return RowPage(
+        rows=rows, total=total, columns=wanted, key=source.key_field, total_capped=capped
+    )
 
 
 def select_keys(session: Session, source_name: str, where: Any, as_of: date) -> set[int]:
     """The keys of every row of a source matching ``where``."""
     source = get_source(source_name)
-    scope = QueryScope(as_of)
+    scope = _scope(session, source, as_of)
     key = source.fields[source.key_field].expr(scope)
-    stmt = select(key).select_from(source.model).where(compile_condition(source, where, scope))
+    condition = compile_condition(source, where, scope)
+    stmt = select(key).select_from(_rows_of(source, scope)).where(condition)
     return set(session.scalars(stmt))
 
 
@@ -729,14 +767,14 @@ def aggregate(
     of no rows is 0; ``avg``, ``min`` and ``max`` of no rows are None.
     """
     source = get_source(source_name)
-    scope = QueryScope(as_of)
+    scope = _scope(session, source, as_of)
     if func not in AGGREGATES:
         raise QueryError(f"unknown aggregate {func!r}; use one of {', '.join(AGGREGATES)}", "func")
     condition = compile_condition(source, where, scope)
     if field is None:
         if func != "count":
             raise QueryError(f"{func} needs a field", "field")
-        stmt = select(sql.count()).select_from(source.model).where(condition)
+        stmt = select(sql.count()).select_from(_rows_of(source, scope)).where(condition)
         return session.execute(stmt).scalar_one()
     try:
         target = source.field(field)
@@ -747,7 +785,7 @@ def aggregate(
         raise QueryError(f"{func} does not apply to {target.name} ({target.type})", "field")
     inner = (
         select(target.expr(scope).label("value"))
-        .select_from(source.model)
+        .select_from(_rows_of(source, scope))
         .where(condition)
         .subquery()
     )
