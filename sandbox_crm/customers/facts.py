@@ -42,6 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.customers.models import ConsentRecord, ContactPoint, Customer, CustomerFacts
 from sandbox_crm.customers.sources import CUSTOMER_FIELDS, facts_date
@@ -57,6 +58,7 @@ __all__ = [
     "facts_date",
     "finish",
     "has_search_index",
+    "matching_customers",
     "refresh_facts",
     "search_match",
 ]
@@ -285,6 +287,12 @@ def _refresh_changed_customers(session: Session, _flush_context: Any) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_changed_customers(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)
+
+
+def matching_customers(match: str) -> ColumnElement[bool]:
+    """SQL: the customer is among the search index's matches for ``match`` (see search_match)."""
+    found = select(SEARCH.c.rowid).where(text("customer_search MATCH :match"))
+    return Customer.id.in_(found.params(match=match))
 
 
 def search_match(query: str, *, member_no_only: bool = False) -> str | None:
