@@ -31,6 +31,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, false, not_, or_, select, true
 from sqlalchemy import func as sql
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.sources import (
@@ -630,6 +631,18 @@ def validate_sort(source_name: str, sort: Any) -> list[str]:
 
 # --- running queries --------------------------------------------------------------------------
 
+# Past this many rows, a page reads the keys of the rows it skips, not the rows themselves.
+_DEFERRED_OFFSET = 500
+
+
+def _reads(table: Any, expressions: Iterable[Any]) -> bool:
+    """Whether any of the SQL expressions reads a column of ``table``."""
+    for expression in expressions:
+        for element in visitors.iterate(expression):
+            if getattr(element, "table", None) is table:
+                return True
+    return False
+
 
 def _scope(session: Session, source: Source, as_of: date) -> QueryScope:
     """The scope to run a query in: read the source's read model if it holds ``as_of``."""
@@ -638,10 +651,16 @@ def _scope(session: Session, source: Source, as_of: date) -> QueryScope:
     return QueryScope(as_of, stored=stored)
 
 
-def _rows_of(source: Source, scope: QueryScope) -> Any:
-    """The FROM clause of a query on ``source``: its table, joined to its read model if used."""
+def _rows_of(source: Source, scope: QueryScope, *reading: Any) -> Any:
+    """The FROM clause of a query on ``source``: its table, joined to its read model if used.
+
+    With ``reading`` (the statement's conditions and sort keys), the join is left out when none
+    of them reads the read model: a count or a key lookup then stays on the source's own table.
+    """
     read_model = source.read_model
     if not scope.stored or read_model is None:
+        return source.model
+    if reading and not _reads(read_model.model.__table__, reading):
         return source.model
     key = source.fields[source.key_field].expr(scope)
     return source.model.__table__.join(read_model.model.__table__, read_model.key == key)
@@ -710,19 +729,35 @@ def select_rows(
 
     selected = [source.key_field, *(name for name in wanted if name != source.key_field)]
     labelled = {name: source.fields[name].expr(scope).label(name) for name in selected}
-    order_by = []
+    order_by, raw_order_by = [], []
     for name, direction in keys:
-        target = labelled.get(name)
-        if target is None:
-            target = source.fields[name].expr(scope)
-        ordered = target.asc() if direction == "asc" else target.desc()
-        order_by.append(ordered.nulls_last())
+        raw = source.fields[name].expr(scope)
+        target = labelled.get(name, raw)
+        for into, expression in ((order_by, target), (raw_order_by, raw)):
+            ordered = expression.asc() if direction == "asc" else expression.desc()
+            into.append(ordered.nulls_last())
     order_by.append(labelled[source.key_field].asc())
+    key = source.fields[source.key_field].expr(scope)
+    raw_order_by.append(key.asc())
 
-    stmt = select(*labelled.values()).select_from(rows_of).where(condition)
-    stmt = stmt.order_by(*order_by).offset(offset)
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    stmt = select(*labelled.values()).select_from(rows_of).where(condition).order_by(*order_by)
+    if offset > _DEFERRED_OFFSET and limit is not None:
+        # A deep page: find its keys by walking only the sort keys (often an index), then read
+        # the full rows of those keys alone, instead of building every skipped row.
+        keys_from = _rows_of(source, scope, condition, *raw_order_by)
+        page_keys = (
+            select(key.label("page_key"))
+            .select_from(keys_from)
+            .where(condition)
+            .order_by(*raw_order_by)
+            .offset(offset)
+            .limit(limit)
+        )
+        stmt = stmt.where(key.in_(select(page_keys.subquery().c.page_key)))
+    else:
+        stmt = stmt.offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
     rows = [dict(row._mapping) for row in session.execute(stmt)]
     capped = False
     if (rows or offset == 0) and (limit is None or len(rows) < limit):
@@ -730,11 +765,13 @@ def select_rows(
         # condition (which costs as much as the page on a large sandbox).
         total = offset + len(rows)
     elif count_limit is None:
-        total_stmt = select(sql.count()).select_from(rows_of).where(condition)
+        counted_rows = _rows_of(source, scope, condition)
+        total_stmt = select(sql.count()).select_from(counted_rows).where(condition)
         total = session.execute(total_stmt).scalar_one()
     else:
         # Count at most one row past the cap: "more than 10,000" costs what 10,001 rows do.
-        matching = select(labelled[source.key_field]).select_from(rows_of).where(condition)
+        counted_rows = _rows_of(source, scope, condition)
+        matching = select(key).select_from(counted_rows).where(condition)
         counted = matching.limit(count_limit + 1).subquery()
         total = session.execute(select(sql.count()).select_from(counted)).scalar_one()
         capped = total > count_limit
@@ -749,7 +786,7 @@ def select_keys(session: Session, source_name: str, where: Any, as_of: date) -> 
     scope = _scope(session, source, as_of)
     key = source.fields[source.key_field].expr(scope)
     condition = compile_condition(source, where, scope)
-    stmt = select(key).select_from(_rows_of(source, scope)).where(condition)
+    stmt = select(key).select_from(_rows_of(source, scope, condition)).where(condition)
     return set(session.scalars(stmt))
 
 
@@ -774,8 +811,8 @@ def aggregate(
     if field is None:
         if func != "count":
             raise QueryError(f"{func} needs a field", "field")
-        stmt = select(sql.count()).select_from(_rows_of(source, scope)).where(condition)
-        return session.execute(stmt).scalar_one()
+        stmt = select(sql.count()).select_from(_rows_of(source, scope, condition))
+        return session.execute(stmt.where(condition)).scalar_one()
     try:
         target = source.field(field)
     except QueryError as exc:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sandbox_crm import query
 from sandbox_crm.clock import start_clock
 from sandbox_crm.customers.facts import facts_date
 from sandbox_crm.customers.views import _search_condition
@@ -129,3 +130,15 @@ def test_a_frozen_sandbox_is_not_written_by_a_list_page(
     assert frozen.get("/attempts/2/crm/customers?q=chan").status_code == 200
     with crm_store.session(SANDBOX_KEY) as opened:
         assert facts_date(opened) == SANDBOX_TODAY
+
+
+@pytest.mark.parametrize("sort", ["member_no", "spend_12m", "name_en"])
+def test_a_deep_page_shows_the_same_rows_when_read_by_keys_first(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, sort: str
+) -> None:
+    url = f"{BASE}/customers?sort={sort}&dir=desc&page=2&status=active"
+    by_offset = client.get(url).get_data(as_text=True)
+    monkeypatch.setattr(query, "_DEFERRED_OFFSET", 0)
+    by_keys = client.get(url).get_data(as_text=True)
+    rows = re.findall(r'href="/attempts/1/crm/customers/(\d+)"', by_offset)
+    assert rows and rows == re.findall(r'href="/attempts/1/crm/customers/(\d+)"', by_keys)
