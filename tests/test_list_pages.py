@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm import query
@@ -16,8 +18,10 @@ from sandbox_crm.clock import start_clock
 from sandbox_crm.customers.facts import facts_date
 from sandbox_crm.customers.views import _search_condition
 from sandbox_crm.generator import GenerationSpec
-from sandbox_crm.models import Customer
+from sandbox_crm.models import Customer, ReportRun, ReportRunRow, StaffUser
+from sandbox_crm.operations import create_report
 from sandbox_crm.query import select_keys
+from sandbox_crm.reports.views import RUN_PER_PAGE
 from sandbox_crm.store import SandboxStore
 from sandbox_crm.web import core
 from tests.sandbox_fixtures import SANDBOX_TODAY
@@ -142,3 +146,62 @@ def test_a_deep_page_shows_the_same_rows_when_read_by_keys_first(
     by_keys = client.get(url).get_data(as_text=True)
     rows = re.findall(r'href="/attempts/1/crm/customers/(\d+)"', by_offset)
     assert rows and rows == re.findall(r'href="/attempts/1/crm/customers/(\d+)"', by_keys)
+
+
+# --- a report run's stored output ---------------------------------------------------------------
+
+
+@pytest.fixture
+def everyone_report(crm_store: SandboxStore) -> int:
+    with crm_store.session(SANDBOX_KEY) as opened:
+        actor = opened.scalars(select(StaffUser).where(StaffUser.is_trainee.is_(True))).one()
+        report = create_report(
+            opened,
+            actor,
+            name="All customers",
+            source="customers",
+            columns=["member_no", "email", "spend_12m"],
+            filters=None,
+            sort=[["member_no", "desc"]],
+            purpose="Checking the whole list",
+        )
+        opened.commit()
+        return report.id
+
+
+def run_rows(html: str) -> list[str]:
+    return re.findall(r"<tr><td[^>]*>([^<]+)</td>", html)
+
+
+def test_a_run_keeps_its_rows_and_pages_through_them(
+    client: FlaskClient, crm_store: SandboxStore, everyone_report: int
+) -> None:
+    location = client.post(f"{BASE}/reports/{everyone_report}/runs").headers["Location"]
+    with crm_store.session(SANDBOX_KEY) as opened:
+        run = opened.scalars(select(ReportRun)).one()
+        stored = opened.scalars(
+            select(ReportRunRow.cells)
+            .where(ReportRunRow.run_id == run.id)
+            .order_by(ReportRunRow.position)
+        ).all()
+        csv_rows = list(csv.reader(io.StringIO(run.output_csv)))[1:]
+    assert [list(cells) for cells in stored] == csv_rows
+    assert len(stored) == 150
+    first = client.get(location).get_data(as_text=True)
+    second = client.get(f"{location}?page=2").get_data(as_text=True)
+    assert run_rows(first)[0] == csv_rows[0][0]
+    assert run_rows(second)[0] == csv_rows[RUN_PER_PAGE][0]
+    assert client.get(f"{location}?page=999").status_code == 200
+
+
+def test_a_run_without_stored_rows_is_read_from_its_csv(
+    client: FlaskClient, crm_store: SandboxStore, everyone_report: int
+) -> None:
+    location = client.post(f"{BASE}/reports/{everyone_report}/runs").headers["Location"]
+    with crm_store.session(SANDBOX_KEY) as opened:
+        opened.execute(delete(ReportRunRow))
+        opened.commit()
+        run = opened.scalars(select(ReportRun)).one()
+        first_member = list(csv.reader(io.StringIO(run.output_csv)))[1][0]
+    page = client.get(location).get_data(as_text=True)
+    assert run_rows(page)[0] == first_member

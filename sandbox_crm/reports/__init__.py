@@ -10,6 +10,8 @@ GENERATION = "sandbox_crm.reports.generation"
 AREA = Area(
     name="reports",
     label=N_("Reports"),
+    # 2: report_run_row, a run's output stored row by row.
+    version="2",
     modules=(
         "sandbox_crm.reports.models",
         "sandbox_crm.reports.generation",

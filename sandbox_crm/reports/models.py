@@ -79,6 +79,21 @@ class ReportRun(SandboxBase):
     output_csv: Mapped[str] = mapped_column(Text, default="")
 
 
+class ReportRunRow(SandboxBase):
+    """One row of a run's stored output, as its cells' text, so the output page reads a page.
+
+    ``position`` counts from 0 in the run's order; the run's ``columns`` name the cells.
+    """
+
+    __tablename__ = "report_run_row"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("report_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cells: Mapped[list[Any]] = mapped_column(default=list)
+
+
 class ReportExport(SandboxBase):
     """A report exported to a file: for whom, why, where to, which fields, encrypted or not."""
 

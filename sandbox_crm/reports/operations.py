@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import AliasChoices, model_validator
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
@@ -27,6 +27,7 @@ from sandbox_crm.models import (
     ReportDefinition,
     ReportExport,
     ReportRun,
+    ReportRunRow,
     ReportShare,
     StaffUser,
 )
@@ -559,6 +560,24 @@ def render_csv(
     return buffer.getvalue()
 
 
+_ROW_BATCH = 5_000
+
+
+def _store_rows(session: Session, run_id: int, page: RowPage) -> None:
+    """Keep the run's output row by row (the cells as the stored CSV has them), for paging."""
+    table = ReportRunRow.__table__
+    columns = page.columns
+    batch: list[dict[str, Any]] = []
+    for position, row in enumerate(page.rows):
+        cells = [_csv_value(row.get(name), False) for name in columns]
+        batch.append({"run_id": run_id, "position": position, "cells": cells})
+        if len(batch) == _ROW_BATCH:
+            session.execute(insert(table), batch)
+            batch = []
+    if batch:
+        session.execute(insert(table), batch)
+
+
 def _execute(session: Session, report: ReportDefinition) -> RowPage:
     """Every row of the report as of the sandbox date (OperationError if it no longer fits)."""
     try:
@@ -599,6 +618,7 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     )
     session.add(run)
     session.flush()
+    _store_rows(session, run.id, page)
     record_event(
         session,
         actor,

@@ -16,6 +16,7 @@ from sandbox_crm.models import (
     ReportDefinition,
     ReportExport,
     ReportRun,
+    ReportRunRow,
     StaffUser,
 )
 from sandbox_crm.operations import OperationError
@@ -488,6 +489,34 @@ def report_run_new(report_id: int) -> Response | tuple[str, int]:
     )
 
 
+def _run_output_page(run: ReportRun) -> tuple[list[str], list[list[Any]], Pager]:
+    """The header and one page of a run's output, read from its stored rows.
+
+    A run stored before rows were kept (no rows for a non-empty output) is read from its CSV.
+    """
+    session = db()
+    total = run.row_count
+    pager = Pager(Pager.requested_page(), RUN_PER_PAGE, total)
+    if pager.page > pager.pages:
+        pager = Pager(pager.pages, RUN_PER_PAGE, total)
+    stored = session.execute(
+        select(ReportRunRow.cells)
+        .where(
+            ReportRunRow.run_id == run.id,
+            ReportRunRow.position >= pager.offset,
+            ReportRunRow.position < pager.offset + pager.per_page,
+        )
+        .order_by(ReportRunRow.position)
+    ).scalars()
+    rows = [list(cells) for cells in stored]
+    if rows or total == 0:
+        return list(run.columns), rows, pager
+    records = list(csv.reader(io.StringIO(run.output_csv)))
+    header, body = (records[0], records[1:]) if records else (list(run.columns), [])
+    pager = Pager(min(pager.page, max(1, -(-len(body) // RUN_PER_PAGE))), RUN_PER_PAGE, len(body))
+    return header, body[pager.offset : pager.offset + pager.per_page], pager
+
+
 @bp.get("/reports/<int:report_id>/runs/<int:run_id>")
 def report_run(report_id: int, run_id: int) -> str:
     """The stored output of one of my runs, a page at a time."""
@@ -495,11 +524,7 @@ def report_run(report_id: int, run_id: int) -> str:
     run = db().get(ReportRun, run_id)
     if run is None or run.report_id != report.id or run.run_by_id != actor().id:
         raise CrmNotFound("report run")
-    records = list(csv.reader(io.StringIO(run.output_csv)))
-    header, body = (records[0], records[1:]) if records else (list(run.columns), [])
-    pager = Pager(Pager.requested_page(), RUN_PER_PAGE, len(body))
-    if pager.page > pager.pages:
-        pager = Pager(pager.pages, RUN_PER_PAGE, len(body))
+    header, rows, pager = _run_output_page(run)
     source = SOURCES.find(report.source)
     fields = source.fields if source else {}
     return render_template(
@@ -508,7 +533,7 @@ def report_run(report_id: int, run_id: int) -> str:
         run=run,
         run_by=db().get(StaffUser, run.run_by_id),
         columns=[(name, fields.get(name)) for name in header],
-        rows=body[pager.offset : pager.offset + pager.per_page],
+        rows=rows,
         pager=pager,
     )
 
