@@ -758,7 +758,9 @@ def select_rows(
         stmt = stmt.offset(offset)
         if limit is not None:
             stmt = stmt.limit(limit)
-    rows = [dict(row._mapping) for row in session.execute(stmt)]
+    result = session.execute(stmt)
+    names = list(result.keys())
+    rows = [dict(zip(names, row, strict=True)) for row in result]
     capped = False
     if (rows or offset == 0) and (limit is None or len(rows) < limit):
         # The rows run out on this page, so they tell the total: no second pass over the

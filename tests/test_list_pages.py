@@ -18,7 +18,7 @@ from sandbox_crm.clock import start_clock
 from sandbox_crm.customers.facts import facts_date
 from sandbox_crm.customers.views import _search_condition
 from sandbox_crm.generator import GenerationSpec
-from sandbox_crm.models import Customer, ReportRun, ReportRunRow, StaffUser
+from sandbox_crm.models import Customer, ReportRun, ReportRunPage, StaffUser
 from sandbox_crm.operations import create_report
 from sandbox_crm.query import select_keys
 from sandbox_crm.reports.views import RUN_PER_PAGE
@@ -179,11 +179,15 @@ def test_a_run_keeps_its_rows_and_pages_through_them(
     location = client.post(f"{BASE}/reports/{everyone_report}/runs").headers["Location"]
     with crm_store.session(SANDBOX_KEY) as opened:
         run = opened.scalars(select(ReportRun)).one()
-        stored = opened.scalars(
-            select(ReportRunRow.cells)
-            .where(ReportRunRow.run_id == run.id)
-            .order_by(ReportRunRow.position)
-        ).all()
+        stored = [
+            cells
+            for page in opened.scalars(
+                select(ReportRunPage.rows)
+                .where(ReportRunPage.run_id == run.id)
+                .order_by(ReportRunPage.page)
+            )
+            for cells in page
+        ]
         csv_rows = list(csv.reader(io.StringIO(run.output_csv)))[1:]
     assert [list(cells) for cells in stored] == csv_rows
     assert len(stored) == 150
@@ -199,7 +203,7 @@ def test_a_run_without_stored_rows_is_read_from_its_csv(
 ) -> None:
     location = client.post(f"{BASE}/reports/{everyone_report}/runs").headers["Location"]
     with crm_store.session(SANDBOX_KEY) as opened:
-        opened.execute(delete(ReportRunRow))
+        opened.execute(delete(ReportRunPage))
         opened.commit()
         run = opened.scalars(select(ReportRun)).one()
         first_member = list(csv.reader(io.StringIO(run.output_csv)))[1][0]

@@ -10,7 +10,7 @@ GENERATION = "sandbox_crm.reports.generation"
 AREA = Area(
     name="reports",
     label=N_("Reports"),
-    # 2: report_run_row, a run's output stored row by row.
+    # 2: report_run_page, a run's output stored a page at a time.
     version="2",
     modules=(
         "sandbox_crm.reports.models",

@@ -79,19 +79,24 @@ class ReportRun(SandboxBase):
     output_csv: Mapped[str] = mapped_column(Text, default="")
 
 
-class ReportRunRow(SandboxBase):
-    """One row of a run's stored output, as its cells' text, so the output page reads a page.
+RUN_PAGE_ROWS = 50
+"""Rows of a run's output per stored page (and per page of the run's output view)."""
 
-    ``position`` counts from 0 in the run's order; the run's ``columns`` name the cells.
+
+class ReportRunPage(SandboxBase):
+    """One page of a run's stored output: up to RUN_PAGE_ROWS rows, each its cells' text.
+
+    The run's output page reads the one stored page it shows; the run's ``columns`` name the
+    cells. Pages count from 1.
     """
 
-    __tablename__ = "report_run_row"
+    __tablename__ = "report_run_page"
 
     run_id: Mapped[int] = mapped_column(
         ForeignKey("report_run.id", ondelete="CASCADE"), primary_key=True
     )
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    cells: Mapped[list[Any]] = mapped_column(default=list)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rows: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class ReportExport(SandboxBase):

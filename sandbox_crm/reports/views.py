@@ -16,12 +16,13 @@ from sandbox_crm.models import (
     ReportDefinition,
     ReportExport,
     ReportRun,
-    ReportRunRow,
+    ReportRunPage,
     StaffUser,
 )
 from sandbox_crm.operations import OperationError
 from sandbox_crm.query import describe_condition, operators_for, validate_condition
 from sandbox_crm.reports.files import render_xlsx
+from sandbox_crm.reports.models import RUN_PAGE_ROWS
 from sandbox_crm.reports.operations import (
     can_export_report,
     can_view_report,
@@ -64,7 +65,7 @@ from sandbox_crm.web.i18n import translate, translate_plural
 from sandbox_crm.web.i18n import translated as crm_translated
 from sandbox_crm.web.presentation import label
 
-RUN_PER_PAGE = 50
+RUN_PER_PAGE = RUN_PAGE_ROWS
 RECENT = 10
 # Topic headings of the builder's column list, per source (presentation only).
 FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -490,25 +491,17 @@ def report_run_new(report_id: int) -> Response | tuple[str, int]:
 
 
 def _run_output_page(run: ReportRun) -> tuple[list[str], list[list[Any]], Pager]:
-    """The header and one page of a run's output, read from its stored rows.
+    """The header and one page of a run's output, read from its stored page.
 
-    A run stored before rows were kept (no rows for a non-empty output) is read from its CSV.
+    A run stored before pages were kept (none for a non-empty output) is read from its CSV.
     """
     session = db()
     total = run.row_count
     pager = Pager(Pager.requested_page(), RUN_PER_PAGE, total)
     if pager.page > pager.pages:
         pager = Pager(pager.pages, RUN_PER_PAGE, total)
-    stored = session.execute(
-        select(ReportRunRow.cells)
-        .where(
-            ReportRunRow.run_id == run.id,
-            ReportRunRow.position >= pager.offset,
-            ReportRunRow.position < pager.offset + pager.per_page,
-        )
-        .order_by(ReportRunRow.position)
-    ).scalars()
-    rows = [list(cells) for cells in stored]
+    stored = session.get(ReportRunPage, (run.id, pager.page))
+    rows = [list(cells) for cells in stored.rows] if stored is not None else []
     if rows or total == 0:
         return list(run.columns), rows, pager
     records = list(csv.reader(io.StringIO(run.output_csv)))
