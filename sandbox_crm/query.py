@@ -635,6 +635,35 @@ def validate_sort(source_name: str, sort: Any) -> list[str]:
 _DEFERRED_OFFSET = 500
 
 
+def _page_keys(
+    source: Source, scope: QueryScope, condition: Any, order_by: list[Any], key: Any
+) -> Any:
+    """SELECT the keys of the matching rows in ``order_by`` order (``page_key``), unpaged.
+
+    When neither the condition nor the sort reads the source's own table, the read model
+    alone answers (one row per entity, same key): a sort on a stored field then walks its index.
+    """
+    read_model = source.read_model
+    own_table = source.model.__table__
+    if (
+        scope.stored
+        and read_model is not None
+        and not _reads(own_table, [condition, *order_by[:-1]])
+    ):
+        return (
+            select(read_model.key.label("page_key"))
+            .select_from(read_model.model)
+            .where(condition)
+            .order_by(*order_by[:-1], read_model.key.asc())
+        )
+    return (
+        select(key.label("page_key"))
+        .select_from(_rows_of(source, scope, condition, *order_by))
+        .where(condition)
+        .order_by(*order_by)
+    )
+
+
 def _reads(table: Any, expressions: Iterable[Any]) -> bool:
     """Whether any of the SQL expressions reads a column of ``table``."""
     for expression in expressions:
@@ -731,28 +760,30 @@ def select_rows(
     labelled = {name: source.fields[name].expr(scope).label(name) for name in selected}
     order_by, raw_order_by = [], []
     for name, direction in keys:
-        raw = source.fields[name].expr(scope)
+        field = source.fields[name]
+        raw = field.expr(scope)
         target = labelled.get(name, raw)
         for into, expression in ((order_by, target), (raw_order_by, raw)):
             ordered = expression.asc() if direction == "asc" else expression.desc()
-            into.append(ordered.nulls_last())
-    order_by.append(labelled[source.key_field].asc())
+            # NULLS LAST keeps SQLite from walking an index; a field that is never empty
+            # sorts the same without it.
+            into.append(ordered.nulls_last() if field.nullable else ordered)
     key = source.fields[source.key_field].expr(scope)
+    tie_break = labelled[source.key_field]
+    read_model = source.read_model
+    if scope.stored and read_model is not None and _reads(read_model.model.__table__, raw_order_by):
+        # Sorted on a stored field: break ties on the read model's copy of the key (equal by
+        # the join), so that its index on that field gives the whole order.
+        tie_break = read_model.key
+    order_by.append(tie_break.asc())
     raw_order_by.append(key.asc())
 
     stmt = select(*labelled.values()).select_from(rows_of).where(condition).order_by(*order_by)
     if offset > _DEFERRED_OFFSET and limit is not None:
         # A deep page: find its keys by walking only the sort keys (often an index), then read
         # the full rows of those keys alone, instead of building every skipped row.
-        keys_from = _rows_of(source, scope, condition, *raw_order_by)
-        page_keys = (
-            select(key.label("page_key"))
-            .select_from(keys_from)
-            .where(condition)
-            .order_by(*raw_order_by)
-            .offset(offset)
-            .limit(limit)
-        )
+        page_keys = _page_keys(source, scope, condition, raw_order_by, key)
+        page_keys = page_keys.offset(offset).limit(limit)
         stmt = stmt.where(key.in_(select(page_keys.subquery().c.page_key)))
     else:
         stmt = stmt.offset(offset)

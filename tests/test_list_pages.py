@@ -136,11 +136,12 @@ def test_a_frozen_sandbox_is_not_written_by_a_list_page(
         assert facts_date(opened) == SANDBOX_TODAY
 
 
+@pytest.mark.parametrize("direction", ["asc", "desc"])
 @pytest.mark.parametrize("sort", ["member_no", "spend_12m", "name_en"])
 def test_a_deep_page_shows_the_same_rows_when_read_by_keys_first(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, sort: str
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, sort: str, direction: str
 ) -> None:
-    url = f"{BASE}/customers?sort={sort}&dir=desc&page=2&status=active"
+    url = f"{BASE}/customers?sort={sort}&dir={direction}&page=2&status=active"
     by_offset = client.get(url).get_data(as_text=True)
     monkeypatch.setattr(query, "_DEFERRED_OFFSET", 0)
     by_keys = client.get(url).get_data(as_text=True)

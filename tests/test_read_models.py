@@ -221,12 +221,13 @@ QUERIES = [
 ]
 
 
+@pytest.mark.parametrize("direction", ["asc", "desc"])
 @pytest.mark.parametrize("where", QUERIES)
 def test_queries_give_the_same_rows_with_and_without_the_read_model(
-    sandbox_session: Session, where: dict
+    sandbox_session: Session, where: dict, direction: str
 ) -> None:
     columns = ["customer_id", *FACT_FIELDS]
-    sort = [("spend_12m", "desc")]
+    sort = [("spend_12m", direction), ("dm_email", "asc")]
     with_model = select_rows(
         sandbox_session, "customers", where=where, columns=columns, sort=sort, as_of=SANDBOX_TODAY
     )
