@@ -20,7 +20,7 @@ from sandbox_crm.customers.views import _search_condition
 from sandbox_crm.generator import GenerationSpec
 from sandbox_crm.models import Customer, ReportRun, ReportRunPage, StaffUser
 from sandbox_crm.operations import create_report
-from sandbox_crm.query import select_keys
+from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.views import RUN_PER_PAGE
 from sandbox_crm.store import SandboxStore
 from sandbox_crm.web import core
@@ -210,3 +210,57 @@ def test_a_run_without_stored_rows_is_read_from_its_csv(
         first_member = list(csv.reader(io.StringIO(run.output_csv)))[1][0]
     page = client.get(location).get_data(as_text=True)
     assert run_rows(page)[0] == first_member
+
+
+# --- orders and reviews: customers found through the index, sorts on the customer -----------
+
+
+def listed_ids(html: str, kind: str) -> list[str]:
+    return re.findall(rf'href="/attempts/1/crm/{kind}/(\d+)"', html)
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "fields"),
+    [
+        ("orders", "orders", ("order_no", "customer_member_no", "customer_name")),
+        ("reviews", "product_reviews", ("product", "customer_member_no", "customer_name", "text")),
+    ],
+)
+def test_order_and_review_search_finds_what_the_condition_finds(
+    client: FlaskClient, session: Session, path: str, source: str, fields: tuple[str, ...]
+) -> None:
+    member = session.scalars(select(Customer.member_no).order_by(Customer.id).offset(3)).first()
+    for q in ("chan", "wong", member, "zzzq", "ng"):
+        condition = {"any": [{"field": f, "op": "contains", "value": q} for f in fields]}
+        expected = len(select_keys(session, source, condition, SANDBOX_TODAY))
+        html = client.get(f"{BASE}/{path}", query_string={"q": q}).get_data(as_text=True)
+        count = re.search(r'<span class="count">([^<]+)</span>', html)
+        assert count is not None and count.group(1).replace(",", "") == str(expected), q
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_orders_sorted_by_customer_follow_the_customers_member_number(
+    session: Session, direction: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = select_rows(
+        session,
+        "orders",
+        columns=["order_id", "customer_member_no"],
+        sort=[("customer_member_no", direction)],
+        as_of=SANDBOX_TODAY,
+    )
+    expected = sorted(page.rows, key=lambda row: row["order_id"])
+    expected.sort(key=lambda row: row["customer_member_no"], reverse=direction == "desc")
+    assert page.rows == expected
+    middle = len(expected) // 2
+    monkeypatch.setattr(query, "_DEFERRED_OFFSET", 0)
+    deep = select_rows(
+        session,
+        "orders",
+        columns=["order_id", "customer_member_no"],
+        sort=[("customer_member_no", direction)],
+        as_of=SANDBOX_TODAY,
+        limit=20,
+        offset=middle,
+    )
+    assert deep.rows and deep.rows == expected[middle : middle + 20]

@@ -23,7 +23,7 @@ rowid is the customer id. It exists only on SQLite; elsewhere search falls back 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -59,6 +59,7 @@ __all__ = [
     "finish",
     "has_search_index",
     "matching_customers",
+    "phrase_match",
     "refresh_facts",
     "search_match",
 ]
@@ -289,10 +290,25 @@ def _forget_changed_customers(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)
 
 
-def matching_customers(match: str) -> ColumnElement[bool]:
-    """SQL: the customer is among the search index's matches for ``match`` (see search_match)."""
+def matching_customers(match: str, key: Any = None) -> ColumnElement[bool]:
+    """SQL: the customer is among the search index's matches for ``match`` (see search_match).
+
+    ``key`` is the column holding the customer id (default: the customer's own id).
+    """
     found = select(SEARCH.c.rowid).where(text("customer_search MATCH :match"))
-    return Customer.id.in_(found.params(match=match))
+    return (Customer.id if key is None else key).in_(found.params(match=match))
+
+
+def phrase_match(query: str, columns: Sequence[str]) -> str | None:
+    """An FTS5 MATCH for ``query`` as a substring of any of ``columns``; None if too short."""
+    q = query.strip()
+    if len(q) < 3:
+        return None
+    unknown = set(columns) - set(SEARCH_COLUMNS)
+    if unknown:
+        raise ValueError(f"not in the search index: {', '.join(sorted(unknown))}")
+    phrase = '"' + q.replace('"', '""') + '"'
+    return f"{{{' '.join(columns)}}} : {phrase}"
 
 
 def search_match(query: str, *, member_no_only: bool = False) -> str | None:
