@@ -31,6 +31,9 @@ class Customer(SandboxBase):
     __table_args__ = (
         Index("ix_customer_tier_region", "tier", "region"),
         Index("ix_customer_name_en", "name_en"),
+        # The home page counts active members per tier, and lists filter on status and tier:
+        # this index answers both without reading the rows.
+        Index("ix_customer_status_tier", "status", "tier"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
