@@ -10,8 +10,10 @@ by definition; what keeps them in step is *when* they are recomputed:
 - after every flush that adds, changes or deletes a customer, contact point, consent record or
   order, for the customers concerned, in the same transaction (a session event, so that every
   operation, plant and test fixture is covered without each calling a helper);
-- for every customer when the sandbox date is no longer the stored one (the 12-month window
-  moved): on the next such flush, or when a page asks for it (``ensure_current``).
+- when the sandbox date is no longer the stored one (the clock moved on, so the 12-month
+  window did too): on the next such flush, or when a list page asks for it
+  (``ensure_current``), for the customers with an order or consent record between the two
+  windows' edges; everyone else's values are the same on both dates (``_moved_customers``).
 
 A query for any other date than the stored one simply computes the fields (``sources``), so a
 frozen sandbox read on a later day is still right, only slower.
