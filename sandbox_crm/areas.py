@@ -28,6 +28,7 @@ __all__ = [
     "enabled_areas",
     "evidence_detail_keys",
     "evidence_entity_names",
+    "finish_steps",
     "load_areas",
     "nav_links",
     "ordered_stages",
@@ -101,6 +102,9 @@ class Area:
     """Whether the package has a ``templates/`` folder for its pages."""
     nav: tuple[NavLink, ...] = ()
     stages: tuple[Stage, ...] = ()
+    finish: str | None = None
+    """``"module:function"`` called as ``function(session, today)`` once generation and plants
+    are done: fills what summarises the generated rows (read models, search indexes)."""
     entity_names: Mapping[str, str] = field(default_factory=_frozen)
     """Audit entity types that are not a table's or class's own name, and their table."""
     detail_keys: Mapping[str, str] = field(default_factory=_frozen)
@@ -179,6 +183,16 @@ def ordered_stages(areas: Iterable[Area] | None = None) -> list[Stage]:
         ordered.append(ready)
         done.add(ready.name)
     return ordered
+
+
+def finish_steps() -> list[Callable[..., None]]:
+    """The enabled areas' end-of-generation steps, in area order."""
+    steps = []
+    for area in enabled_areas():
+        if area.finish:
+            module, _, attribute = area.finish.partition(":")
+            steps.append(getattr(importlib.import_module(module), attribute))
+    return steps
 
 
 def evidence_entity_names() -> Mapping[str, str]:

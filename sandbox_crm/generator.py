@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm import catalogue_data as data
 from sandbox_crm import plants as plant_registry
-from sandbox_crm.areas import area_versions, load_areas, ordered_stages
+from sandbox_crm.areas import area_versions, finish_steps, load_areas, ordered_stages
 from sandbox_crm.hk_provider import make_faker
 from sandbox_crm.models import (
     Profile,
@@ -297,6 +297,8 @@ def generate(session: Session, spec: GenerationSpec) -> GenerationSummary:
             "plant_details": json.dumps({k: v.details for k, v in planted.items()}, sort_keys=True),
         },
     )
+    for finish in finish_steps():
+        finish(session, spec.today)
     session.flush()
     counts = {
         table.name: session.scalar(select(func.count()).select_from(table)) or 0

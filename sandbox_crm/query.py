@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, false, not_, or_, select, true
+from sqlalchemy import and_, false, join, not_, or_, select, true
 from sqlalchemy import func as sql
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.i18n import N_, Message
@@ -631,6 +632,82 @@ def validate_sort(source_name: str, sort: Any) -> list[str]:
 
 # --- running queries --------------------------------------------------------------------------
 
+# Past this many rows, a page reads the keys of the rows it skips, not the rows themselves.
+_DEFERRED_OFFSET = 500
+
+
+def _with_joins(rows_of: Any, joins: dict[Any, Any]) -> Any:
+    """``rows_of`` inner-joined to each table on its condition (one row each: see Lookup)."""
+    for table, onclause in joins.items():
+        rows_of = join(rows_of, table, onclause)
+    return rows_of
+
+
+def _page_keys(
+    source: Source,
+    scope: QueryScope,
+    condition: Any,
+    order_by: list[Any],
+    key: Any,
+    joins: dict[Any, Any],
+) -> Any:
+    """SELECT the keys of the matching rows in ``order_by`` order (``page_key``), unpaged.
+
+    When neither the condition nor the sort reads the source's own table, the read model
+    alone answers (one row per entity, same key): a sort on a stored field then walks its index.
+    """
+    read_model = source.read_model
+    own_table = source.model.__table__
+    if (
+        scope.stored
+        and read_model is not None
+        and not joins
+        and not _reads(own_table, [condition, *order_by[:-1]])
+    ):
+        return (
+            select(read_model.key.label("page_key"))
+            .select_from(read_model.model)
+            .where(condition)
+            .order_by(*order_by[:-1], read_model.key.asc())
+        )
+    return (
+        select(key.label("page_key"))
+        .select_from(_with_joins(_rows_of(source, scope, condition, *order_by), joins))
+        .where(condition)
+        .order_by(*order_by)
+    )
+
+
+def _reads(table: Any, expressions: Iterable[Any]) -> bool:
+    """Whether any of the SQL expressions reads a column of ``table``."""
+    for expression in expressions:
+        for element in visitors.iterate(expression):
+            if getattr(element, "table", None) is table:
+                return True
+    return False
+
+
+def _scope(session: Session, source: Source, as_of: date) -> QueryScope:
+    """The scope to run a query in: read the source's read model if it holds ``as_of``."""
+    read_model = source.read_model
+    stored = read_model is not None and read_model.valid_on(session) == as_of
+    return QueryScope(as_of, stored=stored)
+
+
+def _rows_of(source: Source, scope: QueryScope, *reading: Any) -> Any:
+    """The FROM clause of a query on ``source``: its table, joined to its read model if used.
+
+    With ``reading`` (the statement's conditions and sort keys), the join is left out when none
+    of them reads the read model: a count or a key lookup then stays on the source's own table.
+    """
+    read_model = source.read_model
+    if not scope.stored or read_model is None:
+        return source.model
+    if reading and not _reads(read_model.model.__table__, reading):
+        return source.model
+    key = source.fields[source.key_field].expr(scope)
+    return source.model.__table__.join(read_model.model.__table__, read_model.key == key)
+
 
 @dataclass(frozen=True)
 class RowPage:
@@ -640,6 +717,8 @@ class RowPage:
     total: int
     columns: list[str]
     key: str
+    total_capped: bool = False
+    """True when counting stopped at the caller's limit: more than ``total - 1`` rows match."""
 
 
 def _checked_columns(source: Source, columns: Sequence[str]) -> list[str]:
@@ -665,10 +744,17 @@ def select_rows(
     as_of: date,
     limit: int | None = None,
     offset: int = 0,
+    restrict: ColumnElement[bool] | None = None,
+    count_limit: int | None = None,
 ) -> RowPage:
-    """Rows of a source matching ``where``, sorted (then by key), paged, with the total count."""
+    """Rows of a source matching ``where``, sorted (then by key), paged, with the total count.
+
+    ``restrict`` is an extra SQL condition on the source's table (a list's search index).
+    With ``count_limit``, counting stops there: ``total`` is then at most ``count_limit + 1``
+    and ``total_capped`` tells whether more rows match.
+    """
     source = get_source(source_name)
-    scope = QueryScope(as_of)
+    scope = _scope(session, source, as_of)
     wanted = _checked_columns(source, columns)
     keys = normalize_sort(sort)
     for i, (name, _direction) in enumerate(keys):
@@ -680,39 +766,82 @@ def select_rows(
     if offset < 0:
         raise QueryError("offset must be 0 or more", "offset")
     condition = compile_condition(source, where, scope)
-
+    if restrict is not None:
+        condition = and_(condition, restrict)
     selected = [source.key_field, *(name for name in wanted if name != source.key_field)]
     labelled = {name: source.fields[name].expr(scope).label(name) for name in selected}
-    order_by = []
+    order_by, raw_order_by = [], []
+    # Tables that sort keys read through a lookup (an order's customer): joined once each, so
+    # that the sort reads their column (and its index) instead of a subquery per row.
+    sort_joins: dict[Any, Any] = {}
     for name, direction in keys:
-        target = labelled.get(name)
-        if target is None:
-            target = source.fields[name].expr(scope)
-        ordered = target.asc() if direction == "asc" else target.desc()
-        order_by.append(ordered.nulls_last())
-    order_by.append(labelled[source.key_field].asc())
+        field = source.fields[name]
+        raw = field.expr(scope)
+        target = labelled.get(name, raw)
+        if field.lookup is not None:
+            lookup = field.lookup
+            sort_joins.setdefault(
+                lookup.target_key.class_.__table__, lookup.foreign_key == lookup.target_key
+            )
+            raw = target = lookup.column
+        for into, expression in ((order_by, target), (raw_order_by, raw)):
+            ordered = expression.asc() if direction == "asc" else expression.desc()
+            # NULLS LAST keeps SQLite from walking an index; a field that is never empty
+            # sorts the same without it.
+            into.append(ordered.nulls_last() if field.nullable else ordered)
+    key = source.fields[source.key_field].expr(scope)
+    tie_break = labelled[source.key_field]
+    read_model = source.read_model
+    if scope.stored and read_model is not None and _reads(read_model.model.__table__, raw_order_by):
+        # Sorted on a stored field: break ties on the read model's copy of the key (equal by
+        # the join), so that its index on that field gives the whole order.
+        tie_break = read_model.key
+    order_by.append(tie_break.asc())
+    raw_order_by.append(key.asc())
 
-    stmt = select(*labelled.values()).select_from(source.model).where(condition)
-    stmt = stmt.order_by(*order_by).offset(offset)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = [dict(row._mapping) for row in session.execute(stmt)]
+    rows_of = _with_joins(_rows_of(source, scope), sort_joins)
+    stmt = select(*labelled.values()).select_from(rows_of).where(condition).order_by(*order_by)
+    if offset > _DEFERRED_OFFSET and limit is not None:
+        # A deep page: find its keys by walking only the sort keys (often an index), then read
+        # the full rows of those keys alone, instead of building every skipped row.
+        page_keys = _page_keys(source, scope, condition, raw_order_by, key, sort_joins)
+        page_keys = page_keys.offset(offset).limit(limit)
+        stmt = stmt.where(key.in_(select(page_keys.subquery().c.page_key)))
+    else:
+        stmt = stmt.offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+    result = session.execute(stmt)
+    names = list(result.keys())
+    rows = [dict(zip(names, row, strict=True)) for row in result]
+    capped = False
     if (rows or offset == 0) and (limit is None or len(rows) < limit):
         # The rows run out on this page, so they tell the total: no second pass over the
         # condition (which costs as much as the page on a large sandbox).
         total = offset + len(rows)
-    else:
-        total_stmt = select(sql.count()).select_from(source.model).where(condition)
+    elif count_limit is None:
+        counted_rows = _rows_of(source, scope, condition)
+        total_stmt = select(sql.count()).select_from(counted_rows).where(condition)
         total = session.execute(total_stmt).scalar_one()
-    return RowPage(rows=rows, total=total, columns=wanted, key=source.key_field)
+    else:
+        # Count at most one row past the cap: "more than 10,000" costs what 10,001 rows do.
+        counted_rows = _rows_of(source, scope, condition)
+        matching = select(key).select_from(counted_rows).where(condition)
+        counted = matching.limit(count_limit + 1).subquery()
+        total = session.execute(select(sql.count()).select_from(counted)).scalar_one()
+        capped = total > count_limit
+    return RowPage(
+        rows=rows, total=total, columns=wanted, key=source.key_field, total_capped=capped
+    )
 
 
 def select_keys(session: Session, source_name: str, where: Any, as_of: date) -> set[int]:
     """The keys of every row of a source matching ``where``."""
     source = get_source(source_name)
-    scope = QueryScope(as_of)
+    scope = _scope(session, source, as_of)
     key = source.fields[source.key_field].expr(scope)
-    stmt = select(key).select_from(source.model).where(compile_condition(source, where, scope))
+    condition = compile_condition(source, where, scope)
+    stmt = select(key).select_from(_rows_of(source, scope, condition)).where(condition)
     return set(session.scalars(stmt))
 
 
@@ -730,15 +859,15 @@ def aggregate(
     of no rows is 0; ``avg``, ``min`` and ``max`` of no rows are None.
     """
     source = get_source(source_name)
-    scope = QueryScope(as_of)
+    scope = _scope(session, source, as_of)
     if func not in AGGREGATES:
         raise QueryError(f"unknown aggregate {func!r}; use one of {', '.join(AGGREGATES)}", "func")
     condition = compile_condition(source, where, scope)
     if field is None:
         if func != "count":
             raise QueryError(f"{func} needs a field", "field")
-        stmt = select(sql.count()).select_from(source.model).where(condition)
-        return session.execute(stmt).scalar_one()
+        stmt = select(sql.count()).select_from(_rows_of(source, scope, condition))
+        return session.execute(stmt.where(condition)).scalar_one()
     try:
         target = source.field(field)
     except QueryError as exc:
@@ -748,7 +877,7 @@ def aggregate(
         raise QueryError(f"{func} does not apply to {target.name} ({target.type})", "field")
     inner = (
         select(target.expr(scope).label("value"))
-        .select_from(source.model)
+        .select_from(_rows_of(source, scope))
         .where(condition)
         .subquery()
     )

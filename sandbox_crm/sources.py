@@ -8,6 +8,12 @@ the sandbox is.
 
 Time-dependent fields are evaluated "as of" a date (``QueryScope.as_of``): the state at the end
 of that day on the sandbox clock. Orders and consent records after that day are ignored.
+
+A source may keep its computed fields in a read model (``ReadModel``): a table with one row per
+entity holding each computed value as of one date, kept in step by the sandbox and indexed. A
+query on that date reads the stored columns (joined on the key) instead of the correlated
+subqueries; a query on any other date computes them as before, so results never depend on
+which path ran.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ __all__ = [
     "Lookup",
     "QueryError",
     "QueryScope",
+    "ReadModel",
     "Source",
     "column_field",
     "end_of_day",
@@ -76,9 +83,27 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class QueryScope:
-    """What computed fields depend on: the sandbox date the query is evaluated at."""
+    """What computed fields depend on: the sandbox date the query is evaluated at.
+
+    ``stored`` is set by the query runner when the source's read model holds the values for
+    ``as_of``: fields then read its columns instead of computing them.
+    """
 
     as_of: date
+    stored: bool = False
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """A table of a source's computed fields, one row per entity, valid for one date.
+
+    ``key`` is the table's column equal to the source's key; ``valid_on(session)`` tells the
+    date its values are as of (None when the sandbox has no read model, e.g. an old template).
+    """
+
+    model: type[SandboxBase]
+    key: InstrumentedAttribute[Any]
+    valid_on: Callable[[Any], date | None]
 
 
 @dataclass(frozen=True)
@@ -121,6 +146,7 @@ class Source:
     key_field: str
     fields: Mapping[str, Field]
     default_columns: tuple[str, ...] = ()
+    read_model: ReadModel | None = None
 
     def field(self, name: str) -> Field:
         """The field called ``name``; QueryError naming the known fields otherwise."""

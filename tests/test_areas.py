@@ -66,7 +66,9 @@ def test_a_template_key_changes_with_the_areas_and_their_versions(monkeypatch):
     before = spec.cache_key()
     assert spec.cache_key() == before
     versions = {area.name: area.version for area in enabled_areas()}
-    monkeypatch.setattr(generator, "area_versions", lambda: {**versions, "customers": "2"})
+    monkeypatch.setattr(
+        generator, "area_versions", lambda: {**versions, "customers": versions["customers"] + ".1"}
+    )
     bumped = spec.cache_key()
     monkeypatch.setattr(generator, "area_versions", lambda: {**versions, "wishlists": "1"})
     assert len({before, bumped, spec.cache_key()}) == 3

@@ -10,11 +10,14 @@ GENERATION = "sandbox_crm.customers.generation"
 AREA = Area(
     name="customers",
     label=N_("Customers"),
+    # 2: the customer_facts read model and the customer_search index.
+    version="2",
     modules=(
         "sandbox_crm.customers.models",
         "sandbox_crm.customers.generation",
         "sandbox_crm.customers.sources",
         "sandbox_crm.customers.operations",
+        "sandbox_crm.customers.facts",
     ),
     views=("sandbox_crm.customers.views",),
     has_templates=True,
@@ -33,6 +36,7 @@ AREA = Area(
             after=("customers.customers", "orders.aml_identification"),
         ),
     ),
+    finish="sandbox_crm.customers.facts:finish",
     call_entities={"contact_point_id": "contact_point", "customer_id": "customer"},
     detail_keys={
         "customer_id": "customer",

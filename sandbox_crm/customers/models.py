@@ -31,6 +31,9 @@ class Customer(SandboxBase):
     __table_args__ = (
         Index("ix_customer_tier_region", "tier", "region"),
         Index("ix_customer_name_en", "name_en"),
+        # The home page counts active members per tier, and lists filter on status and tier:
+        # this index answers both without reading the rows.
+        Index("ix_customer_status_tier", "status", "tier"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,3 +131,32 @@ class ConsentRecord(SandboxBase):
 
     customer: Mapped[Customer] = relationship(back_populates="consents")
     notice: Mapped[CollectionNotice | None] = relationship()
+
+
+class CustomerFacts(SandboxBase):
+    """The customer's computed report fields as of one sandbox date (a read model).
+
+    One row per customer, rewritten in the same transaction as any change to the customer's
+    contact points, consent log or orders, and for every customer when the sandbox date moves
+    (``sandbox_crm.customers.facts``). Lists filter and sort on these indexed columns instead of
+    computing the values per customer. Kept apart from ``customer`` so that a consent or an
+    order never shows as a change to the customer's own row.
+    """
+
+    __tablename__ = "customer_facts"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True
+    )
+    email: Mapped[str | None] = mapped_column(String(300))
+    email_invalid: Mapped[bool | None] = mapped_column(Boolean)
+    mobile: Mapped[str | None] = mapped_column(String(300))
+    mobile_invalid: Mapped[bool | None] = mapped_column(Boolean)
+    address: Mapped[str | None] = mapped_column(String(300))
+    dm_email: Mapped[str] = mapped_column(String(16), index=True)
+    dm_sms: Mapped[str] = mapped_column(String(16), index=True)
+    dm_phone: Mapped[str] = mapped_column(String(16), index=True)
+    dm_post: Mapped[str] = mapped_column(String(16), index=True)
+    spend_12m: Mapped[int] = mapped_column(Integer, index=True)
+    orders_12m: Mapped[int] = mapped_column(Integer, index=True)
+    last_order_date: Mapped[date | None] = mapped_column(Date, index=True)

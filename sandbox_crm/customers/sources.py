@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Date, Integer, func, select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.consent import current_status_expression
+from sandbox_crm.customers.models import CustomerFacts
 from sandbox_crm.hk_provider import DISTRICTS
 from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import (
@@ -22,6 +24,7 @@ from sandbox_crm.models import (
     CustomerStatus,
     Region,
     SalesOrder,
+    SandboxMeta,
     Sensitivity,
     SourceSystem,
     Tier,
@@ -34,6 +37,7 @@ from sandbox_crm.sources import (
     SOURCES,
     Field,
     QueryScope,
+    ReadModel,
     Source,
     column_field,
     end_of_day,
@@ -43,6 +47,28 @@ from sandbox_crm.sources import (
 )
 
 P, S, INT = Sensitivity.PERSONAL, Sensitivity.SENSITIVE, Sensitivity.INTERNAL
+
+FACTS_META_KEY = "customer_facts_as_of"
+
+
+def facts_date(session: Any) -> date | None:
+    """The date the customer read model holds values for (None without one)."""
+    value = session.execute(
+        select(SandboxMeta.value).where(SandboxMeta.key == FACTS_META_KEY)
+    ).scalar_one_or_none()
+    return date.fromisoformat(value) if value else None
+
+
+def _stored(
+    name: str, compute: Callable[[QueryScope], ColumnElement[Any]]
+) -> Callable[[QueryScope], ColumnElement[Any]]:
+    """The read model's column ``name`` when it holds the scope's date; else ``compute`` it."""
+    column = CustomerFacts.__table__.c[name]
+
+    def build(scope: QueryScope) -> ColumnElement[Any]:
+        return column if scope.stored else compute(scope)
+
+    return build
 
 
 def _primary_contact(
@@ -158,7 +184,7 @@ CUSTOMER_FIELDS = index_fields(
         "Email",
         "str",
         P,
-        _primary_contact(ContactKind.EMAIL, ContactPoint.value),
+        _stored("email", _primary_contact(ContactKind.EMAIL, ContactPoint.value)),
         description=N_("The customer's primary email address (first email if none is primary)."),
     ),
     Field(
@@ -166,7 +192,7 @@ CUSTOMER_FIELDS = index_fields(
         "Email flagged invalid",
         "bool",
         INT,
-        _primary_contact(ContactKind.EMAIL, ContactPoint.is_invalid),
+        _stored("email_invalid", _primary_contact(ContactKind.EMAIL, ContactPoint.is_invalid)),
         description=N_(
             "Whether that email address is flagged invalid; empty if there is no email."
         ),
@@ -176,7 +202,7 @@ CUSTOMER_FIELDS = index_fields(
         "Mobile",
         "str",
         P,
-        _primary_contact(ContactKind.MOBILE, ContactPoint.value),
+        _stored("mobile", _primary_contact(ContactKind.MOBILE, ContactPoint.value)),
         description=N_("The customer's primary mobile number."),
     ),
     Field(
@@ -184,7 +210,7 @@ CUSTOMER_FIELDS = index_fields(
         "Mobile flagged invalid",
         "bool",
         INT,
-        _primary_contact(ContactKind.MOBILE, ContactPoint.is_invalid),
+        _stored("mobile_invalid", _primary_contact(ContactKind.MOBILE, ContactPoint.is_invalid)),
         description=N_("Whether that mobile number is flagged invalid; empty if there is none."),
     ),
     Field(
@@ -192,7 +218,7 @@ CUSTOMER_FIELDS = index_fields(
         "Address",
         "str",
         P,
-        _primary_contact(ContactKind.ADDRESS, ContactPoint.value),
+        _stored("address", _primary_contact(ContactKind.ADDRESS, ContactPoint.value)),
         description=N_("The customer's primary postal address."),
     ),
     column_field("district", "District", "enum", INT, Customer.district, choices=tuple(DISTRICTS)),
@@ -235,7 +261,7 @@ CUSTOMER_FIELDS = index_fields(
         "Spend, last 12 months (HK$)",
         "int",
         INT,
-        _spend_12m,
+        _stored("spend_12m", _spend_12m),
         description=N_("Total of paid, shipped and completed orders in the 365 days up to today."),
         nullable=False,
     ),
@@ -244,7 +270,7 @@ CUSTOMER_FIELDS = index_fields(
         "Orders, last 12 months",
         "int",
         INT,
-        _orders_12m,
+        _stored("orders_12m", _orders_12m),
         description=N_("Number of paid, shipped and completed orders in the 365 days up to today."),
         nullable=False,
     ),
@@ -253,7 +279,7 @@ CUSTOMER_FIELDS = index_fields(
         "Last order date",
         "date",
         INT,
-        _last_order_date,
+        _stored("last_order_date", _last_order_date),
         description=N_("Date of the latest paid, shipped or completed order."),
     ),
     *(
@@ -262,7 +288,7 @@ CUSTOMER_FIELDS = index_fields(
             f"Direct marketing by {label}",
             "enum",
             INT,
-            _dm_status(channel),
+            _stored(f"dm_{channel.value}", _dm_status(channel)),
             choices=CONSENT_CHOICES,
             description=Message(_DM_DESCRIPTION, channel=Message(label)),
             nullable=False,
@@ -283,5 +309,6 @@ SOURCES.add(
         key_field="customer_id",
         fields=CUSTOMER_FIELDS,
         default_columns=("member_no", "name_en", "tier", "district", "joined_on"),
+        read_model=ReadModel(CustomerFacts, CustomerFacts.customer_id, facts_date),
     ),
 )

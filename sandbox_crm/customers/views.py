@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from sandbox_crm.clock import sandbox_today
 from sandbox_crm.consent import consent_order, latest_consents
+from sandbox_crm.customers.facts import has_search_index, matching_customers, search_match
 from sandbox_crm.customers.operations import (
     add_customer_note,
     record_consent,
@@ -113,12 +114,27 @@ def _search_condition(q: str) -> dict[str, Any] | None:
     return {"any": conditions}
 
 
+def _search_restriction(q: str) -> Any:
+    """``q`` looked up in the name search index (same fields and rules as the condition).
+
+    None when the sandbox has no index or the text is too short for it (under three
+    characters): the list then searches with the condition.
+    """
+    session = db()
+    q = q.strip()
+    match = search_match(q, member_no_only=bool(MEMBER_NO_SHAPE.fullmatch(q)))
+    if match is None or not has_search_index(session):
+        return None
+    return matching_customers(match)
+
+
 @bp.get("/customers")
 def customers() -> str:
     """The customer list: search, filters, sortable columns, 50 a page."""
     filters, conditions = choice_filters("customers", LIST_FILTERS, FILTER_LABELS)
     q = search_text()
-    search = _search_condition(q)
+    restrict = _search_restriction(q) if q else None
+    search = _search_condition(q) if restrict is None else None
     if search:
         conditions.append(search)
     listing = list_page(
@@ -128,13 +144,14 @@ def customers() -> str:
         sortable=SORTABLE,
         default_sort=DEFAULT_SORT,
         per_page=PER_PAGE,
+        restrict=restrict,
     )
     return render_template(
         "crm/customers.html",
         listing=listing,
         q=q,
         filters=filters,
-        filtered=bool(conditions),
+        filtered=bool(conditions) or restrict is not None,
     )
 
 

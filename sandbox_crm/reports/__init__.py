@@ -10,6 +10,8 @@ GENERATION = "sandbox_crm.reports.generation"
 AREA = Area(
     name="reports",
     label=N_("Reports"),
+    # 2: report_run_page, a run's output stored a page at a time.
+    version="2",
     modules=(
         "sandbox_crm.reports.models",
         "sandbox_crm.reports.generation",

@@ -79,6 +79,26 @@ class ReportRun(SandboxBase):
     output_csv: Mapped[str] = mapped_column(Text, default="")
 
 
+RUN_PAGE_ROWS = 50
+"""Rows of a run's output per stored page (and per page of the run's output view)."""
+
+
+class ReportRunPage(SandboxBase):
+    """One page of a run's stored output: up to RUN_PAGE_ROWS rows, each its cells' text.
+
+    The run's output page reads the one stored page it shows; the run's ``columns`` name the
+    cells. Pages count from 1.
+    """
+
+    __tablename__ = "report_run_page"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("report_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rows: Mapped[list[Any]] = mapped_column(default=list)
+
+
 class ReportExport(SandboxBase):
     """A report exported to a file: for whom, why, where to, which fields, encrypted or not."""
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import AliasChoices, model_validator
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
@@ -27,6 +27,7 @@ from sandbox_crm.models import (
     ReportDefinition,
     ReportExport,
     ReportRun,
+    ReportRunPage,
     ReportShare,
     StaffUser,
 )
@@ -49,6 +50,7 @@ from sandbox_crm.query import (
     validate_sort,
 )
 from sandbox_crm.reports.files import HEADER_STYLES, cell_text, render_table_csv
+from sandbox_crm.reports.models import RUN_PAGE_ROWS
 from sandbox_crm.sources import SOURCES
 
 __all__ = [
@@ -543,6 +545,13 @@ def _csv_value(value: Any, for_spreadsheet: bool) -> str:
     return cell_text(value, for_spreadsheet=for_spreadsheet)
 
 
+def _stored_cell(value: Any) -> str:
+    """A value as a run's stored output keeps it (text as it is: the common case, first)."""
+    if type(value) is str:
+        return value
+    return cell_text(value, for_spreadsheet=False)
+
+
 def render_csv(
     columns: Sequence[str], rows: Sequence[dict[str, Any]], *, for_spreadsheet: bool = False
 ) -> str:
@@ -557,6 +566,16 @@ def render_csv(
     for row in rows:
         writer.writerow([_csv_value(row.get(name), for_spreadsheet) for name in columns])
     return buffer.getvalue()
+
+
+def _store_pages(session: Session, run_id: int, cells: list[list[str]]) -> None:
+    """Keep the run's output a page at a time (the cells as its CSV has them), for its view."""
+    pages = [
+        {"run_id": run_id, "page": n // RUN_PAGE_ROWS + 1, "rows": cells[n : n + RUN_PAGE_ROWS]}
+        for n in range(0, len(cells), RUN_PAGE_ROWS)
+    ]
+    if pages:
+        session.execute(insert(ReportRunPage.__table__), pages)
 
 
 def _execute(session: Session, report: ReportDefinition) -> RowPage:
@@ -588,6 +607,11 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     if not can_view_report(session, actor, report):
         raise OperationError(N_("You do not have access to this report."))
     page = _execute(session, report)
+    cells = [[_stored_cell(row.get(name)) for name in page.columns] for row in page.rows]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(page.columns)
+    writer.writerows(cells)
     run = ReportRun(
         report_id=report.id,
         run_by_id=actor.id,
@@ -595,10 +619,11 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
         columns=list(page.columns),
         row_count=page.total,
         row_keys=[row[page.key] for row in page.rows],
-        output_csv=render_csv(page.columns, page.rows),
+        output_csv=buffer.getvalue(),
     )
     session.add(run)
     session.flush()
+    _store_pages(session, run.id, cells)
     record_event(
         session,
         actor,

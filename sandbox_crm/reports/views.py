@@ -16,11 +16,13 @@ from sandbox_crm.models import (
     ReportDefinition,
     ReportExport,
     ReportRun,
+    ReportRunPage,
     StaffUser,
 )
 from sandbox_crm.operations import OperationError
 from sandbox_crm.query import describe_condition, operators_for, validate_condition
 from sandbox_crm.reports.files import render_xlsx
+from sandbox_crm.reports.models import RUN_PAGE_ROWS
 from sandbox_crm.reports.operations import (
     can_export_report,
     can_view_report,
@@ -63,7 +65,7 @@ from sandbox_crm.web.i18n import translate, translate_plural
 from sandbox_crm.web.i18n import translated as crm_translated
 from sandbox_crm.web.presentation import label
 
-RUN_PER_PAGE = 50
+RUN_PER_PAGE = RUN_PAGE_ROWS
 RECENT = 10
 # Topic headings of the builder's column list, per source (presentation only).
 FIELD_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -491,6 +493,26 @@ def report_run_new(report_id: int) -> Response | tuple[str, int]:
     )
 
 
+def _run_output_page(run: ReportRun) -> tuple[list[str], list[list[Any]], Pager]:
+    """The header and one page of a run's output, read from its stored page.
+
+    A run stored before pages were kept (none for a non-empty output) is read from its CSV.
+    """
+    session = db()
+    total = run.row_count
+    pager = Pager(Pager.requested_page(), RUN_PER_PAGE, total)
+    if pager.page > pager.pages:
+        pager = Pager(pager.pages, RUN_PER_PAGE, total)
+    stored = session.get(ReportRunPage, (run.id, pager.page))
+    rows = [list(cells) for cells in stored.rows] if stored is not None else []
+    if rows or total == 0:
+        return list(run.columns), rows, pager
+    records = list(csv.reader(io.StringIO(run.output_csv)))
+    header, body = (records[0], records[1:]) if records else (list(run.columns), [])
+    pager = Pager(min(pager.page, max(1, -(-len(body) // RUN_PER_PAGE))), RUN_PER_PAGE, len(body))
+    return header, body[pager.offset : pager.offset + pager.per_page], pager
+
+
 @bp.get("/reports/<int:report_id>/runs/<int:run_id>")
 def report_run(report_id: int, run_id: int) -> str:
     """The stored output of one of my runs, a page at a time."""
@@ -498,11 +520,7 @@ def report_run(report_id: int, run_id: int) -> str:
     run = db().get(ReportRun, run_id)
     if run is None or run.report_id != report.id or run.run_by_id != actor().id:
         raise CrmNotFound("report run")
-    records = list(csv.reader(io.StringIO(run.output_csv)))
-    header, body = (records[0], records[1:]) if records else (list(run.columns), [])
-    pager = Pager(Pager.requested_page(), RUN_PER_PAGE, len(body))
-    if pager.page > pager.pages:
-        pager = Pager(pager.pages, RUN_PER_PAGE, len(body))
+    header, rows, pager = _run_output_page(run)
     source = SOURCES.find(report.source)
     fields = source.fields if source else {}
     return render_template(
@@ -511,7 +529,7 @@ def report_run(report_id: int, run_id: int) -> str:
         run=run,
         run_by=db().get(StaffUser, run.run_by_id),
         columns=[(name, fields.get(name)) for name in header],
-        rows=body[pager.offset : pager.offset + pager.per_page],
+        rows=rows,
         pager=pager,
     )
 

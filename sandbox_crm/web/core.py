@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from sandbox_crm.areas import enabled_areas, nav_links
 from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.customers.facts import ensure_current as ensure_read_models
 from sandbox_crm.i18n import N_
 from sandbox_crm.info import SandboxInfo, sandbox_info
 from sandbox_crm.models import StaffUser
@@ -211,13 +212,22 @@ def page_number(text: str | None) -> int:
     return min(max(int(text), 1), MAX_PAGE)
 
 
+COUNT_CAP = 10_000
+"""Lists count matching rows up to this many; past it they say "more than 10,000"."""
+
+
 @dataclass(frozen=True)
 class Pager:
-    """Page numbers for a list of ``total`` rows shown ``per_page`` at a time."""
+    """Page numbers for a list of ``total`` rows shown ``per_page`` at a time.
+
+    ``capped``: counting stopped at ``total`` (more rows match); the pages run on past the last
+    one counted, each reached by "Next".
+    """
 
     page: int
     per_page: int
     total: int
+    capped: bool = False
 
     @staticmethod
     def requested_page() -> int:
@@ -226,8 +236,13 @@ class Pager:
 
     @property
     def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.per_page))
+        """How many pages there are (at least one); with a capped count, the pages counted."""
+        return max(1, -(-self.total // self.per_page), self.page if self.capped else 1)
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a page follows this one."""
+        return self.page < self.pages or self.capped
 
     @property
     def offset(self) -> int:
@@ -256,15 +271,35 @@ class Pager:
         return result
 
 
+def keep_read_models_current(session: Session) -> None:
+    """Bring the sandbox's read models to today's date if the clock has moved (not if frozen)."""
+    if not ctx().read_only and ensure_read_models(session):
+        session.commit()
+
+
 def page_of_rows(
-    source: str, *, where: Any, columns: list[str], sort: list[tuple[str, str]], per_page: int
+    source: str,
+    *,
+    where: Any,
+    columns: list[str],
+    sort: list[tuple[str, str]],
+    per_page: int,
+    restrict: Any = None,
 ) -> tuple[RowPage, Pager]:
-    """One page of a source's rows for a list view (only that page is loaded) and its pager."""
+    """One page of a source's rows for a list view (only that page is loaded) and its pager.
+
+    An unfiltered list is counted exactly (one pass over an index); a filtered one up to
+    COUNT_CAP rows, unless the page asked for lies past it.
+    """
     session = db()
+    keep_read_models_current(session)
     as_of = sandbox_today(session)
     number = Pager.requested_page()
+    filtered = where is not None or restrict is not None
 
     def fetch(page: int) -> RowPage:
+        offset = (page - 1) * per_page
+        cap = COUNT_CAP if filtered and offset + per_page <= COUNT_CAP else None
         return select_rows(
             session,
             source,
@@ -273,14 +308,18 @@ def page_of_rows(
             sort=sort,
             as_of=as_of,
             limit=per_page,
-            offset=(page - 1) * per_page,
+            offset=offset,
+            restrict=restrict,
+            count_limit=cap,
         )
 
     rows = fetch(number)
-    pager = Pager(number, per_page, rows.total)
+    pager = Pager(number, per_page, rows.total, rows.total_capped)
     if number > pager.pages:
         pager = Pager(pager.pages, per_page, rows.total)
         rows = fetch(pager.page)
+    if rows.total_capped:
+        pager = Pager(pager.page, per_page, COUNT_CAP, capped=True)
     return rows, pager
 
 
@@ -349,8 +388,12 @@ def list_page(
     sortable: tuple[str, ...],
     default_sort: tuple[str, str],
     per_page: int,
+    restrict: Any = None,
 ) -> ListPage:
-    """The page of a source's rows matching all ``conditions``, sorted as ``?sort=&dir=`` asks."""
+    """The page of a source's rows matching all ``conditions``, sorted as ``?sort=&dir=`` asks.
+
+    ``restrict`` is an extra SQL condition (e.g. a search index's matches).
+    """
     sort_field, sort_dir = sort_from_request(sortable, default_sort)
     page, pager = page_of_rows(
         source,
@@ -358,6 +401,7 @@ def list_page(
         columns=columns,
         sort=[(sort_field, sort_dir)],
         per_page=per_page,
+        restrict=restrict,
     )
     return ListPage(page.rows, pager, sort_field, sort_dir)
 
