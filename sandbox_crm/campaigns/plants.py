@@ -1,0 +1,1 @@
+"""Plants for campaign scenarios: a draft campaign whose audience was built some days ago."""
