@@ -22,7 +22,7 @@ AREA = Area(
     ),
     views=("sandbox_crm.campaigns.views",),
     has_templates=True,
-    nav=(NavLink("crm.campaigns", "Campaigns", "send", active=("crm.campaign",)),),
+    nav=(NavLink("crm.campaigns", "Campaigns", "note", active=("crm.campaign",)),),
     record_pages={"campaign": ("crm.campaign", "campaign_id")},
     call_entities={"campaign_id": "campaign"},
 )

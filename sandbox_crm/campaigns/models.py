@@ -26,6 +26,7 @@ class ScreenReason(enum.StrEnum):
 
     EXCLUDED_BY_HAND = "excluded_by_hand"
     NO_CONSENT = "no_consent"
+    UNCONFIRMED_ORAL = "unconfirmed_oral"
     WITHDRAWN = "withdrawn"
     OPTED_OUT_CONTACT = "opted_out_contact"
     INVALID_CONTACT = "invalid_contact"

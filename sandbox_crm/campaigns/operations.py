@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from pydantic import model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -55,6 +57,7 @@ __all__ = [
     "SendCampaignArgs",
     "UpdateCampaignArgs",
     "build_audience",
+    "confirmed_consent",
     "collect_campaign_results",
     "create_campaign",
     "screen_reason",
@@ -68,6 +71,9 @@ CAMPAIGN_DEPARTMENTS = frozenset({"marketing", "customer_service", "management"}
 
 CONSENTING = frozenset({ConsentStatus.GIVEN.value, ConsentStatus.NO_OBJECTION.value})
 
+ORAL_CONFIRMATION_DAYS = 14
+"""s35E(1)(b): an oral consent must be confirmed in writing within this many days."""
+
 NAME_MAX_LENGTH = 160
 TEXT_MAX_LENGTH = 2000
 BODY_MAX_LENGTH = 10000
@@ -78,9 +84,36 @@ _CAMPAIGN_FIELDS = ["name", "objective", "channel", "marketing_class", "status"]
 
 
 class CampaignArgs(Args):
-    """Arguments naming one campaign."""
+    """Arguments naming one campaign by id or by name."""
 
-    campaign_id: int = Arg(description="The campaign's id.")
+    campaign_id: int | None = Arg(None, description="The campaign's id.")
+    campaign_name: str | None = Arg(
+        None, description="The campaign's name (instead of id; must name one campaign)."
+    )
+
+    @model_validator(mode="after")
+    def _one_campaign(self) -> CampaignArgs:
+        if (self.campaign_id is None) == (self.campaign_name is None):
+            raise ValueError("give either campaign_id or campaign_name")
+        return self
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """Every other field by name, and the campaign as ``campaign_id``."""
+        values = super().call_arguments(session, actor)
+        values.pop("campaign_name")
+        if self.campaign_id is None:
+            named = session.scalars(
+                select(Campaign.id).where(Campaign.name == self.campaign_name)
+            ).all()
+            if len(named) != 1:
+                raise OperationError(
+                    Message(
+                        N_("There is no single campaign called %(name)r; give its id instead."),
+                        name=self.campaign_name,
+                    )
+                )
+            values["campaign_id"] = named[0]
+        return values
 
 
 class CreateCampaignArgs(Args):
@@ -220,6 +253,30 @@ def _state(campaign: Campaign, plan: CampaignPlan) -> dict[str, Any]:
     return {**snapshot(campaign, _CAMPAIGN_FIELDS), **snapshot(plan, _PLAN_FIELDS)}
 
 
+def confirmed_consent(records: Iterable[ConsentRecord]) -> bool:
+    """Whether the consent in force among one channel's records may be relied on (s35E(1)(b)).
+
+    The unbroken run of given / no-objection records since the last other one is relied on; it
+    may be if one of them was given other than orally, or orally and confirmed in writing within
+    ORAL_CONFIRMATION_DAYS.
+    """
+    run = []
+    for record in sorted(records, key=consent_order, reverse=True):
+        if record.status not in CONSENTING:
+            break
+        run.append(record)
+    return any(_written_or_confirmed(record) for record in run)
+
+
+def _written_or_confirmed(record: ConsentRecord) -> bool:
+    if record.method != ConsentMethod.ORAL.value:
+        return True
+    confirmed = record.confirmed_in_writing_at
+    if confirmed is None:
+        return False
+    return (confirmed.date() - record.captured_at.date()).days <= ORAL_CONFIRMATION_DAYS
+
+
 def screen_reason(session: Session, customer: Customer, purpose: str, channel: str) -> str | None:
     """Why a customer may not receive a campaign on ``channel`` now, or None if they may.
 
@@ -238,6 +295,8 @@ def screen_reason(session: Session, customer: Customer, purpose: str, channel: s
         return ScreenReason.WITHDRAWN.value
     if here is None or here.status not in CONSENTING:
         return ScreenReason.NO_CONSENT.value
+    if not confirmed_consent(r for r in records if r.channel == channel):
+        return ScreenReason.UNCONFIRMED_ORAL.value
     contact = primary_contact_for(session, customer.id, channel)
     if contact is None:
         return ScreenReason.NO_CONTACT.value
@@ -357,6 +416,7 @@ def update_campaign(
 
 @operation(
     "build_audience",
+    "confirmed_consent",
     args=CampaignArgs,
     event="campaign.build_audience",
     description="Select the customers the campaign's audience rule matches today.",
