@@ -416,7 +416,6 @@ def update_campaign(
 
 @operation(
     "build_audience",
-    "confirmed_consent",
     args=CampaignArgs,
     event="campaign.build_audience",
     description="Select the customers the campaign's audience rule matches today.",

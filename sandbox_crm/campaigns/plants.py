@@ -184,3 +184,75 @@ def bridal_draft_campaign(session: Session, run: PlantRun) -> PlantResult:
     for cid in late:
         _withdraw(session, run, cid, p["built_days_ago"] - 1, 1)
     return PlantResult(late, {"campaign_id": campaign.id})
+
+
+def _plain_members_with_email_consent(session: Session, run: PlantRun) -> list[int]:
+    """Active members not interested in bridal pieces, with a usable email and email consent."""
+    plain = session.scalars(
+        select(Customer.id)
+        .join(MemberProfile, MemberProfile.customer_id == Customer.id)
+        .where(
+            MemberProfile.bridal_interest.is_(False),
+            Customer.status == CustomerStatus.ACTIVE.value,
+        )
+        .order_by(Customer.id)
+    ).all()
+    latest = _latest_dm(session, "email")
+    emails = _usable_contacts(session, "email")
+    return [
+        cid
+        for cid in plain
+        if cid not in run.taken
+        and cid in emails
+        and cid in latest
+        and latest[cid].status == ConsentStatus.GIVEN.value
+        and latest[cid].method != "oral"
+    ]
+
+
+@plant(
+    "bridal_member",
+    defaults={
+        "status": "active",
+        "email_consent": "given",
+        "email_invalid": False,
+        "no_email": False,
+    },
+    choices={
+        "status": tuple(s.value for s in CustomerStatus),
+        "email_consent": ("given", "no_objection"),
+    },
+)
+def bridal_member(session: Session, run: PlantRun) -> PlantResult:
+    """Members who become interested in bridal pieces, on an edge of a bridal email segment:
+    not active, consent by no objection, an email flagged invalid, or no email at all."""
+    p = run.params
+    chosen = run.pick(_plain_members_with_email_consent(session, run), "members with email consent")
+    for cid in chosen:
+        session.get_one(MemberProfile, cid).bridal_interest = True
+        customer = session.get_one(Customer, cid)
+        if p["status"] != CustomerStatus.ACTIVE.value:
+            customer.status = p["status"]
+            if p["status"] == CustomerStatus.CLOSED.value:
+                customer.closed_on = run.ctx.today - timedelta(days=30)
+        if p["email_consent"] == ConsentStatus.NO_OBJECTION.value:
+            records = session.scalars(
+                select(ConsentRecord).where(
+                    ConsentRecord.customer_id == cid,
+                    ConsentRecord.purpose == DM,
+                    ConsentRecord.channel == "email",
+                )
+            ).all()
+            for record in records:
+                record.status = ConsentStatus.NO_OBJECTION.value
+        points = session.scalars(
+            select(ContactPoint).where(
+                ContactPoint.customer_id == cid, ContactPoint.kind == "email"
+            )
+        ).all()
+        for point in points:
+            if p["no_email"]:
+                session.delete(point)
+            elif p["email_invalid"]:
+                point.is_invalid = True
+    return PlantResult(chosen)
