@@ -8,7 +8,7 @@ the send itself (one promotional message per recipient) and the responses that c
 
 from __future__ import annotations
 
-from sandbox_crm.areas import Area, NavLink
+from sandbox_crm.areas import Area, NavLink, Stage
 from sandbox_crm.i18n import N_
 
 AREA = Area(
@@ -16,6 +16,7 @@ AREA = Area(
     label=N_("Campaigns"),
     modules=(
         "sandbox_crm.campaigns.models",
+        "sandbox_crm.campaigns.generation",
         "sandbox_crm.campaigns.operations",
         "sandbox_crm.campaigns.sources",
         "sandbox_crm.campaigns.plants",
@@ -23,6 +24,13 @@ AREA = Area(
     views=("sandbox_crm.campaigns.views",),
     has_templates=True,
     nav=(NavLink("crm.campaigns", "Campaigns", "note", active=("crm.campaign",)),),
+    stages=(
+        Stage(
+            "campaigns.history",
+            "sandbox_crm.campaigns.generation:history",
+            after=("messages.campaigns",),
+        ),
+    ),
     record_pages={"campaign": ("crm.campaign", "campaign_id")},
     call_entities={"campaign_id": "campaign"},
 )

@@ -18,7 +18,7 @@ from pydantic import model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sandbox_crm.audit import record_event, snapshot
+from sandbox_crm.audit import json_value, record_event, snapshot
 from sandbox_crm.campaigns.models import (
     CampaignPlan,
     CampaignRecipient,
@@ -119,7 +119,9 @@ class CampaignArgs(Args):
 class CreateCampaignArgs(Args):
     """Arguments of create_campaign."""
 
-    name: str = Arg(title="Name", min_length=1, max_length=NAME_MAX_LENGTH)
+    name: str = Arg(
+        title="Name", min_length=1, max_length=NAME_MAX_LENGTH, description="The campaign's name."
+    )
     objective: str = Arg(
         "", title="Objective", max_length=TEXT_MAX_LENGTH, description="What it should achieve."
     )
@@ -151,21 +153,38 @@ class CreateCampaignArgs(Args):
 class UpdateCampaignArgs(CampaignArgs):
     """Arguments of update_campaign: only the fields given change."""
 
-    name: str | None = Arg(None, title="Name", min_length=1, max_length=NAME_MAX_LENGTH)
-    objective: str | None = Arg(None, title="Objective", max_length=TEXT_MAX_LENGTH)
-    channel: Channel | None = Arg(None, title="Channel")
-    marketing_class: str | None = Arg(None, title="Marketing class", min_length=1, max_length=80)
-    budget_hkd: int | None = Arg(None, title="Budget (HK$)")
-    consent_purpose: ConsentPurpose | None = Arg(None, title="Consent purpose")
-    audience_rule: dict[str, Any] | None = Arg(None, title="Audience rule")
-    exclusions: list[str] | None = Arg(None, title="Exclusions")
+    name: str | None = Arg(
+        None, title="Name", min_length=1, max_length=NAME_MAX_LENGTH, description="New name."
+    )
+    objective: str | None = Arg(
+        None, title="Objective", max_length=TEXT_MAX_LENGTH, description="New objective."
+    )
+    channel: Channel | None = Arg(None, title="Channel", description="New channel.")
+    marketing_class: str | None = Arg(
+        None, title="Marketing class", min_length=1, max_length=80, description="New class."
+    )
+    budget_hkd: int | None = Arg(None, title="Budget (HK$)", description="New budget.")
+    consent_purpose: ConsentPurpose | None = Arg(
+        None, title="Consent purpose", description="New consent purpose."
+    )
+    audience_rule: dict[str, Any] | None = Arg(
+        None, title="Audience rule", description="New audience rule (clears the audience)."
+    )
+    exclusions: list[str] | None = Arg(
+        None, title="Exclusions", description="New list of excluded member numbers."
+    )
 
 
 class SendCampaignArgs(CampaignArgs):
     """Arguments of send_campaign."""
 
     subject: str = Arg("", title="Subject", max_length=200, description="Subject line.")
-    body: str = Arg(title="Message", min_length=1, max_length=BODY_MAX_LENGTH)
+    body: str = Arg(
+        title="Message",
+        min_length=1,
+        max_length=BODY_MAX_LENGTH,
+        description="The text every recipient receives.",
+    )
     has_opt_out_notice: bool = Arg(
         False,
         title="Opt-out notice",
@@ -194,8 +213,14 @@ def _campaign(session: Session, campaign_id: int) -> tuple[Campaign, CampaignPla
     campaign = get_entity(session, Campaign, campaign_id, "campaign")
     plan = session.get(CampaignPlan, campaign.id)
     if plan is None:
-        plan = CampaignPlan(campaign_id=campaign.id, exclusions=[])
-        session.add(plan)
+        # A campaign planned before the CRM kept plans: an empty one, added when it changes.
+        plan = CampaignPlan(
+            campaign_id=campaign.id,
+            budget_hkd=0,
+            consent_purpose=ConsentPurpose.DIRECT_MARKETING.value,
+            audience_rule=None,
+            exclusions=[],
+        )
     return campaign, plan
 
 
@@ -384,14 +409,15 @@ def update_campaign(
     if "exclusions" in values:
         values["exclusions"] = _check_exclusions(session, values["exclusions"])
     before = _state(campaign, plan)
+    if {**before, **{k: json_value(v) for k, v in values.items()}} == before:
+        raise OperationError(
+            Message(N_("Nothing to change: the values are the same as the current ones."))
+        )
+    session.add(plan)
     for key, value in values.items():
         setattr(campaign if key in _CAMPAIGN_FIELDS else plan, key, value)
     session.flush()
     after = _state(campaign, plan)
-    if after == before:
-        raise OperationError(
-            Message(N_("Nothing to change: the values are the same as the current ones."))
-        )
     reaches = ("channel", "consent_purpose", "audience_rule", "exclusions")
     cleared = any(before[k] != after[k] for k in reaches) and plan.audience_built_at is not None
     if cleared:
@@ -670,7 +696,7 @@ def collect_campaign_results(session: Session, actor: StaffUser, campaign_id: in
         raise OperationError(
             Message(N_("Campaign %(name)r has not been sent yet."), name=campaign.name)
         )
-    if plan.results_at is not None:
+    if campaign.status != "sent" or plan.results_at is not None:
         raise OperationError(
             Message(N_("The results of campaign %(name)r are already in."), name=campaign.name)
         )

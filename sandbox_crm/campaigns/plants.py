@@ -34,6 +34,11 @@ from sandbox_crm.plants import (
 )
 
 DM = ConsentPurpose.DIRECT_MARKETING.value
+
+JEWELLERY_PLANTS = frozenset(
+    {"bridal_opted_out", "bridal_other_channel_only", "bridal_draft_campaign", "bridal_member"}
+)
+"""These kinds need members' bridal interest, which only the jewellery profile generates."""
 BRIDAL_RULE = {
     "all": [
         {"field": "bridal_interest", "op": "eq", "value": True},
