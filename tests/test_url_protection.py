@@ -92,6 +92,8 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session):
         "kind": "scenario",
         "key": SCENARIO_ID,
         "item_id": "w-proposal",
+        "campaign_id": 1,
+        "action": "screen",
     }
 
 
