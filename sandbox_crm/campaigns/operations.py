@@ -316,7 +316,9 @@ def screen_reason(session: Session, customer: Customer, purpose: str, channel: s
     ).all()
     here = current_consent([r for r in records if r.channel == channel])
     withdrawal = current_consent([r for r in records if r.status == ConsentStatus.WITHDRAWN])
-    if withdrawal is not None and (here is None or consent_order(here) < consent_order(withdrawal)):
+    if withdrawal is not None and (
+        here is None or consent_order(here) <= consent_order(withdrawal)
+    ):
         return ScreenReason.WITHDRAWN.value
     if here is None or here.status not in CONSENTING:
         return ScreenReason.NO_CONSENT.value

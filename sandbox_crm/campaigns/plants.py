@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.campaigns.models import CampaignPlan, CampaignRecipient
+from sandbox_crm.campaigns.operations import CONSENTING
 from sandbox_crm.jewellery.models import MemberProfile
 from sandbox_crm.models import (
     Campaign,
@@ -48,7 +49,7 @@ BRIDAL_RULE = {
 
 
 def _bridal_with_email_consent(session: Session, run: PlantRun) -> list[int]:
-    """Active bridal-interest members with a usable email and email marketing consent given."""
+    """Active bridal-interest members with a usable email and written email marketing consent."""
     bridal = session.scalars(
         select(Customer.id)
         .join(MemberProfile, MemberProfile.customer_id == Customer.id)
@@ -66,7 +67,7 @@ def _bridal_with_email_consent(session: Session, run: PlantRun) -> list[int]:
         if cid not in run.taken
         and cid in emails
         and cid in latest
-        and latest[cid].status == ConsentStatus.GIVEN.value
+        and latest[cid].status in CONSENTING
         and latest[cid].method != "oral"
         and latest[cid].captured_at < run.day0 - timedelta(days=60)
     ]

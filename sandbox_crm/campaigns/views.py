@@ -36,6 +36,29 @@ from sandbox_crm.web.i18n import L_, translate
 
 PER_PAGE = 25
 
+# The codes the campaign pages show through ``label``, marked so that they are translated.
+STATUS_LABELS = (
+    N_("Selected"),
+    N_("Excluded"),
+    N_("Screened out"),
+    N_("Sent"),
+    N_("Excluded by hand"),
+    N_("No consent"),
+    N_("Unconfirmed oral"),
+    N_("Withdrawn"),
+    N_("Opted out contact"),
+    N_("Invalid contact"),
+    N_("No contact"),
+    N_("Closed"),
+    N_("None"),
+    N_("Opened"),
+    N_("Clicked"),
+    N_("Purchased"),
+    N_("Opted out"),
+    N_("Draft"),
+    N_("Completed"),
+)
+
 
 class CampaignForm(FlaskForm):
     """Plan a campaign: what, on which channel, for whom."""

@@ -19,6 +19,8 @@ from sandbox_crm.models import Branch, OrderLine, Product, Profile, SalesOrder
 
 _HISTORY_DAYS = 548
 _SEASONAL_YEARS = 2
+_SEASONAL_PER_THOUSAND = 900
+"""Chance, per active member and year, of a purchase at one of the seasons."""
 
 _AGE_BANDS = Weighted(list(zip(data.AGE_BANDS, (8, 30, 26, 18, 12, 6), strict=True)))
 _BRIDAL_PER_THOUSAND = {"18-24": 90, "25-34": 260, "35-44": 60}
@@ -138,7 +140,8 @@ def member_profiles(run: GenerationRun) -> None:
 def seasonal_orders(run: GenerationRun) -> None:
     """Purchases at the jewellery seasons: new-year gold, Valentine's, Mother's Day, weddings.
 
-    Added after the base history (their ids follow it), for about one member in five a year.
+    Added after the base history (their ids follow it), for most active members each
+    year, so that the season months clearly outsell the others.
     """
     if not _is_jewellery(run):
         return
@@ -155,22 +158,24 @@ def seasonal_orders(run: GenerationRun) -> None:
     drafts = []
     for member in run.members:
         row = member.row
-        if row["status"] != "active" or not chance(rng, 200 * _SEASONAL_YEARS):
+        if row["status"] != "active":
             continue
-        month, (first, last), categories, _label = rng.choice(data.JEWELLERY_SEASONS)
-        year = run.today.year - rng.randint(0, _SEASONAL_YEARS - 1)
-        day = date(year, month, rng.randint(first, last))
-        if day > last_day:
-            day = date(year - 1, month, day.day)
-        if day < row["joined_on"] or day < run.today - timedelta(days=_HISTORY_DAYS):
-            continue
-        pool = [p for c in categories for p in by_category.get(c, ())]
-        if not pool:
-            continue
-        product = rng.choice(pool)
-        branch = row["home_branch_id"] or rng.choice(run.stores)["id"]
-        staff = rng.choice(run.staff_by_branch.get(branch) or run.staff_by_dept["sales"])
-        drafts.append((moment(rng, day), row["id"], branch, staff, product))
+        for years_ago in range(_SEASONAL_YEARS):
+            if not chance(rng, _SEASONAL_PER_THOUSAND):
+                continue
+            month, (first, last), categories, _label = rng.choice(data.JEWELLERY_SEASONS)
+            day = date(run.today.year - years_ago, month, rng.randint(first, last))
+            if day > last_day:
+                day = date(day.year - 1, month, day.day)
+            if day < row["joined_on"] or day < run.today - timedelta(days=_HISTORY_DAYS):
+                continue
+            pool = [p for c in categories for p in by_category.get(c, ())]
+            if not pool:
+                continue
+            product = rng.choice(pool)
+            branch = row["home_branch_id"] or rng.choice(run.stores)["id"]
+            staff = rng.choice(run.staff_by_branch.get(branch) or run.staff_by_dept["sales"])
+            drafts.append((moment(rng, day), row["id"], branch, staff, product))
     drafts.sort(key=lambda d: (d[0], d[1]))
     for when, customer_id, branch, staff, product in drafts:
         order_id = next(order_ids)
