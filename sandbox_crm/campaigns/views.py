@@ -32,7 +32,8 @@ from sandbox_crm.models import Campaign, Channel, Customer
 from sandbox_crm.operations import OperationError
 from sandbox_crm.web.core import Pager, actor, bp, db, done, failed, get_or_404, refused
 from sandbox_crm.web.forms import ConfirmForm, limits, options
-from sandbox_crm.web.i18n import L_, translate
+from sandbox_crm.web.i18n import L_, lazy_call, translate
+from sandbox_crm.web.presentation import label
 
 PER_PAGE = 25
 
@@ -66,7 +67,9 @@ class CampaignForm(FlaskForm):
     name = StringField(L_("Name"), render_kw=limits(CreateCampaignArgs, "name"))
     objective = TextAreaField(L_("Objective"), render_kw=limits(CreateCampaignArgs, "objective"))
     channel = SelectField(
-        L_("Channel"), choices=options((c.value, c.value) for c in Channel), validate_choice=False
+        L_("Channel"),
+        choices=options((c.value, lazy_call(label, c.value)) for c in Channel),
+        validate_choice=False,
     )
     marketing_class = StringField(
         L_("Marketing class"), render_kw=limits(CreateCampaignArgs, "marketing_class")
