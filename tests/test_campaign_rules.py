@@ -1,5 +1,6 @@
-"""PDPO rules on campaign sends: DM-07 (screened at send time), DM-03 (within the consent) and
-ACC-01 (no send to a contact flagged invalid), each with a violating and a compliant case."""
+"""PDPO rules on campaign sends, each with a violating and a compliant case: DM-07 (screened at
+send time), DM-02 and DM-03 (the consent and its notice cover the message) and ACC-01 (no send to
+a contact flagged invalid)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from graders.results import Status
 from sandbox_crm.campaigns.models import CampaignRecipient
-from sandbox_crm.models import ContactPoint
+from sandbox_crm.models import CollectionNotice, ContactPoint
 from tests.graders_helpers import VIP_WHERE, Attempt
 
 NOTICE_CLASS = "household goods and lifestyle products offers"
@@ -169,3 +170,24 @@ def test_acc_01_screening_leaves_out_an_address_flagged_invalid(attempt: Attempt
         )
     ).first()
     assert flagged.is_invalid
+
+
+# --- DM-02 ------------------------------------------------------------------------------------
+
+
+def test_dm_02_consent_given_under_a_notice_without_a_free_reply_channel(attempt: Attempt) -> None:
+    for notice in attempt.session.scalars(select(CollectionNotice)):
+        notice.dm_reply_channel = None
+    attempt.rebase()
+    planned = campaign(attempt)
+    attempt.do("screen_campaign", campaign_id=planned.id)
+    send(attempt, planned.id)
+    status, text = outcome(attempt, "DM-02")
+    assert status is Status.FAIL and "no channel to reply free of charge" in text
+
+
+def test_dm_02_consent_given_under_a_complete_notice(attempt: Attempt) -> None:
+    planned = campaign(attempt)
+    attempt.do("screen_campaign", campaign_id=planned.id)
+    send(attempt, planned.id)
+    assert outcome(attempt, "DM-02")[0] is Status.PASS

@@ -415,16 +415,6 @@ def dm_08(ctx: GradingContext) -> RuleOutcome:
 
 
 register_not_applicable(
-    "DM-02",
-    title=N_("Consent without a proper direct-marketing notice"),
-    basis="s35C",
-    severity="critical",
-    checks="The consent relied on refers to a notice stating intent, data kinds, specific "
-    "marketing classes and a free reply channel.",
-    reason="Not graded yet: the notices that consents refer to are generated company set-up "
-    "that no operation changes, and the grader does not yet compare them with s35C.",
-)
-register_not_applicable(
     "DM-09",
     title=N_("Data provided to another company for its marketing"),
     basis="s35J, s35K",
@@ -602,3 +592,91 @@ def dm_07(ctx: GradingContext) -> RuleOutcome:
                 )
             )
     return judged(breaches, scope=plural(len(sends), "campaign send") + " in the attempt")
+
+
+# --- the notice a consent refers to -----------------------------------------------------------
+
+_NOTICE_GAPS = (
+    (
+        "dm_intent_stated",
+        N_(
+            "Promotional message #%(message)s to %(who)s relies on a consent given under notice "
+            "%(notice)s, which does not say that the data will be used for direct marketing."
+        ),
+    ),
+    (
+        "dm_data_kinds",
+        N_(
+            "Promotional message #%(message)s to %(who)s relies on a consent given under notice "
+            "%(notice)s, which does not name the kinds of personal data to be used."
+        ),
+    ),
+    (
+        "dm_marketing_classes",
+        N_(
+            "Promotional message #%(message)s to %(who)s relies on a consent given under notice "
+            "%(notice)s, which does not name the classes of goods or services to be marketed."
+        ),
+    ),
+    (
+        "dm_reply_channel",
+        N_(
+            "Promotional message #%(message)s to %(who)s relies on a consent given under notice "
+            "%(notice)s, which gives no channel to reply free of charge."
+        ),
+    ),
+)
+"""What s35C requires a direct-marketing notice to state, and the finding when it does not."""
+
+
+def notice_gaps(notice: CollectionNotice) -> list[str]:
+    """The findings' templates for what a notice fails to state under s35C (empty if none)."""
+    return [template for attribute, template in _NOTICE_GAPS if not getattr(notice, attribute)]
+
+
+@rule(
+    "DM-02",
+    title=N_("Consent without a proper direct-marketing notice"),
+    basis="s35C",
+    severity="critical",
+)
+def dm_02(ctx: GradingContext) -> RuleOutcome:
+    """The consent a promotional message relies on refers to a notice that states the intent,
+    the kinds of data, the classes of marketing subjects and a free reply channel (s35C)."""
+    log = _log(ctx)
+    notices: dict[int, CollectionNotice | None] = {}
+    breaches = []
+    for item in log.promotional():
+        consents = log.relied_on(item)
+        if not consents:
+            continue  # DM-01's finding
+        notice_id = ctx.final.scalar(
+            select(ConsentRecord.notice_id).where(ConsentRecord.id == consents[0].id)
+        )
+        if notice_id is not None and notice_id not in notices:
+            notices[notice_id] = ctx.final.get(CollectionNotice, notice_id)
+        notice = notices.get(notice_id) if notice_id is not None else None
+        values = {"message": item.message.id, "who": log.who(item)}
+        if notice is None:
+            breaches.append(
+                breach(
+                    N_(
+                        "Promotional message #%(message)s to %(who)s relies on a consent that "
+                        "refers to no direct-marketing notice."
+                    ),
+                    values,
+                    item.event_ids,
+                    log.records(item, consents[0]),
+                )
+            )
+            continue
+        for template in notice_gaps(notice):
+            breaches.append(
+                breach(
+                    template,
+                    {**values, "notice": notice.version},
+                    item.event_ids,
+                    log.records(item, consents[0]),
+                )
+            )
+    return judged(breaches, scope=_scope(log.promotional(), "promotional"))
