@@ -475,8 +475,11 @@ def test_campaign_pages_plan_build_screen_and_send_without_javascript(client: Fl
         },
     )
     assert sent.status_code == 302
+    collected = client.post(f"{BASE}/campaigns/{campaign_id}/results", follow_redirects=True)
+    assert collected.status_code == 200 and "Results" in collected.text
+    assert "Purchases (HK$)" in collected.text
     session = db()
-    assert session.get(Campaign, campaign_id).status == "sent"
+    assert session.get(Campaign, campaign_id).status == "completed"
     assert session.scalar(
         select(func.count()).select_from(Message).where(Message.campaign_id == campaign_id)
     )

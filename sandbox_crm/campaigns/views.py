@@ -136,9 +136,28 @@ def _page_context(campaign_id: int) -> dict[str, Any]:
         )
         .all()
     )
+    responses = dict(
+        db()
+        .execute(
+            select(CampaignRecipient.response, func.count())
+            .where(
+                CampaignRecipient.campaign_id == campaign.id,
+                CampaignRecipient.status == "sent",
+            )
+            .group_by(CampaignRecipient.response)
+        )
+        .all()
+    )
+    converted = db().scalar(
+        select(func.coalesce(func.sum(CampaignRecipient.converted_hkd), 0)).where(
+            CampaignRecipient.campaign_id == campaign.id
+        )
+    )
     return {
         "campaign": campaign,
         "plan": plan,
+        "responses": responses,
+        "converted": converted or 0,
         "recipients": recipients,
         "pager": pager,
         "counts": counts,
