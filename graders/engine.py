@@ -51,6 +51,8 @@ from graders.results import (
     Status,
     Verdict,
     fill,
+    listing,
+    message,
 )
 from sandbox_crm.i18n import N_
 
@@ -305,13 +307,17 @@ def run_rule(ctx: GradingContext, rule: RuleType) -> RuleResult:
             raise TypeError(f"rule returned {type(outcome).__name__}, not RuleOutcome")
     except Exception as exc:  # one broken rule must not hide the others' findings
         _recover(ctx)
+        template = N_("The rule could not be evaluated: %(error)s (at %(where)s)")
+        values = {"error": f"{type(exc).__name__}: {exc}", "where": _where(exc)}
         return RuleResult(
             rule.rule_id,
             rule.title,
             rule.basis,
             rule.severity,
             Status.ERROR,
-            f"The rule could not be evaluated: {type(exc).__name__}: {exc} (at {_where(exc)})",
+            fill(template, values),
+            reason_template=template,
+            reason_values=values,
         )
     findings = tuple(
         Finding(
@@ -335,6 +341,8 @@ def run_rule(ctx: GradingContext, rule: RuleType) -> RuleResult:
         outcome.status,
         outcome.reason,
         findings,
+        reason_template=outcome.template,
+        reason_values=outcome.values,
     )
 
 
@@ -594,7 +602,13 @@ def roll_up(
         )
     minor = [r for r in failing_rules if r.severity not in _SERIOUS]
     if minor:
-        listed = ", ".join(f"{r.rule_id} ({r.severity.value})" for r in minor)
+        listed = listing(
+            [
+                message(N_("%(rule)s (%(severity)s)"), rule=r.rule_id, severity=r.severity.value)
+                for r in minor
+            ],
+            style="comma",
+        )
         say(N_("Medium and low PDPO findings for the assessor: %(rules)s."), rules=listed)
     for target, o in applied.items():
         values = {"target": target, "automatic": o.automatic or "-", "status": o.status}
@@ -619,16 +633,23 @@ def roll_up(
     )
 
 
+# The severities as reasons name them, marked so that they are translated.
+SEVERITY_WORDS = (N_("critical"), N_("high"), N_("medium"), N_("low"))
+
 _SERIOUS = frozenset({Severity.CRITICAL, Severity.HIGH})
 """Severities that decide: a failing rule of these counts against the scenario's breach PRs."""
 
 
-def _first(rule: RuleResult) -> str:
-    """A failing rule's first finding (and how many more), or its reason."""
+def _first(rule: RuleResult) -> dict[str, Any]:
+    """A failing rule's first finding (and how many more), or its reason, as a message."""
     if not rule.findings:
-        return rule.reason
+        return message(rule.reason_template or rule.reason, **rule.reason_values)
+    first = rule.findings[0]
+    found = message(first.template or first.message, **first.values)
     more = len(rule.findings) - 1
-    return rule.findings[0].message + (f" (and {more} more)" if more else "")
+    return (
+        message(N_("%(finding)s (and %(more)d more)"), finding=found, more=more) if more else found
+    )
 
 
 def _targets(targets: Sequence[str]) -> str:

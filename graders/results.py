@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Self
+
+from sandbox_crm.i18n import N_
 
 __all__ = [
     "AppliedOverride",
@@ -29,7 +31,12 @@ __all__ = [
     "Severity",
     "Status",
     "Verdict",
+    "Wording",
+    "counted",
     "fill",
+    "listing",
+    "message",
+    "sentences",
     "freeze",
     "thaw",
 ]
@@ -120,9 +127,100 @@ def thaw(value: Any) -> Any:
     return value
 
 
+def message(template: str, **values: Any) -> dict[str, Any]:
+    """A marked template with its values, to be used as the value of another message's placeholder.
+
+    The page that shows the outer message translates this one too, then fills it in.
+    """
+    return {"template": template, "values": values}
+
+
+def counted(count: int, one: str, many: str, **values: Any) -> dict[str, Any]:
+    """``message`` of ``one`` or ``many`` (both marked, ``%(count)d`` in each) for ``count``."""
+    return message(one if count == 1 else many, count=count, **values)
+
+
+def listing(items: Iterable[Any], *, quoted: bool = False, style: str = "and") -> dict:
+    """A list of values for one placeholder, joined for the reader's language when shown.
+
+    ``quoted`` puts each item in quotation marks (field labels). ``style`` is how items are
+    joined: ``and`` ("A, B and C"), ``comma`` ("A, B, C") or ``semicolon`` ("A; B; C"). Items
+    that are text are translated when a translation exists (field labels, department names);
+    items may be messages themselves; others show as they are.
+    """
+    return {"items": list(items), "quoted": quoted, "style": style}
+
+
+def sentences(*parts: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Several messages (from ``message``) as one note: the template and values to store.
+
+    One message is stored as itself; several share a placeholder-only template and are joined
+    as sentences when shown (with a space in English, without one in Chinese).
+    """
+    if not parts:
+        return None, {}
+    if len(parts) == 1:
+        return parts[0]["template"], dict(parts[0]["values"])
+    return SENTENCES, {"sentences": {"sentences": list(parts)}}
+
+
+SENTENCES = "%(sentences)s"
+"""The template of a note made of several sentences (nothing to translate in it)."""
+
+QUOTED = N_("“%(text)s”")
+"""How a quoted item of a ``listing`` is shown."""
+
+
+def _english_list(items: Sequence[str], style: str) -> str:
+    if style == "semicolon":
+        return "; ".join(items)
+    if len(items) <= 1 or style != "and":
+        return ", ".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a page fills in messages: translating, joining lists and sentences for its language.
+
+    The default is English as written: nothing translated, lists as "A, B and C".
+    """
+
+    translate: Callable[[str], str] = str
+    join_list: Callable[[Sequence[str], str], str] = _english_list
+    sentence_gap: str = " "
+
+    def fill(self, template: str, values: Mapping[str, Any]) -> str:
+        """``template`` in this wording with its placeholders filled in (as written if none)."""
+        if not template:
+            return ""
+        text = self.translate(template)
+        if not values:
+            return text
+        return text % {key: self.value(value) for key, value in values.items()}
+
+    def value(self, value: Any) -> Any:
+        """A value: nested messages, lists and sentences filled in; text translated."""
+        if isinstance(value, Mapping) and "template" in value:
+            return self.fill(str(value["template"]), value.get("values") or {})
+        if isinstance(value, Mapping) and "items" in value:
+            items = [str(self.value(item)) for item in value["items"]]
+            if value.get("quoted"):
+                items = [self.fill(QUOTED, {"text": item}) for item in items]
+            return self.join_list(items, str(value.get("style", "and")))
+        if isinstance(value, Mapping) and "sentences" in value:
+            return self.sentence_gap.join(str(self.value(part)) for part in value["sentences"])
+        if isinstance(value, str) and value:
+            return self.translate(value)
+        return value
+
+
+ENGLISH = Wording()
+
+
 def fill(template: str, values: Mapping[str, Any]) -> str:
-    """A message template with its ``%(name)s`` placeholders filled in (as written if none)."""
-    return template % dict(values) if values else template
+    """A message template with its ``%(name)s`` placeholders filled in, in English."""
+    return ENGLISH.fill(template, values)
 
 
 def _empty() -> Mapping[str, Any]:
@@ -282,7 +380,11 @@ class Finding(_Record):
 
 @dataclass(frozen=True)
 class RuleResult(_Record):
-    """The result of one PDPO rule on the attempt: pass, fail (with findings) or not applicable."""
+    """The result of one PDPO rule on the attempt: pass, fail (with findings) or not applicable.
+
+    ``reason`` is English; ``reason_template`` (marked for translation) and ``reason_values`` let
+    a page show it in the reader's language. Results stored without them show the English reason.
+    """
 
     rule_id: str
     title: str
@@ -291,6 +393,8 @@ class RuleResult(_Record):
     status: Status
     reason: str
     findings: tuple[Finding, ...] = ()
+    reason_template: str = ""
+    reason_values: Mapping[str, Any] = field(default_factory=_empty)
 
     _NESTED = MappingProxyType({"findings": Finding})
 
@@ -298,6 +402,8 @@ class RuleResult(_Record):
         _set(self, "severity", Severity(self.severity))
         _set(self, "status", Status(self.status))
         _set(self, "findings", tuple(self.findings))
+        _set(self, "reason_template", self.reason_template or "")
+        _set(self, "reason_values", freeze(self.reason_values or {}))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from sqlalchemy import func as sql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from sandbox_crm.i18n import N_, Message
 from sandbox_crm.sources import (
     Field,
     QueryError,
@@ -763,63 +764,96 @@ def aggregate(
 # --- describing -------------------------------------------------------------------------------
 
 
-def _describe_value(value: Any) -> str:
+_RELATIVE = {
+    "days_ago": (N_("%(amount)d day ago"), N_("%(amount)d days ago")),
+    "months_ago": (N_("%(amount)d month ago"), N_("%(amount)d months ago")),
+    "years_ago": (N_("%(amount)d year ago"), N_("%(amount)d years ago")),
+}
+
+
+def _describe_value(value: Any) -> str | Message:
     if isinstance(value, RelativeDate):
-        return value.describe()
+        if value.unit == "days_ago" and value.amount == 0:
+            return Message(N_("today"))
+        forms = _RELATIVE.get(value.unit)
+        if forms is None:
+            return value.describe()
+        return Message(forms[0] if value.amount == 1 else forms[1], amount=value.amount)
     if isinstance(value, date | datetime):
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return Message(N_("yes")) if value else Message(N_("no"))
     if isinstance(value, str):
         return f'"{value}"'
     return str(value)
 
 
+# Each comparison as a whole phrase: the field's label, then what it is compared with.
 _WORDS = {
-    "eq": "is",
-    "ne": "is not",
-    "lt": "is less than",
-    "le": "is at most",
-    "gt": "is more than",
-    "ge": "is at least",
-    "contains": "contains",
-    "startswith": "starts with",
+    "eq": N_("%(field)s is %(value)s"),
+    "ne": N_("%(field)s is not %(value)s"),
+    "lt": N_("%(field)s is less than %(value)s"),
+    "le": N_("%(field)s is at most %(value)s"),
+    "gt": N_("%(field)s is more than %(value)s"),
+    "ge": N_("%(field)s is at least %(value)s"),
+    "contains": N_("%(field)s contains %(value)s"),
+    "startswith": N_("%(field)s starts with %(value)s"),
 }
 _DATE_WORDS = {
     **_WORDS,
-    "lt": "is before",
-    "le": "is on or before",
-    "gt": "is after",
-    "ge": "is on or after",
+    "lt": N_("%(field)s is before %(value)s"),
+    "le": N_("%(field)s is on or before %(value)s"),
+    "gt": N_("%(field)s is after %(value)s"),
+    "ge": N_("%(field)s is on or after %(value)s"),
 }
 
 
-def _describe(node: Any, top: bool) -> str:
+def _describe(node: Any, top: bool) -> Message:
+    """A condition in words, as a Message whose parts (labels, phrases) are marked templates."""
     if isinstance(node, _Leaf):
-        label, op = node.field.label, node.op
+        label, op = Message(node.field.label), node.op
         if op in _NO_VALUE_OPS:
-            return f"{label} {'is empty' if op == 'is_null' else 'is not empty'}"
+            if op == "is_null":
+                return Message(N_("%(field)s is empty"), field=label)
+            return Message(N_("%(field)s is not empty"), field=label)
         if op in _LIST_OPS:
             values = [_describe_value(v) for v in node.value]
             if len(values) == 1:
-                return f"{label} {'is' if op == 'in' else 'is not'} {values[0]}"
+                template = _WORDS["eq"] if op == "in" else _WORDS["ne"]
+                return Message(template, field=label, value=values[0])
             if op == "in":
-                return f"{label} is {', '.join(values[:-1])} or {values[-1]}"
-            return f"{label} is none of {', '.join(values)}"
+                return Message(
+                    N_("%(field)s is %(values)s or %(last)s"),
+                    field=label,
+                    values=", ".join(values[:-1]),
+                    last=values[-1],
+                )
+            return Message(
+                N_("%(field)s is none of %(values)s"), field=label, values=", ".join(values)
+            )
         if op == "between":
             low, high = (_describe_value(v) for v in node.value)
-            return f"{label} is between {low} and {high}"
+            return Message(
+                N_("%(field)s is between %(low)s and %(high)s"), field=label, low=low, high=high
+            )
         words = _DATE_WORDS if node.field.type in ("date", "datetime") else _WORDS
-        return f"{label} {words[op]} {_describe_value(node.value)}"
+        return Message(words[op], field=label, value=_describe_value(node.value))
     if isinstance(node, _Not):
-        return f"not ({_describe(node.item, True)})"
+        return Message(N_("not (%(condition)s)"), condition=_describe(node.item, True))
     if not node.items:
-        return "all rows" if node.kind == "all" else "no rows"
-    joiner = " and " if node.kind == "all" else " or "
-    text = joiner.join(_describe(item, False) for item in node.items)
-    return text if top or len(node.items) == 1 else f"({text})"
+        return Message(N_("all rows")) if node.kind == "all" else Message(N_("no rows"))
+    joiner = N_("%(left)s and %(right)s") if node.kind == "all" else N_("%(left)s or %(right)s")
+    text = _describe(node.items[0], False)
+    for item in node.items[1:]:
+        text = Message(joiner, left=text, right=_describe(item, False))
+    if top or len(node.items) == 1:
+        return text
+    return Message("(%(condition)s)", condition=text)
 
 
-def describe_condition(source_name: str, condition: Any) -> str:
-    """A readable sentence for a valid condition, e.g. 'Tier equals "gold" and ...'."""
+def describe_condition(source_name: str, condition: Any) -> Message:
+    """A readable sentence for a valid condition, e.g. 'Tier is "gold" and ...'.
+
+    It is English text that keeps its marked templates, so a page shows it translated.
+    """
     return _describe(_parse_or_raise(get_source(source_name), condition), True)

@@ -38,9 +38,12 @@ __all__ = [
     "UNIT_CODE",
     "Ids",
     "apply_reference_solution",
+    "decide_on_the_web",
     "foreign_assessor",
     "foreign_centre",
     "foreign_trainee",
+    "assessment_scenario",
+    "graded_assessment",
     "graded_attempt",
     "ids",
     "published_definitions",
@@ -191,3 +194,64 @@ def ids(sandbox_settings, db_session, trainee, practice_scenario, graded_attempt
         export = sandbox.scalar(select(func.max(ReportExport.id)))
     assert graded_attempt.deliverables["report"] == report  # same template, same first id
     return Ids(graded_attempt.id, working.id, customer, report, export)
+
+
+@pytest.fixture
+def assessment_scenario(
+    published_definitions: list[str], db_session: Session, centre: Centre
+) -> DefinitionVersion:
+    """The test scenario published by the centre as an assessment (two attempts allowed)."""
+    practice = definitions_store.current_version(
+        db_session, DefinitionKind.SCENARIO, SCENARIO_ID, None
+    )
+    assert practice is not None
+    source = practice.source_text.replace(
+        f"id: {SCENARIO_ID}", f"id: {SCENARIO_ID}-assessment"
+    ).replace("mode: practice", "mode: assessment\nmax_attempts: 2")
+    published = definitions_store.publish(
+        db_session,
+        kind=DefinitionKind.SCENARIO,
+        text=source,
+        filename="assessment.yaml",
+        centre_id=centre.id,
+        user_id=None,
+    )
+    assert published.ok, published.problems
+    db_session.commit()
+    return published.version
+
+
+@pytest.fixture
+def graded_assessment(
+    sandbox_settings: Flask,
+    db_session: Session,
+    trainee: User,
+    assessment_scenario: DefinitionVersion,
+) -> Attempt:
+    """The trainee's assessment attempt after the reference solution, submitted and graded."""
+    with sandbox_settings.app_context():
+        attempt = attempts_service.start_attempt(db_session, trainee, assessment_scenario)
+    db_session.commit()
+    deliverables = apply_reference_solution(sandbox_settings, attempt)
+    with sandbox_settings.app_context():
+        attempts_service.save_answers(db_session, attempt, reference_answers(attempt))
+        attempts_service.submit_attempt(db_session, attempt, deliverables)
+        attempts_service.grade_attempt_record(db_session, attempt)
+    db_session.commit()
+    return attempt
+
+
+RUBRIC_FULL_MARKS = {"points-uses-data": "2", "points-activity": "2", "points-privacy": "1"}
+
+
+def decide_on_the_web(
+    client: Any, attempt: Attempt, decision: str = "competent", comment: str = "", version: int = 0
+) -> Any:
+    """Score the written answer in full and post the decision, as an assessor's browser does."""
+    base = f"/review/attempts/{attempt.id}"
+    scored = client.post(f"{base}/rubric/w-proposal", data=RUBRIC_FULL_MARKS)
+    assert scored.status_code in (302, 400), scored.status_code
+    return client.post(
+        f"{base}/decision",
+        data={"decision": decision, "comment": comment, "version": str(version)},
+    )

@@ -10,9 +10,21 @@ import pytest
 from sqlalchemy import func, select
 
 from sandbox_crm.models import ReportRun
-from tests.platform_fixtures import Ids, apply_reference_solution
+from tests.platform_fixtures import Ids, apply_reference_solution, decide_on_the_web
 from training_platform import attempts_service
-from training_platform.models import Attempt, AttemptStatus
+from training_platform.models import (
+    Allocation,
+    Appeal,
+    AppealStatus,
+    AssessmentSettings,
+    Attempt,
+    AttemptStatus,
+    Cohort,
+    CohortMember,
+    DecisionVersion,
+    Moderation,
+    ModerationStatus,
+)
 from training_platform.sandboxes import get_store
 
 ROLES = [
@@ -186,3 +198,320 @@ def test_posts_without_a_csrf_token_are_refused(
     attempt = db_session.get(Attempt, started_attempt.id)
     assert attempt.answers == {} and attempt.status == AttemptStatus.IN_PROGRESS
     assert len(db_session.scalars(select(Attempt)).all()) == 1
+
+
+# --- what the centre gets out: progress, statistics, exports, retention -----------------------
+
+STAFF_ONLY = {
+    "anonymous": "login",
+    "owner": 403,
+    "other_trainee": 403,
+    "assessor": 200,
+    "centre_admin": 200,
+    "foreign_trainee": 403,
+    "foreign_assessor": 200,  # their own centre's page
+}
+STAFF_OF_THE_CENTRE = {**STAFF_ONLY, "foreign_assessor": 404}
+ONE_TRAINEES = {**READ}  # the trainee's own, read by the centre's staff
+ADMIN_ONLY = {**STAFF_ONLY, "assessor": 403, "foreign_assessor": 403}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_gets_the_right_answer_from_the_centres_outputs(
+    role, request, client, client_as, trainee, ids, db_session
+):
+    cohort = Cohort(centre_id=trainee.centre_id, name="Outputs cohort")
+    db_session.add(cohort)
+    db_session.flush()
+    db_session.add(CohortMember(cohort_id=cohort.id, user_id=trainee.id))
+    db_session.commit()
+    browser = _client(role, request, client, client_as, trainee)
+    evidence = f"/progress/attempts/{ids.graded}"
+    urls = [
+        ("dashboard", f"/progress/trainees/{trainee.id}", ONE_TRAINEES),
+        ("record PDF", f"/progress/trainees/{trainee.id}/record.pdf", ONE_TRAINEES),
+        ("cohorts", "/progress/cohorts", STAFF_ONLY),
+        ("cohort matrix", f"/progress/cohorts/{cohort.id}", STAFF_OF_THE_CENTRE),
+        ("statistics", "/progress/statistics", STAFF_ONLY),
+        ("gradebook form", "/progress/gradebook", STAFF_ONLY),
+        ("gradebook CSV", "/progress/gradebook/export", STAFF_ONLY),
+        ("cohort gradebook", f"/progress/gradebook/export?cohort={cohort.id}", STAFF_OF_THE_CENTRE),
+        ("evidence PDF", f"{evidence}/evidence.pdf", STAFF_OF_THE_CENTRE),
+        ("evidence zip", f"{evidence}/evidence.zip", STAFF_OF_THE_CENTRE),
+        (
+            "unknown evidence",
+            "/progress/attempts/99999/evidence.pdf",
+            {**STAFF_OF_THE_CENTRE, "assessor": 404, "centre_admin": 404},
+        ),
+        ("retention settings", "/settings/retention", ADMIN_ONLY),
+    ]
+    wrong = []
+    for label, url, expected_by_role in urls:
+        expected = expected_by_role[role]
+        response = browser.get(url)
+        location = response.headers.get("Location", "")
+        if expected == "login":
+            ok = response.status_code == 302 and "/login" in location
+        else:
+            ok = response.status_code == expected
+        if not ok:
+            wrong.append(f"{label} {url}: got {response.status_code} {location}")
+    assert not wrong, f"{role}: expected otherwise for {', '.join(wrong)}"
+    changed = browser.post("/settings/retention", data={"sandbox_days": "30"})
+    if role == "centre_admin":
+        assert changed.status_code == 302
+    elif role == "anonymous":
+        assert "/login" in changed.headers.get("Location", "")
+    else:
+        assert changed.status_code == 403
+
+
+# --- the centre admin's pages: people, cohorts, windows, audit log ------------------------------
+
+ADMIN_ROLES = [*ROLES, "foreign_admin"]
+# Admin pages: only the centre's admins; other roles 403; an admin of another centre gets
+# the lists of their own centre (200) and 404 for every id of this one.
+ADMIN_LIST = {
+    "anonymous": "login",
+    "owner": 403,
+    "other_trainee": 403,
+    "assessor": 403,
+    "centre_admin": 200,
+    "foreign_trainee": 403,
+    "foreign_assessor": 403,
+    "foreign_admin": 200,
+}
+ADMIN_RECORD = {**ADMIN_LIST, "foreign_admin": 404}
+ADMIN_CHANGE = {**ADMIN_RECORD, "centre_admin": 302}
+ADMIN_CREATE = {**ADMIN_LIST, "centre_admin": 302, "foreign_admin": 302}
+ANYONE = {role: 200 for role in ADMIN_ROLES}
+BAD_LINK = {role: 400 for role in ADMIN_ROLES}
+
+
+@pytest.fixture
+def foreign_admin(make_user, foreign_centre):
+    """A centre admin of another centre."""
+    from training_platform.models import Role
+
+    return make_user(Role.CENTRE_ADMIN, centre=foreign_centre)
+
+
+def _admin_urls(trainee_id: int, cohort_id: int, window_id: int) -> list[tuple]:
+    cohort = f"/centre/cohorts/{cohort_id}"
+    window = f"/centre/windows/{window_id}"
+    person = f"/centre/users/{trainee_id}"
+    return [
+        ("people", "GET", "/centre/users", {}, ADMIN_LIST),
+        ("add person page", "GET", "/centre/users/new", {}, ADMIN_LIST),
+        ("import page", "GET", "/centre/users/import", {}, ADMIN_LIST),
+        ("import example", "GET", "/centre/users/import/example.csv", {}, ADMIN_LIST),
+        ("person", "GET", person, {}, ADMIN_RECORD),
+        ("person role POST", "POST", f"{person}/role", {"role": "trainee"}, ADMIN_CHANGE),
+        (
+            "person cohorts POST",
+            "POST",
+            f"{person}/cohorts",
+            {"cohorts": str(cohort_id)},
+            ADMIN_CHANGE,
+        ),
+        ("person reset POST", "POST", f"{person}/password-reset", {}, ADMIN_CHANGE),
+        ("person reactivate POST", "POST", f"{person}/reactivate", {}, ADMIN_CHANGE),
+        ("cohorts", "GET", "/centre/cohorts", {}, ADMIN_LIST),
+        ("cohort create POST", "POST", "/centre/cohorts", {"name": "New one"}, ADMIN_CREATE),
+        ("cohort", "GET", cohort, {}, ADMIN_RECORD),
+        ("cohort rename POST", "POST", f"{cohort}/rename", {"name": "Spring"}, ADMIN_CHANGE),
+        (
+            "cohort members POST",
+            "POST",
+            f"{cohort}/members",
+            {"user": str(trainee_id)},
+            ADMIN_CHANGE,
+        ),
+        (
+            "cohort member remove POST",
+            "POST",
+            f"{cohort}/members/{trainee_id}/remove",
+            {},
+            ADMIN_CHANGE,
+        ),
+        (
+            "cohort offering POST",
+            "POST",
+            f"{cohort}/offerings",
+            {"item": "unit:none"},
+            ADMIN_CHANGE,
+        ),
+        (
+            "cohort offering remove POST",
+            "POST",
+            f"{cohort}/offerings/99999/remove",
+            {},
+            ADMIN_CHANGE,
+        ),
+        ("cohort window POST", "POST", f"{cohort}/windows", {"scenario": "none"}, ADMIN_CHANGE),
+        ("cohort archive POST", "POST", f"{cohort}/archive", {"restore": "1"}, ADMIN_CHANGE),
+        ("window", "GET", window, {}, ADMIN_RECORD),
+        ("window extension POST", "POST", f"{window}/extensions", {"reason": ""}, ADMIN_CHANGE),
+        ("window close POST", "POST", f"{window}/close", {}, ADMIN_CHANGE),
+        ("window delete POST", "POST", f"{window}/delete", {}, ADMIN_CHANGE),
+        ("audit log", "GET", "/centre/audit", {}, ADMIN_LIST),
+        ("forgotten password", "GET", "/password/forgot", {}, ANYONE),
+        ("reset link", "GET", "/password/reset/forged", {}, BAD_LINK),
+        ("invitation link", "GET", "/account/setup/forged", {}, BAD_LINK),
+    ]
+
+
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_every_role_gets_the_right_answer_from_every_centre_admin_url(
+    role, request, client, client_as, trainee, db_session, centre
+):
+    from datetime import timedelta
+
+    from training_platform.models import AssessmentWindow, Cohort, User, utcnow
+
+    cohort = Cohort(centre_id=centre.id, name="Spring")
+    db_session.add(cohort)
+    db_session.flush()
+    window = AssessmentWindow(
+        cohort_id=cohort.id,
+        scenario_key="any-assessment",
+        opens_at=utcnow() + timedelta(days=1),
+        closes_at=utcnow() + timedelta(days=2),
+    )
+    db_session.add(window)
+    db_session.commit()
+    browser = _client(role, request, client, client_as, trainee)
+    wrong = []
+    for label, method, url, data, expected_by_role in _admin_urls(trainee.id, cohort.id, window.id):
+        expected = expected_by_role[role]
+        response = browser.open(url, method=method, data=data)
+        location = response.headers.get("Location", "")
+        if expected == "login":
+            ok = response.status_code == 302 and "/login" in location
+        elif expected == 302:
+            ok = response.status_code == 302 and "/login" not in location
+        else:
+            ok = response.status_code == expected
+        if not ok:
+            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    assert not wrong, f"{role}: expected {', '.join(wrong)}"
+    db_session.expire_all()
+    assert db_session.get(User, trainee.id).is_active
+    if role != "centre_admin":
+        assert db_session.get(AssessmentWindow, window.id) is not None
+
+
+# --- assessing at scale: allocation, amendments, moderation, appeals, settings, trainees -------
+
+STAFF_READ = {
+    "anonymous": "login",
+    "owner": 403,
+    "other_trainee": 403,
+    "assessor": 200,
+    "centre_admin": 200,
+    "foreign_trainee": 403,
+    "foreign_assessor": 200,  # their own centre's page, without this centre's records
+}
+STAFF_RECORD = {**STAFF_READ, "foreign_assessor": 404}
+# POSTs that every role is refused (the deciding assessor may not moderate or settle an appeal
+# on their own decision; centre admins do not moderate, amend or settle).
+ASSESSOR_POST = {**STAFF_RECORD, "assessor": 403, "centre_admin": 403}
+
+
+@pytest.fixture
+def assessing_ids(client_as, assessor, trainee, graded_assessment, db_session):
+    """A decided assessment (by `assessor`) with its moderation pending and an open appeal."""
+    decide_on_the_web(client_as(assessor), graded_assessment, "competent", "Well done.")
+    client_as(trainee).post(
+        f"/attempts/{graded_assessment.id}/appeal",
+        data={"reason": "I checked consent for everyone."},
+    )
+    db_session.expire_all()
+    moderation = db_session.scalars(select(Moderation)).one()
+    appeal = db_session.scalars(select(Appeal)).one()
+    return graded_assessment.id, moderation.id, appeal.id
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_gets_the_right_answer_from_every_assessing_url(
+    role, request, client, client_as, trainee, assessor, assessing_ids, db_session
+):
+    attempt_id, moderation_id, appeal_id = assessing_ids
+    browser = _client(role, request, client, client_as, trainee)
+    base = f"/review/attempts/{attempt_id}"
+    urls = [
+        ("moderation list", "GET", "/review/moderation", {}, STAFF_READ),
+        ("appeal list", "GET", "/review/appeals", {}, STAFF_READ),
+        ("settings page", "GET", "/review/settings", {}, STAFF_READ),
+        ("trainee page", "GET", f"/review/trainees/{trainee.id}", {}, STAFF_RECORD),
+        ("decided evidence", "GET", base, {}, STAFF_RECORD),
+        (
+            "allocation POST",
+            "POST",
+            f"{base}/allocation",
+            {"assessor": str(assessor.id)},
+            {**STAFF_RECORD, "assessor": 403, "centre_admin": 400},  # decided: nothing to allocate
+        ),
+        (
+            "amendment POST",
+            "POST",
+            f"{base}/amendments",
+            {"decision": "not_yet_competent", "reason": "x" * 20, "version": "1"},
+            {**STAFF_RECORD, "assessor": 400, "centre_admin": 403},  # appeal open
+        ),
+        (
+            "moderation POST",
+            "POST",
+            f"/review/moderation/{moderation_id}",
+            {"outcome": "agreed"},
+            ASSESSOR_POST,
+        ),
+        (
+            "appeal outcome POST",
+            "POST",
+            f"/review/appeals/{appeal_id}",
+            {"outcome": "upheld", "comment": "x" * 20, "version": "1"},
+            ASSESSOR_POST,
+        ),
+        (
+            "appeal POST",
+            "POST",
+            f"/attempts/{attempt_id}/appeal",
+            {"reason": "Another reason to appeal."},
+            {
+                **READ,
+                "owner": 302,  # refused with a message: the appeal is already open
+                "assessor": 403,
+                "centre_admin": 403,
+                "foreign_assessor": 403,
+            },
+        ),
+        (
+            "settings POST",
+            "POST",
+            "/review/settings",
+            {"moderation_percent": "x", "appeal_days": "14"},
+            {**STAFF_READ, "assessor": 403, "centre_admin": 400, "foreign_assessor": 403},
+        ),
+    ]
+    wrong = []
+    for label, method, url, data, expected_by_role in urls:
+        expected = expected_by_role[role]
+        response = browser.open(url, method=method, data=data)
+        location = response.headers.get("Location", "")
+        if expected == "login":
+            ok = response.status_code == 302 and "/login" in location
+        elif expected == 302:
+            ok = response.status_code == 302 and "/login" not in location
+        else:
+            ok = response.status_code == expected
+        if not ok:
+            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    assert not wrong, f"{role}: expected {', '.join(wrong)}"
+
+    db_session.expire_all()
+    assert db_session.scalars(select(Moderation)).one().status == ModerationStatus.PENDING
+    assert db_session.scalars(select(Appeal)).one().status == AppealStatus.OPEN
+    assert len(db_session.scalars(select(DecisionVersion)).all()) == 1
+    assert db_session.scalars(select(Allocation)).first() is None
+    assert db_session.scalars(select(AssessmentSettings)).first() is None

@@ -467,7 +467,7 @@ def test_a_deleted_sandbox_keeps_the_attempt_and_result_readable(
     client = client_as(trainee)
     page = client.get(f"/attempts/{graded_attempt.id}")
     assert page.status_code == 200
-    assert "deleted under the centre&#39;s retention setting" in page.get_data(as_text=True)
+    assert "deleted under the centre's retention setting" in page.get_data(as_text=True)
     assert client.get(f"/attempts/{graded_attempt.id}/result").status_code == 200
     assert client.get(f"/attempts/{graded_attempt.id}/crm/").status_code == 404
 
@@ -513,7 +513,7 @@ def test_the_assessors_decision_and_scores_reach_the_trainee(
     )
     db_session.commit()
     html = client.get(f"/attempts/{graded_attempt.id}/result").get_data(as_text=True)
-    assert "Assessor&#39;s decision" in html
+    assert "Assessor's decision" in html
     assert '<p class="verdict-label">Competent</p>' in html
     assert "Clear, well-targeted &lt;b&gt;work&lt;/b&gt;." in html
     assert "Pending review" not in html

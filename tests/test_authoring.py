@@ -374,7 +374,7 @@ def test_a_unit_upload_is_published_for_the_centre(admin_client, centre_admin, d
         as_text=True
     )
     assert "built in · 1 version" in builtin_page
-    assert '?origin=centre">Your centre&#39;s versions' in builtin_page
+    assert "?origin=centre\">Your centre's versions" in builtin_page
 
 
 # --- coverage ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ FILTERS = [
     ("email_invalid", "ne", "yes"),  # the brief leaves flagged addresses to the trainee
 ]
 REPORT_NAME = "VIP preview evening – email list"
+AMEND_REASON = "On a second reading the export was limited to consenting members."
 # What the assessor writes, and the trainee then reads on the result page.
 OVERRIDE_REASON = "The export purpose does not say the file is only for the evening's invitations."
 RUBRIC_POINTS = {"uses-data": "2", "activity": "1", "privacy": "1"}
@@ -208,7 +209,16 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     # The result names the data variant; the assessor's evidence page names the same one.
     variant = page.locator("#variant").inner_text()
     assert re.match(r"Data variant \d+ of \d+", variant)
-    _switch_user(page, live_server, Role.ASSESSOR, evidence_path)
+    # The assessor finds it by filtering the queue (a practice attempt never waits, so: all).
+    _switch_user(page, live_server, Role.ASSESSOR, "/review?state=all")
+    trainee_name = next(name for r, _email, name in DEMO_ACCOUNTS if r == Role.TRAINEE)
+    page.fill("#filter-q", trainee_name)
+    page.select_option("#filter-mode", "practice")
+    page.click("#queue-filters button:has-text('Filter')")
+    page.wait_for_url(re.compile(r"mode=practice"))
+    assert_accessible(page, "filtered review queue")
+    page.locator(f"a[href='{evidence_path}']").click()
+    page.wait_for_url(f"{live_server}{evidence_path}")
     assert variant.split(":")[0] in page.locator("#variant").inner_text()
     assert_accessible(page, "evidence page")
     export_check = page.locator("#check-export")
@@ -245,6 +255,22 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     assert re.search(r"Total\s+4 of 5", written)
     assert "Pass mark 2.5 of 5: reached" in written
     assert_accessible(page, "result page with the decision")
+
+    # The assessor amends the decision with a reason; the trainee is told it changed.
+    _switch_user(page, live_server, Role.ASSESSOR, evidence_path)
+    page.locator("#decision summary:has-text('Amend the decision')").click()
+    amend = page.locator("#decision form[action$='/amendments']")
+    amend.locator("input[name=decision][value=competent]").check()
+    amend.locator("textarea[name=reason]").fill(AMEND_REASON)
+    amend.locator("button:has-text('Amend decision')").click()
+    page.locator(".alert-success", has_text="Decision amended").wait_for()
+    history = page.locator("#decision-history").inner_text()
+    assert AMEND_REASON in history and DECISION_COMMENT in history
+    assert_accessible(page, "evidence page with the decision history")
+    _switch_user(page, live_server, Role.TRAINEE, f"{attempt_path}/result")
+    changed = page.locator("#decision-changed").inner_text()
+    assert AMEND_REASON in changed
+    assert "Competent" in page.locator("#verdict").inner_text()
 
 
 def _switch_user(page, live_server: str, role: Role, next_path: str) -> None:
@@ -364,3 +390,99 @@ def test_a_trainee_completes_the_scenario_in_chinese(live_server, browser_page):
     assert CJK.search(page.locator("#verdict").inner_text())
     assert "Pending assessor review" not in page.locator("#verdict").inner_text()
     assert re.search(r"[\u4e00-\u9fff]", page.locator("#pr-2\\.1").inner_text())
+
+
+def test_a_centre_admin_creates_a_cohort_imports_trainees_and_opens_a_window(
+    live_server, browser_page, tmp_path
+):
+    from datetime import timedelta
+
+    from training_platform.models import utcnow
+
+    # An assessment-mode version of the VIP scenario for the demo centre (none ship).
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'practicum.sqlite'}",
+            "SANDBOX_DIR": str(tmp_path / "sandboxes"),
+        }
+    )
+    session = new_session(app)
+    try:
+        from training_platform.accounts import get_centre_by_slug
+        from training_platform.models import DefinitionKind
+
+        shipped = Path(app.config["DEFINITIONS_ROOT"]) / "scenarios" / VIP_UNIT
+        text = (shipped / "marketing-vip-report.yaml").read_text(encoding="utf-8")
+        text = text.replace(
+            "id: 105077L3-marketing-vip-report", "id: 105077L3-vip-assessment"
+        ).replace("mode: practice", "mode: assessment\nmax_attempts: 2")
+        result = definitions_store.publish(
+            session,
+            kind=DefinitionKind.SCENARIO,
+            text=text,
+            filename="vip-assessment.yaml",
+            centre_id=get_centre_by_slug(session, "harbour").id,
+            user_id=None,
+        )
+        assert result.ok, result.problems
+        session.commit()
+    finally:
+        session.close()
+        get_engine(app).dispose()
+
+    page = browser_page
+    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.CENTRE_ADMIN)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(re.compile(r"/authoring"))
+
+    # A new cohort.
+    page.click("nav a:has-text('Cohorts')")
+    page.wait_for_url(f"{live_server}/centre/cohorts")
+    assert_accessible(page, "cohorts")
+    page.fill("input[name=name]", "Evening class 2026")
+    page.click("button:has-text('Create cohort')")
+    page.wait_for_url(re.compile(r"/centre/cohorts/\d+$"))
+    cohort_url = page.url
+
+    # Ten trainees from CSV, into that cohort.
+    page.click("nav a:has-text('People')")
+    page.click("a:has-text('Import from CSV')")
+    page.wait_for_url(f"{live_server}/centre/users/import")
+    assert_accessible(page, "import page")
+    rows = "".join(
+        f"trainee{n}@evening.example.com,Evening Trainee {n},trainee,Evening class 2026\n"
+        for n in range(1, 11)
+    )
+    page.set_input_files(
+        "input[name=file]",
+        files=[
+            {
+                "name": "evening.csv",
+                "mimeType": "text/csv",
+                "buffer": ("email,name,role,cohorts\n" + rows).encode(),
+            }
+        ],
+    )
+    page.click("button:has-text('Import')")
+    page.wait_for_url(f"{live_server}/centre/users")
+    assert "10 people were imported" in page.inner_text("body")
+    assert_accessible(page, "people")
+
+    # An assessment window, typed in Hong Kong time.
+    page.goto(cohort_url)
+    assert page.locator("#people tbody tr").count() == 10
+    hk = utcnow() + timedelta(hours=8)
+    page.select_option("select[name=scenario]", "105077L3-vip-assessment")
+    page.fill("input[name=opens_at]", (hk - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=closes_at]", (hk + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=max_attempts]", "2")
+    page.click("button:has-text('Open the window')")
+    page.wait_for_url(re.compile(r"/centre/cohorts/\d+"))
+    assert "The assessment window is saved." in page.inner_text("body")
+    assert page.locator("#windows tbody tr").count() == 1
+    assert_accessible(page, "cohort page")

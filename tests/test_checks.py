@@ -80,7 +80,7 @@ def test_rows_match_fails_on_missing_rows_too(attempt: Attempt) -> None:
 def test_rows_match_fails_without_a_report(attempt: Attempt) -> None:
     outcome = attempt.check("report.rows_match", rows_params())
     assert outcome.status is Status.FAIL
-    assert outcome.note == "No report was submitted."
+    assert outcome.note_text() == "No report was submitted."
 
 
 def test_rows_match_fails_when_the_report_uses_another_source(attempt: Attempt) -> None:
@@ -106,7 +106,7 @@ def test_a_condition_on_customers_fails_a_report_of_orders(
     outcome = attempt.check(name, params)
     assert outcome.status is Status.FAIL
     assert outcome.evidence["found_source"] == "orders"
-    assert outcome.note == "The report is not built on the data this task is about."
+    assert outcome.note_text() == "The report is not built on the data this task is about."
 
 
 # --- report.columns ---------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_export_made_fails_without_an_export(attempt: Attempt) -> None:
     attempt.report()
     outcome = attempt.check("export.made", EXPORT_RULES)
     assert outcome.status is Status.FAIL
-    assert outcome.note == "The report was not exported."
+    assert outcome.note_text() == "The report was not exported."
 
 
 def test_export_made_can_relax_its_conditions(attempt: Attempt) -> None:

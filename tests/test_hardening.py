@@ -126,11 +126,11 @@ def test_gunicorn_serves_the_app_and_a_user_signs_in(tmp_path):
         while True:
             assert server.poll() is None, server.stderr.read().decode()[-2000:]
             try:
-                with urllib.request.urlopen(base + "/readyz", timeout=5) as response:
+                with urllib.request.urlopen(base + "/readyz", timeout=15) as response:
                     if response.status == 200:
                         server_header = response.headers.get("Server", "")
                         break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             assert time.monotonic() < deadline, "gunicorn did not become ready in 60 s"
             time.sleep(0.2)

@@ -233,7 +233,7 @@ def test_a_pdpo_finding_reads_in_chinese_on_the_review_page(
     path = f"/review/attempts/{graded_attempt.id}"
     assert "Export #7 of personal data: not encrypted." in client.get(path).get_data(as_text=True)
     chinese = client.get(path, headers=ZH).get_data(as_text=True)
-    assert "個人資料匯出檔案 #7：not encrypted。" in chinese
+    assert "個人資料匯出檔案 #7：未有加密。" in chinese  # the value is a marked phrase too
     assert "Export #7 of personal data" not in chinese
 
 

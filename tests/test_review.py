@@ -139,21 +139,25 @@ def test_queue_lists_only_graded_attempts_of_the_assessors_centre(
     neighbour = make_user(Role.TRAINEE, display_name="Still Working")
     _copy_for(db_session, graded_attempt, neighbour, AttemptStatus.IN_PROGRESS)
 
-    page = client_as(assessor).get("/review")
+    page = client_as(assessor).get("/review?state=all")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert f'href="/review/attempts/{graded_attempt.id}"' in html
     assert "Chan Siu Ming" in html
     assert "Gold members for an email invitation" in html and "v1" in html
     assert UNIT_CODE in html
-    assert "Pending review" in html and "Awaiting decision" in html
+    # A practice attempt is listed but never waits for a decision.
+    assert "Pending review" in html and "Practice: no decision due" in html
     assert "Outside Trainee" not in html
     assert "Still Working" not in html
+    awaiting = client_as(assessor).get("/review").get_data(as_text=True)
+    assert f'href="/review/attempts/{graded_attempt.id}"' not in awaiting
 
 
 def test_queue_filters_by_decision_and_sorts_by_trainee(
-    client_as, assessor, graded_attempt, make_user, db_session
+    client_as, assessor, graded_assessment, make_user, db_session
 ):
+    graded_attempt = graded_assessment
     zed = make_user(Role.TRAINEE, display_name="Zed Decided")
     _copy_for(db_session, graded_attempt, zed, AttemptStatus.DECIDED)
     amy = make_user(Role.TRAINEE, display_name="Amy Waiting")
@@ -171,7 +175,8 @@ def test_queue_filters_by_decision_and_sorts_by_trainee(
     assert backwards.index("Zed Decided") < backwards.index("Amy Waiting")
 
 
-def test_queue_is_paginated(client_as, assessor, graded_attempt, make_user, db_session):
+def test_queue_is_paginated(client_as, assessor, graded_assessment, make_user, db_session):
+    graded_attempt = graded_assessment
     for _ in range(26):
         _copy_for(db_session, graded_attempt, make_user(Role.TRAINEE), AttemptStatus.GRADED)
     client = client_as(assessor)
@@ -487,12 +492,14 @@ def test_the_decision_waits_for_the_rubric_then_is_recorded_and_final(
     assert _reload(db_session, attempt).review.decision == Decision.COMPETENT
 
     page = client.get(base).get_data(as_text=True)
-    assert 'action="/review/attempts/' not in page.split('id="decision"')[1]
+    decision_section = page.split('id="decision"')[1].split("</section>")[0]
+    assert f'action="{base}/decision"' not in decision_section
+    assert f'action="{base}/amendments"' in decision_section  # the decider may amend it
     decided_queue = client.get("/review?state=decided").get_data(as_text=True)
     assert f'href="{base}"' in decided_queue
 
     result = client_as(trainee).get(f"/attempts/{graded_attempt.id}/result").get_data(as_text=True)
-    assert "Assessor&#39;s decision" in result
+    assert "Assessor's decision" in result
     assert "Well &lt;done&gt;, Siu Ming." in result
 
 

@@ -84,7 +84,7 @@ def test_a_missing_step_fails_and_says_which_in_task_terms(attempt: Attempt) -> 
     assert outcome.score == pytest.approx(4 / 5)  # four steps and one constraint, one missed
     shared = outcome.evidence["steps"][1]
     assert shared["found"] is False and shared["event_ids"] == ()
-    assert outcome.note == "The report was never shared."
+    assert outcome.note_text() == "The report was never shared."
 
 
 def test_a_step_on_another_report_does_not_count(attempt: Attempt) -> None:
@@ -108,7 +108,7 @@ def test_exporting_before_any_run_violates_the_constraint(attempt: Attempt) -> N
     assert len(constraint["violating_event_ids"]) == 1
     assert constraint["violating_event_ids"][0] < constraint["first_after_event_id"]
     assert export.id  # the export happened; the note says what went wrong, not the data
-    assert outcome.note == "The report was exported before it was ever run."
+    assert outcome.note_text() == "The report was exported before it was ever run."
 
 
 def test_every_export_must_follow_a_run_so_a_later_rerun_does_not_excuse_an_early_export(
@@ -145,7 +145,7 @@ def test_an_export_with_no_run_at_all_fails_both_ways(attempt: Attempt) -> None:
     outcome = attempt.check("events.sequence", WORKFLOW)
     assert outcome.status is Status.FAIL
     assert outcome.evidence["constraints"][0]["first_after_event_id"] is None
-    assert outcome.note == (
+    assert outcome.note_text() == (
         "The report was never run. The report was exported, but it was never run."
     )
 
@@ -197,7 +197,7 @@ def test_steps_without_a_deliverable_are_worded_in_general_terms(attempt: Attemp
         ]
     }
     outcome = attempt.check("events.sequence", params)
-    assert outcome.note == "No customer was opened."
+    assert outcome.note_text() == "No customer was opened."
     attempt.do(
         "send_message",
         customer_id=customer.id,
@@ -209,7 +209,7 @@ def test_steps_without_a_deliverable_are_worded_in_general_terms(attempt: Attemp
     attempt.do("view_customer", customer_id=customer.id)
     outcome = attempt.check("events.sequence", params)
     assert outcome.status is Status.FAIL
-    assert outcome.note == "A message was sent before a customer was ever opened."
+    assert outcome.note_text() == "A message was sent before a customer was ever opened."
 
 
 def test_an_author_can_name_what_a_step_is_about(attempt: Attempt) -> None:
@@ -220,7 +220,7 @@ def test_an_author_can_name_what_a_step_is_about(attempt: Attempt) -> None:
     }
     attempt.report()
     outcome = attempt.check("events.sequence", params)
-    assert outcome.note == "The VIP list was never shared."
+    assert outcome.note_text() == "The VIP list was never shared."
 
 
 # --- parameters -------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def test_recorded_consents_nobody_gave_do_not_make_the_list_right(attempt: Attem
     assert outcome.status is Status.FAIL
     assert customer.member_no in outcome.evidence["unexpected"]
     assert outcome.evidence["judged_on"] == "template"
-    assert CONSENT_LABEL in (outcome.note or "")
+    assert CONSENT_LABEL in outcome.note_text()
     excluded = attempt.check("report.no_rows_where", consent())
     assert excluded.status is Status.FAIL
     assert customer.member_no in excluded.evidence["offending"]
@@ -184,7 +184,7 @@ def test_rows_note_names_the_criterion_that_explains_extra_rows(
     attempt.report(filters=filters)
     outcome = attempt.check("report.rows_match", rows())
     assert outcome.status is Status.FAIL
-    note = outcome.note or ""
+    note = outcome.note_text()
     assert "that the request leaves out" in note and named in note
     assert not_named not in note
     assert "missing" not in note
@@ -198,7 +198,7 @@ def test_rows_note_says_rows_are_missing_and_which_own_filter_leaves_them_out(
     gold_only = {"field": "tier", "op": "eq", "value": "gold"}
     attempt.report(filters={"all": [gold_only, ACTIVE, CONSENTING]})
     outcome = attempt.check("report.rows_match", rows())
-    note = outcome.note or ""
+    note = outcome.note_text()
     assert outcome.status is Status.FAIL
     assert "missing from the list" in note and "“Tier”" in note
     assert "leaves out: they" not in note
@@ -214,7 +214,7 @@ def test_no_rows_where_note_names_the_exclusion(attempt: Attempt) -> None:
     attempt.report(filters=VIP_WHERE)
     outcome = attempt.check("report.no_rows_where", consent())
     assert outcome.status is Status.FAIL
-    assert CONSENT_LABEL in (outcome.note or "")
+    assert CONSENT_LABEL in outcome.note_text()
 
 
 COLUMN_RULES = {
@@ -239,8 +239,8 @@ def test_columns_note_names_missing_and_extra_columns(
     attempt.report(columns=columns)
     outcome = attempt.check("report.columns", COLUMN_RULES)
     assert outcome.status is Status.FAIL
-    assert named in (outcome.note or "")
-    assert not_named not in (outcome.note or "")
+    assert named in outcome.note_text()
+    assert not_named not in outcome.note_text()
 
 
 def test_sharing_note_names_departments_too_many_and_counts_missing(attempt: Attempt) -> None:
@@ -248,7 +248,7 @@ def test_sharing_note_names_departments_too_many_and_counts_missing(attempt: Att
     attempt.do("share_report", report_id=report.id, department="finance")
     params = {"report": "report", "departments": ["marketing"], "export_allowed": True}
     outcome = attempt.check("access.report_shared_only_with", params)
-    note = outcome.note or ""
+    note = outcome.note_text()
     assert outcome.status is Status.FAIL
     assert "do not need it: Finance" in note
     assert "1 department that needs the report cannot open it" in note
@@ -260,7 +260,7 @@ def test_sharing_note_on_the_export_right(attempt: Attempt) -> None:
     attempt.do("share_report", report_id=report.id, department="marketing", can_export=False)
     params = {"report": "report", "departments": ["marketing"], "export_allowed": True}
     outcome = attempt.check("access.report_shared_only_with", params)
-    assert "Marketing should be able to export it" in (outcome.note or "")
+    assert "Marketing should be able to export it" in outcome.note_text()
 
 
 # --- state.only_requested_changes -------------------------------------------------------------
@@ -278,7 +278,7 @@ def test_a_consent_nobody_asked_for_is_a_finding(attempt: Attempt) -> None:
     fake_consent(attempt, customer.id)
     outcome = attempt.check("state.only_requested_changes", {})
     assert outcome.status is Status.FAIL
-    assert outcome.note == (
+    assert outcome.note_text() == (
         "Consent or contact details were changed for 1 customer who had not asked for it."
     )
     tables = {c["table"] for c in outcome.evidence["changes"]}

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sandbox_crm.models import ContactPoint, ReportRun
 from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE
-from training_platform.models import Attempt
+from training_platform.models import Attempt, CohortMember
 from training_platform.sandboxes import get_store
 
 # The language switcher works before signing in, as the sign-in page needs it.
@@ -22,7 +22,12 @@ PUBLIC = {
     "health.healthz",
     "health.readyz",
     "i18n.choose_language",
+    # Forgotten passwords and set-password links are for people who cannot sign in.
+    "auth.forgot",
+    "auth.reset",
+    "auth.setup",
 }
+CENTRE_ADMIN_AREAS = ("users", "cohorts", "audit_log")
 TRAINEES = {"owner", "other_trainee", "foreign_trainee"}
 SAME_CENTRE_STAFF = {"assessor", "centre_admin"}
 ROLES = [
@@ -57,22 +62,79 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
             # The CRM refuses changes by redirecting with a read-only notice.
             return 403 if post and area == "attempts" else ALLOWED
         return 404
+    if area == "appeals":  # a trainee appeals a decision on their own attempt
+        if role == "owner":
+            return ALLOWED
+        return 403 if role not in TRAINEES else 404
     if area == "review":
         if role in TRAINEES:
             return 403
-        if endpoint == "review.queue":
-            return ALLOWED
+        if endpoint in ("review.queue", "review.moderation", "review.appeals"):
+            return ALLOWED  # each centre's own lists
+        if endpoint == "review.settings":
+            return 403 if post and role != "centre_admin" else ALLOWED
+        if endpoint in ("review.moderate", "review.settle_appeal"):
+            # Assessors only; the ids below name no moderation or appeal of any centre.
+            return 403 if role == "centre_admin" else 404
+        if role == "foreign_assessor":
+            return 404
+        if endpoint == "review.allocate":  # centre admins and lead assessors allocate
+            return ALLOWED if role == "centre_admin" else 403
         if role == "foreign_assessor":
             return 404
         return 403 if post and role == "centre_admin" else ALLOWED
-    if area == "authoring":
+    if area == "authoring" or area in CENTRE_ADMIN_AREAS:
+        return ALLOWED if role == "centre_admin" else 403
+    if area == "progress":
+        if endpoint == "progress.mine":  # a trainee's own dashboard; staff are sent on
+            return ALLOWED
+        if endpoint in ("progress.trainee", "progress.record"):  # the owner's, read by staff
+            if role == "owner" or role in SAME_CENTRE_STAFF:
+                return ALLOWED
+            return 404
+        if role in TRAINEES:
+            return 403
+        if role == "foreign_assessor" and endpoint in (
+            "progress.cohort",
+            "progress.evidence_pdf",
+            "progress.evidence_zip",
+        ):
+            return 404
+        return ALLOWED
+    if area == "retention":
         return ALLOWED if role == "centre_admin" else 403
     raise AssertionError(f"no access rule for {endpoint}: add one to this test")
 
 
 @pytest.fixture
-def url_values(ids, practice_scenario, sandbox_settings, db_session):
+def cohort_window(ids, trainee, db_session):
+    """A cohort of the trainee's centre with a window its graded attempt was started in."""
+    from datetime import timedelta
+
+    from training_platform.models import AssessmentWindow, Cohort, WindowAttempt, utcnow
+
+    cohort = Cohort(centre_id=trainee.centre_id, name="Spring")
+    db_session.add(cohort)
+    db_session.flush()
+    window = AssessmentWindow(
+        cohort_id=cohort.id,
+        scenario_key=SCENARIO_ID,
+        opens_at=utcnow() - timedelta(days=1),
+        closes_at=utcnow() + timedelta(days=1),
+    )
+    db_session.add(window)
+    db_session.flush()
+    # An attempt counted in the window keeps it from being removed during the test.
+    db_session.add(WindowAttempt(attempt_id=ids.graded, window_id=window.id))
+    db_session.commit()
+    return window
+
+
+@pytest.fixture
+def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_window, trainee):
     """A real value for every URL parameter the app uses."""
+    db_session.add(CohortMember(cohort_id=cohort_window.cohort_id, user_id=trainee.id))
+    db_session.commit()
     sandbox_key = db_session.get(Attempt, ids.graded).sandbox_key
     with get_store(sandbox_settings).session(sandbox_key, read_only=True) as sandbox:
         contact = sandbox.scalar(
@@ -94,6 +156,13 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session):
         "item_id": "w-proposal",
         "campaign_id": 1,
         "action": "screen",
+        "user_id": trainee.id,
+        "cohort_id": cohort_window.cohort_id,
+        "window_id": cohort_window.id,
+        "offering_id": 1,
+        "trainee_id": db_session.get(Attempt, ids.graded).trainee_id,
+        "moderation_id": 999_999,
+        "appeal_id": 999_999,
     }
 
 

@@ -17,8 +17,14 @@ BLUEPRINTS = [
     "training_platform.catalogue",
     "training_platform.attempts",
     "training_platform.review",
+    "training_platform.appeals",
     "training_platform.authoring",
+    "training_platform.progress",
+    "training_platform.retention",
     "training_platform.health",
+    "training_platform.users",
+    "training_platform.cohorts",
+    "training_platform.audit_log",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -61,6 +67,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAIL_USERNAME=os.environ.get("PRACTICUM_MAIL_USERNAME") or "",
         MAIL_PASSWORD=os.environ.get("PRACTICUM_MAIL_PASSWORD") or "",
         MAIL_SENDER=os.environ.get("PRACTICUM_MAIL_SENDER") or "practicum@localhost",
+        # The site's address for links in mail sent outside a request (the CLI's invitations).
+        BASE_URL=os.environ.get("PRACTICUM_BASE_URL") or "",
     )
     if test_config is None:
         # A deployment may keep settings in instance/config.py instead of the environment.

@@ -17,8 +17,9 @@ from werkzeug.datastructures import MultiDict
 
 from graders.definitions import MultipleChoiceItem, Scenario
 from sandbox_crm.i18n import N_
+from training_platform import appeal_service, crm_mount, definitions_store, i18n
 from training_platform import attempts_service as service
-from training_platform import crm_mount, definitions_store, i18n
+from training_platform.cohorts_service import attempt_due_at, time_is_up
 from training_platform.db import get_session
 from training_platform.definitions_store import scenario_of
 from training_platform.errors import ServiceError, flash_service_error
@@ -147,6 +148,10 @@ def _attempt_page(
         language=language,
         workspace=service.attempt_workspace(attempt, language=language),
         can_work=can_work,
+        time_up=service.is_owner(current_user, attempt)
+        and attempt.status == AttemptStatus.IN_PROGRESS
+        and time_is_up(attempt),
+        due_at=attempt_due_at(attempt),
         is_owner=service.is_owner(current_user, attempt),
         answers=answers if answers is not None and can_work else attempt.answers or {},
         answers_error=answers_error,
@@ -216,6 +221,7 @@ def result(attempt_id: int):
         is_owner=service.is_owner(current_user, attempt),
         can_retry=service.can_retry(current_user, attempt),
         variant=service.variant_label(attempt),
+        appeal=appeal_service.appeal_panel(get_session(), attempt),
     )
 
 

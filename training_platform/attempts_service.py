@@ -31,11 +31,12 @@ from graders.results import (
 )
 from sandbox_crm import generator
 from sandbox_crm.deliverables import get_deliverable_kind
-from sandbox_crm.i18n import N_
+from sandbox_crm.i18n import N_, Message
 from sandbox_crm.store import SandboxNotFound, SandboxStore
-from training_platform import definitions_store, sandboxes
+from training_platform import cohorts_service, definitions_store, sandboxes
 from training_platform.definitions_store import scenario_of, unit_of
 from training_platform.errors import CONFLICT, INVALID, NOT_ALLOWED, ServiceError
+from training_platform.i18n import translated
 from training_platform.models import (
     Attempt,
     AttemptStatus,
@@ -64,6 +65,10 @@ SANDBOX_GONE = (
 SANDBOX_DAMAGED = (
     "The sandbox CRM of this attempt cannot be opened: its data file is damaged. "
     "Nothing was changed; tell your assessor or centre admin."
+)
+TIME_IS_UP = N_(
+    "The time limit of this attempt has run out: its CRM and answers can no longer be changed. "
+    "Submit it as it is."
 )
 
 
@@ -98,8 +103,12 @@ def is_owner(user: User | None, attempt: Attempt) -> bool:
 
 
 def can_work_on(user: User | None, attempt: Attempt) -> bool:
-    """Only the attempt's trainee may change it, and only while it is in progress."""
-    return is_owner(user, attempt) and attempt.status == AttemptStatus.IN_PROGRESS
+    """Only the attempt's trainee may change it, while it is in progress and within its time."""
+    return (
+        is_owner(user, attempt)
+        and attempt.status == AttemptStatus.IN_PROGRESS
+        and not cohorts_service.time_is_up(attempt)
+    )
 
 
 def visible_attempt(session: Session, user: User, attempt_id: int) -> Attempt | None:
@@ -243,8 +252,15 @@ def start_attempt(
             f"You already have {limit} attempt{'s' * (limit != 1)} in progress, the most "
             "allowed at once. Submit one of them before starting another.",
         )
+    # An assessment with scheduled windows is started only in one (see cohorts_service).
+    window = (
+        cohorts_service.window_for_start(session, trainee, scenario_version.key)
+        if scenario.mode == Mode.ASSESSMENT
+        else None
+    )
     used = attempts_used(session, trainee, scenario_version.key)
-    if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None:
+    window_limits = window is not None and window.limit is not None
+    if scenario.mode == Mode.ASSESSMENT and scenario.max_attempts is not None and not window_limits:
         if used >= scenario.max_attempts:
             raise ServiceError(
                 CONFLICT,
@@ -290,6 +306,8 @@ def start_attempt(
         clock_mode=clock_mode or sandboxes.clock_mode(),
         variant=variant,
     )
+    if window is not None:
+        cohorts_service.record_window_attempt(session, attempt, window)
     session.flush()
     return attempt
 
@@ -302,7 +320,8 @@ class VariantLabel:
     pool: int
 
     def __str__(self) -> str:
-        return f"Data variant {self.number} of {self.pool}"
+        text = N_("Data variant %(number)d of %(pool)d")
+        return translated(Message(text, number=self.number, pool=self.pool))
 
 
 def variant_label(attempt: Attempt) -> VariantLabel:
@@ -414,6 +433,8 @@ def clean_answers(scenario: Scenario, answers: Mapping[str, Any]) -> dict[str, A
 def save_answers(session: Session, attempt: Attempt, answers: Mapping[str, Any]) -> Attempt:
     """Replace the attempt's answers after checking every one; nothing is saved if one is wrong."""
     _require_in_progress(attempt)
+    if cohorts_service.time_is_up(attempt):
+        raise ServiceError(CONFLICT, TIME_IS_UP)
     attempt.answers = clean_answers(scenario_of(attempt), answers)
     session.flush()
     return attempt

@@ -20,6 +20,7 @@ from training_platform.accounts import (
     end_sessions,
 )
 from training_platform.db import get_session
+from training_platform.errors import ServiceError
 from training_platform.models import normalise_email
 from training_platform.security import is_safe_next, landing_url, limiter
 
@@ -145,3 +146,101 @@ def password():
             )
             return redirect(landing_url(current_user))
     return render_template("auth/password.html", form=form, error=error)
+
+
+# --- forgotten passwords and invitations -------------------------------------------------------
+
+RESET_SENT = lazy_gettext(
+    "If an active account uses that address, a link to choose a new password is on its way. "
+    "It works once, within an hour."
+)
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The e-mail address of the account."""
+
+    email = EmailField(lazy_gettext("Email"), validators=[DataRequired(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password, twice."""
+
+    new = PasswordField(
+        lazy_gettext("New password"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        description=PASSWORD_HINT,
+    )
+    repeated = PasswordField(
+        lazy_gettext("New password again"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+    )
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_account_key,
+    methods=["POST"],
+    scope="reset-account",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    key_func=_address_key,
+    methods=["POST"],
+    scope="reset-address",
+)
+def forgot():
+    """Ask for a reset link by e-mail; the answer is the same whether the address exists or not."""
+    from training_platform import users, users_service
+
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        session = get_session()
+        user = users_service.account_for_reset(session, form.email.data or "")
+        if user is not None:
+            users_service.send_set_password_mail(
+                user, users_service.RESET, users.set_password_url(user, users_service.RESET)
+            )
+        flash(str(RESET_SENT), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+def _set_password_page(token: str, purpose: str, template: str):
+    """Choose a password through a link; it works once, then every session of the account ends."""
+    from training_platform import users_service
+
+    session = get_session()
+    try:
+        user = users_service.user_for_token(session, token, purpose)
+    except ServiceError as refused:
+        return render_template(template, form=None, error=gettext(refused.message)), 400
+    form = NewPasswordForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            users_service.set_password_with_token(
+                session, token, purpose, form.new.data or "", form.repeated.data or ""
+            )
+        except ServiceError as refused:
+            session.rollback()
+            error = gettext(refused.message)
+        else:
+            session.commit()
+            if current_user.is_authenticated:
+                logout_user()
+            flash(gettext("Your password is set. Sign in with it."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template(template, form=form, error=error, user=user), (400 if error else 200)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    """Choose a new password from a reset link."""
+    return _set_password_page(token, "reset", "auth/reset.html")
+
+
+@bp.route("/account/setup/<token>", methods=["GET", "POST"])
+def setup(token: str):
+    """Choose the first password of an account from an invitation link."""
+    return _set_password_page(token, "invite", "auth/setup.html")

@@ -18,6 +18,7 @@ from training_platform import authoring_service as service
 from training_platform import definitions_store, sandboxes
 from training_platform.db import get_session
 from training_platform.errors import ServiceError
+from training_platform.i18n import lazy
 from training_platform.models import DefinitionKind, Role
 from training_platform.navigation import add_nav_item
 from training_platform.security import role_required
@@ -61,9 +62,9 @@ class UploadForm(FlaskForm):
     kind = SelectField(
         "Kind",
         choices=[
-            SelectChoice("auto", "Detect from the file"),
-            SelectChoice(DefinitionKind.UNIT.value, "Unit of competency"),
-            SelectChoice(DefinitionKind.SCENARIO.value, "Scenario"),
+            SelectChoice("auto", lazy("Detect from the file")),
+            SelectChoice(DefinitionKind.UNIT.value, lazy("Unit of competency")),
+            SelectChoice(DefinitionKind.SCENARIO.value, lazy("Scenario")),
         ],
         default="auto",
     )

@@ -8,13 +8,15 @@ from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 
-from graders.definitions import Scenario, Unit
+from graders.definitions import Mode, Scenario, Unit
 from sandbox_crm.i18n import N_
 from training_platform import definitions_store, i18n
 from training_platform.attempts_service import attempts_for
+from training_platform.cohorts_service import trainee_windows
 from training_platform.db import get_session
 from training_platform.models import DefinitionKind, DefinitionVersion, Role
 from training_platform.navigation import add_nav_item
+from training_platform.outcomes_service import unit_outcomes
 
 bp = Blueprint("catalogue", __name__)
 add_nav_item(bp, "catalogue.index", N_("Units"), section=N_("Training"), order=10)
@@ -87,12 +89,31 @@ def unit(code: str):
         if current_user.role == Role.TRAINEE
         else []
     )
+    scenarios = scenarios_of(session, current_user.centre_id, model)
+    windows = (
+        {
+            entry.version.key: trainee_windows(session, current_user, entry.version.key)
+            for entry in scenarios
+            if entry.scenario.mode == Mode.ASSESSMENT
+        }
+        if current_user.role == Role.TRAINEE
+        else {}
+    )
     return render_template(
         "catalogue/unit.html",
         language=i18n.current_language(),
         version=version,
         unit=model,
-        scenarios=scenarios_of(session, current_user.centre_id, model),
+        scenarios=scenarios,
+        windows=windows,
         attempts=attempts,
         is_trainee=current_user.role == Role.TRAINEE,
+        outcome=(
+            next(
+                (o for o in unit_outcomes(session, current_user) if o.unit_code == model.code),
+                None,
+            )
+            if current_user.role == Role.TRAINEE
+            else None
+        ),
     )

@@ -18,6 +18,7 @@ from training_platform import sandboxes
 from training_platform.attempts_service import can_work_on, visible_attempt
 from training_platform.db import get_session
 from training_platform.errors import render_error
+from training_platform.templating import version_title
 
 STACK_KEY = "crm_sandbox_stack"
 SANDBOX_BROKEN = N_(
@@ -54,7 +55,7 @@ def resolve_attempt(attempt_id: int) -> CrmContext:
         attempt_label=gettext(
             "Attempt #%(number)d · %(title)s",
             number=attempt.id,
-            title=attempt.scenario_version.title,
+            title=version_title(attempt.scenario_version),
         ),
         back_url=url_for("attempts.show", attempt_id=attempt.id),
         user_label=current_user.display_name,

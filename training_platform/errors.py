@@ -49,7 +49,8 @@ class ServiceError(Exception):
         problems: Iterable[str] = (),
     ) -> None:
         self.code = code
-        self.problems = tuple(str(p) for p in problems)
+        # Kept as given when text already (a marked Message keeps its template and values).
+        self.problems = tuple(p if isinstance(p, str) else str(p) for p in problems)
         self.message = message or " ".join(self.problems)
         self.field = field
         super().__init__(self.message)
@@ -143,7 +144,9 @@ def render_error(code: int, message: str | None = None) -> tuple[str, int]:
 
 def flash_service_error(error: ServiceError, prefix: str = "") -> None:
     """Show a refusal on the next page, after a redirect."""
-    flash(f"{prefix}{gettext(error.message)}".strip(), "error")
+    from training_platform.i18n import translated  # i18n imports the app's views' helpers
+
+    flash(f"{prefix}{translated(error.message)}".strip(), "error")
 
 
 def form_errors(error: ServiceError) -> list[str]:

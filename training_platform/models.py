@@ -375,3 +375,244 @@ class AuditEntry(PlatformBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
 
     actor: Mapped[User | None] = relationship()
+
+
+class RetentionPolicy(PlatformBase):
+    """How long a centre keeps attempts' sandboxes and evidence after the decision.
+
+    None keeps them until the platform-wide sandbox retention (``practicum purge``) applies.
+    The grading record (GradeRecord) and the decision are always kept.
+    """
+
+    __tablename__ = "retention_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), unique=True)
+    # Days after the decision that the attempt's frozen sandbox is deleted.
+    sandbox_days: Mapped[int | None] = mapped_column(Integer)
+    # Days after the decision that the trainee's answers and deliverables (and the sandbox) go.
+    evidence_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    centre: Mapped[Centre] = relationship()
+    updated_by: Mapped[User | None] = relationship()
+
+
+class CohortOffering(PlatformBase):
+    """A unit or scenario that a cohort takes (a scenario is named by its stable key)."""
+
+    __tablename__ = "cohort_offering"
+    __table_args__ = (UniqueConstraint("cohort_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id"), index=True)
+    kind: Mapped[DefinitionKind] = mapped_column(enum_column(DefinitionKind))
+    # A unit code or a scenario id: the key every version of the definition shares.
+    key: Mapped[str] = mapped_column(String(128))
+    added_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    cohort: Mapped[Cohort] = relationship()
+
+
+class AssessmentWindow(PlatformBase):
+    """When a cohort may take an assessment-mode scenario, how often, and for how long."""
+
+    __tablename__ = "assessment_window"
+    __table_args__ = (Index("ix_assessment_window_cohort_scenario", "cohort_id", "scenario_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id"))
+    scenario_key: Mapped[str] = mapped_column(String(128))
+    # UTC, naive like every timestamp; pages show Hong Kong time.
+    opens_at: Mapped[datetime] = mapped_column(DateTime())
+    closes_at: Mapped[datetime] = mapped_column(DateTime())
+    # Attempts each trainee may start in this window; None: the scenario's own limit applies.
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+    # Minutes an attempt may be worked on; None: no time limit.
+    time_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    cohort: Mapped[Cohort] = relationship()
+    extensions: Mapped[list[WindowExtension]] = relationship(
+        back_populates="window", cascade="all, delete-orphan", order_by="WindowExtension.id"
+    )
+
+
+class WindowExtension(PlatformBase):
+    """More time or more attempts in a window for one trainee, with the reason."""
+
+    __tablename__ = "window_extension"
+    __table_args__ = (UniqueConstraint("window_id", "trainee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("assessment_window.id"), index=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    # The trainee's own closing time (UTC); None keeps the window's.
+    closes_at: Mapped[datetime | None] = mapped_column(DateTime())
+    extra_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    window: Mapped[AssessmentWindow] = relationship(back_populates="extensions")
+    trainee: Mapped[User] = relationship(foreign_keys=[trainee_id])
+
+
+class WindowAttempt(PlatformBase):
+    """An attempt started in an assessment window, and when its time limit runs out."""
+
+    __tablename__ = "window_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), unique=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("assessment_window.id"), index=True)
+    # None: the window has no time limit.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+    window: Mapped[AssessmentWindow] = relationship()
+
+
+class DecisionSource(enum.StrEnum):
+    """How a version of a decision came about."""
+
+    DECISION = "decision"
+    AMENDMENT = "amendment"
+    APPEAL = "appeal"
+
+
+class DecisionVersion(PlatformBase):
+    """One version of an attempt's decision; amendments add versions and keep the earlier ones.
+
+    ``Review.decision``/``decided_at`` always hold the current (highest) version.
+    """
+
+    __tablename__ = "decision_version"
+    __table_args__ = (UniqueConstraint("attempt_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[Decision] = mapped_column(enum_column(Decision))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # Why an amendment was made ("" for the first decision).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[DecisionSource] = mapped_column(enum_column(DecisionSource))
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    attempt: Mapped[Attempt] = relationship()
+    decided_by: Mapped[User] = relationship()
+
+
+class Allocation(PlatformBase):
+    """Which assessor an assessment attempt is allocated to (one allocation per attempt)."""
+
+    __tablename__ = "review_allocation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), unique=True)
+    assessor_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    allocated_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    allocated_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+    attempt: Mapped[Attempt] = relationship()
+    assessor: Mapped[User] = relationship(foreign_keys=[assessor_id])
+    allocated_by: Mapped[User] = relationship(foreign_keys=[allocated_by_id])
+
+
+class AssessmentSettings(PlatformBase):
+    """A centre's assessing settings: the moderation sample and the appeal period."""
+
+    __tablename__ = "assessment_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), unique=True)
+    # Share of each assessor's decisions per unit sent to internal verification.
+    moderation_percent: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # Days after a decision within which the trainee may appeal it.
+    appeal_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
+
+
+class LeadAssessor(PlatformBase):
+    """An assessor who may allocate work, amend any decision and settle referred moderations."""
+
+    __tablename__ = "lead_assessor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), unique=True)
+
+    user: Mapped[User] = relationship()
+
+
+class ModerationStatus(enum.StrEnum):
+    """Where a sampled decision is in internal verification."""
+
+    PENDING = "pending"
+    AGREED = "agreed"
+    DISAGREED = "disagreed"
+
+
+class Moderation(PlatformBase):
+    """A decision sampled for internal verification by a second assessor."""
+
+    __tablename__ = "moderation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
+    decision_version_id: Mapped[int] = mapped_column(ForeignKey("decision_version.id"), unique=True)
+    # The assessor whose decision is verified; never the moderator.
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(32), index=True)
+    # Why it was selected: "sample", "borderline" or "overridden".
+    basis: Mapped[str] = mapped_column(String(16))
+    status: Mapped[ModerationStatus] = mapped_column(
+        enum_column(ModerationStatus), default=ModerationStatus.PENDING, index=True
+    )
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # After a disagreement: "assessor" (back to the deciding assessor) or "lead".
+    referred_to: Mapped[str | None] = mapped_column(String(16))
+    selected_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    moderated_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # When the decision was amended after a disagreement.
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+    attempt: Mapped[Attempt] = relationship()
+    decision_version: Mapped[DecisionVersion] = relationship()
+    decided_by: Mapped[User] = relationship(foreign_keys=[decided_by_id])
+    moderator: Mapped[User | None] = relationship(foreign_keys=[moderator_id])
+
+
+class AppealStatus(enum.StrEnum):
+    """Where a trainee's appeal is."""
+
+    OPEN = "open"
+    UPHELD = "upheld"
+    CHANGED = "changed"
+
+
+class Appeal(PlatformBase):
+    """A trainee's appeal against one version of a decision (one appeal per version)."""
+
+    __tablename__ = "appeal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
+    decision_version_id: Mapped[int] = mapped_column(ForeignKey("decision_version.id"), unique=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    lodged_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    status: Mapped[AppealStatus] = mapped_column(
+        enum_column(AppealStatus), default=AppealStatus.OPEN, index=True
+    )
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    outcome_comment: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+    attempt: Mapped[Attempt] = relationship()
+    decision_version: Mapped[DecisionVersion] = relationship()
+    trainee: Mapped[User] = relationship(foreign_keys=[trainee_id])
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])

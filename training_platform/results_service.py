@@ -8,13 +8,14 @@ reviews both read results from here, so neither service needs the other for them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from babel.lists import format_list
 from flask import current_app, has_request_context
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,8 +27,10 @@ from graders.results import (
     CheckResult,
     GradingResult,
     RequirementStatus,
+    RuleResult,
     Severity,
     Status,
+    Wording,
     fill,
 )
 from sandbox_crm.i18n import N_
@@ -291,9 +294,40 @@ def note_in_language(template: str, values: Mapping[str, Any]) -> str:
     if not template:
         return ""
     if has_request_context() and "babel" in current_app.extensions:
-        shown = {k: gettext(v) if isinstance(v, str) and v else v for k, v in values.items()}
-        return gettext(template, **shown)
+        return reader_wording().fill(template, values)
     return fill(template, values)
+
+
+def _join_in_locale(items: Sequence[str], style: str) -> str:
+    """A list joined the way the reader's language writes one ("A, B and C", "A、B及C")."""
+    locale = str(get_locale() or "en")
+    if locale.startswith("en"):
+        return Wording().join_list(items, style)
+    if style == "semicolon":
+        return "；".join(items)
+    if style != "and" or len(items) <= 1:
+        return "、".join(items)
+    return format_list(list(items), locale=locale)
+
+
+def reader_wording() -> Wording:
+    """How grader messages are filled in for the reader: translated, lists joined for the locale.
+
+    Chinese sentences follow one another without a space; English ones with one.
+    """
+    english = str(get_locale() or "en").startswith("en")
+    return Wording(
+        translate=lambda text: gettext(text) if text else text,
+        join_list=_join_in_locale,
+        sentence_gap=" " if english else "",
+    )
+
+
+def rule_reason(rule: RuleResult) -> str:
+    """A PDPO rule's reason in the reader's language; as stored when kept without a template."""
+    if rule.reason_template:
+        return note_in_language(rule.reason_template, rule.reason_values)
+    return rule.reason
 
 
 def reasons_in_language(result: GradingResult) -> list[str]:

@@ -102,20 +102,48 @@ def format_datetime(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
     return value.strftime(fmt) if value else ""
 
 
+def version_title(version: Any) -> str:
+    """A stored unit or scenario version's title in the reader's language.
+
+    The title column keeps the English (or first declared) title; the stored definition holds
+    every language the author gave, so the title is read from it. A version that cannot be read
+    shows the stored title.
+    """
+    from training_platform.definitions_store import load_model
+    from training_platform.i18n import current_language
+
+    try:
+        model = load_model(version)
+    except Exception:  # noqa: BLE001 - a damaged stored version still lists with its title
+        return version.title
+    return localised(model.title, current_language()) or version.title
+
+
+def check_message_for(check: Any, scenario: Any = None, language: str | None = None) -> str:
+    """A check's message as the trainee reads it: its note and the scenario's feedback, in
+    ``language`` (the feedback as stored when no scenario is given)."""
+    from training_platform.results_service import check_message
+
+    spec = next((c for c in getattr(scenario, "checks", ()) if c.id == check.check_id), None)
+    return check_message(check, spec.feedback if spec is not None else None, language)
+
+
 def init_app(app: Flask) -> None:
     """Register the helpers as Jinja globals and filters."""
     from training_platform.results_service import (
-        check_message,
         note_in_language,
         reasons_in_language,
+        rule_reason,
     )
 
     app.jinja_env.globals.update(url_with_args=url_with_args, badge_tone=badge_tone)
     app.jinja_env.filters.update(humanise=humanise, datetime=format_datetime)
     app.jinja_env.filters["localised"] = localised
-    app.jinja_env.filters["check_message"] = lambda check: check_message(check, None, None)
+    app.jinja_env.filters["version_title"] = version_title
+    app.jinja_env.filters["check_message"] = check_message_for
     app.jinja_env.filters["in_language"] = note_in_language
     app.jinja_env.filters["reasons_in_language"] = reasons_in_language
+    app.jinja_env.filters["rule_reason"] = rule_reason
     app.jinja_env.filters["finding_message"] = lambda finding: (
         note_in_language(finding.template, finding.values) if finding.template else finding.message
     )

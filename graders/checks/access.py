@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator
 from sqlalchemy import select
 
 from graders.checks.common import DeliverableRef, Params, judged, load_report
 from graders.context import GradingContext
 from graders.registry import check
-from graders.results import Outcome
+from graders.results import Outcome, counted, listing, message, sentences
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import Department, ReportShare
 
 
@@ -77,23 +80,37 @@ def _sharing_note(
     missing: list[str],
     wrong_export: list[str],
     export_allowed: bool | None,
-) -> str:
+) -> tuple[str | None, dict[str, Any]]:
     """What is wrong with the shares: departments too many (named: the trainee chose them),
     departments missing (counted) and export rights."""
     names = dict(ctx.final.execute(select(Department.code, Department.name)).all())
-    sentences = []
+    parts = []
     if extra:
-        listed = ", ".join(names.get(code, code) for code in extra)
-        sentences.append(f"The report is shared with department(s) that do not need it: {listed}.")
+        parts.append(
+            message(
+                N_("The report is shared with department(s) that do not need it: %(departments)s."),
+                departments=listing([names.get(c, c) for c in extra], style="comma"),
+            )
+        )
     if missing:
-        count = len(missing)
-        sentences.append(
-            f"{count} department{' that needs' if count == 1 else 's that need'} the report "
-            f"cannot open it."
+        parts.append(
+            counted(
+                len(missing),
+                N_("1 department that needs the report cannot open it."),
+                N_("%(count)d departments that need the report cannot open it."),
+            )
         )
     wrong_export = [code for code in wrong_export if code not in extra]
     if wrong_export:
-        listed = ", ".join(names.get(code, code) for code in wrong_export)
-        should = "should be able to export it" if export_allowed else "should not export it"
-        sentences.append(f"The export right is not as the task needs: {listed} {should}.")
-    return " ".join(sentences)
+        if export_allowed:
+            template = N_(
+                "The export right is not as the task needs: %(departments)s should be able to"
+                " export it."
+            )
+        else:
+            template = N_(
+                "The export right is not as the task needs: %(departments)s should not export it."
+            )
+        listed = listing([names.get(c, c) for c in wrong_export], style="comma")
+        parts.append(message(template, departments=listed))
+    return sentences(*parts)

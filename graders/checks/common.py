@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -43,7 +43,6 @@ __all__ = [
     "key_labels",
     "load_report",
     "named_keys",
-    "quoted",
     "report_keys",
     "trusted_keys",
 ]
@@ -256,21 +255,20 @@ def condition_labels(source_name: str, where: Any) -> list[str]:
     return labels
 
 
-def quoted(labels: Iterable[str]) -> str:
-    """Labels as a readable list: “Tier”, “Status” and “Email”."""
-    items = [f"“{label}”" for label in labels]
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def judged(
-    ok: bool, evidence: dict[str, Any], score: float | None = None, note: str | None = None
+    ok: bool,
+    evidence: dict[str, Any],
+    score: float | None = None,
+    note: tuple[str | None, Mapping[str, Any]] | None = None,
 ) -> Outcome:
-    """Pass if ``ok``, else fail with a trainee-safe ``note`` saying what kind of thing is wrong."""
+    """Pass if ``ok``, else fail with a trainee-safe note saying what kind of thing is wrong.
+
+    ``note`` is a marked template and its values, as ``graders.results.sentences`` gives them.
+    """
     if ok:
         return Outcome.judge(True, evidence, score)
-    return Outcome(Status.FAIL, 0.0 if score is None else score, evidence, note or None)
+    template, values = note or (None, {})
+    return Outcome(Status.FAIL, 0.0 if score is None else score, evidence, template, values)
 
 
 def load_report(ctx: GradingContext, ref: str) -> ReportDefinition | Outcome:

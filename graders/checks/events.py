@@ -21,7 +21,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 from graders.checks.common import DeliverableRef, Params, as_json
 from graders.context import EventRecord, GradingContext
 from graders.registry import check
-from graders.results import Outcome, Status
+from graders.results import Outcome, Status, message, sentences
+from sandbox_crm.i18n import N_
 from sandbox_crm.operations import OPERATIONS
 
 STEP_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
@@ -238,66 +239,91 @@ def _legacy(ctx: GradingContext, params: SequenceParams, mode: str) -> Outcome:
 # --- the constraint form ----------------------------------------------------------------------
 
 _PARTICIPLES = {
-    "add_note": "given a note",
-    "create": "created",
-    "delete": "deleted",
-    "export": "exported",
-    "record": "recorded",
-    "run": "run",
-    "send": "sent",
-    "share": "shared",
-    "unshare": "unshared",
-    "update": "updated",
-    "view": "opened",
+    "add_note": N_("given a note"),
+    "create": N_("created"),
+    "delete": N_("deleted"),
+    "export": N_("exported"),
+    "moderate": N_("moderated"),
+    "record": N_("recorded"),
+    "run": N_("run"),
+    "send": N_("sent"),
+    "share": N_("shared"),
+    "unshare": N_("unshared"),
+    "update": N_("updated"),
+    "view": N_("opened"),
+}
+
+# What the audit operations act on, as feedback names them (marked so that they are translated).
+_NOUNS = {
+    "consent": N_("consent"),
+    "contact point": N_("contact point"),
+    "customer": N_("customer"),
+    "message": N_("message"),
+    "record": N_("record"),
+    "report": N_("report"),
+    "review": N_("review"),
 }
 
 
 @dataclass(frozen=True)
 class _Wording:
-    """How feedback names a step: "the report" (or "a report") and "exported"."""
+    """How feedback names a step: its noun ("report"), the scenario's own words for what it acts
+    on (``what``), whether a deliverable singles it out, and its participle ("exported")."""
 
     noun: str
-    definite: str
+    what: str | None
     participle: str
     named: bool
 
-    @property
-    def indefinite(self) -> str:
-        """The noun with a or an, when no deliverable or wording singles one out."""
-        if self.named:
-            return self.definite
-        return f"{'an' if self.noun[0] in 'aeiou' else 'a'} {self.noun}"
+    def subject(self, *, start: bool = False, definite: bool = False) -> Any:
+        """The thing as a message to fill in: "the report", "a report" or the scenario's words.
+
+        ``start`` capitalises it for the start of a sentence; ``definite`` names it with "the"
+        even when nothing singles it out.
+        """
+        if self.what:
+            return self.what[:1].upper() + self.what[1:] if start else self.what
+        if self.named or definite:
+            template = N_("The %(thing)s") if start else N_("the %(thing)s")
+        elif self.noun[:1] in "aeiou":
+            template = N_("An %(thing)s") if start else N_("an %(thing)s")
+        else:
+            template = N_("A %(thing)s") if start else N_("a %(thing)s")
+        return message(template, thing=self.noun)
 
 
 def _wording(step: SequenceStep) -> _Wording:
     noun, _, verb = step.operation.rpartition(".")
     noun = noun.replace("_", " ").replace(".", " ") or "record"
+    noun = _NOUNS.get(noun, noun)
     participle = _PARTICIPLES.get(verb, verb.replace("_", " ") + "d")
-    if step.what:
-        return _Wording(noun, step.what, participle, True)
-    return _Wording(noun, f"the {noun}", participle, step.deliverable is not None)
+    return _Wording(noun, step.what, participle, step.deliverable is not None or bool(step.what))
 
 
-def _sentence(text: str) -> str:
-    return text[0].upper() + text[1:] + "."
-
-
-def _missing_note(step: SequenceStep) -> str:
+def _missing_note(step: SequenceStep) -> dict[str, Any]:
     w = _wording(step)
     if not w.named:
-        return _sentence(f"no {w.noun} was {w.participle}")
-    return _sentence(f"{w.definite} was never {w.participle}")
+        return message(N_("No %(thing)s was %(done)s."), thing=w.noun, done=w.participle)
+    return message(
+        N_("%(subject)s was never %(done)s."), subject=w.subject(start=True), done=w.participle
+    )
 
 
-def _order_note(step: SequenceStep, before: SequenceStep, never: bool) -> str:
+def _order_note(step: SequenceStep, before: SequenceStep, never: bool) -> dict[str, Any]:
     w, b = _wording(step), _wording(before)
     same = w.named and (step.deliverable, step.what) == (before.deliverable, before.what)
-    subject = "it" if same else b.indefinite
+    other = message(N_("it")) if same else b.subject()
     if never:
-        return _sentence(
-            f"{w.indefinite} was {w.participle}, but {subject} was never {b.participle}"
-        )
-    return _sentence(f"{w.indefinite} was {w.participle} before {subject} was ever {b.participle}")
+        template = N_("%(subject)s was %(done)s, but %(other)s was never %(other_done)s.")
+    else:
+        template = N_("%(subject)s was %(done)s before %(other)s was ever %(other_done)s.")
+    return message(
+        template,
+        subject=w.subject(start=True),
+        done=w.participle,
+        other=other,
+        other_done=b.participle,
+    )
 
 
 def _label(step: SequenceStep, index: int) -> str:
@@ -308,7 +334,7 @@ def _constraints(ctx: GradingContext, params: SequenceParams) -> Outcome:
     events = ctx.events
     found = [[e.id for e in events if _matches(ctx, step, e)] for step in params.steps]
     by_id = {step.id: index for index, step in enumerate(params.steps) if step.id is not None}
-    notes: list[str] = []
+    notes: list[dict[str, Any]] = []
     steps_evidence = []
     judged = passed = 0
     for index, (step, ids) in enumerate(zip(params.steps, found, strict=True)):
@@ -362,7 +388,8 @@ def _constraints(ctx: GradingContext, params: SequenceParams) -> Outcome:
     score = passed / judged if judged else 1.0
     if passed == judged:
         return Outcome.passed(evidence, score)
-    return Outcome(Status.FAIL, score, evidence, " ".join(notes) or None)
+    note, values = sentences(*notes)
+    return Outcome(Status.FAIL, score, evidence, note, values)
 
 
 @check("events.sequence", params=SequenceParams)

@@ -6,9 +6,9 @@ from typing import Any
 
 from graders.checks.common import DeliverableRef, Params, department_codes, load_report
 from graders.context import GradingContext
-from graders.pdpo.base import holds_personal_data, purpose_problem
+from graders.pdpo.base import PURPOSE_MIN_LENGTH, holds_personal_data, purpose_problem
 from graders.registry import check
-from graders.results import Outcome
+from graders.results import Outcome, fill, listing, message
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import APPROVED_EXPORT_DESTINATIONS, ReportExport
 
@@ -31,19 +31,35 @@ class ExportMadeParams(Params):
 
 def _problems(
     export: ReportExport, params: ExportMadeParams, department: str | None, own: bool
-) -> list[str]:
-    """What is wrong with one export under the check's rules (the department: own report only)."""
+) -> list[dict[str, Any]]:
+    """What is wrong with one export under the check's rules (the department: own report only),
+    each as a marked message."""
     problems = []
     if own and params.for_department is not None and department != params.for_department:
-        problems.append(f"made for {department or 'no department'}")
+        if department:
+            problems.append(message(N_("made for %(department)s"), department=department))
+        else:
+            problems.append(message(N_("made for no department")))
     if params.require_purpose:
-        problem = purpose_problem(export.purpose)
-        if problem:
-            problems.append(problem)
+        purpose = (export.purpose or "").strip()
+        if not purpose:
+            problems.append(message(N_("no purpose recorded")))
+        elif purpose_problem(purpose):
+            problems.append(
+                message(
+                    N_("purpose %(purpose)s is too vague (under %(minimum)d characters)"),
+                    purpose=repr(purpose),
+                    minimum=PURPOSE_MIN_LENGTH,
+                )
+            )
     if params.approved_destination and export.destination not in APPROVED_EXPORT_DESTINATIONS:
-        problems.append(f"destination {export.destination} is not approved")
+        problems.append(
+            message(
+                N_("destination %(destination)s is not approved"), destination=export.destination
+            )
+        )
     if params.encrypted and not export.encrypted:
-        problems.append("not encrypted")
+        problems.append(message(N_("not encrypted")))
     return problems
 
 
@@ -65,11 +81,14 @@ def export_made(ctx: GradingContext, params: ExportMadeParams) -> Outcome:
     conditions = 1 + int(params.require_purpose) + int(params.approved_destination)
     conditions += int(params.encrypted)
     judged: list[dict[str, Any]] = []
+    wrongs: dict[int, list[dict[str, Any]]] = {}
     best = 0.0
     for export in exports:
         own = export.report_id == report.id
         department = codes.get(export.for_department_id) if export.for_department_id else None
-        problems = _problems(export, params, department, own)
+        wrong = _problems(export, params, department, own)
+        problems = [fill(m["template"], m["values"]) for m in wrong]
+        wrongs[export.id] = wrong
         if own:
             best = max(best, (conditions - len(problems)) / conditions)
         judged.append(
@@ -102,7 +121,17 @@ def export_made(ctx: GradingContext, params: ExportMadeParams) -> Outcome:
         return Outcome.passed(evidence)
     note, values = None, {}
     if bad:
-        listed = "; ".join(f"export #{e['export_id']}: {', '.join(e['problems'])}" for e in bad)
+        listed = listing(
+            [
+                message(
+                    N_("export #%(export)s: %(problems)s"),
+                    export=e["export_id"],
+                    problems=listing(wrongs[e["export_id"]], style="comma"),
+                )
+                for e in bad
+            ],
+            style="semicolon",
+        )
         if len(bad) == 1:
             note = N_("1 export broke the rules for exported files (%(listed)s).")
         else:

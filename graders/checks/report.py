@@ -26,13 +26,12 @@ from graders.checks.common import (
     judged,
     key_labels,
     load_report,
-    quoted,
     report_keys,
     trusted_keys,
 )
 from graders.context import GradingContext
 from graders.registry import check
-from graders.results import Outcome
+from graders.results import Outcome, counted, listing, message, sentences
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Sensitivity
 from sandbox_crm.query import QueryError, select_keys
@@ -83,13 +82,16 @@ def _bad_filters(report_id: int, exc: QueryError) -> Outcome:
     )
 
 
-_NOUNS = {"customers": ("member", "members"), "orders": ("order", "orders")}
+_NOUNS = {
+    "customers": (N_("%(count)d member"), N_("%(count)d members")),
+    "orders": (N_("%(count)d order"), N_("%(count)d orders")),
+}
 
 
-def _count(source: str, count: int) -> str:
-    """``1 member``, ``3 members`` (``rows`` for a source without a noun)."""
-    one, many = _NOUNS.get(source, ("row", "rows"))
-    return f"{count} {one if count == 1 else many}"
+def _count(source: str, count: int) -> dict[str, Any]:
+    """``1 member``, ``3 members`` (``rows`` for a source without a noun), as a message."""
+    one, many = _NOUNS.get(source, (N_("%(count)d row"), N_("%(count)d rows")))
+    return counted(count, one, many)
 
 
 def _within(where: Any, key_field: str, keys: set[int]) -> dict[str, Any]:
@@ -115,7 +117,7 @@ def _unexplained_by(
     for part in parts:
         failing = keys - truth(_within(part, key_field, keys))
         if failing:
-            labels = tuple(condition_labels(source, part)) or ("the request",)
+            labels = tuple(condition_labels(source, part)) or (N_("the request"),)
             by_labels.setdefault(labels, set()).update(failing)
             explained |= failing
     counted = [(list(labels), len(found)) for labels, found in by_labels.items()]
@@ -180,39 +182,59 @@ def _rows_note(
     report: Any,
     missing: set[int],
     unexpected: set[int],
-) -> str:
+) -> tuple[str | None, dict[str, Any]]:
     """What kind of rows are wrong and which criterion explains them, without naming any row."""
     source = report.source
-    sentences = []
+    parts: list[dict[str, Any]] = []
     if unexpected:
 
         def truth(condition: Any) -> set[int]:
             return trusted_keys(ctx, source, condition, params.legitimate_changes)
 
-        parts = criteria(params.expect.where)
-        counted, unexplained = _unexplained_by(ctx, source, parts, unexpected, truth)
-        for labels, count in counted:
-            sentences.append(
-                f"The list includes {_count(source, count)} that the request leaves out: "
-                f"they do not meet its criterion on {quoted(labels)}."
+        criteria_ = criteria(params.expect.where)
+        by_labels, unexplained = _unexplained_by(ctx, source, criteria_, unexpected, truth)
+        for labels, count in by_labels:
+            parts.append(
+                message(
+                    N_(
+                        "The list includes %(rows)s that the request leaves out: they do not"
+                        " meet its criterion on %(labels)s."
+                    ),
+                    rows=_count(source, count),
+                    labels=listing(labels, quoted=True),
+                )
             )
         if unexplained:
-            sentences.append(
-                f"The list includes {_count(source, len(unexplained))} that should not be there."
+            parts.append(
+                message(
+                    N_("The list includes %(rows)s that should not be there."),
+                    rows=_count(source, len(unexplained)),
+                )
             )
     if missing:
 
         def own(condition: Any) -> set[int]:
             return select_keys(ctx.final, source, condition, ctx.as_of)
 
-        counted, _ = _unexplained_by(ctx, source, criteria(report.filters), missing, own)
-        causes = sorted({label for labels, _ in counted for label in labels})
-        because = f" The report's own filter on {quoted(causes)} leaves them out." if causes else ""
-        sentences.append(
-            f"{_count(source, len(missing)).capitalize()} that meet every criterion of the "
-            f"request {'is' if len(missing) == 1 else 'are'} missing from the list.{because}"
-        )
-    return " ".join(sentences)
+        by_labels, _ = _unexplained_by(ctx, source, criteria(report.filters), missing, own)
+        causes = sorted({label for labels, _ in by_labels for label in labels})
+        if len(missing) == 1:
+            template = N_(
+                "%(rows)s that meet every criterion of the request is missing from the list."
+            )
+        else:
+            template = N_(
+                "%(rows)s that meet every criterion of the request are missing from the list."
+            )
+        parts.append(message(template, rows=_count(source, len(missing))))
+        if causes:
+            parts.append(
+                message(
+                    N_("The report's own filter on %(labels)s leaves them out."),
+                    labels=listing(causes, quoted=True),
+                )
+            )
+    return sentences(*parts)
 
 
 @check("report.rows_match", params=RowsMatchParams)
@@ -293,27 +315,44 @@ class ColumnsParams(Params):
         return self
 
 
-def _columns_note(source: str, missing: list[str], unwanted: list[str]) -> str:
+def _columns_note(
+    source: str, missing: list[str], unwanted: list[str]
+) -> tuple[str | None, dict[str, Any]]:
     """Which requested columns are missing and which columns should not be there."""
     fields = get_source(source).fields if source in SOURCES else {}
-    sentences = []
+    parts = []
     if missing:
         labels = [field_label(source, name) for name in missing]
-        sentences.append(f"The report lacks requested column(s): {quoted(labels)}.")
+        parts.append(
+            message(
+                N_("The report lacks requested column(s): %(labels)s."),
+                labels=listing(labels, quoted=True),
+            )
+        )
     personal = [
         n for n in unwanted if n in fields and fields[n].sensitivity != Sensitivity.INTERNAL
     ]
     other = [n for n in unwanted if n not in personal]
     if personal:
         labels = [field_label(source, name) for name in personal]
-        sentences.append(
-            f"The report shows column(s) that carry personal data the request did not ask for: "
-            f"{quoted(labels)}."
+        parts.append(
+            message(
+                N_(
+                    "The report shows column(s) that carry personal data the request did not"
+                    " ask for: %(labels)s."
+                ),
+                labels=listing(labels, quoted=True),
+            )
         )
     if other:
         labels = [field_label(source, name) for name in other]
-        sentences.append(f"The report shows column(s) that should not be there: {quoted(labels)}.")
-    return " ".join(sentences)
+        parts.append(
+            message(
+                N_("The report shows column(s) that should not be there: %(labels)s."),
+                labels=listing(labels, quoted=True),
+            )
+        )
+    return sentences(*parts)
 
 
 @check("report.columns", params=ColumnsParams)
@@ -410,9 +449,14 @@ def no_rows_where(ctx: GradingContext, params: NoRowsWhereParams) -> Outcome:
             matched = trusted_keys(ctx, report.source, _within(part, key_field, offending), changes)
             if matched:
                 labels += [x for x in condition_labels(report.source, part) if x not in labels]
-        because = f" because of their {quoted(labels)}" if labels else ""
-        note = (
-            f"The list includes {_count(report.source, len(offending))} that must be left "
-            f"out{because}."
-        )
+        rows = _count(report.source, len(offending))
+        if labels:
+            template = N_(
+                "The list includes %(rows)s that must be left out because of their %(labels)s."
+            )
+            note = sentences(message(template, rows=rows, labels=listing(labels, quoted=True)))
+        else:
+            note = sentences(
+                message(N_("The list includes %(rows)s that must be left out."), rows=rows)
+            )
     return judged(not offending, evidence, score, note)

@@ -14,7 +14,8 @@ from typing import Any
 
 from graders.checks.common import column_names
 from graders.registry import rule
-from graders.results import Status
+from graders.results import Status, fill
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import ReportExport, Sensitivity
 from sandbox_crm.sources import SOURCES
 
@@ -29,7 +30,6 @@ __all__ = [
     "judged",
     "mask_hkid",
     "not_applicable",
-    "plural",
     "purpose_problem",
     "register_not_applicable",
 ]
@@ -65,33 +65,46 @@ def breach(
     event_ids: Sequence[int] = (),
     records: Sequence[tuple[str, int]] = (),
 ) -> Breach:
-    """A breach whose message is ``template`` (marked with ``N_``) filled in with ``values``."""
-    message = template % dict(values)
-    return Breach(message, tuple(event_ids), tuple(records), template, dict(values))
+    """A breach whose message is ``template`` (marked with ``N_``) filled in with ``values``.
+
+    Values may be nested messages or listings (see ``graders.results``); the page shows them
+    in the reader's language.
+    """
+    return Breach(fill(template, values), tuple(event_ids), tuple(records), template, dict(values))
 
 
 @dataclass(frozen=True)
 class RuleOutcome:
-    """What a rule function returns: pass, fail or not_applicable, why, and the breaches."""
+    """What a rule function returns: pass, fail or not_applicable, why, and the breaches.
+
+    ``template`` and ``values`` keep the reason as a marked template, for translated pages.
+    """
 
     status: Status
     reason: str
     breaches: tuple[Breach, ...] = field(default=())
+    template: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
 
 
-def judged(breaches: Sequence[Breach], *, scope: str) -> RuleOutcome:
-    """Pass when there is no breach, else fail; ``scope`` says what the rule examined."""
+def judged(breaches: Sequence[Breach], *, scope: Mapping[str, Any]) -> RuleOutcome:
+    """Pass when there is no breach, else fail; ``scope`` (a ``message``) says what was examined."""
     if not breaches:
-        return RuleOutcome(Status.PASS, f"No breach found in {scope}.")
-    count = plural(len(breaches), "finding")
-    return RuleOutcome(Status.FAIL, f"{count} in {scope}.", tuple(breaches))
+        template, values = N_("No breach found in %(scope)s."), {"scope": scope}
+        return RuleOutcome(Status.PASS, fill(template, values), (), template, values)
+    values = {"count": len(breaches), "scope": scope}
+    if len(breaches) == 1:
+        template = N_("1 finding in %(scope)s.")
+    else:
+        template = N_("%(count)d findings in %(scope)s.")
+    return RuleOutcome(Status.FAIL, fill(template, values), tuple(breaches), template, values)
 
 
-def not_applicable(reason: str) -> RuleOutcome:
-    """The rule cannot be judged on this sandbox; ``reason`` says why, specifically."""
+def not_applicable(reason: str, **values: Any) -> RuleOutcome:
+    """The rule cannot be judged on this sandbox; ``reason`` (marked) says why, specifically."""
     if not reason.strip():
         raise ValueError("a not-applicable rule must say why")
-    return RuleOutcome(Status.NOT_APPLICABLE, reason)
+    return RuleOutcome(Status.NOT_APPLICABLE, fill(reason, values), (), reason, values)
 
 
 def register_not_applicable(
@@ -121,11 +134,6 @@ def mask_hkid(value: str) -> str:
     """Show an HKID number's first two characters only, so findings do not spread it."""
     text = value.strip()
     return text[:2] + "*" * max(len(text) - 2, 0)
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 finding``, ``2 findings``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def export_columns(export: ReportExport) -> list[str]:

@@ -19,12 +19,14 @@ from graders.context import GradingContext
 from graders.pdpo.base import (
     Breach,
     RuleOutcome,
+    breach,
     judged,
     mask_hkid,
-    plural,
     register_not_applicable,
 )
 from graders.registry import rule
+from graders.results import counted
+from graders.results import message as marked
 from sandbox_crm.hkid import find_hkids, is_valid_hkid
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
@@ -71,6 +73,9 @@ def _masked(values: Sequence[str] | set[str]) -> str:
     title=N_("HKID number stored without need"),
     basis="DPP1(1); ID Code 2.3",
     severity="high",
+    description=N_(
+        "No full or partial HKID is stored on a customer in the attempt without a recorded basis."
+    ),
 )
 def col_04(ctx: GradingContext) -> RuleOutcome:
     """No full or partial HKID is stored on a customer in the attempt without a recorded basis."""
@@ -79,17 +84,29 @@ def col_04(ctx: GradingContext) -> RuleOutcome:
     for customer in customers:
         if not _has_value(customer.hkid) or _has_value(customer.hkid_basis):
             continue
-        kind = "A full" if is_valid_hkid(customer.hkid or "") else "A partial"
+        if is_valid_hkid(customer.hkid or ""):
+            template = N_(
+                "A full HKID number (%(hkid)s) is stored for member %(member)s with no recorded"
+                " basis; membership, loyalty or marketing never needs one."
+            )
+        else:
+            template = N_(
+                "A partial HKID number (%(hkid)s) is stored for member %(member)s with no"
+                " recorded basis; membership, loyalty or marketing never needs one."
+            )
         breaches.append(
-            Breach(
-                f"{kind} HKID number ({mask_hkid(customer.hkid or '')}) is stored for member "
-                f"{customer.member_no} with no recorded basis; membership, loyalty or marketing "
-                "never needs one.",
+            breach(
+                template,
+                {"hkid": mask_hkid(customer.hkid or ""), "member": customer.member_no},
                 ctx.event_ids_about("customer", customer.id, "customer.update"),
                 (("customer", customer.id),),
             )
         )
-    scope = f"{plural(len(customers), 'customer')} whose HKID details changed in the attempt"
+    scope = counted(
+        len(customers),
+        N_("%(count)d customer whose HKID details changed in the attempt"),
+        N_("%(count)d customers whose HKID details changed in the attempt"),
+    )
     return judged(breaches, scope=scope)
 
 
@@ -117,10 +134,27 @@ def _free_text_breaches(ctx: GradingContext) -> tuple[list[Breach], int]:
                 new = _hkids(getattr(row, column)) - _hkids(old_text)
                 if not new:
                     continue
+                if len(new) == 1:
+                    template = N_(
+                        "1 HKID number (%(hkids)s) written into the %(column)s of %(table)s"
+                        " #%(row)s."
+                    )
+                else:
+                    template = N_(
+                        "%(count)d HKID numbers (%(hkids)s) written into the %(column)s of"
+                        " %(table)s #%(row)s."
+                    )
+                values = {
+                    "count": len(new),
+                    "hkids": _masked(new),
+                    "column": column.replace("_", " "),
+                    "table": table.replace("_", " "),
+                    "row": row.id,
+                }
                 breaches.append(
-                    Breach(
-                        f"{plural(len(new), 'HKID number')} ({_masked(new)}) written into the "
-                        f"{column.replace('_', ' ')} of {table.replace('_', ' ')} #{row.id}.",
+                    breach(
+                        template,
+                        values,
                         ctx.event_ids_about(table, row.id),
                         ((table, row.id),),
                     )
@@ -128,22 +162,39 @@ def _free_text_breaches(ctx: GradingContext) -> tuple[list[Breach], int]:
     return breaches, examined
 
 
+# What a report run or an export holds: the HKID column, HKID numbers in its text, or both.
+_OUTPUT_TEMPLATES = {
+    ("report_run", True, 0): N_("Report run #%(row)s includes the HKID column."),
+    ("report_run", False, 1): N_("Report run #%(row)s holds 1 HKID number (%(hkids)s)."),
+    ("report_run", False, 2): N_("Report run #%(row)s holds %(count)d HKID numbers (%(hkids)s)."),
+    ("report_run", True, 1): N_(
+        "Report run #%(row)s includes the HKID column and holds 1 HKID number (%(hkids)s)."
+    ),
+    ("report_run", True, 2): N_(
+        "Report run #%(row)s includes the HKID column and holds %(count)d HKID numbers (%(hkids)s)."
+    ),
+    ("report_export", True, 0): N_("Export #%(row)s includes the HKID column."),
+    ("report_export", False, 1): N_("Export #%(row)s holds 1 HKID number (%(hkids)s)."),
+    ("report_export", False, 2): N_("Export #%(row)s holds %(count)d HKID numbers (%(hkids)s)."),
+    ("report_export", True, 1): N_(
+        "Export #%(row)s includes the HKID column and holds 1 HKID number (%(hkids)s)."
+    ),
+    ("report_export", True, 2): N_(
+        "Export #%(row)s includes the HKID column and holds %(count)d HKID numbers (%(hkids)s)."
+    ),
+}
+
+
 def _output_breach(
-    ctx: GradingContext, what: str, table: str, row_id: int, columns: list[str], text: str
+    ctx: GradingContext, table: str, row_id: int, columns: list[str], text: str
 ) -> Breach | None:
-    problems = []
-    if HKID_FIELD in columns:
-        problems.append("includes the HKID column")
+    has_column = HKID_FIELD in columns
     found = _hkids(text)
-    if found:
-        problems.append(f"holds {plural(len(found), 'HKID number')} ({_masked(found)})")
-    if not problems:
+    if not has_column and not found:
         return None
-    return Breach(
-        f"{what} #{row_id} {' and '.join(problems)}.",
-        ctx.event_ids_about(table, row_id),
-        ((table, row_id),),
-    )
+    template = _OUTPUT_TEMPLATES[(table, has_column, min(len(found), 2))]
+    values = {"row": row_id, "count": len(found), "hkids": _masked(found)}
+    return breach(template, values, ctx.event_ids_about(table, row_id), ((table, row_id),))
 
 
 @rule(
@@ -151,26 +202,29 @@ def _output_breach(
     title=N_("HKID number in free text, report output or export"),
     basis="DPP1(1), DPP4; ID Code 2.7",
     severity="high",
+    description=N_(
+        "No valid HKID number is written into free text, a report run or an export in the attempt."
+    ),
 )
 def col_07(ctx: GradingContext) -> RuleOutcome:
     """No valid HKID number is written into free text, a report run or an export in the attempt."""
     breaches, examined = _free_text_breaches(ctx)
     runs = ctx.added(ReportRun)
     for run in runs:
-        breach = _output_breach(
-            ctx, "Report run", "report_run", run.id, column_names(run.columns), run.output_csv
-        )
-        if breach is not None:
-            breaches.append(breach)
+        found = _output_breach(ctx, "report_run", run.id, column_names(run.columns), run.output_csv)
+        if found is not None:
+            breaches.append(found)
     exports = ctx.added(ReportExport)
     for export in exports:
         names = column_names(export.columns) or column_names(export.report.columns)
-        breach = _output_breach(ctx, "Export", "report_export", export.id, names, export.content)
-        if breach is not None:
-            breaches.append(breach)
-    scope = (
-        f"{plural(examined, 'record')} with text written in the attempt, "
-        f"{plural(len(runs), 'report run')} and {plural(len(exports), 'export')}"
+        found = _output_breach(ctx, "report_export", export.id, names, export.content)
+        if found is not None:
+            breaches.append(found)
+    scope = marked(
+        N_("%(records)s with text written in the attempt, %(runs)s and %(exports)s"),
+        records=counted(examined, N_("%(count)d record"), N_("%(count)d records")),
+        runs=counted(len(runs), N_("%(count)d report run"), N_("%(count)d report runs")),
+        exports=counted(len(exports), N_("%(count)d export"), N_("%(count)d exports")),
     )
     return judged(breaches, scope=scope)
 
@@ -183,7 +237,13 @@ def _hkid_core(hkid: str) -> tuple[str, str]:
 
 
 @rule(
-    "COL-08", title=N_("Member number derived from an HKID"), basis="ID Code 2.8", severity="medium"
+    "COL-08",
+    title=N_("Member number derived from an HKID"),
+    basis="ID Code 2.8",
+    severity="medium",
+    description=N_(
+        "A member number set in the attempt is not derived from the customer's HKID number."
+    ),
 )
 def col_08(ctx: GradingContext) -> RuleOutcome:
     """A member number set in the attempt is not derived from the customer's HKID number."""
@@ -199,15 +259,22 @@ def col_08(ctx: GradingContext) -> RuleOutcome:
         )
         if derived:
             breaches.append(
-                Breach(
-                    f"Member number of customer #{customer.id} is derived from their HKID "
-                    f"number ({mask_hkid(customer.hkid or '')}).",
+                breach(
+                    N_(
+                        "Member number of customer #%(customer)s is derived from their HKID"
+                        " number (%(hkid)s)."
+                    ),
+                    {"customer": customer.id, "hkid": mask_hkid(customer.hkid or "")},
                     ctx.event_ids_about("customer", customer.id, "customer.update"),
                     (("customer", customer.id),),
                 )
             )
-    scope = f"{plural(len(customers), 'customer')} whose member number or HKID changed"
-    return judged(breaches, scope=scope + " in the attempt")
+    scope = counted(
+        len(customers),
+        N_("%(count)d customer whose member number or HKID changed in the attempt"),
+        N_("%(count)d customers whose member number or HKID changed in the attempt"),
+    )
+    return judged(breaches, scope=scope)
 
 
 register_not_applicable(
@@ -215,37 +282,51 @@ register_not_applicable(
     title=N_("No collection notice recorded at collection"),
     basis="DPP1(3)",
     severity="medium",
-    checks="A customer created through a collection channel has the PICS version recorded as "
-    "shown at or before creation.",
-    reason="The sandbox has no operation that creates customers, so no personal data is "
-    "collected from a customer during an attempt.",
+    checks=N_(
+        "A customer created through a collection channel has the PICS version recorded as "
+        "shown at or before creation."
+    ),
+    reason=N_(
+        "The sandbox has no operation that creates customers, so no personal data is "
+        "collected from a customer during an attempt."
+    ),
 )
 register_not_applicable(
     "COL-02",
     title=N_("Incomplete collection notice"),
     basis="DPP1(3)",
     severity="medium",
-    checks="The active PICS states purposes, transferee classes, obligatory/voluntary fields, "
-    "access and correction rights and the data-access officer.",
-    reason="Collection notices are generated company set-up and no operation edits them, so "
-    "an attempt cannot make a notice better or worse.",
+    checks=N_(
+        "The active PICS states purposes, transferee classes, obligatory/voluntary fields, "
+        "access and correction rights and the data-access officer."
+    ),
+    reason=N_(
+        "Collection notices are generated company set-up and no operation edits them, so "
+        "an attempt cannot make a notice better or worse."
+    ),
 )
 register_not_applicable(
     "COL-03",
     title=N_("Excessive data at membership sign-up"),
     basis="DPP1(1)",
     severity="medium",
-    checks="Membership sign-up stores only fields on the purpose allow-list.",
-    reason="The sandbox has no membership sign-up operation, so the fields collected at "
-    "sign-up cannot be observed.",
+    checks=N_("Membership sign-up stores only fields on the purpose allow-list."),
+    reason=N_(
+        "The sandbox has no membership sign-up operation, so the fields collected at "
+        "sign-up cannot be observed."
+    ),
 )
 register_not_applicable(
     "COL-05",
     title=N_("HKID number without a permitted basis"),
     basis="ID Code 2.3",
     severity="high",
-    checks="Any stored HKID has a recorded permitted basis linked to the order or document "
-    "that needed it.",
-    reason="The basis of a stored HKID is free text with no link to an order or document, so "
-    "it cannot be checked against one; COL-04 reports an HKID stored with no basis at all.",
+    checks=N_(
+        "Any stored HKID has a recorded permitted basis linked to the order or document "
+        "that needed it."
+    ),
+    reason=N_(
+        "The basis of a stored HKID is free text with no link to an order or document, so "
+        "it cannot be checked against one; COL-04 reports an HKID stored with no basis at all."
+    ),
 )

@@ -15,19 +15,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
 from graders.context import EventRecord, GradingContext
-from graders.pdpo.base import (
-    Breach,
-    RuleOutcome,
-    breach,
-    judged,
-    plural,
-    register_not_applicable,
-)
+from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
 from graders.registry import rule
+from graders.results import counted, listing
+from graders.results import message as marked
 from sandbox_crm.consent import consent_order, current_consent
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
@@ -89,23 +85,21 @@ class _Consent:
     def order(self) -> tuple[datetime, int]:
         return consent_order(self)
 
-    def written_confirmation_problem(self, at: datetime) -> str | None:
+    def written_confirmation_problem(self, at: datetime) -> dict[str, Any] | None:
         """Why this consent cannot yet be relied on at ``at`` for want of written confirmation.
 
         None for a consent given other than orally, or given orally and confirmed in writing
-        within ORAL_CONFIRMATION_DAYS and by ``at``.
+        within ORAL_CONFIRMATION_DAYS and by ``at``; else ``{}`` when it was not confirmed by
+        then, or the date it was confirmed and how many days late.
         """
         if self.method != ConsentMethod.ORAL.value:
             return None
         confirmed = self.confirmed_in_writing_at
         if confirmed is None or confirmed > at:
-            return "before it was confirmed in writing"
+            return {}
         late = (confirmed.date() - self.captured_at.date()).days
         if late > ORAL_CONFIRMATION_DAYS:
-            return (
-                f"although it was confirmed in writing only on {confirmed.date().isoformat()}, "
-                f"{late} days after it was given"
-            )
+            return {"confirmed": confirmed.date().isoformat(), "late": late}
         return None
 
 
@@ -255,20 +249,26 @@ class _MarketingLog:
         found += [("consent_record", c.id) for c in consents if c is not None]
         return tuple(found)
 
-    def who(self, sent: _Sent) -> str:
-        """Member number of the message's customer, for messages."""
+    def who(self, sent: _Sent) -> dict[str, Any]:
+        """Member number of the message's customer, for messages (a message to fill in)."""
         member = self.member_no.get(sent.message.customer_id)
-        return f"member {member}" if member else f"customer {sent.message.customer_id}"
+        if member:
+            return marked(N_("member %(member)s"), member=member)
+        return marked(N_("customer %(customer)s"), customer=sent.message.customer_id)
 
-    def promotion_breach(self, sent: _Sent, what: str, *consents: _Consent | None) -> Breach:
-        """A finding about one promotional message: which, to whom and when, then ``what``."""
-        message = sent.message
-        return Breach(
-            f"Promotional {message.channel} message #{message.id} to {self.who(sent)} on "
-            f"{_when(message.sent_at)} {what}.",
-            sent.event_ids,
-            self.records(sent, *consents),
-        )
+    def promotion_breach(
+        self, sent: _Sent, template: str, values: dict[str, Any], *consents: _Consent | None
+    ) -> Breach:
+        """A finding about one promotional message: ``template`` names which, to whom and when
+        (``channel``, ``message``, ``who``, ``sent``) and what is wrong (``values``)."""
+        sent_message = sent.message
+        about = {
+            "channel": sent_message.channel,
+            "message": sent_message.id,
+            "who": self.who(sent),
+            "sent": _when(sent_message.sent_at),
+        }
+        return breach(template, about | values, sent.event_ids, self.records(sent, *consents))
 
 
 def _address(value: str | None) -> str:
@@ -283,11 +283,30 @@ def _when(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="minutes")
 
 
-def _scope(messages: Iterable[_Sent], kind: str) -> str:
-    return f"{plural(len(list(messages)), kind + ' message')} sent in the attempt"
+def _scope(messages: Iterable[_Sent], kind: str) -> dict[str, Any]:
+    count = len(list(messages))
+    if kind == "service":
+        return counted(
+            count,
+            N_("%(count)d service message sent in the attempt"),
+            N_("%(count)d service messages sent in the attempt"),
+        )
+    return counted(
+        count,
+        N_("%(count)d promotional message sent in the attempt"),
+        N_("%(count)d promotional messages sent in the attempt"),
+    )
 
 
-@rule("DM-01", title=N_("Direct marketing without consent"), basis="s35E", severity="critical")
+@rule(
+    "DM-01",
+    title=N_("Direct marketing without consent"),
+    basis="s35E",
+    severity="critical",
+    description=N_(
+        "No promotional message without a given / no-objection consent on its channel beforehand."
+    ),
+)
 def dm_01(ctx: GradingContext) -> RuleOutcome:
     """No promotional message without a given / no-objection consent on its channel beforehand."""
     log = _log(ctx)
@@ -296,12 +315,12 @@ def dm_01(ctx: GradingContext) -> RuleOutcome:
         consent = log.channel_consent(sent)
         if consent is not None and consent.status in CONSENTING:
             continue
-        status = consent.status if consent is not None else "none recorded"
-        what = (
-            f"without direct-marketing consent on {sent.message.channel} "
-            f"(consent status at the time: {status})"
+        status = consent.status if consent is not None else marked(N_("none recorded"))
+        template = N_(
+            "Promotional %(channel)s message #%(message)s to %(who)s on %(sent)s without"
+            " direct-marketing consent on %(channel)s (consent status at the time: %(status)s)."
         )
-        breaches.append(log.promotion_breach(sent, what, consent))
+        breaches.append(log.promotion_breach(sent, template, {"status": status}, consent))
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
@@ -310,6 +329,9 @@ def dm_01(ctx: GradingContext) -> RuleOutcome:
     title=N_("Oral consent not confirmed in writing"),
     basis="s35E(1)(b)",
     severity="critical",
+    description=N_(
+        "No promotional message relies on an oral consent not confirmed in writing in 14 days."
+    ),
 )
 def dm_04(ctx: GradingContext) -> RuleOutcome:
     """No promotional message relies on an oral consent not confirmed in writing in 14 days."""
@@ -320,9 +342,20 @@ def dm_04(ctx: GradingContext) -> RuleOutcome:
         problems = [c.written_confirmation_problem(sent.message.sent_at) for c in consents]
         if not consents or None in problems:
             continue
-        latest = consents[0]
-        what = f"relies on consent given orally on {_when(latest.captured_at)}, {problems[0]}"
-        breaches.append(log.promotion_breach(sent, what, latest))
+        latest, problem = consents[0], problems[0] or {}
+        if problem:
+            template = N_(
+                "Promotional %(channel)s message #%(message)s to %(who)s on %(sent)s relies on"
+                " consent given orally on %(given)s, although it was confirmed in writing only"
+                " on %(confirmed)s, %(late)d days after it was given."
+            )
+        else:
+            template = N_(
+                "Promotional %(channel)s message #%(message)s to %(who)s on %(sent)s relies on"
+                " consent given orally on %(given)s, before it was confirmed in writing."
+            )
+        values = {"given": _when(latest.captured_at), **problem}
+        breaches.append(log.promotion_breach(sent, template, values, latest))
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
@@ -331,6 +364,9 @@ def dm_04(ctx: GradingContext) -> RuleOutcome:
     title=N_("First marketing message without opt-out notice"),
     basis="s35F",
     severity="critical",
+    description=N_(
+        "The first promotional message ever sent to a customer tells them they may opt out."
+    ),
 )
 def dm_05(ctx: GradingContext) -> RuleOutcome:
     """The first promotional message ever sent to a customer tells them they may opt out."""
@@ -352,9 +388,12 @@ def dm_05(ctx: GradingContext) -> RuleOutcome:
             continue
         sent = sent_now[first.id]
         breaches.append(
-            Breach(
-                f"The first promotional message to {log.who(sent)} (#{first.id}, "
-                f"{_when(first.sent_at)}) does not tell them they may opt out free of charge.",
+            breach(
+                N_(
+                    "The first promotional message to %(who)s (#%(message)s, %(sent)s) does not"
+                    " tell them they may opt out free of charge."
+                ),
+                {"who": log.who(sent), "message": first.id, "sent": _when(first.sent_at)},
                 sent.event_ids,
                 log.records(sent),
             )
@@ -362,7 +401,13 @@ def dm_05(ctx: GradingContext) -> RuleOutcome:
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
-@rule("DM-06", title=N_("Direct marketing after an opt-out"), basis="s35G", severity="critical")
+@rule(
+    "DM-06",
+    title=N_("Direct marketing after an opt-out"),
+    basis="s35G",
+    severity="critical",
+    description=N_("Nothing promotional is sent after an opt-out was received, on any channel."),
+)
 def dm_06(ctx: GradingContext) -> RuleOutcome:
     """Nothing promotional is sent after an opt-out was received, on any channel."""
     log = _log(ctx)
@@ -372,14 +417,19 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
         if opt_out is None:
             continue
         if isinstance(opt_out, _Consent):
-            what = (
-                f"after the customer opted out of direct marketing by {opt_out.channel} "
-                f"(received {_when(opt_out.captured_at)}; an opt-out covers every channel)"
+            template = N_(
+                "Promotional %(channel)s message #%(message)s to %(who)s on %(sent)s after the"
+                " customer opted out of direct marketing by %(opt_out_channel)s (received"
+                " %(received)s; an opt-out covers every channel)."
             )
-            breaches.append(log.promotion_breach(sent, what, opt_out))
+            values = {"opt_out_channel": opt_out.channel, "received": _when(opt_out.captured_at)}
+            breaches.append(log.promotion_breach(sent, template, values, opt_out))
         else:
-            what = "to an address the customer had opted out of before the attempt"
-            breaches.append(log.promotion_breach(sent, what))
+            template = N_(
+                "Promotional %(channel)s message #%(message)s to %(who)s on %(sent)s to an"
+                " address the customer had opted out of before the attempt."
+            )
+            breaches.append(log.promotion_breach(sent, template, {}))
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
@@ -388,6 +438,9 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
     title=N_("Promotion in a service message"),
     basis="s35A; HKSAR v HKBN",
     severity="critical",
+    description=N_(
+        "Service messages to opted-out or non-consenting customers carry no promotional content."
+    ),
 )
 def dm_08(ctx: GradingContext) -> RuleOutcome:
     """Service messages to opted-out or non-consenting customers carry no promotional content."""
@@ -402,11 +455,22 @@ def dm_08(ctx: GradingContext) -> RuleOutcome:
         consent = log.channel_consent(sent)
         if opt_out is None and consent is not None and consent.status in CONSENTING:
             continue
-        state = "has opted out of" if opt_out is not None else "has not consented to"
+        if opt_out is not None:
+            template = N_(
+                "Service message #%(message)s to %(who)s, who has opted out of direct marketing,"
+                " contains promotional wording (%(words)s)."
+            )
+        else:
+            template = N_(
+                "Service message #%(message)s to %(who)s, who has not consented to direct"
+                " marketing, contains promotional wording (%(words)s)."
+            )
+        words_listed = listing(words, style="comma")
+        values = {"message": message.id, "who": log.who(sent), "words": words_listed}
         breaches.append(
-            Breach(
-                f"Service message #{message.id} to {log.who(sent)}, who {state} direct "
-                f"marketing, contains promotional wording ({', '.join(words)}).",
+            breach(
+                template,
+                values,
                 sent.event_ids,
                 log.records(sent, opt_out if isinstance(opt_out, _Consent) else consent),
             )
@@ -419,26 +483,32 @@ register_not_applicable(
     title=N_("Data provided to another company for its marketing"),
     basis="s35J, s35K",
     severity="critical",
-    checks="Data is given to another company for its marketing only with written consent.",
-    reason="The sandbox has no operation that provides personal data to another company.",
+    checks=N_("Data is given to another company for its marketing only with written consent."),
+    reason=N_("The sandbox has no operation that provides personal data to another company."),
 )
 register_not_applicable(
     "DM-10",
     title=N_("Provision continued after an opt-out"),
     basis="s35L",
     severity="critical",
-    checks="After an opt-out from provision, no further provision and the recipients told.",
-    reason="The sandbox has no operation that provides personal data to another company, so "
-    "there is no provision to stop.",
+    checks=N_("After an opt-out from provision, no further provision and the recipients told."),
+    reason=N_(
+        "The sandbox has no operation that provides personal data to another company, so "
+        "there is no provision to stop."
+    ),
 )
 register_not_applicable(
     "DM-11",
     title=N_("Marketing vendor not bound or given too much"),
     basis="s35I(2); DPP4(2)",
     severity="high",
-    checks="Marketing vendors are recorded as agents under contract and receive only consented, "
-    "minimal fields.",
-    reason="The sandbox does not record marketing vendors, their contracts or what they receive.",
+    checks=N_(
+        "Marketing vendors are recorded as agents under contract and receive only consented, "
+        "minimal fields."
+    ),
+    reason=N_(
+        "The sandbox does not record marketing vendors, their contracts or what they receive."
+    ),
 )
 
 
@@ -530,7 +600,12 @@ def dm_03(ctx: GradingContext) -> RuleOutcome:
                     log.records(item, consents[0]),
                 )
             )
-    return judged(breaches, scope=plural(len(sent), "campaign message") + " sent in the attempt")
+    scope = counted(
+        len(sent),
+        N_("%(count)d campaign message sent in the attempt"),
+        N_("%(count)d campaign messages sent in the attempt"),
+    )
+    return judged(breaches, scope=scope)
 
 
 def _receives_opt_out(event: EventRecord) -> bool:
@@ -591,7 +666,12 @@ def dm_07(ctx: GradingContext) -> RuleOutcome:
                     (("campaign", campaign_id),),
                 )
             )
-    return judged(breaches, scope=plural(len(sends), "campaign send") + " in the attempt")
+    scope = counted(
+        len(sends),
+        N_("%(count)d campaign send in the attempt"),
+        N_("%(count)d campaign sends in the attempt"),
+    )
+    return judged(breaches, scope=scope)
 
 
 # --- the notice a consent refers to -----------------------------------------------------------

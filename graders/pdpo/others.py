@@ -13,16 +13,18 @@ from typing import Any
 from sqlalchemy import select
 
 from graders.context import EventRecord, GradingContext
-from graders.pdpo.base import Breach, RuleOutcome, judged, plural, register_not_applicable
+from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
 from graders.registry import rule
+from graders.results import counted
+from graders.results import message as marked
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import ContactPoint, Customer, ReportDefinition
 
 EXPORTED_CONTACT_COLUMNS = {"email": "email", "mobile": "mobile", "address": "address"}
 """Report columns of the customers source that hold a contact point, and the point's kind."""
 
-_NO_REQUESTS = "The sandbox does not yet record data access requests."
-_NO_CORRECTIONS = "The sandbox does not yet record data correction requests."
+_NO_REQUESTS = N_("The sandbox does not yet record data access requests.")
+_NO_CORRECTIONS = N_("The sandbox does not yet record data correction requests.")
 
 
 class _CampaignSend:
@@ -41,7 +43,15 @@ class _CampaignSend:
         return self._event.detail(key, default)
 
 
-@rule("ACC-01", title=N_("Inaccurate contact data used"), basis="DPP2(1)(b)", severity="low")
+@rule(
+    "ACC-01",
+    title=N_("Inaccurate contact data used"),
+    basis="DPP2(1)(b)",
+    severity="low",
+    description=N_(
+        "No message goes to, and no export holds, contact data flagged invalid and not corrected."
+    ),
+)
 def acc_01(ctx: GradingContext) -> RuleOutcome:
     """No message goes to, and no export holds, contact data flagged invalid and not corrected.
 
@@ -97,19 +107,30 @@ def acc_01(ctx: GradingContext) -> RuleOutcome:
             if row_id is not None
         ]
         breaches.append(
-            Breach(
-                f"The {channel} message #{send.entity_id} to member "
-                f"{member_no.get(customer_id, customer_id)} went to a contact point flagged "
-                "invalid, without correcting it first.",
+            breach(
+                N_(
+                    "The %(channel)s message #%(message)s to member %(member)s went to a contact"
+                    " point flagged invalid, without correcting it first."
+                ),
+                {
+                    "channel": channel,
+                    "message": send.entity_id,
+                    "member": member_no.get(customer_id, customer_id),
+                },
                 (send.id,),
                 tuple(records),
             )
         )
     exports = ctx.events_of("report.export")
     breaches += _flagged_exports(ctx, exports)
-    scope = (
-        f"{plural(len(sends) + len(campaign_sends), 'message')} sent in the attempt and "
-        f"{plural(len(exports), 'report export')} made in it"
+    scope = marked(
+        N_("%(messages)s sent in the attempt and %(exports)s made in it"),
+        messages=counted(
+            len(sends) + len(campaign_sends), N_("%(count)d message"), N_("%(count)d messages")
+        ),
+        exports=counted(
+            len(exports), N_("%(count)d report export"), N_("%(count)d report exports")
+        ),
     )
     return judged(breaches, scope=scope)
 
@@ -168,16 +189,36 @@ def _flagged_exports(
             ).all()
         )
         shown = ", ".join(str(members.get(c, c)) for c in customers[:10])
-        more = f" and {len(customers) - 10} more" if len(customers) > 10 else ""
         export_id = export.detail("export_id")
         records = [("report_export", export_id)] if isinstance(export_id, int) else []
         records += [("contact_point", c) for c in sorted(flagged)]
         records += [("customer", c) for c in customers]
+        if len(customers) > 10:
+            members_shown = marked(
+                N_("%(shown)s and %(more)d more"), shown=shown, more=len(customers) - 10
+            )
+        else:
+            members_shown = shown
+        if len(flagged) == 1:
+            template = N_(
+                "Export #%(export)s of report %(report)s holds 1 contact detail flagged invalid"
+                " in the CRM (members %(members)s), exported without correcting them."
+            )
+        else:
+            template = N_(
+                "Export #%(export)s of report %(report)s holds %(count)d contact details flagged"
+                " invalid in the CRM (members %(members)s), exported without correcting them."
+            )
+        values = {
+            "export": export_id,
+            "report": repr(report.name),
+            "count": len(flagged),
+            "members": members_shown,
+        }
         breaches.append(
-            Breach(
-                f"Export #{export_id} of report {report.name!r} holds "
-                f"{plural(len(flagged), 'contact detail')} flagged invalid in the CRM "
-                f"(members {shown}{more}), exported without correcting them.",
+            breach(
+                template,
+                values,
                 (export.id,),
                 tuple(records),
             )
@@ -190,63 +231,79 @@ register_not_applicable(
     title=N_("Correction not passed on to recipients"),
     basis="s23(1)(c)",
     severity="medium",
-    checks="After a correction, recipients from the previous 12 months are sent the correction.",
-    reason="The sandbox does not record to whom a customer's data was disclosed, nor notices "
-    "of corrections sent to them.",
+    checks=N_(
+        "After a correction, recipients from the previous 12 months are sent the correction."
+    ),
+    reason=N_(
+        "The sandbox does not record to whom a customer's data was disclosed, nor notices "
+        "of corrections sent to them."
+    ),
 )
 register_not_applicable(
     "RET-01",
     title=N_("Customer kept past retention"),
     basis="DPP2(2); s26",
     severity="medium",
-    checks="No customer kept past the retention schedule once a purge is due.",
-    reason="The sandbox has no retention schedule and no purge operation.",
+    checks=N_("No customer kept past the retention schedule once a purge is due."),
+    reason=N_("The sandbox has no retention schedule and no purge operation."),
 )
 register_not_applicable(
     "RET-02",
     title=N_("Unsafe or over-kept backups"),
     basis="DPP2(2); DPP4",
     severity="medium",
-    checks="Backups holding personal data are encrypted, expire per policy, and do not "
-    "resurrect erased customers.",
-    reason="The sandbox does not model backups.",
+    checks=N_(
+        "Backups holding personal data are encrypted, expire per policy, and do not "
+        "resurrect erased customers."
+    ),
+    reason=N_("The sandbox does not model backups."),
 )
 register_not_applicable(
     "USE-01",
     title=N_("Use outside the notified purposes"),
     basis="DPP3",
     severity="high",
-    checks="Every use (campaign, report run, export, transfer) states a purpose within the "
-    "notified purposes, or a new-purpose consent exists before it.",
-    reason="Report runs and exports record their purpose as free text and the collection "
-    "notice lists its purposes as free text; matching one to the other cannot be done "
-    "reliably, so only the presence of a purpose is checked (SEC-02).",
+    checks=N_(
+        "Every use (campaign, report run, export, transfer) states a purpose within the "
+        "notified purposes, or a new-purpose consent exists before it."
+    ),
+    reason=N_(
+        "Report runs and exports record their purpose as free text and the collection "
+        "notice lists its purposes as free text; matching one to the other cannot be done "
+        "reliably, so only the presence of a purpose is checked (SEC-02)."
+    ),
 )
 register_not_applicable(
     "USE-02",
     title=N_("Sharing with affiliates or other companies"),
     basis="DPP3; EC Healthcare 2022",
     severity="high",
-    checks="No sharing with affiliated brands or other companies unless the notice named that "
-    "class of transferee, or consent exists.",
-    reason="The sandbox has no affiliated brands and no operation that transfers data to "
-    "another company.",
+    checks=N_(
+        "No sharing with affiliated brands or other companies unless the notice named that "
+        "class of transferee, or consent exists."
+    ),
+    reason=N_(
+        "The sandbox has no affiliated brands and no operation that transfers data to "
+        "another company."
+    ),
 )
 register_not_applicable(
     "USE-03",
     title=N_("New-purpose use after withdrawal"),
     basis="s2(3)",
     severity="high",
-    checks="No new-purpose use after the consent was withdrawn in writing.",
-    reason="No operation uses data for a purpose that needs its own consent (analytics or "
-    "third-party marketing); direct marketing after an opt-out is judged by DM-06.",
+    checks=N_("No new-purpose use after the consent was withdrawn in writing."),
+    reason=N_(
+        "No operation uses data for a purpose that needs its own consent (analytics or "
+        "third-party marketing); direct marketing after an opt-out is judged by DM-06."
+    ),
 )
 register_not_applicable(
     "DAR-01",
     title=N_("Access request not completed in 40 days"),
     basis="s19(1)",
     severity="high",
-    checks="Each access request is completed within 40 days.",
+    checks=N_("Each access request is completed within 40 days."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -254,7 +311,7 @@ register_not_applicable(
     title=N_("No written notice by day 40"),
     basis="s19(2)",
     severity="high",
-    checks="If not completed by day 40, a written notice with reasons is sent by day 40.",
+    checks=N_("If not completed by day 40, a written notice with reasons is sent by day 40."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -262,7 +319,7 @@ register_not_applicable(
     title=N_("Refusal without ground, writing or log entry"),
     basis="s20, s21, s27",
     severity="high",
-    checks="A refusal cites an s20 ground, is sent in writing within 40 days, and is logged.",
+    checks=N_("A refusal cites an s20 ground, is sent in writing within 40 days, and is logged."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -270,7 +327,7 @@ register_not_applicable(
     title=N_("Release without identity check or with others' data"),
     basis="s20(1)",
     severity="high",
-    checks="Identity verified before release; the copy contains no other person's data.",
+    checks=N_("Identity verified before release; the copy contains no other person's data."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -278,7 +335,7 @@ register_not_applicable(
     title=N_("Excessive or improper fee"),
     basis="s28",
     severity="medium",
-    checks="No fee for correction; an access fee no more than the direct cost.",
+    checks=N_("No fee for correction; an access fee no more than the direct cost."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(
@@ -286,7 +343,8 @@ register_not_applicable(
     title=N_("Correction request not handled in 40 days"),
     basis="s23, s25",
     severity="high",
-    checks="Each correction request is corrected or refused in writing with reasons within "
-    "40 days.",
+    checks=N_(
+        "Each correction request is corrected or refused in writing with reasons within 40 days."
+    ),
     reason=_NO_CORRECTIONS,
 )

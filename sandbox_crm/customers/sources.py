@@ -11,7 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.consent import current_status_expression
 from sandbox_crm.hk_provider import DISTRICTS
-from sandbox_crm.i18n import N_
+from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import (
     Branch,
     Channel,
@@ -130,11 +130,15 @@ def _home_branch(scope: QueryScope) -> ColumnElement[Any]:
 # --- customers --------------------------------------------------------------------------------
 
 _DM_CHANNEL_LABELS = {
-    Channel.EMAIL: "email",
-    Channel.SMS: "SMS",
-    Channel.PHONE: "phone calls",
-    Channel.POST: "post",
+    Channel.EMAIL: N_("email"),
+    Channel.SMS: N_("SMS"),
+    Channel.PHONE: N_("phone calls"),
+    Channel.POST: N_("post"),
 }
+_DM_DESCRIPTION = N_(
+    "Current direct-marketing consent for %(channel)s: the latest consent record's status, or"
+    " not_asked if there is none."
+)
 # The labels the direct-marketing fields are given below, marked so that pages translate them.
 _DM_FIELD_LABELS = (
     N_("Direct marketing by email"),
@@ -155,7 +159,7 @@ CUSTOMER_FIELDS = index_fields(
         "str",
         P,
         _primary_contact(ContactKind.EMAIL, ContactPoint.value),
-        description="The customer's primary email address (first email if none is primary).",
+        description=N_("The customer's primary email address (first email if none is primary)."),
     ),
     Field(
         "email_invalid",
@@ -163,7 +167,9 @@ CUSTOMER_FIELDS = index_fields(
         "bool",
         INT,
         _primary_contact(ContactKind.EMAIL, ContactPoint.is_invalid),
-        description="Whether that email address is flagged invalid; empty if there is no email.",
+        description=N_(
+            "Whether that email address is flagged invalid; empty if there is no email."
+        ),
     ),
     Field(
         "mobile",
@@ -171,7 +177,7 @@ CUSTOMER_FIELDS = index_fields(
         "str",
         P,
         _primary_contact(ContactKind.MOBILE, ContactPoint.value),
-        description="The customer's primary mobile number.",
+        description=N_("The customer's primary mobile number."),
     ),
     Field(
         "mobile_invalid",
@@ -179,7 +185,7 @@ CUSTOMER_FIELDS = index_fields(
         "bool",
         INT,
         _primary_contact(ContactKind.MOBILE, ContactPoint.is_invalid),
-        description="Whether that mobile number is flagged invalid; empty if there is none.",
+        description=N_("Whether that mobile number is flagged invalid; empty if there is none."),
     ),
     Field(
         "address",
@@ -187,7 +193,7 @@ CUSTOMER_FIELDS = index_fields(
         "str",
         P,
         _primary_contact(ContactKind.ADDRESS, ContactPoint.value),
-        description="The customer's primary postal address.",
+        description=N_("The customer's primary postal address."),
     ),
     column_field("district", "District", "enum", INT, Customer.district, choices=tuple(DISTRICTS)),
     column_field("region", "Region", "enum", INT, Customer.region, choices=enum_values(Region)),
@@ -205,7 +211,7 @@ CUSTOMER_FIELDS = index_fields(
         "str",
         P,
         Customer.notes,
-        description="Free-text notes by staff (may contain personal data).",
+        description=N_("Free-text notes by staff (may contain personal data)."),
     ),
     column_field(
         "preferred_language",
@@ -230,7 +236,7 @@ CUSTOMER_FIELDS = index_fields(
         "int",
         INT,
         _spend_12m,
-        description="Total of paid, shipped and completed orders in the 365 days up to today.",
+        description=N_("Total of paid, shipped and completed orders in the 365 days up to today."),
         nullable=False,
     ),
     Field(
@@ -239,7 +245,7 @@ CUSTOMER_FIELDS = index_fields(
         "int",
         INT,
         _orders_12m,
-        description="Number of paid, shipped and completed orders in the 365 days up to today.",
+        description=N_("Number of paid, shipped and completed orders in the 365 days up to today."),
         nullable=False,
     ),
     Field(
@@ -248,7 +254,7 @@ CUSTOMER_FIELDS = index_fields(
         "date",
         INT,
         _last_order_date,
-        description="Date of the latest paid, shipped or completed order.",
+        description=N_("Date of the latest paid, shipped or completed order."),
     ),
     *(
         Field(
@@ -258,10 +264,7 @@ CUSTOMER_FIELDS = index_fields(
             INT,
             _dm_status(channel),
             choices=CONSENT_CHOICES,
-            description=(
-                f"Current direct-marketing consent for {label}: the latest consent record's "
-                "status, or not_asked if there is none."
-            ),
+            description=Message(_DM_DESCRIPTION, channel=Message(label)),
             nullable=False,
         )
         for channel, label in _DM_CHANNEL_LABELS.items()

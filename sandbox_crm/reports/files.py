@@ -3,7 +3,8 @@
 A report's columns are field codes (``tier``, ``consent_status``); a file someone opens in a
 spreadsheet shows the fields' labels instead ("Tier", "Consent status") unless they ask for the
 codes, and choice values read as words ("Gold", "No objection"). ``field_label`` and
-``value_label`` are the one place a label is looked up, so a translation can hook in there.
+``value_label`` are the one place a label is looked up: both are in the language of the person
+exporting (the request's, through the CRM's translation; English outside a request).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Literal
 
+from sandbox_crm.i18n import N_
 from sandbox_crm.sources import Field, Source
 
 HeaderStyle = Literal["labels", "codes"]
@@ -34,19 +36,27 @@ _VALUE_WORDS: dict[str, str] = {
 }
 
 
+def _in_language(text: str) -> str:
+    """``text`` in the reader's language when it is a marked label (the CRM's translation)."""
+    from sandbox_crm.web.i18n import translated
+
+    return translated(text)
+
+
 def field_label(field: Field) -> str:
-    """The header a person reads for a field (its label as the CRM shows it)."""
-    return field.label
+    """The header a person reads for a field (its label as the CRM shows it, translated)."""
+    return _in_language(field.label)
 
 
 def value_label(field: Field, value: Any) -> Any:
-    """A choice value as words (``no_objection`` -> ``No objection``); other values unchanged."""
+    """A choice value as words (``no_objection`` -> ``No objection``), translated where the
+    words are marked (tiers, statuses); other values unchanged."""
     if not field.choices or not isinstance(value, str) or value not in field.choices:
         return value
     if value in _VALUE_WORDS:
-        return _VALUE_WORDS[value]
+        return _in_language(_VALUE_WORDS[value])
     words = value.replace("_", " ")
-    return words[:1].upper() + words[1:]
+    return _in_language(words[:1].upper() + words[1:])
 
 
 def _field(source: Source | None, name: str) -> Field | None:
@@ -127,7 +137,7 @@ def render_xlsx(source: Source | None, columns: Sequence[str], table_csv: str) -
 
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = "Report"
+    sheet.title = _in_language(N_("Report"))
     fields = [_field(source, name) for name in columns]
     records = list(csv.reader(io.StringIO(table_csv)))
     for row_index, record in enumerate(records, start=1):

@@ -148,7 +148,7 @@ def _describe(report: ReportDefinition) -> str:
         return translate("All %(source)s", source=name if source is None else name.lower())
     if validate_condition(report.source, report.filters):
         return translate("%(source)s (the saved filter no longer fits this source)", source=name)
-    condition = describe_condition(report.source, report.filters)
+    condition = crm_translated(describe_condition(report.source, report.filters))
     return translate("%(source)s where %(condition)s", source=name, condition=condition)
 
 
@@ -357,7 +357,10 @@ def _report_page(
     share_form.department.choices = options((d.code, d.name) for d in departments)
     export_form = export_form or ExportForm()
     export_form.for_department.choices = options(
-        [("", "— not for another department —"), *((d.code, d.name) for d in departments)]
+        [
+            ("", translate("— not for another department —")),
+            *((d.code, d.name) for d in departments),
+        ]
     )
     source = SOURCES.find(report.source)
     runs = session.scalars(

@@ -136,8 +136,8 @@ class MessageForm(FlaskForm):
         L_("Kind"),
         choices=options(
             [
-                (MessageKind.SERVICE.value, "Service (about an order, account or request)"),
-                (MessageKind.PROMOTIONAL.value, "Promotional (direct marketing)"),
+                (MessageKind.SERVICE.value, L_("Service (about an order, account or request)")),
+                (MessageKind.PROMOTIONAL.value, L_("Promotional (direct marketing)")),
             ]
         ),
         validate_choice=False,
@@ -201,7 +201,7 @@ class ExportForm(FlaskForm):
     )
     destination = SelectField(
         L_("Where the file goes"),
-        choices=options(DESTINATION_LABELS.items()),
+        choices=options((code, L_(text)) for code, text in DESTINATION_LABELS.items()),
         validate_choice=False,
     )
     for_department = SelectField(L_("For department"), validate_choice=False)

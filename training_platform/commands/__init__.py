@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "training_platform.commands.demo",
     "training_platform.commands.definitions",
     "training_platform.commands.sandboxes",
+    "training_platform.commands.users",
 ]
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import click
 from flask import Flask
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from training_platform import cohorts_service
 from training_platform.accounts import (
     create_centre,
     create_user,
@@ -16,10 +18,20 @@ from training_platform.accounts import (
     get_user_by_email,
 )
 from training_platform.db import get_engine, get_session
-from training_platform.models import Role
+from training_platform.models import (
+    AssessmentWindow,
+    Centre,
+    Cohort,
+    CohortMember,
+    Role,
+    User,
+    utcnow,
+)
 
 DEMO_CENTRE_SLUG = "harbour"
 DEMO_CENTRE_NAME = "Harbour Skills Training Centre"
+DEMO_COHORT = "Demo cohort"
+DEMO_WINDOW_DAYS = 90
 DEMO_PASSWORD = "practicum-demo"  # noqa: S105 (published in the README on purpose)
 DEMO_ACCOUNTS = [
     (Role.TRAINEE, "trainee@demo.practicum.hk", "Chan Tai Man"),
@@ -49,7 +61,41 @@ def seed_demo_accounts(session: Session) -> list[tuple[Role, str, bool]]:
             user.set_password(DEMO_PASSWORD)
         seeded.append((role, email, False))
     session.flush()
+    seed_demo_cohort(session, centre)
     return seeded
+
+
+def seed_demo_cohort(session: Session, centre: Centre) -> Cohort:
+    """Ensure the demo cohort holds the demo trainee and assessor, with an open window for each
+    published assessment-mode scenario (none ship today; a centre's own would get one)."""
+    cohort = session.scalars(
+        select(Cohort).where(Cohort.centre_id == centre.id, Cohort.name == DEMO_COHORT)
+    ).one_or_none()
+    if cohort is None:
+        cohort = Cohort(centre_id=centre.id, name=DEMO_COHORT)
+        session.add(cohort)
+        session.flush()
+    cohort.archived = False
+    demo = [email for role, email, _name in DEMO_ACCOUNTS if role != Role.CENTRE_ADMIN]
+    inside = set(
+        session.scalars(select(CohortMember.user_id).where(CohortMember.cohort_id == cohort.id))
+    )
+    for user in session.scalars(select(User).where(User.email.in_(demo))):
+        if user.id not in inside:
+            session.add(CohortMember(cohort_id=cohort.id, user_id=user.id))
+    now = utcnow()
+    for key, _title in cohorts_service.assessment_scenarios(session, centre.id):
+        window = session.scalars(
+            select(AssessmentWindow).where(
+                AssessmentWindow.cohort_id == cohort.id, AssessmentWindow.scenario_key == key
+            )
+        ).first()
+        if window is None:
+            window = AssessmentWindow(cohort_id=cohort.id, scenario_key=key, opens_at=now)
+            session.add(window)
+        window.closes_at = max(window.closes_at or now, now + timedelta(days=DEMO_WINDOW_DAYS))
+    session.flush()
+    return cohort
 
 
 def register(app: Flask) -> None:
@@ -67,6 +113,7 @@ def register(app: Flask) -> None:
         session.commit()
 
         click.echo(f"Demo centre: {DEMO_CENTRE_NAME} ({DEMO_CENTRE_SLUG})")
+        click.echo(f"Demo cohort: {DEMO_COHORT} (the demo trainee and assessor)")
         click.echo("")
         rows = [("Role", "Email", "Password", "")] + [
             (role.label, email, DEMO_PASSWORD, "created" if created else "already there")

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select
 from training_platform import definitions_store, regrade_service, sandboxes
 from training_platform.db import get_engine, get_session
 from training_platform.models import DefinitionKind, DefinitionVersion
-from training_platform.retention_service import purge_store
+from training_platform.retention_service import apply_retention_policies, purge_store
 
 
 def _require_tables() -> None:
@@ -76,19 +76,41 @@ def register(app: Flask) -> None:
     def purge_command(days: int | None, dry_run: bool) -> None:
         """Delete frozen sandboxes past retention and templates that no attempt refers to.
 
-        Templates of the current scenarios' pools are kept, as is every template an attempt was
-        cloned from, so grading and regrading always find their baseline.
+        First each centre's retention policy: sandboxes and evidence (answers, deliverables)
+        of attempts decided longer ago than the centre keeps them; grading records and
+        decisions stay. Then the platform-wide limit. Templates of the current scenarios'
+        pools are kept, as is every template an attempt was cloned from, so grading and
+        regrading always find their baseline.
         """
         _require_tables()
+        session = get_session()
+        verb = "would delete" if dry_run else "deleted"
+        retention = apply_retention_policies(session, sandboxes.get_store(), dry_run=dry_run)
+        for centre in retention.centres:
+            for key in centre.sandboxes:
+                click.echo(f"{verb} sandbox {key} (centre {centre.centre_slug} policy)")
+            for attempt_id in centre.evidence:
+                click.echo(
+                    f"{'would remove' if dry_run else 'removed'} the evidence of attempt "
+                    f"#{attempt_id} (centre {centre.centre_slug} policy)"
+                )
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+        click.echo(
+            f"{'Dry run: ' if dry_run else ''}centre policies: {retention.sandbox_count} "
+            f"sandbox(es) and the evidence of {retention.evidence_count} attempt(s) "
+            f"{'would go' if dry_run else 'removed'}; grading records and decisions kept."
+        )
         days = sandboxes.retention_days() if days is None else days
         report = purge_store(
-            get_session(),
+            session,
             sandboxes.get_store(),
             older_than=timedelta(days=days),
             cap=sandboxes.variant_cap(),
             dry_run=dry_run,
         )
-        verb = "would delete" if dry_run else "deleted"
         for key in report.sandboxes:
             click.echo(f"{verb} sandbox {key}")
         for key in report.templates:

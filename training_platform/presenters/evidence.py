@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from graders.definitions import MultipleChoiceItem, SingleChoiceItem, Unit
 from graders.results import GradingResult
 from sandbox_crm.areas import record_pages
+from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxStore
 from training_platform.attempts_service import variant_label
 from training_platform.definitions_store import scenario_of, unit_of
+from training_platform.i18n import translated
 from training_platform.models import Attempt, Decision
 from training_platform.results_service import (
     automatic_result,
@@ -67,9 +69,97 @@ class EvidenceRow:
     more: int = 0
 
 
+# Evidence keys the built-in checks use, as the evidence table names them (marked so that they
+# are translated); other keys show as written, spaced and capitalised.
+EVIDENCE_LABELS = (
+    N_("Added"),
+    N_("Added count"),
+    N_("After"),
+    N_("As of"),
+    N_("Attempt events"),
+    N_("Bad exports"),
+    N_("Can export"),
+    N_("Change"),
+    N_("Changed"),
+    N_("Changed count"),
+    N_("Changes"),
+    N_("Columns"),
+    N_("Constraints"),
+    N_("Customer count"),
+    N_("Customer id"),
+    N_("Deleted"),
+    N_("Deleted count"),
+    N_("Department"),
+    N_("Deliverable"),
+    N_("Destination"),
+    N_("Either way count"),
+    N_("Either way included"),
+    N_("Encrypted"),
+    N_("Error"),
+    N_("Event id"),
+    N_("Event ids"),
+    N_("Expected"),
+    N_("Expected count"),
+    N_("Expected source"),
+    N_("Export allowed"),
+    N_("Export count"),
+    N_("Export id"),
+    N_("Exports"),
+    N_("Extra"),
+    N_("First after event id"),
+    N_("First event id"),
+    N_("For department"),
+    N_("Forbidden present"),
+    N_("Found"),
+    N_("Found count"),
+    N_("Found source"),
+    N_("Id"),
+    N_("Judged on"),
+    N_("Listed at most"),
+    N_("Matched"),
+    N_("Member no"),
+    N_("Met"),
+    N_("Missing"),
+    N_("Missing count"),
+    N_("Missing required"),
+    N_("Mode"),
+    N_("Of this report"),
+    N_("Offending"),
+    N_("Offending count"),
+    N_("Operation"),
+    N_("Operations seen"),
+    N_("Ordered"),
+    N_("Personal data"),
+    N_("Problems"),
+    N_("Purpose"),
+    N_("Reason"),
+    N_("Report id"),
+    N_("Report rows"),
+    N_("Requested count"),
+    N_("Required"),
+    N_("Right exports"),
+    N_("Row count"),
+    N_("Shared with"),
+    N_("Source"),
+    N_("Step"),
+    N_("Steps"),
+    N_("Table"),
+    N_("Tables"),
+    N_("Too sensitive"),
+    N_("Unexpected"),
+    N_("Unexpected count"),
+    N_("Unknown departments"),
+    N_("Unrequested count"),
+    N_("Violating event ids"),
+    N_("Where"),
+    N_("Wrong export right"),
+)
+
+
 def _label(key: str) -> str:
+    """An evidence key as a label, in the reader's language when it is one of EVIDENCE_LABELS."""
     text = key.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    return translated(text[:1].upper() + text[1:])
 
 
 def _list_text(values: Sequence[Any]) -> str:
