@@ -117,7 +117,8 @@ def recipients_match(ctx: GradingContext, params: RecipientsMatchParams) -> Outc
     elif missing:
         note = N_("Customers the request covers did not receive the campaign.")
     score = len(expected & reached) / len(union) if union else 1.0
-    return judged(bool(found) and not missing and not unexpected, evidence, score, note)
+    ok = bool(found) and not missing and not unexpected
+    return judged(ok, evidence, score, (note, {}) if note else None)
 
 
 def _unconfirmed(ctx: GradingContext, campaign: Campaign, customers: set[int]) -> set[int]:
@@ -199,4 +200,5 @@ def responses_report(ctx: GradingContext, params: ResponsesReportParams) -> Outc
         note = N_("Recipients who responded to the campaign are missing from the report.")
     if not expected:
         note = N_("The campaign has no responses to analyse yet.")
-    return judged(bool(expected) and not missing and not unexpected, evidence, None, note)
+    ok = bool(expected) and not missing and not unexpected
+    return judged(ok, evidence, None, (note, {}) if note else None)
