@@ -289,9 +289,20 @@ def _report_source(scenario: Scenario, report_ref: Any) -> str | None:
 
 
 def rows_expectations(scenario: Scenario) -> list[RowsExpectation]:
-    """The expectation of every report.rows_match check of a scenario."""
+    """The expectation of every report.rows_match (and campaign.recipients_match) check."""
     found = []
     for check in scenario.checks:
+        if check.check == "campaign.recipients_match":
+            # Whom a campaign must reach is a condition on customers, like a report's rows.
+            found.append(
+                RowsExpectation(
+                    check.id,
+                    "customers",
+                    check.params.get("expect"),
+                    check.params.get("either_way"),
+                )
+            )
+            continue
         if check.check != "report.rows_match":
             continue
         expect = check.params.get("expect") or {}

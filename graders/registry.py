@@ -55,6 +55,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.checks.export",
     "graders.checks.state",
     "graders.checks.record",
+    "graders.checks.campaign",
     "graders.pdpo.direct_marketing",
     "graders.pdpo.collection",
     "graders.pdpo.security",

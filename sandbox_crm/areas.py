@@ -43,6 +43,8 @@ ENABLED_AREAS: tuple[str, ...] = (
     "messages",
     "reports",
     "reviews",
+    "jewellery",
+    "campaigns",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 

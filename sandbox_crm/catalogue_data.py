@@ -539,3 +539,45 @@ CAMPAIGNS: dict[str, tuple[tuple[str, str, str, int, tuple[str, ...], int], ...]
         ),
     ),
 }
+
+# --- the jewellery profile's own reference data (the jewellery area) --------------------------
+
+# Branches a Hong Kong jewellery chain runs away from its head office network: they connect
+# remotely and reach the CRM only from their allow-listed addresses.
+# (code, name, district, region, allow-list)
+JEWELLERY_REMOTE_BRANCHES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("MAC", "Macau Senado Square Shop", "Macau", "Macau", "202.175.8.0/29"),
+    ("LWU", "Lo Wu Border Shop", "North", "New Territories", "203.198.64.16/29"),
+)
+
+# Services offered at the counter: (code, name, kind, price in HK$, whether the customer's
+# identity document is checked: only a valuation certificate for insurance names its owner).
+JEWELLERY_SERVICES: tuple[tuple[str, str, str, int, bool], ...] = (
+    ("SRV-REP", "Repair (clasp, chain, setting)", "repair", 380, False),
+    ("SRV-RSZ", "Ring resizing", "resizing", 480, False),
+    ("SRV-CLN", "Ultrasonic cleaning and polishing", "cleaning", 0, False),
+    ("SRV-VAL", "Valuation certificate for insurance", "valuation", 1200, True),
+    ("SRV-ENG", "Engraving", "engraving", 280, False),
+    ("SRV-WAR", "Extended warranty, two years", "warranty", 880, False),
+    ("SRV-CUS", "Custom design consultation", "custom", 0, False),
+)
+
+# The day's gold price (HK$ per tael of 999.9 gold) starts near this and drifts; one tael is
+# 37.429 grams.
+GOLD_PRICE_START_HKD_PER_TAEL = 24_500
+GRAMS_PER_TAEL = 37.429
+
+# Age bands members choose on the jewellery membership form (voluntary).
+AGE_BANDS: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+
+# When jewellery sells, by month (1-12) and category: Lunar New Year gold (Jan-Feb),
+# Valentine's Day (Feb), Mother's Day pearls (May), wedding seasons (Mar-May, Sep-Dec) and
+# Christmas diamonds (Dec). (month, day range, categories, label)
+JEWELLERY_SEASONS: tuple[tuple[int, tuple[int, int], tuple[str, ...], str], ...] = (
+    (1, (10, 31), ("Gold", "Jade"), "Lunar New Year"),
+    (2, (1, 14), ("Rings", "Necklaces", "Earrings"), "Valentine's Day"),
+    (4, (1, 30), ("Rings", "Gold"), "Spring wedding season"),
+    (5, (1, 12), ("Pearls", "Jade"), "Mother's Day"),
+    (10, (1, 31), ("Rings", "Gold"), "Autumn wedding season"),
+    (12, (1, 24), ("Rings", "Earrings", "Watches", "Necklaces"), "Christmas"),
+)

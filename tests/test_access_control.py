@@ -103,6 +103,9 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM report list", "GET", f"{crm}/reports", {}, READ),
         ("CRM report page", "GET", f"{crm}/reports/{ids.report}", {}, READ),
         ("CRM export download", "GET", f"{crm}/exports/{ids.export}/download", {}, READ),
+        ("CRM campaign list", "GET", f"{crm}/campaigns", {}, READ),
+        ("CRM campaign page", "GET", f"{crm}/campaigns/1", {}, READ),
+        ("CRM campaign form", "GET", f"{crm}/campaigns/new", {}, READ),
         (
             "answers POST",
             "POST",
@@ -119,6 +122,13 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
             "POST",
             f"/attempts/{ids.working}/crm/reports/{ids.report}/runs",
             {},
+            CRM_CHANGE,
+        ),
+        (
+            "CRM plan campaign POST",
+            "POST",
+            f"/attempts/{ids.working}/crm/campaigns/new",
+            {"name": "Spring", "channel": "email", "marketing_class": "offers"},
             CRM_CHANGE,
         ),
     ]
@@ -166,6 +176,7 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     # The same ids in their own sandbox: no such report or export was ever made there.
     assert client.get(f"{own_crm}/reports/{ids.report}").status_code == 404
     assert client.get(f"{own_crm}/exports/{ids.export}/download").status_code == 404
+    assert client.get(f"{own_crm}/campaigns/999999").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from sandbox_crm.campaigns.models import CampaignPlan
 from sandbox_crm.clock import start_clock
 from sandbox_crm.models import (
     AuditEvent,
@@ -265,6 +266,24 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
         "for_department": "marketing",
         "encrypted": True,
     },
+    "create_campaign": lambda c: {
+        "name": "Bridal autumn",
+        "channel": "email",
+        "marketing_class": "jewellery and watch offers",
+        "budget_hkd": 8000,
+        "audience_rule": {"field": "tier", "op": "in", "value": ["gold", "platinum"]},
+        "exclusions": ["M00000003"],
+    },
+    "update_campaign": lambda c: {"campaign_id": 1, "budget_hkd": 900},
+    "build_audience": lambda c: {"campaign_id": 1},
+    "screen_campaign": lambda c: {"campaign_name": "Spring sale"},
+    "send_campaign": lambda c: {
+        "campaign_id": 1,
+        "subject": "Spring sale",
+        "body": "New season pieces in store. Unsubscribe free at any time.",
+        "has_opt_out_notice": True,
+    },
+    "collect_campaign_results": lambda c: {"campaign_id": 1},
 }
 
 # Bad arguments for each registered operation: each must raise OperationError, change nothing.
@@ -334,13 +353,63 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {**VALID_ARGS["export_report"](c), "headers": "both"},
         lambda c: {**VALID_ARGS["export_report"](c), "encrypted": "yes please"},
     ],
+    "create_campaign": [
+        lambda c: {**VALID_ARGS["create_campaign"](c), "name": ""},
+        lambda c: {**VALID_ARGS["create_campaign"](c), "channel": "fax"},
+        lambda c: {**VALID_ARGS["create_campaign"](c), "budget_hkd": -5},
+        lambda c: {
+            **VALID_ARGS["create_campaign"](c),
+            "audience_rule": {"field": "salary", "op": "eq", "value": 1},
+        },
+        lambda c: {**VALID_ARGS["create_campaign"](c), "exclusions": ["M99999999"]},
+    ],
+    "update_campaign": [
+        lambda c: {"campaign_id": 999, "budget_hkd": 900},
+        lambda c: {"campaign_id": 1, "name": "Spring sale"},
+        lambda c: {"campaign_id": 1, "budget_hkd": -1},
+        lambda c: {"campaign_name": "Winter sale", "budget_hkd": 900},
+    ],
+    "build_audience": [
+        lambda c: {"campaign_id": 999},
+        lambda c: {"campaign_id": 1, "campaign_name": "Spring sale"},
+    ],
+    "screen_campaign": [lambda c: {"campaign_id": 999}, lambda c: {"campaign_name": "Winter"}],
+    "send_campaign": [
+        lambda c: {**VALID_ARGS["send_campaign"](c), "campaign_id": 999},
+        lambda c: {**VALID_ARGS["send_campaign"](c), "body": ""},
+    ],
+    "collect_campaign_results": [lambda c: {"campaign_id": 999}, lambda c: {"campaign_id": "1st"}],
 }
 
 READS = {"view_customer"}
 
 
 def prepare(crm: Crm, name: str) -> None:
-    """Set up what an operation's valid arguments need (a share to withdraw)."""
+    """Set up what an operation's valid arguments need (a share to withdraw, a campaign's plan
+    and audience)."""
+    steps = {
+        "build_audience": 1,
+        "screen_campaign": 2,
+        "send_campaign": 2,
+        "collect_campaign_results": 3,
+    }.get(name, 0)
+    if steps:
+        crm.session.add(
+            CampaignPlan(
+                campaign_id=1,
+                budget_hkd=0,
+                consent_purpose="direct_marketing",
+                audience_rule={"field": "tier", "op": "in", "value": ["gold", "platinum"]},
+                exclusions=[],
+            )
+        )
+        crm.session.flush()
+    if steps >= 2:
+        apply_operation(crm.session, crm.marketer, "build_audience", {"campaign_id": 1})
+    if steps >= 3:
+        apply_operation(
+            crm.session, crm.marketer, "send_campaign", VALID_ARGS["send_campaign"](crm)
+        )
     if name == "unshare_report":
         crm.session.add(
             ReportShare(report=crm.report, department_id=3, granted_at=datetime(2026, 3, 2))

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from graders.context import GradingContext
+from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
 from graders.registry import rule
 from graders.results import counted, listing
@@ -27,6 +27,8 @@ from graders.results import message as marked
 from sandbox_crm.consent import consent_order, current_consent
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
+    Campaign,
+    CollectionNotice,
     ConsentMethod,
     ConsentPurpose,
     ConsentRecord,
@@ -477,45 +479,6 @@ def dm_08(ctx: GradingContext) -> RuleOutcome:
 
 
 register_not_applicable(
-    "DM-02",
-    title=N_("Consent without a proper direct-marketing notice"),
-    basis="s35C",
-    severity="critical",
-    checks=N_(
-        "The consent relied on refers to a notice stating intent, data kinds, specific "
-        "marketing classes and a free reply channel."
-    ),
-    reason=N_(
-        "Not graded yet: the notices that consents refer to are generated company set-up "
-        "that no operation changes, and the grader does not yet compare them with s35C."
-    ),
-)
-register_not_applicable(
-    "DM-03",
-    title=N_("Marketing outside the consented data kinds or classes"),
-    basis="s35E",
-    severity="critical",
-    checks=N_("The channel's data kind and the campaign's marketing class are within the consent."),
-    reason=N_(
-        "Messages sent by staff carry no marketing class (only campaigns do) and the sandbox "
-        "has no campaign-sending operation, so a message's class cannot be compared with a consent."
-    ),
-)
-register_not_applicable(
-    "DM-07",
-    title=N_("Audience not screened against opt-outs"),
-    basis="s35G; Ricacorp 2021",
-    severity="critical",
-    checks=N_(
-        "Every campaign audience and manual marketing call is screened against the current "
-        "opt-out list at send time."
-    ),
-    reason=N_(
-        "The sandbox has no campaign-sending operation; messages staff send one by one are "
-        "judged against opt-outs by DM-06."
-    ),
-)
-register_not_applicable(
     "DM-09",
     title=N_("Data provided to another company for its marketing"),
     basis="s35J, s35K",
@@ -547,3 +510,253 @@ register_not_applicable(
         "The sandbox does not record marketing vendors, their contracts or what they receive."
     ),
 )
+
+
+# --- campaigns --------------------------------------------------------------------------------
+
+CHANNEL_DATA_KINDS = {"email": "email", "sms": "mobile", "phone": "mobile", "post": "address"}
+"""The kind of personal data a channel uses, as a notice's direct-marketing data kinds name it."""
+
+WITHDRAWN = ConsentStatus.WITHDRAWN.value
+
+
+def _same(text: str) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+@rule(
+    "DM-03",
+    title=N_("Marketing outside the consented data kinds or classes"),
+    basis="s35E",
+    severity="critical",
+)
+def dm_03(ctx: GradingContext) -> RuleOutcome:
+    """A campaign's marketing class and its channel's data kind are within the consent relied on.
+
+    The consent's notice says which classes of goods and services, and which kinds of data, the
+    customer agreed to; a message sent for a campaign of another class, or on a channel whose
+    data the notice does not name, is outside the consent. A consent with no notice is DM-02's.
+    """
+    log = _log(ctx)
+    sent = [s for s in log.promotional() if s.message.campaign_id is not None]
+    campaigns = {
+        c.id: c
+        for c in ctx.final.scalars(
+            select(Campaign).where(Campaign.id.in_({s.message.campaign_id for s in sent}))
+        )
+    }
+    notices: dict[int, CollectionNotice | None] = {}
+    breaches = []
+    for item in sent:
+        consents = log.relied_on(item)
+        if not consents:
+            continue  # DM-01's finding
+        notice_id = ctx.final.scalar(
+            select(ConsentRecord.notice_id).where(ConsentRecord.id == consents[0].id)
+        )
+        if notice_id is None:
+            continue
+        if notice_id not in notices:
+            notices[notice_id] = ctx.final.get(CollectionNotice, notice_id)
+        notice = notices[notice_id]
+        campaign = campaigns.get(item.message.campaign_id)
+        if notice is None or campaign is None:
+            continue
+        classes = {_same(c) for c in notice.dm_marketing_classes or ()}
+        kinds = {_same(k) for k in notice.dm_data_kinds or ()}
+        kind = CHANNEL_DATA_KINDS.get(item.message.channel, item.message.channel)
+        if _same(campaign.marketing_class) not in classes:
+            breaches.append(
+                breach(
+                    N_(
+                        "Promotional message #%(message)s to %(who)s markets %(marketing_class)s, "
+                        "a class of goods or services the customer's consent (notice "
+                        "%(notice)s) does not cover."
+                    ),
+                    {
+                        "message": item.message.id,
+                        "who": log.who(item),
+                        "marketing_class": campaign.marketing_class,
+                        "notice": notice.version,
+                    },
+                    item.event_ids,
+                    log.records(item, consents[0]),
+                )
+            )
+        elif kind not in kinds:
+            breaches.append(
+                breach(
+                    N_(
+                        "Promotional message #%(message)s to %(who)s uses the customer's "
+                        "%(kind)s, a kind of data the consent (notice %(notice)s) does not cover."
+                    ),
+                    {
+                        "message": item.message.id,
+                        "who": log.who(item),
+                        "kind": kind,
+                        "notice": notice.version,
+                    },
+                    item.event_ids,
+                    log.records(item, consents[0]),
+                )
+            )
+    scope = counted(
+        len(sent),
+        N_("%(count)d campaign message sent in the attempt"),
+        N_("%(count)d campaign messages sent in the attempt"),
+    )
+    return judged(breaches, scope=scope)
+
+
+def _receives_opt_out(event: EventRecord) -> bool:
+    """Whether an event brought an opt-out into the CRM (a withdrawal, or replies to a campaign)."""
+    if event.operation == "consent.record":
+        return event.detail("status") == WITHDRAWN
+    if event.operation == "campaign.results":
+        return bool(event.detail("opted_out"))
+    return False
+
+
+@rule(
+    "DM-07",
+    title=N_("Audience not screened against opt-outs"),
+    basis="s35G; Ricacorp 2021",
+    severity="critical",
+)
+def dm_07(ctx: GradingContext) -> RuleOutcome:
+    """Every campaign is screened against the opt-out list after its audience was last built,
+    and no opt-out reached the CRM between that screening and the send."""
+    sends = ctx.events_of("campaign.send")
+    breaches = []
+    for send in sends:
+        campaign_id = send.entity_id
+        earlier = [e for e in ctx.events if e.id < send.id]
+        about = [e for e in earlier if e.entity_type == "campaign" and e.entity_id == campaign_id]
+        builds = [e.id for e in about if e.operation == "campaign.build_audience"]
+        screens = [
+            e.id
+            for e in about
+            if e.operation == "campaign.screen" and e.id > max(builds, default=0)
+        ]
+        name = ctx.final.scalar(select(Campaign.name).where(Campaign.id == campaign_id)) or ""
+        values = {"campaign": name, "count": len(send.detail("messages") or ())}
+        if not screens:
+            breaches.append(
+                breach(
+                    N_(
+                        "Campaign %(campaign)r went to %(count)s customers without screening its "
+                        "audience against the opt-out list since the audience was built."
+                    ),
+                    values,
+                    (send.id,),
+                    (("campaign", campaign_id),),
+                )
+            )
+            continue
+        late = [e.id for e in earlier if e.id > screens[-1] and _receives_opt_out(e)]
+        if late:
+            breaches.append(
+                breach(
+                    N_(
+                        "Campaign %(campaign)r went to %(count)s customers on a screening made "
+                        "before an opt-out was received; it was not screened again at the send."
+                    ),
+                    values,
+                    (screens[-1], *late, send.id),
+                    (("campaign", campaign_id),),
+                )
+            )
+    scope = counted(
+        len(sends),
+        N_("%(count)d campaign send in the attempt"),
+        N_("%(count)d campaign sends in the attempt"),
+    )
+    return judged(breaches, scope=scope)
+
+
+# --- the notice a consent refers to -----------------------------------------------------------
+
+_NOTICE_GAPS = (
+    (
+        "dm_intent_stated",
+        N_(
+            "Promotional message #%(message)s to %(who)s relies on a consent given under notice "
+            "%(notice)s, which does not say that the data will be used for direct marketing."
+        ),
+    ),
+    (
+        "dm_data_kinds",
+        N_(
+            "Promotional message #%(message)s to %(who)s relies on a consent given under notice "
+            "%(notice)s, which does not name the kinds of personal data to be used."
+        ),
+    ),
+    (
+        "dm_marketing_classes",
+        N_(
+            "Promotional message #%(message)s to %(who)s relies on a consent given under notice "
+            "%(notice)s, which does not name the classes of goods or services to be marketed."
+        ),
+    ),
+    (
+        "dm_reply_channel",
+        N_(
+            "Promotional message #%(message)s to %(who)s relies on a consent given under notice "
+            "%(notice)s, which gives no channel to reply free of charge."
+        ),
+    ),
+)
+"""What s35C requires a direct-marketing notice to state, and the finding when it does not."""
+
+
+def notice_gaps(notice: CollectionNotice) -> list[str]:
+    """The findings' templates for what a notice fails to state under s35C (empty if none)."""
+    return [template for attribute, template in _NOTICE_GAPS if not getattr(notice, attribute)]
+
+
+@rule(
+    "DM-02",
+    title=N_("Consent without a proper direct-marketing notice"),
+    basis="s35C",
+    severity="critical",
+)
+def dm_02(ctx: GradingContext) -> RuleOutcome:
+    """The consent a promotional message relies on refers to a notice that states the intent,
+    the kinds of data, the classes of marketing subjects and a free reply channel (s35C)."""
+    log = _log(ctx)
+    notices: dict[int, CollectionNotice | None] = {}
+    breaches = []
+    for item in log.promotional():
+        consents = log.relied_on(item)
+        if not consents:
+            continue  # DM-01's finding
+        notice_id = ctx.final.scalar(
+            select(ConsentRecord.notice_id).where(ConsentRecord.id == consents[0].id)
+        )
+        if notice_id is not None and notice_id not in notices:
+            notices[notice_id] = ctx.final.get(CollectionNotice, notice_id)
+        notice = notices.get(notice_id) if notice_id is not None else None
+        values = {"message": item.message.id, "who": log.who(item)}
+        if notice is None:
+            breaches.append(
+                breach(
+                    N_(
+                        "Promotional message #%(message)s to %(who)s relies on a consent that "
+                        "refers to no direct-marketing notice."
+                    ),
+                    values,
+                    item.event_ids,
+                    log.records(item, consents[0]),
+                )
+            )
+            continue
+        for template in notice_gaps(notice):
+            breaches.append(
+                breach(
+                    template,
+                    {**values, "notice": notice.version},
+                    item.event_ids,
+                    log.records(item, consents[0]),
+                )
+            )
+    return judged(breaches, scope=_scope(log.promotional(), "promotional"))

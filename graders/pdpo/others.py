@@ -7,7 +7,8 @@ than a silent pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import select
 
@@ -24,6 +25,22 @@ EXPORTED_CONTACT_COLUMNS = {"email": "email", "mobile": "mobile", "address": "ad
 
 _NO_REQUESTS = N_("The sandbox does not yet record data access requests.")
 _NO_CORRECTIONS = N_("The sandbox does not yet record data correction requests.")
+
+
+class _CampaignSend:
+    """One message of a campaign's send, read like a message.send event."""
+
+    def __init__(self, event: EventRecord, item: Mapping[str, Any]) -> None:
+        self.id = event.id
+        self.entity_id = item.get("message_id")
+        self._item = item
+        self._event = event
+
+    def detail(self, key: str, default: Any = None) -> Any:
+        """The message's own detail, else the send's (its channel)."""
+        if key in self._item:
+            return self._item[key]
+        return self._event.detail(key, default)
 
 
 @rule(
@@ -44,6 +61,12 @@ def acc_01(ctx: GradingContext) -> RuleOutcome:
     change of the contact point's value earlier in the attempt.
     """
     sends = ctx.events_of("message.send")
+    # A campaign's send records each message's contact point as send_message does.
+    campaign_sends = [
+        (event, item)
+        for event in ctx.events_of("campaign.send")
+        for item in event.detail("messages") or ()
+    ]
     corrections: dict[int | None, list[int]] = {}
     for event in ctx.events_of("contact_point.update"):
         if event.after is not None and "value" in event.after:
@@ -56,6 +79,13 @@ def acc_01(ctx: GradingContext) -> RuleOutcome:
         if any(fix < send.id for fix in corrections.get(contact_id, ())):
             continue
         flagged.append((send, contact_id))
+    for event, item in campaign_sends:
+        contact_id = item.get("contact_point_id")
+        if item.get("contact_invalid") is not True:
+            continue
+        if any(fix < event.id for fix in corrections.get(contact_id, ())):
+            continue
+        flagged.append((_CampaignSend(event, item), contact_id))
     customer_ids = {send.detail("customer_id") for send, _ in flagged}
     member_no = {
         customer_id: number
@@ -95,7 +125,9 @@ def acc_01(ctx: GradingContext) -> RuleOutcome:
     breaches += _flagged_exports(ctx, exports)
     scope = marked(
         N_("%(messages)s sent in the attempt and %(exports)s made in it"),
-        messages=counted(len(sends), N_("%(count)d message"), N_("%(count)d messages")),
+        messages=counted(
+            len(sends) + len(campaign_sends), N_("%(count)d message"), N_("%(count)d messages")
+        ),
         exports=counted(
             len(exports), N_("%(count)d report export"), N_("%(count)d report exports")
         ),

@@ -1,0 +1,146 @@
+"""The campaign_recipients report source: who each campaign reached, and what came back.
+
+One row per customer in a campaign's audience, with the customer's district, region, tier and
+age band, so that the report builder can show the distribution of recipients and responders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from sandbox_crm import catalogue_data as data
+from sandbox_crm.campaigns.models import CampaignRecipient, RecipientStatus, Response, ScreenReason
+from sandbox_crm.hk_provider import DISTRICTS
+from sandbox_crm.i18n import N_
+from sandbox_crm.jewellery.sources import age_band_of
+from sandbox_crm.models import Campaign, Channel, Customer, Region, Sensitivity, Tier
+from sandbox_crm.sources import (
+    SOURCES,
+    Field,
+    FieldType,
+    Lookup,
+    QueryScope,
+    Source,
+    column_field,
+    enum_values,
+    index_fields,
+)
+
+P, INT = Sensitivity.PERSONAL, Sensitivity.INTERNAL
+
+
+def _of(
+    table_key: InstrumentedAttribute[Any],
+    foreign_key: InstrumentedAttribute[Any],
+    name: str,
+    label: str,
+    type_: FieldType,
+    sensitivity: Sensitivity,
+    column: InstrumentedAttribute[Any],
+    choices: tuple[str, ...] = (),
+) -> Field:
+    """A field that is ``column`` of the one row ``foreign_key`` points at."""
+
+    def build(scope: QueryScope) -> ColumnElement[Any]:
+        return (
+            select(column)
+            .where(table_key == foreign_key)
+            .correlate(CampaignRecipient)
+            .scalar_subquery()
+        )
+
+    nullable = bool(column.property.columns[0].nullable)
+    lookup = Lookup(foreign_key, table_key, column)
+    return Field(name, label, type_, sensitivity, build, choices, nullable=nullable, lookup=lookup)
+
+
+def _age_band(scope: QueryScope) -> ColumnElement[Any]:
+    return age_band_of(CampaignRecipient.customer_id)
+
+
+R = CampaignRecipient
+RECIPIENT_FIELDS = index_fields(
+    column_field("recipient_id", "Recipient ID", "int", INT, R.id),
+    column_field("campaign_id", "Campaign ID", "int", INT, R.campaign_id),
+    _of(Campaign.id, R.campaign_id, "campaign", N_("Campaign"), "str", INT, Campaign.name),
+    _of(
+        Campaign.id,
+        R.campaign_id,
+        "channel",
+        N_("Channel"),
+        "enum",
+        INT,
+        Campaign.channel,
+        enum_values(Channel),
+    ),
+    column_field("status", "Status", "enum", INT, R.status, choices=enum_values(RecipientStatus)),
+    column_field(
+        "reason",
+        "Screened out because",
+        "enum",
+        INT,
+        R.reason,
+        choices=("", *enum_values(ScreenReason)),
+    ),
+    column_field("response", "Response", "enum", INT, R.response, choices=enum_values(Response)),
+    column_field("responded_at", "Responded at", "datetime", INT, R.responded_at),
+    column_field("converted_hkd", "Purchase (HK$)", "int", INT, R.converted_hkd),
+    column_field("customer_id", "Customer ID", "int", INT, R.customer_id),
+    _of(Customer.id, R.customer_id, "member_no", N_("Member no."), "str", P, Customer.member_no),
+    _of(Customer.id, R.customer_id, "name_en", N_("Name (English)"), "str", P, Customer.name_en),
+    _of(
+        Customer.id,
+        R.customer_id,
+        "district",
+        N_("District"),
+        "enum",
+        INT,
+        Customer.district,
+        tuple(DISTRICTS),
+    ),
+    _of(
+        Customer.id,
+        R.customer_id,
+        "region",
+        N_("Region"),
+        "enum",
+        INT,
+        Customer.region,
+        enum_values(Region),
+    ),
+    _of(
+        Customer.id,
+        R.customer_id,
+        "tier",
+        N_("Tier"),
+        "enum",
+        INT,
+        Customer.tier,
+        enum_values(Tier),
+    ),
+    Field(
+        "age_band",
+        "Age band",
+        "enum",
+        P,
+        _age_band,
+        choices=data.AGE_BANDS,
+        description="The age band the member chose on the membership form, if any.",
+    ),
+)
+
+SOURCES.add(
+    "campaign_recipients",
+    Source(
+        name="campaign_recipients",
+        label=N_("Campaign recipients"),
+        model=CampaignRecipient,
+        key_field="recipient_id",
+        fields=RECIPIENT_FIELDS,
+        default_columns=("campaign", "member_no", "district", "tier", "status", "response"),
+    ),
+)
