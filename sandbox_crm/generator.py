@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import importlib.util
 import itertools
 import json
 import random
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm import catalogue_data as data
 from sandbox_crm import plants as plant_registry
-from sandbox_crm.areas import area_versions, load_areas, ordered_stages
+from sandbox_crm.areas import area_versions, enabled_areas, load_areas, ordered_stages
 from sandbox_crm.hk_provider import make_faker
 from sandbox_crm.models import (
     Profile,
@@ -46,6 +47,7 @@ __all__ = [
     "GenerationSummary",
     "PlantSpec",
     "derive_seed",
+    "finish_areas",
     "generate",
 ]
 
@@ -295,6 +297,22 @@ def _insert_chunk(connection: Connection, table: Table, batch: list[dict[str, An
     connection.exec_driver_sql(f"INSERT INTO {name} ({quoted}) VALUES ({marks})", values)  # noqa: S608
 
 
+def finish_areas(session: Session) -> None:
+    """Let each area finish the generated sandbox in SQL, once every row (plants too) is written.
+
+    An area whose ``generation`` module defines ``finish(connection)`` has it called, in area
+    order, on the generation's connection: the place for one set-based pass over the data
+    (filling summary columns or tables, say) instead of work per row.
+    """
+    for area in enabled_areas():
+        name = f"sandbox_crm.{area.name}.generation"
+        if importlib.util.find_spec(name) is None:
+            continue
+        finish = getattr(importlib.import_module(name), "finish", None)
+        if finish is not None:
+            finish(session.connection())
+
+
 def _put_meta(session: Session, values: Mapping[str, str]) -> None:
     session.execute(
         insert(SandboxMeta.__table__), [{"key": k, "value": v} for k, v in values.items()]
@@ -320,6 +338,7 @@ def generate(session: Session, spec: GenerationSpec) -> GenerationSummary:
         ),
         [(p.kind, p.count, p.param_dict()) for p in spec.plants],
     )
+    finish_areas(session)
     _put_meta(
         session,
         {

@@ -141,3 +141,33 @@ def test_a_report_without_offending_rows_passes(attempt: Attempt) -> None:
     outcome = attempt.check("report.no_rows_where", {"report": "report", "where": WITHDRAWN})
     assert outcome.status is Status.PASS
     assert outcome.evidence["offending_count"] == 0
+
+
+# --- generation: the areas' finishing pass ----------------------------------------------------
+
+
+def test_generation_ends_with_each_areas_finish_on_the_complete_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sandbox_crm.reviews.generation as reviews_generation
+
+    seen: list[tuple[int, int]] = []
+
+    def finish(connection) -> None:
+        customers = connection.execute(text("SELECT count(*) FROM customer")).scalar_one()
+        withdrawn = connection.execute(
+            text("SELECT count(*) FROM consent_record WHERE status = 'withdrawn'")
+        ).scalar_one()
+        seen.append((customers, withdrawn))
+
+    monkeypatch.setattr(reviews_generation, "finish", finish, raising=False)
+    spec = small_spec(customers=60, seed=77)
+    store = SandboxStore(tmp_path / "sandboxes", tmp_path / "templates")
+    path = store.ensure_template(spec)
+    store.dispose()
+    connection = sqlite3.connect(path)
+    withdrawn = connection.execute(
+        "SELECT count(*) FROM consent_record WHERE status = 'withdrawn'"
+    ).fetchone()[0]
+    connection.close()
+    assert seen == [(60, withdrawn)]  # once, with every row written, the plants' too
