@@ -62,7 +62,7 @@ AML_THRESHOLD_HKD = data.AML_THRESHOLD_HKD
 CHANNEL_CONTACT_KINDS = data.CHANNEL_CONTACT_KINDS
 
 YEARS_OF_MEMBERS = 6
-_BATCH = 20_000
+_BATCH = 5_000
 
 
 def derive_seed(seed: int, label: str) -> int:
@@ -242,7 +242,6 @@ class GenerationRun:
         self.domain = _company_domain(self.company)
         self.rows: dict[type[SandboxBase], Iterable[dict[str, Any]]] = {}
         self.members: list[Any] = []
-        self.contact_rows: list[dict[str, Any]] = []
         self.ids = {name: itertools.count(1) for name in ("contact", "message")}
         self.trainee_id = 0
 
