@@ -41,7 +41,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, column, create_engine, event, or_, select
 from sqlalchemy import table as lightweight_table
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -109,21 +109,38 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
 
-def _make_engine(path: Path, read_only: bool, *, pooled: bool = True) -> Engine:
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _make_engine(path: Path, read_only: bool) -> Engine:
     """An engine on one SQLite file; read-only engines open it with ``mode=ro``.
 
-    Pooled engines keep a few connections open, so a session costs no connect, pragmas or
-    schema parsing; an engine is disposed (its connections closed) before its file is frozen,
-    replaced or deleted.
+    The engine keeps a few connections open, so a session costs no connect, pragmas or schema
+    parsing. This process disposes of an engine before it freezes, replaces or deletes its file;
+    a pooled connection whose file another process replaced is opened again on checkout.
     """
     engine = create_engine(
         "sqlite://",
         creator=lambda: _connect(path, read_only),
         poolclass=QueuePool,
-        pool_size=2 if pooled else 1,
-        max_overflow=8 if pooled else 0,
+        pool_size=2,
+        max_overflow=8,
     )
     event.listen(engine, "connect", _on_connect)
+
+    @event.listens_for(engine, "connect")
+    def _remember_file(_dbapi_connection: Any, record: Any) -> None:
+        record.info["inode"] = _inode(path)
+
+    @event.listens_for(engine, "checkout")
+    def _same_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("inode") != _inode(path):
+            raise DisconnectionError("the sandbox file was replaced")
+
     return engine
 
 
