@@ -171,3 +171,54 @@ def test_generation_ends_with_each_areas_finish_on_the_complete_data(
     ).fetchone()[0]
     connection.close()
     assert seen == [(60, withdrawn)]  # once, with every row written, the plants' too
+
+
+# --- the VIP scenario: the same grading with and without the change log ----------------------
+
+
+def test_vip_scenario_runs_grade_the_same_from_the_log_and_from_whole_tables(
+    sandbox_template_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graders.definitions import load_definitions
+    from graders.registry import load_builtin
+    from graders.runner import run_scripted_attempt
+    from graders.validation import _self_test_runs
+
+    load_builtin()
+    definitions = load_definitions(Path(__file__).resolve().parents[1])
+    scenario = definitions.scenarios["105077L3-marketing-vip-report"].model
+    unit = definitions.units[scenario.unit].model
+    store = SandboxStore(tmp_path / "sandboxes", sandbox_template_dir)
+
+    # The reference, and the counterexamples that change data (messages sent, consents
+    # recorded): the ones whose grading reads the most differences.
+    runs = [
+        run
+        for run in _self_test_runs(scenario)
+        if run.kind == "reference"
+        or {"send_message", "record_consent"} & {step.op for step in run.steps}
+    ]
+
+    def grade_all(prefix: str) -> list[tuple]:
+        results = []
+        for n, run in enumerate(runs):
+            outcome = run_scripted_attempt(
+                store,
+                f"{prefix}-{n}",
+                scenario=scenario,
+                unit=unit,
+                steps=run.steps,
+                answers=run.answers,
+                deliverables=dict(run.deliverables) or None,
+            )
+            result = outcome.result
+            results.append((run.name, result.verdict, result.checks, result.pdpo))
+        return results
+
+    from_log = grade_all("log")
+    monkeypatch.setattr(SandboxStore, "tracked_keys", lambda *args: None)
+    whole_tables = grade_all("whole")
+    store.dispose()
+    assert from_log == whole_tables
+    assert [kind for kind, *_ in from_log[:1]] == ["reference solution"]
+    assert len(from_log) >= 3
