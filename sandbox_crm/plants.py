@@ -265,23 +265,39 @@ def _notice_on(session: Session, day: date) -> int | None:
     )
 
 
-def _latest_dm(session: Session, channel: str) -> dict[int, ConsentRecord]:
-    """Each customer's current direct-marketing consent record on ``channel``."""
-    return latest_per_customer(session, ConsentPurpose.DIRECT_MARKETING.value, channel)
+def _latest_dm(session: Session, channel: str, among: Any = None) -> dict[int, ConsentRecord]:
+    """Each customer's current direct-marketing consent record on ``channel``.
 
-
-def _usable_contacts(session: Session, kind: str) -> dict[int, ContactPoint]:
-    """Primary contact points of ``kind`` that are not flagged invalid or opted out."""
-    points = session.scalars(
-        select(ContactPoint)
+    ``among`` (a select of customer ids) reads only those customers' records.
+    """
+    if among is None:
+        return latest_per_customer(session, ConsentPurpose.DIRECT_MARKETING.value, channel)
+    records = session.scalars(
+        select(ConsentRecord)
         .where(
-            ContactPoint.kind == kind,
-            ContactPoint.is_primary.is_(True),
-            ContactPoint.is_invalid.is_(False),
-            ContactPoint.opted_out.is_(False),
+            ConsentRecord.customer_id.in_(among),
+            ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
+            ConsentRecord.channel == channel,
         )
-        .order_by(ContactPoint.id)
+        .order_by(ConsentRecord.customer_id, ConsentRecord.captured_at, ConsentRecord.id)
     )
+    return {record.customer_id: record for record in records}
+
+
+def _usable_contacts(session: Session, kind: str, among: Any = None) -> dict[int, ContactPoint]:
+    """Primary contact points of ``kind`` that are not flagged invalid or opted out.
+
+    ``among`` (a select of customer ids) reads only those customers' contact points.
+    """
+    stmt = select(ContactPoint).where(
+        ContactPoint.kind == kind,
+        ContactPoint.is_primary.is_(True),
+        ContactPoint.is_invalid.is_(False),
+        ContactPoint.opted_out.is_(False),
+    )
+    if among is not None:
+        stmt = stmt.where(ContactPoint.customer_id.in_(among))
+    points = session.scalars(stmt.order_by(ContactPoint.id))
     return {p.customer_id: p for p in points}
 
 
@@ -329,9 +345,10 @@ def opted_out_in_segment(session: Session, run: PlantRun) -> PlantResult:
     )
     if p["region"] is not None:
         query = query.where(Customer.region == p["region"])
-    latest = _latest_dm(session, channel)
+    segment = query.order_by(None)  # only the segment's records are read
+    latest = _latest_dm(session, channel, segment)
     kinds = CHANNEL_CONTACT_KINDS[channel]
-    contacts = _usable_contacts(session, kinds[0])
+    contacts = _usable_contacts(session, kinds[0], segment)
     cutoff = run.day0 - timedelta(days=3)
     candidates = []
     for cid in session.scalars(query):
