@@ -3,7 +3,8 @@
 The backend contract (tests/test_backend_contract.py) covers what is tracked; these tests cover
 what grading makes of it: table differences identical to comparing whole tables, collateral
 changes still caught (also those made behind the operations' back), and sandboxes cloned from a
-template older than change tracking.
+template older than change tracking. Also: report checks that evaluate their conditions on the
+report's rows only, and the generator's finishing pass of each area.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _changes(attempt: Attempt) -> dict[str, int]:
         select(ContactPoint.id).where(ContactPoint.customer_id == planted.id).limit(1)
     )
     raw = attempt.session.connection()
-    raw.execute(text("UPDATE customer SET district = 'Sha Tin' WHERE id = :id"), {"id": planted.id})
+    raw.execute(text("UPDATE customer SET notes = notes || '!' WHERE id = :id"), {"id": planted.id})
     raw.execute(text("DELETE FROM contact_point WHERE id = :id"), {"id": contact})
     attempt.session.commit()
     return {"customer": customer.id, "planted": planted.id, "contact": contact}
