@@ -2,7 +2,10 @@
 
 Every table of the sandbox schema (derived from ``SandboxBase.metadata``, so a new area's tables
 are tracked without edits) gets three triggers, AFTER INSERT, UPDATE and DELETE, that note the
-written row's primary key in ``sandbox_change`` (table, key, the first kind of write). The
+written row's primary key in ``sandbox_change`` (table, key, kind of write; one row per write,
+an update noting the key before and after). Each trigger is one short INSERT with no conflict
+to meet, whatever conflict policy the statement that fired it carries, and short to parse: every
+connection to a sandbox parses them when it first reads the schema. The
 triggers live in the template, installed after generation, so generation itself is not slowed
 and the template's log stays empty; a template is read-only, so they fire only in clones. They
 fire for every write whatever made it: operations through the ORM, raw SQL (a plant, a repair
@@ -33,7 +36,7 @@ __all__ = [
 ]
 
 CHANGE_LOG = "sandbox_change"
-"""The table the triggers write to: one row per (table, key) written since the clone."""
+"""The table the triggers write to: one row per row written since the clone (repeats kept)."""
 
 _OPS = (
     ("insert", "INSERT", ("NEW",)),
@@ -55,27 +58,17 @@ def tracked_tables(tables: Iterable[Table]) -> list[Table]:
     return [t for t in tables if len(t.primary_key.columns) == 1]
 
 
-def _note(table: str, pk: str, row: str, op: str) -> str:
-    """The trigger statement noting one row (``NEW`` or ``OLD``) unless it is noted already."""
-    name, key = _literal(table), f"{row}.{_quote(pk)}"
-    # Names come from the metadata, quoted; no value from a user is spliced in.
-    return (
-        f"INSERT INTO {CHANGE_LOG} (tbl, key, op) SELECT {name}, {key}, {_literal(op)} "  # noqa: S608
-        f"WHERE NOT EXISTS (SELECT 1 FROM {CHANGE_LOG} WHERE tbl = {name} AND key = {key}); "
-    )
-
-
 def _trigger_sql(table: Table) -> list[str]:
     """CREATE TRIGGER statements noting each written row of ``table`` in the change log."""
     (pk,) = [c.name for c in table.primary_key.columns]
+    name = _literal(table.name)
     statements = []
     for op, event, rows in _OPS:
-        notes = "".join(_note(table.name, pk, row, op) for row in rows)
-        name = _quote(f"{CHANGE_LOG}_{table.name}_{op}")
-        statements.append(
-            f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON {_quote(table.name)} "
-            f"FOR EACH ROW BEGIN {notes}END"
-        )
+        values = ", ".join(f"({name}, {row}.{_quote(pk)}, {_literal(op)})" for row in rows)
+        trigger = _quote(f"{CHANGE_LOG}_{table.name}_{op}")
+        # Names come from the metadata, quoted; no value from a user is spliced in.
+        head = f"CREATE TRIGGER IF NOT EXISTS {trigger} AFTER {event} ON {_quote(table.name)}"
+        statements.append(f"{head} BEGIN INSERT INTO {CHANGE_LOG} VALUES {values}; END")  # noqa: S608
     return statements
 
 
@@ -83,16 +76,12 @@ def install_change_log(dbapi_connection: Any, tables: Iterable[Table]) -> None:
     """Create the change log and the triggers on every trackable table (idempotent).
 
     Runs on a DB-API (sqlite3) connection, inside the caller's transaction if one is open.
-    The log has no conflict clause to trip over: a key already noted is simply not noted again,
-    whatever conflict policy the statement that fired the trigger carries.
     """
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {CHANGE_LOG} ("
-            "tbl TEXT NOT NULL, key NOT NULL, op TEXT NOT NULL, PRIMARY KEY (tbl, key)"
-            ") WITHOUT ROWID"
-        )
+        columns = "tbl TEXT NOT NULL, key NOT NULL, op TEXT NOT NULL"
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {CHANGE_LOG} ({columns})")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {CHANGE_LOG}_by_row ON {CHANGE_LOG} (tbl, key)")
         for table in tracked_tables(tables):
             for statement in _trigger_sql(table):
                 cursor.execute(statement)
@@ -116,7 +105,9 @@ def tracked_keys(dbapi_connection: Any, table: str) -> list[Any]:
     """Keys of the rows of ``table`` written since the clone, sorted (the log must exist)."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("SELECT key FROM sandbox_change WHERE tbl = ? ORDER BY key", (table,))
+        cursor.execute(
+            "SELECT DISTINCT key FROM sandbox_change WHERE tbl = ? ORDER BY key", (table,)
+        )
         return [row[0] for row in cursor.fetchall()]
     finally:
         cursor.close()

@@ -503,15 +503,16 @@ def _compare_logged_rows(
     connection: Connection, table: Table, pk: str, names: list[str]
 ) -> ChangedKeys:
     """Compare only the rows the change log lists with the attached template's."""
-    log = lightweight_table(CHANGE_LOG, column("tbl"), column("key"))
+    log_table = lightweight_table(CHANGE_LOG, column("tbl"), column("key"))
+    log = select(log_table.c.key).where(log_table.c.tbl == table.name).distinct().subquery("log")
     old = table_clause(table.name, names).alias("old")
     new = table.alias("new")
     new_key, old_key = new.c[pk], old.c[pk]
     differs = or_(*(new.c[n].is_distinct_from(old.c[n]) for n in names))
     rows = connection.execute(
-        select(new_key, old_key, differs)
-        .select_from(log.outerjoin(new, new_key == log.c.key).outerjoin(old, old_key == log.c.key))
-        .where(log.c.tbl == table.name)
+        select(new_key, old_key, differs).select_from(
+            log.outerjoin(new, new_key == log.c.key).outerjoin(old, old_key == log.c.key)
+        )
     ).all()
     added = sorted(n for n, o, _ in rows if n is not None and o is None)
     deleted = sorted(o for n, o, _ in rows if n is None and o is not None)
