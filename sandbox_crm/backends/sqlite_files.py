@@ -345,13 +345,17 @@ class SqliteFileBackend:
             raise ValueError(f"unknown clock mode {clock_mode!r}")
         if path.exists():
             raise SandboxExists(f"sandbox {key!r} already exists")
-        template = self.ensure_template(spec)
-        self.sandbox_dir.mkdir(parents=True, exist_ok=True)
+        template_key = spec.cache_key()
+        template = self.template_dir / f"{template_key}{_SUFFIX}"
+        if not template.exists():
+            template = self.ensure_template(spec)
+        if not self.sandbox_dir.is_dir():
+            self.sandbox_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.sandbox_dir)
         os.close(fd)
         tmp = Path(tmp_name)
         meta = clock_meta(datetime.combine(spec.today, time(9, 0)), clock_mode)
-        meta |= origin_meta(spec.cache_key(), variant)
+        meta |= origin_meta(template_key, variant)
         try:
             shutil.copyfile(template, tmp)
             _start_clone(tmp, meta)
