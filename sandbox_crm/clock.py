@@ -33,13 +33,21 @@ def _put(session: Session, key: str, value: str) -> None:
         row.value = value
 
 
-def start_clock(session: Session, start: datetime, mode: str = "real") -> None:
-    """Start (or restart) the sandbox clock at ``start`` in ``real`` or ``stepped`` mode."""
+def clock_meta(start: datetime, mode: str = "real") -> dict[str, str]:
+    """The meta values that start the clock at ``start`` (for writing them without a Session)."""
     if mode not in ("real", "stepped"):
         raise ValueError(f"unknown clock mode {mode!r}")
-    _put(session, "clock_mode", mode)
-    _put(session, "clock_anchor_sandbox", start.isoformat())
-    _put(session, "clock_anchor_real", _utcnow().isoformat())
+    return {
+        "clock_mode": mode,
+        "clock_anchor_sandbox": start.isoformat(),
+        "clock_anchor_real": _utcnow().isoformat(),
+    }
+
+
+def start_clock(session: Session, start: datetime, mode: str = "real") -> None:
+    """Start (or restart) the sandbox clock at ``start`` in ``real`` or ``stepped`` mode."""
+    for key, value in clock_meta(start, mode).items():
+        _put(session, key, value)
     session.flush()
 
 

@@ -20,15 +20,21 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 
 import faker
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm import catalogue_data as data
 from sandbox_crm import plants as plant_registry
-from sandbox_crm.areas import area_versions, finish_steps, load_areas, ordered_stages
+from sandbox_crm.areas import (
+    area_versions,
+    finish_steps,
+    load_areas,
+    ordered_stages,
+)
 from sandbox_crm.hk_provider import make_faker
 from sandbox_crm.models import (
     Profile,
@@ -50,7 +56,7 @@ __all__ = [
 
 # Bump whenever the generated data or the schema (tables, indexes) changes for an unchanged spec:
 # cached templates are keyed by it, so old templates are never reused for new code.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 # Dealers in precious metals and stones must identify customers at or above this amount.
 AML_THRESHOLD_HKD = data.AML_THRESHOLD_HKD
@@ -59,7 +65,7 @@ AML_THRESHOLD_HKD = data.AML_THRESHOLD_HKD
 CHANNEL_CONTACT_KINDS = data.CHANNEL_CONTACT_KINDS
 
 YEARS_OF_MEMBERS = 6
-_BATCH = 20_000
+_BATCH = 5_000
 
 
 def derive_seed(seed: int, label: str) -> int:
@@ -239,7 +245,6 @@ class GenerationRun:
         self.domain = _company_domain(self.company)
         self.rows: dict[type[SandboxBase], Iterable[dict[str, Any]]] = {}
         self.members: list[Any] = []
-        self.contact_rows: list[dict[str, Any]] = []
         self.ids = {name: itertools.count(1) for name in ("contact", "message")}
         self.trainee_id = 0
 
@@ -249,13 +254,49 @@ class GenerationRun:
             stage.function()(self)
 
     def insert(self, session: Session) -> None:
-        """Insert the rows made, table by table in dependency order."""
+        """Insert the rows made, table by table in dependency order, in bounded chunks.
+
+        Big tables are generators: rows are built one chunk at a time, converted to tuples with
+        the columns' own bind processors (what an ORM or Core insert would store) and written
+        with one DB-API ``executemany`` per chunk, without compiling parameters per row.
+        """
         by_table = {model.__table__.name: rows for model, rows in self.rows.items()}
+        self.rows = {}  # each table's rows are released once written
+        connection = session.connection()
         for table in SandboxBase.metadata.sorted_tables:
-            rows = iter(by_table.get(table.name, ()))
-            # Big tables are generators: rows are built one batch at a time to save memory.
+            rows = iter(by_table.pop(table.name, ()))
             while batch := list(itertools.islice(rows, _BATCH)):
-                session.execute(insert(table), batch)
+                _insert_chunk(connection, table, batch)
+
+
+def _insert_chunk(connection: Connection, table: Table, batch: list[dict[str, Any]]) -> None:
+    """Insert one chunk of row dicts (all with the same keys) into ``table``."""
+    names = list(batch[0])
+    missing = [c for c in table.columns if c.name not in batch[0]]
+    if any(c.default is not None and not c.default.is_scalar for c in missing):
+        connection.execute(insert(table), batch)  # a default computed per row: let Core do it
+        return
+    dialect = connection.dialect
+    defaults = [(c.name, c.default.arg) for c in missing if c.default is not None]
+    columns = [table.c[n] for n in names] + [table.c[n] for n, _ in defaults]
+    processors = [c.type._cached_bind_processor(dialect) for c in columns]
+    fixed = tuple(
+        value if proc is None else proc(value)
+        for (_, value), proc in zip(defaults, processors[len(names) :], strict=True)
+    )
+    own = processors[: len(names)]
+    if any(own):
+        pairs = list(zip(names, own, strict=True))
+        values = [
+            tuple(row[n] if p is None else p(row[n]) for n, p in pairs) + fixed for row in batch
+        ]
+    else:
+        getter = itemgetter(*names)
+        values = [(getter(row) if len(names) > 1 else (getter(row),)) + fixed for row in batch]
+    quoted = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    name = dialect.identifier_preparer.format_table(table)
+    connection.exec_driver_sql(f"INSERT INTO {name} ({quoted}) VALUES ({marks})", values)  # noqa: S608
 
 
 def _put_meta(session: Session, values: Mapping[str, str]) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.models import SandboxMeta
 
-__all__ = ["SandboxInfo", "record_origin", "sandbox_info"]
+__all__ = ["SandboxInfo", "origin_meta", "record_origin", "sandbox_info"]
 
 
 def _empty() -> Mapping[str, Any]:
@@ -121,9 +121,16 @@ def _put(session: Session, key: str, value: str) -> None:
         row.value = value
 
 
+def origin_meta(template_key: str, variant: int | None = None) -> dict[str, str]:
+    """The meta values recording a clone's template and data variant (for writing directly)."""
+    values = {"template_key": template_key}
+    if variant is not None:
+        values["variant"] = str(variant)
+    return values
+
+
 def record_origin(session: Session, template_key: str, variant: int | None = None) -> None:
     """Record in a new clone the template it was copied from and the data variant, if known."""
-    _put(session, "template_key", template_key)
-    if variant is not None:
-        _put(session, "variant", str(variant))
+    for key, value in origin_meta(template_key, variant).items():
+        _put(session, key, value)
     session.flush()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.areas import area_modules
@@ -265,23 +265,39 @@ def _notice_on(session: Session, day: date) -> int | None:
     )
 
 
-def _latest_dm(session: Session, channel: str) -> dict[int, ConsentRecord]:
-    """Each customer's current direct-marketing consent record on ``channel``."""
-    return latest_per_customer(session, ConsentPurpose.DIRECT_MARKETING.value, channel)
+def _latest_dm(session: Session, channel: str, among: Any = None) -> dict[int, ConsentRecord]:
+    """Each customer's current direct-marketing consent record on ``channel``.
 
-
-def _usable_contacts(session: Session, kind: str) -> dict[int, ContactPoint]:
-    """Primary contact points of ``kind`` that are not flagged invalid or opted out."""
-    points = session.scalars(
-        select(ContactPoint)
+    ``among`` (a select of customer ids) reads only those customers' records.
+    """
+    if among is None:
+        return latest_per_customer(session, ConsentPurpose.DIRECT_MARKETING.value, channel)
+    records = session.scalars(
+        select(ConsentRecord)
         .where(
-            ContactPoint.kind == kind,
-            ContactPoint.is_primary.is_(True),
-            ContactPoint.is_invalid.is_(False),
-            ContactPoint.opted_out.is_(False),
+            ConsentRecord.customer_id.in_(among),
+            ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
+            ConsentRecord.channel == channel,
         )
-        .order_by(ContactPoint.id)
+        .order_by(ConsentRecord.customer_id, ConsentRecord.captured_at, ConsentRecord.id)
     )
+    return {record.customer_id: record for record in records}
+
+
+def _usable_contacts(session: Session, kind: str, among: Any = None) -> dict[int, ContactPoint]:
+    """Primary contact points of ``kind`` that are not flagged invalid or opted out.
+
+    ``among`` (a select of customer ids) reads only those customers' contact points.
+    """
+    stmt = select(ContactPoint).where(
+        ContactPoint.kind == kind,
+        ContactPoint.is_primary.is_(True),
+        ContactPoint.is_invalid.is_(False),
+        ContactPoint.opted_out.is_(False),
+    )
+    if among is not None:
+        stmt = stmt.where(ContactPoint.customer_id.in_(among))
+    points = session.scalars(stmt.order_by(ContactPoint.id))
     return {p.customer_id: p for p in points}
 
 
@@ -329,9 +345,10 @@ def opted_out_in_segment(session: Session, run: PlantRun) -> PlantResult:
     )
     if p["region"] is not None:
         query = query.where(Customer.region == p["region"])
-    latest = _latest_dm(session, channel)
+    segment = query.order_by(None)  # only the segment's records are read
+    latest = _latest_dm(session, channel, segment)
     kinds = CHANNEL_CONTACT_KINDS[channel]
-    contacts = _usable_contacts(session, kinds[0])
+    contacts = _usable_contacts(session, kinds[0], segment)
     cutoff = run.day0 - timedelta(days=3)
     candidates = []
     for cid in session.scalars(query):
@@ -605,6 +622,77 @@ def _top_up_order(
     return order, missing
 
 
+@dataclass(frozen=True)
+class _ProfileFacts:
+    """What choosing members with a profile needs, for the members of one segment only.
+
+    ``contacts``: customer -> value of their usable primary contact point of the kind (the
+    last by id); ``latest``: customer -> (status, method, confirmed in writing) of the consent
+    record in force on the channel; ``orders``: customer -> (number of orders, the last order's
+    time, qualifying spend in the 12-month window).
+    """
+
+    contacts: dict[int, str]
+    latest: dict[int, tuple[str, str, datetime | None]]
+    orders: dict[int, tuple[int, datetime, int]]
+
+
+def _profile_facts(
+    session: Session,
+    members: Any,
+    kind: str,
+    channel: str,
+    window: tuple[datetime, datetime],
+) -> _ProfileFacts:
+    """Read the facts of ``members`` (a select of customer ids) in three set-based queries."""
+    contacts = session.execute(
+        select(ContactPoint.customer_id, ContactPoint.value)
+        .where(
+            ContactPoint.customer_id.in_(members),
+            ContactPoint.kind == kind,
+            ContactPoint.is_primary.is_(True),
+            ContactPoint.is_invalid.is_(False),
+            ContactPoint.opted_out.is_(False),
+        )
+        .order_by(ContactPoint.id)
+    )
+    records = session.execute(
+        select(
+            ConsentRecord.customer_id,
+            ConsentRecord.status,
+            ConsentRecord.method,
+            ConsentRecord.confirmed_in_writing_at,
+        )
+        .where(
+            ConsentRecord.customer_id.in_(members),
+            ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
+            ConsentRecord.channel == channel,
+        )
+        .order_by(ConsentRecord.customer_id, ConsentRecord.captured_at, ConsentRecord.id)
+    )
+    start, end = window
+    qualifying = and_(
+        SalesOrder.status.in_(QUALIFYING_ORDER_STATUSES),
+        SalesOrder.ordered_at >= start,
+        SalesOrder.ordered_at < end,
+    )
+    orders = session.execute(
+        select(
+            SalesOrder.customer_id,
+            func.count(),
+            func.max(SalesOrder.ordered_at),
+            func.coalesce(func.sum(case((qualifying, SalesOrder.total_hkd), else_=0)), 0),
+        )
+        .where(SalesOrder.customer_id.in_(members))
+        .group_by(SalesOrder.customer_id)
+    )
+    return _ProfileFacts(
+        contacts={cid: value for cid, value in contacts},
+        latest={cid: (status, method, confirmed) for cid, status, method, confirmed in records},
+        orders={cid: (count, last, spent) for cid, count, last, spent in orders},
+    )
+
+
 def _check_profile(params: Mapping[str, Any]) -> None:
     """spend_hkd is a whole number or [low, high]; an inactive customer has no recent spend."""
     spend = params["spend_hkd"]
@@ -652,18 +740,64 @@ def customer_profile(session: Session, run: PlantRun) -> PlantResult:
     low, high = (spend if isinstance(spend, list | tuple) else [spend, spend]) if spend else (0, 0)
     start, end = spend_window(today)
     closing = p["status"] == CustomerStatus.CLOSED.value
-    orders: dict[int, list[SalesOrder]] = {}
-    for order in session.scalars(select(SalesOrder).order_by(SalesOrder.ordered_at, SalesOrder.id)):
-        orders.setdefault(order.customer_id, []).append(order)
     products = sorted(
         (price, pid)
         for pid, price in session.execute(
             select(Product.id, Product.price_hkd).where(Product.is_active.is_(True))
         )
     )
-    latest = _latest_dm(session, p["channel"])
     kind = CHANNEL_CONTACT_KINDS[p["channel"]][0]
-    contacts = _usable_contacts(session, kind)
+
+    def fits(facts: _ProfileFacts, cid: int, joined_on: date) -> bool:
+        if cid in run.taken or cid not in facts.contacts or not facts.orders.get(cid):
+            return False
+        if joined_on > today - timedelta(days=60):
+            return False
+        if kind == "email" and not looks_like_email(facts.contacts[cid]):
+            return False
+        record = facts.latest.get(cid)
+        status = record[0] if record is not None else ConsentStatus.NOT_ASKED.value
+        if status != p["consent"]:
+            return False
+        if record is not None and record[1] == "oral" and not record[2]:
+            return False
+        if closing and facts.orders[cid][1] >= run.day0 - timedelta(days=20):
+            return False
+        if spend is None:
+            return True
+        missing = low - facts.orders[cid][2]
+        return missing == 0 or missing >= 300
+
+    tiers = p["tiers"]
+    wanted = {tier: len(range(i, run.count, len(tiers))) for i, tier in enumerate(tiers)}
+    chosen: list[int] = []
+    for tier, count in wanted.items():
+        members = select(Customer.id).where(
+            Customer.status == CustomerStatus.ACTIVE.value, Customer.tier == tier
+        )
+        facts = _profile_facts(session, members, kind, p["channel"], (start, end))
+        candidates = [
+            cid
+            for cid, joined_on in session.execute(
+                select(Customer.id, Customer.joined_on)
+                .where(Customer.id.in_(members))
+                .order_by(Customer.id)
+            )
+            if fits(facts, cid, joined_on)
+        ]
+        if len(candidates) < count:
+            raise ValueError(
+                f"plant {run.kind!r}: needs {count} {tier} members with this profile but the "
+                f"sandbox has only {len(candidates)}; lower the count or enlarge the sandbox"
+            )
+        chosen += run.rng.sample(candidates, count)
+    orders: dict[int, list[SalesOrder]] = {cid: [] for cid in chosen}
+    for order in session.scalars(
+        select(SalesOrder)
+        .where(SalesOrder.customer_id.in_(chosen))
+        .order_by(SalesOrder.ordered_at, SalesOrder.id)
+    ):
+        orders[order.customer_id].append(order)
 
     def spent(cid: int) -> int:
         return sum(
@@ -672,43 +806,6 @@ def customer_profile(session: Session, run: PlantRun) -> PlantResult:
             if o.status in QUALIFYING_ORDER_STATUSES and start <= o.ordered_at < end
         )
 
-    def fits(customer: Customer) -> bool:
-        cid = customer.id
-        if cid in run.taken or cid not in contacts or not orders.get(cid):
-            return False
-        if customer.joined_on > today - timedelta(days=60):
-            return False
-        if kind == "email" and not looks_like_email(contacts[cid].value):
-            return False
-        record = latest.get(cid)
-        status = record.status if record is not None else ConsentStatus.NOT_ASKED.value
-        if status != p["consent"]:
-            return False
-        if record is not None and record.method == "oral" and not record.confirmed_in_writing_at:
-            return False
-        if closing and orders[cid][-1].ordered_at >= run.day0 - timedelta(days=20):
-            return False
-        if spend is None:
-            return True
-        missing = low - spent(cid)
-        return missing == 0 or missing >= 300
-
-    tiers = p["tiers"]
-    wanted = {tier: len(range(i, run.count, len(tiers))) for i, tier in enumerate(tiers)}
-    chosen: list[int] = []
-    for tier, count in wanted.items():
-        customers = session.scalars(
-            select(Customer)
-            .where(Customer.status == CustomerStatus.ACTIVE.value, Customer.tier == tier)
-            .order_by(Customer.id)
-        )
-        candidates = [c.id for c in customers if fits(c)]
-        if len(candidates) < count:
-            raise ValueError(
-                f"plant {run.kind!r}: needs {count} {tier} members with this profile but the "
-                f"sandbox has only {len(candidates)}; lower the count or enlarge the sandbox"
-            )
-        chosen += run.rng.sample(candidates, count)
     chosen.sort()
     next_id = (session.scalar(select(func.max(SalesOrder.id))) or 0) + 1
     for cid in chosen:

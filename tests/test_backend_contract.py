@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from sandbox_crm.backends import (
@@ -26,7 +26,8 @@ from sandbox_crm.backends import (
 from sandbox_crm.backends.sqlite_files import SqliteFileBackend
 from sandbox_crm.generator import GenerationSpec
 from sandbox_crm.info import sandbox_info
-from sandbox_crm.models import ContactPoint, Customer, SandboxBase
+from sandbox_crm.models import ContactPoint, Customer, SandboxBase, StaffUser
+from sandbox_crm.operations import apply_operation
 
 BACKENDS: dict[str, Callable[[Path], SandboxBackend]] = {
     "sqlite-files": lambda root: SqliteFileBackend(root / "sandboxes", root / "templates"),
@@ -165,3 +166,102 @@ def test_template_cache_purge_keeps_what_is_referred_to(backend):
     assert backend.template_keys() == [kept]
     backend.delete_template(kept)
     assert backend.template_keys() == []
+
+
+# --- change tracking: what grading reads instead of comparing whole tables -------------------
+
+
+def _compare_all(backend: SandboxBackend, key: str) -> dict[str, ChangedKeys | None]:
+    """changed_keys for every table of the schema, the sandbox against its template."""
+    with (
+        backend.template_session(spec()) as template,
+        backend.session(key, read_only=True) as final,
+    ):
+        return {
+            name: backend.changed_keys(template, final, table, [c.name for c in table.columns])
+            for name, table in SandboxBase.metadata.tables.items()
+        }
+
+
+def _tracked(backend: SandboxBackend, key: str) -> dict[str, set]:
+    with backend.session(key, read_only=True) as final:
+        found = {name: backend.tracked_keys(final, name) for name in SandboxBase.metadata.tables}
+    assert all(keys is not None for keys in found.values()), "a new sandbox tracks changes"
+    return {name: set(keys) for name, keys in found.items() if keys}
+
+
+def test_a_fresh_clone_has_tracked_only_its_clock(backend):
+    backend.create("one", spec())
+    assert set(_tracked(backend, "one")) <= {"sandbox_meta"}
+    for name, found in _compare_all(backend, "one").items():
+        if name != "sandbox_meta":
+            assert found in (None, ChangedKeys([], [], set())), name
+
+
+def test_every_kind_of_write_is_tracked_and_compared_exactly(backend):
+    backend.create("one", spec())
+    with backend.session("one") as session:
+        actor = session.get(StaffUser, sandbox_info(session).trainee_staff_id)
+        first, second, third = session.scalars(select(Customer.id).order_by(Customer.id).limit(3))
+        # Through operations: an update, and inserts (a report and its audit event).
+        apply_operation(session, actor, "update_customer", {"customer_id": first, "notes": "x"})
+        report = apply_operation(
+            session,
+            actor,
+            "create_report",
+            {"name": "Tracked", "source": "customers", "columns": ["member_no"], "filters": {}},
+        )
+        session.commit()
+        report_id = report.id
+        # Through raw SQL, as a plant or a repair script writes (no trainee can).
+        contact = session.scalar(
+            select(ContactPoint.id).where(ContactPoint.customer_id == third).limit(1)
+        )
+        raw = session.connection()
+        raw.execute(text("UPDATE customer SET notes = 'planted' WHERE id = :id"), {"id": second})
+        raw.execute(text("DELETE FROM contact_point WHERE id = :id"), {"id": contact})
+        new_contact = raw.execute(
+            text(
+                "INSERT INTO contact_point (customer_id, kind, value, is_primary, is_invalid, "
+                "opted_out) VALUES (:c, 'phone', '2345 6789', 0, 0, 0) RETURNING id"
+            ),
+            {"c": third},
+        ).scalar_one()
+        # Changed and changed back: tracked, but not a difference.
+        raw.execute(text("UPDATE customer SET tier = tier || '?' WHERE id = :id"), {"id": third})
+        raw.execute(
+            text("UPDATE customer SET tier = rtrim(tier, '?') WHERE id = :id"), {"id": third}
+        )
+        session.commit()
+    tracked = _tracked(backend, "one")
+    assert {first, second, third} <= tracked["customer"]
+    assert {contact, new_contact} <= tracked["contact_point"]
+    assert report_id in tracked["report_definition"]
+    assert tracked["audit_event"]
+    found = _compare_all(backend, "one")
+    assert found["customer"] in (None, ChangedKeys([], [], {first, second}))
+    assert found["contact_point"] in (None, ChangedKeys([new_contact], [contact], set()))
+    assert found["report_definition"] in (None, ChangedKeys([report_id], [], set()))
+    assert found["order_line"] in (None, ChangedKeys([], [], set()))
+
+
+def test_every_table_of_the_schema_is_tracked(backend):
+    """Tables come from the metadata: a new area's tables are tracked without edits."""
+    backend.create("one", spec())
+    written: dict[str, object] = {}
+    with backend.session("one") as session:
+        for table in SandboxBase.metadata.sorted_tables:
+            (pk,) = table.primary_key.columns
+            first = session.scalar(select(pk).order_by(pk).limit(1))
+            if first is not None:
+                session.execute(table.update().where(pk == first).values({pk.name: pk}))
+                written[table.name] = first
+        session.commit()
+    assert {"customer", "consent_record", "order_line", "staff_user"} <= set(written)
+    tracked = _tracked(backend, "one")
+    for name, key in written.items():
+        assert key in tracked.get(name, set()), name
+    assert _tracked(backend, "one") == tracked  # reading it changes nothing
+    for name, found in _compare_all(backend, "one").items():
+        if name != "sandbox_meta":
+            assert found in (None, ChangedKeys([], [], set())), name

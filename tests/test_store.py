@@ -240,3 +240,18 @@ def test_shared_fixtures_give_a_stepped_sandbox_and_the_trainee(
     first, second = sandbox_now(sandbox_session), sandbox_now(sandbox_session)
     assert second - first == timedelta(minutes=1)
     assert sandbox_session.scalar(select(func.count(Customer.id))) == sandbox_spec.customers
+
+
+def test_a_sandbox_replaced_by_another_process_is_read_afresh(tmp_path: Path) -> None:
+    """Engines pool their connections; one whose file was replaced elsewhere is reopened."""
+    here = SandboxStore(tmp_path / "sandboxes", tmp_path / "templates")
+    elsewhere = SandboxStore(tmp_path / "sandboxes", tmp_path / "templates")
+    here.create("one", _spec())
+    with here.session("one") as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 40
+    elsewhere.delete("one")
+    elsewhere.create("one", _spec(customers=41))
+    with here.session("one") as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 41
+    here.dispose()
+    elsewhere.dispose()

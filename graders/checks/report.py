@@ -8,6 +8,7 @@ state a task may change on purpose (the fields it asks to set, the customers who
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -94,9 +95,35 @@ def _count(source: str, count: int) -> dict[str, Any]:
     return counted(count, one, many)
 
 
+_CHUNK = 10_000
+"""Keys per query when a condition is restricted to given rows (SQLite binds at most 32,766)."""
+
+
 def _within(where: Any, key_field: str, keys: set[int]) -> dict[str, Any]:
     """``where`` restricted to the given keys."""
     return {"all": [where or {}, {"field": key_field, "op": "in", "value": sorted(keys)}]}
+
+
+def _matching_among(
+    source: str, where: Any, keys: set[int], truth: Callable[[Any], set[int]]
+) -> set[int]:
+    """The keys among ``keys`` that match ``where`` where ``truth`` judges it.
+
+    The restriction goes into the SQL, a chunk of keys at a time, so that only those rows are
+    looked up by key and evaluated, instead of every row matching the condition being selected
+    and then intersected.
+    """
+    key_field = get_source(source).key_field
+    ordered = sorted(keys)
+    found: set[int] = set()
+    for start in range(0, len(ordered), _CHUNK):
+        found |= truth(_within(where, key_field, set(ordered[start : start + _CHUNK])))
+    return found
+
+
+def _report_rows(ctx: GradingContext, report: Any) -> set[int]:
+    """The report's own rows in the final sandbox, selected once per grading run."""
+    return set(ctx.memo(("report_keys", report.id), lambda: frozenset(report_keys(ctx, report))))
 
 
 def _unexplained_by(
@@ -111,11 +138,10 @@ def _unexplained_by(
     ``truth(condition)`` gives the keys matching a condition where the part is judged. Returns
     the labelled counts (parts with the same labels merged) and the keys no part accounts for.
     """
-    key_field = get_source(source).key_field
     by_labels: dict[tuple[str, ...], set[int]] = {}
     explained: set[int] = set()
     for part in parts:
-        failing = keys - truth(_within(part, key_field, keys))
+        failing = keys - _matching_among(source, part, keys, truth)
         if failing:
             labels = tuple(condition_labels(source, part)) or (N_("the request"),)
             by_labels.setdefault(labels, set()).update(failing)
@@ -253,7 +279,7 @@ def rows_match(ctx: GradingContext, params: RowsMatchParams) -> Outcome:
     if params.either_way is not None:
         open_rows = trusted_keys(ctx, report.source, params.either_way, changes)
     try:
-        found = report_keys(ctx, report)
+        found = _report_rows(ctx, report)
     except QueryError as exc:
         return _bad_filters(report.id, exc)
     either_way_found = found & open_rows
@@ -427,11 +453,15 @@ def no_rows_where(ctx: GradingContext, params: NoRowsWhereParams) -> Outcome:
     if wrong_source is not None:
         return wrong_source
     try:
-        rows = report_keys(ctx, report)
+        rows = _report_rows(ctx, report)
     except QueryError as exc:
         return _bad_filters(report.id, exc)
     changes = params.legitimate_changes
-    offending = rows & trusted_keys(ctx, report.source, params.where, changes)
+
+    def truth(condition: Any) -> set[int]:
+        return trusted_keys(ctx, report.source, condition, changes)
+
+    offending = _matching_among(report.source, params.where, rows, truth)
     evidence = {
         "report_id": report.id,
         "report_rows": len(rows),
@@ -443,11 +473,9 @@ def no_rows_where(ctx: GradingContext, params: NoRowsWhereParams) -> Outcome:
     score = 1.0 - len(offending) / len(rows) if rows else 1.0
     note = None
     if offending:
-        key_field = get_source(report.source).key_field
         labels: list[str] = []
         for part in _alternatives(params.where):
-            matched = trusted_keys(ctx, report.source, _within(part, key_field, offending), changes)
-            if matched:
+            if _matching_among(report.source, part, offending, truth):
                 labels += [x for x in condition_labels(report.source, part) if x not in labels]
         rows = _count(report.source, len(offending))
         if labels:

@@ -7,6 +7,16 @@ ask whether frozen, compare with the template, delete, and the template cache. S
 backend opens carry it in ``session.info[BACKEND_INFO_KEY]``, so code that holds two sessions
 (the grading context) can ask the backend to compare them where the data is.
 
+Grading must cost in proportion to what the trainee changed, not to the size of the sandbox. So
+a backend tracks changes: from the moment a sandbox is created, every row written in any table of
+the sandbox schema (whatever wrote it: an operation, raw SQL, a cascade) is noted, and
+``tracked_keys`` lists them per table. The list may hold more than what differs (a row changed
+and changed back) but never less; ``changed_keys`` then compares only those rows and is exact.
+The tables are derived from ``SandboxBase.metadata``, so a new area's tables are tracked without
+edits. A starting clone must be cheap: the template's data copied as such (a file copy, a
+``CREATE DATABASE ... TEMPLATE``), plus the few rows that start its clock, without forcing it to
+durable storage (a lost clone is made again from its template).
+
 Today's backend is ``SqliteFileBackend`` (one SQLite file per sandbox). A PostgreSQL backend
 (a schema per sandbox) implements the same methods; ``tests/test_backend_contract.py`` is
 written so that it can run the same tests on a second backend.
@@ -145,13 +155,22 @@ class SandboxBackend(Protocol):
         """Delete frozen sandboxes last changed longer ago than ``older_than``; return keys."""
         ...
 
+    def tracked_keys(self, session: Session, table: str) -> list[Any] | None:
+        """Keys of the rows of ``table`` written since the sandbox was created, sorted.
+
+        Never misses a row that differs from the template; may list rows that do not. None when
+        the sandbox does not track changes (the caller then compares whole tables).
+        """
+        ...
+
     def changed_keys(
         self, template: Session, final: Session, table: Table, columns: Sequence[str]
     ) -> ChangedKeys | None:
         """Compare one table of a sandbox with its template where the data is kept.
 
-        ``columns`` include the primary key. None when the backend cannot (for example a
-        composite key); the caller then compares the rows itself.
+        ``columns`` include the primary key. Exact: the same answer as comparing every row,
+        at a cost that follows the tracked changes. None when the backend cannot (for example
+        a composite key); the caller then compares the rows itself.
         """
         ...
 

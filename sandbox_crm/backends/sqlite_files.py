@@ -10,8 +10,17 @@ key an attempt recorded names the exact data it started from, whatever the gener
 version is now. Templates are deleted only by ``purge_templates``, which keeps every key it is
 told is still referred to.
 
-Comparing a sandbox with its template (``changed_keys``) attaches the template file to the
-sandbox's connection, so the comparison runs inside SQLite.
+Starting an attempt is a plain file copy plus a handful of inserts (the clock and the origin)
+on one raw connection, with no journal and no fsync: the copy is made under a temporary name and
+linked into place only when complete, and a clone lost to a crash before the kernel wrote it out
+is simply made again from its template (the attempt has not started until the link exists). The
+engine of each file is cached per process and pools its connections, so the pragmas run once per
+connection, not once per session.
+
+Every template carries change tracking (``sandbox_crm.backends.change_log``): triggers note each
+row written in a clone. Comparing a sandbox with its template (``changed_keys``) reads only the
+noted rows, attaching the template file to the sandbox's connection when there are any, so the
+cost follows what the trainee changed, not the size of the tables.
 """
 
 from __future__ import annotations
@@ -32,11 +41,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, column, create_engine, event, or_, select
 from sqlalchemy import table as lightweight_table
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from sandbox_crm.areas import load_areas
 from sandbox_crm.backends import (
     BACKEND_INFO_KEY,
     ChangedKeys,
@@ -45,9 +55,15 @@ from sandbox_crm.backends import (
     SandboxNotFound,
     TemplateNotFound,
 )
-from sandbox_crm.clock import start_clock
+from sandbox_crm.backends.change_log import (
+    CHANGE_LOG,
+    has_change_log,
+    install_change_log,
+    tracked_keys,
+)
+from sandbox_crm.clock import clock_meta
 from sandbox_crm.generator import GenerationSpec, generate
-from sandbox_crm.info import record_origin
+from sandbox_crm.info import origin_meta
 from sandbox_crm.models import SandboxBase, SandboxMeta
 
 __all__ = [
@@ -83,18 +99,48 @@ def validate_key(key: str) -> str:
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
+    # Rows an INSERT OR REPLACE removes fire the delete triggers too (change tracking).
+    cursor.execute("PRAGMA recursive_triggers = ON")
     cursor.close()
 
 
-def _make_engine(path: Path, read_only: bool) -> Engine:
-    """An engine on one SQLite file; read-only engines open it with ``mode=ro``."""
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "")
+    return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
-    def connect() -> sqlite3.Connection:
-        return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
-    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _make_engine(path: Path, read_only: bool) -> Engine:
+    """An engine on one SQLite file; read-only engines open it with ``mode=ro``.
+
+    The engine keeps a few connections open, so a session costs no connect, pragmas or schema
+    parsing. This process disposes of an engine before it freezes, replaces or deletes its file;
+    a pooled connection whose file another process replaced is opened again on checkout.
+    """
+    engine = create_engine(
+        "sqlite://",
+        creator=lambda: _connect(path, read_only),
+        poolclass=QueuePool,
+        pool_size=2,
+        max_overflow=8,
+    )
     event.listen(engine, "connect", _on_connect)
+
+    @event.listens_for(engine, "connect")
+    def _remember_file(_dbapi_connection: Any, record: Any) -> None:
+        record.info["inode"] = _inode(path)
+
+    @event.listens_for(engine, "checkout")
+    def _same_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("inode") != _inode(path):
+            raise DisconnectionError("the sandbox file was replaced")
+
     return engine
 
 
@@ -189,6 +235,12 @@ class SqliteFileBackend:
                     with Session(bind=conn) as session:
                         generate(session, spec)
                         session.commit()
+                    conn.commit()
+                    # Installed after the data, so that generation pays nothing for it.
+                    load_areas()
+                    install_change_log(
+                        conn.connection.driver_connection, SandboxBase.metadata.sorted_tables
+                    )
                     conn.commit()
                     conn.exec_driver_sql("VACUUM")
             finally:
@@ -293,21 +345,20 @@ class SqliteFileBackend:
             raise ValueError(f"unknown clock mode {clock_mode!r}")
         if path.exists():
             raise SandboxExists(f"sandbox {key!r} already exists")
-        template = self.ensure_template(spec)
-        self.sandbox_dir.mkdir(parents=True, exist_ok=True)
+        template_key = spec.cache_key()
+        template = self.template_dir / f"{template_key}{_SUFFIX}"
+        if not template.exists():
+            template = self.ensure_template(spec)
+        if not self.sandbox_dir.is_dir():
+            self.sandbox_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.sandbox_dir)
         os.close(fd)
         tmp = Path(tmp_name)
+        meta = clock_meta(datetime.combine(spec.today, time(9, 0)), clock_mode)
+        meta |= origin_meta(template_key, variant)
         try:
             shutil.copyfile(template, tmp)
-            engine = _make_engine(tmp, read_only=False)
-            try:
-                with Session(bind=engine) as session:
-                    start_clock(session, datetime.combine(spec.today, time(9, 0)), clock_mode)
-                    record_origin(session, spec.cache_key(), variant)
-                    session.commit()
-            finally:
-                engine.dispose()
+            _start_clone(tmp, meta)
             try:
                 # link() fails if the name exists, so two racing creates cannot both succeed.
                 os.link(tmp, path)
@@ -373,14 +424,29 @@ class SqliteFileBackend:
 
     # -- comparing with the template --
 
+    def tracked_keys(self, session: Session, table: str) -> list[Any] | None:
+        """Keys of the rows of ``table`` written since the sandbox was cloned, sorted.
+
+        A superset of the rows that differ from the template (a row changed and changed back
+        is listed). None when the sandbox has no change log (cloned before it existed).
+        """
+        if session.get_bind().dialect.name != "sqlite":
+            return None
+        raw = session.connection().connection.driver_connection
+        if not has_change_log(raw):
+            return None
+        return tracked_keys(raw, table)
+
     def changed_keys(
         self, template: Session, final: Session, table: Table, columns: Sequence[str]
     ) -> ChangedKeys | None:
         """Keys added, deleted and differing, computed inside SQLite with the template attached.
 
-        A large table with a handful of changes costs one indexed pass in C instead of loading
-        both tables into Python. None when that is not possible (not two SQLite files, a
-        composite key, or the connection refuses to attach).
+        With the change log, only the rows written since the clone are compared, and a table
+        nobody wrote to costs one indexed look-up. Without it, a large table with a handful of
+        changes still costs one indexed pass in C instead of loading both tables into Python.
+        None when that is not possible (not two SQLite files, a composite key, or the
+        connection refuses to attach).
         """
         pk = [c.name for c in table.primary_key.columns]
         if len(pk) != 1:
@@ -388,6 +454,9 @@ class SqliteFileBackend:
         template_file = _sqlite_file(template)
         if template_file is None or _sqlite_file(final) in (None, template_file):
             return None
+        candidates = self.tracked_keys(final, table.name)
+        if candidates == []:
+            return ChangedKeys([], [], set())
         connection = final.connection()
         try:
             connection.exec_driver_sql(
@@ -395,31 +464,14 @@ class SqliteFileBackend:
             )
         except DBAPIError:
             return None
-        names = list(columns)
         try:
-            # Both tables have the same name, so each gets an alias for the joins.
-            old = table_clause(table.name, names).alias("old")
-            new = table.alias("new")
-            new_key, old_key = new.c[pk[0]], old.c[pk[0]]
-            added = connection.execute(
-                select(new_key)
-                .select_from(new.outerjoin(old, old_key == new_key))
-                .where(old_key.is_(None))
-            ).scalars()
-            deleted = connection.execute(
-                select(old_key)
-                .select_from(old.outerjoin(new, new_key == old_key))
-                .where(new_key.is_(None))
-            ).scalars()
-            # Rows keep their key in the copy, so a join on the key finds every changed row in
-            # one indexed pass; IS NOT compares NULLs as values.
-            changed = select(new_key).select_from(new.join(old, old_key == new_key))
-            changed = changed.where(or_(*(new.c[n].is_distinct_from(old.c[n]) for n in names)))
-            differing = set(connection.execute(changed).scalars())
-            added_keys, deleted_keys = list(added), list(deleted)
+            if candidates is None:
+                found = _compare_whole_tables(connection, table, pk[0], list(columns))
+            else:
+                found = _compare_logged_rows(connection, table, pk[0], list(columns))
         finally:
             connection.exec_driver_sql(f"DETACH DATABASE {ATTACHED_TEMPLATE}")
-        return ChangedKeys(sorted(added_keys), sorted(deleted_keys), differing)
+        return found
 
     def dispose(self) -> None:
         """Close every cached engine (for shutdown and tests)."""
@@ -427,6 +479,75 @@ class SqliteFileBackend:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
+
+
+def _compare_whole_tables(
+    connection: Connection, table: Table, pk: str, names: list[str]
+) -> ChangedKeys:
+    """Compare every row of a table with the attached template's (no change log)."""
+    # Both tables have the same name, so each gets an alias for the joins.
+    old = table_clause(table.name, names).alias("old")
+    new = table.alias("new")
+    new_key, old_key = new.c[pk], old.c[pk]
+    added = connection.execute(
+        select(new_key).select_from(new.outerjoin(old, old_key == new_key)).where(old_key.is_(None))
+    ).scalars()
+    deleted = connection.execute(
+        select(old_key).select_from(old.outerjoin(new, new_key == old_key)).where(new_key.is_(None))
+    ).scalars()
+    # Rows keep their key in the copy, so a join on the key finds every changed row in one
+    # indexed pass; IS NOT compares NULLs as values.
+    changed = select(new_key).select_from(new.join(old, old_key == new_key))
+    changed = changed.where(or_(*(new.c[n].is_distinct_from(old.c[n]) for n in names)))
+    differing = set(connection.execute(changed).scalars())
+    return ChangedKeys(sorted(added), sorted(deleted), differing)
+
+
+def _compare_logged_rows(
+    connection: Connection, table: Table, pk: str, names: list[str]
+) -> ChangedKeys:
+    """Compare only the rows the change log lists with the attached template's."""
+    log_table = lightweight_table(CHANGE_LOG, column("tbl"), column("key"))
+    log = select(log_table.c.key).where(log_table.c.tbl == table.name).distinct().subquery("log")
+    old = table_clause(table.name, names).alias("old")
+    new = table.alias("new")
+    new_key, old_key = new.c[pk], old.c[pk]
+    differs = or_(*(new.c[n].is_distinct_from(old.c[n]) for n in names))
+    rows = connection.execute(
+        select(new_key, old_key, differs).select_from(
+            log.outerjoin(new, new_key == log.c.key).outerjoin(old, old_key == log.c.key)
+        )
+    ).all()
+    added = sorted(n for n, o, _ in rows if n is not None and o is None)
+    deleted = sorted(o for n, o, _ in rows if n is None and o is not None)
+    differing = {n for n, o, d in rows if n is not None and o is not None and d}
+    return ChangedKeys(added, deleted, differing)
+
+
+def _start_clone(path: Path, meta: dict[str, str]) -> None:
+    """Write a fresh copy's first rows (clock and origin) on one raw connection, no fsync.
+
+    The copy is still under its temporary name: if the machine stops now it is thrown away,
+    so neither a journal nor a flush to disk is needed. A template made before change tracking
+    existed gets its triggers here, before the first write.
+    """
+    connection = _connect(path, read_only=False)
+    connection.isolation_level = None  # transactions below are explicit
+    try:
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+        connection.execute("BEGIN")
+        if not has_change_log(connection):
+            load_areas()
+            install_change_log(connection, SandboxBase.metadata.sorted_tables)
+        connection.executemany(
+            "INSERT INTO sandbox_meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            list(meta.items()),
+        )
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
 
 
 def table_clause(name: str, names: Sequence[str]) -> Any:

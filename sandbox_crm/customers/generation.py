@@ -80,6 +80,8 @@ class Contact:
     kind: str
     value: str
     usable: bool  # well-formed and not flagged invalid
+    flagged: bool = False  # flagged invalid in the CRM
+    opted_out: bool = False
 
 
 @dataclass(slots=True)
@@ -166,29 +168,32 @@ def customers(run: GenerationRun) -> None:
         joining_consents(run, member, source, created, joined)
         run.members.append(member)
     run.rows[Customer] = [m.row for m in run.members]
-    run.rows[ContactPoint] = run.contact_rows
+    run.rows[ContactPoint] = _contact_rows(run)
+
+
+def _contact_rows(run: GenerationRun) -> Iterator[dict[str, Any]]:
+    """The contact points, made when they are written (ids follow members, then kinds)."""
+    for member in run.members:
+        for contact in member.contacts.values():
+            yield {
+                "id": contact.id,
+                "customer_id": member.row["id"],
+                "kind": contact.kind,
+                "value": contact.value,
+                "is_primary": True,
+                "is_invalid": contact.flagged,
+                "opted_out": contact.opted_out,
+            }
 
 
 def contacts(
     run: GenerationRun, member: Member, person: HKPerson, district: str, source: str
 ) -> None:
     rng, fake = run.rng, run.fake
-    rows = run.contact_rows
 
     def add(kind: str, value: str, malformed: bool, flagged: bool) -> None:
-        contact = Contact(next(run.ids["contact"]), kind, value, not (malformed or flagged))
-        member.contacts[kind] = contact
-        rows.append(
-            {
-                "id": contact.id,
-                "customer_id": member.row["id"],
-                "kind": kind,
-                "value": value,
-                "is_primary": True,
-                "is_invalid": flagged,
-                "opted_out": False,
-            }
-        )
+        usable = not (malformed or flagged)
+        member.contacts[kind] = Contact(next(run.ids["contact"]), kind, value, usable, flagged)
 
     if source == SourceSystem.ESHOP or chance(rng, 900):
         email = fake.hk_email(person)
@@ -274,14 +279,8 @@ def later_consents(run: GenerationRun) -> None:
                 member.consent[channel].append((when, "withdrawn", method, None))
                 for kind in CHANNEL_CONTACT_KINDS[channel]:
                     if kind in member.contacts:
-                        _contact_row(run, member.contacts[kind])["opted_out"] = True
+                        member.contacts[kind].opted_out = True
             row["updated_at"] = max(row["updated_at"], when)
-
-
-def _contact_row(run: GenerationRun, contact: Contact) -> dict[str, Any]:
-    row = run.contact_rows[contact.id - 1]
-    assert row["id"] == contact.id  # noqa: S101 - ids are assigned densely from 1
-    return row
 
 
 def consent_rows(run: GenerationRun) -> None:
