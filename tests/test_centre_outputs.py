@@ -472,6 +472,44 @@ def test_the_record_of_achievement_lists_units_levels_credits_and_decisions(
     assert staff.status_code == 200
 
 
+@pytest.mark.skipif(not HAS_CJK_FONT, reason="fonts-dejavu-core and fonts-droid-fallback needed")
+def test_a_unit_under_appeal_is_on_the_record_but_not_counted_as_achieved(
+    client_as, db_session, make_user, assessor, assessment_scenario
+):
+    from training_platform.models import Appeal, DecisionSource, DecisionVersion
+
+    trainee = make_user(Role.TRAINEE, display_name="Chan Siu Ming")
+    attempt = make_attempt(
+        db_session,
+        trainee,
+        assessment_scenario,
+        decision=Decision.COMPETENT,
+        assessor=assessor,
+        when=datetime(2026, 4, 7, 9),
+    )
+    version = DecisionVersion(
+        attempt_id=attempt.id,
+        version=1,
+        decision=Decision.COMPETENT,
+        source=DecisionSource.DECISION,
+        decided_by_id=assessor.id,
+    )
+    db_session.add(version)
+    db_session.flush()
+    db_session.add(
+        Appeal(
+            attempt_id=attempt.id,
+            decision_version_id=version.id,
+            trainee_id=trainee.id,
+            reason="The consent list was checked line by line.",
+        )
+    )
+    db_session.commit()
+    text = pdf_text(client_as(trainee).get(f"/progress/trainees/{trainee.id}/record.pdf").data)
+    assert UNIT_CODE in text and "appeal pending" in text
+    assert "Units decided competent: 0; QF credits: 0." in text
+
+
 def test_a_record_without_decisions_lists_no_units(
     client_as, trainee, practice_scenario, db_session
 ):

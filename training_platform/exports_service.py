@@ -374,17 +374,18 @@ def record_pdf(
             row.unit_title,
             row.level,
             row.credit,
-            decision_words(row.decision),
+            decision_words(row.decision)
+            + (" · " + gettext("appeal pending") if row.appeal_pending else ""),
             _date(row.decided_at),
         )
         for row in outcomes
     ]
     document.table(headers, rows, (24, 76, 16, 18, 30, 26))
-    credits = sum(row.credit for row in outcomes if row.decision == Decision.COMPETENT)
+    credits = sum(row.credit for row in outcomes if row.competent)
     document.paragraph(
         gettext(
             "Units decided competent: %(units)s; QF credits: %(credits)s.",
-            units=sum(1 for row in outcomes if row.decision == Decision.COMPETENT),
+            units=sum(1 for row in outcomes if row.competent),
             credits=credits,
         )
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from graders.definitions import Mode, Scenario, Unit, localised
 from graders.results import GradingResult, RequirementStatus
-from training_platform import results_service
+from training_platform import outcomes_service, results_service
 from training_platform.definitions_store import (
     current_scenarios,
     load_scenario_model,
@@ -30,7 +30,6 @@ from training_platform.models import (
     Cohort,
     CohortMember,
     Decision,
-    Review,
     Role,
     User,
 )
@@ -74,6 +73,13 @@ class UnitOutcomeRow:
     decided_at: datetime
     attempt_id: int
     scenario_title: str
+    # An appeal against the decision is open: the unit is not achieved until it is settled.
+    appeal_pending: bool = False
+
+    @property
+    def competent(self) -> bool:
+        """Achieved: decided competent, with no appeal pending."""
+        return self.decision == Decision.COMPETENT and not self.appeal_pending
 
 
 @dataclass
@@ -162,36 +168,24 @@ def unit_outcome_rows(
 ) -> list[UnitOutcomeRow]:
     """The trainee's decision per unit: that of the latest decided assessment attempt.
 
-    One row per unit with such an attempt, by unit code.
+    One row per unit with such an attempt, by unit code (the unit outcomes of
+    ``outcomes_service``, with what a record or gradebook shows beside them).
     """
-    attempts = session.scalars(
-        select(Attempt)
-        .join(Review, Review.attempt_id == Attempt.id)
-        .where(
-            Attempt.trainee_id == trainee.id,
-            Attempt.status == AttemptStatus.DECIDED,
-            Review.decision.is_not(None),
-        )
-        .order_by(Review.decided_at, Attempt.id)
-    )
-    latest: dict[str, Attempt] = {}
-    for attempt in attempts:
-        if _is_assessment(attempt):
-            latest[attempt.unit_version.unit_code] = attempt
     rows = []
-    for code in sorted(latest):
-        attempt = latest[code]
+    for outcome in outcomes_service.unit_outcomes(session, trainee):
+        attempt = session.get(Attempt, outcome.attempt_id)
         unit = unit_of(attempt)
         rows.append(
             UnitOutcomeRow(
-                unit_code=code,
+                unit_code=outcome.unit_code,
                 unit_title=localised(unit.title, language),
                 level=unit.level,
                 credit=unit.credit,
-                decision=attempt.review.decision,
-                decided_at=attempt.review.decided_at,
-                attempt_id=attempt.id,
+                decision=outcome.decision,
+                decided_at=outcome.decided_at,
+                attempt_id=outcome.attempt_id,
                 scenario_title=localised(scenario_of(attempt).title, language),
+                appeal_pending=outcome.appeal_pending,
             )
         )
     return rows
