@@ -251,6 +251,8 @@ def test_every_table_of_the_schema_is_tracked(backend):
     written: dict[str, object] = {}
     with backend.session("one") as session:
         for table in SandboxBase.metadata.sorted_tables:
+            if len(table.primary_key.columns) != 1:
+                continue  # compared whole (a composite key is not logged); see below
             (pk,) = table.primary_key.columns
             first = session.scalar(select(pk).order_by(pk).limit(1))
             if first is not None:
