@@ -43,7 +43,7 @@ def _postgres_backend(root: Path, url: str) -> PostgresSchemaBackend:
         connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         connection.exec_driver_sql(f"CREATE DATABASE {name}")
     admin.dispose()
-    return PostgresSchemaBackend(url.rsplit("/", 1)[0] + "/" + name, root / "templates")
+    return PostgresSchemaBackend(url.rsplit("/", 1)[0] + "/" + name)
 
 
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], SandboxBackend]] = {
@@ -288,3 +288,16 @@ def test_every_table_of_the_schema_is_tracked(backend):
     for name, found in _compare_all(backend, "one").items():
         if name != "sandbox_meta":
             assert found in (None, ChangedKeys([], [], set())), name
+
+
+def test_a_read_only_session_leaves_nothing_behind_for_the_next(backend):
+    """Pooled connections: a read-only session's mode does not leak into later writes."""
+    backend.create("one", spec())
+    with backend.session("one") as session:
+        session.scalars(select(Customer).order_by(Customer.id)).first().notes = "written"
+        session.commit()
+    with backend.session("one", read_only=True) as session:
+        session.scalars(select(Customer)).first()
+    backend.freeze("one")
+    backend.create("two", spec())
+    assert backend.is_frozen("one") and not backend.is_frozen("two")

@@ -55,7 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import table as lightweight_table
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -162,10 +162,20 @@ END $$"""
 class PostgresSchemaBackend:
     """Templates and per-attempt sandboxes as schemas of one PostgreSQL database."""
 
-    def __init__(self, url: str, template_dir: Path | None = None, **engine_options: Any) -> None:
+    def __init__(
+        self, url: str, source_template_dir: Path | None = None, **engine_options: Any
+    ) -> None:
+        """Schemas in the database at ``url``.
+
+        ``source_template_dir``: a folder where the SQLite template files that templates are
+        loaded from are kept and reused (tests and scripts share one); by default each is
+        generated in a scratch folder and removed once loaded.
+        """
         self.url = url
-        # Only for callers that validate uploads with a SQLite scratch store; nothing kept here.
-        self.template_dir = Path(template_dir or tempfile.gettempdir())
+        source = source_template_dir
+        self.source_template_dir = None if source is None else Path(source)
+        # For callers that validate uploads with a SQLite scratch store of their own.
+        self.template_dir = self.source_template_dir or Path(tempfile.gettempdir())
         options = {"pool_size": 5, "max_overflow": 10, "pool_pre_ping": True} | engine_options
         self.engine: Engine = create_engine(url, **options)
         self._ready = False
@@ -235,8 +245,15 @@ class PostgresSchemaBackend:
                 session.info[_SCHEMA_INFO_KEY] = schema
                 yield session
         finally:
-            connection.rollback()
-            connection.close()
+            try:
+                # Back to the defaults before the connection returns to the pool.
+                connection.rollback()
+                connection.exec_driver_sql("RESET ALL")
+                connection.commit()
+            except DBAPIError:
+                connection.invalidate()
+            finally:
+                connection.close()
 
     # -- templates --
 
@@ -274,7 +291,9 @@ class PostgresSchemaBackend:
         """Generate the SQLite template in a scratch directory and load its rows into ``schema``."""
         scratch = Path(tempfile.mkdtemp(prefix="practicum-pg-template-"))
         try:
-            files = SqliteFileBackend(scratch / "sandboxes", scratch / "templates")
+            files = SqliteFileBackend(
+                scratch / "sandboxes", self.source_template_dir or scratch / "templates"
+            )
             try:
                 with files.template_session(spec) as source:
                     connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
