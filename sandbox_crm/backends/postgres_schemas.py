@@ -12,10 +12,10 @@ A small registry table (schema ``sandbox_registry``) names each template and san
 digest of its key) and when a sandbox was frozen. Inserting the registry row first makes racing
 creates of one key meet on its primary key: one wins, the other gets ``SandboxExists``.
 
-Sessions share one engine; each checks a pooled connection out, sets its ``search_path`` to the
-schema and, for read-only sessions, ``default_transaction_read_only``, so raw SQL and the ORM
-both see the sandbox's tables unqualified. Once frozen, a sandbox opens only read-only. Deleting
-is ``DROP SCHEMA ... CASCADE``.
+Sessions share one pooled engine; each transaction a session begins sets, for itself only, the
+``search_path`` to the schema and, for read-only sessions, ``transaction_read_only``, so raw SQL
+and the ORM both see the sandbox's tables unqualified, and nothing stays on a pooled connection.
+Once frozen, a sandbox opens only read-only. Deleting is ``DROP SCHEMA ... CASCADE``.
 
 Change tracking is the contract's: a PL/pgSQL trigger function per sandbox schema notes the key
 of every row written (insert, update before and after, delete) in ``sandbox_change``; the
@@ -50,12 +50,13 @@ from sqlalchemy import (
     cast,
     column,
     create_engine,
+    event,
     or_,
     select,
 )
 from sqlalchemy import table as lightweight_table
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -176,7 +177,7 @@ class PostgresSchemaBackend:
         self.source_template_dir = None if source is None else Path(source)
         # For callers that validate uploads with a SQLite scratch store of their own.
         self.template_dir = self.source_template_dir or Path(tempfile.gettempdir())
-        options = {"pool_size": 5, "max_overflow": 10, "pool_pre_ping": True} | engine_options
+        options = {"pool_size": 5, "max_overflow": 10, "pool_recycle": 1800} | engine_options
         self.engine: Engine = create_engine(url, **options)
         self._ready = False
         self._lock = threading.Lock()
@@ -231,29 +232,23 @@ class PostgresSchemaBackend:
 
     @contextmanager
     def _open(self, schema: str, read_only: bool) -> Iterator[Session]:
-        connection = self.engine.connect()
-        try:
-            # Session-level settings, committed so that they outlast the session's transactions.
+        session = Session(bind=self.engine)
+        session.info[BACKEND_INFO_KEY] = self
+        session.info[_SCHEMA_INFO_KEY] = schema
+        settings = {"s": _quote(schema), "r": "on" if read_only else "off"}
+
+        @event.listens_for(session, "after_begin")
+        def _settings(_session: Session, _transaction: Any, connection: Any) -> None:
+            # Local to the transaction: nothing is left on the pooled connection afterwards.
+            # Read-only may be turned on after the first query, never back off.
             connection.exec_driver_sql(
-                "SELECT set_config('search_path', %(s)s, false), "
-                "set_config('default_transaction_read_only', %(r)s, false)",
-                {"s": _quote(schema), "r": "on" if read_only else "off"},
+                "SELECT set_config('search_path', %(s)s, true), "
+                "set_config('transaction_read_only', %(r)s, true)",
+                settings,
             )
-            connection.commit()
-            with Session(bind=connection) as session:
-                session.info[BACKEND_INFO_KEY] = self
-                session.info[_SCHEMA_INFO_KEY] = schema
-                yield session
-        finally:
-            try:
-                # Back to the defaults before the connection returns to the pool.
-                connection.rollback()
-                connection.exec_driver_sql("RESET ALL")
-                connection.commit()
-            except DBAPIError:
-                connection.invalidate()
-            finally:
-                connection.close()
+
+        with session:
+            yield session
 
     # -- templates --
 
