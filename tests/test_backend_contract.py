@@ -35,15 +35,15 @@ from tests.test_postgres import postgres_url  # noqa: F401  (the throwaway clust
 _databases = itertools.count()
 
 
-def _postgres_backend(root: Path, url: str) -> PostgresSchemaBackend:
-    """A backend on a new, empty database of the throwaway cluster."""
+def _postgres_backend(root: Path, url: str, spares: int = 0) -> PostgresSchemaBackend:
+    """A backend on a new, empty database of the throwaway cluster (no spares by default)."""
     name = f"contract_{next(_databases)}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         connection.exec_driver_sql(f"CREATE DATABASE {name}")
     admin.dispose()
-    return PostgresSchemaBackend(url.rsplit("/", 1)[0] + "/" + name)
+    return PostgresSchemaBackend(url.rsplit("/", 1)[0] + "/" + name, spares=spares)
 
 
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], SandboxBackend]] = {
@@ -301,3 +301,36 @@ def test_a_read_only_session_leaves_nothing_behind_for_the_next(backend):
     backend.freeze("one")
     backend.create("two", spec())
     assert backend.is_frozen("one") and not backend.is_frozen("two")
+
+
+@pytest.mark.postgres
+def test_postgres_starts_by_claiming_a_spare_clone_and_makes_another(request, tmp_path):
+    backend = _postgres_backend(tmp_path, request.getfixturevalue("postgres_url"), spares=1)
+    try:
+        backend.ensure_template(spec())
+        backend.dispose()  # waits for the spare being made in the background
+        assert backend.top_up_spares(spec().cache_key()) == 0  # already one ready
+        with backend.engine.connect() as connection:
+            (spare,) = connection.exec_driver_sql(
+                "SELECT schema_name FROM sandbox_registry.schemas WHERE kind = 'spare'"
+            ).scalars()
+        assert backend.create("one", spec(), clock_mode="stepped", variant=3) == spare
+        with backend.session("one", read_only=True) as session:
+            info = sandbox_info(session)
+            assert (info.clock_mode, info.variant) == ("stepped", 3)
+        assert set(_tracked(backend, "one")) == {"sandbox_meta"}
+        backend.dispose()
+        with backend.engine.connect() as connection:
+            spares = connection.exec_driver_sql(
+                "SELECT schema_name FROM sandbox_registry.schemas WHERE kind = 'spare'"
+            ).scalars()
+            assert len([s for s in spares if s != spare]) == 1
+        assert backend.keys() == ["one"]
+        backend.delete_template(spec().cache_key())
+        with backend.engine.connect() as connection:
+            left = connection.exec_driver_sql(
+                "SELECT count(*) FROM sandbox_registry.schemas WHERE kind <> 'sandbox'"
+            ).scalar()
+        assert left == 0
+    finally:
+        backend.dispose()

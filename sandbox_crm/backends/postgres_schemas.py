@@ -36,8 +36,9 @@ import hashlib
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,9 @@ __all__ = ["REGISTRY_SCHEMA", "PostgresSchemaBackend"]
 REGISTRY_SCHEMA = "sandbox_registry"
 """The schema of the registry table that names every template and sandbox schema."""
 _REGISTRY = f"{REGISTRY_SCHEMA}.schemas"
-_TEMPLATE, _SANDBOX = "template", "sandbox"
+_TEMPLATE, _SANDBOX, _SPARE = "template", "sandbox", "spare"
+DEFAULT_SPARES = 2
+"""Spare clones kept ready per template (topped up in the background after each start)."""
 _SCHEMA_INFO_KEY = "pg_schema"
 _LOAD_BATCH = 5_000
 
@@ -98,6 +101,20 @@ def _schema_name(kind: str, key: str) -> str:
     """The schema of a template or sandbox: a prefix and a digest of its key (63 bytes at most)."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:40]
     return f"{'t' if kind == _TEMPLATE else 's'}_{digest}"
+
+
+def _new_sandbox_schema() -> str:
+    """A fresh schema name for a sandbox or spare clone (the registry maps keys to it)."""
+    return f"s_{uuid.uuid4().hex}"
+
+
+def _start_clock(connection: Any, schema: str, meta: dict[str, str]) -> None:
+    """A clone's first rows: its clock and origin (noted in its change log, as in SQLite)."""
+    connection.exec_driver_sql(
+        f"INSERT INTO {_quote(schema)}.sandbox_meta (key, value) VALUES (%(k)s, %(v)s) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [{"k": k, "v": v} for k, v in meta.items()],
+    )
 
 
 def _tables() -> list[Table]:
@@ -164,13 +181,19 @@ class PostgresSchemaBackend:
     """Templates and per-attempt sandboxes as schemas of one PostgreSQL database."""
 
     def __init__(
-        self, url: str, source_template_dir: Path | None = None, **engine_options: Any
+        self,
+        url: str,
+        source_template_dir: Path | None = None,
+        *,
+        spares: int = DEFAULT_SPARES,
+        **engine_options: Any,
     ) -> None:
         """Schemas in the database at ``url``.
 
         ``source_template_dir``: a folder where the SQLite template files that templates are
         loaded from are kept and reused (tests and scripts share one); by default each is
-        generated in a scratch folder and removed once loaded.
+        generated in a scratch folder and removed once loaded. ``spares``: clones of each
+        template kept ready, so that starting an attempt only claims one (0: clone on start).
         """
         self.url = url
         source = source_template_dir
@@ -179,8 +202,10 @@ class PostgresSchemaBackend:
         self.template_dir = self.source_template_dir or Path(tempfile.gettempdir())
         options = {"pool_size": 5, "max_overflow": 10, "pool_recycle": 1800} | engine_options
         self.engine: Engine = create_engine(url, **options)
+        self.spares = spares
         self._ready = False
         self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
 
     # -- registry --
 
@@ -280,6 +305,8 @@ class PostgresSchemaBackend:
                     "VALUES (%(k)s, %(n)s, %(s)s)",
                     {"k": _TEMPLATE, "n": key, "s": schema},
                 )
+        if exists is None:
+            self._top_up_later(key)
         return schema
 
     def _build_template(self, connection: Any, spec: GenerationSpec, schema: str) -> None:
@@ -334,8 +361,16 @@ class PostgresSchemaBackend:
         return self._keys(_TEMPLATE)
 
     def delete_template(self, template_key: str) -> None:
-        """Drop one template schema; no error if it does not exist."""
-        self._drop(_TEMPLATE, self._validate_template_key(template_key))
+        """Drop one template schema and its spare clones; no error if it does not exist."""
+        self._validate_template_key(template_key)
+        with self.engine.connect() as connection:
+            spares = connection.exec_driver_sql(
+                f"SELECT key FROM {_REGISTRY} WHERE kind = %(k)s AND template_key = %(t)s",
+                {"k": _SPARE, "t": template_key},
+            ).scalars()
+            for spare in list(spares):
+                self._drop(_SPARE, spare)
+        self._drop(_TEMPLATE, template_key)
 
     def purge_templates(self, keep: Collection[str], *, dry_run: bool = False) -> list[str]:
         """Delete every template whose key is not in ``keep``; return the keys (to be) deleted."""
@@ -356,7 +391,12 @@ class PostgresSchemaBackend:
         *,
         variant: int | None = None,
     ) -> str:
-        """Clone the template schema for ``spec`` into a new sandbox schema and start its clock."""
+        """Clone the template schema for ``spec`` into a new sandbox schema and start its clock.
+
+        A spare clone of the template is claimed when one is ready (a registry update and the
+        clock's rows); otherwise the clone is made now. Either way spares are then topped up
+        in the background.
+        """
         validate_key(key)
         if clock_mode not in ("real", "stepped"):
             raise ValueError(f"unknown clock mode {clock_mode!r}")
@@ -364,24 +404,37 @@ class PostgresSchemaBackend:
             raise SandboxExists(f"sandbox {key!r} already exists")
         template_key = spec.cache_key()
         template = self.ensure_template(spec)
-        schema = _schema_name(_SANDBOX, key)
         meta = clock_meta(datetime.combine(spec.today, time(9, 0)), clock_mode)
         meta |= origin_meta(template_key, variant)
         try:
             with self.engine.begin() as connection:
-                connection.exec_driver_sql(
-                    f"INSERT INTO {_REGISTRY} (kind, key, schema_name, template_key) "
-                    "VALUES (%(k)s, %(n)s, %(s)s, %(t)s)",
-                    {"k": _SANDBOX, "n": key, "s": schema, "t": template_key},
-                )
-                self._clone(connection, template, schema, meta)
+                schema = connection.exec_driver_sql(
+                    f"SELECT schema_name FROM {_REGISTRY} WHERE kind = %(k)s "
+                    "AND template_key = %(t)s ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    {"k": _SPARE, "t": template_key},
+                ).scalar()
+                if schema is not None:
+                    connection.exec_driver_sql(
+                        f"UPDATE {_REGISTRY} SET kind = %(k)s, key = %(n)s, created_at = now() "
+                        "WHERE schema_name = %(s)s",
+                        {"k": _SANDBOX, "n": key, "s": schema},
+                    )
+                else:
+                    schema = _new_sandbox_schema()
+                    connection.exec_driver_sql(
+                        f"INSERT INTO {_REGISTRY} (kind, key, schema_name, template_key) "
+                        "VALUES (%(k)s, %(n)s, %(s)s, %(t)s)",
+                        {"k": _SANDBOX, "n": key, "s": schema, "t": template_key},
+                    )
+                    self._clone(connection, template, schema)
+                _start_clock(connection, schema, meta)
         except IntegrityError:
             raise SandboxExists(f"sandbox {key!r} already exists") from None
+        self._top_up_later(template_key)
         return schema
 
-    def _clone(self, connection: Any, template: str, schema: str, meta: dict[str, str]) -> None:
-        """Fill a new schema from the template's, then add its triggers and first rows."""
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
+    def _clone(self, connection: Any, template: str, schema: str) -> None:
+        """Fill a new schema from the template's, then add its change tracking."""
         connection.exec_driver_sql(f"CREATE SCHEMA {_quote(schema)}")
         _create_tables(connection, schema)
         for table in _tables():
@@ -392,11 +445,53 @@ class PostgresSchemaBackend:
             )
         _reset_sequences(connection, schema)
         _install_change_log(connection, schema)
-        connection.exec_driver_sql(
-            f"INSERT INTO {_quote(schema)}.sandbox_meta (key, value) VALUES (%(k)s, %(v)s) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [{"k": k, "v": v} for k, v in meta.items()],
+
+    # -- spare clones --
+
+    def top_up_spares(self, template_key: str) -> int:
+        """Make spare clones of a template until ``spares`` are ready; return how many made.
+
+        One caller at a time per template (others return at once), one spare per transaction.
+        """
+        made = 0
+        while True:
+            with self.engine.begin() as connection:
+                if not connection.exec_driver_sql(
+                    "SELECT pg_try_advisory_xact_lock(hashtext(%(k)s))",
+                    {"k": "spares:" + template_key},
+                ).scalar():
+                    return made
+                row = connection.exec_driver_sql(
+                    f"SELECT schema_name, (SELECT count(*) FROM {_REGISTRY} WHERE kind = %(s)s "
+                    f"AND template_key = %(t)s) FROM {_REGISTRY} "
+                    "WHERE kind = %(k)s AND key = %(t)s",
+                    {"s": _SPARE, "k": _TEMPLATE, "t": template_key},
+                ).first()
+                if row is None or row[1] >= self.spares:
+                    return made
+                schema = _new_sandbox_schema()
+                connection.exec_driver_sql(
+                    f"INSERT INTO {_REGISTRY} (kind, key, schema_name, template_key) "
+                    "VALUES (%(k)s, %(s)s, %(s)s, %(t)s)",
+                    {"k": _SPARE, "s": schema, "t": template_key},
+                )
+                self._clone(connection, row[0], schema)
+            made += 1
+
+    def _top_up_later(self, template_key: str) -> None:
+        if self.spares <= 0:
+            return
+        thread = threading.Thread(
+            target=self._top_up_quietly, args=(template_key,), name="sandbox-spares", daemon=True
         )
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _top_up_quietly(self, template_key: str) -> None:
+        # A spare is only a head start: if making one fails, the next start clones instead.
+        with suppress(Exception):
+            self.top_up_spares(template_key)
 
     def exists(self, key: str) -> bool:
         """Whether a sandbox exists under ``key``."""
@@ -527,7 +622,11 @@ class PostgresSchemaBackend:
         return ChangedKeys(added, deleted, differing)
 
     def dispose(self) -> None:
-        """Release the engine's connections (for shutdown and tests)."""
+        """Wait for spare clones being made, then release the engine's connections."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join()
         self.engine.dispose()
 
 
