@@ -308,7 +308,7 @@ def test_postgres_starts_by_claiming_a_spare_clone_and_makes_another(request, tm
     backend = _postgres_backend(tmp_path, request.getfixturevalue("postgres_url"), spares=1)
     try:
         backend.ensure_template(spec())
-        backend.dispose()  # waits for the spare being made in the background
+        backend.settle()  # waits for the spare being made in the background
         assert backend.top_up_spares(spec().cache_key()) == 0  # already one ready
         with backend.engine.connect() as connection:
             (spare,) = connection.exec_driver_sql(
@@ -319,7 +319,7 @@ def test_postgres_starts_by_claiming_a_spare_clone_and_makes_another(request, tm
             info = sandbox_info(session)
             assert (info.clock_mode, info.variant) == ("stepped", 3)
         assert set(_tracked(backend, "one")) == {"sandbox_meta"}
-        backend.dispose()
+        backend.settle()
         with backend.engine.connect() as connection:
             spares = connection.exec_driver_sql(
                 "SELECT schema_name FROM sandbox_registry.schemas WHERE kind = 'spare'"

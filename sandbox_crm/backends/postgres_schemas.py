@@ -476,6 +476,10 @@ class PostgresSchemaBackend:
                     {"k": _SPARE, "s": schema, "t": template_key},
                 )
                 self._clone(connection, row[0], schema)
+                # Planner statistics for the new tables, which a start made on the spot lacks
+                # until autovacuum comes by; a spare has the time.
+                for table in _tables():
+                    connection.exec_driver_sql(f"ANALYZE {_quote(schema)}.{_quote(table.name)}")
             made += 1
 
     def _top_up_later(self, template_key: str) -> None:
@@ -621,12 +625,16 @@ class PostgresSchemaBackend:
         differing = {n for n, o, d in rows if n is not None and o is not None and d}
         return ChangedKeys(added, deleted, differing)
 
-    def dispose(self) -> None:
-        """Wait for spare clones being made, then release the engine's connections."""
+    def settle(self) -> None:
+        """Wait until the spare clones being made in the background are ready."""
         with self._lock:
             threads, self._threads = self._threads, []
         for thread in threads:
             thread.join()
+
+    def dispose(self) -> None:
+        """Wait for spare clones being made, then release the engine's connections."""
+        self.settle()
         self.engine.dispose()
 
 
