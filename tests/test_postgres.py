@@ -262,3 +262,50 @@ def test_the_vip_scenario_grades_the_same_on_postgres_as_on_sqlite(
             store.dispose()
     assert results["postgres", "reference"] == results["sqlite", "reference"]
     assert results["postgres", "counterexample"] == results["sqlite", "counterexample"]
+
+
+def test_crm_searches_on_postgres_find_what_the_sqlite_name_index_finds(
+    postgres_url: str, sandbox_template_dir: Path, tmp_path: Path
+) -> None:
+    """No FTS5 on PostgreSQL: the lists search with LIKE and list the same customers."""
+    import re
+
+    from sandbox_crm.customers.facts import has_search_index
+    from tests.sandbox_fixtures import small_spec
+    from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+
+    stores = {
+        "sqlite": SqliteFileBackend(tmp_path / "sandboxes", sandbox_template_dir),
+        "postgres": PostgresSchemaBackend(postgres_url, sandbox_template_dir, spares=0),
+    }
+    pages: dict[str, list[str]] = {}
+    try:
+        for name, store in stores.items():
+            store.delete(SANDBOX_KEY)
+            store.create(SANDBOX_KEY, small_spec(), clock_mode="stepped")
+            with store.session(SANDBOX_KEY, read_only=True) as session:
+                assert has_search_index(session) == (name == "sqlite")
+            client = _make_app(store).test_client()
+            pages[name] = []
+            for path, q in [
+                ("customers", "chan"),
+                ("customers", "WONG"),
+                ("customers", "com.hk"),
+                ("customers", "Tai Man"),
+                ("customers", "9123"),
+                ("customers", "zzzq"),
+                ("orders", "chan"),
+                ("reviews", "chan"),
+            ]:
+                page = client.get(f"{BASE}/{path}", query_string={"q": q})
+                assert page.status_code == 200, (name, path, q)
+                html = page.get_data(as_text=True)
+                count = re.search(r'<span class="count">([^<]+)</span>', html)
+                rows = re.findall(r'href="/attempts/1/crm/\w+/(\d+)"', html)
+                pages[name].append(f"{path}?q={q}: {count and count.group(1)} {rows}")
+            store.delete(SANDBOX_KEY)
+    finally:
+        for store in stores.values():
+            store.dispose()
+    assert pages["postgres"] == pages["sqlite"]
+    assert sum(": 0 []" not in line for line in pages["sqlite"]) >= 4  # most searches find some
