@@ -90,6 +90,8 @@ _TEMPLATE, _SANDBOX, _SPARE = "template", "sandbox", "spare"
 DEFAULT_SPARES = 2
 """Spare clones kept ready per template (topped up in the background after each start)."""
 _SCHEMA_INFO_KEY = "pg_schema"
+_READ_ONLY_INFO_KEY = "pg_read_only"
+_LOG_INFO_KEY = "pg_change_log"
 _LOAD_BATCH = 5_000
 
 
@@ -260,6 +262,7 @@ class PostgresSchemaBackend:
         session = Session(bind=self.engine)
         session.info[BACKEND_INFO_KEY] = self
         session.info[_SCHEMA_INFO_KEY] = schema
+        session.info[_READ_ONLY_INFO_KEY] = read_only
         settings = {"s": _quote(schema), "r": "on" if read_only else "off"}
 
         @event.listens_for(session, "after_begin")
@@ -565,12 +568,21 @@ class PostgresSchemaBackend:
 
     # -- comparing with the template --
 
-    def tracked_keys(self, session: Session, table: str) -> list[Any] | None:
-        """Keys of the rows of ``table`` written since the sandbox was cloned, sorted."""
-        schema = session.info.get(_SCHEMA_INFO_KEY)
-        if schema is None or not schema.startswith("s_"):
-            return None
-        keys = (
+    def _change_log(self, session: Session, table: str) -> list[str]:
+        """The logged keys (as text) of ``table``; a read-only session reads the log once."""
+        schema = session.info[_SCHEMA_INFO_KEY]
+        if session.info.get(_READ_ONLY_INFO_KEY):
+            cached = session.info.get(_LOG_INFO_KEY)
+            if cached is None:
+                # Nothing writes to a read-only sandbox: one query answers every table.
+                cached = {}
+                for tbl, key in session.connection().exec_driver_sql(
+                    f"SELECT DISTINCT tbl, key FROM {_quote(schema)}.{CHANGE_LOG}"
+                ):
+                    cached.setdefault(tbl, []).append(key)
+                session.info[_LOG_INFO_KEY] = cached
+            return cached.get(table, [])
+        return list(
             session.connection()
             .exec_driver_sql(
                 f"SELECT DISTINCT key FROM {_quote(schema)}.{CHANGE_LOG} WHERE tbl = %(t)s",
@@ -578,7 +590,13 @@ class PostgresSchemaBackend:
             )
             .scalars()
         )
-        return sorted(_typed(table, keys))
+
+    def tracked_keys(self, session: Session, table: str) -> list[Any] | None:
+        """Keys of the rows of ``table`` written since the sandbox was cloned, sorted."""
+        schema = session.info.get(_SCHEMA_INFO_KEY)
+        if schema is None or not schema.startswith("s_"):
+            return None
+        return sorted(_typed(table, self._change_log(session, table)))
 
     def changed_keys(
         self, template: Session, final: Session, table: Table, columns: Sequence[str]
@@ -591,6 +609,8 @@ class PostgresSchemaBackend:
             return None
         if template.info.get(BACKEND_INFO_KEY) is not self:
             return None
+        if not self._change_log(final, table.name):
+            return ChangedKeys([], [], set())  # nothing written: no query
         names = list(columns)
         log_table = lightweight_table(CHANGE_LOG, column("tbl"), column("key"), schema=new_schema)
         log = (
