@@ -1,6 +1,7 @@
 """Measure starting, grading and using an attempt at several sandbox sizes, against the goals.
 
 Usage:  .venv/bin/python scripts/benchmark.py [--sizes 2000,20000,100000] [--runs 15] [--json]
+                                              [--postgres postgresql+psycopg://user@host/db]
 
 For each size, in one run and side by side:
 
@@ -14,6 +15,12 @@ For each size, in one run and side by side:
   routing, sign-in, template rendering): home, the customer list, search "chan", the e-mail
   consent filter, sort by 12-month spend, a page deep into the list, a customer, orders,
   reviews and reports, an all-customers report run and its output page.
+
+With ``--postgres``, the same clone and grading on the PostgreSQL backend (a schema per sandbox,
+in the given database, which it leaves empty again), beside SQLite's: loading the template into
+its schema (1 run), the clone (which claims a spare clone made ahead in the background; the
+start waits until one is ready, as between two trainees' starts) and the grading, and the
+goals: clone ≤ 10× the SQLite clone, grading ≤ 2× SQLite's (medians).
 
 Each line prints the median and 95th percentile of ``--runs`` runs (generation: one run), the
 goal and PASS or FAIL. Memory: the generation child's max RSS per size, and this process's at
@@ -225,6 +232,60 @@ def _collateral(session: Any) -> None:
     session.commit()
 
 
+def postgres_lines(
+    size: int,
+    url: str,
+    template_dir: Path,
+    spec: GenerationSpec,
+    scenario: Scenario,
+    unit: Any,
+    runs: int,
+    sqlite_lines: list[Line],
+) -> list[Line]:
+    """Clone and grading on the PostgreSQL backend, judged against SQLite's medians."""
+    from sandbox_crm.backends.postgres_schemas import PostgresSchemaBackend
+
+    store = PostgresSchemaBackend(url, template_dir)
+    try:
+        loaded = timed(lambda: store.ensure_template(spec))  # the SQLite template file exists
+        clones = []
+        for i in range(runs):
+            # Spares are made between starts, in the background; the start claims one.
+            store.settle()
+            clones.append(timed(lambda i=i: store.create(f"pg-clone-{i}", spec)))
+            store.delete(f"pg-clone-{i}")
+        store.settle()
+        graded = grading_lines(size, store, spec, scenario, unit, runs)
+        store.delete_template(spec.cache_key())
+    finally:
+        store.dispose()
+    by_what = {line.what.split(" [")[0]: line for line in sqlite_lines if line.size == size}
+    sqlite_clone = by_what["start an attempt (clone)"].median or 1.0
+    clone = statistics.median(clones)
+    lines = [
+        Line(size, "PostgreSQL: load the template into its schema (1 run)", loaded, None, "ms"),
+        Line(size, "PostgreSQL: start an attempt (clone)", clone, percentile(clones, 0.95), "ms"),
+        Line(
+            size,
+            "PostgreSQL clone ÷ SQLite clone (medians)",
+            clone / sqlite_clone,
+            None,
+            "×",
+            "≤ 10×",
+            clone / sqlite_clone <= 10,
+        ),
+    ]
+    for line in graded:
+        what = line.what.split(" [")[0]
+        sqlite_median = by_what[what].median or 1.0
+        ratio = (line.median or 0.0) / sqlite_median
+        line.what, line.goal, line.ok = f"PostgreSQL: {line.what}", "", None
+        lines.append(line)
+        label = f"PostgreSQL ÷ SQLite: {what} (medians)"
+        lines.append(Line(size, label, ratio, None, "×", "≤ 2×", ratio <= 2))
+    return lines
+
+
 def grading_lines(
     size: int, store: SandboxStore, spec: GenerationSpec, scenario: Scenario, unit: Any, runs: int
 ) -> list[Line]:
@@ -242,6 +303,8 @@ def grading_lines(
             if extra is not None:
                 extra(session)
         store.freeze(key)
+        if hasattr(store, "settle"):
+            store.settle()  # PostgreSQL: no spare clone being made while grading is timed
 
         def grade(key: str = key, deliverables: dict = deliverables) -> Any:
             return grade_sandbox(
@@ -411,7 +474,9 @@ def page_lines(size: int, platform: Platform, spec: GenerationSpec, runs: int) -
 # --- the run -----------------------------------------------------------------------------------
 
 
-def measure(sizes: list[int], runs: int, work_dir: Path, pages: bool) -> list[Line]:
+def measure(
+    sizes: list[int], runs: int, work_dir: Path, pages: bool, postgres: str | None = None
+) -> list[Line]:
     """Every line of the benchmark, size by size."""
     load_builtin()
     definitions = load_definitions(ROOT)
@@ -450,6 +515,8 @@ def measure(sizes: list[int], runs: int, work_dir: Path, pages: bool) -> list[Li
         lines += clone_lines(size, store, spec, runs, made)
         lines += grading_lines(size, store, spec, scenario, unit, runs)
         store.dispose()
+        if postgres:
+            lines += postgres_lines(size, postgres, template_dir, spec, scenario, unit, runs, lines)
         if platform is not None:
             lines += page_lines(size, platform, spec, runs)
         print_table([line for line in lines if line.size == size], file=sys.stderr)
@@ -476,6 +543,9 @@ def main() -> int:
     parser.add_argument("--no-pages", action="store_true", help="skip the CRM pages")
     parser.add_argument("--json", action="store_true", help="print the lines as JSON")
     parser.add_argument(
+        "--postgres", metavar="URL", help="also clone and grade on PostgreSQL in this database"
+    )
+    parser.add_argument(
         "--generate-child", nargs=2, metavar=("CUSTOMERS", "DIR"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -483,12 +553,16 @@ def main() -> int:
         return generate_child(int(args.generate_child[0]), args.generate_child[1])
     sizes = [int(part) for part in args.sizes.split(",") if part.strip()]
     with tempfile.TemporaryDirectory(prefix="practicum-bench-") as work:
-        lines = measure(sizes, args.runs, Path(work), not args.no_pages)
+        lines = measure(sizes, args.runs, Path(work), not args.no_pages, args.postgres)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.json:
         print(json.dumps({"lines": [asdict(line) for line in lines], "max_rss_mb": rss}, indent=2))
     else:
-        print(f"Benchmark of {date.today().isoformat()}: --sizes {args.sizes} --runs {args.runs}")
+        backends = " (SQLite and PostgreSQL sandboxes)" if args.postgres else ""
+        print(
+            f"Benchmark of {date.today().isoformat()}: --sizes {args.sizes} --runs {args.runs}"
+            + backends
+        )
         print_table(lines)
         failed = [line for line in lines if line.ok is False]
         print(f"\n{len(failed)} of {sum(line.ok is not None for line in lines)} goals not met.")

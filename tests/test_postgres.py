@@ -1,4 +1,4 @@
-"""The platform on PostgreSQL 15: migrations, demo accounts and signing in.
+"""The platform on PostgreSQL 15: migrations, demo accounts, signing in, and sandboxes as schemas.
 
 Starts a throwaway cluster on a free loopback port; skipped where PostgreSQL 15 or root is missing.
 """
@@ -19,8 +19,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from graders.definitions import load_definitions
+from graders.registry import load_builtin
+from graders.runner import run_scripted_attempt
+from graders.validation import _self_test_runs, counterexample_failures, reference_failures
+from sandbox_crm.backends.postgres_schemas import PostgresSchemaBackend
+from sandbox_crm.backends.sqlite_files import SqliteFileBackend
 from tests.platform_fixtures import apply_reference_solution
-from training_platform import attempts_service, create_app, definitions_store
+from training_platform import attempts_service, create_app, definitions_store, sandboxes
 from training_platform.accounts import create_centre, create_user
 from training_platform.db import PlatformBase, get_engine, new_session, upgrade_database
 from training_platform.models import Attempt, AttemptStatus, DefinitionKind, GradeRecord, Role
@@ -174,6 +180,11 @@ def test_an_attempt_is_graded_and_decided_on_postgres(pg_app, tmp_path):
         attempts_service.grade_attempt_record(session, attempt)
         session.commit()
         attempt_id = attempt.id
+        # The platform on PostgreSQL keeps its sandboxes there, not in files.
+        store = sandboxes.get_store(pg_app)
+        assert isinstance(store, PostgresSchemaBackend)
+        assert store.is_frozen(attempt.sandbox_key)
+        assert not any((tmp_path / "sandboxes").glob("*.sqlite"))
         record = session.scalars(select(GradeRecord)).one()
         assert record.overall == "pending_review"  # the written answer waits for the assessor
         assert {c["status"] for c in record.result["checks"]} == {"pass"}
@@ -197,3 +208,104 @@ def test_an_attempt_is_graded_and_decided_on_postgres(pg_app, tmp_path):
         session = new_session(pg_app)
         assert session.get(Attempt, attempt_id).status == AttemptStatus.DECIDED
         session.close()
+
+
+def test_the_sandbox_backend_follows_the_database_or_the_setting(pg_app, tmp_path):
+    assert sandboxes.store_kind(pg_app) == "postgres"
+    pg_app.config["SANDBOX_BACKEND"] = "sqlite_files"
+    assert sandboxes.store_kind(pg_app) == "sqlite_files"
+    pg_app.config["SANDBOX_BACKEND"] = "files"
+    with pytest.raises(ValueError, match="unknown sandbox backend"):
+        sandboxes.store_kind(pg_app)
+    sqlite_app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"})
+    assert sandboxes.store_kind(sqlite_app) == "sqlite_files"
+    assert isinstance(sandboxes.get_store(sqlite_app), SqliteFileBackend)
+
+
+def test_the_vip_scenario_grades_the_same_on_postgres_as_on_sqlite(
+    postgres_url: str, sandbox_template_dir: Path, tmp_path: Path
+) -> None:
+    """The reference solution is competent and a counterexample fails, the same on both."""
+    load_builtin()
+    definitions = load_definitions(Path(__file__).resolve().parents[1])
+    scenario = definitions.scenarios["105077L3-marketing-vip-report"].model
+    unit = definitions.units[scenario.unit].model
+    runs = _self_test_runs(scenario)
+    reference = next(run for run in runs if run.kind == "reference")
+    wrong = next(run for run in runs if run.kind == "counterexample")
+    stores = {
+        "sqlite": SqliteFileBackend(tmp_path / "sandboxes", sandbox_template_dir),
+        "postgres": PostgresSchemaBackend(postgres_url, sandbox_template_dir),
+    }
+    results = {}
+    try:
+        for name, store in stores.items():
+            for run in (reference, wrong):
+                outcome = run_scripted_attempt(
+                    store,
+                    f"{name}-{run.kind}",
+                    scenario=scenario,
+                    unit=unit,
+                    steps=run.steps,
+                    answers=run.answers,
+                    deliverables=dict(run.deliverables) or None,
+                )
+                result = outcome.result
+                results[name, run.kind] = (result.verdict, result.checks, result.pdpo)
+                if run.kind == "reference":
+                    assert reference_failures(result) == [], name
+                else:
+                    assert result.verdict.value == "not_yet_competent", name
+                    assert counterexample_failures(result, run.must_fail) == [], name
+    finally:
+        for store in stores.values():
+            store.dispose()
+    assert results["postgres", "reference"] == results["sqlite", "reference"]
+    assert results["postgres", "counterexample"] == results["sqlite", "counterexample"]
+
+
+def test_crm_searches_on_postgres_find_what_the_sqlite_name_index_finds(
+    postgres_url: str, sandbox_template_dir: Path, tmp_path: Path
+) -> None:
+    """No FTS5 on PostgreSQL: the lists search with LIKE and list the same customers."""
+    import re
+
+    from sandbox_crm.customers.facts import has_search_index
+    from tests.sandbox_fixtures import small_spec
+    from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+
+    stores = {
+        "sqlite": SqliteFileBackend(tmp_path / "sandboxes", sandbox_template_dir),
+        "postgres": PostgresSchemaBackend(postgres_url, sandbox_template_dir, spares=0),
+    }
+    pages: dict[str, list[str]] = {}
+    try:
+        for name, store in stores.items():
+            store.delete(SANDBOX_KEY)
+            store.create(SANDBOX_KEY, small_spec(), clock_mode="stepped")
+            with store.session(SANDBOX_KEY, read_only=True) as session:
+                assert has_search_index(session) == (name == "sqlite")
+            client = _make_app(store).test_client()
+            pages[name] = []
+            for path, q in [
+                ("customers", "chan"),
+                ("customers", "WONG"),
+                ("customers", "com.hk"),
+                ("customers", "Tai Man"),
+                ("customers", "9123"),
+                ("customers", "zzzq"),
+                ("orders", "chan"),
+                ("reviews", "chan"),
+            ]:
+                page = client.get(f"{BASE}/{path}", query_string={"q": q})
+                assert page.status_code == 200, (name, path, q)
+                html = page.get_data(as_text=True)
+                count = re.search(r'<span class="count">([^<]+)</span>', html)
+                rows = re.findall(r'href="/attempts/1/crm/\w+/(\d+)"', html)
+                pages[name].append(f"{path}?q={q}: {count and count.group(1)} {rows}")
+            store.delete(SANDBOX_KEY)
+    finally:
+        for store in stores.values():
+            store.dispose()
+    assert pages["postgres"] == pages["sqlite"]
+    assert sum(": 0 []" not in line for line in pages["sqlite"]) >= 4  # most searches find some

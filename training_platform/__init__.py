@@ -47,6 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATABASE_URL=os.environ.get("PRACTICUM_DATABASE_URL")
         or f"sqlite:///{instance / 'practicum.sqlite'}",
         SANDBOX_DIR=str(instance / "sandboxes"),
+        # "sqlite_files" or "postgres"; empty: PostgreSQL schemas when the database is PostgreSQL.
+        SANDBOX_BACKEND=os.environ.get("PRACTICUM_SANDBOX_BACKEND") or "",
+        SANDBOX_DATABASE_URL=os.environ.get("PRACTICUM_SANDBOX_DATABASE_URL") or "",
         TEMPLATE_CACHE_DIR=str(instance / "sandbox_templates"),
         DEFINITIONS_ROOT=os.environ.get("PRACTICUM_DEFINITIONS_ROOT") or str(PACKAGE_DIR.parent),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,

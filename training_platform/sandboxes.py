@@ -14,6 +14,7 @@ from flask import Flask, current_app
 
 from graders import runner
 from graders.definitions import Scenario
+from sandbox_crm.backends import backend_kind, make_backend
 from sandbox_crm.store import SandboxStore
 
 EXTENSION_KEY = "practicum_sandboxes"
@@ -21,14 +22,31 @@ DEFAULT_CLOCK_MODE = "real"
 DEFAULT_RETENTION_DAYS = 365
 
 
+def store_kind(app: Flask | None = None) -> str:
+    """Where sandboxes live: SANDBOX_BACKEND, else "postgres" when the platform database is."""
+    app = app or current_app
+    url = app.config.get("SANDBOX_DATABASE_URL") or app.config["DATABASE_URL"]
+    return backend_kind(app.config.get("SANDBOX_BACKEND"), url)
+
+
 def get_store(app: Flask | None = None) -> SandboxStore:
-    """The sandbox store of an app (the current one by default), created on first use."""
+    """The sandbox store of an app (the current one by default), created on first use.
+
+    SQLite files in SANDBOX_DIR, or schemas in the PostgreSQL database (SANDBOX_DATABASE_URL,
+    by default the platform's own) when the platform runs on PostgreSQL or SANDBOX_BACKEND is
+    "postgres".
+    """
     app = app or current_app
     store = app.extensions.get(EXTENSION_KEY)
     if store is None:
-        store = SandboxStore(app.config["SANDBOX_DIR"], app.config["TEMPLATE_CACHE_DIR"])
+        store = make_backend(
+            store_kind(app),
+            sandbox_dir=app.config["SANDBOX_DIR"],
+            template_dir=app.config["TEMPLATE_CACHE_DIR"],
+            database_url=app.config.get("SANDBOX_DATABASE_URL") or app.config["DATABASE_URL"],
+        )
         app.extensions[EXTENSION_KEY] = store
-    return store
+    return store  # type: ignore[return-value]
 
 
 def variant_cap(app: Flask | None = None) -> int | None:

@@ -17,9 +17,10 @@ edits. A starting clone must be cheap: the template's data copied as such (a fil
 ``CREATE DATABASE ... TEMPLATE``), plus the few rows that start its clock, without forcing it to
 durable storage (a lost clone is made again from its template).
 
-Today's backend is ``SqliteFileBackend`` (one SQLite file per sandbox). A PostgreSQL backend
-(a schema per sandbox) implements the same methods; ``tests/test_backend_contract.py`` is
-written so that it can run the same tests on a second backend.
+Two backends implement it: ``SqliteFileBackend`` (one SQLite file per sandbox, the default)
+and ``PostgresSchemaBackend`` (a schema per sandbox, for a platform on PostgreSQL, so that
+several app servers share sandboxes without shared storage); ``make_backend`` picks one, and
+``tests/test_backend_contract.py`` runs the same tests on both.
 """
 
 from __future__ import annotations
@@ -44,8 +45,13 @@ __all__ = [
     "SandboxFrozen",
     "SandboxNotFound",
     "TemplateNotFound",
+    "backend_kind",
     "backend_of",
+    "make_backend",
 ]
+
+BACKEND_KINDS = ("sqlite_files", "postgres")
+"""Values of the SANDBOX_BACKEND setting."""
 
 BACKEND_INFO_KEY = "sandbox_backend"
 """Key in ``Session.info`` under which a backend leaves itself on the sessions it opens."""
@@ -182,3 +188,29 @@ class SandboxBackend(Protocol):
 def backend_of(session: Session) -> SandboxBackend | None:
     """The backend that opened ``session``, or None for a session made some other way."""
     return session.info.get(BACKEND_INFO_KEY)
+
+
+def backend_kind(setting: str | None, database_url: str) -> str:
+    """Which backend to use: the explicit setting, else PostgreSQL when the database is."""
+    if setting:
+        if setting not in BACKEND_KINDS:
+            raise ValueError(
+                f"unknown sandbox backend {setting!r}: use one of {', '.join(BACKEND_KINDS)}"
+            )
+        return setting
+    return "postgres" if database_url.startswith("postgresql") else "sqlite_files"
+
+
+def make_backend(
+    kind: str, *, sandbox_dir: str, template_dir: str, database_url: str = ""
+) -> SandboxBackend:
+    """The backend of ``kind``: SQLite files in the two folders, or schemas at ``database_url``."""
+    if kind == "postgres":
+        from sandbox_crm.backends.postgres_schemas import PostgresSchemaBackend
+
+        if not database_url.startswith("postgresql"):
+            raise ValueError("the postgres sandbox backend needs a postgresql:// database URL")
+        return PostgresSchemaBackend(database_url)
+    from sandbox_crm.backends.sqlite_files import SqliteFileBackend
+
+    return SqliteFileBackend(sandbox_dir, template_dir)
