@@ -17,7 +17,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE, reference_answers
-from training_platform.commands.demo import DEMO_COHORT, seed_demo_accounts
+from training_platform import definitions_store
+from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_COHORT, DEMO_PASSWORD
 from training_platform.models import (
     Appeal,
     AppealStatus,
@@ -26,6 +27,7 @@ from training_platform.models import (
     AttemptStatus,
     Cohort,
     Decision,
+    DefinitionKind,
     Moderation,
     ModerationStatus,
     Role,
@@ -57,6 +59,7 @@ REPORT_FORM = {
     "filters-2-op": "in",
     "filters-2-value": "given, no_objection",
 }
+DEMO_TRAINEE = next(email for role, email, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
 RUBRIC = {"points-uses-data": "2", "points-activity": "2", "points-privacy": "1"}
 
 
@@ -132,7 +135,8 @@ def test_a_centre_runs_an_assessment_from_class_list_to_record(
     email, name = TRAINEES[3]
     learner = _sign_in_from_invitation(app, client, email)
     catalogue = learner.get(f"/units/{UNIT_CODE}").get_data(as_text=True)
-    assert f"/scenarios/{assessment_scenario.id}/start" in catalogue
+    shown = catalogue.split(f"/scenarios/{assessment_scenario.id}/start")[0].rsplit("<li", 1)[1]
+    assert "Open until" in shown and "1 attempt left" in shown
     attempt_url = learner.post(f"/scenarios/{assessment_scenario.id}/start").headers["Location"]
     attempt = db_session.scalars(select(Attempt)).one()
     crm = f"/attempts/{attempt.id}/crm"
@@ -261,16 +265,31 @@ def _demo_window(db_session, cohort) -> AssessmentWindow:
 
 
 def test_the_demo_seed_opens_a_window_for_the_shipped_assessment(
-    shipped_definitions, db_session
+    runner, client, shipped_definitions, db_session
 ):
-    seed_demo_accounts(db_session)
-    db_session.commit()
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "Assessment window open for the next 90 days: Assessment: SMS list" in result.output
     cohort = db_session.scalars(select(Cohort).where(Cohort.name == DEMO_COHORT)).one()
     window = _demo_window(db_session, cohort)
     now = utcnow()
     assert window.opens_at <= now < window.closes_at
-    assert window.closes_at - now > timedelta(days=80)
+    assert window.closes_at - now > timedelta(days=89)
+    # The demo trainee can start it from the unit's catalogue page.
+    version = definitions_store.current_version(
+        db_session, DefinitionKind.SCENARIO, SHIPPED_ASSESSMENT, None
+    )
+    signed_in = client.post("/login", data={"email": DEMO_TRAINEE, "password": DEMO_PASSWORD})
+    assert signed_in.status_code == 302
+    unit_page = client.get("/units/105077L3").get_data(as_text=True)
+    shown = unit_page.split(f"/scenarios/{version.id}/start")[0].rsplit("<li", 1)[1]
+    assert "Open until" in shown and "2 attempts allowed" in shown
     # Running it again keeps the one window, still open.
-    seed_demo_accounts(db_session)
-    db_session.commit()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
     assert _demo_window(db_session, cohort).id == window.id
+
+
+def test_without_an_assessment_the_demo_seed_says_what_to_do(runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "No assessment-mode scenario is published yet" in result.output
