@@ -66,8 +66,8 @@ def seed_demo_accounts(session: Session) -> list[tuple[Role, str, bool]]:
 
 
 def seed_demo_cohort(session: Session, centre: Centre) -> Cohort:
-    """Ensure the demo cohort holds the demo trainee and assessor, with an open window for each
-    published assessment-mode scenario (none ship today; a centre's own would get one)."""
+    """Ensure the demo cohort holds the demo trainee and assessor, with a window open for the next
+    90 days for each published assessment-mode scenario (105077L3's integrated assessment ships)."""
     cohort = session.scalars(
         select(Cohort).where(Cohort.centre_id == centre.id, Cohort.name == DEMO_COHORT)
     ).one_or_none()
@@ -111,9 +111,17 @@ def register(app: Flask) -> None:
         session = get_session()
         seeded = seed_demo_accounts(session)
         session.commit()
+        centre = get_centre_by_slug(session, DEMO_CENTRE_SLUG)
+        assessments = cohorts_service.assessment_scenarios(session, centre.id) if centre else []
 
         click.echo(f"Demo centre: {DEMO_CENTRE_NAME} ({DEMO_CENTRE_SLUG})")
         click.echo(f"Demo cohort: {DEMO_COHORT} (the demo trainee and assessor)")
+        for _key, title in assessments:
+            click.echo(f"Assessment window open for the next {DEMO_WINDOW_DAYS} days: {title}")
+        if not assessments:
+            click.echo(
+                "No assessment-mode scenario is published yet: run `practicum sync-definitions`."
+            )
         click.echo("")
         rows = [("Role", "Email", "Password", "")] + [
             (role.label, email, DEMO_PASSWORD, "created" if created else "already there")
