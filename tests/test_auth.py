@@ -237,6 +237,7 @@ def test_seed_demo_is_idempotent(runner, client, db_session):
     assert [(u.email, u.role) for u in users] == [
         ("admin@demo.practicum.hk", Role.CENTRE_ADMIN),
         ("assessor@demo.practicum.hk", Role.ASSESSOR),
+        ("moderator@demo.practicum.hk", Role.ASSESSOR),
         ("trainee@demo.practicum.hk", Role.TRAINEE),
     ]
     assert {u.centre.slug for u in users} == {"harbour"}

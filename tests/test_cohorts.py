@@ -142,4 +142,8 @@ def test_the_demo_seed_puts_the_demo_trainee_and_assessor_in_a_demo_cohort(runne
     assert "Demo cohort" in result.output
     cohort = db_session.scalars(select(Cohort)).one()
     emails = sorted(m.user.email for m in cohort.members)
-    assert emails == ["assessor@demo.practicum.hk", "trainee@demo.practicum.hk"]
+    assert emails == [
+        "assessor@demo.practicum.hk",
+        "moderator@demo.practicum.hk",
+        "trainee@demo.practicum.hk",
+    ]

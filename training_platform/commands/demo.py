@@ -36,6 +36,8 @@ DEMO_PASSWORD = "practicum-demo"  # noqa: S105 (published in the README on purpo
 DEMO_ACCOUNTS = [
     (Role.TRAINEE, "trainee@demo.practicum.hk", "Chan Tai Man"),
     (Role.ASSESSOR, "assessor@demo.practicum.hk", "Wong Mei Ling"),
+    # A second assessor: moderation and appeals need someone other than the deciding assessor.
+    (Role.ASSESSOR, "moderator@demo.practicum.hk", "Ho Wing Sze"),
     (Role.CENTRE_ADMIN, "admin@demo.practicum.hk", "Lee Ka Wai"),
 ]
 
@@ -66,7 +68,7 @@ def seed_demo_accounts(session: Session) -> list[tuple[Role, str, bool]]:
 
 
 def seed_demo_cohort(session: Session, centre: Centre) -> Cohort:
-    """Ensure the demo cohort holds the demo trainee and assessor, with a window open for the next
+    """Ensure the demo cohort holds the demo trainee and assessors, with a window open for the next
     90 days for each published assessment-mode scenario (105077L3's integrated assessment ships)."""
     cohort = session.scalars(
         select(Cohort).where(Cohort.centre_id == centre.id, Cohort.name == DEMO_COHORT)
@@ -115,7 +117,7 @@ def register(app: Flask) -> None:
         assessments = cohorts_service.assessment_scenarios(session, centre.id) if centre else []
 
         click.echo(f"Demo centre: {DEMO_CENTRE_NAME} ({DEMO_CENTRE_SLUG})")
-        click.echo(f"Demo cohort: {DEMO_COHORT} (the demo trainee and assessor)")
+        click.echo(f"Demo cohort: {DEMO_COHORT} (the demo trainee and assessors)")
         for _key, title in assessments:
             click.echo(f"Assessment window open for the next {DEMO_WINDOW_DAYS} days: {title}")
         if not assessments:
