@@ -12,10 +12,15 @@ from graders.context import GradingContext
 from graders.registry import check
 from graders.results import Outcome
 from sandbox_crm.activities.handoffs import PURPOSES, SHAREABLE_FIELDS
-from sandbox_crm.activities.models import Handoff, HandoffDepartment
+from sandbox_crm.activities.models import Activity, Handoff, HandoffDepartment
 from sandbox_crm.cases.models import CaseStatus, CaseUpdate, Resolution, ServiceCase
 from sandbox_crm.cases.replies import REPLIES
 from sandbox_crm.i18n import N_
+
+
+def _id(key: Any) -> Any:
+    """A row's id from a primary key as the grading context gives it (a value or a 1-tuple)."""
+    return key[0] if isinstance(key, tuple) else key
 
 
 def _known(values: list[str] | None, allowed: Any, what: str) -> list[str] | None:
@@ -42,6 +47,8 @@ class CaseStateParams(Params):
     """Whether the requester's identity must (True) have been verified."""
     escalated: bool | None = None
     """Whether the case must (True) or must not (False) have been escalated in the attempt."""
+    contact_logged: bool | None = None
+    """Whether a contact about the case must (True) have been logged in the attempt."""
 
     @field_validator("status")
     @classmethod
@@ -64,7 +71,7 @@ def _case(ctx: GradingContext, reference: str) -> ServiceCase | None:
 
 
 def _replies_in_attempt(ctx: GradingContext, case_id: int | None = None) -> list[CaseUpdate]:
-    added = {key[0] for key in ctx.added_ids(CaseUpdate)}
+    added = {_id(key) for key in ctx.added_ids(CaseUpdate)}
     query = select(CaseUpdate).where(CaseUpdate.reply != "").order_by(CaseUpdate.id)
     if case_id is not None:
         query = query.where(CaseUpdate.case_id == case_id)
@@ -93,6 +100,12 @@ def case_state(ctx: GradingContext, params: CaseStateParams) -> Outcome:
         problems.append("identity")
     if params.escalated is not None and escalated != params.escalated:
         problems.append("escalation")
+    logged = any(
+        a is not None and a.case_id == case.id
+        for a in (ctx.final.get(Activity, _id(key)) for key in ctx.added_ids(Activity))
+    )
+    if params.contact_logged and not logged:
+        problems.append("contact")
     evidence = {
         "case": params.case,
         "record_id": case.id,
@@ -102,6 +115,7 @@ def case_state(ctx: GradingContext, params: CaseStateParams) -> Outcome:
             "replies": params.replies,
             "identity_verified": params.identity_verified,
             "escalated": params.escalated,
+            "contact_logged": params.contact_logged,
         },
         "found": {
             "status": case.status,
@@ -109,6 +123,7 @@ def case_state(ctx: GradingContext, params: CaseStateParams) -> Outcome:
             "replies": replies,
             "identity_verified": case.identity_verified_at is not None,
             "escalated": escalated,
+            "contact_logged": logged,
         },
         "problems": problems,
     }
@@ -166,7 +181,7 @@ class HandoffParams(Params):
 def handoff_made(ctx: GradingContext, params: HandoffParams) -> Outcome:
     """A hand-off about the case went to a right department with the needed fields, no more."""
     case = _case(ctx, params.case)
-    added = {key[0] for key in ctx.added_ids(Handoff)}
+    added = {_id(key) for key in ctx.added_ids(Handoff)}
     found = []
     for handoff in ctx.final.scalars(select(Handoff).order_by(Handoff.id)):
         if handoff.id not in added or case is None or handoff.case_id != case.id:

@@ -10,6 +10,7 @@ DAR-01 and DAR-04 judge data access request cases.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -38,6 +39,11 @@ NO_CONSENT_SCREENS = frozenset({"no_consent", "unconfirmed_oral"})
 
 ACCESS_DAYS = 40
 """s19(1): an access request is complied with within 40 days of receiving it."""
+
+
+def _id(key: Any) -> Any:
+    """A row's id from a primary key as the grading context gives it (a value or a 1-tuple)."""
+    return key[0] if isinstance(key, tuple) else key
 
 
 def marketing_calls(ctx: GradingContext) -> tuple[EventRecord, ...]:
@@ -123,7 +129,7 @@ def unchecked_call_breaches(ctx: GradingContext) -> list[Breach]:
 )
 def use_01(ctx: GradingContext) -> RuleOutcome:
     """Each hand-off made in the attempt shares only the fields its stated purpose needs."""
-    handoffs = [ctx.final.get(Handoff, key[0]) for key in ctx.added_ids(Handoff)]
+    handoffs = [ctx.final.get(Handoff, _id(key)) for key in ctx.added_ids(Handoff)]
     handoffs = [h for h in handoffs if h is not None]
     if not handoffs:
         return not_applicable(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
+from pydantic import model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -66,7 +67,38 @@ MARKETING_KINDS = {ActivityKind.CALL_OUTBOUND.value: "phone", ActivityKind.EMAIL
 TEXT_MAX_LENGTH = 200
 
 
-class CheckOptOutArgs(CustomerArgs):
+class CustomerOrCaseArgs(Args):
+    """Arguments naming the customer by id, by member number, or by one of their cases."""
+
+    customer_id: int | None = Arg(None, description="The customer's id.")
+    member_no: str | None = Arg(None, description="The customer's member number (instead of id).")
+    case_reference: str | None = Arg(
+        None, title="Case", max_length=16, description="The case the contact is about."
+    )
+
+    @model_validator(mode="after")
+    def _some_customer(self) -> CustomerOrCaseArgs:
+        if self.customer_id is not None and self.member_no is not None:
+            raise ValueError("give customer_id or member_no, not both")
+        if self.customer_id is None and self.member_no is None and not self.case_reference:
+            raise ValueError("give customer_id, member_no or case_reference")
+        return self
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """Every other field by name, and the customer as ``customer_id``."""
+        values = super().call_arguments(session, actor)
+        values.pop("member_no")
+        if self.customer_id is None and self.member_no is not None:
+            values["customer_id"] = CustomerArgs(member_no=self.member_no).resolve_customer_id(
+                session
+            )
+        elif self.customer_id is None:
+            case = _case(session, self.case_reference)
+            values["customer_id"] = case.customer_id if case is not None else None
+        return values
+
+
+class CheckOptOutArgs(CustomerOrCaseArgs):
     """Arguments of check_opt_out."""
 
     channel: Literal["phone", "sms", "email", "post"] = Arg(
@@ -74,7 +106,7 @@ class CheckOptOutArgs(CustomerArgs):
     )
 
 
-class LogActivityArgs(CustomerArgs):
+class LogActivityArgs(CustomerOrCaseArgs):
     """Arguments of log_activity."""
 
     kind: ActivityKind = Arg(
@@ -91,9 +123,6 @@ class LogActivityArgs(CustomerArgs):
         "", title="Next step", max_length=TEXT_MAX_LENGTH, description="What happens next."
     )
     next_step_on: date | None = Arg(None, title="Next step on", description="When.")
-    case_reference: str | None = Arg(
-        None, title="Case", max_length=16, description="The case the contact was about."
-    )
 
 
 class CreateHandoffArgs(Args):
@@ -146,7 +175,11 @@ def _case(session: Session, reference: str | None) -> ServiceCase | None:
     description="The call script's check: may this customer be contacted for marketing now?",
 )
 def check_opt_out(
-    session: Session, actor: StaffUser, customer_id: int, channel: str = "phone"
+    session: Session,
+    actor: StaffUser,
+    customer_id: int,
+    channel: str = "phone",
+    case_reference: str | None = None,
 ) -> str:
     """Check consent and the opt-out list for a marketing contact; returns "clear" or why not."""
     _check_permission(actor, CONTACT_DEPARTMENTS, N_("log contacts with customers"))
