@@ -9,6 +9,7 @@ customer fields it shares, so that sharing more than the receiving department ne
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -50,10 +51,21 @@ from sandbox_crm.operations.base import (
 
 __all__ = [
     "CLEAR",
+    "OptOutCheck",
     "check_opt_out",
     "create_handoff",
     "log_activity",
 ]
+
+
+@dataclass(frozen=True)
+class OptOutCheck:
+    """What the call script's check said of one customer: "clear", or why not."""
+
+    id: int
+    """The customer's id."""
+    result: str
+
 
 CLEAR = "clear"
 """What the opt-out check says of a customer who may be called for marketing."""
@@ -180,8 +192,8 @@ def check_opt_out(
     customer_id: int,
     channel: str = "phone",
     case_reference: str | None = None,
-) -> str:
-    """Check consent and the opt-out list for a marketing contact; returns "clear" or why not."""
+) -> OptOutCheck:
+    """Check consent and the opt-out list for a marketing contact: "clear", or why not."""
     _check_permission(actor, CONTACT_DEPARTMENTS, N_("log contacts with customers"))
     customer = get_entity(session, Customer, customer_id, "customer")
     result = (
@@ -193,9 +205,10 @@ def check_opt_out(
         "activity.check_opt_out",
         "customer",
         customer.id,
+        after={"result": result},
         details={"customer_id": customer.id, "channel": channel, "result": result},
     )
-    return result
+    return OptOutCheck(customer.id, result)
 
 
 @operation(

@@ -203,7 +203,7 @@ def activity_check() -> str | tuple[str, int]:
             "crm/activity_new.html", **_activity_context(form=form, check_form=check_form)
         )
     try:
-        result = check_opt_out(
+        checked = check_opt_out(
             db(),
             actor(),
             member_no=(check_form.member_no.data or "").strip(),
@@ -220,7 +220,7 @@ def activity_check() -> str | tuple[str, int]:
     db().commit()
     return render_template(
         "crm/activity_new.html",
-        **_activity_context(form=form, check_form=check_form, screen=result, clear=CLEAR),
+        **_activity_context(form=form, check_form=check_form, screen=checked.result, clear=CLEAR),
     )
 
 

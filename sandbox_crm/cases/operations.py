@@ -56,7 +56,14 @@ __all__ = [
 SERVICE_DEPARTMENTS = frozenset({"customer_service", "store_operations", "sales", "management"})
 """Departments whose staff may work service cases (the sandbox's permission rule)."""
 
-_CASE_FIELDS = ["status", "assigned_to_id", "resolution", "follow_up_on"]
+_CASE_FIELDS = [
+    "status",
+    "assigned_to_id",
+    "escalated_to_id",
+    "identity_verified_at",
+    "resolution",
+    "follow_up_on",
+]
 NOTE_MAX_LENGTH = 2000
 
 ReplyCode = Literal[
@@ -329,6 +336,12 @@ def assign_case(session: Session, actor: StaffUser, case_id: int, username: str)
     check_service_permission(actor)
     case = _open_case(session, case_id)
     staff = _staff(session, username, "username")
+    code = staff.department.code if staff.department is not None else ""
+    if code not in SERVICE_DEPARTMENTS:
+        raise OperationError(
+            Message(N_("%(name)s does not work service cases."), name=staff.full_name),
+            "username",
+        )
     if case.assigned_to_id == staff.id:
         raise OperationError(
             Message(N_("The case is already assigned to %(name)s."), name=staff.full_name),

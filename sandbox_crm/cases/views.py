@@ -251,7 +251,7 @@ def case_new() -> Response | str | tuple[str, int]:
     return done(translate("Case opened."), "crm.case", case_id=created.id)
 
 
-def _call(case_id: int, action: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
+def _call(action: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
     """The operation an action calls, its arguments, success message and the posted form."""
     if action == "reply":
         form = ReplyForm()
@@ -307,12 +307,12 @@ def _call(case_id: int, action: str) -> tuple[str, Any, dict[str, Any], str, dic
 
 
 @bp.post(
-    "/cases/<int:case_id>/<any(reply, status, assign, escalate, follow_up, verify, close):action>"
+    "/cases/<int:case_id>/<any(reply, status, assign, escalate, follow_up, verify, close):step>"
 )
-def case_action(case_id: int, action: str) -> Response | tuple[str, int]:
-    """One action on a case, through its operation."""
+def case_action(case_id: int, step: str) -> Response | tuple[str, int]:
+    """One step of working a case, through its operation."""
     get_or_404(ServiceCase, case_id, "case")
-    name, function, values, message, forms = _call(case_id, action)
+    name, function, values, message, forms = _call(step)
     if not next(iter(forms.values())).validate_on_submit():
         return failed("crm/case.html", **_page_context(case_id, **forms))
     try:
