@@ -20,12 +20,10 @@ from sandbox_crm.activities.operations import (
     CLEAR,
     CreateHandoffArgs,
     LogActivityArgs,
-    check_opt_out,
     create_handoff,
-    log_activity,
 )
 from sandbox_crm.i18n import N_
-from sandbox_crm.operations import OperationError
+from sandbox_crm.operations import OperationError, apply_operation
 from sandbox_crm.web.core import actor, bp, choice_filters, db, done, failed, list_page, refused
 from sandbox_crm.web.forms import limits, options
 from sandbox_crm.web.i18n import L_, lazy_call, translate
@@ -169,17 +167,20 @@ def activity_new() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         return failed("crm/activity_new.html", **_activity_context(form=form))
     try:
-        log_activity(
+        apply_operation(
             db(),
             actor(),
-            member_no=(form.member_no.data or "").strip(),
-            kind=form.kind.data,
-            purpose=form.purpose.data,
-            summary=(form.summary.data or "").strip(),
-            outcome=form.outcome.data,
-            next_step=(form.next_step.data or "").strip(),
-            next_step_on=form.next_step_on.data,
-            case_reference=(form.case_reference.data or "").strip() or None,
+            "log_activity",
+            {
+                "member_no": (form.member_no.data or "").strip(),
+                "kind": form.kind.data,
+                "purpose": form.purpose.data,
+                "summary": (form.summary.data or "").strip(),
+                "outcome": form.outcome.data,
+                "next_step": (form.next_step.data or "").strip(),
+                "next_step_on": form.next_step_on.data,
+                "case_reference": (form.case_reference.data or "").strip() or None,
+            },
         )
     except OperationError as exc:
         return refused(
@@ -203,11 +204,14 @@ def activity_check() -> str | tuple[str, int]:
             "crm/activity_new.html", **_activity_context(form=form, check_form=check_form)
         )
     try:
-        checked = check_opt_out(
+        checked = apply_operation(
             db(),
             actor(),
-            member_no=(check_form.member_no.data or "").strip(),
-            channel=check_form.channel.data,
+            "check_opt_out",
+            {
+                "member_no": (check_form.member_no.data or "").strip(),
+                "channel": check_form.channel.data,
+            },
         )
     except OperationError as exc:
         return refused(

@@ -31,7 +31,6 @@ from sandbox_crm.cases.operations import (
     close_case,
     escalate_case,
     follow_up_case,
-    open_case,
     reply_to_case,
     set_case_status,
     verify_identity,
@@ -39,7 +38,7 @@ from sandbox_crm.cases.operations import (
 from sandbox_crm.cases.replies import REPLIES
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, SalesOrder, StaffUser
-from sandbox_crm.operations import OperationError
+from sandbox_crm.operations import OperationError, apply_operation
 from sandbox_crm.web.core import (
     actor,
     bp,
@@ -236,15 +235,18 @@ def case_new() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         return failed("crm/case_new.html", form=form)
     try:
-        created = open_case(
+        created = apply_operation(
             db(),
             actor(),
-            member_no=(form.member_no.data or "").strip(),
-            kind=form.kind.data,
-            channel=form.channel.data,
-            subject=(form.subject.data or "").strip(),
-            details=form.details.data or "",
-            order_no=(form.order_no.data or "").strip() or None,
+            "open_case",
+            {
+                "member_no": (form.member_no.data or "").strip(),
+                "kind": form.kind.data,
+                "channel": form.channel.data,
+                "subject": (form.subject.data or "").strip(),
+                "details": form.details.data or "",
+                "order_no": (form.order_no.data or "").strip() or None,
+            },
         )
     except OperationError as exc:
         return refused("open_case", exc, "crm/case_new.html", exc.message, form=form)
