@@ -60,6 +60,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.pdpo.collection",
     "graders.pdpo.security",
     "graders.pdpo.others",
+    "graders.pdpo.service",
+    "graders.checks.service",
 )
 """Every module that registers built-in checks and rules; add a new module here to load it."""
 

@@ -45,6 +45,8 @@ ENABLED_AREAS: tuple[str, ...] = (
     "reviews",
     "jewellery",
     "campaigns",
+    "cases",
+    "activities",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 

@@ -106,6 +106,12 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM campaign list", "GET", f"{crm}/campaigns", {}, READ),
         ("CRM campaign page", "GET", f"{crm}/campaigns/1", {}, READ),
         ("CRM campaign form", "GET", f"{crm}/campaigns/new", {}, READ),
+        ("CRM case list", "GET", f"{crm}/cases", {}, READ),
+        ("CRM case form", "GET", f"{crm}/cases/new", {}, READ),
+        ("CRM activity list", "GET", f"{crm}/activities", {}, READ),
+        ("CRM activity form", "GET", f"{crm}/activities/new", {}, READ),
+        ("CRM hand-off list", "GET", f"{crm}/handoffs", {}, READ),
+        ("CRM hand-off form", "GET", f"{crm}/handoffs/new", {}, READ),
         (
             "answers POST",
             "POST",
@@ -177,6 +183,8 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.get(f"{own_crm}/reports/{ids.report}").status_code == 404
     assert client.get(f"{own_crm}/exports/{ids.export}/download").status_code == 404
     assert client.get(f"{own_crm}/campaigns/999999").status_code == 404
+    assert client.get(f"{own_crm}/cases/999999").status_code == 404
+    assert client.post(f"{own_crm}/cases/999999/close").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

@@ -59,6 +59,7 @@ ALL_PLANTS = (
     PlantSpec.of("duplicate_customer", 3),
     PlantSpec.of("dormant_admin", 1),
     PlantSpec.of("customer_profile", 2, tiers=["silver"], spend_hkd=[8000, 9000]),
+    PlantSpec.of("service_case", 1),
 )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from sandbox_crm.campaigns.models import CampaignPlan
+from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.clock import start_clock
 from sandbox_crm.models import (
     AuditEvent,
@@ -182,6 +183,18 @@ def build_crm(session: Session) -> Crm:
             written_at=datetime(2026, 3, 10, 12, 0),
         )
     )
+    session.add(
+        ServiceCase(
+            reference="CS-000001",
+            customer_id=alice.id,
+            kind="complaint",
+            channel="phone",
+            subject="Strap broke",
+            status="open",
+            opened_at=datetime(2026, 3, 12, 10, 0),
+            due_at=datetime(2026, 3, 17, 10, 0),
+        )
+    )
     session.flush()
     return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
 
@@ -284,6 +297,33 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
         "has_opt_out_notice": True,
     },
     "collect_campaign_results": lambda c: {"campaign_id": 1},
+    "open_case": lambda c: {
+        "member_no": "M00000001",
+        "kind": "repair",
+        "channel": "walk_in",
+        "subject": "Loose clasp",
+    },
+    "assign_case": lambda c: {"reference": "CS-000001", "username": "colleague"},
+    "set_case_status": lambda c: {"case_id": 1, "status": "in_progress"},
+    "escalate_case": lambda c: {"case_id": 1, "username": "colleague", "reason": "Unhappy"},
+    "reply_to_case": lambda c: {"case_id": 1, "reply": "acknowledge_and_investigate"},
+    "follow_up_case": lambda c: {"case_id": 1, "follow_up_on": "2026-03-20"},
+    "verify_identity": lambda c: {"case_id": 1, "method": "identity_document_seen"},
+    "close_case": lambda c: {"case_id": 1, "resolution": "answered", "note": "Explained"},
+    "check_opt_out": lambda c: {"member_no": "M00000001"},
+    "log_activity": lambda c: {
+        "member_no": "M00000001",
+        "kind": "call_inbound",
+        "summary": "Asked about a repair",
+        "outcome": "resolved",
+    },
+    "create_handoff": lambda c: {
+        "department": "sales",
+        "purpose": "sales_follow_up",
+        "subject": "Call back",
+        "member_no": "M00000001",
+        "fields": ["name", "phone"],
+    },
 }
 
 # Bad arguments for each registered operation: each must raise OperationError, change nothing.
@@ -379,6 +419,64 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {**VALID_ARGS["send_campaign"](c), "body": ""},
     ],
     "collect_campaign_results": [lambda c: {"campaign_id": 999}, lambda c: {"campaign_id": "1st"}],
+    "open_case": [
+        lambda c: {**VALID_ARGS["open_case"](c), "kind": "haircut"},
+        lambda c: {**VALID_ARGS["open_case"](c), "subject": ""},
+        lambda c: {**VALID_ARGS["open_case"](c), "order_no": "SO-404"},
+        lambda c: {**VALID_ARGS["open_case"](c), "member_no": "M99999999"},
+    ],
+    "assign_case": [
+        lambda c: {"reference": "CS-999999", "username": "colleague"},
+        lambda c: {"case_id": 1, "username": "nobody"},
+        lambda c: {"case_id": 1, "username": "marketer"},
+    ],
+    "set_case_status": [
+        lambda c: {"case_id": 1, "status": "open"},
+        lambda c: {"case_id": 1, "status": "closed"},
+        lambda c: {"case_id": 999, "status": "in_progress"},
+    ],
+    "escalate_case": [
+        lambda c: {"case_id": 1, "username": "seller", "reason": "Unhappy"},
+        lambda c: {"case_id": 1, "username": "officer", "reason": "Unhappy"},
+        lambda c: {"case_id": 1, "username": "colleague", "reason": ""},
+    ],
+    "reply_to_case": [
+        lambda c: {"case_id": 1, "reply": "anything goes"},
+        lambda c: {"case_id": 1, "reference": "CS-000001", "reply": "request_more_information"},
+    ],
+    "follow_up_case": [
+        lambda c: {"case_id": 1, "follow_up_on": "2026-03-01"},
+        lambda c: {"case_id": 1, "follow_up_on": "soon"},
+    ],
+    "verify_identity": [lambda c: {"case_id": 1, "method": "photo_by_email"}],
+    "close_case": [
+        lambda c: {"case_id": 1, "resolution": "copy_provided", "note": "Sent"},
+        lambda c: {"case_id": 1, "resolution": "answered", "note": ""},
+        lambda c: {"case_id": 1, "resolution": "vanished", "note": "Gone"},
+    ],
+    "check_opt_out": [
+        lambda c: {"member_no": "M99999999"},
+        lambda c: {"member_no": "M00000001", "channel": "fax"},
+        lambda c: {"case_reference": "CS-404"},
+    ],
+    "log_activity": [
+        lambda c: {**VALID_ARGS["log_activity"](c), "kind": "telegram"},
+        lambda c: {**VALID_ARGS["log_activity"](c), "summary": ""},
+        lambda c: {**VALID_ARGS["log_activity"](c), "purpose": "marketing"},
+        lambda c: {
+            **VALID_ARGS["log_activity"](c),
+            "member_no": "M00000002",
+            "case_reference": "CS-000001",
+        },
+        lambda c: {**VALID_ARGS["log_activity"](c), "next_step_on": "2026-01-01"},
+    ],
+    "create_handoff": [
+        lambda c: {**VALID_ARGS["create_handoff"](c), "department": "legal"},
+        lambda c: {**VALID_ARGS["create_handoff"](c), "purpose": "workshop_capacity"},
+        lambda c: {**VALID_ARGS["create_handoff"](c), "fields": ["name", "salary"]},
+        lambda c: {**VALID_ARGS["create_handoff"](c), "member_no": None},
+        lambda c: {**VALID_ARGS["create_handoff"](c), "subject": ""},
+    ],
 }
 
 READS = {"view_customer"}

@@ -21,6 +21,12 @@ from sqlalchemy import select
 
 from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
+from graders.pdpo.service import (
+    NO_CONSENT_SCREENS,
+    OPTED_OUT_SCREENS,
+    marketing_call_breaches,
+    unchecked_call_breaches,
+)
 from graders.registry import rule
 from graders.results import counted, listing
 from graders.results import message as marked
@@ -271,6 +277,16 @@ class _MarketingLog:
         return breach(template, about | values, sent.event_ids, self.records(sent, *consents))
 
 
+_CALL_WITHOUT_CONSENT = N_(
+    "Marketing %(channel)s contact #%(activity)s with member %(member)s on %(when)s without"
+    " direct-marketing consent (the call script's check said: %(screen)s)."
+)
+_CALL_AFTER_OPT_OUT = N_(
+    "Marketing %(channel)s contact #%(activity)s with member %(member)s on %(when)s after the"
+    " customer opted out of direct marketing (the call script's check said: %(screen)s)."
+)
+
+
 def _address(value: str | None) -> str:
     return "".join((value or "").split()).lower()
 
@@ -321,6 +337,7 @@ def dm_01(ctx: GradingContext) -> RuleOutcome:
             " direct-marketing consent on %(channel)s (consent status at the time: %(status)s)."
         )
         breaches.append(log.promotion_breach(sent, template, {"status": status}, consent))
+    breaches += marketing_call_breaches(ctx, NO_CONSENT_SCREENS, _CALL_WITHOUT_CONSENT)
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
@@ -430,6 +447,7 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
                 " address the customer had opted out of before the attempt."
             )
             breaches.append(log.promotion_breach(sent, template, {}))
+    breaches += marketing_call_breaches(ctx, OPTED_OUT_SCREENS, _CALL_AFTER_OPT_OUT)
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 
@@ -666,6 +684,7 @@ def dm_07(ctx: GradingContext) -> RuleOutcome:
                     (("campaign", campaign_id),),
                 )
             )
+    breaches += unchecked_call_breaches(ctx)
     scope = counted(
         len(sends),
         N_("%(count)d campaign send in the attempt"),

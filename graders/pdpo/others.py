@@ -259,21 +259,6 @@ register_not_applicable(
     reason=N_("The sandbox does not model backups."),
 )
 register_not_applicable(
-    "USE-01",
-    title=N_("Use outside the notified purposes"),
-    basis="DPP3",
-    severity="high",
-    checks=N_(
-        "Every use (campaign, report run, export, transfer) states a purpose within the "
-        "notified purposes, or a new-purpose consent exists before it."
-    ),
-    reason=N_(
-        "Report runs and exports record their purpose as free text and the collection "
-        "notice lists its purposes as free text; matching one to the other cannot be done "
-        "reliably, so only the presence of a purpose is checked (SEC-02)."
-    ),
-)
-register_not_applicable(
     "USE-02",
     title=N_("Sharing with affiliates or other companies"),
     basis="DPP3; EC Healthcare 2022",
@@ -299,14 +284,6 @@ register_not_applicable(
     ),
 )
 register_not_applicable(
-    "DAR-01",
-    title=N_("Access request not completed in 40 days"),
-    basis="s19(1)",
-    severity="high",
-    checks=N_("Each access request is completed within 40 days."),
-    reason=_NO_REQUESTS,
-)
-register_not_applicable(
     "DAR-02",
     title=N_("No written notice by day 40"),
     basis="s19(2)",
@@ -320,14 +297,6 @@ register_not_applicable(
     basis="s20, s21, s27",
     severity="high",
     checks=N_("A refusal cites an s20 ground, is sent in writing within 40 days, and is logged."),
-    reason=_NO_REQUESTS,
-)
-register_not_applicable(
-    "DAR-04",
-    title=N_("Release without identity check or with others' data"),
-    basis="s20(1)",
-    severity="high",
-    checks=N_("Identity verified before release; the copy contains no other person's data."),
     reason=_NO_REQUESTS,
 )
 register_not_applicable(

@@ -1,0 +1,37 @@
+"""Customer service automation: cases from every channel, with SLA, owner, escalation and closure.
+
+A case is what a customer asked for or complained about (a repair, a resizing, a complaint, an
+enquiry, a warranty claim, a request for a copy of their data). It is due within its kind's SLA,
+assigned to a member of staff, may be escalated, gets replies (chosen from the CRM's honest and
+misleading statements, so that they can be judged) and follow-ups, and closes with a resolution.
+Generated for the ``jewellery`` profile only.
+"""
+
+from __future__ import annotations
+
+from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.i18n import N_
+
+AREA = Area(
+    name="cases",
+    label=N_("Service cases"),
+    modules=(
+        "sandbox_crm.cases.models",
+        "sandbox_crm.cases.generation",
+        "sandbox_crm.cases.operations",
+        "sandbox_crm.cases.sources",
+        "sandbox_crm.cases.plants",
+    ),
+    views=("sandbox_crm.cases.views",),
+    has_templates=True,
+    nav=(NavLink("crm.cases", "Cases", "note", active=("crm.case",)),),
+    stages=(
+        Stage(
+            "cases.cases",
+            "sandbox_crm.cases.generation:cases",
+            after=("customers.customers", "company.staff"),
+        ),
+    ),
+    record_pages={"service_case": ("crm.case", "case_id")},
+    call_entities={"case_id": "service_case"},
+)
