@@ -105,7 +105,10 @@ install_missing() {
             die "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"
         fi
     fi
-    ensure_venv "postgres,redis"
+    # A virtualenv that already has the drivers (the test extras have them) is used as it is.
+    if ! .venv/bin/python -c "import psycopg, redis, training_platform" >/dev/null 2>&1; then
+        ensure_venv "postgres,redis"
+    fi
 }
 
 # --- the settings every process shares ---------------------------------------------------------
