@@ -7,7 +7,10 @@ Usage:
   .venv/bin/python scripts/load_class.py --url http://127.0.0.1:5000 [--trainees 100]
       drives a server that is already running; the class's accounts are made in the database
       this machine's settings point at (PRACTICUM_INSTANCE_PATH, PRACTICUM_DATABASE_URL), so
-      run it with the server's environment.
+      run it with the server's environment. --deployment names it in the report; against
+      the scaled-out deployment (scripts/deploy_scaled.sh):
+        source instance/scaled/env.sh && .venv/bin/python scripts/load_class.py \
+            --url http://127.0.0.1:8080 --deployment "scaled-out (2 app servers, 2 workers)"
 
 Each trainee is modelled as a person: starts are spread over --spread seconds, and between
 steps they think for --think MIN MAX seconds, sometimes opening another CRM page on the way.
@@ -416,6 +419,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainees", type=int, default=100, help="trainees in the class")
     parser.add_argument("--url", help="drive this running server instead of starting one")
+    parser.add_argument(
+        "--deployment", help="with --url: what runs there, for the report (e.g. scaled-out)"
+    )
     parser.add_argument("--spread", type=float, default=30, help="starts spread over seconds")
     parser.add_argument(
         "--think", type=float, nargs=2, default=(5, 15), metavar=("MIN", "MAX"), help="seconds"
@@ -437,7 +443,7 @@ def main() -> int:
         server = None
         if args.url:
             base = args.url.rstrip("/")
-            deployment = f"the server at {base}"
+            deployment = f"{args.deployment or 'the server'} at {base}"
         else:
             port = _free_port()
             base = f"http://127.0.0.1:{port}"

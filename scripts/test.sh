@@ -10,6 +10,9 @@ ensure_venv test
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+# The scaled-out deployment's test (tests/test_scaled.py) adds Redis and HAProxy.
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 # PDFs (records of achievement, evidence) embed DejaVu Sans and, for Chinese, Droid Sans Fallback.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 [ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
@@ -18,6 +21,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
         echo "Installing ${missing[*]} from Debian's packages"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # The tests start their own Redis and HAProxy on free ports, not the packaged services.
+        if command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now redis-server haproxy >/dev/null 2>&1 || true
+        fi
     else
         echo "Not installing ${missing[*]} (needs root and apt-get): those tests will be skipped"
     fi

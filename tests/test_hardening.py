@@ -379,3 +379,32 @@ def test_cookies_are_secure_and_samesite_outside_testing(tmp_path, migrated_data
     assert "Secure" not in cookie and "SameSite=Lax" in cookie
     for app in (production, plain):
         get_engine(app).dispose()
+
+
+@pytest.mark.parametrize(("proxies", "locked_out"), [(0, True), (1, False)])
+def test_behind_a_trusted_balancer_each_client_address_is_throttled_on_its_own(
+    app, trainee, proxies, locked_out
+):
+    """PROXY_COUNT trusts the balancer's X-Forwarded-For; untrusted, the header changes nothing."""
+    from training_platform import create_app
+    from training_platform.db import get_engine
+
+    behind = create_app(
+        {**app.config, "PROXY_COUNT": proxies, "LOGIN_LIMIT_PER_ADDRESS": "4 per 10 minutes"}
+    )
+    try:
+        balancer = behind.test_client()  # every request arrives from the balancer's address
+        for number in range(4):
+            balancer.post(
+                "/login",
+                data={"email": f"nobody{number}@example.test", "password": "x"},
+                headers={"X-Forwarded-For": "203.0.113.9"},
+            )
+        response = balancer.post(
+            "/login",
+            data={"email": trainee.email, "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.4"},
+        )
+    finally:
+        get_engine(behind).dispose()
+    assert (response.status_code == 429) is locked_out

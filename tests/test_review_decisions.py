@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.platform_fixtures import decide_on_the_web
+from tests.platform_fixtures import RUBRIC_FULL_MARKS, decide_on_the_web
 from training_platform import review_service
 from training_platform.errors import CONFLICT, ServiceError
 from training_platform.models import (
@@ -169,3 +169,71 @@ def test_a_writer_that_raced_past_the_version_check_still_cannot_add_the_same_ve
     db_session.rollback()
     assert refused.value.code == CONFLICT and refused.value.field == "version"
     assert len(_versions(db_session, graded_assessment)) == 1
+
+
+def test_two_assessors_deciding_at_the_same_instant_get_one_decision_and_one_clear_refusal(
+    app, client_as, assessor, make_user, graded_assessment, db_session
+):
+    """Two decision requests at once, each in its own thread and connection: never a 500."""
+    import threading
+
+    second_assessor = make_user(Role.ASSESSOR, display_name="Second Reader")
+    browsers = [client_as(assessor), client_as(second_assessor)]
+    base = f"/review/attempts/{graded_assessment.id}"
+    for browser in browsers:  # both have scored the written answer and read version 0
+        browser.post(f"{base}/rubric/w-proposal", data=RUBRIC_FULL_MARKS)
+    at_once = threading.Barrier(2, timeout=30)
+    answers: list = [None, None]
+
+    def decide(index: int, decision: str) -> None:
+        at_once.wait()
+        answers[index] = browsers[index].post(
+            f"{base}/decision",
+            data={"decision": decision, "comment": f"Reader {index} decided.", "version": "0"},
+        )
+
+    threads = [
+        threading.Thread(target=decide, args=(0, "competent")),
+        threading.Thread(target=decide, args=(1, "competent")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [302, 409], codes
+    refused = next(answer for answer in answers if answer.status_code == 409)
+    assert "The decision changed while you were reviewing" in refused.get_data(as_text=True)
+    assert [v.version for v in _versions(db_session, graded_assessment)] == [1]
+
+
+def test_a_decision_while_the_database_stays_locked_is_refused_clearly_not_a_500(
+    app, assessor, graded_assessment, db_session, monkeypatch, tmp_path
+):
+    """Another writer holds SQLite's write lock past the busy timeout: a 409, nothing saved."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import login
+    from training_platform import create_app, db
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    impatient = create_app(dict(app.config))
+    browser = login(impatient.test_client(), assessor)
+    base = f"/review/attempts/{graded_assessment.id}"
+    assert browser.post(f"{base}/rubric/w-proposal", data=RUBRIC_FULL_MARKS).status_code == 302
+    other_writer = sqlite3.connect(make_url(app.config["DATABASE_URL"]).database, timeout=5)
+    try:
+        other_writer.execute("BEGIN IMMEDIATE")
+        answer = browser.post(
+            f"{base}/decision", data={"decision": "competent", "comment": "", "version": "0"}
+        )
+    finally:
+        other_writer.rollback()
+        other_writer.close()
+        db.get_engine(impatient).dispose()
+    assert answer.status_code == 409
+    assert "being saved at the same moment" in answer.get_data(as_text=True)
+    assert _versions(db_session, graded_assessment) == []

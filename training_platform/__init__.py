@@ -46,11 +46,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=os.environ.get("PRACTICUM_SECRET_KEY"),
         DATABASE_URL=os.environ.get("PRACTICUM_DATABASE_URL")
         or f"sqlite:///{instance / 'practicum.sqlite'}",
-        SANDBOX_DIR=str(instance / "sandboxes"),
+        # Several app servers and workers on SQLite sandboxes share one folder (scaled out).
+        SANDBOX_DIR=os.environ.get("PRACTICUM_SANDBOX_DIR") or str(instance / "sandboxes"),
         # "sqlite_files" or "postgres"; empty: PostgreSQL schemas when the database is PostgreSQL.
         SANDBOX_BACKEND=os.environ.get("PRACTICUM_SANDBOX_BACKEND") or "",
         SANDBOX_DATABASE_URL=os.environ.get("PRACTICUM_SANDBOX_DATABASE_URL") or "",
-        TEMPLATE_CACHE_DIR=str(instance / "sandbox_templates"),
+        TEMPLATE_CACHE_DIR=os.environ.get("PRACTICUM_TEMPLATE_CACHE_DIR")
+        or str(instance / "sandbox_templates"),
+        # Proxies in front that set X-Forwarded-For/-Proto (a load balancer): 0 trusts none.
+        PROXY_COUNT=int(os.environ.get("PRACTICUM_PROXY_COUNT") or 0),
         DEFINITIONS_ROOT=os.environ.get("PRACTICUM_DEFINITIONS_ROOT") or str(PACKAGE_DIR.parent),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         WTF_CSRF_ENABLED=True,
@@ -95,6 +99,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _stored_secret_key(instance / "secret_key")
     for key in ("SANDBOX_DIR", "TEMPLATE_CACHE_DIR"):
         Path(app.config[key]).mkdir(parents=True, exist_ok=True)
+    if app.config["PROXY_COUNT"] > 0:
+        # The client's address (login throttling per address) and scheme from the balancer.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from training_platform import (
         commands,

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from graders.definitions import Mode, Scenario, WrittenItem
@@ -615,6 +615,39 @@ STALE_DECISION = N_(
 )
 
 
+BUSY_DECISION = N_(
+    "Another decision on this attempt was being saved at the same moment. Nothing was changed; "
+    "reload the page to see the current decision, then decide again if you still need to."
+)
+
+
+def _hold_attempt(session: Session, attempt: Attempt) -> None:
+    """Take the write lock on the attempt before its decision version is read.
+
+    Two assessors deciding at the same instant are then served one after the other: the second
+    reads the version the first one added and is told the decision changed. PostgreSQL locks the
+    attempt's row (SELECT ... FOR UPDATE); SQLite's transaction starts with a write, which takes
+    the database's write lock (waiting for another writer up to the busy timeout). A lock that
+    cannot be had is a clear refusal, never "database is locked".
+    """
+    dialect = session.get_bind().dialect.name
+    try:
+        if dialect == "postgresql":
+            session.execute(select(Attempt.id).where(Attempt.id == attempt.id).with_for_update())
+            session.refresh(attempt)
+        elif dialect == "sqlite":
+            session.execute(
+                update(Attempt)
+                .where(Attempt.id == attempt.id)
+                .values(status=Attempt.status)
+                .execution_options(synchronize_session=False)
+            )
+    except OperationalError as error:
+        if "locked" not in str(error).lower():
+            raise
+        raise ServiceError(CONFLICT, BUSY_DECISION, field="version") from None
+
+
 def decision_versions(session: Session, attempt: Attempt) -> list[DecisionVersion]:
     """Every version of the attempt's decision, oldest first."""
     return list(
@@ -732,6 +765,8 @@ def record_decision(
     recorded as version 1, audited, and may be sampled for internal verification.
     """
     number = _version_number(based_on)
+    if _same_centre(assessor, attempt):
+        _hold_attempt(session, attempt)
     if number is not None and _same_centre(assessor, attempt):
         _check_version(session, attempt, number)
     _require_changeable(assessor, attempt)
@@ -832,6 +867,7 @@ def amend_decision(
         raise ServiceError(NOT_FOUND, N_("There is no such attempt to review."))
     if actor.role != Role.ASSESSOR:
         raise ServiceError(NOT_ALLOWED, N_("Only assessors can review attempts."))
+    _hold_attempt(session, attempt)
     review = attempt.review
     if attempt.status != AttemptStatus.DECIDED or review is None or review.decision is None:
         raise ServiceError(CONFLICT, N_("There is no decision to amend yet."))
