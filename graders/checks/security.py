@@ -86,6 +86,18 @@ def _networks(text: str | None) -> list[Any]:
         return []
 
 
+def _covered(network: Any, allowed: list[Any]) -> bool:
+    """Whether every address of ``network`` is in one of the ``allowed`` networks."""
+    same = [m for m in allowed if m.version == network.version]
+    inside = 0
+    for m in ipaddress.collapse_addresses(same):
+        if network.subnet_of(m):
+            return True
+        if m.subnet_of(network):
+            inside += m.num_addresses
+    return inside == network.num_addresses
+
+
 @check("security.remote_allow_lists", params=RemoteAllowListsParams)
 def remote_allow_lists(ctx: GradingContext, params: RemoteAllowListsParams) -> Outcome:
     """Remote branches allow only narrow networks, and still the ones the branch uses."""
@@ -101,9 +113,7 @@ def remote_allow_lists(ctx: GradingContext, params: RemoteAllowListsParams) -> O
         if any(n.prefixlen < params.min_prefix for n in new):
             too_open.append(code)
         needed = [n for n in _networks(old) if n.prefixlen >= params.min_prefix]
-        if params.keep_branch_networks and any(
-            not any(n.version == m.version and n.subnet_of(m) for m in new) for n in needed
-        ):
+        if params.keep_branch_networks and not all(_covered(n, new) for n in needed):
             cut_off.append(code)
     evidence = {"too_open": too_open, "branch_networks_removed": cut_off}
     if too_open:
