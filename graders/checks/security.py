@@ -41,7 +41,7 @@ def leavers_disabled(ctx: GradingContext, params: LeaversDisabledParams) -> Outc
         s.id: (s.is_active, s.left_on, s.is_trainee)
         for s in ctx.template.scalars(select(StaffUser).order_by(StaffUser.id))
     }
-    final = dict(ctx.final.execute(select(StaffUser.id, StaffUser.is_active)).tuples().all())
+    final = dict(ctx.final.execute(select(StaffUser.id, StaffUser.is_active)).all())
     still_active = [
         sid
         for sid, (_, left_on, _) in template.items()
@@ -105,7 +105,7 @@ def remote_allow_lists(ctx: GradingContext, params: RemoteAllowListsParams) -> O
         b.code: b.ip_allow_list
         for b in ctx.template.scalars(select(Branch).where(Branch.is_remote.is_(True)))
     }
-    after = dict(ctx.final.execute(select(Branch.code, Branch.ip_allow_list)).tuples().all())
+    after = dict(ctx.final.execute(select(Branch.code, Branch.ip_allow_list)).all())
     too_open: list[str] = []
     cut_off: list[str] = []
     for code, old in sorted(before.items()):

@@ -144,7 +144,7 @@ class SetStaffAccessArgs(Args):
 )
 def set_staff_access(
     session: Session, actor: StaffUser, staff_id: int, role: str, scope: str
-) -> StaffAccess:
+) -> StaffUser:
     """Set an account's role and record scope; a change to nothing is refused."""
     _check_permission(actor)
     staff = get_entity(session, StaffUser, staff_id, "staff account")
@@ -178,7 +178,7 @@ def set_staff_access(
         after=snapshot(access, ["role_id", "scope"]),
         details={"staff_id": staff.id, "role": new_role.code, "scope": scope},
     )
-    return access
+    return staff
 
 
 # --- field permissions ------------------------------------------------------------------------
