@@ -106,6 +106,11 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM campaign list", "GET", f"{crm}/campaigns", {}, READ),
         ("CRM campaign page", "GET", f"{crm}/campaigns/1", {}, READ),
         ("CRM campaign form", "GET", f"{crm}/campaigns/new", {}, READ),
+        ("CRM staff accounts", "GET", f"{crm}/security", {}, READ),
+        ("CRM staff account", "GET", f"{crm}/security/accounts/1", {}, READ),
+        ("CRM field permissions", "GET", f"{crm}/security/permissions", {}, READ),
+        ("CRM branch access", "GET", f"{crm}/security/branches", {}, READ),
+        ("CRM backups", "GET", f"{crm}/security/backups", {}, READ),
         (
             "answers POST",
             "POST",
@@ -177,6 +182,8 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.get(f"{own_crm}/reports/{ids.report}").status_code == 404
     assert client.get(f"{own_crm}/exports/{ids.export}/download").status_code == 404
     assert client.get(f"{own_crm}/campaigns/999999").status_code == 404
+    assert client.get(f"{own_crm}/security/accounts/999999").status_code == 404
+    assert client.post(f"{own_crm}/security/branches/999999").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

@@ -162,6 +162,8 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "key": SCENARIO_ID,
         "item_id": "w-proposal",
         "campaign_id": 1,
+        "staff_id": 1,
+        "branch_id": 1,
         "action": "screen",
         "user_id": trainee.id,
         "cohort_id": cohort_window.cohort_id,
