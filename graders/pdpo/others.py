@@ -27,6 +27,16 @@ from sandbox_crm.security.models import BackupPolicy, BackupRun
 EXPORTED_CONTACT_COLUMNS = {"email": "email", "mobile": "mobile", "address": "address"}
 """Report columns of the customers source that hold a contact point, and the point's kind."""
 
+# Texts of earlier grader versions, kept marked so that stored results still read in the
+# reader's language: RET-02 was not applicable before the sandbox modelled backups.
+EARLIER_TEMPLATES = (
+    N_("The sandbox does not model backups."),
+    N_(
+        "Backups holding personal data are encrypted, expire per policy, and do not "
+        "resurrect erased customers."
+    ),
+)
+
 _NO_REQUESTS = N_("The sandbox does not yet record data access requests.")
 _NO_CORRECTIONS = N_("The sandbox does not yet record data correction requests.")
 

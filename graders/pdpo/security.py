@@ -56,6 +56,11 @@ EARLIER_TEMPLATES = (
         "%(shares)s made or changed, %(exports)s and %(runs)s made in the attempt (store"
         " roles' bulk export is not observable yet)"
     ),
+    N_(
+        "Staff accounts are generated company set-up and the sandbox has no "
+        "operation that changes them, so an attempt cannot cause or cure an "
+        "account weakness."
+    ),
 )
 
 HIDDEN_FROM_MARKETING = ("hkid", "date_of_birth")
