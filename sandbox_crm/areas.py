@@ -47,6 +47,7 @@ ENABLED_AREAS: tuple[str, ...] = (
     "campaigns",
     "cases",
     "activities",
+    "security",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 

@@ -112,6 +112,11 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM activity form", "GET", f"{crm}/activities/new", {}, READ),
         ("CRM hand-off list", "GET", f"{crm}/handoffs", {}, READ),
         ("CRM hand-off form", "GET", f"{crm}/handoffs/new", {}, READ),
+        ("CRM staff accounts", "GET", f"{crm}/security", {}, READ),
+        ("CRM staff account", "GET", f"{crm}/security/accounts/1", {}, READ),
+        ("CRM field permissions", "GET", f"{crm}/security/permissions", {}, READ),
+        ("CRM branch access", "GET", f"{crm}/security/branches", {}, READ),
+        ("CRM backups", "GET", f"{crm}/security/backups", {}, READ),
         (
             "answers POST",
             "POST",
@@ -185,6 +190,8 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.get(f"{own_crm}/campaigns/999999").status_code == 404
     assert client.get(f"{own_crm}/cases/999999").status_code == 404
     assert client.post(f"{own_crm}/cases/999999/close").status_code == 404
+    assert client.get(f"{own_crm}/security/accounts/999999").status_code == 404
+    assert client.post(f"{own_crm}/security/branches/999999").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

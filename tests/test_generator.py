@@ -60,6 +60,8 @@ ALL_PLANTS = (
     PlantSpec.of("dormant_admin", 1),
     PlantSpec.of("customer_profile", 2, tiers=["silver"], spend_hkd=[8000, 9000]),
     PlantSpec.of("service_case", 1),
+    PlantSpec.of("leaver_admin_account", 1),
+    PlantSpec.of("current_admin_account", 1),
 )
 
 
@@ -501,6 +503,18 @@ def test_each_plant_affects_exactly_count(retail: tuple[Session, GenerationSumma
         expected[p.kind] += p.count
     assert {kind: len(ids) for kind, ids in summary.plants.items()} == dict(expected)
     assert all(len(set(ids)) == len(ids) for ids in summary.plants.values())
+
+
+def test_security_plants_name_a_leaver_still_active_and_a_current_admin(
+    retail: tuple[Session, GenerationSummary],
+) -> None:
+    session, summary = retail
+    (leaver,) = summary.plants["leaver_admin_account"]
+    (current,) = summary.plants["current_admin_account"]
+    left = session.get_one(StaffUser, leaver)
+    assert left.is_active and left.is_admin and left.left_on is not None and left.left_on < TODAY
+    kept = session.get_one(StaffUser, current)
+    assert kept.is_active and kept.is_admin and kept.left_on is None
 
 
 def test_opted_out_in_segment(retail: tuple[Session, GenerationSummary]) -> None:

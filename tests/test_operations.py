@@ -19,6 +19,7 @@ from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.clock import start_clock
 from sandbox_crm.models import (
     AuditEvent,
+    Branch,
     Campaign,
     CollectionNotice,
     ConsentRecord,
@@ -57,6 +58,7 @@ from sandbox_crm.operations import (
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
 from sandbox_crm.reviews.models import ProductReview
+from sandbox_crm.security.models import FieldPermission, SecurityRole
 
 TODAY = date(2026, 3, 16)
 
@@ -324,6 +326,12 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
         "member_no": "M00000001",
         "fields": ["name", "phone"],
     },
+    "disable_staff_account": lambda c: {"staff_id": c.colleague.id, "reason": "Left the company"},
+    "set_staff_access": lambda c: {"staff_id": c.colleague.id, "role": "marketing", "scope": "all"},
+    "set_field_permission": lambda c: {"role": "marketing", "field": "hkid", "access": "hidden"},
+    "set_ip_allow_list": lambda c: {"branch_code": "MAC", "allow_list": "202.175.8.0/29"},
+    "set_backup_policy": lambda c: {"frequency": "daily", "retention_days": 90, "encrypted": True},
+    "run_backup": lambda c: {},
 }
 
 # Bad arguments for each registered operation: each must raise OperationError, change nothing.
@@ -477,6 +485,40 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {**VALID_ARGS["create_handoff"](c), "member_no": None},
         lambda c: {**VALID_ARGS["create_handoff"](c), "subject": ""},
     ],
+    "disable_staff_account": [
+        lambda c: {"staff_id": 999, "reason": "Left"},
+        lambda c: {"staff_id": c.officer.id, "reason": "Left"},
+        lambda c: {"staff_id": c.colleague.id, "reason": ""},
+    ],
+    "set_staff_access": [
+        lambda c: {"staff_id": c.colleague.id, "role": "ceo", "scope": "all"},
+        lambda c: {"staff_id": c.colleague.id, "role": "marketing", "scope": "planet"},
+        lambda c: {"staff_id": c.colleague.id, "role": "marketing", "scope": "branch"},
+    ],
+    "set_field_permission": [
+        lambda c: {"role": "marketing", "field": "salary", "access": "hidden"},
+        lambda c: {"role": "marketing", "field": "hkid", "access": "partial"},
+        lambda c: {"role": "marketing", "field": "hkid", "access": "full"},  # no change
+    ],
+    "set_ip_allow_list": [
+        lambda c: {"branch_code": "MAC", "allow_list": "not-an-address"},
+        lambda c: {"branch_code": "XYZ", "allow_list": "202.175.8.0/29"},
+    ],
+    "set_backup_policy": [
+        lambda c: {"frequency": "hourly", "encrypted": True},
+        lambda c: {"frequency": "daily", "retention_days": 0, "encrypted": True},
+        lambda c: {"frequency": "daily", "hour": 24, "encrypted": True},
+    ],
+    "run_backup": [lambda c: {"encrypted": True}],
+}
+
+SECURITY_OPERATIONS = {
+    "disable_staff_account",
+    "set_staff_access",
+    "set_field_permission",
+    "set_ip_allow_list",
+    "set_backup_policy",
+    "run_backup",
 }
 
 READS = {"view_customer"}
@@ -508,6 +550,24 @@ def prepare(crm: Crm, name: str) -> None:
         apply_operation(
             crm.session, crm.marketer, "send_campaign", VALID_ARGS["send_campaign"](crm)
         )
+    if name in SECURITY_OPERATIONS:
+        # Security settings are changed by an administrator; the sandbox has one role and branch.
+        crm.officer.is_admin = True
+        role = SecurityRole(code="marketing", name="Marketing")
+        crm.session.add(role)
+        crm.session.flush()
+        crm.session.add(FieldPermission(role_id=role.id, field="hkid", access="full"))
+        crm.session.add(
+            Branch(
+                code="MAC",
+                name="Macau Shop",
+                district="Macau",
+                region="Macau",
+                is_remote=True,
+                ip_allow_list="0.0.0.0/0",
+            )
+        )
+        crm.session.flush()
     if name == "unshare_report":
         crm.session.add(
             ReportShare(report=crm.report, department_id=3, granted_at=datetime(2026, 3, 2))

@@ -53,7 +53,9 @@ IMPLEMENTED = {
     "COL-08",
     "SEC-01",
     "SEC-02",
+    "SEC-03",
     "SEC-04",
+    "RET-02",
 }
 
 VALID_HKID = format_hkid("A", "123456")  # A123456(3)

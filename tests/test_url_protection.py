@@ -170,6 +170,8 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "campaign_id": 1,
         "case_id": 1,
         "step": "reply",
+        "staff_id": 1,
+        "branch_id": 1,
         "action": "screen",
         "user_id": trainee.id,
         "cohort_id": cohort_window.cohort_id,

@@ -1,6 +1,7 @@
 """DPP2 (accuracy, retention), DPP3 (use) and Part 5 (access and correction requests).
 
-ACC-01 is judged on the messages sent and the reports exported in the attempt. The others cannot
+ACC-01 is judged on the messages sent and the reports exported in the attempt, RET-02 on the
+backup policy and the backups run in the attempt. The others cannot
 be judged on the sandbox yet; each says why, so a scenario author sees what is missing rather
 than a silent pass.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pydantic
 from sqlalchemy import select
 
+from graders.checks.common import Params
 from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
 from graders.registry import rule
@@ -19,9 +22,20 @@ from graders.results import counted
 from graders.results import message as marked
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import ContactPoint, Customer, ReportDefinition
+from sandbox_crm.security.models import BackupPolicy, BackupRun
 
 EXPORTED_CONTACT_COLUMNS = {"email": "email", "mobile": "mobile", "address": "address"}
 """Report columns of the customers source that hold a contact point, and the point's kind."""
+
+# Texts of earlier grader versions, kept marked so that stored results still read in the
+# reader's language: RET-02 was not applicable before the sandbox modelled backups.
+EARLIER_TEMPLATES = (
+    N_("The sandbox does not model backups."),
+    N_(
+        "Backups holding personal data are encrypted, expire per policy, and do not "
+        "resurrect erased customers."
+    ),
+)
 
 _NO_REQUESTS = N_("The sandbox does not yet record data access requests.")
 _NO_CORRECTIONS = N_("The sandbox does not yet record data correction requests.")
@@ -247,17 +261,77 @@ register_not_applicable(
     checks=N_("No customer kept past the retention schedule once a purge is due."),
     reason=N_("The sandbox has no retention schedule and no purge operation."),
 )
-register_not_applicable(
+
+
+class Ret02Settings(Params):
+    """Settings of RET-02 (backups) a scenario may give under pdpo.rules."""
+
+    review_policy: bool = False
+    """Judge the backup policy as the attempt left it even if the attempt did not change it (a
+    scenario that makes the trainee responsible for backups)."""
+    max_retention_days: int = pydantic.Field(default=365, ge=1, le=3650)
+    """The longest a backup of personal data may be kept."""
+
+
+@rule(
     "RET-02",
     title=N_("Unsafe or over-kept backups"),
     basis="DPP2(2); DPP4",
     severity="medium",
-    checks=N_(
-        "Backups holding personal data are encrypted, expire per policy, and do not "
-        "resurrect erased customers."
-    ),
-    reason=N_("The sandbox does not model backups."),
+    params=Ret02Settings,
+    description=N_("Backups holding personal data are encrypted and expire per policy."),
 )
+def ret_02(ctx: GradingContext, settings: Ret02Settings) -> RuleOutcome:
+    """Backups holding personal data are encrypted and expire per policy.
+
+    Judges the backup policy when the attempt changed it (or the scenario asks for a review)
+    and every backup run in the attempt. Whether a restore would bring back erased customers
+    is not observable: the sandbox does not restore backups.
+    """
+    breaches = []
+    policies = ctx.touched(BackupPolicy, ("frequency", "retention_days", "encrypted"))
+    if settings.review_policy:
+        policies = list(ctx.final.scalars(select(BackupPolicy).order_by(BackupPolicy.id)))
+    for policy in policies:
+        events = ctx.event_ids_about("backup_policy", policy.id)
+        records = (("backup_policy", policy.id),)
+        if not policy.encrypted:
+            template = N_("The backup policy does not encrypt backups of personal data.")
+            breaches.append(breach(template, {}, events, records))
+        if policy.retention_days is None:
+            template = N_("The backup policy keeps backups of personal data forever.")
+            breaches.append(breach(template, {}, events, records))
+        elif policy.retention_days > settings.max_retention_days:
+            template = N_(
+                "The backup policy keeps backups of personal data for %(days)d days (at most"
+                " %(limit)d)."
+            )
+            values = {"days": policy.retention_days, "limit": settings.max_retention_days}
+            breaches.append(breach(template, values, events, records))
+    runs = [r for r in ctx.added(BackupRun) if r.customers]
+    for run in runs:
+        events = ctx.event_ids_about("backup_run", run.id)
+        records = (("backup_run", run.id),)
+        if not run.encrypted:
+            template = N_("Backup #%(backup)s of personal data is not encrypted.")
+            breaches.append(breach(template, {"backup": run.id}, events, records))
+        if run.expires_on is None:
+            template = N_("Backup #%(backup)s of personal data never expires.")
+            breaches.append(breach(template, {"backup": run.id}, events, records))
+    scope = marked(
+        N_("%(policies)s and %(runs)s"),
+        policies=counted(
+            len(policies), N_("%(count)d backup policy"), N_("%(count)d backup policies")
+        ),
+        runs=counted(
+            len(runs),
+            N_("%(count)d backup run in the attempt"),
+            N_("%(count)d backups run in the attempt"),
+        ),
+    )
+    return judged(breaches, scope=scope)
+
+
 register_not_applicable(
     "USE-02",
     title=N_("Sharing with affiliates or other companies"),

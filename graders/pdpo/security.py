@@ -1,14 +1,16 @@
 """DPP4 (security) and staff misuse: rules SEC-01 to SEC-04 and BR-01.
 
 Judged on what the attempt added: report shares, report definitions whose columns changed,
-report runs and exports, and (SEC-04) the customer records the trainee opened. Account
-administration (leavers, MFA) and incident records are generated company set-up that no
-operation changes yet, so their rules are not applicable.
+report runs and exports, the field permissions and staff accounts the attempt changed (or all
+of them, when the scenario makes the trainee responsible for a security review) and (SEC-04)
+the customer records the trainee opened. Incident records are not modelled, so BR-01 is not
+applicable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import pydantic
 from sqlalchemy import select
@@ -43,11 +45,23 @@ from sandbox_crm.models import (
     Sensitivity,
     StaffUser,
 )
+from sandbox_crm.security.models import FieldPermission, SecurityRole, StaffAccess
 from sandbox_crm.sources import SOURCES, Field
 
 # Finding templates of earlier grader versions, kept marked so that stored results still read
 # in the reader's language.
-EARLIER_TEMPLATES = (N_("Export #%(export)s of personal data: %(problem)s."),)
+EARLIER_TEMPLATES = (
+    N_("Export #%(export)s of personal data: %(problem)s."),
+    N_(
+        "%(shares)s made or changed, %(exports)s and %(runs)s made in the attempt (store"
+        " roles' bulk export is not observable yet)"
+    ),
+    N_(
+        "Staff accounts are generated company set-up and the sandbox has no "
+        "operation that changes them, so an attempt cannot cause or cure an "
+        "account weakness."
+    ),
+)
 
 HIDDEN_FROM_MARKETING = ("hkid", "date_of_birth")
 """Report fields marketing and analytics staff must never see (SEC-01)."""
@@ -57,17 +71,56 @@ def _fields(source: str) -> Mapping[str, Field]:
     return SOURCES[source].fields if source in SOURCES else {}
 
 
+class Sec01Settings(Params):
+    """Settings of SEC-01 (access limited to need) a scenario may give under pdpo.rules."""
+
+    review_field_permissions: bool = False
+    """Judge every role's field permissions as the attempt left them (a scenario that makes the
+    trainee responsible for access rights); otherwise only the permissions the attempt set."""
+
+
+def _field_permission_breaches(ctx: GradingContext, review_all: bool) -> tuple[list[Breach], int]:
+    """Marketing or analytics roles that see HKID or date of birth in full."""
+    query = (
+        select(FieldPermission, SecurityRole.code)
+        .join(SecurityRole, SecurityRole.id == FieldPermission.role_id)
+        .order_by(FieldPermission.id)
+    )
+    if not review_all:
+        touched = {p.id for p in ctx.touched(FieldPermission, ("access",))}
+        query = query.where(FieldPermission.id.in_(touched))
+    rows = ctx.final.execute(query).all()
+    breaches = [
+        breach(
+            N_("The %(role)s role sees %(field)s in full."),
+            {"role": code, "field": permission.field},
+            ctx.event_ids_about("field_permission", permission.id),
+            (("field_permission", permission.id),),
+        )
+        for permission, code in rows
+        if code in MARKETING_DEPARTMENTS
+        and permission.field in HIDDEN_FROM_MARKETING
+        and permission.access == "full"
+    ]
+    return breaches, len(rows)
+
+
 @rule(
     "SEC-01",
     title=N_("Marketing sees HKID or date of birth"),
     basis="DPP4(1)",
     severity="high",
+    params=Sec01Settings,
     description=N_(
         "No report with HKID or date of birth is shared with, exported for or run by marketing."
     ),
 )
-def sec_01(ctx: GradingContext) -> RuleOutcome:
-    """No report with HKID or date of birth is shared with, exported for or run by marketing."""
+def sec_01(ctx: GradingContext, settings: Sec01Settings) -> RuleOutcome:
+    """No report with HKID or date of birth is shared with, exported for or run by marketing.
+
+    Nor does a marketing or analytics role see those fields in full in the CRM: the field
+    permissions the attempt set, or every role's when the scenario asks for a review.
+    """
     new_shares = set(ctx.added_ids(ReportShare))
     changed_reports = {r.id for r in ctx.touched(ReportDefinition, ("columns", "is_deleted"))}
     shares = [
@@ -144,14 +197,23 @@ def sec_01(ctx: GradingContext) -> RuleOutcome:
                 (("report_run", run.id), ("report_definition", run.report_id)),
             )
         )
+    permission_breaches, permissions = _field_permission_breaches(
+        ctx, settings.review_field_permissions
+    )
+    breaches += permission_breaches
     scope = marked(
         N_(
-            "%(shares)s made or changed, %(exports)s and %(runs)s made in the attempt (store"
-            " roles' bulk export is not observable yet)"
+            "%(shares)s made or changed, %(exports)s and %(runs)s made in the attempt, and"
+            " %(permissions)s (store roles' bulk export is not observable yet)"
         ),
         shares=counted(len(shares), N_("%(count)d report share"), N_("%(count)d report shares")),
         exports=counted(len(exports), N_("%(count)d export"), N_("%(count)d exports")),
         runs=counted(len(runs), N_("%(count)d report run"), N_("%(count)d report runs")),
+        permissions=counted(
+            permissions,
+            N_("%(count)d field permission judged"),
+            N_("%(count)d field permissions judged"),
+        ),
     )
     return judged(breaches, scope=scope)
 
@@ -221,20 +283,80 @@ def sec_02(ctx: GradingContext) -> RuleOutcome:
     return judged(breaches, scope=scope)
 
 
-register_not_applicable(
+class Sec03Settings(Params):
+    """Settings of SEC-03 (leavers and privileged accounts) a scenario may give under pdpo.rules."""
+
+    review_accounts: bool = False
+    """Judge every account as the attempt left it (a scenario that makes the trainee responsible
+    for reviewing accounts); otherwise only the accounts the attempt changed."""
+    dormant_days: int = pydantic.Field(default=90, ge=1, le=3650)
+    """An active administrator account not signed in for longer than this is dormant."""
+
+
+@rule(
     "SEC-03",
     title=N_("Leavers, dormant privileged accounts or missing MFA"),
     basis="DPP4(1); Kwong's Art Jewellery 2025; Adastria 2025",
     severity="high",
-    checks=N_(
-        "Leavers' accounts are disabled by their leaving date; no dormant privileged "
-        "account; MFA on admin and remote accounts."
-    ),
-    reason=N_(
-        "Staff accounts are generated company set-up and the sandbox has no operation that "
-        "changes them, so an attempt cannot cause or cure an account weakness."
+    params=Sec03Settings,
+    description=N_(
+        "Leavers' accounts are disabled by their leaving date; no dormant privileged account;"
+        " MFA on admin accounts."
     ),
 )
+def sec_03(ctx: GradingContext, settings: Sec03Settings) -> RuleOutcome:
+    """Leavers' accounts are disabled; no dormant privileged account; MFA on admin accounts.
+
+    MFA on remote accounts is not judged: no operation sets MFA, so an attempt cannot cure it.
+    """
+    changed = {
+        e.entity_id
+        for e in ctx.events
+        if e.entity_type == "staff_user" and e.operation.startswith("security.")
+    }
+    query = select(StaffUser).where(StaffUser.is_active.is_(True)).order_by(StaffUser.id)
+    if not settings.review_accounts:
+        query = query.where(StaffUser.id.in_({c for c in changed if c is not None}))
+    accounts = list(ctx.final.scalars(query))
+    last_sign_in = _last_sign_in(ctx)
+    today = ctx.as_of
+    breaches: list[Breach] = []
+    for staff in accounts:
+        events = ctx.event_ids_about("staff_user", staff.id)
+        records = (("staff_user", staff.id),)
+        values = {"account": staff.username}
+        if staff.left_on is not None and staff.left_on <= today:
+            template = N_("The account %(account)s of a leaver (left %(left)s) is still active.")
+            left = {**values, "left": str(staff.left_on)}
+            breaches.append(breach(template, left, events, records))
+            continue
+        if not staff.is_admin:
+            continue
+        seen = last_sign_in.get(staff.id)
+        if seen is not None and (today - seen.date()).days > settings.dormant_days:
+            template = N_(
+                "The administrator account %(account)s has not signed in for %(days)d days and"
+                " is still active."
+            )
+            days = (today - seen.date()).days
+            breaches.append(breach(template, {**values, "days": days}, events, records))
+        elif not staff.mfa_enabled:
+            template = N_("The administrator account %(account)s has no multi-factor sign-in.")
+            breaches.append(breach(template, values, events, records))
+    scope = counted(
+        len(accounts),
+        N_("%(count)d active staff account reviewed"),
+        N_("%(count)d active staff accounts reviewed"),
+    )
+    return judged(breaches, scope=scope)
+
+
+def _last_sign_in(ctx: GradingContext) -> dict[int, Any]:
+    """Each account's last sign-in, where the security set-up records it."""
+    rows = ctx.final.execute(select(StaffAccess.staff_id, StaffAccess.last_sign_in_at))
+    return {staff_id: seen for staff_id, seen in rows if seen is not None}
+
+
 OUTSIDE_COMPANY_DESTINATIONS = frozenset(
     {ExportDestination.PERSONAL_EMAIL.value, ExportDestination.EXTERNAL_PARTY.value}
 )

@@ -1,0 +1,38 @@
+"""Security: staff roles and record scope, field permissions with masking, remote-branch IP
+allow-lists, leavers' accounts, and the automatic backup schedule with the backups it ran.
+
+Staff accounts are the company area's ``staff_user`` rows; this area adds each account's role,
+record scope and last sign-in (``staff_access``), the roles' field permissions, the backup
+policy and the record of backups. Generated for the ``jewellery`` profile only, with the
+weaknesses a security review finds (a leaver's admin account still active, a remote branch open
+to any address, backups unencrypted and kept forever, a role that sees identity numbers); a
+retail sandbox gets the tables, empty, so its data stays as it was.
+"""
+
+from __future__ import annotations
+
+from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.i18n import N_
+
+AREA = Area(
+    name="security",
+    label=N_("Security"),
+    modules=(
+        "sandbox_crm.security.models",
+        "sandbox_crm.security.generation",
+        "sandbox_crm.security.operations",
+        "sandbox_crm.security.plants",
+    ),
+    views=("sandbox_crm.security.views",),
+    has_templates=True,
+    nav=(NavLink("crm.security", "Security", "note", active=("crm.security",)),),
+    stages=(
+        Stage(
+            "security.access",
+            "sandbox_crm.security.generation:access",
+            after=("company.staff", "jewellery.branches"),
+        ),
+    ),
+    record_pages={"staff_user": ("crm.security_account", "staff_id")},
+    call_entities={"staff_id": "staff_user", "branch_id": "branch"},
+)
