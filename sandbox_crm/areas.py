@@ -45,6 +45,7 @@ ENABLED_AREAS: tuple[str, ...] = (
     "reviews",
     "jewellery",
     "campaigns",
+    "eshop",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 
