@@ -56,6 +56,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.checks.state",
     "graders.checks.record",
     "graders.checks.campaign",
+    "graders.checks.eshop",
     "graders.pdpo.direct_marketing",
     "graders.pdpo.collection",
     "graders.pdpo.security",

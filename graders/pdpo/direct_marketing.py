@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
+from graders.pdpo.eshop import opt_out_breaches
 from graders.registry import rule
 from graders.results import counted, listing
 from graders.results import message as marked
@@ -430,6 +431,7 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
                 " address the customer had opted out of before the attempt."
             )
             breaches.append(log.promotion_breach(sent, template, {}))
+    breaches += opt_out_breaches(ctx)
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 

@@ -14,8 +14,9 @@ resolution and a reason. Nothing here fills a missing detail in: only the custom
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
+from pydantic import model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -222,7 +223,11 @@ class AccountArgs(Args):
 class MatchArgs(AccountArgs):
     """Arguments of link_eshop_account."""
 
-    customer_id: int = Arg(title="Customer", description="The CRM customer it is the same as.")
+    customer_id: int | None = Arg(
+        None,
+        title="Customer",
+        description="The CRM customer it is the same as (default: the sync's best candidate).",
+    )
     note: str = Arg("", title="Note", max_length=NOTE_MAX, description="Why (optional).")
 
 
@@ -236,12 +241,20 @@ class MergeArgs(MatchArgs):
     )
 
 
-def _candidate(session: Session, account: EshopAccount, customer_id: int) -> EshopMatch:
-    match = session.scalars(
-        select(EshopMatch).where(
-            EshopMatch.account_id == account.id, EshopMatch.customer_id == customer_id
+def _candidate(session: Session, account: EshopAccount, customer_id: int | None) -> EshopMatch:
+    """The sync's candidate for this customer (its best candidate if none is named)."""
+    query = select(EshopMatch).where(EshopMatch.account_id == account.id)
+    if customer_id is not None:
+        query = query.where(EshopMatch.customer_id == customer_id)
+    match = session.scalars(query.order_by(EshopMatch.score.desc(), EshopMatch.id)).first()
+    if match is None and customer_id is None:
+        raise OperationError(
+            Message(
+                N_("E-shop account %(account)s has no candidate match: run the sync first."),
+                account=account.account_no,
+            ),
+            "account_id",
         )
-    ).first()
     if match is None:
         raise OperationError(
             Message(
@@ -312,6 +325,7 @@ def _decide(
     action: str,
     note: str,
     keep_consents: bool,
+    match: EshopMatch,
 ) -> EshopImportEntry:
     before = snapshot(account, ["recon_status", "customer_id"])
     account.customer_id = customer.id
@@ -342,8 +356,11 @@ def _decide(
             "customer_id": customer.id,
             "consent_record_ids": copied,
             "consents_dropped": 0 if keep_consents else _consent_count(session, account),
+            "opt_outs_dropped": [] if keep_consents else _opt_outs(session, account),
             "filled": filled,
             "import_entry_id": entry.id,
+            "score": match.score,
+            "reasons": json.loads(match.reasons or "[]"),
         },
     )
     return entry
@@ -353,6 +370,18 @@ def _consent_count(session: Session, account: EshopAccount) -> int:
     return len(
         list(session.scalars(select(EshopConsent.id).where(EshopConsent.account_id == account.id)))
     )
+
+
+def _opt_outs(session: Session, account: EshopAccount) -> list[dict[str, str]]:
+    """The account's unsubscribes, as the merge's event records those it did not keep."""
+    return [
+        {"channel": c.channel, "captured_at": c.captured_at.isoformat()}
+        for c in session.scalars(
+            select(EshopConsent)
+            .where(EshopConsent.account_id == account.id, EshopConsent.status == "withdrawn")
+            .order_by(EshopConsent.id)
+        )
+    ]
 
 
 def _open_customer(session: Session, customer_id: int) -> Customer:
@@ -372,16 +401,17 @@ def merge_eshop_account(
     session: Session,
     actor: StaffUser,
     account_id: int,
-    customer_id: int,
+    customer_id: int | None = None,
     note: str = "",
     consents: str = "all",
 ) -> EshopImportEntry:
     """Merge a true duplicate: fill what the CRM lacks, keep every consent record."""
     account = _account(session, account_id)
     _undecided(account)
-    customer = _open_customer(session, customer_id)
-    _candidate(session, account, customer_id)
-    return _decide(session, actor, account, customer, ReconStatus.MERGED, note, consents == "all")
+    match = _candidate(session, account, customer_id)
+    customer = _open_customer(session, match.customer_id)
+    keep = consents == "all"
+    return _decide(session, actor, account, customer, ReconStatus.MERGED, note, keep, match)
 
 
 @operation(
@@ -391,14 +421,18 @@ def merge_eshop_account(
     description="Link an e-shop account to its CRM customer without changing the customer.",
 )
 def link_eshop_account(
-    session: Session, actor: StaffUser, account_id: int, customer_id: int, note: str = ""
+    session: Session,
+    actor: StaffUser,
+    account_id: int,
+    customer_id: int | None = None,
+    note: str = "",
 ) -> EshopImportEntry:
     """Link an account to a candidate customer; its consents join the customer's log."""
     account = _account(session, account_id)
     _undecided(account)
-    customer = _open_customer(session, customer_id)
-    _candidate(session, account, customer_id)
-    return _decide(session, actor, account, customer, ReconStatus.LINKED, note, True)
+    match = _candidate(session, account, customer_id)
+    customer = _open_customer(session, match.customer_id)
+    return _decide(session, actor, account, customer, ReconStatus.LINKED, note, True, match)
 
 
 class CreateArgs(AccountArgs):
@@ -626,10 +660,46 @@ def usable_contact(session: Session, customer_id: int, channel: str) -> ContactP
     return None
 
 
-class RequestArgs(Args):
+class IssueArgs(Args):
+    """Arguments naming one data-quality issue: by id, or by its customer and rule."""
+
+    issue_id: int | None = Arg(None, title="Issue", description="The data-quality issue's id.")
+    customer_id: int | None = Arg(
+        None, description="The customer's id (with rule, instead of issue_id)."
+    )
+    rule: str | None = Arg(None, description="The rule that raised it (with customer_id).")
+
+    @model_validator(mode="after")
+    def _one_issue(self) -> IssueArgs:
+        if (self.issue_id is None) == (self.customer_id is None or self.rule is None):
+            raise ValueError("give either issue_id or customer_id and rule")
+        return self
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """The other fields by name, and the issue as ``issue_id``."""
+        values = super().call_arguments(session, actor)
+        customer_id, rule = values.pop("customer_id"), values.pop("rule")
+        if values["issue_id"] is None:
+            found = session.scalars(
+                select(QualityIssue.id)
+                .where(QualityIssue.customer_id == customer_id, QualityIssue.rule == rule)
+                .order_by(QualityIssue.status == IssueStatus.CLOSED, QualityIssue.id.desc())
+            ).first()
+            if found is None:
+                raise OperationError(
+                    Message(
+                        N_("Customer %(customer)s has no %(rule)s issue: run the rules first."),
+                        customer=customer_id,
+                        rule=rule,
+                    )
+                )
+            values["issue_id"] = found
+        return values
+
+
+class RequestArgs(IssueArgs):
     """Arguments of request_profile_update."""
 
-    issue_id: int = Arg(title="Issue", description="The data-quality issue's id.")
     channel: Literal["email", "sms", "post"] = Arg(
         title="Channel", description="email, sms or post: how the request reaches the customer."
     )
@@ -691,10 +761,9 @@ def request_profile_update(
     return request
 
 
-class CloseArgs(Args):
+class CloseArgs(IssueArgs):
     """Arguments of close_quality_issue."""
 
-    issue_id: int = Arg(title="Issue", description="The data-quality issue's id.")
     resolution: Literal["corrected", "no_consented_channel", "not_an_issue", "duplicate_merged"] = (
         Arg(title="Resolution", description="How the issue ended.")
     )

@@ -17,18 +17,22 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
 from sandbox_crm.consent import latest_per_customer
 from sandbox_crm.eshop.models import EshopAccount, EshopActivity, EshopConsent, EshopOrder
+from sandbox_crm.eshop.operations import usable_contact
 from sandbox_crm.hk_provider import DISTRICTS, format_phone_display
 from sandbox_crm.models import (
+    CollectionNotice,
     ConsentPurpose,
+    ConsentRecord,
     ConsentStatus,
     ContactPoint,
     Customer,
     CustomerStatus,
     Product,
 )
-from sandbox_crm.plants import PlantResult, PlantRun, plant
+from sandbox_crm.plants import PlantResult, PlantRun, malform_email, plant
 
 MATCHES = ("exact", "near", "new")
 VARIATIONS = ("typo", "swapped", "other_email")
@@ -41,6 +45,11 @@ def _check(params: dict[str, Any]) -> None:
         raise ValueError("variation applies to near matches only")
     if params["match"] == "new" and params["unsubscribed"]:
         raise ValueError("unsubscribed applies to accounts that match a customer")
+
+
+def _check_profile(params: dict[str, Any]) -> None:
+    if params["defect"] == "malformed_email" and params["reach"] == "email":
+        raise ValueError("a customer whose e-mail is malformed cannot be reached by e-mail")
 
 
 def _next_id(session: Session, model: Any) -> int:
@@ -222,48 +231,61 @@ def eshop_accounts(session: Session, run: PlantRun) -> PlantResult:
 
 
 @plant(
-    "missing_district",
-    defaults={"reach": "email"},
-    choices={"reach": ("email", "sms", "opted_out")},
+    "incomplete_profile",
+    defaults={"defect": "missing_district", "reach": "email"},
+    choices={
+        "defect": ("missing_district", "malformed_email"),
+        "reach": ("email", "sms", "opted_out"),
+    },
+    check=_check_profile,
 )
-def missing_district(session: Session, run: PlantRun) -> PlantResult:
-    """Customers whose district was never recorded; reachable by one consented channel or none.
+def incomplete_profile(session: Session, run: PlantRun) -> PlantResult:
+    """Customers with a detail missing or malformed, reachable by one consented channel or none.
 
-    ``reach`` email: e-mail marketing consent given, SMS withdrawn; sms: the other way round;
-    opted_out: both withdrawn (nobody may contact them to ask).
+    ``defect``: the district was never recorded, or the e-mail address was captured wrongly.
+    ``reach``: the one channel the customer agreed to most recently (every other channel was
+    withdrawn before it), or ``opted_out`` when every channel is withdrawn.
     """
-    email_dm = latest_per_customer(session, ConsentPurpose.DIRECT_MARKETING.value, "email")
-    sms_dm = latest_per_customer(session, ConsentPurpose.DIRECT_MARKETING.value, "sms")
     candidates = [
         cid
         for cid in _candidates(session, run)
-        if session.get_one(Customer, cid).district and cid in email_dm and cid in sms_dm
+        if session.get_one(Customer, cid).district
+        and usable_contact(session, cid, "email") is not None
+        and usable_contact(session, cid, "sms") is not None
     ]
-    chosen = run.pick(candidates, "customers with e-mail and SMS consent records")
+    chosen = run.pick(candidates, "customers with a district, an e-mail and a mobile")
     reach = run.params["reach"]
+    notice = session.scalar(select(CollectionNotice.id).order_by(CollectionNotice.id.desc()))
     for cid in chosen:
         customer = session.get_one(Customer, cid)
-        customer.district = ""
-        latest = max(email_dm[cid].captured_at, sms_dm[cid].captured_at)
-        moment = run.moment(latest.date() + timedelta(days=1), run.ctx.today - timedelta(days=1))
-        for channel in ("email", "sms"):
+        if run.params["defect"] == "missing_district":
+            customer.district = ""
+        else:
+            point = usable_contact(session, cid, "email")
+            if point is not None:
+                point.value = malform_email(run.rng, point.value)
+        latest = session.scalar(
+            select(func.max(ConsentRecord.captured_at)).where(ConsentRecord.customer_id == cid)
+        )
+        first = (latest or run.day0 - timedelta(days=200)).date() + timedelta(days=1)
+        withdrawn_at = run.moment(first, run.ctx.today - timedelta(days=3))
+        given_at = withdrawn_at + timedelta(days=1)
+        for channel in CHANNEL_CONTACT_KINDS:
             status = "given" if channel == reach else "withdrawn"
-            record = email_dm[cid] if channel == "email" else sms_dm[cid]
             session.add(
-                type(record)(
+                ConsentRecord(
                     customer_id=cid,
                     purpose=ConsentPurpose.DIRECT_MARKETING.value,
                     channel=channel,
                     status=status,
                     method="online_form" if status == "given" else "unsubscribe_link",
-                    captured_at=moment,
-                    notice_id=record.notice_id,
+                    captured_at=given_at if status == "given" else withdrawn_at,
+                    notice_id=notice,
                     recorded_by_id=None,
                     note="",
                 )
             )
-            if status == "withdrawn":
-                point = _primary(session, cid, "email" if channel == "email" else "mobile")
-                if point is not None:
-                    point.opted_out = True
+        for point in session.scalars(select(ContactPoint).where(ContactPoint.customer_id == cid)):
+            reached = reach != "opted_out" and point.kind in CHANNEL_CONTACT_KINDS[reach]
+            point.opted_out = not reached
     return PlantResult(chosen)
