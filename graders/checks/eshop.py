@@ -152,6 +152,9 @@ class UpdateRequestsParams(Params):
 
     rules: list[str] = ["missing_district", "malformed_email", "malformed_phone"]
     """The issues whose details only the customer can supply."""
+    plants: list[str] = []
+    """If given, only the customers these plant kinds affected are judged (each must have an
+    issue raised); otherwise every customer with an issue of ``rules``."""
 
 
 def acceptable_channels(ctx: GradingContext, customer_id: int) -> list[str]:
@@ -185,11 +188,17 @@ def update_requests(ctx: GradingContext, params: UpdateRequestsParams) -> Outcom
             .order_by(QualityIssue.id)
         )
     )
+    planted = {cid for kind in params.plants for cid in ctx.planted().get(kind, ())}
+    if planted:
+        issues = [i for i in issues if i.customer_id in planted]
     if not issues:
         return Outcome.failed(
             {"issues": 0}, note=N_("The data-quality rules were not run, or raised nothing.")
         )
-    problems: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = [
+        {"customer_id": cid, "problem": "not_raised"}
+        for cid in sorted(planted - {i.customer_id for i in issues})
+    ]
     for customer_id, own in sorted(_by_customer(issues).items()):
         channels = acceptable_channels(ctx, customer_id)
         sent = [
@@ -217,7 +226,9 @@ def update_requests(ctx: GradingContext, params: UpdateRequestsParams) -> Outcom
     if not problems:
         return Outcome.passed(evidence)
     kinds = {p["problem"] for p in problems}
-    if "contacted_without_consent" in kinds:
+    if "not_raised" in kinds:
+        note = N_("The data-quality rules were not run on every customer they concern.")
+    elif "contacted_without_consent" in kinds:
         note = N_("A customer was asked by a channel they had not agreed to or had opted out of.")
     elif "not_asked" in kinds:
         note = N_("A customer who can be asked by a channel they agreed to was not asked.")

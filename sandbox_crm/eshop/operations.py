@@ -89,6 +89,8 @@ QUALITY_RULES = {
     "name_mismatch": N_("Name differs from the linked e-shop account"),
 }
 RESOLUTIONS = ("corrected", "no_consented_channel", "not_an_issue", "duplicate_merged")
+SETTLED = ("no_consented_channel", "not_an_issue")
+"""Resolutions that record a decision: the rules do not raise the same issue again."""
 NOTE_MAX = 500
 
 
@@ -602,11 +604,18 @@ def _findings(session: Session) -> list[tuple[int, str, str]]:
     description="Run the data-quality rules and raise new issues into the review queue.",
 )
 def run_quality_rules(session: Session, actor: StaffUser) -> list[QualityIssue]:
-    """Raise an issue for each finding that has no issue still open."""
+    """Raise an issue for each finding that has none still open or closed as reviewed.
+
+    An issue closed because the customer cannot be asked, or as not an issue, is a decision
+    already made: the rules do not raise it again. One closed as corrected is raised again if
+    the rule still finds the same fault.
+    """
     pending = {
         (i.customer_id, i.rule)
         for i in session.scalars(
-            select(QualityIssue).where(QualityIssue.status != IssueStatus.CLOSED)
+            select(QualityIssue).where(
+                (QualityIssue.status != IssueStatus.CLOSED) | QualityIssue.resolution.in_(SETTLED)
+            )
         )
     }
     now = sandbox_now(session)
