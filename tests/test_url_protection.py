@@ -171,6 +171,10 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "moderation_id": 999_999,
         "appeal_id": 999_999,
         "job_id": job.id,
+        "account_id": 1,
+        "decision": "review",
+        "issue_id": 1,
+        "step": "close",
     }
 
 

@@ -92,6 +92,29 @@ class EshopMatch(SandboxBase):
     found_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class EshopSync(SandboxBase):
+    """One run of the sync: when, by whom, how many accounts it compared and matches it found."""
+
+    __tablename__ = "eshop_sync"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_at: Mapped[datetime] = mapped_column(DateTime)
+    run_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    accounts: Mapped[int] = mapped_column(Integer)
+    candidates: Mapped[int] = mapped_column(Integer)
+
+
+class QualityScan(SandboxBase):
+    """One run of the data-quality rules: when, by whom and how many issues it raised."""
+
+    __tablename__ = "quality_scan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_at: Mapped[datetime] = mapped_column(DateTime)
+    run_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    raised: Mapped[int] = mapped_column(Integer)
+
+
 class EshopImportEntry(SandboxBase):
     """One line of the import log: what was done with an e-shop account, by whom, and why."""
 

@@ -38,9 +38,11 @@ from sandbox_crm.eshop.models import (
     EshopConsent,
     EshopImportEntry,
     EshopMatch,
+    EshopSync,
     IssueStatus,
     ProfileUpdateRequest,
     QualityIssue,
+    QualityScan,
     ReconStatus,
 )
 from sandbox_crm.hk_provider import DISTRICTS, member_number
@@ -71,6 +73,7 @@ __all__ = [
     "RESOLUTIONS",
     "close_quality_issue",
     "create_customer_from_eshop",
+    "data_quality_findings",
     "leave_eshop_account_for_review",
     "link_eshop_account",
     "merge_eshop_account",
@@ -166,7 +169,7 @@ class NoArgs(Args):
     event="eshop.sync",
     description="Compare the e-shop's undecided accounts with the CRM and list candidate matches.",
 )
-def run_eshop_sync(session: Session, actor: StaffUser) -> list[EshopMatch]:
+def run_eshop_sync(session: Session, actor: StaffUser) -> EshopSync:
     """Find candidate CRM customers, with a score and reasons, for every undecided account."""
     accounts = list(
         session.scalars(
@@ -198,22 +201,24 @@ def run_eshop_sync(session: Session, actor: StaffUser) -> list[EshopMatch]:
             )
             session.add(match)
             found.append(match)
+    sync = EshopSync(run_at=now, run_by_id=actor.id, accounts=len(accounts), candidates=len(found))
+    session.add(sync)
     session.flush()
     record_event(
         session,
         actor,
         "eshop.sync",
-        "eshop_account",
-        None,
+        "eshop_sync",
+        sync.id,
+        after=snapshot(sync, ["accounts", "candidates"]),
         details={
-            "accounts": len(accounts),
             "candidates": [
                 {"account_id": m.account_id, "customer_id": m.customer_id, "score": m.score}
                 for m in found
             ],
         },
     )
-    return found
+    return sync
 
 
 class AccountArgs(Args):
@@ -328,7 +333,7 @@ def _decide(
     note: str,
     keep_consents: bool,
     match: EshopMatch,
-) -> EshopImportEntry:
+) -> EshopAccount:
     before = snapshot(account, ["recon_status", "customer_id"])
     account.customer_id = customer.id
     account.recon_status = action
@@ -365,7 +370,7 @@ def _decide(
             "reasons": json.loads(match.reasons or "[]"),
         },
     )
-    return entry
+    return account
 
 
 def _consent_count(session: Session, account: EshopAccount) -> int:
@@ -406,7 +411,7 @@ def merge_eshop_account(
     customer_id: int | None = None,
     note: str = "",
     consents: str = "all",
-) -> EshopImportEntry:
+) -> EshopAccount:
     """Merge a true duplicate: fill what the CRM lacks, keep every consent record."""
     account = _account(session, account_id)
     _undecided(account)
@@ -428,7 +433,7 @@ def link_eshop_account(
     account_id: int,
     customer_id: int | None = None,
     note: str = "",
-) -> EshopImportEntry:
+) -> EshopAccount:
     """Link an account to a candidate customer; its consents join the customer's log."""
     account = _account(session, account_id)
     _undecided(account)
@@ -451,7 +456,7 @@ class CreateArgs(AccountArgs):
 )
 def create_customer_from_eshop(
     session: Session, actor: StaffUser, account_id: int, note: str = ""
-) -> Customer:
+) -> EshopAccount:
     """A new customer from the account, with its contacts, notice and consents."""
     account = _account(session, account_id)
     _undecided(account)
@@ -505,7 +510,7 @@ def create_customer_from_eshop(
             "import_entry_id": entry.id,
         },
     )
-    return customer
+    return account
 
 
 class ReviewArgs(AccountArgs):
@@ -524,7 +529,7 @@ class ReviewArgs(AccountArgs):
 )
 def leave_eshop_account_for_review(
     session: Session, actor: StaffUser, account_id: int, reason: str
-) -> EshopImportEntry:
+) -> EshopAccount:
     """Mark an account as left for review; nothing in the CRM changes."""
     account = _account(session, account_id)
     if account.recon_status == ReconStatus.REVIEW:
@@ -543,7 +548,7 @@ def leave_eshop_account_for_review(
         after=snapshot(account, ["recon_status"]),
         details={"account_id": account.id, "import_entry_id": entry.id, "reason": reason},
     )
-    return entry
+    return account
 
 
 # --- data quality -------------------------------------------------------------------------------
@@ -554,7 +559,7 @@ def _malformed_mobile(value: str) -> bool:
     return not (len(number) == 8 and number[0] in "4569")
 
 
-def _findings(session: Session) -> list[tuple[int, str, str]]:
+def data_quality_findings(session: Session) -> list[tuple[int, str, str]]:
     """(customer id, rule, detail) for every active customer a rule finds wanting."""
     found: list[tuple[int, str, str]] = []
     active = dict(
@@ -603,7 +608,7 @@ def _findings(session: Session) -> list[tuple[int, str, str]]:
     event="quality.scan",
     description="Run the data-quality rules and raise new issues into the review queue.",
 )
-def run_quality_rules(session: Session, actor: StaffUser) -> list[QualityIssue]:
+def run_quality_rules(session: Session, actor: StaffUser) -> QualityScan:
     """Raise an issue for each finding that has none still open or closed as reviewed.
 
     An issue closed because the customer cannot be asked, or as not an issue, is a decision
@@ -620,27 +625,30 @@ def run_quality_rules(session: Session, actor: StaffUser) -> list[QualityIssue]:
     }
     now = sandbox_now(session)
     raised = []
-    for cid, rule, detail in _findings(session):
+    for cid, rule, detail in data_quality_findings(session):
         if (cid, rule) in pending:
             continue
         pending.add((cid, rule))
         issue = QualityIssue(customer_id=cid, rule=rule, detail=detail, raised_at=now)
         session.add(issue)
         raised.append(issue)
+    scan = QualityScan(run_at=now, run_by_id=actor.id, raised=len(raised))
+    session.add(scan)
     session.flush()
     record_event(
         session,
         actor,
         "quality.scan",
-        "quality_issue",
-        None,
+        "quality_scan",
+        scan.id,
+        after=snapshot(scan, ["raised"]),
         details={
             "raised": [
                 {"issue_id": i.id, "customer_id": i.customer_id, "rule": i.rule} for i in raised
             ]
         },
     )
-    return raised
+    return scan
 
 
 def _issue(session: Session, issue_id: int) -> QualityIssue:
@@ -722,7 +730,7 @@ class RequestArgs(IssueArgs):
 )
 def request_profile_update(
     session: Session, actor: StaffUser, issue_id: int, channel: str
-) -> ProfileUpdateRequest:
+) -> QualityIssue:
     """Send a profile-update request to a well-formed contact point of the channel."""
     issue = _issue(session, issue_id)
     point = usable_contact(session, issue.customer_id, channel)
@@ -767,7 +775,7 @@ def request_profile_update(
             "contact_opted_out": point.opted_out,
         },
     )
-    return request
+    return issue
 
 
 class CloseArgs(IssueArgs):

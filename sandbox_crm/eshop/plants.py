@@ -19,8 +19,14 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.catalogue_data import CHANNEL_CONTACT_KINDS
 from sandbox_crm.consent import latest_per_customer
-from sandbox_crm.eshop.models import EshopAccount, EshopActivity, EshopConsent, EshopOrder
-from sandbox_crm.eshop.operations import usable_contact
+from sandbox_crm.eshop.models import (
+    EshopAccount,
+    EshopActivity,
+    EshopConsent,
+    EshopOrder,
+    QualityIssue,
+)
+from sandbox_crm.eshop.operations import data_quality_findings, usable_contact
 from sandbox_crm.hk_provider import DISTRICTS, format_phone_display
 from sandbox_crm.models import (
     CollectionNotice,
@@ -289,3 +295,29 @@ def incomplete_profile(session: Session, run: PlantRun) -> PlantResult:
             reached = reach != "opted_out" and point.kind in CHANNEL_CONTACT_KINDS[reach]
             point.opted_out = not reached
     return PlantResult(chosen)
+
+
+@plant("quality_backlog")
+def quality_backlog(session: Session, run: PlantRun) -> PlantResult:
+    """Issues the data-quality rules raised a week ago and nobody has worked yet."""
+    findings = data_quality_findings(session)
+    if len(findings) < run.count:
+        raise ValueError(
+            f"plant {run.kind!r}: needs {run.count} findings but the rules find only"
+            f" {len(findings)}; lower the count"
+        )
+    raised_at = run.day0 - timedelta(days=7)
+    next_id = _next_id(session, QualityIssue)
+    ids = []
+    for offset, (customer_id, rule, detail) in enumerate(findings[: run.count]):
+        session.add(
+            QualityIssue(
+                id=next_id + offset,
+                customer_id=customer_id,
+                rule=rule,
+                detail=detail,
+                raised_at=raised_at,
+            )
+        )
+        ids.append(next_id + offset)
+    return PlantResult(ids, {"entity": "quality_issue"})

@@ -201,23 +201,23 @@ _DECISIONS = {
 }
 
 
-@bp.post("/eshop/<int:account_id>/<any(merge, link, create, review):action>")
-def eshop_decide(account_id: int, action: str) -> Response | tuple[str, int]:
+@bp.post("/eshop/<int:account_id>/<any(merge, link, create, review):decision>")
+def eshop_decide(account_id: int, decision: str) -> Response | tuple[str, int]:
     """Merge, link, create or leave for review, one form each."""
     get_or_404(EshopAccount, account_id, "e-shop account")
-    name, message = _DECISIONS[action]
+    name, message = _DECISIONS[decision]
     if not ConfirmForm().validate_on_submit():
         return failed("crm/eshop_account.html", **_account_context(account_id))
     form = request.form
     session, staff = db(), actor()
     try:
-        if action in ("merge", "link"):
+        if decision in ("merge", "link"):
             customer_id = _int("customer_id")
             if customer_id is None:
                 raise OperationError(
                     translate(N_("Choose the customer it is the same as.")), "customer_id"
                 )
-            if action == "merge":
+            if decision == "merge":
                 merge_eshop_account(
                     session,
                     staff,
@@ -234,7 +234,7 @@ def eshop_decide(account_id: int, action: str) -> Response | tuple[str, int]:
                     customer_id=customer_id,
                     note=form.get("note", ""),
                 )
-        elif action == "create":
+        elif decision == "create":
             create_customer_from_eshop(
                 session, staff, account_id=account_id, note=form.get("note", "")
             )
@@ -323,15 +323,15 @@ def quality_scan() -> Response | tuple[str, int]:
     return done(translate(N_("The rules ran; new issues are in the queue.")), "crm.quality_issues")
 
 
-@bp.post("/quality/<int:issue_id>/<any(request, close):action>")
-def quality_act(issue_id: int, action: str) -> Response | tuple[str, int]:
+@bp.post("/quality/<int:issue_id>/<any(request, close):step>")
+def quality_act(issue_id: int, step: str) -> Response | tuple[str, int]:
     """Send a profile-update request, or close the issue."""
     get_or_404(QualityIssue, issue_id, "data-quality issue")
     if not ConfirmForm().validate_on_submit():
         return failed("crm/quality_issue.html", **_issue_context(issue_id))
     form = request.form
     try:
-        if action == "request":
+        if step == "request":
             request_profile_update(
                 db(), actor(), issue_id=issue_id, channel=form.get("channel", "")
             )
@@ -346,7 +346,7 @@ def quality_act(issue_id: int, action: str) -> Response | tuple[str, int]:
             )
             message = N_("The issue is closed.")
     except OperationError as exc:
-        name = "request_profile_update" if action == "request" else "close_quality_issue"
+        name = "request_profile_update" if step == "request" else "close_quality_issue"
         return refused(
             name,
             exc,
