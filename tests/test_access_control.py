@@ -106,6 +106,10 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM campaign list", "GET", f"{crm}/campaigns", {}, READ),
         ("CRM campaign page", "GET", f"{crm}/campaigns/1", {}, READ),
         ("CRM campaign form", "GET", f"{crm}/campaigns/new", {}, READ),
+        ("CRM e-shop accounts", "GET", f"{crm}/eshop", {}, READ),
+        ("CRM e-shop account", "GET", f"{crm}/eshop/1", {}, READ),
+        ("CRM data-quality queue", "GET", f"{crm}/quality", {}, READ),
+        ("CRM data-quality issue", "GET", f"{crm}/quality/1", {}, READ),
         (
             "answers POST",
             "POST",
@@ -177,6 +181,8 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.get(f"{own_crm}/reports/{ids.report}").status_code == 404
     assert client.get(f"{own_crm}/exports/{ids.export}/download").status_code == 404
     assert client.get(f"{own_crm}/campaigns/999999").status_code == 404
+    assert client.get(f"{own_crm}/eshop/999999").status_code == 404
+    assert client.get(f"{own_crm}/quality/999999").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

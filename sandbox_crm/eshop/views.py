@@ -213,10 +213,6 @@ def eshop_decide(account_id: int, decision: str) -> Response | tuple[str, int]:
     try:
         if decision in ("merge", "link"):
             customer_id = _int("customer_id")
-            if customer_id is None:
-                raise OperationError(
-                    translate(N_("Choose the customer it is the same as.")), "customer_id"
-                )
             if decision == "merge":
                 merge_eshop_account(
                     session,
