@@ -59,6 +59,9 @@ ALL_PLANTS = (
     PlantSpec.of("duplicate_customer", 3),
     PlantSpec.of("dormant_admin", 1),
     PlantSpec.of("customer_profile", 2, tiers=["silver"], spend_hkd=[8000, 9000]),
+    PlantSpec.of("eshop_accounts", 2),
+    PlantSpec.of("incomplete_profile", 1, defect="malformed_email", reach="sms"),
+    PlantSpec.of("quality_backlog", 1),
 )
 
 

@@ -249,8 +249,9 @@ def incomplete_profile(session: Session, run: PlantRun) -> PlantResult:
     """Customers with a detail missing or malformed, reachable by one consented channel or none.
 
     ``defect``: the district was never recorded, or the e-mail address was captured wrongly.
-    ``reach``: the one channel the customer agreed to most recently (every other channel was
-    withdrawn before it), or ``opted_out`` when every channel is withdrawn.
+    ``reach``: the channel the customer agreed to most recently (with any channel that reaches
+    the same contact point; every other channel was withdrawn before it), or ``opted_out`` when
+    every channel is withdrawn. Contact points are flagged opted out as the consents say.
     """
     candidates = [
         cid
@@ -276,8 +277,12 @@ def incomplete_profile(session: Session, run: PlantRun) -> PlantResult:
         first = (latest or run.day0 - timedelta(days=200)).date() + timedelta(days=1)
         withdrawn_at = run.moment(first, run.ctx.today - timedelta(days=3))
         given_at = withdrawn_at + timedelta(days=1)
-        for channel in CHANNEL_CONTACT_KINDS:
-            status = "given" if channel == reach else "withdrawn"
+        reached = set(CHANNEL_CONTACT_KINDS.get(reach, ()))
+        statuses = {
+            channel: "given" if reached & set(kinds) else "withdrawn"
+            for channel, kinds in CHANNEL_CONTACT_KINDS.items()
+        }
+        for channel, status in statuses.items():
             session.add(
                 ConsentRecord(
                     customer_id=cid,
@@ -292,8 +297,11 @@ def incomplete_profile(session: Session, run: PlantRun) -> PlantResult:
                 )
             )
         for point in session.scalars(select(ContactPoint).where(ContactPoint.customer_id == cid)):
-            reached = reach != "opted_out" and point.kind in CHANNEL_CONTACT_KINDS[reach]
-            point.opted_out = not reached
+            point.opted_out = any(
+                statuses[channel] == "withdrawn"
+                for channel, kinds in CHANNEL_CONTACT_KINDS.items()
+                if point.kind in kinds
+            )
     return PlantResult(chosen)
 
 
