@@ -57,6 +57,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.checks.record",
     "graders.checks.campaign",
     "graders.checks.security",
+    "graders.checks.eshop",
     "graders.pdpo.direct_marketing",
     "graders.pdpo.collection",
     "graders.pdpo.security",

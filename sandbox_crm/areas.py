@@ -48,6 +48,7 @@ ENABLED_AREAS: tuple[str, ...] = (
     "cases",
     "activities",
     "security",
+    "eshop",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 

@@ -17,6 +17,7 @@ from sqlalchemy.pool import StaticPool
 from sandbox_crm.campaigns.models import CampaignPlan
 from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.clock import start_clock
+from sandbox_crm.eshop.models import EshopAccount, EshopConsent, EshopMatch, QualityIssue
 from sandbox_crm.models import (
     AuditEvent,
     Branch,
@@ -198,7 +199,50 @@ def build_crm(session: Session) -> Crm:
         )
     )
     session.flush()
+    _add_eshop(session, alice)
     return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
+
+
+def _add_eshop(session: Session, alice: Customer) -> None:
+    """Two e-shop accounts (Alice's own, candidate already found, and a newcomer) and an
+    open data-quality issue about Alice."""
+    joined = datetime(2025, 6, 1, 12, 0)
+    for account_id, first, last, email, mobile in [
+        (1, "Alice", "Chan", "alice@example.hk", "+852 9123 4567"),
+        (2, "Dora", "Ho", "dora@example.hk", None),
+    ]:
+        session.add(
+            EshopAccount(
+                id=account_id,
+                account_no=f"ES{account_id:06d}",
+                first_name=first,
+                last_name=last,
+                cust_email=email,
+                mobile_no=mobile,
+                registered_at=joined,
+            )
+        )
+        session.flush()
+        session.add(
+            EshopConsent(
+                account_id=account_id,
+                channel="email",
+                status="given",
+                method="newsletter_signup",
+                captured_at=joined,
+            )
+        )
+    session.add(
+        EshopMatch(
+            account_id=1,
+            customer_id=alice.id,
+            score=100,
+            reasons='["same_email", "same_mobile", "same_name"]',
+            found_at=joined,
+        )
+    )
+    session.add(QualityIssue(id=1, customer_id=alice.id, rule="missing_district", raised_at=joined))
+    session.flush()
 
 
 @pytest.fixture
@@ -332,6 +376,19 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "set_ip_allow_list": lambda c: {"branch_code": "MAC", "allow_list": "202.175.8.0/29"},
     "set_backup_policy": lambda c: {"frequency": "daily", "retention_days": 90, "encrypted": True},
     "run_backup": lambda c: {},
+    "run_eshop_sync": lambda c: {},
+    "merge_eshop_account": lambda c: {"account_id": 1},
+    "link_eshop_account": lambda c: {"account_id": 1, "customer_id": c.alice.id},
+    "create_customer_from_eshop": lambda c: {"account_id": 2, "note": "New online shopper"},
+    "leave_eshop_account_for_review": lambda c: {"account_id": 2, "reason": "Check the name"},
+    "run_quality_rules": lambda c: {},
+    "request_profile_update": lambda c: {"issue_id": 1, "channel": "email"},
+    "close_quality_issue": lambda c: {
+        "customer_id": c.alice.id,
+        "rule": "missing_district",
+        "resolution": "not_an_issue",
+        "reason": "District given at the counter",
+    },
 }
 
 # Bad arguments for each registered operation: each must raise OperationError, change nothing.
@@ -510,7 +567,45 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {"frequency": "daily", "hour": 24, "encrypted": True},
     ],
     "run_backup": [lambda c: {"encrypted": True}],
+    "run_eshop_sync": [lambda c: {"accounts": "all"}],
+    "merge_eshop_account": [
+        lambda c: {"account_id": 999},
+        lambda c: {"account_id": 1, "customer_id": c.bob.id},  # not a candidate
+        lambda c: {"account_id": 2},  # no candidate at all
+        lambda c: {"account_id": 1, "consents": "none"},
+    ],
+    "link_eshop_account": [
+        lambda c: {"account_id": 1, "customer_id": c.carol.id},
+        lambda c: {"account_id": 999, "customer_id": c.alice.id},
+    ],
+    "create_customer_from_eshop": [
+        lambda c: {"account_id": 999},
+        lambda c: {"account_id": 2, "note": "x" * 501},
+    ],
+    "leave_eshop_account_for_review": [
+        lambda c: {"account_id": 2, "reason": " "},
+        lambda c: {"account_id": 999, "reason": "Check"},
+    ],
+    "run_quality_rules": [lambda c: {"rules": ["missing_district"]}],
+    "request_profile_update": [
+        lambda c: {"issue_id": 1, "channel": "fax"},
+        lambda c: {"issue_id": 1, "channel": "post"},  # Alice has no postal address
+        lambda c: {"issue_id": 99, "channel": "email"},
+        lambda c: {"customer_id": c.bob.id, "rule": "missing_district", "channel": "email"},
+    ],
+    "close_quality_issue": [
+        lambda c: {"issue_id": 1, "resolution": "fixed", "reason": "Done"},
+        lambda c: {"issue_id": 1, "resolution": "corrected", "reason": ""},
+        lambda c: {
+            "issue_id": 1,
+            "customer_id": c.alice.id,
+            "rule": "missing_district",
+            "resolution": "corrected",
+            "reason": "Done",
+        },
+    ],
 }
+
 
 SECURITY_OPERATIONS = {
     "disable_staff_account",

@@ -14,6 +14,7 @@ from sqlalchemy.pool import StaticPool
 from sandbox_crm.activities.models import Activity, Handoff
 from sandbox_crm.campaigns.models import CampaignRecipient
 from sandbox_crm.cases.models import ServiceCase
+from sandbox_crm.eshop.models import EshopAccount, EshopImportEntry, QualityIssue
 from sandbox_crm.jewellery.models import MemberProfile
 from sandbox_crm.models import (
     Branch,
@@ -214,6 +215,33 @@ def build_sandbox(session: Session) -> None:
             shared_fields=["case_reference"],
             shared_values={"case_reference": "CS-000001"},
             created_at=datetime(2026, 2, 2, 10, 0),
+        )
+    )
+    session.flush()
+    account = EshopAccount(
+        account_no="ES000001",
+        first_name="Tai Man",
+        last_name="Chan",
+        cust_email="tm.chan@example.hk",
+        mobile_no="+852 9123 4567",
+        registered_at=datetime(2026, 1, 5, 12, 0),
+        recon_status="merged",
+        customer_id=3,
+    )
+    session.add(account)
+    session.flush()
+    session.add(
+        EshopImportEntry(
+            account_id=account.id, action="merged", customer_id=3, done_at=datetime(2026, 2, 4)
+        )
+    )
+    session.add(
+        QualityIssue(
+            customer_id=3,
+            rule="missing_district",
+            raised_at=datetime(2026, 2, 4),
+            status="closed",
+            resolution="not_an_issue",
         )
     )
     session.flush()
@@ -788,6 +816,10 @@ def test_generated_data_fits_every_field(sandbox_session):
     for source in SOURCES.values():
         if source.name in JEWELLERY_ONLY_SOURCES:
             continue  # generated for the jewellery profile only: see the areas' own tests
+        if source.name == "campaign_recipients":
+            continue  # generated for the jewellery profile only: see test_campaigns_area
+        if source.name in ("eshop_accounts", "eshop_import_log", "quality_issues"):
+            continue  # planted, or made by the trainee's work: see test_eshop_area
         page = select_rows(sandbox_session, source.name, columns=list(source.fields), as_of=AS_OF)
         assert page.total == len(page.rows) > 0
         for name, field in source.fields.items():

@@ -169,7 +169,6 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "item_id": "w-proposal",
         "campaign_id": 1,
         "case_id": 1,
-        "step": "reply",
         "staff_id": 1,
         "branch_id": 1,
         "action": "screen",
@@ -181,6 +180,10 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "moderation_id": 999_999,
         "appeal_id": 999_999,
         "job_id": job.id,
+        "account_id": 1,
+        "decision": "review",
+        "issue_id": 1,
+        "step": "close",
     }
 
 

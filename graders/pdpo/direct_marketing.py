@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
+from graders.pdpo.eshop import opt_out_breaches
 from graders.pdpo.service import (
     NO_CONSENT_SCREENS,
     OPTED_OUT_SCREENS,
@@ -448,6 +449,7 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
             )
             breaches.append(log.promotion_breach(sent, template, {}))
     breaches += marketing_call_breaches(ctx, OPTED_OUT_SCREENS, _CALL_AFTER_OPT_OUT)
+    breaches += opt_out_breaches(ctx)
     return judged(breaches, scope=_scope(log.promotional(), "promotional"))
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from graders.checks.common import Params
 from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
+from graders.pdpo.eshop import accuracy_breaches
 from graders.registry import rule
 from graders.results import counted
 from graders.results import message as marked
@@ -137,6 +138,7 @@ def acc_01(ctx: GradingContext) -> RuleOutcome:
         )
     exports = ctx.events_of("report.export")
     breaches += _flagged_exports(ctx, exports)
+    breaches += accuracy_breaches(ctx)
     scope = marked(
         N_("%(messages)s sent in the attempt and %(exports)s made in it"),
         messages=counted(

@@ -1,0 +1,354 @@
+"""E-shop import and data-quality pages: lists, one account or issue, and their actions.
+
+Each page that changes data posts a plain form, calls one operation and redirects; a refusal is
+shown beside the form and audited. No page needs JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import render_template, request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from sandbox_crm.consent import current_consent_status
+from sandbox_crm.eshop.matching import REASONS
+from sandbox_crm.eshop.models import (
+    EshopAccount,
+    EshopActivity,
+    EshopConsent,
+    EshopImportEntry,
+    EshopMatch,
+    EshopOrder,
+    ProfileUpdateRequest,
+    QualityIssue,
+)
+from sandbox_crm.eshop.operations import (
+    QUALITY_RULES,
+    RESOLUTIONS,
+    close_quality_issue,
+    create_customer_from_eshop,
+    leave_eshop_account_for_review,
+    link_eshop_account,
+    merge_eshop_account,
+    request_profile_update,
+    run_eshop_sync,
+    run_quality_rules,
+    usable_contact,
+)
+from sandbox_crm.i18n import N_
+from sandbox_crm.models import ConsentPurpose, Customer
+from sandbox_crm.operations import OperationError
+from sandbox_crm.web.core import (
+    actor,
+    bp,
+    choice_filters,
+    db,
+    done,
+    failed,
+    get_or_404,
+    list_page,
+    refused,
+)
+from sandbox_crm.web.forms import ConfirmForm
+from sandbox_crm.web.i18n import translate
+
+PER_PAGE = 50
+
+# The codes these pages show through ``label``, marked so that they are translated.
+CODE_LABELS = (
+    N_("Unreviewed"),
+    N_("Merged"),
+    N_("Linked"),
+    N_("Created"),
+    N_("Review"),
+    N_("Open"),
+    N_("Requested"),
+    N_("Corrected"),
+    N_("No consented channel"),
+    N_("Not an issue"),
+    N_("Duplicate merged"),
+    N_("Missing district"),
+    N_("Malformed email"),
+    N_("Malformed phone"),
+    N_("Stale address"),
+    N_("Duplicate account"),
+    N_("Name mismatch"),
+    N_("Session"),
+    N_("Product view"),
+    N_("Wishlist"),
+    N_("Cart abandoned"),
+    N_("Newsletter signup"),
+    N_("Unsubscribe link"),
+)
+
+
+# --- the e-shop -----------------------------------------------------------------------------
+
+
+def _list_context() -> dict[str, Any]:
+    filters, conditions = choice_filters("eshop_accounts", {"recon_status": "recon_status"})
+    listing = list_page(
+        "eshop_accounts",
+        conditions,
+        columns=[
+            "account_id",
+            "account_no",
+            "first_name",
+            "last_name",
+            "cust_email",
+            "mobile_no",
+            "recon_status",
+            "customer_id",
+        ],
+        sortable=("account_no", "last_name", "recon_status"),
+        default_sort=("account_no", "asc"),
+        per_page=PER_PAGE,
+    )
+    log = (
+        db().scalars(select(EshopImportEntry).order_by(EshopImportEntry.id.desc()).limit(20)).all()
+    )
+    return {
+        "listing": listing,
+        "filters": filters,
+        "filtered": bool(conditions),
+        "log": log,
+        "confirm": ConfirmForm(),
+    }
+
+
+@bp.get("/eshop")
+def eshop_accounts() -> str:
+    """The e-shop's accounts with their import status, filterable and paginated."""
+    return render_template("crm/eshop_accounts.html", **_list_context())
+
+
+def _account_context(account_id: int) -> dict[str, Any]:
+    session = db()
+    account = get_or_404(EshopAccount, account_id, "e-shop account")
+    matches = session.scalars(
+        select(EshopMatch)
+        .where(EshopMatch.account_id == account.id)
+        .order_by(EshopMatch.score.desc(), EshopMatch.customer_id)
+    ).all()
+    candidates = [
+        {
+            "match": m,
+            "customer": session.get(Customer, m.customer_id),
+            "reasons": [translate(REASONS[r][1]) for r in json.loads(m.reasons or "[]")],
+        }
+        for m in matches
+    ]
+    return {
+        "account": account,
+        "candidates": candidates,
+        "orders": session.scalars(
+            select(EshopOrder)
+            .where(EshopOrder.account_id == account.id)
+            .order_by(EshopOrder.placed_at)
+        ).all(),
+        "activities": session.scalars(
+            select(EshopActivity)
+            .where(EshopActivity.account_id == account.id)
+            .order_by(EshopActivity.occurred_at)
+        ).all(),
+        "consents": session.scalars(
+            select(EshopConsent)
+            .where(EshopConsent.account_id == account.id)
+            .order_by(EshopConsent.captured_at)
+        ).all(),
+        "log": session.scalars(
+            select(EshopImportEntry)
+            .where(EshopImportEntry.account_id == account.id)
+            .order_by(EshopImportEntry.id)
+        ).all(),
+        "confirm": ConfirmForm(),
+    }
+
+
+@bp.get("/eshop/<int:account_id>")
+def eshop_account(account_id: int) -> str:
+    """One e-shop account: its details, behaviour, consents, candidates and decisions."""
+    return render_template("crm/eshop_account.html", **_account_context(account_id))
+
+
+@bp.post("/eshop/sync")
+def eshop_sync() -> Response | tuple[str, int]:
+    """Run the sync: candidate matches for every undecided account."""
+    if not ConfirmForm().validate_on_submit():
+        return failed("crm/eshop_accounts.html", **_list_context())
+    try:
+        run_eshop_sync(db(), actor())
+    except OperationError as exc:
+        return refused(
+            "run_eshop_sync", exc, "crm/eshop_accounts.html", exc.message, **_list_context()
+        )
+    return done(translate(N_("Sync run: candidate matches listed.")), "crm.eshop_accounts")
+
+
+def _int(name: str) -> int | None:
+    text = (request.form.get(name) or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
+_DECISIONS = {
+    "merge": ("merge_eshop_account", N_("The account was merged into the customer.")),
+    "link": ("link_eshop_account", N_("The account was linked to the customer.")),
+    "create": ("create_customer_from_eshop", N_("A new customer was created from the account.")),
+    "review": ("leave_eshop_account_for_review", N_("The account is left for review.")),
+}
+
+
+@bp.post("/eshop/<int:account_id>/<any(merge, link, create, review):decision>")
+def eshop_decide(account_id: int, decision: str) -> Response | tuple[str, int]:
+    """Merge, link, create or leave for review, one form each."""
+    get_or_404(EshopAccount, account_id, "e-shop account")
+    name, message = _DECISIONS[decision]
+    if not ConfirmForm().validate_on_submit():
+        return failed("crm/eshop_account.html", **_account_context(account_id))
+    form = request.form
+    session, staff = db(), actor()
+    try:
+        if decision in ("merge", "link"):
+            customer_id = _int("customer_id")
+            if decision == "merge":
+                merge_eshop_account(
+                    session,
+                    staff,
+                    account_id=account_id,
+                    customer_id=customer_id,
+                    note=form.get("note", ""),
+                    consents=form.get("consents", "all"),
+                )
+            else:
+                link_eshop_account(
+                    session,
+                    staff,
+                    account_id=account_id,
+                    customer_id=customer_id,
+                    note=form.get("note", ""),
+                )
+        elif decision == "create":
+            create_customer_from_eshop(
+                session, staff, account_id=account_id, note=form.get("note", "")
+            )
+        else:
+            leave_eshop_account_for_review(
+                session, staff, account_id=account_id, reason=form.get("reason", "")
+            )
+    except OperationError as exc:
+        return refused(
+            name,
+            exc,
+            "crm/eshop_account.html",
+            exc.message,
+            entity=("eshop_account", account_id),
+            **_account_context(account_id),
+        )
+    return done(translate(message), "crm.eshop_account", account_id=account_id)
+
+
+# --- data quality ---------------------------------------------------------------------------
+
+
+def _queue_context() -> dict[str, Any]:
+    filters, conditions = choice_filters("quality_issues", {"rule": "rule", "status": "status"})
+    listing = list_page(
+        "quality_issues",
+        conditions,
+        columns=["issue_id", "customer_id", "rule", "status", "raised_at", "resolution"],
+        sortable=("raised_at", "rule", "status", "customer_id"),
+        default_sort=("raised_at", "desc"),
+        per_page=PER_PAGE,
+    )
+    return {
+        "listing": listing,
+        "filters": filters,
+        "filtered": bool(conditions),
+        "rules": {code: translate(text) for code, text in QUALITY_RULES.items()},
+        "confirm": ConfirmForm(),
+    }
+
+
+@bp.get("/quality")
+def quality_issues() -> str:
+    """The data-quality review queue, filterable by rule and status, paginated."""
+    return render_template("crm/quality_issues.html", **_queue_context())
+
+
+def _issue_context(issue_id: int) -> dict[str, Any]:
+    session = db()
+    issue = get_or_404(QualityIssue, issue_id, "data-quality issue")
+    customer = session.get_one(Customer, issue.customer_id)
+    channels = []
+    for channel in ("email", "sms", "post"):
+        point = usable_contact(session, customer.id, channel)
+        status = current_consent_status(
+            session, customer.id, ConsentPurpose.DIRECT_MARKETING.value, channel
+        )
+        channels.append({"channel": channel, "point": point, "consent": status})
+    return {
+        "issue": issue,
+        "customer": customer,
+        "rule_label": translate(QUALITY_RULES.get(issue.rule, issue.rule)),
+        "channels": channels,
+        "requests": session.scalars(
+            select(ProfileUpdateRequest)
+            .where(ProfileUpdateRequest.issue_id == issue.id)
+            .order_by(ProfileUpdateRequest.id)
+        ).all(),
+        "resolutions": RESOLUTIONS,
+        "confirm": ConfirmForm(),
+    }
+
+
+@bp.get("/quality/<int:issue_id>")
+def quality_issue(issue_id: int) -> str:
+    """One issue: the customer's channels and consents, requests sent, and the close form."""
+    return render_template("crm/quality_issue.html", **_issue_context(issue_id))
+
+
+@bp.post("/quality/scan")
+def quality_scan() -> Response | tuple[str, int]:
+    """Run the data-quality rules."""
+    if not ConfirmForm().validate_on_submit():
+        return failed("crm/quality_issues.html", **_queue_context())
+    run_quality_rules(db(), actor())
+    return done(translate(N_("The rules ran; new issues are in the queue.")), "crm.quality_issues")
+
+
+@bp.post("/quality/<int:issue_id>/<any(request, close):step>")
+def quality_act(issue_id: int, step: str) -> Response | tuple[str, int]:
+    """Send a profile-update request, or close the issue."""
+    get_or_404(QualityIssue, issue_id, "data-quality issue")
+    if not ConfirmForm().validate_on_submit():
+        return failed("crm/quality_issue.html", **_issue_context(issue_id))
+    form = request.form
+    try:
+        if step == "request":
+            request_profile_update(
+                db(), actor(), issue_id=issue_id, channel=form.get("channel", "")
+            )
+            message = N_("The profile-update request was sent.")
+        else:
+            close_quality_issue(
+                db(),
+                actor(),
+                issue_id=issue_id,
+                resolution=form.get("resolution", ""),
+                reason=form.get("reason", ""),
+            )
+            message = N_("The issue is closed.")
+    except OperationError as exc:
+        name = "request_profile_update" if step == "request" else "close_quality_issue"
+        return refused(
+            name,
+            exc,
+            "crm/quality_issue.html",
+            exc.message,
+            entity=("quality_issue", issue_id),
+            **_issue_context(issue_id),
+        )
+    return done(translate(message), "crm.quality_issue", issue_id=issue_id)
