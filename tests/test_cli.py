@@ -59,8 +59,16 @@ def one_variant(path: Path) -> None:
     path.write_text(path.read_text().replace("  today: ", "  variants: 1\n  today: ", 1))
 
 
+def only_this_scenario(root: Path, kept: Path) -> None:
+    """Leave one scenario in a copied folder, for tests about that scenario's self-test alone."""
+    for path in (root / "scenarios").rglob("*.yaml"):
+        if path != root / kept:
+            path.unlink()
+
+
 def test_validate_fails_when_a_counterexample_passes(runner, definitions_copy):
     path = definitions_copy / SCENARIO_FILE
+    only_this_scenario(definitions_copy, SCENARIO_FILE)
     one_variant(path)
     # This counterexample only over-shares; claiming it also fails "rows" is false.
     text = path.read_text().replace("must_fail: [sharing]", "must_fail: [sharing, rows]")
@@ -117,6 +125,7 @@ def test_validate_reports_a_bad_plant_parameter_instead_of_crashing(runner, defi
 
 def test_validate_reports_a_sandbox_that_cannot_be_generated(runner, definitions_copy):
     path = definitions_copy / SCENARIO_FILE
+    only_this_scenario(definitions_copy, SCENARIO_FILE)
     one_variant(path)
     path.write_text(
         path.read_text().replace(
