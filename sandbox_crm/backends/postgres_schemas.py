@@ -330,7 +330,10 @@ class PostgresSchemaBackend:
                         while batch := result.fetchmany(_LOAD_BATCH):
                             target.execute(table.insert(), [dict(row) for row in batch])
                     _reset_sequences(connection, schema)
-                    connection.exec_driver_sql("ANALYZE")
+                    # This schema's tables only: a database-wide ANALYZE in one transaction
+                    # takes a lock on every table of every sandbox and runs out of lock slots.
+                    for table in _tables():
+                        connection.exec_driver_sql(f"ANALYZE {_quote(schema)}.{_quote(table.name)}")
             finally:
                 files.dispose()
         finally:
