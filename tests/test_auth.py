@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash
 
 import training_platform.models  # noqa: F401
 from tests.conftest import PASSWORD
-from training_platform import _stored_secret_key, create_app
+from training_platform import _env_int, _stored_secret_key, create_app
 from training_platform.accounts import create_user
 from training_platform.db import PlatformBase, get_engine
 from training_platform.errors import CSRF_MESSAGE
@@ -216,6 +216,16 @@ def test_secret_key_is_generated_once(tmp_path):
     assert len(key) == 64
     assert _stored_secret_key(path) == key
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_whole_number_setting_is_read_or_refused_with_its_name(monkeypatch):
+    monkeypatch.setenv("PRACTICUM_SANDBOX_SPARES", " 12 ")
+    assert _env_int("PRACTICUM_SANDBOX_SPARES") == 12
+    monkeypatch.setenv("PRACTICUM_SANDBOX_SPARES", "")
+    assert _env_int("PRACTICUM_SANDBOX_SPARES") is None
+    monkeypatch.setenv("PRACTICUM_SANDBOX_SPARES", "many")
+    with pytest.raises(ValueError, match="PRACTICUM_SANDBOX_SPARES must be a whole number"):
+        _env_int("PRACTICUM_SANDBOX_SPARES")
 
 
 def test_seed_demo_is_idempotent(runner, client, db_session):

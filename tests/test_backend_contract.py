@@ -23,8 +23,9 @@ from sandbox_crm.backends import (
     SandboxNotFound,
     TemplateNotFound,
     backend_of,
+    make_backend,
 )
-from sandbox_crm.backends.postgres_schemas import PostgresSchemaBackend
+from sandbox_crm.backends.postgres_schemas import DEFAULT_SPARES, PostgresSchemaBackend
 from sandbox_crm.backends.sqlite_files import SqliteFileBackend
 from sandbox_crm.generator import GenerationSpec
 from sandbox_crm.info import sandbox_info
@@ -334,3 +335,48 @@ def test_postgres_starts_by_claiming_a_spare_clone_and_makes_another(request, tm
         assert left == 0
     finally:
         backend.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_keeps_the_configured_number_of_spares_ready(request, tmp_path):
+    backend = _postgres_backend(tmp_path, request.getfixturevalue("postgres_url"), spares=3)
+
+    def spares() -> int:
+        with backend.engine.connect() as connection:
+            return connection.exec_driver_sql(
+                "SELECT count(*) FROM sandbox_registry.schemas WHERE kind = 'spare'"
+            ).scalar()
+
+    try:
+        key = spec().cache_key()
+        backend.ensure_template(spec())
+        backend.settle()
+        made = backend.prepare_starts(key)
+        assert spares() == 3 and made <= 3
+        assert backend.prepare_starts(key) == 0  # nothing missing
+        backend.create("one", spec())
+        backend.create("two", spec())
+        backend.settle()  # the two claimed are made again in the background
+        assert spares() == 3
+    finally:
+        backend.dispose()
+
+
+def test_sqlite_files_have_nothing_to_prepare_for_starts(tmp_path):
+    backend = SqliteFileBackend(tmp_path / "sandboxes", tmp_path / "templates")
+    assert backend.prepare_starts(spec().cache_key()) == 0
+    with pytest.raises(ValueError, match="invalid template key"):
+        backend.prepare_starts("../elsewhere")
+
+
+def test_the_spare_count_reaches_the_postgres_backend():
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/none"  # never connected to here
+    made = [
+        make_backend("postgres", sandbox_dir="", template_dir="", database_url=url, spares=n)
+        for n in (7, None, -1)
+    ]
+    try:
+        assert [backend.spares for backend in made] == [7, DEFAULT_SPARES, 0]
+    finally:
+        for backend in made:
+            backend.dispose()

@@ -51,6 +51,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # "sqlite_files" or "postgres"; empty: PostgreSQL schemas when the database is PostgreSQL.
         SANDBOX_BACKEND=os.environ.get("PRACTICUM_SANDBOX_BACKEND") or "",
         SANDBOX_DATABASE_URL=os.environ.get("PRACTICUM_SANDBOX_DATABASE_URL") or "",
+        # PostgreSQL sandboxes: clones of each template kept ready for starts (empty: 2).
+        SANDBOX_SPARES=_env_int("PRACTICUM_SANDBOX_SPARES"),
         TEMPLATE_CACHE_DIR=os.environ.get("PRACTICUM_TEMPLATE_CACHE_DIR")
         or str(instance / "sandbox_templates"),
         # Proxies in front that set X-Forwarded-For/-Proto (a load balancer): 0 trusts none.
@@ -153,6 +155,17 @@ def _stored_secret_key(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key
+
+
+def _env_int(name: str) -> int | None:
+    """A whole-number environment variable; None if unset, a clear error if it is not one."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
 def _env_flag(name: str) -> bool | None:

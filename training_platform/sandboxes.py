@@ -44,6 +44,7 @@ def get_store(app: Flask | None = None) -> SandboxStore:
             sandbox_dir=app.config["SANDBOX_DIR"],
             template_dir=app.config["TEMPLATE_CACHE_DIR"],
             database_url=app.config.get("SANDBOX_DATABASE_URL") or app.config["DATABASE_URL"],
+            spares=app.config.get("SANDBOX_SPARES"),
         )
         app.extensions[EXTENSION_KEY] = store
     return store  # type: ignore[return-value]
@@ -104,6 +105,8 @@ def pregenerate_variants(
         if not store.has_template(spec.cache_key()):
             generated.append(variant)
         store.ensure_template(spec)
+        # Spare clones (PostgreSQL), so that a class starting at once only claims them.
+        store.prepare_starts(spec.cache_key())
         keys.append(spec.cache_key())
     return PregeneratedPool(scenario.id, tuple(keys), tuple(generated))
 

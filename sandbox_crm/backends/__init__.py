@@ -96,6 +96,14 @@ class SandboxBackend(Protocol):
         """Whether the template with this key exists."""
         ...
 
+    def prepare_starts(self, template_key: str) -> int:
+        """Make ready what lets the next starts from a template be quick; return how many made.
+
+        PostgreSQL keeps spare clones of each template; SQLite files need nothing (a start is
+        a file copy).
+        """
+        ...
+
     def template_session(self, spec: GenerationSpec) -> AbstractContextManager[Session]:
         """A read-only session on the (ensured) template for ``spec``."""
         ...
@@ -202,15 +210,26 @@ def backend_kind(setting: str | None, database_url: str) -> str:
 
 
 def make_backend(
-    kind: str, *, sandbox_dir: str, template_dir: str, database_url: str = ""
+    kind: str,
+    *,
+    sandbox_dir: str,
+    template_dir: str,
+    database_url: str = "",
+    spares: int | None = None,
 ) -> SandboxBackend:
-    """The backend of ``kind``: SQLite files in the two folders, or schemas at ``database_url``."""
+    """The backend of ``kind``: SQLite files in the two folders, or schemas at ``database_url``.
+
+    ``spares``: for PostgreSQL, the clones of each template kept ready for starts (None: the
+    backend's default).
+    """
     if kind == "postgres":
-        from sandbox_crm.backends.postgres_schemas import PostgresSchemaBackend
+        from sandbox_crm.backends.postgres_schemas import DEFAULT_SPARES, PostgresSchemaBackend
 
         if not database_url.startswith("postgresql"):
             raise ValueError("the postgres sandbox backend needs a postgresql:// database URL")
-        return PostgresSchemaBackend(database_url)
+        return PostgresSchemaBackend(
+            database_url, spares=DEFAULT_SPARES if spares is None else max(0, spares)
+        )
     from sandbox_crm.backends.sqlite_files import SqliteFileBackend
 
     return SqliteFileBackend(sandbox_dir, template_dir)
