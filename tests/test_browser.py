@@ -488,3 +488,112 @@ def test_a_centre_admin_creates_a_cohort_imports_trainees_and_opens_a_window(
     assert "The assessment window is saved." in page.inner_text("body")
     assert page.locator("#windows tbody tr").count() == 1
     assert_accessible(page, "cohort page")
+
+
+JEWELLERY_UNIT = "108970L3"
+BRIDAL_CAMPAIGN = "Autumn Bridal Collection"
+BRIDAL_REPORT = "Bridal campaign responders by district, age band and tier"
+
+
+def test_a_trainee_sends_the_bridal_campaign_in_the_jewellery_crm(live_server, browser_page):
+    """The jewellery unit end to end: plan, screen and send a campaign, then report on it."""
+    page = browser_page
+    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server}/units")
+
+    page.goto(f"{live_server}/units/{JEWELLERY_UNIT}")
+    scenario = page.locator("li.scenario-item", has_text="Wedding-season campaign")
+    scenario.locator("button:has-text('Start attempt')").click()
+    page.wait_for_url(re.compile(r"/attempts/\d+$"))
+    attempt_url = page.url
+    assert BRIDAL_CAMPAIGN in page.locator("#brief").inner_text()
+
+    # The draft campaign: complete its plan, screen its audience as it stands today, send it.
+    page.click("a:has-text('Open the CRM')")
+    page.wait_for_url(re.compile(r"/crm/$"))
+    page.click("nav.sidenav a:has-text('Campaigns')")
+    assert_accessible(page, "campaign list")
+    page.click(f"main a:has-text('{BRIDAL_CAMPAIGN}')")
+    page.wait_for_url(re.compile(r"/crm/campaigns/\d+$"))
+    campaign_url = page.url
+    assert_accessible(page, "campaign page")
+    page.click("a:has-text('Edit plan')")
+    page.fill("#objective", "Bridal jewellery sales in the autumn wedding season")
+    page.fill("#budget_hkd", "8000")
+    page.fill("#marketing_class", "jewellery and watch offers")
+    assert_accessible(page, "campaign plan")
+    page.click("button:has-text('Save campaign')")
+    page.wait_for_url(campaign_url)
+    page.click("button:has-text('Screen against consent and opt-outs')")
+    page.wait_for_url(campaign_url)
+    page.fill("#subject", "Our Autumn Bridal Collection")
+    page.fill(
+        "#body",
+        "Discover our bridal rings and wedding gold sets. To stop receiving promotions, "
+        "click Unsubscribe (free of charge).",
+    )
+    page.check("#has_opt_out_notice")
+    page.click("button:has-text('Send campaign')")
+    page.wait_for_url(campaign_url)
+    page.click("button:has-text('Collect results')")
+    page.wait_for_url(campaign_url)
+    assert_accessible(page, "campaign page with results")
+
+    # The distribution report on the campaign's recipients: no names, no contact details.
+    page.click("nav.sidenav a:has-text('Reports')")
+    page.click("a:has-text('New report')")
+    page.click(".source-switch a:has-text('Campaign recipients')")
+    page.wait_for_url(re.compile(r"source=campaign_recipients"))
+    page.fill("#name", BRIDAL_REPORT)
+    page.fill("#purpose", "Planning the bridal fairs from the campaign's responses")
+    boxes = page.locator("input[name=columns]")
+    for index in range(boxes.count()):
+        box = boxes.nth(index)
+        box.set_checked(box.get_attribute("value") in ("district", "age_band", "tier", "response"))
+    page.select_option("#match", "all")
+    for index, (field, op, value) in enumerate(
+        [("campaign", "eq", BRIDAL_CAMPAIGN), ("response", "in", "opened, clicked, purchased")]
+    ):
+        page.select_option(f"select[name='filters-{index}-field']", field)
+        page.select_option(f"select[name='filters-{index}-op']", op)
+        page.fill(f"input[name='filters-{index}-value']", value)
+    page.click("button:has-text('Save report')")
+    page.wait_for_url(re.compile(r"/crm/reports/\d+$"))
+    report_url = page.url
+    share = page.locator("form[action$='/shares']")
+    share.locator("select[name=department]").select_option("marketing")
+    share.locator("input[name=can_export]").check()  # "we will export it ourselves"
+    share.locator("button[type=submit]").click()
+    page.wait_for_url(report_url)
+    page.click("button:has-text('Run report')")
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    output = page.locator("main").inner_text()
+    assert "@" not in output  # no e-mail address reaches Marketing's report
+
+    # Answer, choose the deliverables, submit; every requirement is shown as demonstrated.
+    page.goto(attempt_url)
+    for question, option in (
+        ("q-functions", "a"),
+        ("q-optout", "b"),
+        ("q-loss", "b"),
+        ("q-cross-sell", "a"),
+        ("q-honest", "b"),
+    ):
+        page.check(f"input[name='answer-{question}'][value='{option}']")
+    for option in ("a", "b", "c"):
+        page.check(f"input[name='answer-q-control'][value='{option}']")
+    page.click("button:has-text('Save answers')")
+    page.wait_for_url(re.compile(r"/attempts/\d+(#questions)?$"))
+    page.select_option("#deliverable-campaign", label=BRIDAL_CAMPAIGN)
+    page.select_option("#deliverable-report", label=BRIDAL_REPORT)
+    page.check("#confirm")
+    page.click("button:has-text('Submit attempt')")
+    page.wait_for_url(f"{attempt_url}/result")
+    assert_accessible(page, "jewellery result page")
+    assert "Competent (recommended)" in page.locator("#verdict").inner_text()
+    statuses = page.locator("#requirements tbody tr td:nth-child(3)").all_inner_texts()
+    assert statuses and all(text.strip() == "Demonstrated" for text in statuses), statuses
