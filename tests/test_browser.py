@@ -597,3 +597,76 @@ def test_a_trainee_sends_the_bridal_campaign_in_the_jewellery_crm(live_server, b
     assert "Competent (recommended)" in page.locator("#verdict").inner_text()
     statuses = page.locator("#requirements tbody tr td:nth-child(3)").all_inner_texts()
     assert statuses and all(text.strip() == "Demonstrated" for text in statuses), statuses
+
+
+ONLINE_UNIT = "107186L4"
+
+
+def test_a_trainee_brings_the_eshop_customers_into_the_crm(live_server, browser_page):
+    """The online-information unit end to end: run the sync and decide every account by its
+    candidate matches, as a careful trainee would: merge only where the e-mail and the mobile
+    both agree, create where nobody resembles the account, and leave the rest for review."""
+    page = browser_page
+    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server}/units")
+    page.goto(f"{live_server}/units/{ONLINE_UNIT}")
+    scenario = page.locator("li.scenario-item", has_text="Bring the e-shop's customers")
+    scenario.locator("button:has-text('Start attempt')").click()
+    page.wait_for_url(re.compile(r"/attempts/\d+$"))
+    attempt_url = page.url
+
+    page.click("a:has-text('Open the CRM')")
+    page.wait_for_url(re.compile(r"/crm/$"))
+    page.click("nav.sidenav a:has-text('E-shop import')")
+    list_url = page.url
+    page.click("button:has-text('Run the sync')")
+    page.wait_for_url(re.compile(r"/crm/eshop"))
+    assert_accessible(page, "e-shop import")
+    accounts = [
+        link.get_attribute("href")
+        for link in page.locator("main table a[href*='/crm/eshop/']").all()
+        if "#" not in (link.inner_text() or "")
+    ]
+    assert accounts
+    decided = {"merge": 0, "create": 0, "review": 0}
+    for href in accounts:
+        page.goto(f"{live_server}{href}")
+        rows = page.locator("section:has(h2:has-text('Candidate matches')) tbody tr")
+        if rows.count() == 0:
+            page.click("button:has-text('Create a new customer')")
+            decided["create"] += 1
+        elif all(
+            reason in rows.first.inner_text()
+            for reason in ("same e-mail address", "same mobile number")
+        ):
+            page.check("input[name=consents][value=all]")
+            page.click("button:has-text('Merge into the customer')")
+            decided["merge"] += 1
+        else:
+            page.fill("#review-reason", "Not enough to be sure it is the same person: confirm")
+            page.click("button:has-text('Leave for review')")
+            decided["review"] += 1
+        page.wait_for_url(re.compile(r"/crm/eshop"))
+    assert all(decided.values()), decided
+    page.goto(list_url)
+    assert_accessible(page, "e-shop import with its log")
+    log = page.locator("section:has(h2:has-text('Import log')) tbody tr")
+    assert log.count() == len(accounts)
+
+    page.goto(attempt_url)
+    for question, option in (("q-online", "a"), ("q-tracking", "a"), ("q-balance", "a")):
+        page.check(f"input[name='answer-{question}'][value='{option}']")
+    for option in ("a", "b"):
+        page.check(f"input[name='answer-q-security'][value='{option}']")
+    page.click("button:has-text('Save answers')")
+    page.wait_for_url(re.compile(r"/attempts/\d+(#questions)?$"))
+    page.check("#confirm")
+    page.click("button:has-text('Submit attempt')")
+    page.wait_for_url(f"{attempt_url}/result")
+    assert "Competent (recommended)" in page.locator("#verdict").inner_text()
+    statuses = page.locator("#requirements tbody tr td:nth-child(3)").all_inner_texts()
+    assert statuses and all(text.strip() == "Demonstrated" for text in statuses), statuses
