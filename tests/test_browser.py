@@ -490,6 +490,21 @@ def test_a_centre_admin_creates_a_cohort_imports_trainees_and_opens_a_window(
     assert_accessible(page, "cohort page")
 
 
+def _start_as_demo_trainee(page, live_server: str, unit: str, scenario_title: str) -> str:
+    """Sign in as the demo trainee and start a scenario of a unit; the attempt page's URL."""
+    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server}/units")
+    page.goto(f"{live_server}/units/{unit}")
+    scenario = page.locator("li.scenario-item", has_text=scenario_title)
+    scenario.locator("button:has-text('Start attempt')").click()
+    page.wait_for_url(re.compile(r"/attempts/\d+$"))
+    return page.url
+
+
 JEWELLERY_UNIT = "108970L3"
 BRIDAL_CAMPAIGN = "Autumn Bridal Collection"
 BRIDAL_REPORT = "Bridal campaign responders by district, age band and tier"
@@ -498,18 +513,9 @@ BRIDAL_REPORT = "Bridal campaign responders by district, age band and tier"
 def test_a_trainee_sends_the_bridal_campaign_in_the_jewellery_crm(live_server, browser_page):
     """The jewellery unit end to end: plan, screen and send a campaign, then report on it."""
     page = browser_page
-    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{live_server}/units")
-
-    page.goto(f"{live_server}/units/{JEWELLERY_UNIT}")
-    scenario = page.locator("li.scenario-item", has_text="Wedding-season campaign")
-    scenario.locator("button:has-text('Start attempt')").click()
-    page.wait_for_url(re.compile(r"/attempts/\d+$"))
-    attempt_url = page.url
+    attempt_url = _start_as_demo_trainee(
+        page, live_server, JEWELLERY_UNIT, "Wedding-season campaign"
+    )
     assert BRIDAL_CAMPAIGN in page.locator("#brief").inner_text()
 
     # The draft campaign: complete its plan, screen its audience as it stands today, send it.
@@ -607,17 +613,9 @@ def test_a_trainee_brings_the_eshop_customers_into_the_crm(live_server, browser_
     candidate matches, as a careful trainee would: merge only where the e-mail and the mobile
     both agree, create where nobody resembles the account, and leave the rest for review."""
     page = browser_page
-    email = next(address for role, address, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{live_server}/units")
-    page.goto(f"{live_server}/units/{ONLINE_UNIT}")
-    scenario = page.locator("li.scenario-item", has_text="Bring the e-shop's customers")
-    scenario.locator("button:has-text('Start attempt')").click()
-    page.wait_for_url(re.compile(r"/attempts/\d+$"))
-    attempt_url = page.url
+    attempt_url = _start_as_demo_trainee(
+        page, live_server, ONLINE_UNIT, "Bring the e-shop's customers"
+    )
 
     page.click("a:has-text('Open the CRM')")
     page.wait_for_url(re.compile(r"/crm/$"))
