@@ -33,4 +33,12 @@ fi
 bash scripts/i18n.sh compile >/dev/null  # the translations the pages read
 .venv/bin/ruff check .
 .venv/bin/lint-imports
-.venv/bin/pytest -q "$@"
+# The suite runs on every core (at most 4) in as many pytest-xdist workers, a whole test file per
+# worker; PRACTICUM_TEST_WORKERS=0 runs it in this one process.
+workers="${PRACTICUM_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}"
+[ "$workers" -gt 4 ] && workers=4
+if [ "$workers" -gt 1 ]; then
+    .venv/bin/pytest -q -n "$workers" --dist loadfile "$@"
+else
+    .venv/bin/pytest -q "$@"
+fi

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from graders import runner
 from sandbox_crm.models import Customer, ReportExport
+from tests.sandbox_fixtures import shared_temp_dir
 from training_platform import attempts_service, definitions_store, sandboxes
 from training_platform.models import (
     Attempt,
@@ -62,8 +63,8 @@ SCENARIO_ID = "999002L3-gold-list"
 
 @pytest.fixture(scope="session")
 def sandbox_template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One template cache for the whole test session, so each template is generated once."""
-    return tmp_path_factory.mktemp("sandbox_templates")
+    """One template cache for the whole test run, so each template is generated once."""
+    return shared_temp_dir(tmp_path_factory, "sandbox_templates")
 
 
 @pytest.fixture

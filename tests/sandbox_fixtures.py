@@ -7,6 +7,7 @@ test run, so each test gets a fresh clone of identical data in milliseconds.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -36,10 +37,20 @@ def small_spec(**changes: object) -> GenerationSpec:
     return GenerationSpec(**fields)  # type: ignore[arg-type]
 
 
+def shared_temp_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder for the whole run: shared by every pytest-xdist worker, made once."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.mktemp(name)
+    # Each worker's base folder sits in the run's own folder; the shared one goes beside them.
+    folder = tmp_path_factory.getbasetemp().parent / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def sandbox_template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One template cache for the whole test run."""
-    return tmp_path_factory.mktemp("sandbox-templates")
+    """One template cache for the whole test run (templates are built under a file lock)."""
+    return shared_temp_dir(tmp_path_factory, "sandbox-templates")
 
 
 @pytest.fixture
