@@ -56,7 +56,7 @@ class FormFieldsParams(Params):
 
 
 def _planted_forms(ctx: GradingContext, kind: str) -> list[SignupForm]:
-    ids = ctx.planted.get("signup_forms", ())
+    ids = ctx.planted().get("signup_forms", ())
     forms = [ctx.final.get(SignupForm, i) for i in ids]
     return [f for f in forms if f is not None and f.kind == kind]
 
