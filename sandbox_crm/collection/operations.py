@@ -231,8 +231,7 @@ def remove_form_field(session: Session, actor: StaffUser, form_id: int, field: s
             ),
             "field",
         )
-    before = snapshot(row, ["form_id", "field", "obligation", "purpose", "justification"])
-    row_id = row.id
+    before = snapshot(row, ["field", "obligation", "purpose", "justification"])
     session.delete(row)
     form.fields_changed_at = sandbox_now(session)
     session.flush()
@@ -240,10 +239,10 @@ def remove_form_field(session: Session, actor: StaffUser, form_id: int, field: s
         session,
         actor,
         "collection.field_remove",
-        "form_field",
-        row_id,
+        "signup_form",
+        form.id,
         before=before,
-        details={"form_id": form.id},
+        details={"form_id": form.id, "field": field, "field_id": row.id},
     )
     return form
 

@@ -31,7 +31,7 @@ from sandbox_crm.collection.procedures import TRACKING_STANDARD
 from sandbox_crm.models import Customer, CustomerStatus
 from sandbox_crm.plants import PlantResult, PlantRun, plant
 
-O, V = Obligation.OBLIGATORY.value, Obligation.VOLUNTARY.value
+OBL, VOL = Obligation.OBLIGATORY.value, Obligation.VOLUNTARY.value
 
 # kind -> (code prefix, name, purpose, fields as (key, obligation, purpose, justification))
 FORMS: dict[str, tuple[str, str, str, tuple[tuple[str, str, str, str], ...]]] = {
@@ -40,12 +40,12 @@ FORMS: dict[str, tuple[str, str, str, tuple[tuple[str, str, str, str], ...]]] = 
         "Membership sign-up",
         "Join the membership programme: points, member prices and birthday offers.",
         (
-            ("name_en", O, "To address the member and identify the account", ""),
-            ("mobile", O, "To log in and identify the member at the counter", ""),
-            ("email", V, "To send the e-receipt and account notices", ""),
-            ("district", V, "To suggest the nearest shop", ""),
-            ("birth_month", V, "To send the birthday-month offer", ""),
-            ("preferred_language", V, "To write in the member's language", ""),
+            ("name_en", OBL, "To address the member and identify the account", ""),
+            ("mobile", OBL, "To log in and identify the member at the counter", ""),
+            ("email", VOL, "To send the e-receipt and account notices", ""),
+            ("district", VOL, "To suggest the nearest shop", ""),
+            ("birth_month", VOL, "To send the birthday-month offer", ""),
+            ("preferred_language", VOL, "To write in the member's language", ""),
         ),
     ),
     "newsletter": (
@@ -53,9 +53,9 @@ FORMS: dict[str, tuple[str, str, str, tuple[tuple[str, str, str, str], ...]]] = 
         "Newsletter sign-up",
         "Receive the monthly newsletter by e-mail.",
         (
-            ("email", O, "To send the newsletter", ""),
-            ("name_en", V, "To address the reader", ""),
-            ("preferred_language", V, "To send the newsletter in the reader's language", ""),
+            ("email", OBL, "To send the newsletter", ""),
+            ("name_en", VOL, "To address the reader", ""),
+            ("preferred_language", VOL, "To send the newsletter in the reader's language", ""),
         ),
     ),
     "eshop_account": (
@@ -63,11 +63,11 @@ FORMS: dict[str, tuple[str, str, str, tuple[tuple[str, str, str, str], ...]]] = 
         "E-shop account",
         "Open an account to order online and follow deliveries.",
         (
-            ("name_en", O, "To address the customer and the parcel", ""),
-            ("email", O, "To log in and confirm orders", ""),
-            ("mobile", O, "For the courier to call on delivery", ""),
-            ("address", O, "To deliver online orders", "Online orders are delivered to it"),
-            ("district", V, "To show delivery times", ""),
+            ("name_en", OBL, "To address the customer and the parcel", ""),
+            ("email", OBL, "To log in and confirm orders", ""),
+            ("mobile", OBL, "For the courier to call on delivery", ""),
+            ("address", OBL, "To deliver online orders", "Online orders are delivered to it"),
+            ("district", VOL, "To show delivery times", ""),
         ),
     ),
     "event": (
@@ -75,18 +75,18 @@ FORMS: dict[str, tuple[str, str, str, tuple[tuple[str, str, str, str], ...]]] = 
         "Event registration",
         "Register for an in-store event or workshop.",
         (
-            ("name_en", O, "To put the guest on the list", ""),
-            ("mobile", O, "To remind the guest the day before", ""),
-            ("email", V, "To send the confirmation", ""),
+            ("name_en", OBL, "To put the guest on the list", ""),
+            ("mobile", OBL, "To remind the guest the day before", ""),
+            ("email", VOL, "To send the confirmation", ""),
         ),
     ),
 }
 
 EXCESSIVE: tuple[tuple[str, str, str, str], ...] = (
-    ("hkid_partial", O, "To verify the member's identity", ""),
-    ("date_of_birth", O, "To send birthday offers", ""),
-    ("income", V, "To understand our members better", ""),
-    ("family_status", V, "To understand our members better", ""),
+    ("hkid_partial", OBL, "To verify the member's identity", ""),
+    ("date_of_birth", OBL, "To send birthday offers", ""),
+    ("income", VOL, "To understand our members better", ""),
+    ("family_status", VOL, "To understand our members better", ""),
 )
 """What the membership form asks beyond its purpose when planted ``excessive``."""
 
@@ -180,8 +180,8 @@ def signup_forms(session: Session, run: PlantRun) -> PlantResult:
                 transfers_for_marketing=False,
                 access_rights_stated=bool(contact),
                 access_contact=contact,
-                obligatory_fields=[f[0] for f in fields if f[1] == O],
-                voluntary_fields=[f[0] for f in fields if f[1] == V],
+                obligatory_fields=[f[0] for f in fields if f[1] == OBL],
+                voluntary_fields=[f[0] for f in fields if f[1] == VOL],
                 published_by_id=None,
             )
         )
@@ -192,7 +192,7 @@ def signup_forms(session: Session, run: PlantRun) -> PlantResult:
                 given = [
                     key
                     for key, obligation, _, _ in fields
-                    if obligation == O or run.rng.random() < 0.5
+                    if obligation == OBL or run.rng.random() < 0.5
                 ]
                 session.add(
                     Signup(
