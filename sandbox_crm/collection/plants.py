@@ -220,40 +220,48 @@ TOO_LONG = {"session": 365, "product_view": 730, "analytics_cookie": 790}
     choices={"retention": ("standard", "too_long"), "cookies": ("consent", "always")},
 )
 def tracking_data(session: Session, run: PlantRun) -> PlantResult:
-    """Tracking settings and ``count`` logged records of each kind, over the last two years."""
+    """Tracking settings, and ``count`` logged records taken in turn by each kind of data.
+
+    With the standard settings every record is within its retention; kept ``too_long``, the
+    records spread over as long as the settings keep them (up to two years).
+    """
     too_long = run.params["retention"] == "too_long"
     members = list(session.scalars(select(Customer.id).order_by(Customer.id)))
-    setting_id = _next_id(session, TrackingSetting)
-    changed = run.day0 - timedelta(days=800)
-    ids = []
-    for offset, (kind, standard) in enumerate(TRACKING_STANDARD.items()):
-        retention = TOO_LONG[kind] if too_long else standard.retention_days
-        consent = standard.consent_required
-        if kind == "analytics_cookie" and run.params["cookies"] == "always":
-            consent = False
-        session.add(
-            TrackingSetting(
-                id=setting_id + offset,
-                kind=kind,
-                retention_days=retention,
-                consent_required=consent,
-                changed_at=changed,
-            )
-        )
-        ids.append(setting_id + offset)
-        span = min(retention, 760)
-        for _ in range(run.count):
-            customer = run.rng.choice(members) if members and kind != "analytics_cookie" else None
+    if session.scalar(select(func.count()).select_from(TrackingSetting)) == 0:
+        changed = run.day0 - timedelta(days=800)
+        for kind, standard in TRACKING_STANDARD.items():
+            consent = standard.consent_required
+            if kind == "analytics_cookie" and run.params["cookies"] == "always":
+                consent = False
             session.add(
-                TrackingRecord(
+                TrackingSetting(
                     kind=kind,
-                    customer_id=customer,
-                    visitor=f"v{run.rng.randrange(16**8):08x}",
-                    page=run.rng.choice(("/", "/products", "/offers", "/account", "/stores")),
-                    occurred_at=run.moment(
-                        run.ctx.today - timedelta(days=span - 1), run.ctx.today - timedelta(days=1)
-                    ),
+                    retention_days=TOO_LONG[kind] if too_long else standard.retention_days,
+                    consent_required=consent,
+                    changed_at=changed,
                 )
             )
+        session.flush()
+    retention = {s.kind: s.retention_days for s in session.scalars(select(TrackingSetting))}
+    record_id = _next_id(session, TrackingRecord)
+    kinds = list(TRACKING_STANDARD)
+    ids = []
+    for offset in range(run.count):
+        kind = kinds[offset % len(kinds)]
+        span = min(retention[kind], 760)
+        customer = run.rng.choice(members) if members and kind != "analytics_cookie" else None
+        session.add(
+            TrackingRecord(
+                id=record_id + offset,
+                kind=kind,
+                customer_id=customer,
+                visitor=f"v{run.rng.randrange(16**8):08x}",
+                page=run.rng.choice(("/", "/products", "/offers", "/account", "/stores")),
+                occurred_at=run.moment(
+                    run.ctx.today - timedelta(days=span - 1), run.ctx.today - timedelta(days=1)
+                ),
+            )
+        )
+        ids.append(record_id + offset)
     session.flush()
-    return PlantResult(ids, {"entity": "tracking_setting"})
+    return PlantResult(ids, {"entity": "tracking_record"})

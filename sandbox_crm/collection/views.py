@@ -13,7 +13,7 @@ from flask import render_template, request
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from sandbox_crm.clock import sandbox_now
+from sandbox_crm.clock import sandbox_today
 from sandbox_crm.collection.models import (
     FormConsentOption,
     FormReviewNote,
@@ -195,15 +195,15 @@ def _run_form_step(form_id: int, step: str) -> None:
         add_form_review_note(session, staff, form_id=form_id, text=form.get("text", ""))
 
 
-@bp.post("/forms/<int:form_id>/<any(add, remove, change, publish, retire, note):step>")
-def signup_form_act(form_id: int, step: str) -> Response | tuple[str, int]:
+@bp.post("/forms/<int:form_id>/<any(add, remove, change, publish, retire, note):form_step>")
+def signup_form_act(form_id: int, form_step: str) -> Response | tuple[str, int]:
     """Add, remove or change a field, publish the PICS, retire the form, or note the review."""
     get_or_404(SignupForm, form_id, "sign-up form")
     if not ConfirmForm().validate_on_submit():
         return failed("crm/signup_form.html", **_form_context(form_id))
-    name, message = _FORM_STEPS[step]
+    name, message = _FORM_STEPS[form_step]
     try:
-        _run_form_step(form_id, step)
+        _run_form_step(form_id, form_step)
     except OperationError as exc:
         return refused(
             name,
@@ -227,7 +227,7 @@ def _tracking_context() -> dict[str, Any]:
             ).group_by(TrackingRecord.kind)
         )
     }
-    now = sandbox_now(session)
+    today = sandbox_today(session)
     kinds = []
     for kind, standard in TRACKING_STANDARD.items():
         count, oldest = held.get(kind, (0, None))
@@ -240,7 +240,7 @@ def _tracking_context() -> dict[str, Any]:
                 "setting": settings.get(kind),
                 "count": count,
                 "oldest": oldest,
-                "oldest_days": (now - oldest).days if oldest else None,
+                "oldest_days": (today - oldest.date()).days if oldest else None,
             }
         )
     return {
@@ -264,8 +264,8 @@ def _int(name: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else None
 
 
-@bp.post("/tracking/<any(session, product_view, analytics_cookie):kind>")
-def tracking_setting(kind: str) -> Response | tuple[str, int]:
+@bp.post("/tracking/<any(session, product_view, analytics_cookie):tracking_kind>")
+def tracking_setting(tracking_kind: str) -> Response | tuple[str, int]:
     """Change one kind's retention or consent setting."""
     if not ConfirmForm().validate_on_submit():
         return failed("crm/tracking.html", **_tracking_context())
@@ -278,7 +278,7 @@ def tracking_setting(kind: str) -> Response | tuple[str, int]:
         set_tracking_setting(
             db(),
             actor(),
-            kind=kind,
+            kind=tracking_kind,
             retention_days=days,
             consent_required=_checked("consent_required"),
         )
