@@ -376,6 +376,10 @@ def test_the_form_pages_change_a_form_and_publish_its_notice_without_javascript(
     )
     published = client.post(f"{BASE}/forms/{form}/publish", data={"access_contact": CONTACT})
     assert published.status_code == 302
+    justified = {"field": "income", "obligation": "", "justification": "For the wealth club"}
+    assert client.post(f"{BASE}/forms/{form}/change", data=justified).status_code == 302
+    voluntary = {"field": "income", "obligation": "voluntary", "justification": ""}
+    assert client.post(f"{BASE}/forms/{form}/change", data=voluntary).status_code == 400  # same
     again = client.post(f"{BASE}/forms/{form}/remove", data={"field": "hkid_partial"})
     assert again.status_code == 400 and "does not collect" in again.text
     empty = client.post(f"{BASE}/forms/{form}/note", data={"text": ""})
@@ -388,10 +392,15 @@ def test_the_form_pages_change_a_form_and_publish_its_notice_without_javascript(
         select(AuditEvent).where(AuditEvent.operation == REFUSED_OPERATION)
     ).all()
     assert [r.details["operation"] for r in refusals] == [
+        "change_form_field",
         "remove_form_field",
         "add_form_review_note",
     ]
     assert refusals[0].entity_type == "signup_form" and refusals[0].entity_id == form
+    income = session.scalars(
+        select(FormField).where(FormField.form_id == form, FormField.field == "income")
+    ).one()
+    assert income.justification == "For the wealth club"  # an empty box keeps it
     assert client.get(f"{BASE}/forms/{form}").text.count("-v2") >= 1
     assert client.get(f"{BASE}/forms/999999").status_code == 404
 

@@ -177,7 +177,7 @@ def _run_form_step(form_id: int, step: str) -> None:
             field=form.get("field", ""),
             obligation=form.get("obligation") or None,
             purpose=form.get("purpose") or None,
-            justification=form.get("justification"),
+            justification=form.get("justification") or None,
         )
     elif step == "publish":
         publish_pics(
