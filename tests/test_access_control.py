@@ -121,6 +121,9 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM e-shop account", "GET", f"{crm}/eshop/1", {}, READ),
         ("CRM data-quality queue", "GET", f"{crm}/quality", {}, READ),
         ("CRM data-quality issue", "GET", f"{crm}/quality/1", {}, READ),
+        ("CRM sign-up forms", "GET", f"{crm}/forms", {}, READ),
+        ("CRM sign-up form", "GET", f"{crm}/forms/1", {}, READ),
+        ("CRM tracking", "GET", f"{crm}/tracking", {}, READ),
         (
             "answers POST",
             "POST",
@@ -198,6 +201,8 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.post(f"{own_crm}/security/branches/999999").status_code == 404
     assert client.get(f"{own_crm}/eshop/999999").status_code == 404
     assert client.get(f"{own_crm}/quality/999999").status_code == 404
+    assert client.get(f"{own_crm}/forms/999999").status_code == 404
+    assert client.post(f"{own_crm}/forms/999999/note").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

@@ -65,6 +65,8 @@ ALL_PLANTS = (
     PlantSpec.of("eshop_accounts", 2),
     PlantSpec.of("incomplete_profile", 1, defect="malformed_email", reach="sms"),
     PlantSpec.of("quality_backlog", 1),
+    PlantSpec.of("signup_forms", 1, excessive=True, access_contact=False),
+    PlantSpec.of("tracking_data", 6, retention="too_long"),
 )
 
 

@@ -190,12 +190,12 @@ def test_the_graded_vip_attempt_reads_in_chinese_for_the_assessor(
     english = client.get(path, headers=EN).get_data(as_text=True)
     assert "Export #" in english and "of personal data: the file is not encrypted." in english
     assert "No breach found in" in english
-    assert "The sandbox has no operation that creates customers" in english
+    assert "The sandbox does not record marketing vendors" in english
 
     chinese = client.get(path, headers=ZH).get_data(as_text=True)
     assert "：檔案未有加密。" in chinese
     assert "中未發現違規。" in chinese
-    assert "沙盒沒有建立客戶的操作" in chinese
+    assert "沙盒沒有記錄市場推廣供應商" in chinese
     assert VIP_ZH_TITLE in chinese
     for sentence in ENGLISH_SENTENCES:
         assert sentence not in chinese, sentence

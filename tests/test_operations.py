@@ -17,6 +17,13 @@ from sqlalchemy.pool import StaticPool
 from sandbox_crm.campaigns.models import CampaignPlan
 from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.clock import start_clock
+from sandbox_crm.collection.models import (
+    FormField,
+    PicsVersion,
+    SignupForm,
+    TrackingRecord,
+    TrackingSetting,
+)
 from sandbox_crm.eshop.models import EshopAccount, EshopConsent, EshopMatch, QualityIssue
 from sandbox_crm.models import (
     AuditEvent,
@@ -200,6 +207,7 @@ def build_crm(session: Session) -> Crm:
     )
     session.flush()
     _add_eshop(session, alice)
+    _add_collection(session)
     return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
 
 
@@ -242,6 +250,37 @@ def _add_eshop(session: Session, alice: Customer) -> None:
         )
     )
     session.add(QualityIssue(id=1, customer_id=alice.id, rule="missing_district", raised_at=joined))
+    session.flush()
+
+
+def _add_collection(session: Session) -> None:
+    """A membership form asking for a partial HKID, its notice, and the tracking settings."""
+    published = datetime(2025, 1, 6, 10, 0)
+    session.add(
+        SignupForm(
+            id=1,
+            code="MEM-001",
+            name="Membership sign-up",
+            kind="membership",
+            fields_changed_at=published,
+        )
+    )
+    session.flush()
+    for field, obligation in [("name_en", "obligatory"), ("hkid_partial", "obligatory")]:
+        session.add(FormField(form_id=1, field=field, obligation=obligation, purpose="Membership"))
+    session.add(
+        PicsVersion(
+            form_id=1,
+            version="MEM-001-v1",
+            published_at=published,
+            purposes=["Membership"],
+            transferee_classes=["Service providers"],
+            obligatory_fields=["name_en", "hkid_partial"],
+        )
+    )
+    for kind, days in [("session", 90), ("product_view", 730), ("analytics_cookie", 395)]:
+        session.add(TrackingSetting(kind=kind, retention_days=days, changed_at=published))
+    session.add(TrackingRecord(kind="product_view", visitor="v1", page="/", occurred_at=published))
     session.flush()
 
 
@@ -389,6 +428,19 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
         "resolution": "not_an_issue",
         "reason": "District given at the counter",
     },
+    "add_form_field": lambda c: {
+        "form_id": 1,
+        "field": "email",
+        "obligation": "voluntary",
+        "purpose": "To send e-receipts",
+    },
+    "remove_form_field": lambda c: {"form_id": 1, "field": "hkid_partial"},
+    "change_form_field": lambda c: {"form_id": 1, "field": "name_en", "obligation": "voluntary"},
+    "publish_pics": lambda c: {"form_id": 1, "access_contact": "Data Protection Officer"},
+    "retire_form": lambda c: {"form_id": 1, "reason": "Replaced by the app"},
+    "add_form_review_note": lambda c: {"form_id": 1, "text": "Partial HKID to go"},
+    "set_tracking_setting": lambda c: {"kind": "product_view", "retention_days": 180},
+    "purge_tracking_data": lambda c: {},
 }
 
 # Bad arguments for each registered operation: each must raise OperationError, change nothing.
@@ -604,6 +656,41 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
             "reason": "Done",
         },
     ],
+    "add_form_field": [
+        lambda c: {**VALID_ARGS["add_form_field"](c), "field": "salary"},
+        lambda c: {**VALID_ARGS["add_form_field"](c), "field": "name_en"},  # already there
+        lambda c: {**VALID_ARGS["add_form_field"](c), "form_id": 999},
+        lambda c: {**VALID_ARGS["add_form_field"](c), "purpose": " "},
+        lambda c: {**VALID_ARGS["add_form_field"](c), "obligation": "optional"},
+    ],
+    "remove_form_field": [
+        lambda c: {"form_id": 1, "field": "email"},  # not collected
+        lambda c: {"form_id": 999, "field": "name_en"},
+    ],
+    "change_form_field": [
+        lambda c: {"form_id": 1, "field": "name_en", "obligation": "obligatory"},  # no change
+        lambda c: {"form_id": 1, "field": "email", "obligation": "voluntary"},
+        lambda c: {"form_id": 1, "field": "name_en", "purpose": ""},
+    ],
+    "publish_pics": [
+        lambda c: {"form_id": 999},
+        lambda c: {"form_id": 1, "purposes": " ; "},
+        lambda c: {"form_id": 1, "access_contact": "x" * 201},
+    ],
+    "retire_form": [
+        lambda c: {"form_id": 1, "reason": ""},
+        lambda c: {"form_id": 999, "reason": "Old"},
+    ],
+    "add_form_review_note": [
+        lambda c: {"form_id": 1, "text": ""},
+        lambda c: {"form_id": 999, "text": "Reviewed"},
+    ],
+    "set_tracking_setting": [
+        lambda c: {"kind": "cookies", "retention_days": 30},
+        lambda c: {"kind": "session", "retention_days": 0},
+        lambda c: {"kind": "session", "retention_days": 90},  # no change
+    ],
+    "purge_tracking_data": [lambda c: {"kinds": "all"}],
 }
 
 

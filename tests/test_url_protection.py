@@ -184,6 +184,9 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "decision": "review",
         "issue_id": 1,
         "step": "close",
+        "form_id": 1,
+        "form_step": "note",
+        "tracking_kind": "session",
     }
 
 

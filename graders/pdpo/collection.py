@@ -1,9 +1,13 @@
 """DPP1 (collection) and the Code of Practice on the Identity Card Number: rules COL-01 to COL-08.
 
-Only what the trainee did counts: customers whose HKID fields changed in the attempt, free text
-written or changed in the attempt, and report runs and exports made in the attempt. HKID numbers
-the generator planted in the template are not the trainee's findings until the trainee copies
-them somewhere new (a report run, an export, another note).
+For customers' records only what the trainee did counts: customers whose HKID fields changed in
+the attempt, free text written or changed in the attempt, and report runs and exports made in
+the attempt. HKID numbers the generator planted in the template are not the trainee's findings
+until the trainee copies them somewhere new (a report run, an export, another note).
+
+The online sign-up forms are judged as they stand at the end of the attempt (COL-01 to COL-05):
+a live form is collecting now, so what it asks and the notice it shows are the company's
+practice whoever set them up. A sandbox without forms has nothing to judge there.
 """
 
 from __future__ import annotations
@@ -22,11 +26,24 @@ from graders.pdpo.base import (
     breach,
     judged,
     mask_hkid,
-    register_not_applicable,
 )
 from graders.registry import rule
 from graders.results import counted
 from graders.results import message as marked
+from sandbox_crm.collection.models import (
+    FormKind,
+    FormStatus,
+    Obligation,
+    PicsVersion,
+    Signup,
+    SignupForm,
+)
+from sandbox_crm.collection.operations import current_pics, form_fields
+from sandbox_crm.collection.procedures import (
+    IDENTIFIER_FIELDS,
+    JUSTIFICATION_MIN_LENGTH,
+    JUSTIFY_FIELDS,
+)
 from sandbox_crm.hkid import find_hkids, is_valid_hkid
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
@@ -54,6 +71,9 @@ FREE_TEXT: tuple[tuple[type[SandboxBase], tuple[str, ...]], ...] = (
     (ReportExport, ("purpose",)),
 )
 """Free-text columns COL-07 reads in rows added or changed in the attempt."""
+
+NO_HKID_FORMS = (FormKind.MEMBERSHIP, FormKind.NEWSLETTER, FormKind.EVENT)
+"""Sign-up forms whose purpose can never need an HKID number (COL-04)."""
 
 
 def _has_value(value: str | None) -> bool:
@@ -102,10 +122,38 @@ def col_04(ctx: GradingContext) -> RuleOutcome:
                 (("customer", customer.id),),
             )
         )
-    scope = counted(
-        len(customers),
-        N_("%(count)d customer whose HKID details changed in the attempt"),
-        N_("%(count)d customers whose HKID details changed in the attempt"),
+    forms = [f for f in _live_forms(ctx) if f.kind in NO_HKID_FORMS]
+    for form in forms:
+        asked = [r for r in form_fields(ctx.final, form.id) if r.field in IDENTIFIER_FIELDS]
+        for row in asked:
+            breaches.append(
+                _form_breach(
+                    ctx,
+                    form,
+                    N_(
+                        "Form %(form)s asks for the %(field)s (%(obligation)s); a membership,"
+                        " loyalty, newsletter or event sign-up never needs one."
+                    ),
+                    field=row.field.replace("_", " "),
+                    obligation=marked(
+                        N_("obligatory")
+                        if row.obligation == Obligation.OBLIGATORY
+                        else N_("voluntary")
+                    ),
+                )
+            )
+    scope = marked(
+        N_("%(customers)s and %(forms)s"),
+        customers=counted(
+            len(customers),
+            N_("%(count)d customer whose HKID details changed in the attempt"),
+            N_("%(count)d customers whose HKID details changed in the attempt"),
+        ),
+        forms=counted(
+            len(forms),
+            N_("%(count)d live sign-up form for membership or marketing"),
+            N_("%(count)d live sign-up forms for membership or marketing"),
+        ),
     )
     return judged(breaches, scope=scope)
 
@@ -277,56 +325,218 @@ def col_08(ctx: GradingContext) -> RuleOutcome:
     return judged(breaches, scope=scope)
 
 
-register_not_applicable(
+def _live_forms(ctx: GradingContext) -> list[SignupForm]:
+    return list(
+        ctx.final.scalars(
+            select(SignupForm).where(SignupForm.status == FormStatus.LIVE).order_by(SignupForm.id)
+        )
+    )
+
+
+def _form_scope(forms: Sequence[SignupForm]) -> Any:
+    return counted(
+        len(forms), N_("%(count)d live sign-up form"), N_("%(count)d live sign-up forms")
+    )
+
+
+def _form_breach(ctx: GradingContext, form: SignupForm, template: str, **values: Any) -> Breach:
+    events = [e.id for e in ctx.events_for("signup_form", form.id)]
+    events += [e.id for e in ctx.events if e.detail("form_id") == form.id]
+    return breach(
+        template, {"form": form.code, **values}, sorted(set(events)), (("signup_form", form.id),)
+    )
+
+
+def _field_list(keys: Sequence[str]) -> str:
+    return ", ".join(k.replace("_", " ") for k in keys)
+
+
+@rule(
     "COL-01",
     title=N_("No collection notice recorded at collection"),
     basis="DPP1(3)",
     severity="medium",
-    checks=N_(
-        "A customer created through a collection channel has the PICS version recorded as "
-        "shown at or before creation."
-    ),
-    reason=N_(
-        "The sandbox has no operation that creates customers, so no personal data is "
-        "collected from a customer during an attempt."
+    description=N_(
+        "Every live sign-up form shows a PICS that covers what it collects, and every sign-up"
+        " records the PICS shown at or before it."
     ),
 )
-register_not_applicable(
+def col_01(ctx: GradingContext) -> RuleOutcome:
+    """Every live form collects under a PICS covering its fields; sign-ups record the PICS."""
+    forms = _live_forms(ctx)
+    breaches = []
+    for form in forms:
+        pics = current_pics(ctx.final, form.id)
+        if pics is None:
+            breaches.append(
+                _form_breach(ctx, form, N_("Form %(form)s collects data with no PICS published."))
+            )
+            continue
+        stated = set(pics.obligatory_fields) | set(pics.voluntary_fields)
+        unstated = [r.field for r in form_fields(ctx.final, form.id) if r.field not in stated]
+        if unstated:
+            breaches.append(
+                _form_breach(
+                    ctx,
+                    form,
+                    N_(
+                        "Form %(form)s collects %(fields)s, which its PICS in force (%(version)s)"
+                        " does not mention: publish a new PICS before collecting them."
+                    ),
+                    fields=_field_list(unstated),
+                    version=pics.version,
+                )
+            )
+    published = {p.id: p.published_at for p in ctx.final.scalars(select(PicsVersion))}
+    signups = list(ctx.final.scalars(select(Signup).order_by(Signup.id)))
+    for signup in signups:
+        shown = published.get(signup.pics_id) if signup.pics_id is not None else None
+        if shown is None or shown > signup.submitted_at:
+            breaches.append(
+                breach(
+                    N_("Sign-up #%(signup)s has no PICS recorded as shown at or before it."),
+                    {"signup": signup.id},
+                    (),
+                    (("signup", signup.id),),
+                )
+            )
+    scope = marked(
+        N_("%(forms)s and %(signups)s"),
+        forms=_form_scope(forms),
+        signups=counted(len(signups), N_("%(count)d sign-up"), N_("%(count)d sign-ups")),
+    )
+    return judged(breaches, scope=scope)
+
+
+@rule(
     "COL-02",
     title=N_("Incomplete collection notice"),
     basis="DPP1(3)",
     severity="medium",
-    checks=N_(
-        "The active PICS states purposes, transferee classes, obligatory/voluntary fields, "
-        "access and correction rights and the data-access officer."
-    ),
-    reason=N_(
-        "Collection notices are generated company set-up and no operation edits them, so "
-        "an attempt cannot make a notice better or worse."
+    description=N_(
+        "The PICS in force of each live form states purposes, transferee classes, each field as"
+        " obligatory or voluntary as the form has it, and the access and correction contact."
     ),
 )
-register_not_applicable(
+def col_02(ctx: GradingContext) -> RuleOutcome:
+    """The PICS of each live form is complete and states each field's status as the form has it."""
+    forms = _live_forms(ctx)
+    breaches = []
+    for form in forms:
+        pics = current_pics(ctx.final, form.id)
+        if pics is None:
+            continue
+        missing = []
+        if not [p for p in pics.purposes if str(p).strip()]:
+            missing.append(N_("the purposes"))
+        if not [t for t in pics.transferee_classes if str(t).strip()]:
+            missing.append(N_("the classes of transferees"))
+        if not pics.access_rights_stated or not (pics.access_contact or "").strip():
+            missing.append(N_("the right of access and correction and whom to ask"))
+        for part in missing:
+            breaches.append(
+                _form_breach(
+                    ctx,
+                    form,
+                    N_(
+                        "The PICS in force for form %(form)s (%(version)s) does not state %(part)s."
+                    ),
+                    version=pics.version,
+                    part=marked(part),
+                )
+            )
+        rows = {r.field: r.obligation for r in form_fields(ctx.final, form.id)}
+        stated = {f: Obligation.OBLIGATORY.value for f in pics.obligatory_fields}
+        stated.update({f: Obligation.VOLUNTARY.value for f in pics.voluntary_fields})
+        wrong = sorted(f for f in set(rows) & set(stated) if rows[f] != stated[f])
+        gone = sorted(set(stated) - set(rows))
+        if wrong or gone:
+            breaches.append(
+                _form_breach(
+                    ctx,
+                    form,
+                    N_(
+                        "The PICS in force for form %(form)s (%(version)s) misstates what the"
+                        " form collects: %(fields)s."
+                    ),
+                    version=pics.version,
+                    fields=_field_list(wrong + gone),
+                )
+            )
+    return judged(breaches, scope=_form_scope(forms))
+
+
+def _justified(text: str | None) -> bool:
+    return len((text or "").strip()) >= JUSTIFICATION_MIN_LENGTH
+
+
+@rule(
     "COL-03",
     title=N_("Excessive data at membership sign-up"),
     basis="DPP1(1)",
     severity="medium",
-    checks=N_("Membership sign-up stores only fields on the purpose allow-list."),
-    reason=N_(
-        "The sandbox has no membership sign-up operation, so the fields collected at "
-        "sign-up cannot be observed."
+    description=N_(
+        "A live membership form collects only fields on the purpose allow-list, or records a"
+        " justification for each other field."
     ),
 )
-register_not_applicable(
+def col_03(ctx: GradingContext) -> RuleOutcome:
+    """Membership forms ask only for allow-listed fields, or record why they need another."""
+    forms = [f for f in _live_forms(ctx) if f.kind == FormKind.MEMBERSHIP]
+    breaches = []
+    for form in forms:
+        excess = [
+            r.field
+            for r in form_fields(ctx.final, form.id)
+            if r.field in JUSTIFY_FIELDS and not _justified(r.justification)
+        ]
+        if excess:
+            breaches.append(
+                _form_breach(
+                    ctx,
+                    form,
+                    N_(
+                        "Membership form %(form)s collects %(fields)s with no recorded"
+                        " justification; membership does not need them."
+                    ),
+                    fields=_field_list(excess),
+                )
+            )
+    scope = counted(
+        len(forms), N_("%(count)d live membership form"), N_("%(count)d live membership forms")
+    )
+    return judged(breaches, scope=scope)
+
+
+@rule(
     "COL-05",
     title=N_("HKID number without a permitted basis"),
     basis="ID Code 2.3",
     severity="high",
-    checks=N_(
-        "Any stored HKID has a recorded permitted basis linked to the order or document "
-        "that needed it."
-    ),
-    reason=N_(
-        "The basis of a stored HKID is free text with no link to an order or document, so "
-        "it cannot be checked against one; COL-04 reports an HKID stored with no basis at all."
+    description=N_(
+        "A live form that collects an HKID number records the permitted basis that needs it."
     ),
 )
+def col_05(ctx: GradingContext) -> RuleOutcome:
+    """A live form collecting an HKID number records the permitted basis that needs it."""
+    forms = _live_forms(ctx)
+    breaches = []
+    for form in forms:
+        unjustified = [
+            r.field
+            for r in form_fields(ctx.final, form.id)
+            if r.field in IDENTIFIER_FIELDS and not _justified(r.justification)
+        ]
+        if unjustified:
+            breaches.append(
+                _form_breach(
+                    ctx,
+                    form,
+                    N_(
+                        "Form %(form)s collects %(fields)s with no recorded basis: an HKID number"
+                        " is collected only where a law or a transaction needs it."
+                    ),
+                    fields=_field_list(unjustified),
+                )
+            )
+    return judged(breaches, scope=_form_scope(forms))
