@@ -1,0 +1,795 @@
+"""Sales automation: opportunities, follow-up tasks, customer data with its purpose, and offers.
+
+An opportunity records the data it was based on (``used_data``): the orders and customer data
+items a cross-selling suggestion used, or that the salesperson names, each with the purpose the
+data was collected for, so that using data outside its purpose shows (USE-01). New information
+a customer gives (a ring size, a wedding date) is recorded as a data item with its source and
+purpose. An offer sent from an opportunity or a follow-up task is a promotional message
+(Part 6A applies); it is never blocked here, so the PDPO rules can see a mistake.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import model_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sandbox_crm.activities.operations import CLEAR
+from sandbox_crm.audit import record_event, snapshot
+from sandbox_crm.campaigns.operations import screen_reason
+from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.i18n import N_, Message
+from sandbox_crm.messages.operations import send_message
+from sandbox_crm.models import Channel, ConsentPurpose, Customer, StaffUser
+from sandbox_crm.operations.base import (
+    Arg,
+    Args,
+    CustomerArgs,
+    OperationError,
+    apply_changes,
+    get_entity,
+    operation,
+)
+from sandbox_crm.sales.models import (
+    OPEN_STAGES,
+    CustomerDataItem,
+    DataKind,
+    DataPurpose,
+    DataSource,
+    FollowUpTask,
+    LeadChannel,
+    Opportunity,
+    OpportunityStage,
+    TaskStatus,
+)
+from sandbox_crm.sales.suggestions import RULES, suggestions
+
+__all__ = [
+    "SALES_DEPARTMENTS",
+    "add_follow_up",
+    "check_sales_permission",
+    "complete_follow_up",
+    "create_opportunities",
+    "create_opportunity",
+    "offer_screen",
+    "record_customer_data",
+    "send_offer",
+    "send_offers",
+    "update_opportunity",
+]
+
+SALES_DEPARTMENTS = frozenset({"sales", "store_operations", "customer_service", "management"})
+"""Departments whose staff may work opportunities and follow-ups (the sandbox's permission)."""
+
+TEXT_MAX_LENGTH = 200
+RuleCode = Literal["wedding_bands", "watch_servicing", "pearl_earrings", "anniversary_gift"]
+
+
+def check_sales_permission(actor: StaffUser) -> None:
+    """Refuse staff whose department does not sell (and disabled accounts)."""
+    code = actor.department.code if actor.department is not None else ""
+    if not actor.is_active or code not in SALES_DEPARTMENTS:
+        raise OperationError(Message(N_("Your account may not work sales opportunities.")))
+
+
+class OpportunityRefArgs(Args):
+    """Arguments naming an opportunity by id or by its reference."""
+
+    opportunity_id: int | None = Arg(None, description="The opportunity's id.")
+    reference: str | None = Arg(
+        None, title="Opportunity", max_length=16, description="Its reference (instead of id)."
+    )
+
+    @model_validator(mode="after")
+    def _one_opportunity(self) -> OpportunityRefArgs:
+        if (self.opportunity_id is None) == (not self.reference):
+            raise ValueError("give either opportunity_id or reference")
+        return self
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """Every other field by name, and the opportunity as ``opportunity_id``."""
+        values = super().call_arguments(session, actor)
+        values.pop("reference")
+        if self.opportunity_id is None:
+            found = session.scalar(
+                select(Opportunity.id).where(Opportunity.reference == self.reference)
+            )
+            if found is None:
+                raise OperationError(
+                    Message(
+                        N_("There is no opportunity with reference %(reference)r."),
+                        reference=self.reference,
+                    ),
+                    "reference",
+                )
+            values["opportunity_id"] = found
+        return values
+
+
+class CreateOpportunityArgs(CustomerArgs):
+    """Arguments of create_opportunity."""
+
+    title: str = Arg(
+        title="Title", min_length=1, max_length=TEXT_MAX_LENGTH, description="What is being sold."
+    )
+    value_hkd: int = Arg(
+        0, title="Value (HK$)", ge=0, le=100_000_000, description="Expected value."
+    )
+    products: str = Arg(
+        "", title="Products of interest", max_length=TEXT_MAX_LENGTH, description="The pieces."
+    )
+    stage: OpportunityStage = Arg(
+        OpportunityStage.NEW, title="Stage", description="new, qualified or proposal."
+    )
+    expected_close: date | None = Arg(None, title="Expected close", description="When.")
+    source_channel: LeadChannel = Arg(
+        LeadChannel.STORE, title="Source channel", description="How the enquiry came in."
+    )
+    suggestion: RuleCode | None = Arg(
+        None, title="Suggestion", description="The cross-selling rule it comes from, if any."
+    )
+    used_data: list[int] = Arg(
+        default_factory=list,
+        title="Data used",
+        description="Ids of the customer's data items the opportunity is based on.",
+    )
+
+
+class UpdateOpportunityArgs(OpportunityRefArgs):
+    """Arguments of update_opportunity."""
+
+    stage: OpportunityStage = Arg(title="Stage", description="new, qualified, proposal, won, lost.")
+    value_hkd: int | None = Arg(None, title="Value (HK$)", ge=0, le=100_000_000)
+    expected_close: date | None = Arg(None, title="Expected close")
+    lost_reason: str = Arg("", title="Lost reason", max_length=TEXT_MAX_LENGTH)
+
+
+class AddFollowUpArgs(OpportunityRefArgs):
+    """Arguments of add_follow_up."""
+
+    subject: str = Arg(
+        title="Subject", min_length=1, max_length=TEXT_MAX_LENGTH, description="What to do."
+    )
+    due_on: date = Arg(title="Due on", description="When it must be done.")
+
+
+class CompleteFollowUpArgs(Args):
+    """Arguments of complete_follow_up."""
+
+    task_id: int = Arg(title="Task", description="The follow-up task's id.")
+
+
+class RecordCustomerDataArgs(CustomerArgs):
+    """Arguments of record_customer_data."""
+
+    kind: DataKind = Arg(
+        title="Kind", description="ring_size, wedding_date, anniversary_date, birthday, preference."
+    )
+    value: str = Arg(title="Value", min_length=1, max_length=120, description="What was given.")
+    purpose: DataPurpose = Arg(title="Purpose", description="What it was collected for.")
+    source: DataSource = Arg(title="Source", description="Where it came from.")
+    opportunity_id: int | None = Arg(None, description="The opportunity it was given for, if any.")
+
+
+class SendOfferArgs(Args):
+    """Arguments of send_offer."""
+
+    opportunity_id: int | None = Arg(None, description="The opportunity the offer is for.")
+    task_id: int | None = Arg(None, title="Task", description="Or the follow-up task it is for.")
+    channel: Channel = Arg(title="Channel", description="email, sms, phone or post.")
+    subject: str = Arg("", title="Subject", max_length=TEXT_MAX_LENGTH)
+    body: str = Arg(title="Message", min_length=1, max_length=10_000)
+    has_opt_out_notice: bool = Arg(
+        False, title="Opt-out notice", description="Whether it says how to opt out, free."
+    )
+    screen_opt_outs: bool = Arg(
+        False,
+        title="Screen against opt-outs",
+        description="Check consent and the opt-out list at the send, and do not send if not clear.",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SendOfferArgs:
+        if (self.opportunity_id is None) == (self.task_id is None):
+            raise ValueError("give either opportunity_id or task_id")
+        return self
+
+
+def _used_data(
+    session: Session, customer: Customer, suggestion: str | None, item_ids: list[int]
+) -> list[dict[str, Any]]:
+    """What the opportunity is based on: the suggestion's data and the items named."""
+    used: list[dict[str, Any]] = []
+    if suggestion is not None:
+        found = suggestions(
+            session, sandbox_today(session), rule=suggestion, customer_ids=[customer.id]
+        )
+        if not found:
+            raise OperationError(
+                Message(
+                    N_("The suggestion %(rule)r does not apply to %(member)s."),
+                    rule=Message(RULES[suggestion].suggests),
+                    member=customer.member_no,
+                ),
+                "suggestion",
+            )
+        used += [u.as_dict() for u in found[0].used]
+    for item_id in dict.fromkeys(item_ids):
+        item = session.get(CustomerDataItem, item_id)
+        if item is None or item.customer_id != customer.id:
+            raise OperationError(
+                Message(
+                    N_("Data item %(item)s is not one of %(member)s's."),
+                    item=item_id,
+                    member=customer.member_no,
+                ),
+                "used_data",
+            )
+        entry = {"kind": item.kind, "id": item.id, "label": item.value, "purpose": item.purpose}
+        if entry not in used:
+            used.append(entry)
+    return used
+
+
+@operation(
+    "create_opportunity",
+    args=CreateOpportunityArgs,
+    event="opportunity.create",
+    description="Open a sales opportunity for a customer, with the data it is based on.",
+)
+def create_opportunity(
+    session: Session,
+    actor: StaffUser,
+    customer_id: int,
+    title: str,
+    value_hkd: int = 0,
+    products: str = "",
+    stage: str = OpportunityStage.NEW.value,
+    expected_close: date | None = None,
+    source_channel: str = LeadChannel.STORE.value,
+    suggestion: str | None = None,
+    used_data: list[int] | None = None,
+) -> Opportunity:
+    """Create the opportunity, owned by the actor; it must start at an open stage."""
+    check_sales_permission(actor)
+    customer = get_entity(session, Customer, customer_id, "customer")
+    if stage not in OPEN_STAGES:
+        raise OperationError(
+            Message(N_("A new opportunity starts at new, qualified or proposal.")), "stage"
+        )
+    today = sandbox_today(session)
+    if expected_close is not None and expected_close < today:
+        raise OperationError(
+            Message(N_("The expected close cannot be in the past.")), "expected_close"
+        )
+    used = _used_data(session, customer, suggestion, list(used_data or []))
+    now = sandbox_now(session)
+    highest = session.scalar(select(func.max(Opportunity.id))) or 0
+    opportunity = Opportunity(
+        id=highest + 1,
+        reference=f"OP-{highest + 1:06d}",
+        customer_id=customer.id,
+        title=title,
+        stage=OpportunityStage(stage).value,
+        value_hkd=value_hkd,
+        products=products,
+        owner_id=actor.id,
+        expected_close=expected_close,
+        source_channel=LeadChannel(source_channel).value,
+        lost_reason="",
+        suggestion=suggestion or "",
+        used_data=used,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(opportunity)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "opportunity.create",
+        "opportunity",
+        opportunity.id,
+        after=snapshot(opportunity, ["reference", "title", "stage", "value_hkd", "suggestion"]),
+        details={
+            "opportunity_id": opportunity.id,
+            "customer_id": customer.id,
+            "suggestion": opportunity.suggestion,
+            "used_data": used,
+        },
+    )
+    return opportunity
+
+
+@operation(
+    "update_opportunity",
+    args=UpdateOpportunityArgs,
+    event="opportunity.update",
+    description="Move an opportunity to another stage (a lost one needs the reason).",
+)
+def update_opportunity(
+    session: Session,
+    actor: StaffUser,
+    opportunity_id: int,
+    stage: str,
+    value_hkd: int | None = None,
+    expected_close: date | None = None,
+    lost_reason: str = "",
+) -> Opportunity:
+    """Change the stage (and value, expected close); a lost opportunity records why."""
+    check_sales_permission(actor)
+    opportunity = get_entity(session, Opportunity, opportunity_id, "opportunity")
+    if stage == OpportunityStage.LOST.value and not lost_reason:
+        raise OperationError(Message(N_("Say why the opportunity was lost.")), "lost_reason")
+    values: dict[str, Any] = {
+        "stage": OpportunityStage(stage).value,
+        "lost_reason": lost_reason if stage == OpportunityStage.LOST.value else "",
+    }
+    if value_hkd is not None:
+        values["value_hkd"] = value_hkd
+    if expected_close is not None:
+        values["expected_close"] = expected_close
+    apply_changes(
+        session,
+        actor,
+        opportunity,
+        values,
+        operation="opportunity.update",
+        entity_type="opportunity",
+        details={"opportunity_id": opportunity.id, "customer_id": opportunity.customer_id},
+        unchanged=Message(N_("Nothing to change: the opportunity is already like that.")),
+    )
+    session.flush()
+    return opportunity
+
+
+@operation(
+    "add_follow_up",
+    args=AddFollowUpArgs,
+    event="follow_up.add",
+    description="Add a follow-up task to an opportunity, owned by you, due on a day.",
+)
+def add_follow_up(
+    session: Session, actor: StaffUser, opportunity_id: int, subject: str, due_on: date
+) -> FollowUpTask:
+    """Add the task; it must not be due in the past."""
+    check_sales_permission(actor)
+    opportunity = get_entity(session, Opportunity, opportunity_id, "opportunity")
+    if due_on < sandbox_today(session):
+        raise OperationError(Message(N_("The due day cannot be in the past.")), "due_on")
+    task = FollowUpTask(
+        opportunity_id=opportunity.id,
+        customer_id=opportunity.customer_id,
+        subject=subject,
+        due_on=due_on,
+        owner_id=actor.id,
+        status=TaskStatus.OPEN.value,
+        done_at=None,
+        created_at=sandbox_now(session),
+    )
+    session.add(task)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "follow_up.add",
+        "follow_up_task",
+        task.id,
+        after=snapshot(task, ["subject", "due_on", "status"]),
+        details={
+            "task_id": task.id,
+            "opportunity_id": opportunity.id,
+            "customer_id": opportunity.customer_id,
+        },
+    )
+    return task
+
+
+@operation(
+    "complete_follow_up",
+    args=CompleteFollowUpArgs,
+    event="follow_up.complete",
+    description="Mark a follow-up task done.",
+)
+def complete_follow_up(session: Session, actor: StaffUser, task_id: int) -> FollowUpTask:
+    """Mark the task done now."""
+    check_sales_permission(actor)
+    task = get_entity(session, FollowUpTask, task_id, "follow-up task")
+    if task.status == TaskStatus.DONE.value:
+        raise OperationError(Message(N_("That task is already done.")), "task_id")
+    apply_changes(
+        session,
+        actor,
+        task,
+        {"status": TaskStatus.DONE.value, "done_at": sandbox_now(session)},
+        operation="follow_up.complete",
+        entity_type="follow_up_task",
+        details={"task_id": task.id, "customer_id": task.customer_id},
+    )
+    session.flush()
+    return task
+
+
+def _checked_value(kind: str, value: str) -> str:
+    """The value in its stored form, or OperationError saying what is wrong with it."""
+    if kind == DataKind.RING_SIZE.value:
+        try:
+            size = float(value)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= 35:
+            raise OperationError(
+                Message(N_("A ring size is a number between 1 and 35 (Hong Kong sizes).")),
+                "value",
+            )
+        return f"{size:g}"
+    if kind in (DataKind.WEDDING_DATE, DataKind.ANNIVERSARY_DATE, DataKind.BIRTHDAY):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise OperationError(
+                Message(N_("Give the date as YYYY-MM-DD, e.g. 2026-12-12.")), "value"
+            ) from None
+    return value
+
+
+@operation(
+    "record_customer_data",
+    args=RecordCustomerDataArgs,
+    event="customer_data.record",
+    description="Record information a customer gave, with its source and the purpose it is for.",
+)
+def record_customer_data(
+    session: Session,
+    actor: StaffUser,
+    customer_id: int,
+    kind: str,
+    value: str,
+    purpose: str,
+    source: str,
+    opportunity_id: int | None = None,
+) -> CustomerDataItem:
+    """Add the data item; an earlier item of the same kind and purpose stays as history."""
+    check_sales_permission(actor)
+    customer = get_entity(session, Customer, customer_id, "customer")
+    stored = _checked_value(kind, value)
+    if opportunity_id is not None:
+        opportunity = get_entity(session, Opportunity, opportunity_id, "opportunity")
+        if opportunity.customer_id != customer.id:
+            raise OperationError(
+                Message(
+                    N_("Opportunity %(reference)s is another customer's."),
+                    reference=opportunity.reference,
+                ),
+                "opportunity_id",
+            )
+    item = CustomerDataItem(
+        customer_id=customer.id,
+        kind=DataKind(kind).value,
+        value=stored,
+        purpose=DataPurpose(purpose).value,
+        source=DataSource(source).value,
+        collected_on=sandbox_today(session),
+        recorded_by_id=actor.id,
+        opportunity_id=opportunity_id,
+    )
+    session.add(item)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "customer_data.record",
+        "customer_data_item",
+        item.id,
+        after=snapshot(item, ["kind", "value", "purpose", "source"]),
+        details={
+            "customer_data_item_id": item.id,
+            "customer_id": customer.id,
+            "opportunity_id": opportunity_id,
+        },
+    )
+    return item
+
+
+@operation(
+    "send_offer",
+    args=SendOfferArgs,
+    event="opportunity.send_offer",
+    description="Send an opportunity's or follow-up task's customer an offer (direct marketing).",
+)
+def send_offer(
+    session: Session,
+    actor: StaffUser,
+    channel: str,
+    body: str,
+    subject: str = "",
+    has_opt_out_notice: bool = False,
+    opportunity_id: int | None = None,
+    task_id: int | None = None,
+    screen_opt_outs: bool = False,
+) -> Any:
+    """Send a promotional message to the customer, recorded against the opportunity.
+
+    With ``screen_opt_outs`` the consent and opt-out list are checked at the send and the offer
+    is refused if the customer may not be marketed to on the channel.
+    """
+    check_sales_permission(actor)
+    task = None
+    if task_id is not None:
+        task = get_entity(session, FollowUpTask, task_id, "follow-up task")
+        opportunity_id = task.opportunity_id
+    opportunity = (
+        get_entity(session, Opportunity, opportunity_id, "opportunity")
+        if opportunity_id is not None
+        else None
+    )
+    customer_id = opportunity.customer_id if opportunity is not None else task.customer_id  # type: ignore[union-attr]
+    screen = ""
+    if screen_opt_outs:
+        screen = offer_screen(session, customer_id, channel)
+        if screen != CLEAR:
+            raise OperationError(
+                Message(
+                    N_(
+                        "Not sent: the customer may not be sent offers by %(channel)s (%(reason)s)."
+                    ),
+                    channel=channel,
+                    reason=Message(screen.replace("_", " ")),
+                ),
+                "channel",
+            )
+    return _send_offer(
+        session,
+        actor,
+        customer_id,
+        opportunity,
+        task_id,
+        channel=channel,
+        subject=subject,
+        body=body,
+        has_opt_out_notice=has_opt_out_notice,
+        screen=screen,
+    )
+
+
+def _send_offer(
+    session: Session,
+    actor: StaffUser,
+    customer_id: int,
+    opportunity: Opportunity | None,
+    task_id: int | None,
+    *,
+    channel: str,
+    subject: str,
+    body: str,
+    has_opt_out_notice: bool,
+    screen: str,
+) -> Any:
+    """Send the promotional message and record the offer with what screening said ("" if none)."""
+    message = send_message(
+        session,
+        actor,
+        customer_id=customer_id,
+        channel=channel,
+        kind="promotional",
+        subject=subject,
+        body=body,
+        has_opt_out_notice=has_opt_out_notice,
+    )
+    record_event(
+        session,
+        actor,
+        "opportunity.send_offer",
+        "opportunity" if opportunity is not None else "follow_up_task",
+        opportunity.id if opportunity is not None else task_id,
+        details={
+            "opportunity_id": opportunity.id if opportunity is not None else None,
+            "task_id": task_id,
+            "customer_id": customer_id,
+            "message_id": message.id,
+            "channel": channel,
+            "opt_out_screen": screen,
+            "used_data": list(opportunity.used_data or []) if opportunity is not None else [],
+        },
+    )
+    return message
+
+
+def offer_screen(session: Session, customer_id: int, channel: str) -> str:
+    """What screening a customer for an offer on ``channel`` says now: "clear", or why not."""
+    customer = get_entity(session, Customer, customer_id, "customer")
+    return screen_reason(session, customer, ConsentPurpose.DIRECT_MARKETING.value, channel) or CLEAR
+
+
+class CreateOpportunitiesArgs(Args):
+    """Arguments of create_opportunities."""
+
+    suggestion: RuleCode = Arg(title="Suggestion", description="The cross-selling rule.")
+    data_used: Literal["any", "within", "outside"] = Arg(
+        "any",
+        title="Data used",
+        description="Only suggestions whose data was collected for this purpose (within), "
+        "only the others (outside), or all (any).",
+    )
+    title: str = Arg(title="Title", min_length=1, max_length=TEXT_MAX_LENGTH)
+    products: str = Arg("", title="Products of interest", max_length=TEXT_MAX_LENGTH)
+    value_hkd: int = Arg(0, title="Value (HK$)", ge=0, le=100_000_000)
+    expected_close: date | None = Arg(None, title="Expected close")
+    follow_up_subject: str = Arg(
+        "", title="Follow-up", max_length=TEXT_MAX_LENGTH, description="A task for each, if given."
+    )
+    follow_up_due: date | None = Arg(None, title="Follow-up due on")
+
+
+class CreatedOpportunities(list):  # type: ignore[type-arg]
+    """The opportunities a bulk call opened (a list; ``id`` is None, it is no single record)."""
+
+    id = None
+
+
+@operation(
+    "create_opportunities",
+    args=CreateOpportunitiesArgs,
+    event="opportunity.create_many",
+    description="Open an opportunity (and a follow-up task) for every listed suggestion of a rule.",
+)
+def create_opportunities(
+    session: Session,
+    actor: StaffUser,
+    suggestion: str,
+    title: str,
+    data_used: str = "any",
+    products: str = "",
+    value_hkd: int = 0,
+    expected_close: date | None = None,
+    follow_up_subject: str = "",
+    follow_up_due: date | None = None,
+) -> CreatedOpportunities:
+    """Open one opportunity per suggestion not already worked (an open one for the same rule)."""
+    check_sales_permission(actor)
+    today = sandbox_today(session)
+    if bool(follow_up_subject) != (follow_up_due is not None):
+        raise OperationError(
+            Message(N_("Give the follow-up task both a subject and a due day, or neither.")),
+            "follow_up_due",
+        )
+    if follow_up_due is not None and follow_up_due < today:
+        raise OperationError(Message(N_("The due day cannot be in the past.")), "follow_up_due")
+    if expected_close is not None and expected_close < today:
+        raise OperationError(
+            Message(N_("The expected close cannot be in the past.")), "expected_close"
+        )
+    found = suggestions(session, today, rule=suggestion)
+    if data_used != "any":
+        found = [s for s in found if s.within_purpose == (data_used == "within")]
+    worked = set(
+        session.scalars(
+            select(Opportunity.customer_id).where(
+                Opportunity.suggestion == suggestion, Opportunity.stage.in_(OPEN_STAGES)
+            )
+        )
+    )
+    created = CreatedOpportunities()
+    for item in found:
+        if item.customer_id in worked:
+            continue
+        opportunity = create_opportunity.operation.func(  # type: ignore[attr-defined]
+            session,
+            actor,
+            customer_id=item.customer_id,
+            title=title,
+            value_hkd=value_hkd,
+            products=products,
+            expected_close=expected_close,
+            source_channel=LeadChannel.CROSS_SELLING.value,
+            suggestion=suggestion,
+        )
+        if follow_up_subject and follow_up_due is not None:
+            add_follow_up.operation.func(  # type: ignore[attr-defined]
+                session,
+                actor,
+                opportunity_id=opportunity.id,
+                subject=follow_up_subject,
+                due_on=follow_up_due,
+            )
+        created.append(opportunity)
+    record_event(
+        session,
+        actor,
+        "opportunity.create_many",
+        "opportunity",
+        None,
+        details={
+            "suggestion": suggestion,
+            "data_used": data_used,
+            "opportunities": [o.id for o in created],
+        },
+    )
+    return created
+
+
+class SendOffersArgs(Args):
+    """Arguments of send_offers."""
+
+    suggestion: RuleCode = Arg(
+        title="Suggestion", description="Offers for this rule's opportunities."
+    )
+    channel: Channel = Arg(title="Channel", description="email, sms, phone or post.")
+    subject: str = Arg("", title="Subject", max_length=TEXT_MAX_LENGTH)
+    body: str = Arg(title="Message", min_length=1, max_length=10_000)
+    has_opt_out_notice: bool = Arg(False, title="Opt-out notice")
+    screen_opt_outs: bool = Arg(
+        False,
+        title="Screen against opt-outs",
+        description="Check each customer's consent and the opt-out list at the send; skip "
+        "those who may not receive it.",
+    )
+
+
+@operation(
+    "send_offers",
+    args=SendOffersArgs,
+    event="opportunity.send_offers",
+    description="Send an offer to the customer of every open opportunity from a suggestion rule.",
+)
+def send_offers(
+    session: Session,
+    actor: StaffUser,
+    suggestion: str,
+    channel: str,
+    body: str,
+    subject: str = "",
+    has_opt_out_notice: bool = False,
+    screen_opt_outs: bool = False,
+) -> CreatedOpportunities:
+    """Send the offer to each open opportunity's customer (screened first, if asked)."""
+    check_sales_permission(actor)
+    targets = session.scalars(
+        select(Opportunity)
+        .where(Opportunity.suggestion == suggestion, Opportunity.stage.in_(OPEN_STAGES))
+        .order_by(Opportunity.id)
+    ).all()
+    if not targets:
+        raise OperationError(
+            Message(N_("There is no open opportunity from that suggestion to send offers for.")),
+            "suggestion",
+        )
+    sent = CreatedOpportunities()
+    skipped = []
+    for opportunity in targets:
+        screen = offer_screen(session, opportunity.customer_id, channel) if screen_opt_outs else ""
+        if screen_opt_outs and screen != CLEAR:
+            skipped.append({"opportunity_id": opportunity.id, "screen": screen})
+            continue
+        sent.append(
+            _send_offer(
+                session,
+                actor,
+                opportunity.customer_id,
+                opportunity,
+                None,
+                channel=channel,
+                subject=subject,
+                body=body,
+                has_opt_out_notice=has_opt_out_notice,
+                screen=screen,
+            )
+        )
+    record_event(
+        session,
+        actor,
+        "opportunity.send_offers",
+        "opportunity",
+        None,
+        details={
+            "suggestion": suggestion,
+            "channel": channel,
+            "screened": screen_opt_outs,
+            "messages": [m.id for m in sent],
+            "skipped": skipped,
+        },
+    )
+    return sent
