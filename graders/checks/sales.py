@@ -46,9 +46,8 @@ def _members(ctx: GradingContext, ids: set[int]) -> list[str]:
     chosen = sorted(ids)[:LISTED]
     if not chosen:
         return []
-    numbers = dict(
-        ctx.final.execute(select(Customer.id, Customer.member_no).where(Customer.id.in_(chosen)))
-    )
+    rows = ctx.final.execute(select(Customer.id, Customer.member_no).where(Customer.id.in_(chosen)))
+    numbers = {customer_id: member_no for customer_id, member_no in rows}
     return [numbers.get(i, str(i)) for i in chosen]
 
 

@@ -22,7 +22,7 @@ from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.campaigns.operations import screen_reason
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import send_message
+from sandbox_crm.messages.operations import primary_contact_for, send_message
 from sandbox_crm.models import Channel, ConsentPurpose, Customer, StaffUser
 from sandbox_crm.operations.base import (
     Arg,
@@ -131,10 +131,11 @@ class CreateOpportunityArgs(CustomerArgs):
     suggestion: RuleCode | None = Arg(
         None, title="Suggestion", description="The cross-selling rule it comes from, if any."
     )
-    used_data: list[int] = Arg(
+    used_data: list[int | DataKind] = Arg(
         default_factory=list,
         title="Data used",
-        description="Ids of the customer's data items the opportunity is based on.",
+        description="The customer's data items the opportunity is based on: ids, or kinds "
+        "(ring_size ...) for every item of that kind on file.",
     )
 
 
@@ -199,7 +200,7 @@ class SendOfferArgs(Args):
 
 
 def _used_data(
-    session: Session, customer: Customer, suggestion: str | None, item_ids: list[int]
+    session: Session, customer: Customer, suggestion: str | None, named: list[int | str]
 ) -> list[dict[str, Any]]:
     """What the opportunity is based on: the suggestion's data and the items named."""
     used: list[dict[str, Any]] = []
@@ -217,17 +218,40 @@ def _used_data(
                 "suggestion",
             )
         used += [u.as_dict() for u in found[0].used]
-    for item_id in dict.fromkeys(item_ids):
-        item = session.get(CustomerDataItem, item_id)
+    items: list[CustomerDataItem] = []
+    for name in dict.fromkeys(named):
+        if isinstance(name, str):
+            of_kind = session.scalars(
+                select(CustomerDataItem)
+                .where(
+                    CustomerDataItem.customer_id == customer.id,
+                    CustomerDataItem.kind == DataKind(name).value,
+                )
+                .order_by(CustomerDataItem.id)
+            ).all()
+            if not of_kind:
+                raise OperationError(
+                    Message(
+                        N_("%(member)s has no %(kind)s on file."),
+                        member=customer.member_no,
+                        kind=Message(name.replace("_", " ")),
+                    ),
+                    "used_data",
+                )
+            items += of_kind
+            continue
+        item = session.get(CustomerDataItem, name)
         if item is None or item.customer_id != customer.id:
             raise OperationError(
                 Message(
                     N_("Data item %(item)s is not one of %(member)s's."),
-                    item=item_id,
+                    item=name,
                     member=customer.member_no,
                 ),
                 "used_data",
             )
+        items.append(item)
+    for item in items:
         entry = {"kind": item.kind, "id": item.id, "label": item.value, "purpose": item.purpose}
         if entry not in used:
             used.append(entry)
@@ -251,7 +275,7 @@ def create_opportunity(
     expected_close: date | None = None,
     source_channel: str = LeadChannel.STORE.value,
     suggestion: str | None = None,
-    used_data: list[int] | None = None,
+    used_data: list[int | str] | None = None,
 ) -> Opportunity:
     """Create the opportunity, owned by the actor; it must start at an open stage."""
     check_sales_permission(actor)
@@ -763,6 +787,9 @@ def send_offers(
         screen = offer_screen(session, opportunity.customer_id, channel) if screen_opt_outs else ""
         if screen_opt_outs and screen != CLEAR:
             skipped.append({"opportunity_id": opportunity.id, "screen": screen})
+            continue
+        if primary_contact_for(session, opportunity.customer_id, channel) is None:
+            skipped.append({"opportunity_id": opportunity.id, "screen": "no_contact"})
             continue
         sent.append(
             _send_offer(
