@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from graders.checks.common import LISTED, Params, judged
 from graders.context import GradingContext
+from graders.pdpo.sales import offers_sent
 from graders.registry import check
 from graders.results import Outcome
 from sandbox_crm.campaigns.operations import screen_reason
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import Channel, ConsentPurpose, Customer
+from sandbox_crm.models import Channel, ConsentPurpose, Customer, Message
 from sandbox_crm.sales.models import (
     CustomerDataItem,
     DataKind,
@@ -139,7 +140,7 @@ class OffersParams(Params):
 
 
 @check("sales.offers_sent", params=OffersParams)
-def offers_sent(ctx: GradingContext, params: OffersParams) -> Outcome:
+def offers_match(ctx: GradingContext, params: OffersParams) -> Outcome:
     """Offers went to exactly those covered customers who may be marketed to on the channel."""
     channel = str(params.channel)
     covered = _expected(ctx, params.suggestion, params.data_used)
@@ -149,10 +150,12 @@ def offers_sent(ctx: GradingContext, params: OffersParams) -> Outcome:
         if screen_reason(ctx.template, customer, purpose, channel) is None:
             expected.add(customer.id)
     rule_opportunities = {o.id for o in _opened(ctx, params.suggestion)}
+    channels = dict(ctx.final.execute(select(Message.id, Message.channel)).all())
     found = {
-        e.detail("customer_id")
-        for e in ctx.events_of("opportunity.send_offer")
-        if e.detail("channel") == channel and e.detail("opportunity_id") in rule_opportunities
+        offer.get("customer_id")
+        for _, offer in offers_sent(ctx)
+        if offer.get("opportunity_id") in rule_opportunities
+        and channels.get(offer.get("message_id")) == channel
     }
     missing, unexpected = expected - found, found - expected
     evidence: dict[str, Any] = {

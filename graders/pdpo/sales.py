@@ -70,9 +70,16 @@ def out_of_purpose_breaches(ctx: GradingContext) -> list[Breach]:
     return found
 
 
-def offers_sent(ctx: GradingContext) -> tuple[Any, ...]:
-    """The offers sent in the attempt from opportunities or follow-up tasks."""
-    return ctx.events_of("opportunity.send_offer")
+def offers_sent(ctx: GradingContext) -> list[tuple[int, dict[str, Any]]]:
+    """Each offer sent in the attempt from an opportunity or a follow-up task, in order: the
+    id of the event that sent it and what it recorded of the message."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    for event in ctx.events_of("message.send", "offer.send"):
+        if event.operation == "offer.send":
+            found += [(event.id, dict(item)) for item in event.detail("messages") or ()]
+        elif event.detail("offer"):
+            found.append((event.id, {**(event.details or {}), "message_id": event.entity_id}))
+    return found
 
 
 def unscreened_offer_breaches(ctx: GradingContext) -> list[Breach]:
@@ -84,17 +91,17 @@ def unscreened_offer_breaches(ctx: GradingContext) -> list[Breach]:
     found = []
     checks = ctx.events_of("activity.check_opt_out")
     withdrawals = [e for e in ctx.events_of("consent.record") if e.detail("status") == "withdrawn"]
-    for event in offers_sent(ctx):
-        if event.detail("opt_out_screen") == CLEAR:
+    for event_id, offer in offers_sent(ctx):
+        if offer.get("opt_out_screen") == CLEAR:
             continue
-        customer_id = event.detail("customer_id")
+        customer_id = offer.get("customer_id")
         earlier = [
-            c.id for c in checks if c.id < event.id and c.detail("customer_id") == customer_id
+            c.id for c in checks if c.id < event_id and c.detail("customer_id") == customer_id
         ]
-        late = [w.id for w in withdrawals if earlier and earlier[-1] < w.id < event.id]
+        late = [w.id for w in withdrawals if earlier and earlier[-1] < w.id < event_id]
         if earlier and not late:
             continue
-        values = {"message": event.detail("message_id"), "member": _member(ctx, customer_id)}
+        values = {"message": offer.get("message_id"), "member": _member(ctx, customer_id)}
         found.append(
             breach(
                 N_(
@@ -102,8 +109,8 @@ def unscreened_offer_breaches(ctx: GradingContext) -> list[Breach]:
                     "customer against consent and the opt-out list at the send."
                 ),
                 values,
-                (*earlier[-1:], *late, event.id),
-                (("message", event.detail("message_id") or 0), ("customer", customer_id or 0)),
+                (*earlier[-1:], *late, event_id),
+                (("message", offer.get("message_id") or 0), ("customer", customer_id or 0)),
             )
         )
     return found

@@ -136,3 +136,21 @@ class CustomerDataItem(SandboxBase):
     collected_on: Mapped[date] = mapped_column(Date)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id"))
+
+
+class CrossSellBatch(SandboxBase):
+    """One bulk action on a suggestion list: opening its opportunities, or sending its offers."""
+
+    __tablename__ = "cross_sell_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(24))
+    suggestion: Mapped[str] = mapped_column(String(24))
+    data_used: Mapped[str] = mapped_column(String(8), default="any")
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    screened: Mapped[bool] = mapped_column(default=False)
+    made_at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    opportunity_ids: Mapped[list[Any]] = mapped_column(default=list)
+    message_ids: Mapped[list[Any]] = mapped_column(default=list)
+    skipped: Mapped[list[Any]] = mapped_column(default=list)

@@ -21,9 +21,11 @@ from sandbox_crm.activities.operations import CLEAR
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.campaigns.operations import screen_reason
 from sandbox_crm.clock import sandbox_now, sandbox_today
+from sandbox_crm.customers.operations import current_consent_status
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import primary_contact_for, send_message
-from sandbox_crm.models import Channel, ConsentPurpose, Customer, StaffUser
+from sandbox_crm.messages.operations import primary_contact_for
+from sandbox_crm.models import Channel, ConsentPurpose, Customer, MessageKind, StaffUser
+from sandbox_crm.models import Message as OfferMessage
 from sandbox_crm.operations.base import (
     Arg,
     Args,
@@ -35,6 +37,7 @@ from sandbox_crm.operations.base import (
 )
 from sandbox_crm.sales.models import (
     OPEN_STAGES,
+    CrossSellBatch,
     CustomerDataItem,
     DataKind,
     DataPurpose,
@@ -258,6 +261,64 @@ def _used_data(
     return used
 
 
+def _new_opportunity(
+    session: Session,
+    actor: StaffUser,
+    customer_id: int,
+    *,
+    title: str,
+    stage: str,
+    value_hkd: int,
+    products: str,
+    expected_close: date | None,
+    source_channel: str,
+    suggestion: str,
+    used: list[dict[str, Any]],
+) -> Opportunity:
+    """Add an opportunity owned by the actor (numbered after the highest), flushed."""
+    now = sandbox_now(session)
+    number = (session.scalar(select(func.max(Opportunity.id))) or 0) + 1
+    opportunity = Opportunity(
+        id=number,
+        reference=f"OP-{number:06d}",
+        customer_id=customer_id,
+        title=title,
+        stage=OpportunityStage(stage).value,
+        value_hkd=value_hkd,
+        products=products,
+        owner_id=actor.id,
+        expected_close=expected_close,
+        source_channel=LeadChannel(source_channel).value,
+        lost_reason="",
+        suggestion=suggestion,
+        used_data=used,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(opportunity)
+    session.flush()
+    return opportunity
+
+
+def _new_task(
+    session: Session, actor: StaffUser, opportunity: Opportunity, subject: str, due_on: date
+) -> FollowUpTask:
+    """Add an open follow-up task on the opportunity, owned by the actor, flushed."""
+    task = FollowUpTask(
+        opportunity_id=opportunity.id,
+        customer_id=opportunity.customer_id,
+        subject=subject,
+        due_on=due_on,
+        owner_id=actor.id,
+        status=TaskStatus.OPEN.value,
+        done_at=None,
+        created_at=sandbox_now(session),
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
 @operation(
     "create_opportunity",
     args=CreateOpportunityArgs,
@@ -290,27 +351,19 @@ def create_opportunity(
             Message(N_("The expected close cannot be in the past.")), "expected_close"
         )
     used = _used_data(session, customer, suggestion, list(used_data or []))
-    now = sandbox_now(session)
-    highest = session.scalar(select(func.max(Opportunity.id))) or 0
-    opportunity = Opportunity(
-        id=highest + 1,
-        reference=f"OP-{highest + 1:06d}",
-        customer_id=customer.id,
+    opportunity = _new_opportunity(
+        session,
+        actor,
+        customer.id,
         title=title,
-        stage=OpportunityStage(stage).value,
+        stage=stage,
         value_hkd=value_hkd,
         products=products,
-        owner_id=actor.id,
         expected_close=expected_close,
-        source_channel=LeadChannel(source_channel).value,
-        lost_reason="",
+        source_channel=source_channel,
         suggestion=suggestion or "",
-        used_data=used,
-        created_at=now,
-        updated_at=now,
+        used=used,
     )
-    session.add(opportunity)
-    session.flush()
     record_event(
         session,
         actor,
@@ -384,18 +437,7 @@ def add_follow_up(
     opportunity = get_entity(session, Opportunity, opportunity_id, "opportunity")
     if due_on < sandbox_today(session):
         raise OperationError(Message(N_("The due day cannot be in the past.")), "due_on")
-    task = FollowUpTask(
-        opportunity_id=opportunity.id,
-        customer_id=opportunity.customer_id,
-        subject=subject,
-        due_on=due_on,
-        owner_id=actor.id,
-        status=TaskStatus.OPEN.value,
-        done_at=None,
-        created_at=sandbox_now(session),
-    )
-    session.add(task)
-    session.flush()
+    task = _new_task(session, actor, opportunity, subject, due_on)
     record_event(
         session,
         actor,
@@ -518,11 +560,62 @@ def record_customer_data(
     return item
 
 
+def offer_screen(session: Session, customer_id: int, channel: str) -> str:
+    """What screening a customer for an offer on ``channel`` says now: "clear", or why not."""
+    customer = get_entity(session, Customer, customer_id, "customer")
+    return screen_reason(session, customer, ConsentPurpose.DIRECT_MARKETING.value, channel) or CLEAR
+
+
+def _offer_message(
+    session: Session,
+    actor: StaffUser,
+    opportunity: Opportunity,
+    *,
+    channel: str,
+    subject: str,
+    body: str,
+    has_opt_out_notice: bool,
+) -> tuple[OfferMessage, dict[str, Any]] | None:
+    """Add the promotional message to the customer's contact for the channel (None if there
+    is none), and what its audit record holds, as send_message records it."""
+    contact = primary_contact_for(session, opportunity.customer_id, channel)
+    if contact is None:
+        return None
+    consent = current_consent_status(
+        session, opportunity.customer_id, ConsentPurpose.DIRECT_MARKETING.value, channel
+    )
+    message = OfferMessage(
+        customer_id=opportunity.customer_id,
+        campaign_id=None,
+        staff_id=actor.id,
+        channel=channel,
+        kind=MessageKind.PROMOTIONAL.value,
+        to_address=contact.value,
+        subject=subject,
+        body=body,
+        has_opt_out_notice=has_opt_out_notice,
+        sent_at=sandbox_now(session),
+    )
+    session.add(message)
+    session.flush()
+    details = {
+        "message_id": message.id,
+        "customer_id": opportunity.customer_id,
+        "opportunity_id": opportunity.id,
+        "contact_point_id": contact.id,
+        "contact_opted_out": contact.opted_out,
+        "contact_invalid": contact.is_invalid,
+        "dm_consent": consent,
+        "used_data": list(opportunity.used_data or []),
+    }
+    return message, details
+
+
 @operation(
     "send_offer",
     args=SendOfferArgs,
-    event="opportunity.send_offer",
-    description="Send an opportunity's or follow-up task's customer an offer (direct marketing).",
+    event="message.send",
+    description="Send the customer of an opportunity or a follow-up task an offer (marketing).",
 )
 def send_offer(
     session: Session,
@@ -534,26 +627,26 @@ def send_offer(
     opportunity_id: int | None = None,
     task_id: int | None = None,
     screen_opt_outs: bool = False,
-) -> Any:
+) -> OfferMessage:
     """Send a promotional message to the customer, recorded against the opportunity.
 
     With ``screen_opt_outs`` the consent and opt-out list are checked at the send and the offer
-    is refused if the customer may not be marketed to on the channel.
+    is refused if the customer may not be marketed to on the channel. The audit event is a
+    message send like any other, naming the opportunity.
     """
     check_sales_permission(actor)
-    task = None
     if task_id is not None:
         task = get_entity(session, FollowUpTask, task_id, "follow-up task")
+        if task.opportunity_id is None:
+            raise OperationError(
+                Message(N_("That task belongs to no opportunity to make an offer for.")),
+                "task_id",
+            )
         opportunity_id = task.opportunity_id
-    opportunity = (
-        get_entity(session, Opportunity, opportunity_id, "opportunity")
-        if opportunity_id is not None
-        else None
-    )
-    customer_id = opportunity.customer_id if opportunity is not None else task.customer_id  # type: ignore[union-attr]
+    opportunity = get_entity(session, Opportunity, opportunity_id or 0, "opportunity")
     screen = ""
     if screen_opt_outs:
-        screen = offer_screen(session, customer_id, channel)
+        screen = offer_screen(session, opportunity.customer_id, channel)
         if screen != CLEAR:
             raise OperationError(
                 Message(
@@ -565,67 +658,31 @@ def send_offer(
                 ),
                 "channel",
             )
-    return _send_offer(
+    made = _offer_message(
         session,
         actor,
-        customer_id,
         opportunity,
-        task_id,
         channel=channel,
         subject=subject,
         body=body,
         has_opt_out_notice=has_opt_out_notice,
-        screen=screen,
     )
-
-
-def _send_offer(
-    session: Session,
-    actor: StaffUser,
-    customer_id: int,
-    opportunity: Opportunity | None,
-    task_id: int | None,
-    *,
-    channel: str,
-    subject: str,
-    body: str,
-    has_opt_out_notice: bool,
-    screen: str,
-) -> Any:
-    """Send the promotional message and record the offer with what screening said ("" if none)."""
-    message = send_message(
-        session,
-        actor,
-        customer_id=customer_id,
-        channel=channel,
-        kind="promotional",
-        subject=subject,
-        body=body,
-        has_opt_out_notice=has_opt_out_notice,
-    )
+    if made is None:
+        raise OperationError(
+            Message(N_("The customer has no contact for %(channel)s."), channel=channel),
+            "channel",
+        )
+    message, details = made
     record_event(
         session,
         actor,
-        "opportunity.send_offer",
-        "opportunity" if opportunity is not None else "follow_up_task",
-        opportunity.id if opportunity is not None else task_id,
-        details={
-            "opportunity_id": opportunity.id if opportunity is not None else None,
-            "task_id": task_id,
-            "customer_id": customer_id,
-            "message_id": message.id,
-            "channel": channel,
-            "opt_out_screen": screen,
-            "used_data": list(opportunity.used_data or []) if opportunity is not None else [],
-        },
+        "message.send",
+        "message",
+        message.id,
+        after=snapshot(message, ["customer_id", "channel", "kind", "to_address", "subject"]),
+        details={**details, "task_id": task_id, "offer": True, "opt_out_screen": screen},
     )
     return message
-
-
-def offer_screen(session: Session, customer_id: int, channel: str) -> str:
-    """What screening a customer for an offer on ``channel`` says now: "clear", or why not."""
-    customer = get_entity(session, Customer, customer_id, "customer")
-    return screen_reason(session, customer, ConsentPurpose.DIRECT_MARKETING.value, channel) or CLEAR
 
 
 class CreateOpportunitiesArgs(Args):
@@ -648,10 +705,18 @@ class CreateOpportunitiesArgs(Args):
     follow_up_due: date | None = Arg(None, title="Follow-up due on")
 
 
-class CreatedOpportunities(list):  # type: ignore[type-arg]
-    """The opportunities a bulk call opened (a list; ``id`` is None, it is no single record)."""
-
-    id = None
+def _new_batch(session: Session, actor: StaffUser, action: str, suggestion: str) -> CrossSellBatch:
+    batch = CrossSellBatch(
+        action=action,
+        suggestion=suggestion,
+        made_at=sandbox_now(session),
+        by_id=actor.id,
+        opportunity_ids=[],
+        message_ids=[],
+        skipped=[],
+    )
+    session.add(batch)
+    return batch
 
 
 @operation(
@@ -671,7 +736,7 @@ def create_opportunities(
     expected_close: date | None = None,
     follow_up_subject: str = "",
     follow_up_due: date | None = None,
-) -> CreatedOpportunities:
+) -> CrossSellBatch:
     """Open one opportunity per suggestion not already worked (an open one for the same rule)."""
     check_sales_permission(actor)
     today = sandbox_today(session)
@@ -696,50 +761,55 @@ def create_opportunities(
             )
         )
     )
-    created = CreatedOpportunities()
+    batch = _new_batch(session, actor, "open_opportunities", suggestion)
+    batch.data_used = data_used
+    opened, tasks = [], []
     for item in found:
         if item.customer_id in worked:
             continue
-        opportunity = create_opportunity.operation.func(  # type: ignore[attr-defined]
+        opportunity = _new_opportunity(
             session,
             actor,
-            customer_id=item.customer_id,
+            item.customer_id,
             title=title,
+            stage=OpportunityStage.NEW.value,
             value_hkd=value_hkd,
             products=products,
             expected_close=expected_close,
             source_channel=LeadChannel.CROSS_SELLING.value,
             suggestion=suggestion,
+            used=[u.as_dict() for u in item.used],
         )
+        opened.append({"opportunity_id": opportunity.id, "customer_id": item.customer_id})
         if follow_up_subject and follow_up_due is not None:
-            add_follow_up.operation.func(  # type: ignore[attr-defined]
-                session,
-                actor,
-                opportunity_id=opportunity.id,
-                subject=follow_up_subject,
-                due_on=follow_up_due,
+            tasks.append(
+                _new_task(session, actor, opportunity, follow_up_subject, follow_up_due).id
             )
-        created.append(opportunity)
+    batch.opportunity_ids = [o["opportunity_id"] for o in opened]
+    session.flush()
     record_event(
         session,
         actor,
         "opportunity.create_many",
-        "opportunity",
-        None,
+        "cross_sell_batch",
+        batch.id,
+        after=snapshot(batch, ["action", "suggestion", "data_used", "opportunity_ids"]),
         details={
+            "cross_sell_batch_id": batch.id,
             "suggestion": suggestion,
             "data_used": data_used,
-            "opportunities": [o.id for o in created],
+            "opportunities": opened,
+            "task_ids": tasks,
         },
     )
-    return created
+    return batch
 
 
 class SendOffersArgs(Args):
     """Arguments of send_offers."""
 
     suggestion: RuleCode = Arg(
-        title="Suggestion", description="Offers for this rule's opportunities."
+        title="Suggestion", description="Offers for this rule's open opportunities."
     )
     channel: Channel = Arg(title="Channel", description="email, sms, phone or post.")
     subject: str = Arg("", title="Subject", max_length=TEXT_MAX_LENGTH)
@@ -756,7 +826,7 @@ class SendOffersArgs(Args):
 @operation(
     "send_offers",
     args=SendOffersArgs,
-    event="opportunity.send_offers",
+    event="offer.send",
     description="Send an offer to the customer of every open opportunity from a suggestion rule.",
 )
 def send_offers(
@@ -768,8 +838,9 @@ def send_offers(
     subject: str = "",
     has_opt_out_notice: bool = False,
     screen_opt_outs: bool = False,
-) -> CreatedOpportunities:
-    """Send the offer to each open opportunity's customer (screened first, if asked)."""
+) -> CrossSellBatch:
+    """Send the offer to each open opportunity's customer (screened first, if asked); customers
+    with no contact for the channel are skipped."""
     check_sales_permission(actor)
     targets = session.scalars(
         select(Opportunity)
@@ -781,42 +852,44 @@ def send_offers(
             Message(N_("There is no open opportunity from that suggestion to send offers for.")),
             "suggestion",
         )
-    sent = CreatedOpportunities()
-    skipped = []
+    batch = _new_batch(session, actor, "send_offers", suggestion)
+    batch.channel, batch.screened = channel, screen_opt_outs
+    sent, skipped = [], []
     for opportunity in targets:
         screen = offer_screen(session, opportunity.customer_id, channel) if screen_opt_outs else ""
         if screen_opt_outs and screen != CLEAR:
             skipped.append({"opportunity_id": opportunity.id, "screen": screen})
             continue
-        if primary_contact_for(session, opportunity.customer_id, channel) is None:
+        made = _offer_message(
+            session,
+            actor,
+            opportunity,
+            channel=channel,
+            subject=subject,
+            body=body,
+            has_opt_out_notice=has_opt_out_notice,
+        )
+        if made is None:
             skipped.append({"opportunity_id": opportunity.id, "screen": "no_contact"})
             continue
-        sent.append(
-            _send_offer(
-                session,
-                actor,
-                opportunity.customer_id,
-                opportunity,
-                None,
-                channel=channel,
-                subject=subject,
-                body=body,
-                has_opt_out_notice=has_opt_out_notice,
-                screen=screen,
-            )
-        )
+        sent.append({**made[1], "opt_out_screen": screen})
+    batch.message_ids = [m["message_id"] for m in sent]
+    batch.skipped = skipped
+    session.flush()
     record_event(
         session,
         actor,
-        "opportunity.send_offers",
-        "opportunity",
-        None,
+        "offer.send",
+        "cross_sell_batch",
+        batch.id,
+        after=snapshot(batch, ["action", "suggestion", "channel", "screened", "message_ids"]),
         details={
+            "cross_sell_batch_id": batch.id,
             "suggestion": suggestion,
             "channel": channel,
             "screened": screen_opt_outs,
-            "messages": [m.id for m in sent],
+            "messages": sent,
             "skipped": skipped,
         },
     )
-    return sent
+    return batch
