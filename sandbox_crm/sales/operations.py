@@ -146,9 +146,15 @@ class UpdateOpportunityArgs(OpportunityRefArgs):
     """Arguments of update_opportunity."""
 
     stage: OpportunityStage = Arg(title="Stage", description="new, qualified, proposal, won, lost.")
-    value_hkd: int | None = Arg(None, title="Value (HK$)", ge=0, le=100_000_000)
-    expected_close: date | None = Arg(None, title="Expected close")
-    lost_reason: str = Arg("", title="Lost reason", max_length=TEXT_MAX_LENGTH)
+    value_hkd: int | None = Arg(
+        None, title="Value (HK$)", ge=0, le=100_000_000, description="A new expected value."
+    )
+    expected_close: date | None = Arg(
+        None, title="Expected close", description="A new expected close."
+    )
+    lost_reason: str = Arg(
+        "", title="Lost reason", max_length=TEXT_MAX_LENGTH, description="Why it was lost."
+    )
 
 
 class AddFollowUpArgs(OpportunityRefArgs):
@@ -184,8 +190,10 @@ class SendOfferArgs(Args):
     opportunity_id: int | None = Arg(None, description="The opportunity the offer is for.")
     task_id: int | None = Arg(None, title="Task", description="Or the follow-up task it is for.")
     channel: Channel = Arg(title="Channel", description="email, sms, phone or post.")
-    subject: str = Arg("", title="Subject", max_length=TEXT_MAX_LENGTH)
-    body: str = Arg(title="Message", min_length=1, max_length=10_000)
+    subject: str = Arg("", title="Subject", max_length=TEXT_MAX_LENGTH, description="Subject line.")
+    body: str = Arg(
+        title="Message", min_length=1, max_length=10_000, description="The offer's text."
+    )
     has_opt_out_notice: bool = Arg(
         False, title="Opt-out notice", description="Whether it says how to opt out, free."
     )
@@ -695,14 +703,22 @@ class CreateOpportunitiesArgs(Args):
         description="Only suggestions whose data was collected for this purpose (within), "
         "only the others (outside), or all (any).",
     )
-    title: str = Arg(title="Title", min_length=1, max_length=TEXT_MAX_LENGTH)
-    products: str = Arg("", title="Products of interest", max_length=TEXT_MAX_LENGTH)
-    value_hkd: int = Arg(0, title="Value (HK$)", ge=0, le=100_000_000)
-    expected_close: date | None = Arg(None, title="Expected close")
+    title: str = Arg(
+        title="Title", min_length=1, max_length=TEXT_MAX_LENGTH, description="What is sold."
+    )
+    products: str = Arg(
+        "", title="Products of interest", max_length=TEXT_MAX_LENGTH, description="The pieces."
+    )
+    value_hkd: int = Arg(
+        0, title="Value (HK$)", ge=0, le=100_000_000, description="Expected value of each."
+    )
+    expected_close: date | None = Arg(None, title="Expected close", description="When.")
     follow_up_subject: str = Arg(
         "", title="Follow-up", max_length=TEXT_MAX_LENGTH, description="A task for each, if given."
     )
-    follow_up_due: date | None = Arg(None, title="Follow-up due on")
+    follow_up_due: date | None = Arg(
+        None, title="Follow-up due on", description="When each task is due."
+    )
 
 
 def _new_batch(session: Session, actor: StaffUser, action: str, suggestion: str) -> CrossSellBatch:
@@ -812,9 +828,13 @@ class SendOffersArgs(Args):
         title="Suggestion", description="Offers for this rule's open opportunities."
     )
     channel: Channel = Arg(title="Channel", description="email, sms, phone or post.")
-    subject: str = Arg("", title="Subject", max_length=TEXT_MAX_LENGTH)
-    body: str = Arg(title="Message", min_length=1, max_length=10_000)
-    has_opt_out_notice: bool = Arg(False, title="Opt-out notice")
+    subject: str = Arg("", title="Subject", max_length=TEXT_MAX_LENGTH, description="Subject line.")
+    body: str = Arg(
+        title="Message", min_length=1, max_length=10_000, description="The offer's text."
+    )
+    has_opt_out_notice: bool = Arg(
+        False, title="Opt-out notice", description="Whether it says how to opt out, free."
+    )
     screen_opt_outs: bool = Arg(
         False,
         title="Screen against opt-outs",
