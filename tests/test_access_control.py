@@ -121,6 +121,12 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM e-shop account", "GET", f"{crm}/eshop/1", {}, READ),
         ("CRM data-quality queue", "GET", f"{crm}/quality", {}, READ),
         ("CRM data-quality issue", "GET", f"{crm}/quality/1", {}, READ),
+        ("CRM opportunity list", "GET", f"{crm}/opportunities", {}, READ),
+        ("CRM opportunity form", "GET", f"{crm}/opportunities/new", {}, READ),
+        ("CRM cross-selling suggestions", "GET", f"{crm}/cross-selling", {}, READ),
+        ("CRM follow-up tasks", "GET", f"{crm}/follow-ups", {}, READ),
+        ("CRM data by purpose", "GET", f"{crm}/purpose-data", {}, READ),
+        ("CRM data by purpose form", "GET", f"{crm}/purpose-data/new", {}, READ),
         (
             "answers POST",
             "POST",
@@ -198,6 +204,9 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.post(f"{own_crm}/security/branches/999999").status_code == 404
     assert client.get(f"{own_crm}/eshop/999999").status_code == 404
     assert client.get(f"{own_crm}/quality/999999").status_code == 404
+    assert client.get(f"{own_crm}/opportunities/999999").status_code == 404
+    assert client.post(f"{own_crm}/opportunities/999999/stage").status_code == 404
+    assert client.post(f"{own_crm}/follow-ups/999999/done").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},
