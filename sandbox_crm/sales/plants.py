@@ -38,6 +38,9 @@ from sandbox_crm.sales.models import (
 )
 
 DM = ConsentPurpose.DIRECT_MARKETING.value
+
+JEWELLERY_PLANTS = frozenset({"engagement_ring_owner", "anniversary_soon", "sales_enquiry"})
+"""These kinds need the jewellery catalogue (engagement rings, eternity bands)."""
 _CHANNELS = ("email", "sms", "phone", "post")
 
 
