@@ -454,3 +454,37 @@ def test_opportunity_pages_open_work_and_refuse_clearly(client: FlaskClient, db)
         select(AuditEvent).where(AuditEvent.operation == REFUSED_OPERATION)
     ).all()
     assert len(refusals) >= 3
+
+
+def test_the_cross_selling_page_opens_opportunities_and_sends_offers_in_bulk(
+    client: FlaskClient, db
+):
+    no_rule = client.post(f"{BASE}/cross-selling/open", data={"title": "Bands"})
+    assert no_rule.status_code == 400 and "Choose a rule first" in no_rule.get_data(as_text=True)
+    form = client.get(f"{BASE}/cross-selling?rule=wedding_bands").get_data(as_text=True)
+    assert "Open opportunities" in form and "Send offers" in form
+    opened = client.post(
+        f"{BASE}/cross-selling/open?rule=wedding_bands&purpose=within",
+        data={"title": "Wedding bands", "follow_up_subject": "Call", "follow_up_due": "2026-10-12"},
+    )
+    assert opened.status_code == 302
+    past = client.post(
+        f"{BASE}/cross-selling/open?rule=anniversary_gift",
+        data={"title": "Gift", "follow_up_subject": "Call", "follow_up_due": "2026-01-01"},
+    )
+    assert past.status_code == 400 and "cannot be in the past" in past.get_data(as_text=True)
+    sent = client.post(
+        f"{BASE}/cross-selling/offers?rule=wedding_bands",
+        data={
+            "channel": "email",
+            "body": "Wedding bands. Unsubscribe free of charge.",
+            "has_opt_out_notice": "y",
+            "screen_opt_outs": "y",
+        },
+    )
+    assert sent.status_code == 302
+    session = db()
+    batches = session.scalars(select(CrossSellBatch).order_by(CrossSellBatch.id)).all()
+    assert [b.action for b in batches] == ["open_opportunities", "send_offers"]
+    assert batches[0].data_used == "within" and batches[1].screened
+    assert batches[1].message_ids and batches[1].skipped

@@ -34,6 +34,7 @@ from sandbox_crm.sales.models import (
 )
 from sandbox_crm.sales.operations import (
     AddFollowUpArgs,
+    CreateOpportunitiesArgs,
     CreateOpportunityArgs,
     RecordCustomerDataArgs,
     SendOfferArgs,
@@ -176,6 +177,29 @@ class OfferForm(FlaskForm):
     subject = StringField(L_("Subject"), render_kw=limits(SendOfferArgs, "subject"))
     body = TextAreaField(L_("Message"), render_kw=limits(SendOfferArgs, "body"))
     has_opt_out_notice = BooleanField(L_("The message says how to opt out, free of charge"))
+    screen_opt_outs = BooleanField(
+        L_("Check consent and the opt-out list at the send, and do not send if not clear")
+    )
+
+
+class BulkOpenForm(FlaskForm):
+    """Open an opportunity for every suggestion listed."""
+
+    title = StringField(L_("Title"), render_kw=limits(CreateOpportunitiesArgs, "title"))
+    products = StringField(
+        L_("Products of interest"), render_kw=limits(CreateOpportunitiesArgs, "products")
+    )
+    value_hkd = IntegerField(L_("Value (HK$)"), validators=[Optional()])
+    expected_close = DateField(L_("Expected close"), validators=[Optional()])
+    follow_up_subject = StringField(
+        L_("Follow-up task for each (optional)"),
+        render_kw=limits(CreateOpportunitiesArgs, "follow_up_subject"),
+    )
+    follow_up_due = DateField(L_("Follow-up due on"), validators=[Optional()])
+
+
+class BulkOfferForm(OfferForm):
+    """Send an offer to every open opportunity from a suggestion."""
 
 
 class DataForm(FlaskForm):
@@ -307,6 +331,7 @@ def _action_arguments(step: str, form: Any) -> dict[str, Any]:
         "subject": (form.subject.data or "").strip(),
         "body": (form.body.data or "").strip(),
         "has_opt_out_notice": bool(form.has_opt_out_notice.data),
+        "screen_opt_outs": bool(form.screen_opt_outs.data),
     }
 
 
@@ -344,15 +369,14 @@ def opportunity_action(opportunity_id: int, step: str) -> Response | tuple[str, 
 # --- cross-selling ----------------------------------------------------------------------------
 
 
-@bp.get("/cross-selling")
-def cross_selling() -> str:
-    """Customers a rule suggests an offer for, the reason and the data used, a page at a time."""
+def _filters() -> tuple[str, str]:
     rule = request.args.get("rule", "")
-    if rule not in RULES:
-        rule = ""
     purpose = request.args.get("purpose", "")
-    if purpose not in ("within", "outside"):
-        purpose = ""
+    return (rule if rule in RULES else ""), (purpose if purpose in ("within", "outside") else "")
+
+
+def _cross_selling_context(**forms: Any) -> dict[str, Any]:
+    rule, purpose = _filters()
     found = suggestions(db(), sandbox_today(db()), rule=rule or None)
     if purpose:
         found = [s for s in found if s.within_purpose == (purpose == "within")]
@@ -360,16 +384,98 @@ def cross_selling() -> str:
     pager = Pager(number, PER_PAGE, len(found))
     if number > pager.pages:
         pager = Pager(pager.pages, PER_PAGE, len(found))
-    rows = found[pager.offset : pager.offset + PER_PAGE]
-    return render_template(
-        "crm/cross_selling.html",
-        rows=rows,
-        pager=pager,
-        rules=RULES,
-        rule=rule,
-        purpose=purpose,
-        filtered=bool(rule or purpose),
+    context: dict[str, Any] = {
+        "rows": found[pager.offset : pager.offset + PER_PAGE],
+        "pager": pager,
+        "rules": RULES,
+        "rule": rule,
+        "purpose": purpose,
+        "filtered": bool(rule or purpose),
+        "open_form": BulkOpenForm(formdata=None),
+        "offer_form": BulkOfferForm(formdata=None),
+    }
+    context.update(forms)
+    return context
+
+
+@bp.get("/cross-selling")
+def cross_selling() -> str:
+    """Customers a rule suggests an offer for, the reason and the data used, a page at a time."""
+    return render_template("crm/cross_selling.html", **_cross_selling_context())
+
+
+@bp.post("/cross-selling/open")
+def cross_selling_open() -> Response | tuple[str, int]:
+    """Open an opportunity for every suggestion the filters list, through create_opportunities."""
+    rule, purpose = _filters()
+    form = BulkOpenForm()
+    if not rule:
+        return failed(
+            "crm/cross_selling.html",
+            translate("Choose a rule first: the opportunities are opened for its suggestions."),
+            **_cross_selling_context(open_form=form),
+        )
+    if not form.validate_on_submit():
+        return failed("crm/cross_selling.html", **_cross_selling_context(open_form=form))
+    try:
+        batch = apply_operation(
+            db(),
+            actor(),
+            "create_opportunities",
+            {
+                "suggestion": rule,
+                "data_used": purpose or "any",
+                "title": (form.title.data or "").strip(),
+                "products": (form.products.data or "").strip(),
+                "value_hkd": form.value_hkd.data or 0,
+                "expected_close": form.expected_close.data,
+                "follow_up_subject": (form.follow_up_subject.data or "").strip(),
+                "follow_up_due": form.follow_up_due.data,
+            },
+        )
+    except OperationError as exc:
+        return refused(
+            "create_opportunities",
+            exc,
+            "crm/cross_selling.html",
+            exc.message,
+            **_cross_selling_context(open_form=form),
+        )
+    message = translate("%(count)s opportunities opened.", count=len(batch.opportunity_ids))
+    return done(message, "crm.opportunities")
+
+
+@bp.post("/cross-selling/offers")
+def cross_selling_offers() -> Response | tuple[str, int]:
+    """Send an offer to every open opportunity from the chosen rule, through send_offers."""
+    rule, _purpose = _filters()
+    form = BulkOfferForm()
+    if not rule:
+        return failed(
+            "crm/cross_selling.html",
+            translate("Choose a rule first: the offers go to its open opportunities."),
+            **_cross_selling_context(offer_form=form),
+        )
+    if not form.validate_on_submit():
+        return failed("crm/cross_selling.html", **_cross_selling_context(offer_form=form))
+    try:
+        batch = apply_operation(
+            db(), actor(), "send_offers", {"suggestion": rule, **_action_arguments("offer", form)}
+        )
+    except OperationError as exc:
+        return refused(
+            "send_offers",
+            exc,
+            "crm/cross_selling.html",
+            exc.message,
+            **_cross_selling_context(offer_form=form),
+        )
+    message = translate(
+        "%(sent)s offers sent; %(skipped)s customers skipped.",
+        sent=len(batch.message_ids),
+        skipped=len(batch.skipped),
     )
+    return done(message, "crm.opportunities")
 
 
 # --- follow-up tasks --------------------------------------------------------------------------
