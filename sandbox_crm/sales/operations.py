@@ -5,7 +5,8 @@ items a cross-selling suggestion used, or that the salesperson names, each with 
 data was collected for, so that using data outside its purpose shows (USE-01). New information
 a customer gives (a ring size, a wedding date) is recorded as a data item with its source and
 purpose. An offer sent from an opportunity or a follow-up task is a promotional message
-(Part 6A applies); it is never blocked here, so the PDPO rules can see a mistake.
+(Part 6A applies); it is held back only when the salesperson asks for screening at the send,
+so the PDPO rules can see an unscreened mistake.
 """
 
 from __future__ import annotations
