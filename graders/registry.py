@@ -65,6 +65,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.pdpo.others",
     "graders.pdpo.service",
     "graders.checks.service",
+    "graders.checks.sales",
 )
 """Every module that registers built-in checks and rules; add a new module here to load it."""
 

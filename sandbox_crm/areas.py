@@ -50,6 +50,7 @@ ENABLED_AREAS: tuple[str, ...] = (
     "security",
     "eshop",
     "collection",
+    "sales",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 

@@ -124,6 +124,12 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM sign-up forms", "GET", f"{crm}/forms", {}, READ),
         ("CRM sign-up form", "GET", f"{crm}/forms/1", {}, READ),
         ("CRM tracking", "GET", f"{crm}/tracking", {}, READ),
+        ("CRM opportunity list", "GET", f"{crm}/opportunities", {}, READ),
+        ("CRM opportunity form", "GET", f"{crm}/opportunities/new", {}, READ),
+        ("CRM cross-selling suggestions", "GET", f"{crm}/cross-selling", {}, READ),
+        ("CRM follow-up tasks", "GET", f"{crm}/follow-ups", {}, READ),
+        ("CRM data by purpose", "GET", f"{crm}/purpose-data", {}, READ),
+        ("CRM data by purpose form", "GET", f"{crm}/purpose-data/new", {}, READ),
         (
             "answers POST",
             "POST",
@@ -203,6 +209,9 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.get(f"{own_crm}/quality/999999").status_code == 404
     assert client.get(f"{own_crm}/forms/999999").status_code == 404
     assert client.post(f"{own_crm}/forms/999999/note").status_code == 404
+    assert client.get(f"{own_crm}/opportunities/999999").status_code == 404
+    assert client.post(f"{own_crm}/opportunities/999999/stage").status_code == 404
+    assert client.post(f"{own_crm}/follow-ups/999999/done").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

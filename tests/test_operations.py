@@ -66,6 +66,7 @@ from sandbox_crm.operations import (
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
 from sandbox_crm.reviews.models import ProductReview
+from sandbox_crm.sales.models import CustomerDataItem, FollowUpTask, Opportunity
 from sandbox_crm.security.models import FieldPermission, SecurityRole
 
 TODAY = date(2026, 3, 16)
@@ -208,7 +209,49 @@ def build_crm(session: Session) -> Crm:
     session.flush()
     _add_eshop(session, alice)
     _add_collection(session)
+    _add_sales(session, alice, seller)
     return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
+
+
+def _add_sales(session: Session, alice: Customer, seller: StaffUser) -> None:
+    """Alice's wedding-band opportunity with a follow-up task, and her ring size from a repair."""
+    opened = datetime(2026, 3, 10, 12, 0)
+    opportunity = Opportunity(
+        id=1,
+        reference="OP-000001",
+        customer_id=alice.id,
+        title="Wedding bands",
+        stage="new",
+        value_hkd=9800,
+        owner_id=seller.id,
+        suggestion="wedding_bands",
+        used_data=[],
+        created_at=opened,
+        updated_at=opened,
+    )
+    session.add(opportunity)
+    session.flush()
+    session.add(
+        FollowUpTask(
+            opportunity_id=1,
+            customer_id=alice.id,
+            subject="Call",
+            due_on=date(2026, 3, 20),
+            owner_id=seller.id,
+            created_at=opened,
+        )
+    )
+    session.add(
+        CustomerDataItem(
+            customer_id=alice.id,
+            kind="ring_size",
+            value="12",
+            purpose="repair",
+            source="repair_ticket",
+            collected_on=date(2026, 1, 5),
+        )
+    )
+    session.flush()
 
 
 def _add_eshop(session: Session, alice: Customer) -> None:
@@ -441,6 +484,41 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "add_form_review_note": lambda c: {"form_id": 1, "text": "Partial HKID to go"},
     "set_tracking_setting": lambda c: {"kind": "product_view", "retention_days": 180},
     "purge_tracking_data": lambda c: {},
+    "create_opportunity": lambda c: {
+        "member_no": "M00000002",
+        "title": "Anniversary gift",
+        "value_hkd": 12000,
+        "expected_close": "2026-04-30",
+    },
+    "update_opportunity": lambda c: {"reference": "OP-000001", "stage": "qualified"},
+    "add_follow_up": lambda c: {
+        "opportunity_id": 1,
+        "subject": "Send photos",
+        "due_on": "2026-03-18",
+    },
+    "complete_follow_up": lambda c: {"task_id": 1},
+    "record_customer_data": lambda c: {
+        "member_no": "M00000001",
+        "kind": "ring_size",
+        "value": "13.5",
+        "purpose": "sales_enquiry",
+        "source": "customer_told_staff",
+        "opportunity_id": 1,
+    },
+    "send_offer": lambda c: {
+        "opportunity_id": 1,
+        "channel": "email",
+        "body": "Wedding bands to match. Unsubscribe free at any time.",
+        "has_opt_out_notice": True,
+        "screen_opt_outs": True,
+    },
+    "create_opportunities": lambda c: {"suggestion": "watch_servicing", "title": "Servicing"},
+    "send_offers": lambda c: {
+        "suggestion": "wedding_bands",
+        "channel": "email",
+        "body": "Wedding bands to match. Unsubscribe free at any time.",
+        "has_opt_out_notice": True,
+    },
 }
 
 # Bad arguments for each registered operation: each must raise OperationError, change nothing.
@@ -644,6 +722,52 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {"issue_id": 1, "channel": "post"},  # Alice has no postal address
         lambda c: {"issue_id": 99, "channel": "email"},
         lambda c: {"customer_id": c.bob.id, "rule": "missing_district", "channel": "email"},
+    ],
+    "create_opportunity": [
+        lambda c: {**VALID_ARGS["create_opportunity"](c), "title": ""},
+        lambda c: {**VALID_ARGS["create_opportunity"](c), "stage": "won"},
+        lambda c: {**VALID_ARGS["create_opportunity"](c), "expected_close": "2026-01-01"},
+        lambda c: {**VALID_ARGS["create_opportunity"](c), "suggestion": "wedding_bands"},
+        lambda c: {**VALID_ARGS["create_opportunity"](c), "used_data": ["ring_size"]},
+        lambda c: {**VALID_ARGS["create_opportunity"](c), "used_data": [1]},
+        lambda c: {**VALID_ARGS["create_opportunity"](c), "value_hkd": -1},
+    ],
+    "update_opportunity": [
+        lambda c: {"reference": "OP-000001", "stage": "lost"},
+        lambda c: {"reference": "OP-000001", "stage": "new"},
+        lambda c: {"reference": "OP-404", "stage": "won"},
+        lambda c: {"opportunity_id": 1, "reference": "OP-000001", "stage": "won"},
+    ],
+    "add_follow_up": [
+        lambda c: {"opportunity_id": 1, "subject": "Call", "due_on": "2026-03-01"},
+        lambda c: {"opportunity_id": 1, "subject": "", "due_on": "2026-03-18"},
+        lambda c: {"opportunity_id": 99, "subject": "Call", "due_on": "2026-03-18"},
+    ],
+    "complete_follow_up": [lambda c: {"task_id": 99}, lambda c: {"task_id": "first"}],
+    "record_customer_data": [
+        lambda c: {**VALID_ARGS["record_customer_data"](c), "value": "huge"},
+        lambda c: {**VALID_ARGS["record_customer_data"](c), "kind": "wedding_date"},
+        lambda c: {**VALID_ARGS["record_customer_data"](c), "purpose": "curiosity"},
+        lambda c: {**VALID_ARGS["record_customer_data"](c), "member_no": "M00000002"},
+    ],
+    "send_offer": [
+        lambda c: {**VALID_ARGS["send_offer"](c), "channel": "sms"},
+        lambda c: {**VALID_ARGS["send_offer"](c), "opportunity_id": 99},
+        lambda c: {**VALID_ARGS["send_offer"](c), "task_id": 1},
+        lambda c: {**VALID_ARGS["send_offer"](c), "body": ""},
+    ],
+    "create_opportunities": [
+        lambda c: {"suggestion": "gold_for_everyone", "title": "Gold"},
+        lambda c: {
+            "suggestion": "watch_servicing",
+            "title": "Servicing",
+            "follow_up_subject": "Call",
+        },
+        lambda c: {"suggestion": "watch_servicing", "title": ""},
+    ],
+    "send_offers": [
+        lambda c: {**VALID_ARGS["send_offers"](c), "suggestion": "pearl_earrings"},
+        lambda c: {**VALID_ARGS["send_offers"](c), "channel": "fax"},
     ],
     "close_quality_issue": [
         lambda c: {"issue_id": 1, "resolution": "fixed", "reason": "Done"},

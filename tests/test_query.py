@@ -46,6 +46,7 @@ from sandbox_crm.query import (
     validate_condition,
 )
 from sandbox_crm.reviews.models import ProductReview
+from sandbox_crm.sales.models import CustomerDataItem, FollowUpTask, Opportunity
 from sandbox_crm.sources import SOURCES, QueryScope, Source, get_source, spend_window
 
 AS_OF = date(2026, 3, 16)
@@ -225,6 +226,44 @@ def build_sandbox(session: Session) -> None:
         )
     )
     session.flush()
+    opened = datetime(2026, 2, 3, 11, 0)
+    opportunity = Opportunity(
+        reference="OP-000001",
+        customer_id=3,
+        title="Wedding bands",
+        stage="proposal",
+        value_hkd=9800,
+        products="Wedding bands, pair",
+        expected_close=date(2026, 3, 31),
+        source_channel="cross_selling",
+        suggestion="wedding_bands",
+        used_data=[],
+        created_at=opened,
+        updated_at=opened,
+    )
+    session.add(opportunity)
+    session.flush()
+    session.add(
+        FollowUpTask(
+            opportunity_id=opportunity.id,
+            customer_id=3,
+            subject="Call",
+            due_on=date(2026, 2, 10),
+            status="open",
+            created_at=opened,
+        )
+    )
+    session.add(
+        CustomerDataItem(
+            customer_id=3,
+            kind="ring_size",
+            value="13",
+            purpose="sales_enquiry",
+            source="customer_told_staff",
+            collected_on=date(2026, 2, 3),
+        )
+    )
+    session.flush()
     account = EshopAccount(
         account_no="ES000001",
         first_name="Tai Man",
@@ -294,7 +333,15 @@ def session() -> Iterator[Session]:
 
 
 NAMES = {1: "Alice", 2: "Bob", 3: "Carol", 4: "Dan"}
-JEWELLERY_ONLY_SOURCES = ("campaign_recipients", "service_cases", "activities", "handoffs")
+JEWELLERY_ONLY_SOURCES = (
+    "campaign_recipients",
+    "service_cases",
+    "activities",
+    "handoffs",
+    "opportunities",
+    "follow_ups",
+    "customer_data",
+)
 
 
 def names(session: Session, where, as_of: date = AS_OF, source: str = "customers") -> set[str]:

@@ -44,6 +44,16 @@ ALLOWED = "allowed"
 SIGNED_OUT = "signed out"
 
 
+JEWELLERY_RECORD_PAGES = (
+    "crm.case",
+    "crm.case_action",
+    "crm.opportunity",
+    "crm.opportunity_action",
+    "crm.follow_up_done",
+)
+"""Pages of one record of an area the retail sandbox leaves empty."""
+
+
 def expected(endpoint: str, method: str, role: str) -> str | int:
     """What a role should get from an endpoint: allowed, 403 or 404 (ids must not leak)."""
     area = endpoint.split(".")[0]
@@ -56,11 +66,10 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         return ALLOWED
     if endpoint in ("attempts.index", "attempts.start"):
         return ALLOWED if role in TRAINEES else 403
-    if endpoint in ("crm.case", "crm.case_action") and (
-        role == "owner" or role in SAME_CENTRE_STAFF
-    ):
-        # The attempt's retail sandbox holds no service cases (a jewellery-only area): case 1 is
-        # not found. A change may be turned away earlier, once the attempt is read-only.
+    if endpoint in JEWELLERY_RECORD_PAGES and (role == "owner" or role in SAME_CENTRE_STAFF):
+        # The attempt's retail sandbox holds no service cases or opportunities (jewellery-only
+        # areas): case 1 and opportunity 1 are not found. A change may be turned away earlier,
+        # once the attempt is read-only.
         return ALLOWED if post else 404
     if area in ("attempts", "crm"):  # pages of one attempt: the owner's, read by their centre
         if role == "owner":
@@ -187,6 +196,8 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "form_id": 1,
         "form_step": "note",
         "tracking_kind": "session",
+        "opportunity_id": 1,
+        "task_id": 1,
     }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from graders.context import EventRecord, GradingContext
 from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
 from graders.pdpo.eshop import opt_out_breaches
+from graders.pdpo.sales import unscreened_offer_breaches
 from graders.pdpo.service import (
     NO_CONSENT_SCREENS,
     OPTED_OUT_SCREENS,
@@ -687,6 +688,7 @@ def dm_07(ctx: GradingContext) -> RuleOutcome:
                 )
             )
     breaches += unchecked_call_breaches(ctx)
+    breaches += unscreened_offer_breaches(ctx)
     scope = counted(
         len(sends),
         N_("%(count)d campaign send in the attempt"),

@@ -76,10 +76,11 @@ def acc_01(ctx: GradingContext) -> RuleOutcome:
     change of the contact point's value earlier in the attempt.
     """
     sends = ctx.events_of("message.send")
-    # A campaign's send records each message's contact point as send_message does.
+    # A campaign's send (and a bulk offer's) records each message's contact point as
+    # send_message does.
     campaign_sends = [
         (event, item)
-        for event in ctx.events_of("campaign.send")
+        for event in ctx.events_of("campaign.send", "offer.send")
         for item in event.detail("messages") or ()
     ]
     corrections: dict[int | None, list[int]] = {}

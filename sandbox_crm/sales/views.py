@@ -1,0 +1,583 @@
+"""Sales pages: opportunities, cross-selling suggestions, follow-up tasks and data by purpose.
+
+Lists filter, sort and page like the CRM's other lists. The cross-selling page shows, for each
+suggestion, the reason and the data it used with the purpose that data was collected for; a
+suggestion that relies on data collected for another purpose says so. Every change goes through
+the sales operations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, render_template, request
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Optional
+
+from sandbox_crm.clock import sandbox_today
+from sandbox_crm.i18n import N_
+from sandbox_crm.models import Customer
+from sandbox_crm.operations import OperationError, apply_operation
+from sandbox_crm.sales.models import (
+    OPEN_STAGES,
+    CustomerDataItem,
+    DataKind,
+    DataPurpose,
+    DataSource,
+    FollowUpTask,
+    LeadChannel,
+    Opportunity,
+    OpportunityStage,
+)
+from sandbox_crm.sales.operations import (
+    AddFollowUpArgs,
+    CreateOpportunitiesArgs,
+    CreateOpportunityArgs,
+    RecordCustomerDataArgs,
+    SendOfferArgs,
+)
+from sandbox_crm.sales.suggestions import RULES, suggestions
+from sandbox_crm.web.core import (
+    Pager,
+    actor,
+    bp,
+    choice_filters,
+    db,
+    done,
+    failed,
+    get_or_404,
+    list_page,
+    refused,
+)
+from sandbox_crm.web.forms import limits, options
+from sandbox_crm.web.i18n import L_, lazy_call, translate
+from sandbox_crm.web.presentation import label
+
+PER_PAGE = 50
+OPPORTUNITY_COLUMNS = [
+    "opportunity_id",
+    "reference",
+    "title",
+    "stage",
+    "value_hkd",
+    "expected_close",
+    "source_channel",
+    "owner",
+    "customer_id",
+    "customer_member_no",
+    "customer_name",
+]
+FOLLOW_UP_COLUMNS = [
+    "task_id",
+    "subject",
+    "due_on",
+    "status",
+    "overdue",
+    "opportunity_reference",
+    "owner",
+    "customer_id",
+    "customer_member_no",
+    "customer_name",
+]
+DATA_COLUMNS = [
+    "item_id",
+    "kind",
+    "value",
+    "purpose",
+    "source",
+    "collected_on",
+    "customer_id",
+    "customer_member_no",
+    "customer_name",
+]
+
+# The codes the pages show through ``label``, marked so that they are translated.
+CODE_LABELS = (
+    N_("New"),
+    N_("Qualified"),
+    N_("Proposal"),
+    N_("Won"),
+    N_("Lost"),
+    N_("Store"),
+    N_("Eshop"),
+    N_("Event"),
+    N_("Referral"),
+    N_("Cross selling"),
+    N_("Open"),
+    N_("Done"),
+    N_("Ring size"),
+    N_("Wedding date"),
+    N_("Anniversary date"),
+    N_("Birthday"),
+    N_("Preference"),
+    N_("Warranty registration"),
+    N_("Repair"),
+    N_("Service case"),
+    N_("Sales enquiry"),
+    N_("Sales record"),
+    N_("Warranty card"),
+    N_("Repair ticket"),
+    N_("Customer told staff"),
+    N_("Membership form"),
+    N_("Order"),
+)
+
+
+def _choices(values: Any) -> list[Any]:
+    return options((str(v), lazy_call(label, str(v))) for v in values)
+
+
+class OpportunityForm(FlaskForm):
+    """Open an opportunity."""
+
+    member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
+    title = StringField(L_("Title"), render_kw=limits(CreateOpportunityArgs, "title"))
+    products = StringField(
+        L_("Products of interest"), render_kw=limits(CreateOpportunityArgs, "products")
+    )
+    value_hkd = IntegerField(L_("Value (HK$)"), validators=[Optional()])
+    stage = SelectField(L_("Stage"), choices=_choices(sorted(OPEN_STAGES)), validate_choice=False)
+    expected_close = DateField(L_("Expected close"), validators=[Optional()])
+    source_channel = SelectField(
+        L_("Source channel"), choices=_choices(LeadChannel), validate_choice=False
+    )
+    suggestion = SelectField(
+        L_("Cross-selling suggestion"),
+        choices=options([("", L_("None"))]) + _choices(RULES),
+        validate_choice=False,
+    )
+    used_data = StringField(
+        L_("Data items used (ids, comma-separated)"), render_kw={"maxlength": 100}
+    )
+
+
+class StageForm(FlaskForm):
+    """Move an opportunity to another stage."""
+
+    stage = SelectField(L_("Stage"), choices=_choices(OpportunityStage), validate_choice=False)
+    lost_reason = StringField(L_("Lost reason"), render_kw={"maxlength": 200})
+
+
+class FollowUpForm(FlaskForm):
+    """Add a follow-up task."""
+
+    subject = StringField(L_("Subject"), render_kw=limits(AddFollowUpArgs, "subject"))
+    due_on = DateField(L_("Due on"), validators=[InputRequired()])
+
+
+class OfferForm(FlaskForm):
+    """Send the customer an offer."""
+
+    channel = SelectField(
+        L_("Channel"), choices=_choices(("email", "sms", "phone", "post")), validate_choice=False
+    )
+    subject = StringField(L_("Subject"), render_kw=limits(SendOfferArgs, "subject"))
+    body = TextAreaField(L_("Message"), render_kw=limits(SendOfferArgs, "body"))
+    has_opt_out_notice = BooleanField(L_("The message says how to opt out, free of charge"))
+    screen_opt_outs = BooleanField(
+        L_("Check consent and the opt-out list at the send, and do not send if not clear")
+    )
+
+
+class BulkOpenForm(FlaskForm):
+    """Open an opportunity for every suggestion listed."""
+
+    title = StringField(L_("Title"), render_kw=limits(CreateOpportunitiesArgs, "title"))
+    products = StringField(
+        L_("Products of interest"), render_kw=limits(CreateOpportunitiesArgs, "products")
+    )
+    value_hkd = IntegerField(L_("Value (HK$)"), validators=[Optional()])
+    expected_close = DateField(L_("Expected close"), validators=[Optional()])
+    follow_up_subject = StringField(
+        L_("Follow-up task for each (optional)"),
+        render_kw=limits(CreateOpportunitiesArgs, "follow_up_subject"),
+    )
+    follow_up_due = DateField(L_("Follow-up due on"), validators=[Optional()])
+
+
+class BulkOfferForm(OfferForm):
+    """Send an offer to every open opportunity from a suggestion."""
+
+
+class DataForm(FlaskForm):
+    """Record information a customer gave."""
+
+    member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
+    kind = SelectField(L_("Kind"), choices=_choices(DataKind), validate_choice=False)
+    value = StringField(L_("Value"), render_kw=limits(RecordCustomerDataArgs, "value"))
+    purpose = SelectField(L_("Collected for"), choices=_choices(DataPurpose), validate_choice=False)
+    source = SelectField(L_("Source"), choices=_choices(DataSource), validate_choice=False)
+    opportunity_id = IntegerField(L_("Opportunity ID (optional)"), validators=[Optional()])
+
+
+def _ids(text: str | None) -> list[int]:
+    """Whole numbers in a comma-separated list; OperationError for anything else."""
+    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
+    if not all(p.isdigit() and len(p) < 10 for p in parts):
+        raise OperationError(
+            translate("Give the data items as ids separated by commas."), "used_data"
+        )
+    return [int(p) for p in parts]
+
+
+# --- opportunities ----------------------------------------------------------------------------
+
+
+@bp.get("/opportunities")
+def opportunities() -> str:
+    """Opportunities with stage and channel filters, newest first, a page at a time."""
+    filters, conditions = choice_filters(
+        "opportunities", {"stage": "stage", "channel": "source_channel"}
+    )
+    listing = list_page(
+        "opportunities",
+        conditions,
+        columns=OPPORTUNITY_COLUMNS,
+        sortable=("reference", "stage", "value_hkd", "expected_close"),
+        default_sort=("reference", "desc"),
+        per_page=PER_PAGE,
+    )
+    return render_template(
+        "crm/opportunities.html", listing=listing, filters=filters, filtered=bool(conditions)
+    )
+
+
+@bp.route("/opportunities/new", methods=["GET", "POST"])
+def opportunity_new() -> Response | str | tuple[str, int]:
+    """Open an opportunity through create_opportunity (from a suggestion, when one is given)."""
+    form = OpportunityForm()
+    if request.method == "GET":
+        form.member_no.data = request.args.get("member_no", "")[:20]
+        rule = request.args.get("suggestion", "")
+        if rule in RULES:
+            form.suggestion.data = rule
+            form.title.data = translate(RULES[rule].suggests)
+            form.source_channel.data = LeadChannel.CROSS_SELLING.value
+        return render_template("crm/opportunity_new.html", form=form)
+    if not form.validate_on_submit():
+        return failed("crm/opportunity_new.html", form=form)
+    try:
+        created = apply_operation(
+            db(),
+            actor(),
+            "create_opportunity",
+            {
+                "member_no": (form.member_no.data or "").strip(),
+                "title": (form.title.data or "").strip(),
+                "products": (form.products.data or "").strip(),
+                "value_hkd": form.value_hkd.data or 0,
+                "stage": form.stage.data,
+                "expected_close": form.expected_close.data,
+                "source_channel": form.source_channel.data,
+                "suggestion": form.suggestion.data or None,
+                "used_data": _ids(form.used_data.data),
+            },
+        )
+    except OperationError as exc:
+        return refused(
+            "create_opportunity", exc, "crm/opportunity_new.html", exc.message, form=form
+        )
+    return done(translate("Opportunity opened."), "crm.opportunity", opportunity_id=created.id)
+
+
+def _opportunity_context(opportunity_id: int, **forms: Any) -> dict[str, Any]:
+    opportunity = get_or_404(Opportunity, opportunity_id, "opportunity")
+    session = db()
+    context: dict[str, Any] = {
+        "opportunity": opportunity,
+        "customer": session.get(Customer, opportunity.customer_id),
+        "tasks": session.scalars(
+            select(FollowUpTask)
+            .where(FollowUpTask.opportunity_id == opportunity.id)
+            .order_by(FollowUpTask.due_on, FollowUpTask.id)
+        ).all(),
+        "items": session.scalars(
+            select(CustomerDataItem)
+            .where(CustomerDataItem.customer_id == opportunity.customer_id)
+            .order_by(CustomerDataItem.id)
+        ).all(),
+        "today": sandbox_today(session),
+        "stage_form": StageForm(formdata=None, stage=opportunity.stage),
+        "follow_up_form": FollowUpForm(formdata=None),
+        "offer_form": OfferForm(formdata=None),
+    }
+    context.update(forms)
+    return context
+
+
+@bp.get("/opportunities/<int:opportunity_id>")
+def opportunity(opportunity_id: int) -> str:
+    """One opportunity: its facts, the data it used, its tasks and the actions on it."""
+    return render_template("crm/opportunity.html", **_opportunity_context(opportunity_id))
+
+
+_ACTIONS = {
+    "stage": ("update_opportunity", StageForm, N_("Opportunity updated.")),
+    "follow_up": ("add_follow_up", FollowUpForm, N_("Follow-up task added.")),
+    "offer": ("send_offer", OfferForm, N_("Offer sent.")),
+}
+
+
+def _action_arguments(step: str, form: Any) -> dict[str, Any]:
+    if step == "stage":
+        return {"stage": form.stage.data, "lost_reason": (form.lost_reason.data or "").strip()}
+    if step == "follow_up":
+        return {"subject": (form.subject.data or "").strip(), "due_on": form.due_on.data}
+    return {
+        "channel": form.channel.data,
+        "subject": (form.subject.data or "").strip(),
+        "body": (form.body.data or "").strip(),
+        "has_opt_out_notice": bool(form.has_opt_out_notice.data),
+        "screen_opt_outs": bool(form.screen_opt_outs.data),
+    }
+
+
+@bp.post("/opportunities/<int:opportunity_id>/<step>")
+def opportunity_action(opportunity_id: int, step: str) -> Response | tuple[str, int]:
+    """One action on an opportunity (stage, follow-up, offer), through its operation."""
+    get_or_404(Opportunity, opportunity_id, "opportunity")
+    if step not in _ACTIONS:
+        abort(404)
+    name, form_class, message = _ACTIONS[step]
+    form = form_class()
+    forms = {f"{step}_form": form}
+    if not form.validate_on_submit():
+        return failed("crm/opportunity.html", **_opportunity_context(opportunity_id, **forms))
+    try:
+        apply_operation(
+            db(),
+            actor(),
+            name,
+            {"opportunity_id": opportunity_id, **_action_arguments(step, form)},
+        )
+    except OperationError as exc:
+        context = _opportunity_context(opportunity_id, **forms)
+        return refused(
+            name,
+            exc,
+            "crm/opportunity.html",
+            exc.message,
+            entity=("opportunity", opportunity_id),
+            **context,
+        )
+    return done(translate(message), "crm.opportunity", opportunity_id=opportunity_id)
+
+
+# --- cross-selling ----------------------------------------------------------------------------
+
+
+def _filters() -> tuple[str, str]:
+    rule = request.args.get("rule", "")
+    purpose = request.args.get("purpose", "")
+    return (rule if rule in RULES else ""), (purpose if purpose in ("within", "outside") else "")
+
+
+def _cross_selling_context(**forms: Any) -> dict[str, Any]:
+    rule, purpose = _filters()
+    found = suggestions(db(), sandbox_today(db()), rule=rule or None)
+    if purpose:
+        found = [s for s in found if s.within_purpose == (purpose == "within")]
+    number = Pager.requested_page()
+    pager = Pager(number, PER_PAGE, len(found))
+    if number > pager.pages:
+        pager = Pager(pager.pages, PER_PAGE, len(found))
+    context: dict[str, Any] = {
+        "rows": found[pager.offset : pager.offset + PER_PAGE],
+        "pager": pager,
+        "rules": RULES,
+        "rule": rule,
+        "purpose": purpose,
+        "filtered": bool(rule or purpose),
+        "open_form": BulkOpenForm(formdata=None),
+        "offer_form": BulkOfferForm(formdata=None),
+    }
+    context.update(forms)
+    return context
+
+
+@bp.get("/cross-selling")
+def cross_selling() -> str:
+    """Customers a rule suggests an offer for, the reason and the data used, a page at a time."""
+    return render_template("crm/cross_selling.html", **_cross_selling_context())
+
+
+@bp.post("/cross-selling/open")
+def cross_selling_open() -> Response | tuple[str, int]:
+    """Open an opportunity for every suggestion the filters list, through create_opportunities."""
+    rule, purpose = _filters()
+    form = BulkOpenForm()
+    if not rule:
+        return failed(
+            "crm/cross_selling.html",
+            translate("Choose a rule first: the opportunities are opened for its suggestions."),
+            **_cross_selling_context(open_form=form),
+        )
+    if not form.validate_on_submit():
+        return failed("crm/cross_selling.html", **_cross_selling_context(open_form=form))
+    try:
+        batch = apply_operation(
+            db(),
+            actor(),
+            "create_opportunities",
+            {
+                "suggestion": rule,
+                "data_used": purpose or "any",
+                "title": (form.title.data or "").strip(),
+                "products": (form.products.data or "").strip(),
+                "value_hkd": form.value_hkd.data or 0,
+                "expected_close": form.expected_close.data,
+                "follow_up_subject": (form.follow_up_subject.data or "").strip(),
+                "follow_up_due": form.follow_up_due.data,
+            },
+        )
+    except OperationError as exc:
+        return refused(
+            "create_opportunities",
+            exc,
+            "crm/cross_selling.html",
+            exc.message,
+            **_cross_selling_context(open_form=form),
+        )
+    message = translate("%(count)s opportunities opened.", count=len(batch.opportunity_ids))
+    return done(message, "crm.opportunities")
+
+
+@bp.post("/cross-selling/offers")
+def cross_selling_offers() -> Response | tuple[str, int]:
+    """Send an offer to every open opportunity from the chosen rule, through send_offers."""
+    rule, _purpose = _filters()
+    form = BulkOfferForm()
+    if not rule:
+        return failed(
+            "crm/cross_selling.html",
+            translate("Choose a rule first: the offers go to its open opportunities."),
+            **_cross_selling_context(offer_form=form),
+        )
+    if not form.validate_on_submit():
+        return failed("crm/cross_selling.html", **_cross_selling_context(offer_form=form))
+    try:
+        batch = apply_operation(
+            db(), actor(), "send_offers", {"suggestion": rule, **_action_arguments("offer", form)}
+        )
+    except OperationError as exc:
+        return refused(
+            "send_offers",
+            exc,
+            "crm/cross_selling.html",
+            exc.message,
+            **_cross_selling_context(offer_form=form),
+        )
+    message = translate(
+        "%(sent)s offers sent; %(skipped)s customers skipped.",
+        sent=len(batch.message_ids),
+        skipped=len(batch.skipped),
+    )
+    return done(message, "crm.opportunities")
+
+
+# --- follow-up tasks --------------------------------------------------------------------------
+
+
+def _follow_ups_context() -> dict[str, Any]:
+    filters, conditions = choice_filters("follow_ups", {"status": "status"})
+    overdue = request.args.get("overdue", "")
+    if overdue in ("yes", "no"):
+        conditions.append({"field": "overdue", "op": "eq", "value": overdue == "yes"})
+    else:
+        overdue = ""
+    listing = list_page(
+        "follow_ups",
+        conditions,
+        columns=FOLLOW_UP_COLUMNS,
+        sortable=("due_on", "status"),
+        default_sort=("due_on", "asc"),
+        per_page=PER_PAGE,
+    )
+    return {
+        "listing": listing,
+        "filters": filters,
+        "overdue": overdue,
+        "filtered": bool(conditions),
+        "done_form": FlaskForm(formdata=None),
+    }
+
+
+@bp.get("/follow-ups")
+def follow_ups() -> str:
+    """Follow-up tasks with status and overdue filters, soonest due first, a page at a time."""
+    return render_template("crm/follow_ups.html", **_follow_ups_context())
+
+
+@bp.post("/follow-ups/<int:task_id>/done")
+def follow_up_done(task_id: int) -> Response | tuple[str, int]:
+    """Mark a follow-up task done through complete_follow_up."""
+    get_or_404(FollowUpTask, task_id, "follow-up task")
+    if not FlaskForm().validate_on_submit():
+        return failed("crm/follow_ups.html", **_follow_ups_context())
+    try:
+        apply_operation(db(), actor(), "complete_follow_up", {"task_id": task_id})
+    except OperationError as exc:
+        return refused(
+            "complete_follow_up",
+            exc,
+            "crm/follow_ups.html",
+            exc.message,
+            entity=("follow_up_task", task_id),
+            **_follow_ups_context(),
+        )
+    return done(translate("Task marked done."), "crm.follow_ups")
+
+
+# --- data by purpose --------------------------------------------------------------------------
+
+
+@bp.get("/purpose-data")
+def purpose_data() -> str:
+    """Customer data items with the purpose each was collected for, a page at a time."""
+    filters, conditions = choice_filters("customer_data", {"kind": "kind", "purpose": "purpose"})
+    listing = list_page(
+        "customer_data",
+        conditions,
+        columns=DATA_COLUMNS,
+        sortable=("item_id", "kind", "purpose", "collected_on"),
+        default_sort=("item_id", "desc"),
+        per_page=PER_PAGE,
+    )
+    return render_template(
+        "crm/purpose_data.html", listing=listing, filters=filters, filtered=bool(conditions)
+    )
+
+
+@bp.route("/purpose-data/new", methods=["GET", "POST"])
+def purpose_data_new() -> Response | str | tuple[str, int]:
+    """Record information a customer gave through record_customer_data."""
+    form = DataForm()
+    if request.method == "GET":
+        form.member_no.data = request.args.get("member_no", "")[:20]
+        raw = request.args.get("opportunity_id", "")
+        form.opportunity_id.data = int(raw) if raw.isdigit() and len(raw) < 10 else None
+        return render_template("crm/purpose_data_new.html", form=form)
+    if not form.validate_on_submit():
+        return failed("crm/purpose_data_new.html", form=form)
+    try:
+        apply_operation(
+            db(),
+            actor(),
+            "record_customer_data",
+            {
+                "member_no": (form.member_no.data or "").strip(),
+                "kind": form.kind.data,
+                "value": (form.value.data or "").strip(),
+                "purpose": form.purpose.data,
+                "source": form.source.data,
+                "opportunity_id": form.opportunity_id.data,
+            },
+        )
+    except OperationError as exc:
+        return refused(
+            "record_customer_data", exc, "crm/purpose_data_new.html", exc.message, form=form
+        )
+    return done(translate("Information recorded."), "crm.purpose_data")
