@@ -466,10 +466,16 @@ def _template(session: Session, job: Job) -> None:
     variant = int(job.key.rpartition(":")[2])
     scenario = definitions_store.load_scenario_model(version)
     store = sandboxes.get_store()
-    store.ensure_template(runner.generation_spec(scenario, variant))
+    try:
+        store.ensure_template(runner.generation_spec(scenario, variant))
+    except ValueError as exc:  # a plant the sandbox cannot hold: trying again cannot help
+        problems = [f"{version.filename}: data variant {variant + 1}: {exc}"]
+    else:
+        problems = []
     if not authoring_service.is_preparing(version):
         return  # ready already (prepared again after a purge), or refused by another variant
-    problems = authoring_service.variant_problems(version, variant, store.template_dir)
+    if not problems:
+        problems = authoring_service.variant_problems(version, variant, store.template_dir)
     # Lock the version's row, so that of the last two variants to finish one sees both done.
     version = session.scalar(
         select(DefinitionVersion)
