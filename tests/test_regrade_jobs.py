@@ -129,6 +129,8 @@ def test_a_regrade_is_a_job_whose_result_is_kept_beside_the_old_and_flags_the_de
     assert f'id="grade-{old.id}"' in evidence and f'id="grade-{new.id}"' in evidence
     assert f"Regrade by {assessor.display_name}" in evidence
 
+    assert "Regraded: review the decision" in _text(browser.get("/review?state=all"))
+
     result = _text(client_as(trainee).get(f"/attempts/{graded_attempt.id}/result"))
     assert 'id="regrade-note"' in result
     assert "your assessor is reviewing the decision" in result
@@ -161,6 +163,7 @@ def test_amending_the_decision_clears_the_regrade_flag(
     evidence = _text(browser.get(f"/review/attempts/{graded_attempt.id}"))
     assert 'id="regrade-flag"' not in evidence
     assert 'id="grading"' in evidence  # the history stays
+    assert "Regraded: review the decision" not in _text(browser.get("/review?state=all"))
 
 
 def test_a_regrade_that_does_not_change_the_verdict_flags_nothing(

@@ -155,7 +155,7 @@ def upload():
     jobs.dispatch(queued)
     if queued:
         session.refresh(version)  # the jobs may have run already (one machine, no worker)
-    if service.is_preparing(version):
+    if queued and service.is_preparing(version):
         flash(
             gettext(
                 "Published scenario %(key)s as version %(number)s. It is being prepared: "
@@ -165,7 +165,7 @@ def upload():
             ),
             "success",
         )
-    elif version.preparation == service.REFUSED:
+    elif queued and version.preparation == service.REFUSED:
         flash(
             gettext(
                 "Version %(number)s of %(key)s was refused: its scripted runs did not behave "

@@ -79,9 +79,9 @@ __all__ = [
     "queue_regrade",
     "queue_templates",
     "requeue_stale",
-    "template_jobs",
     "retry_job",
     "run_worker",
+    "template_jobs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -316,7 +316,10 @@ def template_jobs(session: Session, version: DefinitionVersion) -> list[Job]:
     """The jobs preparing a scenario version's data variants, by variant."""
     return list(
         session.scalars(
-            select(Job).where(Job.kind == TEMPLATE, Job.target_id == version.id).order_by(Job.id)
+            select(Job)
+            .where(Job.kind == TEMPLATE, Job.target_id == version.id)
+            .order_by(Job.id)
+            .execution_options(populate_existing=True)  # other workers' changes, not ours
         )
     )
 

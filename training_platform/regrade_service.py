@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from graders.results import GradingResult
@@ -50,6 +50,7 @@ __all__ = [
     "check_regrade",
     "compare_results",
     "decision_flag",
+    "flagged_attempt_ids",
     "gradable_attempts",
     "grade_history",
     "pending_regrade",
@@ -348,6 +349,21 @@ def decision_flag(session: Session, attempt: Attempt) -> GradeRecord | None:
     if decision is None or decision.id != latest.flagged_decision_id:
         return None
     return latest
+
+
+def flagged_attempt_ids(session: Session, latest: Iterable[GradeRecord]) -> set[int]:
+    """Of these latest grade records, the attempts whose current decision a regrade flagged."""
+    flagged = {r.attempt_id: r.flagged_decision_id for r in latest if r.flagged_decision_id}
+    if not flagged:
+        return set()
+    current = dict(
+        session.execute(
+            select(DecisionVersion.attempt_id, func.max(DecisionVersion.id))
+            .where(DecisionVersion.attempt_id.in_(list(flagged)))
+            .group_by(DecisionVersion.attempt_id)
+        ).all()
+    )
+    return {attempt_id for attempt_id, d in flagged.items() if current.get(attempt_id) == d}
 
 
 def regrade_note(session: Session, attempt: Attempt) -> GradeRecord | None:

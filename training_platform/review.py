@@ -261,6 +261,7 @@ def queue():
         problems=[i18n.translated(p) for p in problems],
         states=[(value, gettext(label)) for value, label in QUEUE_STATE_LABELS],
         allocations=service.allocations_of(session, ids),
+        flagged=regrade_service.flagged_attempt_ids(session, grades.values()),
         assessment_ids=assessment_ids,
         **_queue_choices(session, current_user.centre_id),
     )
