@@ -454,3 +454,13 @@ def test_a_version_whose_reference_solution_fails_is_refused_and_the_last_one_st
         (1, True, None),
         (2, False, "refused"),
     ]
+
+
+def test_the_regrade_pages_read_in_chinese(client_as, assessor, graded_attempt, db_session):
+    assessor.language = "zh_Hant_HK"
+    db_session.commit()
+    browser = client_as(assessor)
+    page = _text(browser.get(f"/review/versions/{graded_attempt.scenario_version_id}/regrade"))
+    assert "重新評分一個情境版本" in page and "我已查看預覽：重新評分 1 個嘗試。" in page
+    preview = _text(browser.get(f"/review/attempts/{graded_attempt.id}/regrade-preview"))
+    assert "重新評分此嘗試" in preview
