@@ -252,15 +252,19 @@ def _judge(run: _Run, outcome: ScriptedRun) -> tuple[list[str], list[str]]:
 
 
 def run_scenario(
-    store: SandboxBackend, loaded: LoadedDefinition[Scenario], unit: Unit
+    store: SandboxBackend,
+    loaded: LoadedDefinition[Scenario],
+    unit: Unit,
+    only_variants: Sequence[int] | None = None,
 ) -> list[RunReport]:
-    """Run the reference solution, alternatives and counterexamples in every variant."""
+    """Run the reference solution, alternatives and counterexamples in every variant (or in
+    ``only_variants``)."""
     scenario = loaded.model
     runs = _self_test_runs(scenario)
     variants = scenario.crm.variants
     messages: list[list[str]] = [[] for _ in runs]
     notes: list[list[str]] = [[] for _ in runs]
-    for variant in range(variants):
+    for variant in range(variants) if only_variants is None else only_variants:
         try:
             store.ensure_template(generation_spec(scenario, variant))
         except ValueError as exc:  # a plant the sandbox cannot hold: no run can start

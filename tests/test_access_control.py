@@ -76,6 +76,10 @@ STAFF = {
 }
 # Retrying a job that has not failed is refused with a message (a redirect back to the list).
 STAFF_CHANGE = {**STAFF, "assessor": 302, "centre_admin": 302, "foreign_assessor": 404}
+# Regrading: the centre's assessors and admins; another centre's attempt is not found.
+REGRADE = STAFF_CHANGE
+# A built-in scenario version's regrade page: every centre's staff, for their own attempts.
+REGRADE_VERSION = STAFF
 
 
 @pytest.fixture
@@ -88,7 +92,7 @@ def job_id(db_session, ids) -> int:
     return job.id
 
 
-def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
+def _urls(ids: Ids, job_id: int, version_id: int) -> list[tuple[str, str, str, dict, dict]]:
     """(label, method, url, form data, expected outcome per role)."""
     crm = f"/attempts/{ids.graded}/crm"
     return [
@@ -140,6 +144,21 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("submit POST", "POST", f"/attempts/{ids.working}/submit", {}, CHANGE),
         ("jobs page", "GET", "/jobs", {}, STAFF),
         ("job retry POST", "POST", f"/jobs/{job_id}/retry", {}, STAFF_CHANGE),
+        ("regrade POST", "POST", f"/review/attempts/{ids.graded}/regrade", {}, REGRADE),
+        (
+            "version regrade page",
+            "GET",
+            f"/review/versions/{version_id}/regrade",
+            {},
+            REGRADE_VERSION,
+        ),
+        (
+            "version regrade POST",
+            "POST",
+            f"/review/versions/{version_id}/regrade",
+            {"confirm": "yes"},
+            {**REGRADE_VERSION, "assessor": 302, "centre_admin": 302, "foreign_assessor": 302},
+        ),
         ("retry POST", "POST", f"/attempts/{ids.graded}/retry", {}, {**CHANGE, "owner": 302}),
         (
             "CRM run report POST",
@@ -164,8 +183,9 @@ def test_every_role_gets_the_right_answer_from_every_protected_url(
 ):
     browser = _client(role, request, client, client_as, trainee)
     runs_before = _runs(sandbox_settings, db_session, ids.working)
+    version_id = db_session.get(Attempt, ids.graded).scenario_version_id
     wrong = []
-    for label, method, url, data, expected_by_role in _urls(ids, job_id):
+    for label, method, url, data, expected_by_role in _urls(ids, job_id, version_id):
         expected = expected_by_role[role]
         response = browser.open(url, method=method, data=data)
         location = response.headers.get("Location", "")

@@ -228,14 +228,21 @@ def test_a_counterexample_that_passes_is_reported_by_name(admin_client, db_sessi
             if not (line.strip().startswith("- {op: share_report") and department in line)
         )
     response = _upload(admin_client, broken, "gold.yaml")
-    assert response.status_code == 400
-    problems = _problems(response.get_data(as_text=True))
+    # The upload returns at once; the job that runs the counterexamples refuses the version.
+    assert response.status_code == 302
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "was refused" in page
+    problems = _problems(page)
     assert any(
         "counterexample: shares the report with every department does not fail" in p
         and "sharing did not fail" in p
         for p in problems
     ), problems
-    assert _versions(db_session) == before
+    assert _versions(db_session) == before + 1
+    refused = db_session.scalars(
+        select(DefinitionVersion).order_by(DefinitionVersion.id.desc())
+    ).first()
+    assert (refused.preparation, refused.is_current) == ("refused", False)
 
 
 def test_an_oversize_file_is_refused_and_nothing_changes(admin_client, db_session):

@@ -242,10 +242,13 @@ def test_a_refused_plant_leaves_no_lock_or_temporary_file(
     small = SCENARIO_TEXT.replace("customers: 120", "customers: 60").replace(
         OPTED_OUT, "- {kind: opted_out_in_segment, count: 400,"
     )
-    before = _versions(db_session)
     response = _upload(admin_client, small, "tiny.yaml")
-    assert response.status_code == 400
-    assert "needs 400" in response.text
-    assert _versions(db_session) == before
+    # The upload returns at once; the job generating the variant refuses the version.
+    assert response.status_code == 302
+    page = admin_client.get(response.headers["Location"]).text
+    assert "was refused" in page and "needs 400" in page
+    db_session.expire_all()
+    newest = db_session.scalars(select(DefinitionVersion).order_by(DefinitionVersion.id.desc()))
+    assert newest.first().preparation == "refused"
     leftovers = {p.name for p in templates.iterdir() if p.suffix in (".lock", ".tmp")}
     assert leftovers == leftovers_before

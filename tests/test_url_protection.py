@@ -92,8 +92,12 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         if endpoint in ("review.moderate", "review.settle_appeal"):
             # Assessors only; the ids below name no moderation or appeal of any centre.
             return 403 if role == "centre_admin" else 404
+        if endpoint in ("review.regrade_version", "review.regrade_version_apply"):
+            return ALLOWED  # a built-in version: each centre regrades its own attempts at it
         if role == "foreign_assessor":
             return 404
+        if endpoint == "review.regrade":  # assessors and centre admins apply regrades
+            return ALLOWED
         if endpoint == "review.allocate":  # centre admins and lead assessors allocate
             return ALLOWED if role == "centre_admin" else 403
         if role == "foreign_assessor":

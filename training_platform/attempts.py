@@ -26,6 +26,7 @@ from training_platform.errors import ServiceError, flash_service_error
 from training_platform.models import Attempt, AttemptStatus, JobStatus, Role
 from training_platform.navigation import add_nav_item
 from training_platform.presenters.result import present_result
+from training_platform.regrade_service import regrade_note
 from training_platform.results_service import latest_grade_records, result_for_trainee
 from training_platform.security import role_required
 
@@ -244,6 +245,7 @@ def result(attempt_id: int):
         variant=service.variant_label(attempt),
         appeal=appeal_service.appeal_panel(get_session(), attempt),
         grading=job,
+        regraded=regrade_note(session, attempt) if result is not None else None,
         # The page reloads itself (no script needed) while grading is still to come.
         refresh_seconds=GRADING_REFRESH_SECONDS if result is None and _pending(job) else None,
     )

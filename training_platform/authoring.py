@@ -146,19 +146,40 @@ def upload():
             filename=storage.filename,
         ), 400
     version = outcome.result.version
-    job = None
-    if (
-        outcome.kind == DefinitionKind.SCENARIO
-        and not outcome.result.unchanged
-        and sandboxes.pregeneration_enabled()
-    ):
-        # A worker generates the new version's data variants, so that its first starts clone.
-        job = jobs.queue_pregeneration(session, version)
+    queued = []
+    if outcome.kind == DefinitionKind.SCENARIO and not outcome.result.unchanged:
+        # Workers generate each data variant and run the self-tests in it; until they have,
+        # the version is "being prepared" and attempts cannot start on it.
+        queued = jobs.queue_templates(session, version)
     session.commit()
-    if job is not None:
-        jobs.dispatch(job)
-    flash(outcome.message, "info" if outcome.result.unchanged else "success")
-    return redirect(url_for("authoring.history", kind=outcome.kind.value, key=version.key))
+    jobs.dispatch(queued)
+    if queued:
+        session.refresh(version)  # the jobs may have run already (one machine, no worker)
+    if queued and service.is_preparing(version):
+        flash(
+            gettext(
+                "Published scenario %(key)s as version %(number)s. It is being prepared: "
+                "trainees can start it once its data variants are ready.",
+                key=version.key,
+                number=version.version,
+            ),
+            "success",
+        )
+    elif queued and version.preparation == service.REFUSED:
+        flash(
+            gettext(
+                "Version %(number)s of %(key)s was refused: its scripted runs did not behave "
+                "as the file says. The problems are listed below.",
+                key=version.key,
+                number=version.version,
+            ),
+            "error",
+        )
+    else:
+        flash(outcome.message, "info" if outcome.result.unchanged else "success")
+    return redirect(
+        url_for("authoring.history", kind=outcome.kind.value, key=version.key, origin="centre")
+    )
 
 
 @bp.get("/<kind>/<key>")
@@ -171,6 +192,7 @@ def history(kind: str, key: str):
     )
     if found is None:
         abort(404)
+    session = get_session()
     return render_template(
         "authoring/history.html",
         kind=definition_kind,
@@ -178,6 +200,11 @@ def history(kind: str, key: str):
         entries=found.entries,
         origin=found.origin,
         other=found.other,
+        preparing={
+            entry.version.id: jobs.template_jobs(session, entry.version)
+            for entry in found.entries
+            if service.is_preparing(entry.version)
+        },
     )
 
 

@@ -49,7 +49,11 @@ __all__ = [
     "definition_history",
     "detect_kind",
     "scenario_validator",
+    "is_preparing",
+    "mark_ready",
+    "refuse_version",
     "upload_definition",
+    "variant_problems",
     "version_history",
 ]
 
@@ -99,10 +103,13 @@ def _clean_filename(filename: str | None) -> str:
 
 
 def _run_problems(
-    loaded: LoadedDefinition[Scenario], unit: Unit, template_dir: Path
+    loaded: LoadedDefinition[Scenario],
+    unit: Unit,
+    template_dir: Path,
+    variants: Sequence[int] | None = None,
 ) -> list[Problem]:
-    """Run the reference solution, alternatives and counterexamples; each failing run becomes a
-    problem."""
+    """Run the reference solution, alternatives and counterexamples (in every variant, or in
+    ``variants``); each failing run becomes a problem."""
     scenario = loaded.model
     paths: dict[str, tuple[str | int, ...]] = {"reference solution": ("reference_solution",)}
     for index, counterexample in enumerate(scenario.counterexamples):
@@ -114,7 +121,7 @@ def _run_problems(
         # Fresh sandboxes of its own; templates come from the app's cache (generating is slow).
         store = SandboxStore(Path(work) / "sandboxes", template_dir)
         try:
-            reports = run_scenario(store, loaded, unit)
+            reports = run_scenario(store, loaded, unit, variants)
         finally:
             store.dispose()
     for report in reports:
@@ -167,19 +174,79 @@ def _limit_problems(loaded: LoadedDefinition[Scenario], limits: UploadLimits) ->
 
 
 def scenario_validator(
-    template_dir: str | Path, limits: UploadLimits | None = None
+    template_dir: str | Path, limits: UploadLimits | None = None, *, scripted: bool = True
 ) -> ScenarioValidator:
-    """The scripted runs for publishing, after ``publish`` has found no static problem; a
-    scenario over the size limits is refused before anything is generated."""
+    """The checks for publishing after ``publish`` has found no static problem: the size limits
+    first (nothing is generated for a scenario over them), then the scripted runs, unless
+    ``scripted`` is False (an upload leaves them to the jobs that prepare the version)."""
 
     def validate(loaded: LoadedDefinition[Scenario], unit: Unit) -> list[Problem]:
         if limits is not None:
             too_large = _limit_problems(loaded, limits)
             if too_large:
                 return too_large
+        if not scripted:
+            return []
         return _run_problems(loaded, unit, Path(template_dir))
 
     return validate
+
+
+# --- preparing a published scenario version ----------------------------------------------------
+
+PREPARING = "preparing"
+REFUSED = "refused"
+
+
+def is_preparing(version: DefinitionVersion) -> bool:
+    """Whether jobs are still generating the version's templates and running its self-tests."""
+    return version.preparation == PREPARING
+
+
+def variant_problems(
+    version: DefinitionVersion, variant: int, template_dir: str | Path
+) -> list[str]:
+    """The reference solution, alternatives and counterexamples run in one data variant of a
+    scenario version; one line per run that did not behave (nothing stored)."""
+    loaded = definitions_store.parse(DefinitionKind.SCENARIO, version.source_text, version.filename)
+    unit_row = version.validated_unit
+    if unit_row is None:
+        return [f"unit {version.unit_code} is not published"]
+    unit = definitions_store.load_unit_model(unit_row)
+    return [str(p) for p in _run_problems(loaded, unit, Path(template_dir), [variant])]
+
+
+def refuse_version(session: Session, version: DefinitionVersion, problems: Sequence[str]) -> None:
+    """Withdraw a version whose self-tests failed: it is no longer current, the problems are
+    kept on it for the admin, and the version before it (if any) is current again."""
+    if version.preparation == REFUSED:
+        return
+    version.preparation = REFUSED
+    version.preparation_problems = "\n".join(problems)
+    was_current = version.is_current
+    version.is_current = False
+    if was_current:
+        earlier = session.scalar(
+            select(DefinitionVersion)
+            .where(
+                DefinitionVersion.kind == version.kind,
+                DefinitionVersion.key == version.key,
+                DefinitionVersion.centre_id == version.centre_id,
+                DefinitionVersion.id != version.id,
+                DefinitionVersion.preparation.is_(None),
+            )
+            .order_by(DefinitionVersion.version.desc())
+            .limit(1)
+        )
+        if earlier is not None:
+            earlier.is_current = True
+    session.flush()
+
+
+def mark_ready(version: DefinitionVersion) -> None:
+    """The version's templates exist and its self-tests passed: attempts may start on it."""
+    if version.preparation == PREPARING:
+        version.preparation = None
 
 
 @dataclass(frozen=True)
@@ -261,8 +328,12 @@ def upload_definition(
         filename=name,
         centre_id=admin.centre_id,
         user_id=admin.id,
-        validate_scenario=scenario_validator(template_dir, limits),
+        validate_scenario=scenario_validator(template_dir, limits, scripted=False),
     )
+    if chosen == DefinitionKind.SCENARIO and result.version is not None and not result.unchanged:
+        # Generating its data and running its self-tests is slow: jobs do it, then it is ready.
+        result.version.preparation = PREPARING
+        session.flush()
     return UploadOutcome(chosen, result)
 
 

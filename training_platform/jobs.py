@@ -1,4 +1,4 @@
-"""Background jobs: grading, generating a scenario's templates, the retention purge.
+"""Background jobs: grading and regrading, preparing a published scenario, the retention purge.
 
 The queue is Huey: a SQLite file beside the database on one machine (no extra server), Redis
 when JOB_QUEUE_URL is a redis:// address. `practicum worker` runs its consumer. Under TESTING
@@ -14,6 +14,10 @@ Every job also has a row in the platform's ``job`` table, which is what makes it
 - a failure is kept on the row (attempts, last error) and retried with a growing delay, up to
   JOB_MAX_ATTEMPTS; then the row is "failed", the centre's admins are mailed, and the jobs page
   offers to retry it.
+
+Publishing a scenario from an upload queues one job per data variant (``queue_templates``):
+each generates its variant's template and runs the reference solution and counterexamples in
+it; the last to finish makes the version ready, and a run that misbehaves refuses the version.
 
 To add background work: queue its row with ``queue_job`` in the caller's transaction, commit,
 then ``dispatch`` it; add its handler to ``HANDLERS``.
@@ -36,8 +40,16 @@ from sqlalchemy import and_, case, make_url, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from graders import runner
 from sandbox_crm.i18n import N_
-from training_platform import attempts_service, definitions_store, sandboxes
+from training_platform import (
+    attempts_service,
+    authoring_service,
+    definitions_store,
+    regrade_service,
+    sandboxes,
+)
+from training_platform.audit_service import record as audit_record
 from training_platform.db import new_session
 from training_platform.errors import CONFLICT, ServiceError
 from training_platform.models import (
@@ -55,6 +67,8 @@ __all__ = [
     "GRADE",
     "PREGENERATE",
     "PURGE",
+    "REGRADE",
+    "TEMPLATE",
     "dispatch",
     "grading_job",
     "jobs_for_centre",
@@ -62,9 +76,12 @@ __all__ = [
     "queue_job",
     "queue_pregeneration",
     "queue_purge",
+    "queue_regrade",
+    "queue_templates",
     "requeue_stale",
     "retry_job",
     "run_worker",
+    "template_jobs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,6 +90,8 @@ EXTENSION_KEY = "practicum_jobs"
 GRADE = "grade"
 PREGENERATE = "pregenerate"
 PURGE = "purge"
+REGRADE = regrade_service.REGRADE
+TEMPLATE = "template"
 
 DEFAULT_LEASE_SECONDS = 900
 DEFAULT_MAX_ATTEMPTS = 4
@@ -87,6 +106,8 @@ KIND_LABELS = {
     GRADE: N_("Grading"),
     PREGENERATE: N_("Generating data variants"),
     PURGE: N_("Retention purge"),
+    REGRADE: N_("Regrading"),
+    TEMPLATE: N_("Preparing a data variant"),
 }
 
 
@@ -243,6 +264,66 @@ def queue_pregeneration(session: Session, version: DefinitionVersion) -> Job:
     )
 
 
+def queue_regrade(session: Session, actor: User, attempt: Attempt) -> Job:
+    """Queue the regrade of one graded attempt, after ``regrade_service.check_regrade``.
+
+    Raises its ServiceError (another centre's attempt, not graded yet, a regrade already
+    queued); records in the audit log who asked.
+    """
+    record = regrade_service.check_regrade(session, actor, attempt)
+    job = queue_job(
+        session,
+        REGRADE,
+        regrade_service.regrade_key(attempt, record),
+        target_id=attempt.id,
+        centre_id=attempt.trainee.centre_id,
+    )
+    job.requested_by_id = actor.id
+    audit_record(
+        session,
+        centre_id=attempt.trainee.centre_id,
+        actor=actor,
+        action="attempt.regrade_queued",
+        target_type="attempt",
+        target_id=attempt.id,
+        details={"grade_record": record.id, "verdict": record.overall},
+    )
+    session.flush()
+    return job
+
+
+def template_key(version: DefinitionVersion, variant: int) -> str:
+    """The job key of preparing one data variant of a scenario version."""
+    return f"{TEMPLATE}:version:{version.id}:variant:{variant}"
+
+
+def queue_templates(session: Session, version: DefinitionVersion) -> list[Job]:
+    """One job per data variant of a published scenario version: its template and self-tests."""
+    scenario = definitions_store.load_scenario_model(version)
+    return [
+        queue_job(
+            session,
+            TEMPLATE,
+            template_key(version, variant),
+            target_id=version.id,
+            centre_id=version.centre_id,
+        )
+        for variant in range(sandboxes.pool_size(scenario, sandboxes.variant_cap()))
+    ]
+
+
+def template_jobs(session: Session, version: DefinitionVersion) -> list[Job]:
+    """The jobs preparing a scenario version's data variants, by variant."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.kind == TEMPLATE, Job.target_id == version.id)
+            .order_by(Job.id)
+            .execution_options(populate_existing=True)  # other workers' changes, not ours
+        )
+    )
+
+
 def queue_purge(session: Session, day: date) -> Job:
     """The retention purge of one day (two workers' schedulers still make one purge)."""
     return queue_job(session, PURGE, f"purge:{day.isoformat()}")
@@ -368,10 +449,63 @@ def _purge(session: Session, job: Job) -> None:
     )
 
 
+def _regrade(session: Session, job: Job) -> None:
+    attempt = session.get(Attempt, job.target_id)
+    if attempt is None:
+        return
+    requested_by = session.get(User, job.requested_by_id) if job.requested_by_id else None
+    regrade_service.apply_regrade(
+        session,
+        attempt,
+        after_record_id=regrade_service.record_id_of(job.key),
+        requested_by=requested_by,
+    )
+
+
+def _template(session: Session, job: Job) -> None:
+    version = session.get(DefinitionVersion, job.target_id)
+    if version is None:
+        return
+    variant = int(job.key.rpartition(":")[2])
+    scenario = definitions_store.load_scenario_model(version)
+    store = sandboxes.get_store()
+    try:
+        store.ensure_template(runner.generation_spec(scenario, variant))
+    except ValueError as exc:  # a plant the sandbox cannot hold: trying again cannot help
+        problems = [f"{version.filename}: data variant {variant + 1}: {exc}"]
+    else:
+        problems = []
+    if not authoring_service.is_preparing(version):
+        return  # ready already (prepared again after a purge), or refused by another variant
+    if not problems:
+        problems = authoring_service.variant_problems(version, variant, store.template_dir)
+    # Lock the version's row, so that of the last two variants to finish one sees both done.
+    version = session.scalar(
+        select(DefinitionVersion)
+        .where(DefinitionVersion.id == version.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if problems:
+        authoring_service.refuse_version(session, version, problems)
+    elif authoring_service.is_preparing(version):
+        session.execute(update(Job).where(Job.id == job.id).values(status=JobStatus.DONE))
+        others = [
+            other
+            for other in template_jobs(session, version)
+            if other.id != job.id and other.status != JobStatus.DONE
+        ]
+        if not others:
+            authoring_service.mark_ready(version)
+    session.flush()
+
+
 HANDLERS: dict[str, Callable[[Session, Job], None]] = {
     GRADE: _grade,
     PREGENERATE: _pregenerate,
     PURGE: _purge,
+    REGRADE: _regrade,
+    TEMPLATE: _template,
 }
 
 

@@ -49,6 +49,21 @@ def _row(job: Job) -> JobRow:
         target = gettext("Attempt #%(id)s", id=job.target_id)
         link = url_for("attempts.result", attempt_id=job.target_id)
         return JobRow(job, label, target, link)
+    if job.kind == jobs.REGRADE and job.target_id is not None:
+        target = gettext("Attempt #%(id)s", id=job.target_id)
+        return JobRow(job, label, target, url_for("review.attempt", attempt_id=job.target_id))
+    if job.kind == jobs.TEMPLATE and job.target_id is not None:
+        version = get_session().get(DefinitionVersion, job.target_id)
+        if version is not None:
+            variant = int(job.key.rpartition(":")[2]) + 1
+            target = gettext(
+                "%(key)s v%(version)s, data variant %(variant)s",
+                key=version.key,
+                version=version.version,
+                variant=variant,
+            )
+            link = url_for("authoring.history", kind="scenario", key=version.key, origin="centre")
+            return JobRow(job, label, target, link if version.centre_id is not None else None)
     if job.kind == jobs.PREGENERATE and job.target_id is not None:
         version = get_session().get(DefinitionVersion, job.target_id)
         if version is not None:

@@ -197,6 +197,11 @@ class DefinitionVersion(PlatformBase):
     # A scenario version: the unit version it was last validated against, which attempts bind.
     # None for units, and for scenario versions published before this was recorded.
     validated_unit_id: Mapped[int | None] = mapped_column(ForeignKey("definition_version.id"))
+    # A scenario version published from an upload: "preparing" while jobs generate its
+    # templates and run its reference solution and counterexamples, "refused" (with the
+    # problems, one per line) if they did not behave. None: ready to start attempts on.
+    preparation: Mapped[str | None] = mapped_column(String(16), default=None)
+    preparation_problems: Mapped[str | None] = mapped_column(Text, default=None)
 
     centre: Mapped[Centre | None] = relationship()
     published_by: Mapped[User | None] = relationship()
@@ -264,8 +269,14 @@ class GradeRecord(PlatformBase):
     # The full serialised grading result.
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     grader_version: Mapped[str] = mapped_column(String(64))
+    # A regrade: who asked for it (None for the grading at submission).
+    regraded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # A regrade whose verdict differs from the record before it, made after a decision: the
+    # decision version it puts in question (flagged until the decision is amended).
+    flagged_decision_id: Mapped[int | None] = mapped_column(ForeignKey("decision_version.id"))
 
     attempt: Mapped[Attempt] = relationship(back_populates="grades")
+    regraded_by: Mapped[User | None] = relationship()
 
 
 class Review(PlatformBase):
@@ -653,6 +664,8 @@ class Job(PlatformBase):
     queued_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # Who asked for it, where a person did (a regrade); None for the platform's own work.
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
     def __repr__(self) -> str:
         return f"<Job {self.key} {self.status}>"

@@ -1,10 +1,15 @@
-"""Regrade preview: what grading an attempt again under today's graders would change.
+"""Regrading: what grading an attempt again under today's graders would change, and doing it.
 
-The attempt's frozen sandbox is graded again against the template it was cloned from (its
-pinned key, never a regenerated one) and the new result is compared with the latest stored
-GradeRecord: the verdict, and every check, question, PDPO rule and PR whose status differs.
-Nothing is stored; the assessor's decision and overrides are not involved (automatic results are
-compared with automatic results).
+The preview grades the attempt's frozen sandbox again against the template it was cloned from
+(its pinned key, never a regenerated one) and compares the new result with the latest stored
+GradeRecord: the verdict, and every check, question, PDPO rule and PR whose status differs. It
+stores nothing; automatic results are compared with automatic results.
+
+Applying a regrade is a job (``training_platform.jobs.queue_regrade``): ``check_regrade`` says
+whether an assessor or centre admin may ask for it, and the job's ``apply_regrade`` adds a new
+GradeRecord beside the old ones. The assessor's decision is never changed: when the automatic
+verdict moves under a recorded decision, the new record names that decision version, which is
+then flagged for review until the decision is amended.
 """
 
 from __future__ import annotations
@@ -13,29 +18,52 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from graders.results import GradingResult
+from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxNotFound, SandboxStore, TemplateNotFound
-from training_platform import sandboxes
+from training_platform import audit_service, sandboxes
 from training_platform.attempts_service import grade_pinned
+from training_platform.errors import CONFLICT, NOT_ALLOWED, NOT_FOUND, ServiceError
 from training_platform.models import (
     Attempt,
+    AttemptStatus,
+    DecisionVersion,
     DefinitionKind,
     DefinitionVersion,
     GradeRecord,
+    Job,
+    JobStatus,
+    Role,
     User,
+    utcnow,
 )
 from training_platform.results_service import latest_grade_record
 
 __all__ = [
+    "REGRADE",
     "RegradePreview",
     "StatusChange",
+    "apply_regrade",
+    "check_regrade",
     "compare_results",
+    "decision_flag",
+    "flagged_attempt_ids",
     "gradable_attempts",
+    "grade_history",
+    "pending_regrade",
     "preview_regrade",
+    "regrade_key",
+    "regrade_note",
+    "regradable_attempts",
+    "regrade_version_or_404",
 ]
+
+REGRADE = "regrade"
+REGRADERS = (Role.ASSESSOR, Role.CENTRE_ADMIN)
+PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 logger = logging.getLogger(__name__)
 
@@ -173,3 +201,213 @@ def gradable_attempts(
     if centre_id is not None:
         query = query.join(User, Attempt.trainee_id == User.id).where(User.centre_id == centre_id)
     return list(session.scalars(query))
+
+
+# --- applying a regrade (as a job) -------------------------------------------------------------
+
+
+def regrade_key(attempt: Attempt, record: GradeRecord) -> str:
+    """The job key of regrading an attempt whose latest result is ``record``.
+
+    Asking again before that job has run finds the same job; once it has added a newer record,
+    a later regrade is new work with a new key.
+    """
+    return f"{REGRADE}:attempt:{attempt.id}:after:{record.id}"
+
+
+def record_id_of(key: str) -> int | None:
+    """The GradeRecord id a regrade job's key says it replaces (None for another key)."""
+    head, _, tail = key.rpartition(":after:")
+    return int(tail) if head.startswith(f"{REGRADE}:attempt:") and tail.isdigit() else None
+
+
+def pending_regrade(session: Session, attempt: Attempt) -> Job | None:
+    """The attempt's regrade job that is queued or running, if there is one."""
+    return session.scalar(
+        select(Job)
+        .where(
+            Job.kind == REGRADE,
+            Job.target_id == attempt.id,
+            Job.status.in_(PENDING),
+        )
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+
+
+def check_regrade(session: Session, actor: User, attempt: Attempt) -> GradeRecord:
+    """The latest result of an attempt the actor may have regraded now; or a ServiceError.
+
+    Assessors and centre admins of the trainee's centre only (another centre's attempt is not
+    found); the attempt must have been graded, and no regrade of it may be waiting already.
+    """
+    if actor.role not in REGRADERS:
+        raise ServiceError(NOT_ALLOWED, N_("Only assessors and centre admins can regrade."))
+    if attempt.trainee.centre_id != actor.centre_id:
+        raise ServiceError(NOT_FOUND, N_("There is no such attempt to review."))
+    record = latest_grade_record(session, attempt)
+    if record is None or attempt.status not in (AttemptStatus.GRADED, AttemptStatus.DECIDED):
+        raise ServiceError(
+            CONFLICT,
+            N_("This attempt has not been graded yet, so there is nothing to regrade."),
+        )
+    if pending_regrade(session, attempt) is not None:
+        raise ServiceError(
+            CONFLICT,
+            N_("A regrade of this attempt is already queued; its result will appear here."),
+        )
+    failed = session.scalar(select(Job).where(Job.key == regrade_key(attempt, record)))
+    if failed is not None:
+        raise ServiceError(
+            CONFLICT,
+            N_(
+                "A regrade of this attempt was tried and failed; retry it from the Jobs page "
+                "once its error is fixed."
+            ),
+        )
+    return record
+
+
+def _current_decision(session: Session, attempt: Attempt) -> DecisionVersion | None:
+    return session.scalar(
+        select(DecisionVersion)
+        .where(DecisionVersion.attempt_id == attempt.id)
+        .order_by(DecisionVersion.version.desc())
+        .limit(1)
+    )
+
+
+def apply_regrade(
+    session: Session,
+    attempt: Attempt,
+    *,
+    after_record_id: int | None,
+    requested_by: User | None,
+    store: SandboxStore | None = None,
+) -> GradeRecord | None:
+    """Grade the attempt again and keep the result as a new GradeRecord beside the old ones.
+
+    None when the latest record is no longer ``after_record_id`` (an earlier try of the same job
+    already regraded it). The decision is never changed: if the verdict differs from the record
+    replaced and a decision is recorded, the new record flags that decision version for review.
+    Grading errors propagate, so that the job is tried again. Flushes; the caller commits.
+    """
+    previous = latest_grade_record(session, attempt)
+    if previous is None or (after_record_id is not None and previous.id != after_record_id):
+        return None
+    result = grade_pinned(attempt, store=store if store is not None else sandboxes.get_store())
+    decision = _current_decision(session, attempt)
+    changed = result.verdict.value != previous.overall
+    record = GradeRecord(
+        attempt=attempt,
+        created_at=utcnow(),
+        overall=result.verdict.value,
+        result=result.to_dict(),
+        grader_version=result.grader_version,
+        regraded_by_id=requested_by.id if requested_by is not None else None,
+        flagged_decision_id=decision.id if changed and decision is not None else None,
+    )
+    session.add(record)
+    audit_service.record(
+        session,
+        centre_id=attempt.trainee.centre_id,
+        actor=requested_by,
+        action="attempt.regraded",
+        target_type="attempt",
+        target_id=attempt.id,
+        details={
+            "from": previous.overall,
+            "to": record.overall,
+            "grader_version": record.grader_version,
+            "decision_flagged": record.flagged_decision_id is not None,
+        },
+    )
+    session.flush()
+    return record
+
+
+def grade_history(session: Session, attempt: Attempt) -> list[GradeRecord]:
+    """Every grading result of the attempt, oldest first (the first grading, then regrades)."""
+    return list(
+        session.scalars(
+            select(GradeRecord).where(GradeRecord.attempt_id == attempt.id).order_by(GradeRecord.id)
+        )
+    )
+
+
+def decision_flag(session: Session, attempt: Attempt) -> GradeRecord | None:
+    """The regrade that puts the attempt's current decision in question, if any.
+
+    A regrade that changed the verdict after a decision flags that decision version; amending
+    the decision (a newer version) clears the flag, and so does a later regrade that does not
+    change the verdict again.
+    """
+    latest = latest_grade_record(session, attempt)
+    if latest is None or latest.flagged_decision_id is None:
+        return None
+    decision = _current_decision(session, attempt)
+    if decision is None or decision.id != latest.flagged_decision_id:
+        return None
+    return latest
+
+
+def flagged_attempt_ids(session: Session, latest: Iterable[GradeRecord]) -> set[int]:
+    """Of these latest grade records, the attempts whose current decision a regrade flagged."""
+    flagged = {r.attempt_id: r.flagged_decision_id for r in latest if r.flagged_decision_id}
+    if not flagged:
+        return set()
+    current = dict(
+        session.execute(
+            select(DecisionVersion.attempt_id, func.max(DecisionVersion.id))
+            .where(DecisionVersion.attempt_id.in_(list(flagged)))
+            .group_by(DecisionVersion.attempt_id)
+        ).all()
+    )
+    return {attempt_id for attempt_id, d in flagged.items() if current.get(attempt_id) == d}
+
+
+def regrade_note(session: Session, attempt: Attempt) -> GradeRecord | None:
+    """The latest result when it comes from a regrade (the trainee's page says so)."""
+    latest = latest_grade_record(session, attempt)
+    if latest is None or latest.regraded_by_id is None:
+        return None
+    return latest
+
+
+def regrade_version_or_404(session: Session, actor: User, version_id: int) -> DefinitionVersion:
+    """A scenario version the actor's centre sees; a not-found error otherwise."""
+    version = session.get(DefinitionVersion, version_id)
+    if (
+        version is None
+        or actor.role not in REGRADERS
+        or version.kind != DefinitionKind.SCENARIO
+        or version.centre_id not in (None, actor.centre_id)
+    ):
+        raise ServiceError(NOT_FOUND, N_("There is no such scenario version."))
+    return version
+
+
+def regradable_attempts(
+    session: Session, actor: User, version: DefinitionVersion
+) -> tuple[list[Attempt], list[Attempt]]:
+    """The actor's centre's graded attempts at a scenario version: those a regrade may be
+    queued for now, and those that already have one waiting."""
+    attempts = session.scalars(
+        select(Attempt)
+        .join(User, Attempt.trainee_id == User.id)
+        .where(
+            Attempt.scenario_version_id == version.id,
+            Attempt.status.in_((AttemptStatus.GRADED, AttemptStatus.DECIDED)),
+            Attempt.id.in_(select(GradeRecord.attempt_id)),
+            User.centre_id == actor.centre_id,
+        )
+        .order_by(Attempt.id)
+    )
+    pending_ids = set(
+        session.scalars(select(Job.target_id).where(Job.kind == REGRADE, Job.status.in_(PENDING)))
+    )
+    ready: list[Attempt] = []
+    waiting: list[Attempt] = []
+    for attempt in attempts:
+        (waiting if attempt.id in pending_ids else ready).append(attempt)
+    return ready, waiting

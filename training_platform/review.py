@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -22,6 +22,7 @@ from training_platform import (
     appeal_service,
     assessing_settings,
     i18n,
+    jobs,
     moderation_service,
     notifications,
     outcomes_service,
@@ -32,7 +33,13 @@ from training_platform import (
 from training_platform import review_service as service
 from training_platform.attempts_service import variant_label
 from training_platform.db import get_session
-from training_platform.errors import CONFLICT, NOT_FOUND, ServiceError, form_errors
+from training_platform.errors import (
+    CONFLICT,
+    NOT_FOUND,
+    ServiceError,
+    flash_service_error,
+    form_errors,
+)
 from training_platform.models import (
     Attempt,
     Cohort,
@@ -134,6 +141,7 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
     return {
         **context,
         **_assessing_context(attempt),
+        **_regrade_context(attempt),
         "record_link": lambda table, rid: _record_link(table, rid, attempt.id),
         "can_change": service.can_change(current_user, attempt),
         "crm_url": (
@@ -144,6 +152,16 @@ def _evidence_context(attempt: Attempt, **extra: Any) -> dict[str, Any]:
         "errors": {},
         "values": {},
         **extra,
+    }
+
+
+def _regrade_context(attempt: Attempt) -> dict[str, Any]:
+    """The attempt's grading history, a regrade waiting, and a decision a regrade flagged."""
+    session = get_session()
+    return {
+        "grade_history": regrade_service.grade_history(session, attempt),
+        "pending_regrade": regrade_service.pending_regrade(session, attempt),
+        "regrade_flag": regrade_service.decision_flag(session, attempt),
     }
 
 
@@ -243,6 +261,7 @@ def queue():
         problems=[i18n.translated(p) for p in problems],
         states=[(value, gettext(label)) for value, label in QUEUE_STATE_LABELS],
         allocations=service.allocations_of(session, ids),
+        flagged=regrade_service.flagged_attempt_ids(session, grades.values()),
         assessment_ids=assessment_ids,
         **_queue_choices(session, current_user.centre_id),
     )
@@ -269,7 +288,90 @@ def regrade_preview(attempt_id: int):
         attempt=found,
         preview=preview,
         variant=variant_label(found),
+        pending=regrade_service.pending_regrade(get_session(), found),
     )
+
+
+@bp.post("/attempts/<int:attempt_id>/regrade")
+@role_required(*READERS)
+def regrade(attempt_id: int):
+    """Queue a regrade of one attempt; a worker stores the new result beside the old one."""
+    session = get_session()
+    found = session.get(Attempt, attempt_id)
+    if found is None or found.trainee.centre_id != current_user.centre_id:
+        abort(404)
+    try:
+        job = jobs.queue_regrade(session, current_user, found)
+    except ServiceError as error:
+        session.rollback()
+        if error.code == NOT_FOUND:
+            abort(404)
+        flash_service_error(error)
+        if found.status in service.REVIEWABLE:
+            return redirect(url_for("review.attempt", attempt_id=found.id, _anchor="grading"))
+        return redirect(url_for("review.queue"))
+    session.commit()
+    jobs.dispatch(job)
+    flash(
+        gettext("The regrade is queued; its result will appear beside the earlier one."),
+        "success",
+    )
+    return redirect(url_for("review.attempt", attempt_id=found.id, _anchor="grading"))
+
+
+def _regrade_version_or_404(version_id: int) -> DefinitionVersion:
+    try:
+        return regrade_service.regrade_version_or_404(get_session(), current_user, version_id)
+    except ServiceError:
+        abort(404)
+
+
+@bp.get("/versions/<int:version_id>/regrade")
+@role_required(*READERS)
+def regrade_version(version_id: int):
+    """The graded attempts of a scenario version that a regrade would grade again, to confirm."""
+    version = _regrade_version_or_404(version_id)
+    ready, waiting = regrade_service.regradable_attempts(get_session(), current_user, version)
+    grades = results_service.latest_grade_records(get_session(), [a.id for a in ready + waiting])
+    return render_template(
+        "review/regrade_version.html",
+        version=version,
+        ready=ready,
+        waiting=waiting,
+        grades=grades,
+    )
+
+
+@bp.post("/versions/<int:version_id>/regrade")
+@role_required(*READERS)
+def regrade_version_apply(version_id: int):
+    """Queue a regrade of every graded attempt of a scenario version, once confirmed."""
+    version = _regrade_version_or_404(version_id)
+    session = get_session()
+    if request.form.get("confirm") != "yes":
+        flash(
+            gettext("Tick the box to confirm that every attempt listed is to be regraded."),
+            "error",
+        )
+        return redirect(url_for("review.regrade_version", version_id=version.id))
+    ready, _waiting = regrade_service.regradable_attempts(session, current_user, version)
+    queued = []
+    for found in ready:
+        try:
+            queued.append(jobs.queue_regrade(session, current_user, found))
+        except ServiceError:
+            continue  # queued meanwhile, or tried and failed: the Jobs page shows it
+    session.commit()
+    jobs.dispatch(queued)
+    flash(
+        ngettext(
+            "%(num)d regrade is queued.",
+            "%(num)d regrades are queued.",
+            len(queued),
+        ),
+        "success" if queued else "info",
+    )
+    return redirect(url_for("review.regrade_version", version_id=version.id))
 
 
 @bp.post("/attempts/<int:attempt_id>/overrides")
