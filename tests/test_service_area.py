@@ -469,6 +469,10 @@ def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
 def test_case_pages_list_filter_and_work_a_case_without_javascript(client: FlaskClient, db):
     listing = client.get(f"{BASE}/cases?status=in_progress")
     assert listing.status_code == 200 and REPAIR in listing.get_data(as_text=True)
+    # The filter form sends what the list reads: a select named after its query argument.
+    assert '<select name="status">' in listing.get_data(as_text=True)
+    activities = client.get(f"{BASE}/activities").get_data(as_text=True)
+    assert '<select name="kind">' in activities and '<select name="purpose">' in activities
     overdue = client.get(f"{BASE}/cases?overdue=1").get_data(as_text=True)
     assert REPAIR in overdue and COMPLAINT not in overdue
     case_id = _case(db(), REPAIR).id
