@@ -63,6 +63,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.pdpo.security",
     "graders.pdpo.others",
     "graders.pdpo.service",
+    "graders.pdpo.requests",
     "graders.checks.service",
 )
 """Every module that registers built-in checks and rules; add a new module here to load it."""
