@@ -15,6 +15,7 @@ from sandbox_crm.activities.models import Activity, Handoff
 from sandbox_crm.campaigns.models import CampaignRecipient
 from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.eshop.models import EshopAccount, EshopImportEntry, QualityIssue
+from sandbox_crm.requests.models import DataRequest
 from sandbox_crm.jewellery.models import MemberProfile
 from sandbox_crm.models import (
     Branch,
@@ -242,6 +243,19 @@ def build_sandbox(session: Session) -> None:
             raised_at=datetime(2026, 2, 4),
             status="closed",
             resolution="not_an_issue",
+        )
+    )
+    session.add(
+        DataRequest(
+            reference="DR-900001",
+            kind="access",
+            customer_id=3,
+            requester_name="The customer",
+            channel="post",
+            form_used="pcpd_form",
+            received_on=date(2026, 2, 1),
+            due_on=date(2026, 3, 13),
+            logged_at=datetime(2026, 2, 1, 12, 0),
         )
     )
     session.flush()
@@ -818,7 +832,7 @@ def test_generated_data_fits_every_field(sandbox_session):
             continue  # generated for the jewellery profile only: see the areas' own tests
         if source.name == "campaign_recipients":
             continue  # generated for the jewellery profile only: see test_campaigns_area
-        if source.name in ("eshop_accounts", "eshop_import_log", "quality_issues"):
+        if source.name in ("eshop_accounts", "eshop_import_log", "quality_issues", "data_requests"):
             continue  # planted, or made by the trainee's work: see test_eshop_area
         page = select_rows(sandbox_session, source.name, columns=list(source.fields), as_of=AS_OF)
         assert page.total == len(page.rows) > 0

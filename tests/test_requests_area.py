@@ -10,12 +10,16 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from graders.results import Status
 from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
 from sandbox_crm.info import sandbox_info
-from sandbox_crm.models import Customer, SandboxBase
+from sandbox_crm.models import AuditEvent, ContactPoint, Customer, SandboxBase
+from sandbox_crm.operations import REFUSED_OPERATION, OperationError
 from sandbox_crm.requests.models import (
+    CorrectionNotice,
     DataDisclosure,
     DataRequest,
+    RequestCopyItem,
 )
 from tests.graders_helpers import Attempt
 
@@ -128,3 +132,259 @@ def test_the_planted_access_request_is_36_days_old_with_the_spouse_in_the_notes(
     assert details["entity"] == "data_request"
     with pytest.raises(ValueError, match="DR-9"):
         PlantSpec.of("data_request", 1, reference="X-1")
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+def test_a_competent_release_verifies_compiles_redacts_and_answers_in_time(attempt: Attempt):
+    _released(attempt)
+    found = _request(attempt, ACCESS)
+    assert found.outcome == "copy_provided" and found.responded_on == TODAY
+    copy = attempt.session.scalars(
+        select(RequestCopyItem).where(RequestCopyItem.request_id == found.id)
+    ).all()
+    assert {item.item for item in copy} >= {"profile", "contact_details", "notes"}
+    text = "\n".join(item.content for item in copy)
+    assert SPOUSE not in text and "6123 4567" not in text and "[redacted]" in text
+    events = attempt.session.scalars(
+        select(AuditEvent.operation).where(AuditEvent.entity_id == found.id)
+    ).all()
+    assert "request.redact_copy" in events and "request.respond" in events
+    for rule_id in ("DAR-01", "DAR-02", "DAR-04", "DAR-05"):
+        assert attempt.rule(rule_id).status is Status.PASS, rule_id
+    with pytest.raises(OperationError, match="has been answered"):
+        attempt.do("quote_request_fee", reference=ACCESS, fee_hkd=0)
+
+
+def test_logging_a_request_counts_day_40_from_receipt_and_checks_what_it_asks(attempt: Attempt):
+    member = attempt.session.scalars(select(Customer.member_no).order_by(Customer.id)).first()
+    args = {
+        "member_no": member,
+        "requester_name": "The customer",
+        "channel": "post",
+        "form_used": "pcpd_form",
+    }
+    made = attempt.do("log_data_request", kind="access", received_on=TODAY, **args)
+    assert made.due_on == TODAY + timedelta(days=40) and made.reference.startswith("DR-")
+    with pytest.raises(OperationError, match="in the future"):
+        attempt.do("log_data_request", kind="access", received_on=TODAY + timedelta(days=1), **args)
+    with pytest.raises(OperationError, match="which field to correct"):
+        attempt.do("log_data_request", kind="correction", received_on=TODAY, **args)
+    with pytest.raises(OperationError, match="Kind must be one of"):
+        attempt.do("log_data_request", kind="erase", received_on=TODAY, **args)
+
+
+def test_refusals_of_the_request_operations_change_nothing(attempt: Attempt):
+    with pytest.raises(OperationError, match="not the identity card number"):
+        attempt.do(
+            "verify_requester_identity",
+            reference=ACCESS,
+            method="identity_document_seen",
+            evidence="Card A123456(3) seen",
+        )
+    with pytest.raises(OperationError, match="Compile the copy"):
+        attempt.do("redact_access_copy", reference=ACCESS, text=SPOUSE)
+    with pytest.raises(OperationError, match="Compile the copy"):
+        attempt.do("respond_to_request", reference=ACCESS, outcome="copy_provided", channel="post")
+    attempt.do("compile_access_copy", reference=ACCESS, items=["profile"])
+    with pytest.raises(OperationError, match="does not appear"):
+        attempt.do("redact_access_copy", reference=ACCESS, text="nobody at all")
+    with pytest.raises(OperationError, match="not a ground"):
+        attempt.do(
+            "refuse_data_request",
+            reference=ACCESS,
+            ground="not_satisfied_inaccurate",
+            reason="We think the data are right",
+            channel="post",
+        )
+    with pytest.raises(OperationError, match="still due by day 40"):
+        attempt.do(
+            "extend_data_request",
+            reference=ACCESS,
+            reason="The archive is off site this month",
+            comply_by=TODAY + timedelta(days=2),
+        )
+    with pytest.raises(OperationError, match="no request with reference"):
+        attempt.do("quote_request_fee", reference="DR-999999", fee_hkd=0)
+    with pytest.raises(OperationError, match="not a correction request"):
+        attempt.do("correct_requested_data", reference=ACCESS)
+    found = _request(attempt, ACCESS)
+    assert found.identity_verified_at is None and found.outcome == ""
+
+
+def test_staff_outside_customer_service_are_refused_and_the_refusal_is_audited(
+    sandbox_store, sandbox_spec
+):
+    from sandbox_crm.models import Department, StaffUser
+    from sandbox_crm.operations import apply_operation, record_refusal
+    from tests.sandbox_fixtures import SANDBOX_KEY
+
+    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
+    with sandbox_store.session(SANDBOX_KEY) as session:
+        trainee = session.scalars(select(StaffUser).where(StaffUser.is_trainee.is_(True))).one()
+        trainee.department_id = session.scalars(
+            select(Department.id).where(Department.code == "marketing")
+        ).one()
+        session.commit()
+        args = {"reference": ACCESS, "fee_hkd": 0}
+        with pytest.raises(OperationError, match="may not handle data access") as refusal:
+            apply_operation(session, trainee, "quote_request_fee", args)
+        record_refusal(session, trainee, "quote_request_fee", refusal.value, ("data_request", 1))
+        session.commit()
+        refused = session.scalars(
+            select(AuditEvent).where(AuditEvent.operation == REFUSED_OPERATION)
+        ).one()
+        assert refused.details["operation"] == "quote_request_fee"
+
+
+# --- the rules --------------------------------------------------------------------------------
+
+
+def test_dar_04_fails_a_copy_with_the_spouse_in_it_or_released_before_verifying(attempt: Attempt):
+    attempt.do("compile_access_copy", reference=ACCESS, items=ALL_ITEMS)
+    attempt.do("respond_to_request", reference=ACCESS, outcome="copy_provided", channel="email")
+    result = attempt.rule("DAR-04")
+    assert result.status is Status.FAIL
+    messages = " ".join(f.message for f in result.findings)
+    assert "without first verifying" in messages and "another person's data" in messages
+
+
+def test_dar_04_fails_a_copy_with_only_the_name_redacted(attempt: Attempt):
+    attempt.do(
+        "verify_requester_identity",
+        reference=ACCESS,
+        method="registered_contact_confirmed",
+        evidence="Called back on the registered mobile; security answers matched",
+    )
+    attempt.do("compile_access_copy", reference=ACCESS, items=ALL_ITEMS)
+    attempt.do("redact_access_copy", reference=ACCESS, text=SPOUSE)
+    attempt.do("respond_to_request", reference=ACCESS, outcome="copy_provided", channel="email")
+    result = attempt.rule("DAR-04")
+    assert result.status is Status.FAIL and len(result.findings) == 1
+
+
+@pytest.mark.parametrize(("fee", "status"), [(50, Status.PASS), (500, Status.FAIL)])
+def test_dar_05_an_access_fee_above_the_direct_cost(attempt: Attempt, fee: int, status: Status):
+    attempt.do("quote_request_fee", reference=ACCESS, fee_hkd=fee, basis="Handling")
+    assert attempt.rule("DAR-05").status is status
+
+
+def test_dar_05_any_fee_for_a_correction(attempt: Attempt):
+    attempt.do("quote_request_fee", reference=CORRECTION, fee_hkd=10, basis="Postage")
+    result = attempt.rule("DAR-05")
+    assert result.status is Status.FAIL and "a correction is free" in result.findings[0].message
+
+
+def test_dar_01_and_02_an_answer_dated_after_day_40_without_a_notice(attempt: Attempt):
+    assert attempt.rule("DAR-01").status is Status.PASS
+    _released(attempt, sent_on=TODAY + timedelta(days=10))
+    for rule_id in ("DAR-01", "DAR-02"):
+        assert attempt.rule(rule_id).status is Status.FAIL, rule_id
+
+
+def test_dar_01_and_02_pass_a_written_notice_sent_by_day_40(attempt: Attempt):
+    attempt.do(
+        "extend_data_request",
+        reference=ACCESS,
+        reason="Part of the record is in the branch archive and is being retrieved",
+        comply_by=TODAY + timedelta(days=14),
+    )
+    _released(attempt, sent_on=TODAY + timedelta(days=10))
+    for rule_id in ("DAR-01", "DAR-02"):
+        assert attempt.rule(rule_id).status is Status.PASS, rule_id
+
+
+def test_dar_02_an_open_request_past_day_40(attempt: Attempt):
+    found = _request(attempt, ACCESS)
+    found.received_on -= timedelta(days=10)
+    found.due_on -= timedelta(days=10)
+    attempt.session.commit()
+    result = attempt.rule("DAR-02")
+    assert result.status is Status.FAIL and ACCESS in result.findings[0].message
+
+
+@pytest.mark.parametrize(("logged", "status"), [(True, Status.PASS), (False, Status.FAIL)])
+def test_dar_03_a_refusal_needs_its_log_book_entry(attempt: Attempt, logged: bool, status):
+    assert attempt.rule("DAR-03").status is Status.NOT_APPLICABLE
+    attempt.do(
+        "refuse_data_request",
+        reference=ACCESS,
+        ground="identity_not_verified",
+        reason="The requester could not prove that she is the member",
+        channel="post",
+    )
+    if logged:
+        attempt.do("log_refusal", reference=ACCESS, note="Identity not proven at the counter")
+    assert attempt.rule("DAR-03").status is status
+
+
+def _corrected(attempt: Attempt) -> DataRequest:
+    attempt.do(
+        "verify_requester_identity",
+        reference=CORRECTION,
+        method="member_details_matched",
+        evidence="Member number, date of joining and mobile matched",
+    )
+    attempt.do("correct_requested_data", reference=CORRECTION)
+    attempt.do("respond_to_request", reference=CORRECTION, outcome="corrected", channel="email")
+    return _request(attempt, CORRECTION)
+
+
+def test_a_correction_changes_the_data_and_dcr_01_passes(attempt: Attempt):
+    assert attempt.rule("DCR-01").status is Status.PASS
+    found = _corrected(attempt)
+    assert attempt.session.get_one(Customer, found.customer_id).district == "Sai Kung"
+    assert attempt.rule("DCR-01").status is Status.PASS
+
+
+def test_dcr_01_fails_a_correction_request_left_past_day_40(attempt: Attempt):
+    found = _request(attempt, CORRECTION)
+    found.received_on -= timedelta(days=40)
+    found.due_on -= timedelta(days=40)
+    attempt.session.commit()
+    assert attempt.rule("DCR-01").status is Status.FAIL
+
+
+def test_acc_02_recipients_of_the_last_12_months_are_sent_the_correction(attempt: Attempt):
+    assert attempt.rule("ACC-02").status is Status.NOT_APPLICABLE
+    found = _corrected(attempt)
+    disclosures = attempt.session.scalars(
+        select(DataDisclosure)
+        .where(DataDisclosure.customer_id == found.customer_id)
+        .order_by(DataDisclosure.id)
+    ).all()
+    recent, old = disclosures[:2], disclosures[2]
+    assert (TODAY - old.disclosed_on).days > 365
+    attempt.do(
+        "notify_correction_recipient",
+        reference=CORRECTION,
+        disclosure_id=recent[0].id,
+        channel="email",
+    )
+    result = attempt.rule("ACC-02")
+    assert result.status is Status.FAIL and recent[1].recipient in result.findings[0].message
+    attempt.do(
+        "notify_correction_recipient",
+        reference=CORRECTION,
+        disclosure_id=recent[1].id,
+        channel="post",
+    )
+    assert attempt.rule("ACC-02").status is Status.PASS
+    assert len(attempt.session.scalars(select(CorrectionNotice)).all()) == 2
+
+
+def test_a_correction_cannot_be_passed_on_before_it_is_made(attempt: Attempt):
+    disclosure = attempt.session.scalars(select(DataDisclosure)).first()
+    with pytest.raises(OperationError, match="Correct the data before"):
+        attempt.do(
+            "notify_correction_recipient",
+            reference=CORRECTION,
+            disclosure_id=disclosure.id,
+            channel="email",
+        )
+    with pytest.raises(OperationError, match="corrected copy"):
+        attempt.do(
+            "respond_to_request", reference=CORRECTION, outcome="no_data_held", channel="post"
+        )
+    assert not attempt.session.scalars(select(ContactPoint).where(ContactPoint.value == "x")).all()

@@ -286,7 +286,7 @@ def _audit(
     actor: StaffUser,
     found: DataRequest,
     event: str,
-    before: dict[str, Any],
+    before: dict[str, Any] | None,
     details: dict[str, Any] | None = None,
 ) -> None:
     session.flush()
@@ -539,9 +539,7 @@ def redact_access_copy(
             item.redacted = True
     if not changed:
         raise OperationError(Message(N_("That text does not appear in the copy.")), "text")
-    _audit(
-        session, actor, found, "request.redact_copy", snapshot(found, _FIELDS), {"count": changed}
-    )
+    _audit(session, actor, found, "request.redact_copy", None, {"count": changed})
     return found
 
 
@@ -637,7 +635,7 @@ def log_refusal(session: Session, actor: StaffUser, request_id: int, note: str) 
             note=note,
         )
     )
-    _audit(session, actor, found, "request.log_book", snapshot(found, _FIELDS))
+    _audit(session, actor, found, "request.log_book", None, {"ground": found.refusal_ground})
     return found
 
 
@@ -768,7 +766,7 @@ def respond_to_request(
 )
 def notify_correction_recipient(
     session: Session, actor: StaffUser, request_id: int, disclosure_id: int, channel: str
-) -> CorrectionNotice:
+) -> DataRequest:
     """Send a recipient of the customer's data the correction (s23(1)(c))."""
     check_request_permission(actor)
     found = get_entity(session, DataRequest, request_id, "request")
@@ -782,20 +780,21 @@ def notify_correction_recipient(
         raise OperationError(
             Message(N_("Correct the data before passing the correction on.")), "disclosure_id"
         )
-    notice = CorrectionNotice(
-        request_id=found.id,
-        disclosure_id=disclosure.id,
-        channel=channel,
-        sent_at=sandbox_now(session),
-        sent_by_id=actor.id,
+    session.add(
+        CorrectionNotice(
+            request_id=found.id,
+            disclosure_id=disclosure.id,
+            channel=channel,
+            sent_at=sandbox_now(session),
+            sent_by_id=actor.id,
+        )
     )
-    session.add(notice)
     _audit(
         session,
         actor,
         found,
         "request.notify_recipient",
-        snapshot(found, _FIELDS),
+        None,
         {"disclosure_id": disclosure.id, "recipient": disclosure.recipient},
     )
-    return notice
+    return found

@@ -134,7 +134,7 @@ class LogRequestForm(FlaskForm):
     details = TextAreaField(L_("Details"), render_kw=limits(LogRequestArgs, "details"))
     correction_field = SelectField(
         L_("Field to correct (a correction)"),
-        choices=[("", "—"), *_choices(CORRECTABLE_FIELDS)],
+        choices=[*options([("", "—")]), *_choices(CORRECTABLE_FIELDS)],
         validate_choice=False,
     )
     correction_value = StringField(
@@ -269,9 +269,9 @@ def _page_context(request_id: int, **forms: Any) -> dict[str, Any]:
         )
     )
     notify = NotifyForm()
-    notify.disclosure_id.choices = [
+    notify.disclosure_id.choices = options(
         (str(d.id), f"{d.recipient} ({d.disclosed_on.isoformat()})") for d in disclosures
-    ]
+    )
     today = sandbox_today(session)
     context: dict[str, Any] = {
         "req": found,
@@ -358,11 +358,12 @@ def data_request(request_id: int) -> str:
 
 
 @bp.post(
-    "/requests/<int:request_id>/"
-    "<any(fee, verify, compile, redact, extend, refuse, log_book, correct, respond, notify):step>"
+    "/requests/<int:request_id>/<any(fee, verify, compile, redact, extend, refuse, log_book,"
+    " correct, respond, notify):request_step>"
 )
-def data_request_action(request_id: int, step: str) -> Response | tuple[str, int]:
+def data_request_action(request_id: int, request_step: str) -> Response | tuple[str, int]:
     """One step of working a request, through its operation."""
+    step = request_step
     get_or_404(DataRequest, request_id, "request")
     name, form_class, message = _FORMS[step]
     form = form_class()
