@@ -121,6 +121,8 @@ def _urls(ids: Ids, job_id: int) -> list[tuple[str, str, str, dict, dict]]:
         ("CRM e-shop account", "GET", f"{crm}/eshop/1", {}, READ),
         ("CRM data-quality queue", "GET", f"{crm}/quality", {}, READ),
         ("CRM data-quality issue", "GET", f"{crm}/quality/1", {}, READ),
+        ("CRM data requests", "GET", f"{crm}/requests", {}, READ),
+        ("CRM data request form", "GET", f"{crm}/requests/new", {}, READ),
         (
             "answers POST",
             "POST",
@@ -198,6 +200,8 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.post(f"{own_crm}/security/branches/999999").status_code == 404
     assert client.get(f"{own_crm}/eshop/999999").status_code == 404
     assert client.get(f"{own_crm}/quality/999999").status_code == 404
+    assert client.get(f"{own_crm}/requests/999999").status_code == 404
+    assert client.post(f"{own_crm}/requests/999999/respond").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

@@ -3,9 +3,12 @@ deadline view and the request page, the DAR, DCR and ACC rules on it, and its de
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import date, timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
@@ -13,7 +16,7 @@ from sqlalchemy.pool import StaticPool
 from graders.results import Status
 from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
 from sandbox_crm.info import sandbox_info
-from sandbox_crm.models import AuditEvent, ContactPoint, Customer, SandboxBase
+from sandbox_crm.models import AuditEvent, Customer, SandboxBase
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError
 from sandbox_crm.requests.models import (
     CorrectionNotice,
@@ -21,7 +24,9 @@ from sandbox_crm.requests.models import (
     DataRequest,
     RequestCopyItem,
 )
+from sandbox_crm.store import SandboxStore
 from tests.graders_helpers import Attempt
+from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
 
 TODAY = date(2026, 11, 16)
 ACCESS = "DR-900001"
@@ -218,7 +223,6 @@ def test_staff_outside_customer_service_are_refused_and_the_refusal_is_audited(
 ):
     from sandbox_crm.models import Department, StaffUser
     from sandbox_crm.operations import apply_operation, record_refusal
-    from tests.sandbox_fixtures import SANDBOX_KEY
 
     sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
     with sandbox_store.session(SANDBOX_KEY) as session:
@@ -387,4 +391,92 @@ def test_a_correction_cannot_be_passed_on_before_it_is_made(attempt: Attempt):
         attempt.do(
             "respond_to_request", reference=CORRECTION, outcome="no_data_held", channel="post"
         )
-    assert not attempt.session.scalars(select(ContactPoint).where(ContactPoint.value == "x")).all()
+    customer = attempt.session.get_one(Customer, _request(attempt, CORRECTION).customer_id)
+    assert customer.district != "Sai Kung"
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
+    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
+    return _make_app(sandbox_store).test_client()
+
+
+@pytest.fixture
+def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
+    """Open a fresh session on the sandbox to check what the requests committed."""
+    stack = ExitStack()
+
+    def open_session() -> Session:
+        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
+
+    yield open_session
+    stack.close()
+
+
+def test_the_deadline_view_shows_days_left_and_overdue_requests(client: FlaskClient, db):
+    listing = client.get(f"{BASE}/requests")
+    assert listing.status_code == 200
+    assert ACCESS in listing.text and CORRECTION in listing.text
+    session = db()
+    found = session.scalars(select(DataRequest).where(DataRequest.reference == ACCESS)).one()
+    found.received_on -= timedelta(days=10)
+    found.due_on -= timedelta(days=10)
+    session.commit()
+    overdue = client.get(f"{BASE}/requests?overdue=1")
+    assert ACCESS in overdue.text and CORRECTION not in overdue.text
+    only = client.get(f"{BASE}/requests?kind=correction&page=2")
+    assert only.status_code == 200 and CORRECTION in only.text and ACCESS not in only.text
+
+
+def test_the_request_page_works_a_release_without_javascript(client: FlaskClient, db):
+    request_id = db().scalars(select(DataRequest.id).where(DataRequest.reference == ACCESS)).one()
+    url = f"{BASE}/requests/{request_id}"
+    page = client.get(url)
+    assert page.status_code == 200 and "4 days left" in page.text
+    verify = {"method": "identity_document_seen", "evidence": "Identity card seen, no copy kept"}
+    assert client.post(f"{url}/verify", data=verify).status_code == 302
+    assert client.post(f"{url}/compile", data={"items": ALL_ITEMS}).status_code == 302
+    assert SPOUSE in client.get(url).text
+    assert client.post(f"{url}/redact", data={"text": SPOUSE}).status_code == 302
+    assert client.post(f"{url}/redact", data={"text": "6123 4567"}).status_code == 302
+    assert client.post(f"{url}/fee", data={"fee_hkd": "", "basis": "x"}).status_code == 400
+    sent = client.post(f"{url}/respond", data={"outcome": "copy_provided", "channel": "post"})
+    assert sent.status_code == 302
+    again = client.post(f"{url}/respond", data={"outcome": "copy_provided", "channel": "post"})
+    assert again.status_code == 400 and "has been answered" in again.text
+    session = db()
+    found = session.get_one(DataRequest, request_id)
+    assert found.outcome == "copy_provided" and found.identity_verified_at is not None
+    refusals = session.scalars(
+        select(AuditEvent).where(AuditEvent.operation == REFUSED_OPERATION)
+    ).all()
+    assert refusals[-1].details["operation"] == "respond_to_request"
+    assert SPOUSE not in client.get(url).text
+    assert client.get(f"{BASE}/requests/999999").status_code == 404
+    assert client.post(f"{BASE}/requests/999999/respond").status_code == 404
+
+
+def test_a_request_is_logged_and_corrected_through_the_forms(client: FlaskClient, db):
+    member = db().scalars(select(Customer.member_no).order_by(Customer.id)).first()
+    assert client.get(f"{BASE}/requests/new?member_no={member}").status_code == 200
+    form = {
+        "member_no": member,
+        "kind": "correction",
+        "requester_name": "The member",
+        "channel": "email",
+        "form_used": "email_text",
+        "received_on": TODAY.isoformat(),
+        "correction_field": "district",
+        "correction_value": "Tai Po",
+    }
+    logged = client.post(f"{BASE}/requests/new", data=form)
+    assert logged.status_code == 302, logged.text[logged.text.find("alert"):][:400]
+    refused = client.post(f"{BASE}/requests/new", data={**form, "correction_value": ""})
+    assert refused.status_code == 400 and "should read once corrected" in refused.text
+    made = db().scalars(select(DataRequest).where(DataRequest.correction_value == "Tai Po")).one()
+    assert made.due_on == TODAY + timedelta(days=40)
+    assert client.post(f"{BASE}/requests/{made.id}/correct").status_code == 302
+    assert db().get_one(Customer, made.customer_id).district == "Tai Po"

@@ -242,19 +242,15 @@ def _values(step: str, form: Any) -> dict[str, Any]:
     """The operation's arguments from a posted form (blank numbers and dates left out)."""
     values: dict[str, Any] = {}
     for name, field in form._fields.items():
-        if name == "csrf_token":
+        data = field.data.strip() if isinstance(field.data, str) else field.data
+        if name == "csrf_token" or data is None:
             continue
-        data = field.data
-        if isinstance(data, str):
-            data = data.strip()
-        if data in (None, "") and name in ("fee_hkd", "comply_by", "sent_on", "disclosure_id"):
-            if name in ("sent_on",):
-                continue
-            data = None
+        if data == "" and name in ("fee_hkd", "comply_by", "sent_on", "disclosure_id"):
+            continue
         values[name] = data
-    if step == "notify" and values.get("disclosure_id") is not None:
-        text = str(values["disclosure_id"])
-        values["disclosure_id"] = int(text) if text.isdigit() else text
+    text = str(values.get("disclosure_id", ""))
+    if step == "notify" and text.isdigit():
+        values["disclosure_id"] = int(text)
     return values
 
 
@@ -320,11 +316,11 @@ def _days_left(rows: Any, today: date) -> dict[int, int]:
     """Days until day 40 (or the date a notice promised) of each open request listed."""
     left = {}
     for row in rows:
-        due = row.extended_to or row.due_on
+        due = row.get("extended_to") or row.get("due_on")
         if isinstance(due, str):
             due = date.fromisoformat(due[:10])
         if isinstance(due, date):
-            left[row.request_id] = (due - today).days
+            left[row["request_id"]] = (due - today).days
     return left
 
 
