@@ -15,7 +15,6 @@ from sandbox_crm.activities.models import Activity, Handoff
 from sandbox_crm.campaigns.models import CampaignRecipient
 from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.eshop.models import EshopAccount, EshopImportEntry, QualityIssue
-from sandbox_crm.requests.models import DataRequest
 from sandbox_crm.jewellery.models import MemberProfile
 from sandbox_crm.models import (
     Branch,
@@ -39,6 +38,7 @@ from sandbox_crm.query import (
     validate_columns,
     validate_condition,
 )
+from sandbox_crm.requests.models import DataRequest
 from sandbox_crm.reviews.models import ProductReview
 from sandbox_crm.sources import SOURCES, QueryScope, Source, get_source, spend_window
 

@@ -473,7 +473,7 @@ def test_a_request_is_logged_and_corrected_through_the_forms(client: FlaskClient
         "correction_value": "Tai Po",
     }
     logged = client.post(f"{BASE}/requests/new", data=form)
-    assert logged.status_code == 302, logged.text[logged.text.find("alert"):][:400]
+    assert logged.status_code == 302, logged.text[logged.text.find("alert") :][:400]
     refused = client.post(f"{BASE}/requests/new", data={**form, "correction_value": ""})
     assert refused.status_code == 400 and "should read once corrected" in refused.text
     made = db().scalars(select(DataRequest).where(DataRequest.correction_value == "Tai Po")).one()
