@@ -65,6 +65,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.pdpo.service",
     "graders.pdpo.requests",
     "graders.checks.service",
+    "graders.checks.requests",
 )
 """Every module that registers built-in checks and rules; add a new module here to load it."""
 
