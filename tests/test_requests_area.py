@@ -480,3 +480,52 @@ def test_a_request_is_logged_and_corrected_through_the_forms(client: FlaskClient
     assert made.due_on == TODAY + timedelta(days=40)
     assert client.post(f"{BASE}/requests/{made.id}/correct").status_code == 302
     assert db().get_one(Customer, made.customer_id).district == "Tai Po"
+
+
+# --- the check --------------------------------------------------------------------------------
+
+COPY_ITEMS = ["profile", "contact_details", "orders", "notes"]
+
+
+def _judge(attempt: Attempt, *aspects: str) -> Status:
+    params = {"reference": ACCESS, "require": list(aspects), "items": COPY_ITEMS}
+    return attempt.check("requests.access_request", params).status
+
+
+def test_the_check_passes_a_competent_release_on_every_aspect(attempt: Attempt):
+    assert _judge(attempt, "deadline") is Status.FAIL
+    assert _judge(attempt, "identity") is Status.FAIL
+    assert _judge(attempt, "copy") is Status.FAIL
+    _released(attempt)
+    for aspect in ("deadline", "identity", "copy", "fee"):
+        assert _judge(attempt, aspect) is Status.PASS, aspect
+
+
+def test_the_check_fails_a_late_answer_a_spouse_in_the_copy_and_a_handling_fee(attempt: Attempt):
+    attempt.do("quote_request_fee", reference=ACCESS, fee_hkd=500, basis="Handling fee")
+    attempt.do("compile_access_copy", reference=ACCESS, items=COPY_ITEMS)
+    attempt.do(
+        "respond_to_request",
+        reference=ACCESS,
+        outcome="copy_provided",
+        channel="post",
+        sent_on=TODAY + timedelta(days=15),
+    )
+    for aspect in ("deadline", "identity", "copy", "fee"):
+        assert _judge(attempt, aspect) is Status.FAIL, aspect
+    outcome = attempt.check("requests.access_request", {"reference": ACCESS, "require": ["copy"]})
+    assert outcome.evidence["found"]["other_customers_in_copy"]
+
+
+def test_the_check_accepts_a_notice_by_day_40_and_names_a_missing_request(attempt: Attempt):
+    attempt.do(
+        "extend_data_request",
+        reference=ACCESS,
+        reason="Archived purchase records are being retrieved from storage",
+        comply_by=TODAY + timedelta(days=14),
+    )
+    assert _judge(attempt, "deadline") is Status.PASS
+    missing = attempt.check(
+        "requests.access_request", {"reference": "DR-999999", "require": ["deadline"]}
+    )
+    assert missing.status is Status.FAIL
