@@ -65,6 +65,14 @@ ALL_PLANTS = (
     PlantSpec.of("eshop_accounts", 2),
     PlantSpec.of("incomplete_profile", 1, defect="malformed_email", reach="sms"),
     PlantSpec.of("quality_backlog", 1),
+    PlantSpec.of(
+        "data_request",
+        1,
+        request_kind="correction",
+        correction_field="district",
+        correction_value="Sai Kung",
+        disclosures=1,
+    ),
 )
 
 

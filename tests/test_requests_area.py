@@ -135,6 +135,8 @@ def test_the_planted_access_request_is_36_days_old_with_the_spouse_in_the_notes(
     assert SPOUSE in customer.notes and "6123 4567" in customer.notes
     details = sandbox_info(attempt.session).plant_details["data_request"]
     assert details["entity"] == "data_request"
+    spouse = attempt.session.get_one(Customer, details["other_customer_id"])
+    assert spouse.name_en == SPOUSE and len(spouse.consents) == 4
     with pytest.raises(ValueError, match="DR-9"):
         PlantSpec.of("data_request", 1, reference="X-1")
 

@@ -16,7 +16,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.hk_provider import member_number
-from sandbox_crm.models import ContactPoint, Customer, CustomerStatus, SalesOrder, Tier
+from sandbox_crm.models import (
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentStatus,
+    ContactPoint,
+    Customer,
+    CustomerStatus,
+    SalesOrder,
+    Tier,
+)
 from sandbox_crm.plants import PlantResult, PlantRun, _notice_on, plant
 from sandbox_crm.requests.models import (
     CORRECTABLE_FIELDS,
@@ -77,6 +86,20 @@ def _spouse(session: Session, run: PlantRun, requester: Customer) -> Customer:
     session.add(spouse)
     session.flush()
     session.add(ContactPoint(customer_id=new_id, kind="mobile", value=run.params["other_mobile"]))
+    for channel in ("email", "sms", "phone", "post"):
+        session.add(
+            ConsentRecord(
+                customer_id=new_id,
+                purpose=ConsentPurpose.DIRECT_MARKETING.value,
+                channel=channel,
+                status=ConsentStatus.NOT_ASKED.value,
+                method="written_form",
+                captured_at=joined,
+                notice_id=spouse.collection_notice_id,
+                recorded_by_id=None,
+                note="",
+            )
+        )
     return spouse
 
 
