@@ -531,3 +531,48 @@ def test_the_check_accepts_a_notice_by_day_40_and_names_a_missing_request(attemp
         "requests.access_request", {"reference": "DR-999999", "require": ["deadline"]}
     )
     assert missing.status is Status.FAIL
+
+
+def test_notice_refusal_log_book_and_passing_on_through_the_forms(client: FlaskClient, db):
+    session = db()
+    ids = dict(session.execute(select(DataRequest.reference, DataRequest.id)).all())
+    access, correction = f"{BASE}/requests/{ids[ACCESS]}", f"{BASE}/requests/{ids[CORRECTION]}"
+    late = {"reason": "Archive records are being retrieved", "comply_by": "2026-11-18"}
+    assert client.post(f"{access}/extend", data=late).status_code == 400
+    notice = {**late, "comply_by": "2026-12-04"}
+    assert client.post(f"{access}/extend", data=notice).status_code == 302
+    refusal = {"ground": "repeated_request", "reason": "Same request answered last month"}
+    assert client.post(f"{access}/refuse", data={**refusal, "channel": "post"}).status_code == 302
+    assert (
+        client.post(f"{access}/log_book", data={"note": "Repeat of DR-000107"}).status_code == 302
+    )
+    assert client.post(f"{correction}/correct").status_code == 302
+    page = client.get(correction)
+    assert "Swift Courier Ltd" in page.text and "Pass the correction on" in page.text
+    disclosure = db().scalars(select(DataDisclosure.id).order_by(DataDisclosure.id)).first()
+    sent = client.post(
+        f"{correction}/notify", data={"disclosure_id": disclosure, "channel": "email"}
+    )
+    assert sent.status_code == 302
+    session = db()
+    assert session.get_one(DataRequest, ids[ACCESS]).extended_to == date(2026, 12, 4)
+    assert session.scalars(select(CorrectionNotice.disclosure_id)).all() == [disclosure]
+
+
+def test_a_page_refuses_staff_outside_customer_service_and_audits_it(client: FlaskClient, db):
+    from sandbox_crm.models import Department, StaffUser
+
+    session = db()
+    trainee = session.scalars(select(StaffUser).where(StaffUser.is_trainee.is_(True))).one()
+    trainee.department_id = session.scalars(
+        select(Department.id).where(Department.code == "marketing")
+    ).one()
+    session.commit()
+    request_id = session.scalars(
+        select(DataRequest.id).where(DataRequest.reference == ACCESS)
+    ).one()
+    answer = {"outcome": "no_data_held", "channel": "post"}
+    refused = client.post(f"{BASE}/requests/{request_id}/respond", data=answer)
+    assert refused.status_code == 400 and "may not handle data access" in refused.text
+    event = db().scalars(select(AuditEvent).where(AuditEvent.operation == REFUSED_OPERATION)).one()
+    assert event.entity_type == "data_request" and event.entity_id == request_id
