@@ -576,3 +576,18 @@ def test_a_page_refuses_staff_outside_customer_service_and_audits_it(client: Fla
     assert refused.status_code == 400 and "may not handle data access" in refused.text
     event = db().scalars(select(AuditEvent).where(AuditEvent.operation == REFUSED_OPERATION)).one()
     assert event.entity_type == "data_request" and event.entity_id == request_id
+
+
+def test_dar_04_does_not_take_a_member_named_inside_the_requesters_name_for_another(
+    attempt: Attempt,
+):
+    found = _request(attempt, ACCESS)
+    requester = attempt.session.get_one(Customer, found.customer_id)
+    other = attempt.session.scalars(
+        select(Customer).where(Customer.id != requester.id).order_by(Customer.id)
+    ).first()
+    other.name_en = " ".join(requester.name_en.split()[-2:])
+    attempt.session.commit()
+    attempt.rebase()
+    _released(attempt)
+    assert attempt.rule("DAR-04").status is Status.PASS

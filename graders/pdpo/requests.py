@@ -225,16 +225,21 @@ def _identifiers(ctx: GradingContext) -> dict[int, list[re.Pattern[str]]]:
 
 
 def others_in_copy(ctx: GradingContext, item: SubjectRequest) -> list[int]:
-    """Customers other than the requester whose name or contact details are in the copy."""
+    """Customers other than the requester whose name or contact details are in the copy.
+
+    The requester's own identifiers are taken out first, so that another member whose name is
+    part of the requester's ("Chan Tai Man" in "Peter Chan Tai Man") is not mistaken for them.
+    """
     text = "\n".join(item.copy)
     if not text:
         return []
-    own = {p.pattern.lower() for p in _identifiers(ctx).get(item.customer_id, [])}
+    identifiers = _identifiers(ctx)
+    for own in identifiers.get(item.customer_id, []):
+        text = own.sub(" ", text)
     return sorted(
         cid
-        for cid, patterns in _identifiers(ctx).items()
-        if cid != item.customer_id
-        and any(p.pattern.lower() not in own and p.search(text) for p in patterns)
+        for cid, patterns in identifiers.items()
+        if cid != item.customer_id and any(p.search(text) for p in patterns)
     )
 
 
