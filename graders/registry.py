@@ -64,8 +64,10 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.pdpo.security",
     "graders.pdpo.others",
     "graders.pdpo.service",
+    "graders.pdpo.requests",
     "graders.checks.service",
     "graders.checks.sales",
+    "graders.checks.requests",
 )
 """Every module that registers built-in checks and rules; add a new module here to load it."""
 

@@ -51,6 +51,7 @@ ENABLED_AREAS: tuple[str, ...] = (
     "eshop",
     "collection",
     "sales",
+    "requests",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 

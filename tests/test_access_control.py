@@ -134,6 +134,8 @@ def _urls(ids: Ids, job_id: int, version_id: int) -> list[tuple[str, str, str, d
         ("CRM follow-up tasks", "GET", f"{crm}/follow-ups", {}, READ),
         ("CRM data by purpose", "GET", f"{crm}/purpose-data", {}, READ),
         ("CRM data by purpose form", "GET", f"{crm}/purpose-data/new", {}, READ),
+        ("CRM data requests", "GET", f"{crm}/requests", {}, READ),
+        ("CRM data request form", "GET", f"{crm}/requests/new", {}, READ),
         (
             "answers POST",
             "POST",
@@ -232,6 +234,8 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.get(f"{own_crm}/opportunities/999999").status_code == 404
     assert client.post(f"{own_crm}/opportunities/999999/stage").status_code == 404
     assert client.post(f"{own_crm}/follow-ups/999999/done").status_code == 404
+    assert client.get(f"{own_crm}/requests/999999").status_code == 404
+    assert client.post(f"{own_crm}/requests/999999/respond").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

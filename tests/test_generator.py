@@ -68,6 +68,14 @@ ALL_PLANTS = (
     PlantSpec.of("quality_backlog", 1),
     PlantSpec.of("signup_forms", 1, excessive=True, access_contact=False),
     PlantSpec.of("tracking_data", 6, retention="too_long"),
+    PlantSpec.of(
+        "data_request",
+        1,
+        request_kind="correction",
+        correction_field="district",
+        correction_value="Sai Kung",
+        disclosures=1,
+    ),
 )
 
 

@@ -65,6 +65,7 @@ from sandbox_crm.operations import (
 )
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
+from sandbox_crm.requests.models import DataDisclosure, DataRequest, RequestCopyItem
 from sandbox_crm.reviews.models import ProductReview
 from sandbox_crm.sales.models import CustomerDataItem, FollowUpTask, Opportunity
 from sandbox_crm.security.models import FieldPermission, SecurityRole
@@ -210,6 +211,7 @@ def build_crm(session: Session) -> Crm:
     _add_eshop(session, alice)
     _add_collection(session)
     _add_sales(session, alice, seller)
+    _add_requests(session, alice)
     return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
 
 
@@ -324,6 +326,53 @@ def _add_collection(session: Session) -> None:
     for kind, days in [("session", 90), ("product_view", 730), ("analytics_cookie", 395)]:
         session.add(TrackingSetting(kind=kind, retention_days=days, changed_at=published))
     session.add(TrackingRecord(kind="product_view", visitor="v1", page="/", occurred_at=published))
+    session.flush()
+
+
+def _add_requests(session: Session, alice: Customer) -> None:
+    """Alice's access request (copy compiled, her sister named in it), her correction request,
+    a refused access request and a disclosure of her data to a courier."""
+    received = date(2026, 3, 10)
+    for request_id, kind, outcome in [
+        (1, "access", ""),
+        (2, "correction", ""),
+        (3, "access", "refused"),
+    ]:
+        session.add(
+            DataRequest(
+                id=request_id,
+                reference=f"DR-90000{request_id}",
+                kind=kind,
+                customer_id=alice.id,
+                requester_name="Alice Chan",
+                channel="email",
+                form_used="pcpd_form",
+                received_on=received,
+                due_on=date(2026, 4, 19),
+                correction_field="district" if kind == "correction" else "",
+                correction_value="Tai Po" if kind == "correction" else "",
+                copy_compiled_at=datetime(2026, 3, 12) if request_id == 1 else None,
+                outcome=outcome,
+                refusal_ground="identity_not_verified" if outcome else "",
+                logged_at=datetime(2026, 3, 10, 12, 0),
+            )
+        )
+    session.flush()
+    session.add(
+        RequestCopyItem(
+            request_id=1, item="notes", record="notes", content="Gift for her sister Dora Ho"
+        )
+    )
+    session.add(
+        DataDisclosure(
+            id=1,
+            customer_id=alice.id,
+            recipient="Swift Courier Ltd",
+            purpose="delivery",
+            data_items="name, mobile",
+            disclosed_on=date(2026, 1, 5),
+        )
+    )
     session.flush()
 
 
@@ -518,6 +567,45 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
         "channel": "email",
         "body": "Wedding bands to match. Unsubscribe free at any time.",
         "has_opt_out_notice": True,
+    },
+    "log_data_request": lambda c: {
+        "member_no": "M00000001",
+        "kind": "access",
+        "requester_name": "Alice Chan",
+        "channel": "post",
+        "form_used": "pcpd_form",
+        "received_on": "2026-03-15",
+    },
+    "quote_request_fee": lambda c: {"request_id": 1, "fee_hkd": 50, "basis": "Printing, postage"},
+    "verify_requester_identity": lambda c: {
+        "reference": "DR-900001",
+        "method": "identity_document_seen",
+        "evidence": "Identity card seen at the counter; no copy kept",
+    },
+    "compile_access_copy": lambda c: {"request_id": 1, "items": ["profile", "notes"]},
+    "redact_access_copy": lambda c: {"request_id": 1, "text": "Dora Ho"},
+    "extend_data_request": lambda c: {
+        "request_id": 1,
+        "reason": "Archived orders are being retrieved",
+        "comply_by": "2026-05-01",
+    },
+    "refuse_data_request": lambda c: {
+        "request_id": 1,
+        "ground": "identity_not_verified",
+        "reason": "The requester could not prove who she is",
+        "channel": "post",
+    },
+    "log_refusal": lambda c: {"request_id": 3, "note": "Identity not proven"},
+    "correct_requested_data": lambda c: {"request_id": 2},
+    "respond_to_request": lambda c: {
+        "request_id": 1,
+        "outcome": "copy_provided",
+        "channel": "post",
+    },
+    "notify_correction_recipient": lambda c: {
+        "request_id": 2,
+        "disclosure_id": 1,
+        "channel": "email",
     },
 }
 
@@ -815,6 +903,59 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {"kind": "session", "retention_days": 90},  # no change
     ],
     "purge_tracking_data": [lambda c: {"kinds": "all"}],
+    "log_data_request": [
+        lambda c: {**VALID_ARGS["log_data_request"](c), "received_on": "2026-04-01"},
+        lambda c: {**VALID_ARGS["log_data_request"](c), "kind": "correction"},
+        lambda c: {**VALID_ARGS["log_data_request"](c), "channel": "fax"},
+    ],
+    "quote_request_fee": [
+        lambda c: {"request_id": 1, "fee_hkd": -5},
+        lambda c: {"request_id": 3, "fee_hkd": 0},
+    ],
+    "verify_requester_identity": [
+        lambda c: {"request_id": 1, "method": "guess", "evidence": "Seen"},
+        lambda c: {"request_id": 1, "method": "identity_document_seen", "evidence": "A123456(3)"},
+    ],
+    "compile_access_copy": [
+        lambda c: {"request_id": 1, "items": []},
+        lambda c: {"request_id": 2, "items": ["profile"]},
+    ],
+    "redact_access_copy": [
+        lambda c: {"request_id": 1, "text": "Nobody"},
+        lambda c: {"request_id": 2, "text": "Dora Ho"},
+    ],
+    "extend_data_request": [
+        lambda c: {"request_id": 1, "reason": "Busy", "comply_by": "2026-05-01"},
+        lambda c: {"request_id": 1, "reason": "Archive retrieval", "comply_by": "2026-04-01"},
+    ],
+    "refuse_data_request": [
+        lambda c: {
+            "request_id": 1,
+            "ground": "not_satisfied_inaccurate",
+            "reason": "We think the data are right",
+            "channel": "post",
+        },
+        lambda c: {"request_id": 1, "ground": "too_busy", "reason": "Too many", "channel": "post"},
+    ],
+    "log_refusal": [
+        lambda c: {"request_id": 1, "note": "Not refused"},
+        lambda c: {"request_id": 3, "note": ""},
+    ],
+    "correct_requested_data": [lambda c: {"request_id": 1}, lambda c: {"request_id": 99}],
+    "respond_to_request": [
+        lambda c: {"request_id": 2, "outcome": "corrected", "channel": "post"},
+        lambda c: {"request_id": 1, "outcome": "refused", "channel": "post"},
+        lambda c: {
+            "request_id": 1,
+            "outcome": "copy_provided",
+            "channel": "post",
+            "sent_on": "2026-03-01",
+        },
+    ],
+    "notify_correction_recipient": [
+        lambda c: {"request_id": 2, "disclosure_id": 99, "channel": "email"},
+        lambda c: {"request_id": 1, "disclosure_id": 1, "channel": "email"},
+    ],
 }
 
 
@@ -874,6 +1015,8 @@ def prepare(crm: Crm, name: str) -> None:
             )
         )
         crm.session.flush()
+    if name == "notify_correction_recipient":
+        apply_operation(crm.session, crm.officer, "correct_requested_data", {"request_id": 2})
     if name == "unshare_report":
         crm.session.add(
             ReportShare(report=crm.report, department_id=3, granted_at=datetime(2026, 3, 2))

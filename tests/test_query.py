@@ -45,6 +45,7 @@ from sandbox_crm.query import (
     validate_columns,
     validate_condition,
 )
+from sandbox_crm.requests.models import DataRequest
 from sandbox_crm.reviews.models import ProductReview
 from sandbox_crm.sales.models import CustomerDataItem, FollowUpTask, Opportunity
 from sandbox_crm.sources import SOURCES, QueryScope, Source, get_source, spend_window
@@ -288,6 +289,19 @@ def build_sandbox(session: Session) -> None:
             raised_at=datetime(2026, 2, 4),
             status="closed",
             resolution="not_an_issue",
+        )
+    )
+    session.add(
+        DataRequest(
+            reference="DR-900001",
+            kind="access",
+            customer_id=3,
+            requester_name="The customer",
+            channel="post",
+            form_used="pcpd_form",
+            received_on=date(2026, 2, 1),
+            due_on=date(2026, 3, 13),
+            logged_at=datetime(2026, 2, 1, 12, 0),
         )
     )
     session.flush()
@@ -903,7 +917,7 @@ def test_generated_data_fits_every_field(sandbox_session):
             continue  # generated for the jewellery profile only: see the areas' own tests
         if source.name == "campaign_recipients":
             continue  # generated for the jewellery profile only: see test_campaigns_area
-        if source.name in ("eshop_accounts", "eshop_import_log", "quality_issues"):
+        if source.name in ("eshop_accounts", "eshop_import_log", "quality_issues", "data_requests"):
             continue  # planted, or made by the trainee's work: see test_eshop_area
         if source.name in COLLECTION_SOURCES:
             continue  # planted only: see test_collection_area

@@ -71,6 +71,11 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         # areas): case 1 and opportunity 1 are not found. A change may be turned away earlier,
         # once the attempt is read-only.
         return ALLOWED if post else 404
+    if endpoint in ("crm.data_request", "crm.data_request_action") and (
+        role == "owner" or role in SAME_CENTRE_STAFF
+    ):
+        # Data requests exist only where a scenario plants them: request 1 is not found.
+        return ALLOWED if post else 404
     if area in ("attempts", "crm"):  # pages of one attempt: the owner's, read by their centre
         if role == "owner":
             return ALLOWED
@@ -196,6 +201,8 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "account_id": 1,
         "decision": "review",
         "issue_id": 1,
+        "request_id": 1,
+        "request_step": "respond",
         "step": "close",
         "form_id": 1,
         "form_step": "note",

@@ -1,4 +1,5 @@
-"""DPP2 (accuracy, retention), DPP3 (use) and Part 5 (access and correction requests).
+"""DPP2 (accuracy, retention) and DPP3 (use); Part 5 (access and correction requests) is in
+``requests``.
 
 ACC-01 is judged on the messages sent and the reports exported in the attempt, RET-02 on the
 backup policy and the backups run in the attempt. The others cannot
@@ -37,9 +38,6 @@ EARLIER_TEMPLATES = (
         "resurrect erased customers."
     ),
 )
-
-_NO_REQUESTS = N_("The sandbox does not yet record data access requests.")
-_NO_CORRECTIONS = N_("The sandbox does not yet record data correction requests.")
 
 
 class _CampaignSend:
@@ -244,19 +242,6 @@ def _flagged_exports(
 
 
 register_not_applicable(
-    "ACC-02",
-    title=N_("Correction not passed on to recipients"),
-    basis="s23(1)(c)",
-    severity="medium",
-    checks=N_(
-        "After a correction, recipients from the previous 12 months are sent the correction."
-    ),
-    reason=N_(
-        "The sandbox does not record to whom a customer's data was disclosed, nor notices "
-        "of corrections sent to them."
-    ),
-)
-register_not_applicable(
     "RET-01",
     title=N_("Customer kept past retention"),
     basis="DPP2(2); s26",
@@ -359,38 +344,4 @@ register_not_applicable(
         "No operation uses data for a purpose that needs its own consent (analytics or "
         "third-party marketing); direct marketing after an opt-out is judged by DM-06."
     ),
-)
-register_not_applicable(
-    "DAR-02",
-    title=N_("No written notice by day 40"),
-    basis="s19(2)",
-    severity="high",
-    checks=N_("If not completed by day 40, a written notice with reasons is sent by day 40."),
-    reason=_NO_REQUESTS,
-)
-register_not_applicable(
-    "DAR-03",
-    title=N_("Refusal without ground, writing or log entry"),
-    basis="s20, s21, s27",
-    severity="high",
-    checks=N_("A refusal cites an s20 ground, is sent in writing within 40 days, and is logged."),
-    reason=_NO_REQUESTS,
-)
-register_not_applicable(
-    "DAR-05",
-    title=N_("Excessive or improper fee"),
-    basis="s28",
-    severity="medium",
-    checks=N_("No fee for correction; an access fee no more than the direct cost."),
-    reason=_NO_REQUESTS,
-)
-register_not_applicable(
-    "DCR-01",
-    title=N_("Correction request not handled in 40 days"),
-    basis="s23, s25",
-    severity="high",
-    checks=N_(
-        "Each correction request is corrected or refused in writing with reasons within 40 days."
-    ),
-    reason=_NO_CORRECTIONS,
 )
