@@ -595,7 +595,9 @@ def export_download(export_id: int) -> Response:
         raise CrmNotFound("export")
     if export.file_format == "xlsx":
         source = SOURCES.find(export.report.source)
-        response = make_response(render_xlsx(source, export.columns, export.content))
+        response = make_response(
+            render_xlsx(source, export.columns, export.content, summary=export.summary)
+        )
         response.headers["Content-Type"] = XLSX_TYPE
     else:
         response = make_response(UTF8_BOM + export.content)
