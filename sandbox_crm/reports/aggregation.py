@@ -85,7 +85,7 @@ BANDS: dict[str, str] = {
     "age": N_("age band"),
     "band": N_("amount band"),
 }
-_BAND_TYPES: dict[str, tuple[str, ...]] = {
+BAND_TYPES: dict[str, tuple[str, ...]] = {
     "month": ("date", "datetime"),
     "quarter": ("date", "datetime"),
     "year": ("date", "datetime"),
@@ -144,10 +144,10 @@ def parse_group(source: Source, spec: Any) -> GroupSpec:
     if band:
         if band not in BANDS:
             raise QueryError(f"unknown band {band!r} in {spec!r}; bands: {', '.join(BANDS)}")
-        if field.type not in _BAND_TYPES[band]:
+        if field.type not in BAND_TYPES[band]:
             raise QueryError(
                 f"band {band!r} does not apply to {name} ({field.type}); it applies to "
-                f"{' or '.join(_BAND_TYPES[band])} fields"
+                f"{' or '.join(BAND_TYPES[band])} fields"
             )
     elif field.type in ("date", "datetime"):
         raise QueryError(
