@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -12,9 +13,16 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sandbox_crm.eshop.models import EshopAccount, EshopOrder
+from sandbox_crm.eshop.sources import ESHOP_SALE_CODES
+from sandbox_crm.generator import PlantSpec
 from sandbox_crm.models import Customer, ReportDefinition, ReportExport, SalesOrder
 from sandbox_crm.operations import OperationError
+from sandbox_crm.query import select_rows
+from sandbox_crm.reports.aggregation import summarise
+from sandbox_crm.reports.plants import last_quarter
 from sandbox_crm.store import SandboxStore
+from tests.sandbox_fixtures import SANDBOX_TODAY, small_spec
 from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
 
 SALES_Q = {
@@ -314,3 +322,101 @@ def test_a_summary_downloads_as_xlsx_with_numbers(client, db) -> None:
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:2] == ("Tier", "Number of rows")
     assert all(isinstance(row[1], int) for row in rows[1:])
+
+
+# --- the sales sources over both systems ------------------------------------------------------
+
+
+@pytest.fixture
+def online_sandbox(sandbox_store: SandboxStore) -> Iterator[Session]:
+    """A small sandbox with two linked e-shop shoppers and one the CRM does not know."""
+    spec = small_spec(
+        plants=(
+            PlantSpec.of("online_sales", 2, linked=True),
+            PlantSpec.of("online_sales", 1, linked=False),
+        )
+    )
+    sandbox_store.create("online", spec)
+    with sandbox_store.session("online") as session:
+        yield session
+
+
+def _quarter_sales(session: Session, measures: list[str]) -> list[list[object]]:
+    where = {
+        "all": [
+            {"field": "is_sale", "op": "eq", "value": True},
+            {"field": "placed_at", "op": "between", "value": list(last_quarter(SANDBOX_TODAY))},
+            {"field": "crm_customer_id", "op": "not_null"},
+        ]
+    }
+    table = summarise(
+        session, "sales", where=where, group_by=[], measures=measures, as_of=SANDBOX_TODAY
+    )
+    return table.rows
+
+
+def test_a_linked_shopper_is_one_customer_across_both_systems(online_sandbox: Session) -> None:
+    linked = online_sandbox.scalars(
+        select(EshopAccount.customer_id).where(EshopAccount.customer_id.isnot(None))
+    ).all()
+    assert len(linked) == 2
+    rows = select_rows(
+        online_sandbox,
+        "sales",
+        where={"field": "crm_customer_id", "op": "in", "value": list(linked)},
+        columns=["system", "customer_key", "system_customer"],
+        as_of=SANDBOX_TODAY,
+    ).rows
+    assert {r["system"] for r in rows} == {"crm", "eshop"}
+    assert {r["customer_key"] for r in rows} == {f"C{cid}" for cid in linked}
+    # Each system's own number: the e-shop account is another "customer".
+    assert len({r["system_customer"] for r in rows}) == 4
+    ((once, twice),) = _quarter_sales(
+        online_sandbox, ["count_distinct:customer_key", "count_distinct:system_customer"]
+    )
+    assert twice > once
+
+
+def test_the_first_sale_is_not_a_returning_customer_and_later_ones_are(
+    online_sandbox: Session,
+) -> None:
+    unknown = online_sandbox.scalars(
+        select(EshopAccount.account_no).where(EshopAccount.customer_id.is_(None))
+    ).one()
+    rows = select_rows(
+        online_sandbox,
+        "sales",
+        where={
+            "all": [
+                {"field": "customer_key", "op": "eq", "value": f"E{unknown}"},
+                {"field": "is_sale", "op": "eq", "value": True},
+            ]
+        },
+        columns=["placed_at", "repeat_buyer"],
+        sort=[["placed_at", "asc"]],
+        as_of=SANDBOX_TODAY,
+    ).rows
+    assert [r["repeat_buyer"] for r in rows] == [False] + [True] * (len(rows) - 1)
+
+
+def test_a_session_converts_when_an_order_follows_within_a_day(online_sandbox: Session) -> None:
+    rows = select_rows(
+        online_sandbox,
+        "eshop_activity",
+        where={"field": "kind", "op": "eq", "value": "session"},
+        columns=["account_id", "occurred_at", "converted"],
+        as_of=SANDBOX_TODAY,
+    ).rows
+    sales = online_sandbox.execute(
+        select(EshopOrder.account_id, EshopOrder.placed_at).where(
+            EshopOrder.status_code.in_(ESHOP_SALE_CODES)
+        )
+    ).all()
+    for row in rows:
+        expected = any(
+            account == row["account_id"]
+            and row["occurred_at"] <= placed < row["occurred_at"] + timedelta(days=1)
+            for account, placed in sales
+        )
+        assert row["converted"] is expected
+    assert any(r["converted"] for r in rows) and not all(r["converted"] for r in rows)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, case, cast, exists, false, literal, or_, select, true, union_all
+from sqlalchemy import (
+    DateTime,
+    String,
+    case,
+    cast,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.eshop.models import (
     EshopAccount,
@@ -181,18 +194,19 @@ def _crm_sale_before(customer_id: Any, moment: Any) -> Any:
 
 
 def _eshop_sale_before(account_ids: Any, moment: Any) -> Any:
-    """An e-shop sale on one of the accounts (a select of account ids) before ``moment``."""
+    """An e-shop sale before ``moment`` on an account ``account_ids(account_id_column)`` allows."""
     earlier = aliased(EshopOrder)
     return exists().where(
-        earlier.account_id.in_(account_ids),
+        account_ids(earlier.account_id),
         earlier.status_code.in_(ESHOP_SALE_CODES),
         earlier.placed_at < moment,
     )
 
 
 def _linked_accounts(customer_id: Any) -> Any:
+    """Accounts linked to the CRM customer, as a condition on an account id column."""
     linked = aliased(EshopAccount)
-    return select(linked.id).where(linked.customer_id == customer_id)
+    return lambda column: column.in_(select(linked.id).where(linked.customer_id == customer_id))
 
 
 def _sales_lines() -> Any:
@@ -242,7 +256,7 @@ def _sales_lines() -> Any:
                         ),
                     ),
                 ),
-                else_=_eshop_sale_before(select(account.id), EshopOrder.placed_at),
+                else_=_eshop_sale_before(lambda column: column == account.id, EshopOrder.placed_at),
             ).label("repeat_buyer"),
         )
         .select_from(EshopOrder)
@@ -363,6 +377,33 @@ SOURCES.add(
 )
 
 
+class _DayLater(ColumnElement[Any]):
+    """A date-time plus one day, in each database's own date arithmetic.
+
+    SQLite keeps date-times as text, where ``+ interval`` means nothing; PostgreSQL has
+    intervals.
+    """
+
+    inherit_cache = True
+    type = DateTime()
+
+    def __init__(self, moment: Any) -> None:
+        self.moment = moment
+
+
+@compiles(_DayLater)
+def _day_later_default(element: _DayLater, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.moment, **kw)} + INTERVAL '1 day')"
+
+
+@compiles(_DayLater, "sqlite")
+def _day_later_sqlite(element: _DayLater, compiler: Any, **kw: Any) -> str:
+    # The same text form SQLAlchemy stores ("YYYY-MM-DD HH:MM:SS.ffffff"), so that text
+    # comparison orders it with the stored values.
+    moment = compiler.process(element.moment, **kw)
+    return f"(strftime('%Y-%m-%d %H:%M:%S', {moment}, '+1 day') || '.000000')"
+
+
 def _converted(scope: QueryScope) -> Any:
     """An e-shop sale on the same account within 24 hours of the session's start."""
     order = aliased(EshopOrder)
@@ -370,7 +411,7 @@ def _converted(scope: QueryScope) -> Any:
         order.account_id == EshopActivity.account_id,
         order.status_code.in_(ESHOP_SALE_CODES),
         order.placed_at >= EshopActivity.occurred_at,
-        order.placed_at < EshopActivity.occurred_at + timedelta(days=1),
+        order.placed_at < _DayLater(EshopActivity.occurred_at),
     )
 
 
