@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from sandbox_crm.eshop.models import EshopAccount, EshopOrder
 from sandbox_crm.eshop.sources import ESHOP_SALE_CODES
 from sandbox_crm.generator import PlantSpec
-from sandbox_crm.models import Customer, ReportDefinition, ReportExport, SalesOrder
+from sandbox_crm.models import (
+    Customer,
+    OrderLine,
+    Product,
+    ReportDefinition,
+    ReportExport,
+    SalesOrder,
+)
 from sandbox_crm.operations import OperationError
 from sandbox_crm.query import select_rows
 from sandbox_crm.reports.aggregation import summarise
@@ -420,3 +427,31 @@ def test_a_session_converts_when_an_order_follows_within_a_day(online_sandbox: S
         )
         assert row["converted"] is expected
     assert any(r["converted"] for r in rows) and not all(r["converted"] for r in rows)
+
+
+def test_customers_by_product_category_count_each_customer_once_per_category(attempt) -> None:
+    report = attempt.report(
+        name="Customers by category",
+        source="order_lines",
+        columns=[],
+        filters={"field": "is_sale", "op": "eq", "value": True},
+        group_by=["category"],
+        measures=["count_distinct:customer_id", "sum:line_total_hkd"],
+    )
+    run = attempt.do("run_report", report_id=report.id)
+    found = {
+        line.split(",")[0]: (int(line.split(",")[1]), int(line.split(",")[2]))
+        for line in run.output_csv.strip().splitlines()[1:]
+    }
+    expected = attempt.session.execute(
+        select(
+            Product.category,
+            func.count(SalesOrder.customer_id.distinct()),
+            func.sum(OrderLine.line_total_hkd),
+        )
+        .join(OrderLine, OrderLine.product_id == Product.id)
+        .join(SalesOrder, SalesOrder.id == OrderLine.order_id)
+        .where(SalesOrder.status.in_(["paid", "shipped", "completed"]))
+        .group_by(Product.category)
+    ).all()
+    assert found == {category: (customers, total) for category, customers, total in expected}
