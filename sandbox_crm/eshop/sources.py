@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -279,9 +280,10 @@ class SalesLine(_ViewBase):
     __mapper_args__ = {"primary_key": [_SALES.c.line_id]}
 
 
-def _line(name: str, label: str, type_: Any, sensitivity: Any, **extra: Any) -> Field:
+def _col(name: str) -> Callable[[QueryScope], Any]:
+    """Builder: the sales rows' column ``name``."""
     column = _SALES.c[name]
-    return Field(name, label, type_, sensitivity, lambda scope: column, **extra)
+    return lambda scope: column
 
 
 _SALE_STATUS = case(
@@ -297,30 +299,33 @@ SOURCES.add(
         model=SalesLine,
         key_field="line_id",
         fields=index_fields(
-            _line("line_id", "Line ID", "int", INT, nullable=False),
-            _line(
+            Field("line_id", "Line ID", "int", INT, _col("line_id"), nullable=False),
+            Field(
                 "system",
                 "System",
                 "enum",
                 INT,
+                _col("system"),
                 choices=("crm", "eshop"),
                 nullable=False,
                 description=N_("The system the order was recorded in: the CRM or the e-shop."),
             ),
-            _line("order_ref", "Order no.", "str", INT, nullable=False),
-            _line(
+            Field("order_ref", "Order no.", "str", INT, _col("order_ref"), nullable=False),
+            Field(
                 "channel",
                 "Channel",
                 "enum",
                 INT,
+                _col("channel"),
                 choices=enum_values(SalesChannel),
                 nullable=False,
             ),
-            _line(
+            Field(
                 "status",
                 "Status",
                 "enum",
                 INT,
+                _col("status"),
                 choices=enum_values(OrderStatus),
                 nullable=False,
                 description=N_("The order's status; the e-shop's codes read as the CRM's."),
@@ -334,37 +339,52 @@ SOURCES.add(
                 description=N_("Paid, shipped or completed (not pending, cancelled or refunded)."),
                 nullable=False,
             ),
-            _line("placed_at", "Placed at", "datetime", INT, nullable=False),
-            _line("total_hkd", "Total (HK$)", "int", INT, nullable=False),
-            _line("crm_customer_id", "CRM customer ID", "int", INT),
-            _line(
+            Field("placed_at", "Placed at", "datetime", INT, _col("placed_at"), nullable=False),
+            Field("total_hkd", "Total (HK$)", "int", INT, _col("total_hkd"), nullable=False),
+            Field(
+                "crm_customer_id",
+                "CRM customer ID",
+                "int",
+                INT,
+                _col("crm_customer_id"),
+            ),
+            Field(
                 "customer_key",
                 "Customer (both systems)",
                 "str",
                 INT,
+                _col("customer_key"),
                 nullable=False,
                 description=N_(
                     "One key per person: the CRM customer, or the e-shop account when it is not"
                     " linked to a CRM customer. Count its values to count customers once."
                 ),
             ),
-            _line(
+            Field(
                 "system_customer",
                 "Customer number in its system",
                 "str",
                 INT,
+                _col("system_customer"),
                 nullable=False,
                 description=N_(
                     "The CRM customer number or the e-shop account number: a person who shops"
                     " in both systems has one of each."
                 ),
             ),
-            _line("customer_name", "Customer name", "str", P),
-            _line(
+            Field(
+                "customer_name",
+                "Customer name",
+                "str",
+                P,
+                _col("customer_name"),
+            ),
+            Field(
                 "repeat_buyer",
                 "Returning customer",
                 "bool",
                 INT,
+                _col("repeat_buyer"),
                 nullable=False,
                 description=N_(
                     "The customer had bought before this order, in either system (a paid,"
