@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import timedelta
@@ -455,3 +456,39 @@ def test_customers_by_product_category_count_each_customer_once_per_category(att
         .group_by(Product.category)
     ).all()
     assert found == {category: (customers, total) for category, customers, total in expected}
+
+
+# --- practicum attempt ------------------------------------------------------------------------
+
+_SALES_STEP = """
+- op: create_report
+  deliverable: sales
+  args:
+    name: Q3 sales
+    source: sales
+    filters:
+      all:
+        - {field: is_sale, op: eq, value: true}
+        - {field: placed_at, op: between, value: ["2026-07-01", "2026-09-30"]}
+    group_by: [channel, "placed_at:month"]
+    measures: %s
+"""
+
+
+def test_practicum_attempt_scripts_a_summary_and_grades_it(runner, tmp_path) -> None:
+    steps = tmp_path / "steps.yaml"
+    steps.write_text(_SALES_STEP % '[count, "sum:total_hkd", "avg:total_hkd"]')
+    result = runner.invoke(
+        args=["attempt", "107186L4-sales-activity", "--steps", str(steps), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    checks = {c["check_id"]: c["status"] for c in json.loads(result.output)["checks"]}
+    assert checks["sales-figures"] == "pass"
+    assert checks["customers-once"] == "fail"  # not built
+
+
+def test_practicum_attempt_reports_a_refused_summary(runner, tmp_path) -> None:
+    steps = tmp_path / "steps.yaml"
+    steps.write_text(_SALES_STEP % '["sum:channel"]')
+    result = runner.invoke(args=["attempt", "107186L4-sales-activity", "--steps", str(steps)])
+    assert "sum needs a number; channel is enum, not a number" in result.output
