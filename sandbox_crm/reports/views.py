@@ -75,7 +75,7 @@ from sandbox_crm.web.forms import (
 )
 from sandbox_crm.web.i18n import L_, translate, translate_plural
 from sandbox_crm.web.i18n import translated as crm_translated
-from sandbox_crm.web.presentation import label
+from sandbox_crm.web.presentation import label, output_cell
 
 RUN_PER_PAGE = RUN_PAGE_ROWS
 RECENT = 10
@@ -694,6 +694,11 @@ def _run_summary(source: Source, run: ReportRun) -> dict[str, Any] | None:
     title = crm_translated(headings[chosen][1].label)
     none_label = translate("(none)")
     chart: Chart | None = None
+    # Group values as the table shows them ("Store", "Gold"), not their codes.
+    records = [
+        [output_cell(value, headings[i][1]) if i < width else value for i, value in enumerate(r)]
+        for r in records
+    ]
     if width == 1:
         chart = bar_chart(
             title, [r[0] for r in records], [r[chosen] for r in records], none_label=none_label
