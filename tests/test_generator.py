@@ -65,6 +65,7 @@ ALL_PLANTS = (
     PlantSpec.of("eshop_accounts", 2),
     PlantSpec.of("incomplete_profile", 1, defect="malformed_email", reach="sms"),
     PlantSpec.of("quality_backlog", 1),
+    PlantSpec.of("online_sales", 1),
 )
 
 

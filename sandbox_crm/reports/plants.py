@@ -24,7 +24,15 @@ from sandbox_crm.eshop.models import (
     EshopOrder,
     ReconStatus,
 )
-from sandbox_crm.models import Customer, CustomerStatus, OrderStatus, SalesChannel, SalesOrder
+from sandbox_crm.models import (
+    Customer,
+    CustomerStatus,
+    OrderLine,
+    OrderStatus,
+    Product,
+    SalesChannel,
+    SalesOrder,
+)
 from sandbox_crm.plants import PlantResult, PlantRun, plant
 
 
@@ -65,12 +73,16 @@ def online_sales(session: Session, run: PlantRun) -> PlantResult:
                 .where(
                     Customer.status == CustomerStatus.ACTIVE.value,
                     Customer.home_branch_id.isnot(None),
+                    Customer.joined_on < start,
                 )
                 .order_by(Customer.id)
             )
             if cid not in taken and len(name.split()) >= 2
         ]
         members = run.pick(candidates, "active members with a home branch")
+    products = list(
+        session.scalars(select(Product.id).where(Product.is_active.is_(True)).order_by(Product.id))
+    )
     account_id = _next_id(session, EshopAccount)
     order_id = _next_id(session, EshopOrder)
     activity_id = _next_id(session, EshopActivity)
@@ -120,12 +132,15 @@ def online_sales(session: Session, run: PlantRun) -> PlantResult:
         in_quarter = date(start.year, month, run.rng.randint(8, 26))
         # Orders: just before the quarter, on its first days, inside it after a session, on its
         # last days, and just after it (a cancelled one too).
+        # The first shopper's orders sit on the days either side of the quarter.
+        before = 1 if offset == 0 else run.rng.randint(5, 20)
+        after = 1 if offset == 0 else run.rng.randint(1, max(1, min(4, (today - end).days - 1)))
         orders = [
-            (start - timedelta(days=run.rng.randint(5, 20)), "DL"),
+            (start - timedelta(days=before), "DL"),
             (start + timedelta(days=run.rng.randint(0, 3)), "DL"),
             (in_quarter, "DL"),
             (end - timedelta(days=run.rng.randint(0, 2)), "SH"),
-            (end + timedelta(days=run.rng.randint(1, min(4, (today - end).days - 1) or 1)), "PD"),
+            (end + timedelta(days=after), "PD"),
             (in_quarter + timedelta(days=1), "CX"),
         ]
         for n, (day, code) in enumerate(orders):
@@ -163,9 +178,11 @@ def online_sales(session: Session, run: PlantRun) -> PlantResult:
                 )
             )
             activity_id += 1
-        # A visit the evening before the quarter, and browsing that is not a session.
+        # Visits the evening before the quarter and the morning after it, and browsing that is
+        # not a session.
         browsing = [
             ("session", _at(start - timedelta(days=1), 22, 10)),
+            ("session", _at(end + timedelta(days=1), 7, 45)),
             ("product_view", _at(in_quarter, 9, 30)),
             ("cart_abandoned", _at(in_quarter - timedelta(days=3), 21, 15)),
         ]
@@ -176,6 +193,14 @@ def online_sales(session: Session, run: PlantRun) -> PlantResult:
             activity_id += 1
         if customer_id is not None:
             customer = session.get_one(Customer, customer_id)
+            total = run.rng.randrange(500, 6000, 10)
+            # One product sold at the order's amount (a member price), as every order has lines.
+            line = OrderLine(
+                product_id=run.rng.choice(products),
+                quantity=1,
+                unit_price_hkd=total,
+                line_total_hkd=total,
+            )
             session.add(
                 SalesOrder(
                     id=crm_order_id,
@@ -185,7 +210,8 @@ def online_sales(session: Session, run: PlantRun) -> PlantResult:
                     channel=SalesChannel.STORE.value,
                     status=OrderStatus.COMPLETED.value,
                     ordered_at=_at(in_quarter + timedelta(days=2), 15),
-                    total_hkd=run.rng.randrange(500, 6000, 10),
+                    total_hkd=total,
+                    lines=[line],
                 )
             )
             crm_order_id += 1
