@@ -303,6 +303,11 @@ def rows_expectations(scenario: Scenario) -> list[RowsExpectation]:
                 )
             )
             continue
+        if check.check == "report.summary_matches":
+            # The rows a summary counts are a condition, like a report's rows.
+            expect = check.params.get("expect") or {}
+            found.append(RowsExpectation(check.id, expect.get("source"), expect.get("where"), None))
+            continue
         if check.check != "report.rows_match":
             continue
         expect = check.params.get("expect") or {}

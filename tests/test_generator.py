@@ -76,6 +76,7 @@ ALL_PLANTS = (
         correction_value="Sai Kung",
         disclosures=1,
     ),
+    PlantSpec.of("online_sales", 1),
 )
 
 

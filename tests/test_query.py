@@ -21,7 +21,12 @@ from sandbox_crm.collection.models import (
     SignupForm,
     TrackingRecord,
 )
-from sandbox_crm.eshop.models import EshopAccount, EshopImportEntry, QualityIssue
+from sandbox_crm.eshop.models import (
+    EshopAccount,
+    EshopActivity,
+    EshopImportEntry,
+    QualityIssue,
+)
 from sandbox_crm.jewellery.models import MemberProfile
 from sandbox_crm.models import (
     Branch,
@@ -29,6 +34,7 @@ from sandbox_crm.models import (
     ConsentRecord,
     ContactPoint,
     Customer,
+    OrderLine,
     Product,
     SalesOrder,
     SandboxBase,
@@ -280,6 +286,19 @@ def build_sandbox(session: Session) -> None:
     session.add(
         EshopImportEntry(
             account_id=account.id, action="merged", customer_id=3, done_at=datetime(2026, 2, 4)
+        )
+    )
+    session.add(
+        EshopActivity(account_id=account.id, kind="session", occurred_at=datetime(2026, 2, 5, 9))
+    )
+    first_order = session.scalars(select(SalesOrder).order_by(SalesOrder.id)).first()
+    session.add(
+        OrderLine(
+            order_id=first_order.id,
+            product_id=product.id,
+            quantity=1,
+            unit_price_hkd=180,
+            line_total_hkd=180,
         )
     )
     session.add(
@@ -917,7 +936,14 @@ def test_generated_data_fits_every_field(sandbox_session):
             continue  # generated for the jewellery profile only: see the areas' own tests
         if source.name == "campaign_recipients":
             continue  # generated for the jewellery profile only: see test_campaigns_area
-        if source.name in ("eshop_accounts", "eshop_import_log", "quality_issues", "data_requests"):
+        planted = (
+            "eshop_accounts",
+            "eshop_import_log",
+            "quality_issues",
+            "data_requests",
+            "eshop_activity",
+        )
+        if source.name in planted:
             continue  # planted, or made by the trainee's work: see test_eshop_area
         if source.name in COLLECTION_SOURCES:
             continue  # planted only: see test_collection_area

@@ -1,4 +1,4 @@
-"""Checks on a saved report the trainee submitted: its rows and its columns.
+"""Checks on a saved report the trainee submitted: its rows, its columns, or its summary.
 
 The report's own rows are what its filters return in the final sandbox. The rows it should
 return are computed on the template (the sandbox as the attempt found it), so that changing the
@@ -32,11 +32,21 @@ from graders.checks.common import (
 )
 from graders.context import GradingContext
 from graders.registry import check
-from graders.results import Outcome, counted, listing, message, sentences
+from graders.results import Outcome, Status, counted, listing, message, sentences
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Sensitivity
 from sandbox_crm.query import QueryError, select_keys
-from sandbox_crm.sources import SOURCES, get_source
+from sandbox_crm.reports.aggregation import (
+    MAX_GROUP_FIELDS,
+    MEASURES,
+    aggregation_problems,
+    is_summary,
+    parse_group,
+    parse_measure,
+    revealed_fields,
+    summarise,
+)
+from sandbox_crm.sources import SOURCES, Source, get_source
 
 
 def _source_problem(report_source: str, expected: str | None, where: Condition) -> Outcome | None:
@@ -488,3 +498,259 @@ def no_rows_where(ctx: GradingContext, params: NoRowsWhereParams) -> Outcome:
                 message(N_("The list includes %(rows)s that must be left out."), rows=rows)
             )
     return judged(not offending, evidence, score, note)
+
+
+# --- report.summary_matches -------------------------------------------------------------------
+
+
+class ExpectedSummary(Params):
+    """The summary a report must produce: its source, rows, groups and measures."""
+
+    source: str
+    """The source the summary must be built on."""
+    where: Condition = None
+    """The rows summarised, in the query language, judged on the template."""
+    group_by: list[str] = Field(default_factory=list, max_length=MAX_GROUP_FIELDS)
+    """The groups (``field`` or ``field:band``); their order does not matter."""
+    measures: list[str] = Field(min_length=1)
+    """The measures the summary must have (``count``, ``sum:field``, ...); more are allowed."""
+
+    @model_validator(mode="after")
+    def _check_summary(self) -> ExpectedSummary:
+        """Reject unknown sources, invalid conditions, groups or measures."""
+        _check_source_and_condition(self.source, self.where)
+        problems = aggregation_problems(self.source, self.group_by, self.measures)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class SummaryMatchesParams(Params):
+    """Parameters of report.summary_matches."""
+
+    report: DeliverableRef
+    """The deliverable holding the saved summary report."""
+    expect: ExpectedSummary
+    """The summary the report must produce; its figures are recomputed on the template."""
+    allow_personal: bool = False
+    """Whether the summary may show personal data (group by a name, the lowest date of birth)."""
+    tolerance: float = Field(default=0.01, ge=0)
+    """How far a figure may be from the recomputed one (averages and percentages are rounded)."""
+
+
+def _cell(value: Any) -> Any:
+    """A figure or group value as evidence (dates as text)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _summary_note(labels: dict[str, list[Any]]) -> tuple[str | None, dict[str, Any]]:
+    templates = {
+        "not_summary": N_(
+            "The report lists individual records; the request asks for figures summarised by group."
+        ),
+        "source": N_("The summary is not built on the data this request is about."),
+        "groups_missing": N_("The summary is not broken down by %(labels)s."),
+        "groups_extra": N_(
+            "The summary is broken down by %(labels)s, which the request does not ask for."
+        ),
+        "measures_missing": N_("The summary lacks the figure(s) %(labels)s."),
+        "personal": N_(
+            "The summary shows personal data (%(labels)s) where figures about groups are enough."
+        ),
+        "groups_differ": N_(
+            "%(count)s of the summary do not match the rows the request is about; check the"
+            " report's filters (the period, which orders count)."
+        ),
+        "figures_differ": N_(
+            "%(count)s of the summary differ from a recomputation; check the report's filters"
+            " (the period, which orders count)."
+        ),
+    }
+    parts = []
+    for key, template in templates.items():
+        if key not in labels:
+            continue
+        items = labels[key]
+        if key in ("groups_differ", "figures_differ"):
+            one, many = (
+                (N_("%(count)d group"), N_("%(count)d groups"))
+                if key == "groups_differ"
+                else (N_("%(count)d figure"), N_("%(count)d figures"))
+            )
+            parts.append(message(template, count=counted(items[0], one, many)))
+        elif items:
+            parts.append(message(template, labels=listing(items, quoted=True)))
+        else:
+            parts.append(message(template))
+    return sentences(*parts)
+
+
+def _measure_text(source: Source, spec: str) -> dict[str, Any]:
+    measure = parse_measure(source, spec)
+    if measure.field is None:
+        return message(MEASURES["count"])
+    return message(
+        {
+            "count_distinct": N_("Different %(field)s"),
+            "sum": N_("Total %(field)s"),
+            "avg": N_("Average %(field)s"),
+            "min": N_("Lowest %(field)s"),
+            "max": N_("Highest %(field)s"),
+            "rate": N_("%% %(field)s"),
+        }[measure.func],
+        field=measure.field.label,
+    )
+
+
+@check("report.summary_matches", params=SummaryMatchesParams)
+def summary_matches(ctx: GradingContext, params: SummaryMatchesParams) -> Outcome:
+    """The report summarises the expected rows by the expected groups with the expected figures.
+
+    The figures are recomputed on the template with the expected condition and compared with
+    the report's own output in the final sandbox, group by group.
+    """
+    report = load_report(ctx, params.report)
+    if isinstance(report, Outcome):
+        return report
+    expect = params.expect
+    evidence: dict[str, Any] = {
+        "report_id": report.id,
+        "source": report.source,
+        "group_by": list(report.group_by or []),
+        "measures": list(report.measures or []),
+        "expected_group_by": expect.group_by,
+        "expected_measures": expect.measures,
+    }
+    problems: dict[str, list[Any]] = {}
+    if not is_summary(report.group_by, report.measures):
+        problems["not_summary"] = []
+        return judged(False, {**evidence, "reason": "not a summary"}, 0.0, _summary_note(problems))
+    if report.source != expect.source:
+        problems["source"] = []
+        return judged(False, {**evidence, "reason": "wrong source"}, 0.0, _summary_note(problems))
+    source = get_source(report.source)
+    found_groups, wanted_groups = list(report.group_by), list(expect.group_by)
+    missing_groups = [g for g in wanted_groups if g not in found_groups]
+    extra_groups = [g for g in found_groups if g not in wanted_groups]
+    missing_measures = [m for m in expect.measures if m not in report.measures]
+    group_labels = {
+        spec: parse_group(source, spec).field.label
+        for spec in [*missing_groups, *extra_groups]
+        if _parses(source, spec)
+    }
+    if missing_groups:
+        problems["groups_missing"] = [group_labels.get(g, g) for g in missing_groups]
+    if extra_groups:
+        problems["groups_extra"] = [group_labels.get(g, g) for g in extra_groups]
+    if missing_measures:
+        problems["measures_missing"] = [_measure_text(source, m) for m in missing_measures]
+    if not params.allow_personal:
+        shown = revealed_fields(report.source, report.group_by, report.measures)
+        personal = [
+            source.fields[name].label
+            for name in shown
+            if source.fields[name].sensitivity != Sensitivity.INTERNAL
+        ]
+        if personal:
+            problems["personal"] = personal
+            evidence["personal_fields"] = personal
+    figures = {"checked": 0, "differing": 0}
+    if not (missing_groups or extra_groups or missing_measures):
+        compared = _compare_figures(ctx, report, expect, params.tolerance)
+        if isinstance(compared, Outcome):
+            return compared
+        figures, differing_groups, differing_figures, detail = compared
+        evidence["differences"] = detail
+        if differing_groups:
+            problems["groups_differ"] = [differing_groups]
+        if differing_figures:
+            problems["figures_differ"] = [differing_figures]
+    evidence.update(figures_checked=figures["checked"], figures_differing=figures["differing"])
+    ok = not problems
+    parts = 4
+    score = sum(
+        1
+        for failed in (
+            missing_groups or extra_groups,
+            missing_measures,
+            "personal" in problems,
+            "groups_differ" in problems or "figures_differ" in problems,
+        )
+        if not failed
+    )
+    return judged(ok, evidence, score / parts, None if ok else _summary_note(problems))
+
+
+def _parses(source: Source, spec: str) -> bool:
+    try:
+        parse_group(source, spec)
+    except QueryError:
+        return False
+    return True
+
+
+def _compare_figures(
+    ctx: GradingContext, report: Any, expect: ExpectedSummary, tolerance: float
+) -> Outcome | tuple[dict[str, int], int, int, list[dict[str, Any]]]:
+    """Recompute the expected summary on the template and the report's on the final sandbox."""
+    try:
+        expected = summarise(
+            ctx.template,
+            expect.source,
+            where=expect.where,
+            group_by=expect.group_by,
+            measures=expect.measures,
+            as_of=ctx.as_of,
+        )
+    except QueryError as exc:
+        return Outcome(
+            Status.ERROR, 0.0, {"reason": f"the expected summary cannot be computed: {exc}"}
+        )
+    try:
+        found = summarise(
+            ctx.final,
+            report.source,
+            where=report.filters,
+            group_by=expect.group_by,
+            measures=expect.measures,
+            as_of=ctx.as_of,
+        )
+    except QueryError as exc:
+        return _bad_filters(report.id, exc)
+    width = len(expect.group_by)
+    wanted = {tuple(row[:width]): row[width:] for row in expected.rows}
+    got = {tuple(row[:width]): row[width:] for row in found.rows}
+    differing_groups = len(set(wanted) ^ set(got))
+    differing_figures = 0
+    detail: list[dict[str, Any]] = []
+    for key in sorted(set(wanted) & set(got), key=lambda k: [str(v) for v in k]):
+        for spec, want, have in zip(expect.measures, wanted[key], got[key], strict=True):
+            same = want == have or (
+                isinstance(want, int | float)
+                and isinstance(have, int | float)
+                and abs(want - have) <= tolerance
+            )
+            if not same:
+                differing_figures += 1
+                if len(detail) < LISTED:
+                    detail.append(
+                        {
+                            "group": [_cell(v) for v in key],
+                            "measure": spec,
+                            "expected": _cell(want),
+                            "found": _cell(have),
+                        }
+                    )
+    for key in sorted(set(wanted) ^ set(got), key=lambda k: [str(v) for v in k])[:LISTED]:
+        detail.append(
+            {
+                "group": [_cell(v) for v in key],
+                "expected": "present" if key in wanted else "absent",
+                "found": "present" if key in got else "absent",
+            }
+        )
+    checked = sum(len(v) for v in wanted.values())
+    figures = {"checked": checked, "differing": differing_figures}
+    return figures, differing_groups, differing_figures, detail

@@ -11,12 +11,14 @@ AREA = Area(
     name="reports",
     label=N_("Reports"),
     # 2: report_run_page, a run's output stored a page at a time.
-    version="2",
+    # 3: summaries (report_definition.group_by and measures, report_export.summary).
+    version="3",
     modules=(
         "sandbox_crm.reports.models",
         "sandbox_crm.reports.generation",
         "sandbox_crm.reports.operations",
         "sandbox_crm.reports.deliverables",
+        "sandbox_crm.reports.plants",
     ),
     views=("sandbox_crm.reports.views",),
     has_templates=True,

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sandbox_crm.i18n import N_
 from sandbox_crm.sources import Field, Source
+
+if TYPE_CHECKING:
+    from sandbox_crm.reports.aggregation import SummaryTable
 
 HeaderStyle = Literal["labels", "codes"]
 HEADER_STYLES: tuple[str, ...] = ("labels", "codes")
@@ -113,6 +117,40 @@ def render_table_csv(
     return buffer.getvalue()
 
 
+def render_summary_csv(
+    table: SummaryTable, *, headers: str = "labels", for_spreadsheet: bool = True
+) -> str:
+    """CSV text of a summary: a header per group and measure, then one line per group."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if headers == "codes":
+        writer.writerow(table.columns)
+    else:
+        writer.writerow([_in_language(label) for label in table.labels()])
+    width = len(table.groups)
+    for row in table.rows:
+        writer.writerow(
+            [
+                cell_text(
+                    value_label(table.groups[i].field, value) if i < width else value,
+                    for_spreadsheet=for_spreadsheet,
+                )
+                for i, value in enumerate(row)
+            ]
+        )
+    return buffer.getvalue()
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _number(text: str) -> Any:
+    """A summary's cell as a number when it is one (counts, totals, averages), else text."""
+    if _NUMBER.fullmatch(text):
+        return float(text) if "." in text else int(text)
+    return text
+
+
 def _typed(text: str, field: Field | None) -> Any:
     """A CSV cell back as a number where the field is a number, text otherwise."""
     if field is not None and field.type == "int" and text:
@@ -126,10 +164,13 @@ def _typed(text: str, field: Field | None) -> Any:
     return text
 
 
-def render_xlsx(source: Source | None, columns: Sequence[str], table_csv: str) -> bytes:
+def render_xlsx(
+    source: Source | None, columns: Sequence[str], table_csv: str, *, summary: bool = False
+) -> bytes:
     """An Excel workbook of a stored export table (CSV with headers, values unquoted).
 
-    Every text cell is written as text, never as a formula, whatever it starts with.
+    Every text cell is written as text, never as a formula, whatever it starts with. In a
+    summary (``summary``), every cell that is a plain number is written as a number.
     """
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -144,7 +185,8 @@ def render_xlsx(source: Source | None, columns: Sequence[str], table_csv: str) -
         for col_index, text in enumerate(record, start=1):
             in_body = row_index > 1 and col_index <= len(fields)
             field = fields[col_index - 1] if in_body else None
-            value = _typed(ILLEGAL_CHARACTERS_RE.sub("", text), field)
+            clean = ILLEGAL_CHARACTERS_RE.sub("", text)
+            value = _number(clean) if summary and row_index > 1 else _typed(clean, field)
             cell = sheet.cell(row=row_index, column=col_index)
             cell.value = value
             if isinstance(value, str):

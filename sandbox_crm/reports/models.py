@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 
 
 class ReportDefinition(SandboxBase):
-    """A saved report: a data source, the columns shown, filters (query language) and sort."""
+    """A saved report: a data source, the columns shown, filters (query language) and sort.
+
+    A summary report groups the rows instead (``group_by``, ``measures``); its ``columns`` are
+    then its output's columns, the groups then the measures.
+    """
 
     __tablename__ = "report_definition"
 
@@ -35,6 +39,10 @@ class ReportDefinition(SandboxBase):
     columns: Mapped[list[Any]] = mapped_column(default=list)
     filters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sort: Mapped[list[Any]] = mapped_column(default=list)
+    # A summary (see reports.aggregation): group specs and measure specs; both empty for a
+    # report that lists rows.
+    group_by: Mapped[list[Any]] = mapped_column(default=list)
+    measures: Mapped[list[Any]] = mapped_column(default=list)
     purpose: Mapped[str] = mapped_column(Text, default="")
     owner_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -117,6 +125,8 @@ class ReportExport(SandboxBase):
     columns: Mapped[list[Any]] = mapped_column(default=list)
     row_count: Mapped[int] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text, default="")
+    # A summary's file: its columns are the fields whose values it shows, not its headers.
+    summary: Mapped[bool] = mapped_column(Boolean, default=False)
 
     report: Mapped[ReportDefinition] = relationship()
     for_department: Mapped[Department | None] = relationship()

@@ -49,7 +49,22 @@ from sandbox_crm.query import (
     validate_condition,
     validate_sort,
 )
-from sandbox_crm.reports.files import HEADER_STYLES, cell_text, render_table_csv
+from sandbox_crm.reports.aggregation import (
+    MAX_GROUPS,
+    SummaryTable,
+    TooManyGroups,
+    aggregation_problems,
+    is_summary,
+    revealed_fields,
+    sort_problems,
+    summarise,
+)
+from sandbox_crm.reports.files import (
+    HEADER_STYLES,
+    cell_text,
+    render_summary_csv,
+    render_table_csv,
+)
 from sandbox_crm.reports.models import RUN_PAGE_ROWS
 from sandbox_crm.sources import SOURCES
 
@@ -77,6 +92,8 @@ REPORT_FIELDS: tuple[str, ...] = (
     "columns",
     "filters",
     "sort",
+    "group_by",
+    "measures",
 )
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx")
 TEXT_MAX_LENGTH = 2000
@@ -140,7 +157,11 @@ class CreateReportArgs(Args):
         title="Report name", min_length=1, max_length=NAME_MAX_LENGTH, description="Report name."
     )
     source: str = Arg(title="Source", description="Data source: customers or orders.")
-    columns: list[str] = Arg(title="Columns", description="Field names shown, in order.")
+    columns: list[str] = Arg(
+        default_factory=list,
+        title="Columns",
+        description="Field names shown, in order (a summary shows its groups and measures).",
+    )
     filters: dict[str, Any] | None = Arg(
         None, title="Filters", description="Condition in the query language."
     )
@@ -155,6 +176,16 @@ class CreateReportArgs(Args):
         title="Purpose",
         max_length=TEXT_MAX_LENGTH,
         description="Why the report exists (the use of the data).",
+    )
+    group_by: list[str] = Arg(
+        default_factory=list,
+        title="Group by",
+        description="Summarise by up to two fields, e.g. channel, ordered_at:quarter.",
+    )
+    measures: list[str] = Arg(
+        default_factory=list,
+        title="Measures",
+        description="Measures per group, e.g. count, sum:total_hkd, count_distinct:customer_id.",
     )
 
 
@@ -175,6 +206,12 @@ class UpdateReportArgs(ReportArgs):
     )
     purpose: str | None = Arg(
         None, title="Purpose", max_length=TEXT_MAX_LENGTH, description="New purpose."
+    )
+    group_by: list[str] | None = Arg(
+        None, title="Group by", description="New groups ([] to list rows instead)."
+    )
+    measures: list[str] | None = Arg(
+        None, title="Measures", description="New measures ([] to list rows instead)."
     )
 
     def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
@@ -306,6 +343,9 @@ def _clean_definition(values: dict[str, Any]) -> dict[str, Any]:
         raise OperationError(
             f"Unknown source {source!r}; known sources: {', '.join(SOURCES)}.", "source"
         )
+    group_by, measures = values.get("group_by") or [], values.get("measures") or []
+    if is_summary(group_by, measures):
+        return _clean_summary(values, list(group_by), list(measures))
     columns = values["columns"]
     if isinstance(columns, str) or not isinstance(columns, Sequence) or not columns:
         raise OperationError(N_("Choose at least one column."), "columns")
@@ -336,6 +376,45 @@ def _clean_definition(values: dict[str, Any]) -> dict[str, Any]:
         "columns": list(columns),
         "filters": filters,
         "sort": sort,
+        "group_by": [],
+        "measures": [],
+    }
+
+
+def _clean_summary(
+    values: dict[str, Any], group_by: list[str], measures: list[str]
+) -> dict[str, Any]:
+    """Check a summary's groups, measures, filters and sort; its columns are its output's."""
+    source = values["source"]
+    if not all(isinstance(spec, str) for spec in [*group_by, *measures]):
+        raise OperationError(N_("Groups and measures are given as text."), "group_by")
+    problems = aggregation_problems(source, group_by, measures)
+    if problems:
+        raise OperationError(
+            Message(N_("Summary: %(problems)s."), problems="; ".join(problems)), "group_by"
+        )
+    filters = values["filters"] or None
+    problems = validate_condition(source, filters)
+    if problems:
+        raise OperationError(
+            Message(N_("Filters: %(problems)s."), problems="; ".join(problems)), "filters"
+        )
+    sort = values["sort"] or []
+    problems = sort_problems(group_by, measures, sort)
+    if problems:
+        raise OperationError(
+            Message(N_("Sort: %(problems)s."), problems="; ".join(problems)), "sort"
+        )
+    return {
+        "name": values["name"],
+        "description": values["description"],
+        "purpose": values["purpose"],
+        "source": source,
+        "columns": [*group_by, *measures],
+        "filters": filters,
+        "sort": [[item, "asc"] if isinstance(item, str) else list(item) for item in sort],
+        "group_by": group_by,
+        "measures": measures,
     }
 
 
@@ -356,8 +435,10 @@ def create_report(
     sort: Any = (),
     description: str = "",
     purpose: str = "",
+    group_by: Sequence[str] = (),
+    measures: Sequence[str] = (),
 ) -> ReportDefinition:
-    """Save a new report definition owned by the actor."""
+    """Save a new report definition owned by the actor (a list of rows, or a summary)."""
     values = _clean_definition(
         {
             "name": name,
@@ -367,6 +448,8 @@ def create_report(
             "columns": columns,
             "filters": filters,
             "sort": sort,
+            "group_by": list(group_by),
+            "measures": list(measures),
         }
     )
     now = sandbox_now(session)
@@ -399,6 +482,8 @@ def update_report(
     if not changes:
         raise OperationError(N_("Give at least one part of the report to change."))
     current = {name: getattr(report, name) for name in REPORT_FIELDS}
+    if changes.get("group_by") == [] and changes.get("measures") == [] and "columns" not in changes:
+        current["columns"] = []  # a summary turned back into a list needs its columns chosen
     apply_changes(
         session,
         actor,
@@ -595,6 +680,73 @@ def _execute(session: Session, report: ReportDefinition) -> RowPage:
         ) from None
 
 
+def execute_summary(session: Session, report: ReportDefinition) -> SummaryTable:
+    """A summary report's groups and measures as of the sandbox date (OperationError if not)."""
+    try:
+        return summarise(
+            session,
+            report.source,
+            where=report.filters,
+            group_by=list(report.group_by),
+            measures=list(report.measures),
+            sort=report.sort,
+            as_of=sandbox_today(session),
+        )
+    except TooManyGroups as exc:
+        raise OperationError(
+            Message(
+                N_(
+                    "The summary makes %(count)d groups; at most %(most)d can be shown. Group by"
+                    " fewer or broader fields (a month, quarter or band instead of a value)."
+                ),
+                count=exc.count,
+                most=MAX_GROUPS,
+            )
+        ) from None
+    except QueryError as exc:
+        raise OperationError(
+            Message(N_("The report cannot run: %(problem)s"), problem=str(exc))
+        ) from None
+
+
+def _run_summary(session: Session, actor: StaffUser, report: ReportDefinition) -> ReportRun:
+    """Run a summary report: its groups are the stored rows; no customer's key is kept."""
+    table = execute_summary(session, report)
+    cells = [[_stored_cell(value) for value in row] for row in table.rows]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(table.columns)
+    writer.writerows(cells)
+    run = ReportRun(
+        report_id=report.id,
+        run_by_id=actor.id,
+        run_at=sandbox_now(session),
+        columns=table.columns,
+        row_count=len(table.rows),
+        row_keys=[],
+        output_csv=buffer.getvalue(),
+    )
+    session.add(run)
+    session.flush()
+    _store_pages(session, run.id, cells)
+    record_event(
+        session,
+        actor,
+        "report.run",
+        "report",
+        report.id,
+        after={"run_id": run.id, "row_count": run.row_count, "columns": run.columns},
+        details={
+            "report_id": report.id,
+            "run_id": run.id,
+            "row_count": run.row_count,
+            "summary": True,
+            "rows_summarised": table.source_rows,
+        },
+    )
+    return run
+
+
 @operation(
     "run_report",
     args=RunReportArgs,
@@ -606,6 +758,8 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     report = _get_report(session, report_id)
     if not can_view_report(session, actor, report):
         raise OperationError(N_("You do not have access to this report."))
+    if is_summary(report.group_by, report.measures):
+        return _run_summary(session, actor, report)
     page = _execute(session, report)
     cells = [[_stored_cell(row.get(name)) for name in page.columns] for row in page.rows]
     buffer = io.StringIO()
@@ -668,6 +822,18 @@ def export_report(
         if for_department is not None
         else None
     )
+    if is_summary(report.group_by, report.measures):
+        return _export_summary(
+            session,
+            actor,
+            report,
+            purpose=purpose,
+            destination=destination,
+            department=department,
+            encrypted=encrypted,
+            file_format=file_format,
+            headers=headers,
+        )
     page = _execute(session, report)
     export = ReportExport(
         report_id=report.id,
@@ -709,6 +875,65 @@ def export_report(
             "for_department": department.code if department else None,
             "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
             "row_keys": [row[page.key] for row in page.rows],
+        },
+    )
+    return export
+
+
+def _export_summary(
+    session: Session,
+    actor: StaffUser,
+    report: ReportDefinition,
+    *,
+    purpose: str,
+    destination: str,
+    department: Any,
+    encrypted: bool,
+    file_format: str,
+    headers: str,
+) -> ReportExport:
+    """Export a summary: its groups and measures, and no customer's key.
+
+    The export's ``columns`` are the fields whose values the file shows (see
+    ``revealed_fields``), so that the rules on personal data judge what the file discloses.
+    """
+    table = execute_summary(session, report)
+    export = ReportExport(
+        report_id=report.id,
+        exported_by_id=actor.id,
+        exported_at=sandbox_now(session),
+        file_format=file_format,
+        purpose=purpose,
+        for_department_id=department.id if department is not None else None,
+        destination=destination,
+        encrypted=encrypted,
+        columns=revealed_fields(report.source, report.group_by, report.measures),
+        row_count=len(table.rows),
+        content=render_summary_csv(table, headers=headers, for_spreadsheet=file_format == "csv"),
+        summary=True,
+    )
+    session.add(export)
+    session.flush()
+    after = snapshot(
+        export,
+        ["purpose", "destination", "encrypted", "file_format", "columns", "row_count"],
+    )
+    after.update(headers=headers, summary=True, measures=list(report.measures))
+    after.update(export_id=export.id, for_department=department.code if department else None)
+    record_event(
+        session,
+        actor,
+        "report.export",
+        "report",
+        report.id,
+        after=after,
+        details={
+            "report_id": report.id,
+            "export_id": export.id,
+            "for_department": department.code if department else None,
+            "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
+            "row_keys": [],
+            "summary": True,
         },
     )
     return export

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, make_response, render_template, request
 from sqlalchemy import func, select
+from wtforms import SelectField
 
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import (
@@ -21,6 +22,17 @@ from sandbox_crm.models import (
 )
 from sandbox_crm.operations import OperationError
 from sandbox_crm.query import describe_condition, operators_for, validate_condition
+from sandbox_crm.reports.aggregation import (
+    BAND_TYPES,
+    MEASURES,
+    MeasureSpec,
+    group_label,
+    is_summary,
+    measure_label,
+    parse_group,
+    parse_measure,
+)
+from sandbox_crm.reports.charts import Chart, bar_chart, heat_table
 from sandbox_crm.reports.files import render_xlsx
 from sandbox_crm.reports.models import RUN_PAGE_ROWS
 from sandbox_crm.reports.operations import (
@@ -35,7 +47,7 @@ from sandbox_crm.reports.operations import (
     unshare_report,
     update_report,
 )
-from sandbox_crm.sources import SOURCES, Source, get_source
+from sandbox_crm.sources import SOURCES, QueryError, Source, get_source
 from sandbox_crm.web.core import (
     CrmNotFound,
     Pager,
@@ -61,9 +73,9 @@ from sandbox_crm.web.forms import (
     ShareForm,
     options,
 )
-from sandbox_crm.web.i18n import translate, translate_plural
+from sandbox_crm.web.i18n import L_, translate, translate_plural
 from sandbox_crm.web.i18n import translated as crm_translated
-from sandbox_crm.web.presentation import label
+from sandbox_crm.web.presentation import label, output_cell
 
 RUN_PER_PAGE = RUN_PAGE_ROWS
 RECENT = 10
@@ -154,6 +166,25 @@ def _describe(report: ReportDefinition) -> str:
     return translate("%(source)s where %(condition)s", source=name, condition=condition)
 
 
+def _describe_summary(report: ReportDefinition) -> str:
+    """A summary's groups and measures in words ("" for a list of rows)."""
+    source = SOURCES.find(report.source)
+    if source is None or not is_summary(report.group_by, report.measures):
+        return ""
+    try:
+        groups = [crm_translated(group_label(parse_group(source, g))) for g in report.group_by]
+        measures = [
+            crm_translated(measure_label(parse_measure(source, m))) for m in report.measures
+        ]
+    except QueryError:
+        return translate("(the saved summary no longer fits this source)")
+    if not groups:
+        return translate("Totals: %(measures)s", measures=", ".join(measures))
+    return translate(
+        "%(measures)s by %(groups)s", measures=", ".join(measures), groups=" × ".join(groups)
+    )
+
+
 def _describe_sort(report: ReportDefinition) -> str:
     source = SOURCES.find(report.source)
     parts = []
@@ -196,6 +227,72 @@ def reports() -> str:
 
 
 # --- builder ----------------------------------------------------------------------------------
+
+SUMMARY_GROUPS = 2
+SUMMARY_MEASURES = 3
+
+
+class SummaryReportForm(ReportForm):
+    """The report builder, with the optional summary: up to two groups and three measures."""
+
+    group_1 = SelectField(L_("Group by"), validate_choice=False)
+    group_2 = SelectField(L_("Then by (a two-way table)"), validate_choice=False)
+    measure_1 = SelectField(L_("Measure 1"), validate_choice=False)
+    measure_field_1 = SelectField(L_("Field of measure 1"), validate_choice=False)
+    measure_2 = SelectField(L_("Measure 2"), validate_choice=False)
+    measure_field_2 = SelectField(L_("Field of measure 2"), validate_choice=False)
+    measure_3 = SelectField(L_("Measure 3"), validate_choice=False)
+    measure_field_3 = SelectField(L_("Field of measure 3"), validate_choice=False)
+
+    def summary(self) -> tuple[list[str], list[str]]:
+        """The groups and measure specs chosen (both empty for a list of rows)."""
+        groups = [g for g in (self.group_1.data, self.group_2.data) if g]
+        measures = []
+        for n in range(1, SUMMARY_MEASURES + 1):
+            func_ = getattr(self, f"measure_{n}").data or ""
+            name = getattr(self, f"measure_field_{n}").data or ""
+            if func_:
+                measures.append(func_ if func_ == "count" else f"{func_}:{name}")
+        return groups, measures
+
+
+def _group_choices(source: Source) -> list[tuple[str, str]]:
+    """Every group a source offers: its fields, and dates and amounts by band."""
+    choices = []
+    for name, field in source.fields.items():
+        bands = [band for band, types in BAND_TYPES.items() if field.type in types]
+        if field.type not in ("date", "datetime"):
+            choices.append((name, translate(field.label)))
+        for band in bands:
+            spec = f"{name}:{band}"
+            choices.append((spec, crm_translated(group_label(parse_group(source, spec)))))
+    return choices
+
+
+def _prepare_summary(form: SummaryReportForm, source: Source) -> None:
+    """Fill the summary part's choices for a source."""
+    groups = [("", translate("— none —")), *_group_choices(source)]
+    form.group_1.choices = options(groups)
+    form.group_2.choices = options(groups)
+    funcs = [("", translate("— none —"))]
+    funcs += [(func_, translate(text)) for func_, text in MEASURES.items()]
+    fields = [("", translate("— no field (count) —"))]
+    fields += [(name, translate(field.label)) for name, field in source.fields.items()]
+    for n in range(1, SUMMARY_MEASURES + 1):
+        getattr(form, f"measure_{n}").choices = options(funcs)
+        getattr(form, f"measure_field_{n}").choices = options(fields)
+
+
+def _fill_summary(form: SummaryReportForm, report: ReportDefinition) -> None:
+    """Put a saved summary's groups and measures into the builder."""
+    for n, spec in enumerate(report.group_by or [], start=1):
+        if n <= SUMMARY_GROUPS:
+            getattr(form, f"group_{n}").data = spec
+    for n, spec in enumerate(report.measures or [], start=1):
+        if n <= SUMMARY_MEASURES:
+            func_, _, name = str(spec).partition(":")
+            getattr(form, f"measure_{n}").data = func_
+            getattr(form, f"measure_field_{n}").data = name
 
 
 def _prepare_builder(form: ReportForm, source: Source) -> None:
@@ -270,12 +367,13 @@ def _builder_page(
 def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str, int]:
     """The builder for a new (``report`` None) or existing report: show it, or save it."""
     source = _builder_source(report)
-    form = ReportForm()
+    form = SummaryReportForm()
     advanced = None
     if request.method == "GET":
         form.source.data = source.name
         if report is not None and source.name == report.source:
             advanced = _fill_from_report(form, report)
+            _fill_summary(form, report)
         elif report is not None:
             form.name.data, form.description.data = report.name, report.description
             form.purpose.data = report.purpose
@@ -283,6 +381,7 @@ def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str,
         else:
             form.columns.data = list(source.default_columns)
     _prepare_builder(form, source)
+    _prepare_summary(form, source)
     template = "crm/report_edit.html"
     if request.method == "GET":
         return render_template(template, **_builder_page(form, source, report, advanced=advanced))
@@ -299,14 +398,25 @@ def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str,
         general = row_errors.pop(-1, None)
         page["row_errors"] = row_errors
         return failed(template, general or "Check the highlighted filters.", **page)
+    group_by, measures = form.summary()
+    summary = is_summary(group_by, measures)
     values = {
         "name": form.name.data or "",
         "description": form.description.data or "",
         "purpose": form.purpose.data or "",
         "source": source.name,
-        "columns": [name for name in source.fields if name in (form.columns.data or [])],
+        "columns": (
+            [] if summary else [name for name in source.fields if name in (form.columns.data or [])]
+        ),
         "filters": condition,
-        "sort": [[form.sort_field.data, form.sort_dir.data]] if form.sort_field.data else [],
+        # A summary comes in its groups' order; the sort applies to lists of rows.
+        "sort": (
+            [[form.sort_field.data, form.sort_dir.data]]
+            if form.sort_field.data and not summary
+            else []
+        ),
+        "group_by": group_by,
+        "measures": measures,
     }
     try:
         if report is None:
@@ -318,6 +428,8 @@ def _save_report(report: ReportDefinition | None) -> Response | str | tuple[str,
         entity = ("report", report.id) if report is not None else None
         message = exc.message
         field = getattr(form, exc.field, None) if exc.field in ("name", "columns") else None
+        if exc.field == "group_by":
+            field = form.group_1
         if field is not None:
             field.errors = [*field.errors, crm_translated(exc.message)]
             message = translate("Check the highlighted fields.")
@@ -382,6 +494,7 @@ def _report_page(
         "source": source,
         "fields": source.fields if source else {},
         "description": _describe(report),
+        "summary_text": _describe_summary(report),
         "sort_text": _describe_sort(report),
         "is_owner": report.owner_id == me.id,
         "may_export": can_export_report(session, me, report),
@@ -523,15 +636,87 @@ def report_run(report_id: int, run_id: int) -> str:
     header, rows, pager = _run_output_page(run)
     source = SOURCES.find(report.source)
     fields = source.fields if source else {}
+    summary = _run_summary(source, run) if source is not None else None
     return render_template(
         "crm/report_run.html",
         report=report,
         run=run,
         run_by=db().get(StaffUser, run.run_by_id),
-        columns=[(name, fields.get(name)) for name in header],
+        columns=(summary["columns"] if summary else [(name, fields.get(name)) for name in header]),
         rows=rows,
         pager=pager,
+        summary=summary,
     )
+
+
+class _Heading:
+    """A summary column as the run page's table reads a field: a label and a type."""
+
+    def __init__(self, label: str, type_: str) -> None:
+        self.label, self.type = label, type_
+
+
+def _measure_spec(source: Source, spec: str) -> MeasureSpec | None:
+    if spec in source.fields:
+        return None
+    try:
+        return parse_measure(source, spec)
+    except QueryError:
+        return None
+
+
+def _run_summary(source: Source, run: ReportRun) -> dict[str, Any] | None:
+    """A summary run's headings and its chart (None for a run of a list of rows)."""
+    columns = list(run.columns)
+    measures = [_measure_spec(source, spec) for spec in columns]
+    if not any(measures):
+        return None
+    width = next(i for i, m in enumerate(measures) if m is not None)
+    headings: list[tuple[str, Any]] = []
+    for spec, measure in zip(columns, measures, strict=True):
+        if measure is None:
+            try:
+                group = parse_group(source, spec)
+            except QueryError:
+                headings.append((spec, None))
+                continue
+            kind = group.field.type if not group.band else "str"
+            headings.append((spec, _Heading(group_label(group), kind)))
+        else:
+            kind = "int" if measure.func in ("count", "count_distinct", "sum") else "str"
+            if measure.func in ("min", "max") and measure.field is not None:
+                kind = measure.field.type
+            headings.append((spec, _Heading(measure_label(measure), kind)))
+    records = list(csv.reader(io.StringIO(run.output_csv)))[1:]
+    chosen = request.args.get("measure", type=int) or width
+    if not width <= chosen < len(columns):
+        chosen = width
+    title = crm_translated(headings[chosen][1].label)
+    none_label = translate("(none)")
+    chart: Chart | None = None
+    # Group values as the table shows them ("Store", "Gold"), not their codes.
+    records = [
+        [output_cell(value, headings[i][1]) if i < width else value for i, value in enumerate(r)]
+        for r in records
+    ]
+    if width == 1:
+        chart = bar_chart(
+            title, [r[0] for r in records], [r[chosen] for r in records], none_label=none_label
+        )
+    elif width == 2:
+        chart = heat_table(
+            title,
+            records,
+            chosen,
+            row_heading=crm_translated(headings[0][1].label) if headings[0][1] else columns[0],
+            none_label=none_label,
+        )
+    choices = [
+        (index, crm_translated(heading.label))
+        for index, (_spec, heading) in enumerate(headings)
+        if index >= width and heading is not None
+    ]
+    return {"columns": headings, "chart": chart, "measure": chosen, "choices": choices}
 
 
 @bp.post("/reports/<int:report_id>/exports")
@@ -595,7 +780,9 @@ def export_download(export_id: int) -> Response:
         raise CrmNotFound("export")
     if export.file_format == "xlsx":
         source = SOURCES.find(export.report.source)
-        response = make_response(render_xlsx(source, export.columns, export.content))
+        response = make_response(
+            render_xlsx(source, export.columns, export.content, summary=export.summary)
+        )
         response.headers["Content-Type"] = XLSX_TYPE
     else:
         response = make_response(UTF8_BOM + export.content)
