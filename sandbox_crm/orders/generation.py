@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox_crm import catalogue_data as data
@@ -27,6 +27,7 @@ from sandbox_crm.models import (
     SourceSystem,
     Tier,
 )
+from sandbox_crm.orders.models import OrderStatusChange
 from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES
 
 _ORDER_HISTORY_DAYS = 548  # about 18 months
@@ -145,6 +146,7 @@ def orders(run: GenerationRun) -> None:
                 status = "completed" if roll < 91 else "cancelled" if roll < 96 else "refunded"
             drafts.append((when, row["id"], channel, branch, staff, status, lines))
     drafts.sort(key=lambda d: (d[0], d[1]))
+    run.order_drafts = drafts  # the status history and invoices are derived from them
     run.big_orders: dict[int, str] = {}
     for id_, (_, cid, _, _, _, status, lines) in enumerate(drafts, 1):
         total = sum(quantity * price for _, quantity, price in lines)
@@ -192,3 +194,67 @@ def aml_identification(run: GenerationRun) -> None:
             row = run.members[cid - 1].row
             row["hkid"] = run.fake.hkid()
             row["hkid_basis"] = f"AML CDD for order {run.big_orders[cid]}"
+
+
+# Days from payment to the next steps of a jewellery order (no random draws: the history is
+# derived from the order alone, so every other area's data stays as it was for the same spec).
+_WORKSHOP_EVERY = 4  # one order in four (by id) goes through the workshop first
+_WORKSHOP_DAYS = 6
+_READY_DAYS = 1
+_COLLECT_DAYS = 2
+_REFUND_DAYS = 9
+
+
+def _history(
+    order_id: int, when: datetime, channel: str, status: str
+) -> list[tuple[str, datetime]]:
+    """The fulfilment steps an order went through to reach its sales status."""
+    steps = [("placed", when)]
+    if status == "pending":
+        return steps
+    if status == "cancelled":
+        return [*steps, ("cancelled", when + timedelta(hours=20))]
+    paid = when + timedelta(minutes=15)
+    steps.append(("paid", paid))
+    if status == "paid":
+        return steps
+    ready = paid + timedelta(days=_READY_DAYS)
+    if order_id % _WORKSHOP_EVERY == 0:
+        steps.append(("in_workshop", paid + timedelta(hours=2)))
+        ready = paid + timedelta(days=_WORKSHOP_DAYS)
+    if channel == SalesChannel.ESHOP:
+        done = ("delivered", ready + timedelta(days=_COLLECT_DAYS))
+    else:
+        steps.append(("ready_for_collection", ready))
+        done = ("collected", ready + timedelta(days=_COLLECT_DAYS))
+    if status == "shipped":
+        return steps
+    steps.append(done)
+    if status == "refunded":
+        steps.append(("refunded", done[1] + timedelta(days=_REFUND_DAYS)))
+    return steps
+
+
+def status_history(run: GenerationRun) -> None:
+    """Jewellery: each order's status history, ending no later than the sandbox's start."""
+    if run.profile != Profile.JEWELLERY:
+        return
+    drafts = getattr(run, "order_drafts", [])
+    now = run.day0
+
+    def rows() -> Iterator[dict[str, Any]]:
+        ids = itertools.count(1)
+        for order_id, (when, _, channel, _, staff, status, _) in enumerate(drafts, 1):
+            latest = when
+            for step, at in _history(order_id, when, channel, status):
+                latest = max(latest, min(at, now - timedelta(minutes=1)))
+                yield {
+                    "id": next(ids),
+                    "order_id": order_id,
+                    "status": step,
+                    "changed_at": latest,
+                    "staff_id": staff,
+                    "note": "",
+                }
+
+    run.rows[OrderStatusChange] = rows()
