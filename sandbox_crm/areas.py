@@ -49,6 +49,7 @@ ENABLED_AREAS: tuple[str, ...] = (
     "activities",
     "security",
     "eshop",
+    "invoices",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 
