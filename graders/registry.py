@@ -58,6 +58,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.checks.campaign",
     "graders.checks.security",
     "graders.checks.eshop",
+    "graders.checks.control",
     "graders.pdpo.direct_marketing",
     "graders.pdpo.collection",
     "graders.pdpo.security",

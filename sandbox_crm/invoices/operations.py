@@ -102,7 +102,10 @@ class ResolveInvoiceArgs(InvoiceArgs):
         title="Reason", min_length=1, max_length=NOTE_MAX_LENGTH, description="Why, for the record."
     )
     amount_hkd: int | None = Arg(
-        None, title="Corrected amount (HK$)", gt=0, description="The amount, when corrected."
+        None,
+        title="Corrected amount (HK$)",
+        gt=0,
+        description="The amount, when corrected (default: the order's total).",
     )
     order_no: str | None = Arg(
         None,
@@ -337,6 +340,8 @@ def resolve_invoice(
             )
         invoice.status = InvoiceStatus.VOID.value
     elif resolution == AnomalyResolution.CORRECTED:
+        if amount_hkd is None and invoice.order_id is not None:
+            amount_hkd = session.get_one(SalesOrder, invoice.order_id).total_hkd
         if amount_hkd is None:
             raise OperationError(Message(N_("Corrected amount is required.")), "amount_hkd")
         if amount_hkd < invoice.paid_hkd:

@@ -117,7 +117,9 @@ class ResolveForm(FlaskForm):
         L_("Resolution"), choices=_choices(AnomalyResolution), validate_choice=False
     )
     note = TextAreaField(L_("Reason"), render_kw=limits(ResolveInvoiceArgs, "note"))
-    amount_hkd = IntegerField(L_("Corrected amount (HK$)"), validators=[Optional()])
+    amount_hkd = IntegerField(
+        L_("Corrected amount (HK$; default: the order's total)"), validators=[Optional()]
+    )
     order_no = StringField(
         L_("Order no. (to link; optional)"), render_kw=limits(ResolveInvoiceArgs, "order_no")
     )
@@ -245,4 +247,3 @@ def invoice_action(invoice_id: int, step: str) -> Response | tuple[str, int]:
             name, exc, "crm/invoice.html", exc.message, entity=("invoice", invoice_id), **context
         )
     return done(translate(message), "crm.invoice", invoice_id=invoice_id)
-
