@@ -1,7 +1,7 @@
 """Working invoices: record a payment, send a payment reminder, resolve an anomaly.
 
-A payment reminder is a service message (sent through ``send_message``), so the PDPO rules on
-messages judge what rides with it: promotional wording to a customer who opted out of direct
+A payment reminder is a service message (like one ``send_message`` sends), so the PDPO rules
+on messages judge what rides with it: promotional wording to a customer who opted out of direct
 marketing is a DM-08 breach. It is refused for an invoice that is not due, paid or void, and on a
 channel the customer cannot be reached on.
 """
@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now, sandbox_today
-from sandbox_crm.i18n import N_, Message
+from sandbox_crm.customers.operations import current_consent_status
+from sandbox_crm.i18n import N_
+from sandbox_crm.i18n import Message as Text
 from sandbox_crm.invoices.anomalies import balance, is_due, open_anomaly, refresh_anomalies
 from sandbox_crm.invoices.models import (
     AnomalyResolution,
@@ -24,8 +26,15 @@ from sandbox_crm.invoices.models import (
     InvoiceStatus,
     PaymentReminder,
 )
-from sandbox_crm.messages.operations import primary_contact_for, send_message
-from sandbox_crm.models import Channel, SalesOrder, StaffUser
+from sandbox_crm.messages.operations import primary_contact_for
+from sandbox_crm.models import (
+    Channel,
+    ConsentPurpose,
+    Message,
+    MessageKind,
+    SalesOrder,
+    StaffUser,
+)
 from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
 
 __all__ = [
@@ -60,11 +69,11 @@ class InvoiceArgs(Args):
         number = values.pop("invoice_no")
         if values["invoice_id"] is None:
             if not number:
-                raise OperationError(Message(N_("Invoice no. is required.")), "invoice_no")
+                raise OperationError(Text(N_("Invoice no. is required.")), "invoice_no")
             found = session.scalar(select(Invoice.id).where(Invoice.invoice_no == number))
             if found is None:
                 raise OperationError(
-                    Message(N_("There is no invoice %(number)r."), number=number), "invoice_no"
+                    Text(N_("There is no invoice %(number)r."), number=number), "invoice_no"
                 )
             values["invoice_id"] = found
         return values
@@ -142,10 +151,10 @@ def _event(
 def _refuse_unless_open(invoice: Invoice) -> None:
     if invoice.status != InvoiceStatus.OPEN:
         raise OperationError(
-            Message(
+            Text(
                 N_("Invoice %(number)s is %(status)s."),
                 number=invoice.invoice_no,
-                status=Message(invoice.status),
+                status=Text(invoice.status),
             )
         )
 
@@ -165,7 +174,7 @@ def record_payment(
     owed = balance(invoice)
     if amount_hkd > owed:
         raise OperationError(
-            Message(
+            Text(
                 N_("Invoice %(number)s has HK$%(owed)s to pay; HK$%(amount)s is more than that."),
                 number=invoice.invoice_no,
                 owed=f"{owed:,}",
@@ -210,14 +219,14 @@ def reminder_text(invoice: Invoice, owed: int) -> tuple[str, str]:
 )
 def send_payment_reminder(
     session: Session, actor: StaffUser, invoice_id: int, channel: str, message: str = ""
-) -> PaymentReminder:
+) -> Invoice:
     """Send the standard reminder (and any added text) as a service message."""
     invoice = _invoice(session, invoice_id)
     _refuse_unless_open(invoice)
     today = sandbox_today(session)
     if not is_due(invoice, today):
         raise OperationError(
-            Message(
+            Text(
                 N_("Invoice %(number)s is not due until %(due)s: no reminder is needed yet."),
                 number=invoice.invoice_no,
                 due=invoice.due_on.isoformat(),
@@ -226,9 +235,9 @@ def send_payment_reminder(
     contact = primary_contact_for(session, invoice.customer_id, channel)
     if contact is None or contact.is_invalid:
         raise OperationError(
-            Message(
+            Text(
                 N_("The customer cannot be reached by %(channel)s: choose another channel."),
-                channel=Message(channel),
+                channel=Text(channel),
             ),
             "channel",
         )
@@ -236,38 +245,59 @@ def send_payment_reminder(
     subject, body = reminder_text(invoice, owed)
     if message:
         body = f"{body}\n\n{message}"
-    sent = send_message(
-        session,
-        actor,
+    now = sandbox_now(session)
+    # A service message like one sent with send_message; the one audit event is the reminder's.
+    sent = Message(
         customer_id=invoice.customer_id,
+        staff_id=actor.id,
         channel=channel,
-        kind="service",
+        kind=MessageKind.SERVICE.value,
+        to_address=contact.value,
         subject=subject,
         body=body,
+        has_opt_out_notice=False,
+        sent_at=now,
     )
+    session.add(sent)
+    session.flush()
     reminder = PaymentReminder(
         invoice_id=invoice.id,
         message_id=sent.id,
         channel=channel,
         balance_hkd=owed,
         open_anomaly=open_anomaly(invoice),
-        sent_at=sandbox_now(session),
+        sent_at=now,
         staff_id=actor.id,
     )
     session.add(reminder)
     session.flush()
-    _event(
+    consent = current_consent_status(
+        session, invoice.customer_id, ConsentPurpose.DIRECT_MARKETING.value, channel
+    )
+    record_event(
         session,
         actor,
         "invoice.remind",
-        invoice,
-        snapshot(invoice, _FIELDS),
-        message_id=sent.id,
-        channel=channel,
-        balance_hkd=owed,
-        open_anomaly=reminder.open_anomaly,
+        "invoice",
+        invoice.id,
+        after={
+            "reminder_id": reminder.id,
+            "channel": channel,
+            "to_address": contact.value,
+            "balance_hkd": owed,
+            "open_anomaly": reminder.open_anomaly,
+            "body": body,
+        },
+        details={
+            "invoice_id": invoice.id,
+            "customer_id": invoice.customer_id,
+            "message_id": sent.id,
+            "contact_point_id": contact.id,
+            "contact_opted_out": contact.opted_out,
+            "dm_consent": consent,
+        },
     )
-    return reminder
+    return invoice
 
 
 def _order_to_link(session: Session, invoice: Invoice, order_no: str | None) -> SalesOrder:
@@ -276,7 +306,7 @@ def _order_to_link(session: Session, invoice: Invoice, order_no: str | None) -> 
         order = session.scalar(select(SalesOrder).where(SalesOrder.order_no == order_no))
         if order is None or order.customer_id != invoice.customer_id:
             raise OperationError(
-                Message(N_("The customer has no order %(number)r."), number=order_no), "order_no"
+                Text(N_("The customer has no order %(number)r."), number=order_no), "order_no"
             )
         return order
     invoiced = select(Invoice.order_id).where(
@@ -295,7 +325,7 @@ def _order_to_link(session: Session, invoice: Invoice, order_no: str | None) -> 
     ).all()
     if len(matches) != 1:
         raise OperationError(
-            Message(
+            Text(
                 N_(
                     "No single order of this customer matches the invoice's amount and has no "
                     "invoice: give the order no."
@@ -325,14 +355,14 @@ def resolve_invoice(
     invoice = _invoice(session, invoice_id)
     if not open_anomaly(invoice):
         raise OperationError(
-            Message(N_("Invoice %(number)s has no anomaly to resolve."), number=invoice.invoice_no)
+            Text(N_("Invoice %(number)s has no anomaly to resolve."), number=invoice.invoice_no)
         )
     before = snapshot(invoice, _FIELDS)
     related: list[Invoice] = []
     if resolution == AnomalyResolution.VOIDED:
         if invoice.paid_hkd:
             raise OperationError(
-                Message(
+                Text(
                     N_("Invoice %(number)s has payments against it: correct it instead."),
                     number=invoice.invoice_no,
                 ),
@@ -343,10 +373,10 @@ def resolve_invoice(
         if amount_hkd is None and invoice.order_id is not None:
             amount_hkd = session.get_one(SalesOrder, invoice.order_id).total_hkd
         if amount_hkd is None:
-            raise OperationError(Message(N_("Corrected amount is required.")), "amount_hkd")
+            raise OperationError(Text(N_("Corrected amount is required.")), "amount_hkd")
         if amount_hkd < invoice.paid_hkd:
             raise OperationError(
-                Message(N_("The corrected amount is less than what was already paid.")),
+                Text(N_("The corrected amount is less than what was already paid.")),
                 "amount_hkd",
             )
         invoice.amount_hkd = amount_hkd

@@ -7,6 +7,7 @@ that the problem it reports is worked and tracked.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import model_validator
@@ -160,7 +161,7 @@ def _review(session: Session, review_id: int) -> ProductReview:
 )
 def respond_to_review(
     session: Session, actor: StaffUser, review_id: int, text: str
-) -> ReviewResponse:
+) -> ProductReview:
     """Publish a response (merge fields filled in); a review already answered is refused."""
     review = _review(session, review_id)
     if session.scalar(select(ReviewResponse.id).where(ReviewResponse.review_id == review.id)):
@@ -183,7 +184,7 @@ def respond_to_review(
         after={"response_id": response.id, "text": response.text},
         details={"review_id": review.id, "customer_id": review.customer_id},
     )
-    return response
+    return review
 
 
 @operation(
@@ -194,12 +195,20 @@ def respond_to_review(
 )
 def escalate_review(
     session: Session, actor: StaffUser, review_id: int, details: str = ""
-) -> ReviewEscalation:
+) -> ProductReview:
     """Open a complaint case from the review; a review already escalated is refused."""
     # The cases area loads after this one: import it when a review is escalated.
-    from sandbox_crm.cases.models import CaseChannel, CaseKind, ServiceCase
-    from sandbox_crm.cases.operations import open_case
+    from sandbox_crm.cases.models import (
+        SLA_DAYS,
+        CaseChannel,
+        CaseKind,
+        CaseStatus,
+        CaseUpdate,
+        ServiceCase,
+    )
+    from sandbox_crm.cases.operations import check_service_permission, next_reference
 
+    check_service_permission(actor)
     review = _review(session, review_id)
     existing = session.scalar(
         select(ReviewEscalation).where(ReviewEscalation.review_id == review.id)
@@ -212,14 +221,31 @@ def escalate_review(
             Message(N_("The review is already tracked in case %(reference)s."), reference=reference)
         )
     product = session.get_one(Product, review.product_id)
-    case = open_case(
-        session,
-        actor,
+    now = sandbox_now(session)
+    kind = CaseKind.COMPLAINT.value
+    case = ServiceCase(
+        reference=next_reference(session),
         customer_id=review.customer_id,
-        kind=CaseKind.COMPLAINT.value,
+        kind=kind,
         channel=CaseChannel.REVIEW.value,
         subject=f"{review.rating}-star review of {product.name}"[:200],
         details=(details or review.text)[:1000],
+        status=CaseStatus.OPEN.value,
+        assigned_to_id=actor.id,
+        opened_at=now,
+        due_at=now + timedelta(days=SLA_DAYS[kind]),
+    )
+    session.add(case)
+    session.flush()
+    session.add(
+        CaseUpdate(
+            case_id=case.id,
+            at=now,
+            by_id=actor.id,
+            action="open",
+            status_after=case.status,
+            note=f"From review #{review.id}",
+        )
     )
     escalation = ReviewEscalation(
         review_id=review.id, case_id=case.id, escalated_at=sandbox_now(session), staff_id=actor.id
@@ -235,4 +261,4 @@ def escalate_review(
         after={"case_id": case.id, "reference": case.reference},
         details={"review_id": review.id, "customer_id": review.customer_id, "case_id": case.id},
     )
-    return escalation
+    return review
