@@ -15,6 +15,7 @@ from sandbox_crm.activities.models import Activity, Handoff
 from sandbox_crm.campaigns.models import CampaignRecipient
 from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.eshop.models import EshopAccount, EshopImportEntry, QualityIssue
+from sandbox_crm.invoices.models import Invoice
 from sandbox_crm.jewellery.models import MemberProfile
 from sandbox_crm.models import (
     Branch,
@@ -170,6 +171,17 @@ def build_sandbox(session: Session) -> None:
             written_at=datetime(2026, 2, 2, 11, 0),
         )
     )
+    session.add(
+        Invoice(
+            invoice_no="INV-000001",
+            customer_id=3,
+            order_id=None,
+            amount_hkd=500,
+            issued_on=date(2026, 2, 2),
+            due_on=date(2026, 2, 16),
+            anomaly="no_order",
+        )
+    )
     campaign = Campaign(name="Bridal", channel="email", created_at=datetime(2026, 2, 1))
     session.add(campaign)
     session.flush()
@@ -259,7 +271,13 @@ def session() -> Iterator[Session]:
 
 
 NAMES = {1: "Alice", 2: "Bob", 3: "Carol", 4: "Dan"}
-JEWELLERY_ONLY_SOURCES = ("campaign_recipients", "service_cases", "activities", "handoffs")
+JEWELLERY_ONLY_SOURCES = (
+    "campaign_recipients",
+    "service_cases",
+    "activities",
+    "handoffs",
+    "invoices",
+)
 
 
 def names(session: Session, where, as_of: date = AS_OF, source: str = "customers") -> set[str]:

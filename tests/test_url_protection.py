@@ -56,11 +56,12 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         return ALLOWED
     if endpoint in ("attempts.index", "attempts.start"):
         return ALLOWED if role in TRAINEES else 403
-    if endpoint in ("crm.case", "crm.case_action") and (
+    if endpoint in ("crm.case", "crm.case_action", "crm.invoice", "crm.invoice_action") and (
         role == "owner" or role in SAME_CENTRE_STAFF
     ):
-        # The attempt's retail sandbox holds no service cases (a jewellery-only area): case 1 is
-        # not found. A change may be turned away earlier, once the attempt is read-only.
+        # The attempt's retail sandbox holds no service cases or invoices (jewellery-only
+        # areas): case 1 and invoice 1 are not found. A change may be turned away earlier, once
+        # the attempt is read-only.
         return ALLOWED if post else 404
     if area in ("attempts", "crm"):  # pages of one attempt: the owner's, read by their centre
         if role == "owner":
@@ -184,6 +185,11 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "decision": "review",
         "issue_id": 1,
         "step": "close",
+        "order_id": 1,
+        "invoice_id": 1,
+        "invoice_step": "remind",
+        "review_id": 1,
+        "review_step": "respond",
     }
 
 

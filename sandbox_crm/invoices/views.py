@@ -232,11 +232,11 @@ def _call(step: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
     )
 
 
-@bp.post("/invoices/<int:invoice_id>/<any(payment, remind, resolve):step>")
-def invoice_action(invoice_id: int, step: str) -> Response | tuple[str, int]:
+@bp.post("/invoices/<int:invoice_id>/<any(payment, remind, resolve):invoice_step>")
+def invoice_action(invoice_id: int, invoice_step: str) -> Response | tuple[str, int]:
     """One step of working an invoice, through its operation."""
     get_or_404(Invoice, invoice_id, "invoice")
-    name, function, values, message, forms = _call(step)
+    name, function, values, message, forms = _call(invoice_step)
     if not next(iter(forms.values())).validate_on_submit():
         return failed("crm/invoice.html", **_invoice_context(invoice_id, **forms))
     try:

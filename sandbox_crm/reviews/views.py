@@ -144,11 +144,11 @@ def review(review_id: int) -> str:
     return render_template("crm/review.html", **_review_context(review_id))
 
 
-@bp.post("/reviews/<int:review_id>/<any(respond, escalate):step>")
-def review_action(review_id: int, step: str) -> Response | tuple[str, int]:
+@bp.post("/reviews/<int:review_id>/<any(respond, escalate):review_step>")
+def review_action(review_id: int, review_step: str) -> Response | tuple[str, int]:
     """Respond to the review or escalate it to a case, through its operation."""
     get_or_404(ProductReview, review_id, "review")
-    if step == "respond":
+    if review_step == "respond":
         form: FlaskForm = RespondForm()
         name, function, message = "respond_to_review", respond_to_review, N_("Response published.")
         values = {"text": (form.text.data or "").strip()}
