@@ -13,7 +13,7 @@ from typing import Any
 
 from sandbox_crm.generator import GenerationRun
 from sandbox_crm.invoices.models import Invoice, InvoicePayment, InvoiceStatus
-from sandbox_crm.models import Profile
+from sandbox_crm.models import Profile, SalesOrder
 
 INVOICE_DAYS = 120
 """Orders placed in this many days before the sandbox's today have an invoice."""
@@ -29,27 +29,28 @@ def invoices(run: GenerationRun) -> None:
     """Jewellery: an invoice per order of the last INVOICE_DAYS days that was not cancelled."""
     if run.profile != Profile.JEWELLERY:
         return
-    drafts = getattr(run, "order_drafts", [])
+    orders = list(run.rows.get(SalesOrder, ()))
+    run.rows[SalesOrder] = orders
     first_day = run.today - timedelta(days=INVOICE_DAYS)
     chosen = [
-        (order_id, draft)
-        for order_id, draft in enumerate(drafts, 1)
-        if draft[0].date() >= first_day and draft[5] != "cancelled"
+        order
+        for order in orders
+        if order["ordered_at"].date() >= first_day and order["status"] != "cancelled"
     ]
 
     def invoice_rows() -> Iterator[dict[str, Any]]:
-        for number, (order_id, (when, cid, _, _, _, status, lines)) in enumerate(chosen, 1):
-            total = sum(quantity * price for _, quantity, price in lines)
-            paid = status != "pending"
+        for number, order in enumerate(chosen, 1):
+            paid = order["status"] != "pending"
+            issued = order["ordered_at"].date()
             yield {
                 "id": number,
                 "invoice_no": invoice_number(number),
-                "customer_id": cid,
-                "order_id": order_id,
-                "amount_hkd": total,
-                "paid_hkd": total if paid else 0,
-                "issued_on": when.date(),
-                "due_on": when.date() + timedelta(days=PAYMENT_TERMS_DAYS),
+                "customer_id": order["customer_id"],
+                "order_id": order["id"],
+                "amount_hkd": order["total_hkd"],
+                "paid_hkd": order["total_hkd"] if paid else 0,
+                "issued_on": issued,
+                "due_on": issued + timedelta(days=PAYMENT_TERMS_DAYS),
                 "status": (InvoiceStatus.PAID if paid else InvoiceStatus.OPEN).value,
                 "anomaly": "",
                 "resolution": "",
@@ -60,16 +61,16 @@ def invoices(run: GenerationRun) -> None:
 
     def payment_rows() -> Iterator[dict[str, Any]]:
         ids = itertools.count(1)
-        for number, (_, (when, _, channel, _, staff, status, lines)) in enumerate(chosen, 1):
-            if status == "pending":
+        for number, order in enumerate(chosen, 1):
+            if order["status"] == "pending":
                 continue
             yield {
                 "id": next(ids),
                 "invoice_id": number,
-                "amount_hkd": sum(quantity * price for _, quantity, price in lines),
-                "paid_on": when.date(),
-                "method": "card" if channel == "eshop" else "counter",
-                "recorded_by_id": staff,
+                "amount_hkd": order["total_hkd"],
+                "paid_on": order["ordered_at"].date(),
+                "method": "card" if order["channel"] == "eshop" else "counter",
+                "recorded_by_id": order["staff_id"],
             }
 
     run.rows[Invoice] = invoice_rows()

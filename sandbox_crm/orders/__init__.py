@@ -32,7 +32,7 @@ AREA = Area(
         Stage(
             "orders.status_history",
             f"{GENERATION}:status_history",
-            after=("orders.aml_identification",),
+            after=("orders.aml_identification", "jewellery.seasonal_orders"),
         ),
     ),
     record_pages={"sales_order": ("crm.order", "order_id")},

@@ -146,7 +146,6 @@ def orders(run: GenerationRun) -> None:
                 status = "completed" if roll < 91 else "cancelled" if roll < 96 else "refunded"
             drafts.append((when, row["id"], channel, branch, staff, status, lines))
     drafts.sort(key=lambda d: (d[0], d[1]))
-    run.order_drafts = drafts  # the status history and invoices are derived from them
     run.big_orders: dict[int, str] = {}
     for id_, (_, cid, _, _, _, status, lines) in enumerate(drafts, 1):
         total = sum(quantity * price for _, quantity, price in lines)
@@ -236,24 +235,29 @@ def _history(
 
 
 def status_history(run: GenerationRun) -> None:
-    """Jewellery: each order's status history, ending no later than the sandbox's start."""
+    """Jewellery: each order's status history, ending no later than the sandbox's start.
+
+    Runs once the jewellery area's seasonal orders are added, when the orders are a list.
+    """
     if run.profile != Profile.JEWELLERY:
         return
-    drafts = getattr(run, "order_drafts", [])
+    orders = list(run.rows.get(SalesOrder, ()))
+    run.rows[SalesOrder] = orders
     now = run.day0
 
     def rows() -> Iterator[dict[str, Any]]:
         ids = itertools.count(1)
-        for order_id, (when, _, channel, _, staff, status, _) in enumerate(drafts, 1):
+        for order in orders:
+            when = order["ordered_at"]
             latest = when
-            for step, at in _history(order_id, when, channel, status):
+            for step, at in _history(order["id"], when, order["channel"], order["status"]):
                 latest = max(latest, min(at, now - timedelta(minutes=1)))
                 yield {
                     "id": next(ids),
-                    "order_id": order_id,
+                    "order_id": order["id"],
                     "status": step,
                     "changed_at": latest,
-                    "staff_id": staff,
+                    "staff_id": order["staff_id"],
                     "note": "",
                 }
 
