@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from graders.results import Status
+from graders.runner import planted as planted_ids
 from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
 from sandbox_crm.invoices.models import Invoice, InvoicePayment, PaymentReminder
@@ -129,6 +130,16 @@ def test_histories_and_invoices_are_deterministic_and_jewellery_only():
         # Generated invoices match their orders; only the planted ones are abnormal or overdue.
         anomalies = first.scalars(select(Invoice.invoice_no).where(Invoice.anomaly != "")).all()
         assert sorted(anomalies) == sorted([MISMATCH, DUPLICATE, LOST])
+        # Each plant affected one customer, a different one each time.
+        planted = planted_ids(first)
+        assert {kind: len(ids) for kind, ids in planted.items()} == {
+            "order_in_workshop": 1,
+            "invoice_anomaly": 3,
+            "overdue_invoice": 4,
+            "product_review": 3,
+        }
+        every = [cid for ids in planted.values() for cid in ids]
+        assert len(set(every)) == len(every)
     finally:
         for session in (first, second, retail):
             session.close()

@@ -26,6 +26,7 @@ from sandbox_crm.generator import (
 )
 from sandbox_crm.hk_provider import DISTRICTS
 from sandbox_crm.hkid import find_hkids, find_partial_hkids, is_valid_hkid
+from sandbox_crm.invoices.plants import CONTROL_PLANTS
 from sandbox_crm.models import (
     AuditEvent,
     Branch,
@@ -503,8 +504,10 @@ def test_jewellery_hkids_only_with_an_aml_basis(jewellery: Session) -> None:
 
 def test_each_plant_affects_exactly_count(retail: tuple[Session, GenerationSummary]) -> None:
     _, summary = retail
-    # The bridal kinds need the jewellery profile (tested in test_campaigns_area).
-    assert set(summary.plants) == set(plant_registry.known_plant_kinds()) - JEWELLERY_PLANTS
+    # The bridal kinds need the jewellery profile (tested in test_campaigns_area), and so do
+    # the control scenarios' kinds (tested in test_control_area).
+    jewellery_only = JEWELLERY_PLANTS | CONTROL_PLANTS
+    assert set(summary.plants) == set(plant_registry.known_plant_kinds()) - jewellery_only
     expected = Counter()
     for p in ALL_PLANTS:
         expected[p.kind] += p.count

@@ -177,3 +177,9 @@ def overdue_invoice(session: Session, run: PlantRun) -> PlantResult:
         _withdraw_marketing(session, run, order.customer_id)
     session.flush()
     return PlantResult([order.customer_id], {"invoice_no": p["invoice_no"]})
+
+
+CONTROL_PLANTS = frozenset(
+    {"order_in_workshop", "invoice_anomaly", "overdue_invoice", "product_review"}
+)
+"""The plants of the jewellery control scenarios (orders in the workshop, invoices, reviews)."""
