@@ -41,6 +41,20 @@ OPTED_OUT_SCREENS = frozenset({"withdrawn", "opted_out_contact"})
 NO_CONSENT_SCREENS = frozenset({"no_consent", "unconfirmed_oral"})
 """What it says of a customer who never consented, or only orally and unconfirmed (s35E)."""
 
+# Texts of earlier grader versions, kept marked so that stored results still read in the
+# reader's language.
+EARLIER_TEMPLATES = (
+    N_(
+        "Every use states a purpose within the notified purposes; a hand-off to another "
+        "department carries only the customer data its purpose needs."
+    ),
+    N_(
+        "No hand-off to another department was made in the attempt; report runs and "
+        "exports record their purpose as free text, so only its presence is checked "
+        "(SEC-02)."
+    ),
+)
+
 ACCESS_DAYS = 40
 """s19(1): an access request is complied with within 40 days of receiving it."""
 
