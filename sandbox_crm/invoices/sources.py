@@ -113,7 +113,7 @@ INVOICE_FIELDS = index_fields(
         SalesOrder.id,
         Invoice.order_id,
         "order_total_hkd",
-        "Order total (HK$)",
+        N_("Order total (HK$)"),
         "int",
         INT,
         SalesOrder.total_hkd,
