@@ -59,6 +59,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graders.checks.security",
     "graders.checks.eshop",
     "graders.checks.collection",
+    "graders.checks.control",
     "graders.pdpo.direct_marketing",
     "graders.pdpo.collection",
     "graders.pdpo.security",

@@ -52,6 +52,7 @@ ENABLED_AREAS: tuple[str, ...] = (
     "collection",
     "sales",
     "requests",
+    "invoices",
 )
 """The areas this CRM is built from, by package name under ``sandbox_crm``."""
 

@@ -111,6 +111,9 @@ def _urls(ids: Ids, job_id: int, version_id: int) -> list[tuple[str, str, str, d
         ("CRM campaign page", "GET", f"{crm}/campaigns/1", {}, READ),
         ("CRM campaign form", "GET", f"{crm}/campaigns/new", {}, READ),
         ("CRM case list", "GET", f"{crm}/cases", {}, READ),
+        ("CRM order page", "GET", f"{crm}/orders/1", {}, READ),
+        ("CRM invoice list", "GET", f"{crm}/invoices", {}, READ),
+        ("CRM review page", "GET", f"{crm}/reviews/1", {}, READ),
         ("CRM case form", "GET", f"{crm}/cases/new", {}, READ),
         ("CRM activity list", "GET", f"{crm}/activities", {}, READ),
         ("CRM activity form", "GET", f"{crm}/activities/new", {}, READ),
@@ -236,6 +239,12 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.post(f"{own_crm}/follow-ups/999999/done").status_code == 404
     assert client.get(f"{own_crm}/requests/999999").status_code == 404
     assert client.post(f"{own_crm}/requests/999999/respond").status_code == 404
+    assert client.get(f"{own_crm}/orders/999999").status_code == 404
+    assert client.post(f"{own_crm}/orders/999999/status").status_code == 404
+    assert client.get(f"{own_crm}/invoices/999999").status_code == 404
+    assert client.post(f"{own_crm}/invoices/999999/remind").status_code == 404
+    assert client.get(f"{own_crm}/reviews/999999").status_code == 404
+    assert client.post(f"{own_crm}/reviews/999999/respond").status_code == 404
     response = client.post(
         f"/attempts/{theirs.id}/submit",
         data={"deliverable-report": str(ids.report), "confirm": "yes"},

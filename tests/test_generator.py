@@ -26,6 +26,7 @@ from sandbox_crm.generator import (
 )
 from sandbox_crm.hk_provider import DISTRICTS
 from sandbox_crm.hkid import find_hkids, find_partial_hkids, is_valid_hkid
+from sandbox_crm.invoices.plants import CONTROL_PLANTS
 from sandbox_crm.models import (
     AuditEvent,
     Branch,
@@ -515,8 +516,9 @@ def test_jewellery_hkids_only_with_an_aml_basis(jewellery: Session) -> None:
 
 def test_each_plant_affects_exactly_count(retail: tuple[Session, GenerationSummary]) -> None:
     _, summary = retail
-    # The bridal and sales kinds need the jewellery profile (tested in their areas' tests).
-    jewellery_only = JEWELLERY_PLANTS | SALES_PLANTS
+    # The bridal, sales and control kinds need the jewellery profile (tested in their areas'
+    # tests).
+    jewellery_only = JEWELLERY_PLANTS | SALES_PLANTS | CONTROL_PLANTS
     assert set(summary.plants) == set(plant_registry.known_plant_kinds()) - jewellery_only
     expected = Counter()
     for p in ALL_PLANTS:

@@ -25,6 +25,7 @@ from sandbox_crm.collection.models import (
     TrackingSetting,
 )
 from sandbox_crm.eshop.models import EshopAccount, EshopConsent, EshopMatch, QualityIssue
+from sandbox_crm.invoices.models import Invoice
 from sandbox_crm.models import (
     AuditEvent,
     Branch,
@@ -40,6 +41,7 @@ from sandbox_crm.models import (
     ReportExport,
     ReportRun,
     ReportShare,
+    SalesOrder,
     SandboxBase,
     StaffUser,
 )
@@ -63,6 +65,7 @@ from sandbox_crm.operations import (
     update_report,
     view_customer,
 )
+from sandbox_crm.orders.models import OrderStatusChange
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
 from sandbox_crm.requests.models import DataDisclosure, DataRequest, RequestCopyItem
@@ -212,6 +215,7 @@ def build_crm(session: Session) -> Crm:
     _add_collection(session)
     _add_sales(session, alice, seller)
     _add_requests(session, alice)
+    _add_orders_and_invoices(session, alice)
     return Crm(session, officer, colleague, marketer, seller, alice, bob, carol, report)
 
 
@@ -373,6 +377,44 @@ def _add_requests(session: Session, alice: Customer) -> None:
             disclosed_on=date(2026, 1, 5),
         )
     )
+
+
+def _add_orders_and_invoices(session: Session, alice: Customer) -> None:
+    """Two of Alice's orders, placed and not paid yet (so her spend stays 0): SO-0000001 with its
+    history and an overdue invoice, SO-0000002 whose invoice lost its order; and a second
+    invoice for SO-0000001, not due yet."""
+    placed = datetime(2026, 2, 20, 12, 0)
+    for order_id, total in ((1, 1200), (2, 800)):
+        session.add(
+            SalesOrder(
+                id=order_id,
+                order_no=f"SO-{order_id:07d}",
+                customer_id=alice.id,
+                channel="store",
+                status="pending",
+                ordered_at=placed,
+                total_hkd=total,
+            )
+        )
+    session.flush()
+    session.add(OrderStatusChange(order_id=1, status="placed", changed_at=placed))
+    for number, order_id, amount, due, anomaly in (
+        (1, 1, 1200, date(2026, 3, 10), ""),
+        (2, None, 800, date(2026, 3, 10), "no_order"),
+        (3, 1, 1200, date(2026, 4, 30), "duplicate"),
+    ):
+        session.add(
+            Invoice(
+                id=number,
+                invoice_no=f"INV-{number:06d}",
+                customer_id=alice.id,
+                order_id=order_id,
+                amount_hkd=amount,
+                issued_on=date(2026, 2, 20),
+                due_on=due,
+                anomaly=anomaly,
+            )
+        )
     session.flush()
 
 
@@ -449,6 +491,16 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "unshare_report": lambda c: {"report_id": c.report.id, "department": "sales"},
     "run_report": lambda c: {"report_id": c.report.id},
     "moderate_review": lambda c: {"review_id": 1, "status": "published"},
+    "respond_to_review": lambda c: {"review_id": 1, "text": "Sorry; we will contact you."},
+    "escalate_review": lambda c: {"member_no": "M00000001", "details": "Strap broke"},
+    "update_order_status": lambda c: {"order_no": "SO-0000001", "status": "paid"},
+    "record_payment": lambda c: {"invoice_no": "INV-000001", "amount_hkd": 200},
+    "send_payment_reminder": lambda c: {"invoice_no": "INV-000001", "channel": "email"},
+    "resolve_invoice": lambda c: {
+        "invoice_no": "INV-000002",
+        "resolution": "linked",
+        "note": "Found its order",
+    },
     "export_report": lambda c: {
         "report_id": c.report.id,
         "purpose": "VIP evening invitations",
@@ -668,6 +720,42 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
     "moderate_review": [
         lambda c: {"review_id": 1, "status": "pending"},
         lambda c: {"review_id": 2, "status": "rejected"},
+    ],
+    "respond_to_review": [
+        lambda c: {"review_id": 1, "text": ""},
+        lambda c: {"review_id": 999, "text": "Sorry."},
+        lambda c: {"member_no": "M00000002", "text": "Sorry."},
+    ],
+    "escalate_review": [
+        lambda c: {"review_id": 999},
+        lambda c: {"review_id": 1, "customer_id": c.alice.id},
+    ],
+    "update_order_status": [
+        lambda c: {"order_no": "SO-0000001", "status": "collected"},
+        lambda c: {"order_no": "SO-0000001", "status": "placed"},
+        lambda c: {"order_no": "SO-0000001", "status": "shipped"},
+        lambda c: {"order_no": "SO-404", "status": "paid"},
+    ],
+    "record_payment": [
+        lambda c: {"invoice_no": "INV-000001", "amount_hkd": 0},
+        lambda c: {"invoice_no": "INV-000001", "amount_hkd": 5000},
+        lambda c: {"invoice_no": "INV-404", "amount_hkd": 100},
+    ],
+    "send_payment_reminder": [
+        lambda c: {"invoice_no": "INV-000003", "channel": "email"},
+        lambda c: {"invoice_no": "INV-000001", "channel": "post"},
+        lambda c: {"invoice_no": "INV-000001", "channel": "fax"},
+    ],
+    "resolve_invoice": [
+        lambda c: {"invoice_no": "INV-000001", "resolution": "voided", "note": "Why not"},
+        lambda c: {"invoice_no": "INV-000002", "resolution": "deleted", "note": "Gone"},
+        lambda c: {"invoice_no": "INV-000002", "resolution": "voided", "note": ""},
+        lambda c: {
+            "invoice_no": "INV-000002",
+            "resolution": "linked",
+            "note": "x",
+            "order_no": "SO-404",
+        },
     ],
     "export_report": [
         lambda c: {**VALID_ARGS["export_report"](c), "destination": "dropbox"},

@@ -27,6 +27,7 @@ from sandbox_crm.eshop.models import (
     EshopImportEntry,
     QualityIssue,
 )
+from sandbox_crm.invoices.models import Invoice
 from sandbox_crm.jewellery.models import MemberProfile
 from sandbox_crm.models import (
     Branch,
@@ -183,6 +184,17 @@ def build_sandbox(session: Session) -> None:
             text="Keeps tea hot.",
             status="published",
             written_at=datetime(2026, 2, 2, 11, 0),
+        )
+    )
+    session.add(
+        Invoice(
+            invoice_no="INV-000001",
+            customer_id=3,
+            order_id=None,
+            amount_hkd=500,
+            issued_on=date(2026, 2, 2),
+            due_on=date(2026, 2, 16),
+            anomaly="no_order",
         )
     )
     campaign = Campaign(name="Bridal", channel="email", created_at=datetime(2026, 2, 1))
@@ -374,6 +386,7 @@ JEWELLERY_ONLY_SOURCES = (
     "opportunities",
     "follow_ups",
     "customer_data",
+    "invoices",
 )
 
 

@@ -50,6 +50,8 @@ JEWELLERY_RECORD_PAGES = (
     "crm.opportunity",
     "crm.opportunity_action",
     "crm.follow_up_done",
+    "crm.invoice",
+    "crm.invoice_action",
 )
 """Pages of one record of an area the retail sandbox leaves empty."""
 
@@ -67,9 +69,9 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
     if endpoint in ("attempts.index", "attempts.start"):
         return ALLOWED if role in TRAINEES else 403
     if endpoint in JEWELLERY_RECORD_PAGES and (role == "owner" or role in SAME_CENTRE_STAFF):
-        # The attempt's retail sandbox holds no service cases or opportunities (jewellery-only
-        # areas): case 1 and opportunity 1 are not found. A change may be turned away earlier,
-        # once the attempt is read-only.
+        # The attempt's retail sandbox holds no service cases, opportunities or invoices
+        # (jewellery-only areas): case 1, opportunity 1 and invoice 1 are not found. A change
+        # may be turned away earlier, once the attempt is read-only.
         return ALLOWED if post else 404
     if endpoint in ("crm.data_request", "crm.data_request_action") and (
         role == "owner" or role in SAME_CENTRE_STAFF
@@ -209,6 +211,11 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "tracking_kind": "session",
         "opportunity_id": 1,
         "task_id": 1,
+        "order_id": 1,
+        "invoice_id": 1,
+        "invoice_step": "remind",
+        "review_id": 1,
+        "review_step": "respond",
     }
 
 

@@ -10,10 +10,13 @@ GENERATION = "sandbox_crm.orders.generation"
 AREA = Area(
     name="orders",
     label=N_("Orders"),
+    version="2",
     modules=(
         "sandbox_crm.orders.models",
         "sandbox_crm.orders.generation",
         "sandbox_crm.orders.sources",
+        "sandbox_crm.orders.operations",
+        "sandbox_crm.orders.plants",
     ),
     views=("sandbox_crm.orders.views",),
     has_templates=True,
@@ -26,5 +29,12 @@ AREA = Area(
             f"{GENERATION}:aml_identification",
             after=("orders.orders",),
         ),
+        Stage(
+            "orders.status_history",
+            f"{GENERATION}:status_history",
+            after=("orders.aml_identification", "jewellery.seasonal_orders"),
+        ),
     ),
+    record_pages={"sales_order": ("crm.order", "order_id")},
+    call_entities={"order_id": "sales_order"},
 )

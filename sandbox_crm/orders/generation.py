@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox_crm import catalogue_data as data
@@ -27,6 +27,7 @@ from sandbox_crm.models import (
     SourceSystem,
     Tier,
 )
+from sandbox_crm.orders.models import OrderStatusChange
 from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES
 
 _ORDER_HISTORY_DAYS = 548  # about 18 months
@@ -192,3 +193,72 @@ def aml_identification(run: GenerationRun) -> None:
             row = run.members[cid - 1].row
             row["hkid"] = run.fake.hkid()
             row["hkid_basis"] = f"AML CDD for order {run.big_orders[cid]}"
+
+
+# Days from payment to the next steps of a jewellery order (no random draws: the history is
+# derived from the order alone, so every other area's data stays as it was for the same spec).
+_WORKSHOP_EVERY = 4  # one order in four (by id) goes through the workshop first
+_WORKSHOP_DAYS = 6
+_READY_DAYS = 1
+_COLLECT_DAYS = 2
+_REFUND_DAYS = 9
+
+
+def _history(
+    order_id: int, when: datetime, channel: str, status: str
+) -> list[tuple[str, datetime]]:
+    """The fulfilment steps an order went through to reach its sales status."""
+    steps = [("placed", when)]
+    if status == "pending":
+        return steps
+    if status == "cancelled":
+        return [*steps, ("cancelled", when + timedelta(hours=20))]
+    paid = when + timedelta(minutes=15)
+    steps.append(("paid", paid))
+    if status == "paid":
+        return steps
+    ready = paid + timedelta(days=_READY_DAYS)
+    if order_id % _WORKSHOP_EVERY == 0:
+        steps.append(("in_workshop", paid + timedelta(hours=2)))
+        ready = paid + timedelta(days=_WORKSHOP_DAYS)
+    if channel == SalesChannel.ESHOP:
+        done = ("delivered", ready + timedelta(days=_COLLECT_DAYS))
+    else:
+        steps.append(("ready_for_collection", ready))
+        done = ("collected", ready + timedelta(days=_COLLECT_DAYS))
+    if status == "shipped":
+        return steps
+    steps.append(done)
+    if status == "refunded":
+        steps.append(("refunded", done[1] + timedelta(days=_REFUND_DAYS)))
+    return steps
+
+
+def status_history(run: GenerationRun) -> None:
+    """Jewellery: each order's status history, ending no later than the sandbox's start.
+
+    Runs once the jewellery area's seasonal orders are added, when the orders are a list.
+    """
+    if run.profile != Profile.JEWELLERY:
+        return
+    orders = list(run.rows.get(SalesOrder, ()))
+    run.rows[SalesOrder] = orders
+    now = run.day0
+
+    def rows() -> Iterator[dict[str, Any]]:
+        ids = itertools.count(1)
+        for order in orders:
+            when = order["ordered_at"]
+            latest = when
+            for step, at in _history(order["id"], when, order["channel"], order["status"]):
+                latest = max(latest, min(at, now - timedelta(minutes=1)))
+                yield {
+                    "id": next(ids),
+                    "order_id": order["id"],
+                    "status": step,
+                    "changed_at": latest,
+                    "staff_id": order["staff_id"],
+                    "note": "",
+                }
+
+    run.rows[OrderStatusChange] = rows()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -73,3 +75,54 @@ class OrderLine(SandboxBase):
 
     order: Mapped[SalesOrder] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
+
+
+class FulfilmentStatus(enum.StrEnum):
+    """Where a jewellery order stands, from the counter to the customer's hands."""
+
+    PLACED = "placed"
+    PAID = "paid"
+    IN_WORKSHOP = "in_workshop"
+    READY_FOR_COLLECTION = "ready_for_collection"
+    COLLECTED = "collected"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+NEXT_STATUSES: dict[str, tuple[str, ...]] = {
+    "placed": ("paid", "cancelled"),
+    "paid": ("in_workshop", "ready_for_collection", "delivered", "refunded"),
+    "in_workshop": ("ready_for_collection", "delivered", "refunded"),
+    "ready_for_collection": ("collected", "in_workshop", "refunded"),
+    "collected": ("refunded",),
+    "delivered": ("refunded",),
+    "cancelled": (),
+    "refunded": (),
+}
+"""The statuses an order may move to from each status."""
+
+ORDER_STATUS_OF: dict[str, str] = {
+    "placed": "pending",
+    "paid": "paid",
+    "in_workshop": "paid",
+    "ready_for_collection": "paid",
+    "collected": "completed",
+    "delivered": "completed",
+    "cancelled": "cancelled",
+    "refunded": "refunded",
+}
+"""The order's sales status (what spend and reports count) for each fulfilment status."""
+
+
+class OrderStatusChange(SandboxBase):
+    """One step in an order's status history: the status it entered, when and by whom."""
+
+    __tablename__ = "order_status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_order.id"), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    note: Mapped[str] = mapped_column(Text, default="")

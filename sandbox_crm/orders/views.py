@@ -1,4 +1,5 @@
-"""The order list: filters by status, channel and date, sortable, one page loaded at a time."""
+"""Order pages: the list (filters by status, channel and date, sortable, a page at a time) and
+one order with its real-time status, its status history and the form to move it on."""
 
 from __future__ import annotations
 
@@ -6,14 +7,40 @@ from datetime import date
 from typing import Any
 
 from flask import render_template, request
-from sqlalchemy import or_
+from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
+from werkzeug.wrappers import Response
+from wtforms import SelectField, TextAreaField
 
 from sandbox_crm.customers.facts import has_search_index, matching_customers, phrase_match
-from sandbox_crm.models import SalesOrder
-from sandbox_crm.web.core import bp, choice_filters, db, list_page, search_text
+from sandbox_crm.i18n import N_
+from sandbox_crm.models import Customer, OrderLine, Product, SalesOrder, StaffUser
+from sandbox_crm.operations import OperationError
+from sandbox_crm.orders.models import NEXT_STATUSES, FulfilmentStatus, OrderStatusChange
+from sandbox_crm.orders.operations import (
+    UpdateOrderStatusArgs,
+    current_status,
+    update_order_status,
+)
+from sandbox_crm.web.core import (
+    actor,
+    bp,
+    choice_filters,
+    db,
+    done,
+    failed,
+    get_or_404,
+    list_page,
+    refused,
+    search_text,
+)
+from sandbox_crm.web.forms import limits, options
+from sandbox_crm.web.i18n import L_, lazy_call, translate
+from sandbox_crm.web.presentation import label
 
 PER_PAGE = 50
 LIST_COLUMNS = [
+    "order_id",
     "order_no",
     "ordered_at",
     "customer_id",
@@ -85,3 +112,86 @@ def orders() -> str:
         date_to=date_to.isoformat() if date_to else "",
         filtered=bool(conditions) or restrict is not None,
     )
+
+
+# The fulfilment statuses the order page shows through ``label``, marked for translation.
+STATUS_LABELS = (
+    N_("Placed"),
+    N_("Paid"),
+    N_("In workshop"),
+    N_("Ready for collection"),
+    N_("Collected"),
+    N_("Delivered"),
+    N_("Cancelled"),
+    N_("Refunded"),
+)
+
+
+class OrderStatusForm(FlaskForm):
+    """Move the order to its next status."""
+
+    status = SelectField(
+        L_("New status"),
+        choices=options((s.value, lazy_call(label, s.value)) for s in FulfilmentStatus),
+        validate_choice=False,
+    )
+    note = TextAreaField(L_("Note"), render_kw=limits(UpdateOrderStatusArgs, "note"))
+
+
+def _order_context(order_id: int, **forms: Any) -> dict[str, Any]:
+    session = db()
+    order = get_or_404(SalesOrder, order_id, "order")
+    history = session.execute(
+        select(OrderStatusChange, StaffUser.full_name)
+        .outerjoin(StaffUser, StaffUser.id == OrderStatusChange.staff_id)
+        .where(OrderStatusChange.order_id == order.id)
+        .order_by(OrderStatusChange.changed_at, OrderStatusChange.id)
+    ).all()
+    now = current_status(session, order)
+    lines = session.execute(
+        select(OrderLine, Product.name)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.order_id == order.id)
+        .order_by(OrderLine.id)
+    ).all()
+    context = {
+        "order": order,
+        "customer": session.get(Customer, order.customer_id),
+        "status": now,
+        "next_statuses": NEXT_STATUSES.get(now, ()),
+        "history": history,
+        "lines": lines,
+        "status_form": OrderStatusForm(),
+    }
+    context.update(forms)
+    return context
+
+
+@bp.get("/orders/<int:order_id>")
+def order(order_id: int) -> str:
+    """One order: its lines, its status now and the history of how it got there."""
+    return render_template("crm/order.html", **_order_context(order_id))
+
+
+@bp.post("/orders/<int:order_id>/status")
+def order_status(order_id: int) -> Response | tuple[str, int]:
+    """Move the order to another status through update_order_status."""
+    get_or_404(SalesOrder, order_id, "order")
+    form = OrderStatusForm()
+    if not form.validate_on_submit():
+        return failed("crm/order.html", **_order_context(order_id, status_form=form))
+    try:
+        update_order_status(
+            db(), actor(), order_id=order_id, status=form.status.data, note=form.note.data or ""
+        )
+    except OperationError as exc:
+        context = _order_context(order_id, status_form=form)
+        return refused(
+            "update_order_status",
+            exc,
+            "crm/order.html",
+            exc.message,
+            entity=("sales_order", order_id),
+            **context,
+        )
+    return done(translate("Order status updated."), "crm.order", order_id=order_id)

@@ -1,4 +1,5 @@
-"""Product reviews: what customers write about the products, and staff moderation of it."""
+"""Product reviews: what customers write about the products, staff moderation of it, the shop's
+public responses, and negative reviews escalated to service cases."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ AREA = Area(
         "sandbox_crm.reviews.generation",
         "sandbox_crm.reviews.operations",
         "sandbox_crm.reviews.sources",
+        "sandbox_crm.reviews.plants",
     ),
     views=("sandbox_crm.reviews.views",),
     has_templates=True,
-    nav=(NavLink("crm.reviews", "Reviews", "note"),),
+    nav=(NavLink("crm.reviews", "Reviews", "note", active=("crm.review",)),),
     stages=(
         Stage(
             "reviews.reviews",
@@ -26,5 +28,6 @@ AREA = Area(
             after=("customers.customers", "orders.products"),
         ),
     ),
+    record_pages={"product_review": ("crm.review", "review_id")},
     call_entities={"review_id": "product_review"},
 )

@@ -41,3 +41,27 @@ class ProductReview(SandboxBase):
 
     customer: Mapped[Customer] = relationship()
     product: Mapped[Product] = relationship()
+
+
+class ReviewResponse(SandboxBase):
+    """The shop's public response to a review, shown under it on the e-shop."""
+
+    __tablename__ = "review_response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("product_review.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    responded_at: Mapped[datetime] = mapped_column(DateTime)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+
+class ReviewEscalation(SandboxBase):
+    """A review escalated to a service case, so that the problem it reports is worked."""
+
+    __tablename__ = "review_escalation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("product_review.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("service_case.id"))
+    escalated_at: Mapped[datetime] = mapped_column(DateTime)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))

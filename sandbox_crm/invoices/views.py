@@ -1,0 +1,249 @@
+"""Invoice pages: the list (filters for status, anomaly, due for payment; sort; pages) and one
+invoice with its payments, reminders and the forms to record a payment, send a reminder and
+resolve an anomaly. Each form calls one operation and redirects; a refusal is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Optional
+
+from sandbox_crm.clock import sandbox_today
+from sandbox_crm.i18n import N_
+from sandbox_crm.invoices.anomalies import balance, detect_anomaly, is_due, open_anomaly
+from sandbox_crm.invoices.models import (
+    AnomalyResolution,
+    Invoice,
+    InvoicePayment,
+    PaymentReminder,
+)
+from sandbox_crm.invoices.operations import (
+    ResolveInvoiceArgs,
+    SendReminderArgs,
+    record_payment,
+    resolve_invoice,
+    send_payment_reminder,
+)
+from sandbox_crm.models import Channel, Customer, SalesOrder
+from sandbox_crm.operations import OperationError
+from sandbox_crm.web.core import (
+    actor,
+    bp,
+    choice_filters,
+    db,
+    done,
+    failed,
+    get_or_404,
+    list_page,
+    refused,
+    search_text,
+)
+from sandbox_crm.web.forms import limits, options
+from sandbox_crm.web.i18n import L_, lazy_call, translate
+from sandbox_crm.web.presentation import label
+
+PER_PAGE = 50
+LIST_COLUMNS = [
+    "invoice_id",
+    "invoice_no",
+    "issued_on",
+    "due_on",
+    "status",
+    "amount_hkd",
+    "balance_hkd",
+    "anomaly",
+    "resolution",
+    "order_no",
+    "customer_id",
+    "customer_member_no",
+    "customer_name",
+]
+SORTABLE = ("invoice_no", "issued_on", "due_on", "status", "amount_hkd", "balance_hkd")
+DEFAULT_SORT = ("due_on", "asc")
+LIST_FILTERS = {"status": "status", "anomaly": "anomaly"}
+SEARCH_FIELDS = ("invoice_no", "order_no", "customer_member_no", "customer_name")
+
+# The codes the invoice pages show through ``label``, marked so that they are translated.
+CODE_LABELS = (
+    N_("Void"),
+    N_("Amount mismatch"),
+    N_("Duplicate"),
+    N_("No order"),
+    N_("Voided"),
+    N_("Corrected"),
+    N_("Linked"),
+    N_("Reviewed"),
+    N_("Counter"),
+    N_("Card"),
+    N_("Bank transfer"),
+    N_("Cheque"),
+)
+
+
+def _choices(values: Any) -> list[Any]:
+    return options((str(v), lazy_call(label, str(v))) for v in values)
+
+
+class PaymentForm(FlaskForm):
+    """Record a payment received."""
+
+    amount_hkd = IntegerField(L_("Amount (HK$)"), validators=[Optional()])
+    method = SelectField(
+        L_("Method"),
+        choices=_choices(("counter", "card", "bank_transfer", "cheque")),
+        validate_choice=False,
+    )
+
+
+class ReminderForm(FlaskForm):
+    """Send a payment reminder."""
+
+    channel = SelectField(L_("Channel"), choices=_choices(Channel), validate_choice=False)
+    message = TextAreaField(
+        L_("Added text (optional)"), render_kw=limits(SendReminderArgs, "message")
+    )
+
+
+class ResolveForm(FlaskForm):
+    """Resolve the invoice's anomaly."""
+
+    resolution = SelectField(
+        L_("Resolution"), choices=_choices(AnomalyResolution), validate_choice=False
+    )
+    note = TextAreaField(L_("Reason"), render_kw=limits(ResolveInvoiceArgs, "note"))
+    amount_hkd = IntegerField(
+        L_("Corrected amount (HK$; default: the order's total)"), validators=[Optional()]
+    )
+    order_no = StringField(
+        L_("Order no. (to link; optional)"), render_kw=limits(ResolveInvoiceArgs, "order_no")
+    )
+
+
+@bp.get("/invoices")
+def invoices() -> str:
+    """Invoices with filters (status, anomaly, due for payment, anomalies open), sort, pages."""
+    filters, conditions = choice_filters("invoices", LIST_FILTERS)
+    due = request.args.get("due") == "1"
+    anomalies = request.args.get("anomalies") == "1"
+    if due:
+        conditions.append({"field": "due", "op": "eq", "value": True})
+    if anomalies:
+        conditions.append({"field": "anomaly_open", "op": "eq", "value": True})
+    q = search_text()
+    if q:
+        conditions.append(
+            {"any": [{"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS]}
+        )
+    listing = list_page(
+        "invoices",
+        conditions,
+        columns=LIST_COLUMNS,
+        sortable=SORTABLE,
+        default_sort=DEFAULT_SORT,
+        per_page=PER_PAGE,
+    )
+    return render_template(
+        "crm/invoices.html",
+        listing=listing,
+        q=q,
+        filters=filters,
+        due=due,
+        anomalies=anomalies,
+        filtered=bool(conditions),
+    )
+
+
+def _invoice_context(invoice_id: int, **forms: Any) -> dict[str, Any]:
+    session = db()
+    invoice = get_or_404(Invoice, invoice_id, "invoice")
+    context = {
+        "invoice": invoice,
+        "customer": session.get(Customer, invoice.customer_id),
+        "order": session.get(SalesOrder, invoice.order_id) if invoice.order_id else None,
+        "balance": balance(invoice),
+        "due": is_due(invoice, sandbox_today(session)),
+        "open_anomaly": open_anomaly(invoice),
+        "found_now": detect_anomaly(session, invoice),
+        "payments": session.scalars(
+            select(InvoicePayment)
+            .where(InvoicePayment.invoice_id == invoice.id)
+            .order_by(InvoicePayment.id)
+        ).all(),
+        "reminders": session.scalars(
+            select(PaymentReminder)
+            .where(PaymentReminder.invoice_id == invoice.id)
+            .order_by(PaymentReminder.id)
+        ).all(),
+        "payment_form": PaymentForm(),
+        "reminder_form": ReminderForm(),
+        "resolve_form": ResolveForm(),
+    }
+    context.update(forms)
+    return context
+
+
+@bp.get("/invoices/<int:invoice_id>")
+def invoice(invoice_id: int) -> str:
+    """One invoice: amounts, order, anomaly, payments, reminders and what can be done."""
+    return render_template("crm/invoice.html", **_invoice_context(invoice_id))
+
+
+def _call(step: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
+    """The operation a step calls, its arguments, success message and the posted form."""
+    if step == "payment":
+        form = PaymentForm()
+        values = {"amount_hkd": form.amount_hkd.data or 0, "method": form.method.data}
+        return (
+            "record_payment",
+            record_payment,
+            values,
+            N_("Payment recorded."),
+            {"payment_form": form},
+        )
+    if step == "remind":
+        form = ReminderForm()
+        values = {"channel": form.channel.data, "message": (form.message.data or "").strip()}
+        return (
+            "send_payment_reminder",
+            send_payment_reminder,
+            values,
+            N_("Reminder sent."),
+            {"reminder_form": form},
+        )
+    form = ResolveForm()
+    values = {
+        "resolution": form.resolution.data,
+        "note": (form.note.data or "").strip(),
+        "amount_hkd": form.amount_hkd.data,
+        "order_no": (form.order_no.data or "").strip() or None,
+    }
+    return (
+        "resolve_invoice",
+        resolve_invoice,
+        values,
+        N_("Anomaly resolved."),
+        {"resolve_form": form},
+    )
+
+
+@bp.post("/invoices/<int:invoice_id>/<any(payment, remind, resolve):invoice_step>")
+def invoice_action(invoice_id: int, invoice_step: str) -> Response | tuple[str, int]:
+    """One step of working an invoice, through its operation."""
+    get_or_404(Invoice, invoice_id, "invoice")
+    name, function, values, message, forms = _call(invoice_step)
+    if not next(iter(forms.values())).validate_on_submit():
+        return failed("crm/invoice.html", **_invoice_context(invoice_id, **forms))
+    try:
+        function(db(), actor(), invoice_id=invoice_id, **values)
+    except OperationError as exc:
+        context = _invoice_context(invoice_id, **forms)
+        return refused(
+            name, exc, "crm/invoice.html", exc.message, entity=("invoice", invoice_id), **context
+        )
+    return done(translate(message), "crm.invoice", invoice_id=invoice_id)
