@@ -22,6 +22,7 @@ AREA = Area(
         "sandbox_crm.security.generation",
         "sandbox_crm.security.operations",
         "sandbox_crm.security.plants",
+        "sandbox_crm.security.rights",
     ),
     views=("sandbox_crm.security.views",),
     has_templates=True,
@@ -33,6 +34,17 @@ AREA = Area(
             after=("company.staff", "jewellery.branches"),
         ),
     ),
-    record_pages={"staff_user": ("crm.security_account", "staff_id")},
-    call_entities={"staff_id": "staff_user", "branch_id": "branch"},
+    record_pages={
+        "staff_user": ("crm.security_account", "staff_id"),
+        "security_role": ("crm.security_role", "role_id"),
+        "access_request": ("crm.security_request", "request_id"),
+        "misuse_flag": ("crm.security_misuse_flag", "flag_id"),
+    },
+    call_entities={
+        "staff_id": "staff_user",
+        "branch_id": "branch",
+        "request_id": "access_request",
+        "item_id": "access_request_item",
+        "flag_id": "misuse_flag",
+    },
 )
