@@ -1,12 +1,16 @@
 """Security: staff roles and record scope, field permissions with masking, remote-branch IP
-allow-lists, leavers' accounts, and the automatic backup schedule with the backups it ran.
+allow-lists, leavers' accounts, and the automatic backup schedule with the backups it ran;
+authorisation rights per role (CRM and e-shop fields, record scope, bulk export), departments'
+access requests, and staff-misuse flags raised from the staff access log.
 
 Staff accounts are the company area's ``staff_user`` rows; this area adds each account's role,
 record scope and last sign-in (``staff_access``), the roles' field permissions, the backup
 policy and the record of backups. Generated for the ``jewellery`` profile only, with the
 weaknesses a security review finds (a leaver's admin account still active, a remote branch open
 to any address, backups unencrypted and kept forever, a role that sees identity numbers); a
-retail sandbox gets the tables, empty, so its data stays as it was.
+retail sandbox gets the tables, empty, so its data stays as it was. A scenario about
+authorisation rights plants the rights set-up for either profile (``access_rights``), a
+department's request (``department_access_request``) and flagged misuse (``staff_misuse``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ AREA = Area(
         "sandbox_crm.security.plants",
         "sandbox_crm.security.rights",
     ),
-    views=("sandbox_crm.security.views",),
+    views=("sandbox_crm.security.views", "sandbox_crm.security.rights_views"),
     has_templates=True,
     nav=(NavLink("crm.security", "Security", "note", active=("crm.security",)),),
     stages=(
