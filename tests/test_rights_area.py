@@ -182,7 +182,7 @@ def test_an_access_request_is_decided_item_by_item_and_answered(
     request_id = _planted(session, "department_access_request")[0]
 
     def decide(item: str, decision: str, **more: object) -> None:
-        args = {"item_id": _item(session, item), "decision": decision, **more}
+        args = {"request_item_id": _item(session, item), "decision": decision, **more}
         apply_operation(session, actor, "decide_access_request_item", args)
 
     decide("cust_email", "granted")
@@ -255,7 +255,7 @@ def _marketer(session: Session) -> StaffUser:
     ("name", "args"),
     [
         ("set_role_rights", {"role": "online_marketing", "hkid": "full"}),
-        ("decide_access_request_item", {"item_id": 1, "decision": "granted"}),
+        ("decide_access_request_item", {"request_item_id": 1, "decision": "granted"}),
         ("close_access_request", {"request_id": 1, "reply": "Yes"}),
         ("review_misuse_flag", {"flag_id": 1, "decision": "dismissed", "note": "Fine"}),
     ],
@@ -284,7 +284,7 @@ def _answer_well(attempt: Attempt, **changes: str) -> None:
         decision = changes.get(item, decision)
         attempt.do(
             "decide_access_request_item",
-            item_id=_item(attempt.session, item),
+            request_item_id=_item(attempt.session, item),
             decision=decision,
             grant=grant if decision == "partly" else None,
             reason="" if decision == "granted" else "Not needed for the team's work",

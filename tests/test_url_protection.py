@@ -44,6 +44,22 @@ ALLOWED = "allowed"
 SIGNED_OUT = "signed out"
 
 
+PLANTED_RECORD_PAGES = frozenset(
+    {
+        "crm.case",
+        "crm.case_action",
+        # Roles, access requests and misuse flags exist only where a scenario plants them.
+        "crm.security_role",
+        "crm.security_role_set",
+        "crm.security_request",
+        "crm.security_request_item",
+        "crm.security_request_close",
+        "crm.security_misuse_flag",
+        "crm.security_misuse_review",
+    }
+)
+
+
 def expected(endpoint: str, method: str, role: str) -> str | int:
     """What a role should get from an endpoint: allowed, 403 or 404 (ids must not leak)."""
     area = endpoint.split(".")[0]
@@ -56,9 +72,7 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         return ALLOWED
     if endpoint in ("attempts.index", "attempts.start"):
         return ALLOWED if role in TRAINEES else 403
-    if endpoint in ("crm.case", "crm.case_action") and (
-        role == "owner" or role in SAME_CENTRE_STAFF
-    ):
+    if endpoint in PLANTED_RECORD_PAGES and (role == "owner" or role in SAME_CENTRE_STAFF):
         # The attempt's retail sandbox holds no service cases (a jewellery-only area): case 1 is
         # not found. A change may be turned away earlier, once the attempt is read-only.
         return ALLOWED if post else 404
@@ -171,6 +185,10 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "case_id": 1,
         "staff_id": 1,
         "branch_id": 1,
+        "role_id": 1,
+        "request_id": 1,
+        "request_item_id": 1,
+        "flag_id": 1,
         "action": "screen",
         "user_id": trainee.id,
         "cohort_id": cohort_window.cohort_id,

@@ -154,7 +154,7 @@ def set_role_rights(
 class DecideAccessRequestItemArgs(Args):
     """Arguments of decide_access_request_item."""
 
-    item_id: int = Arg(title="Request item", description="The request item's id.")
+    request_item_id: int = Arg(title="Request item", description="The request item's id.")
     decision: Literal["granted", "partly", "refused"] = Arg(
         title="Decision", description="granted, partly (granted in part) or refused."
     )
@@ -208,7 +208,7 @@ LEAST = {"scope": "own", "bulk_export": False}
 def decide_access_request_item(
     session: Session,
     actor: StaffUser,
-    item_id: int,
+    request_item_id: int,
     decision: str,
     grant: str | None = None,
     reason: str = "",
@@ -219,11 +219,11 @@ def decide_access_request_item(
     taken back (hidden, own customers, no export).
     """
     check_security_permission(actor)
-    item = get_entity(session, AccessRequestItem, item_id, "access request item")
+    item = get_entity(session, AccessRequestItem, request_item_id, "access request item")
     request = session.get(AccessRequest, item.request_id)
     assert request is not None  # noqa: S101 - a foreign key
     if request.status != "open":
-        raise OperationError(N_("The request is already answered."), "item_id")
+        raise OperationError(N_("The request is already answered."), "request_item_id")
     if decision != "granted" and not reason:
         raise OperationError(
             N_("Give a reason when you refuse an item or grant it in part."), "reason"
@@ -251,7 +251,7 @@ def decide_access_request_item(
         after={**snapshot(item, ["decision", "granted", "reason"]), "rights": rights_after},
         details={
             "request_id": request.id,
-            "item_id": item.id,
+            "request_item_id": item.id,
             "item": item.item,
             "role": request.role.code,
             "decision": decision,

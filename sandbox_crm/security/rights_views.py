@@ -174,9 +174,9 @@ def security_requests() -> str:
     )
 
 
-def _prefix(item_id: int) -> str:
+def _prefix(request_item_id: int) -> str:
     """Each item's form has its own field names and ids on the page."""
-    return f"item{item_id}"
+    return f"item{request_item_id}"
 
 
 def _request_context(request: AccessRequest, **extra: Any) -> dict[str, Any]:
@@ -209,22 +209,22 @@ def security_request(request_id: int) -> str:
     return render_template("crm/security_request.html", **_request_context(request))
 
 
-@bp.post("/security/requests/<int:request_id>/items/<int:item_id>")
-def security_request_item(request_id: int, item_id: int) -> Response | tuple[str, int]:
+@bp.post("/security/requests/<int:request_id>/items/<int:request_item_id>")
+def security_request_item(request_id: int, request_item_id: int) -> Response | tuple[str, int]:
     """Decide one item through decide_access_request_item."""
     request = get_or_404(AccessRequest, request_id, "access request")
-    item = get_or_404(AccessRequestItem, item_id, "access request item")
+    item = get_or_404(AccessRequestItem, request_item_id, "access request item")
     if item.request_id != request.id:
         raise CrmNotFound("access request item")
-    form = DecideItemForm(prefix=_prefix(item_id))
+    form = DecideItemForm(prefix=_prefix(request_item_id))
     if not form.validate_on_submit():
-        context = _request_context(request, forms={item_id: form})
+        context = _request_context(request, forms={request_item_id: form})
         return failed("crm/security_request.html", **context)
     try:
         decide_access_request_item(
             db(),
             actor(),
-            item_id=item_id,
+            request_item_id=request_item_id,
             decision=form.decision.data,
             grant=form.grant.data or None,
             reason=form.reason.data or "",
@@ -236,7 +236,7 @@ def security_request_item(request_id: int, item_id: int) -> Response | tuple[str
             "crm/security_request.html",
             exc.message,
             entity=("access_request", request_id),
-            **_request_context(request, forms={item_id: form}),
+            **_request_context(request, forms={request_item_id: form}),
         )
     return done(
         translate("The decision is recorded."), "crm.security_request", request_id=request_id
