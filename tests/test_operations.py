@@ -384,7 +384,8 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "run_backup": lambda c: {},
     "set_role_rights": lambda c: {"role": "marketing", "hkid": "hidden", "scope": "all"},
     "decide_access_request_item": lambda c: {
-        "request_item_id": 1,
+        "request_id": 1,
+        "item": "date_of_birth",
         "decision": "partly",
         "grant": "masked",
         "reason": "Masked is enough",
@@ -588,9 +589,10 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {"role": "marketing", "hkid": "full"},  # no change
     ],
     "decide_access_request_item": [
-        lambda c: {"request_item_id": 999, "decision": "granted"},
-        lambda c: {"request_item_id": 1, "decision": "maybe"},
-        lambda c: {"request_item_id": 1, "decision": "refused", "reason": ""},
+        lambda c: {"request_id": 999, "item": "hkid", "decision": "granted"},
+        lambda c: {"request_id": 1, "item": "date_of_birth", "decision": "maybe"},
+        lambda c: {"request_id": 1, "item": "hkid", "decision": "granted"},  # not asked for
+        lambda c: {"request_id": 1, "item": "date_of_birth", "decision": "refused", "reason": ""},
     ],
     "close_access_request": [
         lambda c: {"request_id": 999, "reply": "Yes"},

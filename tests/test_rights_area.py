@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from graders.pdpo.security import Sec04Settings, sec_04
 from graders.results import Status
 from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
 from sandbox_crm.models import AuditEvent, Department, SandboxBase, SandboxMeta, StaffUser
@@ -182,7 +183,7 @@ def test_an_access_request_is_decided_item_by_item_and_answered(
     request_id = _planted(session, "department_access_request")[0]
 
     def decide(item: str, decision: str, **more: object) -> None:
-        args = {"request_item_id": _item(session, item), "decision": decision, **more}
+        args = {"request_id": request_id, "item": item, "decision": decision, **more}
         apply_operation(session, actor, "decide_access_request_item", args)
 
     decide("cust_email", "granted")
@@ -255,7 +256,7 @@ def _marketer(session: Session) -> StaffUser:
     ("name", "args"),
     [
         ("set_role_rights", {"role": "online_marketing", "hkid": "full"}),
-        ("decide_access_request_item", {"request_item_id": 1, "decision": "granted"}),
+        ("decide_access_request_item", {"request_id": 1, "item": "hkid", "decision": "granted"}),
         ("close_access_request", {"request_id": 1, "reply": "Yes"}),
         ("review_misuse_flag", {"flag_id": 1, "decision": "dismissed", "note": "Fine"}),
     ],
@@ -284,7 +285,8 @@ def _answer_well(attempt: Attempt, **changes: str) -> None:
         decision = changes.get(item, decision)
         attempt.do(
             "decide_access_request_item",
-            request_item_id=_item(attempt.session, item),
+            request_id=_planted(attempt.session, "department_access_request")[0],
+            item=item,
             decision=decision,
             grant=grant if decision == "partly" else None,
             reason="" if decision == "granted" else "Not needed for the team's work",
@@ -385,16 +387,28 @@ def test_sec_02_fails_a_role_that_may_export_identity_numbers_in_full(attempt: A
     assert result.status is Status.FAIL and "cannot be minimised" in _findings(result)
 
 
+def _sec_04_under_review(attempt: Attempt) -> object:
+    return sec_04(attempt.context(), Sec04Settings(review_misuse_flags=True))
+
+
 def _findings(result: object) -> str:
     return " ".join(f.message for f in result.findings)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    "sandbox_spec",
+    [rights_spec(), rights_spec("jewellery", customers=80)],
+    ids=["retail", "jewellery"],
+)
 def test_sec_04_fails_dismissed_misuse_and_passes_it_escalated(attempt: Attempt):
     flags = _flags(attempt)
     assert attempt.rule("SEC-04").status is Status.PASS
     attempt.do(
         "review_misuse_flag", flag_id=flags["legitimate"], decision="dismissed", note="Approved"
     )
+    assert attempt.rule("SEC-04").status is Status.PASS
+    # A scenario that makes the trainee responsible for the flags: misuse left open is found.
+    assert _sec_04_under_review(attempt).status is Status.FAIL
     assert attempt.rule("SEC-04").status is Status.PASS
     attempt.do(
         "review_misuse_flag", flag_id=flags["sent_outside"], decision="dismissed", note="Fine"
@@ -405,6 +419,7 @@ def test_sec_04_fails_dismissed_misuse_and_passes_it_escalated(attempt: Attempt)
         "review_misuse_flag", flag_id=flags["sent_outside"], decision="escalated", note="Gmail"
     )
     assert attempt.rule("SEC-04").status is Status.PASS
+    assert not _sec_04_under_review(attempt).breaches
 
 
 # --- pages ------------------------------------------------------------------------------------

@@ -48,7 +48,6 @@ AREA = Area(
         "staff_id": "staff_user",
         "branch_id": "branch",
         "request_id": "access_request",
-        "request_item_id": "access_request_item",
         "flag_id": "misuse_flag",
     },
 )

@@ -45,6 +45,18 @@ __all__ = [
 ]
 
 REASON_MAX = 500
+
+RequestItem = Literal[
+    "hkid",
+    "date_of_birth",
+    "spend_12m",
+    "cust_email",
+    "mobile_no",
+    "browsing",
+    "scope",
+    "bulk_export",
+]
+"""What a department may ask for: a protected field, the record scope or bulk export."""
 REPLY_MAX = 2000
 
 
@@ -154,7 +166,11 @@ def set_role_rights(
 class DecideAccessRequestItemArgs(Args):
     """Arguments of decide_access_request_item."""
 
-    request_item_id: int = Arg(title="Request item", description="The request item's id.")
+    request_id: int = Arg(title="Access request", description="The access request's id.")
+    item: RequestItem = Arg(
+        title="Item",
+        description="What was asked for: a field's name, scope or bulk_export.",
+    )
     decision: Literal["granted", "partly", "refused"] = Arg(
         title="Decision", description="granted, partly (granted in part) or refused."
     )
@@ -208,7 +224,8 @@ LEAST = {"scope": "own", "bulk_export": False}
 def decide_access_request_item(
     session: Session,
     actor: StaffUser,
-    request_item_id: int,
+    request_id: int,
+    item: str,
     decision: str,
     grant: str | None = None,
     reason: str = "",
@@ -219,11 +236,31 @@ def decide_access_request_item(
     taken back (hidden, own customers, no export).
     """
     check_security_permission(actor)
-    item = get_entity(session, AccessRequestItem, request_item_id, "access request item")
-    request = session.get(AccessRequest, item.request_id)
-    assert request is not None  # noqa: S101 - a foreign key
+    request = get_entity(session, AccessRequest, request_id, "access request")
+    found = session.scalars(
+        select(AccessRequestItem).where(
+            AccessRequestItem.request_id == request.id, AccessRequestItem.item == item
+        )
+    ).first()
+    if found is None:
+        raise OperationError(
+            Message(N_("The request does not ask for %(item)s."), item=item), "item"
+        )
     if request.status != "open":
-        raise OperationError(N_("The request is already answered."), "request_item_id")
+        raise OperationError(N_("The request is already answered."), "request_id")
+    return _decide(session, actor, request, found, decision, grant, reason)
+
+
+def _decide(
+    session: Session,
+    actor: StaffUser,
+    request: AccessRequest,
+    item: AccessRequestItem,
+    decision: str,
+    grant: str | None,
+    reason: str,
+) -> AccessRequestItem:
+    """Apply one decision to the role's rights, record it and audit it."""
     if decision != "granted" and not reason:
         raise OperationError(
             N_("Give a reason when you refuse an item or grant it in part."), "reason"
@@ -251,7 +288,7 @@ def decide_access_request_item(
         after={**snapshot(item, ["decision", "granted", "reason"]), "rights": rights_after},
         details={
             "request_id": request.id,
-            "request_item_id": item.id,
+            "item_id": item.id,
             "item": item.item,
             "role": request.role.code,
             "decision": decision,

@@ -224,7 +224,8 @@ def security_request_item(request_id: int, request_item_id: int) -> Response | t
         decide_access_request_item(
             db(),
             actor(),
-            request_item_id=request_item_id,
+            request_id=request_id,
+            item=item.item,
             decision=form.decision.data,
             grant=form.grant.data or None,
             reason=form.reason.data or "",
