@@ -65,6 +65,9 @@ ALL_PLANTS = (
     PlantSpec.of("eshop_accounts", 2),
     PlantSpec.of("incomplete_profile", 1, defect="malformed_email", reach="sms"),
     PlantSpec.of("quality_backlog", 1),
+    PlantSpec.of("access_rights", 2),
+    PlantSpec.of("department_access_request", 1),
+    PlantSpec.of("staff_misuse", 1, pattern="bulk_export"),
 )
 
 
