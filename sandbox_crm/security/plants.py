@@ -4,6 +4,12 @@ scenario's steps can refer to them (``$plant:leaver_admin_account:0``), and can 
 ``leaver_admin_account`` is an administrator who has left but whose account is still active
 (the generated one for the jewellery profile, else one made from a current member of staff);
 ``current_admin_account`` is an administrator still employed, whom a careless review disables.
+
+For authorisation-rights scenarios (either profile): ``access_rights`` makes the rights set-up
+where there is none, a new online-marketing role with no rights and its team (staff ids);
+``department_access_request`` the team manager's request for everything (request ids; the item
+ids by name in the details); ``staff_misuse`` flags raised from the staff access log (flag ids;
+which are misuse and which a legitimate export, by flag id, in the details).
 """
 
 from __future__ import annotations
