@@ -21,6 +21,9 @@ from sandbox_crm.i18n import N_
 AREA = Area(
     name="security",
     label=N_("Security"),
+    # 2: the rights tables (role rights, access requests, the staff access log, misuse flags);
+    # templates made before lack them.
+    version="2",
     modules=(
         "sandbox_crm.security.models",
         "sandbox_crm.security.generation",
