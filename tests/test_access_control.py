@@ -124,6 +124,8 @@ def _urls(ids: Ids, job_id: int, version_id: int) -> list[tuple[str, str, str, d
         ("CRM field permissions", "GET", f"{crm}/security/permissions", {}, READ),
         ("CRM branch access", "GET", f"{crm}/security/branches", {}, READ),
         ("CRM backups", "GET", f"{crm}/security/backups", {}, READ),
+        ("CRM access requests", "GET", f"{crm}/security/requests", {}, READ),
+        ("CRM misuse flags", "GET", f"{crm}/security/misuse", {}, READ),
         ("CRM e-shop accounts", "GET", f"{crm}/eshop", {}, READ),
         ("CRM e-shop account", "GET", f"{crm}/eshop/1", {}, READ),
         ("CRM data-quality queue", "GET", f"{crm}/quality", {}, READ),
@@ -230,6 +232,12 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.post(f"{own_crm}/cases/999999/close").status_code == 404
     assert client.get(f"{own_crm}/security/accounts/999999").status_code == 404
     assert client.post(f"{own_crm}/security/branches/999999").status_code == 404
+    assert client.get(f"{own_crm}/security/roles/999999").status_code == 404
+    assert client.post(f"{own_crm}/security/roles/999999").status_code == 404
+    assert client.get(f"{own_crm}/security/requests/999999").status_code == 404
+    assert client.post(f"{own_crm}/security/requests/999999/close").status_code == 404
+    assert client.get(f"{own_crm}/security/misuse/999999").status_code == 404
+    assert client.post(f"{own_crm}/security/misuse/999999").status_code == 404
     assert client.get(f"{own_crm}/eshop/999999").status_code == 404
     assert client.get(f"{own_crm}/quality/999999").status_code == 404
     assert client.get(f"{own_crm}/forms/999999").status_code == 404

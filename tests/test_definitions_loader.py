@@ -589,7 +589,7 @@ def test_pdpo_rule_id_must_look_like_one(tmp_path: Path) -> None:
         ),
         ("max_unrelated_lookups: 30", "lookups: 30", "pdpo.rules.SEC-04.lookups",
          "unknown parameter"),
-        ("SEC-04:", "SEC-02:", "pdpo.rules.SEC-02", "takes no settings"),
+        ("SEC-04:", "ACC-01:", "pdpo.rules.ACC-01", "takes no settings"),
     ],
 )  # fmt: skip
 def test_pdpo_rule_settings_are_validated_by_the_rule(

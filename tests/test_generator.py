@@ -78,6 +78,9 @@ ALL_PLANTS = (
         disclosures=1,
     ),
     PlantSpec.of("online_sales", 1),
+    PlantSpec.of("access_rights", 2),
+    PlantSpec.of("department_access_request", 1),
+    PlantSpec.of("staff_misuse", 1, pattern="bulk_export"),
 )
 
 

@@ -71,7 +71,13 @@ from sandbox_crm.reports.operations import can_view_report
 from sandbox_crm.requests.models import DataDisclosure, DataRequest, RequestCopyItem
 from sandbox_crm.reviews.models import ProductReview
 from sandbox_crm.sales.models import CustomerDataItem, FollowUpTask, Opportunity
-from sandbox_crm.security.models import FieldPermission, SecurityRole
+from sandbox_crm.security.models import (
+    AccessRequest,
+    AccessRequestItem,
+    FieldPermission,
+    MisuseFlag,
+    SecurityRole,
+)
 
 TODAY = date(2026, 3, 16)
 
@@ -559,6 +565,16 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "set_ip_allow_list": lambda c: {"branch_code": "MAC", "allow_list": "202.175.8.0/29"},
     "set_backup_policy": lambda c: {"frequency": "daily", "retention_days": 90, "encrypted": True},
     "run_backup": lambda c: {},
+    "set_role_rights": lambda c: {"role": "marketing", "hkid": "hidden", "scope": "all"},
+    "decide_access_request_item": lambda c: {
+        "request_id": 1,
+        "item": "date_of_birth",
+        "decision": "partly",
+        "grant": "masked",
+        "reason": "Masked is enough",
+    },
+    "close_access_request": lambda c: {"request_id": 1, "reply": "Granted in part"},
+    "review_misuse_flag": lambda c: {"flag_id": 1, "decision": "escalated", "note": "To the DPO"},
     "run_eshop_sync": lambda c: {},
     "merge_eshop_account": lambda c: {"account_id": 1},
     "link_eshop_account": lambda c: {"account_id": 1, "customer_id": c.alice.id},
@@ -873,6 +889,26 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {"frequency": "daily", "hour": 24, "encrypted": True},
     ],
     "run_backup": [lambda c: {"encrypted": True}],
+    "set_role_rights": [
+        lambda c: {"role": "ceo", "hkid": "hidden"},
+        lambda c: {"role": "marketing", "hkid": "partial"},
+        lambda c: {"role": "marketing", "hkid": "full"},  # no change
+    ],
+    "decide_access_request_item": [
+        lambda c: {"request_id": 999, "item": "hkid", "decision": "granted"},
+        lambda c: {"request_id": 1, "item": "date_of_birth", "decision": "maybe"},
+        lambda c: {"request_id": 1, "item": "hkid", "decision": "granted"},  # not asked for
+        lambda c: {"request_id": 1, "item": "date_of_birth", "decision": "refused", "reason": ""},
+    ],
+    "close_access_request": [
+        lambda c: {"request_id": 999, "reply": "Yes"},
+        lambda c: {"request_id": 1, "reply": ""},
+    ],
+    "review_misuse_flag": [
+        lambda c: {"flag_id": 999, "decision": "escalated", "note": "x"},
+        lambda c: {"flag_id": 1, "decision": "ignored", "note": "x"},
+        lambda c: {"flag_id": 1, "decision": "dismissed", "note": ""},
+    ],
     "run_eshop_sync": [lambda c: {"accounts": "all"}],
     "merge_eshop_account": [
         lambda c: {"account_id": 999},
@@ -1054,6 +1090,10 @@ SECURITY_OPERATIONS = {
     "set_ip_allow_list",
     "set_backup_policy",
     "run_backup",
+    "set_role_rights",
+    "decide_access_request_item",
+    "close_access_request",
+    "review_misuse_flag",
 }
 
 READS = {"view_customer"}
@@ -1092,6 +1132,37 @@ def prepare(crm: Crm, name: str) -> None:
         crm.session.add(role)
         crm.session.flush()
         crm.session.add(FieldPermission(role_id=role.id, field="hkid", access="full"))
+        # A department's request with one item (decided already when the request is answered)
+        # and a misuse flag about a colleague.
+        crm.session.add(
+            AccessRequest(
+                id=1,
+                department_id=crm.marketer.department_id,
+                requested_by_id=crm.marketer.id,
+                role_id=role.id,
+                received_at=datetime(2026, 3, 1, 10),
+                justification="We need everything",
+            )
+        )
+        crm.session.flush()
+        crm.session.add(
+            AccessRequestItem(
+                id=1,
+                request_id=1,
+                item="date_of_birth",
+                requested="full",
+                decision="granted" if name == "close_access_request" else "pending",
+            )
+        )
+        crm.session.add(
+            MisuseFlag(
+                id=1,
+                staff_id=crm.colleague.id,
+                pattern="sent_outside",
+                raised_at=datetime(2026, 3, 1, 22),
+                summary="An export e-mailed to a personal address",
+            )
+        )
         crm.session.add(
             Branch(
                 code="MAC",

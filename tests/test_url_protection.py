@@ -44,16 +44,30 @@ ALLOWED = "allowed"
 SIGNED_OUT = "signed out"
 
 
-JEWELLERY_RECORD_PAGES = (
-    "crm.case",
-    "crm.case_action",
-    "crm.opportunity",
-    "crm.opportunity_action",
-    "crm.follow_up_done",
-    "crm.invoice",
-    "crm.invoice_action",
+EMPTY_RECORD_PAGES = frozenset(
+    {
+        # Areas of the jewellery profile only: service cases, opportunities, invoices.
+        "crm.case",
+        "crm.case_action",
+        "crm.opportunity",
+        "crm.opportunity_action",
+        "crm.follow_up_done",
+        "crm.invoice",
+        "crm.invoice_action",
+        # Data requests, roles, access requests and misuse flags exist only where a scenario
+        # plants them.
+        "crm.data_request",
+        "crm.data_request_action",
+        "crm.security_role",
+        "crm.security_role_set",
+        "crm.security_request",
+        "crm.security_request_item",
+        "crm.security_request_close",
+        "crm.security_misuse_flag",
+        "crm.security_misuse_review",
+    }
 )
-"""Pages of one record of an area the retail sandbox leaves empty."""
+"""Pages of one record that the attempt's retail sandbox holds none of."""
 
 
 def expected(endpoint: str, method: str, role: str) -> str | int:
@@ -68,15 +82,9 @@ def expected(endpoint: str, method: str, role: str) -> str | int:
         return ALLOWED
     if endpoint in ("attempts.index", "attempts.start"):
         return ALLOWED if role in TRAINEES else 403
-    if endpoint in JEWELLERY_RECORD_PAGES and (role == "owner" or role in SAME_CENTRE_STAFF):
-        # The attempt's retail sandbox holds no service cases, opportunities or invoices
-        # (jewellery-only areas): case 1, opportunity 1 and invoice 1 are not found. A change
-        # may be turned away earlier, once the attempt is read-only.
-        return ALLOWED if post else 404
-    if endpoint in ("crm.data_request", "crm.data_request_action") and (
-        role == "owner" or role in SAME_CENTRE_STAFF
-    ):
-        # Data requests exist only where a scenario plants them: request 1 is not found.
+    if endpoint in EMPTY_RECORD_PAGES and (role == "owner" or role in SAME_CENTRE_STAFF):
+        # Record 1 is not found in the attempt's retail sandbox. A change may be turned away
+        # earlier, once the attempt is read-only.
         return ALLOWED if post else 404
     if area in ("attempts", "crm"):  # pages of one attempt: the owner's, read by their centre
         if role == "owner":
@@ -191,6 +199,9 @@ def url_values(ids, practice_scenario, sandbox_settings, db_session, cohort_wind
         "case_id": 1,
         "staff_id": 1,
         "branch_id": 1,
+        "role_id": 1,
+        "request_item_id": 1,
+        "flag_id": 1,
         "action": "screen",
         "user_id": trainee.id,
         "cohort_id": cohort_window.cohort_id,

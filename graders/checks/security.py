@@ -1,5 +1,7 @@
 """Checks on the security settings the trainee left: leavers' accounts, remote branches'
-allow-lists, the backup policy and the field permissions of roles.
+allow-lists, the backup policy, the field permissions, record scope and export right of roles,
+the team members' roles, the answer to a department's access request and the review of
+staff-misuse flags.
 
 What should hold is read from the template (who had left, which networks a branch used), so
 changing those records cannot make a wrong answer look right.
@@ -19,10 +21,32 @@ from graders.registry import check
 from graders.results import Outcome
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Branch, StaffUser
-from sandbox_crm.security.models import BackupPolicy, BackupRun, FieldPermission, SecurityRole
+from sandbox_crm.security.models import (
+    AccessRequest,
+    AccessRequestItem,
+    BackupPolicy,
+    BackupRun,
+    FieldPermission,
+    MisuseFlag,
+    SecurityRole,
+    StaffAccess,
+)
 from sandbox_crm.security.operations import parse_allow_list
+from sandbox_crm.security.rights import role_rights
 
 AccessLevel = Literal["full", "masked", "hidden"]
+ScopeName = Literal["all", "region", "branch", "own"]
+FieldName = Literal["hkid", "date_of_birth", "spend_12m", "cust_email", "mobile_no", "browsing"]
+RequestItemName = Literal[
+    "hkid",
+    "date_of_birth",
+    "spend_12m",
+    "cust_email",
+    "mobile_no",
+    "browsing",
+    "scope",
+    "bulk_export",
+]
 
 
 class LeaversDisabledParams(Params):
@@ -181,7 +205,7 @@ class FieldAccessParams(Params):
 
     roles: list[str] = Field(min_length=1)
     """Role codes, e.g. marketing."""
-    fields: list[Literal["hkid", "date_of_birth", "spend_12m"]] = Field(min_length=1)
+    fields: list[FieldName] = Field(min_length=1)
     allowed: list[AccessLevel] = Field(min_length=1)
     """The access levels those roles may have to those fields."""
 
@@ -206,5 +230,183 @@ def field_access(ctx: GradingContext, params: FieldAccessParams) -> Outcome:
     if wrong:
         return Outcome.failed(
             evidence, note=N_("A role still sees a protected field it should not.")
+        )
+    return Outcome.passed(evidence)
+
+
+class RoleRightsParams(Params):
+    """Parameters of security.role_rights."""
+
+    role: str = Field(min_length=1, max_length=32)
+    """The role's code, e.g. online_marketing."""
+    scopes: list[ScopeName] | None = None
+    """The record scopes the role may have; omitted, its scope is not judged."""
+    bulk_export: bool | None = None
+    """Whether the role must (true) or must not (false) be allowed to bulk-export."""
+
+
+@check("security.role_rights", params=RoleRightsParams)
+def role_rights_check(ctx: GradingContext, params: RoleRightsParams) -> Outcome:
+    """A role's record scope and bulk-export right are as the task needs."""
+    role = ctx.final.scalars(select(SecurityRole).where(SecurityRole.code == params.role)).first()
+    if role is None:
+        return Outcome.failed({"role": params.role}, note=N_("The role does not exist."))
+    rights = role_rights(ctx.final, role)
+    evidence = {"role": params.role, "scope": rights["scope"], "bulk_export": rights["bulk_export"]}
+    if params.scopes is not None and rights["scope"] not in params.scopes:
+        return Outcome.failed(evidence, note=N_("The role's record scope is not right."))
+    if params.bulk_export is not None and rights["bulk_export"] != params.bulk_export:
+        return Outcome.failed(evidence, note=N_("The role's bulk-export right is not right."))
+    return Outcome.passed(evidence)
+
+
+class RoleMembersParams(Params):
+    """Parameters of security.role_members."""
+
+    plant: str = Field(default="access_rights", min_length=1)
+    """The plant kind whose staff accounts are the team (default access_rights)."""
+    role: str = Field(min_length=1, max_length=32)
+    """The role every one of them must have."""
+    scopes: list[ScopeName] | None = None
+    """The record scopes their accounts may have; omitted, not judged."""
+
+
+@check("security.role_members", params=RoleMembersParams)
+def role_members(ctx: GradingContext, params: RoleMembersParams) -> Outcome:
+    """Every planted team member's account has the role (and an allowed record scope)."""
+    team = ctx.planted().get(params.plant, ())
+    rows = {
+        staff_id: (code, scope)
+        for staff_id, code, scope in ctx.final.execute(
+            select(StaffAccess.staff_id, SecurityRole.code, StaffAccess.scope)
+            .join(SecurityRole, SecurityRole.id == StaffAccess.role_id)
+            .where(StaffAccess.staff_id.in_(team))
+        )
+    }
+    wrong_role = [sid for sid in team if rows.get(sid, (None, None))[0] != params.role]
+    wrong_scope = [
+        sid
+        for sid in team
+        if sid not in wrong_role and params.scopes is not None and rows[sid][1] not in params.scopes
+    ]
+    evidence = {
+        "team": list(team),
+        "access": {str(sid): list(rows.get(sid, (None, None))) for sid in team},
+        "wrong_role": wrong_role,
+        "wrong_scope": wrong_scope,
+    }
+    if not team:
+        return Outcome.failed(evidence, note=N_("The scenario plants no team to check."))
+    if wrong_role:
+        return Outcome.failed(evidence, note=N_("A member of the team does not have the role."))
+    if wrong_scope:
+        return Outcome.failed(
+            evidence, note=N_("A member of the team does not have the right record scope.")
+        )
+    return Outcome.passed(evidence)
+
+
+class AccessRequestParams(Params):
+    """Parameters of security.access_request_answered."""
+
+    plant: str = Field(default="department_access_request", min_length=1)
+    """The plant kind whose access requests are judged."""
+    not_granted: list[RequestItemName] = Field(default_factory=list)
+    """Items that must be refused or granted only in part."""
+    granted: list[RequestItemName] = Field(default_factory=list)
+    """Items that must be granted (in full or in part)."""
+
+
+@check("security.access_request_answered", params=AccessRequestParams)
+def access_request_answered(ctx: GradingContext, params: AccessRequestParams) -> Outcome:
+    """The department's request is answered: every item decided, refusals and partial grants
+    with a reason, the named items not granted in full, the needed ones granted."""
+    ids = ctx.planted().get(params.plant, ())
+    requests = list(ctx.final.scalars(select(AccessRequest).where(AccessRequest.id.in_(ids))))
+    items = list(
+        ctx.final.scalars(
+            select(AccessRequestItem)
+            .where(AccessRequestItem.request_id.in_(ids))
+            .order_by(AccessRequestItem.id)
+        )
+    )
+    decisions = {f"{i.request_id}.{i.item}": i.decision for i in items}
+    evidence: dict[str, Any] = {
+        "status": {str(r.id): r.status for r in requests},
+        "decisions": decisions,
+    }
+    if not requests or any(r.status != "answered" for r in requests):
+        return Outcome.failed(evidence, note=N_("The department's request has not been answered."))
+    unexplained = [
+        f"{i.request_id}.{i.item}"
+        for i in items
+        if i.decision in ("refused", "partly") and not (i.reason or "").strip()
+    ]
+    over = [
+        f"{i.request_id}.{i.item}"
+        for i in items
+        if i.item in params.not_granted and i.decision == "granted"
+    ]
+    missing = [
+        f"{i.request_id}.{i.item}"
+        for i in items
+        if i.item in params.granted and i.decision not in ("granted", "partly")
+    ]
+    evidence.update(unexplained=unexplained, granted_in_full=over, not_granted=missing)
+    if unexplained:
+        return Outcome.failed(evidence, note=N_("An item was refused without a reason."))
+    if over:
+        return Outcome.failed(
+            evidence, note=N_("Something the department does not need was granted in full.")
+        )
+    if missing:
+        return Outcome.failed(evidence, note=N_("Something the department needs was refused."))
+    return Outcome.passed(evidence)
+
+
+class MisuseFlagsParams(Params):
+    """Parameters of security.misuse_flags_reviewed."""
+
+    plant: str = Field(default="staff_misuse", min_length=1)
+    """The plant kind whose flags are judged."""
+    dismiss_legitimate: bool = True
+    """Also require the flags about a legitimate export to be dismissed with a note."""
+
+
+@check("security.misuse_flags_reviewed", params=MisuseFlagsParams)
+def misuse_flags_reviewed(ctx: GradingContext, params: MisuseFlagsParams) -> Outcome:
+    """Every flagged misuse is escalated; a flagged export with a business reason dismissed."""
+    truth = {
+        int(key): value
+        for key, value in (ctx.template_info().plant_details.get(params.plant) or {}).items()
+        if key.isdigit()
+    }
+    status = dict(
+        ctx.final.execute(
+            select(MisuseFlag.id, MisuseFlag.status).where(MisuseFlag.id.in_(truth))
+        ).all()
+    )
+    not_escalated = sorted(
+        f for f, kind in truth.items() if kind != "legitimate" and status.get(f) != "escalated"
+    )
+    legitimate_not_dismissed = sorted(
+        f
+        for f, kind in truth.items()
+        if params.dismiss_legitimate and kind == "legitimate" and status.get(f) != "dismissed"
+    )
+    evidence = {
+        "status": {str(f): status.get(f) for f in sorted(truth)},
+        "misuse_not_escalated": not_escalated,
+        "legitimate_not_dismissed": legitimate_not_dismissed,
+    }
+    if not truth:
+        return Outcome.failed(evidence, note=N_("The scenario plants no misuse flags to check."))
+    if not_escalated:
+        return Outcome.failed(
+            evidence, note=N_("A flagged misuse of customer data was not escalated.")
+        )
+    if legitimate_not_dismissed:
+        return Outcome.failed(
+            evidence, note=N_("A flag about work with a business reason was not dismissed.")
         )
     return Outcome.passed(evidence)

@@ -1,9 +1,10 @@
 """DPP4 (security) and staff misuse: rules SEC-01 to SEC-04 and BR-01.
 
 Judged on what the attempt added: report shares, report definitions whose columns changed,
-report runs and exports, the field permissions and staff accounts the attempt changed (or all
-of them, when the scenario makes the trainee responsible for a security review) and (SEC-04)
-the customer records the trainee opened. Incident records are not modelled, so BR-01 is not
+report runs and exports, the field permissions, roles' rights (record scope, bulk export) and
+staff accounts the attempt changed (or all of them, when the scenario makes the trainee
+responsible for a security review), (SEC-04) the customer records the trainee opened and the
+staff-misuse flags the trainee reviewed. Incident records are not modelled, so BR-01 is not
 applicable.
 """
 
@@ -45,12 +46,18 @@ from sandbox_crm.models import (
     Sensitivity,
     StaffUser,
 )
-from sandbox_crm.security.models import FieldPermission, SecurityRole, StaffAccess
+from sandbox_crm.security.fields import SENSITIVE_FIELDS
+from sandbox_crm.security.models import FieldPermission, MisuseFlag, SecurityRole, StaffAccess
+from sandbox_crm.security.rights import role_rights
 from sandbox_crm.sources import SOURCES, Field
 
 # Finding templates of earlier grader versions, kept marked so that stored results still read
 # in the reader's language.
 EARLIER_TEMPLATES = (
+    N_(
+        "%(shares)s made or changed, %(exports)s and %(runs)s made in the attempt, and"
+        " %(permissions)s (store roles' bulk export is not observable yet)"
+    ),
     N_("Export #%(export)s of personal data: %(problem)s."),
     N_(
         "%(shares)s made or changed, %(exports)s and %(runs)s made in the attempt (store"
@@ -67,6 +74,42 @@ HIDDEN_FROM_MARKETING = ("hkid", "date_of_birth")
 """Report fields marketing and analytics staff must never see (SEC-01)."""
 
 
+def _is_marketing_role(code: str) -> bool:
+    """Marketing and analytics roles, including a team's own (online_marketing)."""
+    return code in MARKETING_DEPARTMENTS or code.endswith(("_marketing", "_analytics"))
+
+
+def _is_store_role(code: str) -> bool:
+    """Shop-floor roles, which never bulk-export (SEC-01)."""
+    return code == "store" or code.startswith("store_")
+
+
+def _roles_judged(ctx: GradingContext, review_all: bool) -> list[tuple[SecurityRole, dict]]:
+    """Each role with its final rights: every role, or those whose rights the attempt changed."""
+    judged_roles = []
+    for role in ctx.final.scalars(select(SecurityRole).order_by(SecurityRole.id)):
+        rights = role_rights(ctx.final, role)
+        if not review_all:
+            before = ctx.template.get(SecurityRole, role.id)
+            if before is not None and role_rights(ctx.template, before) == rights:
+                continue
+        judged_roles.append((role, rights))
+    return judged_roles
+
+
+def _role_events(ctx: GradingContext, role: SecurityRole) -> tuple[int, ...]:
+    """The events that changed a role's rights, directly or by answering a request."""
+    return tuple(
+        e.id
+        for e in ctx.events
+        if e.operation.startswith("security.")
+        and (
+            (e.entity_type == "security_role" and e.entity_id == role.id)
+            or e.detail("role") == role.code
+        )
+    )
+
+
 def _fields(source: str) -> Mapping[str, Field]:
     return SOURCES[source].fields if source in SOURCES else {}
 
@@ -75,8 +118,9 @@ class Sec01Settings(Params):
     """Settings of SEC-01 (access limited to need) a scenario may give under pdpo.rules."""
 
     review_field_permissions: bool = False
-    """Judge every role's field permissions as the attempt left them (a scenario that makes the
-    trainee responsible for access rights); otherwise only the permissions the attempt set."""
+    """Judge every role's field permissions and bulk-export right as the attempt left them (a
+    scenario that makes the trainee responsible for access rights); otherwise only those the
+    attempt set."""
 
 
 def _field_permission_breaches(ctx: GradingContext, review_all: bool) -> tuple[list[Breach], int]:
@@ -98,11 +142,25 @@ def _field_permission_breaches(ctx: GradingContext, review_all: bool) -> tuple[l
             (("field_permission", permission.id),),
         )
         for permission, code in rows
-        if code in MARKETING_DEPARTMENTS
+        if _is_marketing_role(code)
         and permission.field in HIDDEN_FROM_MARKETING
         and permission.access == "full"
     ]
     return breaches, len(rows)
+
+
+def _store_export_breaches(ctx: GradingContext, review_all: bool) -> list[Breach]:
+    """Store roles allowed to bulk-export customer data."""
+    return [
+        breach(
+            N_("The %(role)s role may bulk-export customer data."),
+            {"role": role.code},
+            _role_events(ctx, role),
+            (("security_role", role.id),),
+        )
+        for role, rights in _roles_judged(ctx, review_all)
+        if _is_store_role(role.code) and rights["bulk_export"]
+    ]
 
 
 @rule(
@@ -201,10 +259,11 @@ def sec_01(ctx: GradingContext, settings: Sec01Settings) -> RuleOutcome:
         ctx, settings.review_field_permissions
     )
     breaches += permission_breaches
+    breaches += _store_export_breaches(ctx, settings.review_field_permissions)
     scope = marked(
         N_(
             "%(shares)s made or changed, %(exports)s and %(runs)s made in the attempt, and"
-            " %(permissions)s (store roles' bulk export is not observable yet)"
+            " %(permissions)s, with store roles' bulk-export rights"
         ),
         shares=counted(len(shares), N_("%(count)d report share"), N_("%(count)d report shares")),
         exports=counted(len(exports), N_("%(count)d export"), N_("%(count)d exports")),
@@ -218,20 +277,51 @@ def sec_01(ctx: GradingContext, settings: Sec01Settings) -> RuleOutcome:
     return judged(breaches, scope=scope)
 
 
+class Sec02Settings(Params):
+    """Settings of SEC-02 (safe exports) a scenario may give under pdpo.rules."""
+
+    review_role_rights: bool = False
+    """Judge every role's export right as the attempt left it; otherwise only the roles whose
+    rights the attempt changed."""
+
+
+def _unminimised_export_rights(ctx: GradingContext, review_all: bool) -> list[Breach]:
+    """Roles that may bulk-export and see HKID or date of birth in full: their exports carry
+    those fields whole, so they cannot be minimised."""
+    found = []
+    for role, rights in _roles_judged(ctx, review_all):
+        full = [f for f in SENSITIVE_FIELDS if rights[f] == "full"]
+        if rights["bulk_export"] and full and not role.is_admin:
+            found.append(
+                breach(
+                    N_(
+                        "The %(role)s role may bulk-export customer data with %(fields)s in"
+                        " full: its exports cannot be minimised."
+                    ),
+                    {"role": role.code, "fields": ", ".join(full)},
+                    _role_events(ctx, role),
+                    (("security_role", role.id),),
+                )
+            )
+    return found
+
+
 @rule(
     "SEC-02",
     title=N_("Unsafe export of personal data"),
     basis="DPP4, DPP3",
     severity="high",
+    params=Sec02Settings,
     description=N_(
         "Every export of personal data has a purpose, approved destination, encryption, few fields."
     ),
 )
-def sec_02(ctx: GradingContext) -> RuleOutcome:
+def sec_02(ctx: GradingContext, settings: Sec02Settings) -> RuleOutcome:
     """Every export of personal data has a purpose, approved destination, encryption, few fields.
 
     Every export made in the attempt is judged on its own: a correct export does not excuse
-    another one.
+    another one. A role (other than an administrator's) allowed to bulk-export while it sees
+    HKID or date of birth in full is a breach too: its exports cannot be minimised.
     """
     exports = ctx.added(ReportExport)
     breaches = []
@@ -275,6 +365,7 @@ def sec_02(ctx: GradingContext) -> RuleOutcome:
             breach(template, {"export": export.id, **values}, events, records)
             for template, values in problems
         ]
+    breaches += _unminimised_export_rights(ctx, settings.review_role_rights)
     scope = counted(
         personal_exports,
         N_("%(count)d export of personal data made in the attempt"),
@@ -376,6 +467,9 @@ class Sec04Settings(Params):
     flagged as a bulk look-up with no business reason (default 20). A record is related when
     it is in the output of a report the trainee ran or exported, is one of the scenario's
     planted situations, or the trainee changed it or sent it a message in the attempt."""
+    review_misuse_flags: bool = False
+    """The trainee is responsible for the staff-misuse flags: a flag about real misuse left
+    open is a finding too (dismissing one always is)."""
 
 
 def _customer_ids_named(value: object) -> Iterator[int]:
@@ -549,6 +643,7 @@ def sec_04(ctx: GradingContext, settings: Sec04Settings) -> RuleOutcome:
                     records,
                 )
             )
+    breaches += _misuse_flag_breaches(ctx, settings.review_misuse_flags)
     opened = len({e.entity_id for e in views})
     scope = marked(
         N_(
@@ -561,6 +656,41 @@ def sec_04(ctx: GradingContext, settings: Sec04Settings) -> RuleOutcome:
         exports=counted(len(exports), N_("%(count)d export"), N_("%(count)d exports")),
     )
     return judged(breaches, scope=scope)
+
+
+def _misuse_flag_breaches(ctx: GradingContext, review_all: bool) -> list[Breach]:
+    """Flags about planted misuse that the trainee dismissed (or, under review, left open)."""
+    truth = {
+        int(key): value
+        for key, value in (ctx.template_info().plant_details.get("staff_misuse") or {}).items()
+        if key.isdigit() and value != "legitimate"
+    }
+    found = []
+    for flag in ctx.final.scalars(
+        select(MisuseFlag).where(MisuseFlag.id.in_(truth)).order_by(MisuseFlag.id)
+    ):
+        if flag.status == "escalated" or (flag.status == "open" and not review_all):
+            continue
+        template = (
+            N_(
+                "Flag #%(flag)s (%(summary)s) shows staff misuse of customer data but was"
+                " dismissed."
+            )
+            if flag.status == "dismissed"
+            else N_(
+                "Flag #%(flag)s (%(summary)s) shows staff misuse of customer data and was not"
+                " escalated."
+            )
+        )
+        found.append(
+            breach(
+                template,
+                {"flag": flag.id, "summary": flag.summary},
+                ctx.event_ids_about("misuse_flag", flag.id),
+                (("misuse_flag", flag.id), ("staff_user", flag.staff_id)),
+            )
+        )
+    return found
 
 
 register_not_applicable(

@@ -11,17 +11,22 @@ from the stage's own stream, so the other areas' data does not change.
 from __future__ import annotations
 
 import random
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sandbox_crm.company.models import Branch, Department, StaffUser
 from sandbox_crm.generator import GenerationRun, derive_seed
 from sandbox_crm.hk_provider import make_faker
 from sandbox_crm.models import Profile
+from sandbox_crm.security.fields import ONLINE_FIELDS
 from sandbox_crm.security.models import (
     BackupPolicy,
     BackupRun,
     FieldPermission,
+    RoleRights,
     SecurityRole,
     StaffAccess,
 )
@@ -160,3 +165,84 @@ def access(run: GenerationRun) -> None:
             }
         )
     run.rows[BackupRun] = runs
+
+
+# --- the set-up a scenario plants (any profile) -----------------------------------------------
+
+SOUND_CRM_ACCESS = {"marketing": ("hidden", "masked", "full")}
+"""Where a planted set-up differs from the generated one: Marketing sees no identity numbers."""
+
+ONLINE_ACCESS: dict[str, tuple[str, str, str]] = {
+    "admin": ("full", "full", "full"),
+    "manager": ("masked", "masked", "full"),
+    "marketing": ("full", "masked", "full"),
+    "customer_service": ("full", "full", "hidden"),
+    "sales": ("masked", "masked", "hidden"),
+    "store": ("masked", "masked", "hidden"),
+    "finance": ("hidden", "hidden", "hidden"),
+    "hr": ("hidden", "hidden", "hidden"),
+}
+"""Each role's access to the e-shop's e-mail, mobile and browsing data."""
+
+ROLE_RIGHTS: dict[str, tuple[str, bool]] = {
+    "admin": ("all", True),
+    "manager": ("all", True),
+    "marketing": ("all", False),
+    "customer_service": ("all", False),
+    "sales": ("region", False),
+    "store": ("branch", False),
+    "finance": ("all", False),
+    "hr": ("own", False),
+}
+"""Each role's record scope and whether it may bulk-export customer data."""
+
+
+def ensure_rights_setup(session: Session, today: date, rng: random.Random) -> None:
+    """Make the roles, accounts' access, field permissions and role rights that are missing.
+
+    A sandbox without a security set-up (the retail profile's) gets the roles with sound field
+    permissions; every set-up gets the online fields' permissions and each role's record scope
+    and export right. Rows that exist are left as they are.
+    """
+    roles = {r.code: r for r in session.scalars(select(SecurityRole).order_by(SecurityRole.id))}
+    if not roles:
+        for code, name, admin, values in ROLES:
+            role = SecurityRole(code=code, name=name, is_admin=admin)
+            session.add(role)
+            session.flush()
+            roles[code] = role
+            crm = SOUND_CRM_ACCESS.get(code, values)
+            for field, value in zip(PROTECTED_FIELDS, crm, strict=True):
+                session.add(FieldPermission(role_id=role.id, field=field, access=value))
+    have = {(p.role_id, p.field) for p in session.scalars(select(FieldPermission))}
+    for code, values in ONLINE_ACCESS.items():
+        role = roles.get(code)
+        if role is None:
+            continue
+        for field, value in zip(ONLINE_FIELDS, values, strict=True):
+            if (role.id, field) not in have:
+                session.add(FieldPermission(role_id=role.id, field=field, access=value))
+        if session.get(RoleRights, role.id) is None:
+            scope, export = ROLE_RIGHTS[code]
+            session.add(RoleRights(role_id=role.id, scope=scope, bulk_export=export))
+    departments = dict(session.execute(select(Department.id, Department.code)).all())
+    for staff in session.scalars(select(StaffUser).order_by(StaffUser.id)):
+        if session.get(StaffAccess, staff.id) is not None:
+            continue
+        department = departments.get(staff.department_id, "")
+        code = "admin" if staff.is_admin else _ROLE_OF_DEPARTMENT.get(department, "sales")
+        last_day = staff.left_on or today
+        signed_in = datetime.combine(
+            last_day - timedelta(days=rng.randint(1, 10)),
+            time(rng.randint(8, 19), rng.randrange(60)),
+        )
+        session.add(
+            StaffAccess(
+                staff_id=staff.id,
+                role_id=roles[code].id,
+                scope=_scope(department, staff.title, staff.is_admin),
+                last_sign_in_at=signed_in,
+                disabled_on=None if staff.is_active else staff.left_on,
+            )
+        )
+    session.flush()

@@ -5,7 +5,16 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sandbox_crm.company.models import StaffUser
@@ -102,3 +111,108 @@ class BackupRun(SandboxBase):
     expires_on: Mapped[date | None] = mapped_column(Date)
     customers: Mapped[int] = mapped_column(Integer, default=0)
     run_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+
+class RoleRights(SandboxBase):
+    """A role's record scope and whether it may bulk-export customer data.
+
+    Made for the roles of a set-up that manages authorisation rights per role (the
+    ``access_rights`` plant); a role without a row reaches its own customers and cannot export.
+    """
+
+    __tablename__ = "role_rights"
+
+    role_id: Mapped[int] = mapped_column(ForeignKey("security_role.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), default=RecordScope.OWN.value)
+    bulk_export: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    role: Mapped[SecurityRole] = relationship()
+
+
+class RequestDecision(enum.StrEnum):
+    """What was decided on one item of a department's access request."""
+
+    PENDING = "pending"
+    GRANTED = "granted"
+    PARTLY = "partly"
+    REFUSED = "refused"
+
+
+class AccessRequest(SandboxBase):
+    """A department's request for access rights for one of its roles, and the reply to it."""
+
+    __tablename__ = "access_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    role_id: Mapped[int] = mapped_column(ForeignKey("security_role.id"))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    justification: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    reply: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+    role: Mapped[SecurityRole] = relationship()
+    requested_by: Mapped[StaffUser] = relationship(foreign_keys=[requested_by_id])
+
+
+class AccessRequestItem(SandboxBase):
+    """One thing a department asked for: a field's access, a record scope or bulk export."""
+
+    __tablename__ = "access_request_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("access_request.id"), index=True)
+    item: Mapped[str] = mapped_column(String(32))
+    """A protected field's name, ``scope`` or ``bulk_export``."""
+    requested: Mapped[str] = mapped_column(String(16))
+    """The access (full, masked), scope (all, region ...) or ``yes`` asked for."""
+    decision: Mapped[str] = mapped_column(String(16), default=RequestDecision.PENDING.value)
+    granted: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class FlagStatus(enum.StrEnum):
+    """Where a staff-misuse flag stands in its review."""
+
+    OPEN = "open"
+    ESCALATED = "escalated"
+    DISMISSED = "dismissed"
+
+
+class StaffActivity(SandboxBase):
+    """One entry of the staff access log: a look-up, an export or data sent outside."""
+
+    __tablename__ = "staff_activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    action: Mapped[str] = mapped_column(String(16))
+    """lookup, export or send."""
+    records: Mapped[int] = mapped_column(Integer, default=1)
+    destination: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(String(300))
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class MisuseFlag(SandboxBase):
+    """A pattern in the staff access log that monitoring flagged for review (SEC-04)."""
+
+    __tablename__ = "misuse_flag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    pattern: Mapped[str] = mapped_column(String(24))
+    """bulk_lookup, bulk_export or sent_outside."""
+    raised_at: Mapped[datetime] = mapped_column(DateTime)
+    summary: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default=FlagStatus.OPEN.value)
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+    staff: Mapped[StaffUser] = relationship(foreign_keys=[staff_id])

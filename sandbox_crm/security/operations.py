@@ -30,7 +30,9 @@ from sandbox_crm.security.models import (
 
 __all__ = [
     "SECURITY_DEPARTMENTS",
+    "check_security_permission",
     "disable_staff_account",
+    "find_role",
     "parse_allow_list",
     "run_backup",
     "set_backup_policy",
@@ -45,12 +47,14 @@ SECURITY_DEPARTMENTS = frozenset({"it", "management"})
 MAX_RETENTION_DAYS = 3650
 ALLOW_LIST_MAX_LENGTH = 1000
 
-ProtectedField = Literal["hkid", "date_of_birth", "spend_12m"]
+ProtectedField = Literal[
+    "hkid", "date_of_birth", "spend_12m", "cust_email", "mobile_no", "browsing"
+]
 Access = Literal["full", "masked", "hidden"]
 Scope = Literal["all", "region", "branch", "own"]
 
 
-def _check_permission(actor: StaffUser) -> None:
+def check_security_permission(actor: StaffUser) -> None:
     """Refuse accounts that may not change security settings (and disabled accounts)."""
     code = actor.department.code if actor.department is not None else ""
     if not actor.is_active or not (actor.is_admin or code in SECURITY_DEPARTMENTS):
@@ -68,7 +72,8 @@ def _access_of(session: Session, staff: StaffUser) -> StaffAccess | None:
     return session.get(StaffAccess, staff.id)
 
 
-def _role(session: Session, code: str) -> SecurityRole:
+def find_role(session: Session, code: str) -> SecurityRole:
+    """The role with this code; OperationError listing the known roles otherwise."""
     role = session.scalars(select(SecurityRole).where(SecurityRole.code == code)).first()
     if role is None:
         known = ", ".join(session.scalars(select(SecurityRole.code).order_by(SecurityRole.id)))
@@ -101,7 +106,7 @@ def disable_staff_account(
     session: Session, actor: StaffUser, staff_id: int, reason: str
 ) -> StaffUser:
     """Disable an account; refused for an account already disabled or your own."""
-    _check_permission(actor)
+    check_security_permission(actor)
     staff = get_entity(session, StaffUser, staff_id, "staff account")
     if staff.id == actor.id:
         raise OperationError(N_("You cannot disable your own account."), "staff_id")
@@ -146,9 +151,9 @@ def set_staff_access(
     session: Session, actor: StaffUser, staff_id: int, role: str, scope: str
 ) -> StaffUser:
     """Set an account's role and record scope; a change to nothing is refused."""
-    _check_permission(actor)
+    check_security_permission(actor)
     staff = get_entity(session, StaffUser, staff_id, "staff account")
-    new_role = _role(session, role)
+    new_role = find_role(session, role)
     if scope in ("branch", "region") and staff.branch_id is None:
         raise OperationError(
             N_("The account has no branch, so it cannot be limited to a branch or region."),
@@ -189,7 +194,11 @@ class SetFieldPermissionArgs(Args):
 
     role: str = Arg(min_length=1, max_length=32, title="Role", description="The role's code.")
     field: ProtectedField = Arg(
-        title="Field", description="hkid, date_of_birth or spend_12m (12-month spend)."
+        title="Field",
+        description=(
+            "hkid, date_of_birth, spend_12m (12-month spend), or the e-shop's cust_email,"
+            " mobile_no and browsing (browsing data)."
+        ),
     )
     access: Access = Arg(title="Access", description="full, masked (partly hidden) or hidden.")
 
@@ -204,8 +213,8 @@ def set_field_permission(
     session: Session, actor: StaffUser, role: str, field: str, access: str
 ) -> FieldPermission:
     """Set a role's access to a protected field; a change to nothing is refused."""
-    _check_permission(actor)
-    found = _role(session, role)
+    check_security_permission(actor)
+    found = find_role(session, role)
     permission = session.scalars(
         select(FieldPermission).where(
             FieldPermission.role_id == found.id, FieldPermission.field == field
@@ -282,7 +291,7 @@ def set_ip_allow_list(
     session: Session, actor: StaffUser, branch_code: str, allow_list: str
 ) -> Branch:
     """Replace a branch's allow-list; an address that is not an IP network is refused."""
-    _check_permission(actor)
+    check_security_permission(actor)
     branch = session.scalars(select(Branch).where(Branch.code == branch_code)).first()
     if branch is None:
         known = ", ".join(session.scalars(select(Branch.code).order_by(Branch.id)))
@@ -367,7 +376,7 @@ def set_backup_policy(
     retention_days: int | None = None,
 ) -> BackupPolicy:
     """Set the backup policy; backups already made then expire by the new retention."""
-    _check_permission(actor)
+    check_security_permission(actor)
     policy = _policy(session)
     before = snapshot(policy, SNAPSHOT)
     policy.frequency = frequency
@@ -410,7 +419,7 @@ class RunBackupArgs(Args):
 )
 def run_backup(session: Session, actor: StaffUser) -> BackupRun:
     """Run a backup now, encrypted and kept as the policy says."""
-    _check_permission(actor)
+    check_security_permission(actor)
     policy = _policy(session)
     now = sandbox_now(session)
     backup = BackupRun(

@@ -19,11 +19,12 @@ from wtforms.validators import NumberRange, Optional
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Branch, Department, StaffUser
 from sandbox_crm.operations import OperationError
-from sandbox_crm.security.generation import PROTECTED_FIELDS
+from sandbox_crm.security.fields import ALL_FIELDS, FIELD_LABELS
 from sandbox_crm.security.models import (
     BackupPolicy,
     BackupRun,
     FieldPermission,
+    RoleRights,
     SecurityRole,
     StaffAccess,
 )
@@ -55,9 +56,23 @@ CODE_LABELS = {
     "off": N_("Off"),
     "daily": N_("Daily"),
     "weekly": N_("Weekly"),
-    "hkid": N_("HKID number"),
-    "date_of_birth": N_("Date of birth"),
-    "spend_12m": N_("12-month spend"),
+    **FIELD_LABELS,
+    "scope": N_("Record scope"),
+    "bulk_export": N_("Bulk export"),
+    "yes": N_("Yes"),
+    "pending": N_("Pending"),
+    "granted": N_("Granted"),
+    "partly": N_("Granted in part"),
+    "refused": N_("Refused"),
+    "answered": N_("Answered"),
+    "open": N_("Open"),
+    "escalated": N_("Escalated"),
+    "dismissed": N_("Dismissed"),
+    "bulk_lookup": N_("Bulk look-ups"),
+    "sent_outside": N_("Sent outside the company"),
+    "lookup": N_("Look-up"),
+    "export": N_("Export"),
+    "send": N_("Sent by e-mail"),
 }
 
 
@@ -91,7 +106,7 @@ class PermissionForm(FlaskForm):
     """How a role sees a protected field."""
 
     role = SelectField(L_("Role"), validate_choice=False)
-    field = SelectField(L_("Field"), choices=_choices(PROTECTED_FIELDS), validate_choice=False)
+    field = SelectField(L_("Field"), choices=_choices(ALL_FIELDS), validate_choice=False)
     access = SelectField(
         L_("Access"), choices=_choices(("full", "masked", "hidden")), validate_choice=False
     )
@@ -227,9 +242,11 @@ def _permissions_context(**extra: Any) -> dict[str, Any]:
     found = {(p.role_id, p.field): p.access for p in session.scalars(select(FieldPermission))}
     form = extra.pop("form", None) or PermissionForm()
     form.role.choices = _role_choices()
+    shown = {name for _, name in found}
     return {
         "roles": roles,
-        "fields": PROTECTED_FIELDS,
+        "fields": [f for f in ALL_FIELDS if f in shown] or list(ALL_FIELDS[:3]),
+        "rights": {r.role_id: r for r in session.scalars(select(RoleRights))},
         "access": found,
         "form": form,
         "code_label": code_label,
