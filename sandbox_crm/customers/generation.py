@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -84,23 +85,133 @@ class Contact:
     opted_out: bool = False
 
 
-@dataclass(slots=True)
-class Member:
-    """Generation-time facts about a customer that later steps need."""
+_CONTACT_KINDS = ("email", "mobile", "phone", "address")
+"""The kinds of contact point a member may have, in the order they are made (and written)."""
 
-    row: dict[str, Any]
-    contacts: dict[str, Contact] = field(default_factory=dict)
-    # channel -> [(captured_at, status, method, confirmed_in_writing_at)], in time order
-    consent: dict[str, list[tuple[datetime, str, str, datetime | None]]] = field(
-        default_factory=dict
-    )
+_THIRD_PARTY_EMAIL = "third_party:email"
+
+History = list[tuple[datetime, str, str, datetime | None]]
+"""A consent history: (captured_at, status, method, confirmed_in_writing_at), in time order."""
+
+
+class CustomerRow:
+    """One member's customer row, read and written like a dict, stored in the table's columns."""
+
+    __slots__ = ("_columns", "_index")
+
+    def __init__(self, columns: dict[str, list[Any]], index: int) -> None:
+        self._columns = columns
+        self._index = index
+
+    def __getitem__(self, key: str) -> Any:
+        return self._columns[key][self._index]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._columns[key][self._index] = value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._columns
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` if the row has no such column."""
+        column = self._columns.get(key)
+        return default if column is None else column[self._index]
+
+    def keys(self) -> Iterator[str]:
+        """The column names."""
+        return iter(self._columns)
+
+
+class Member:
+    """Generation-time facts about a customer that later steps need (a view of one row).
+
+    ``row`` is the customer row; ``contacts`` maps kind to contact point; ``consent`` maps
+    channel (and ``third_party:email``) to its history, whose lists later steps may extend.
+    """
+
+    __slots__ = ("_table", "_index")
+
+    def __init__(self, table: MemberTable, index: int) -> None:
+        self._table = table
+        self._index = index
+
+    @property
+    def row(self) -> CustomerRow:
+        return CustomerRow(self._table.columns, self._index)
+
+    @property
+    def contacts(self) -> dict[str, Contact]:
+        i = self._index
+        return {kind: c for kind, column in self._table.contacts.items() if (c := column[i])}
+
+    @property
+    def consent(self) -> dict[str, History]:
+        i, table = self._index, self._table
+        histories = {channel: column[i] for channel, column in table.consent.items()}
+        third_party = table.third_party.get(i)
+        if third_party is not None:
+            histories[_THIRD_PARTY_EMAIL] = third_party
+        return histories
+
+    def history(self, channel: str) -> History:
+        """The direct-marketing consent history of one channel."""
+        return self._table.consent[channel][self._index]
 
     def reach(self, channel: str) -> Contact | None:
         """The contact point a channel would use (first in order of preference), if any."""
+        i, contacts = self._index, self._table.contacts
         for kind in CHANNEL_CONTACT_KINDS[channel]:
-            if kind in self.contacts:
-                return self.contacts[kind]
+            contact = contacts[kind][i]
+            if contact is not None:
+                return contact
         return None
+
+
+class MemberTable(Sequence[Member]):
+    """Every member's generation-time facts, stored column by column.
+
+    A hundred thousand members as dicts and objects cost hundreds of megabytes, mostly
+    headers; as a list per field they cost little more than the values. ``run.members[i]``
+    and iteration give a ``Member`` view of row ``i`` (the customer with id ``i + 1``).
+    """
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {}
+        self.contacts: dict[str, list[Contact | None]] = {k: [] for k in _CONTACT_KINDS}
+        self.consent: dict[str, list[History]] = {c: [] for c in _CHANNELS}
+        self.third_party: dict[int, History] = {}
+
+    def append(
+        self, row: dict[str, Any], contacts: dict[str, Contact], consent: dict[str, History]
+    ) -> None:
+        """Add a member: the customer row, its contact points and its consent histories."""
+        if not self.columns:
+            self.columns = {key: [] for key in row}
+        for key, column in self.columns.items():
+            column.append(row[key])
+        for kind, column in self.contacts.items():
+            column.append(contacts.get(kind))
+        for channel, column in self.consent.items():
+            column.append(consent[channel])
+        if _THIRD_PARTY_EMAIL in consent:
+            self.third_party[len(self) - 1] = consent[_THIRD_PARTY_EMAIL]
+
+    def __len__(self) -> int:
+        return len(self.contacts["email"])
+
+    def __getitem__(self, index: int) -> Member:  # type: ignore[override]
+        if not -len(self) <= index < len(self):
+            raise IndexError("member index out of range")
+        return Member(self, index % len(self))
+
+    def __iter__(self) -> Iterator[Member]:
+        return (Member(self, i) for i in range(len(self)))
+
+    def customer_rows(self) -> Iterator[dict[str, Any]]:
+        """The customer rows, made as they are written."""
+        names = list(self.columns)
+        for values in zip(*self.columns.values(), strict=True):
+            yield dict(zip(names, values, strict=True))
 
 
 _DM = ConsentPurpose.DIRECT_MARKETING.value
@@ -110,16 +221,17 @@ _ACTIVE_CONSENT = ("given", "no_objection")
 
 
 def customers(run: GenerationRun) -> None:
-    rng, fake = run.rng, run.fake
+    rng, hk = run.rng, run.hk
     first_join = run.today - timedelta(days=365 * YEARS_OF_MEMBERS)
     last_day = run.today - timedelta(days=1)
     stores_by_region: dict[str, list[int]] = {}
     for s in run.stores:
         stores_by_region.setdefault(s["region"], []).append(s["id"])
     store_ids = [s["id"] for s in run.stores]
+    members = run.members = MemberTable()
     for seq in range(1, run.spec.customers + 1):
-        person = fake.hk_person()
-        district = fake.hk_district()
+        person = hk.hk_person()
+        district = hk.hk_district()
         region = DISTRICTS[district]
         source = _SOURCE_PICKER.pick(rng)
         tier = _TIER_PICKER.pick(rng)
@@ -163,21 +275,22 @@ def customers(run: GenerationRun) -> None:
             "created_at": created,
             "updated_at": updated,
         }
-        member = Member(row)
-        contacts(run, member, person, district, source)
-        joining_consents(run, member, source, created, joined)
-        run.members.append(member)
-    run.rows[Customer] = [m.row for m in run.members]
-    run.rows[ContactPoint] = _contact_rows(run)
+        reached = contacts(run, person, district, source)
+        consent = joining_consents(run, reached, source, created, joined)
+        members.append(row, reached, consent)
+    run.rows[Customer] = members.customer_rows()
+    run.rows[ContactPoint] = _contact_rows(members)
 
 
-def _contact_rows(run: GenerationRun) -> Iterator[dict[str, Any]]:
+def _contact_rows(members: MemberTable) -> Iterator[dict[str, Any]]:
     """The contact points, made when they are written (ids follow members, then kinds)."""
-    for member in run.members:
-        for contact in member.contacts.values():
+    for index, kinds in enumerate(zip(*members.contacts.values(), strict=True)):
+        for contact in kinds:
+            if contact is None:
+                continue
             yield {
                 "id": contact.id,
-                "customer_id": member.row["id"],
+                "customer_id": index + 1,
                 "kind": contact.kind,
                 "value": contact.value,
                 "is_primary": True,
@@ -187,13 +300,15 @@ def _contact_rows(run: GenerationRun) -> Iterator[dict[str, Any]]:
 
 
 def contacts(
-    run: GenerationRun, member: Member, person: HKPerson, district: str, source: str
-) -> None:
-    rng, fake = run.rng, run.fake
+    run: GenerationRun, person: HKPerson, district: str, source: str
+) -> dict[str, Contact]:
+    """A new member's contact points by kind."""
+    rng, fake = run.rng, run.hk
+    made: dict[str, Contact] = {}
 
     def add(kind: str, value: str, malformed: bool, flagged: bool) -> None:
         usable = not (malformed or flagged)
-        member.contacts[kind] = Contact(next(run.ids["contact"]), kind, value, usable, flagged)
+        made[kind] = Contact(next(run.ids["contact"]), kind, value, usable, flagged)
 
     if source == SourceSystem.ESHOP or chance(rng, 900):
         email = fake.hk_email(person)
@@ -213,12 +328,23 @@ def contacts(
         add("phone", fake.hk_landline_number(), False, False)
     if source != SourceSystem.ESHOP and chance(rng, 700) or chance(rng, 450):
         add("address", fake.hk_address(district), False, chance(rng, 5))
+    return made
+
+
+def _reach(contacts: dict[str, Contact], channel: str) -> Contact | None:
+    for kind in CHANNEL_CONTACT_KINDS[channel]:
+        if kind in contacts:
+            return contacts[kind]
+    return None
 
 
 def joining_consents(
-    run: GenerationRun, member: Member, source: str, created: datetime, day: date
-) -> None:
+    run: GenerationRun, reached: dict[str, Contact], source: str, created: datetime, day: date
+) -> dict[str, History]:
+    """A new member's consent histories: what they said (or were not asked) on joining."""
     rng = run.rng
+    consent: dict[str, History] = {}
+    said: dict[tuple[str, datetime | None], tuple] = {}  # one tuple per answer, shared
     method = _SIGNUP_METHOD[source].pick(rng)
     confirmed = None
     if method == ConsentMethod.ORAL:
@@ -231,19 +357,20 @@ def joining_consents(
             confirmed = None
     for channel in _CHANNELS:
         status = "not_asked"
-        if member.reach(channel) is not None:
+        if _reach(reached, channel) is not None:
             given, no_objection = _CONSENT_RATES[channel]
             roll = rng.randrange(1000)
             if roll < given:
                 status = "given"
             elif roll < given + no_objection:
                 status = "no_objection"
-        member.consent[channel] = [
-            (created, status, method, confirmed if status in _ACTIVE_CONSENT else None)
-        ]
+        when_confirmed = confirmed if status in _ACTIVE_CONSENT else None
+        entry = said.setdefault((status, when_confirmed), (created, status, method, when_confirmed))
+        consent[channel] = [entry]
     # Only notices after the first name partners' marketing as a class of transferee.
-    if notice_at(run, day) > 1 and "email" in member.contacts and chance(rng, 30):
-        member.consent["third_party:email"] = [(created, "given", "written_form", None)]
+    if notice_at(run, day) > 1 and "email" in reached and chance(rng, 30):
+        consent[_THIRD_PARTY_EMAIL] = [(created, "given", "written_form", None)]
+    return consent
 
 
 def later_consents(run: GenerationRun) -> None:
@@ -256,17 +383,18 @@ def later_consents(run: GenerationRun) -> None:
         start = row["joined_on"] + timedelta(days=7)
         if start >= end:
             continue
+        consent = member.consent
         if chance(rng, 60):
             channel = rng.choice(_CHANNELS)
-            history = member.consent[channel]
+            history = consent[channel]
             if history[-1][1] == "not_asked" and member.reach(channel) is not None:
                 when = moment(rng, day_between(rng, start, end), 8, 23)
                 history.append((when, "given", "online_form", None))
         if chance(rng, 80):
-            active = [c for c in _CHANNELS if member.consent[c][-1][1] in _ACTIVE_CONSENT]
+            active = [c for c in _CHANNELS if consent[c][-1][1] in _ACTIVE_CONSENT]
             if not active:
                 continue
-            latest = max(member.consent[c][-1][0] for c in active).date()
+            latest = max(consent[c][-1][0] for c in active).date()
             first = max(start, latest + timedelta(days=7))
             if first >= end:
                 continue
@@ -275,40 +403,56 @@ def later_consents(run: GenerationRun) -> None:
                 withdrawn, method = ["email"], "unsubscribe_link"
             else:
                 withdrawn, method = active, "written_form"
+            contacts = member.contacts
             for channel in withdrawn:
-                member.consent[channel].append((when, "withdrawn", method, None))
+                consent[channel].append((when, "withdrawn", method, None))
                 for kind in CHANNEL_CONTACT_KINDS[channel]:
-                    if kind in member.contacts:
-                        member.contacts[kind].opted_out = True
+                    if kind in contacts:
+                        contacts[kind].opted_out = True
             row["updated_at"] = max(row["updated_at"], when)
+
+
+_KEY_EPOCH = datetime(1900, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+_CUSTOMER_SPAN = 10**10  # customer id (< 10**8) x 100 + position x 10 + entry
 
 
 def consent_rows(run: GenerationRun) -> None:
     later_consents(run)
-    entries = []
+    # The log is append-only: ids follow the time of capture, then customer, then the
+    # history's position and entry. Each entry is one sort key (an int), not a tuple.
+    keys = []
     for member in run.members:
-        cid = member.row["id"]
-        for position, (key, history) in enumerate(member.consent.items()):
-            purpose, channel = _DM, key
-            if key.startswith("third_party:"):
-                purpose, channel = ConsentPurpose.THIRD_PARTY_MARKETING.value, key[12:]
-            for captured, status, method, confirmed in history:
-                entries.append(
-                    (captured, cid, position, purpose, channel, status, method, confirmed)
-                )
-    # The log is append-only: ids follow the time of capture.
-    entries.sort(key=lambda e: (e[0], e[1], e[2]))
-    run.rows[ConsentRecord] = _consent_rows(run, entries)
+        base = member.row["id"] * 100
+        for position, history in enumerate(member.consent.values()):
+            for entry, (captured, *_) in enumerate(history):
+                moment_key = (captured - _KEY_EPOCH) // _MICROSECOND
+                keys.append(moment_key * _CUSTOMER_SPAN + base + position * 10 + entry)
+    keys.sort()
+    # Once sorted, only the customer, position and entry are needed: 8 bytes an entry.
+    written = array("q", [key % _CUSTOMER_SPAN for key in keys])
+    del keys
+    run.rows[ConsentRecord] = _consent_rows(run, written)
 
 
-def _consent_rows(run: GenerationRun, entries: list[tuple]) -> Iterator[dict[str, Any]]:
+def _consent_rows(run: GenerationRun, written: array) -> Iterator[dict[str, Any]]:
     frontline = run.frontline or [run.trainee_id]
-    for id_, (captured, cid, _, purpose, channel, status, method, confirmed) in enumerate(
-        entries, start=1
-    ):
+    members = run.members
+    sources = members.columns["source_system"]
+    positions = [*members.consent.values()]
+    third_party = members.third_party
+    tp_purpose = ConsentPurpose.THIRD_PARTY_MARKETING.value
+    for id_, rest in enumerate(written, start=1):
+        cid, position, entry = rest // 100, rest // 10 % 10, rest % 10
+        if position < len(positions):
+            purpose, channel = _DM, _CHANNELS[position]
+            history = positions[position][cid - 1]
+        else:
+            purpose, channel = tp_purpose, _THIRD_PARTY_EMAIL[12:]
+            history = third_party[cid - 1]
+        captured, status, method, confirmed = history[entry]
         staff = None
-        source = run.members[cid - 1].row["source_system"]
-        if method in ("written_form", "oral") and source != SourceSystem.ESHOP:
+        if method in ("written_form", "oral") and sources[cid - 1] != SourceSystem.ESHOP:
             staff = frontline[(cid + captured.day) % len(frontline)]
         yield {
             "id": id_,
@@ -328,7 +472,7 @@ def _consent_rows(run: GenerationRun, entries: list[tuple]) -> Iterator[dict[str
 def consent_active(run: GenerationRun, member: Member, channel: str, at: datetime) -> bool:
     """Whether direct-marketing consent on ``channel`` was in effect at ``at``."""
     status, method, confirmed = "not_asked", "", None
-    for captured, s, m, c in member.consent[channel]:
+    for captured, s, m, c in member.history(channel):
         if captured > at:
             break
         status, method, confirmed = s, m, c
@@ -345,7 +489,7 @@ def opted_out_at(run: GenerationRun, member: Member, kind: str, at: datetime) ->
         if kind not in kinds:
             continue
         status = "not_asked"
-        for captured, s, _, _ in member.consent[channel]:
+        for captured, s, _, _ in member.history(channel):
             if captured > at:
                 break
             status = s
