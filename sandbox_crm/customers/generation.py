@@ -88,10 +88,86 @@ class Contact:
 _CONTACT_KINDS = ("email", "mobile", "phone", "address")
 """The kinds of contact point a member may have, in the order they are made (and written)."""
 
+_USABLE, _FLAGGED, _OPTED_OUT = 1, 2, 4
+
+
+class ContactColumn:
+    """One kind of contact point for every member: id (0 for none), value and flags."""
+
+    __slots__ = ("kind", "ids", "values", "flags")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.ids = array("q")
+        self.values: list[str | None] = []
+        self.flags = bytearray()
+
+    def append(self, contact: Contact | None) -> None:
+        """Add the next member's contact point of this kind (or its absence)."""
+        if contact is None:
+            self.ids.append(0)
+            self.values.append(None)
+            self.flags.append(0)
+            return
+        self.ids.append(contact.id)
+        self.values.append(contact.value)
+        self.flags.append(
+            (_USABLE if contact.usable else 0)
+            | (_FLAGGED if contact.flagged else 0)
+            | (_OPTED_OUT if contact.opted_out else 0)
+        )
+
+    def get(self, index: int) -> StoredContact | None:
+        """The contact point of member ``index``, or None."""
+        return StoredContact(self, index) if self.ids[index] else None
+
+
+class StoredContact:
+    """A member's contact point as stored in its column: what ``Contact`` has, as a view."""
+
+    __slots__ = ("_column", "_index")
+
+    def __init__(self, column: ContactColumn, index: int) -> None:
+        self._column = column
+        self._index = index
+
+    @property
+    def id(self) -> int:
+        return self._column.ids[self._index]
+
+    @property
+    def kind(self) -> str:
+        return self._column.kind
+
+    @property
+    def value(self) -> str:
+        return self._column.values[self._index]  # type: ignore[return-value]
+
+    @property
+    def usable(self) -> bool:
+        return bool(self._column.flags[self._index] & _USABLE)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self._column.flags[self._index] & _FLAGGED)
+
+    @property
+    def opted_out(self) -> bool:
+        return bool(self._column.flags[self._index] & _OPTED_OUT)
+
+    @opted_out.setter
+    def opted_out(self, value: bool) -> None:
+        flags = self._column.flags
+        flags[self._index] = (flags[self._index] & ~_OPTED_OUT) | (_OPTED_OUT if value else 0)
+
+
 _THIRD_PARTY_EMAIL = "third_party:email"
 
-History = list[tuple[datetime, str, str, datetime | None]]
-"""A consent history: (captured_at, status, method, confirmed_in_writing_at), in time order."""
+History = tuple[tuple[datetime, str, str, datetime | None], ...]
+"""A consent history: (captured_at, status, method, confirmed_in_writing_at), in time order.
+
+Histories are tuples, shared between a member's channels while they are the same; a change
+is added with ``Member.add_consent``."""
 
 
 class CustomerRow:
@@ -126,7 +202,7 @@ class Member:
     """Generation-time facts about a customer that later steps need (a view of one row).
 
     ``row`` is the customer row; ``contacts`` maps kind to contact point; ``consent`` maps
-    channel (and ``third_party:email``) to its history, whose lists later steps may extend.
+    channel (and ``third_party:email``) to its history (add to one with ``add_consent``).
     """
 
     __slots__ = ("_table", "_index")
@@ -140,9 +216,13 @@ class Member:
         return CustomerRow(self._table.columns, self._index)
 
     @property
-    def contacts(self) -> dict[str, Contact]:
+    def contacts(self) -> dict[str, StoredContact]:
         i = self._index
-        return {kind: c for kind, column in self._table.contacts.items() if (c := column[i])}
+        return {
+            kind: StoredContact(column, i)
+            for kind, column in self._table.contacts.items()
+            if column.ids[i]
+        }
 
     @property
     def consent(self) -> dict[str, History]:
@@ -157,13 +237,25 @@ class Member:
         """The direct-marketing consent history of one channel."""
         return self._table.consent[channel][self._index]
 
-    def reach(self, channel: str) -> Contact | None:
+    def add_consent(
+        self, channel: str, entry: tuple[datetime, str, str, datetime | None]
+    ) -> History:
+        """Add a later entry to a channel's history (or ``third_party:email``'s); the new one."""
+        i, table = self._index, self._table
+        if channel == _THIRD_PARTY_EMAIL:
+            history = table.third_party[i] = table.third_party[i] + (entry,)
+        else:
+            column = table.consent[channel]
+            history = column[i] = column[i] + (entry,)
+        return history
+
+    def reach(self, channel: str) -> StoredContact | None:
         """The contact point a channel would use (first in order of preference), if any."""
         i, contacts = self._index, self._table.contacts
         for kind in CHANNEL_CONTACT_KINDS[channel]:
-            contact = contacts[kind][i]
-            if contact is not None:
-                return contact
+            column = contacts[kind]
+            if column.ids[i]:
+                return StoredContact(column, i)
         return None
 
 
@@ -177,7 +269,7 @@ class MemberTable(Sequence[Member]):
 
     def __init__(self) -> None:
         self.columns: dict[str, list[Any]] = {}
-        self.contacts: dict[str, list[Contact | None]] = {k: [] for k in _CONTACT_KINDS}
+        self.contacts = {kind: ContactColumn(kind) for kind in _CONTACT_KINDS}
         self.consent: dict[str, list[History]] = {c: [] for c in _CHANNELS}
         self.third_party: dict[int, History] = {}
 
@@ -197,7 +289,7 @@ class MemberTable(Sequence[Member]):
             self.third_party[len(self) - 1] = consent[_THIRD_PARTY_EMAIL]
 
     def __len__(self) -> int:
-        return len(self.contacts["email"])
+        return len(self.contacts["email"].ids)
 
     def __getitem__(self, index: int) -> Member:  # type: ignore[override]
         if not -len(self) <= index < len(self):
@@ -284,18 +376,21 @@ def customers(run: GenerationRun) -> None:
 
 def _contact_rows(members: MemberTable) -> Iterator[dict[str, Any]]:
     """The contact points, made when they are written (ids follow members, then kinds)."""
-    for index, kinds in enumerate(zip(*members.contacts.values(), strict=True)):
-        for contact in kinds:
-            if contact is None:
+    columns = list(members.contacts.values())
+    for index in range(len(members)):
+        for column in columns:
+            id_ = column.ids[index]
+            if not id_:
                 continue
+            flags = column.flags[index]
             yield {
-                "id": contact.id,
+                "id": id_,
                 "customer_id": index + 1,
-                "kind": contact.kind,
-                "value": contact.value,
+                "kind": column.kind,
+                "value": column.values[index],
                 "is_primary": True,
-                "is_invalid": contact.flagged,
-                "opted_out": contact.opted_out,
+                "is_invalid": bool(flags & _FLAGGED),
+                "opted_out": bool(flags & _OPTED_OUT),
             }
 
 
@@ -344,7 +439,7 @@ def joining_consents(
     """A new member's consent histories: what they said (or were not asked) on joining."""
     rng = run.rng
     consent: dict[str, History] = {}
-    said: dict[tuple[str, datetime | None], tuple] = {}  # one tuple per answer, shared
+    said: dict[tuple[str, datetime | None], History] = {}  # one history per answer, shared
     method = _SIGNUP_METHOD[source].pick(rng)
     confirmed = None
     if method == ConsentMethod.ORAL:
@@ -365,11 +460,12 @@ def joining_consents(
             elif roll < given + no_objection:
                 status = "no_objection"
         when_confirmed = confirmed if status in _ACTIVE_CONSENT else None
-        entry = said.setdefault((status, when_confirmed), (created, status, method, when_confirmed))
-        consent[channel] = [entry]
+        consent[channel] = said.setdefault(
+            (status, when_confirmed), ((created, status, method, when_confirmed),)
+        )
     # Only notices after the first name partners' marketing as a class of transferee.
     if notice_at(run, day) > 1 and "email" in reached and chance(rng, 30):
-        consent[_THIRD_PARTY_EMAIL] = [(created, "given", "written_form", None)]
+        consent[_THIRD_PARTY_EMAIL] = ((created, "given", "written_form", None),)
     return consent
 
 
@@ -389,7 +485,7 @@ def later_consents(run: GenerationRun) -> None:
             history = consent[channel]
             if history[-1][1] == "not_asked" and member.reach(channel) is not None:
                 when = moment(rng, day_between(rng, start, end), 8, 23)
-                history.append((when, "given", "online_form", None))
+                consent[channel] = member.add_consent(channel, (when, "given", "online_form", None))
         if chance(rng, 80):
             active = [c for c in _CHANNELS if consent[c][-1][1] in _ACTIVE_CONSENT]
             if not active:
@@ -405,7 +501,7 @@ def later_consents(run: GenerationRun) -> None:
                 withdrawn, method = active, "written_form"
             contacts = member.contacts
             for channel in withdrawn:
-                consent[channel].append((when, "withdrawn", method, None))
+                consent[channel] = member.add_consent(channel, (when, "withdrawn", method, None))
                 for kind in CHANNEL_CONTACT_KINDS[channel]:
                     if kind in contacts:
                         contacts[kind].opted_out = True
@@ -430,7 +526,9 @@ def consent_rows(run: GenerationRun) -> None:
                 keys.append(moment_key * _CUSTOMER_SPAN + base + position * 10 + entry)
     keys.sort()
     # Once sorted, only the customer, position and entry are needed: 8 bytes an entry.
-    written = array("q", [key % _CUSTOMER_SPAN for key in keys])
+    for index, key in enumerate(keys):
+        keys[index] = key % _CUSTOMER_SPAN
+    written = array("q", keys)
     del keys
     run.rows[ConsentRecord] = _consent_rows(run, written)
 

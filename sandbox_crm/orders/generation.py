@@ -154,7 +154,9 @@ class _Drafts:
         """Fix the writing order: by time, then customer, then as drafted (a stable sort)."""
         customers = self.customers
         keys = [m * 10**8 + customers[i] for i, m in enumerate(self.moments)]
-        self.written = array("q", sorted(range(len(keys)), key=keys.__getitem__))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        del keys
+        self.written = array("q", order)
 
     def total(self, draft: int) -> int:
         """The order's total: its lines' quantity times price."""
