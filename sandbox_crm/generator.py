@@ -254,15 +254,22 @@ def _company_domain(company: str) -> str:
 class Rows(Iterable[dict[str, Any]]):
     """A big table's rows, made afresh from compact data each time they are iterated.
 
-    A stage that reads another's rows (``list(run.rows[Model])``) and the insert both get
-    every row, and none is kept in between.
+    ``make`` gives the rows as tuples of values in ``columns`` order, which the insert writes
+    as they are; iterating gives them as dicts, for a stage that reads another's rows
+    (``list(run.rows[Model])``). None is kept in between.
     """
 
-    def __init__(self, make: Callable[[], Iterator[dict[str, Any]]]) -> None:
+    def __init__(self, columns: Sequence[str], make: Callable[[], Iterator[tuple[Any, ...]]]):
+        self.columns = tuple(columns)
         self._make = make
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def tuples(self) -> Iterator[tuple[Any, ...]]:
+        """The rows as tuples of values, in ``columns`` order."""
         return self._make()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        names = self.columns
+        return (dict(zip(names, values, strict=True)) for values in self._make())
 
 
 # --- the generation run -----------------------------------------------------------------------
@@ -310,7 +317,13 @@ class GenerationRun:
         self.rows = {}  # each table's rows are released once written
         connection = session.connection()
         for table in SandboxBase.metadata.sorted_tables:
-            rows = iter(by_table.pop(table.name, ()))
+            made = by_table.pop(table.name, ())
+            if isinstance(made, Rows):
+                tuples = made.tuples()
+                while batch := list(itertools.islice(tuples, _BATCH)):
+                    _write(connection, table, made.columns, list(zip(*batch, strict=True)))
+                continue
+            rows = iter(made)
             while batch := list(itertools.islice(rows, _BATCH)):
                 _insert_chunk(connection, table, batch)
 
@@ -345,11 +358,8 @@ def _fast_processor(column: Column, dialect: Dialect) -> tuple[Callable[[Any], A
     return proc, object
 
 
-def _column_values(
-    batch: list[dict[str, Any]], name: str, column: Column, dialect: Dialect
-) -> list[Any]:
+def _processed(values: list[Any], column: Column, dialect: Dialect) -> list[Any]:
     """One column of a chunk, as the driver should store it."""
-    values = [row[name] for row in batch]
     fast, kind = _fast_processor(column, dialect)
     proc = column.type._cached_bind_processor(dialect)
     if proc is None or (fast is None and all(type(v) is kind or v is None for v in values)):
@@ -360,28 +370,38 @@ def _column_values(
 
 
 def _insert_chunk(connection: Connection, table: Table, batch: list[dict[str, Any]]) -> None:
-    """Insert one chunk of row dicts (all with the same keys) into ``table``.
+    """Insert one chunk of row dicts (all with the same keys) into ``table``."""
+    names = list(batch[0])
+    _write(connection, table, names, [[row[name] for row in batch] for name in names])
+
+
+def _write(
+    connection: Connection, table: Table, names: Sequence[str], values: Sequence[Sequence[Any]]
+) -> None:
+    """Insert one chunk given column by column (``values[i]`` holds column ``names[i]``).
 
     The values are converted column by column (what an ORM or Core insert would store) and
     written with one DB-API ``executemany``, without compiling parameters per row.
     """
-    names = list(batch[0])
-    missing = [c for c in table.columns if c.name not in batch[0]]
+    count = len(values[0]) if values else 0
+    missing = [c for c in table.columns if c.name not in names]
     if any(c.default is not None and not c.default.is_scalar for c in missing):
-        connection.execute(insert(table), batch)  # a default computed per row: let Core do it
+        # A default computed per row: let Core do it.
+        rows = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        connection.execute(insert(table), rows)
         return
     dialect = connection.dialect
     defaults = [(c.name, c.default.arg) for c in missing if c.default is not None]
     columns = [table.c[n] for n in names] + [table.c[n] for n, _ in defaults]
-    own = [_column_values(batch, n, table.c[n], dialect) for n in names]
+    own = [_processed(list(v), table.c[n], dialect) for n, v in zip(names, values, strict=True)]
     for name, value in defaults:
         proc = table.c[name].type._cached_bind_processor(dialect)
-        own.append([value if proc is None else proc(value)] * len(batch))
-    values = list(zip(*own, strict=True))
+        own.append([value if proc is None else proc(value)] * count)
+    rows = list(zip(*own, strict=True))
     quoted = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
     marks = ", ".join("?" for _ in columns)
     name = dialect.identifier_preparer.format_table(table)
-    connection.exec_driver_sql(f"INSERT INTO {name} ({quoted}) VALUES ({marks})", values)  # noqa: S608
+    connection.exec_driver_sql(f"INSERT INTO {name} ({quoted}) VALUES ({marks})", rows)  # noqa: S608
 
 
 def _create_indexes(session: Session) -> None:

@@ -15,6 +15,7 @@ from sandbox_crm.generator import (
     CHANNEL_CONTACT_KINDS,
     YEARS_OF_MEMBERS,
     GenerationRun,
+    Rows,
     Weighted,
     chance,
     day_between,
@@ -299,11 +300,9 @@ class MemberTable(Sequence[Member]):
     def __iter__(self) -> Iterator[Member]:
         return (Member(self, i) for i in range(len(self)))
 
-    def customer_rows(self) -> Iterator[dict[str, Any]]:
+    def customer_rows(self) -> Rows:
         """The customer rows, made as they are written."""
-        names = list(self.columns)
-        for values in zip(*self.columns.values(), strict=True):
-            yield dict(zip(names, values, strict=True))
+        return Rows(list(self.columns), lambda: zip(*self.columns.values(), strict=True))
 
 
 _DM = ConsentPurpose.DIRECT_MARKETING.value
@@ -371,10 +370,13 @@ def customers(run: GenerationRun) -> None:
         consent = joining_consents(run, reached, source, created, joined)
         members.append(row, reached, consent)
     run.rows[Customer] = members.customer_rows()
-    run.rows[ContactPoint] = _contact_rows(members)
+    run.rows[ContactPoint] = Rows(_CONTACT_COLUMNS, lambda: _contact_rows(members))
 
 
-def _contact_rows(members: MemberTable) -> Iterator[dict[str, Any]]:
+_CONTACT_COLUMNS = ("id", "customer_id", "kind", "value", "is_primary", "is_invalid", "opted_out")
+
+
+def _contact_rows(members: MemberTable) -> Iterator[tuple[Any, ...]]:
     """The contact points, made when they are written (ids follow members, then kinds)."""
     columns = list(members.contacts.values())
     for index in range(len(members)):
@@ -383,15 +385,15 @@ def _contact_rows(members: MemberTable) -> Iterator[dict[str, Any]]:
             if not id_:
                 continue
             flags = column.flags[index]
-            yield {
-                "id": id_,
-                "customer_id": index + 1,
-                "kind": column.kind,
-                "value": column.values[index],
-                "is_primary": True,
-                "is_invalid": bool(flags & _FLAGGED),
-                "opted_out": bool(flags & _OPTED_OUT),
-            }
+            yield (
+                id_,
+                index + 1,
+                column.kind,
+                column.values[index],
+                True,
+                bool(flags & _FLAGGED),
+                bool(flags & _OPTED_OUT),
+            )
 
 
 def contacts(
@@ -530,10 +532,25 @@ def consent_rows(run: GenerationRun) -> None:
         keys[index] = key % _CUSTOMER_SPAN
     written = array("q", keys)
     del keys
-    run.rows[ConsentRecord] = _consent_rows(run, written)
+    run.rows[ConsentRecord] = Rows(_CONSENT_COLUMNS, lambda: _consent_rows(run, written))
 
 
-def _consent_rows(run: GenerationRun, written: array) -> Iterator[dict[str, Any]]:
+_CONSENT_COLUMNS = (
+    "id",
+    "customer_id",
+    "purpose",
+    "channel",
+    "status",
+    "method",
+    "captured_at",
+    "notice_id",
+    "recorded_by_id",
+    "confirmed_in_writing_at",
+    "note",
+)
+
+
+def _consent_rows(run: GenerationRun, written: array) -> Iterator[tuple[Any, ...]]:
     frontline = run.frontline or [run.trainee_id]
     members = run.members
     sources = members.columns["source_system"]
@@ -552,19 +569,8 @@ def _consent_rows(run: GenerationRun, written: array) -> Iterator[dict[str, Any]
         staff = None
         if method in ("written_form", "oral") and sources[cid - 1] != SourceSystem.ESHOP:
             staff = frontline[(cid + captured.day) % len(frontline)]
-        yield {
-            "id": id_,
-            "customer_id": cid,
-            "purpose": purpose,
-            "channel": channel,
-            "status": status,
-            "method": method,
-            "captured_at": captured,
-            "notice_id": notice_at(run, captured.date()),
-            "recorded_by_id": staff,
-            "confirmed_in_writing_at": confirmed,
-            "note": "",
-        }
+        notice = notice_at(run, captured.date())
+        yield (id_, cid, purpose, channel, status, method, captured, notice, staff, confirmed, "")
 
 
 def consent_active(run: GenerationRun, member: Member, channel: str, at: datetime) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import itertools
 from array import array
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -163,22 +162,37 @@ class _Drafts:
         q, p = self.quantities, self.prices
         return sum(q[j] * p[j] for j in range(self.first_line[draft], self.first_line[draft + 1]))
 
-    def order_rows(self) -> Iterator[dict[str, Any]]:
-        for id_, draft in enumerate(self.written, 1):
-            yield {
-                "id": id_,
-                "order_no": f"SO-{id_:07d}",
-                "customer_id": self.customers[draft],
-                "branch_id": self.branches[draft],
-                "staff_id": self.staff[draft] or None,
-                "channel": self.channels[draft],
-                "status": self.statuses[draft],
-                "ordered_at": _EPOCH + timedelta(microseconds=self.moments[draft]),
-                "total_hkd": self.total(draft),
-            }
+    ORDER_COLUMNS = (
+        "id",
+        "order_no",
+        "customer_id",
+        "branch_id",
+        "staff_id",
+        "channel",
+        "status",
+        "ordered_at",
+        "total_hkd",
+    )
+    LINE_COLUMNS = ("id", "order_id", "product_id", "quantity", "unit_price_hkd", "line_total_hkd")
 
-    def line_rows(self) -> Iterator[dict[str, Any]]:
-        line_ids = itertools.count(1)
+    def order_rows(self) -> Iterator[tuple[Any, ...]]:
+        """The orders in writing order, as values in ORDER_COLUMNS order."""
+        for id_, draft in enumerate(self.written, 1):
+            yield (
+                id_,
+                f"SO-{id_:07d}",
+                self.customers[draft],
+                self.branches[draft],
+                self.staff[draft] or None,
+                self.channels[draft],
+                self.statuses[draft],
+                _EPOCH + timedelta(microseconds=self.moments[draft]),
+                self.total(draft),
+            )
+
+    def line_rows(self) -> Iterator[tuple[Any, ...]]:
+        """The order lines, order by order, as values in LINE_COLUMNS order."""
+        line_id = 0
         first, products, quantities, prices = (
             self.first_line,
             self.products,
@@ -188,14 +202,8 @@ class _Drafts:
         for order_id, draft in enumerate(self.written, 1):
             for j in range(first[draft], first[draft + 1]):
                 quantity, price = quantities[j], prices[j]
-                yield {
-                    "id": next(line_ids),
-                    "order_id": order_id,
-                    "product_id": products[j],
-                    "quantity": quantity,
-                    "unit_price_hkd": price,
-                    "line_total_hkd": quantity * price,
-                }
+                line_id += 1
+                yield (line_id, order_id, products[j], quantity, price, quantity * price)
 
 
 def orders(run: GenerationRun) -> None:
@@ -250,8 +258,8 @@ def orders(run: GenerationRun) -> None:
         status = drafts.statuses[draft]
         if status in QUALIFYING_ORDER_STATUSES and drafts.total(draft) >= AML_THRESHOLD_HKD:
             run.big_orders.setdefault(drafts.customers[draft], f"SO-{id_:07d}")
-    run.rows[SalesOrder] = Rows(drafts.order_rows)
-    run.rows[OrderLine] = Rows(drafts.line_rows)
+    run.rows[SalesOrder] = Rows(_Drafts.ORDER_COLUMNS, drafts.order_rows)
+    run.rows[OrderLine] = Rows(_Drafts.LINE_COLUMNS, drafts.line_rows)
 
 
 def aml_identification(run: GenerationRun) -> None:
