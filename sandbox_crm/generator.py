@@ -259,13 +259,25 @@ class Rows(Iterable[dict[str, Any]]):
     (``list(run.rows[Model])``). None is kept in between.
     """
 
-    def __init__(self, columns: Sequence[str], make: Callable[[], Iterator[tuple[Any, ...]]]):
+    def __init__(
+        self,
+        columns: Sequence[str],
+        make: Callable[[], Iterator[tuple[Any, ...]]],
+        count: int | None = None,
+    ) -> None:
         self.columns = tuple(columns)
         self._make = make
+        self._count = count
 
     def tuples(self) -> Iterator[tuple[Any, ...]]:
         """The rows as tuples of values, in ``columns`` order."""
         return self._make()
+
+    def count(self) -> int:
+        """How many rows there are (given when made, or counted by making them once)."""
+        if self._count is None:
+            self._count = sum(1 for _ in self._make())
+        return self._count
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         names = self.columns

@@ -258,8 +258,8 @@ def orders(run: GenerationRun) -> None:
         status = drafts.statuses[draft]
         if status in QUALIFYING_ORDER_STATUSES and drafts.total(draft) >= AML_THRESHOLD_HKD:
             run.big_orders.setdefault(drafts.customers[draft], f"SO-{id_:07d}")
-    run.rows[SalesOrder] = Rows(_Drafts.ORDER_COLUMNS, drafts.order_rows)
-    run.rows[OrderLine] = Rows(_Drafts.LINE_COLUMNS, drafts.line_rows)
+    run.rows[SalesOrder] = Rows(_Drafts.ORDER_COLUMNS, drafts.order_rows, len(drafts.written))
+    run.rows[OrderLine] = Rows(_Drafts.LINE_COLUMNS, drafts.line_rows, len(drafts.products))
 
 
 def aml_identification(run: GenerationRun) -> None:
