@@ -129,13 +129,16 @@ def member_profiles(run: GenerationRun) -> None:
     """Most members gave an age band; some, mostly 25 to 44, said they are planning a wedding."""
     if not _is_jewellery(run):
         return
-    rng = _rng(run, "profiles")
-    rows = []
-    for member in run.members:
-        band = _AGE_BANDS.pick(rng) if chance(rng, 800) else None
-        bridal = chance(rng, _BRIDAL_PER_THOUSAND.get(band or "", 20))
-        rows.append({"customer_id": member.row["id"], "age_band": band, "bridal_interest": bridal})
-    run.rows[MemberProfile] = rows
+    count = len(run.members)
+
+    def profiles() -> Iterator[tuple[Any, ...]]:
+        rng = _rng(run, "profiles")  # made when written: each pass draws the same stream
+        for customer_id in range(1, count + 1):
+            band = _AGE_BANDS.pick(rng) if chance(rng, 800) else None
+            bridal = chance(rng, _BRIDAL_PER_THOUSAND.get(band or "", 20))
+            yield (customer_id, band, bridal)
+
+    run.rows[MemberProfile] = Rows(("customer_id", "age_band", "bridal_interest"), profiles, count)
 
 
 def seasonal_orders(run: GenerationRun) -> None:
