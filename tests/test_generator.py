@@ -824,3 +824,40 @@ def test_customer_profile_says_when_the_sandbox_is_too_small(tmp_path: Path) -> 
     plants = (PlantSpec.of("customer_profile", 500, tiers=["platinum"]),)
     with pytest.raises(ValueError, match="lower the count or enlarge the sandbox"):
         _generate(tmp_path / "s.sqlite", GenerationSpec("retail", 4207, 200, TODAY, plants=plants))
+
+
+def test_later_stages_read_members_and_big_tables_as_the_rows_written(tmp_path: Path) -> None:
+    """Members are stored by column and big tables made when written; stages still see dicts."""
+    from sandbox_crm.areas import load_areas
+    from sandbox_crm.generator import GenerationRun
+
+    load_areas()
+    run = GenerationRun(GenerationSpec("jewellery", 88, 120, TODAY))
+    run.build()
+    members = [(dict(m.row), m.contacts, m.consent) for m in run.members]
+    orders = list(run.rows[SalesOrder])
+    assert orders == list(run.rows[SalesOrder])  # read twice, the same rows
+    engine = create_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
+    SandboxBase.metadata.create_all(engine)
+    with Session(engine) as session:
+        run.insert(session)
+        session.commit()
+        written = session.execute(select(Customer.__table__).order_by(Customer.id)).mappings()
+        assert [dict(row) for row in written] == [row for row, _, _ in members]
+        stored = session.execute(select(SalesOrder.__table__).order_by(SalesOrder.id)).mappings()
+        assert [dict(row) for row in stored] == orders
+        for row, contacts, consent in members:
+            points = session.scalars(
+                select(ContactPoint).where(ContactPoint.customer_id == row["id"])
+            ).all()
+            assert {p.kind: p.value for p in points} == {k: c.value for k, c in contacts.items()}
+            assert {p.kind: p.opted_out for p in points} == {
+                k: c.opted_out for k, c in contacts.items()
+            }
+            records = session.scalars(
+                select(ConsentRecord)
+                .where(ConsentRecord.customer_id == row["id"])
+                .order_by(ConsentRecord.id)
+            ).all()
+            assert sum(len(history) for history in consent.values()) == len(records)
+    engine.dispose()

@@ -198,6 +198,10 @@ class CustomerRow:
         """The column names."""
         return iter(self._columns)
 
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """(column name, value) pairs, as a dict's."""
+        return ((key, column[self._index]) for key, column in self._columns.items())
+
 
 class Member:
     """Generation-time facts about a customer that later steps need (a view of one row).
