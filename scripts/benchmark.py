@@ -1,12 +1,15 @@
 """Measure starting, grading and using an attempt at several sandbox sizes, against the goals.
 
 Usage:  .venv/bin/python scripts/benchmark.py [--sizes 2000,20000,100000] [--runs 15] [--json]
+                                              [--jewellery-sizes 2000,20000]
                                               [--postgres postgresql+psycopg://user@host/db]
 
 For each size, in one run and side by side:
 
-- generation of the template, in a child process, so that its time and peak memory (max RSS)
-  are its own;
+- generation of the VIP scenario's template, in a child process, so that its time and peak
+  memory (max RSS) are its own: wall time and the child's CPU time (``time.process_time``).
+  Other processes on a shared machine stretch the wall time but not the CPU time or the peak
+  memory, so the generation goal is judged on the CPU time, with the wall time beside it;
 - starting an attempt (the store's clone) against a plain copy of the same file, and against
   generating;
 - grading the VIP scenario with its whole rulebook (every check, every PDPO rule): the
@@ -21,6 +24,11 @@ in the given database, which it leaves empty again), beside SQLite's: loading th
 its schema (1 run), the clone (which claims a spare clone made ahead in the background; the
 start waits until one is ready, as between two trainees' starts) and the grading, and the
 goals: clone ≤ 10× the SQLite clone, grading ≤ 2× SQLite's (medians).
+
+Then a jewellery sandbox (``--jewellery-scenario``, 108970L3-wedding-campaign by default) at each
+of ``--jewellery-sizes``: its generation (wall, CPU, peak memory), clone against a plain copy
+and against generating, and grading its reference and a trainee with collateral changes, with
+that scenario's whole rulebook. Its lines say "jewellery" and the scenario.
 
 Each line prints the median and 95th percentile of ``--runs`` runs (generation: one run), the
 goal and PASS or FAIL. Memory: the generation child's max RSS per size, and this process's at
@@ -57,6 +65,7 @@ from sandbox_crm.generator import GenerationSpec  # noqa: E402
 from sandbox_crm.store import SandboxStore  # noqa: E402
 
 SCENARIO_ID = "105077L3-marketing-vip-report"
+JEWELLERY_SCENARIO_ID = "108970L3-wedding-campaign"
 PASSWORD = "Benchmark-passphrase-71!"  # noqa: S105 - a throwaway account in a temp dir
 PAGE_GOAL_MS = 150.0
 REPORT_RUN_GOAL_MS = 1000.0
@@ -126,17 +135,24 @@ def _spec_for(scenario: Scenario, customers: int) -> GenerationSpec:
     return replace(generation_spec(scenario, 0), customers=customers)
 
 
-def generate_child(customers: int, template_dir: str) -> int:
-    """(In the child) generate the template for the size; print seconds and max RSS as JSON."""
+def generate_child(customers: int, template_dir: str, scenario_id: str) -> int:
+    """(In the child) generate the scenario's template for the size; print its figures as JSON.
+
+    Wall seconds, CPU seconds of this process, its peak memory (max RSS) and the file's size.
+    """
     definitions = load_definitions(ROOT)
-    spec = _spec_for(definitions.scenarios[SCENARIO_ID].model, customers)
+    spec = _spec_for(definitions.scenarios[scenario_id].model, customers)
     store = SandboxStore(Path(template_dir) / "unused", Path(template_dir))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     path = store.ensure_template(spec)
-    seconds = time.perf_counter() - start
-    print(
-        json.dumps({"seconds": seconds, "max_rss_mb": own_peak_mb(), "bytes": path.stat().st_size})
-    )
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    figures = {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "max_rss_mb": own_peak_mb(),
+        "bytes": path.stat().st_size,
+    }
+    print(json.dumps(figures))
     return 0
 
 
@@ -155,10 +171,13 @@ def own_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def generation(customers: int, template_dir: Path) -> dict[str, float]:
-    """Generate the template for the size in a child process and return its figures."""
+def generation(
+    customers: int, template_dir: Path, scenario_id: str = SCENARIO_ID
+) -> dict[str, float]:
+    """Generate the scenario's template for the size in a child process; return its figures."""
+    command = [sys.executable, __file__, "--generate-child", str(customers), str(template_dir)]
     done = subprocess.run(  # noqa: S603 - this script itself, with numbers and a temp dir
-        [sys.executable, __file__, "--generate-child", str(customers), str(template_dir)],
+        [*command, scenario_id],
         capture_output=True,
         text=True,
         check=True,
@@ -475,9 +494,15 @@ def page_lines(size: int, platform: Platform, spec: GenerationSpec, runs: int) -
 
 
 def measure(
-    sizes: list[int], runs: int, work_dir: Path, pages: bool, postgres: str | None = None
+    sizes: list[int],
+    runs: int,
+    work_dir: Path,
+    pages: bool,
+    postgres: str | None = None,
+    jewellery_sizes: tuple[int, ...] = (),
+    jewellery_scenario: str = JEWELLERY_SCENARIO_ID,
 ) -> list[Line]:
-    """Every line of the benchmark, size by size."""
+    """Every line of the benchmark, size by size; then the jewellery sandbox's, size by size."""
     load_builtin()
     definitions = load_definitions(ROOT)
     scenario = definitions.scenarios[SCENARIO_ID].model
@@ -488,29 +513,7 @@ def measure(
     for size in sizes:
         spec = _spec_for(scenario, size)
         made = generation(size, template_dir)
-        goals = size >= LARGEST_GOALS_AT
-        lines.append(
-            Line(
-                size,
-                "generate the template (child process, 1 run)",
-                made["seconds"] * 1000,
-                None,
-                "ms",
-                "≤ 10 s" if goals else "",
-                made["seconds"] <= 10 if goals else None,
-            )
-        )
-        lines.append(
-            Line(
-                size,
-                "generation peak memory (child's max RSS)",
-                made["max_rss_mb"],
-                None,
-                "MB",
-                "≤ 300 MB" if goals else "",
-                made["max_rss_mb"] <= 300 if goals else None,
-            )
-        )
+        lines += generation_lines(size, made, goals=size >= LARGEST_GOALS_AT)
         store = SandboxStore(work_dir / f"sandboxes-{size}", template_dir)
         lines += clone_lines(size, store, spec, runs, made)
         lines += grading_lines(size, store, spec, scenario, unit, runs)
@@ -520,6 +523,73 @@ def measure(
         if platform is not None:
             lines += page_lines(size, platform, spec, runs)
         print_table([line for line in lines if line.size == size], file=sys.stderr)
+    if jewellery_sizes:
+        lines += jewellery_lines(list(jewellery_sizes), runs, work_dir, jewellery_scenario)
+    return lines
+
+
+def generation_lines(
+    size: int, made: dict[str, float], *, goals: bool, what: str = ""
+) -> list[Line]:
+    """Generation's wall time, CPU time and peak memory; goals judged on CPU time and memory.
+
+    ``goals`` says whether the size is the one the goals are stated for.
+    """
+    cpu_ok = made["cpu_seconds"] <= 10 if goals else None
+    return [
+        Line(
+            size,
+            f"{what}generate the template: wall time (child process, 1 run)",
+            made["seconds"] * 1000,
+            None,
+            "ms",
+        ),
+        Line(
+            size,
+            f"{what}generate the template: CPU time of the child",
+            made["cpu_seconds"] * 1000,
+            None,
+            "ms",
+            "≤ 10 s" if goals else "",
+            cpu_ok,
+        ),
+        Line(
+            size,
+            f"{what}generation peak memory (child's max RSS)",
+            made["max_rss_mb"],
+            None,
+            "MB",
+            "≤ 300 MB" if goals else "",
+            made["max_rss_mb"] <= 300 if goals else None,
+        ),
+    ]
+
+
+def jewellery_lines(
+    sizes: list[int], runs: int, work_dir: Path, scenario_id: str = JEWELLERY_SCENARIO_ID
+) -> list[Line]:
+    """A jewellery sandbox at each size: generation, clone and grading of ``scenario_id``."""
+    definitions = load_definitions(ROOT)
+    scenario = definitions.scenarios[scenario_id].model
+    if scenario.crm is None or scenario.crm.profile != "jewellery":
+        raise SystemExit(f"{scenario_id} is not a jewellery scenario")
+    unit = definitions.units[scenario.unit].model
+    template_dir = work_dir / "templates-jewellery"
+    what = f"jewellery ({scenario_id}): "
+    lines: list[Line] = []
+    for size in sizes:
+        spec = _spec_for(scenario, size)
+        made = generation(size, template_dir, scenario_id)
+        measured = generation_lines(size, made, goals=False, what=what)
+        store = SandboxStore(work_dir / f"sandboxes-jewellery-{size}", template_dir)
+        measured += clone_lines(size, store, spec, runs, made)
+        measured += grading_lines(size, store, spec, scenario, unit, runs)
+        store.dispose()
+        for line in measured:
+            if not line.what.startswith(what):
+                line.what = what + line.what
+        lines += measured
+        print_table(measured, file=sys.stderr)
     return lines
 
 
@@ -541,19 +611,42 @@ def main() -> int:
     parser.add_argument("--sizes", default="2000,20000,100000", help="customers, comma-separated")
     parser.add_argument("--runs", type=int, default=15, help="runs per measurement")
     parser.add_argument("--no-pages", action="store_true", help="skip the CRM pages")
+    parser.add_argument(
+        "--jewellery-sizes",
+        default="2000,20000",
+        help="customers of the jewellery sandbox, comma-separated ('' to skip it)",
+    )
+    parser.add_argument(
+        "--jewellery-scenario",
+        default=JEWELLERY_SCENARIO_ID,
+        help="the jewellery scenario whose sandbox is generated, cloned and graded",
+    )
     parser.add_argument("--json", action="store_true", help="print the lines as JSON")
     parser.add_argument(
         "--postgres", metavar="URL", help="also clone and grade on PostgreSQL in this database"
     )
     parser.add_argument(
-        "--generate-child", nargs=2, metavar=("CUSTOMERS", "DIR"), help=argparse.SUPPRESS
+        "--generate-child",
+        nargs=3,
+        metavar=("CUSTOMERS", "DIR", "SCENARIO"),
+        help=argparse.SUPPRESS,
     )
     args = parser.parse_args()
     if args.generate_child:
-        return generate_child(int(args.generate_child[0]), args.generate_child[1])
+        customers, directory, scenario_id = args.generate_child
+        return generate_child(int(customers), directory, scenario_id)
     sizes = [int(part) for part in args.sizes.split(",") if part.strip()]
+    jewellery = tuple(int(part) for part in args.jewellery_sizes.split(",") if part.strip())
     with tempfile.TemporaryDirectory(prefix="practicum-bench-") as work:
-        lines = measure(sizes, args.runs, Path(work), not args.no_pages, args.postgres)
+        lines = measure(
+            sizes,
+            args.runs,
+            Path(work),
+            not args.no_pages,
+            args.postgres,
+            jewellery,
+            args.jewellery_scenario,
+        )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.json:
         print(json.dumps({"lines": [asdict(line) for line in lines], "max_rss_mb": rss}, indent=2))
@@ -561,7 +654,12 @@ def main() -> int:
         backends = " (SQLite and PostgreSQL sandboxes)" if args.postgres else ""
         print(
             f"Benchmark of {date.today().isoformat()}: --sizes {args.sizes} --runs {args.runs}"
-            + backends
+            f" --jewellery-sizes {args.jewellery_sizes or '(none)'}" + backends
+        )
+        print(
+            f"Sandboxes: {SCENARIO_ID} (generation, clone, grading"
+            + (")" if args.no_pages else ", pages)")
+            + (f"; {args.jewellery_scenario} (generation, clone, grading)" if jewellery else "")
         )
         print_table(lines)
         failed = [line for line in lines if line.ok is False]

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm import plants as plant_registry
@@ -49,6 +49,7 @@ from sandbox_crm.models import (
 from sandbox_crm.plants import looks_like_email
 from sandbox_crm.query import select_rows
 from sandbox_crm.sales.plants import JEWELLERY_PLANTS as SALES_PLANTS
+from sandbox_crm.store import SandboxStore
 
 TODAY = date(2026, 3, 16)
 DAY0 = datetime(2026, 3, 16)
@@ -149,6 +150,77 @@ def test_same_spec_gives_identical_data_and_other_seeds_differ(tmp_path: Path) -
     assert sum(len(rows) for rows in a.values()) > 1000
     assert a["customer"] != c["customer"]
     assert a["staff_user"] != c["staff_user"]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        GenerationSpec("retail", 4207, 300, TODAY, plants=ALL_PLANTS[:6]),
+        GenerationSpec("jewellery", 88, 300, TODAY, plants=(PlantSpec.of("service_case", 1),)),
+    ],
+    ids=["retail", "jewellery"],
+)
+def test_a_template_holds_the_rows_and_indexes_of_a_sandbox_built_with_its_indexes(
+    tmp_path: Path, spec: GenerationSpec
+) -> None:
+    """The store loads the tables first, without foreign key checks, and indexes them after."""
+    store = SandboxStore(tmp_path / "sandboxes", tmp_path / "templates")
+    template = store.ensure_template(spec)
+    store.dispose()
+    built, _ = _generate(tmp_path / "built.sqlite", spec)
+    loaded = create_engine(f"sqlite:///{template}")
+    assert _dump(loaded) == _dump(built)
+
+    def indexes(engine: Engine) -> set[tuple[str, str]]:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+            # The template also has the change log's own table, installed after generation.
+            return {row for row in found.all() if row[0] in SandboxBase.metadata.tables}
+
+    assert indexes(loaded) == indexes(built)
+    with loaded.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        # Planner statistics are gathered once, at the end, and copied into every clone.
+        analysed = conn.exec_driver_sql("SELECT DISTINCT tbl FROM sqlite_stat1").scalars().all()
+        assert {"customer", "customer_facts", "sales_order"} <= set(analysed)
+    loaded.dispose()
+    built.dispose()
+
+
+@pytest.mark.parametrize("direction", ["desc", "asc"])
+def test_the_customer_list_sorted_by_spend_walks_an_index(tmp_path: Path, direction: str) -> None:
+    store = SandboxStore(tmp_path / "sandboxes", tmp_path / "templates")
+    spec = GenerationSpec("retail", 4207, 300, TODAY)
+    store.create("list", spec)
+    with store.session("list") as session:
+        statements: list[tuple[str, object]] = []
+        connection = session.connection()
+
+        def remember(_conn, _cursor, statement, parameters, _context, _many) -> None:
+            statements.append((statement, parameters))
+
+        event.listen(connection, "before_cursor_execute", remember)
+        page = select_rows(
+            session,
+            "customers",
+            where=None,
+            columns=["member_no", "spend_12m"],
+            sort=[("spend_12m", direction)],
+            as_of=TODAY,
+            limit=50,
+        )
+        event.remove(connection, "before_cursor_execute", remember)
+        spends = [row["spend_12m"] for row in page.rows]
+        assert spends == sorted(spends, reverse=direction == "desc") and len(spends) == 50
+        statement, parameters = next(s for s in statements if "ORDER BY" in s[0])
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+        details = " / ".join(row[-1] for row in plan)
+        assert "ix_customer_facts_spend_12m" in details
+        assert "TEMP B-TREE" not in details, details
+    store.dispose()
 
 
 def test_cache_key_covers_every_field_and_ignores_param_order() -> None:
@@ -770,3 +842,40 @@ def test_customer_profile_says_when_the_sandbox_is_too_small(tmp_path: Path) -> 
     plants = (PlantSpec.of("customer_profile", 500, tiers=["platinum"]),)
     with pytest.raises(ValueError, match="lower the count or enlarge the sandbox"):
         _generate(tmp_path / "s.sqlite", GenerationSpec("retail", 4207, 200, TODAY, plants=plants))
+
+
+def test_later_stages_read_members_and_big_tables_as_the_rows_written(tmp_path: Path) -> None:
+    """Members are stored by column and big tables made when written; stages still see dicts."""
+    from sandbox_crm.areas import load_areas
+    from sandbox_crm.generator import GenerationRun
+
+    load_areas()
+    run = GenerationRun(GenerationSpec("jewellery", 88, 120, TODAY))
+    run.build()
+    members = [(dict(m.row), m.contacts, m.consent) for m in run.members]
+    orders = list(run.rows[SalesOrder])
+    assert orders == list(run.rows[SalesOrder])  # read twice, the same rows
+    engine = create_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
+    SandboxBase.metadata.create_all(engine)
+    with Session(engine) as session:
+        run.insert(session)
+        session.commit()
+        written = session.execute(select(Customer.__table__).order_by(Customer.id)).mappings()
+        assert [dict(row) for row in written] == [row for row, _, _ in members]
+        stored = session.execute(select(SalesOrder.__table__).order_by(SalesOrder.id)).mappings()
+        assert [dict(row) for row in stored] == orders
+        for row, contacts, consent in members:
+            points = session.scalars(
+                select(ContactPoint).where(ContactPoint.customer_id == row["id"])
+            ).all()
+            assert {p.kind: p.value for p in points} == {k: c.value for k, c in contacts.items()}
+            assert {p.kind: p.opted_out for p in points} == {
+                k: c.opted_out for k, c in contacts.items()
+            }
+            records = session.scalars(
+                select(ConsentRecord)
+                .where(ConsentRecord.customer_id == row["id"])
+                .order_by(ConsentRecord.id)
+            ).all()
+            assert sum(len(history) for history in consent.values()) == len(records)
+    engine.dispose()

@@ -9,12 +9,13 @@ the messages already made, so no other table changes.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from sandbox_crm import catalogue_data as data
 from sandbox_crm.campaigns.models import CampaignPlan, CampaignRecipient, RecipientStatus, Response
-from sandbox_crm.generator import GenerationRun, Weighted, derive_seed
+from sandbox_crm.generator import GenerationRun, Rows, Weighted, derive_seed
 from sandbox_crm.models import Campaign, Message, Profile
 
 _RESPONSES = Weighted(
@@ -38,8 +39,10 @@ def history(run: GenerationRun) -> None:
         return
     rng = random.Random(derive_seed(run.spec.seed, "campaigns.history"))  # noqa: S311 - seeded test data
     campaigns = list(run.rows.get(Campaign, ()))
-    messages = list(run.rows.get(Message, ()))
-    run.rows[Message] = messages
+    messages = run.rows.get(Message, ())
+    if not isinstance(messages, Rows):
+        messages = list(messages)  # a one-pass iterable: keep it for the insert too
+        run.rows[Message] = messages
     tiers = {plan[0]: plan[4] for plan in data.CAMPAIGNS[run.profile]}
     plans = []
     for campaign in campaigns:
@@ -60,30 +63,47 @@ def history(run: GenerationRun) -> None:
                 "results_at": sent + timedelta(days=14),
             }
         )
-    recipients = []
-    for message in messages:
-        if message["campaign_id"] is None:
-            continue
-        response = _RESPONSES.pick(rng)
-        answered = response != Response.NONE.value
-        recipients.append(
-            {
-                "id": len(recipients) + 1,
-                "campaign_id": message["campaign_id"],
-                "customer_id": message["customer_id"],
-                "status": RecipientStatus.SENT.value,
-                "reason": "",
-                "message_id": message["id"],
-                "added_at": message["sent_at"] - timedelta(days=1),
-                "response": response,
-                "responded_at": (
-                    message["sent_at"] + timedelta(hours=rng.randint(1, 240)) if answered else None
-                ),
-                "converted_hkd": (
-                    rng.choice(_PURCHASES_HKD) if response == Response.PURCHASED.value else 0
-                ),
-                "note": "",
-            }
-        )
     run.rows[CampaignPlan] = plans
-    run.rows[CampaignRecipient] = recipients
+    # One recipient per message, made when written: each pass replays the stream from here.
+    state = rng.getstate()
+
+    def recipients() -> Iterator[tuple[Any, ...]]:
+        replay = random.Random()  # noqa: S311 - seeded test data, not security
+        replay.setstate(state)
+        number = 0
+        for message in messages:
+            if message["campaign_id"] is None:
+                continue
+            response = _RESPONSES.pick(replay)
+            answered = response != Response.NONE.value
+            number += 1
+            yield (
+                number,
+                message["campaign_id"],
+                message["customer_id"],
+                RecipientStatus.SENT.value,
+                "",
+                message["id"],
+                message["sent_at"] - timedelta(days=1),
+                response,
+                message["sent_at"] + timedelta(hours=replay.randint(1, 240)) if answered else None,
+                replay.choice(_PURCHASES_HKD) if response == Response.PURCHASED.value else 0,
+                "",
+            )
+
+    run.rows[CampaignRecipient] = Rows(_RECIPIENT_COLUMNS, recipients)
+
+
+_RECIPIENT_COLUMNS = (
+    "id",
+    "campaign_id",
+    "customer_id",
+    "status",
+    "reason",
+    "message_id",
+    "added_at",
+    "response",
+    "responded_at",
+    "converted_hkd",
+    "note",
+)

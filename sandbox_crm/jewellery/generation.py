@@ -9,11 +9,12 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
 from sandbox_crm import catalogue_data as data
-from sandbox_crm.generator import GenerationRun, Weighted, chance, derive_seed, moment
+from sandbox_crm.generator import GenerationRun, Rows, Weighted, chance, derive_seed, moment
 from sandbox_crm.jewellery.models import GoldPrice, MemberProfile, ProductDetail, ServiceOffering
 from sandbox_crm.models import Branch, OrderLine, Product, Profile, SalesOrder
 
@@ -128,13 +129,16 @@ def member_profiles(run: GenerationRun) -> None:
     """Most members gave an age band; some, mostly 25 to 44, said they are planning a wedding."""
     if not _is_jewellery(run):
         return
-    rng = _rng(run, "profiles")
-    rows = []
-    for member in run.members:
-        band = _AGE_BANDS.pick(rng) if chance(rng, 800) else None
-        bridal = chance(rng, _BRIDAL_PER_THOUSAND.get(band or "", 20))
-        rows.append({"customer_id": member.row["id"], "age_band": band, "bridal_interest": bridal})
-    run.rows[MemberProfile] = rows
+    count = len(run.members)
+
+    def profiles() -> Iterator[tuple[Any, ...]]:
+        rng = _rng(run, "profiles")  # made when written: each pass draws the same stream
+        for customer_id in range(1, count + 1):
+            band = _AGE_BANDS.pick(rng) if chance(rng, 800) else None
+            bridal = chance(rng, _BRIDAL_PER_THOUSAND.get(band or "", 20))
+            yield (customer_id, band, bridal)
+
+    run.rows[MemberProfile] = Rows(("customer_id", "age_band", "bridal_interest"), profiles, count)
 
 
 def seasonal_orders(run: GenerationRun) -> None:
@@ -146,14 +150,15 @@ def seasonal_orders(run: GenerationRun) -> None:
     if not _is_jewellery(run):
         return
     rng = _rng(run, "seasons")
-    orders = list(run.rows.get(SalesOrder, ()))
-    lines = list(run.rows.get(OrderLine, ()))
+    orders, lines = run.rows.get(SalesOrder, ()), run.rows.get(OrderLine, ())
+    if not isinstance(orders, Rows) or not isinstance(lines, Rows):
+        orders = Rows(ORDER_COLUMNS, _as_tuples(list(orders), ORDER_COLUMNS))
+        lines = Rows(LINE_COLUMNS, _as_tuples(list(lines), LINE_COLUMNS))
     by_category: dict[str, list[dict[str, Any]]] = {}
     for product in run.rows.get(Product, ()):
         if product["is_active"] and product["price_hkd"] < data.AML_THRESHOLD_HKD:
             by_category.setdefault(product["category"], []).append(product)
-    order_ids = itertools.count(len(orders) + 1)
-    line_ids = itertools.count(len(lines) + 1)
+    first_order, first_line = orders.count() + 1, lines.count() + 1
     last_day = run.today - timedelta(days=1)
     drafts = []
     for member in run.members:
@@ -175,32 +180,60 @@ def seasonal_orders(run: GenerationRun) -> None:
             product = rng.choice(pool)
             branch = row["home_branch_id"] or rng.choice(run.stores)["id"]
             staff = rng.choice(run.staff_by_branch.get(branch) or run.staff_by_dept["sales"])
-            drafts.append((moment(rng, day), row["id"], branch, staff, product))
+            drafts.append(
+                (moment(rng, day), row["id"], branch, staff, product["id"], product["price_hkd"])
+            )
     drafts.sort(key=lambda d: (d[0], d[1]))
-    for when, customer_id, branch, staff, product in drafts:
-        order_id = next(order_ids)
-        orders.append(
-            {
-                "id": order_id,
-                "order_no": f"SO-{order_id:07d}",
-                "customer_id": customer_id,
-                "branch_id": branch,
-                "staff_id": staff,
-                "channel": "store",
-                "status": "completed",
-                "ordered_at": when,
-                "total_hkd": product["price_hkd"],
-            }
-        )
-        lines.append(
-            {
-                "id": next(line_ids),
-                "order_id": order_id,
-                "product_id": product["id"],
-                "quantity": 1,
-                "unit_price_hkd": product["price_hkd"],
-                "line_total_hkd": product["price_hkd"],
-            }
-        )
-    run.rows[SalesOrder] = orders
-    run.rows[OrderLine] = lines
+
+    def seasonal_orders() -> Iterator[tuple[Any, ...]]:
+        for order_id, (when, customer_id, branch, staff, _, price) in enumerate(
+            drafts, first_order
+        ):
+            order_no = f"SO-{order_id:07d}"
+            yield (
+                order_id,
+                order_no,
+                customer_id,
+                branch,
+                staff,
+                "store",
+                "completed",
+                when,
+                price,
+            )
+
+    def seasonal_lines() -> Iterator[tuple[Any, ...]]:
+        for offset, (_, _, _, _, product_id, price) in enumerate(drafts):
+            yield (first_line + offset, first_order + offset, product_id, 1, price, price)
+
+    base_orders, base_lines = orders, lines
+    run.rows[SalesOrder] = Rows(
+        ORDER_COLUMNS,
+        lambda: itertools.chain(base_orders.tuples(), seasonal_orders()),
+        base_orders.count() + len(drafts),
+    )
+    run.rows[OrderLine] = Rows(
+        LINE_COLUMNS,
+        lambda: itertools.chain(base_lines.tuples(), seasonal_lines()),
+        base_lines.count() + len(drafts),
+    )
+
+
+ORDER_COLUMNS = (
+    "id",
+    "order_no",
+    "customer_id",
+    "branch_id",
+    "staff_id",
+    "channel",
+    "status",
+    "ordered_at",
+    "total_hkd",
+)
+LINE_COLUMNS = ("id", "order_id", "product_id", "quantity", "unit_price_hkd", "line_total_hkd")
+
+
+def _as_tuples(
+    rows: list[dict[str, Any]], columns: tuple[str, ...]
+) -> Callable[[], Iterator[tuple[Any, ...]]]:
+    return lambda: (tuple(row[c] for c in columns) for row in rows)

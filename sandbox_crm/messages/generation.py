@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from sandbox_crm import catalogue_data as data
-from sandbox_crm.customers.generation import Contact, consent_active, opted_out_at
-from sandbox_crm.generator import (
-    GenerationRun,
-)
+from sandbox_crm.customers.generation import consent_active, opted_out_at
+from sandbox_crm.generator import GenerationRun, Rows
 from sandbox_crm.models import (
     Campaign,
     Channel,
@@ -46,60 +45,78 @@ def campaigns(run: GenerationRun) -> None:
         )
         audiences.append((campaign_id, name, channel, tiers, sent))
     run.rows[Campaign] = campaigns
-    run.rows[Message] = _message_rows(run, audiences)
+    run.rows[Message] = Rows(_MESSAGE_COLUMNS, lambda: _message_rows(run, audiences))
 
 
-def _message_rows(run: GenerationRun, audiences: list[tuple]) -> Iterator[dict[str, Any]]:
-    """Each campaign went to the customers who could lawfully receive it when it was sent."""
+_MESSAGE_COLUMNS = (
+    "id",
+    "customer_id",
+    "campaign_id",
+    "staff_id",
+    "channel",
+    "kind",
+    "to_address",
+    "subject",
+    "body",
+    "has_opt_out_notice",
+    "sent_at",
+)
+
+
+def _message_rows(run: GenerationRun, audiences: list[tuple]) -> Iterator[tuple[Any, ...]]:
+    """Each campaign went to the customers who could lawfully receive it when it was sent.
+
+    The member's own columns are checked first (cheap), the contact point and consent after.
+    Made afresh on each pass (ids from 1), as values in _MESSAGE_COLUMNS order.
+    """
+    columns = run.members.columns
+    created, tier_of, closed = columns["created_at"], columns["tier"], columns["closed_on"]
+    ids = itertools.count(1)
     for campaign_id, name, channel, tiers, sent in audiences:
-        for member in run.members:
-            row = member.row
+        sent_day = sent.date()
+        for index, member in enumerate(run.members):
+            if (
+                created[index] >= sent
+                or (tiers and tier_of[index] not in tiers)
+                or (closed[index] is not None and closed[index] <= sent_day)
+            ):
+                continue
             contact = member.reach(channel)
             if (
                 contact is None
                 or not contact.usable
                 or opted_out_at(run, member, contact.kind, sent)
-                or row["created_at"] >= sent
-                or (tiers and row["tier"] not in tiers)
-                or (row["closed_on"] is not None and row["closed_on"] <= sent.date())
                 or not consent_active(run, member, channel, sent)
             ):
                 continue
-            yield _message(run, campaign_id, name, channel, contact, row, sent)
+            subject, body = _message_text(run, name, channel, member.row["name_en"])
+            yield (
+                next(ids),
+                index + 1,
+                campaign_id,
+                None,
+                channel,
+                MessageKind.PROMOTIONAL.value,
+                contact.value,
+                subject,
+                body,
+                True,
+                sent,
+            )
 
 
-def _message(
-    run,
-    campaign_id: int,
-    name: str,
-    channel: str,
-    contact: Contact,
-    row: dict[str, Any],
-    sent: datetime,
-) -> dict[str, Any]:
+def _message_text(run: GenerationRun, name: str, channel: str, customer: str) -> tuple[str, str]:
+    """A promotional message's subject and body."""
     if channel == Channel.EMAIL:
         subject = f"{name} | {run.company}"
         body = (
-            f"Dear {row['name_en']}, discover {name} at {run.company.rstrip('.')}. To stop "
+            f"Dear {customer}, discover {name} at {run.company.rstrip('.')}. To stop "
             f"receiving promotions, click Unsubscribe or email optout@{run.domain} "
             "(free of charge)."
         )
-    else:
-        subject = ""
-        body = (
-            f"[{run.company.split()[0]}] {name}: members' offers in store now. "
-            "Reply STOP to opt out (free)."
-        )
-    return {
-        "id": next(run.ids["message"]),
-        "customer_id": row["id"],
-        "campaign_id": campaign_id,
-        "staff_id": None,
-        "channel": channel,
-        "kind": MessageKind.PROMOTIONAL.value,
-        "to_address": contact.value,
-        "subject": subject,
-        "body": body,
-        "has_opt_out_notice": True,
-        "sent_at": sent,
-    }
+        return subject, body
+    body = (
+        f"[{run.company.split()[0]}] {name}: members' offers in store now. "
+        "Reply STOP to opt out (free)."
+    )
+    return "", body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-import itertools
+from array import array
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +12,9 @@ from sandbox_crm import catalogue_data as data
 from sandbox_crm.generator import (
     AML_THRESHOLD_HKD,
     GenerationRun,
+    Rows,
     Weighted,
+    below,
     chance,
     day_between,
     moment,
@@ -100,12 +102,117 @@ def products(run: GenerationRun) -> None:
     }
 
 
+_EPOCH = datetime(1900, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class _Drafts:
+    """The order history as drafted, column by column, and the order in which it is written.
+
+    Orders get their ids in time order (then by customer, then as drafted), so every draft is
+    kept until the last is made; as columns of numbers that costs a few dozen bytes an order
+    rather than a tuple of tuples. Lines are flat columns too; ``first_line[i]`` is where the
+    lines of draft ``i`` start.
+    """
+
+    def __init__(self) -> None:
+        self.moments = array("q")  # microseconds since _EPOCH
+        self.customers = array("q")
+        self.branches = array("q")
+        self.staff = array("q")  # 0 for no member of staff
+        self.channels: list[str] = []
+        self.statuses: list[str] = []
+        self.first_line = array("q", [0])
+        self.products = array("q")
+        self.quantities = array("q")
+        self.prices = array("q")
+        self.written = array("q")  # draft index of order id 1, 2, ...
+
+    def add(
+        self,
+        when: datetime,
+        customer_id: int,
+        channel: str,
+        branch: int,
+        staff: int | None,
+        status: str,
+        lines: list[tuple[int, int, int]],
+    ) -> None:
+        self.moments.append((when - _EPOCH) // _MICROSECOND)
+        self.customers.append(customer_id)
+        self.branches.append(branch)
+        self.staff.append(staff or 0)
+        self.channels.append(channel)
+        self.statuses.append(status)
+        for product_id, quantity, price in lines:
+            self.products.append(product_id)
+            self.quantities.append(quantity)
+            self.prices.append(price)
+        self.first_line.append(len(self.products))
+
+    def sort(self) -> None:
+        """Fix the writing order: by time, then customer, then as drafted (a stable sort)."""
+        customers = self.customers
+        keys = [m * 10**8 + customers[i] for i, m in enumerate(self.moments)]
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        del keys
+        self.written = array("q", order)
+
+    def total(self, draft: int) -> int:
+        """The order's total: its lines' quantity times price."""
+        q, p = self.quantities, self.prices
+        return sum(q[j] * p[j] for j in range(self.first_line[draft], self.first_line[draft + 1]))
+
+    ORDER_COLUMNS = (
+        "id",
+        "order_no",
+        "customer_id",
+        "branch_id",
+        "staff_id",
+        "channel",
+        "status",
+        "ordered_at",
+        "total_hkd",
+    )
+    LINE_COLUMNS = ("id", "order_id", "product_id", "quantity", "unit_price_hkd", "line_total_hkd")
+
+    def order_rows(self) -> Iterator[tuple[Any, ...]]:
+        """The orders in writing order, as values in ORDER_COLUMNS order."""
+        for id_, draft in enumerate(self.written, 1):
+            yield (
+                id_,
+                f"SO-{id_:07d}",
+                self.customers[draft],
+                self.branches[draft],
+                self.staff[draft] or None,
+                self.channels[draft],
+                self.statuses[draft],
+                _EPOCH + timedelta(microseconds=self.moments[draft]),
+                self.total(draft),
+            )
+
+    def line_rows(self) -> Iterator[tuple[Any, ...]]:
+        """The order lines, order by order, as values in LINE_COLUMNS order."""
+        line_id = 0
+        first, products, quantities, prices = (
+            self.first_line,
+            self.products,
+            self.quantities,
+            self.prices,
+        )
+        for order_id, draft in enumerate(self.written, 1):
+            for j in range(first[draft], first[draft + 1]):
+                quantity, price = quantities[j], prices[j]
+                line_id += 1
+                yield (line_id, order_id, products[j], quantity, price, quantity * price)
+
+
 def orders(run: GenerationRun) -> None:
     rng = run.rng
     window_start = run.today - timedelta(days=_ORDER_HISTORY_DAYS)
     last_day = run.today - timedelta(days=1)
     jewellery = run.profile == Profile.JEWELLERY
-    drafts = []
+    drafts = _Drafts()
     for member in run.members:
         row = member.row
         count = _ORDER_COUNT[row["tier"]].pick(rng)
@@ -117,6 +224,7 @@ def orders(run: GenerationRun) -> None:
             last = min(last, run.today - timedelta(days=366))
         if count == 0 or first > last:
             continue
+        products = run.product_pickers[row["tier"]]
         for _ in range(count):
             when = moment(rng, day_between(rng, first, last))
             channel = _SALES_CHANNEL[row["source_system"]].pick(rng)
@@ -130,7 +238,7 @@ def orders(run: GenerationRun) -> None:
                 staff = rng.choice(pool)
             lines = []
             for _ in range(_LINES_PICKER.pick(rng)):
-                product = run.product_pickers[row["tier"]].pick(rng)
+                product = products.pick(rng)
                 price = product["price_hkd"]
                 if jewellery:
                     quantity = 2 if price < 10_000 and chance(rng, 70) else 1
@@ -142,46 +250,17 @@ def orders(run: GenerationRun) -> None:
             if (run.day0 - when).days < 3:
                 status = rng.choice(("pending", "paid", "shipped", "completed"))
             else:
-                roll = rng.randrange(100)
+                roll = below(rng, 100)
                 status = "completed" if roll < 91 else "cancelled" if roll < 96 else "refunded"
-            drafts.append((when, row["id"], channel, branch, staff, status, lines))
-    drafts.sort(key=lambda d: (d[0], d[1]))
+            drafts.add(when, row["id"], channel, branch, staff, status, lines)
+    drafts.sort()
     run.big_orders: dict[int, str] = {}
-    for id_, (_, cid, _, _, _, status, lines) in enumerate(drafts, 1):
-        total = sum(quantity * price for _, quantity, price in lines)
-        if total >= AML_THRESHOLD_HKD and status in QUALIFYING_ORDER_STATUSES:
-            run.big_orders.setdefault(cid, f"SO-{id_:07d}")
-    run.rows[SalesOrder] = _order_rows(drafts)
-    run.rows[OrderLine] = _order_line_rows(drafts)
-
-
-def _order_rows(drafts: list[tuple]) -> Iterator[dict[str, Any]]:
-    for id_, (when, cid, channel, branch, staff, status, lines) in enumerate(drafts, 1):
-        yield {
-            "id": id_,
-            "order_no": f"SO-{id_:07d}",
-            "customer_id": cid,
-            "branch_id": branch,
-            "staff_id": staff,
-            "channel": channel,
-            "status": status,
-            "ordered_at": when,
-            "total_hkd": sum(quantity * price for _, quantity, price in lines),
-        }
-
-
-def _order_line_rows(drafts: list[tuple]) -> Iterator[dict[str, Any]]:
-    line_ids = itertools.count(1)
-    for order_id, (*_, lines) in enumerate(drafts, 1):
-        for product_id, quantity, price in lines:
-            yield {
-                "id": next(line_ids),
-                "order_id": order_id,
-                "product_id": product_id,
-                "quantity": quantity,
-                "unit_price_hkd": price,
-                "line_total_hkd": quantity * price,
-            }
+    for id_, draft in enumerate(drafts.written, 1):
+        status = drafts.statuses[draft]
+        if status in QUALIFYING_ORDER_STATUSES and drafts.total(draft) >= AML_THRESHOLD_HKD:
+            run.big_orders.setdefault(drafts.customers[draft], f"SO-{id_:07d}")
+    run.rows[SalesOrder] = Rows(_Drafts.ORDER_COLUMNS, drafts.order_rows, len(drafts.written))
+    run.rows[OrderLine] = Rows(_Drafts.LINE_COLUMNS, drafts.line_rows, len(drafts.products))
 
 
 def aml_identification(run: GenerationRun) -> None:
