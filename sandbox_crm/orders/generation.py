@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from array import array
 from collections.abc import Iterator
 from datetime import datetime, timedelta
