@@ -15,8 +15,7 @@
 #   PRACTICUM_SANDBOX_STORE  postgres (default): a schema per sandbox in the deployment's PostgreSQL,
 #                          nothing of an attempt on any server's disk; files: SQLite sandboxes in
 #                          one folder every app server and worker shares ($PRACTICUM_SCALED_DIR/shared)
-#   PRACTICUM_SANDBOX_SPARES  PostgreSQL sandboxes: clones of each template kept ready (25, a
-#                          class starting together)
+#   PRACTICUM_SANDBOX_SPARES  PostgreSQL sandboxes: clones of each template kept ready (2)
 #   PRACTICUM_WORKERS, PRACTICUM_THREADS, PRACTICUM_JOB_WORKERS  as for scripts/start.sh
 # Settings of the platform itself go in $PRACTICUM_SCALED_DIR/config.py (read by every process).
 # `source $PRACTICUM_SCALED_DIR/env.sh` gives a shell the deployment's settings (for the CLI).
@@ -33,7 +32,7 @@ read -r APP1_PORT APP2_PORT <<<"${SCALED_APP_PORTS:-8081 8082}"
 PG_PORT="${SCALED_PG_PORT:-55432}"
 REDIS_PORT="${SCALED_REDIS_PORT:-56379}"
 SANDBOX_STORE="${PRACTICUM_SANDBOX_STORE:-postgres}"
-SPARES="${PRACTICUM_SANDBOX_SPARES:-25}"
+SPARES="${PRACTICUM_SANDBOX_SPARES:-2}"
 PG_BIN=/usr/lib/postgresql/15/bin
 URL="http://127.0.0.1:$LB_PORT"
 
@@ -152,8 +151,6 @@ EOF
             cat >>"$STATE/env.sh" <<EOF
 # Sandboxes as PostgreSQL schemas in the deployment's database: nothing on a server's disk.
 export PRACTICUM_SANDBOX_BACKEND=postgres
-# Clones of each template kept ready, made when a scenario is published or a worker starts, so
-# that a class starting together claims them instead of cloning on the spot.
 export PRACTICUM_SANDBOX_SPARES=$SPARES
 EOF
         fi

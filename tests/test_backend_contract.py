@@ -351,22 +351,15 @@ def test_postgres_keeps_the_configured_number_of_spares_ready(request, tmp_path)
         key = spec().cache_key()
         backend.ensure_template(spec())
         backend.settle()
-        made = backend.prepare_starts(key)
+        made = backend.top_up_spares(key)
         assert spares() == 3 and made <= 3
-        assert backend.prepare_starts(key) == 0  # nothing missing
+        assert backend.top_up_spares(key) == 0  # nothing missing
         backend.create("one", spec())
         backend.create("two", spec())
         backend.settle()  # the two claimed are made again in the background
         assert spares() == 3
     finally:
         backend.dispose()
-
-
-def test_sqlite_files_have_nothing_to_prepare_for_starts(tmp_path):
-    backend = SqliteFileBackend(tmp_path / "sandboxes", tmp_path / "templates")
-    assert backend.prepare_starts(spec().cache_key()) == 0
-    with pytest.raises(ValueError, match="invalid template key"):
-        backend.prepare_starts("../elsewhere")
 
 
 def test_the_spare_count_reaches_the_postgres_backend():

@@ -96,7 +96,7 @@ def scaled() -> Iterator[tuple[str, Path, dict[str, str]]]:
         "PRACTICUM_WORKERS": "1",
         "PRACTICUM_THREADS": "2",
         "PRACTICUM_JOB_WORKERS": "1",
-        # A class of one: one spare clone of each template, not the deployment's 25.
+        # A class of one: one spare clone of each template.
         "PRACTICUM_SANDBOX_SPARES": "1",
     }
     started = _script("start", env, 420)

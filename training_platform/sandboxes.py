@@ -105,8 +105,6 @@ def pregenerate_variants(
         if not store.has_template(spec.cache_key()):
             generated.append(variant)
         store.ensure_template(spec)
-        # Spare clones (PostgreSQL), so that a class starting at once only claims them.
-        store.prepare_starts(spec.cache_key())
         keys.append(spec.cache_key())
     return PregeneratedPool(scenario.id, tuple(keys), tuple(generated))
 

@@ -96,14 +96,6 @@ class SandboxBackend(Protocol):
         """Whether the template with this key exists."""
         ...
 
-    def prepare_starts(self, template_key: str) -> int:
-        """Make ready what lets the next starts from a template be quick; return how many made.
-
-        PostgreSQL keeps spare clones of each template; SQLite files need nothing (a start is
-        a file copy).
-        """
-        ...
-
     def template_session(self, spec: GenerationSpec) -> AbstractContextManager[Session]:
         """A read-only session on the (ensured) template for ``spec``."""
         ...

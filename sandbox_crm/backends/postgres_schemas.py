@@ -454,10 +454,6 @@ class PostgresSchemaBackend:
 
     # -- spare clones --
 
-    def prepare_starts(self, template_key: str) -> int:
-        """Make the spare clones of a template that are missing; return how many were made."""
-        return self.top_up_spares(template_key)
-
     def top_up_spares(self, template_key: str) -> int:
         """Make spare clones of a template until ``spares`` are ready; return how many made.
 

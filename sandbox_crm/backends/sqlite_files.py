@@ -293,11 +293,6 @@ class SqliteFileBackend:
         """Whether the template with this key is on disk."""
         return self.template_path_for_key(template_key).exists()
 
-    def prepare_starts(self, template_key: str) -> int:
-        """Nothing to prepare: a start is a copy of the template file."""
-        self.template_path_for_key(template_key)  # the same refusal of a malformed key
-        return 0
-
     @contextmanager
     def template_session_for_key(self, template_key: str) -> Iterator[Session]:
         """A read-only session on an existing template; TemplateNotFound if it is gone."""
