@@ -34,6 +34,7 @@ from sandbox_crm.operations.base import (
     CustomerArgs,
     OperationError,
     get_entity,
+    id_by_reference,
     operation,
 )
 
@@ -97,17 +98,15 @@ class CaseArgs(Args):
         values = super().call_arguments(session, actor)
         values.pop("reference")
         if self.case_id is None:
-            found = session.scalar(
-                select(ServiceCase.id).where(ServiceCase.reference == self.reference)
+            values["case_id"] = id_by_reference(
+                session,
+                ServiceCase.id,
+                ServiceCase.reference,
+                self.reference,
+                Message(
+                    N_("There is no case with reference %(reference)r."), reference=self.reference
+                ),
             )
-            if found is None:
-                raise OperationError(
-                    Message(
-                        N_("There is no case with reference %(reference)r."),
-                        reference=self.reference,
-                    )
-                )
-            values["case_id"] = found
         return values
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "get_customer",
     "get_department",
     "get_entity",
+    "id_by_reference",
 ]
 
 M = TypeVar("M", bound=SandboxBase)
@@ -82,6 +83,21 @@ def get_entity(session: Session, model: type[M], entity_id: int, label: str) -> 
             Message(N_("There is no %(label)s with id %(id)s."), label=Message(label), id=entity_id)
         )
     return entity
+
+
+def id_by_reference(
+    session: Session,
+    id_column: Any,
+    reference_column: Any,
+    reference: str,
+    not_found: str,
+    field: str | None = None,
+) -> int:
+    """The id of the row whose reference is ``reference``; OperationError(not_found) if none."""
+    found = session.scalar(select(id_column).where(reference_column == reference))
+    if found is None:
+        raise OperationError(not_found, field)
+    return found
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:

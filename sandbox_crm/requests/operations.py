@@ -27,6 +27,7 @@ from sandbox_crm.operations.base import (
     CustomerArgs,
     OperationError,
     get_entity,
+    id_by_reference,
     operation,
 )
 from sandbox_crm.requests.models import (
@@ -106,17 +107,16 @@ class RequestArgs(Args):
         values = super().call_arguments(session, actor)
         values.pop("reference")
         if self.request_id is None:
-            found = session.scalar(
-                select(DataRequest.id).where(DataRequest.reference == self.reference)
+            values["request_id"] = id_by_reference(
+                session,
+                DataRequest.id,
+                DataRequest.reference,
+                self.reference,
+                Message(
+                    N_("There is no request with reference %(reference)r."),
+                    reference=self.reference,
+                ),
             )
-            if found is None:
-                raise OperationError(
-                    Message(
-                        N_("There is no request with reference %(reference)r."),
-                        reference=self.reference,
-                    )
-                )
-            values["request_id"] = found
         return values
 
 

@@ -34,6 +34,7 @@ from sandbox_crm.operations.base import (
     OperationError,
     apply_changes,
     get_entity,
+    id_by_reference,
     operation,
 )
 from sandbox_crm.sales.models import (
@@ -98,18 +99,17 @@ class OpportunityRefArgs(Args):
         values = super().call_arguments(session, actor)
         values.pop("reference")
         if self.opportunity_id is None:
-            found = session.scalar(
-                select(Opportunity.id).where(Opportunity.reference == self.reference)
+            values["opportunity_id"] = id_by_reference(
+                session,
+                Opportunity.id,
+                Opportunity.reference,
+                self.reference,
+                Message(
+                    N_("There is no opportunity with reference %(reference)r."),
+                    reference=self.reference,
+                ),
+                "reference",
             )
-            if found is None:
-                raise OperationError(
-                    Message(
-                        N_("There is no opportunity with reference %(reference)r."),
-                        reference=self.reference,
-                    ),
-                    "reference",
-                )
-            values["opportunity_id"] = found
         return values
 
 
