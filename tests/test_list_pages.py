@@ -88,6 +88,20 @@ def test_short_search_text_falls_back_to_the_condition(
         assert_same_result(page.get_data(as_text=True), searched_with_condition(session, q))
 
 
+def test_control_characters_in_the_search_text_are_dropped(
+    client: FlaskClient, session: Session
+) -> None:
+    # A NUL ends the search index's query text early ("unterminated string"): it is dropped.
+    member = session.scalars(select(Customer.member_no).order_by(Customer.id)).first()
+    for q in (member[:5] + "\x00", "ch\x00an", "\x07WONG\x1b"):
+        cleaned = q.replace("\x00", "").replace("\x07", "").replace("\x1b", "")
+        page = client.get(f"{BASE}/customers", query_string={"q": q})
+        assert page.status_code == 200
+        assert_same_result(page.get_data(as_text=True), searched_with_condition(session, cleaned))
+    for listing in ("orders", "reviews"):
+        assert client.get(f"{BASE}/{listing}", query_string={"q": "00\x00"}).status_code == 200
+
+
 def test_a_filtered_count_stops_at_the_cap(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

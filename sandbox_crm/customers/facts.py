@@ -309,6 +309,11 @@ def matching_customers(match: str, key: Any = None) -> ColumnElement[bool]:
     return (Customer.id if key is None else key).in_(found.params(match=match))
 
 
+def _quoted(text: str) -> str:
+    """``text`` as one FTS5 string (NULs dropped: the index's query parser stops at one)."""
+    return '"' + text.replace("\x00", "").replace('"', '""') + '"'
+
+
 def phrase_match(query: str, columns: Sequence[str]) -> str | None:
     """An FTS5 MATCH for ``query`` as a substring of any of ``columns``; None if too short."""
     q = query.strip()
@@ -317,8 +322,7 @@ def phrase_match(query: str, columns: Sequence[str]) -> str | None:
     unknown = set(columns) - set(SEARCH_COLUMNS)
     if unknown:
         raise ValueError(f"not in the search index: {', '.join(sorted(unknown))}")
-    phrase = '"' + q.replace('"', '""') + '"'
-    return f"{{{' '.join(columns)}}} : {phrase}"
+    return f"{{{' '.join(columns)}}} : {_quoted(q)}"
 
 
 def search_match(query: str, *, member_no_only: bool = False) -> str | None:
@@ -331,7 +335,7 @@ def search_match(query: str, *, member_no_only: bool = False) -> str | None:
     q = query.strip()
     if len(q) < 3:
         return None
-    phrase = '"' + q.replace('"', '""') + '"'
+    phrase = _quoted(q)
     if member_no_only:
         return f"member_no : {phrase}"
     columns = "name_en name_zh" if " " in q else "name_en name_zh member_no email"

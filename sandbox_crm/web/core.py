@@ -366,8 +366,13 @@ def choice_filters(
 
 
 def search_text() -> str:
-    """The list's search text ``?q=``, trimmed to at most 100 characters."""
-    return request.args.get("q", "").strip()[:100]
+    """The list's search text ``?q=``: control characters dropped, trimmed to 100 characters.
+
+    No name, number or address holds a control character, and the search index cannot take a
+    NUL in its query text.
+    """
+    text = "".join(c for c in request.args.get("q", "") if c.isprintable() or c == " ")
+    return text.strip()[:100]
 
 
 @dataclass(frozen=True)
