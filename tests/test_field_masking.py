@@ -22,7 +22,7 @@ from sandbox_crm.models import Customer, StaffUser
 from sandbox_crm.operations import OperationError, apply_operation
 from sandbox_crm.query import select_rows
 from sandbox_crm.store import SandboxStore
-from sandbox_crm.web.masking import mask_spend
+from sandbox_crm.web.masking import FieldView, mask_email, mask_mobile, mask_spend
 from sandbox_crm.web.presentation import money
 from tests.sandbox_fixtures import SANDBOX_TODAY
 from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
@@ -186,3 +186,17 @@ def test_an_unknown_preview_role_shows_ones_own_view(crm: Crm, role: str):
     html = crm.page(f"/customers/{crm.customer_id}?as_role={role}")
     assert "A123***(*)" in html and "Previewing as" not in html
     assert crm.client.get(f"{BASE}/customers?as_role={role}").status_code == 200
+
+
+def test_masks_keep_only_what_a_role_may_see():
+    assert mask_spend(12_345) == "HK$10,000+" and mask_spend(250) == "under HK$1,000"
+    assert mask_mobile("91234567") == "9123****"
+    assert mask_email("chan.tai.man@example.hk") == "c***@example.hk"
+    view = FieldView("sales", "Sales", {"hkid": "hidden", "spend_12m": "masked"})
+    row = view.rows([{"member_no": "M00000001", "hkid": HKID, "spend_12m": 12_345}])[0]
+    assert row["member_no"] == "M00000001"
+    assert str(row["hkid"]) == "Not shown for your role" and row["hkid"].hidden
+    assert str(row["spend_12m"]) == "HK$10,000+" and row["spend_12m"].masked
+    # A field no permission mentions keeps the CRM's default: date of birth masked.
+    assert str(view.show("date_of_birth", DOB)) == "**/05/****"
+    assert not view.show("date_of_birth", None)

@@ -110,6 +110,9 @@ class Shown:
     def __str__(self) -> str:
         return self.text
 
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
 
 @dataclass(frozen=True)
 class FieldView:
