@@ -104,6 +104,13 @@ def _urls(ids: Ids, job_id: int, version_id: int) -> list[tuple[str, str, str, d
         ("CRM home", "GET", f"{crm}/", {}, READ),
         ("CRM customer list", "GET", f"{crm}/customers", {}, READ),
         ("CRM customer record", "GET", f"{crm}/customers/{ids.customer}", {}, READ),
+        (
+            "CRM customer record viewed as a role",
+            "GET",
+            f"{crm}/customers/{ids.customer}?as_role=marketing",
+            {},
+            READ,
+        ),
         ("CRM report list", "GET", f"{crm}/reports", {}, READ),
         ("CRM report page", "GET", f"{crm}/reports/{ids.report}", {}, READ),
         ("CRM export download", "GET", f"{crm}/exports/{ids.export}/download", {}, READ),

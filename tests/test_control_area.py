@@ -23,6 +23,7 @@ from sandbox_crm.models import (
     AuditEvent,
     ContactPoint,
     Message,
+    OrderLine,
     SalesOrder,
     SandboxBase,
     StaffUser,
@@ -441,6 +442,79 @@ def test_negative_reviews_check_fails_a_response_with_personal_data(attempt: Att
     _track_reviews(attempt, text="Dear {customer_name}, we will call you.")
     outcome = attempt.check("reviews.negatives_tracked", NEGATIVE)
     assert outcome.status is Status.FAIL and outcome.evidence["disclosing"]
+
+
+def _ordinary_negative_review(attempt: Attempt) -> ProductReview:
+    """A one-star review the generator could have written last week, not one the brief names."""
+    planted = set(planted_ids(attempt.session).get("product_review", ()))
+    reviewers = select(ProductReview.customer_id)
+    customer_id, product_id = attempt.session.execute(
+        select(SalesOrder.customer_id, OrderLine.product_id)
+        .join(OrderLine, OrderLine.order_id == SalesOrder.id)
+        .where(SalesOrder.customer_id.not_in(reviewers), SalesOrder.customer_id.not_in(planted))
+        .order_by(SalesOrder.id)
+        .limit(1)
+    ).one()
+    written = datetime.combine(TODAY - timedelta(days=6), datetime.min.time())
+    review = ProductReview(
+        customer_id=customer_id,
+        product_id=product_id,
+        rating=1,
+        text="Disappointed: it broke within a week.",
+        status="published",
+        written_at=written,
+        moderated_at=written + timedelta(hours=2),
+    )
+    attempt.session.add(review)
+    attempt.rebase()
+    return review
+
+
+def _track_planted_reviews(attempt: Attempt) -> None:
+    """Handle the two negative reviews the plants wrote (the third plant is a four-star one)."""
+    for customer_id in planted_ids(attempt.session)["product_review"][:2]:
+        attempt.do("escalate_review", customer_id=customer_id)
+        attempt.do("respond_to_review", customer_id=customer_id, text=SORRY)
+
+
+def test_negative_reviews_check_judges_only_the_planted_reviews(attempt: Attempt):
+    ordinary = _ordinary_negative_review(attempt)
+    _track_planted_reviews(attempt)
+    outcome = attempt.check("reviews.negatives_tracked", NEGATIVE)
+    assert outcome.status is Status.PASS, outcome.evidence
+    assert ordinary.id in outcome.evidence["found"]["other_negatives"]
+    # Handling the ordinary negative review as well is no mistake either.
+    attempt.do("escalate_review", review_id=ordinary.id)
+    attempt.do("respond_to_review", review_id=ordinary.id, text=SORRY)
+    outcome = attempt.check("reviews.negatives_tracked", NEGATIVE)
+    assert outcome.status is Status.PASS, outcome.evidence
+
+
+def test_negative_reviews_check_fails_a_planted_review_left_for_an_ordinary_one(
+    attempt: Attempt,
+):
+    ordinary = _ordinary_negative_review(attempt)
+    first, second, _ = planted_ids(attempt.session)["product_review"]
+    attempt.do("escalate_review", customer_id=first)
+    attempt.do("respond_to_review", customer_id=first, text=SORRY)
+    attempt.do("escalate_review", review_id=ordinary.id)
+    attempt.do("respond_to_review", review_id=ordinary.id, text=SORRY)
+    outcome = attempt.check("reviews.negatives_tracked", NEGATIVE)
+    assert outcome.status is Status.FAIL
+    left = attempt.session.scalars(
+        select(ProductReview.id).where(ProductReview.customer_id == second)
+    ).one()
+    assert list(outcome.evidence["not_escalated"]) == [left]
+    assert list(outcome.evidence["not_answered"]) == [left]
+
+
+def test_negative_reviews_check_without_a_plant_judges_every_negative_review(attempt: Attempt):
+    ordinary = _ordinary_negative_review(attempt)
+    _track_planted_reviews(attempt)
+    every = {**NEGATIVE, "plant": None}
+    outcome = attempt.check("reviews.negatives_tracked", every)
+    assert outcome.status is Status.FAIL
+    assert ordinary.id in outcome.evidence["not_escalated"]
 
 
 # --- PDPO rules -------------------------------------------------------------------------------

@@ -296,7 +296,7 @@ def test_customer_page_masks_hkid_and_date_of_birth(
     digits = re.sub(r"\D", "", hkid)
     assert hkid not in html and digits not in html
     assert mask_hkid(hkid) in html
-    assert "Full HKID and date-of-birth values are restricted" in html
+    assert "field permissions mask or hide these values" in html
 
 
 def test_masks() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import render_template, request
+from flask import g, render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -36,6 +36,7 @@ from sandbox_crm.models import (
 )
 from sandbox_crm.operations import OperationError
 from sandbox_crm.query import select_rows
+from sandbox_crm.security.fields import CRM_FIELDS
 from sandbox_crm.web.core import (
     CrmNotFound,
     actor,
@@ -59,6 +60,7 @@ from sandbox_crm.web.forms import (
     options,
 )
 from sandbox_crm.web.i18n import translate
+from sandbox_crm.web.masking import FieldView, field_view, hkid_search, preview_roles
 
 PER_PAGE = 50
 LIST_COLUMNS = [
@@ -87,6 +89,28 @@ LIST_FILTERS = {
 FILTER_LABELS = {"email_consent": N_("Email consent")}
 RECENT_ORDERS = 20
 RECENT_MESSAGES = 50
+PREVIEW_ARG = "as_role"
+"""Query argument of the customer pages: the code of a role to preview the pages as."""
+PREVIEW_PAGES = ("crm.customers", "crm.customer")
+
+
+def shown_fields() -> FieldView:
+    """How the acting staff member (or the role previewed with ``?as_role=``) sees the protected
+    customer fields on this request's pages."""
+    if "crm_field_view" not in g:
+        preview = request.args.get(PREVIEW_ARG, "").strip()[:32] or None
+        g.crm_field_view = field_view(db(), actor(), preview)
+    return g.crm_field_view
+
+
+@bp.url_defaults
+def _keep_role_preview(endpoint: str, values: dict[str, Any]) -> None:
+    """Links between the customer pages keep the role being previewed."""
+    if endpoint not in PREVIEW_PAGES or PREVIEW_ARG in values or "crm_field_view" not in g:
+        return
+    view: FieldView = g.crm_field_view
+    if view.preview:
+        values[PREVIEW_ARG] = view.role_code
 
 
 def _search_condition(q: str) -> dict[str, Any] | None:
@@ -131,17 +155,23 @@ def _search_restriction(q: str) -> Any:
 @bp.get("/customers")
 def customers() -> str:
     """The customer list: search, filters, sortable columns, 50 a page."""
+    view = shown_fields()
     filters, conditions = choice_filters("customers", LIST_FILTERS, FILTER_LABELS)
     q = search_text()
-    restrict = _search_restriction(q) if q else None
-    search = _search_condition(q) if restrict is None else None
+    # A role that sees identity numbers in full may find a customer by one; for any other
+    # role the text is searched like any other, so the result never reveals whose it is.
+    by_hkid = hkid_search(view, q) if q else None
+    restrict = _search_restriction(q) if q and by_hkid is None else None
+    search = by_hkid or (_search_condition(q) if restrict is None else None)
     if search:
         conditions.append(search)
+    # Sorting by a value the role cannot see in full would reveal its order.
+    sortable = tuple(name for name in SORTABLE if view.sees_in_full(name))
     listing = list_page(
         "customers",
         conditions,
         columns=LIST_COLUMNS,
-        sortable=SORTABLE,
+        sortable=sortable,
         default_sort=DEFAULT_SORT,
         per_page=PER_PAGE,
         restrict=restrict,
@@ -149,10 +179,17 @@ def customers() -> str:
     return render_template(
         "crm/customers.html",
         listing=listing,
+        rows=view.rows(listing.rows),
         q=q,
         filters=filters,
         filtered=bool(conditions) or restrict is not None,
+        **_view_context(view),
     )
+
+
+def _view_context(view: FieldView) -> dict[str, Any]:
+    """What the customer pages need to say which role's view they show and to switch it."""
+    return {"view": view, "roles": preview_roles(db()), "preview_arg": PREVIEW_ARG}
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -191,10 +228,16 @@ def customer(customer_id: int) -> str:
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(RECENT_MESSAGES)
     ).all()
+    view = shown_fields()
     return render_template(
         "crm/customer.html",
         customer=record,
         summary=summary,
+        spend=view.show("spend_12m", summary["spend_12m"]),
+        protected=[
+            view.show(name, getattr(record, name)) for name in CRM_FIELDS if name != "spend_12m"
+        ],
+        **_view_context(view),
         purposes=[p.value for p in ConsentPurpose],
         channels=[c.value for c in Channel],
         latest=latest,

@@ -1,0 +1,220 @@
+"""How a staff role sees customers' protected fields on the CRM's pages: in full, masked, or not.
+
+Every customer page and export asks this module for a ``FieldView`` (the acting staff member's
+role, or a narrower role being previewed) and prints the values it presents, so the field
+permissions set in the security area are applied in one place. A preview never shows more than
+the acting staff member's own role sees: each field gets the lesser of the two access levels.
+
+A sandbox without a security set-up (no roles, or an account without a role) shows identity
+numbers and dates of birth masked and everything else in full, as the CRM always did. The
+e-shop's pages do not use it yet: their import task matches accounts by e-mail and mobile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sandbox_crm.hkid import find_hkids
+from sandbox_crm.i18n import N_
+from sandbox_crm.models import StaffUser
+from sandbox_crm.security.fields import ACCESS_LEVELS, ALL_FIELDS, FIELD_LABELS, access_rank
+from sandbox_crm.security.models import FieldPermission, SecurityRole, StaffAccess
+from sandbox_crm.web.i18n import translate
+from sandbox_crm.web.presentation import day, mask_dob, mask_hkid, money
+
+DEFAULT_ACCESS: Mapping[str, str] = {
+    "hkid": "masked",
+    "date_of_birth": "masked",
+    "spend_12m": "full",
+    "cust_email": "full",
+    "mobile_no": "full",
+    "browsing": "full",
+}
+"""A field's access when no permission says otherwise (the CRM's long-standing behaviour)."""
+
+HIDDEN_TEXT = N_("Not shown for your role")
+"""What a page shows in place of a value the role may not see."""
+
+_SPEND_BANDS = (100_000, 50_000, 10_000, 5_000, 1_000)
+
+
+def mask_spend(value: Any) -> str:
+    """Spend as a band (``HK$10,000+``), enough to recognise a good customer, not the amount."""
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):
+        return ""
+    for floor in _SPEND_BANDS:
+        if amount >= floor:
+            return f"{money(floor)}+"
+    return translate("under %(amount)s", amount=money(_SPEND_BANDS[-1]))
+
+
+def mask_mobile(value: Any) -> str:
+    """A phone number with its last four digits hidden: ``91234567`` -> ``9123****``."""
+    text = str(value or "")
+    return f"{text[:-4]}****" if len(text) > 4 else "*" * len(text)
+
+
+def mask_email(value: Any) -> str:
+    """An e-mail address with the name hidden after its first letter: ``c***@example.hk``."""
+    name, at, domain = str(value or "").partition("@")
+    return f"{name[:1]}***{at}{domain}" if name else ""
+
+
+def _shown_dob(value: Any) -> str:
+    return day(value) if isinstance(value, date) else str(value)
+
+
+_MASKS: Mapping[str, Callable[[Any], str]] = {
+    "hkid": mask_hkid,
+    "date_of_birth": mask_dob,
+    "spend_12m": mask_spend,
+    "cust_email": mask_email,
+    "mobile_no": mask_mobile,
+}
+_FULL: Mapping[str, Callable[[Any], str]] = {
+    "date_of_birth": _shown_dob,
+    "spend_12m": money,
+}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One protected value as a page prints it: the text and the access level that made it."""
+
+    field: str
+    access: str
+    text: str
+
+    @property
+    def label(self) -> str:
+        """The field's name in the reader's language."""
+        return translate(FIELD_LABELS[self.field])
+
+    @property
+    def hidden(self) -> bool:
+        """Whether the role may not see the value at all."""
+        return self.access == "hidden"
+
+    @property
+    def masked(self) -> bool:
+        """Whether part of the value is hidden from the role."""
+        return self.access == "masked"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+
+@dataclass(frozen=True)
+class FieldView:
+    """The access a role has to each protected field, and the values it is shown."""
+
+    role_code: str | None
+    role_name: str
+    access: Mapping[str, str]
+    preview: bool = False
+    """Whether this is a role being previewed rather than the acting staff member's own."""
+
+    def level(self, field: str) -> str:
+        """The access to a field: hidden, masked or full (fields nobody protects are full)."""
+        if field not in ALL_FIELDS:
+            return "full"
+        return self.access.get(field, DEFAULT_ACCESS[field])
+
+    def sees_in_full(self, field: str) -> bool:
+        """Whether the role sees the field's whole value (and may search and sort by it)."""
+        return self.level(field) == "full"
+
+    def sees(self, field: str) -> bool:
+        """Whether the role sees the field at all."""
+        return self.level(field) != "hidden"
+
+    def show(self, field: str, value: Any) -> Shown:
+        """A value of a field as this role is shown it; empty values stay empty."""
+        access = self.level(field)
+        if value is None or value == "":
+            return Shown(field, access, "" if access != "hidden" else translate(HIDDEN_TEXT))
+        if access == "hidden":
+            return Shown(field, access, translate(HIDDEN_TEXT))
+        if access == "masked":
+            mask = _MASKS.get(field)
+            return Shown(field, access, mask(value) if mask else "*" * 8)
+        return Shown(field, access, _FULL.get(field, str)(value))
+
+    def rows(self, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Rows of customer fields with every protected field replaced by what the role sees."""
+        return [
+            {
+                name: self.show(name, value) if name in ALL_FIELDS else value
+                for name, value in row.items()
+            }
+            for row in rows
+        ]
+
+    @property
+    def restricted(self) -> bool:
+        """Whether any protected field is masked or hidden for this role."""
+        return any(not self.sees_in_full(field) for field in ALL_FIELDS)
+
+
+def _role_of(session: Session, staff: StaffUser) -> SecurityRole | None:
+    access = session.get(StaffAccess, staff.id)
+    return access.role if access is not None else None
+
+
+def _permissions(session: Session, role: SecurityRole) -> dict[str, str]:
+    rows = session.execute(
+        select(FieldPermission.field, FieldPermission.access).where(
+            FieldPermission.role_id == role.id
+        )
+    ).all()
+    return {field: access for field, access in rows if access in ACCESS_LEVELS}
+
+
+def preview_roles(session: Session) -> list[SecurityRole]:
+    """The roles a customer page can be previewed as, in the security area's order."""
+    return list(session.scalars(select(SecurityRole).order_by(SecurityRole.id)))
+
+
+def field_view(session: Session, staff: StaffUser, preview: str | None = None) -> FieldView:
+    """How ``staff`` sees customers' protected fields, or a role ``preview`` (by code) as capped
+    by the staff member's own access; an unknown preview code is ignored."""
+    own_role = _role_of(session, staff)
+    own = _permissions(session, own_role) if own_role is not None else {}
+    own_view = FieldView(
+        own_role.code if own_role else None,
+        own_role.name if own_role else "",
+        own,
+    )
+    if not preview or own_role is not None and preview == own_role.code:
+        return own_view
+    role = session.scalars(select(SecurityRole).where(SecurityRole.code == preview)).first()
+    if role is None:
+        return own_view
+    theirs = _permissions(session, role)
+    access = {}
+    for field in ALL_FIELDS:
+        mine, other = own_view.level(field), theirs.get(field, DEFAULT_ACCESS[field])
+        access[field] = mine if access_rank(mine) < access_rank(other) else other
+    return FieldView(role.code, role.name, access, preview=True)
+
+
+def hkid_search(view: FieldView, text: str) -> dict[str, Any] | None:
+    """A condition finding a customer by an HKID number typed in full, for a role that sees
+    identity numbers in full; None for any other role or text (the search must not reveal it)."""
+    if not view.sees_in_full("hkid"):
+        return None
+    found = find_hkids(text.strip())
+    if len(found) != 1 or found[0].end - found[0].start != len(text.strip()):
+        return None
+    return {"field": "hkid", "op": "eq", "value": found[0].value}
