@@ -40,6 +40,7 @@ from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, SalesOrder, StaffUser
 from sandbox_crm.operations import OperationError, apply_operation
 from sandbox_crm.web.core import (
+    RecordPage,
     actor,
     bp,
     choice_filters,
@@ -219,10 +220,13 @@ def _page_context(case_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+CASE_PAGE = RecordPage("crm/case.html", _page_context, "service_case", "crm.case", "case_id")
+
+
 @bp.get("/cases/<int:case_id>")
 def case(case_id: int) -> str:
     """One case: its facts, history and the actions an open case allows."""
-    return render_template("crm/case.html", **_page_context(case_id))
+    return CASE_PAGE.render(case_id)
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -315,13 +319,8 @@ def case_action(case_id: int, step: str) -> Response | tuple[str, int]:
     """One step of working a case, through its operation."""
     get_or_404(ServiceCase, case_id, "case")
     name, function, values, message, forms = _call(step)
-    if not next(iter(forms.values())).validate_on_submit():
-        return failed("crm/case.html", **_page_context(case_id, **forms))
-    try:
-        function(db(), actor(), case_id=case_id, **values)
-    except OperationError as exc:
-        context = _page_context(case_id, **forms)
-        return refused(
-            name, exc, "crm/case.html", exc.message, entity=("service_case", case_id), **context
-        )
-    return done(translate(message), "crm.case", case_id=case_id)
+
+    def run() -> Any:
+        return function(db(), actor(), case_id=case_id, **values)
+
+    return CASE_PAGE.post_step(case_id, name, forms, run, message)

@@ -31,21 +31,18 @@ from sandbox_crm.invoices.operations import (
     send_payment_reminder,
 )
 from sandbox_crm.models import Channel, Customer, SalesOrder
-from sandbox_crm.operations import OperationError
 from sandbox_crm.web.core import (
+    RecordPage,
     actor,
     bp,
     choice_filters,
     db,
-    done,
-    failed,
     get_or_404,
     list_page,
-    refused,
     search_text,
 )
 from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call, translate
+from sandbox_crm.web.i18n import L_, lazy_call
 from sandbox_crm.web.presentation import label
 
 PER_PAGE = 50
@@ -188,10 +185,15 @@ def _invoice_context(invoice_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+INVOICE_PAGE = RecordPage(
+    "crm/invoice.html", _invoice_context, "invoice", "crm.invoice", "invoice_id"
+)
+
+
 @bp.get("/invoices/<int:invoice_id>")
 def invoice(invoice_id: int) -> str:
     """One invoice: amounts, order, anomaly, payments, reminders and what can be done."""
-    return render_template("crm/invoice.html", **_invoice_context(invoice_id))
+    return INVOICE_PAGE.render(invoice_id)
 
 
 def _call(step: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
@@ -237,13 +239,8 @@ def invoice_action(invoice_id: int, invoice_step: str) -> Response | tuple[str, 
     """One step of working an invoice, through its operation."""
     get_or_404(Invoice, invoice_id, "invoice")
     name, function, values, message, forms = _call(invoice_step)
-    if not next(iter(forms.values())).validate_on_submit():
-        return failed("crm/invoice.html", **_invoice_context(invoice_id, **forms))
-    try:
-        function(db(), actor(), invoice_id=invoice_id, **values)
-    except OperationError as exc:
-        context = _invoice_context(invoice_id, **forms)
-        return refused(
-            name, exc, "crm/invoice.html", exc.message, entity=("invoice", invoice_id), **context
-        )
-    return done(translate(message), "crm.invoice", invoice_id=invoice_id)
+
+    def run() -> Any:
+        return function(db(), actor(), invoice_id=invoice_id, **values)
+
+    return INVOICE_PAGE.post_step(invoice_id, name, forms, run, message)

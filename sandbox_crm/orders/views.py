@@ -15,7 +15,6 @@ from wtforms import SelectField, TextAreaField
 from sandbox_crm.customers.facts import has_search_index, matching_customers, phrase_match
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, OrderLine, Product, SalesOrder, StaffUser
-from sandbox_crm.operations import OperationError
 from sandbox_crm.orders.models import NEXT_STATUSES, FulfilmentStatus, OrderStatusChange
 from sandbox_crm.orders.operations import (
     UpdateOrderStatusArgs,
@@ -23,19 +22,17 @@ from sandbox_crm.orders.operations import (
     update_order_status,
 )
 from sandbox_crm.web.core import (
+    RecordPage,
     actor,
     bp,
     choice_filters,
     db,
-    done,
-    failed,
     get_or_404,
     list_page,
-    refused,
     search_text,
 )
 from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call, translate
+from sandbox_crm.web.i18n import L_, lazy_call
 from sandbox_crm.web.presentation import label
 
 PER_PAGE = 50
@@ -167,10 +164,13 @@ def _order_context(order_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+ORDER_PAGE = RecordPage("crm/order.html", _order_context, "sales_order", "crm.order", "order_id")
+
+
 @bp.get("/orders/<int:order_id>")
 def order(order_id: int) -> str:
     """One order: its lines, its status now and the history of how it got there."""
-    return render_template("crm/order.html", **_order_context(order_id))
+    return ORDER_PAGE.render(order_id)
 
 
 @bp.post("/orders/<int:order_id>/status")
@@ -178,20 +178,13 @@ def order_status(order_id: int) -> Response | tuple[str, int]:
     """Move the order to another status through update_order_status."""
     get_or_404(SalesOrder, order_id, "order")
     form = OrderStatusForm()
-    if not form.validate_on_submit():
-        return failed("crm/order.html", **_order_context(order_id, status_form=form))
-    try:
-        update_order_status(
+
+    def run() -> Any:
+        return update_order_status(
             db(), actor(), order_id=order_id, status=form.status.data, note=form.note.data or ""
         )
-    except OperationError as exc:
-        context = _order_context(order_id, status_form=form)
-        return refused(
-            "update_order_status",
-            exc,
-            "crm/order.html",
-            exc.message,
-            entity=("sales_order", order_id),
-            **context,
-        )
-    return done(translate("Order status updated."), "crm.order", order_id=order_id)
+
+    message = N_("Order status updated.")
+    return ORDER_PAGE.post_step(
+        order_id, "update_order_status", {"status_form": form}, run, message
+    )

@@ -55,6 +55,7 @@ from sandbox_crm.requests.operations import (
     VerifyArgs,
 )
 from sandbox_crm.web.core import (
+    RecordPage,
     actor,
     bp,
     choice_filters,
@@ -347,10 +348,15 @@ def data_requests() -> str:
     )
 
 
+REQUEST_PAGE = RecordPage(
+    "crm/data_request.html", _page_context, "data_request", "crm.data_request", "request_id"
+)
+
+
 @bp.get("/requests/<int:request_id>")
 def data_request(request_id: int) -> str:
     """One request: its facts, deadline, copy, notices and the actions an open one allows."""
-    return render_template("crm/data_request.html", **_page_context(request_id))
+    return REQUEST_PAGE.render(request_id)
 
 
 @bp.post(
@@ -363,22 +369,13 @@ def data_request_action(request_id: int, request_step: str) -> Response | tuple[
     get_or_404(DataRequest, request_id, "request")
     name, form_class, message = _FORMS[step]
     form = form_class()
-    forms = {f"{step}_form": form}
-    if not form.validate_on_submit():
-        return failed("crm/data_request.html", **_page_context(request_id, **forms))
-    try:
-        apply_operation(db(), actor(), name, {"request_id": request_id, **_values(step, form)})
-    except OperationError as exc:
-        context = _page_context(request_id, **forms)
-        return refused(
-            name,
-            exc,
-            "crm/data_request.html",
-            exc.message,
-            entity=("data_request", request_id),
-            **context,
+
+    def run() -> Any:
+        return apply_operation(
+            db(), actor(), name, {"request_id": request_id, **_values(step, form)}
         )
-    return done(translate(message), "crm.data_request", request_id=request_id)
+
+    return REQUEST_PAGE.post_step(request_id, name, {f"{step}_form": form}, run, message)
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])

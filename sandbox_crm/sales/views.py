@@ -42,6 +42,7 @@ from sandbox_crm.sales.operations import (
 from sandbox_crm.sales.suggestions import RULES, suggestions
 from sandbox_crm.web.core import (
     Pager,
+    RecordPage,
     actor,
     bp,
     choice_filters,
@@ -308,10 +309,19 @@ def _opportunity_context(opportunity_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+OPPORTUNITY_PAGE = RecordPage(
+    "crm/opportunity.html",
+    _opportunity_context,
+    "opportunity",
+    "crm.opportunity",
+    "opportunity_id",
+)
+
+
 @bp.get("/opportunities/<int:opportunity_id>")
 def opportunity(opportunity_id: int) -> str:
     """One opportunity: its facts, the data it used, its tasks and the actions on it."""
-    return render_template("crm/opportunity.html", **_opportunity_context(opportunity_id))
+    return OPPORTUNITY_PAGE.render(opportunity_id)
 
 
 _ACTIONS = {
@@ -343,27 +353,12 @@ def opportunity_action(opportunity_id: int, step: str) -> Response | tuple[str, 
         abort(404)
     name, form_class, message = _ACTIONS[step]
     form = form_class()
-    forms = {f"{step}_form": form}
-    if not form.validate_on_submit():
-        return failed("crm/opportunity.html", **_opportunity_context(opportunity_id, **forms))
-    try:
-        apply_operation(
-            db(),
-            actor(),
-            name,
-            {"opportunity_id": opportunity_id, **_action_arguments(step, form)},
-        )
-    except OperationError as exc:
-        context = _opportunity_context(opportunity_id, **forms)
-        return refused(
-            name,
-            exc,
-            "crm/opportunity.html",
-            exc.message,
-            entity=("opportunity", opportunity_id),
-            **context,
-        )
-    return done(translate(message), "crm.opportunity", opportunity_id=opportunity_id)
+
+    def run() -> Any:
+        arguments = {"opportunity_id": opportunity_id, **_action_arguments(step, form)}
+        return apply_operation(db(), actor(), name, arguments)
+
+    return OPPORTUNITY_PAGE.post_step(opportunity_id, name, {f"{step}_form": form}, run, message)
 
 
 # --- cross-selling ----------------------------------------------------------------------------

@@ -198,6 +198,49 @@ def refused(
     return render_template(template, error=crm_i18n.translated(error) or None, **context), 400
 
 
+@dataclass(frozen=True)
+class RecordPage:
+    """A record's page whose small forms each post one step: one operation on the record.
+
+    ``context(record_id, **forms)`` builds the page (forms passed in replace the fresh ones);
+    ``entity`` is the record's type in the audit trail; ``endpoint`` and ``id_arg`` lead back to
+    the page after a step.
+    """
+
+    template: str
+    context: Callable[..., dict[str, Any]]
+    entity: str
+    endpoint: str
+    id_arg: str
+
+    def render(self, record_id: int) -> str:
+        """The page with fresh forms."""
+        return render_template(self.template, **self.context(record_id))
+
+    def post_step(
+        self,
+        record_id: int,
+        operation: str,
+        forms: Mapping[str, Any],
+        run: Callable[[], Any],
+        message: str,
+    ) -> Response | tuple[str, int]:
+        """Validate the posted form, ``run`` the operation and go back to the page.
+
+        ``forms`` is the posted form under its name in the page. A form that fails its own
+        checks is shown again (400); a refusal is audited and shown on the page.
+        """
+        if not next(iter(forms.values())).validate_on_submit():
+            return failed(self.template, **self.context(record_id, **forms))
+        try:
+            run()
+        except OperationError as exc:
+            context = self.context(record_id, **forms)
+            entity = (self.entity, record_id)
+            return refused(operation, exc, self.template, exc.message, entity=entity, **context)
+        return done(crm_i18n.translate(message), self.endpoint, **{self.id_arg: record_id})
+
+
 MAX_PAGE = 1_000_000
 """No list has more pages; a larger ?page= shows the last page instead of overflowing SQL."""
 
