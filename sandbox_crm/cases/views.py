@@ -51,9 +51,8 @@ from sandbox_crm.web.core import (
     list_page,
     refused,
 )
-from sandbox_crm.web.forms import limits, options
+from sandbox_crm.web.forms import code_choices, limits, options
 from sandbox_crm.web.i18n import L_, lazy_call, translate
-from sandbox_crm.web.presentation import label
 
 PER_PAGE = 50
 LIST_COLUMNS = [
@@ -106,16 +105,12 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class OpenCaseForm(FlaskForm):
     """Open a case for a customer."""
 
     member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
-    kind = SelectField(L_("Kind"), choices=_choices(CaseKind), validate_choice=False)
-    channel = SelectField(L_("Channel"), choices=_choices(CaseChannel), validate_choice=False)
+    kind = SelectField(L_("Kind"), choices=code_choices(CaseKind), validate_choice=False)
+    channel = SelectField(L_("Channel"), choices=code_choices(CaseChannel), validate_choice=False)
     subject = StringField(L_("Subject"), render_kw=limits(OpenCaseArgs, "subject"))
     details = TextAreaField(L_("Details"), render_kw=limits(OpenCaseArgs, "details"))
     order_no = StringField(L_("Order no. (optional)"), render_kw=limits(OpenCaseArgs, "order_no"))
@@ -137,7 +132,7 @@ class StatusForm(FlaskForm):
 
     status = SelectField(
         L_("Status"),
-        choices=_choices(("open", "in_progress", "waiting_on_customer", "resolved")),
+        choices=code_choices(("open", "in_progress", "waiting_on_customer", "resolved")),
         validate_choice=False,
     )
     note = TextAreaField(L_("Note"))
@@ -162,7 +157,7 @@ class VerifyForm(FlaskForm):
 
     method = SelectField(
         L_("Method"),
-        choices=_choices(("identity_document_seen", "registered_contact_confirmed")),
+        choices=code_choices(("identity_document_seen", "registered_contact_confirmed")),
         validate_choice=False,
     )
 
@@ -170,7 +165,9 @@ class VerifyForm(FlaskForm):
 class CloseForm(FlaskForm):
     """Close the case with its resolution."""
 
-    resolution = SelectField(L_("Resolution"), choices=_choices(Resolution), validate_choice=False)
+    resolution = SelectField(
+        L_("Resolution"), choices=code_choices(Resolution), validate_choice=False
+    )
     note = TextAreaField(L_("Resolution note"), render_kw=limits(CloseCaseArgs, "note"))
 
 

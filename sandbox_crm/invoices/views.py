@@ -41,9 +41,8 @@ from sandbox_crm.web.core import (
     list_page,
     search_text,
 )
-from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call
-from sandbox_crm.web.presentation import label
+from sandbox_crm.web.forms import code_choices, limits
+from sandbox_crm.web.i18n import L_
 
 PER_PAGE = 50
 LIST_COLUMNS = [
@@ -83,17 +82,13 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class PaymentForm(FlaskForm):
     """Record a payment received."""
 
     amount_hkd = IntegerField(L_("Amount (HK$)"), validators=[Optional()])
     method = SelectField(
         L_("Method"),
-        choices=_choices(("counter", "card", "bank_transfer", "cheque")),
+        choices=code_choices(("counter", "card", "bank_transfer", "cheque")),
         validate_choice=False,
     )
 
@@ -101,7 +96,7 @@ class PaymentForm(FlaskForm):
 class ReminderForm(FlaskForm):
     """Send a payment reminder."""
 
-    channel = SelectField(L_("Channel"), choices=_choices(Channel), validate_choice=False)
+    channel = SelectField(L_("Channel"), choices=code_choices(Channel), validate_choice=False)
     message = TextAreaField(
         L_("Added text (optional)"), render_kw=limits(SendReminderArgs, "message")
     )
@@ -111,7 +106,7 @@ class ResolveForm(FlaskForm):
     """Resolve the invoice's anomaly."""
 
     resolution = SelectField(
-        L_("Resolution"), choices=_choices(AnomalyResolution), validate_choice=False
+        L_("Resolution"), choices=code_choices(AnomalyResolution), validate_choice=False
     )
     note = TextAreaField(L_("Reason"), render_kw=limits(ResolveInvoiceArgs, "note"))
     amount_hkd = IntegerField(

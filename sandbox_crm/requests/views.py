@@ -66,9 +66,8 @@ from sandbox_crm.web.core import (
     list_page,
     refused,
 )
-from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call, translate
-from sandbox_crm.web.presentation import label
+from sandbox_crm.web.forms import code_choices, limits, options
+from sandbox_crm.web.i18n import L_, translate
 
 PER_PAGE = 50
 LIST_COLUMNS = [
@@ -117,25 +116,25 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class LogRequestForm(FlaskForm):
     """Log a request received from a customer."""
 
     member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
-    kind = SelectField(L_("Kind"), choices=_choices(RequestKind), validate_choice=False)
+    kind = SelectField(L_("Kind"), choices=code_choices(RequestKind), validate_choice=False)
     requester_name = StringField(
         L_("Requester"), render_kw=limits(LogRequestArgs, "requester_name")
     )
-    channel = SelectField(L_("Channel"), choices=_choices(RequestChannel), validate_choice=False)
-    form_used = SelectField(L_("Form used"), choices=_choices(RequestForm), validate_choice=False)
+    channel = SelectField(
+        L_("Channel"), choices=code_choices(RequestChannel), validate_choice=False
+    )
+    form_used = SelectField(
+        L_("Form used"), choices=code_choices(RequestForm), validate_choice=False
+    )
     received_on = DateField(L_("Received on"), validators=[Optional()])
     details = TextAreaField(L_("Details"), render_kw=limits(LogRequestArgs, "details"))
     correction_field = SelectField(
         L_("Field to correct (a correction)"),
-        choices=[*options([("", "—")]), *_choices(CORRECTABLE_FIELDS)],
+        choices=[*options([("", "—")]), *code_choices(CORRECTABLE_FIELDS)],
         validate_choice=False,
     )
     correction_value = StringField(
@@ -153,7 +152,7 @@ class FeeForm(FlaskForm):
 class VerifyForm(FlaskForm):
     """How the requester's identity was verified."""
 
-    method = SelectField(L_("Method"), choices=_choices(IdentityMethod), validate_choice=False)
+    method = SelectField(L_("Method"), choices=code_choices(IdentityMethod), validate_choice=False)
     evidence = StringField(L_("Evidence seen"), render_kw=limits(VerifyArgs, "evidence"))
 
 
@@ -162,7 +161,7 @@ class CompileForm(FlaskForm):
 
     items = SelectMultipleField(
         L_("Data items"),
-        choices=_choices(DataItem),
+        choices=code_choices(DataItem),
         validate_choice=False,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
@@ -185,9 +184,11 @@ class ExtendForm(FlaskForm):
 class RefuseForm(FlaskForm):
     """A written refusal with its ground."""
 
-    ground = SelectField(L_("Ground"), choices=_choices(RefusalGround), validate_choice=False)
+    ground = SelectField(L_("Ground"), choices=code_choices(RefusalGround), validate_choice=False)
     reason = TextAreaField(L_("Reasons"), render_kw=limits(RefuseArgs, "reason"))
-    channel = SelectField(L_("Sent by"), choices=_choices(RequestChannel), validate_choice=False)
+    channel = SelectField(
+        L_("Sent by"), choices=code_choices(RequestChannel), validate_choice=False
+    )
 
 
 class LogBookForm(FlaskForm):
@@ -205,7 +206,7 @@ class RespondForm(FlaskForm):
 
     outcome = SelectField(
         L_("Outcome"),
-        choices=_choices(
+        choices=code_choices(
             (
                 RequestOutcome.COPY_PROVIDED,
                 RequestOutcome.NO_DATA_HELD,
@@ -214,7 +215,9 @@ class RespondForm(FlaskForm):
         ),
         validate_choice=False,
     )
-    channel = SelectField(L_("Sent by"), choices=_choices(RequestChannel), validate_choice=False)
+    channel = SelectField(
+        L_("Sent by"), choices=code_choices(RequestChannel), validate_choice=False
+    )
     sent_on = DateField(L_("Sent on (empty: today)"), validators=[Optional()])
 
 
@@ -222,7 +225,9 @@ class NotifyForm(FlaskForm):
     """Pass the correction on to one recipient."""
 
     disclosure_id = SelectField(L_("Recipient"), choices=[], validate_choice=False)
-    channel = SelectField(L_("Sent by"), choices=_choices(RequestChannel), validate_choice=False)
+    channel = SelectField(
+        L_("Sent by"), choices=code_choices(RequestChannel), validate_choice=False
+    )
 
 
 _FORMS = {

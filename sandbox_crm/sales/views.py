@@ -53,9 +53,8 @@ from sandbox_crm.web.core import (
     list_page,
     refused,
 )
-from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call, translate
-from sandbox_crm.web.presentation import label
+from sandbox_crm.web.forms import code_choices, limits, options
+from sandbox_crm.web.i18n import L_, translate
 
 PER_PAGE = 50
 OPPORTUNITY_COLUMNS = [
@@ -127,10 +126,6 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class OpportunityForm(FlaskForm):
     """Open an opportunity."""
 
@@ -140,14 +135,16 @@ class OpportunityForm(FlaskForm):
         L_("Products of interest"), render_kw=limits(CreateOpportunityArgs, "products")
     )
     value_hkd = IntegerField(L_("Value (HK$)"), validators=[Optional()])
-    stage = SelectField(L_("Stage"), choices=_choices(sorted(OPEN_STAGES)), validate_choice=False)
+    stage = SelectField(
+        L_("Stage"), choices=code_choices(sorted(OPEN_STAGES)), validate_choice=False
+    )
     expected_close = DateField(L_("Expected close"), validators=[Optional()])
     source_channel = SelectField(
-        L_("Source channel"), choices=_choices(LeadChannel), validate_choice=False
+        L_("Source channel"), choices=code_choices(LeadChannel), validate_choice=False
     )
     suggestion = SelectField(
         L_("Cross-selling suggestion"),
-        choices=options([("", L_("None"))]) + _choices(RULES),
+        choices=options([("", L_("None"))]) + code_choices(RULES),
         validate_choice=False,
     )
     used_data = StringField(
@@ -158,7 +155,7 @@ class OpportunityForm(FlaskForm):
 class StageForm(FlaskForm):
     """Move an opportunity to another stage."""
 
-    stage = SelectField(L_("Stage"), choices=_choices(OpportunityStage), validate_choice=False)
+    stage = SelectField(L_("Stage"), choices=code_choices(OpportunityStage), validate_choice=False)
     lost_reason = StringField(L_("Lost reason"), render_kw={"maxlength": 200})
 
 
@@ -173,7 +170,9 @@ class OfferForm(FlaskForm):
     """Send the customer an offer."""
 
     channel = SelectField(
-        L_("Channel"), choices=_choices(("email", "sms", "phone", "post")), validate_choice=False
+        L_("Channel"),
+        choices=code_choices(("email", "sms", "phone", "post")),
+        validate_choice=False,
     )
     subject = StringField(L_("Subject"), render_kw=limits(SendOfferArgs, "subject"))
     body = TextAreaField(L_("Message"), render_kw=limits(SendOfferArgs, "body"))
@@ -207,10 +206,12 @@ class DataForm(FlaskForm):
     """Record information a customer gave."""
 
     member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
-    kind = SelectField(L_("Kind"), choices=_choices(DataKind), validate_choice=False)
+    kind = SelectField(L_("Kind"), choices=code_choices(DataKind), validate_choice=False)
     value = StringField(L_("Value"), render_kw=limits(RecordCustomerDataArgs, "value"))
-    purpose = SelectField(L_("Collected for"), choices=_choices(DataPurpose), validate_choice=False)
-    source = SelectField(L_("Source"), choices=_choices(DataSource), validate_choice=False)
+    purpose = SelectField(
+        L_("Collected for"), choices=code_choices(DataPurpose), validate_choice=False
+    )
+    source = SelectField(L_("Source"), choices=code_choices(DataSource), validate_choice=False)
     opportunity_id = IntegerField(L_("Opportunity ID (optional)"), validators=[Optional()])
 
 
