@@ -24,7 +24,7 @@ from sandbox_crm.activities.operations import (
 )
 from sandbox_crm.i18n import N_
 from sandbox_crm.operations import OperationError, apply_operation
-from sandbox_crm.web.core import actor, bp, choice_filters, db, done, failed, list_page, refused
+from sandbox_crm.web.core import ListView, actor, bp, db, done, failed, refused
 from sandbox_crm.web.forms import code_choices, limits, options
 from sandbox_crm.web.i18n import L_, lazy_call, translate
 
@@ -128,21 +128,20 @@ class HandoffForm(FlaskForm):
     due_on = DateField(L_("Due on"), validators=[Optional()])
 
 
+ACTIVITY_LIST = ListView(
+    source="activities",
+    filters={"kind": "kind", "purpose": "purpose"},
+    columns=ACTIVITY_COLUMNS,
+    sortable=("at", "kind", "purpose", "outcome"),
+    default_sort=("at", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 @bp.get("/activities")
 def activities() -> str:
     """The activity log with kind and purpose filters, newest first, a page at a time."""
-    filters, conditions = choice_filters("activities", {"kind": "kind", "purpose": "purpose"})
-    listing = list_page(
-        "activities",
-        conditions,
-        columns=ACTIVITY_COLUMNS,
-        sortable=("at", "kind", "purpose", "outcome"),
-        default_sort=("at", "desc"),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/activities.html", listing=listing, filters=filters, filtered=bool(conditions)
-    )
+    return render_template("crm/activities.html", **ACTIVITY_LIST.context())
 
 
 def _activity_context(**changes: Any) -> dict[str, Any]:
@@ -227,21 +226,20 @@ def activity_check() -> str | tuple[str, int]:
     )
 
 
+HANDOFF_LIST = ListView(
+    source="handoffs",
+    filters={"department": "department"},
+    columns=HANDOFF_COLUMNS,
+    sortable=("created_at", "department", "status", "due_on"),
+    default_sort=("created_at", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 @bp.get("/handoffs")
 def handoffs() -> str:
     """Hand-offs with a department filter, newest first, a page at a time."""
-    filters, conditions = choice_filters("handoffs", {"department": "department"})
-    listing = list_page(
-        "handoffs",
-        conditions,
-        columns=HANDOFF_COLUMNS,
-        sortable=("created_at", "department", "status", "due_on"),
-        default_sort=("created_at", "desc"),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/handoffs.html", listing=listing, filters=filters, filtered=bool(conditions)
-    )
+    return render_template("crm/handoffs.html", **HANDOFF_LIST.context())
 
 
 @bp.route("/handoffs/new", methods=["GET", "POST"])

@@ -40,38 +40,39 @@ from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, SalesOrder, StaffUser
 from sandbox_crm.operations import OperationError, apply_operation
 from sandbox_crm.web.core import (
+    ListView,
     RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
-    list_page,
     refused,
 )
 from sandbox_crm.web.forms import code_choices, limits, options
 from sandbox_crm.web.i18n import L_, lazy_call, translate
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "case_id",
-    "reference",
-    "kind",
-    "channel",
-    "subject",
-    "status",
-    "due_at",
-    "overdue",
-    "assigned_to",
-    "customer_id",
-    "customer_member_no",
-    "customer_name",
-]
-SORTABLE = ("reference", "kind", "status", "due_at", "opened_at")
-DEFAULT_SORT = ("due_at", "asc")
-LIST_FILTERS = {"status": "status", "kind": "kind"}
+CASE_LIST = ListView(
+    source="service_cases",
+    filters={"status": "status", "kind": "kind"},
+    columns=[
+        "case_id",
+        "reference",
+        "kind",
+        "channel",
+        "subject",
+        "status",
+        "due_at",
+        "overdue",
+        "assigned_to",
+        "customer_id",
+        "customer_member_no",
+        "customer_name",
+    ],
+    sortable=("reference", "kind", "status", "due_at", "opened_at"),
+    default_sort=("due_at", "asc"),
+)
 
 # The codes the case pages show through ``label``, marked so that they are translated.
 CODE_LABELS = (
@@ -174,20 +175,9 @@ class CloseForm(FlaskForm):
 @bp.get("/cases")
 def cases() -> str:
     """The case queue: status and kind filters, sorted by due date, a page at a time."""
-    filters, conditions = choice_filters("service_cases", LIST_FILTERS)
-    if request.args.get("overdue") == "1":
-        conditions.append({"field": "overdue", "op": "eq", "value": True})
-    listing = list_page(
-        "service_cases",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/cases.html", listing=listing, q="", filters=filters, filtered=bool(conditions)
-    )
+    overdue = [{"field": "overdue", "op": "eq", "value": True}]
+    extra = overdue if request.args.get("overdue") == "1" else []
+    return render_template("crm/cases.html", q="", **CASE_LIST.context(extra))
 
 
 def _page_context(case_id: int, **forms: Any) -> dict[str, Any]:

@@ -41,9 +41,9 @@ from sandbox_crm.collection.procedures import COLLECTION_REQUIREMENTS, FIELDS, T
 from sandbox_crm.i18n import N_
 from sandbox_crm.operations import OperationError
 from sandbox_crm.web.core import (
+    ListView,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
@@ -70,20 +70,19 @@ CODE_LABELS = (
 )
 
 
+FORM_LIST = ListView(
+    source="signup_forms",
+    filters={"kind": "kind", "status": "status"},
+    columns=["form_id", "code", "name", "kind", "status", "fields_changed_at"],
+    sortable=("code", "kind", "status"),
+    default_sort=("code", "asc"),
+    per_page=PER_PAGE,
+)
+
+
 def _forms_context() -> dict[str, Any]:
-    filters, conditions = choice_filters("signup_forms", {"kind": "kind", "status": "status"})
-    listing = list_page(
-        "signup_forms",
-        conditions,
-        columns=["form_id", "code", "name", "kind", "status", "fields_changed_at"],
-        sortable=("code", "kind", "status"),
-        default_sort=("code", "asc"),
-        per_page=PER_PAGE,
-    )
     return {
-        "listing": listing,
-        "filters": filters,
-        "filtered": bool(conditions),
+        **FORM_LIST.context(),
         "requirements": [translate(text) for text in COLLECTION_REQUIREMENTS],
         "fields": {key: (translate(spec.label), spec.rule) for key, spec in FIELDS.items()},
     }

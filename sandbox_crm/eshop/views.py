@@ -42,14 +42,13 @@ from sandbox_crm.i18n import N_
 from sandbox_crm.models import ConsentPurpose, Customer
 from sandbox_crm.operations import OperationError
 from sandbox_crm.web.core import (
+    ListView,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
-    list_page,
     refused,
 )
 from sandbox_crm.web.forms import ConfirmForm
@@ -88,32 +87,32 @@ CODE_LABELS = (
 # --- the e-shop -----------------------------------------------------------------------------
 
 
+ACCOUNT_LIST = ListView(
+    source="eshop_accounts",
+    filters={"recon_status": "recon_status"},
+    columns=[
+        "account_id",
+        "account_no",
+        "first_name",
+        "last_name",
+        "cust_email",
+        "mobile_no",
+        "recon_status",
+        "customer_id",
+    ],
+    sortable=("account_no", "last_name", "recon_status"),
+    default_sort=("account_no", "asc"),
+    per_page=PER_PAGE,
+)
+
+
 def _list_context() -> dict[str, Any]:
-    filters, conditions = choice_filters("eshop_accounts", {"recon_status": "recon_status"})
-    listing = list_page(
-        "eshop_accounts",
-        conditions,
-        columns=[
-            "account_id",
-            "account_no",
-            "first_name",
-            "last_name",
-            "cust_email",
-            "mobile_no",
-            "recon_status",
-            "customer_id",
-        ],
-        sortable=("account_no", "last_name", "recon_status"),
-        default_sort=("account_no", "asc"),
-        per_page=PER_PAGE,
-    )
+    context = ACCOUNT_LIST.context()
     log = (
         db().scalars(select(EshopImportEntry).order_by(EshopImportEntry.id.desc()).limit(20)).all()
     )
     return {
-        "listing": listing,
-        "filters": filters,
-        "filtered": bool(conditions),
+        **context,
         "log": log,
         "confirm": ConfirmForm(),
     }
@@ -253,20 +252,19 @@ def eshop_decide(account_id: int, decision: str) -> Response | tuple[str, int]:
 # --- data quality ---------------------------------------------------------------------------
 
 
+ISSUE_LIST = ListView(
+    source="quality_issues",
+    filters={"rule": "rule", "status": "status"},
+    columns=["issue_id", "customer_id", "rule", "status", "raised_at", "resolution"],
+    sortable=("raised_at", "rule", "status", "customer_id"),
+    default_sort=("raised_at", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 def _queue_context() -> dict[str, Any]:
-    filters, conditions = choice_filters("quality_issues", {"rule": "rule", "status": "status"})
-    listing = list_page(
-        "quality_issues",
-        conditions,
-        columns=["issue_id", "customer_id", "rule", "status", "raised_at", "resolution"],
-        sortable=("raised_at", "rule", "status", "customer_id"),
-        default_sort=("raised_at", "desc"),
-        per_page=PER_PAGE,
-    )
     return {
-        "listing": listing,
-        "filters": filters,
-        "filtered": bool(conditions),
+        **ISSUE_LIST.context(),
         "rules": {code: translate(text) for code, text in QUALITY_RULES.items()},
         "confirm": ConfirmForm(),
     }

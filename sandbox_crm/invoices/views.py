@@ -32,37 +32,39 @@ from sandbox_crm.invoices.operations import (
 )
 from sandbox_crm.models import Channel, Customer, SalesOrder
 from sandbox_crm.web.core import (
+    ListView,
     RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     get_or_404,
-    list_page,
+    search_condition,
     search_text,
 )
 from sandbox_crm.web.forms import code_choices, limits
 from sandbox_crm.web.i18n import L_
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "invoice_id",
-    "invoice_no",
-    "issued_on",
-    "due_on",
-    "status",
-    "amount_hkd",
-    "balance_hkd",
-    "anomaly",
-    "resolution",
-    "order_no",
-    "customer_id",
-    "customer_member_no",
-    "customer_name",
-]
-SORTABLE = ("invoice_no", "issued_on", "due_on", "status", "amount_hkd", "balance_hkd")
-DEFAULT_SORT = ("due_on", "asc")
-LIST_FILTERS = {"status": "status", "anomaly": "anomaly"}
+INVOICE_LIST = ListView(
+    source="invoices",
+    filters={"status": "status", "anomaly": "anomaly"},
+    columns=[
+        "invoice_id",
+        "invoice_no",
+        "issued_on",
+        "due_on",
+        "status",
+        "amount_hkd",
+        "balance_hkd",
+        "anomaly",
+        "resolution",
+        "order_no",
+        "customer_id",
+        "customer_member_no",
+        "customer_name",
+    ],
+    sortable=("invoice_no", "issued_on", "due_on", "status", "amount_hkd", "balance_hkd"),
+    default_sort=("due_on", "asc"),
+)
 SEARCH_FIELDS = ("invoice_no", "order_no", "customer_member_no", "customer_name")
 
 # The codes the invoice pages show through ``label``, marked so that they are translated.
@@ -120,35 +122,18 @@ class ResolveForm(FlaskForm):
 @bp.get("/invoices")
 def invoices() -> str:
     """Invoices with filters (status, anomaly, due for payment, anomalies open), sort, pages."""
-    filters, conditions = choice_filters("invoices", LIST_FILTERS)
     due = request.args.get("due") == "1"
     anomalies = request.args.get("anomalies") == "1"
+    extra: list[dict[str, Any]] = []
     if due:
-        conditions.append({"field": "due", "op": "eq", "value": True})
+        extra.append({"field": "due", "op": "eq", "value": True})
     if anomalies:
-        conditions.append({"field": "anomaly_open", "op": "eq", "value": True})
+        extra.append({"field": "anomaly_open", "op": "eq", "value": True})
     q = search_text()
     if q:
-        conditions.append(
-            {"any": [{"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS]}
-        )
-    listing = list_page(
-        "invoices",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/invoices.html",
-        listing=listing,
-        q=q,
-        filters=filters,
-        due=due,
-        anomalies=anomalies,
-        filtered=bool(conditions),
-    )
+        extra.append(search_condition(q, SEARCH_FIELDS))
+    context = INVOICE_LIST.context(extra)
+    return render_template("crm/invoices.html", q=q, due=due, anomalies=anomalies, **context)
 
 
 def _invoice_context(invoice_id: int, **forms: Any) -> dict[str, Any]:

@@ -22,36 +22,37 @@ from sandbox_crm.orders.operations import (
     update_order_status,
 )
 from sandbox_crm.web.core import (
+    ListView,
     RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     get_or_404,
-    list_page,
+    search_condition,
     search_text,
 )
 from sandbox_crm.web.forms import limits, options
 from sandbox_crm.web.i18n import L_, lazy_call
 from sandbox_crm.web.presentation import label
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "order_id",
-    "order_no",
-    "ordered_at",
-    "customer_id",
-    "customer_member_no",
-    "customer_name",
-    "channel",
-    "branch",
-    "status",
-    "total_hkd",
-]
-SORTABLE = ("order_no", "ordered_at", "customer_member_no", "channel", "status", "total_hkd")
-DEFAULT_SORT = ("ordered_at", "desc")
-# GET filters of the list: query argument -> source field (choices come from the source).
-LIST_FILTERS = {"status": "status", "channel": "channel"}
+ORDER_LIST = ListView(
+    source="orders",
+    filters={"status": "status", "channel": "channel"},
+    columns=[
+        "order_id",
+        "order_no",
+        "ordered_at",
+        "customer_id",
+        "customer_member_no",
+        "customer_name",
+        "channel",
+        "branch",
+        "status",
+        "total_hkd",
+    ],
+    sortable=("order_no", "ordered_at", "customer_member_no", "channel", "status", "total_hkd"),
+    default_sort=("ordered_at", "desc"),
+)
 SEARCH_FIELDS = ("order_no", "customer_member_no", "customer_name")
 
 
@@ -79,35 +80,22 @@ def _search_restriction(q: str) -> Any:
 @bp.get("/orders")
 def orders() -> str:
     """Orders with filters (status, channel, date range, search), sort and pagination."""
-    filters, conditions = choice_filters("orders", LIST_FILTERS)
+    extra: list[dict[str, Any]] = []
     date_from, date_to = _date_arg("from"), _date_arg("to")
     if date_from:
-        conditions.append({"field": "ordered_at", "op": "ge", "value": date_from.isoformat()})
+        extra.append({"field": "ordered_at", "op": "ge", "value": date_from.isoformat()})
     if date_to:
-        conditions.append({"field": "ordered_at", "op": "le", "value": date_to.isoformat()})
+        extra.append({"field": "ordered_at", "op": "le", "value": date_to.isoformat()})
     q = search_text()
     restrict = _search_restriction(q) if q else None
     if q and restrict is None:
-        conditions.append(
-            {"any": [{"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS]}
-        )
-    listing = list_page(
-        "orders",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-        restrict=restrict,
-    )
+        extra.append(search_condition(q, SEARCH_FIELDS))
     return render_template(
         "crm/orders.html",
-        listing=listing,
         q=q,
-        filters=filters,
         date_from=date_from.isoformat() if date_from else "",
         date_to=date_to.isoformat() if date_to else "",
-        filtered=bool(conditions) or restrict is not None,
+        **ORDER_LIST.context(extra, restrict),
     )
 
 

@@ -55,37 +55,38 @@ from sandbox_crm.requests.operations import (
     VerifyArgs,
 )
 from sandbox_crm.web.core import (
+    ListView,
     RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
-    list_page,
     refused,
 )
 from sandbox_crm.web.forms import code_choices, limits, options
 from sandbox_crm.web.i18n import L_, translate
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "request_id",
-    "reference",
-    "kind",
-    "requester_name",
-    "received_on",
-    "due_on",
-    "extended_to",
-    "overdue",
-    "outcome",
-    "customer_id",
-    "customer_member_no",
-]
-SORTABLE = ("reference", "kind", "received_on", "due_on", "outcome")
-DEFAULT_SORT = ("due_on", "asc")
-LIST_FILTERS = {"kind": "kind", "outcome": "outcome"}
+REQUEST_LIST = ListView(
+    source="data_requests",
+    filters={"kind": "kind", "outcome": "outcome"},
+    columns=[
+        "request_id",
+        "reference",
+        "kind",
+        "requester_name",
+        "received_on",
+        "due_on",
+        "extended_to",
+        "overdue",
+        "outcome",
+        "customer_id",
+        "customer_member_no",
+    ],
+    sortable=("reference", "kind", "received_on", "due_on", "outcome"),
+    default_sort=("due_on", "asc"),
+)
 
 # The codes the request pages show through ``label``, marked so that they are translated.
 CODE_LABELS = (
@@ -333,24 +334,10 @@ def _days_left(rows: Any, today: date) -> dict[int, int]:
 @bp.get("/requests")
 def data_requests() -> str:
     """The deadline view: requests by day 40, with days left and those overdue."""
-    filters, conditions = choice_filters("data_requests", LIST_FILTERS)
-    if request.args.get("overdue") == "1":
-        conditions.append({"field": "overdue", "op": "eq", "value": True})
-    listing = list_page(
-        "data_requests",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/data_requests.html",
-        listing=listing,
-        filters=filters,
-        filtered=bool(conditions),
-        days_left=_days_left(listing.rows, sandbox_today(db())),
-    )
+    overdue = [{"field": "overdue", "op": "eq", "value": True}]
+    context = REQUEST_LIST.context(overdue if request.args.get("overdue") == "1" else [])
+    days_left = _days_left(context["listing"].rows, sandbox_today(db()))
+    return render_template("crm/data_requests.html", days_left=days_left, **context)
 
 
 REQUEST_PAGE = RecordPage(

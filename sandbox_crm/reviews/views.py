@@ -27,33 +27,35 @@ from sandbox_crm.reviews.operations import (
 )
 from sandbox_crm.sources import QueryScope, get_source
 from sandbox_crm.web.core import (
+    ListView,
     RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     get_or_404,
-    list_page,
+    search_condition,
     search_text,
 )
 from sandbox_crm.web.forms import limits
 from sandbox_crm.web.i18n import L_
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "review_id",
-    "written_at",
-    "product",
-    "customer_id",
-    "customer_member_no",
-    "customer_name",
-    "rating",
-    "status",
-    "text",
-]
-SORTABLE = ("written_at", "product", "customer_member_no", "rating", "status")
-DEFAULT_SORT = ("written_at", "desc")
-LIST_FILTERS = {"status": "status"}
+REVIEW_LIST = ListView(
+    source="product_reviews",
+    filters={"status": "status"},
+    columns=[
+        "review_id",
+        "written_at",
+        "product",
+        "customer_id",
+        "customer_member_no",
+        "customer_name",
+        "rating",
+        "status",
+        "text",
+    ],
+    sortable=("written_at", "product", "customer_member_no", "rating", "status"),
+    default_sort=("written_at", "desc"),
+)
 SEARCH_FIELDS = ("product", "customer_member_no", "customer_name", "text")
 
 
@@ -75,26 +77,10 @@ def _search_restriction(q: str) -> Any:
 @bp.get("/reviews")
 def reviews() -> str:
     """Product reviews with a status filter, search, sort and pagination."""
-    filters, conditions = choice_filters("product_reviews", LIST_FILTERS)
     q = search_text()
     restrict = _search_restriction(q) if q else None
-    if q and restrict is None:
-        conditions.append(
-            {"any": [{"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS]}
-        )
-    listing = list_page(
-        "product_reviews",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-        restrict=restrict,
-    )
-    filtered = bool(conditions) or restrict is not None
-    return render_template(
-        "crm/reviews.html", listing=listing, q=q, filters=filters, filtered=filtered
-    )
+    extra = [search_condition(q, SEARCH_FIELDS)] if q and restrict is None else []
+    return render_template("crm/reviews.html", q=q, **REVIEW_LIST.context(extra, restrict))
 
 
 class RespondForm(FlaskForm):

@@ -41,16 +41,15 @@ from sandbox_crm.sales.operations import (
 )
 from sandbox_crm.sales.suggestions import RULES, suggestions
 from sandbox_crm.web.core import (
+    ListView,
     Pager,
     RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
-    list_page,
     refused,
 )
 from sandbox_crm.web.forms import code_choices, limits, options
@@ -228,23 +227,20 @@ def _ids(text: str | None) -> list[int]:
 # --- opportunities ----------------------------------------------------------------------------
 
 
+OPPORTUNITY_LIST = ListView(
+    source="opportunities",
+    filters={"stage": "stage", "channel": "source_channel"},
+    columns=OPPORTUNITY_COLUMNS,
+    sortable=("reference", "stage", "value_hkd", "expected_close"),
+    default_sort=("reference", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 @bp.get("/opportunities")
 def opportunities() -> str:
     """Opportunities with stage and channel filters, newest first, a page at a time."""
-    filters, conditions = choice_filters(
-        "opportunities", {"stage": "stage", "channel": "source_channel"}
-    )
-    listing = list_page(
-        "opportunities",
-        conditions,
-        columns=OPPORTUNITY_COLUMNS,
-        sortable=("reference", "stage", "value_hkd", "expected_close"),
-        default_sort=("reference", "desc"),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/opportunities.html", listing=listing, filters=filters, filtered=bool(conditions)
-    )
+    return render_template("crm/opportunities.html", **OPPORTUNITY_LIST.context())
 
 
 @bp.route("/opportunities/new", methods=["GET", "POST"])
@@ -477,26 +473,24 @@ def cross_selling_offers() -> Response | tuple[str, int]:
 # --- follow-up tasks --------------------------------------------------------------------------
 
 
+FOLLOW_UP_LIST = ListView(
+    source="follow_ups",
+    filters={"status": "status"},
+    columns=FOLLOW_UP_COLUMNS,
+    sortable=("due_on", "status"),
+    default_sort=("due_on", "asc"),
+    per_page=PER_PAGE,
+)
+
+
 def _follow_ups_context() -> dict[str, Any]:
-    filters, conditions = choice_filters("follow_ups", {"status": "status"})
     overdue = request.args.get("overdue", "")
-    if overdue in ("yes", "no"):
-        conditions.append({"field": "overdue", "op": "eq", "value": overdue == "yes"})
-    else:
+    if overdue not in ("yes", "no"):
         overdue = ""
-    listing = list_page(
-        "follow_ups",
-        conditions,
-        columns=FOLLOW_UP_COLUMNS,
-        sortable=("due_on", "status"),
-        default_sort=("due_on", "asc"),
-        per_page=PER_PAGE,
-    )
+    extra = [{"field": "overdue", "op": "eq", "value": overdue == "yes"}] if overdue else []
     return {
-        "listing": listing,
-        "filters": filters,
+        **FOLLOW_UP_LIST.context(extra),
         "overdue": overdue,
-        "filtered": bool(conditions),
         "done_form": FlaskForm(formdata=None),
     }
 
@@ -530,21 +524,20 @@ def follow_up_done(task_id: int) -> Response | tuple[str, int]:
 # --- data by purpose --------------------------------------------------------------------------
 
 
+DATA_LIST = ListView(
+    source="customer_data",
+    filters={"kind": "kind", "purpose": "purpose"},
+    columns=DATA_COLUMNS,
+    sortable=("item_id", "kind", "purpose", "collected_on"),
+    default_sort=("item_id", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 @bp.get("/purpose-data")
 def purpose_data() -> str:
     """Customer data items with the purpose each was collected for, a page at a time."""
-    filters, conditions = choice_filters("customer_data", {"kind": "kind", "purpose": "purpose"})
-    listing = list_page(
-        "customer_data",
-        conditions,
-        columns=DATA_COLUMNS,
-        sortable=("item_id", "kind", "purpose", "collected_on"),
-        default_sort=("item_id", "desc"),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/purpose_data.html", listing=listing, filters=filters, filtered=bool(conditions)
-    )
+    return render_template("crm/purpose_data.html", **DATA_LIST.context())
 
 
 @bp.route("/purpose-data/new", methods=["GET", "POST"])

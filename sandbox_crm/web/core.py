@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -447,6 +447,46 @@ def list_page(
         restrict=restrict,
     )
     return ListPage(page.rows, pager, sort_field, sort_dir)
+
+
+def search_condition(q: str, fields: Iterable[str]) -> dict[str, Any]:
+    """The condition "any of ``fields`` contains ``q``" of a list's search box."""
+    return {"any": [{"field": name, "op": "contains", "value": q} for name in fields]}
+
+
+@dataclass(frozen=True)
+class ListView:
+    """A list page over one source: select filters, columns, sortable fields and default sort.
+
+    ``filters`` maps a query argument to the field it filters (see ``choice_filters``).
+    """
+
+    source: str
+    filters: Mapping[str, str]
+    columns: Sequence[str]
+    sortable: tuple[str, ...]
+    default_sort: tuple[str, str]
+    per_page: int = 50
+
+    def context(self, extra: Iterable[dict[str, Any]] = (), restrict: Any = None) -> dict[str, Any]:
+        """The template's ``listing``, ``filters`` and ``filtered`` for the filters asked for.
+
+        ``extra`` conditions (the page's other filters, its search) and ``restrict`` (an SQL
+        condition, e.g. a search index's matches) narrow the rows as well.
+        """
+        filters, conditions = choice_filters(self.source, self.filters)
+        conditions.extend(extra)
+        listing = list_page(
+            self.source,
+            conditions,
+            columns=list(self.columns),
+            sortable=self.sortable,
+            default_sort=self.default_sort,
+            per_page=self.per_page,
+            restrict=restrict,
+        )
+        filtered = bool(conditions) or restrict is not None
+        return {"listing": listing, "filters": filters, "filtered": filtered}
 
 
 def clock_reading(info: SandboxInfo | None = None) -> tuple[str, str]:
