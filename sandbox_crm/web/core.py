@@ -227,18 +227,46 @@ class RecordPage:
     ) -> Response | tuple[str, int]:
         """Validate the posted form, ``run`` the operation and go back to the page.
 
-        ``forms`` is the posted form under its name in the page. A form that fails its own
-        checks is shown again (400); a refusal is audited and shown on the page.
+        ``forms`` is the posted form under its name in the page.
         """
-        if not next(iter(forms.values())).validate_on_submit():
-            return failed(self.template, **self.context(record_id, **forms))
-        try:
-            run()
-        except OperationError as exc:
-            context = self.context(record_id, **forms)
-            entity = (self.entity, record_id)
-            return refused(operation, exc, self.template, exc.message, entity=entity, **context)
-        return done(crm_i18n.translate(message), self.endpoint, **{self.id_arg: record_id})
+        return submit_form(
+            next(iter(forms.values())),
+            operation,
+            run,
+            message,
+            template=self.template,
+            context=lambda: self.context(record_id, **forms),
+            entity=(self.entity, record_id),
+            endpoint=self.endpoint,
+            **{self.id_arg: record_id},
+        )
+
+
+def submit_form(
+    form: Any,
+    operation: str,
+    run: Callable[[], Any],
+    message: str,
+    *,
+    template: str,
+    context: Callable[[], dict[str, Any]],
+    endpoint: str,
+    entity: tuple[str, int | None] | None = None,
+    **values: Any,
+) -> Response | tuple[str, int]:
+    """Validate ``form``, ``run`` the operation and redirect to ``endpoint`` with ``message``.
+
+    A form that fails its own checks shows ``template`` again with ``context()`` (400); an
+    operation's refusal is audited (against ``entity``) and shown there the same way.
+    """
+    if not form.validate_on_submit():
+        return failed(template, **context())
+    try:
+        run()
+    except OperationError as exc:
+        page = context()
+        return refused(operation, exc, template, exc.message, entity=entity, **page)
+    return done(crm_i18n.translate(message), endpoint, **values)
 
 
 MAX_PAGE = 1_000_000
