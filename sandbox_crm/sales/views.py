@@ -51,6 +51,7 @@ from sandbox_crm.web.core import (
     failed,
     get_or_404,
     refused,
+    submit_form,
 )
 from sandbox_crm.web.forms import code_choices, limits, options
 from sandbox_crm.web.i18n import L_, translate
@@ -505,20 +506,16 @@ def follow_ups() -> str:
 def follow_up_done(task_id: int) -> Response | tuple[str, int]:
     """Mark a follow-up task done through complete_follow_up."""
     get_or_404(FollowUpTask, task_id, "follow-up task")
-    if not FlaskForm().validate_on_submit():
-        return failed("crm/follow_ups.html", **_follow_ups_context())
-    try:
-        apply_operation(db(), actor(), "complete_follow_up", {"task_id": task_id})
-    except OperationError as exc:
-        return refused(
-            "complete_follow_up",
-            exc,
-            "crm/follow_ups.html",
-            exc.message,
-            entity=("follow_up_task", task_id),
-            **_follow_ups_context(),
-        )
-    return done(translate("Task marked done."), "crm.follow_ups")
+    return submit_form(
+        FlaskForm(),
+        "complete_follow_up",
+        lambda: apply_operation(db(), actor(), "complete_follow_up", {"task_id": task_id}),
+        N_("Task marked done."),
+        template="crm/follow_ups.html",
+        context=_follow_ups_context,
+        endpoint="crm.follow_ups",
+        entity=("follow_up_task", task_id),
+    )
 
 
 # --- data by purpose --------------------------------------------------------------------------
