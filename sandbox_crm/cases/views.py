@@ -244,59 +244,52 @@ def case_new() -> Response | str | tuple[str, int]:
     return done(translate("Case opened."), "crm.case", case_id=created.id)
 
 
-def _call(action: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
-    """The operation an action calls, its arguments, success message and the posted form."""
-    if action == "reply":
-        form = ReplyForm()
-        return (
-            "reply_to_case",
-            reply_to_case,
-            {"reply": form.reply.data, "note": form.note.data or ""},
-            N_("Reply recorded."),
-            {"reply_form": form},
-        )
-    if action == "status":
-        form = StatusForm()
-        return (
-            "set_case_status",
-            set_case_status,
-            {"status": form.status.data, "note": form.note.data or ""},
-            N_("Status changed."),
-            {"status_form": form},
-        )
-    if action in ("assign", "escalate"):
-        form = StaffForm()
+# A step of working a case: its operation, the form it posts (by name in the page), the message.
+_STEPS: dict[str, tuple[str, Any, str, type[FlaskForm], str]] = {
+    "reply": ("reply_to_case", reply_to_case, "reply_form", ReplyForm, N_("Reply recorded.")),
+    "status": (
+        "set_case_status",
+        set_case_status,
+        "status_form",
+        StatusForm,
+        N_("Status changed."),
+    ),
+    "assign": ("assign_case", assign_case, "staff_form", StaffForm, N_("Case assigned.")),
+    "escalate": ("escalate_case", escalate_case, "staff_form", StaffForm, N_("Case escalated.")),
+    "follow_up": (
+        "follow_up_case",
+        follow_up_case,
+        "follow_up_form",
+        FollowUpForm,
+        N_("Follow-up set."),
+    ),
+    "verify": (
+        "verify_identity",
+        verify_identity,
+        "verify_form",
+        VerifyForm,
+        N_("Identity verification recorded."),
+    ),
+    "close": ("close_case", close_case, "close_form", CloseForm, N_("Case closed.")),
+}
+
+
+def _values(step: str, form: Any) -> dict[str, Any]:
+    """The operation's arguments from the step's posted form."""
+    if step == "reply":
+        return {"reply": form.reply.data, "note": form.note.data or ""}
+    if step == "status":
+        return {"status": form.status.data, "note": form.note.data or ""}
+    if step == "follow_up":
+        return {"follow_up_on": form.follow_up_on.data, "note": form.note.data or ""}
+    if step in ("assign", "escalate"):
         values = {"username": (form.username.data or "").strip()}
-        if action == "assign":
-            return "assign_case", assign_case, values, N_("Case assigned."), {"staff_form": form}
-        values["reason"] = (form.reason.data or "").strip()
-        return "escalate_case", escalate_case, values, N_("Case escalated."), {"staff_form": form}
-    if action == "follow_up":
-        form = FollowUpForm()
-        return (
-            "follow_up_case",
-            follow_up_case,
-            {"follow_up_on": form.follow_up_on.data, "note": form.note.data or ""},
-            N_("Follow-up set."),
-            {"follow_up_form": form},
-        )
-    if action == "verify":
-        form = VerifyForm()
-        return (
-            "verify_identity",
-            verify_identity,
-            {"method": form.method.data},
-            N_("Identity verification recorded."),
-            {"verify_form": form},
-        )
-    form = CloseForm()
-    return (
-        "close_case",
-        close_case,
-        {"resolution": form.resolution.data, "note": (form.note.data or "").strip()},
-        N_("Case closed."),
-        {"close_form": form},
-    )
+        if step == "escalate":
+            values["reason"] = (form.reason.data or "").strip()
+        return values
+    if step == "verify":
+        return {"method": form.method.data}
+    return {"resolution": form.resolution.data, "note": (form.note.data or "").strip()}
 
 
 @bp.post(
@@ -305,9 +298,10 @@ def _call(action: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
 def case_action(case_id: int, step: str) -> Response | tuple[str, int]:
     """One step of working a case, through its operation."""
     get_or_404(ServiceCase, case_id, "case")
-    name, function, values, message, forms = _call(step)
+    name, function, form_name, form_class, message = _STEPS[step]
+    form = form_class()
 
     def run() -> Any:
-        return function(db(), actor(), case_id=case_id, **values)
+        return function(db(), actor(), case_id=case_id, **_values(step, form))
 
-    return CASE_PAGE.post_step(case_id, name, forms, run, message)
+    return CASE_PAGE.post_step(case_id, name, {form_name: form}, run, message)
