@@ -176,51 +176,54 @@ def invoice(invoice_id: int) -> str:
     return INVOICE_PAGE.render(invoice_id)
 
 
-def _call(step: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
-    """The operation a step calls, its arguments, success message and the posted form."""
+# A step of working an invoice: its operation, the form it posts (by name in the page), the message.
+_STEPS: dict[str, tuple[str, Any, str, type[FlaskForm], str]] = {
+    "payment": (
+        "record_payment",
+        record_payment,
+        "payment_form",
+        PaymentForm,
+        N_("Payment recorded."),
+    ),
+    "remind": (
+        "send_payment_reminder",
+        send_payment_reminder,
+        "reminder_form",
+        ReminderForm,
+        N_("Reminder sent."),
+    ),
+    "resolve": (
+        "resolve_invoice",
+        resolve_invoice,
+        "resolve_form",
+        ResolveForm,
+        N_("Anomaly resolved."),
+    ),
+}
+
+
+def _values(step: str, form: Any) -> dict[str, Any]:
+    """The operation's arguments from the step's posted form."""
     if step == "payment":
-        form = PaymentForm()
-        values = {"amount_hkd": form.amount_hkd.data or 0, "method": form.method.data}
-        return (
-            "record_payment",
-            record_payment,
-            values,
-            N_("Payment recorded."),
-            {"payment_form": form},
-        )
+        return {"amount_hkd": form.amount_hkd.data or 0, "method": form.method.data}
     if step == "remind":
-        form = ReminderForm()
-        values = {"channel": form.channel.data, "message": (form.message.data or "").strip()}
-        return (
-            "send_payment_reminder",
-            send_payment_reminder,
-            values,
-            N_("Reminder sent."),
-            {"reminder_form": form},
-        )
-    form = ResolveForm()
-    values = {
+        return {"channel": form.channel.data, "message": (form.message.data or "").strip()}
+    return {
         "resolution": form.resolution.data,
         "note": (form.note.data or "").strip(),
         "amount_hkd": form.amount_hkd.data,
         "order_no": (form.order_no.data or "").strip() or None,
     }
-    return (
-        "resolve_invoice",
-        resolve_invoice,
-        values,
-        N_("Anomaly resolved."),
-        {"resolve_form": form},
-    )
 
 
 @bp.post("/invoices/<int:invoice_id>/<any(payment, remind, resolve):invoice_step>")
 def invoice_action(invoice_id: int, invoice_step: str) -> Response | tuple[str, int]:
     """One step of working an invoice, through its operation."""
     get_or_404(Invoice, invoice_id, "invoice")
-    name, function, values, message, forms = _call(invoice_step)
+    name, function, form_name, form_class, message = _STEPS[invoice_step]
+    form = form_class()
 
     def run() -> Any:
-        return function(db(), actor(), invoice_id=invoice_id, **values)
+        return function(db(), actor(), invoice_id=invoice_id, **_values(invoice_step, form))
 
-    return INVOICE_PAGE.post_step(invoice_id, name, forms, run, message)
+    return INVOICE_PAGE.post_step(invoice_id, name, {form_name: form}, run, message)
