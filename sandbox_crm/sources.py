@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.areas import area_modules
 from sandbox_crm.models import (
     ConsentStatus,
+    Customer,
     OrderStatus,
     SandboxBase,
     Sensitivity,
@@ -49,10 +51,12 @@ __all__ = [
     "ReadModel",
     "Source",
     "column_field",
+    "customer_fields",
     "end_of_day",
     "enum_values",
     "index_fields",
     "get_source",
+    "lookup_field",
     "spend_window",
 ]
 
@@ -187,6 +191,50 @@ def column_field(
     return Field(
         name, label, type_, sensitivity, lambda scope: attr, choices, description, nullable
     )
+
+
+def lookup_field(
+    model: type[Any],
+    table_key: InstrumentedAttribute[Any],
+    foreign_key: InstrumentedAttribute[Any],
+    name: str,
+    label: str,
+    type_: FieldType,
+    sensitivity: Sensitivity,
+    column: InstrumentedAttribute[Any],
+    *,
+    choices: tuple[str, ...] = (),
+    nullable: bool | None = None,
+) -> Field:
+    """A field that is ``column`` of the one row ``foreign_key`` (of ``model``) points at.
+
+    ``nullable`` None takes the nullability of ``column``.
+    """
+
+    def build(scope: QueryScope) -> ColumnElement[Any]:
+        return select(column).where(table_key == foreign_key).correlate(model).scalar_subquery()
+
+    if nullable is None:
+        nullable = bool(column.property.columns[0].nullable)
+    lookup = Lookup(foreign_key, table_key, column)
+    return Field(name, label, type_, sensitivity, build, choices, nullable=nullable, lookup=lookup)
+
+
+def customer_fields(
+    model: type[Any], customer_key: InstrumentedAttribute[Any], *, nullable: bool | None = None
+) -> list[Field]:
+    """The customer ID, member no. and name fields of rows that each belong to one customer."""
+
+    def of_customer(name: str, label: str, column: InstrumentedAttribute[Any]) -> Field:
+        return lookup_field(
+            model, Customer.id, customer_key, name, label, "str", P, column, nullable=nullable
+        )
+
+    return [
+        column_field("customer_id", "Customer ID", "int", INT, customer_key),
+        of_customer("customer_member_no", "Member no.", Customer.member_no),
+        of_customer("customer_name", "Customer name", Customer.name_en),
+    ]
 
 
 def enum_values(enum_type: Any) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ case "${1:-}" in
     extract)
         .venv/bin/pybabel extract -F babel.cfg --no-location --sort-output --omit-header \
             -k lazy_gettext -k lazy -k translate -k translate_plural:1,2 -k L_ \
-            -k column_field:2 -k Field:2 -k _order_customer:2 -k _of_the_review:2 \
+            -k column_field:2 -k Field:2 -k lookup_field:5 \
             --project Practicum -o "$DIR/messages.pot" .
         ;;
     update)

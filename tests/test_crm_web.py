@@ -243,6 +243,27 @@ def test_unknown_filter_values_are_ignored(client: FlaskClient, db) -> None:
     assert f"of <strong>{total}</strong> customers" in html
 
 
+@pytest.mark.parametrize(
+    ("path", "args"),
+    [
+        ("/cases", ["status", "kind"]),
+        ("/requests", ["kind", "outcome"]),
+        ("/activities", ["kind", "purpose"]),
+        ("/handoffs", ["department"]),
+        ("/opportunities", ["stage", "channel"]),
+        ("/follow-ups", ["status", "overdue"]),
+        ("/purpose-data", ["kind", "purpose"]),
+    ],
+)
+def test_select_filter_forms_send_the_arguments_their_list_reads(
+    client: FlaskClient, path: str, args: list[str]
+) -> None:
+    html = client.get(f"{BASE}{path}").get_data(as_text=True)
+    form = html.split('class="filters">')[1].split("</form>")[0]
+    assert re.findall(r'<select name="([^"]*)"', form) == args
+    assert '<option value=""></option>' not in form  # no blank choice besides "Any"
+
+
 def test_sort_by_spend_descending_and_member_number(client: FlaskClient) -> None:
     html = client.get(f"{BASE}/customers?sort=spend_12m&dir=desc").get_data(as_text=True)
     spends = [

@@ -40,6 +40,7 @@ from sandbox_crm.models import (
     SalesOrder,
     SandboxBase,
     SandboxMeta,
+    Sensitivity,
 )
 from sandbox_crm.query import (
     QueryError,
@@ -55,9 +56,18 @@ from sandbox_crm.query import (
 from sandbox_crm.requests.models import DataRequest
 from sandbox_crm.reviews.models import ProductReview
 from sandbox_crm.sales.models import CustomerDataItem, FollowUpTask, Opportunity
-from sandbox_crm.sources import SOURCES, QueryScope, Source, get_source, spend_window
+from sandbox_crm.sources import (
+    SOURCES,
+    QueryScope,
+    Source,
+    customer_fields,
+    get_source,
+    lookup_field,
+    spend_window,
+)
 
 AS_OF = date(2026, 3, 16)
+PERSONAL = Sensitivity.PERSONAL
 
 
 # --- a tiny sandbox ---------------------------------------------------------------------------
@@ -612,6 +622,16 @@ def test_lookup_fields_match_their_per_row_value(sandbox_session):
         assert found[True] == found[False], condition
     everything = set(sandbox_session.scalars(select(SalesOrder.id)))
     assert set() < found[True] < everything  # the last condition is neither none nor all
+
+
+def test_a_lookup_field_is_nullable_as_its_column_unless_told():
+    """The shared lookup helper: a NOT NULL column gives a non-nullable field, unless overridden."""
+    args = (SalesOrder, Customer.id, SalesOrder.customer_id, "member", "Member", "str", PERSONAL)
+    assert lookup_field(*args, Customer.member_no).nullable is False
+    assert lookup_field(*args, Customer.member_no, nullable=True).nullable is True
+    assert lookup_field(*args, Customer.name_zh).nullable is True
+    names = [f.name for f in customer_fields(ServiceCase, ServiceCase.customer_id)]
+    assert names == ["customer_id", "customer_member_no", "customer_name"]
 
 
 def customer_row(session: Session, cid: int, columns: list[str], as_of: date = AS_OF) -> dict:

@@ -225,8 +225,7 @@ EXTRACT_KEYWORDS = {
     "L_": None,
     "column_field": (2,),  # a CRM data source's field: its label
     "Field": (2,),
-    "_order_customer": (2,),
-    "_of_the_review": (2,),
+    "lookup_field": (5,),
 }
 TEMPLATE_FILE = TRANSLATIONS_DIR / "messages.pot"
 

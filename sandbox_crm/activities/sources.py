@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql.elements import ColumnElement
-
 from sandbox_crm.activities.models import (
     Activity,
     ActivityKind,
@@ -21,36 +15,15 @@ from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, Sensitivity, StaffUser
 from sandbox_crm.sources import (
     SOURCES,
-    Field,
-    FieldType,
-    Lookup,
-    QueryScope,
     Source,
     column_field,
+    customer_fields,
     enum_values,
     index_fields,
+    lookup_field,
 )
 
 P, INT = Sensitivity.PERSONAL, Sensitivity.INTERNAL
-
-
-def _lookup(
-    model: type[Any],
-    table_key: InstrumentedAttribute[Any],
-    foreign_key: InstrumentedAttribute[Any],
-    name: str,
-    label: str,
-    type_: FieldType,
-    sensitivity: Sensitivity,
-    column: InstrumentedAttribute[Any],
-) -> Field:
-    """A field that is ``column`` of the one row ``foreign_key`` (of ``model``) points at."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return select(column).where(table_key == foreign_key).correlate(model).scalar_subquery()
-
-    lookup = Lookup(foreign_key, table_key, column)
-    return Field(name, label, type_, sensitivity, build, nullable=True, lookup=lookup)
 
 
 ACTIVITY_FIELDS = index_fields(
@@ -65,7 +38,7 @@ ACTIVITY_FIELDS = index_fields(
     column_field("next_step", "Next step", "str", INT, Activity.next_step),
     column_field("next_step_on", "Next step on", "date", INT, Activity.next_step_on),
     column_field("opt_out_screen", "Opt-out check", "str", INT, Activity.opt_out_screen),
-    _lookup(
+    lookup_field(
         Activity,
         ServiceCase.id,
         Activity.case_id,
@@ -74,31 +47,20 @@ ACTIVITY_FIELDS = index_fields(
         "str",
         INT,
         ServiceCase.reference,
+        nullable=True,
     ),
-    _lookup(
-        Activity, StaffUser.id, Activity.by_id, "by", "Logged by", "str", INT, StaffUser.full_name
-    ),
-    column_field("customer_id", "Customer ID", "int", INT, Activity.customer_id),
-    _lookup(
+    lookup_field(
         Activity,
-        Customer.id,
-        Activity.customer_id,
-        "customer_member_no",
-        "Member no.",
+        StaffUser.id,
+        Activity.by_id,
+        "by",
+        "Logged by",
         "str",
-        P,
-        Customer.member_no,
+        INT,
+        StaffUser.full_name,
+        nullable=True,
     ),
-    _lookup(
-        Activity,
-        Customer.id,
-        Activity.customer_id,
-        "customer_name",
-        "Customer name",
-        "str",
-        P,
-        Customer.name_en,
-    ),
+    *customer_fields(Activity, Activity.customer_id, nullable=True),
 )
 
 HANDOFF_FIELDS = index_fields(
@@ -117,7 +79,7 @@ HANDOFF_FIELDS = index_fields(
     column_field("subject", "Subject", "str", INT, Handoff.subject),
     column_field("status", "Status", "enum", INT, Handoff.status, choices=("open", "done")),
     column_field("due_on", "Due on", "date", INT, Handoff.due_on),
-    _lookup(
+    lookup_field(
         Handoff,
         ServiceCase.id,
         Handoff.case_id,
@@ -126,8 +88,9 @@ HANDOFF_FIELDS = index_fields(
         "str",
         INT,
         ServiceCase.reference,
+        nullable=True,
     ),
-    _lookup(
+    lookup_field(
         Handoff,
         Customer.id,
         Handoff.customer_id,
@@ -136,6 +99,7 @@ HANDOFF_FIELDS = index_fields(
         "str",
         P,
         Customer.member_no,
+        nullable=True,
     ),
 )
 

@@ -24,10 +24,9 @@ from sandbox_crm.activities.operations import (
 )
 from sandbox_crm.i18n import N_
 from sandbox_crm.operations import OperationError, apply_operation
-from sandbox_crm.web.core import actor, bp, choice_filters, db, done, failed, list_page, refused
-from sandbox_crm.web.forms import limits, options
+from sandbox_crm.web.core import ListView, actor, bp, db, done, failed, refused
+from sandbox_crm.web.forms import code_choices, limits, options
 from sandbox_crm.web.i18n import L_, lazy_call, translate
-from sandbox_crm.web.presentation import label
 
 PER_PAGE = 50
 ACTIVITY_COLUMNS = [
@@ -78,18 +77,16 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class ActivityForm(FlaskForm):
     """Log a contact with a customer."""
 
     member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
-    kind = SelectField(L_("Kind"), choices=_choices(ActivityKind), validate_choice=False)
-    purpose = SelectField(L_("Purpose"), choices=_choices(ActivityPurpose), validate_choice=False)
+    kind = SelectField(L_("Kind"), choices=code_choices(ActivityKind), validate_choice=False)
+    purpose = SelectField(
+        L_("Purpose"), choices=code_choices(ActivityPurpose), validate_choice=False
+    )
     summary = StringField(L_("Summary"), render_kw=limits(LogActivityArgs, "summary"))
-    outcome = SelectField(L_("Outcome"), choices=_choices(Outcome), validate_choice=False)
+    outcome = SelectField(L_("Outcome"), choices=code_choices(Outcome), validate_choice=False)
     next_step = StringField(L_("Next step"), render_kw=limits(LogActivityArgs, "next_step"))
     next_step_on = DateField(L_("Next step on"), validators=[Optional()])
     case_reference = StringField(L_("Case reference (optional)"), render_kw={"maxlength": 16})
@@ -100,7 +97,9 @@ class OptOutForm(FlaskForm):
 
     member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
     channel = SelectField(
-        L_("Channel"), choices=_choices(("phone", "sms", "email", "post")), validate_choice=False
+        L_("Channel"),
+        choices=code_choices(("phone", "sms", "email", "post")),
+        validate_choice=False,
     )
 
 
@@ -108,14 +107,14 @@ class HandoffForm(FlaskForm):
     """Hand a task or note to another department."""
 
     department = SelectField(
-        L_("Department"), choices=_choices(HandoffDepartment), validate_choice=False
+        L_("Department"), choices=code_choices(HandoffDepartment), validate_choice=False
     )
     purpose = SelectField(
         L_("Purpose"),
         choices=options((code, lazy_call(translate, p[1])) for code, p in PURPOSES.items()),
         validate_choice=False,
     )
-    kind = SelectField(L_("Kind"), choices=_choices(("task", "note")), validate_choice=False)
+    kind = SelectField(L_("Kind"), choices=code_choices(("task", "note")), validate_choice=False)
     subject = StringField(L_("Subject"), render_kw=limits(CreateHandoffArgs, "subject"))
     case_reference = StringField(L_("Case reference"), render_kw={"maxlength": 16})
     member_no = StringField(L_("Member no. (if no case)"), render_kw={"maxlength": 20})
@@ -129,21 +128,20 @@ class HandoffForm(FlaskForm):
     due_on = DateField(L_("Due on"), validators=[Optional()])
 
 
+ACTIVITY_LIST = ListView(
+    source="activities",
+    filters={"kind": "kind", "purpose": "purpose"},
+    columns=ACTIVITY_COLUMNS,
+    sortable=("at", "kind", "purpose", "outcome"),
+    default_sort=("at", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 @bp.get("/activities")
 def activities() -> str:
     """The activity log with kind and purpose filters, newest first, a page at a time."""
-    filters, conditions = choice_filters("activities", {"kind": "kind", "purpose": "purpose"})
-    listing = list_page(
-        "activities",
-        conditions,
-        columns=ACTIVITY_COLUMNS,
-        sortable=("at", "kind", "purpose", "outcome"),
-        default_sort=("at", "desc"),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/activities.html", listing=listing, filters=filters, filtered=bool(conditions)
-    )
+    return render_template("crm/activities.html", **ACTIVITY_LIST.context())
 
 
 def _activity_context(**changes: Any) -> dict[str, Any]:
@@ -228,21 +226,20 @@ def activity_check() -> str | tuple[str, int]:
     )
 
 
+HANDOFF_LIST = ListView(
+    source="handoffs",
+    filters={"department": "department"},
+    columns=HANDOFF_COLUMNS,
+    sortable=("created_at", "department", "status", "due_on"),
+    default_sort=("created_at", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 @bp.get("/handoffs")
 def handoffs() -> str:
     """Hand-offs with a department filter, newest first, a page at a time."""
-    filters, conditions = choice_filters("handoffs", {"department": "department"})
-    listing = list_page(
-        "handoffs",
-        conditions,
-        columns=HANDOFF_COLUMNS,
-        sortable=("created_at", "department", "status", "due_on"),
-        default_sort=("created_at", "desc"),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/handoffs.html", listing=listing, filters=filters, filtered=bool(conditions)
-    )
+    return render_template("crm/handoffs.html", **HANDOFF_LIST.context())
 
 
 @bp.route("/handoffs/new", methods=["GET", "POST"])

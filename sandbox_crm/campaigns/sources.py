@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm import catalogue_data as data
@@ -21,41 +19,15 @@ from sandbox_crm.models import Campaign, Channel, Customer, Region, Sensitivity,
 from sandbox_crm.sources import (
     SOURCES,
     Field,
-    FieldType,
-    Lookup,
     QueryScope,
     Source,
     column_field,
     enum_values,
     index_fields,
+    lookup_field,
 )
 
 P, INT = Sensitivity.PERSONAL, Sensitivity.INTERNAL
-
-
-def _of(
-    table_key: InstrumentedAttribute[Any],
-    foreign_key: InstrumentedAttribute[Any],
-    name: str,
-    label: str,
-    type_: FieldType,
-    sensitivity: Sensitivity,
-    column: InstrumentedAttribute[Any],
-    choices: tuple[str, ...] = (),
-) -> Field:
-    """A field that is ``column`` of the one row ``foreign_key`` points at."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return (
-            select(column)
-            .where(table_key == foreign_key)
-            .correlate(CampaignRecipient)
-            .scalar_subquery()
-        )
-
-    nullable = bool(column.property.columns[0].nullable)
-    lookup = Lookup(foreign_key, table_key, column)
-    return Field(name, label, type_, sensitivity, build, choices, nullable=nullable, lookup=lookup)
 
 
 def _age_band(scope: QueryScope) -> ColumnElement[Any]:
@@ -66,8 +38,11 @@ R = CampaignRecipient
 RECIPIENT_FIELDS = index_fields(
     column_field("recipient_id", "Recipient ID", "int", INT, R.id),
     column_field("campaign_id", "Campaign ID", "int", INT, R.campaign_id),
-    _of(Campaign.id, R.campaign_id, "campaign", N_("Campaign"), "str", INT, Campaign.name),
-    _of(
+    lookup_field(
+        R, Campaign.id, R.campaign_id, "campaign", N_("Campaign"), "str", INT, Campaign.name
+    ),
+    lookup_field(
+        R,
         Campaign.id,
         R.campaign_id,
         "channel",
@@ -75,7 +50,7 @@ RECIPIENT_FIELDS = index_fields(
         "enum",
         INT,
         Campaign.channel,
-        enum_values(Channel),
+        choices=enum_values(Channel),
     ),
     column_field("status", "Status", "enum", INT, R.status, choices=enum_values(RecipientStatus)),
     column_field(
@@ -90,9 +65,14 @@ RECIPIENT_FIELDS = index_fields(
     column_field("responded_at", "Responded at", "datetime", INT, R.responded_at),
     column_field("converted_hkd", "Purchase (HK$)", "int", INT, R.converted_hkd),
     column_field("customer_id", "Customer ID", "int", INT, R.customer_id),
-    _of(Customer.id, R.customer_id, "member_no", N_("Member no."), "str", P, Customer.member_no),
-    _of(Customer.id, R.customer_id, "name_en", N_("Name (English)"), "str", P, Customer.name_en),
-    _of(
+    lookup_field(
+        R, Customer.id, R.customer_id, "member_no", N_("Member no."), "str", P, Customer.member_no
+    ),
+    lookup_field(
+        R, Customer.id, R.customer_id, "name_en", N_("Name (English)"), "str", P, Customer.name_en
+    ),
+    lookup_field(
+        R,
         Customer.id,
         R.customer_id,
         "district",
@@ -100,9 +80,10 @@ RECIPIENT_FIELDS = index_fields(
         "enum",
         INT,
         Customer.district,
-        tuple(DISTRICTS),
+        choices=tuple(DISTRICTS),
     ),
-    _of(
+    lookup_field(
+        R,
         Customer.id,
         R.customer_id,
         "region",
@@ -110,9 +91,10 @@ RECIPIENT_FIELDS = index_fields(
         "enum",
         INT,
         Customer.region,
-        enum_values(Region),
+        choices=enum_values(Region),
     ),
-    _of(
+    lookup_field(
+        R,
         Customer.id,
         R.customer_id,
         "tier",
@@ -120,7 +102,7 @@ RECIPIENT_FIELDS = index_fields(
         "enum",
         INT,
         Customer.tier,
-        enum_values(Tier),
+        choices=enum_values(Tier),
     ),
     Field(
         "age_band",

@@ -30,7 +30,17 @@ from sandbox_crm.campaigns.operations import (
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Campaign, Channel, Customer
 from sandbox_crm.operations import OperationError
-from sandbox_crm.web.core import Pager, actor, bp, db, done, failed, get_or_404, refused
+from sandbox_crm.web.core import (
+    Pager,
+    actor,
+    bp,
+    db,
+    done,
+    failed,
+    get_or_404,
+    refused,
+    submit_form,
+)
 from sandbox_crm.web.forms import ConfirmForm, limits, options
 from sandbox_crm.web.i18n import L_, lazy_call, translate
 from sandbox_crm.web.presentation import label
@@ -265,20 +275,17 @@ def campaign_action(campaign_id: int, action: str) -> Response | tuple[str, int]
     """Build the audience, screen it, or collect the results (one button each)."""
     get_or_404(Campaign, campaign_id, "campaign")
     name, function, message = _ACTIONS[action]
-    if not ConfirmForm().validate_on_submit():
-        return failed("crm/campaign.html", **_page_context(campaign_id))
-    try:
-        function(db(), actor(), campaign_id=campaign_id)
-    except OperationError as exc:
-        return refused(
-            name,
-            exc,
-            "crm/campaign.html",
-            exc.message,
-            entity=("campaign", campaign_id),
-            **_page_context(campaign_id),
-        )
-    return done(translate(message), "crm.campaign", campaign_id=campaign_id)
+    return submit_form(
+        ConfirmForm(),
+        name,
+        lambda: function(db(), actor(), campaign_id=campaign_id),
+        message,
+        template="crm/campaign.html",
+        context=lambda: _page_context(campaign_id),
+        endpoint="crm.campaign",
+        entity=("campaign", campaign_id),
+        campaign_id=campaign_id,
+    )
 
 
 @bp.post("/campaigns/<int:campaign_id>/send")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import and_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import and_
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.cases.models import (
@@ -18,40 +17,20 @@ from sandbox_crm.cases.models import (
     ServiceCase,
 )
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import Customer, SalesOrder, Sensitivity, StaffUser
+from sandbox_crm.models import SalesOrder, Sensitivity, StaffUser
 from sandbox_crm.sources import (
     SOURCES,
     Field,
-    FieldType,
-    Lookup,
     QueryScope,
     Source,
     column_field,
+    customer_fields,
     enum_values,
     index_fields,
+    lookup_field,
 )
 
 P, INT = Sensitivity.PERSONAL, Sensitivity.INTERNAL
-
-
-def _of_the_case(
-    table_key: InstrumentedAttribute[Any],
-    foreign_key: InstrumentedAttribute[Any],
-    name: str,
-    label: str,
-    type_: FieldType,
-    sensitivity: Sensitivity,
-    column: InstrumentedAttribute[Any],
-) -> Field:
-    """A field that is ``column`` of the one row ``foreign_key`` points at."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return (
-            select(column).where(table_key == foreign_key).correlate(ServiceCase).scalar_subquery()
-        )
-
-    lookup = Lookup(foreign_key, table_key, column)
-    return Field(name, label, type_, sensitivity, build, nullable=True, lookup=lookup)
 
 
 def _overdue(scope: QueryScope) -> ColumnElement[Any]:
@@ -93,7 +72,8 @@ CASE_FIELDS = index_fields(
         choices=("", *enum_values(Resolution)),
     ),
     column_field("closed_at", "Closed", "datetime", INT, ServiceCase.closed_at),
-    _of_the_case(
+    lookup_field(
+        ServiceCase,
         StaffUser.id,
         ServiceCase.assigned_to_id,
         "assigned_to",
@@ -101,8 +81,10 @@ CASE_FIELDS = index_fields(
         "str",
         INT,
         StaffUser.full_name,
+        nullable=True,
     ),
-    _of_the_case(
+    lookup_field(
+        ServiceCase,
         SalesOrder.id,
         ServiceCase.order_id,
         "order_no",
@@ -110,26 +92,9 @@ CASE_FIELDS = index_fields(
         "str",
         INT,
         SalesOrder.order_no,
+        nullable=True,
     ),
-    column_field("customer_id", "Customer ID", "int", INT, ServiceCase.customer_id),
-    _of_the_case(
-        Customer.id,
-        ServiceCase.customer_id,
-        "customer_member_no",
-        "Member no.",
-        "str",
-        P,
-        Customer.member_no,
-    ),
-    _of_the_case(
-        Customer.id,
-        ServiceCase.customer_id,
-        "customer_name",
-        "Customer name",
-        "str",
-        P,
-        Customer.name_en,
-    ),
+    *customer_fields(ServiceCase, ServiceCase.customer_id, nullable=True),
 )
 
 SOURCES.add(

@@ -40,38 +40,39 @@ from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, SalesOrder, StaffUser
 from sandbox_crm.operations import OperationError, apply_operation
 from sandbox_crm.web.core import (
+    ListView,
+    RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
-    list_page,
     refused,
 )
-from sandbox_crm.web.forms import limits, options
+from sandbox_crm.web.forms import code_choices, limits, options
 from sandbox_crm.web.i18n import L_, lazy_call, translate
-from sandbox_crm.web.presentation import label
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "case_id",
-    "reference",
-    "kind",
-    "channel",
-    "subject",
-    "status",
-    "due_at",
-    "overdue",
-    "assigned_to",
-    "customer_id",
-    "customer_member_no",
-    "customer_name",
-]
-SORTABLE = ("reference", "kind", "status", "due_at", "opened_at")
-DEFAULT_SORT = ("due_at", "asc")
-LIST_FILTERS = {"status": "status", "kind": "kind"}
+CASE_LIST = ListView(
+    source="service_cases",
+    filters={"status": "status", "kind": "kind"},
+    columns=[
+        "case_id",
+        "reference",
+        "kind",
+        "channel",
+        "subject",
+        "status",
+        "due_at",
+        "overdue",
+        "assigned_to",
+        "customer_id",
+        "customer_member_no",
+        "customer_name",
+    ],
+    sortable=("reference", "kind", "status", "due_at", "opened_at"),
+    default_sort=("due_at", "asc"),
+)
 
 # The codes the case pages show through ``label``, marked so that they are translated.
 CODE_LABELS = (
@@ -105,16 +106,12 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class OpenCaseForm(FlaskForm):
     """Open a case for a customer."""
 
     member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
-    kind = SelectField(L_("Kind"), choices=_choices(CaseKind), validate_choice=False)
-    channel = SelectField(L_("Channel"), choices=_choices(CaseChannel), validate_choice=False)
+    kind = SelectField(L_("Kind"), choices=code_choices(CaseKind), validate_choice=False)
+    channel = SelectField(L_("Channel"), choices=code_choices(CaseChannel), validate_choice=False)
     subject = StringField(L_("Subject"), render_kw=limits(OpenCaseArgs, "subject"))
     details = TextAreaField(L_("Details"), render_kw=limits(OpenCaseArgs, "details"))
     order_no = StringField(L_("Order no. (optional)"), render_kw=limits(OpenCaseArgs, "order_no"))
@@ -136,7 +133,7 @@ class StatusForm(FlaskForm):
 
     status = SelectField(
         L_("Status"),
-        choices=_choices(("open", "in_progress", "waiting_on_customer", "resolved")),
+        choices=code_choices(("open", "in_progress", "waiting_on_customer", "resolved")),
         validate_choice=False,
     )
     note = TextAreaField(L_("Note"))
@@ -161,7 +158,7 @@ class VerifyForm(FlaskForm):
 
     method = SelectField(
         L_("Method"),
-        choices=_choices(("identity_document_seen", "registered_contact_confirmed")),
+        choices=code_choices(("identity_document_seen", "registered_contact_confirmed")),
         validate_choice=False,
     )
 
@@ -169,27 +166,18 @@ class VerifyForm(FlaskForm):
 class CloseForm(FlaskForm):
     """Close the case with its resolution."""
 
-    resolution = SelectField(L_("Resolution"), choices=_choices(Resolution), validate_choice=False)
+    resolution = SelectField(
+        L_("Resolution"), choices=code_choices(Resolution), validate_choice=False
+    )
     note = TextAreaField(L_("Resolution note"), render_kw=limits(CloseCaseArgs, "note"))
 
 
 @bp.get("/cases")
 def cases() -> str:
     """The case queue: status and kind filters, sorted by due date, a page at a time."""
-    filters, conditions = choice_filters("service_cases", LIST_FILTERS)
-    if request.args.get("overdue") == "1":
-        conditions.append({"field": "overdue", "op": "eq", "value": True})
-    listing = list_page(
-        "service_cases",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/cases.html", listing=listing, q="", filters=filters, filtered=bool(conditions)
-    )
+    overdue = [{"field": "overdue", "op": "eq", "value": True}]
+    extra = overdue if request.args.get("overdue") == "1" else []
+    return render_template("crm/cases.html", q="", **CASE_LIST.context(extra))
 
 
 def _page_context(case_id: int, **forms: Any) -> dict[str, Any]:
@@ -219,10 +207,13 @@ def _page_context(case_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+CASE_PAGE = RecordPage("crm/case.html", _page_context, "service_case", "crm.case", "case_id")
+
+
 @bp.get("/cases/<int:case_id>")
 def case(case_id: int) -> str:
     """One case: its facts, history and the actions an open case allows."""
-    return render_template("crm/case.html", **_page_context(case_id))
+    return CASE_PAGE.render(case_id)
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -253,59 +244,52 @@ def case_new() -> Response | str | tuple[str, int]:
     return done(translate("Case opened."), "crm.case", case_id=created.id)
 
 
-def _call(action: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
-    """The operation an action calls, its arguments, success message and the posted form."""
-    if action == "reply":
-        form = ReplyForm()
-        return (
-            "reply_to_case",
-            reply_to_case,
-            {"reply": form.reply.data, "note": form.note.data or ""},
-            N_("Reply recorded."),
-            {"reply_form": form},
-        )
-    if action == "status":
-        form = StatusForm()
-        return (
-            "set_case_status",
-            set_case_status,
-            {"status": form.status.data, "note": form.note.data or ""},
-            N_("Status changed."),
-            {"status_form": form},
-        )
-    if action in ("assign", "escalate"):
-        form = StaffForm()
+# A step of working a case: its operation, the form it posts (by name in the page), the message.
+_STEPS: dict[str, tuple[str, Any, str, type[FlaskForm], str]] = {
+    "reply": ("reply_to_case", reply_to_case, "reply_form", ReplyForm, N_("Reply recorded.")),
+    "status": (
+        "set_case_status",
+        set_case_status,
+        "status_form",
+        StatusForm,
+        N_("Status changed."),
+    ),
+    "assign": ("assign_case", assign_case, "staff_form", StaffForm, N_("Case assigned.")),
+    "escalate": ("escalate_case", escalate_case, "staff_form", StaffForm, N_("Case escalated.")),
+    "follow_up": (
+        "follow_up_case",
+        follow_up_case,
+        "follow_up_form",
+        FollowUpForm,
+        N_("Follow-up set."),
+    ),
+    "verify": (
+        "verify_identity",
+        verify_identity,
+        "verify_form",
+        VerifyForm,
+        N_("Identity verification recorded."),
+    ),
+    "close": ("close_case", close_case, "close_form", CloseForm, N_("Case closed.")),
+}
+
+
+def _values(step: str, form: Any) -> dict[str, Any]:
+    """The operation's arguments from the step's posted form."""
+    if step == "reply":
+        return {"reply": form.reply.data, "note": form.note.data or ""}
+    if step == "status":
+        return {"status": form.status.data, "note": form.note.data or ""}
+    if step == "follow_up":
+        return {"follow_up_on": form.follow_up_on.data, "note": form.note.data or ""}
+    if step in ("assign", "escalate"):
         values = {"username": (form.username.data or "").strip()}
-        if action == "assign":
-            return "assign_case", assign_case, values, N_("Case assigned."), {"staff_form": form}
-        values["reason"] = (form.reason.data or "").strip()
-        return "escalate_case", escalate_case, values, N_("Case escalated."), {"staff_form": form}
-    if action == "follow_up":
-        form = FollowUpForm()
-        return (
-            "follow_up_case",
-            follow_up_case,
-            {"follow_up_on": form.follow_up_on.data, "note": form.note.data or ""},
-            N_("Follow-up set."),
-            {"follow_up_form": form},
-        )
-    if action == "verify":
-        form = VerifyForm()
-        return (
-            "verify_identity",
-            verify_identity,
-            {"method": form.method.data},
-            N_("Identity verification recorded."),
-            {"verify_form": form},
-        )
-    form = CloseForm()
-    return (
-        "close_case",
-        close_case,
-        {"resolution": form.resolution.data, "note": (form.note.data or "").strip()},
-        N_("Case closed."),
-        {"close_form": form},
-    )
+        if step == "escalate":
+            values["reason"] = (form.reason.data or "").strip()
+        return values
+    if step == "verify":
+        return {"method": form.method.data}
+    return {"resolution": form.resolution.data, "note": (form.note.data or "").strip()}
 
 
 @bp.post(
@@ -314,14 +298,10 @@ def _call(action: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
 def case_action(case_id: int, step: str) -> Response | tuple[str, int]:
     """One step of working a case, through its operation."""
     get_or_404(ServiceCase, case_id, "case")
-    name, function, values, message, forms = _call(step)
-    if not next(iter(forms.values())).validate_on_submit():
-        return failed("crm/case.html", **_page_context(case_id, **forms))
-    try:
-        function(db(), actor(), case_id=case_id, **values)
-    except OperationError as exc:
-        context = _page_context(case_id, **forms)
-        return refused(
-            name, exc, "crm/case.html", exc.message, entity=("service_case", case_id), **context
-        )
-    return done(translate(message), "crm.case", case_id=case_id)
+    name, function, form_name, form_class, message = _STEPS[step]
+    form = form_class()
+
+    def run() -> Any:
+        return function(db(), actor(), case_id=case_id, **_values(step, form))
+
+    return CASE_PAGE.post_step(case_id, name, {form_name: form}, run, message)

@@ -41,15 +41,16 @@ from sandbox_crm.collection.procedures import COLLECTION_REQUIREMENTS, FIELDS, T
 from sandbox_crm.i18n import N_
 from sandbox_crm.operations import OperationError
 from sandbox_crm.web.core import (
+    ListView,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
     list_page,
     refused,
+    submit_form,
 )
 from sandbox_crm.web.forms import ConfirmForm, limits
 from sandbox_crm.web.i18n import translate
@@ -70,20 +71,19 @@ CODE_LABELS = (
 )
 
 
+FORM_LIST = ListView(
+    source="signup_forms",
+    filters={"kind": "kind", "status": "status"},
+    columns=["form_id", "code", "name", "kind", "status", "fields_changed_at"],
+    sortable=("code", "kind", "status"),
+    default_sort=("code", "asc"),
+    per_page=PER_PAGE,
+)
+
+
 def _forms_context() -> dict[str, Any]:
-    filters, conditions = choice_filters("signup_forms", {"kind": "kind", "status": "status"})
-    listing = list_page(
-        "signup_forms",
-        conditions,
-        columns=["form_id", "code", "name", "kind", "status", "fields_changed_at"],
-        sortable=("code", "kind", "status"),
-        default_sort=("code", "asc"),
-        per_page=PER_PAGE,
-    )
     return {
-        "listing": listing,
-        "filters": filters,
-        "filtered": bool(conditions),
+        **FORM_LIST.context(),
         "requirements": [translate(text) for text in COLLECTION_REQUIREMENTS],
         "fields": {key: (translate(spec.label), spec.rule) for key, spec in FIELDS.items()},
     }
@@ -199,21 +199,18 @@ def _run_form_step(form_id: int, step: str) -> None:
 def signup_form_act(form_id: int, form_step: str) -> Response | tuple[str, int]:
     """Add, remove or change a field, publish the PICS, retire the form, or note the review."""
     get_or_404(SignupForm, form_id, "sign-up form")
-    if not ConfirmForm().validate_on_submit():
-        return failed("crm/signup_form.html", **_form_context(form_id))
     name, message = _FORM_STEPS[form_step]
-    try:
-        _run_form_step(form_id, form_step)
-    except OperationError as exc:
-        return refused(
-            name,
-            exc,
-            "crm/signup_form.html",
-            exc.message,
-            entity=("signup_form", form_id),
-            **_form_context(form_id),
-        )
-    return done(translate(message), "crm.signup_form", form_id=form_id)
+    return submit_form(
+        ConfirmForm(),
+        name,
+        lambda: _run_form_step(form_id, form_step),
+        message,
+        template="crm/signup_form.html",
+        context=lambda: _form_context(form_id),
+        endpoint="crm.signup_form",
+        entity=("signup_form", form_id),
+        form_id=form_id,
+    )
 
 
 def _tracking_context() -> dict[str, Any]:
@@ -267,26 +264,30 @@ def _int(name: str) -> int | None:
 @bp.post("/tracking/<any(session, product_view, analytics_cookie):tracking_kind>")
 def tracking_setting(tracking_kind: str) -> Response | tuple[str, int]:
     """Change one kind's retention or consent setting."""
-    if not ConfirmForm().validate_on_submit():
-        return failed("crm/tracking.html", **_tracking_context())
-    days = _int("retention_days")
-    try:
+
+    def run() -> Any:
+        days = _int("retention_days")
         if days is None:
             raise OperationError(
                 translate(N_("Days kept must be a whole number.")), "retention_days"
             )
-        set_tracking_setting(
+        return set_tracking_setting(
             db(),
             actor(),
             kind=tracking_kind,
             retention_days=days,
             consent_required=_checked("consent_required"),
         )
-    except OperationError as exc:
-        return refused(
-            "set_tracking_setting", exc, "crm/tracking.html", exc.message, **_tracking_context()
-        )
-    return done(translate(N_("The tracking setting is saved.")), "crm.tracking")
+
+    return submit_form(
+        ConfirmForm(),
+        "set_tracking_setting",
+        run,
+        N_("The tracking setting is saved."),
+        template="crm/tracking.html",
+        context=_tracking_context,
+        endpoint="crm.tracking",
+    )
 
 
 @bp.post("/tracking/purge")

@@ -40,17 +40,15 @@ from sandbox_crm.eshop.operations import (
 )
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import ConsentPurpose, Customer
-from sandbox_crm.operations import OperationError
 from sandbox_crm.web.core import (
+    ListView,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
-    list_page,
-    refused,
+    submit_form,
 )
 from sandbox_crm.web.forms import ConfirmForm
 from sandbox_crm.web.i18n import translate
@@ -88,32 +86,32 @@ CODE_LABELS = (
 # --- the e-shop -----------------------------------------------------------------------------
 
 
+ACCOUNT_LIST = ListView(
+    source="eshop_accounts",
+    filters={"recon_status": "recon_status"},
+    columns=[
+        "account_id",
+        "account_no",
+        "first_name",
+        "last_name",
+        "cust_email",
+        "mobile_no",
+        "recon_status",
+        "customer_id",
+    ],
+    sortable=("account_no", "last_name", "recon_status"),
+    default_sort=("account_no", "asc"),
+    per_page=PER_PAGE,
+)
+
+
 def _list_context() -> dict[str, Any]:
-    filters, conditions = choice_filters("eshop_accounts", {"recon_status": "recon_status"})
-    listing = list_page(
-        "eshop_accounts",
-        conditions,
-        columns=[
-            "account_id",
-            "account_no",
-            "first_name",
-            "last_name",
-            "cust_email",
-            "mobile_no",
-            "recon_status",
-            "customer_id",
-        ],
-        sortable=("account_no", "last_name", "recon_status"),
-        default_sort=("account_no", "asc"),
-        per_page=PER_PAGE,
-    )
+    context = ACCOUNT_LIST.context()
     log = (
         db().scalars(select(EshopImportEntry).order_by(EshopImportEntry.id.desc()).limit(20)).all()
     )
     return {
-        "listing": listing,
-        "filters": filters,
-        "filtered": bool(conditions),
+        **context,
         "log": log,
         "confirm": ConfirmForm(),
     }
@@ -177,15 +175,15 @@ def eshop_account(account_id: int) -> str:
 @bp.post("/eshop/sync")
 def eshop_sync() -> Response | tuple[str, int]:
     """Run the sync: candidate matches for every undecided account."""
-    if not ConfirmForm().validate_on_submit():
-        return failed("crm/eshop_accounts.html", **_list_context())
-    try:
-        run_eshop_sync(db(), actor())
-    except OperationError as exc:
-        return refused(
-            "run_eshop_sync", exc, "crm/eshop_accounts.html", exc.message, **_list_context()
-        )
-    return done(translate(N_("Sync run: candidate matches listed.")), "crm.eshop_accounts")
+    return submit_form(
+        ConfirmForm(),
+        "run_eshop_sync",
+        lambda: run_eshop_sync(db(), actor()),
+        N_("Sync run: candidate matches listed."),
+        template="crm/eshop_accounts.html",
+        context=_list_context,
+        endpoint="crm.eshop_accounts",
+    )
 
 
 def _int(name: str) -> int | None:
@@ -206,11 +204,10 @@ def eshop_decide(account_id: int, decision: str) -> Response | tuple[str, int]:
     """Merge, link, create or leave for review, one form each."""
     get_or_404(EshopAccount, account_id, "e-shop account")
     name, message = _DECISIONS[decision]
-    if not ConfirmForm().validate_on_submit():
-        return failed("crm/eshop_account.html", **_account_context(account_id))
-    form = request.form
-    session, staff = db(), actor()
-    try:
+
+    def run() -> None:
+        form = request.form
+        session, staff = db(), actor()
         if decision in ("merge", "link"):
             customer_id = _int("customer_id")
             if decision == "merge":
@@ -238,35 +235,36 @@ def eshop_decide(account_id: int, decision: str) -> Response | tuple[str, int]:
             leave_eshop_account_for_review(
                 session, staff, account_id=account_id, reason=form.get("reason", "")
             )
-    except OperationError as exc:
-        return refused(
-            name,
-            exc,
-            "crm/eshop_account.html",
-            exc.message,
-            entity=("eshop_account", account_id),
-            **_account_context(account_id),
-        )
-    return done(translate(message), "crm.eshop_account", account_id=account_id)
+
+    return submit_form(
+        ConfirmForm(),
+        name,
+        run,
+        message,
+        template="crm/eshop_account.html",
+        context=lambda: _account_context(account_id),
+        endpoint="crm.eshop_account",
+        entity=("eshop_account", account_id),
+        account_id=account_id,
+    )
 
 
 # --- data quality ---------------------------------------------------------------------------
 
 
+ISSUE_LIST = ListView(
+    source="quality_issues",
+    filters={"rule": "rule", "status": "status"},
+    columns=["issue_id", "customer_id", "rule", "status", "raised_at", "resolution"],
+    sortable=("raised_at", "rule", "status", "customer_id"),
+    default_sort=("raised_at", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 def _queue_context() -> dict[str, Any]:
-    filters, conditions = choice_filters("quality_issues", {"rule": "rule", "status": "status"})
-    listing = list_page(
-        "quality_issues",
-        conditions,
-        columns=["issue_id", "customer_id", "rule", "status", "raised_at", "resolution"],
-        sortable=("raised_at", "rule", "status", "customer_id"),
-        default_sort=("raised_at", "desc"),
-        per_page=PER_PAGE,
-    )
     return {
-        "listing": listing,
-        "filters": filters,
-        "filtered": bool(conditions),
+        **ISSUE_LIST.context(),
         "rules": {code: translate(text) for code, text in QUALITY_RULES.items()},
         "confirm": ConfirmForm(),
     }
@@ -323,32 +321,33 @@ def quality_scan() -> Response | tuple[str, int]:
 def quality_act(issue_id: int, step: str) -> Response | tuple[str, int]:
     """Send a profile-update request, or close the issue."""
     get_or_404(QualityIssue, issue_id, "data-quality issue")
-    if not ConfirmForm().validate_on_submit():
-        return failed("crm/quality_issue.html", **_issue_context(issue_id))
     form = request.form
-    try:
+    if step == "request":
+        name, message = "request_profile_update", N_("The profile-update request was sent.")
+    else:
+        name, message = "close_quality_issue", N_("The issue is closed.")
+
+    def run() -> Any:
         if step == "request":
-            request_profile_update(
+            return request_profile_update(
                 db(), actor(), issue_id=issue_id, channel=form.get("channel", "")
             )
-            message = N_("The profile-update request was sent.")
-        else:
-            close_quality_issue(
-                db(),
-                actor(),
-                issue_id=issue_id,
-                resolution=form.get("resolution", ""),
-                reason=form.get("reason", ""),
-            )
-            message = N_("The issue is closed.")
-    except OperationError as exc:
-        name = "request_profile_update" if step == "request" else "close_quality_issue"
-        return refused(
-            name,
-            exc,
-            "crm/quality_issue.html",
-            exc.message,
-            entity=("quality_issue", issue_id),
-            **_issue_context(issue_id),
+        return close_quality_issue(
+            db(),
+            actor(),
+            issue_id=issue_id,
+            resolution=form.get("resolution", ""),
+            reason=form.get("reason", ""),
         )
-    return done(translate(message), "crm.quality_issue", issue_id=issue_id)
+
+    return submit_form(
+        ConfirmForm(),
+        name,
+        run,
+        message,
+        template="crm/quality_issue.html",
+        context=lambda: _issue_context(issue_id),
+        endpoint="crm.quality_issue",
+        entity=("quality_issue", issue_id),
+        issue_id=issue_id,
+    )

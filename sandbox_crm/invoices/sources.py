@@ -4,44 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import and_
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.i18n import N_
 from sandbox_crm.invoices.models import AnomalyKind, AnomalyResolution, Invoice, InvoiceStatus
-from sandbox_crm.models import Customer, SalesOrder, Sensitivity
+from sandbox_crm.models import SalesOrder, Sensitivity
 from sandbox_crm.sources import (
     SOURCES,
     Field,
-    FieldType,
-    Lookup,
     QueryScope,
     Source,
     column_field,
+    customer_fields,
     enum_values,
     index_fields,
+    lookup_field,
 )
 
 P, INT = Sensitivity.PERSONAL, Sensitivity.INTERNAL
-
-
-def _of_the_invoice(
-    table_key: InstrumentedAttribute[Any],
-    foreign_key: InstrumentedAttribute[Any],
-    name: str,
-    label: str,
-    type_: FieldType,
-    sensitivity: Sensitivity,
-    column: InstrumentedAttribute[Any],
-) -> Field:
-    """A field that is ``column`` of the one row ``foreign_key`` points at."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return select(column).where(table_key == foreign_key).correlate(Invoice).scalar_subquery()
-
-    lookup = Lookup(foreign_key, table_key, column)
-    return Field(name, label, type_, sensitivity, build, nullable=True, lookup=lookup)
 
 
 def _balance(scope: QueryScope) -> ColumnElement[Any]:
@@ -106,10 +87,19 @@ INVOICE_FIELDS = index_fields(
         Invoice.resolution,
         choices=("", *enum_values(AnomalyResolution)),
     ),
-    _of_the_invoice(
-        SalesOrder.id, Invoice.order_id, "order_no", "Order no.", "str", INT, SalesOrder.order_no
+    lookup_field(
+        Invoice,
+        SalesOrder.id,
+        Invoice.order_id,
+        "order_no",
+        "Order no.",
+        "str",
+        INT,
+        SalesOrder.order_no,
+        nullable=True,
     ),
-    _of_the_invoice(
+    lookup_field(
+        Invoice,
         SalesOrder.id,
         Invoice.order_id,
         "order_total_hkd",
@@ -117,26 +107,9 @@ INVOICE_FIELDS = index_fields(
         "int",
         INT,
         SalesOrder.total_hkd,
+        nullable=True,
     ),
-    column_field("customer_id", "Customer ID", "int", INT, Invoice.customer_id),
-    _of_the_invoice(
-        Customer.id,
-        Invoice.customer_id,
-        "customer_member_no",
-        "Member no.",
-        "str",
-        P,
-        Customer.member_no,
-    ),
-    _of_the_invoice(
-        Customer.id,
-        Invoice.customer_id,
-        "customer_name",
-        "Customer name",
-        "str",
-        P,
-        Customer.name_en,
-    ),
+    *customer_fields(Invoice, Invoice.customer_id, nullable=True),
 )
 
 SOURCES.add(

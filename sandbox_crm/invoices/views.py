@@ -31,42 +31,40 @@ from sandbox_crm.invoices.operations import (
     send_payment_reminder,
 )
 from sandbox_crm.models import Channel, Customer, SalesOrder
-from sandbox_crm.operations import OperationError
 from sandbox_crm.web.core import (
+    ListView,
+    RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
-    done,
-    failed,
     get_or_404,
-    list_page,
-    refused,
+    search_condition,
     search_text,
 )
-from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call, translate
-from sandbox_crm.web.presentation import label
+from sandbox_crm.web.forms import code_choices, limits
+from sandbox_crm.web.i18n import L_
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "invoice_id",
-    "invoice_no",
-    "issued_on",
-    "due_on",
-    "status",
-    "amount_hkd",
-    "balance_hkd",
-    "anomaly",
-    "resolution",
-    "order_no",
-    "customer_id",
-    "customer_member_no",
-    "customer_name",
-]
-SORTABLE = ("invoice_no", "issued_on", "due_on", "status", "amount_hkd", "balance_hkd")
-DEFAULT_SORT = ("due_on", "asc")
-LIST_FILTERS = {"status": "status", "anomaly": "anomaly"}
+INVOICE_LIST = ListView(
+    source="invoices",
+    filters={"status": "status", "anomaly": "anomaly"},
+    columns=[
+        "invoice_id",
+        "invoice_no",
+        "issued_on",
+        "due_on",
+        "status",
+        "amount_hkd",
+        "balance_hkd",
+        "anomaly",
+        "resolution",
+        "order_no",
+        "customer_id",
+        "customer_member_no",
+        "customer_name",
+    ],
+    sortable=("invoice_no", "issued_on", "due_on", "status", "amount_hkd", "balance_hkd"),
+    default_sort=("due_on", "asc"),
+)
 SEARCH_FIELDS = ("invoice_no", "order_no", "customer_member_no", "customer_name")
 
 # The codes the invoice pages show through ``label``, marked so that they are translated.
@@ -86,17 +84,13 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class PaymentForm(FlaskForm):
     """Record a payment received."""
 
     amount_hkd = IntegerField(L_("Amount (HK$)"), validators=[Optional()])
     method = SelectField(
         L_("Method"),
-        choices=_choices(("counter", "card", "bank_transfer", "cheque")),
+        choices=code_choices(("counter", "card", "bank_transfer", "cheque")),
         validate_choice=False,
     )
 
@@ -104,7 +98,7 @@ class PaymentForm(FlaskForm):
 class ReminderForm(FlaskForm):
     """Send a payment reminder."""
 
-    channel = SelectField(L_("Channel"), choices=_choices(Channel), validate_choice=False)
+    channel = SelectField(L_("Channel"), choices=code_choices(Channel), validate_choice=False)
     message = TextAreaField(
         L_("Added text (optional)"), render_kw=limits(SendReminderArgs, "message")
     )
@@ -114,7 +108,7 @@ class ResolveForm(FlaskForm):
     """Resolve the invoice's anomaly."""
 
     resolution = SelectField(
-        L_("Resolution"), choices=_choices(AnomalyResolution), validate_choice=False
+        L_("Resolution"), choices=code_choices(AnomalyResolution), validate_choice=False
     )
     note = TextAreaField(L_("Reason"), render_kw=limits(ResolveInvoiceArgs, "note"))
     amount_hkd = IntegerField(
@@ -128,35 +122,18 @@ class ResolveForm(FlaskForm):
 @bp.get("/invoices")
 def invoices() -> str:
     """Invoices with filters (status, anomaly, due for payment, anomalies open), sort, pages."""
-    filters, conditions = choice_filters("invoices", LIST_FILTERS)
     due = request.args.get("due") == "1"
     anomalies = request.args.get("anomalies") == "1"
+    extra: list[dict[str, Any]] = []
     if due:
-        conditions.append({"field": "due", "op": "eq", "value": True})
+        extra.append({"field": "due", "op": "eq", "value": True})
     if anomalies:
-        conditions.append({"field": "anomaly_open", "op": "eq", "value": True})
+        extra.append({"field": "anomaly_open", "op": "eq", "value": True})
     q = search_text()
     if q:
-        conditions.append(
-            {"any": [{"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS]}
-        )
-    listing = list_page(
-        "invoices",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/invoices.html",
-        listing=listing,
-        q=q,
-        filters=filters,
-        due=due,
-        anomalies=anomalies,
-        filtered=bool(conditions),
-    )
+        extra.append(search_condition(q, SEARCH_FIELDS))
+    context = INVOICE_LIST.context(extra)
+    return render_template("crm/invoices.html", q=q, due=due, anomalies=anomalies, **context)
 
 
 def _invoice_context(invoice_id: int, **forms: Any) -> dict[str, Any]:
@@ -188,62 +165,65 @@ def _invoice_context(invoice_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+INVOICE_PAGE = RecordPage(
+    "crm/invoice.html", _invoice_context, "invoice", "crm.invoice", "invoice_id"
+)
+
+
 @bp.get("/invoices/<int:invoice_id>")
 def invoice(invoice_id: int) -> str:
     """One invoice: amounts, order, anomaly, payments, reminders and what can be done."""
-    return render_template("crm/invoice.html", **_invoice_context(invoice_id))
+    return INVOICE_PAGE.render(invoice_id)
 
 
-def _call(step: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
-    """The operation a step calls, its arguments, success message and the posted form."""
+# A step of working an invoice: its operation, the form it posts (by name in the page), the message.
+_STEPS: dict[str, tuple[str, Any, str, type[FlaskForm], str]] = {
+    "payment": (
+        "record_payment",
+        record_payment,
+        "payment_form",
+        PaymentForm,
+        N_("Payment recorded."),
+    ),
+    "remind": (
+        "send_payment_reminder",
+        send_payment_reminder,
+        "reminder_form",
+        ReminderForm,
+        N_("Reminder sent."),
+    ),
+    "resolve": (
+        "resolve_invoice",
+        resolve_invoice,
+        "resolve_form",
+        ResolveForm,
+        N_("Anomaly resolved."),
+    ),
+}
+
+
+def _values(step: str, form: Any) -> dict[str, Any]:
+    """The operation's arguments from the step's posted form."""
     if step == "payment":
-        form = PaymentForm()
-        values = {"amount_hkd": form.amount_hkd.data or 0, "method": form.method.data}
-        return (
-            "record_payment",
-            record_payment,
-            values,
-            N_("Payment recorded."),
-            {"payment_form": form},
-        )
+        return {"amount_hkd": form.amount_hkd.data or 0, "method": form.method.data}
     if step == "remind":
-        form = ReminderForm()
-        values = {"channel": form.channel.data, "message": (form.message.data or "").strip()}
-        return (
-            "send_payment_reminder",
-            send_payment_reminder,
-            values,
-            N_("Reminder sent."),
-            {"reminder_form": form},
-        )
-    form = ResolveForm()
-    values = {
+        return {"channel": form.channel.data, "message": (form.message.data or "").strip()}
+    return {
         "resolution": form.resolution.data,
         "note": (form.note.data or "").strip(),
         "amount_hkd": form.amount_hkd.data,
         "order_no": (form.order_no.data or "").strip() or None,
     }
-    return (
-        "resolve_invoice",
-        resolve_invoice,
-        values,
-        N_("Anomaly resolved."),
-        {"resolve_form": form},
-    )
 
 
 @bp.post("/invoices/<int:invoice_id>/<any(payment, remind, resolve):invoice_step>")
 def invoice_action(invoice_id: int, invoice_step: str) -> Response | tuple[str, int]:
     """One step of working an invoice, through its operation."""
     get_or_404(Invoice, invoice_id, "invoice")
-    name, function, values, message, forms = _call(invoice_step)
-    if not next(iter(forms.values())).validate_on_submit():
-        return failed("crm/invoice.html", **_invoice_context(invoice_id, **forms))
-    try:
-        function(db(), actor(), invoice_id=invoice_id, **values)
-    except OperationError as exc:
-        context = _invoice_context(invoice_id, **forms)
-        return refused(
-            name, exc, "crm/invoice.html", exc.message, entity=("invoice", invoice_id), **context
-        )
-    return done(translate(message), "crm.invoice", invoice_id=invoice_id)
+    name, function, form_name, form_class, message = _STEPS[invoice_step]
+    form = form_class()
+
+    def run() -> Any:
+        return function(db(), actor(), invoice_id=invoice_id, **_values(invoice_step, form))
+
+    return INVOICE_PAGE.post_step(invoice_id, name, {form_name: form}, run, message)

@@ -24,13 +24,13 @@ from sandbox_crm.sources import (
     QUALIFYING_ORDER_STATUSES,
     SOURCES,
     Field,
-    FieldType,
-    Lookup,
     QueryScope,
     Source,
     column_field,
+    customer_fields,
     enum_values,
     index_fields,
+    lookup_field,
 )
 
 P, S, INT = Sensitivity.PERSONAL, Sensitivity.SENSITIVE, Sensitivity.INTERNAL
@@ -42,37 +42,6 @@ def _order_branch(scope: QueryScope) -> ColumnElement[Any]:
         .where(Branch.id == SalesOrder.branch_id)
         .correlate(SalesOrder)
         .scalar_subquery()
-    )
-
-
-def _order_customer(
-    name: str,
-    label: str,
-    type_: FieldType,
-    sensitivity: Sensitivity,
-    column: InstrumentedAttribute[Any],
-    *,
-    choices: tuple[str, ...] = (),
-) -> Field:
-    """A field that is ``column`` of the order's customer (every order has one)."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return (
-            select(column)
-            .where(Customer.id == SalesOrder.customer_id)
-            .correlate(SalesOrder)
-            .scalar_subquery()
-        )
-
-    return Field(
-        name,
-        label,
-        type_,
-        sensitivity,
-        build,
-        choices,
-        nullable=bool(column.property.columns[0].nullable),
-        lookup=Lookup(SalesOrder.customer_id, Customer.id, column),
     )
 
 
@@ -88,11 +57,17 @@ ORDER_FIELDS = index_fields(
     ),
     column_field("total_hkd", "Total (HK$)", "int", INT, SalesOrder.total_hkd),
     Field("branch", "Branch", "str", INT, _order_branch),
-    column_field("customer_id", "Customer ID", "int", INT, SalesOrder.customer_id),
-    _order_customer("customer_member_no", "Member no.", "str", P, Customer.member_no),
-    _order_customer("customer_name", "Customer name", "str", P, Customer.name_en),
-    _order_customer(
-        "customer_tier", "Customer tier", "enum", INT, Customer.tier, choices=enum_values(Tier)
+    *customer_fields(SalesOrder, SalesOrder.customer_id),
+    lookup_field(
+        SalesOrder,
+        Customer.id,
+        SalesOrder.customer_id,
+        "customer_tier",
+        "Customer tier",
+        "enum",
+        INT,
+        Customer.tier,
+        choices=enum_values(Tier),
     ),
 )
 

@@ -15,7 +15,6 @@ from wtforms import SelectField, TextAreaField
 from sandbox_crm.customers.facts import has_search_index, matching_customers, phrase_match
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, OrderLine, Product, SalesOrder, StaffUser
-from sandbox_crm.operations import OperationError
 from sandbox_crm.orders.models import NEXT_STATUSES, FulfilmentStatus, OrderStatusChange
 from sandbox_crm.orders.operations import (
     UpdateOrderStatusArgs,
@@ -23,38 +22,37 @@ from sandbox_crm.orders.operations import (
     update_order_status,
 )
 from sandbox_crm.web.core import (
+    ListView,
+    RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
-    done,
-    failed,
     get_or_404,
-    list_page,
-    refused,
+    search_condition,
     search_text,
 )
 from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call, translate
+from sandbox_crm.web.i18n import L_, lazy_call
 from sandbox_crm.web.presentation import label
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "order_id",
-    "order_no",
-    "ordered_at",
-    "customer_id",
-    "customer_member_no",
-    "customer_name",
-    "channel",
-    "branch",
-    "status",
-    "total_hkd",
-]
-SORTABLE = ("order_no", "ordered_at", "customer_member_no", "channel", "status", "total_hkd")
-DEFAULT_SORT = ("ordered_at", "desc")
-# GET filters of the list: query argument -> source field (choices come from the source).
-LIST_FILTERS = {"status": "status", "channel": "channel"}
+ORDER_LIST = ListView(
+    source="orders",
+    filters={"status": "status", "channel": "channel"},
+    columns=[
+        "order_id",
+        "order_no",
+        "ordered_at",
+        "customer_id",
+        "customer_member_no",
+        "customer_name",
+        "channel",
+        "branch",
+        "status",
+        "total_hkd",
+    ],
+    sortable=("order_no", "ordered_at", "customer_member_no", "channel", "status", "total_hkd"),
+    default_sort=("ordered_at", "desc"),
+)
 SEARCH_FIELDS = ("order_no", "customer_member_no", "customer_name")
 
 
@@ -82,35 +80,22 @@ def _search_restriction(q: str) -> Any:
 @bp.get("/orders")
 def orders() -> str:
     """Orders with filters (status, channel, date range, search), sort and pagination."""
-    filters, conditions = choice_filters("orders", LIST_FILTERS)
+    extra: list[dict[str, Any]] = []
     date_from, date_to = _date_arg("from"), _date_arg("to")
     if date_from:
-        conditions.append({"field": "ordered_at", "op": "ge", "value": date_from.isoformat()})
+        extra.append({"field": "ordered_at", "op": "ge", "value": date_from.isoformat()})
     if date_to:
-        conditions.append({"field": "ordered_at", "op": "le", "value": date_to.isoformat()})
+        extra.append({"field": "ordered_at", "op": "le", "value": date_to.isoformat()})
     q = search_text()
     restrict = _search_restriction(q) if q else None
     if q and restrict is None:
-        conditions.append(
-            {"any": [{"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS]}
-        )
-    listing = list_page(
-        "orders",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-        restrict=restrict,
-    )
+        extra.append(search_condition(q, SEARCH_FIELDS))
     return render_template(
         "crm/orders.html",
-        listing=listing,
         q=q,
-        filters=filters,
         date_from=date_from.isoformat() if date_from else "",
         date_to=date_to.isoformat() if date_to else "",
-        filtered=bool(conditions) or restrict is not None,
+        **ORDER_LIST.context(extra, restrict),
     )
 
 
@@ -167,10 +152,13 @@ def _order_context(order_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+ORDER_PAGE = RecordPage("crm/order.html", _order_context, "sales_order", "crm.order", "order_id")
+
+
 @bp.get("/orders/<int:order_id>")
 def order(order_id: int) -> str:
     """One order: its lines, its status now and the history of how it got there."""
-    return render_template("crm/order.html", **_order_context(order_id))
+    return ORDER_PAGE.render(order_id)
 
 
 @bp.post("/orders/<int:order_id>/status")
@@ -178,20 +166,13 @@ def order_status(order_id: int) -> Response | tuple[str, int]:
     """Move the order to another status through update_order_status."""
     get_or_404(SalesOrder, order_id, "order")
     form = OrderStatusForm()
-    if not form.validate_on_submit():
-        return failed("crm/order.html", **_order_context(order_id, status_form=form))
-    try:
-        update_order_status(
+
+    def run() -> Any:
+        return update_order_status(
             db(), actor(), order_id=order_id, status=form.status.data, note=form.note.data or ""
         )
-    except OperationError as exc:
-        context = _order_context(order_id, status_form=form)
-        return refused(
-            "update_order_status",
-            exc,
-            "crm/order.html",
-            exc.message,
-            entity=("sales_order", order_id),
-            **context,
-        )
-    return done(translate("Order status updated."), "crm.order", order_id=order_id)
+
+    message = N_("Order status updated.")
+    return ORDER_PAGE.post_step(
+        order_id, "update_order_status", {"status_form": form}, run, message
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import Customer, Sensitivity
+from sandbox_crm.models import Sensitivity
 from sandbox_crm.requests.models import (
     DataRequest,
     RequestChannel,
@@ -19,10 +19,10 @@ from sandbox_crm.requests.models import (
 from sandbox_crm.sources import (
     SOURCES,
     Field,
-    Lookup,
     QueryScope,
     Source,
     column_field,
+    customer_fields,
     enum_values,
     index_fields,
 )
@@ -40,19 +40,6 @@ def _overdue(scope: QueryScope) -> ColumnElement[Any]:
             DataRequest.extended_to < day,
         ),
     )
-
-
-def _customer(name: str, label: str, column: Any) -> Field:
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return (
-            select(column)
-            .where(Customer.id == DataRequest.customer_id)
-            .correlate(DataRequest)
-            .scalar_subquery()
-        )
-
-    lookup = Lookup(DataRequest.customer_id, Customer.id, column)
-    return Field(name, label, "str", P, build, nullable=True, lookup=lookup)
 
 
 REQUEST_FIELDS = index_fields(
@@ -92,9 +79,7 @@ REQUEST_FIELDS = index_fields(
         choices=("", *enum_values(RequestOutcome)),
     ),
     column_field("responded_on", "Answered on", "date", INT, DataRequest.responded_on),
-    column_field("customer_id", "Customer ID", "int", INT, DataRequest.customer_id),
-    _customer("customer_member_no", "Member no.", Customer.member_no),
-    _customer("customer_name", "Customer name", Customer.name_en),
+    *customer_fields(DataRequest, DataRequest.customer_id, nullable=True),
 )
 
 SOURCES.add(

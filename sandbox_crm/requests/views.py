@@ -55,37 +55,38 @@ from sandbox_crm.requests.operations import (
     VerifyArgs,
 )
 from sandbox_crm.web.core import (
+    ListView,
+    RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
-    list_page,
     refused,
 )
-from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call, translate
-from sandbox_crm.web.presentation import label
+from sandbox_crm.web.forms import code_choices, limits, options
+from sandbox_crm.web.i18n import L_, translate
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "request_id",
-    "reference",
-    "kind",
-    "requester_name",
-    "received_on",
-    "due_on",
-    "extended_to",
-    "overdue",
-    "outcome",
-    "customer_id",
-    "customer_member_no",
-]
-SORTABLE = ("reference", "kind", "received_on", "due_on", "outcome")
-DEFAULT_SORT = ("due_on", "asc")
-LIST_FILTERS = {"kind": "kind", "outcome": "outcome"}
+REQUEST_LIST = ListView(
+    source="data_requests",
+    filters={"kind": "kind", "outcome": "outcome"},
+    columns=[
+        "request_id",
+        "reference",
+        "kind",
+        "requester_name",
+        "received_on",
+        "due_on",
+        "extended_to",
+        "overdue",
+        "outcome",
+        "customer_id",
+        "customer_member_no",
+    ],
+    sortable=("reference", "kind", "received_on", "due_on", "outcome"),
+    default_sort=("due_on", "asc"),
+)
 
 # The codes the request pages show through ``label``, marked so that they are translated.
 CODE_LABELS = (
@@ -116,25 +117,25 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class LogRequestForm(FlaskForm):
     """Log a request received from a customer."""
 
     member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
-    kind = SelectField(L_("Kind"), choices=_choices(RequestKind), validate_choice=False)
+    kind = SelectField(L_("Kind"), choices=code_choices(RequestKind), validate_choice=False)
     requester_name = StringField(
         L_("Requester"), render_kw=limits(LogRequestArgs, "requester_name")
     )
-    channel = SelectField(L_("Channel"), choices=_choices(RequestChannel), validate_choice=False)
-    form_used = SelectField(L_("Form used"), choices=_choices(RequestForm), validate_choice=False)
+    channel = SelectField(
+        L_("Channel"), choices=code_choices(RequestChannel), validate_choice=False
+    )
+    form_used = SelectField(
+        L_("Form used"), choices=code_choices(RequestForm), validate_choice=False
+    )
     received_on = DateField(L_("Received on"), validators=[Optional()])
     details = TextAreaField(L_("Details"), render_kw=limits(LogRequestArgs, "details"))
     correction_field = SelectField(
         L_("Field to correct (a correction)"),
-        choices=[*options([("", "—")]), *_choices(CORRECTABLE_FIELDS)],
+        choices=[*options([("", "—")]), *code_choices(CORRECTABLE_FIELDS)],
         validate_choice=False,
     )
     correction_value = StringField(
@@ -152,7 +153,7 @@ class FeeForm(FlaskForm):
 class VerifyForm(FlaskForm):
     """How the requester's identity was verified."""
 
-    method = SelectField(L_("Method"), choices=_choices(IdentityMethod), validate_choice=False)
+    method = SelectField(L_("Method"), choices=code_choices(IdentityMethod), validate_choice=False)
     evidence = StringField(L_("Evidence seen"), render_kw=limits(VerifyArgs, "evidence"))
 
 
@@ -161,7 +162,7 @@ class CompileForm(FlaskForm):
 
     items = SelectMultipleField(
         L_("Data items"),
-        choices=_choices(DataItem),
+        choices=code_choices(DataItem),
         validate_choice=False,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
@@ -184,9 +185,11 @@ class ExtendForm(FlaskForm):
 class RefuseForm(FlaskForm):
     """A written refusal with its ground."""
 
-    ground = SelectField(L_("Ground"), choices=_choices(RefusalGround), validate_choice=False)
+    ground = SelectField(L_("Ground"), choices=code_choices(RefusalGround), validate_choice=False)
     reason = TextAreaField(L_("Reasons"), render_kw=limits(RefuseArgs, "reason"))
-    channel = SelectField(L_("Sent by"), choices=_choices(RequestChannel), validate_choice=False)
+    channel = SelectField(
+        L_("Sent by"), choices=code_choices(RequestChannel), validate_choice=False
+    )
 
 
 class LogBookForm(FlaskForm):
@@ -204,7 +207,7 @@ class RespondForm(FlaskForm):
 
     outcome = SelectField(
         L_("Outcome"),
-        choices=_choices(
+        choices=code_choices(
             (
                 RequestOutcome.COPY_PROVIDED,
                 RequestOutcome.NO_DATA_HELD,
@@ -213,7 +216,9 @@ class RespondForm(FlaskForm):
         ),
         validate_choice=False,
     )
-    channel = SelectField(L_("Sent by"), choices=_choices(RequestChannel), validate_choice=False)
+    channel = SelectField(
+        L_("Sent by"), choices=code_choices(RequestChannel), validate_choice=False
+    )
     sent_on = DateField(L_("Sent on (empty: today)"), validators=[Optional()])
 
 
@@ -221,7 +226,9 @@ class NotifyForm(FlaskForm):
     """Pass the correction on to one recipient."""
 
     disclosure_id = SelectField(L_("Recipient"), choices=[], validate_choice=False)
-    channel = SelectField(L_("Sent by"), choices=_choices(RequestChannel), validate_choice=False)
+    channel = SelectField(
+        L_("Sent by"), choices=code_choices(RequestChannel), validate_choice=False
+    )
 
 
 _FORMS = {
@@ -327,30 +334,21 @@ def _days_left(rows: Any, today: date) -> dict[int, int]:
 @bp.get("/requests")
 def data_requests() -> str:
     """The deadline view: requests by day 40, with days left and those overdue."""
-    filters, conditions = choice_filters("data_requests", LIST_FILTERS)
-    if request.args.get("overdue") == "1":
-        conditions.append({"field": "overdue", "op": "eq", "value": True})
-    listing = list_page(
-        "data_requests",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/data_requests.html",
-        listing=listing,
-        filters=filters,
-        filtered=bool(conditions),
-        days_left=_days_left(listing.rows, sandbox_today(db())),
-    )
+    overdue = [{"field": "overdue", "op": "eq", "value": True}]
+    context = REQUEST_LIST.context(overdue if request.args.get("overdue") == "1" else [])
+    days_left = _days_left(context["listing"].rows, sandbox_today(db()))
+    return render_template("crm/data_requests.html", days_left=days_left, **context)
+
+
+REQUEST_PAGE = RecordPage(
+    "crm/data_request.html", _page_context, "data_request", "crm.data_request", "request_id"
+)
 
 
 @bp.get("/requests/<int:request_id>")
 def data_request(request_id: int) -> str:
     """One request: its facts, deadline, copy, notices and the actions an open one allows."""
-    return render_template("crm/data_request.html", **_page_context(request_id))
+    return REQUEST_PAGE.render(request_id)
 
 
 @bp.post(
@@ -363,22 +361,13 @@ def data_request_action(request_id: int, request_step: str) -> Response | tuple[
     get_or_404(DataRequest, request_id, "request")
     name, form_class, message = _FORMS[step]
     form = form_class()
-    forms = {f"{step}_form": form}
-    if not form.validate_on_submit():
-        return failed("crm/data_request.html", **_page_context(request_id, **forms))
-    try:
-        apply_operation(db(), actor(), name, {"request_id": request_id, **_values(step, form)})
-    except OperationError as exc:
-        context = _page_context(request_id, **forms)
-        return refused(
-            name,
-            exc,
-            "crm/data_request.html",
-            exc.message,
-            entity=("data_request", request_id),
-            **context,
+
+    def run() -> Any:
+        return apply_operation(
+            db(), actor(), name, {"request_id": request_id, **_values(step, form)}
         )
-    return done(translate(message), "crm.data_request", request_id=request_id)
+
+    return REQUEST_PAGE.post_step(request_id, name, {f"{step}_form": form}, run, message)
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql.elements import ColumnElement
-
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import Customer, Product, Sensitivity
+from sandbox_crm.models import Product, Sensitivity
 from sandbox_crm.reviews.models import ProductReview, ReviewStatus
 from sandbox_crm.sources import (
     SOURCES,
-    Field,
-    FieldType,
-    Lookup,
-    QueryScope,
     Source,
     column_field,
+    customer_fields,
     enum_values,
     index_fields,
+    lookup_field,
 )
 
 P, INT = Sensitivity.PERSONAL, Sensitivity.INTERNAL
-
-
-def _of_the_review(
-    table_key: InstrumentedAttribute[Any],
-    foreign_key: InstrumentedAttribute[Any],
-    name: str,
-    label: str,
-    type_: FieldType,
-    sensitivity: Sensitivity,
-    column: InstrumentedAttribute[Any],
-) -> Field:
-    """A field that is ``column`` of the one row ``foreign_key`` points at."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return (
-            select(column)
-            .where(table_key == foreign_key)
-            .correlate(ProductReview)
-            .scalar_subquery()
-        )
-
-    nullable = bool(column.property.columns[0].nullable)
-    lookup = Lookup(foreign_key, table_key, column)
-    return Field(name, label, type_, sensitivity, build, nullable=nullable, lookup=lookup)
 
 
 REVIEW_FIELDS = index_fields(
@@ -63,28 +31,17 @@ REVIEW_FIELDS = index_fields(
         choices=enum_values(ReviewStatus),
     ),
     column_field("text", "Review text", "str", P, ProductReview.text),
-    _of_the_review(
-        Product.id, ProductReview.product_id, "product", "Product", "str", INT, Product.name
-    ),
-    column_field("customer_id", "Customer ID", "int", INT, ProductReview.customer_id),
-    _of_the_review(
-        Customer.id,
-        ProductReview.customer_id,
-        "customer_member_no",
-        "Member no.",
+    lookup_field(
+        ProductReview,
+        Product.id,
+        ProductReview.product_id,
+        "product",
+        "Product",
         "str",
-        P,
-        Customer.member_no,
+        INT,
+        Product.name,
     ),
-    _of_the_review(
-        Customer.id,
-        ProductReview.customer_id,
-        "customer_name",
-        "Customer name",
-        "str",
-        P,
-        Customer.name_en,
-    ),
+    *customer_fields(ProductReview, ProductReview.customer_id),
 )
 
 SOURCES.add(

@@ -16,7 +16,6 @@ from sandbox_crm.clock import sandbox_today
 from sandbox_crm.customers.facts import has_search_index, matching_customers, phrase_match
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, Product
-from sandbox_crm.operations import OperationError
 from sandbox_crm.query import compile_condition
 from sandbox_crm.reviews.disclosure import MERGE_FIELDS
 from sandbox_crm.reviews.models import ProductReview, ReviewEscalation, ReviewResponse
@@ -28,35 +27,35 @@ from sandbox_crm.reviews.operations import (
 )
 from sandbox_crm.sources import QueryScope, get_source
 from sandbox_crm.web.core import (
+    ListView,
+    RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
-    done,
-    failed,
     get_or_404,
-    list_page,
-    refused,
+    search_condition,
     search_text,
 )
 from sandbox_crm.web.forms import limits
-from sandbox_crm.web.i18n import L_, translate
+from sandbox_crm.web.i18n import L_
 
-PER_PAGE = 50
-LIST_COLUMNS = [
-    "review_id",
-    "written_at",
-    "product",
-    "customer_id",
-    "customer_member_no",
-    "customer_name",
-    "rating",
-    "status",
-    "text",
-]
-SORTABLE = ("written_at", "product", "customer_member_no", "rating", "status")
-DEFAULT_SORT = ("written_at", "desc")
-LIST_FILTERS = {"status": "status"}
+REVIEW_LIST = ListView(
+    source="product_reviews",
+    filters={"status": "status"},
+    columns=[
+        "review_id",
+        "written_at",
+        "product",
+        "customer_id",
+        "customer_member_no",
+        "customer_name",
+        "rating",
+        "status",
+        "text",
+    ],
+    sortable=("written_at", "product", "customer_member_no", "rating", "status"),
+    default_sort=("written_at", "desc"),
+)
 SEARCH_FIELDS = ("product", "customer_member_no", "customer_name", "text")
 
 
@@ -78,26 +77,10 @@ def _search_restriction(q: str) -> Any:
 @bp.get("/reviews")
 def reviews() -> str:
     """Product reviews with a status filter, search, sort and pagination."""
-    filters, conditions = choice_filters("product_reviews", LIST_FILTERS)
     q = search_text()
     restrict = _search_restriction(q) if q else None
-    if q and restrict is None:
-        conditions.append(
-            {"any": [{"field": name, "op": "contains", "value": q} for name in SEARCH_FIELDS]}
-        )
-    listing = list_page(
-        "product_reviews",
-        conditions,
-        columns=LIST_COLUMNS,
-        sortable=SORTABLE,
-        default_sort=DEFAULT_SORT,
-        per_page=PER_PAGE,
-        restrict=restrict,
-    )
-    filtered = bool(conditions) or restrict is not None
-    return render_template(
-        "crm/reviews.html", listing=listing, q=q, filters=filters, filtered=filtered
-    )
+    extra = [search_condition(q, SEARCH_FIELDS)] if q and restrict is None else []
+    return render_template("crm/reviews.html", q=q, **REVIEW_LIST.context(extra, restrict))
 
 
 class RespondForm(FlaskForm):
@@ -138,10 +121,15 @@ def _review_context(review_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+REVIEW_PAGE = RecordPage(
+    "crm/review.html", _review_context, "product_review", "crm.review", "review_id"
+)
+
+
 @bp.get("/reviews/<int:review_id>")
 def review(review_id: int) -> str:
     """One review: what the customer wrote, the shop's response and the case tracking it."""
-    return render_template("crm/review.html", **_review_context(review_id))
+    return REVIEW_PAGE.render(review_id)
 
 
 @bp.post("/reviews/<int:review_id>/<any(respond, escalate):review_step>")
@@ -158,18 +146,8 @@ def review_action(review_id: int, review_step: str) -> Response | tuple[str, int
         name, function, message = "escalate_review", escalate_review, N_("Case opened.")
         values = {"details": (form.details.data or "").strip()}
         forms = {"escalate_form": form}
-    if not form.validate_on_submit():
-        return failed("crm/review.html", **_review_context(review_id, **forms))
-    try:
-        function(db(), actor(), review_id=review_id, **values)
-    except OperationError as exc:
-        context = _review_context(review_id, **forms)
-        return refused(
-            name,
-            exc,
-            "crm/review.html",
-            exc.message,
-            entity=("product_review", review_id),
-            **context,
-        )
-    return done(translate(message), "crm.review", review_id=review_id)
+
+    def run() -> Any:
+        return function(db(), actor(), review_id=review_id, **values)
+
+    return REVIEW_PAGE.post_step(review_id, name, forms, run, message)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import and_, case
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import Customer, Sensitivity, StaffUser
+from sandbox_crm.models import Sensitivity, StaffUser
 from sandbox_crm.sales.models import (
     CustomerDataItem,
     DataKind,
@@ -24,54 +23,16 @@ from sandbox_crm.sales.models import (
 from sandbox_crm.sources import (
     SOURCES,
     Field,
-    FieldType,
-    Lookup,
     QueryScope,
     Source,
     column_field,
+    customer_fields,
     enum_values,
     index_fields,
+    lookup_field,
 )
 
 P, INT = Sensitivity.PERSONAL, Sensitivity.INTERNAL
-
-
-def _lookup(
-    model: type[Any],
-    table_key: InstrumentedAttribute[Any],
-    foreign_key: InstrumentedAttribute[Any],
-    name: str,
-    label: str,
-    type_: FieldType,
-    sensitivity: Sensitivity,
-    column: InstrumentedAttribute[Any],
-) -> Field:
-    """A field that is ``column`` of the one row ``foreign_key`` (of ``model``) points at."""
-
-    def build(scope: QueryScope) -> ColumnElement[Any]:
-        return select(column).where(table_key == foreign_key).correlate(model).scalar_subquery()
-
-    lookup = Lookup(foreign_key, table_key, column)
-    return Field(name, label, type_, sensitivity, build, nullable=True, lookup=lookup)
-
-
-def _customer_fields(model: type[Any], key: InstrumentedAttribute[Any]) -> list[Field]:
-    return [
-        column_field("customer_id", "Customer ID", "int", INT, key),
-        _lookup(
-            model,
-            Customer.id,
-            key,
-            "customer_member_no",
-            "Member no.",
-            "str",
-            P,
-            Customer.member_no,
-        ),
-        _lookup(
-            model, Customer.id, key, "customer_name", "Customer name", "str", P, Customer.name_en
-        ),
-    ]
 
 
 def _overdue(scope: QueryScope) -> ColumnElement[Any]:
@@ -105,7 +66,7 @@ OPPORTUNITY_FIELDS = index_fields(
     column_field("lost_reason", "Lost reason", "str", INT, Opportunity.lost_reason),
     column_field("suggestion", "Suggestion", "str", INT, Opportunity.suggestion),
     column_field("created_at", "Created", "datetime", INT, Opportunity.created_at),
-    _lookup(
+    lookup_field(
         Opportunity,
         StaffUser.id,
         Opportunity.owner_id,
@@ -114,8 +75,9 @@ OPPORTUNITY_FIELDS = index_fields(
         "str",
         INT,
         StaffUser.full_name,
+        nullable=True,
     ),
-    *_customer_fields(Opportunity, Opportunity.customer_id),
+    *customer_fields(Opportunity, Opportunity.customer_id, nullable=True),
 )
 
 FOLLOW_UP_FIELDS = index_fields(
@@ -127,7 +89,7 @@ FOLLOW_UP_FIELDS = index_fields(
     ),
     Field("overdue", "Overdue", "bool", INT, _overdue, nullable=False),
     column_field("done_at", "Done at", "datetime", INT, FollowUpTask.done_at),
-    _lookup(
+    lookup_field(
         FollowUpTask,
         Opportunity.id,
         FollowUpTask.opportunity_id,
@@ -136,8 +98,9 @@ FOLLOW_UP_FIELDS = index_fields(
         "str",
         INT,
         Opportunity.reference,
+        nullable=True,
     ),
-    _lookup(
+    lookup_field(
         FollowUpTask,
         StaffUser.id,
         FollowUpTask.owner_id,
@@ -146,8 +109,9 @@ FOLLOW_UP_FIELDS = index_fields(
         "str",
         INT,
         StaffUser.full_name,
+        nullable=True,
     ),
-    *_customer_fields(FollowUpTask, FollowUpTask.customer_id),
+    *customer_fields(FollowUpTask, FollowUpTask.customer_id, nullable=True),
 )
 
 CUSTOMER_DATA_FIELDS = index_fields(
@@ -166,7 +130,7 @@ CUSTOMER_DATA_FIELDS = index_fields(
         "source", "Source", "enum", INT, CustomerDataItem.source, choices=enum_values(DataSource)
     ),
     column_field("collected_on", "Collected on", "date", INT, CustomerDataItem.collected_on),
-    *_customer_fields(CustomerDataItem, CustomerDataItem.customer_id),
+    *customer_fields(CustomerDataItem, CustomerDataItem.customer_id, nullable=True),
 )
 
 SOURCES.add(

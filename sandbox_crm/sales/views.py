@@ -41,20 +41,20 @@ from sandbox_crm.sales.operations import (
 )
 from sandbox_crm.sales.suggestions import RULES, suggestions
 from sandbox_crm.web.core import (
+    ListView,
     Pager,
+    RecordPage,
     actor,
     bp,
-    choice_filters,
     db,
     done,
     failed,
     get_or_404,
-    list_page,
     refused,
+    submit_form,
 )
-from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, lazy_call, translate
-from sandbox_crm.web.presentation import label
+from sandbox_crm.web.forms import code_choices, limits, options
+from sandbox_crm.web.i18n import L_, translate
 
 PER_PAGE = 50
 OPPORTUNITY_COLUMNS = [
@@ -126,10 +126,6 @@ CODE_LABELS = (
 )
 
 
-def _choices(values: Any) -> list[Any]:
-    return options((str(v), lazy_call(label, str(v))) for v in values)
-
-
 class OpportunityForm(FlaskForm):
     """Open an opportunity."""
 
@@ -139,14 +135,16 @@ class OpportunityForm(FlaskForm):
         L_("Products of interest"), render_kw=limits(CreateOpportunityArgs, "products")
     )
     value_hkd = IntegerField(L_("Value (HK$)"), validators=[Optional()])
-    stage = SelectField(L_("Stage"), choices=_choices(sorted(OPEN_STAGES)), validate_choice=False)
+    stage = SelectField(
+        L_("Stage"), choices=code_choices(sorted(OPEN_STAGES)), validate_choice=False
+    )
     expected_close = DateField(L_("Expected close"), validators=[Optional()])
     source_channel = SelectField(
-        L_("Source channel"), choices=_choices(LeadChannel), validate_choice=False
+        L_("Source channel"), choices=code_choices(LeadChannel), validate_choice=False
     )
     suggestion = SelectField(
         L_("Cross-selling suggestion"),
-        choices=options([("", L_("None"))]) + _choices(RULES),
+        choices=options([("", L_("None"))]) + code_choices(RULES),
         validate_choice=False,
     )
     used_data = StringField(
@@ -157,7 +155,7 @@ class OpportunityForm(FlaskForm):
 class StageForm(FlaskForm):
     """Move an opportunity to another stage."""
 
-    stage = SelectField(L_("Stage"), choices=_choices(OpportunityStage), validate_choice=False)
+    stage = SelectField(L_("Stage"), choices=code_choices(OpportunityStage), validate_choice=False)
     lost_reason = StringField(L_("Lost reason"), render_kw={"maxlength": 200})
 
 
@@ -172,7 +170,9 @@ class OfferForm(FlaskForm):
     """Send the customer an offer."""
 
     channel = SelectField(
-        L_("Channel"), choices=_choices(("email", "sms", "phone", "post")), validate_choice=False
+        L_("Channel"),
+        choices=code_choices(("email", "sms", "phone", "post")),
+        validate_choice=False,
     )
     subject = StringField(L_("Subject"), render_kw=limits(SendOfferArgs, "subject"))
     body = TextAreaField(L_("Message"), render_kw=limits(SendOfferArgs, "body"))
@@ -206,10 +206,12 @@ class DataForm(FlaskForm):
     """Record information a customer gave."""
 
     member_no = StringField(L_("Member no."), render_kw={"required": True, "maxlength": 20})
-    kind = SelectField(L_("Kind"), choices=_choices(DataKind), validate_choice=False)
+    kind = SelectField(L_("Kind"), choices=code_choices(DataKind), validate_choice=False)
     value = StringField(L_("Value"), render_kw=limits(RecordCustomerDataArgs, "value"))
-    purpose = SelectField(L_("Collected for"), choices=_choices(DataPurpose), validate_choice=False)
-    source = SelectField(L_("Source"), choices=_choices(DataSource), validate_choice=False)
+    purpose = SelectField(
+        L_("Collected for"), choices=code_choices(DataPurpose), validate_choice=False
+    )
+    source = SelectField(L_("Source"), choices=code_choices(DataSource), validate_choice=False)
     opportunity_id = IntegerField(L_("Opportunity ID (optional)"), validators=[Optional()])
 
 
@@ -226,23 +228,20 @@ def _ids(text: str | None) -> list[int]:
 # --- opportunities ----------------------------------------------------------------------------
 
 
+OPPORTUNITY_LIST = ListView(
+    source="opportunities",
+    filters={"stage": "stage", "channel": "source_channel"},
+    columns=OPPORTUNITY_COLUMNS,
+    sortable=("reference", "stage", "value_hkd", "expected_close"),
+    default_sort=("reference", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 @bp.get("/opportunities")
 def opportunities() -> str:
     """Opportunities with stage and channel filters, newest first, a page at a time."""
-    filters, conditions = choice_filters(
-        "opportunities", {"stage": "stage", "channel": "source_channel"}
-    )
-    listing = list_page(
-        "opportunities",
-        conditions,
-        columns=OPPORTUNITY_COLUMNS,
-        sortable=("reference", "stage", "value_hkd", "expected_close"),
-        default_sort=("reference", "desc"),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/opportunities.html", listing=listing, filters=filters, filtered=bool(conditions)
-    )
+    return render_template("crm/opportunities.html", **OPPORTUNITY_LIST.context())
 
 
 @bp.route("/opportunities/new", methods=["GET", "POST"])
@@ -308,10 +307,19 @@ def _opportunity_context(opportunity_id: int, **forms: Any) -> dict[str, Any]:
     return context
 
 
+OPPORTUNITY_PAGE = RecordPage(
+    "crm/opportunity.html",
+    _opportunity_context,
+    "opportunity",
+    "crm.opportunity",
+    "opportunity_id",
+)
+
+
 @bp.get("/opportunities/<int:opportunity_id>")
 def opportunity(opportunity_id: int) -> str:
     """One opportunity: its facts, the data it used, its tasks and the actions on it."""
-    return render_template("crm/opportunity.html", **_opportunity_context(opportunity_id))
+    return OPPORTUNITY_PAGE.render(opportunity_id)
 
 
 _ACTIONS = {
@@ -343,27 +351,12 @@ def opportunity_action(opportunity_id: int, step: str) -> Response | tuple[str, 
         abort(404)
     name, form_class, message = _ACTIONS[step]
     form = form_class()
-    forms = {f"{step}_form": form}
-    if not form.validate_on_submit():
-        return failed("crm/opportunity.html", **_opportunity_context(opportunity_id, **forms))
-    try:
-        apply_operation(
-            db(),
-            actor(),
-            name,
-            {"opportunity_id": opportunity_id, **_action_arguments(step, form)},
-        )
-    except OperationError as exc:
-        context = _opportunity_context(opportunity_id, **forms)
-        return refused(
-            name,
-            exc,
-            "crm/opportunity.html",
-            exc.message,
-            entity=("opportunity", opportunity_id),
-            **context,
-        )
-    return done(translate(message), "crm.opportunity", opportunity_id=opportunity_id)
+
+    def run() -> Any:
+        arguments = {"opportunity_id": opportunity_id, **_action_arguments(step, form)}
+        return apply_operation(db(), actor(), name, arguments)
+
+    return OPPORTUNITY_PAGE.post_step(opportunity_id, name, {f"{step}_form": form}, run, message)
 
 
 # --- cross-selling ----------------------------------------------------------------------------
@@ -481,26 +474,24 @@ def cross_selling_offers() -> Response | tuple[str, int]:
 # --- follow-up tasks --------------------------------------------------------------------------
 
 
+FOLLOW_UP_LIST = ListView(
+    source="follow_ups",
+    filters={"status": "status"},
+    columns=FOLLOW_UP_COLUMNS,
+    sortable=("due_on", "status"),
+    default_sort=("due_on", "asc"),
+    per_page=PER_PAGE,
+)
+
+
 def _follow_ups_context() -> dict[str, Any]:
-    filters, conditions = choice_filters("follow_ups", {"status": "status"})
     overdue = request.args.get("overdue", "")
-    if overdue in ("yes", "no"):
-        conditions.append({"field": "overdue", "op": "eq", "value": overdue == "yes"})
-    else:
+    if overdue not in ("yes", "no"):
         overdue = ""
-    listing = list_page(
-        "follow_ups",
-        conditions,
-        columns=FOLLOW_UP_COLUMNS,
-        sortable=("due_on", "status"),
-        default_sort=("due_on", "asc"),
-        per_page=PER_PAGE,
-    )
+    extra = [{"field": "overdue", "op": "eq", "value": overdue == "yes"}] if overdue else []
     return {
-        "listing": listing,
-        "filters": filters,
+        **FOLLOW_UP_LIST.context(extra),
         "overdue": overdue,
-        "filtered": bool(conditions),
         "done_form": FlaskForm(formdata=None),
     }
 
@@ -515,40 +506,35 @@ def follow_ups() -> str:
 def follow_up_done(task_id: int) -> Response | tuple[str, int]:
     """Mark a follow-up task done through complete_follow_up."""
     get_or_404(FollowUpTask, task_id, "follow-up task")
-    if not FlaskForm().validate_on_submit():
-        return failed("crm/follow_ups.html", **_follow_ups_context())
-    try:
-        apply_operation(db(), actor(), "complete_follow_up", {"task_id": task_id})
-    except OperationError as exc:
-        return refused(
-            "complete_follow_up",
-            exc,
-            "crm/follow_ups.html",
-            exc.message,
-            entity=("follow_up_task", task_id),
-            **_follow_ups_context(),
-        )
-    return done(translate("Task marked done."), "crm.follow_ups")
+    return submit_form(
+        FlaskForm(),
+        "complete_follow_up",
+        lambda: apply_operation(db(), actor(), "complete_follow_up", {"task_id": task_id}),
+        N_("Task marked done."),
+        template="crm/follow_ups.html",
+        context=_follow_ups_context,
+        endpoint="crm.follow_ups",
+        entity=("follow_up_task", task_id),
+    )
 
 
 # --- data by purpose --------------------------------------------------------------------------
 
 
+DATA_LIST = ListView(
+    source="customer_data",
+    filters={"kind": "kind", "purpose": "purpose"},
+    columns=DATA_COLUMNS,
+    sortable=("item_id", "kind", "purpose", "collected_on"),
+    default_sort=("item_id", "desc"),
+    per_page=PER_PAGE,
+)
+
+
 @bp.get("/purpose-data")
 def purpose_data() -> str:
     """Customer data items with the purpose each was collected for, a page at a time."""
-    filters, conditions = choice_filters("customer_data", {"kind": "kind", "purpose": "purpose"})
-    listing = list_page(
-        "customer_data",
-        conditions,
-        columns=DATA_COLUMNS,
-        sortable=("item_id", "kind", "purpose", "collected_on"),
-        default_sort=("item_id", "desc"),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "crm/purpose_data.html", listing=listing, filters=filters, filtered=bool(conditions)
-    )
+    return render_template("crm/purpose_data.html", **DATA_LIST.context())
 
 
 @bp.route("/purpose-data/new", methods=["GET", "POST"])

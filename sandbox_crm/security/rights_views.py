@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
+from sandbox_crm.i18n import N_
 from sandbox_crm.models import StaffUser
-from sandbox_crm.operations import OperationError
 from sandbox_crm.security.fields import ALL_FIELDS, FIELD_LABELS
 from sandbox_crm.security.models import (
     AccessRequest,
@@ -42,13 +42,11 @@ from sandbox_crm.web.core import (
     actor,
     bp,
     db,
-    done,
-    failed,
     get_or_404,
-    refused,
+    submit_form,
 )
 from sandbox_crm.web.forms import limits, options
-from sandbox_crm.web.i18n import L_, translate
+from sandbox_crm.web.i18n import L_
 
 SCOPE_CODES = ("all", "region", "branch", "own")
 ACCESS_CODES = ("full", "masked", "hidden")
@@ -101,11 +99,10 @@ def security_role_set(role_id: int) -> Response | tuple[str, int]:
     """Set the role's rights through set_role_rights."""
     role = get_or_404(SecurityRole, role_id, "role")
     form = RoleRightsForm()
-    if not form.validate_on_submit():
-        return failed("crm/security_role.html", **_role_context(role, form=form))
-    values = {name: getattr(form, name).data for name in ALL_FIELDS}
-    try:
-        set_role_rights(
+
+    def run() -> Any:
+        values = {name: getattr(form, name).data for name in ALL_FIELDS}
+        return set_role_rights(
             db(),
             actor(),
             role=role.code,
@@ -113,16 +110,18 @@ def security_role_set(role_id: int) -> Response | tuple[str, int]:
             bulk_export=bool(form.bulk_export.data),
             **values,
         )
-    except OperationError as exc:
-        return refused(
-            "set_role_rights",
-            exc,
-            "crm/security_role.html",
-            exc.message,
-            entity=("security_role", role_id),
-            **_role_context(role, form=form),
-        )
-    return done(translate("The role's rights are saved."), "crm.security_role", role_id=role_id)
+
+    return submit_form(
+        form,
+        "set_role_rights",
+        run,
+        N_("The role's rights are saved."),
+        template="crm/security_role.html",
+        context=lambda: _role_context(role, form=form),
+        endpoint="crm.security_role",
+        entity=("security_role", role_id),
+        role_id=role_id,
+    )
 
 
 # --- departments' access requests -------------------------------------------------------------
@@ -217,11 +216,9 @@ def security_request_item(request_id: int, request_item_id: int) -> Response | t
     if item.request_id != request.id:
         raise CrmNotFound("access request item")
     form = DecideItemForm(prefix=_prefix(request_item_id))
-    if not form.validate_on_submit():
-        context = _request_context(request, forms={request_item_id: form})
-        return failed("crm/security_request.html", **context)
-    try:
-        decide_access_request_item(
+
+    def run() -> Any:
+        return decide_access_request_item(
             db(),
             actor(),
             request_id=request_id,
@@ -230,17 +227,17 @@ def security_request_item(request_id: int, request_item_id: int) -> Response | t
             grant=form.grant.data or None,
             reason=form.reason.data or "",
         )
-    except OperationError as exc:
-        return refused(
-            "decide_access_request_item",
-            exc,
-            "crm/security_request.html",
-            exc.message,
-            entity=("access_request", request_id),
-            **_request_context(request, forms={request_item_id: form}),
-        )
-    return done(
-        translate("The decision is recorded."), "crm.security_request", request_id=request_id
+
+    return submit_form(
+        form,
+        "decide_access_request_item",
+        run,
+        N_("The decision is recorded."),
+        template="crm/security_request.html",
+        context=lambda: _request_context(request, forms={request_item_id: form}),
+        endpoint="crm.security_request",
+        entity=("access_request", request_id),
+        request_id=request_id,
     )
 
 
@@ -249,21 +246,22 @@ def security_request_close(request_id: int) -> Response | tuple[str, int]:
     """Answer the request through close_access_request."""
     request = get_or_404(AccessRequest, request_id, "access request")
     form = ReplyForm()
-    if not form.validate_on_submit():
-        return failed("crm/security_request.html", **_request_context(request, reply_form=form))
-    try:
-        close_access_request(db(), actor(), request_id=request_id, reply=form.reply.data or "")
-    except OperationError as exc:
-        return refused(
-            "close_access_request",
-            exc,
-            "crm/security_request.html",
-            exc.message,
-            entity=("access_request", request_id),
-            **_request_context(request, reply_form=form),
+
+    def run() -> Any:
+        return close_access_request(
+            db(), actor(), request_id=request_id, reply=form.reply.data or ""
         )
-    return done(
-        translate("The request is answered."), "crm.security_request", request_id=request_id
+
+    return submit_form(
+        form,
+        "close_access_request",
+        run,
+        N_("The request is answered."),
+        template="crm/security_request.html",
+        context=lambda: _request_context(request, reply_form=form),
+        endpoint="crm.security_request",
+        entity=("access_request", request_id),
+        request_id=request_id,
     )
 
 
@@ -332,19 +330,20 @@ def security_misuse_review(flag_id: int) -> Response | tuple[str, int]:
     """Escalate or dismiss the flag through review_misuse_flag."""
     flag = get_or_404(MisuseFlag, flag_id, "misuse flag")
     form = ReviewFlagForm()
-    if not form.validate_on_submit():
-        return failed("crm/security_misuse_flag.html", **_flag_context(flag, form=form))
-    try:
-        review_misuse_flag(
+
+    def run() -> Any:
+        return review_misuse_flag(
             db(), actor(), flag_id=flag_id, decision=form.decision.data, note=form.note.data or ""
         )
-    except OperationError as exc:
-        return refused(
-            "review_misuse_flag",
-            exc,
-            "crm/security_misuse_flag.html",
-            exc.message,
-            entity=("misuse_flag", flag_id),
-            **_flag_context(flag, form=form),
-        )
-    return done(translate("The flag is reviewed."), "crm.security_misuse_flag", flag_id=flag_id)
+
+    return submit_form(
+        form,
+        "review_misuse_flag",
+        run,
+        N_("The flag is reviewed."),
+        template="crm/security_misuse_flag.html",
+        context=lambda: _flag_context(flag, form=form),
+        endpoint="crm.security_misuse_flag",
+        entity=("misuse_flag", flag_id),
+        flag_id=flag_id,
+    )

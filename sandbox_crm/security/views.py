@@ -18,7 +18,6 @@ from wtforms.validators import NumberRange, Optional
 
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Branch, Department, StaffUser
-from sandbox_crm.operations import OperationError
 from sandbox_crm.security.fields import ALL_FIELDS, FIELD_LABELS
 from sandbox_crm.security.models import (
     BackupPolicy,
@@ -38,7 +37,15 @@ from sandbox_crm.security.operations import (
     set_ip_allow_list,
     set_staff_access,
 )
-from sandbox_crm.web.core import Pager, actor, bp, db, done, failed, get_or_404, refused
+from sandbox_crm.web.core import (
+    Pager,
+    RecordPage,
+    actor,
+    bp,
+    db,
+    get_or_404,
+    submit_form,
+)
 from sandbox_crm.web.forms import ConfirmForm, limits, options
 from sandbox_crm.web.i18n import L_, translate
 
@@ -179,10 +186,19 @@ def _account_context(staff_id: int, **extra: Any) -> dict[str, Any]:
     }
 
 
+ACCOUNT_PAGE = RecordPage(
+    "crm/security_account.html",
+    _account_context,
+    "staff_user",
+    "crm.security_account",
+    "staff_id",
+)
+
+
 @bp.get("/security/accounts/<int:staff_id>")
 def security_account(staff_id: int) -> str:
     """One staff account: who, role and scope, sign-in and leaving dates, and its actions."""
-    return render_template("crm/security_account.html", **_account_context(staff_id))
+    return ACCOUNT_PAGE.render(staff_id)
 
 
 @bp.post("/security/accounts/<int:staff_id>/disable")
@@ -190,21 +206,16 @@ def security_account_disable(staff_id: int) -> Response | tuple[str, int]:
     """Disable the account through disable_staff_account."""
     get_or_404(StaffUser, staff_id, "staff account")
     form = DisableForm()
-    if not form.validate_on_submit():
-        return failed("crm/security_account.html", **_account_context(staff_id, disable_form=form))
-    try:
-        disable_staff_account(db(), actor(), staff_id=staff_id, reason=form.reason.data or "")
-    except OperationError as exc:
-        context = _account_context(staff_id, disable_form=form)
-        return refused(
-            "disable_staff_account",
-            exc,
-            "crm/security_account.html",
-            exc.message,
-            entity=("staff_user", staff_id),
-            **context,
+
+    def run() -> Any:
+        return disable_staff_account(
+            db(), actor(), staff_id=staff_id, reason=form.reason.data or ""
         )
-    return done(translate("The account is disabled."), "crm.security_account", staff_id=staff_id)
+
+    message = N_("The account is disabled.")
+    return ACCOUNT_PAGE.post_step(
+        staff_id, "disable_staff_account", {"disable_form": form}, run, message
+    )
 
 
 @bp.post("/security/accounts/<int:staff_id>/access")
@@ -212,25 +223,14 @@ def security_account_access(staff_id: int) -> Response | tuple[str, int]:
     """Set the account's role and record scope through set_staff_access."""
     get_or_404(StaffUser, staff_id, "staff account")
     form = AccessForm()
-    if not form.validate_on_submit():
-        return failed("crm/security_account.html", **_account_context(staff_id, access_form=form))
-    try:
-        set_staff_access(
+
+    def run() -> Any:
+        return set_staff_access(
             db(), actor(), staff_id=staff_id, role=form.role.data or "", scope=form.scope.data
         )
-    except OperationError as exc:
-        context = _account_context(staff_id, access_form=form)
-        return refused(
-            "set_staff_access",
-            exc,
-            "crm/security_account.html",
-            exc.message,
-            entity=("staff_user", staff_id),
-            **context,
-        )
-    return done(
-        translate("The account's access is saved."), "crm.security_account", staff_id=staff_id
-    )
+
+    message = N_("The account's access is saved.")
+    return ACCOUNT_PAGE.post_step(staff_id, "set_staff_access", {"access_form": form}, run, message)
 
 
 # --- field permissions ------------------------------------------------------------------------
@@ -264,21 +264,21 @@ def security_permissions() -> str:
 def security_permission_set() -> Response | tuple[str, int]:
     """Set one role's access to one field through set_field_permission."""
     form = PermissionForm()
-    if not form.validate_on_submit():
-        return failed("crm/security_permissions.html", **_permissions_context(form=form))
-    try:
-        set_field_permission(
+
+    def run() -> Any:
+        return set_field_permission(
             db(), actor(), role=form.role.data or "", field=form.field.data, access=form.access.data
         )
-    except OperationError as exc:
-        return refused(
-            "set_field_permission",
-            exc,
-            "crm/security_permissions.html",
-            exc.message,
-            **_permissions_context(form=form),
-        )
-    return done(translate("The field permission is saved."), "crm.security_permissions")
+
+    return submit_form(
+        form,
+        "set_field_permission",
+        run,
+        N_("The field permission is saved."),
+        template="crm/security_permissions.html",
+        context=lambda: _permissions_context(form=form),
+        endpoint="crm.security_permissions",
+    )
 
 
 # --- remote branches --------------------------------------------------------------------------
@@ -321,22 +321,22 @@ def security_branch_allow_list(branch_id: int) -> Response | tuple[str, int]:
     """Set a branch's allow-list through set_ip_allow_list."""
     branch = get_or_404(Branch, branch_id, "branch")
     form = AllowListForm()
-    if not form.validate_on_submit():
-        return failed("crm/security_branches.html", **_branches_context(forms={branch_id: form}))
-    try:
-        set_ip_allow_list(
+
+    def run() -> Any:
+        return set_ip_allow_list(
             db(), actor(), branch_code=branch.code, allow_list=form.allow_list.data or ""
         )
-    except OperationError as exc:
-        return refused(
-            "set_ip_allow_list",
-            exc,
-            "crm/security_branches.html",
-            exc.message,
-            entity=("branch", branch_id),
-            **_branches_context(forms={branch_id: form}),
-        )
-    return done(translate("The allow-list is saved."), "crm.security_branches")
+
+    return submit_form(
+        form,
+        "set_ip_allow_list",
+        run,
+        N_("The allow-list is saved."),
+        template="crm/security_branches.html",
+        context=lambda: _branches_context(forms={branch_id: form}),
+        endpoint="crm.security_branches",
+        entity=("branch", branch_id),
+    )
 
 
 # --- backups ----------------------------------------------------------------------------------
@@ -381,10 +381,9 @@ def security_backups() -> str:
 def security_backup_policy() -> Response | tuple[str, int]:
     """Set the backup policy through set_backup_policy."""
     form = BackupPolicyForm()
-    if not form.validate_on_submit():
-        return failed("crm/security_backups.html", **_backups_context(form=form))
-    try:
-        set_backup_policy(
+
+    def run() -> Any:
+        return set_backup_policy(
             db(),
             actor(),
             frequency=form.frequency.data,
@@ -392,26 +391,27 @@ def security_backup_policy() -> Response | tuple[str, int]:
             retention_days=form.retention_days.data,
             encrypted=bool(form.encrypted.data),
         )
-    except OperationError as exc:
-        return refused(
-            "set_backup_policy",
-            exc,
-            "crm/security_backups.html",
-            exc.message,
-            **_backups_context(form=form),
-        )
-    return done(translate("The backup policy is saved."), "crm.security_backups")
+
+    return submit_form(
+        form,
+        "set_backup_policy",
+        run,
+        N_("The backup policy is saved."),
+        template="crm/security_backups.html",
+        context=lambda: _backups_context(form=form),
+        endpoint="crm.security_backups",
+    )
 
 
 @bp.post("/security/backups/run")
 def security_backup_run() -> Response | tuple[str, int]:
     """Run a backup now through run_backup."""
-    if not ConfirmForm().validate_on_submit():
-        return failed("crm/security_backups.html", **_backups_context())
-    try:
-        run_backup(db(), actor())
-    except OperationError as exc:
-        return refused(
-            "run_backup", exc, "crm/security_backups.html", exc.message, **_backups_context()
-        )
-    return done(translate("The backup has run."), "crm.security_backups")
+    return submit_form(
+        ConfirmForm(),
+        "run_backup",
+        lambda: run_backup(db(), actor()),
+        N_("The backup has run."),
+        template="crm/security_backups.html",
+        context=_backups_context,
+        endpoint="crm.security_backups",
+    )

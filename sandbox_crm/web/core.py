@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -196,6 +196,77 @@ def refused(
     record_refusal(session, actor(), operation, refusal, entity)
     session.commit()
     return render_template(template, error=crm_i18n.translated(error) or None, **context), 400
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """A record's page whose small forms each post one step: one operation on the record.
+
+    ``context(record_id, **forms)`` builds the page (forms passed in replace the fresh ones);
+    ``entity`` is the record's type in the audit trail; ``endpoint`` and ``id_arg`` lead back to
+    the page after a step.
+    """
+
+    template: str
+    context: Callable[..., dict[str, Any]]
+    entity: str
+    endpoint: str
+    id_arg: str
+
+    def render(self, record_id: int) -> str:
+        """The page with fresh forms."""
+        return render_template(self.template, **self.context(record_id))
+
+    def post_step(
+        self,
+        record_id: int,
+        operation: str,
+        forms: Mapping[str, Any],
+        run: Callable[[], Any],
+        message: str,
+    ) -> Response | tuple[str, int]:
+        """Validate the posted form, ``run`` the operation and go back to the page.
+
+        ``forms`` is the posted form under its name in the page.
+        """
+        return submit_form(
+            next(iter(forms.values())),
+            operation,
+            run,
+            message,
+            template=self.template,
+            context=lambda: self.context(record_id, **forms),
+            entity=(self.entity, record_id),
+            endpoint=self.endpoint,
+            **{self.id_arg: record_id},
+        )
+
+
+def submit_form(
+    form: Any,
+    operation: str,
+    run: Callable[[], Any],
+    message: str,
+    *,
+    template: str,
+    context: Callable[[], dict[str, Any]],
+    endpoint: str,
+    entity: tuple[str, int | None] | None = None,
+    **values: Any,
+) -> Response | tuple[str, int]:
+    """Validate ``form``, ``run`` the operation and redirect to ``endpoint`` with ``message``.
+
+    A form that fails its own checks shows ``template`` again with ``context()`` (400); an
+    operation's refusal is audited (against ``entity``) and shown there the same way.
+    """
+    if not form.validate_on_submit():
+        return failed(template, **context())
+    try:
+        run()
+    except OperationError as exc:
+        page = context()
+        return refused(operation, exc, template, exc.message, entity=entity, **page)
+    return done(crm_i18n.translate(message), endpoint, **values)
 
 
 MAX_PAGE = 1_000_000
@@ -409,6 +480,46 @@ def list_page(
         restrict=restrict,
     )
     return ListPage(page.rows, pager, sort_field, sort_dir)
+
+
+def search_condition(q: str, fields: Iterable[str]) -> dict[str, Any]:
+    """The condition "any of ``fields`` contains ``q``" of a list's search box."""
+    return {"any": [{"field": name, "op": "contains", "value": q} for name in fields]}
+
+
+@dataclass(frozen=True)
+class ListView:
+    """A list page over one source: select filters, columns, sortable fields and default sort.
+
+    ``filters`` maps a query argument to the field it filters (see ``choice_filters``).
+    """
+
+    source: str
+    filters: Mapping[str, str]
+    columns: Sequence[str]
+    sortable: tuple[str, ...]
+    default_sort: tuple[str, str]
+    per_page: int = 50
+
+    def context(self, extra: Iterable[dict[str, Any]] = (), restrict: Any = None) -> dict[str, Any]:
+        """The template's ``listing``, ``filters`` and ``filtered`` for the filters asked for.
+
+        ``extra`` conditions (the page's other filters, its search) and ``restrict`` (an SQL
+        condition, e.g. a search index's matches) narrow the rows as well.
+        """
+        filters, conditions = choice_filters(self.source, self.filters)
+        conditions.extend(extra)
+        listing = list_page(
+            self.source,
+            conditions,
+            columns=list(self.columns),
+            sortable=self.sortable,
+            default_sort=self.default_sort,
+            per_page=self.per_page,
+            restrict=restrict,
+        )
+        filtered = bool(conditions) or restrict is not None
+        return {"listing": listing, "filters": filters, "filtered": filtered}
 
 
 def clock_reading(info: SandboxInfo | None = None) -> tuple[str, str]:

@@ -71,8 +71,9 @@ def limits(model: type[Args], name: str, *, required: bool | None = None) -> dic
     return attributes
 
 
-def _choices(values: Iterable[object]) -> list[Any]:
-    return options((str(v), lazy_call(label, v)) for v in values)
+def code_choices(values: Iterable[object]) -> list[Any]:
+    """Select options for stored codes, each shown as ``label`` reads it, translated."""
+    return options((str(v), lazy_call(label, str(v))) for v in values)
 
 
 class ConfirmForm(FlaskForm):
@@ -85,8 +86,8 @@ class CustomerEditForm(FlaskForm):
     name_en = StringField(L_("English name"), render_kw=limits(UpdateCustomerArgs, "name_en"))
     name_zh = StringField(L_("Chinese name"), render_kw=limits(UpdateCustomerArgs, "name_zh"))
     district = SelectField(L_("District"), validate_choice=False)
-    tier = SelectField(L_("Tier"), choices=_choices(Tier), validate_choice=False)
-    status = SelectField(L_("Status"), choices=_choices(CustomerStatus), validate_choice=False)
+    tier = SelectField(L_("Tier"), choices=code_choices(Tier), validate_choice=False)
+    status = SelectField(L_("Status"), choices=code_choices(CustomerStatus), validate_choice=False)
     preferred_language = SelectField(
         L_("Preferred language"),
         choices=options([("en", L_("English")), ("zh", L_("Chinese"))]),
@@ -113,15 +114,17 @@ class NoteForm(FlaskForm):
 class ConsentForm(FlaskForm):
     """Record a consent given, a no-objection or a withdrawal (the log is append-only)."""
 
-    purpose = SelectField(L_("Purpose"), choices=_choices(ConsentPurpose), validate_choice=False)
-    channel = SelectField(L_("Channel"), choices=_choices(Channel), validate_choice=False)
+    purpose = SelectField(
+        L_("Purpose"), choices=code_choices(ConsentPurpose), validate_choice=False
+    )
+    channel = SelectField(L_("Channel"), choices=code_choices(Channel), validate_choice=False)
     status = SelectField(
         L_("Status"),
-        choices=_choices(s for s in ConsentStatus if s != ConsentStatus.NOT_ASKED),
+        choices=code_choices(s for s in ConsentStatus if s != ConsentStatus.NOT_ASKED),
         validate_choice=False,
     )
     method = SelectField(
-        L_("How it was captured"), choices=_choices(ConsentMethod), validate_choice=False
+        L_("How it was captured"), choices=code_choices(ConsentMethod), validate_choice=False
     )
     note = TextAreaField(L_("Note"), render_kw=limits(RecordConsentArgs, "note"))
 
@@ -130,7 +133,7 @@ class MessageForm(FlaskForm):
     """Send an email or SMS to a customer."""
 
     channel = SelectField(
-        L_("Channel"), choices=_choices((Channel.EMAIL, Channel.SMS)), validate_choice=False
+        L_("Channel"), choices=code_choices((Channel.EMAIL, Channel.SMS)), validate_choice=False
     )
     kind = SelectField(
         L_("Kind"),
