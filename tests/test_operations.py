@@ -1265,6 +1265,44 @@ def test_apply_operation_customer_reference_errors(crm, args, words):
         apply_operation(crm.session, crm.officer, "view_customer", args)
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "words"),
+    [
+        ("set_case_status", {"status": "open"}, "Give either case_id or reference"),
+        (
+            "set_case_status",
+            {"case_id": 1, "reference": "CS-000001", "status": "open"},
+            "Give either case_id or reference",
+        ),
+        ("set_case_status", {"reference": "CS-9", "status": "open"}, "no case with reference"),
+        ("quote_request_fee", {"fee_hkd": 5}, "Give either request_id or reference"),
+        ("quote_request_fee", {"reference": "DR-1", "fee_hkd": 5}, "no request with reference"),
+        ("update_opportunity", {"reference": "", "stage": "lost"}, "Give either opportunity_id"),
+        ("update_opportunity", {"reference": "OP-9", "stage": "lost"}, "no opportunity with"),
+        ("build_audience", {}, "Give either campaign_id or campaign_name"),
+        ("build_audience", {"campaign_name": "Winter"}, "no single campaign called 'Winter'"),
+    ],
+)
+def test_apply_operation_record_reference_errors(crm, name, args, words):
+    with pytest.raises(OperationError, match=words):
+        apply_operation(crm.session, crm.officer, name, args)
+
+
+def test_a_blank_reference_beside_an_id_is_ignored_where_blank_means_not_given(crm):
+    opportunity = apply_operation(
+        crm.session,
+        crm.seller,
+        "update_opportunity",
+        {"opportunity_id": 1, "reference": "", "stage": "qualified"},
+    )
+    assert opportunity.reference == "OP-000001" and opportunity.stage == "qualified"
+    with pytest.raises(OperationError) as caught:
+        apply_operation(
+            crm.session, crm.seller, "update_opportunity", {"reference": "OP-9", "stage": "lost"}
+        )
+    assert caught.value.field == "reference"
+
+
 def test_apply_operation_unknown_operation_and_non_mapping(crm):
     with pytest.raises(OperationError, match="known operations: add_customer_note"):
         apply_operation(crm.session, crm.officer, "drop_table", {})

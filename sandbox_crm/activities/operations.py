@@ -101,9 +101,7 @@ class CustomerOrCaseArgs(Args):
         values = super().call_arguments(session, actor)
         values.pop("member_no")
         if self.customer_id is None and self.member_no is not None:
-            values["customer_id"] = CustomerArgs(member_no=self.member_no).resolve_customer_id(
-                session
-            )
+            values["customer_id"] = CustomerArgs(member_no=self.member_no).record_id(session, actor)
         elif self.customer_id is None:
             case = _case(session, self.case_reference)
             values["customer_id"] = case.customer_id if case is not None else None

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pydantic import model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -45,7 +44,14 @@ from sandbox_crm.models import (
     StaffUser,
 )
 from sandbox_crm.models import Message as SentMessage
-from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
+from sandbox_crm.operations.base import (
+    Arg,
+    Args,
+    OperationError,
+    RecordArgs,
+    get_entity,
+    operation,
+)
 from sandbox_crm.query import select_keys, validate_condition
 from sandbox_crm.sources import QueryError
 
@@ -83,37 +89,29 @@ _PLAN_FIELDS = ["budget_hkd", "consent_purpose", "audience_rule", "exclusions"]
 _CAMPAIGN_FIELDS = ["name", "objective", "channel", "marketing_class", "status"]
 
 
-class CampaignArgs(Args):
+class CampaignArgs(RecordArgs):
     """Arguments naming one campaign by id or by name."""
+
+    id_field = "campaign_id"
+    reference_field = "campaign_name"
 
     campaign_id: int | None = Arg(None, description="The campaign's id.")
     campaign_name: str | None = Arg(
         None, description="The campaign's name (instead of id; must name one campaign)."
     )
 
-    @model_validator(mode="after")
-    def _one_campaign(self) -> CampaignArgs:
-        if (self.campaign_id is None) == (self.campaign_name is None):
-            raise ValueError("give either campaign_id or campaign_name")
-        return self
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the campaign as ``campaign_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("campaign_name")
-        if self.campaign_id is None:
-            named = session.scalars(
-                select(Campaign.id).where(Campaign.name == self.campaign_name)
-            ).all()
-            if len(named) != 1:
-                raise OperationError(
-                    Message(
-                        N_("There is no single campaign called %(name)r; give its id instead."),
-                        name=self.campaign_name,
-                    )
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the one campaign with the name given."""
+        name = self.campaign_name
+        named = session.scalars(select(Campaign.id).where(Campaign.name == name)).all()
+        if len(named) != 1:
+            raise OperationError(
+                Message(
+                    N_("There is no single campaign called %(name)r; give its id instead."),
+                    name=name,
                 )
-            values["campaign_id"] = named[0]
-        return values
+            )
+        return named[0]
 
 
 class CreateCampaignArgs(Args):

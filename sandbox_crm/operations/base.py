@@ -20,7 +20,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic import Field as Arg
@@ -40,6 +40,7 @@ __all__ = [
     "Args",
     "CustomerArgs",
     "InvalidArguments",
+    "RecordArgs",
     "OperationError",
     "OperationSpec",
     "operation",
@@ -279,40 +280,80 @@ def parse_arguments(model: type[Args], values: dict[str, Any]) -> Args:
         raise argument_error(model, exc) from None
 
 
-class CustomerArgs(Args):
+class RecordArgs(Args):
+    """Arguments naming one record by its id or, instead, by a reference (a number, a name).
+
+    A subclass declares both fields and names them in ``id_field`` and ``reference_field``;
+    exactly one of the two must be given (with ``blank_reference_given`` false, an empty
+    reference counts as not given). A reference found by an exact match in one column is
+    declared with ``lookup`` (the id and reference columns) and ``not_found`` (a marked
+    message with ``%(reference)r``), naming ``not_found_field`` if set; any other look-up
+    overrides ``resolve_reference``. The operation function gets the record as ``id_field``.
+    """
+
+    id_field: ClassVar[str]
+    reference_field: ClassVar[str]
+    blank_reference_given: ClassVar[bool] = True
+    lookup: ClassVar[tuple[Any, Any] | None] = None
+    not_found: ClassVar[str] = ""
+    not_found_field: ClassVar[str | None] = None
+
+    @model_validator(mode="after")
+    def _one_record(self) -> RecordArgs:
+        reference = getattr(self, self.reference_field)
+        missing = reference is None if self.blank_reference_given else not reference
+        if (getattr(self, self.id_field) is None) == missing:
+            raise ValueError(f"give either {self.id_field} or {self.reference_field}")
+        return self
+
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the record the reference names (OperationError if there is none)."""
+        if self.lookup is None:
+            raise NotImplementedError(f"{type(self).__name__} declares no lookup")
+        reference = getattr(self, self.reference_field)
+        id_column, reference_column = self.lookup
+        return id_by_reference(
+            session,
+            id_column,
+            reference_column,
+            reference,
+            Message(self.not_found, reference=reference),
+            self.not_found_field,
+        )
+
+    def record_id(self, session: Session, actor: StaffUser) -> int:
+        """The record's id: the one given, or the one its reference names."""
+        given = getattr(self, self.id_field)
+        return given if given is not None else self.resolve_reference(session, actor)
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """Every other field by name, and the record as ``id_field``."""
+        values = super().call_arguments(session, actor)
+        values.pop(self.reference_field)
+        values[self.id_field] = self.record_id(session, actor)
+        return values
+
+
+class CustomerArgs(RecordArgs):
     """Arguments naming one customer by id or member number."""
+
+    id_field = "customer_id"
+    reference_field = "member_no"
 
     customer_id: int | None = Arg(None, description="The customer's id.")
     member_no: str | None = Arg(None, description="The customer's member number (instead of id).")
 
-    @model_validator(mode="after")
-    def _one_customer(self) -> CustomerArgs:
-        if (self.customer_id is None) == (self.member_no is None):
-            raise ValueError("give either customer_id or member_no")
-        return self
-
-    def resolve_customer_id(self, session: Session) -> int:
-        """The customer's id, looked up by member number if that was given."""
-        if self.customer_id is not None:
-            return self.customer_id
-        found = session.scalars(
-            select(Customer.id).where(Customer.member_no == self.member_no)
-        ).first()
-        if found is None:
-            raise OperationError(
-                Message(
-                    N_("There is no customer with member number %(number)r."),
-                    number=self.member_no,
-                )
-            )
-        return found
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the customer as ``customer_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("member_no")
-        values["customer_id"] = self.resolve_customer_id(session)
-        return values
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the customer with the member number given."""
+        return id_by_reference(
+            session,
+            Customer.id,
+            Customer.member_no,
+            self.member_no,
+            Message(
+                N_("There is no customer with member number %(number)r."), number=self.member_no
+            ),
+        )
 
 
 # --- the operation registry -------------------------------------------------------------------

@@ -14,7 +14,7 @@ import io
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import AliasChoices, model_validator
+from pydantic import AliasChoices
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from sandbox_crm.operations.base import (
     Arg,
     Args,
     OperationError,
+    RecordArgs,
     apply_changes,
     get_department,
     get_entity,
@@ -103,24 +104,19 @@ NAME_MAX_LENGTH = 160
 # --- arguments --------------------------------------------------------------------------------
 
 
-class ReportArgs(Args):
+class ReportArgs(RecordArgs):
     """Arguments naming one report by id or name."""
+
+    id_field = "report_id"
+    reference_field = "report_name"
 
     report_id: int | None = Arg(None, description="The report's id.")
     report_name: str | None = Arg(
         None, description="The report's name (instead of id; must name one report you can open)."
     )
 
-    @model_validator(mode="after")
-    def _one_report(self) -> ReportArgs:
-        if (self.report_id is None) == (self.report_name is None):
-            raise ValueError("give either report_id or report_name")
-        return self
-
-    def resolve_report_id(self, session: Session, actor: StaffUser) -> int:
-        """The report's id, looked up among the reports the actor can open if a name was given."""
-        if self.report_id is not None:
-            return self.report_id
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the report with the name given, among the reports the actor can open."""
         named = [r for r in reports_visible_to(session, actor) if r.name == self.report_name]
         chosen = [r for r in named if r.owner_id == actor.id] or named
         if not chosen:
@@ -132,13 +128,6 @@ class ReportArgs(Args):
                 f"Several reports are called {self.report_name!r}; give report_id instead."
             )
         return chosen[0].id
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the report as ``report_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("report_name")
-        values["report_id"] = self.resolve_report_id(session, actor)
-        return values
 
 
 def _department(description: str, default: Any = ...) -> Any:
@@ -221,7 +210,7 @@ class UpdateReportArgs(ReportArgs):
             for name in self.model_fields_set - {"report_id", "report_name"}
             if getattr(self, name) is not None or name == "filters"
         }
-        return {"report_id": self.resolve_report_id(session, actor), **changes}
+        return {"report_id": self.record_id(session, actor), **changes}
 
 
 class DeleteReportArgs(ReportArgs):

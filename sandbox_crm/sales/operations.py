@@ -32,9 +32,9 @@ from sandbox_crm.operations.base import (
     Args,
     CustomerArgs,
     OperationError,
+    RecordArgs,
     apply_changes,
     get_entity,
-    id_by_reference,
     operation,
 )
 from sandbox_crm.sales.models import (
@@ -80,37 +80,20 @@ def check_sales_permission(actor: StaffUser) -> None:
         raise OperationError(Message(N_("Your account may not work sales opportunities.")))
 
 
-class OpportunityRefArgs(Args):
+class OpportunityRefArgs(RecordArgs):
     """Arguments naming an opportunity by id or by its reference."""
+
+    id_field = "opportunity_id"
+    reference_field = "reference"
+    blank_reference_given = False
+    lookup = (Opportunity.id, Opportunity.reference)
+    not_found = N_("There is no opportunity with reference %(reference)r.")
+    not_found_field = "reference"
 
     opportunity_id: int | None = Arg(None, description="The opportunity's id.")
     reference: str | None = Arg(
         None, title="Opportunity", max_length=16, description="Its reference (instead of id)."
     )
-
-    @model_validator(mode="after")
-    def _one_opportunity(self) -> OpportunityRefArgs:
-        if (self.opportunity_id is None) == (not self.reference):
-            raise ValueError("give either opportunity_id or reference")
-        return self
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the opportunity as ``opportunity_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("reference")
-        if self.opportunity_id is None:
-            values["opportunity_id"] = id_by_reference(
-                session,
-                Opportunity.id,
-                Opportunity.reference,
-                self.reference,
-                Message(
-                    N_("There is no opportunity with reference %(reference)r."),
-                    reference=self.reference,
-                ),
-                "reference",
-            )
-        return values
 
 
 class CreateOpportunityArgs(CustomerArgs):
