@@ -1303,6 +1303,37 @@ def test_a_blank_reference_beside_an_id_is_ignored_where_blank_means_not_given(c
     assert caught.value.field == "reference"
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "message", "field"),
+    [
+        ("record_payment", {"amount_hkd": 200}, "Invoice no. is required.", "invoice_no"),
+        (
+            "record_payment",
+            {"invoice_no": " ", "amount_hkd": 200},
+            "Invoice no. is required.",
+            "invoice_no",
+        ),
+        ("update_order_status", {"status": "paid"}, "Order no. is required.", "order_no"),
+    ],
+)
+def test_a_number_left_empty_is_refused_as_a_form_would_be(crm, name, args, message, field):
+    with pytest.raises(OperationError) as caught:
+        apply_operation(crm.session, crm.officer, name, args)
+    assert not isinstance(caught.value, InvalidArguments)
+    assert (caught.value.message, caught.value.field) == (message, field)
+
+
+def test_an_id_given_beside_a_number_is_the_one_used(crm):
+    invoice = crm.session.scalar(select(Invoice).where(Invoice.invoice_no == "INV-000001"))
+    apply_operation(
+        crm.session,
+        crm.officer,
+        "record_payment",
+        {"invoice_id": invoice.id, "invoice_no": "INV-404", "amount_hkd": 200},
+    )
+    assert invoice.paid_hkd == 200
+
+
 def test_apply_operation_unknown_operation_and_non_mapping(crm):
     with pytest.raises(OperationError, match="known operations: add_customer_note"):
         apply_operation(crm.session, crm.officer, "drop_table", {})

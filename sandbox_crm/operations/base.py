@@ -285,7 +285,9 @@ class RecordArgs(Args):
 
     A subclass declares both fields and names them in ``id_field`` and ``reference_field``;
     exactly one of the two must be given (with ``blank_reference_given`` false, an empty
-    reference counts as not given). A reference found by an exact match in one column is
+    reference counts as not given). Where a form may leave the reference empty, ``missing`` is
+    the refusal (a marked message naming the reference field) for neither, and an id given
+    beside a reference is the one used. A reference found by an exact match in one column is
     declared with ``lookup`` (the id and reference columns) and ``not_found`` (a marked
     message with ``%(reference)r``), naming ``not_found_field`` if set; any other look-up
     overrides ``resolve_reference``. The operation function gets the record as ``id_field``.
@@ -297,9 +299,12 @@ class RecordArgs(Args):
     lookup: ClassVar[tuple[Any, Any] | None] = None
     not_found: ClassVar[str] = ""
     not_found_field: ClassVar[str | None] = None
+    missing: ClassVar[str] = ""
 
     @model_validator(mode="after")
     def _one_record(self) -> RecordArgs:
+        if self.missing:
+            return self
         reference = getattr(self, self.reference_field)
         missing = reference is None if self.blank_reference_given else not reference
         if (getattr(self, self.id_field) is None) == missing:
@@ -324,7 +329,11 @@ class RecordArgs(Args):
     def record_id(self, session: Session, actor: StaffUser) -> int:
         """The record's id: the one given, or the one its reference names."""
         given = getattr(self, self.id_field)
-        return given if given is not None else self.resolve_reference(session, actor)
+        if given is not None:
+            return given
+        if self.missing and not getattr(self, self.reference_field):
+            raise OperationError(Message(self.missing), self.reference_field)
+        return self.resolve_reference(session, actor)
 
     def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
         """Every other field by name, and the record as ``id_field``."""
