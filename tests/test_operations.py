@@ -65,6 +65,7 @@ from sandbox_crm.operations import (
     update_report,
     view_customer,
 )
+from sandbox_crm.operations.base import check_department
 from sandbox_crm.orders.models import OrderStatusChange
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
@@ -1332,6 +1333,41 @@ def test_an_id_given_beside_a_number_is_the_one_used(crm):
         {"invoice_id": invoice.id, "invoice_no": "INV-404", "amount_hkd": 200},
     )
     assert invoice.paid_hkd == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed", "refused", "words"),
+    [
+        ("set_case_status", "officer", "marketer", "may not work service cases"),
+        ("update_campaign", "marketer", "seller", "may not run campaigns"),
+        ("update_opportunity", "seller", "marketer", "may not work sales opportunities"),
+        ("quote_request_fee", "officer", "seller", "may not handle data access"),
+    ],
+)
+def test_each_area_refuses_other_departments_and_disabled_accounts(
+    crm, name, allowed, refused, words
+):
+    args = VALID_ARGS[name](crm)
+    outsider, insider = (
+        crm.session.scalar(select(StaffUser).where(StaffUser.username == username))
+        for username in (refused, allowed)
+    )
+    with pytest.raises(OperationError, match=words):
+        apply_operation(crm.session, outsider, name, args)
+    insider.is_active = False
+    with pytest.raises(OperationError, match=words):
+        apply_operation(crm.session, insider, name, args)
+    insider.is_active = True
+    apply_operation(crm.session, insider, name, args)
+
+
+def test_administrators_pass_a_department_check_only_where_the_area_admits_them(crm):
+    crm.seller.is_admin = True
+    with pytest.raises(OperationError, match="may not work sales"):
+        check_department(crm.marketer, {"sales"}, "may not work sales", admins=True)
+    check_department(crm.seller, {"it"}, "may not", admins=True)
+    with pytest.raises(OperationError, match="may not change"):
+        check_department(crm.seller, {"it"}, "may not change")
 
 
 def test_apply_operation_unknown_operation_and_non_mapping(crm):

@@ -45,6 +45,7 @@ from sandbox_crm.operations.base import (
     Args,
     CustomerArgs,
     OperationError,
+    check_department,
     get_entity,
     operation,
 )
@@ -161,9 +162,9 @@ class CreateHandoffArgs(Args):
 
 
 def _check_permission(actor: StaffUser, departments: frozenset[str], what: str) -> None:
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in departments:
-        raise OperationError(Message(N_("Your account may not %(what)s."), what=Message(what)))
+    check_department(
+        actor, departments, Message(N_("Your account may not %(what)s."), what=Message(what))
+    )
 
 
 def _case(session: Session, reference: str | None) -> ServiceCase | None:

@@ -49,6 +49,7 @@ from sandbox_crm.operations.base import (
     Args,
     OperationError,
     RecordArgs,
+    check_department,
     get_entity,
     operation,
 )
@@ -195,16 +196,16 @@ class SendCampaignArgs(CampaignArgs):
 
 def _check_permission(session: Session, actor: StaffUser) -> None:
     """Refuse staff whose department may not run campaigns (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in CAMPAIGN_DEPARTMENTS:
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not run campaigns: only Marketing, Customer Service and "
-                    "Management staff may plan or send them."
-                )
+    check_department(
+        actor,
+        CAMPAIGN_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not run campaigns: only Marketing, Customer Service and "
+                "Management staff may plan or send them."
             )
-        )
+        ),
+    )
 
 
 def _campaign(session: Session, campaign_id: int) -> tuple[Campaign, CampaignPlan]:

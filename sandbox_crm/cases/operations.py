@@ -32,6 +32,7 @@ from sandbox_crm.operations.base import (
     CustomerArgs,
     OperationError,
     RecordArgs,
+    check_department,
     get_entity,
     operation,
 )
@@ -171,16 +172,16 @@ class CloseCaseArgs(CaseArgs):
 
 def check_service_permission(actor: StaffUser) -> None:
     """Refuse staff whose department does not work service cases (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in SERVICE_DEPARTMENTS:
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not work service cases: only Customer Service, Store "
-                    "Operations, Sales and Management staff may."
-                )
+    check_department(
+        actor,
+        SERVICE_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not work service cases: only Customer Service, Store "
+                "Operations, Sales and Management staff may."
             )
-        )
+        ),
+    )
 
 
 def next_reference(session: Session) -> str:

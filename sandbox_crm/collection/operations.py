@@ -31,7 +31,14 @@ from sandbox_crm.collection.models import (
 from sandbox_crm.collection.procedures import FIELDS, TRACKING_KINDS
 from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import StaffUser
-from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
+from sandbox_crm.operations.base import (
+    Arg,
+    Args,
+    OperationError,
+    check_department,
+    get_entity,
+    operation,
+)
 
 __all__ = [
     "COLLECTION_DEPARTMENTS",
@@ -78,17 +85,18 @@ assert set(TrackingKind.__args__) == set(TRACKING_KINDS)  # noqa: S101
 
 def _check_permission(actor: StaffUser) -> None:
     """Refuse accounts that may not change collection or tracking (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or not (actor.is_admin or code in COLLECTION_DEPARTMENTS):
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not change sign-up forms, collection notices or tracking"
-                    " settings: only Customer Service, Marketing, IT, Management and"
-                    " administrator accounts may."
-                )
+    check_department(
+        actor,
+        COLLECTION_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not change sign-up forms, collection notices or tracking"
+                " settings: only Customer Service, Marketing, IT, Management and"
+                " administrator accounts may."
             )
-        )
+        ),
+        admins=True,
+    )
 
 
 def _form(session: Session, form_id: int) -> SignupForm:

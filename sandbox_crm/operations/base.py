@@ -18,7 +18,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -46,6 +46,7 @@ __all__ = [
     "operation",
     "apply_changes",
     "argument_error",
+    "check_department",
     "choices_of",
     "parse_arguments",
     "get_customer",
@@ -99,6 +100,18 @@ def id_by_reference(
     if found is None:
         raise OperationError(not_found, field)
     return found
+
+
+def check_department(
+    actor: StaffUser, departments: Collection[str], refusal: str, *, admins: bool = False
+) -> None:
+    """Refuse (``refusal``) a disabled account, or staff whose department is not in the list.
+
+    With ``admins``, an administrator account passes whatever its department.
+    """
+    code = actor.department.code if actor.department is not None else ""
+    if not actor.is_active or not ((admins and actor.is_admin) or code in departments):
+        raise OperationError(refusal)
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:

@@ -25,6 +25,7 @@ from sandbox_crm.operations.base import (
     CustomerArgs,
     OperationError,
     RecordArgs,
+    check_department,
     get_entity,
     operation,
 )
@@ -217,16 +218,16 @@ class NotifyArgs(RequestArgs):
 
 def check_request_permission(actor: StaffUser) -> None:
     """Refuse staff outside the departments that handle data requests (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in REQUEST_DEPARTMENTS:
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not handle data access or correction requests: only "
-                    "Customer Service and Management staff may."
-                )
+    check_department(
+        actor,
+        REQUEST_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not handle data access or correction requests: only "
+                "Customer Service and Management staff may."
             )
-        )
+        ),
+    )
 
 
 def next_reference(session: Session) -> str:

@@ -34,6 +34,7 @@ from sandbox_crm.operations.base import (
     OperationError,
     RecordArgs,
     apply_changes,
+    check_department,
     get_entity,
     operation,
 )
@@ -75,9 +76,9 @@ RuleCode = Literal["wedding_bands", "watch_servicing", "pearl_earrings", "annive
 
 def check_sales_permission(actor: StaffUser) -> None:
     """Refuse staff whose department does not sell (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in SALES_DEPARTMENTS:
-        raise OperationError(Message(N_("Your account may not work sales opportunities.")))
+    check_department(
+        actor, SALES_DEPARTMENTS, Message(N_("Your account may not work sales opportunities."))
+    )
 
 
 class OpportunityRefArgs(RecordArgs):

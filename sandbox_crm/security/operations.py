@@ -19,7 +19,14 @@ from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import Branch, Customer, StaffUser
-from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
+from sandbox_crm.operations.base import (
+    Arg,
+    Args,
+    OperationError,
+    check_department,
+    get_entity,
+    operation,
+)
 from sandbox_crm.security.models import (
     BackupPolicy,
     BackupRun,
@@ -56,16 +63,17 @@ Scope = Literal["all", "region", "branch", "own"]
 
 def check_security_permission(actor: StaffUser) -> None:
     """Refuse accounts that may not change security settings (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or not (actor.is_admin or code in SECURITY_DEPARTMENTS):
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not change security settings: only IT, Management and "
-                    "administrator accounts may."
-                )
+    check_department(
+        actor,
+        SECURITY_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not change security settings: only IT, Management and "
+                "administrator accounts may."
             )
-        )
+        ),
+        admins=True,
+    )
 
 
 def _access_of(session: Session, staff: StaffUser) -> StaffAccess | None:
