@@ -65,7 +65,7 @@ from sandbox_crm.operations import (
     update_report,
     view_customer,
 )
-from sandbox_crm.operations.base import check_department
+from sandbox_crm.operations.base import check_department, find_by_code
 from sandbox_crm.orders.models import OrderStatusChange
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
@@ -1368,6 +1368,18 @@ def test_administrators_pass_a_department_check_only_where_the_area_admits_them(
     check_department(crm.seller, {"it"}, "may not", admins=True)
     with pytest.raises(OperationError, match="may not change"):
         check_department(crm.seller, {"it"}, "may not change")
+
+
+def test_a_code_finds_its_row_or_the_refusal_lists_the_known_codes(crm):
+    unknown = "Unknown %(code)r; known: %(known)s."
+    found = find_by_code(crm.session, Department, "sales", unknown, "team")
+    assert found is crm.seller.department
+    with pytest.raises(OperationError) as caught:
+        find_by_code(crm.session, Department, "hr", unknown, "team")
+    assert caught.value.message == "Unknown 'hr'; known: customer_service, marketing, sales."
+    assert caught.value.field == "team"
+    with pytest.raises(OperationError, match="known: sales, marketing, customer_service"):
+        find_by_code(crm.session, Department, 3, unknown, None, known_order=Department.id.desc())
 
 
 def test_apply_operation_unknown_operation_and_non_mapping(crm):

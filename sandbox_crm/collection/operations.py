@@ -35,6 +35,7 @@ from sandbox_crm.operations.base import (
     Arg,
     Args,
     OperationError,
+    apply_changes,
     check_department,
     get_entity,
     operation,
@@ -546,30 +547,16 @@ def set_tracking_setting(
         raise OperationError(
             Message(N_("This company has no setting for %(kind)s."), kind=kind), "kind"
         )
-    values = {
-        name: value
-        for name, value in (
-            ("retention_days", retention_days),
-            ("consent_required", consent_required),
-        )
-        if value is not None and getattr(setting, name) != value
-    }
-    if not values:
-        raise OperationError(N_("Nothing to change: the values are the same as the current ones."))
-    before = snapshot(setting, list(values))
-    for name, value in values.items():
-        setattr(setting, name, value)
-    setting.changed_at = sandbox_now(session)
-    session.flush()
-    record_event(
+    values = {"retention_days": retention_days, "consent_required": consent_required}
+    apply_changes(
         session,
         actor,
-        "tracking.setting_change",
-        "tracking_setting",
-        setting.id,
-        before=before,
-        after=snapshot(setting, list(values)),
+        setting,
+        {name: value for name, value in values.items() if value is not None},
+        operation="tracking.setting_change",
+        entity_type="tracking_setting",
         details={"kind": kind},
+        stamp="changed_at",
     )
     return setting
 

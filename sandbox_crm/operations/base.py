@@ -48,6 +48,7 @@ __all__ = [
     "argument_error",
     "check_department",
     "choices_of",
+    "find_by_code",
     "parse_arguments",
     "get_customer",
     "get_department",
@@ -119,17 +120,37 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     return get_entity(session, Customer, customer_id, "customer")
 
 
+def find_by_code(
+    session: Session,
+    model: type[M],
+    code: Any,
+    unknown: str,
+    field: str | None,
+    *,
+    known_order: Any = None,
+) -> M:
+    """The row of ``model`` with this ``code``; OperationError listing the known codes otherwise.
+
+    ``unknown`` is a marked message with ``%(code)r`` and ``%(known)s``; the known codes are
+    listed by ``known_order`` (by code if it is None).
+    """
+    code_column: Any = model.code  # type: ignore[attr-defined]
+    if isinstance(code, str):
+        found = session.scalars(select(model).where(code_column == code)).first()
+        if found is not None:
+            return found
+    order = code_column if known_order is None else known_order
+    known = ", ".join(session.scalars(select(code_column).order_by(order)))
+    raise OperationError(Message(unknown, code=code, known=known), field)
+
+
 def get_department(session: Session, code: Any, field: str = "department") -> Department:
     """The department with this code; OperationError listing the known codes otherwise."""
-    if isinstance(code, str):
-        department = session.scalars(select(Department).where(Department.code == code)).first()
-        if department is not None:
-            return department
-    known = ", ".join(session.scalars(select(Department.code).order_by(Department.code)))
-    raise OperationError(
-        Message(
-            N_("Unknown department %(code)r; known departments: %(known)s."), code=code, known=known
-        ),
+    return find_by_code(
+        session,
+        Department,
+        code,
+        N_("Unknown department %(code)r; known departments: %(known)s."),
         field,
     )
 
@@ -144,11 +165,13 @@ def apply_changes(
     entity_type: str,
     details: dict[str, Any],
     unchanged: str = "Nothing to change: the values are the same as the current ones.",
+    stamp: str = "updated_at",
 ) -> None:
     """Set the checked ``values`` that differ and record one event with their before and after.
 
-    Stamps ``updated_at`` on entities that have one. Raises OperationError(``unchanged``), having
-    changed nothing, when every value is already the current one.
+    Stamps ``stamp`` (``updated_at``) with the time on entities that have it. Raises
+    OperationError(``unchanged``), having changed nothing, when every value is already the
+    current one.
     """
     changed = [name for name, value in values.items() if getattr(entity, name) != value]
     if not changed:
@@ -156,8 +179,8 @@ def apply_changes(
     before = snapshot(entity, changed)
     for name in changed:
         setattr(entity, name, values[name])
-    if hasattr(entity, "updated_at"):
-        entity.updated_at = sandbox_now(session)
+    if hasattr(entity, stamp):
+        setattr(entity, stamp, sandbox_now(session))
     record_event(
         session,
         actor,
