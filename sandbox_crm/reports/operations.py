@@ -702,17 +702,42 @@ def _run_summary(session: Session, actor: StaffUser, report: ReportDefinition) -
     """Run a summary report: its groups are the stored rows; no customer's key is kept."""
     table = execute_summary(session, report)
     cells = [[_stored_cell(value) for value in row] for row in table.rows]
+    return _save_run(
+        session,
+        actor,
+        report,
+        table.columns,
+        cells,
+        row_count=len(table.rows),
+        row_keys=[],
+        summary=True,
+        rows_summarised=table.source_rows,
+    )
+
+
+def _save_run(
+    session: Session,
+    actor: StaffUser,
+    report: ReportDefinition,
+    columns: list[str],
+    cells: list[list[Any]],
+    *,
+    row_count: int,
+    row_keys: list[Any],
+    **details: Any,
+) -> ReportRun:
+    """Store a run's output (as CSV and in pages) and record the run event with ``details``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(table.columns)
+    writer.writerow(columns)
     writer.writerows(cells)
     run = ReportRun(
         report_id=report.id,
         run_by_id=actor.id,
         run_at=sandbox_now(session),
-        columns=table.columns,
-        row_count=len(table.rows),
-        row_keys=[],
+        columns=columns,
+        row_count=row_count,
+        row_keys=row_keys,
         output_csv=buffer.getvalue(),
     )
     session.add(run)
@@ -725,13 +750,7 @@ def _run_summary(session: Session, actor: StaffUser, report: ReportDefinition) -
         "report",
         report.id,
         after={"run_id": run.id, "row_count": run.row_count, "columns": run.columns},
-        details={
-            "report_id": report.id,
-            "run_id": run.id,
-            "row_count": run.row_count,
-            "summary": True,
-            "rows_summarised": table.source_rows,
-        },
+        details={"report_id": report.id, "run_id": run.id, "row_count": run.row_count, **details},
     )
     return run
 
@@ -751,32 +770,15 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
         return _run_summary(session, actor, report)
     page = _execute(session, report)
     cells = [[_stored_cell(row.get(name)) for name in page.columns] for row in page.rows]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(page.columns)
-    writer.writerows(cells)
-    run = ReportRun(
-        report_id=report.id,
-        run_by_id=actor.id,
-        run_at=sandbox_now(session),
-        columns=list(page.columns),
-        row_count=page.total,
-        row_keys=[row[page.key] for row in page.rows],
-        output_csv=buffer.getvalue(),
-    )
-    session.add(run)
-    session.flush()
-    _store_pages(session, run.id, cells)
-    record_event(
+    return _save_run(
         session,
         actor,
-        "report.run",
-        "report",
-        report.id,
-        after={"run_id": run.id, "row_count": run.row_count, "columns": run.columns},
-        details={"report_id": report.id, "run_id": run.id, "row_count": run.row_count},
+        report,
+        list(page.columns),
+        cells,
+        row_count=page.total,
+        row_keys=[row[page.key] for row in page.rows],
     )
-    return run
 
 
 @operation(
@@ -824,15 +826,16 @@ def export_report(
             headers=headers,
         )
     page = _execute(session, report)
-    export = ReportExport(
-        report_id=report.id,
-        exported_by_id=actor.id,
-        exported_at=sandbox_now(session),
-        file_format=file_format,
+    return _save_export(
+        session,
+        actor,
+        report,
         purpose=purpose,
-        for_department_id=department.id if department is not None else None,
         destination=destination,
+        department=department,
         encrypted=encrypted,
+        file_format=file_format,
+        headers=headers,
         columns=list(page.columns),
         row_count=page.total,
         content=render_table_csv(
@@ -842,31 +845,8 @@ def export_report(
             headers=headers,
             for_spreadsheet=file_format == "csv",
         ),
+        row_keys=[row[page.key] for row in page.rows],
     )
-    session.add(export)
-    session.flush()
-    after = snapshot(
-        export,
-        ["purpose", "destination", "encrypted", "file_format", "columns", "row_count"],
-    )
-    after.update(headers=headers)
-    after.update(export_id=export.id, for_department=department.code if department else None)
-    record_event(
-        session,
-        actor,
-        "report.export",
-        "report",
-        report.id,
-        after=after,
-        details={
-            "report_id": report.id,
-            "export_id": export.id,
-            "for_department": department.code if department else None,
-            "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
-            "row_keys": [row[page.key] for row in page.rows],
-        },
-    )
-    return export
 
 
 def _export_summary(
@@ -887,6 +867,42 @@ def _export_summary(
     ``revealed_fields``), so that the rules on personal data judge what the file discloses.
     """
     table = execute_summary(session, report)
+    return _save_export(
+        session,
+        actor,
+        report,
+        purpose=purpose,
+        destination=destination,
+        department=department,
+        encrypted=encrypted,
+        file_format=file_format,
+        headers=headers,
+        columns=revealed_fields(report.source, report.group_by, report.measures),
+        row_count=len(table.rows),
+        content=render_summary_csv(table, headers=headers, for_spreadsheet=file_format == "csv"),
+        row_keys=[],
+        summary=True,
+    )
+
+
+def _save_export(
+    session: Session,
+    actor: StaffUser,
+    report: ReportDefinition,
+    *,
+    purpose: str,
+    destination: str,
+    department: Any,
+    encrypted: bool,
+    file_format: str,
+    headers: str,
+    columns: list[str],
+    row_count: int,
+    content: str,
+    row_keys: list[Any],
+    summary: bool = False,
+) -> ReportExport:
+    """Store an export's file and record the export event (a summary's with its measures)."""
     export = ReportExport(
         report_id=report.id,
         exported_by_id=actor.id,
@@ -896,10 +912,10 @@ def _export_summary(
         for_department_id=department.id if department is not None else None,
         destination=destination,
         encrypted=encrypted,
-        columns=revealed_fields(report.source, report.group_by, report.measures),
-        row_count=len(table.rows),
-        content=render_summary_csv(table, headers=headers, for_spreadsheet=file_format == "csv"),
-        summary=True,
+        columns=columns,
+        row_count=row_count,
+        content=content,
+        summary=summary,
     )
     session.add(export)
     session.flush()
@@ -907,24 +923,21 @@ def _export_summary(
         export,
         ["purpose", "destination", "encrypted", "file_format", "columns", "row_count"],
     )
-    after.update(headers=headers, summary=True, measures=list(report.measures))
-    after.update(export_id=export.id, for_department=department.code if department else None)
-    record_event(
-        session,
-        actor,
-        "report.export",
-        "report",
-        report.id,
-        after=after,
-        details={
-            "report_id": report.id,
-            "export_id": export.id,
-            "for_department": department.code if department else None,
-            "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
-            "row_keys": [],
-            "summary": True,
-        },
-    )
+    after.update(headers=headers)
+    if summary:
+        after.update(summary=True, measures=list(report.measures))
+    department_code = department.code if department else None
+    after.update(export_id=export.id, for_department=department_code)
+    details = {
+        "report_id": report.id,
+        "export_id": export.id,
+        "for_department": department_code,
+        "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
+        "row_keys": row_keys,
+    }
+    if summary:
+        details["summary"] = True
+    record_event(session, actor, "report.export", "report", report.id, after=after, details=details)
     return export
 
 
