@@ -233,6 +233,55 @@ def _draft(campaign: Campaign) -> None:
         )
 
 
+def _draft_campaign(
+    session: Session, actor: StaffUser, campaign_id: int, *, audience: bool = False
+) -> tuple[Campaign, CampaignPlan]:
+    """A draft campaign the actor may work on, and its plan (with its audience, if asked)."""
+    _check_permission(session, actor)
+    campaign, plan = _campaign(session, campaign_id)
+    _draft(campaign)
+    if audience:
+        _audience_required(campaign, plan)
+    return campaign, plan
+
+
+def _recipients(session: Session, campaign: Campaign, *statuses: str) -> list[CampaignRecipient]:
+    """The campaign's recipients in any of ``statuses``, in the order they were added."""
+    return list(
+        session.scalars(
+            select(CampaignRecipient)
+            .where(
+                CampaignRecipient.campaign_id == campaign.id,
+                CampaignRecipient.status.in_(statuses),
+            )
+            .order_by(CampaignRecipient.id)
+        )
+    )
+
+
+def _record(
+    session: Session,
+    actor: StaffUser,
+    event: str,
+    campaign: Campaign,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    **details: Any,
+) -> None:
+    """Record ``event`` on the campaign; its details start with the campaign's id."""
+    record_event(
+        session,
+        actor,
+        event,
+        "campaign",
+        campaign.id,
+        before=before,
+        after=after,
+        details={"campaign_id": campaign.id, **details},
+    )
+
+
 def _check_budget(budget: int | None) -> None:
     if budget is not None and not 0 <= budget <= MAX_BUDGET_HKD:
         raise OperationError(
@@ -379,15 +428,7 @@ def create_campaign(
     )
     session.add(plan)
     session.flush()
-    record_event(
-        session,
-        actor,
-        "campaign.create",
-        "campaign",
-        campaign.id,
-        after=_state(campaign, plan),
-        details={"campaign_id": campaign.id},
-    )
+    _record(session, actor, "campaign.create", campaign, after=_state(campaign, plan))
     return campaign
 
 
@@ -401,9 +442,7 @@ def update_campaign(
     session: Session, actor: StaffUser, campaign_id: int, **changes: Any
 ) -> Campaign:
     """Change the fields given; changing whom it reaches means building the audience again."""
-    _check_permission(session, actor)
-    campaign, plan = _campaign(session, campaign_id)
-    _draft(campaign)
+    campaign, plan = _draft_campaign(session, actor, campaign_id)
     values = {k: v for k, v in changes.items() if v is not None}
     _check_budget(values.get("budget_hkd"))
     _check_rule(values.get("audience_rule"))
@@ -428,15 +467,14 @@ def update_campaign(
         plan.audience_built_at = None
         plan.screened_at = None
         session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.update",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=after,
-        details={"campaign_id": campaign.id, "audience_cleared": cleared},
+        audience_cleared=cleared,
     )
     return campaign
 
@@ -449,9 +487,7 @@ def update_campaign(
 )
 def build_audience(session: Session, actor: StaffUser, campaign_id: int) -> Campaign:
     """Replace the audience with the customers the rule selects, less the exclusions."""
-    _check_permission(session, actor)
-    campaign, plan = _campaign(session, campaign_id)
-    _draft(campaign)
+    campaign, plan = _draft_campaign(session, actor, campaign_id)
     if not plan.audience_rule:
         raise OperationError(
             Message(N_("Campaign %(name)r has no audience rule yet."), name=campaign.name),
@@ -485,15 +521,14 @@ def build_audience(session: Session, actor: StaffUser, campaign_id: int) -> Camp
     plan.audience_built_at = now
     plan.screened_at = None
     session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.build_audience",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=snapshot(plan, ["audience_built_at", "screened_at"]),
-        details={"campaign_id": campaign.id, "counts": dict(sorted(counts.items()))},
+        counts=dict(sorted(counts.items())),
     )
     return campaign
 
@@ -513,20 +548,10 @@ def _audience_required(campaign: Campaign, plan: CampaignPlan) -> None:
 )
 def screen_campaign(session: Session, actor: StaffUser, campaign_id: int) -> Campaign:
     """Take out everyone who may not receive the campaign now; put back anyone who now may."""
-    _check_permission(session, actor)
-    campaign, plan = _campaign(session, campaign_id)
-    _draft(campaign)
-    _audience_required(campaign, plan)
-    recipients = session.scalars(
-        select(CampaignRecipient)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.status.in_(
-                [RecipientStatus.SELECTED.value, RecipientStatus.SCREENED_OUT.value]
-            ),
-        )
-        .order_by(CampaignRecipient.id)
-    ).all()
+    campaign, plan = _draft_campaign(session, actor, campaign_id, audience=True)
+    recipients = _recipients(
+        session, campaign, RecipientStatus.SELECTED.value, RecipientStatus.SCREENED_OUT.value
+    )
     counts: Counter[str] = Counter()
     screened_out: list[int] = []
     for recipient in recipients:
@@ -542,19 +567,15 @@ def screen_campaign(session: Session, actor: StaffUser, campaign_id: int) -> Cam
     before = snapshot(plan, ["screened_at"])
     plan.screened_at = sandbox_now(session)
     session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.screen",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=snapshot(plan, ["screened_at"]),
-        details={
-            "campaign_id": campaign.id,
-            "counts": dict(sorted(counts.items())),
-            "screened_out": screened_out,
-        },
+        counts=dict(sorted(counts.items())),
+        screened_out=screened_out,
     )
     return campaign
 
@@ -577,18 +598,8 @@ def send_campaign(
 
     The send does not screen: it reaches the audience as it stands (see the module's note).
     """
-    _check_permission(session, actor)
-    campaign, plan = _campaign(session, campaign_id)
-    _draft(campaign)
-    _audience_required(campaign, plan)
-    recipients = session.scalars(
-        select(CampaignRecipient)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.status == RecipientStatus.SELECTED.value,
-        )
-        .order_by(CampaignRecipient.id)
-    ).all()
+    campaign, plan = _draft_campaign(session, actor, campaign_id, audience=True)
+    recipients = _recipients(session, campaign, RecipientStatus.SELECTED.value)
     if not recipients:
         raise OperationError(
             Message(N_("Nobody is left in the audience of campaign %(name)r."), name=campaign.name)
@@ -622,24 +633,20 @@ def send_campaign(
     campaign.status = "sent"
     campaign.sent_at = now
     session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.send",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=snapshot(campaign, ["status", "sent_at"]),
-        details={
-            "campaign_id": campaign.id,
-            "channel": campaign.channel,
-            "marketing_class": campaign.marketing_class,
-            "subject": subject,
-            "has_opt_out_notice": has_opt_out_notice,
-            "audience_built_at": plan.audience_built_at,
-            "screened_at": plan.screened_at,
-            "messages": sent,
-        },
+        channel=campaign.channel,
+        marketing_class=campaign.marketing_class,
+        subject=subject,
+        has_opt_out_notice=has_opt_out_notice,
+        audience_built_at=plan.audience_built_at,
+        screened_at=plan.screened_at,
+        messages=sent,
     )
     return campaign
 
@@ -703,14 +710,7 @@ def collect_campaign_results(session: Session, actor: StaffUser, campaign_id: in
         )
     seed = session.get(SandboxMeta, "seed")
     now = sandbox_now(session)
-    recipients = session.scalars(
-        select(CampaignRecipient)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.status == RecipientStatus.SENT.value,
-        )
-        .order_by(CampaignRecipient.id)
-    ).all()
+    recipients = _recipients(session, campaign, RecipientStatus.SENT.value)
     counts: Counter[str] = Counter()
     opted_out: list[int] = []
     for recipient in recipients:
@@ -730,19 +730,15 @@ def collect_campaign_results(session: Session, actor: StaffUser, campaign_id: in
     campaign.status = "completed"
     plan.results_at = now
     session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.results",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=snapshot(campaign, ["status"]),
-        details={
-            "campaign_id": campaign.id,
-            "counts": dict(sorted(counts.items())),
-            "opted_out": opted_out,
-        },
+        counts=dict(sorted(counts.items())),
+        opted_out=opted_out,
     )
     return campaign
 
