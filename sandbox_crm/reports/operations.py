@@ -813,96 +813,28 @@ def export_report(
         if for_department is not None
         else None
     )
-    if is_summary(report.group_by, report.measures):
-        return _export_summary(
-            session,
-            actor,
-            report,
-            purpose=purpose,
-            destination=destination,
-            department=department,
-            encrypted=encrypted,
-            file_format=file_format,
-            headers=headers,
-        )
-    page = _execute(session, report)
-    return _save_export(
-        session,
-        actor,
-        report,
-        purpose=purpose,
-        destination=destination,
-        department=department,
-        encrypted=encrypted,
-        file_format=file_format,
-        headers=headers,
-        columns=list(page.columns),
-        row_count=page.total,
-        content=render_table_csv(
+    spreadsheet = file_format == "csv"
+    summary = is_summary(report.group_by, report.measures)
+    row_keys: list[Any] = []
+    if summary:
+        # A summary's file shows its groups and measures and no customer's key; its columns are
+        # the fields whose values the file shows, so that the rules on personal data judge what
+        # it discloses (see ``revealed_fields``).
+        table = execute_summary(session, report)
+        columns = revealed_fields(report.source, report.group_by, report.measures)
+        row_count = len(table.rows)
+        content = render_summary_csv(table, headers=headers, for_spreadsheet=spreadsheet)
+    else:
+        page = _execute(session, report)
+        columns, row_count = list(page.columns), page.total
+        row_keys = [row[page.key] for row in page.rows]
+        content = render_table_csv(
             SOURCES.find(report.source),
             page.columns,
             page.rows,
             headers=headers,
-            for_spreadsheet=file_format == "csv",
-        ),
-        row_keys=[row[page.key] for row in page.rows],
-    )
-
-
-def _export_summary(
-    session: Session,
-    actor: StaffUser,
-    report: ReportDefinition,
-    *,
-    purpose: str,
-    destination: str,
-    department: Any,
-    encrypted: bool,
-    file_format: str,
-    headers: str,
-) -> ReportExport:
-    """Export a summary: its groups and measures, and no customer's key.
-
-    The export's ``columns`` are the fields whose values the file shows (see
-    ``revealed_fields``), so that the rules on personal data judge what the file discloses.
-    """
-    table = execute_summary(session, report)
-    return _save_export(
-        session,
-        actor,
-        report,
-        purpose=purpose,
-        destination=destination,
-        department=department,
-        encrypted=encrypted,
-        file_format=file_format,
-        headers=headers,
-        columns=revealed_fields(report.source, report.group_by, report.measures),
-        row_count=len(table.rows),
-        content=render_summary_csv(table, headers=headers, for_spreadsheet=file_format == "csv"),
-        row_keys=[],
-        summary=True,
-    )
-
-
-def _save_export(
-    session: Session,
-    actor: StaffUser,
-    report: ReportDefinition,
-    *,
-    purpose: str,
-    destination: str,
-    department: Any,
-    encrypted: bool,
-    file_format: str,
-    headers: str,
-    columns: list[str],
-    row_count: int,
-    content: str,
-    row_keys: list[Any],
-    summary: bool = False,
-) -> ReportExport:
-    """Store an export's file and record the export event (a summary's with its measures)."""
+            for_spreadsheet=spreadsheet,
+        )
     export = ReportExport(
         report_id=report.id,
         exported_by_id=actor.id,
