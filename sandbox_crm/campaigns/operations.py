@@ -28,7 +28,7 @@ from sandbox_crm.campaigns.models import (
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.consent import consent_order, current_consent, current_consent_status
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import primary_contact_for
+from sandbox_crm.messages.operations import add_message, primary_contact_for
 from sandbox_crm.models import (
     Campaign,
     Channel,
@@ -612,20 +612,18 @@ def send_campaign(
             recipient.status = RecipientStatus.SCREENED_OUT.value
             recipient.reason = ScreenReason.NO_CONTACT.value
             continue
-        message = SentMessage(
-            customer_id=recipient.customer_id,
-            campaign_id=campaign.id,
-            staff_id=actor.id,
+        message = add_message(
+            session,
+            actor,
+            contact,
             channel=campaign.channel,
             kind=MessageKind.PROMOTIONAL.value,
-            to_address=contact.value,
             subject=subject,
             body=body,
             has_opt_out_notice=has_opt_out_notice,
+            campaign_id=campaign.id,
             sent_at=now,
         )
-        session.add(message)
-        session.flush()
         recipient.status = RecipientStatus.SENT.value
         recipient.message_id = message.id
         sent.append(_sent_detail(session, message, contact, plan.consent_purpose))

@@ -26,11 +26,10 @@ from sandbox_crm.invoices.models import (
     InvoiceStatus,
     PaymentReminder,
 )
-from sandbox_crm.messages.operations import primary_contact_for
+from sandbox_crm.messages.operations import add_message, primary_contact_for
 from sandbox_crm.models import (
     Channel,
     ConsentPurpose,
-    Message,
     MessageKind,
     SalesOrder,
     StaffUser,
@@ -255,19 +254,17 @@ def send_payment_reminder(
         body = f"{body}\n\n{message}"
     now = sandbox_now(session)
     # A service message like one sent with send_message; the one audit event is the reminder's.
-    sent = Message(
-        customer_id=invoice.customer_id,
-        staff_id=actor.id,
+    sent = add_message(
+        session,
+        actor,
+        contact,
         channel=channel,
         kind=MessageKind.SERVICE.value,
-        to_address=contact.value,
         subject=subject,
         body=body,
         has_opt_out_notice=False,
         sent_at=now,
     )
-    session.add(sent)
-    session.flush()
     reminder = PaymentReminder(
         invoice_id=invoice.id,
         message_id=sent.id,

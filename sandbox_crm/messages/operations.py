@@ -7,6 +7,8 @@ and contact flags at the moment of sending as evidence.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
@@ -31,7 +33,7 @@ from sandbox_crm.operations.base import (
     operation,
 )
 
-__all__ = ["SendMessageArgs", "primary_contact_for", "send_message"]
+__all__ = ["SendMessageArgs", "add_message", "primary_contact_for", "send_message"]
 
 BODY_MAX_LENGTH = 10000
 SUBJECT_MAX_LENGTH = 200
@@ -47,6 +49,37 @@ def primary_contact_for(session: Session, customer_id: int, channel: str) -> Con
         .order_by(preference, ContactPoint.is_primary.desc(), ContactPoint.id)
         .limit(1)
     ).first()
+
+
+def add_message(
+    session: Session,
+    actor: StaffUser,
+    contact: ContactPoint,
+    *,
+    channel: str,
+    kind: str,
+    subject: str,
+    body: str,
+    has_opt_out_notice: bool,
+    campaign_id: int | None = None,
+    sent_at: datetime | None = None,
+) -> Message:
+    """Add one message from ``actor`` to ``contact`` (its customer's), sent now or at sent_at."""
+    message = Message(
+        customer_id=contact.customer_id,
+        campaign_id=campaign_id,
+        staff_id=actor.id,
+        channel=channel,
+        kind=kind,
+        to_address=contact.value,
+        subject=subject,
+        body=body,
+        has_opt_out_notice=has_opt_out_notice,
+        sent_at=sent_at if sent_at is not None else sandbox_now(session),
+    )
+    session.add(message)
+    session.flush()
+    return message
 
 
 class SendMessageArgs(CustomerArgs):
@@ -106,20 +139,17 @@ def send_message(
     consent = current_consent_status(
         session, customer.id, ConsentPurpose.DIRECT_MARKETING.value, channel
     )
-    message = Message(
-        customer_id=customer.id,
-        campaign_id=campaign.id if campaign is not None else None,
-        staff_id=actor.id,
+    message = add_message(
+        session,
+        actor,
+        contact,
         channel=channel,
         kind=kind,
-        to_address=contact.value,
         subject=subject,
         body=body,
         has_opt_out_notice=has_opt_out_notice,
-        sent_at=sandbox_now(session),
+        campaign_id=campaign.id if campaign is not None else None,
     )
-    session.add(message)
-    session.flush()
     record_event(
         session,
         actor,

@@ -24,7 +24,7 @@ from sandbox_crm.campaigns.operations import screen_reason
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.customers.operations import current_consent_status
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import primary_contact_for
+from sandbox_crm.messages.operations import add_message, primary_contact_for
 from sandbox_crm.models import Channel, ConsentPurpose, Customer, MessageKind, StaffUser
 from sandbox_crm.models import Message as OfferMessage
 from sandbox_crm.operations.base import (
@@ -577,20 +577,16 @@ def _offer_message(
     consent = current_consent_status(
         session, opportunity.customer_id, ConsentPurpose.DIRECT_MARKETING.value, channel
     )
-    message = OfferMessage(
-        customer_id=opportunity.customer_id,
-        campaign_id=None,
-        staff_id=actor.id,
+    message = add_message(
+        session,
+        actor,
+        contact,
         channel=channel,
         kind=MessageKind.PROMOTIONAL.value,
-        to_address=contact.value,
         subject=subject,
         body=body,
         has_opt_out_notice=has_opt_out_notice,
-        sent_at=sandbox_now(session),
     )
-    session.add(message)
-    session.flush()
     details = {
         "message_id": message.id,
         "customer_id": opportunity.customer_id,
