@@ -26,9 +26,9 @@ from sandbox_crm.campaigns.models import (
     ScreenReason,
 )
 from sandbox_crm.clock import sandbox_now, sandbox_today
-from sandbox_crm.consent import consent_order, current_consent, current_consent_status
+from sandbox_crm.consent import consent_order, current_consent
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import add_message, primary_contact_for
+from sandbox_crm.messages.operations import add_message, contact_evidence, primary_contact_for
 from sandbox_crm.models import (
     Campaign,
     Channel,
@@ -656,12 +656,7 @@ def _sent_detail(
     return {
         "message_id": message.id,
         "customer_id": message.customer_id,
-        "contact_point_id": contact.id,
-        "contact_opted_out": contact.opted_out,
-        "contact_invalid": contact.is_invalid,
-        "dm_consent": current_consent_status(
-            session, message.customer_id, purpose, message.channel
-        ),
+        **contact_evidence(session, contact, message.channel, purpose),
     }
 
 

@@ -8,6 +8,7 @@ and contact flags at the moment of sending as evidence.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
@@ -33,7 +34,13 @@ from sandbox_crm.operations.base import (
     operation,
 )
 
-__all__ = ["SendMessageArgs", "add_message", "primary_contact_for", "send_message"]
+__all__ = [
+    "SendMessageArgs",
+    "add_message",
+    "contact_evidence",
+    "primary_contact_for",
+    "send_message",
+]
 
 BODY_MAX_LENGTH = 10000
 SUBJECT_MAX_LENGTH = 200
@@ -80,6 +87,21 @@ def add_message(
     session.add(message)
     session.flush()
     return message
+
+
+def contact_evidence(
+    session: Session,
+    contact: ContactPoint,
+    channel: str,
+    purpose: str = ConsentPurpose.DIRECT_MARKETING.value,
+) -> dict[str, Any]:
+    """What the CRM knew at a send: the contact's flags and the customer's consent (``purpose``)."""
+    return {
+        "contact_point_id": contact.id,
+        "contact_opted_out": contact.opted_out,
+        "contact_invalid": contact.is_invalid,
+        "dm_consent": current_consent_status(session, contact.customer_id, purpose, channel),
+    }
 
 
 class SendMessageArgs(CustomerArgs):
@@ -136,9 +158,7 @@ def send_message(
         raise OperationError(
             f"{customer.name_en} ({customer.member_no}) has no contact for {channel}.", "channel"
         )
-    consent = current_consent_status(
-        session, customer.id, ConsentPurpose.DIRECT_MARKETING.value, channel
-    )
+    evidence = contact_evidence(session, contact, channel)
     message = add_message(
         session,
         actor,
@@ -169,12 +189,6 @@ def send_message(
                 "sent_at",
             ],
         ),
-        details={
-            "customer_id": customer.id,
-            "contact_point_id": contact.id,
-            "contact_opted_out": contact.opted_out,
-            "contact_invalid": contact.is_invalid,
-            "dm_consent": consent,
-        },
+        details={"customer_id": customer.id, **evidence},
     )
     return message

@@ -22,9 +22,8 @@ from sandbox_crm.activities.operations import CLEAR
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.campaigns.operations import screen_reason
 from sandbox_crm.clock import sandbox_now, sandbox_today
-from sandbox_crm.customers.operations import current_consent_status
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import add_message, primary_contact_for
+from sandbox_crm.messages.operations import add_message, contact_evidence, primary_contact_for
 from sandbox_crm.models import Channel, ConsentPurpose, Customer, MessageKind, StaffUser
 from sandbox_crm.models import Message as OfferMessage
 from sandbox_crm.operations.base import (
@@ -574,9 +573,7 @@ def _offer_message(
     contact = primary_contact_for(session, opportunity.customer_id, channel)
     if contact is None:
         return None
-    consent = current_consent_status(
-        session, opportunity.customer_id, ConsentPurpose.DIRECT_MARKETING.value, channel
-    )
+    evidence = contact_evidence(session, contact, channel)
     message = add_message(
         session,
         actor,
@@ -591,10 +588,7 @@ def _offer_message(
         "message_id": message.id,
         "customer_id": opportunity.customer_id,
         "opportunity_id": opportunity.id,
-        "contact_point_id": contact.id,
-        "contact_opted_out": contact.opted_out,
-        "contact_invalid": contact.is_invalid,
-        "dm_consent": consent,
+        **evidence,
         "used_data": list(opportunity.used_data or []),
     }
     return message, details
