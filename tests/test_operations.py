@@ -65,6 +65,7 @@ from sandbox_crm.operations import (
     update_report,
     view_customer,
 )
+from sandbox_crm.operations.base import check_department, find_by_code
 from sandbox_crm.orders.models import OrderStatusChange
 from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
@@ -1263,6 +1264,122 @@ def test_apply_operation_names_unknown_and_missing_arguments(crm):
 def test_apply_operation_customer_reference_errors(crm, args, words):
     with pytest.raises(OperationError, match=words):
         apply_operation(crm.session, crm.officer, "view_customer", args)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "words"),
+    [
+        ("set_case_status", {"status": "open"}, "Give either case_id or reference"),
+        (
+            "set_case_status",
+            {"case_id": 1, "reference": "CS-000001", "status": "open"},
+            "Give either case_id or reference",
+        ),
+        ("set_case_status", {"reference": "CS-9", "status": "open"}, "no case with reference"),
+        ("quote_request_fee", {"fee_hkd": 5}, "Give either request_id or reference"),
+        ("quote_request_fee", {"reference": "DR-1", "fee_hkd": 5}, "no request with reference"),
+        ("update_opportunity", {"reference": "", "stage": "lost"}, "Give either opportunity_id"),
+        ("update_opportunity", {"reference": "OP-9", "stage": "lost"}, "no opportunity with"),
+        ("build_audience", {}, "Give either campaign_id or campaign_name"),
+        ("build_audience", {"campaign_name": "Winter"}, "no single campaign called 'Winter'"),
+    ],
+)
+def test_apply_operation_record_reference_errors(crm, name, args, words):
+    with pytest.raises(OperationError, match=words):
+        apply_operation(crm.session, crm.officer, name, args)
+
+
+def test_a_blank_reference_beside_an_id_is_ignored_where_blank_means_not_given(crm):
+    opportunity = apply_operation(
+        crm.session,
+        crm.seller,
+        "update_opportunity",
+        {"opportunity_id": 1, "reference": "", "stage": "qualified"},
+    )
+    assert opportunity.reference == "OP-000001" and opportunity.stage == "qualified"
+    with pytest.raises(OperationError) as caught:
+        apply_operation(
+            crm.session, crm.seller, "update_opportunity", {"reference": "OP-9", "stage": "lost"}
+        )
+    assert caught.value.field == "reference"
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message", "field"),
+    [
+        ("record_payment", {"amount_hkd": 200}, "Invoice no. is required.", "invoice_no"),
+        (
+            "record_payment",
+            {"invoice_no": " ", "amount_hkd": 200},
+            "Invoice no. is required.",
+            "invoice_no",
+        ),
+        ("update_order_status", {"status": "paid"}, "Order no. is required.", "order_no"),
+    ],
+)
+def test_a_number_left_empty_is_refused_as_a_form_would_be(crm, name, args, message, field):
+    with pytest.raises(OperationError) as caught:
+        apply_operation(crm.session, crm.officer, name, args)
+    assert not isinstance(caught.value, InvalidArguments)
+    assert (caught.value.message, caught.value.field) == (message, field)
+
+
+def test_an_id_given_beside_a_number_is_the_one_used(crm):
+    invoice = crm.session.scalar(select(Invoice).where(Invoice.invoice_no == "INV-000001"))
+    apply_operation(
+        crm.session,
+        crm.officer,
+        "record_payment",
+        {"invoice_id": invoice.id, "invoice_no": "INV-404", "amount_hkd": 200},
+    )
+    assert invoice.paid_hkd == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed", "refused", "words"),
+    [
+        ("set_case_status", "officer", "marketer", "may not work service cases"),
+        ("update_campaign", "marketer", "seller", "may not run campaigns"),
+        ("update_opportunity", "seller", "marketer", "may not work sales opportunities"),
+        ("quote_request_fee", "officer", "seller", "may not handle data access"),
+    ],
+)
+def test_each_area_refuses_other_departments_and_disabled_accounts(
+    crm, name, allowed, refused, words
+):
+    args = VALID_ARGS[name](crm)
+    outsider, insider = (
+        crm.session.scalar(select(StaffUser).where(StaffUser.username == username))
+        for username in (refused, allowed)
+    )
+    with pytest.raises(OperationError, match=words):
+        apply_operation(crm.session, outsider, name, args)
+    insider.is_active = False
+    with pytest.raises(OperationError, match=words):
+        apply_operation(crm.session, insider, name, args)
+    insider.is_active = True
+    apply_operation(crm.session, insider, name, args)
+
+
+def test_administrators_pass_a_department_check_only_where_the_area_admits_them(crm):
+    crm.seller.is_admin = True
+    with pytest.raises(OperationError, match="may not work sales"):
+        check_department(crm.marketer, {"sales"}, "may not work sales", admins=True)
+    check_department(crm.seller, {"it"}, "may not", admins=True)
+    with pytest.raises(OperationError, match="may not change"):
+        check_department(crm.seller, {"it"}, "may not change")
+
+
+def test_a_code_finds_its_row_or_the_refusal_lists_the_known_codes(crm):
+    unknown = "Unknown %(code)r; known: %(known)s."
+    found = find_by_code(crm.session, Department, "sales", unknown, "team")
+    assert found is crm.seller.department
+    with pytest.raises(OperationError) as caught:
+        find_by_code(crm.session, Department, "hr", unknown, "team")
+    assert caught.value.message == "Unknown 'hr'; known: customer_service, marketing, sales."
+    assert caught.value.field == "team"
+    with pytest.raises(OperationError, match="known: sales, marketing, customer_service"):
+        find_by_code(crm.session, Department, 3, unknown, None, known_order=Department.id.desc())
 
 
 def test_apply_operation_unknown_operation_and_non_mapping(crm):

@@ -45,6 +45,7 @@ from sandbox_crm.operations.base import (
     Args,
     CustomerArgs,
     OperationError,
+    check_department,
     get_entity,
     operation,
 )
@@ -101,9 +102,7 @@ class CustomerOrCaseArgs(Args):
         values = super().call_arguments(session, actor)
         values.pop("member_no")
         if self.customer_id is None and self.member_no is not None:
-            values["customer_id"] = CustomerArgs(member_no=self.member_no).resolve_customer_id(
-                session
-            )
+            values["customer_id"] = CustomerArgs(member_no=self.member_no).record_id(session, actor)
         elif self.customer_id is None:
             case = _case(session, self.case_reference)
             values["customer_id"] = case.customer_id if case is not None else None
@@ -163,9 +162,9 @@ class CreateHandoffArgs(Args):
 
 
 def _check_permission(actor: StaffUser, departments: frozenset[str], what: str) -> None:
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in departments:
-        raise OperationError(Message(N_("Your account may not %(what)s."), what=Message(what)))
+    check_department(
+        actor, departments, Message(N_("Your account may not %(what)s."), what=Message(what))
+    )
 
 
 def _case(session: Session, reference: str | None) -> ServiceCase | None:

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pydantic import model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -27,9 +26,9 @@ from sandbox_crm.campaigns.models import (
     ScreenReason,
 )
 from sandbox_crm.clock import sandbox_now, sandbox_today
-from sandbox_crm.consent import consent_order, current_consent, current_consent_status
+from sandbox_crm.consent import consent_order, current_consent
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import primary_contact_for
+from sandbox_crm.messages.operations import add_message, contact_evidence, primary_contact_for
 from sandbox_crm.models import (
     Campaign,
     Channel,
@@ -45,7 +44,15 @@ from sandbox_crm.models import (
     StaffUser,
 )
 from sandbox_crm.models import Message as SentMessage
-from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
+from sandbox_crm.operations.base import (
+    Arg,
+    Args,
+    OperationError,
+    RecordArgs,
+    check_department,
+    get_entity,
+    operation,
+)
 from sandbox_crm.query import select_keys, validate_condition
 from sandbox_crm.sources import QueryError
 
@@ -83,37 +90,29 @@ _PLAN_FIELDS = ["budget_hkd", "consent_purpose", "audience_rule", "exclusions"]
 _CAMPAIGN_FIELDS = ["name", "objective", "channel", "marketing_class", "status"]
 
 
-class CampaignArgs(Args):
+class CampaignArgs(RecordArgs):
     """Arguments naming one campaign by id or by name."""
+
+    id_field = "campaign_id"
+    reference_field = "campaign_name"
 
     campaign_id: int | None = Arg(None, description="The campaign's id.")
     campaign_name: str | None = Arg(
         None, description="The campaign's name (instead of id; must name one campaign)."
     )
 
-    @model_validator(mode="after")
-    def _one_campaign(self) -> CampaignArgs:
-        if (self.campaign_id is None) == (self.campaign_name is None):
-            raise ValueError("give either campaign_id or campaign_name")
-        return self
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the campaign as ``campaign_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("campaign_name")
-        if self.campaign_id is None:
-            named = session.scalars(
-                select(Campaign.id).where(Campaign.name == self.campaign_name)
-            ).all()
-            if len(named) != 1:
-                raise OperationError(
-                    Message(
-                        N_("There is no single campaign called %(name)r; give its id instead."),
-                        name=self.campaign_name,
-                    )
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the one campaign with the name given."""
+        name = self.campaign_name
+        named = session.scalars(select(Campaign.id).where(Campaign.name == name)).all()
+        if len(named) != 1:
+            raise OperationError(
+                Message(
+                    N_("There is no single campaign called %(name)r; give its id instead."),
+                    name=name,
                 )
-            values["campaign_id"] = named[0]
-        return values
+            )
+        return named[0]
 
 
 class CreateCampaignArgs(Args):
@@ -197,16 +196,16 @@ class SendCampaignArgs(CampaignArgs):
 
 def _check_permission(session: Session, actor: StaffUser) -> None:
     """Refuse staff whose department may not run campaigns (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in CAMPAIGN_DEPARTMENTS:
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not run campaigns: only Marketing, Customer Service and "
-                    "Management staff may plan or send them."
-                )
+    check_department(
+        actor,
+        CAMPAIGN_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not run campaigns: only Marketing, Customer Service and "
+                "Management staff may plan or send them."
             )
-        )
+        ),
+    )
 
 
 def _campaign(session: Session, campaign_id: int) -> tuple[Campaign, CampaignPlan]:
@@ -232,6 +231,55 @@ def _draft(campaign: Campaign) -> None:
                 name=campaign.name,
             )
         )
+
+
+def _draft_campaign(
+    session: Session, actor: StaffUser, campaign_id: int, *, audience: bool = False
+) -> tuple[Campaign, CampaignPlan]:
+    """A draft campaign the actor may work on, and its plan (with its audience, if asked)."""
+    _check_permission(session, actor)
+    campaign, plan = _campaign(session, campaign_id)
+    _draft(campaign)
+    if audience:
+        _audience_required(campaign, plan)
+    return campaign, plan
+
+
+def _recipients(session: Session, campaign: Campaign, *statuses: str) -> list[CampaignRecipient]:
+    """The campaign's recipients in any of ``statuses``, in the order they were added."""
+    return list(
+        session.scalars(
+            select(CampaignRecipient)
+            .where(
+                CampaignRecipient.campaign_id == campaign.id,
+                CampaignRecipient.status.in_(statuses),
+            )
+            .order_by(CampaignRecipient.id)
+        )
+    )
+
+
+def _record(
+    session: Session,
+    actor: StaffUser,
+    event: str,
+    campaign: Campaign,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    **details: Any,
+) -> None:
+    """Record ``event`` on the campaign; its details start with the campaign's id."""
+    record_event(
+        session,
+        actor,
+        event,
+        "campaign",
+        campaign.id,
+        before=before,
+        after=after,
+        details={"campaign_id": campaign.id, **details},
+    )
 
 
 def _check_budget(budget: int | None) -> None:
@@ -380,15 +428,7 @@ def create_campaign(
     )
     session.add(plan)
     session.flush()
-    record_event(
-        session,
-        actor,
-        "campaign.create",
-        "campaign",
-        campaign.id,
-        after=_state(campaign, plan),
-        details={"campaign_id": campaign.id},
-    )
+    _record(session, actor, "campaign.create", campaign, after=_state(campaign, plan))
     return campaign
 
 
@@ -402,9 +442,7 @@ def update_campaign(
     session: Session, actor: StaffUser, campaign_id: int, **changes: Any
 ) -> Campaign:
     """Change the fields given; changing whom it reaches means building the audience again."""
-    _check_permission(session, actor)
-    campaign, plan = _campaign(session, campaign_id)
-    _draft(campaign)
+    campaign, plan = _draft_campaign(session, actor, campaign_id)
     values = {k: v for k, v in changes.items() if v is not None}
     _check_budget(values.get("budget_hkd"))
     _check_rule(values.get("audience_rule"))
@@ -429,15 +467,14 @@ def update_campaign(
         plan.audience_built_at = None
         plan.screened_at = None
         session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.update",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=after,
-        details={"campaign_id": campaign.id, "audience_cleared": cleared},
+        audience_cleared=cleared,
     )
     return campaign
 
@@ -450,9 +487,7 @@ def update_campaign(
 )
 def build_audience(session: Session, actor: StaffUser, campaign_id: int) -> Campaign:
     """Replace the audience with the customers the rule selects, less the exclusions."""
-    _check_permission(session, actor)
-    campaign, plan = _campaign(session, campaign_id)
-    _draft(campaign)
+    campaign, plan = _draft_campaign(session, actor, campaign_id)
     if not plan.audience_rule:
         raise OperationError(
             Message(N_("Campaign %(name)r has no audience rule yet."), name=campaign.name),
@@ -486,15 +521,14 @@ def build_audience(session: Session, actor: StaffUser, campaign_id: int) -> Camp
     plan.audience_built_at = now
     plan.screened_at = None
     session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.build_audience",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=snapshot(plan, ["audience_built_at", "screened_at"]),
-        details={"campaign_id": campaign.id, "counts": dict(sorted(counts.items()))},
+        counts=dict(sorted(counts.items())),
     )
     return campaign
 
@@ -514,20 +548,10 @@ def _audience_required(campaign: Campaign, plan: CampaignPlan) -> None:
 )
 def screen_campaign(session: Session, actor: StaffUser, campaign_id: int) -> Campaign:
     """Take out everyone who may not receive the campaign now; put back anyone who now may."""
-    _check_permission(session, actor)
-    campaign, plan = _campaign(session, campaign_id)
-    _draft(campaign)
-    _audience_required(campaign, plan)
-    recipients = session.scalars(
-        select(CampaignRecipient)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.status.in_(
-                [RecipientStatus.SELECTED.value, RecipientStatus.SCREENED_OUT.value]
-            ),
-        )
-        .order_by(CampaignRecipient.id)
-    ).all()
+    campaign, plan = _draft_campaign(session, actor, campaign_id, audience=True)
+    recipients = _recipients(
+        session, campaign, RecipientStatus.SELECTED.value, RecipientStatus.SCREENED_OUT.value
+    )
     counts: Counter[str] = Counter()
     screened_out: list[int] = []
     for recipient in recipients:
@@ -543,19 +567,15 @@ def screen_campaign(session: Session, actor: StaffUser, campaign_id: int) -> Cam
     before = snapshot(plan, ["screened_at"])
     plan.screened_at = sandbox_now(session)
     session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.screen",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=snapshot(plan, ["screened_at"]),
-        details={
-            "campaign_id": campaign.id,
-            "counts": dict(sorted(counts.items())),
-            "screened_out": screened_out,
-        },
+        counts=dict(sorted(counts.items())),
+        screened_out=screened_out,
     )
     return campaign
 
@@ -578,18 +598,8 @@ def send_campaign(
 
     The send does not screen: it reaches the audience as it stands (see the module's note).
     """
-    _check_permission(session, actor)
-    campaign, plan = _campaign(session, campaign_id)
-    _draft(campaign)
-    _audience_required(campaign, plan)
-    recipients = session.scalars(
-        select(CampaignRecipient)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.status == RecipientStatus.SELECTED.value,
-        )
-        .order_by(CampaignRecipient.id)
-    ).all()
+    campaign, plan = _draft_campaign(session, actor, campaign_id, audience=True)
+    recipients = _recipients(session, campaign, RecipientStatus.SELECTED.value)
     if not recipients:
         raise OperationError(
             Message(N_("Nobody is left in the audience of campaign %(name)r."), name=campaign.name)
@@ -602,20 +612,18 @@ def send_campaign(
             recipient.status = RecipientStatus.SCREENED_OUT.value
             recipient.reason = ScreenReason.NO_CONTACT.value
             continue
-        message = SentMessage(
-            customer_id=recipient.customer_id,
-            campaign_id=campaign.id,
-            staff_id=actor.id,
+        message = add_message(
+            session,
+            actor,
+            contact,
             channel=campaign.channel,
             kind=MessageKind.PROMOTIONAL.value,
-            to_address=contact.value,
             subject=subject,
             body=body,
             has_opt_out_notice=has_opt_out_notice,
+            campaign_id=campaign.id,
             sent_at=now,
         )
-        session.add(message)
-        session.flush()
         recipient.status = RecipientStatus.SENT.value
         recipient.message_id = message.id
         sent.append(_sent_detail(session, message, contact, plan.consent_purpose))
@@ -623,24 +631,20 @@ def send_campaign(
     campaign.status = "sent"
     campaign.sent_at = now
     session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.send",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=snapshot(campaign, ["status", "sent_at"]),
-        details={
-            "campaign_id": campaign.id,
-            "channel": campaign.channel,
-            "marketing_class": campaign.marketing_class,
-            "subject": subject,
-            "has_opt_out_notice": has_opt_out_notice,
-            "audience_built_at": plan.audience_built_at,
-            "screened_at": plan.screened_at,
-            "messages": sent,
-        },
+        channel=campaign.channel,
+        marketing_class=campaign.marketing_class,
+        subject=subject,
+        has_opt_out_notice=has_opt_out_notice,
+        audience_built_at=plan.audience_built_at,
+        screened_at=plan.screened_at,
+        messages=sent,
     )
     return campaign
 
@@ -652,12 +656,7 @@ def _sent_detail(
     return {
         "message_id": message.id,
         "customer_id": message.customer_id,
-        "contact_point_id": contact.id,
-        "contact_opted_out": contact.opted_out,
-        "contact_invalid": contact.is_invalid,
-        "dm_consent": current_consent_status(
-            session, message.customer_id, purpose, message.channel
-        ),
+        **contact_evidence(session, contact, message.channel, purpose),
     }
 
 
@@ -704,14 +703,7 @@ def collect_campaign_results(session: Session, actor: StaffUser, campaign_id: in
         )
     seed = session.get(SandboxMeta, "seed")
     now = sandbox_now(session)
-    recipients = session.scalars(
-        select(CampaignRecipient)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.status == RecipientStatus.SENT.value,
-        )
-        .order_by(CampaignRecipient.id)
-    ).all()
+    recipients = _recipients(session, campaign, RecipientStatus.SENT.value)
     counts: Counter[str] = Counter()
     opted_out: list[int] = []
     for recipient in recipients:
@@ -731,19 +723,15 @@ def collect_campaign_results(session: Session, actor: StaffUser, campaign_id: in
     campaign.status = "completed"
     plan.results_at = now
     session.flush()
-    record_event(
+    _record(
         session,
         actor,
         "campaign.results",
-        "campaign",
-        campaign.id,
+        campaign,
         before=before,
         after=snapshot(campaign, ["status"]),
-        details={
-            "campaign_id": campaign.id,
-            "counts": dict(sorted(counts.items())),
-            "opted_out": opted_out,
-        },
+        counts=dict(sorted(counts.items())),
+        opted_out=opted_out,
     )
     return campaign
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -30,11 +29,11 @@ from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import SalesOrder, StaffUser
 from sandbox_crm.operations.base import (
     Arg,
-    Args,
     CustomerArgs,
     OperationError,
+    RecordArgs,
+    check_department,
     get_entity,
-    id_by_reference,
     operation,
 )
 
@@ -81,33 +80,16 @@ ReplyCode = Literal[
 assert set(ReplyCode.__args__) == set(REPLIES)  # noqa: S101 - one list of replies
 
 
-class CaseArgs(Args):
+class CaseArgs(RecordArgs):
     """Arguments naming one case by id or by reference."""
+
+    id_field = "case_id"
+    reference_field = "reference"
+    lookup = (ServiceCase.id, ServiceCase.reference)
+    not_found = N_("There is no case with reference %(reference)r.")
 
     case_id: int | None = Arg(None, description="The case's id.")
     reference: str | None = Arg(None, description="The case's reference (instead of id).")
-
-    @model_validator(mode="after")
-    def _one_case(self) -> CaseArgs:
-        if (self.case_id is None) == (self.reference is None):
-            raise ValueError("give either case_id or reference")
-        return self
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the case as ``case_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("reference")
-        if self.case_id is None:
-            values["case_id"] = id_by_reference(
-                session,
-                ServiceCase.id,
-                ServiceCase.reference,
-                self.reference,
-                Message(
-                    N_("There is no case with reference %(reference)r."), reference=self.reference
-                ),
-            )
-        return values
 
 
 class OpenCaseArgs(CustomerArgs):
@@ -190,16 +172,16 @@ class CloseCaseArgs(CaseArgs):
 
 def check_service_permission(actor: StaffUser) -> None:
     """Refuse staff whose department does not work service cases (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in SERVICE_DEPARTMENTS:
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not work service cases: only Customer Service, Store "
-                    "Operations, Sales and Management staff may."
-                )
+    check_department(
+        actor,
+        SERVICE_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not work service cases: only Customer Service, Store "
+                "Operations, Sales and Management staff may."
             )
-        )
+        ),
+    )
 
 
 def next_reference(session: Session) -> str:

@@ -31,7 +31,15 @@ from sandbox_crm.collection.models import (
 from sandbox_crm.collection.procedures import FIELDS, TRACKING_KINDS
 from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import StaffUser
-from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
+from sandbox_crm.operations.base import (
+    Arg,
+    Args,
+    OperationError,
+    apply_changes,
+    check_department,
+    get_entity,
+    operation,
+)
 
 __all__ = [
     "COLLECTION_DEPARTMENTS",
@@ -78,17 +86,18 @@ assert set(TrackingKind.__args__) == set(TRACKING_KINDS)  # noqa: S101
 
 def _check_permission(actor: StaffUser) -> None:
     """Refuse accounts that may not change collection or tracking (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or not (actor.is_admin or code in COLLECTION_DEPARTMENTS):
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not change sign-up forms, collection notices or tracking"
-                    " settings: only Customer Service, Marketing, IT, Management and"
-                    " administrator accounts may."
-                )
+    check_department(
+        actor,
+        COLLECTION_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not change sign-up forms, collection notices or tracking"
+                " settings: only Customer Service, Marketing, IT, Management and"
+                " administrator accounts may."
             )
-        )
+        ),
+        admins=True,
+    )
 
 
 def _form(session: Session, form_id: int) -> SignupForm:
@@ -538,30 +547,16 @@ def set_tracking_setting(
         raise OperationError(
             Message(N_("This company has no setting for %(kind)s."), kind=kind), "kind"
         )
-    values = {
-        name: value
-        for name, value in (
-            ("retention_days", retention_days),
-            ("consent_required", consent_required),
-        )
-        if value is not None and getattr(setting, name) != value
-    }
-    if not values:
-        raise OperationError(N_("Nothing to change: the values are the same as the current ones."))
-    before = snapshot(setting, list(values))
-    for name, value in values.items():
-        setattr(setting, name, value)
-    setting.changed_at = sandbox_now(session)
-    session.flush()
-    record_event(
+    values = {"retention_days": retention_days, "consent_required": consent_required}
+    apply_changes(
         session,
         actor,
-        "tracking.setting_change",
-        "tracking_setting",
-        setting.id,
-        before=before,
-        after=snapshot(setting, list(values)),
+        setting,
+        {name: value for name, value in values.items() if value is not None},
+        operation="tracking.setting_change",
+        entity_type="tracking_setting",
         details={"kind": kind},
+        stamp="changed_at",
     )
     return setting
 

@@ -145,7 +145,7 @@ class UpdateCustomerArgs(CustomerArgs):
         }
         if "name_zh" in changes:
             changes["name_zh"] = changes["name_zh"] or None
-        return {"customer_id": self.resolve_customer_id(session), "changes": changes}
+        return {"customer_id": self.record_id(session, actor), "changes": changes}
 
 
 @operation(

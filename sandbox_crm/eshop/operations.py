@@ -398,6 +398,16 @@ def _open_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
+def _undecided_match(
+    session: Session, account_id: int, customer_id: int | None
+) -> tuple[EshopAccount, EshopMatch, Customer]:
+    """An account not yet decided, its chosen candidate match and that customer (not closed)."""
+    account = _account(session, account_id)
+    _undecided(account)
+    match = _candidate(session, account, customer_id)
+    return account, match, _open_customer(session, match.customer_id)
+
+
 @operation(
     "merge_eshop_account",
     args=MergeArgs,
@@ -413,10 +423,7 @@ def merge_eshop_account(
     consents: str = "all",
 ) -> EshopAccount:
     """Merge a true duplicate: fill what the CRM lacks, keep every consent record."""
-    account = _account(session, account_id)
-    _undecided(account)
-    match = _candidate(session, account, customer_id)
-    customer = _open_customer(session, match.customer_id)
+    account, match, customer = _undecided_match(session, account_id, customer_id)
     keep = consents == "all"
     return _decide(session, actor, account, customer, ReconStatus.MERGED, note, keep, match)
 
@@ -435,10 +442,7 @@ def link_eshop_account(
     note: str = "",
 ) -> EshopAccount:
     """Link an account to a candidate customer; its consents join the customer's log."""
-    account = _account(session, account_id)
-    _undecided(account)
-    match = _candidate(session, account, customer_id)
-    customer = _open_customer(session, match.customer_id)
+    account, match, customer = _undecided_match(session, account_id, customer_id)
     return _decide(session, actor, account, customer, ReconStatus.LINKED, note, True, match)
 
 

@@ -26,16 +26,22 @@ from sandbox_crm.invoices.models import (
     InvoiceStatus,
     PaymentReminder,
 )
-from sandbox_crm.messages.operations import primary_contact_for
+from sandbox_crm.messages.operations import add_message, primary_contact_for
 from sandbox_crm.models import (
     Channel,
     ConsentPurpose,
-    Message,
     MessageKind,
     SalesOrder,
     StaffUser,
 )
-from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
+from sandbox_crm.operations.base import (
+    Arg,
+    OperationError,
+    RecordArgs,
+    get_entity,
+    id_by_reference,
+    operation,
+)
 
 __all__ = [
     "InvoiceArgs",
@@ -52,8 +58,12 @@ NOTE_MAX_LENGTH = 500
 _FIELDS = ["status", "amount_hkd", "paid_hkd", "order_id", "anomaly", "resolution"]
 
 
-class InvoiceArgs(Args):
+class InvoiceArgs(RecordArgs):
     """Arguments naming one invoice by id or by number."""
+
+    id_field = "invoice_id"
+    reference_field = "invoice_no"
+    missing = N_("Invoice no. is required.")
 
     invoice_id: int | None = Arg(None, description="The invoice's id.")
     invoice_no: str | None = Arg(
@@ -63,20 +73,17 @@ class InvoiceArgs(Args):
         description="The invoice's number (instead of id).",
     )
 
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the invoice as ``invoice_id``."""
-        values = super().call_arguments(session, actor)
-        number = values.pop("invoice_no")
-        if values["invoice_id"] is None:
-            if not number:
-                raise OperationError(Text(N_("Invoice no. is required.")), "invoice_no")
-            found = session.scalar(select(Invoice.id).where(Invoice.invoice_no == number))
-            if found is None:
-                raise OperationError(
-                    Text(N_("There is no invoice %(number)r."), number=number), "invoice_no"
-                )
-            values["invoice_id"] = found
-        return values
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the invoice with the number given."""
+        number = self.invoice_no
+        return id_by_reference(
+            session,
+            Invoice.id,
+            Invoice.invoice_no,
+            number,
+            Text(N_("There is no invoice %(number)r."), number=number),
+            "invoice_no",
+        )
 
 
 class RecordPaymentArgs(InvoiceArgs):
@@ -247,19 +254,17 @@ def send_payment_reminder(
         body = f"{body}\n\n{message}"
     now = sandbox_now(session)
     # A service message like one sent with send_message; the one audit event is the reminder's.
-    sent = Message(
-        customer_id=invoice.customer_id,
-        staff_id=actor.id,
+    sent = add_message(
+        session,
+        actor,
+        contact,
         channel=channel,
         kind=MessageKind.SERVICE.value,
-        to_address=contact.value,
         subject=subject,
         body=body,
         has_opt_out_notice=False,
         sent_at=now,
     )
-    session.add(sent)
-    session.flush()
     reminder = PaymentReminder(
         invoice_id=invoice.id,
         message_id=sent.id,

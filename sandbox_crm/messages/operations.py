@@ -7,6 +7,9 @@ and contact flags at the moment of sending as evidence.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
@@ -31,7 +34,13 @@ from sandbox_crm.operations.base import (
     operation,
 )
 
-__all__ = ["SendMessageArgs", "primary_contact_for", "send_message"]
+__all__ = [
+    "SendMessageArgs",
+    "add_message",
+    "contact_evidence",
+    "primary_contact_for",
+    "send_message",
+]
 
 BODY_MAX_LENGTH = 10000
 SUBJECT_MAX_LENGTH = 200
@@ -47,6 +56,52 @@ def primary_contact_for(session: Session, customer_id: int, channel: str) -> Con
         .order_by(preference, ContactPoint.is_primary.desc(), ContactPoint.id)
         .limit(1)
     ).first()
+
+
+def add_message(
+    session: Session,
+    actor: StaffUser,
+    contact: ContactPoint,
+    *,
+    channel: str,
+    kind: str,
+    subject: str,
+    body: str,
+    has_opt_out_notice: bool,
+    campaign_id: int | None = None,
+    sent_at: datetime | None = None,
+) -> Message:
+    """Add one message from ``actor`` to ``contact`` (its customer's), sent now or at sent_at."""
+    message = Message(
+        customer_id=contact.customer_id,
+        campaign_id=campaign_id,
+        staff_id=actor.id,
+        channel=channel,
+        kind=kind,
+        to_address=contact.value,
+        subject=subject,
+        body=body,
+        has_opt_out_notice=has_opt_out_notice,
+        sent_at=sent_at if sent_at is not None else sandbox_now(session),
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def contact_evidence(
+    session: Session,
+    contact: ContactPoint,
+    channel: str,
+    purpose: str = ConsentPurpose.DIRECT_MARKETING.value,
+) -> dict[str, Any]:
+    """What the CRM knew at a send: the contact's flags and the customer's consent (``purpose``)."""
+    return {
+        "contact_point_id": contact.id,
+        "contact_opted_out": contact.opted_out,
+        "contact_invalid": contact.is_invalid,
+        "dm_consent": current_consent_status(session, contact.customer_id, purpose, channel),
+    }
 
 
 class SendMessageArgs(CustomerArgs):
@@ -103,23 +158,18 @@ def send_message(
         raise OperationError(
             f"{customer.name_en} ({customer.member_no}) has no contact for {channel}.", "channel"
         )
-    consent = current_consent_status(
-        session, customer.id, ConsentPurpose.DIRECT_MARKETING.value, channel
-    )
-    message = Message(
-        customer_id=customer.id,
-        campaign_id=campaign.id if campaign is not None else None,
-        staff_id=actor.id,
+    evidence = contact_evidence(session, contact, channel)
+    message = add_message(
+        session,
+        actor,
+        contact,
         channel=channel,
         kind=kind,
-        to_address=contact.value,
         subject=subject,
         body=body,
         has_opt_out_notice=has_opt_out_notice,
-        sent_at=sandbox_now(session),
+        campaign_id=campaign.id if campaign is not None else None,
     )
-    session.add(message)
-    session.flush()
     record_event(
         session,
         actor,
@@ -139,12 +189,6 @@ def send_message(
                 "sent_at",
             ],
         ),
-        details={
-            "customer_id": customer.id,
-            "contact_point_id": contact.id,
-            "contact_opted_out": contact.opted_out,
-            "contact_invalid": contact.is_invalid,
-            "dm_consent": consent,
-        },
+        details={"customer_id": customer.id, **evidence},
     )
     return message

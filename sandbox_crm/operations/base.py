@@ -18,9 +18,9 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic import Field as Arg
@@ -40,12 +40,15 @@ __all__ = [
     "Args",
     "CustomerArgs",
     "InvalidArguments",
+    "RecordArgs",
     "OperationError",
     "OperationSpec",
     "operation",
     "apply_changes",
     "argument_error",
+    "check_department",
     "choices_of",
+    "find_by_code",
     "parse_arguments",
     "get_customer",
     "get_department",
@@ -100,22 +103,54 @@ def id_by_reference(
     return found
 
 
+def check_department(
+    actor: StaffUser, departments: Collection[str], refusal: str, *, admins: bool = False
+) -> None:
+    """Refuse (``refusal``) a disabled account, or staff whose department is not in the list.
+
+    With ``admins``, an administrator account passes whatever its department.
+    """
+    code = actor.department.code if actor.department is not None else ""
+    if not actor.is_active or not ((admins and actor.is_admin) or code in departments):
+        raise OperationError(refusal)
+
+
 def get_customer(session: Session, customer_id: int) -> Customer:
     """The customer with this id (OperationError if there is none)."""
     return get_entity(session, Customer, customer_id, "customer")
 
 
+def find_by_code(
+    session: Session,
+    model: type[M],
+    code: Any,
+    unknown: str,
+    field: str | None,
+    *,
+    known_order: Any = None,
+) -> M:
+    """The row of ``model`` with this ``code``; OperationError listing the known codes otherwise.
+
+    ``unknown`` is a marked message with ``%(code)r`` and ``%(known)s``; the known codes are
+    listed by ``known_order`` (by code if it is None).
+    """
+    code_column: Any = model.code  # type: ignore[attr-defined]
+    if isinstance(code, str):
+        found = session.scalars(select(model).where(code_column == code)).first()
+        if found is not None:
+            return found
+    order = code_column if known_order is None else known_order
+    known = ", ".join(session.scalars(select(code_column).order_by(order)))
+    raise OperationError(Message(unknown, code=code, known=known), field)
+
+
 def get_department(session: Session, code: Any, field: str = "department") -> Department:
     """The department with this code; OperationError listing the known codes otherwise."""
-    if isinstance(code, str):
-        department = session.scalars(select(Department).where(Department.code == code)).first()
-        if department is not None:
-            return department
-    known = ", ".join(session.scalars(select(Department.code).order_by(Department.code)))
-    raise OperationError(
-        Message(
-            N_("Unknown department %(code)r; known departments: %(known)s."), code=code, known=known
-        ),
+    return find_by_code(
+        session,
+        Department,
+        code,
+        N_("Unknown department %(code)r; known departments: %(known)s."),
         field,
     )
 
@@ -130,11 +165,13 @@ def apply_changes(
     entity_type: str,
     details: dict[str, Any],
     unchanged: str = "Nothing to change: the values are the same as the current ones.",
+    stamp: str = "updated_at",
 ) -> None:
     """Set the checked ``values`` that differ and record one event with their before and after.
 
-    Stamps ``updated_at`` on entities that have one. Raises OperationError(``unchanged``), having
-    changed nothing, when every value is already the current one.
+    Stamps ``stamp`` (``updated_at``) with the time on entities that have it. Raises
+    OperationError(``unchanged``), having changed nothing, when every value is already the
+    current one.
     """
     changed = [name for name, value in values.items() if getattr(entity, name) != value]
     if not changed:
@@ -142,8 +179,8 @@ def apply_changes(
     before = snapshot(entity, changed)
     for name in changed:
         setattr(entity, name, values[name])
-    if hasattr(entity, "updated_at"):
-        entity.updated_at = sandbox_now(session)
+    if hasattr(entity, stamp):
+        setattr(entity, stamp, sandbox_now(session))
     record_event(
         session,
         actor,
@@ -279,40 +316,89 @@ def parse_arguments(model: type[Args], values: dict[str, Any]) -> Args:
         raise argument_error(model, exc) from None
 
 
-class CustomerArgs(Args):
+class RecordArgs(Args):
+    """Arguments naming one record by its id or, instead, by a reference (a number, a name).
+
+    A subclass declares both fields and names them in ``id_field`` and ``reference_field``;
+    exactly one of the two must be given (with ``blank_reference_given`` false, an empty
+    reference counts as not given). Where a form may leave the reference empty, ``missing`` is
+    the refusal (a marked message naming the reference field) for neither, and an id given
+    beside a reference is the one used. A reference found by an exact match in one column is
+    declared with ``lookup`` (the id and reference columns) and ``not_found`` (a marked
+    message with ``%(reference)r``), naming ``not_found_field`` if set; any other look-up
+    overrides ``resolve_reference``. The operation function gets the record as ``id_field``.
+    """
+
+    id_field: ClassVar[str]
+    reference_field: ClassVar[str]
+    blank_reference_given: ClassVar[bool] = True
+    lookup: ClassVar[tuple[Any, Any] | None] = None
+    not_found: ClassVar[str] = ""
+    not_found_field: ClassVar[str | None] = None
+    missing: ClassVar[str] = ""
+
+    @model_validator(mode="after")
+    def _one_record(self) -> RecordArgs:
+        if self.missing:
+            return self
+        reference = getattr(self, self.reference_field)
+        missing = reference is None if self.blank_reference_given else not reference
+        if (getattr(self, self.id_field) is None) == missing:
+            raise ValueError(f"give either {self.id_field} or {self.reference_field}")
+        return self
+
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the record the reference names (OperationError if there is none)."""
+        if self.lookup is None:
+            raise NotImplementedError(f"{type(self).__name__} declares no lookup")
+        reference = getattr(self, self.reference_field)
+        id_column, reference_column = self.lookup
+        return id_by_reference(
+            session,
+            id_column,
+            reference_column,
+            reference,
+            Message(self.not_found, reference=reference),
+            self.not_found_field,
+        )
+
+    def record_id(self, session: Session, actor: StaffUser) -> int:
+        """The record's id: the one given, or the one its reference names."""
+        given = getattr(self, self.id_field)
+        if given is not None:
+            return given
+        if self.missing and not getattr(self, self.reference_field):
+            raise OperationError(Message(self.missing), self.reference_field)
+        return self.resolve_reference(session, actor)
+
+    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
+        """Every other field by name, and the record as ``id_field``."""
+        values = super().call_arguments(session, actor)
+        values.pop(self.reference_field)
+        values[self.id_field] = self.record_id(session, actor)
+        return values
+
+
+class CustomerArgs(RecordArgs):
     """Arguments naming one customer by id or member number."""
+
+    id_field = "customer_id"
+    reference_field = "member_no"
 
     customer_id: int | None = Arg(None, description="The customer's id.")
     member_no: str | None = Arg(None, description="The customer's member number (instead of id).")
 
-    @model_validator(mode="after")
-    def _one_customer(self) -> CustomerArgs:
-        if (self.customer_id is None) == (self.member_no is None):
-            raise ValueError("give either customer_id or member_no")
-        return self
-
-    def resolve_customer_id(self, session: Session) -> int:
-        """The customer's id, looked up by member number if that was given."""
-        if self.customer_id is not None:
-            return self.customer_id
-        found = session.scalars(
-            select(Customer.id).where(Customer.member_no == self.member_no)
-        ).first()
-        if found is None:
-            raise OperationError(
-                Message(
-                    N_("There is no customer with member number %(number)r."),
-                    number=self.member_no,
-                )
-            )
-        return found
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the customer as ``customer_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("member_no")
-        values["customer_id"] = self.resolve_customer_id(session)
-        return values
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the customer with the member number given."""
+        return id_by_reference(
+            session,
+            Customer.id,
+            Customer.member_no,
+            self.member_no,
+            Message(
+                N_("There is no customer with member number %(number)r."), number=self.member_no
+            ),
+        )
 
 
 # --- the operation registry -------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,7 +9,7 @@ from sandbox_crm.audit import record_event
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import SalesOrder, StaffUser
-from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
+from sandbox_crm.operations.base import Arg, OperationError, RecordArgs, get_entity, operation
 from sandbox_crm.orders.models import (
     NEXT_STATUSES,
     ORDER_STATUS_OF,
@@ -76,8 +74,12 @@ def find_order(session: Session, order_no: str) -> SalesOrder:
     return order
 
 
-class UpdateOrderStatusArgs(Args):
+class UpdateOrderStatusArgs(RecordArgs):
     """Arguments of update_order_status."""
+
+    id_field = "order_id"
+    reference_field = "order_no"
+    missing = N_("Order no. is required.")
 
     order_id: int | None = Arg(None, description="The order's id.")
     order_no: str | None = Arg(
@@ -86,15 +88,9 @@ class UpdateOrderStatusArgs(Args):
     status: FulfilmentStatus = Arg(title="Status", description="The status the order moves to.")
     note: str = Arg("", title="Note", max_length=NOTE_MAX_LENGTH, description="Why, or what next.")
 
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the order as ``order_id``."""
-        values = super().call_arguments(session, actor)
-        number = values.pop("order_no")
-        if values["order_id"] is None:
-            if not number:
-                raise OperationError(Message(N_("Order no. is required.")), "order_no")
-            values["order_id"] = find_order(session, number).id
-        return values
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the order with the number given."""
+        return find_order(session, self.order_no or "").id
 
 
 @operation(

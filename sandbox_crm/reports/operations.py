@@ -14,7 +14,7 @@ import io
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import AliasChoices, model_validator
+from pydantic import AliasChoices
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from sandbox_crm.operations.base import (
     Arg,
     Args,
     OperationError,
+    RecordArgs,
     apply_changes,
     get_department,
     get_entity,
@@ -103,24 +104,19 @@ NAME_MAX_LENGTH = 160
 # --- arguments --------------------------------------------------------------------------------
 
 
-class ReportArgs(Args):
+class ReportArgs(RecordArgs):
     """Arguments naming one report by id or name."""
+
+    id_field = "report_id"
+    reference_field = "report_name"
 
     report_id: int | None = Arg(None, description="The report's id.")
     report_name: str | None = Arg(
         None, description="The report's name (instead of id; must name one report you can open)."
     )
 
-    @model_validator(mode="after")
-    def _one_report(self) -> ReportArgs:
-        if (self.report_id is None) == (self.report_name is None):
-            raise ValueError("give either report_id or report_name")
-        return self
-
-    def resolve_report_id(self, session: Session, actor: StaffUser) -> int:
-        """The report's id, looked up among the reports the actor can open if a name was given."""
-        if self.report_id is not None:
-            return self.report_id
+    def resolve_reference(self, session: Session, actor: StaffUser) -> int:
+        """The id of the report with the name given, among the reports the actor can open."""
         named = [r for r in reports_visible_to(session, actor) if r.name == self.report_name]
         chosen = [r for r in named if r.owner_id == actor.id] or named
         if not chosen:
@@ -132,13 +128,6 @@ class ReportArgs(Args):
                 f"Several reports are called {self.report_name!r}; give report_id instead."
             )
         return chosen[0].id
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the report as ``report_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("report_name")
-        values["report_id"] = self.resolve_report_id(session, actor)
-        return values
 
 
 def _department(description: str, default: Any = ...) -> Any:
@@ -221,7 +210,7 @@ class UpdateReportArgs(ReportArgs):
             for name in self.model_fields_set - {"report_id", "report_name"}
             if getattr(self, name) is not None or name == "filters"
         }
-        return {"report_id": self.resolve_report_id(session, actor), **changes}
+        return {"report_id": self.record_id(session, actor), **changes}
 
 
 class DeleteReportArgs(ReportArgs):
@@ -713,17 +702,42 @@ def _run_summary(session: Session, actor: StaffUser, report: ReportDefinition) -
     """Run a summary report: its groups are the stored rows; no customer's key is kept."""
     table = execute_summary(session, report)
     cells = [[_stored_cell(value) for value in row] for row in table.rows]
+    return _save_run(
+        session,
+        actor,
+        report,
+        table.columns,
+        cells,
+        row_count=len(table.rows),
+        row_keys=[],
+        summary=True,
+        rows_summarised=table.source_rows,
+    )
+
+
+def _save_run(
+    session: Session,
+    actor: StaffUser,
+    report: ReportDefinition,
+    columns: list[str],
+    cells: list[list[Any]],
+    *,
+    row_count: int,
+    row_keys: list[Any],
+    **details: Any,
+) -> ReportRun:
+    """Store a run's output (as CSV and in pages) and record the run event with ``details``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(table.columns)
+    writer.writerow(columns)
     writer.writerows(cells)
     run = ReportRun(
         report_id=report.id,
         run_by_id=actor.id,
         run_at=sandbox_now(session),
-        columns=table.columns,
-        row_count=len(table.rows),
-        row_keys=[],
+        columns=columns,
+        row_count=row_count,
+        row_keys=row_keys,
         output_csv=buffer.getvalue(),
     )
     session.add(run)
@@ -736,13 +750,7 @@ def _run_summary(session: Session, actor: StaffUser, report: ReportDefinition) -
         "report",
         report.id,
         after={"run_id": run.id, "row_count": run.row_count, "columns": run.columns},
-        details={
-            "report_id": report.id,
-            "run_id": run.id,
-            "row_count": run.row_count,
-            "summary": True,
-            "rows_summarised": table.source_rows,
-        },
+        details={"report_id": report.id, "run_id": run.id, "row_count": run.row_count, **details},
     )
     return run
 
@@ -762,32 +770,15 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
         return _run_summary(session, actor, report)
     page = _execute(session, report)
     cells = [[_stored_cell(row.get(name)) for name in page.columns] for row in page.rows]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(page.columns)
-    writer.writerows(cells)
-    run = ReportRun(
-        report_id=report.id,
-        run_by_id=actor.id,
-        run_at=sandbox_now(session),
-        columns=list(page.columns),
-        row_count=page.total,
-        row_keys=[row[page.key] for row in page.rows],
-        output_csv=buffer.getvalue(),
-    )
-    session.add(run)
-    session.flush()
-    _store_pages(session, run.id, cells)
-    record_event(
+    return _save_run(
         session,
         actor,
-        "report.run",
-        "report",
-        report.id,
-        after={"run_id": run.id, "row_count": run.row_count, "columns": run.columns},
-        details={"report_id": report.id, "run_id": run.id, "row_count": run.row_count},
+        report,
+        list(page.columns),
+        cells,
+        row_count=page.total,
+        row_keys=[row[page.key] for row in page.rows],
     )
-    return run
 
 
 @operation(
@@ -822,19 +813,28 @@ def export_report(
         if for_department is not None
         else None
     )
-    if is_summary(report.group_by, report.measures):
-        return _export_summary(
-            session,
-            actor,
-            report,
-            purpose=purpose,
-            destination=destination,
-            department=department,
-            encrypted=encrypted,
-            file_format=file_format,
+    spreadsheet = file_format == "csv"
+    summary = is_summary(report.group_by, report.measures)
+    row_keys: list[Any] = []
+    if summary:
+        # A summary's file shows its groups and measures and no customer's key; its columns are
+        # the fields whose values the file shows, so that the rules on personal data judge what
+        # it discloses (see ``revealed_fields``).
+        table = execute_summary(session, report)
+        columns = revealed_fields(report.source, report.group_by, report.measures)
+        row_count = len(table.rows)
+        content = render_summary_csv(table, headers=headers, for_spreadsheet=spreadsheet)
+    else:
+        page = _execute(session, report)
+        columns, row_count = list(page.columns), page.total
+        row_keys = [row[page.key] for row in page.rows]
+        content = render_table_csv(
+            SOURCES.find(report.source),
+            page.columns,
+            page.rows,
             headers=headers,
+            for_spreadsheet=spreadsheet,
         )
-    page = _execute(session, report)
     export = ReportExport(
         report_id=report.id,
         exported_by_id=actor.id,
@@ -844,15 +844,10 @@ def export_report(
         for_department_id=department.id if department is not None else None,
         destination=destination,
         encrypted=encrypted,
-        columns=list(page.columns),
-        row_count=page.total,
-        content=render_table_csv(
-            SOURCES.find(report.source),
-            page.columns,
-            page.rows,
-            headers=headers,
-            for_spreadsheet=file_format == "csv",
-        ),
+        columns=columns,
+        row_count=row_count,
+        content=content,
+        summary=summary,
     )
     session.add(export)
     session.flush()
@@ -861,81 +856,20 @@ def export_report(
         ["purpose", "destination", "encrypted", "file_format", "columns", "row_count"],
     )
     after.update(headers=headers)
-    after.update(export_id=export.id, for_department=department.code if department else None)
-    record_event(
-        session,
-        actor,
-        "report.export",
-        "report",
-        report.id,
-        after=after,
-        details={
-            "report_id": report.id,
-            "export_id": export.id,
-            "for_department": department.code if department else None,
-            "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
-            "row_keys": [row[page.key] for row in page.rows],
-        },
-    )
-    return export
-
-
-def _export_summary(
-    session: Session,
-    actor: StaffUser,
-    report: ReportDefinition,
-    *,
-    purpose: str,
-    destination: str,
-    department: Any,
-    encrypted: bool,
-    file_format: str,
-    headers: str,
-) -> ReportExport:
-    """Export a summary: its groups and measures, and no customer's key.
-
-    The export's ``columns`` are the fields whose values the file shows (see
-    ``revealed_fields``), so that the rules on personal data judge what the file discloses.
-    """
-    table = execute_summary(session, report)
-    export = ReportExport(
-        report_id=report.id,
-        exported_by_id=actor.id,
-        exported_at=sandbox_now(session),
-        file_format=file_format,
-        purpose=purpose,
-        for_department_id=department.id if department is not None else None,
-        destination=destination,
-        encrypted=encrypted,
-        columns=revealed_fields(report.source, report.group_by, report.measures),
-        row_count=len(table.rows),
-        content=render_summary_csv(table, headers=headers, for_spreadsheet=file_format == "csv"),
-        summary=True,
-    )
-    session.add(export)
-    session.flush()
-    after = snapshot(
-        export,
-        ["purpose", "destination", "encrypted", "file_format", "columns", "row_count"],
-    )
-    after.update(headers=headers, summary=True, measures=list(report.measures))
-    after.update(export_id=export.id, for_department=department.code if department else None)
-    record_event(
-        session,
-        actor,
-        "report.export",
-        "report",
-        report.id,
-        after=after,
-        details={
-            "report_id": report.id,
-            "export_id": export.id,
-            "for_department": department.code if department else None,
-            "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
-            "row_keys": [],
-            "summary": True,
-        },
-    )
+    if summary:
+        after.update(summary=True, measures=list(report.measures))
+    department_code = department.code if department else None
+    after.update(export_id=export.id, for_department=department_code)
+    details = {
+        "report_id": report.id,
+        "export_id": export.id,
+        "for_department": department_code,
+        "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
+        "row_keys": row_keys,
+    }
+    if summary:
+        details["summary"] = True
+    record_event(session, actor, "report.export", "report", report.id, after=after, details=details)
     return export
 
 

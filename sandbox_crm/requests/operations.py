@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,11 +22,11 @@ from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import ConsentRecord, ContactPoint, Customer, SalesOrder, StaffUser
 from sandbox_crm.operations.base import (
     Arg,
-    Args,
     CustomerArgs,
     OperationError,
+    RecordArgs,
+    check_department,
     get_entity,
-    id_by_reference,
     operation,
 )
 from sandbox_crm.requests.models import (
@@ -90,34 +89,16 @@ _FIELDS = [
 ]
 
 
-class RequestArgs(Args):
+class RequestArgs(RecordArgs):
     """Arguments naming one request by id or by reference."""
+
+    id_field = "request_id"
+    reference_field = "reference"
+    lookup = (DataRequest.id, DataRequest.reference)
+    not_found = N_("There is no request with reference %(reference)r.")
 
     request_id: int | None = Arg(None, description="The request's id.")
     reference: str | None = Arg(None, description="The request's reference (instead of id).")
-
-    @model_validator(mode="after")
-    def _one_request(self) -> RequestArgs:
-        if (self.request_id is None) == (self.reference is None):
-            raise ValueError("give either request_id or reference")
-        return self
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the request as ``request_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("reference")
-        if self.request_id is None:
-            values["request_id"] = id_by_reference(
-                session,
-                DataRequest.id,
-                DataRequest.reference,
-                self.reference,
-                Message(
-                    N_("There is no request with reference %(reference)r."),
-                    reference=self.reference,
-                ),
-            )
-        return values
 
 
 class LogRequestArgs(CustomerArgs):
@@ -237,16 +218,16 @@ class NotifyArgs(RequestArgs):
 
 def check_request_permission(actor: StaffUser) -> None:
     """Refuse staff outside the departments that handle data requests (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in REQUEST_DEPARTMENTS:
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not handle data access or correction requests: only "
-                    "Customer Service and Management staff may."
-                )
+    check_department(
+        actor,
+        REQUEST_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not handle data access or correction requests: only "
+                "Customer Service and Management staff may."
             )
-        )
+        ),
+    )
 
 
 def next_reference(session: Session) -> str:

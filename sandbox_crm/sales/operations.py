@@ -22,9 +22,8 @@ from sandbox_crm.activities.operations import CLEAR
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.campaigns.operations import screen_reason
 from sandbox_crm.clock import sandbox_now, sandbox_today
-from sandbox_crm.customers.operations import current_consent_status
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import primary_contact_for
+from sandbox_crm.messages.operations import add_message, contact_evidence, primary_contact_for
 from sandbox_crm.models import Channel, ConsentPurpose, Customer, MessageKind, StaffUser
 from sandbox_crm.models import Message as OfferMessage
 from sandbox_crm.operations.base import (
@@ -32,9 +31,10 @@ from sandbox_crm.operations.base import (
     Args,
     CustomerArgs,
     OperationError,
+    RecordArgs,
     apply_changes,
+    check_department,
     get_entity,
-    id_by_reference,
     operation,
 )
 from sandbox_crm.sales.models import (
@@ -75,42 +75,25 @@ RuleCode = Literal["wedding_bands", "watch_servicing", "pearl_earrings", "annive
 
 def check_sales_permission(actor: StaffUser) -> None:
     """Refuse staff whose department does not sell (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or code not in SALES_DEPARTMENTS:
-        raise OperationError(Message(N_("Your account may not work sales opportunities.")))
+    check_department(
+        actor, SALES_DEPARTMENTS, Message(N_("Your account may not work sales opportunities."))
+    )
 
 
-class OpportunityRefArgs(Args):
+class OpportunityRefArgs(RecordArgs):
     """Arguments naming an opportunity by id or by its reference."""
+
+    id_field = "opportunity_id"
+    reference_field = "reference"
+    blank_reference_given = False
+    lookup = (Opportunity.id, Opportunity.reference)
+    not_found = N_("There is no opportunity with reference %(reference)r.")
+    not_found_field = "reference"
 
     opportunity_id: int | None = Arg(None, description="The opportunity's id.")
     reference: str | None = Arg(
         None, title="Opportunity", max_length=16, description="Its reference (instead of id)."
     )
-
-    @model_validator(mode="after")
-    def _one_opportunity(self) -> OpportunityRefArgs:
-        if (self.opportunity_id is None) == (not self.reference):
-            raise ValueError("give either opportunity_id or reference")
-        return self
-
-    def call_arguments(self, session: Session, actor: StaffUser) -> dict[str, Any]:
-        """Every other field by name, and the opportunity as ``opportunity_id``."""
-        values = super().call_arguments(session, actor)
-        values.pop("reference")
-        if self.opportunity_id is None:
-            values["opportunity_id"] = id_by_reference(
-                session,
-                Opportunity.id,
-                Opportunity.reference,
-                self.reference,
-                Message(
-                    N_("There is no opportunity with reference %(reference)r."),
-                    reference=self.reference,
-                ),
-                "reference",
-            )
-        return values
 
 
 class CreateOpportunityArgs(CustomerArgs):
@@ -590,31 +573,22 @@ def _offer_message(
     contact = primary_contact_for(session, opportunity.customer_id, channel)
     if contact is None:
         return None
-    consent = current_consent_status(
-        session, opportunity.customer_id, ConsentPurpose.DIRECT_MARKETING.value, channel
-    )
-    message = OfferMessage(
-        customer_id=opportunity.customer_id,
-        campaign_id=None,
-        staff_id=actor.id,
+    evidence = contact_evidence(session, contact, channel)
+    message = add_message(
+        session,
+        actor,
+        contact,
         channel=channel,
         kind=MessageKind.PROMOTIONAL.value,
-        to_address=contact.value,
         subject=subject,
         body=body,
         has_opt_out_notice=has_opt_out_notice,
-        sent_at=sandbox_now(session),
     )
-    session.add(message)
-    session.flush()
     details = {
         "message_id": message.id,
         "customer_id": opportunity.customer_id,
         "opportunity_id": opportunity.id,
-        "contact_point_id": contact.id,
-        "contact_opted_out": contact.opted_out,
-        "contact_invalid": contact.is_invalid,
-        "dm_consent": consent,
+        **evidence,
         "used_data": list(opportunity.used_data or []),
     }
     return message, details

@@ -19,7 +19,15 @@ from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import Branch, Customer, StaffUser
-from sandbox_crm.operations.base import Arg, Args, OperationError, get_entity, operation
+from sandbox_crm.operations.base import (
+    Arg,
+    Args,
+    OperationError,
+    check_department,
+    find_by_code,
+    get_entity,
+    operation,
+)
 from sandbox_crm.security.models import (
     BackupPolicy,
     BackupRun,
@@ -56,16 +64,17 @@ Scope = Literal["all", "region", "branch", "own"]
 
 def check_security_permission(actor: StaffUser) -> None:
     """Refuse accounts that may not change security settings (and disabled accounts)."""
-    code = actor.department.code if actor.department is not None else ""
-    if not actor.is_active or not (actor.is_admin or code in SECURITY_DEPARTMENTS):
-        raise OperationError(
-            Message(
-                N_(
-                    "Your account may not change security settings: only IT, Management and "
-                    "administrator accounts may."
-                )
+    check_department(
+        actor,
+        SECURITY_DEPARTMENTS,
+        Message(
+            N_(
+                "Your account may not change security settings: only IT, Management and "
+                "administrator accounts may."
             )
-        )
+        ),
+        admins=True,
+    )
 
 
 def _access_of(session: Session, staff: StaffUser) -> StaffAccess | None:
@@ -74,14 +83,14 @@ def _access_of(session: Session, staff: StaffUser) -> StaffAccess | None:
 
 def find_role(session: Session, code: str) -> SecurityRole:
     """The role with this code; OperationError listing the known roles otherwise."""
-    role = session.scalars(select(SecurityRole).where(SecurityRole.code == code)).first()
-    if role is None:
-        known = ", ".join(session.scalars(select(SecurityRole.code).order_by(SecurityRole.id)))
-        raise OperationError(
-            Message(N_("Unknown role %(code)r; known roles: %(known)s."), code=code, known=known),
-            "role",
-        )
-    return role
+    return find_by_code(
+        session,
+        SecurityRole,
+        code,
+        N_("Unknown role %(code)r; known roles: %(known)s."),
+        "role",
+        known_order=SecurityRole.id,
+    )
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -292,17 +301,14 @@ def set_ip_allow_list(
 ) -> Branch:
     """Replace a branch's allow-list; an address that is not an IP network is refused."""
     check_security_permission(actor)
-    branch = session.scalars(select(Branch).where(Branch.code == branch_code)).first()
-    if branch is None:
-        known = ", ".join(session.scalars(select(Branch.code).order_by(Branch.id)))
-        raise OperationError(
-            Message(
-                N_("Unknown branch %(code)r; known branches: %(known)s."),
-                code=branch_code,
-                known=known,
-            ),
-            "branch_code",
-        )
+    branch = find_by_code(
+        session,
+        Branch,
+        branch_code,
+        N_("Unknown branch %(code)r; known branches: %(known)s."),
+        "branch_code",
+        known_order=Branch.id,
+    )
     try:
         networks = parse_allow_list(allow_list)
     except ValueError as exc:
