@@ -10,12 +10,14 @@ key an attempt recorded names the exact data it started from, whatever the gener
 version is now. Templates are deleted only by ``purge_templates``, which keeps every key it is
 told is still referred to.
 
-Starting an attempt is a plain file copy plus a handful of inserts (the clock and the origin)
-on one raw connection, with no journal and no fsync: the copy is made under a temporary name and
-linked into place only when complete, and a clone lost to a crash before the kernel wrote it out
-is simply made again from its template (the attempt has not started until the link exists). The
-engine of each file is cached per process and pools its connections, so the pragmas run once per
-connection, not once per session.
+Starting an attempt is a file copy plus a handful of inserts (the clock and the origin) on one
+raw connection, with no journal and no fsync: the copy is made under a temporary name and linked
+into place only when complete, and a clone lost to a crash before the kernel wrote it out is
+simply made again from its template (the attempt has not started until the link exists). A small
+template stays mapped in memory once it has been cloned, and each clone is written from that
+mapping in one call; sendfile, which a plain copy uses, moves the file page by page and takes
+about half as long again. The engine of each file is cached per process and pools its
+connections, so the pragmas run once per connection, not once per session.
 
 Every template carries change tracking (``sandbox_crm.backends.change_log``): triggers note each
 row written in a clone. Comparing a sandbox with its template (``changed_keys``) reads only the
@@ -26,6 +28,7 @@ cost follows what the trainee changed, not the size of the tables.
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import re
 import shutil
@@ -35,6 +38,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,6 +88,11 @@ TEMPLATE_KEY_RE = re.compile(r"[0-9a-f]{64}")
 _SUFFIX = ".sqlite"
 _ENGINE_CACHE_SIZE = 32
 _READ_ONLY_MODE = 0o444
+_MAPPED_TEMPLATE_BYTES = 32 * 1024 * 1024
+"""The largest template kept mapped for cloning; a larger one's copy is long beside the fixed
+cost of a clone, and its mapping would weigh on the process's resident memory."""
+_MAPPED_TOTAL_BYTES = 64 * 1024 * 1024
+"""The most bytes of templates kept mapped at once (the least recently cloned go first)."""
 
 ATTACHED_TEMPLATE = "grading_template"
 """Schema name under which the template file is attached to the sandbox's connection."""
@@ -178,6 +187,7 @@ class SqliteFileBackend:
         self.sandbox_dir = Path(sandbox_dir)
         self.template_dir = Path(template_dir)
         self._engines: OrderedDict[tuple[Path, bool], Engine] = OrderedDict()
+        self._images: OrderedDict[Path, _TemplateImage] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- engines --
@@ -319,6 +329,8 @@ class SqliteFileBackend:
         """Delete one template file (and its lock file); no error if it does not exist."""
         path = self.template_path_for_key(template_key)
         self._forget(path)
+        with self._lock:
+            self._images.pop(path, None)
         for leftover in (path, path.with_suffix(".lock")):
             with suppress(FileNotFoundError):
                 leftover.unlink()
@@ -372,17 +384,22 @@ class SqliteFileBackend:
             raise SandboxExists(f"sandbox {key!r} already exists")
         template_key = spec.cache_key()
         template = self.template_dir / f"{template_key}{_SUFFIX}"
-        if not template.exists():
+        try:
+            found = os.stat(template)
+        except FileNotFoundError:
             template = self.ensure_template(spec)
+            found = os.stat(template)
         if not self.sandbox_dir.is_dir():
             self.sandbox_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.sandbox_dir)
-        os.close(fd)
-        tmp = Path(tmp_name)
         meta = clock_meta(datetime.combine(spec.today, time(9, 0)), clock_mode)
         meta |= origin_meta(template_key, variant)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.sandbox_dir)
+        tmp = Path(tmp_name)
         try:
-            shutil.copyfile(template, tmp)
+            try:
+                self._copy_template(template, found, fd, tmp)
+            finally:
+                os.close(fd)
             _start_clone(tmp, meta)
             try:
                 # link() fails if the name exists, so two racing creates cannot both succeed.
@@ -392,6 +409,48 @@ class SqliteFileBackend:
         finally:
             tmp.unlink(missing_ok=True)
         return path
+
+    def _copy_template(self, template: Path, found: os.stat_result, fd: int, dest: Path) -> None:
+        """Copy the template into the open, empty file ``fd`` (at ``dest``)."""
+        image = self._image(template, found)
+        if image is None:
+            shutil.copyfile(template, dest)
+            return
+        view = memoryview(image.mapping)
+        with view:
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written:])
+
+    def _image(self, template: Path, found: os.stat_result) -> _TemplateImage | None:
+        """The template's mapping (made on its first clone), or None for a large template."""
+        if found.st_size > _MAPPED_TEMPLATE_BYTES or found.st_size == 0:
+            return None
+        identity = (found.st_ino, found.st_size, found.st_mtime_ns)
+        with self._lock:
+            image = self._images.get(template)
+            if image is not None and image.identity == identity:
+                self._images.move_to_end(template)
+                return image
+        # A template is written once under another name and replaced whole, never rewritten in
+        # place, so the mapping keeps the bytes this identity names even if the file goes.
+        with open(template, "rb") as file:
+            if os.fstat(file.fileno()).st_ino != found.st_ino:
+                return None  # replaced since the stat: copy the file as it is now
+            mapping = mmap.mmap(
+                file.fileno(),
+                found.st_size,
+                flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                prot=mmap.PROT_READ,
+            )
+        image = _TemplateImage(identity, mapping)
+        with self._lock:
+            self._images[template] = image
+            self._images.move_to_end(template)
+            # A dropped mapping is unmapped when the last clone writing from it lets go.
+            while sum(i.identity[1] for i in self._images.values()) > _MAPPED_TOTAL_BYTES:
+                self._images.popitem(last=False)
+        return image
 
     @contextmanager
     def session(self, key: str, read_only: bool = False) -> Iterator[Session]:
@@ -504,6 +563,15 @@ class SqliteFileBackend:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
+            self._images.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _TemplateImage:
+    """A template file mapped read-only, and which version of it (inode, size, mtime) it maps."""
+
+    identity: tuple[int, int, int]
+    mapping: mmap.mmap
 
 
 def _compare_whole_tables(
@@ -556,8 +624,8 @@ def _start_clone(path: Path, meta: dict[str, str]) -> None:
     so neither a journal nor a flush to disk is needed. A template made before change tracking
     existed gets its triggers here, before the first write.
     """
-    connection = _connect(path, read_only=False)
-    connection.isolation_level = None  # transactions below are explicit
+    # Transactions below are explicit; a plain path needs no URI parsing or resolving.
+    connection = sqlite3.connect(os.fspath(path), isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
