@@ -255,3 +255,87 @@ def test_a_sandbox_replaced_by_another_process_is_read_afresh(tmp_path: Path) ->
         assert session.scalar(select(func.count()).select_from(Customer)) == 41
     here.dispose()
     elsewhere.dispose()
+
+
+def test_racing_creates_of_one_key_cannot_both_succeed(
+    store: SandboxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec()
+    store.ensure_template(spec)
+    both_copied = threading.Barrier(2)
+    real_start = store_module._start_clone
+
+    def start_together(path: Path, meta: dict[str, str]) -> None:
+        # Both have seen the name free and copied the template before either links it.
+        both_copied.wait(timeout=30)
+        real_start(path, meta)
+
+    monkeypatch.setattr(store_module, "_start_clone", start_together)
+    outcomes: list[str] = []
+
+    def start(mode: str) -> None:
+        try:
+            store.create("contested", spec, clock_mode=mode)
+            outcomes.append(mode)
+        except SandboxExists:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=start, args=(mode,)) for mode in ("real", "stepped")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("refused") == 1
+    (winner,) = [mode for mode in outcomes if mode != "refused"]
+    with store.session("contested") as session:
+        assert session.get_one(SandboxMeta, "clock_mode").value == winner
+    assert store.keys() == ["contested"]
+    assert [p.name for p in store.sandbox_dir.iterdir()] == ["contested.sqlite"]
+
+
+def test_a_clone_that_fails_to_start_leaves_nothing_behind(
+    store: SandboxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(path: Path, meta: dict[str, str]) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store_module, "_start_clone", broken)
+    with pytest.raises(OSError, match="disk full"):
+        store.create("broken", _spec())
+    assert not store.exists("broken")
+    assert list(store.sandbox_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("mapped_up_to", [0, 64 * 1024 * 1024], ids=["copied", "mapped"])
+def test_clones_of_alternating_templates_are_whole_and_their_own(
+    store: SandboxStore, monkeypatch: pytest.MonkeyPatch, mapped_up_to: int
+) -> None:
+    """Whether a template is copied from the file or from its mapping (and mappings are dropped
+    for others when there is room for only one), each clone is its own template's data."""
+    monkeypatch.setattr(store_module, "_MAPPED_TEMPLATE_BYTES", mapped_up_to)
+    small, large = _spec(), _spec(customers=41)
+    room_for_one = max(store.ensure_template(s).stat().st_size for s in (small, large))
+    monkeypatch.setattr(store_module, "_MAPPED_TOTAL_BYTES", room_for_one)
+    for i, spec in enumerate([small, large, small, large, small]):
+        store.create(f"clone-{i}", spec, variant=i)
+        with store.session(f"clone-{i}") as session:
+            assert session.scalar(select(func.count(Customer.id))) == spec.customers
+            assert session.get_one(SandboxMeta, "template_key").value == spec.cache_key()
+            assert session.get_one(SandboxMeta, "variant").value == str(i)
+            assert sandbox_now(session) == datetime(2026, 3, 16, 9, 0)
+            assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+def test_a_template_replaced_on_disk_is_cloned_as_it_is_now(store: SandboxStore) -> None:
+    spec, other = _spec(), _spec(customers=41)
+    store.create("before", spec)
+    template = store.ensure_template(spec)
+    # Another process deletes the template and a different file takes its name.
+    replacement = template.with_suffix(".new")
+    replacement.write_bytes(store.ensure_template(other).read_bytes())
+    os.replace(replacement, template)
+    store.create("after", spec)
+    with store.session("before") as session:
+        assert session.scalar(select(func.count(Customer.id))) == 40
+    with store.session("after") as session:
+        assert session.scalar(select(func.count(Customer.id))) == 41
