@@ -339,3 +339,17 @@ def test_a_template_replaced_on_disk_is_cloned_as_it_is_now(store: SandboxStore)
         assert session.scalar(select(func.count(Customer.id))) == 40
     with store.session("after") as session:
         assert session.scalar(select(func.count(Customer.id))) == 41
+
+
+def test_a_new_sandbox_reuses_the_sql_compiled_for_another(store: SandboxStore) -> None:
+    """A sandbox's first pages do not compile again what was compiled for other sandboxes, and
+    each still reads its own file."""
+    store.create("forty", _spec())
+    store.create("forty-one", _spec(customers=41))
+    query = select(func.count(Customer.id)).where(Customer.id > 0)
+    with store.session("forty") as session:
+        assert session.connection().execute(query).scalar() == 40
+    with store.session("forty-one", read_only=True) as session:
+        result = session.connection().execute(query)
+        assert result.context.cache_hit == result.context.dialect.CACHE_HIT
+        assert result.scalar() == 41

@@ -40,15 +40,18 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, column, create_engine, event, or_, select
 from sqlalchemy import table as lightweight_table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.util import LRUCache
 
 from sandbox_crm.areas import load_areas
 from sandbox_crm.backends import (
@@ -137,6 +140,20 @@ def _inode(path: Path) -> int | None:
         return None
 
 
+_COMPILED_STATEMENTS: LRUCache[Any, Any] = LRUCache(2000)
+"""Compiled SQL shared by every sandbox and template engine of the process."""
+
+
+@cache
+def _shared_dialect() -> Dialect:
+    """The SQLite dialect every sandbox engine uses, initialised once on an in-memory database."""
+    prototype = create_engine("sqlite://")
+    with prototype.connect():
+        pass  # the first connection initialises the dialect (version, isolation level)
+    prototype.dispose()
+    return prototype.dialect
+
+
 def _make_engine(path: Path, read_only: bool) -> Engine:
     """An engine on one SQLite file; read-only engines open it with ``mode=ro``.
 
@@ -151,6 +168,11 @@ def _make_engine(path: Path, read_only: bool) -> Engine:
         pool_size=2,
         max_overflow=8,
     )
+    # Every sandbox and template has the same schema on the same SQLite, so their engines
+    # compile the same SQL: they share one dialect and one cache of compiled statements, and a
+    # sandbox's first pages reuse what was compiled for earlier ones instead of compiling anew.
+    engine.dialect = _shared_dialect()
+    engine.update_execution_options(compiled_cache=_COMPILED_STATEMENTS)
     event.listen(engine, "connect", _on_connect)
 
     @event.listens_for(engine, "connect")
