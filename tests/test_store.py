@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 import sandbox_crm.backends.sqlite_files as store_module
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.generator import GenerationSpec
+from sandbox_crm.info import origin_meta
 from sandbox_crm.models import Customer, SandboxMeta, StaffUser
 from sandbox_crm.store import SandboxExists, SandboxFrozen, SandboxNotFound, SandboxStore
 
@@ -263,14 +264,14 @@ def test_racing_creates_of_one_key_cannot_both_succeed(
     spec = _spec()
     store.ensure_template(spec)
     both_copied = threading.Barrier(2)
-    real_start = store_module._start_clone
+    real_publish = store_module._publish
 
-    def start_together(path: Path, meta: dict[str, str]) -> None:
-        # Both have seen the name free and copied the template before either links it.
+    def publish_together(tmp: Path, path: Path) -> None:
+        # Both have seen the name free and written their clone before either names it.
         both_copied.wait(timeout=30)
-        real_start(path, meta)
+        real_publish(tmp, path)
 
-    monkeypatch.setattr(store_module, "_start_clone", start_together)
+    monkeypatch.setattr(store_module, "_publish", publish_together)
     outcomes: list[str] = []
 
     def start(mode: str) -> None:
@@ -296,34 +297,47 @@ def test_racing_creates_of_one_key_cannot_both_succeed(
 def test_a_clone_that_fails_to_start_leaves_nothing_behind(
     store: SandboxStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(path: Path, meta: dict[str, str]) -> None:
+    def broken(tmp: Path, path: Path) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_module, "_start_clone", broken)
+    monkeypatch.setattr(store_module, "_publish", broken)
     with pytest.raises(OSError, match="disk full"):
         store.create("broken", _spec())
     assert not store.exists("broken")
     assert list(store.sandbox_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize("mapped_up_to", [0, 64 * 1024 * 1024], ids=["copied", "mapped"])
+@pytest.mark.parametrize("in_memory_up_to", [0, 64 * 1024 * 1024], ids=["file", "memory"])
 def test_clones_of_alternating_templates_are_whole_and_their_own(
-    store: SandboxStore, monkeypatch: pytest.MonkeyPatch, mapped_up_to: int
+    store: SandboxStore, monkeypatch: pytest.MonkeyPatch, in_memory_up_to: int
 ) -> None:
-    """Whether a template is copied from the file or from its mapping (and mappings are dropped
-    for others when there is room for only one), each clone is its own template's data."""
-    monkeypatch.setattr(store_module, "_MAPPED_TEMPLATE_BYTES", mapped_up_to)
+    """Whether a clone is copied from the file or taken from the template in memory (and one
+    template is dropped for the other when there is room for only one), each clone is its own
+    template's data with its own first rows, and nothing of the clone before it."""
+    monkeypatch.setattr(store_module, "_IMAGED_TEMPLATE_BYTES", in_memory_up_to)
     small, large = _spec(), _spec(customers=41)
     room_for_one = max(store.ensure_template(s).stat().st_size for s in (small, large))
-    monkeypatch.setattr(store_module, "_MAPPED_TOTAL_BYTES", room_for_one)
-    for i, spec in enumerate([small, large, small, large, small]):
-        store.create(f"clone-{i}", spec, variant=i)
+    monkeypatch.setattr(store_module, "_IMAGED_TOTAL_BYTES", room_for_one)
+    plan = [(small, 0, "stepped"), (small, None, "real"), (large, 2, "real"), (small, 3, "real")]
+    for i, (spec, variant, clock) in enumerate(plan):
+        store.create(f"clone-{i}", spec, clock, variant=variant)
         with store.session(f"clone-{i}") as session:
             assert session.scalar(select(func.count(Customer.id))) == spec.customers
             assert session.get_one(SandboxMeta, "template_key").value == spec.cache_key()
-            assert session.get_one(SandboxMeta, "variant").value == str(i)
-            assert sandbox_now(session) == datetime(2026, 3, 16, 9, 0)
+            assert session.get_one(SandboxMeta, "clock_mode").value == clock
+            found = session.get(SandboxMeta, "variant")
+            assert (found and found.value) == (None if variant is None else str(variant))
             assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            # Written in this clone so far: its first rows, nothing else.
+            assert set(store.tracked_keys(session, "sandbox_meta") or []) == set(
+                origin_meta(spec.cache_key(), variant)
+            ) | {"clock_mode", "clock_anchor_sandbox", "clock_anchor_real"}
+            assert store.tracked_keys(session, "customer") == []
+            session.get_one(Customer, 1).name_en = f"Changed in clone {i}"
+            session.commit()
+    with store.template_session(small) as template:
+        assert template.get_one(Customer, 1).name_en != "Changed in clone 0"
+        assert template.get(SandboxMeta, "clock_mode") is None
 
 
 def test_a_template_replaced_on_disk_is_cloned_as_it_is_now(store: SandboxStore) -> None:
