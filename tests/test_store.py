@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -367,3 +368,41 @@ def test_a_new_sandbox_reuses_the_sql_compiled_for_another(store: SandboxStore) 
         result = session.connection().execute(query)
         assert result.context.cache_hit == result.context.dialect.CACHE_HIT
         assert result.scalar() == 41
+
+
+class _FailingOnce:
+    """A connection whose next serialize() fails, as if memory ran out mid-clone."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self.failed = False
+
+    def serialize(self) -> bytes:
+        if not self.failed:
+            self.failed = True
+            raise MemoryError("no room for the copy")
+        return self._connection.serialize()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def test_a_clone_that_fails_midway_leaves_nothing_to_the_next(store: SandboxStore) -> None:
+    spec = _spec()
+    store.create("first", spec, variant=1)
+    (image,) = store._images.values()
+    image.connection = _FailingOnce(image.connection)
+    with pytest.raises(MemoryError):
+        store.create("second", spec, clock_mode="stepped", variant=2)
+    assert not store.exists("second")
+    for key in ("third", "fourth"):  # from the template read afresh
+        store.create(key, spec)
+        with store.session(key) as session:
+            assert session.get_one(SandboxMeta, "clock_mode").value == "real"
+            assert session.get(SandboxMeta, "variant") is None
+            assert set(store.tracked_keys(session, "sandbox_meta") or []) == {
+                "clock_mode",
+                "clock_anchor_sandbox",
+                "clock_anchor_real",
+                "template_key",
+            }

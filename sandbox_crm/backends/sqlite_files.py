@@ -434,14 +434,15 @@ class SqliteFileBackend:
         self, template: Path, found: os.stat_result, meta: dict[str, str], fd: int, dest: Path
     ) -> None:
         """Fill the empty file ``fd`` (at ``dest``) with the template and ``meta``; closes it."""
-        image = None
+        data = None
         try:
             image = self._image(template, found)
-            if image is not None:
-                _write_all(fd, image.clone(meta))
+            data = image.clone(meta) if image is not None else None
+            if data is not None:
+                _write_all(fd, data)
         finally:
             os.close(fd)
-        if image is None:
+        if data is None:
             shutil.copyfile(template, dest)
             _start_clone(dest, meta)
 
@@ -613,16 +614,19 @@ class _TemplateImage:
         # A connection must not cross a fork; a child process loads its own.
         return self.identity == identity and self.pid == os.getpid() and not self.spoilt
 
-    def clone(self, meta: dict[str, str]) -> bytes:
+    def clone(self, meta: dict[str, str]) -> bytes | None:
         """The template's bytes with ``meta`` written as a clone's first rows, change log and all.
 
-        The rows are put back as they were afterwards, so each clone starts from the template.
+        The rows are put back as they were afterwards, so each clone starts from the template;
+        None if that failed for an earlier clone (the caller copies the file instead).
         """
         upsert = (
             "INSERT INTO sandbox_meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
         )
         with self.lock:
+            if self.spoilt:
+                return None
             connection = self.connection
             marks = ", ".join("?" * len(meta))
             before = dict(
