@@ -32,6 +32,7 @@ cost follows what the trainee changed, not the size of the tables.
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import re
 import shutil
@@ -597,12 +598,14 @@ class _TemplateImage:
     @classmethod
     def load(cls, template: Path, identity: tuple[int, int, int]) -> _TemplateImage | None:
         """Read the template into memory; None if the file is no longer the one identified."""
+        connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         with open(template, "rb") as file:
             if os.fstat(file.fileno()).st_ino != identity[0]:
+                connection.close()
                 return None
-            data = file.read()
-        connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        connection.deserialize(data)
+            # SQLite copies the bytes in; read through a mapping, they are copied only once.
+            with mmap.mmap(file.fileno(), identity[1], prot=mmap.PROT_READ) as mapping:
+                connection.deserialize(mapping)
         if not has_change_log(connection):
             # A template made before change tracking: its clones get the triggers from here.
             load_areas()
