@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select, text
 
 from graders.results import Status
+from sandbox_crm.backends import sqlite_files
 from sandbox_crm.backends.change_log import CHANGE_LOG
 from sandbox_crm.generator import GenerationSpec
 from sandbox_crm.models import ContactPoint, SandboxBase
@@ -99,7 +100,12 @@ def _untracked_template(store: SandboxStore, spec: GenerationSpec) -> None:
     path.chmod(0o444)
 
 
-def test_a_clone_of_an_older_template_is_tracked_from_its_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_memory_up_to", [0, 64 * 1024 * 1024], ids=["file", "memory"])
+def test_a_clone_of_an_older_template_is_tracked_from_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory_up_to: int
+) -> None:
+    """Whether the clone is copied from the file or taken from the template in memory."""
+    monkeypatch.setattr(sqlite_files, "_IMAGED_TEMPLATE_BYTES", in_memory_up_to)
     store = SandboxStore(tmp_path / "sandboxes", tmp_path / "templates")
     spec = small_spec(customers=60, plants=())
     _untracked_template(store, spec)

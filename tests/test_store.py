@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 import sandbox_crm.backends.sqlite_files as store_module
 from sandbox_crm.clock import sandbox_now
 from sandbox_crm.generator import GenerationSpec
+from sandbox_crm.info import origin_meta
 from sandbox_crm.models import Customer, SandboxMeta, StaffUser
 from sandbox_crm.store import SandboxExists, SandboxFrozen, SandboxNotFound, SandboxStore
 
@@ -255,3 +257,152 @@ def test_a_sandbox_replaced_by_another_process_is_read_afresh(tmp_path: Path) ->
         assert session.scalar(select(func.count()).select_from(Customer)) == 41
     here.dispose()
     elsewhere.dispose()
+
+
+def test_racing_creates_of_one_key_cannot_both_succeed(
+    store: SandboxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec()
+    store.ensure_template(spec)
+    both_copied = threading.Barrier(2)
+    real_publish = store_module._publish
+
+    def publish_together(tmp: Path, path: Path) -> None:
+        # Both have seen the name free and written their clone before either names it.
+        both_copied.wait(timeout=30)
+        real_publish(tmp, path)
+
+    monkeypatch.setattr(store_module, "_publish", publish_together)
+    outcomes: list[str] = []
+
+    def start(mode: str) -> None:
+        try:
+            store.create("contested", spec, clock_mode=mode)
+            outcomes.append(mode)
+        except SandboxExists:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=start, args=(mode,)) for mode in ("real", "stepped")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("refused") == 1
+    (winner,) = [mode for mode in outcomes if mode != "refused"]
+    with store.session("contested") as session:
+        assert session.get_one(SandboxMeta, "clock_mode").value == winner
+    assert store.keys() == ["contested"]
+    assert [p.name for p in store.sandbox_dir.iterdir()] == ["contested.sqlite"]
+
+
+def test_a_clone_that_fails_to_start_leaves_nothing_behind(
+    store: SandboxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(tmp: Path, path: Path) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store_module, "_publish", broken)
+    with pytest.raises(OSError, match="disk full"):
+        store.create("broken", _spec())
+    assert not store.exists("broken")
+    assert list(store.sandbox_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("in_memory_up_to", [0, 64 * 1024 * 1024], ids=["file", "memory"])
+def test_clones_of_alternating_templates_are_whole_and_their_own(
+    store: SandboxStore, monkeypatch: pytest.MonkeyPatch, in_memory_up_to: int
+) -> None:
+    """Whether a clone is copied from the file or taken from the template in memory (and one
+    template is dropped for the other when there is room for only one), each clone is its own
+    template's data with its own first rows, and nothing of the clone before it."""
+    monkeypatch.setattr(store_module, "_IMAGED_TEMPLATE_BYTES", in_memory_up_to)
+    small, large = _spec(), _spec(customers=41)
+    room_for_one = max(store.ensure_template(s).stat().st_size for s in (small, large))
+    monkeypatch.setattr(store_module, "_IMAGED_TOTAL_BYTES", room_for_one)
+    plan = [(small, 0, "stepped"), (small, None, "real"), (large, 2, "real"), (small, 3, "real")]
+    for i, (spec, variant, clock) in enumerate(plan):
+        store.create(f"clone-{i}", spec, clock, variant=variant)
+        with store.session(f"clone-{i}") as session:
+            assert session.scalar(select(func.count(Customer.id))) == spec.customers
+            assert session.get_one(SandboxMeta, "template_key").value == spec.cache_key()
+            assert session.get_one(SandboxMeta, "clock_mode").value == clock
+            found = session.get(SandboxMeta, "variant")
+            assert (found and found.value) == (None if variant is None else str(variant))
+            assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            # Written in this clone so far: its first rows, nothing else.
+            assert set(store.tracked_keys(session, "sandbox_meta") or []) == set(
+                origin_meta(spec.cache_key(), variant)
+            ) | {"clock_mode", "clock_anchor_sandbox", "clock_anchor_real"}
+            assert store.tracked_keys(session, "customer") == []
+            session.get_one(Customer, 1).name_en = f"Changed in clone {i}"
+            session.commit()
+    with store.template_session(small) as template:
+        assert template.get_one(Customer, 1).name_en != "Changed in clone 0"
+        assert template.get(SandboxMeta, "clock_mode") is None
+
+
+def test_a_template_replaced_on_disk_is_cloned_as_it_is_now(store: SandboxStore) -> None:
+    spec, other = _spec(), _spec(customers=41)
+    store.create("before", spec)
+    template = store.ensure_template(spec)
+    # Another process deletes the template and a different file takes its name.
+    replacement = template.with_suffix(".new")
+    replacement.write_bytes(store.ensure_template(other).read_bytes())
+    os.replace(replacement, template)
+    store.create("after", spec)
+    with store.session("before") as session:
+        assert session.scalar(select(func.count(Customer.id))) == 40
+    with store.session("after") as session:
+        assert session.scalar(select(func.count(Customer.id))) == 41
+
+
+def test_a_new_sandbox_reuses_the_sql_compiled_for_another(store: SandboxStore) -> None:
+    """A sandbox's first pages do not compile again what was compiled for other sandboxes, and
+    each still reads its own file."""
+    store.create("forty", _spec())
+    store.create("forty-one", _spec(customers=41))
+    query = select(func.count(Customer.id)).where(Customer.id > 0)
+    with store.session("forty") as session:
+        assert session.connection().execute(query).scalar() == 40
+    with store.session("forty-one", read_only=True) as session:
+        result = session.connection().execute(query)
+        assert result.context.cache_hit == result.context.dialect.CACHE_HIT
+        assert result.scalar() == 41
+
+
+class _FailingOnce:
+    """A connection whose next serialize() fails, as if memory ran out mid-clone."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self.failed = False
+
+    def serialize(self) -> bytes:
+        if not self.failed:
+            self.failed = True
+            raise MemoryError("no room for the copy")
+        return self._connection.serialize()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def test_a_clone_that_fails_midway_leaves_nothing_to_the_next(store: SandboxStore) -> None:
+    spec = _spec()
+    store.create("first", spec, variant=1)
+    (image,) = store._images.values()
+    image.connection = _FailingOnce(image.connection)
+    with pytest.raises(MemoryError):
+        store.create("second", spec, clock_mode="stepped", variant=2)
+    assert not store.exists("second")
+    for key in ("third", "fourth"):  # from the template read afresh
+        store.create(key, spec)
+        with store.session(key) as session:
+            assert session.get_one(SandboxMeta, "clock_mode").value == "real"
+            assert session.get(SandboxMeta, "variant") is None
+            assert set(store.tracked_keys(session, "sandbox_meta") or []) == {
+                "clock_mode",
+                "clock_anchor_sandbox",
+                "clock_anchor_real",
+                "template_key",
+            }
