@@ -352,13 +352,13 @@ def test_a_prepared_class_starts_on_spares_and_preparing_again_makes_none(
             "--scenario",
             SCENARIO_ID,
             "--trainees",
-            "6",
+            "4",
             "--centre",
             centre.slug,
         ]
     )
     assert result.exit_code == 0, result.output
-    assert "9 extra spare sandbox(es) over 3 data variant(s) for 6 trainee(s)" in result.output
+    assert "6 extra spare sandbox(es) over 2 data variant(s) for 4 trainee(s)" in result.output
     spares = _spare_schemas(pg_sandboxes)
     # Two starts per variant, one spare of margin, on top of the default one.
     assert {key: len(s) for key, s in spares.items()} == {key: 4 for key in spares}
@@ -370,7 +370,7 @@ def test_a_prepared_class_starts_on_spares_and_preparing_again_makes_none(
             "--scenario",
             SCENARIO_ID,
             "--trainees",
-            "6",
+            "4",
             "--centre",
             centre.slug,
         ]
