@@ -227,6 +227,27 @@ def test_prepare_class_refuses_more_spares_than_the_platform_allows(
     assert _jobs(db_session) == []
 
 
+def test_a_preparation_by_hand_is_released_by_the_purge_after_its_hours(
+    sandbox_settings, runner, db_session, centre, practice_scenario
+):
+    args = ["prepare-class", "--scenario", SCENARIO_ID, "--trainees", "3", "--centre", centre.slug]
+    assert runner.invoke(args=args).exit_code == 0
+    first = runner.invoke(args=["purge"])
+    assert "0 class preparation(s) over" in first.output
+    preparation = db_session.scalars(select(ClassPreparation)).one()
+    preparation.expires_at = utcnow() - timedelta(minutes=1)
+    db_session.commit()
+    second = runner.invoke(args=["purge"])
+    assert second.exit_code == 0, second.output
+    assert "1 class preparation(s) over" in second.output
+    db_session.expire_all()
+    assert db_session.get(ClassPreparation, preparation.id).released_at is not None
+    # Asked for again later: a new preparation, with a new job.
+    assert runner.invoke(args=args).exit_code == 0
+    assert len(db_session.scalars(select(ClassPreparation)).all()) == 2
+    assert len(_jobs(db_session)) == 2
+
+
 # --- the window page and the sweep --------------------------------------------------------------
 
 

@@ -384,6 +384,8 @@ def queue_window_preparations(session: Session) -> list[Job]:
                 queued.append(queue_class_preparation(session, preparation))
         except ServiceError as exc:
             logger.info("window %s not prepared: %s", window.id, exc.message)
+        except IntegrityError:
+            logger.info("window %s is being prepared by another worker's sweep", window.id)
     session.commit()
     return queued
 
