@@ -135,6 +135,33 @@ def test_a_plan_asks_for_the_class_plus_a_margin_and_at_most_two_per_trainee(
         assert variant in range(3)
 
 
+def test_a_preparation_holds_fewer_spares_as_its_class_starts(
+    sandbox_settings, db_session, centre, practice_scenario, make_user
+):
+    first, second = "a" * 64, "b" * 64
+    db_session.add(
+        ClassPreparation(
+            centre_id=centre.id,
+            scenario_key=SCENARIO_ID,
+            trainees=4,
+            spares={first: 3, second: 2},
+            expires_at=utcnow() + timedelta(hours=2),
+            prepared_at=utcnow() - timedelta(seconds=1),
+        )
+    )
+    db_session.commit()
+    with sandbox_settings.app_context():
+        assert class_prep_service.held_spares(db_session) == {first: 3, second: 2}
+        for _ in range(2):
+            attempts_service.start_attempt(db_session, make_user(Role.TRAINEE), practice_scenario)
+        db_session.commit()
+        assert class_prep_service.held_spares(db_session) == {first: 2, second: 1}
+        for _ in range(2):
+            attempts_service.start_attempt(db_session, make_user(Role.TRAINEE), practice_scenario)
+        db_session.commit()
+        assert class_prep_service.held_spares(db_session) == {}
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 

@@ -11,9 +11,10 @@ spares made on top of the default, one per transaction, by a job.
 A preparation belongs to an assessment window (made by the periodic sweep in the hour before
 the window opens, or with the window page's button) or is made by hand for a number of trainees
 (``practicum prepare-class``). It holds its spares until the window closes, or for
-CLASS_PREP_HOURS after a preparation by hand; then the retention purge drops the spares beyond
-the default. A preparation asks for at most two spares per trainee, and all preparations
-together for at most PREPARED_SPARES_MAX.
+CLASS_PREP_HOURS after a preparation by hand, fewer as its class starts (so a class that has
+started holds nothing back from the next); the retention purge drops the spares beyond the
+default and what live preparations still want. A preparation asks for at most two spares per
+trainee, and all preparations together for at most PREPARED_SPARES_MAX.
 
 On SQLite sandboxes a start copies a file, so there are no spares: preparing only makes sure
 the templates of the scenario's variants exist.
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from graders import runner
@@ -208,16 +209,49 @@ def _active(now: datetime):
     return and_(ClassPreparation.released_at.is_(None), ClassPreparation.expires_at > now)
 
 
+def _starts_since(session: Session, preparation: ClassPreparation) -> int:
+    """Attempts started at the preparation's scenario in its centre since it was sized."""
+    return (
+        session.scalar(
+            select(func.count(Attempt.id))
+            .join(User, Attempt.trainee_id == User.id)
+            .join(DefinitionVersion, Attempt.scenario_version_id == DefinitionVersion.id)
+            .where(
+                User.centre_id == preparation.centre_id,
+                DefinitionVersion.kind == DefinitionKind.SCENARIO,
+                DefinitionVersion.key == preparation.scenario_key,
+                Attempt.started_at >= preparation.prepared_at,
+            )
+        )
+        or 0
+    )
+
+
+def remaining_spares(session: Session, preparation: ClassPreparation) -> dict[str, int]:
+    """Template key -> the extra spares a preparation still wants: less as its class starts.
+
+    Each template's share shrinks with the part of the class that has started since it was
+    sized, so a class that has started holds nothing back from the next one.
+    """
+    spares = {key: int(n) for key, n in (preparation.spares or {}).items()}
+    if not spares or preparation.prepared_at is None or preparation.trainees <= 0:
+        return spares
+    left = preparation.trainees - _starts_since(session, preparation)
+    if left <= 0:
+        return {}
+    return {key: math.ceil(n * left / preparation.trainees) for key, n in spares.items()}
+
+
 def held_spares(
     session: Session, *, now: datetime | None = None, excluding: int | None = None
 ) -> dict[str, int]:
-    """Template key -> extra spares wanted by the preparations still holding theirs."""
-    stmt = select(ClassPreparation.spares).where(_active(now or utcnow()))
+    """Template key -> extra spares still wanted by the preparations holding theirs."""
+    stmt = select(ClassPreparation).where(_active(now or utcnow()))
     if excluding is not None:
         stmt = stmt.where(ClassPreparation.id != excluding)
     held: Counter[str] = Counter()
-    for spares in session.scalars(stmt):
-        held.update({key: int(n) for key, n in (spares or {}).items()})
+    for preparation in session.scalars(stmt):
+        held.update(remaining_spares(session, preparation))
     return dict(held)
 
 
@@ -445,6 +479,7 @@ def run_preparation(
     if not makes_spares(store):
         preparation.backend = "sqlite_files"
         preparation.spares = {}
+        preparation.prepared_at = utcnow()
         session.flush()
         return PreparationRun(pool.keys, {}, 0)
     if preparation.window is not None:
@@ -469,6 +504,7 @@ def run_preparation(
         )
     preparation.backend = "postgres"
     preparation.spares = wanted
+    preparation.prepared_at = utcnow()
     session.flush()
     held = held_spares(session)
     made = 0

@@ -694,6 +694,8 @@ class ClassPreparation(PlatformBase):
     backend: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime())
+    # When the job last sized it; starts since then count against its spares.
+    prepared_at: Mapped[datetime | None] = mapped_column(DateTime())
     # When the purge dropped its extra spares; None while it holds them.
     released_at: Mapped[datetime | None] = mapped_column(DateTime())
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

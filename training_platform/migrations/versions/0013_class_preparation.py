@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("backend", sa.String(length=32), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("prepared_at", sa.DateTime(), nullable=True),
         sa.Column("released_at", sa.DateTime(), nullable=True),
         sa.Column("requested_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
