@@ -74,18 +74,24 @@ def csrf_token(page: str) -> str:
     return TOKEN_VALUE.search(field.group(0)).group(1)
 
 
-# --- in the server's environment: accounts, warm templates, grading times ----------------------
+# --- in the server's environment: accounts, the class's preparation, grading times ---------
 
 
 def setup_class(trainees: int) -> None:
-    """Make the class's centre and trainees (kept if there), and wait for warm templates."""
+    """Make the class's centre and trainees (kept if there), and prepare the class for its start.
+
+    The preparation is the platform's own (``practicum prepare-class`` queues the same job): the
+    templates of the scenario's variants and, on PostgreSQL sandboxes, spare clones sized to the
+    class. Waits for every queued job, then prints what the preparation left ready.
+    """
     from sqlalchemy import select
 
-    from training_platform import create_app, definitions_store
+    from training_platform import class_prep_service, create_app, jobs
     from training_platform.accounts import create_centre, create_user
+    from training_platform.commands.classes import describe
     from training_platform.db import new_session
-    from training_platform.models import Centre, Job, JobStatus, Role, User
-    from training_platform.sandboxes import get_store, pregenerate_variants, variant_cap
+    from training_platform.errors import ServiceError
+    from training_platform.models import Centre, ClassPreparation, Job, JobStatus, Role, User
 
     app = create_app()
     with app.app_context():
@@ -100,11 +106,18 @@ def setup_class(trainees: int) -> None:
                     session, centre, f"t{n}@class.test", f"Trainee {n}", Role.TRAINEE, PASSWORD
                 )
         session.commit()
-        # Templates are generated before class, as a deployment warms them.
-        version = definitions_store.current_version(session, "scenario", _scenario_id(), None)
-        model = definitions_store.load_scenario_model(version)
-        pregenerate_variants(get_store(app), model, cap=variant_cap(app))
-        deadline = time.monotonic() + 600
+        # The class is prepared before it starts, as a centre prepares a window's cohort.
+        try:
+            preparation = class_prep_service.prepare_by_hand(
+                session, centre, _scenario_id(), trainees
+            )
+            job = jobs.queue_class_preparation(session, preparation)
+        except ServiceError as exc:
+            raise SystemExit(f"the class could not be prepared: {exc.message}") from exc
+        session.commit()
+        job_id, preparation_id = job.id, preparation.id
+        jobs.dispatch(job, app)
+        deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             pending = session.scalar(
                 select(Job.id).where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
@@ -113,6 +126,11 @@ def setup_class(trainees: int) -> None:
                 break
             session.rollback()
             time.sleep(1)
+        session.expire_all()
+        job = session.get(Job, job_id)
+        if job.status != JobStatus.DONE:
+            raise SystemExit(f"the class preparation is {job.status.value}: {job.last_error}")
+        print(describe(session.get(ClassPreparation, preparation_id)))
         session.close()
 
 
@@ -467,8 +485,9 @@ def main() -> int:
                 print("the server did not start; its log:", file=sys.stderr)
                 print(Path(work, "server.log").read_text()[-3000:], file=sys.stderr)
                 return 1
-            _helper(["--setup", "--trainees", str(args.trainees)], env, 900)
+            prepared = _helper(["--setup", "--trainees", str(args.trainees)], env, 1200)
             print(f"Against {deployment}; Server header: {_server_name(base)}")
+            print(f"Class prepared: {prepared.strip()}")
             print(
                 f"Load from a separate process (pid {os.getpid()}): starts over {args.spread:g} s,"
                 f" think {think[0]:g}-{think[1]:g} s"

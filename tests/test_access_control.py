@@ -459,6 +459,7 @@ def _admin_urls(trainee_id: int, cohort_id: int, window_id: int) -> list[tuple]:
         ("window", "GET", window, {}, ADMIN_RECORD),
         ("window extension POST", "POST", f"{window}/extensions", {"reason": ""}, ADMIN_CHANGE),
         ("window close POST", "POST", f"{window}/close", {}, ADMIN_CHANGE),
+        ("window prepare POST", "POST", f"{window}/prepare", {}, ADMIN_CHANGE),
         ("window delete POST", "POST", f"{window}/delete", {}, ADMIN_CHANGE),
         ("audit log", "GET", "/centre/audit", {}, ADMIN_LIST),
         ("forgotten password", "GET", "/password/forgot", {}, ANYONE),

@@ -53,6 +53,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         SANDBOX_DATABASE_URL=os.environ.get("PRACTICUM_SANDBOX_DATABASE_URL") or "",
         # PostgreSQL sandboxes: clones of each template kept ready for starts (empty: 2).
         SANDBOX_SPARES=_env_int("PRACTICUM_SANDBOX_SPARES"),
+        # Class preparation (PostgreSQL spares for a cohort): the largest class, the most extra
+        # spares all preparations hold, and hours a preparation by hand holds them (empty:
+        # 500, 600, 12).
+        CLASS_PREP_MAX_TRAINEES=_env_int("PRACTICUM_CLASS_PREP_MAX_TRAINEES"),
+        PREPARED_SPARES_MAX=_env_int("PRACTICUM_PREPARED_SPARES_MAX"),
+        CLASS_PREP_HOURS=_env_int("PRACTICUM_CLASS_PREP_HOURS"),
         TEMPLATE_CACHE_DIR=os.environ.get("PRACTICUM_TEMPLATE_CACHE_DIR")
         or str(instance / "sandbox_templates"),
         # Proxies in front that set X-Forwarded-For/-Proto (a load balancer): 0 trusts none.

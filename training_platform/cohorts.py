@@ -9,7 +9,14 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from sandbox_crm.i18n import N_
-from training_platform import cohorts_service, definitions_store, users_service
+from training_platform import (
+    class_prep_service,
+    cohorts_service,
+    definitions_store,
+    jobs,
+    sandboxes,
+    users_service,
+)
 from training_platform.cohorts_service import to_hk
 from training_platform.db import get_session
 from training_platform.errors import INVALID, ServiceError
@@ -259,6 +266,7 @@ def window(window_id: int):
     version = definitions_store.current_version(
         session, "scenario", found.scenario_key, current_user.centre_id
     )
+    preparation = class_prep_service.preparation_of_window(session, found)
     return render_template(
         "centre/cohorts/window.html",
         window=found,
@@ -266,7 +274,33 @@ def window(window_id: int):
         progress=cohorts_service.window_progress(session, found),
         trainees=cohorts_service.cohort_trainees(session, found.cohort),
         closes_input=_hk_input(found.closes_at),
+        preparation=preparation,
+        preparation_job=jobs.class_preparation_job(session, preparation) if preparation else None,
+        variant_spares=class_prep_service.variant_spares(version, preparation)
+        if version and preparation
+        else [],
+        sandbox_kind=sandboxes.store_kind(),
     )
+
+
+@bp.post("/windows/<int:window_id>/prepare")
+@role_required(Role.CENTRE_ADMIN)
+def prepare(window_id: int):
+    """Make the spare sandboxes of the window's class now (a background job)."""
+    found = _window_or_404(window_id)
+    back = url_for("cohorts.window", window_id=window_id, _anchor="sandboxes")
+    session = get_session()
+    try:
+        preparation = class_prep_service.prepare_window(session, current_user, found)
+        job = jobs.queue_class_preparation(session, preparation)
+    except ServiceError as exc:
+        session.rollback()
+        flash(translated(exc.message), "error")
+        return redirect(back)
+    session.commit()
+    jobs.dispatch(job)
+    flash(gettext("The class's sandboxes are being prepared."), "success")
+    return redirect(back)
 
 
 @bp.post("/windows/<int:window_id>/extensions")

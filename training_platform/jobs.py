@@ -15,6 +15,10 @@ Every job also has a row in the platform's ``job`` table, which is what makes it
   JOB_MAX_ATTEMPTS; then the row is "failed", the centre's admins are mailed, and the jobs page
   offers to retry it.
 
+Preparing a class (``queue_class_preparation``) makes the spare sandboxes a cohort will start
+on before its window opens; the sweep queues it for windows opening within the hour, once per
+window (see ``class_prep_service``), and the purge drops the spares no class wants any longer.
+
 Publishing a scenario from an upload queues one job per data variant (``queue_templates``):
 each generates its variant's template and runs the reference solution and counterexamples in
 it; the last to finish makes the version ready, and a run that misbehaves refuses the version.
@@ -45,6 +49,7 @@ from sandbox_crm.i18n import N_
 from training_platform import (
     attempts_service,
     authoring_service,
+    class_prep_service,
     definitions_store,
     regrade_service,
     sandboxes,
@@ -55,6 +60,7 @@ from training_platform.errors import CONFLICT, ServiceError
 from training_platform.models import (
     Attempt,
     AttemptStatus,
+    ClassPreparation,
     DefinitionVersion,
     Job,
     JobStatus,
@@ -66,12 +72,14 @@ from training_platform.models import (
 __all__ = [
     "GRADE",
     "PREGENERATE",
+    "PREPARE_CLASS",
     "PURGE",
     "REGRADE",
     "TEMPLATE",
     "dispatch",
     "grading_job",
     "jobs_for_centre",
+    "queue_class_preparation",
     "queue_grading",
     "queue_job",
     "queue_pregeneration",
@@ -89,6 +97,7 @@ logger = logging.getLogger(__name__)
 EXTENSION_KEY = "practicum_jobs"
 GRADE = "grade"
 PREGENERATE = "pregenerate"
+PREPARE_CLASS = "prepare_class"
 PURGE = "purge"
 REGRADE = regrade_service.REGRADE
 TEMPLATE = "template"
@@ -105,6 +114,7 @@ MAX_ERROR_CHARS = 2_000
 KIND_LABELS = {
     GRADE: N_("Grading"),
     PREGENERATE: N_("Generating data variants"),
+    PREPARE_CLASS: N_("Preparing sandboxes for a class"),
     PURGE: N_("Retention purge"),
     REGRADE: N_("Regrading"),
     TEMPLATE: N_("Preparing a data variant"),
@@ -180,6 +190,7 @@ def init_app(app: Flask) -> None:
             session = new_session(app)
             try:
                 requeue_stale(session)
+                dispatch(queue_window_preparations(session))
             finally:
                 session.close()
 
@@ -324,6 +335,61 @@ def template_jobs(session: Session, version: DefinitionVersion) -> list[Job]:
     )
 
 
+def class_preparation_key(preparation: ClassPreparation) -> str:
+    """The job key of a class preparation: one per window, or per preparation by hand."""
+    if preparation.window_id is not None:
+        return f"{PREPARE_CLASS}:window:{preparation.window_id}"
+    return f"{PREPARE_CLASS}:class:{preparation.id}"
+
+
+def queue_class_preparation(session: Session, preparation: ClassPreparation) -> Job:
+    """The job making a class's spare sandboxes; a finished one is queued again (resized).
+
+    Queued or running already: left as it is. Flushes; the caller commits, then dispatches.
+    """
+    job = queue_job(
+        session,
+        PREPARE_CLASS,
+        class_preparation_key(preparation),
+        target_id=preparation.id,
+        centre_id=preparation.centre_id,
+    )
+    if job.status in (JobStatus.DONE, JobStatus.FAILED):
+        job.status = JobStatus.QUEUED
+        job.attempts = 0
+        job.last_error = None
+        job.queued_at = utcnow()
+        job.finished_at = None
+    job.target_id = preparation.id
+    session.flush()
+    return job
+
+
+def class_preparation_job(session: Session, preparation: ClassPreparation) -> Job | None:
+    """The job of a class preparation, if it was queued."""
+    return session.scalar(select(Job).where(Job.key == class_preparation_key(preparation)))
+
+
+def queue_window_preparations(session: Session) -> list[Job]:
+    """Queue the preparation of every window opening within the hour not prepared yet. Commits.
+
+    A window whose class cannot be prepared (no trainees, no published scenario, over the
+    limit) is skipped with a log line, and tried again at the next sweep.
+    """
+    queued = []
+    for window in class_prep_service.windows_due(session):
+        try:
+            with session.begin_nested():
+                preparation = class_prep_service.prepare_window(session, None, window)
+                queued.append(queue_class_preparation(session, preparation))
+        except ServiceError as exc:
+            logger.info("window %s not prepared: %s", window.id, exc.message)
+        except IntegrityError:
+            logger.info("window %s is being prepared by another worker's sweep", window.id)
+    session.commit()
+    return queued
+
+
 def queue_purge(session: Session, day: date) -> Job:
     """The retention purge of one day (two workers' schedulers still make one purge)."""
     return queue_job(session, PURGE, f"purge:{day.isoformat()}")
@@ -425,6 +491,22 @@ def _pregenerate(session: Session, job: Job) -> None:
         logger.info("generated %d data variant(s) of %s", len(pool.generated), scenario.id)
 
 
+def _prepare_class(session: Session, job: Job) -> None:
+    preparation = session.get(ClassPreparation, job.target_id)
+    if preparation is None:
+        return  # its window was removed
+    try:
+        run = class_prep_service.run_preparation(session, preparation, sandboxes.get_store())
+    except ServiceError as exc:
+        raise RuntimeError(str(exc.message)) from exc
+    logger.info(
+        "class preparation %s: %d template(s) ready, %d spare(s) made",
+        preparation.id,
+        len(run.templates),
+        run.made,
+    )
+
+
 def _purge(session: Session, job: Job) -> None:
     from training_platform.retention_service import apply_retention_policies, purge_store
 
@@ -446,6 +528,12 @@ def _purge(session: Session, job: Job) -> None:
         "purge: %d sandbox(es) and %d template(s) deleted",
         len(report.sandboxes),
         len(report.templates),
+    )
+    released = class_prep_service.release_spares(session, sandboxes.get_store())
+    logger.info(
+        "purge: %d class preparation(s) over, %d spare sandbox(es) dropped",
+        released.preparations,
+        released.dropped,
     )
 
 
@@ -503,6 +591,7 @@ def _template(session: Session, job: Job) -> None:
 HANDLERS: dict[str, Callable[[Session, Job], None]] = {
     GRADE: _grade,
     PREGENERATE: _pregenerate,
+    PREPARE_CLASS: _prepare_class,
     PURGE: _purge,
     REGRADE: _regrade,
     TEMPLATE: _template,

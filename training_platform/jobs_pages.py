@@ -16,7 +16,7 @@ from sandbox_crm.i18n import N_
 from training_platform import jobs
 from training_platform.db import get_session
 from training_platform.errors import ServiceError, flash_service_error
-from training_platform.models import DefinitionVersion, Job, Role
+from training_platform.models import ClassPreparation, DefinitionVersion, Job, Role
 from training_platform.navigation import add_nav_item
 from training_platform.security import role_required
 
@@ -64,6 +64,16 @@ def _row(job: Job) -> JobRow:
             )
             link = url_for("authoring.history", kind="scenario", key=version.key, origin="centre")
             return JobRow(job, label, target, link if version.centre_id is not None else None)
+    if job.kind == jobs.PREPARE_CLASS and job.target_id is not None:
+        preparation = get_session().get(ClassPreparation, job.target_id)
+        if preparation is not None:
+            target = gettext(
+                "%(key)s, %(num)d trainees", key=preparation.scenario_key, num=preparation.trainees
+            )
+            link = None
+            if preparation.window_id is not None and current_user.role == Role.CENTRE_ADMIN:
+                link = url_for("cohorts.window", window_id=preparation.window_id)
+            return JobRow(job, label, target, link)
     if job.kind == jobs.PREGENERATE and job.target_id is not None:
         version = get_session().get(DefinitionVersion, job.target_id)
         if version is not None:

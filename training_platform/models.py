@@ -669,3 +669,38 @@ class Job(PlatformBase):
 
     def __repr__(self) -> str:
         return f"<Job {self.key} {self.status}>"
+
+
+class ClassPreparation(PlatformBase):
+    """Spare sandboxes made ready for a class about to start a scenario, and until when.
+
+    One per assessment window (made when it opens) or per centre and scenario by hand; the
+    retention purge drops the spares beyond the backend's default once ``expires_at`` passes.
+    """
+
+    __tablename__ = "class_preparation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centre.id"), index=True)
+    scenario_key: Mapped[str] = mapped_column(String(128))
+    # None for a preparation by hand (the command line); a window's goes with the window.
+    window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assessment_window.id", ondelete="CASCADE"), unique=True
+    )
+    trainees: Mapped[int] = mapped_column(Integer)
+    # Spare clones wanted beyond the backend's default, per template key (empty on SQLite).
+    spares: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(JSON), default=dict)
+    # Which sandbox backend the last run found: "postgres" or "sqlite_files"; None before.
+    backend: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime())
+    # When the job last sized it; starts since then count against its spares.
+    prepared_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # When the purge dropped its extra spares; None while it holds them.
+    released_at: Mapped[datetime | None] = mapped_column(DateTime())
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    window: Mapped[AssessmentWindow | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ClassPreparation {self.id} {self.scenario_key} x{self.trainees}>"

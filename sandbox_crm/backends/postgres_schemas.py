@@ -454,18 +454,24 @@ class PostgresSchemaBackend:
 
     # -- spare clones --
 
-    def top_up_spares(self, template_key: str) -> int:
-        """Make spare clones of a template until ``spares`` are ready; return how many made.
+    def top_up_spares(self, template_key: str, target: int | None = None) -> int:
+        """Make spare clones of a template until ``target`` are ready; return how many made.
 
-        One caller at a time per template (others return at once), one spare per transaction.
+        ``target`` None: the backend's ``spares``, made by whoever is not busy (a caller that
+        finds another topping up the template returns at once). A given ``target`` (preparing a
+        class) waits its turn instead, so two workers preparing at once never stop short. One
+        spare per transaction, so a start can claim a spare while more are being made.
         """
+        wanted = self.spares if target is None else max(0, target)
+        lock = "pg_try_advisory_xact_lock" if target is None else "pg_advisory_xact_lock"
+        self._ensure_registry()
         made = 0
         while True:
             with self.engine.begin() as connection:
-                if not connection.exec_driver_sql(
-                    "SELECT pg_try_advisory_xact_lock(hashtext(%(k)s))",
-                    {"k": "spares:" + template_key},
-                ).scalar():
+                locked = connection.exec_driver_sql(
+                    f"SELECT {lock}(hashtext(%(k)s))", {"k": "spares:" + template_key}
+                ).scalar()
+                if locked is False:
                     return made
                 row = connection.exec_driver_sql(
                     f"SELECT schema_name, (SELECT count(*) FROM {_REGISTRY} WHERE kind = %(s)s "
@@ -473,7 +479,7 @@ class PostgresSchemaBackend:
                     "WHERE kind = %(k)s AND key = %(t)s",
                     {"s": _SPARE, "k": _TEMPLATE, "t": template_key},
                 ).first()
-                if row is None or row[1] >= self.spares:
+                if row is None or row[1] >= wanted:
                     return made
                 schema = _new_sandbox_schema()
                 connection.exec_driver_sql(
@@ -487,6 +493,48 @@ class PostgresSchemaBackend:
                 for table in _tables():
                     connection.exec_driver_sql(f"ANALYZE {_quote(schema)}.{_quote(table.name)}")
             made += 1
+
+    def spare_counts(self) -> dict[str, int]:
+        """How many spare clones are ready, per template key (templates with none left out)."""
+        self._ensure_registry()
+        with self.engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                f"SELECT template_key, count(*) FROM {_REGISTRY} WHERE kind = %(k)s "
+                "GROUP BY template_key ORDER BY template_key",
+                {"k": _SPARE},
+            ).all()
+        return {key: count for key, count in rows}
+
+    def trim_spares(self, template_key: str, keep: int) -> int:
+        """Drop a template's spare clones beyond ``keep`` (the newest go first); how many dropped.
+
+        A spare being claimed by a start at that moment is skipped, never dropped under it;
+        topping up and trimming one template take turns, so two purges never drop too many.
+        """
+        self._ensure_registry()
+        dropped = 0
+        while True:
+            with self.engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": "spares:" + template_key}
+                )
+                count = connection.exec_driver_sql(
+                    f"SELECT count(*) FROM {_REGISTRY} WHERE kind = %(k)s AND template_key = %(t)s",
+                    {"k": _SPARE, "t": template_key},
+                ).scalar()
+                if count <= max(0, keep):
+                    return dropped
+                schema = connection.exec_driver_sql(
+                    f"DELETE FROM {_REGISTRY} WHERE schema_name = (SELECT schema_name FROM "
+                    f"{_REGISTRY} WHERE kind = %(k)s AND template_key = %(t)s "
+                    "ORDER BY created_at DESC LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                    "RETURNING schema_name",
+                    {"k": _SPARE, "t": template_key},
+                ).scalar()
+                if schema is None:
+                    return dropped  # every one left is being claimed right now
+                connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
+            dropped += 1
 
     def _top_up_later(self, template_key: str) -> None:
         if self.spares <= 0:

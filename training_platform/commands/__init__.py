@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "training_platform.commands.sandboxes",
     "training_platform.commands.users",
     "training_platform.commands.jobs",
+    "training_platform.commands.classes",
 ]
 
 

@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from sqlalchemy import inspect, select
 
-from training_platform import definitions_store, regrade_service, sandboxes
+from training_platform import class_prep_service, definitions_store, regrade_service, sandboxes
 from training_platform.db import get_engine, get_session
 from training_platform.models import DefinitionKind, DefinitionVersion
 from training_platform.retention_service import apply_retention_policies, purge_store
@@ -111,6 +111,13 @@ def register(app: Flask) -> None:
             cap=sandboxes.variant_cap(),
             dry_run=dry_run,
         )
+        if not dry_run:
+            released = class_prep_service.release_spares(session, sandboxes.get_store())
+            session.commit()
+            click.echo(
+                f"{released.preparations} class preparation(s) over; "
+                f"{released.dropped} spare sandbox(es) no class needs dropped."
+            )
         for key in report.sandboxes:
             click.echo(f"{verb} sandbox {key}")
         for key in report.templates:
