@@ -10,7 +10,7 @@ release, a refusal or a fee did (DAR-03, DAR-04, DAR-05, ACC-02) on those the at
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -69,6 +69,27 @@ def _found(ctx: GradingContext, item: SubjectRequest, template: str, **values: o
     )
 
 
+def _judge_each(
+    items: list[SubjectRequest],
+    find: Callable[[SubjectRequest], Iterable[Breach]],
+    *,
+    none: str,
+    scope: object,
+) -> RuleOutcome:
+    """Not applicable (``none``) without requests, else the breaches ``find`` gives on each."""
+    if not items:
+        return not_applicable(none)
+    return judged([found for item in items for found in find(item)], scope=scope)
+
+
+def _judge_access(
+    ctx: GradingContext, find: Callable[[SubjectRequest], Iterable[Breach]]
+) -> RuleOutcome:
+    """Judge every access request the sandbox holds with ``find``."""
+    items = subject_requests(ctx.final, "access")
+    return _judge_each(items, find, none=_NO_ACCESS, scope=_scope_access(len(items)))
+
+
 def _answered_in_attempt(ctx: GradingContext, item: SubjectRequest) -> bool:
     return bool(ctx.event_ids_about(item.entity_type, item.id, item.answer_event))
 
@@ -93,20 +114,17 @@ def _noticed(item: SubjectRequest) -> bool:
 )
 def dar_01(ctx: GradingContext) -> RuleOutcome:
     """Each access request is answered by day 40, unless a notice under s19(2) went out in time."""
-    items = subject_requests(ctx.final, "access")
-    if not items:
-        return not_applicable(_NO_ACCESS)
-    breaches = [
-        _found(
-            ctx,
-            item,
-            N_("Access request %(reference)s was not completed by day 40 (%(deadline)s)."),
-            deadline=item.due_on.isoformat(),
-        )
-        for item in items
-        if _late(ctx, item) and not _noticed(item)
-    ]
-    return judged(breaches, scope=_scope_access(len(items)))
+
+    def find(item: SubjectRequest) -> Iterator[Breach]:
+        if _late(ctx, item) and not _noticed(item):
+            yield _found(
+                ctx,
+                item,
+                N_("Access request %(reference)s was not completed by day 40 (%(deadline)s)."),
+                deadline=item.due_on.isoformat(),
+            )
+
+    return _judge_access(ctx, find)
 
 
 @rule(
@@ -118,13 +136,10 @@ def dar_01(ctx: GradingContext) -> RuleOutcome:
 )
 def dar_02(ctx: GradingContext) -> RuleOutcome:
     """An access request not answered by day 40 had its written notice, with reasons, by then."""
-    items = subject_requests(ctx.final, "access")
-    if not items:
-        return not_applicable(_NO_ACCESS)
-    breaches = []
-    for item in items:
+
+    def find(item: SubjectRequest) -> Iterator[Breach]:
         if not _late(ctx, item) or _noticed(item):
-            continue
+            return
         if item.notice_on is not None:
             template = N_(
                 "The notice for access request %(reference)s went out on %(sent)s, after day 40 "
@@ -137,8 +152,9 @@ def dar_02(ctx: GradingContext) -> RuleOutcome:
                 "written notice with reasons was sent."
             )
             values = {"deadline": item.due_on.isoformat()}
-        breaches.append(_found(ctx, item, template, **values))
-    return judged(breaches, scope=_scope_access(len(items)))
+        yield _found(ctx, item, template, **values)
+
+    return _judge_access(ctx, find)
 
 
 @rule(
@@ -157,46 +173,39 @@ def dar_03(ctx: GradingContext) -> RuleOutcome:
         for item in subject_requests(ctx.final)
         if item.outcome == RequestOutcome.REFUSED.value and _answered_in_attempt(ctx, item)
     ]
-    if not refused:
-        return not_applicable(N_("No request was refused in the attempt."))
-    breaches = []
-    for item in refused:
+
+    def find(item: SubjectRequest) -> Iterator[Breach]:
         grounds = ACCESS_GROUNDS if item.kind == "access" else CORRECTION_GROUNDS
         if item.refusal_ground not in grounds:
-            breaches.append(
-                _found(
-                    ctx,
-                    item,
-                    N_("The refusal of request %(reference)s cites no ground the ordinance gives."),
-                )
+            yield _found(
+                ctx,
+                item,
+                N_("The refusal of request %(reference)s cites no ground the ordinance gives."),
             )
         if not item.refusal_reason.strip():
-            breaches.append(
-                _found(ctx, item, N_("The refusal of request %(reference)s gives no reasons."))
-            )
+            yield _found(ctx, item, N_("The refusal of request %(reference)s gives no reasons."))
         if item.answered_on is not None and item.answered_on > item.due_on:
-            breaches.append(
-                _found(
-                    ctx,
-                    item,
-                    N_("Request %(reference)s was refused after day 40 (%(deadline)s)."),
-                    deadline=item.due_on.isoformat(),
-                )
+            yield _found(
+                ctx,
+                item,
+                N_("Request %(reference)s was refused after day 40 (%(deadline)s)."),
+                deadline=item.due_on.isoformat(),
             )
         if not item.log_book_entries:
-            breaches.append(
-                _found(
-                    ctx,
-                    item,
-                    N_("The refusal of request %(reference)s was not entered in the log book."),
-                )
+            yield _found(
+                ctx,
+                item,
+                N_("The refusal of request %(reference)s was not entered in the log book."),
             )
+
     scope = counted(
         len(refused),
         N_("%(count)d request refused in the attempt"),
         N_("%(count)d requests refused in the attempt"),
     )
-    return judged(breaches, scope=scope)
+    return _judge_each(
+        refused, find, none=N_("No request was refused in the attempt."), scope=scope
+    )
 
 
 def _identifiers(ctx: GradingContext) -> dict[int, list[re.Pattern[str]]]:
@@ -252,40 +261,34 @@ def others_in_copy(ctx: GradingContext, item: SubjectRequest) -> list[int]:
 )
 def dar_04(ctx: GradingContext) -> RuleOutcome:
     """A copy released in the attempt followed an identity check and holds only its own data."""
-    items = subject_requests(ctx.final, "access")
-    if not items:
-        return not_applicable(_NO_ACCESS)
-    breaches = []
-    for item in items:
+
+    def find(item: SubjectRequest) -> Iterator[Breach]:
         released = item.outcome == RequestOutcome.COPY_PROVIDED.value
         if not released or not _answered_in_attempt(ctx, item):
-            continue
+            return
         verified = item.identity_verified_at
         if verified is None or item.answered_at is None or verified > item.answered_at:
-            breaches.append(
-                _found(
-                    ctx,
-                    item,
-                    N_(
-                        "A copy of the data for access request %(reference)s was released "
-                        "without first verifying the requester's identity."
-                    ),
-                )
+            yield _found(
+                ctx,
+                item,
+                N_(
+                    "A copy of the data for access request %(reference)s was released "
+                    "without first verifying the requester's identity."
+                ),
             )
         others = others_in_copy(ctx, item)
         if others:
-            breaches.append(
-                breach(
-                    N_(
-                        "The copy released for access request %(reference)s holds another "
-                        "person's data (%(count)d other customer(s) named or reachable in it)."
-                    ),
-                    {"reference": item.reference, "count": len(others)},
-                    ctx.event_ids_about(item.entity_type, item.id),
-                    ((item.entity_type, item.id), *(("customer", cid) for cid in others)),
-                )
+            yield breach(
+                N_(
+                    "The copy released for access request %(reference)s holds another "
+                    "person's data (%(count)d other customer(s) named or reachable in it)."
+                ),
+                {"reference": item.reference, "count": len(others)},
+                ctx.event_ids_about(item.entity_type, item.id),
+                ((item.entity_type, item.id), *(("customer", cid) for cid in others)),
             )
-    return judged(breaches, scope=_scope_access(len(items)))
+
+    return _judge_access(ctx, find)
 
 
 @rule(
@@ -298,43 +301,37 @@ def dar_04(ctx: GradingContext) -> RuleOutcome:
 def dar_05(ctx: GradingContext) -> RuleOutcome:
     """An access fee is at most the direct cost of the copy; a correction is free."""
     items = [i for i in subject_requests(ctx.final) if i.entity_type == "data_request"]
-    if not items:
-        return not_applicable(
-            N_("The sandbox holds no access or correction request with a fee to judge.")
-        )
-    breaches = []
-    for item in items:
+
+    def find(item: SubjectRequest) -> Iterator[Breach]:
         if item.kind == "access" and item.fee_hkd > ACCESS_COPY_DIRECT_COST_HKD:
-            breaches.append(
-                _found(
-                    ctx,
-                    item,
-                    N_(
-                        "The fee of HK$%(fee)d quoted for access request %(reference)s is more "
-                        "than the direct cost of the copy (HK$%(cost)d)."
-                    ),
-                    fee=item.fee_hkd,
-                    cost=ACCESS_COPY_DIRECT_COST_HKD,
-                )
+            yield _found(
+                ctx,
+                item,
+                N_(
+                    "The fee of HK$%(fee)d quoted for access request %(reference)s is more "
+                    "than the direct cost of the copy (HK$%(cost)d)."
+                ),
+                fee=item.fee_hkd,
+                cost=ACCESS_COPY_DIRECT_COST_HKD,
             )
         elif item.kind == "correction" and item.fee_hkd > 0:
-            breaches.append(
-                _found(
-                    ctx,
-                    item,
-                    N_(
-                        "A fee of HK$%(fee)d was quoted for correction request %(reference)s; "
-                        "a correction is free."
-                    ),
-                    fee=item.fee_hkd,
-                )
+            yield _found(
+                ctx,
+                item,
+                N_(
+                    "A fee of HK$%(fee)d was quoted for correction request %(reference)s; "
+                    "a correction is free."
+                ),
+                fee=item.fee_hkd,
             )
+
     scope = counted(
         len(items),
         N_("%(count)d access or correction request"),
         N_("%(count)d access or correction requests"),
     )
-    return judged(breaches, scope=scope)
+    none = N_("The sandbox holds no access or correction request with a fee to judge.")
+    return _judge_each(items, find, none=none, scope=scope)
 
 
 @rule(
@@ -349,31 +346,27 @@ def dar_05(ctx: GradingContext) -> RuleOutcome:
 def dcr_01(ctx: GradingContext) -> RuleOutcome:
     """Each correction request is corrected (corrected copy sent) or refused by day 40."""
     items = subject_requests(ctx.final, "correction")
-    if not items:
-        return not_applicable(_NO_CORRECTION)
-    breaches = []
-    for item in items:
+
+    def find(item: SubjectRequest) -> Iterator[Breach]:
         if _late(ctx, item):
-            breaches.append(
-                _found(
-                    ctx,
-                    item,
-                    N_(
-                        "Correction request %(reference)s was not corrected, with the corrected "
-                        "copy sent, or refused in writing by day 40 (%(deadline)s)."
-                    ),
-                    deadline=item.due_on.isoformat(),
-                )
+            yield _found(
+                ctx,
+                item,
+                N_(
+                    "Correction request %(reference)s was not corrected, with the corrected "
+                    "copy sent, or refused in writing by day 40 (%(deadline)s)."
+                ),
+                deadline=item.due_on.isoformat(),
             )
         elif item.outcome == RequestOutcome.REFUSED.value and not item.refusal_reason.strip():
-            breaches.append(
-                _found(
-                    ctx,
-                    item,
-                    N_("The refusal of correction request %(reference)s gives no reasons."),
-                )
+            yield _found(
+                ctx,
+                item,
+                N_("The refusal of correction request %(reference)s gives no reasons."),
             )
-    return judged(breaches, scope=_scope_correction(len(items)))
+
+    scope = _scope_correction(len(items))
+    return _judge_each(items, find, none=_NO_CORRECTION, scope=scope)
 
 
 def _recent(ctx: GradingContext, item: SubjectRequest) -> Iterable[DataDisclosure]:
