@@ -445,6 +445,54 @@ def test_dar_01_an_access_request_open_past_day_40(attempt: Attempt):
     assert attempt.rule("DAR-01").status is Status.FAIL  # completed, but late
 
 
+def _refuse_access_request(attempt: Attempt, **ground: str) -> None:
+    attempt.do("reply_to_case", reference=ACCESS, reply="explain_access_and_identity_protection")
+    attempt.do(
+        "close_case",
+        reference=ACCESS,
+        resolution="refused_in_writing",
+        note="Refused in writing: the caller could not prove she is the member",
+        **ground,
+    )
+
+
+def test_refusing_an_access_request_case_needs_an_s20_ground(attempt: Attempt):
+    for ground in ({}, {"ground": "not_satisfied_inaccurate"}):
+        with pytest.raises(OperationError, match="s20 ground"):
+            _refuse_access_request(attempt, **ground)
+    with pytest.raises(OperationError, match="only when refusing"):
+        attempt.do(
+            "close_case",
+            reference=REPAIR,
+            resolution="repaired",
+            note="Done",
+            ground="identity_not_verified",
+        )
+    assert _case(attempt.session, ACCESS).status != "closed"
+
+
+def test_dar_03_judges_a_case_refusal_on_its_recorded_ground(attempt: Attempt):
+    assert attempt.rule("DAR-03").status is Status.NOT_APPLICABLE
+    _refuse_access_request(attempt, ground="identity_not_verified")
+    assert _case(attempt.session, ACCESS).refusal_ground == "identity_not_verified"
+    assert attempt.rule("DAR-03").status is Status.PASS
+
+
+def test_dar_03_fails_a_case_refusal_without_its_ground_or_after_day_40(attempt: Attempt):
+    access = _case(attempt.session, ACCESS)
+    access.opened_at -= timedelta(days=45)
+    attempt.session.commit()
+    _refuse_access_request(attempt, ground="identity_not_verified")
+    result = attempt.rule("DAR-03")
+    assert result.status is Status.FAIL and "after day 40" in result.findings[0].message
+    access = _case(attempt.session, ACCESS)
+    access.refusal_ground = ""  # a refusal recorded before the ground was asked for
+    attempt.session.commit()
+    messages = [f.message for f in attempt.rule("DAR-03").findings]
+    assert any("cites no ground" in m for m in messages)
+    assert any("log book" in m for m in messages)
+
+
 # --- pages ------------------------------------------------------------------------------------
 
 
@@ -510,6 +558,19 @@ def test_case_pages_show_clear_errors_audit_refusals_and_404(client: FlaskClient
     assert event.entity_type == "service_case" and event.entity_id == case_id
     assert client.get(f"{BASE}/cases/999999").status_code == 404
     assert client.post(f"{BASE}/cases/999999/reply").status_code == 404
+
+
+def test_the_case_page_refuses_an_access_request_with_its_ground(client: FlaskClient, db):
+    case_id = _case(db(), ACCESS).id
+    assert "Refusal ground" in client.get(f"{BASE}/cases/{case_id}").get_data(as_text=True)
+    refusal = {"resolution": "refused_in_writing", "note": "Identity not proven"}
+    without = client.post(f"{BASE}/cases/{case_id}/close", data=refusal)
+    assert without.status_code == 400 and "s20 ground" in without.get_data(as_text=True)
+    done = client.post(
+        f"{BASE}/cases/{case_id}/close", data={**refusal, "ground": "identity_not_verified"}
+    )
+    assert done.status_code == 302
+    assert _case(db(), ACCESS).refusal_ground == "identity_not_verified"
 
 
 def test_activity_and_handoff_pages_check_the_opt_out_list_log_and_hand_off(

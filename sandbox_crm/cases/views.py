@@ -39,6 +39,7 @@ from sandbox_crm.cases.replies import REPLIES
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, SalesOrder, StaffUser
 from sandbox_crm.operations import OperationError, apply_operation
+from sandbox_crm.requests.models import ACCESS_GROUNDS
 from sandbox_crm.web.core import (
     actor,
     bp,
@@ -171,6 +172,11 @@ class CloseForm(FlaskForm):
 
     resolution = SelectField(L_("Resolution"), choices=_choices(Resolution), validate_choice=False)
     note = TextAreaField(L_("Resolution note"), render_kw=limits(CloseCaseArgs, "note"))
+    ground = SelectField(
+        L_("Refusal ground (a refused data access request)"),
+        choices=[*options([("", "—")]), *_choices(sorted(ACCESS_GROUNDS))],
+        validate_choice=False,
+    )
 
 
 @bp.get("/cases")
@@ -302,7 +308,11 @@ def _call(action: str) -> tuple[str, Any, dict[str, Any], str, dict[str, Any]]:
     return (
         "close_case",
         close_case,
-        {"resolution": form.resolution.data, "note": (form.note.data or "").strip()},
+        {
+            "resolution": form.resolution.data,
+            "note": (form.note.data or "").strip(),
+            "ground": form.ground.data or None,
+        },
         N_("Case closed."),
         {"close_form": form},
     )
