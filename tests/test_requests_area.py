@@ -380,6 +380,75 @@ def test_acc_02_recipients_of_the_last_12_months_are_sent_the_correction(attempt
     assert len(attempt.session.scalars(select(CorrectionNotice)).all()) == 2
 
 
+def _all_disclosures_told(attempt: Attempt, found: DataRequest) -> None:
+    """Pass the correction on to every disclosure, so that only exports and hand-offs count."""
+    for disclosure in attempt.session.scalars(
+        select(DataDisclosure).where(DataDisclosure.customer_id == found.customer_id)
+    ).all():
+        attempt.do(
+            "notify_correction_recipient",
+            reference=CORRECTION,
+            disclosure_id=disclosure.id,
+            channel="email",
+        )
+
+
+def _district_report(attempt: Attempt, *columns: str) -> int:
+    """A report of the correction's customer with the given columns."""
+    member = attempt.session.get_one(Customer, _request(attempt, CORRECTION).customer_id)
+    where = {"all": [{"field": "member_no", "op": "eq", "value": member.member_no}]}
+    report = attempt.report(None, name="Member by district", columns=list(columns), filters=where)
+    return report.id
+
+
+def test_acc_02_counts_an_export_of_the_item_and_passes_once_the_department_has_it_again(
+    attempt: Attempt,
+):
+    report_id = _district_report(attempt, "member_no", "district")
+    export = attempt.export(report_id, for_department="marketing")
+    found = _corrected(attempt)
+    _all_disclosures_told(attempt, found)
+    result = attempt.rule("ACC-02")
+    assert result.status is Status.FAIL
+    assert f"export #{export.id}" in result.findings[0].message
+    attempt.export(report_id, for_department="marketing")
+    assert attempt.rule("ACC-02").status is Status.PASS
+
+
+def test_acc_02_leaves_out_an_export_without_the_item_and_notes_one_with_no_recipient(
+    attempt: Attempt,
+):
+    attempt.export(_district_report(attempt, "member_no", "tier"), for_department="marketing")
+    attempt.export(_district_report(attempt, "member_no", "district"), for_department=None)
+    _all_disclosures_told(attempt, _corrected(attempt))
+    result = attempt.rule("ACC-02")
+    assert result.status is Status.PASS
+    assert "no recorded recipient not judged" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"), [(["member_no", "district"], Status.FAIL), (["member_no"], Status.PASS)]
+)
+def test_acc_02_counts_a_handoff_that_carried_the_corrected_item(
+    attempt: Attempt, fields: list[str], status: Status
+):
+    member = attempt.session.get_one(Customer, _request(attempt, CORRECTION).customer_id)
+    handoff = {
+        "department": "sales",
+        "purpose": "sales_follow_up",
+        "subject": "Follow up the member's order",
+        "member_no": member.member_no,
+    }
+    attempt.do("create_handoff", **handoff, fields=fields)
+    _all_disclosures_told(attempt, _corrected(attempt))
+    result = attempt.rule("ACC-02")
+    assert result.status is status
+    if status is Status.FAIL:
+        assert "sales department (hand-off" in result.findings[0].message
+        attempt.do("create_handoff", **handoff, fields=["member_no", "district"])
+        assert attempt.rule("ACC-02").status is Status.PASS
+
+
 def test_a_correction_cannot_be_passed_on_before_it_is_made(attempt: Attempt):
     disclosure = attempt.session.scalars(select(DataDisclosure)).first()
     with pytest.raises(OperationError, match="Correct the data before"):

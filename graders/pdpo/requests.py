@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
 from graders.context import GradingContext
-from graders.pdpo.base import Breach, RuleOutcome, breach, judged, not_applicable
+from graders.pdpo.base import (
+    Breach,
+    RuleOutcome,
+    breach,
+    export_columns,
+    holds_personal_data,
+    judged,
+    not_applicable,
+)
 from graders.registry import rule
 from graders.results import counted
+from graders.results import message as marked
+from sandbox_crm.activities.models import Handoff
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import ContactPoint, Customer
+from sandbox_crm.models import AuditEvent, ContactPoint, Customer, ReportDefinition, ReportExport
 from sandbox_crm.requests.bridge import SubjectRequest, subject_requests
 from sandbox_crm.requests.models import (
     ACCESS_COPY_DIRECT_COST_HKD,
@@ -29,6 +40,7 @@ from sandbox_crm.requests.models import (
     DISCLOSURE_LOOKBACK_DAYS,
     CorrectionNotice,
     DataDisclosure,
+    DataRequest,
     RequestOutcome,
 )
 
@@ -384,6 +396,156 @@ def _recent(ctx: GradingContext, item: SubjectRequest) -> Iterable[DataDisclosur
     )
 
 
+HANDOFF_FIELDS = {"district": ("district", "address"), "email": ("email",), "mobile": ("phone",)}
+"""The hand-off fields that carry each item a correction request may correct."""
+
+HANDOFF_CUSTOMER_FIELDS = frozenset(
+    {"member_no", "name", "phone", "email", "address", "district", "tier", "date_of_birth", "hkid"}
+)
+"""The hand-off fields that are the customer's personal data (the others are about an order or
+a case); a correction of an unknown item counts any of them."""
+
+
+@dataclass(frozen=True)
+class _Received:
+    """A recipient of a customer's data inside the company: an export's or a hand-off's."""
+
+    table: str
+    id: int
+    recipient: str
+    department: str
+    at: datetime
+
+
+def _export_rows(ctx: GradingContext) -> dict[int, frozenset[object]]:
+    """Per export of the customers report source, the customer ids its rows hold.
+
+    Read from every export's audit event in the sandbox, the template's included, since an
+    export made before the attempt can have reached someone in the 12 months.
+    """
+
+    def compute() -> dict[int, frozenset[object]]:
+        rows: dict[int, frozenset[object]] = {}
+        for (details,) in ctx.final.execute(
+            select(AuditEvent.details).where(AuditEvent.operation == "report.export")
+        ):
+            export_id = (details or {}).get("export_id")
+            if isinstance(export_id, int):
+                rows[export_id] = frozenset((details or {}).get("row_keys") or ())
+        return rows
+
+    return ctx.memo("export_customer_rows", compute)
+
+
+def _exports_of(
+    ctx: GradingContext, customer_id: int, field: str, since: datetime
+) -> Iterator[ReportExport]:
+    """Exports since ``since`` whose rows hold the customer and whose columns hold ``field``
+    (any personal data when the corrected item is not known)."""
+    rows = _export_rows(ctx)
+    exports = ctx.final.scalars(
+        select(ReportExport)
+        .join(ReportDefinition, ReportDefinition.id == ReportExport.report_id)
+        .where(ReportDefinition.source == "customers", ReportExport.exported_at >= since)
+        .order_by(ReportExport.id)
+    )
+    for export in exports:
+        if customer_id not in rows.get(export.id, ()):
+            continue
+        held = field in export_columns(export) if field else holds_personal_data(export)
+        if held:
+            yield export
+
+
+def _handoffs_of(
+    ctx: GradingContext, customer_id: int, field: str, since: datetime
+) -> Iterator[Handoff]:
+    """Hand-offs since ``since`` that carried the customer's ``field`` to another department."""
+    carried = set(HANDOFF_FIELDS.get(field, HANDOFF_CUSTOMER_FIELDS))
+    handoffs = ctx.final.scalars(
+        select(Handoff)
+        .where(Handoff.customer_id == customer_id, Handoff.created_at >= since)
+        .order_by(Handoff.id)
+    )
+    for handoff in handoffs:
+        if carried.intersection(handoff.shared_fields or ()):
+            yield handoff
+
+
+def _made_in_attempt(ctx: GradingContext) -> dict[tuple[str, object], int]:
+    """The attempt's event that made each export and hand-off, by (table, id)."""
+    made: dict[tuple[str, object], int] = {}
+    for event in ctx.events_of("report.export"):
+        made[("report_export", event.detail("export_id"))] = event.id
+    for event in ctx.events_of("handoff.create"):
+        made[("handoff", event.entity_id)] = event.id
+    return made
+
+
+def _received_inside(
+    ctx: GradingContext, item: SubjectRequest, corrected_at: datetime
+) -> tuple[list[_Received], list[_Received], int]:
+    """Exports and hand-offs of the customer's data: those in the 12 months up to the
+    correction, those made after it, and how many of the former have no recorded recipient.
+
+    "After" is read from the order of the attempt's events, so that an export made in the same
+    second as the correction is not mistaken for one made before it.
+    """
+    request = ctx.final.get(DataRequest, item.id)
+    field = request.correction_field if request is not None else ""
+    since = corrected_at - timedelta(days=DISCLOSURE_LOOKBACK_DAYS)
+    correction = max(ctx.event_ids_about(item.entity_type, item.id, "request.correct"))
+    made = _made_in_attempt(ctx)
+    before: list[_Received] = []
+    after: list[_Received] = []
+    unrecorded = 0
+    found = [
+        ("report_export", export.id, export.for_department, export.exported_at)
+        for export in _exports_of(ctx, item.customer_id, field, since)
+    ]
+    found += [
+        ("handoff", handoff.id, handoff.department, handoff.created_at)
+        for handoff in _handoffs_of(ctx, item.customer_id, field, since)
+    ]
+    for table, row_id, department, at in found:
+        later = made.get((table, row_id), 0) > correction
+        if not later and at > corrected_at:
+            continue
+        if department is None:
+            unrecorded += not later
+            continue
+        if isinstance(department, str):
+            received = _Received(table, row_id, department, department, at)
+        else:
+            received = _Received(table, row_id, department.name, department.code, at)
+        (after if later else before).append(received)
+    return before, after, unrecorded
+
+
+def _not_passed_on(
+    ctx: GradingContext,
+    item: SubjectRequest,
+    recipient: object,
+    day: date,
+    record: tuple[str, int],
+) -> Breach:
+    return breach(
+        N_(
+            "The correction made on request %(reference)s was not sent to "
+            "%(recipient)s, who received the data on %(day)s."
+        ),
+        {"reference": item.reference, "recipient": recipient, "day": day.isoformat()},
+        ctx.event_ids_about(item.entity_type, item.id),
+        ((item.entity_type, item.id), record),
+    )
+
+
+_RECEIVED_BY = {
+    "report_export": N_("%(recipient)s (export #%(number)d)"),
+    "handoff": N_("the %(recipient)s department (hand-off #%(number)d)"),
+}
+
+
 @rule(
     "ACC-02",
     title=N_("Correction not passed on to recipients"),
@@ -394,9 +556,16 @@ def _recent(ctx: GradingContext, item: SubjectRequest) -> Iterable[DataDisclosur
     ),
 )
 def acc_02(ctx: GradingContext) -> RuleOutcome:
-    """Each correction made in the attempt was sent to everyone who had the data in 12 months."""
+    """Each correction made in the attempt was sent to everyone who had the data in 12 months.
+
+    Recipients are the disclosures to other parties (told by a correction notice), and the
+    departments an export or a hand-off of the customer's corrected item went to (told when
+    the same department is sent the item again, by export or hand-off, after the correction).
+    An export with no recorded recipient cannot be passed on to anyone: it is counted in the
+    scope as not judged, and SEC-02 judges its missing destination.
+    """
     corrected = [
-        item
+        (item, item.corrected_at)
         for item in subject_requests(ctx.final, "correction")
         if item.corrected_at is not None
         and ctx.event_ids_about(item.entity_type, item.id, "request.correct")
@@ -404,28 +573,36 @@ def acc_02(ctx: GradingContext) -> RuleOutcome:
     if not corrected:
         return not_applicable(N_("No data were corrected on a correction request in the attempt."))
     breaches = []
-    for item in corrected:
+    unrecorded = 0
+    for item, corrected_at in corrected:
         told = set(
             ctx.final.scalars(
                 select(CorrectionNotice.disclosure_id).where(CorrectionNotice.request_id == item.id)
             )
         )
         for disclosure in _recent(ctx, item):
-            if disclosure.id in told:
+            if disclosure.id not in told:
+                breaches.append(
+                    _not_passed_on(
+                        ctx,
+                        item,
+                        disclosure.recipient,
+                        disclosure.disclosed_on,
+                        ("data_disclosure", disclosure.id),
+                    )
+                )
+        before, after, without = _received_inside(ctx, item, corrected_at)
+        unrecorded += without
+        resent = {(r.table, r.department) for r in after}
+        for received in before:
+            if (received.table, received.department) in resent:
                 continue
+            recipient = marked(
+                _RECEIVED_BY[received.table], recipient=received.recipient, number=received.id
+            )
             breaches.append(
-                breach(
-                    N_(
-                        "The correction made on request %(reference)s was not sent to "
-                        "%(recipient)s, who received the data on %(day)s."
-                    ),
-                    {
-                        "reference": item.reference,
-                        "recipient": disclosure.recipient,
-                        "day": disclosure.disclosed_on.isoformat(),
-                    },
-                    ctx.event_ids_about(item.entity_type, item.id),
-                    ((item.entity_type, item.id), ("data_disclosure", disclosure.id)),
+                _not_passed_on(
+                    ctx, item, recipient, received.at.date(), (received.table, received.id)
                 )
             )
     scope = counted(
@@ -433,4 +610,14 @@ def acc_02(ctx: GradingContext) -> RuleOutcome:
         N_("%(count)d correction made in the attempt"),
         N_("%(count)d corrections made in the attempt"),
     )
+    if unrecorded:
+        scope = marked(
+            N_("%(corrections)s (%(exports)s with no recorded recipient not judged)"),
+            corrections=scope,
+            exports=counted(
+                unrecorded,
+                N_("%(count)d export of the data"),
+                N_("%(count)d exports of the data"),
+            ),
+        )
     return judged(breaches, scope=scope)
