@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -23,6 +24,7 @@ from graders.pdpo.base import (
     breach,
     export_columns,
     holds_personal_data,
+    judge_each,
     judged,
     not_applicable,
 )
@@ -62,11 +64,11 @@ _NO_ACCESS = N_("The sandbox holds no data access request.")
 _NO_CORRECTION = N_("The sandbox holds no data correction request.")
 
 
-def _scope_access(count: int) -> object:
+def _scope_access(count: int) -> dict[str, Any]:
     return counted(count, N_("%(count)d data access request"), N_("%(count)d data access requests"))
 
 
-def _scope_correction(count: int) -> object:
+def _scope_correction(count: int) -> dict[str, Any]:
     return counted(
         count, N_("%(count)d data correction request"), N_("%(count)d data correction requests")
     )
@@ -86,12 +88,12 @@ def _judge_each(
     find: Callable[[SubjectRequest], Iterable[Breach]],
     *,
     none: str,
-    scope: object,
+    scope: dict[str, Any],
 ) -> RuleOutcome:
     """Not applicable (``none``) without requests, else the breaches ``find`` gives on each."""
     if not items:
         return not_applicable(none)
-    return judged([found for item in items for found in find(item)], scope=scope)
+    return judge_each(items, find, scope=scope)
 
 
 def _judge_access(
