@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import BaseModel, model_validator
 
+from graders.checks.common import judged_problems
 from graders.engine import validate_check_params
 from graders.registry import check
 from graders.results import Outcome, Status
@@ -504,3 +505,13 @@ def test_a_parameter_validator_that_raises_is_a_problem_not_a_crash(
     assert validate_check_params("test.fussy", {}) == [
         "the parameters could not be checked (TypeError: unhashable type: 'dict')"
     ]
+
+
+def test_judged_problems_notes_the_most_telling_kind_found():
+    notes = {"late": "It was late.", "wrong": "It was wrong."}
+    assert judged_problems({}, [], notes, otherwise="Other.").status is Status.PASS
+    both = [{"problem": "wrong"}, {"problem": "late"}]
+    failed = judged_problems({"problems": both}, both, notes, otherwise="Other.")
+    assert failed.status is Status.FAIL and failed.note == "It was late."
+    other = judged_problems({}, [{"problem": "odd"}], notes, otherwise="Other.")
+    assert other.note == "Other."
