@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from graders.results import Status
 from sandbox_crm.activities.models import Activity, Handoff
 from sandbox_crm.cases.models import CaseUpdate, ServiceCase
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.models import AuditEvent, Department, SandboxBase, StaffUser
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError, apply_operation
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 10, 12)
 REPAIR, COMPLAINT, ACCESS = "CS-900101", "CS-900102", "CS-900103"
@@ -68,19 +65,6 @@ def sandbox_spec() -> GenerationSpec:
     return service_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _case(session: Session, reference: str) -> ServiceCase:
     return session.scalars(select(ServiceCase).where(ServiceCase.reference == reference)).one()
 
@@ -99,13 +83,13 @@ def _staff_of(session: Session, department: str) -> StaffUser:
 
 def test_generation_is_deterministic_and_gives_a_retail_sandbox_no_cases():
     spec = service_spec(customers=100)
-    first, second = _generated(spec), _generated(spec)
-    retail = _generated(service_spec("retail", customers=100))
+    first, second = generated(spec), generated(spec)
+    retail = generated(service_spec("retail", customers=100))
     try:
         for model in (ServiceCase, CaseUpdate, Activity):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
-            assert _rows(retail, model) == []
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
+            assert table_rows(retail, model) == []
         cases = first.scalars(select(ServiceCase)).all()
         day0 = first.scalar(select(ServiceCase.opened_at).order_by(ServiceCase.opened_at.desc()))
         assert day0 is not None
@@ -496,22 +480,7 @@ def test_dar_03_fails_a_case_refusal_without_its_ground_or_after_day_40(attempt:
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def test_case_pages_list_filter_and_work_a_case_without_javascript(client: FlaskClient, db):
