@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, model_validator
@@ -12,25 +12,13 @@ from graders.engine import validate_check_params
 from graders.registry import check
 from graders.results import Outcome, Status
 from sandbox_crm.models import Customer
-
-if TYPE_CHECKING:
-    from tests.graders_helpers import Attempt
-
-
-# The same values as in tests.graders_helpers (not imported: pytest loads it as a plugin).
-VIP_WHERE: dict[str, Any] = {
-    "all": [
-        {"field": "tier", "op": "in", "value": ["gold", "platinum"]},
-        {"field": "status", "op": "eq", "value": "active"},
-    ]
-}
-CONSENTING_EMAIL: dict[str, Any] = {
-    "field": "dm_email",
-    "op": "in",
-    "value": ["given", "no_objection"],
-}
-VIP_CONSENTING: dict[str, Any] = {"all": [*VIP_WHERE["all"], CONSENTING_EMAIL]}
-GOOD_COLUMNS = ["member_no", "name_en", "email", "tier", "district", "spend_12m"]
+from tests.graders_helpers import (
+    CONSENTING_EMAIL,
+    GOOD_COLUMNS,
+    VIP_CONSENTING,
+    VIP_WHERE,
+    Attempt,
+)
 
 WITHDRAWN_OR_NOT_ASKED = {"field": "dm_email", "op": "in", "value": ["withdrawn", "not_asked"]}
 
