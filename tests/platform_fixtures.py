@@ -206,15 +206,23 @@ def assessment_scenario(
         db_session, DefinitionKind.SCENARIO, SCENARIO_ID, None
     )
     assert practice is not None
+    return publish_as_assessment(db_session, practice, centre.id, max_attempts=2)
+
+
+def publish_as_assessment(
+    db_session: Session, practice: DefinitionVersion, centre_id: int, *, max_attempts: int
+) -> DefinitionVersion:
+    """The test scenario's practice version published by a centre as an assessment
+    (``SCENARIO_ID``-assessment) allowing ``max_attempts``; committed."""
     source = practice.source_text.replace(
         f"id: {SCENARIO_ID}", f"id: {SCENARIO_ID}-assessment"
-    ).replace("mode: practice", "mode: assessment\nmax_attempts: 2")
+    ).replace("mode: practice", f"mode: assessment\nmax_attempts: {max_attempts}")
     published = definitions_store.publish(
         db_session,
         kind=DefinitionKind.SCENARIO,
         text=source,
         filename="assessment.yaml",
-        centre_id=centre.id,
+        centre_id=centre_id,
         user_id=None,
     )
     assert published.ok, published.problems
