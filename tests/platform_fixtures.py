@@ -11,6 +11,7 @@ each attempt still gets its own sandbox, cloned from the template into the test'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from tests.sandbox_fixtures import shared_temp_dir
 from training_platform import attempts_service, definitions_store, sandboxes
 from training_platform.models import (
     Attempt,
+    AttemptStatus,
     Centre,
     DefinitionKind,
     DefinitionVersion,
+    GradeRecord,
     Role,
     User,
 )
@@ -264,3 +267,43 @@ def decide_on_the_web(
         f"{base}/decision",
         data={"decision": decision, "comment": comment, "version": str(version)},
     )
+
+
+def copy_attempt(
+    db_session: Session,
+    source: Attempt,
+    trainee: User,
+    status: AttemptStatus = AttemptStatus.GRADED,
+    *,
+    submitted: datetime | None = None,
+) -> Attempt:
+    """An attempt row like ``source`` (same versions, answers and, once graded, grade) for
+    another trainee, with no sandbox of its own; committed."""
+    copy = Attempt(
+        trainee=trainee,
+        scenario_version_id=source.scenario_version_id,
+        unit_version_id=source.unit_version_id,
+        status=status,
+        variant=source.variant,
+        template_key=source.template_key,
+        sandbox_key=f"copy-{trainee.id}-{source.id}",
+        started_at=source.started_at,
+        submitted_at=submitted or source.submitted_at,
+        graded_at=source.graded_at,
+        deliverables=dict(source.deliverables),
+        answers=dict(source.answers),
+    )
+    db_session.add(copy)
+    db_session.flush()
+    if status in (AttemptStatus.GRADED, AttemptStatus.DECIDED):
+        record = source.grades[-1]
+        db_session.add(
+            GradeRecord(
+                attempt=copy,
+                overall=record.overall,
+                result=record.result,
+                grader_version=record.grader_version,
+            )
+        )
+    db_session.commit()
+    return copy
