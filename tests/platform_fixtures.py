@@ -62,6 +62,22 @@ __all__ = [
 FIXTURE_ROOT = Path(__file__).resolve().parent / "fixtures" / "platform"
 UNIT_CODE = "999002L3"
 SCENARIO_ID = "999002L3-gold-list"
+ONE_QUESTION = """\
+brief: Answer the question.
+items:
+  - id: q1
+    kind: single_choice
+    requirements: ["1.1"]
+    prompt: Which is personal data?
+    options:
+      - {id: a, text: A customer's email address}
+      - {id: b, text: The weather}
+    answer: a
+    feedback: {pass: Right., fail: Not quite.}
+reference_answers:
+  q1: a
+"""
+"""The brief, one question and its answer, to end a scenario written in a test."""
 
 
 @pytest.fixture(scope="session")
