@@ -16,7 +16,6 @@ import argparse
 import re
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,13 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training_platform import create_app, definitions_store  # noqa: E402
-from training_platform.commands.demo import (  # noqa: E402
-    DEMO_ACCOUNTS,
-    DEMO_PASSWORD,
-    seed_demo_accounts,
-)
-from training_platform.db import get_engine, new_session, upgrade_database  # noqa: E402
+from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_PASSWORD  # noqa: E402
+from training_platform.commands.demo_server import served_demo  # noqa: E402
 from training_platform.models import Role  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,37 +66,18 @@ PAGES: tuple[Shot, ...] = (
 @contextmanager
 def throwaway_server(workdir: Path) -> Iterator[str]:
     """The app on a free port of 127.0.0.1 with the demo accounts and the built-in units."""
-    from werkzeug.serving import make_server
-
-    app = create_app(
-        {
-            "SECRET_KEY": "screenshots-only",
-            "DATABASE_URL": f"sqlite:///{workdir / 'practicum.sqlite'}",
-            "SANDBOX_DIR": str(workdir / "sandboxes"),
-            "TEMPLATE_CACHE_DIR": str(workdir / "templates"),
-            "SANDBOX_VARIANTS": 1,
-            "SANDBOX_CLOCK_MODE": "stepped",
-            # Generate only the sandbox the pages need, when the attempt starts.
-            "PREGENERATE_VARIANTS": False,
-        }
-    )
-    upgrade_database(app)
-    session = new_session(app)
-    try:
-        seed_demo_accounts(session)
-        definitions_store.sync_builtin(session, app.config["DEFINITIONS_ROOT"])
-        session.commit()
-    finally:
-        session.close()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        get_engine(app).dispose()
+    config = {
+        "SECRET_KEY": "screenshots-only",
+        "DATABASE_URL": f"sqlite:///{workdir / 'practicum.sqlite'}",
+        "SANDBOX_DIR": str(workdir / "sandboxes"),
+        "TEMPLATE_CACHE_DIR": str(workdir / "templates"),
+        "SANDBOX_VARIANTS": 1,
+        "SANDBOX_CLOCK_MODE": "stepped",
+        # Generate only the sandbox the pages need, when the attempt starts.
+        "PREGENERATE_VARIANTS": False,
+    }
+    with served_demo(config) as url:
+        yield url
 
 
 def sign_in(page: Any, base: str, role: Role) -> None:

@@ -11,6 +11,7 @@ each attempt still gets its own sandbox, cloned from the template into the test'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from tests.sandbox_fixtures import shared_temp_dir
 from training_platform import attempts_service, definitions_store, sandboxes
 from training_platform.models import (
     Attempt,
+    AttemptStatus,
     Centre,
     DefinitionKind,
     DefinitionVersion,
+    GradeRecord,
     Role,
     User,
 )
@@ -59,6 +62,22 @@ __all__ = [
 FIXTURE_ROOT = Path(__file__).resolve().parent / "fixtures" / "platform"
 UNIT_CODE = "999002L3"
 SCENARIO_ID = "999002L3-gold-list"
+ONE_QUESTION = """\
+brief: Answer the question.
+items:
+  - id: q1
+    kind: single_choice
+    requirements: ["1.1"]
+    prompt: Which is personal data?
+    options:
+      - {id: a, text: A customer's email address}
+      - {id: b, text: The weather}
+    answer: a
+    feedback: {pass: Right., fail: Not quite.}
+reference_answers:
+  q1: a
+"""
+"""The brief, one question and its answer, to end a scenario written in a test."""
 
 
 @pytest.fixture(scope="session")
@@ -206,15 +225,23 @@ def assessment_scenario(
         db_session, DefinitionKind.SCENARIO, SCENARIO_ID, None
     )
     assert practice is not None
+    return publish_as_assessment(db_session, practice, centre.id, max_attempts=2)
+
+
+def publish_as_assessment(
+    db_session: Session, practice: DefinitionVersion, centre_id: int, *, max_attempts: int
+) -> DefinitionVersion:
+    """The test scenario's practice version published by a centre as an assessment
+    (``SCENARIO_ID``-assessment) allowing ``max_attempts``; committed."""
     source = practice.source_text.replace(
         f"id: {SCENARIO_ID}", f"id: {SCENARIO_ID}-assessment"
-    ).replace("mode: practice", "mode: assessment\nmax_attempts: 2")
+    ).replace("mode: practice", f"mode: assessment\nmax_attempts: {max_attempts}")
     published = definitions_store.publish(
         db_session,
         kind=DefinitionKind.SCENARIO,
         text=source,
         filename="assessment.yaml",
-        centre_id=centre.id,
+        centre_id=centre_id,
         user_id=None,
     )
     assert published.ok, published.problems
@@ -256,3 +283,43 @@ def decide_on_the_web(
         f"{base}/decision",
         data={"decision": decision, "comment": comment, "version": str(version)},
     )
+
+
+def copy_attempt(
+    db_session: Session,
+    source: Attempt,
+    trainee: User,
+    status: AttemptStatus = AttemptStatus.GRADED,
+    *,
+    submitted: datetime | None = None,
+) -> Attempt:
+    """An attempt row like ``source`` (same versions, answers and, once graded, grade) for
+    another trainee, with no sandbox of its own; committed."""
+    copy = Attempt(
+        trainee=trainee,
+        scenario_version_id=source.scenario_version_id,
+        unit_version_id=source.unit_version_id,
+        status=status,
+        variant=source.variant,
+        template_key=source.template_key,
+        sandbox_key=f"copy-{trainee.id}-{source.id}",
+        started_at=source.started_at,
+        submitted_at=submitted or source.submitted_at,
+        graded_at=source.graded_at,
+        deliverables=dict(source.deliverables),
+        answers=dict(source.answers),
+    )
+    db_session.add(copy)
+    db_session.flush()
+    if status in (AttemptStatus.GRADED, AttemptStatus.DECIDED):
+        record = source.grades[-1]
+        db_session.add(
+            GradeRecord(
+                attempt=copy,
+                overall=record.overall,
+                result=record.result,
+                grader_version=record.grader_version,
+            )
+        )
+    db_session.commit()
+    return copy

@@ -46,6 +46,28 @@ def _client(role: str, request, client, client_as, trainee):
     return client_as(user)
 
 
+def _wrong_answers(browser, role: str, urls) -> list[str]:
+    """The protected URLs that did not answer ``role`` as their row of the table expects.
+
+    Each row is (label, method, url, form data, expected answer by role); an answer is a status,
+    "login" (a redirect to sign in) or 302 (a redirect elsewhere).
+    """
+    wrong = []
+    for label, method, url, data, expected_by_role in urls:
+        expected = expected_by_role[role]
+        response = browser.open(url, method=method, data=data)
+        location = response.headers.get("Location", "")
+        if expected == "login":
+            ok = response.status_code == 302 and "/login" in location
+        elif expected == 302:
+            ok = response.status_code == 302 and "/login" not in location
+        else:
+            ok = response.status_code == expected
+        if not ok:
+            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    return wrong
+
+
 def _runs(sandbox_settings, db_session, attempt_id: int) -> int:
     key = db_session.get(Attempt, attempt_id).sandbox_key
     with get_store(sandbox_settings).session(key, read_only=True) as sandbox:
@@ -198,19 +220,7 @@ def test_every_role_gets_the_right_answer_from_every_protected_url(
     browser = _client(role, request, client, client_as, trainee)
     runs_before = _runs(sandbox_settings, db_session, ids.working)
     version_id = db_session.get(Attempt, ids.graded).scenario_version_id
-    wrong = []
-    for label, method, url, data, expected_by_role in _urls(ids, job_id, version_id):
-        expected = expected_by_role[role]
-        response = browser.open(url, method=method, data=data)
-        location = response.headers.get("Location", "")
-        if expected == "login":
-            ok = response.status_code == 302 and "/login" in location
-        elif expected == 302:
-            ok = response.status_code == 302 and "/login" not in location
-        else:
-            ok = response.status_code == expected
-        if not ok:
-            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    wrong = _wrong_answers(browser, role, _urls(ids, job_id, version_id))
     assert not wrong, f"{role}: expected {', '.join(wrong)}"
 
     db_session.expire_all()
@@ -351,17 +361,7 @@ def test_every_role_gets_the_right_answer_from_the_centres_outputs(
         ),
         ("retention settings", "/settings/retention", ADMIN_ONLY),
     ]
-    wrong = []
-    for label, url, expected_by_role in urls:
-        expected = expected_by_role[role]
-        response = browser.get(url)
-        location = response.headers.get("Location", "")
-        if expected == "login":
-            ok = response.status_code == 302 and "/login" in location
-        else:
-            ok = response.status_code == expected
-        if not ok:
-            wrong.append(f"{label} {url}: got {response.status_code} {location}")
+    wrong = _wrong_answers(browser, role, [(label, "GET", url, None, e) for label, url, e in urls])
     assert not wrong, f"{role}: expected otherwise for {', '.join(wrong)}"
     changed = browser.post("/settings/retention", data={"sandbox_days": "30"})
     if role == "centre_admin":
@@ -488,19 +488,7 @@ def test_every_role_gets_the_right_answer_from_every_centre_admin_url(
     db_session.add(window)
     db_session.commit()
     browser = _client(role, request, client, client_as, trainee)
-    wrong = []
-    for label, method, url, data, expected_by_role in _admin_urls(trainee.id, cohort.id, window.id):
-        expected = expected_by_role[role]
-        response = browser.open(url, method=method, data=data)
-        location = response.headers.get("Location", "")
-        if expected == "login":
-            ok = response.status_code == 302 and "/login" in location
-        elif expected == 302:
-            ok = response.status_code == 302 and "/login" not in location
-        else:
-            ok = response.status_code == expected
-        if not ok:
-            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    wrong = _wrong_answers(browser, role, _admin_urls(trainee.id, cohort.id, window.id))
     assert not wrong, f"{role}: expected {', '.join(wrong)}"
     db_session.expire_all()
     assert db_session.get(User, trainee.id).is_active
@@ -601,19 +589,7 @@ def test_every_role_gets_the_right_answer_from_every_assessing_url(
             {**STAFF_READ, "assessor": 403, "centre_admin": 400, "foreign_assessor": 403},
         ),
     ]
-    wrong = []
-    for label, method, url, data, expected_by_role in urls:
-        expected = expected_by_role[role]
-        response = browser.open(url, method=method, data=data)
-        location = response.headers.get("Location", "")
-        if expected == "login":
-            ok = response.status_code == 302 and "/login" in location
-        elif expected == 302:
-            ok = response.status_code == 302 and "/login" not in location
-        else:
-            ok = response.status_code == expected
-        if not ok:
-            wrong.append(f"{label} {method} {url}: got {response.status_code} {location}")
+    wrong = _wrong_answers(browser, role, urls)
     assert not wrong, f"{role}: expected {', '.join(wrong)}"
 
     db_session.expire_all()

@@ -10,7 +10,12 @@ from sqlalchemy import select
 from graders import runner
 from sandbox_crm.models import ReportDefinition, StaffUser
 from sandbox_crm.reports.operations import create_report
-from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
+from tests.platform_fixtures import (
+    SCENARIO_ID,
+    apply_reference_solution,
+    publish_as_assessment,
+    reference_answers,
+)
 from training_platform import attempts_service, definitions_store, jobs, results_service
 from training_platform.db import new_session
 from training_platform.definitions_store import publish
@@ -55,20 +60,9 @@ def assessment_version(db_session, trainee, practice_scenario):
     """Factory: the test scenario published for the trainee's centre in assessment mode."""
 
     def publish_assessment(max_attempts: int):
-        source = practice_scenario.source_text.replace(
-            f"id: {SCENARIO_ID}", f"id: {SCENARIO_ID}-assessment"
-        ).replace("mode: practice", f"mode: assessment\nmax_attempts: {max_attempts}")
-        result = publish(
-            db_session,
-            kind=DefinitionKind.SCENARIO,
-            text=source,
-            filename="assessment.yaml",
-            centre_id=trainee.centre_id,
-            user_id=None,
+        return publish_as_assessment(
+            db_session, practice_scenario, trainee.centre_id, max_attempts=max_attempts
         )
-        assert result.ok, result.problems
-        db_session.commit()
-        return result.version
 
     return publish_assessment
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tests.platform_fixtures import (
     FIXTURE_ROOT,
+    ONE_QUESTION,
     SCENARIO_ID,
     UNIT_CODE,
     apply_reference_solution,
@@ -36,7 +37,8 @@ CENTRE_TITLE = "title: Gold members for an email invitation"
 
 # A knowledge-only scenario for the unit with no other scenario; its sandbox is the test
 # scenario's, so the validation runs reuse the cached templates.
-KNOWLEDGE_TEXT = """\
+KNOWLEDGE_TEXT = (
+    """\
 id: 999003L3-online-basics
 unit: 999003L3
 title: Online customer information <basics>
@@ -52,20 +54,9 @@ crm:
     - {kind: customer_profile, count: 1, params: {tiers: [gold], status: closed}}
     - {kind: customer_profile, count: 1, params: {tiers: [gold], consent: no_objection}}
     - {kind: hkid_in_notes, count: 2}
-brief: Answer the question.
-items:
-  - id: q1
-    kind: single_choice
-    requirements: ["1.1"]
-    prompt: Which is personal data?
-    options:
-      - {id: a, text: A customer's email address}
-      - {id: b, text: The weather}
-    answer: a
-    feedback: {pass: Right., fail: Not quite.}
-reference_answers:
-  q1: a
 """
+    + ONE_QUESTION
+)
 
 
 def _versions(db_session: Session) -> int:

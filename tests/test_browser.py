@@ -9,18 +9,17 @@ check, scores the written answer and decides, and the trainee reads the decision
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from werkzeug.serving import make_server
 
 from tests.axe import assert_accessible
 from training_platform import create_app, definitions_store
-from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo_accounts
-from training_platform.db import get_engine, new_session, upgrade_database
+from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+from training_platform.commands.demo_server import served_demo
+from training_platform.db import get_engine, new_session
 from training_platform.models import Role
 
 pytestmark = pytest.mark.browser
@@ -53,36 +52,19 @@ VIP_UNIT = "105077L3"
 @pytest.fixture
 def live_server(tmp_path: Path, sandbox_template_cache: Path) -> Iterator[str]:
     """The app served on a free local port, with demo accounts and the built-in definitions."""
-    app = create_app(
-        {
-            "SECRET_KEY": "browser-test-secret",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'practicum.sqlite'}",
-            "SANDBOX_DIR": str(tmp_path / "sandboxes"),
-            "TEMPLATE_CACHE_DIR": str(sandbox_template_cache),
-            "SANDBOX_VARIANTS": 1,
-            "SANDBOX_CLOCK_MODE": "stepped",
-            "WTF_CSRF_ENABLED": True,
-            # No worker runs beside this server: jobs (grading) run in the request.
-            "JOBS_IMMEDIATE": True,
-        }
-    )
-    upgrade_database(app)
-    session = new_session(app)
-    try:
-        seed_demo_accounts(session)
-        definitions_store.sync_builtin(session, app.config["DEFINITIONS_ROOT"])
-        session.commit()
-    finally:
-        session.close()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        get_engine(app).dispose()
+    config = {
+        "SECRET_KEY": "browser-test-secret",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'practicum.sqlite'}",
+        "SANDBOX_DIR": str(tmp_path / "sandboxes"),
+        "TEMPLATE_CACHE_DIR": str(sandbox_template_cache),
+        "SANDBOX_VARIANTS": 1,
+        "SANDBOX_CLOCK_MODE": "stepped",
+        "WTF_CSRF_ENABLED": True,
+        # No worker runs beside this server: jobs (grading) run in the request.
+        "JOBS_IMMEDIATE": True,
+    }
+    with served_demo(config) as url:
+        yield url
 
 
 @pytest.fixture
@@ -100,6 +82,56 @@ def browser_page(live_server: str):
             yield page
         finally:
             browser.close()
+
+
+def _fill_report_builder(page) -> None:
+    """Fill the report builder as the VIP brief asks: name, purpose, columns, filters, sort."""
+    page.fill("#name", REPORT_NAME)
+    page.fill("#purpose", "Marketing email invitation to the spring VIP preview evening")
+    boxes = page.locator("input[name=columns]")
+    for index in range(boxes.count()):
+        box = boxes.nth(index)
+        box.set_checked(box.get_attribute("value") in COLUMNS)
+    page.select_option("#match", "all")
+    for index, (field, op, value) in enumerate(FILTERS):
+        page.select_option(f"select[name='filters-{index}-field']", field)
+        page.select_option(f"select[name='filters-{index}-op']", op)
+        page.fill(f"input[name='filters-{index}-value']", value)
+    page.select_option("#sort_field", "spend_12m")
+    page.select_option("#sort_dir", "desc")
+
+
+def _share_with_marketing(page, report_url: str) -> None:
+    """Share the report with Marketing, with the right to export it."""
+    share = page.locator("form[action$='/shares']")
+    share.locator("select[name=department]").select_option("marketing")
+    share.locator("input[name=can_export]").check()
+    share.locator("button[type=submit]").click()
+    page.wait_for_url(report_url)
+
+
+def _export_for_marketing(page, report_url: str) -> None:
+    """Export the report the approved way: a purpose, the internal drive, encrypted."""
+    export = page.locator("form[action$='/exports']")
+    export.locator("textarea[name=purpose]").fill(
+        "Email invitations to the spring VIP preview evening (Marketing)"
+    )
+    export.locator("select[name=destination]").select_option("internal_shared_drive")
+    export.locator("select[name=for_department]").select_option("marketing")
+    export.locator("input[name=encrypted]").check()
+    export.locator("button[type=submit]").click()
+    page.wait_for_url(report_url)
+
+
+def _answer_questions(page, activity: str) -> None:
+    """Answer the VIP scenario's questions right, with ``activity`` as the written answer."""
+    page.check("input[name='answer-q-objective'][value='b']")
+    for option in ("a", "b", "d"):
+        page.check(f"input[name='answer-q-access'][value='{option}']")
+    page.check("input[name='answer-q-sensitivity'][value='b']")
+    page.check("input[name='answer-q-pdpo'][value='c']")
+    page.check("input[name='answer-q-upgrade'][value='b']")
+    page.fill("textarea[name='answer-w-activity']", activity)
 
 
 def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, browser_page):
@@ -135,57 +167,27 @@ def test_a_trainee_completes_the_vip_report_scenario_in_chromium(live_server, br
     page.click("nav.sidenav a:has-text('Reports')")
     page.click("a:has-text('New report')")
     assert_accessible(page, "report builder")
-    page.fill("#name", REPORT_NAME)
-    page.fill("#purpose", "Marketing email invitation to the spring VIP preview evening")
-    boxes = page.locator("input[name=columns]")
-    for index in range(boxes.count()):
-        box = boxes.nth(index)
-        box.set_checked(box.get_attribute("value") in COLUMNS)
-    page.select_option("#match", "all")
-    for index, (field, op, value) in enumerate(FILTERS):
-        page.select_option(f"select[name='filters-{index}-field']", field)
-        page.select_option(f"select[name='filters-{index}-op']", op)
-        page.fill(f"input[name='filters-{index}-value']", value)
-    page.select_option("#sort_field", "spend_12m")
-    page.select_option("#sort_dir", "desc")
+    _fill_report_builder(page)
     page.click("button:has-text('Save report')")
     page.wait_for_url(re.compile(r"/crm/reports/\d+$"))
     report_url = page.url
     assert_accessible(page, "report page")
 
     # Share with Marketing (with export), run it, export it the approved way.
-    share = page.locator("form[action$='/shares']")
-    share.locator("select[name=department]").select_option("marketing")
-    share.locator("input[name=can_export]").check()
-    share.locator("button[type=submit]").click()
-    page.wait_for_url(report_url)
+    _share_with_marketing(page, report_url)
     page.click("button:has-text('Run report')")
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     assert_accessible(page, "report run")
     page.click("a:has-text('Back to report')")
     page.wait_for_url(report_url)
-    export = page.locator("form[action$='/exports']")
-    export.locator("textarea[name=purpose]").fill(
-        "Email invitations to the spring VIP preview evening (Marketing)"
-    )
-    export.locator("select[name=destination]").select_option("internal_shared_drive")
-    export.locator("select[name=for_department]").select_option("marketing")
-    export.locator("input[name=encrypted]").check()
-    export.locator("button[type=submit]").click()
-    page.wait_for_url(report_url)
+    _export_for_marketing(page, report_url)
     assert page.locator("a:has-text('Download CSV')").count() == 1
 
     # Back to the attempt: answer, choose the deliverable, submit.
     page.click("a:has-text('Back to brief')")
     page.wait_for_url(attempt_url)
-    page.check("input[name='answer-q-objective'][value='b']")
-    for option in ("a", "b", "d"):
-        page.check(f"input[name='answer-q-access'][value='{option}']")
-    page.check("input[name='answer-q-sensitivity'][value='b']")
-    page.check("input[name='answer-q-pdpo'][value='c']")
-    page.check("input[name='answer-q-upgrade'][value='b']")
-    page.fill(
-        "textarea[name='answer-w-activity']",
+    _answer_questions(
+        page,
         "The report shows many Platinum members in Sha Tin with high spend. Invite those who "
         "agreed to email marketing to a private styling afternoon at the Sha Tin branch.",
     )
@@ -331,57 +333,24 @@ def test_a_trainee_completes_the_scenario_in_chinese(live_server, browser_page):
     page.click("nav.sidenav a[href$='/crm/reports']")
     page.click("a[href$='/reports/new']")
     _in_chinese(page, "report builder in Chinese")
-    page.fill("#name", REPORT_NAME)
-    page.fill("#purpose", "Marketing email invitation to the spring VIP preview evening")
-    boxes = page.locator("input[name=columns]")
-    for index in range(boxes.count()):
-        box = boxes.nth(index)
-        box.set_checked(box.get_attribute("value") in COLUMNS)
-    page.select_option("#match", "all")
-    for index, (field, op, value) in enumerate(FILTERS):
-        page.select_option(f"select[name='filters-{index}-field']", field)
-        page.select_option(f"select[name='filters-{index}-op']", op)
-        page.fill(f"input[name='filters-{index}-value']", value)
-    page.select_option("#sort_field", "spend_12m")
-    page.select_option("#sort_dir", "desc")
+    _fill_report_builder(page)
     page.click("button.btn--primary[type=submit]:has-text('儲存')")
     page.wait_for_url(re.compile(r"/crm/reports/\d+$"))
     report_url = page.url
     _in_chinese(page, "report page in Chinese")
-    share = page.locator("form[action$='/shares']")
-    share.locator("select[name=department]").select_option("marketing")
-    share.locator("input[name=can_export]").check()
-    share.locator("button[type=submit]").click()
-    page.wait_for_url(report_url)
+    _share_with_marketing(page, report_url)
     page.click("form[action$='/runs'] button[type=submit]")
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     _in_chinese(page, "report run in Chinese")
     page.click(f"a[href='{report_url.removeprefix(live_server)}']")
     page.wait_for_url(report_url)
-    export = page.locator("form[action$='/exports']")
-    export.locator("textarea[name=purpose]").fill(
-        "Email invitations to the spring VIP preview evening (Marketing)"
-    )
-    export.locator("select[name=destination]").select_option("internal_shared_drive")
-    export.locator("select[name=for_department]").select_option("marketing")
-    export.locator("input[name=encrypted]").check()
-    export.locator("button[type=submit]").click()
-    page.wait_for_url(report_url)
+    _export_for_marketing(page, report_url)
     _in_chinese(page, "report page after the export in Chinese")
 
     # Back to the brief: answer, choose the report, submit, read the result.
     page.click("a.trainer-strip__back")
     page.wait_for_url(attempt_url)
-    page.check("input[name='answer-q-objective'][value='b']")
-    for option in ("a", "b", "d"):
-        page.check(f"input[name='answer-q-access'][value='{option}']")
-    page.check("input[name='answer-q-sensitivity'][value='b']")
-    page.check("input[name='answer-q-pdpo'][value='c']")
-    page.check("input[name='answer-q-upgrade'][value='b']")
-    page.fill(
-        "textarea[name='answer-w-activity']",
-        "邀請同意接收電郵推廣的白金會員出席沙田分店的私人造型活動。",
-    )
+    _answer_questions(page, "邀請同意接收電郵推廣的白金會員出席沙田分店的私人造型活動。")
     page.click("form.questions-form button[type=submit]")
     page.wait_for_url(re.compile(r"/attempts/\d+(#questions)?$"))
     assert page.locator(".alert-success").count() == 1

@@ -12,6 +12,7 @@ from graders.results import Status
 from sandbox_crm.campaigns.models import CampaignRecipient
 from sandbox_crm.models import CollectionNotice, ContactPoint
 from tests.graders_helpers import VIP_WHERE, Attempt
+from tests.test_pdpo import consent
 
 NOTICE_CLASS = "household goods and lifestyle products offers"
 """A class of marketing the retail sandbox's notices name."""
@@ -64,24 +65,22 @@ def test_dm_07_campaign_screened_before_the_send(attempt: Attempt) -> None:
     assert outcome(attempt, "DM-06")[0] is Status.PASS
 
 
+def _a_screened_recipient_opts_out(attempt: Attempt, campaign_id: int) -> None:
+    """A recipient the screening kept opts out by email reply."""
+    customer_id = attempt.session.scalars(
+        select(CampaignRecipient.customer_id).where(
+            CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.status == "selected"
+        )
+    ).first()
+    consent(attempt, customer_id, "email", "withdrawn", method="email_reply")
+
+
 def test_dm_07_an_opt_out_received_after_screening_needs_a_new_screening(
     attempt: Attempt,
 ) -> None:
     planned = campaign(attempt)
     attempt.do("screen_campaign", campaign_id=planned.id)
-    customer_id = attempt.session.scalars(
-        select(CampaignRecipient.customer_id).where(
-            CampaignRecipient.campaign_id == planned.id, CampaignRecipient.status == "selected"
-        )
-    ).first()
-    attempt.do(
-        "record_consent",
-        customer_id=customer_id,
-        purpose="direct_marketing",
-        channel="email",
-        status="withdrawn",
-        method="email_reply",
-    )
+    _a_screened_recipient_opts_out(attempt, planned.id)
     send(attempt, planned.id)
     status, text = outcome(attempt, "DM-07")
     assert status is Status.FAIL and "before an opt-out was received" in text
@@ -91,19 +90,7 @@ def test_dm_07_an_opt_out_received_after_screening_needs_a_new_screening(
 def test_dm_07_screening_again_after_the_opt_out_is_enough(attempt: Attempt) -> None:
     planned = campaign(attempt)
     attempt.do("screen_campaign", campaign_id=planned.id)
-    customer_id = attempt.session.scalars(
-        select(CampaignRecipient.customer_id).where(
-            CampaignRecipient.campaign_id == planned.id, CampaignRecipient.status == "selected"
-        )
-    ).first()
-    attempt.do(
-        "record_consent",
-        customer_id=customer_id,
-        purpose="direct_marketing",
-        channel="email",
-        status="withdrawn",
-        method="email_reply",
-    )
+    _a_screened_recipient_opts_out(attempt, planned.id)
     attempt.do("screen_campaign", campaign_id=planned.id)
     send(attempt, planned.id)
     assert outcome(attempt, "DM-07")[0] is Status.PASS

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from graders.results import Status
 from sandbox_crm.areas import ENABLED_AREAS, ordered_stages
 from sandbox_crm.campaigns.models import CampaignPlan, CampaignRecipient
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.jewellery.models import GoldPrice, MemberProfile, ProductDetail, ServiceOffering
 from sandbox_crm.models import (
     AuditEvent,
@@ -29,16 +26,15 @@ from sandbox_crm.models import (
     OrderLine,
     Product,
     SalesOrder,
-    SandboxBase,
     SandboxMeta,
     StaffUser,
 )
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError, apply_operation
 from sandbox_crm.query import select_rows
 from sandbox_crm.sources import SOURCES
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 9, 14)
 BRIDAL = {
@@ -73,19 +69,6 @@ def sandbox_spec() -> GenerationSpec:
     return jewellery_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _plants(session: Session) -> dict[str, list[int]]:
     return json.loads(session.get(SandboxMeta, "plants").value)
 
@@ -102,16 +85,16 @@ def test_the_areas_are_enabled_and_their_stages_follow_what_they_read():
 
 def test_jewellery_generation_is_deterministic_and_leaves_a_retail_sandbox_alone():
     spec = jewellery_spec(customers=120, plants=())
-    first, second = _generated(spec), _generated(spec)
-    retail = _generated(GenerationSpec("retail", 4207, 120, TODAY))
+    first, second = generated(spec), generated(spec)
+    retail = generated(GenerationSpec("retail", 4207, 120, TODAY))
     try:
         for model in (*JEWELLERY_TABLES, Branch, SalesOrder, OrderLine, CampaignRecipient):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
         for model in (*JEWELLERY_TABLES, CampaignRecipient):
-            assert not _rows(retail, model), model.__name__
-        other_seed = _generated(jewellery_spec(customers=120, plants=(), seed=4208))
-        assert _rows(other_seed, MemberProfile) != _rows(first, MemberProfile)
+            assert not table_rows(retail, model), model.__name__
+        other_seed = generated(jewellery_spec(customers=120, plants=(), seed=4208))
+        assert table_rows(other_seed, MemberProfile) != table_rows(first, MemberProfile)
         other_seed.close()
     finally:
         for session in (first, second, retail):
@@ -119,7 +102,7 @@ def test_jewellery_generation_is_deterministic_and_leaves_a_retail_sandbox_alone
 
 
 def test_the_jewellery_chain_sells_by_weight_with_certificates_and_has_remote_shops():
-    session = _generated(jewellery_spec(customers=120, plants=()))
+    session = generated(jewellery_spec(customers=120, plants=()))
     try:
         remote = {b.code: b for b in session.scalars(select(Branch).where(Branch.is_remote))}
         assert {"MAC", "LWU"} <= set(remote)
@@ -150,7 +133,7 @@ def test_the_jewellery_chain_sells_by_weight_with_certificates_and_has_remote_sh
 
 
 def test_generated_recipients_fit_every_field_of_their_source():
-    session = _generated(jewellery_spec(customers=120, plants=()))
+    session = generated(jewellery_spec(customers=120, plants=()))
     try:
         source = SOURCES["campaign_recipients"]
         page = select_rows(session, source.name, columns=list(source.fields), as_of=TODAY)
@@ -427,22 +410,7 @@ def test_responses_report_lists_exactly_the_responders(
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def test_campaign_pages_plan_build_screen_and_send_without_javascript(client: FlaskClient, db):

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, model_validator
 
+from graders.checks.common import judged_problems
 from graders.engine import validate_check_params
 from graders.registry import check
 from graders.results import Outcome, Status
 from sandbox_crm.models import Customer
-
-if TYPE_CHECKING:
-    from tests.graders_helpers import Attempt
-
-
-# The same values as in tests.graders_helpers (not imported: pytest loads it as a plugin).
-VIP_WHERE: dict[str, Any] = {
-    "all": [
-        {"field": "tier", "op": "in", "value": ["gold", "platinum"]},
-        {"field": "status", "op": "eq", "value": "active"},
-    ]
-}
-CONSENTING_EMAIL: dict[str, Any] = {
-    "field": "dm_email",
-    "op": "in",
-    "value": ["given", "no_objection"],
-}
-VIP_CONSENTING: dict[str, Any] = {"all": [*VIP_WHERE["all"], CONSENTING_EMAIL]}
-GOOD_COLUMNS = ["member_no", "name_en", "email", "tier", "district", "spend_12m"]
+from tests.graders_helpers import (
+    CONSENTING_EMAIL,
+    GOOD_COLUMNS,
+    VIP_CONSENTING,
+    VIP_WHERE,
+    Attempt,
+)
 
 WITHDRAWN_OR_NOT_ASKED = {"field": "dm_email", "op": "in", "value": ["withdrawn", "not_asked"]}
 
@@ -504,3 +493,13 @@ def test_a_parameter_validator_that_raises_is_a_problem_not_a_crash(
     assert validate_check_params("test.fussy", {}) == [
         "the parameters could not be checked (TypeError: unhashable type: 'dict')"
     ]
+
+
+def test_judged_problems_notes_the_most_telling_kind_found():
+    notes = {"late": "It was late.", "wrong": "It was wrong."}
+    assert judged_problems({}, [], notes, otherwise="Other.").status is Status.PASS
+    both = [{"problem": "wrong"}, {"problem": "late"}]
+    failed = judged_problems({"problems": both}, both, notes, otherwise="Other.")
+    assert failed.status is Status.FAIL and failed.note == "It was late."
+    other = judged_problems({}, [{"problem": "odd"}], notes, otherwise="Other.")
+    assert other.note == "Other."

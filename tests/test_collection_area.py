@@ -3,15 +3,10 @@ COL rules and checks they make observable, and their pages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date, timedelta
 
 import pytest
-from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import select
 
 from graders.results import Status
 from sandbox_crm.clock import sandbox_now
@@ -24,7 +19,7 @@ from sandbox_crm.collection.models import (
     TrackingSetting,
 )
 from sandbox_crm.collection.procedures import TRACKING_STANDARD
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.info import sandbox_info
 from sandbox_crm.models import (
     AuditEvent,
@@ -32,13 +27,12 @@ from sandbox_crm.models import (
     ContactPoint,
     Customer,
     Department,
-    SandboxBase,
     StaffUser,
 )
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError, apply_operation
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 11, 16)
 PLANTS = (
@@ -66,19 +60,6 @@ def collection_spec(**changes: object) -> GenerationSpec:
 @pytest.fixture
 def sandbox_spec() -> GenerationSpec:
     return collection_spec()
-
-
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
 
 
 def _form(attempt: Attempt, index: int = 0) -> int:
@@ -115,15 +96,15 @@ def _fix_tracking(attempt: Attempt, *, purge: bool = True) -> None:
 
 
 def test_forms_and_tracking_are_deterministic_and_leave_the_rest_of_the_sandbox_as_it_was():
-    first, second = _generated(collection_spec()), _generated(collection_spec())
-    without = _generated(collection_spec(plants=()))
+    first, second = generated(collection_spec()), generated(collection_spec())
+    without = generated(collection_spec(plants=()))
     try:
         for model in (SignupForm, FormField, PicsVersion, Signup, TrackingSetting, TrackingRecord):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
-            assert not _rows(without, model), model.__name__
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
+            assert not table_rows(without, model), model.__name__
         for model in (Customer, ContactPoint, ConsentRecord):
-            assert _rows(first, model) == _rows(without, model), model.__name__
+            assert table_rows(first, model) == table_rows(without, model), model.__name__
     finally:
         for session in (first, second, without):
             session.close()
@@ -345,22 +326,7 @@ def test_tracking_fails_analytics_cookies_without_consent(attempt: Attempt):
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def test_the_form_pages_change_a_form_and_publish_its_notice_without_javascript(client, db):

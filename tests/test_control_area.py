@@ -3,21 +3,18 @@ product reviews answered and escalated to cases; their checks, PDPO rules and pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from graders.results import Status
 from graders.runner import planted as planted_ids
 from sandbox_crm.cases.models import ServiceCase
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.invoices.models import Invoice, InvoicePayment, PaymentReminder
 from sandbox_crm.models import (
     AuditEvent,
@@ -25,15 +22,14 @@ from sandbox_crm.models import (
     Message,
     OrderLine,
     SalesOrder,
-    SandboxBase,
     StaffUser,
 )
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError, apply_operation
 from sandbox_crm.orders.models import OrderStatusChange
 from sandbox_crm.reviews.models import ProductReview, ReviewEscalation, ReviewResponse
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 11, 16)
 ORDER = "SO-9000101"
@@ -74,19 +70,6 @@ def sandbox_spec() -> GenerationSpec:
     return control_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _invoice(session: Session, number: str) -> Invoice:
     return session.scalars(select(Invoice).where(Invoice.invoice_no == number)).one()
 
@@ -115,13 +98,13 @@ def _negative_reviews(session: Session) -> list[ProductReview]:
 
 def test_histories_and_invoices_are_deterministic_and_jewellery_only():
     spec = control_spec(customers=80)
-    first, second = _generated(spec), _generated(spec)
-    retail = _generated(control_spec("retail", customers=80))
+    first, second = generated(spec), generated(spec)
+    retail = generated(control_spec("retail", customers=80))
     try:
         for model in (OrderStatusChange, Invoice, InvoicePayment):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
-            assert _rows(retail, model) == []
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
+            assert table_rows(retail, model) == []
         # Every generated order has a history that starts when it was placed, in time order.
         orders = first.scalar(select(func.count()).select_from(SalesOrder))
         with_history = first.scalar(select(func.count(func.distinct(OrderStatusChange.order_id))))
@@ -561,22 +544,7 @@ def test_use_01_a_public_response_without_personal_data_is_compliant(attempt: At
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def _text(response: Any) -> str:

@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE, reference_answers
+from tests.test_assessor_flow import REPORT_FORM
 from training_platform import definitions_store
 from training_platform.commands.demo import DEMO_ACCOUNTS, DEMO_COHORT, DEMO_PASSWORD
 from training_platform.models import (
@@ -40,25 +41,6 @@ SHIPPED_ASSESSMENT = "105077L3-integrated-assessment"
 COHORT = "Retail CRM 2026 Winter"
 PASSWORD = "harbour lanterns drift slowly"
 TRAINEES = [(f"trainee{n:02d}@example.test", f"Trainee Number {n:02d}") for n in range(1, 11)]
-REPORT_FORM = {
-    "name": "Gold members – email invitation",
-    "description": "",
-    "purpose": "Marketing email invitation for Gold members",
-    "source": "customers",
-    "columns": ["member_no", "name_en", "email", "tier"],
-    "match": "all",
-    "sort_field": "name_en",
-    "sort_dir": "asc",
-    "filters-0-field": "tier",
-    "filters-0-op": "eq",
-    "filters-0-value": "gold",
-    "filters-1-field": "status",
-    "filters-1-op": "eq",
-    "filters-1-value": "active",
-    "filters-2-field": "dm_email",
-    "filters-2-op": "in",
-    "filters-2-value": "given, no_objection",
-}
 DEMO_TRAINEE = next(email for role, email, _name in DEMO_ACCOUNTS if role == Role.TRAINEE)
 RUBRIC = {"points-uses-data": "2", "points-activity": "2", "points-privacy": "1"}
 

@@ -45,6 +45,7 @@ from graders.results import (
 from graders.runner import run_scripted_attempt
 from sandbox_crm.models import Customer
 from sandbox_crm.store import SandboxStore
+from tests.test_pdpo import send
 
 if TYPE_CHECKING:
     from tests.graders_helpers import Attempt
@@ -491,15 +492,7 @@ def test_a_critical_breach_in_the_attempt_decides_the_verdict(
     scenario = scenario_factory(checks=CHECKS_SPEC, items=ITEMS_SPEC)
     do_the_task(attempt)
     opted_out = attempt.customer({"field": "dm_email", "op": "eq", "value": "withdrawn"})
-    attempt.do(
-        "send_message",
-        customer_id=opted_out.id,
-        channel="email",
-        kind="promotional",
-        subject="VIP evening",
-        body="Join us. Reply STOP to opt out.",
-        has_opt_out_notice=True,
-    )
+    send(attempt, opted_out.id)  # a promotional email with its opt-out notice
     result = grade(attempt, scenario, unit)
     assert all(c.status is Status.PASS for c in result.checks)
     assert result.rule("DM-06").status is Status.FAIL

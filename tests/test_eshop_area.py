@@ -3,15 +3,12 @@ PDPO findings they make observable, and their pages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from graders.results import Status
 from sandbox_crm.consent import current_consent_status
@@ -24,19 +21,18 @@ from sandbox_crm.eshop.models import (
     ProfileUpdateRequest,
     QualityIssue,
 )
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.info import sandbox_info
 from sandbox_crm.models import (
     AuditEvent,
     ConsentRecord,
     ContactPoint,
     Customer,
-    SandboxBase,
 )
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 10, 5)
 ESHOP_PLANTS = (
@@ -71,19 +67,6 @@ def sandbox_spec() -> GenerationSpec:
     return eshop_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _planted(session: Session, kind: str) -> list[int]:
     return list(sandbox_info(session).plants[kind])
 
@@ -93,15 +76,15 @@ def _planted(session: Session, kind: str) -> list[int]:
 
 def test_the_eshop_is_deterministic_and_leaves_the_rest_of_the_sandbox_as_it_was():
     with_shop = eshop_spec(plants=ESHOP_PLANTS)
-    first, second = _generated(with_shop), _generated(with_shop)
-    without = _generated(eshop_spec(plants=()))
+    first, second = generated(with_shop), generated(with_shop)
+    without = generated(eshop_spec(plants=()))
     try:
         for model in (EshopAccount, EshopConsent, EshopActivity):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
-            assert not _rows(without, model), model.__name__
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
+            assert not table_rows(without, model), model.__name__
         for model in (Customer, ContactPoint, ConsentRecord):
-            assert _rows(first, model) == _rows(without, model), model.__name__
+            assert table_rows(first, model) == table_rows(without, model), model.__name__
     finally:
         for session in (first, second, without):
             session.close()
@@ -332,22 +315,7 @@ def test_nothing_invented_and_acc_01_fail_a_district_filled_in_by_staff(attempt,
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def test_the_import_pages_sync_and_decide_without_javascript(client: FlaskClient, db):

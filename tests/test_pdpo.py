@@ -136,15 +136,17 @@ def send(attempt: Attempt, customer_id: int, **args: Any) -> Any:
     return attempt.do("send_message", customer_id=customer_id, **args)
 
 
-def consent(attempt: Attempt, customer_id: int, channel: str, status: str) -> Any:
-    """Record a direct-marketing consent record in the attempt."""
+def consent(
+    attempt: Attempt, customer_id: int, channel: str, status: str, method: str = "written_form"
+) -> Any:
+    """Record a direct-marketing consent record in the attempt (on a written form by default)."""
     return attempt.do(
         "record_consent",
         customer_id=customer_id,
         purpose="direct_marketing",
         channel=channel,
         status=status,
-        method="written_form",
+        method=method,
     )
 
 
@@ -305,14 +307,7 @@ def test_dm_04_marketing_on_an_oral_consent(
 
 def test_dm_04_oral_consent_taken_in_the_attempt_cannot_be_used_yet(attempt: Attempt) -> None:
     customer = attempt.customer(with_email(dm("email", "not_asked")))
-    attempt.do(
-        "record_consent",
-        customer_id=customer.id,
-        purpose="direct_marketing",
-        channel="email",
-        status="given",
-        method="oral",
-    )
+    consent(attempt, customer.id, "email", "given", method="oral")
     send(attempt, customer.id)
     assert_passes(attempt, "DM-01")
     assert_fails(attempt, "DM-04", customer.member_no, "before it was confirmed in writing")
@@ -321,14 +316,7 @@ def test_dm_04_oral_consent_taken_in_the_attempt_cannot_be_used_yet(attempt: Att
 def test_dm_04_an_earlier_written_consent_still_covers_the_message(attempt: Attempt) -> None:
     customer = attempt.customer(with_email(dm("email", "not_asked")))
     consent(attempt, customer.id, "email", "given")  # written
-    attempt.do(
-        "record_consent",
-        customer_id=customer.id,
-        purpose="direct_marketing",
-        channel="email",
-        status="given",
-        method="oral",
-    )
+    consent(attempt, customer.id, "email", "given", method="oral")
     send(attempt, customer.id)
     assert_passes(attempt, "DM-04")
 
@@ -339,14 +327,7 @@ def test_dm_04_a_withdrawal_ends_the_written_consent_that_covered_the_message(
     customer = attempt.customer(with_email(dm("email", "not_asked")))
     consent(attempt, customer.id, "email", "given")  # written
     consent(attempt, customer.id, "email", "withdrawn")
-    attempt.do(
-        "record_consent",
-        customer_id=customer.id,
-        purpose="direct_marketing",
-        channel="email",
-        status="given",
-        method="oral",
-    )
+    consent(attempt, customer.id, "email", "given", method="oral")
     send(attempt, customer.id)
     assert_fails(attempt, "DM-04", customer.member_no)
 

@@ -7,48 +7,14 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from tests.platform_fixtures import decide_on_the_web
+from tests.platform_fixtures import copy_attempt, decide_on_the_web
 from training_platform.models import (
     Allocation,
-    Attempt,
-    AttemptStatus,
     AuditEntry,
     Cohort,
     CohortMember,
-    GradeRecord,
     Role,
 )
-
-
-def _copy(db_session, source: Attempt, trainee, *, status=AttemptStatus.GRADED, submitted=None):
-    """An attempt row like `source` (same versions and grade) for another trainee."""
-    copy = Attempt(
-        trainee=trainee,
-        scenario_version_id=source.scenario_version_id,
-        unit_version_id=source.unit_version_id,
-        status=status,
-        variant=source.variant,
-        template_key=source.template_key,
-        sandbox_key=f"copy-{trainee.id}-{source.id}",
-        started_at=source.started_at,
-        submitted_at=submitted or source.submitted_at,
-        graded_at=source.graded_at,
-        deliverables=dict(source.deliverables),
-        answers=dict(source.answers),
-    )
-    db_session.add(copy)
-    db_session.flush()
-    record = source.grades[-1]
-    db_session.add(
-        GradeRecord(
-            attempt=copy,
-            overall=record.overall,
-            result=record.result,
-            grader_version=record.grader_version,
-        )
-    )
-    db_session.commit()
-    return copy
 
 
 def _listed(client, query: str) -> str:
@@ -65,9 +31,9 @@ def crowd(db_session, make_user, graded_assessment, graded_attempt):
         "bob": make_user(Role.TRAINEE, display_name="Bob Lee", email="bobby@example.test"),
         "cat": make_user(Role.TRAINEE, display_name="Cat Ho", email="cat@example.test"),
     }
-    _copy(db_session, graded_assessment, people["amy"], submitted=datetime(2026, 3, 2, 10))
-    _copy(db_session, graded_assessment, people["bob"], submitted=datetime(2026, 3, 9, 10))
-    _copy(db_session, graded_attempt, people["cat"], submitted=datetime(2026, 3, 5, 10))
+    copy_attempt(db_session, graded_assessment, people["amy"], submitted=datetime(2026, 3, 2, 10))
+    copy_attempt(db_session, graded_assessment, people["bob"], submitted=datetime(2026, 3, 9, 10))
+    copy_attempt(db_session, graded_attempt, people["cat"], submitted=datetime(2026, 3, 5, 10))
     cohort = Cohort(centre_id=people["amy"].centre_id, name="Spring class")
     db_session.add(cohort)
     db_session.flush()

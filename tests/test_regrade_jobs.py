@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from graders import registry, runner
 from graders.results import Outcome
-from tests.platform_fixtures import decide_on_the_web
+from tests.platform_fixtures import ONE_QUESTION, decide_on_the_web
 from training_platform import definitions_store, jobs, sandboxes
 from training_platform.models import (
     Attempt,
@@ -287,7 +287,8 @@ def test_another_centres_scenario_version_cannot_be_regraded(
 
 # --- publishing without generating in the request -----------------------------------------------
 
-UPLOADED = """\
+UPLOADED = (
+    """\
 id: 999003L3-prepared
 unit: 999003L3
 title: Prepared in the background
@@ -298,20 +299,9 @@ crm:
   variants: 2
   today: 2026-03-16
   acting_as: {department: customer_service, title: CRM Officer}
-brief: Answer the question.
-items:
-  - id: q1
-    kind: single_choice
-    requirements: ["1.1"]
-    prompt: Which is personal data?
-    options:
-      - {id: a, text: A customer's email address}
-      - {id: b, text: The weather}
-    answer: a
-    feedback: {pass: Right., fail: Not quite.}
-reference_answers:
-  q1: a
 """
+    + ONE_QUESTION
+)
 
 
 @pytest.fixture

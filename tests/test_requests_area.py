@@ -3,20 +3,16 @@ deadline view and the request page, the DAR, DCR and ACC rules on it, and its de
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date, timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import select
 
 from graders.results import Status
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.info import sandbox_info
-from sandbox_crm.models import AuditEvent, Customer, SandboxBase
+from sandbox_crm.models import AuditEvent, Customer
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError
 from sandbox_crm.requests.models import (
     CorrectionNotice,
@@ -24,9 +20,9 @@ from sandbox_crm.requests.models import (
     DataRequest,
     RequestCopyItem,
 )
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE, SANDBOX_KEY
 
 TODAY = date(2026, 11, 16)
 ACCESS = "DR-900001"
@@ -74,19 +70,6 @@ def sandbox_spec() -> GenerationSpec:
     return requests_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _request(attempt: Attempt, reference: str) -> DataRequest:
     return attempt.session.scalars(
         select(DataRequest).where(DataRequest.reference == reference)
@@ -114,14 +97,14 @@ def _released(attempt: Attempt, **respond: object) -> None:
 
 def test_requests_are_deterministic_and_leave_other_sandboxes_as_they_were():
     spec = requests_spec()
-    first, second = _generated(spec), _generated(spec)
-    without = _generated(requests_spec(plants=()))
+    first, second = generated(spec), generated(spec)
+    without = generated(requests_spec(plants=()))
     try:
         for model in (DataRequest, DataDisclosure):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
-            assert not _rows(without, model), model.__name__
-        assert _rows(first, Customer) == _rows(second, Customer)
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
+            assert not table_rows(without, model), model.__name__
+        assert table_rows(first, Customer) == table_rows(second, Customer)
     finally:
         for session in (first, second, without):
             session.close()
@@ -380,6 +363,75 @@ def test_acc_02_recipients_of_the_last_12_months_are_sent_the_correction(attempt
     assert len(attempt.session.scalars(select(CorrectionNotice)).all()) == 2
 
 
+def _all_disclosures_told(attempt: Attempt, found: DataRequest) -> None:
+    """Pass the correction on to every disclosure, so that only exports and hand-offs count."""
+    for disclosure in attempt.session.scalars(
+        select(DataDisclosure).where(DataDisclosure.customer_id == found.customer_id)
+    ).all():
+        attempt.do(
+            "notify_correction_recipient",
+            reference=CORRECTION,
+            disclosure_id=disclosure.id,
+            channel="email",
+        )
+
+
+def _district_report(attempt: Attempt, *columns: str) -> int:
+    """A report of the correction's customer with the given columns."""
+    member = attempt.session.get_one(Customer, _request(attempt, CORRECTION).customer_id)
+    where = {"all": [{"field": "member_no", "op": "eq", "value": member.member_no}]}
+    report = attempt.report(None, name="Member by district", columns=list(columns), filters=where)
+    return report.id
+
+
+def test_acc_02_counts_an_export_of_the_item_and_passes_once_the_department_has_it_again(
+    attempt: Attempt,
+):
+    report_id = _district_report(attempt, "member_no", "district")
+    export = attempt.export(report_id, for_department="marketing")
+    found = _corrected(attempt)
+    _all_disclosures_told(attempt, found)
+    result = attempt.rule("ACC-02")
+    assert result.status is Status.FAIL
+    assert f"export #{export.id}" in result.findings[0].message
+    attempt.export(report_id, for_department="marketing")
+    assert attempt.rule("ACC-02").status is Status.PASS
+
+
+def test_acc_02_leaves_out_an_export_without_the_item_and_notes_one_with_no_recipient(
+    attempt: Attempt,
+):
+    attempt.export(_district_report(attempt, "member_no", "tier"), for_department="marketing")
+    attempt.export(_district_report(attempt, "member_no", "district"), for_department=None)
+    _all_disclosures_told(attempt, _corrected(attempt))
+    result = attempt.rule("ACC-02")
+    assert result.status is Status.PASS
+    assert "no recorded recipient not judged" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"), [(["member_no", "district"], Status.FAIL), (["member_no"], Status.PASS)]
+)
+def test_acc_02_counts_a_handoff_that_carried_the_corrected_item(
+    attempt: Attempt, fields: list[str], status: Status
+):
+    member = attempt.session.get_one(Customer, _request(attempt, CORRECTION).customer_id)
+    handoff = {
+        "department": "sales",
+        "purpose": "sales_follow_up",
+        "subject": "Follow up the member's order",
+        "member_no": member.member_no,
+    }
+    attempt.do("create_handoff", **handoff, fields=fields)
+    _all_disclosures_told(attempt, _corrected(attempt))
+    result = attempt.rule("ACC-02")
+    assert result.status is status
+    if status is Status.FAIL:
+        assert "sales department (hand-off" in result.findings[0].message
+        attempt.do("create_handoff", **handoff, fields=["member_no", "district"])
+        assert attempt.rule("ACC-02").status is Status.PASS
+
+
 def test_a_correction_cannot_be_passed_on_before_it_is_made(attempt: Attempt):
     disclosure = attempt.session.scalars(select(DataDisclosure)).first()
     with pytest.raises(OperationError, match="Correct the data before"):
@@ -400,22 +452,7 @@ def test_a_correction_cannot_be_passed_on_before_it_is_made(attempt: Attempt):
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def test_the_deadline_view_shows_days_left_and_overdue_requests(client: FlaskClient, db):

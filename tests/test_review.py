@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from graders import runner
 from graders.engine import GRADER_VERSION
 from sandbox_crm.models import AuditEvent, ReportRun
-from tests.platform_fixtures import UNIT_CODE, reference_answers
+from tests.platform_fixtures import UNIT_CODE, copy_attempt, reference_answers
 from training_platform import (
     attempts_service,
     definitions_store,
@@ -28,7 +28,6 @@ from training_platform.models import (
     Centre,
     Decision,
     DefinitionVersion,
-    GradeRecord,
     Review,
     Role,
     RubricScore,
@@ -85,40 +84,6 @@ def breaching_attempt(
     return _submit(sandbox_settings, db_session, attempt, counterexample.steps, answers)
 
 
-def _copy_for(
-    db_session: Session, source: Attempt, trainee: User, status: AttemptStatus
-) -> Attempt:
-    """An attempt row like `source` (same versions and grade) for another trainee, no sandbox."""
-    copy = Attempt(
-        trainee=trainee,
-        scenario_version_id=source.scenario_version_id,
-        unit_version_id=source.unit_version_id,
-        status=status,
-        variant=source.variant,
-        template_key=source.template_key,
-        sandbox_key=f"copy-{trainee.id}-{source.id}",
-        started_at=source.started_at,
-        submitted_at=source.submitted_at,
-        graded_at=source.graded_at,
-        deliverables=dict(source.deliverables),
-        answers=dict(source.answers),
-    )
-    db_session.add(copy)
-    db_session.flush()
-    if status in (AttemptStatus.GRADED, AttemptStatus.DECIDED):
-        record = source.grades[-1]
-        db_session.add(
-            GradeRecord(
-                attempt=copy,
-                overall=record.overall,
-                result=record.result,
-                grader_version=record.grader_version,
-            )
-        )
-    db_session.commit()
-    return copy
-
-
 @pytest.fixture
 def other_centre(db_session: Session) -> Centre:
     """A second training centre."""
@@ -135,9 +100,9 @@ def test_queue_lists_only_graded_attempts_of_the_assessors_centre(
     client_as, assessor, graded_attempt, make_user, other_centre, db_session
 ):
     outsider = make_user(Role.TRAINEE, centre=other_centre, display_name="Outside Trainee")
-    _copy_for(db_session, graded_attempt, outsider, AttemptStatus.GRADED)
+    copy_attempt(db_session, graded_attempt, outsider, AttemptStatus.GRADED)
     neighbour = make_user(Role.TRAINEE, display_name="Still Working")
-    _copy_for(db_session, graded_attempt, neighbour, AttemptStatus.IN_PROGRESS)
+    copy_attempt(db_session, graded_attempt, neighbour, AttemptStatus.IN_PROGRESS)
 
     page = client_as(assessor).get("/review?state=all")
     html = page.get_data(as_text=True)
@@ -159,9 +124,9 @@ def test_queue_filters_by_decision_and_sorts_by_trainee(
 ):
     graded_attempt = graded_assessment
     zed = make_user(Role.TRAINEE, display_name="Zed Decided")
-    _copy_for(db_session, graded_attempt, zed, AttemptStatus.DECIDED)
+    copy_attempt(db_session, graded_attempt, zed, AttemptStatus.DECIDED)
     amy = make_user(Role.TRAINEE, display_name="Amy Waiting")
-    _copy_for(db_session, graded_attempt, amy, AttemptStatus.GRADED)
+    copy_attempt(db_session, graded_attempt, amy, AttemptStatus.GRADED)
     client = client_as(assessor)
 
     awaiting = client.get("/review").get_data(as_text=True)
@@ -178,7 +143,7 @@ def test_queue_filters_by_decision_and_sorts_by_trainee(
 def test_queue_is_paginated(client_as, assessor, graded_assessment, make_user, db_session):
     graded_attempt = graded_assessment
     for _ in range(26):
-        _copy_for(db_session, graded_attempt, make_user(Role.TRAINEE), AttemptStatus.GRADED)
+        copy_attempt(db_session, graded_attempt, make_user(Role.TRAINEE), AttemptStatus.GRADED)
     client = client_as(assessor)
     first = client.get("/review").get_data(as_text=True)
     assert "27 attempts · page 1 of 2" in first
@@ -309,7 +274,7 @@ def test_an_attempt_not_yet_graded_or_of_another_centre_is_not_found(
     client_as, assessor, make_user, other_centre, graded_attempt, db_session
 ):
     client = client_as(assessor)
-    working = _copy_for(
+    working = copy_attempt(
         db_session, graded_attempt, make_user(Role.TRAINEE), AttemptStatus.SUBMITTED
     )
     assert client.get(f"/review/attempts/{working.id}").status_code == 404

@@ -4,20 +4,17 @@ access request, staff-misuse flags, their checks, SEC-01/02/04 and the pages."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from graders.pdpo.security import Sec04Settings, sec_04
 from graders.results import Status
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
-from sandbox_crm.models import AuditEvent, Department, SandboxBase, SandboxMeta, StaffUser
+from sandbox_crm.generator import GenerationSpec, PlantSpec
+from sandbox_crm.models import AuditEvent, Department, SandboxMeta, StaffUser
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError, apply_operation
 from sandbox_crm.security.models import (
     AccessRequest,
@@ -30,9 +27,9 @@ from sandbox_crm.security.models import (
     StaffActivity,
 )
 from sandbox_crm.security.rights import role_rights
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 11, 16)
 PLANTS = (
@@ -73,19 +70,6 @@ def sandbox_spec() -> GenerationSpec:
     return rights_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _planted(session: Session, kind: str) -> list[int]:
     return json.loads(session.get(SandboxMeta, "plants").value)[kind]
 
@@ -106,11 +90,11 @@ def _item(session: Session, name: str) -> int:
 
 
 def test_the_plants_are_deterministic_and_give_retail_a_rights_set_up():
-    first, second = _generated(rights_spec()), _generated(rights_spec())
+    first, second = generated(rights_spec()), generated(rights_spec())
     try:
         for model in (*RIGHTS_TABLES, StaffUser):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
         team = _planted(first, "access_rights")
         assert len(team) == 3
         assert not first.scalars(select(StaffAccess).where(StaffAccess.staff_id.in_(team))).all()
@@ -135,7 +119,7 @@ def test_the_plants_are_deterministic_and_give_retail_a_rights_set_up():
 
 
 def test_jewellery_keeps_its_generated_set_up_and_gains_the_online_fields():
-    session = _generated(rights_spec("jewellery", customers=80))
+    session = generated(rights_spec("jewellery", customers=80))
     try:
         marketing = role_rights(session, _role(session, "marketing"))
         # The generated over-broad access stays for a review to find.
@@ -425,22 +409,7 @@ def test_sec_04_fails_dismissed_misuse_and_passes_it_escalated(attempt: Attempt)
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def _form(role: dict[str, object]) -> dict[str, object]:

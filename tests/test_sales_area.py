@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import select
 
 from graders.results import Status
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.models import (
     AuditEvent,
     Customer,
     Department,
     Message,
-    SandboxBase,
     SandboxMeta,
     StaffUser,
 )
@@ -32,9 +27,9 @@ from sandbox_crm.sales.models import (
     Opportunity,
 )
 from sandbox_crm.sales.suggestions import suggestions
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 10, 5)
 ENQUIRY = "OP-900001"
@@ -65,19 +60,6 @@ def sandbox_spec() -> GenerationSpec:
     return sales_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _planted(attempt: Attempt, kind: str) -> list[int]:
     return json.loads(attempt.session.get(SandboxMeta, "plants").value)[kind]
 
@@ -87,13 +69,13 @@ def _planted(attempt: Attempt, kind: str) -> list[int]:
 
 def test_generation_is_deterministic_and_gives_a_retail_sandbox_no_sales_rows():
     spec = sales_spec(customers=100)
-    first, second = _generated(spec), _generated(spec)
-    retail = _generated(sales_spec("retail", customers=100))
+    first, second = generated(spec), generated(spec)
+    retail = generated(sales_spec("retail", customers=100))
     try:
         for model in (Opportunity, FollowUpTask, CustomerDataItem):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
-            assert _rows(retail, model) == []
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
+            assert table_rows(retail, model) == []
         tasks = first.scalars(select(FollowUpTask)).all()
         assert any(t.status == "open" and t.due_on < TODAY for t in tasks), "some are overdue"
         purposes = {i.purpose for i in first.scalars(select(CustomerDataItem))}
@@ -338,22 +320,7 @@ def test_data_recorded_wants_the_value_its_source_and_its_purpose(
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def test_sales_pages_list_filter_and_page_without_javascript(client: FlaskClient):

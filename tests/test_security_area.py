@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from graders.results import Status
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
-from sandbox_crm.models import AuditEvent, Branch, SandboxBase, SandboxMeta, StaffUser
+from sandbox_crm.generator import GenerationSpec, PlantSpec
+from sandbox_crm.models import AuditEvent, Branch, SandboxMeta, StaffUser
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError, apply_operation
 from sandbox_crm.security.models import (
     BackupPolicy,
@@ -24,9 +21,9 @@ from sandbox_crm.security.models import (
     SecurityRole,
     StaffAccess,
 )
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 9, 14)
 SECURITY_TABLES = (SecurityRole, StaffAccess, FieldPermission, BackupPolicy, BackupRun)
@@ -55,19 +52,6 @@ def sandbox_spec() -> GenerationSpec:
     return security_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _plant(session: Session, kind: str) -> int:
     return json.loads(session.get(SandboxMeta, "plants").value)[kind][0]
 
@@ -84,14 +68,14 @@ def _staff(session: Session, **where: object) -> StaffUser:
 
 def test_generation_is_deterministic_with_the_weaknesses_and_leaves_retail_alone():
     spec = security_spec(plants=())
-    first, second = _generated(spec), _generated(spec)
-    retail = _generated(GenerationSpec("retail", 10898, 80, TODAY))
+    first, second = generated(spec), generated(spec)
+    retail = generated(GenerationSpec("retail", 10898, 80, TODAY))
     try:
         for model in (*SECURITY_TABLES, StaffUser, Branch):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
         for model in SECURITY_TABLES:
-            assert not _rows(retail, model), model.__name__
+            assert not table_rows(retail, model), model.__name__
         assert not any(
             "0.0.0.0/0" in (b.ip_allow_list or "") for b in retail.scalars(select(Branch))
         )
@@ -385,22 +369,7 @@ def test_sec_01_fails_a_marketing_role_given_hkid_in_full(attempt: Attempt):
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def test_security_pages_change_each_setting_without_javascript(client: FlaskClient, db):

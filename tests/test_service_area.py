@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
 from graders.results import Status
 from sandbox_crm.activities.models import Activity, Handoff
 from sandbox_crm.cases.models import CaseUpdate, ServiceCase
-from sandbox_crm.generator import GenerationSpec, PlantSpec, generate
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.models import AuditEvent, Department, SandboxBase, StaffUser
 from sandbox_crm.operations import REFUSED_OPERATION, OperationError, apply_operation
-from sandbox_crm.store import SandboxStore
+from tests.area_fixtures import area_page_fixtures, generated, table_rows
 from tests.graders_helpers import Attempt
-from tests.test_crm_web import BASE, SANDBOX_KEY, _make_app
+from tests.test_crm_web import BASE
 
 TODAY = date(2026, 10, 12)
 REPAIR, COMPLAINT, ACCESS = "CS-900101", "CS-900102", "CS-900103"
@@ -68,19 +65,6 @@ def sandbox_spec() -> GenerationSpec:
     return service_spec()
 
 
-def _generated(spec: GenerationSpec) -> Session:
-    engine = create_engine("sqlite://", poolclass=StaticPool)
-    SandboxBase.metadata.create_all(engine)
-    session = Session(engine)
-    generate(session, spec)
-    return session
-
-
-def _rows(session: Session, model: type[SandboxBase]) -> list[tuple]:
-    table = model.__table__
-    return [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key))]
-
-
 def _case(session: Session, reference: str) -> ServiceCase:
     return session.scalars(select(ServiceCase).where(ServiceCase.reference == reference)).one()
 
@@ -99,13 +83,13 @@ def _staff_of(session: Session, department: str) -> StaffUser:
 
 def test_generation_is_deterministic_and_gives_a_retail_sandbox_no_cases():
     spec = service_spec(customers=100)
-    first, second = _generated(spec), _generated(spec)
-    retail = _generated(service_spec("retail", customers=100))
+    first, second = generated(spec), generated(spec)
+    retail = generated(service_spec("retail", customers=100))
     try:
         for model in (ServiceCase, CaseUpdate, Activity):
-            made = _rows(first, model)
-            assert made and made == _rows(second, model), model.__name__
-            assert _rows(retail, model) == []
+            made = table_rows(first, model)
+            assert made and made == table_rows(second, model), model.__name__
+            assert table_rows(retail, model) == []
         cases = first.scalars(select(ServiceCase)).all()
         day0 = first.scalar(select(ServiceCase.opened_at).order_by(ServiceCase.opened_at.desc()))
         assert day0 is not None
@@ -445,25 +429,58 @@ def test_dar_01_an_access_request_open_past_day_40(attempt: Attempt):
     assert attempt.rule("DAR-01").status is Status.FAIL  # completed, but late
 
 
+def _refuse_access_request(attempt: Attempt, **ground: str) -> None:
+    attempt.do("reply_to_case", reference=ACCESS, reply="explain_access_and_identity_protection")
+    attempt.do(
+        "close_case",
+        reference=ACCESS,
+        resolution="refused_in_writing",
+        note="Refused in writing: the caller could not prove she is the member",
+        **ground,
+    )
+
+
+def test_refusing_an_access_request_case_needs_an_s20_ground(attempt: Attempt):
+    for ground in ({}, {"ground": "not_satisfied_inaccurate"}):
+        with pytest.raises(OperationError, match="s20 ground"):
+            _refuse_access_request(attempt, **ground)
+    with pytest.raises(OperationError, match="only when refusing"):
+        attempt.do(
+            "close_case",
+            reference=REPAIR,
+            resolution="repaired",
+            note="Done",
+            ground="identity_not_verified",
+        )
+    assert _case(attempt.session, ACCESS).status != "closed"
+
+
+def test_dar_03_judges_a_case_refusal_on_its_recorded_ground(attempt: Attempt):
+    assert attempt.rule("DAR-03").status is Status.NOT_APPLICABLE
+    _refuse_access_request(attempt, ground="identity_not_verified")
+    assert _case(attempt.session, ACCESS).refusal_ground == "identity_not_verified"
+    assert attempt.rule("DAR-03").status is Status.PASS
+
+
+def test_dar_03_fails_a_case_refusal_without_its_ground_or_after_day_40(attempt: Attempt):
+    access = _case(attempt.session, ACCESS)
+    access.opened_at -= timedelta(days=45)
+    attempt.session.commit()
+    _refuse_access_request(attempt, ground="identity_not_verified")
+    result = attempt.rule("DAR-03")
+    assert result.status is Status.FAIL and "after day 40" in result.findings[0].message
+    access = _case(attempt.session, ACCESS)
+    access.refusal_ground = ""  # a refusal recorded before the ground was asked for
+    attempt.session.commit()
+    messages = [f.message for f in attempt.rule("DAR-03").findings]
+    assert any("cites no ground" in m for m in messages)
+    assert any("log book" in m for m in messages)
+
+
 # --- pages ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> FlaskClient:
-    sandbox_store.create(SANDBOX_KEY, sandbox_spec, clock_mode="stepped")
-    return _make_app(sandbox_store).test_client()
-
-
-@pytest.fixture
-def db(sandbox_store: SandboxStore) -> Iterator[Callable[[], Session]]:
-    """Open a fresh session on the sandbox to check what the requests committed."""
-    stack = ExitStack()
-
-    def open_session() -> Session:
-        return stack.enter_context(sandbox_store.session(SANDBOX_KEY))
-
-    yield open_session
-    stack.close()
+client, db = area_page_fixtures()
 
 
 def test_case_pages_list_filter_and_work_a_case_without_javascript(client: FlaskClient, db):
@@ -510,6 +527,19 @@ def test_case_pages_show_clear_errors_audit_refusals_and_404(client: FlaskClient
     assert event.entity_type == "service_case" and event.entity_id == case_id
     assert client.get(f"{BASE}/cases/999999").status_code == 404
     assert client.post(f"{BASE}/cases/999999/reply").status_code == 404
+
+
+def test_the_case_page_refuses_an_access_request_with_its_ground(client: FlaskClient, db):
+    case_id = _case(db(), ACCESS).id
+    assert "Refusal ground" in client.get(f"{BASE}/cases/{case_id}").get_data(as_text=True)
+    refusal = {"resolution": "refused_in_writing", "note": "Identity not proven"}
+    without = client.post(f"{BASE}/cases/{case_id}/close", data=refusal)
+    assert without.status_code == 400 and "s20 ground" in without.get_data(as_text=True)
+    done = client.post(
+        f"{BASE}/cases/{case_id}/close", data={**refusal, "ground": "identity_not_verified"}
+    )
+    assert done.status_code == 302
+    assert _case(db(), ACCESS).refusal_ground == "identity_not_verified"
 
 
 def test_activity_and_handoff_pages_check_the_opt_out_list_log_and_hand_off(

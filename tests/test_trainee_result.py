@@ -18,10 +18,13 @@ from sqlalchemy.orm import Session
 
 from graders import runner
 from graders.definitions.models import Step
-from tests.platform_fixtures import SCENARIO_ID, apply_reference_solution, reference_answers
+from tests.platform_fixtures import (
+    apply_reference_solution,
+    publish_as_assessment,
+    reference_answers,
+)
 from training_platform import attempts_service, definitions_store, results_service, sandboxes
-from training_platform.definitions_store import publish
-from training_platform.models import Attempt, DefinitionKind, GradeRecord, utcnow
+from training_platform.models import Attempt, GradeRecord, utcnow
 
 WRITTEN = "w-proposal"
 SHARING_REASON = "Sales runs the preview evening with Marketing this year, so it needs the list."
@@ -285,21 +288,11 @@ def test_rubric_points_and_comments_reach_the_trainee_after_the_decision_only(
 def assessment_attempt(sandbox_settings, db_session, trainee, practice_scenario) -> Attempt:
     """The trainee's graded attempt at the test scenario published as an assessment, with a
     PDPO breach (an export for Marketing that also carries identity card numbers)."""
-    source = practice_scenario.source_text.replace(
-        f"id: {SCENARIO_ID}", f"id: {SCENARIO_ID}-assessment"
-    ).replace("mode: practice", "mode: assessment\nmax_attempts: 2")
-    published = publish(
-        db_session,
-        kind=DefinitionKind.SCENARIO,
-        text=source,
-        filename="assessment.yaml",
-        centre_id=trainee.centre_id,
-        user_id=None,
+    published = publish_as_assessment(
+        db_session, practice_scenario, trainee.centre_id, max_attempts=2
     )
-    assert published.ok, published.problems
-    db_session.commit()
     with sandbox_settings.app_context():
-        attempt = attempts_service.start_attempt(db_session, trainee, published.version)
+        attempt = attempts_service.start_attempt(db_session, trainee, published)
     db_session.commit()
     scenario = definitions_store.scenario_of(attempt)
     wrong = next(c for c in scenario.counterexamples if "identity card" in c.name)

@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE
-from training_platform.definitions_store import publish
+from tests.platform_fixtures import SCENARIO_ID, UNIT_CODE, publish_as_assessment
 from training_platform.models import (
     AssessmentWindow,
     Attempt,
@@ -17,7 +16,6 @@ from training_platform.models import (
     AuditEntry,
     Cohort,
     CohortMember,
-    DefinitionKind,
     WindowAttempt,
     utcnow,
 )
@@ -33,20 +31,7 @@ def _hk(value: datetime) -> str:
 @pytest.fixture
 def assessment(db_session, trainee, practice_scenario):
     """The test scenario published for the trainee's centre in assessment mode (3 attempts)."""
-    source = practice_scenario.source_text.replace(
-        f"id: {SCENARIO_ID}", f"id: {ASSESSMENT_ID}"
-    ).replace("mode: practice", "mode: assessment\nmax_attempts: 3")
-    result = publish(
-        db_session,
-        kind=DefinitionKind.SCENARIO,
-        text=source,
-        filename="assessment.yaml",
-        centre_id=trainee.centre_id,
-        user_id=None,
-    )
-    assert result.ok, result.problems
-    db_session.commit()
-    return result.version
+    return publish_as_assessment(db_session, practice_scenario, trainee.centre_id, max_attempts=3)
 
 
 @pytest.fixture

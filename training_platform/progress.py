@@ -28,32 +28,15 @@ from training_platform.security import role_required
 
 bp = Blueprint("progress", __name__, url_prefix="/progress")
 add_nav_item(bp, "progress.mine", N_("My progress"), roles=(Role.TRAINEE,), order=15)
-add_nav_item(
-    bp,
-    "progress.cohorts",
-    N_("Progress"),
-    roles=(Role.ASSESSOR, Role.CENTRE_ADMIN),
-    section=N_("Results"),
-    order=40,
-)
-add_nav_item(
-    bp,
-    "progress.statistics",
-    N_("Item statistics"),
-    roles=(Role.ASSESSOR, Role.CENTRE_ADMIN),
-    section=N_("Results"),
-    order=41,
-)
-add_nav_item(
-    bp,
-    "progress.gradebook",
-    N_("Gradebook"),
-    roles=(Role.ASSESSOR, Role.CENTRE_ADMIN),
-    section=N_("Results"),
-    order=42,
-)
 
 STAFF = (Role.ASSESSOR, Role.CENTRE_ADMIN)
+for _endpoint, _label, _order in (
+    ("progress.cohorts", N_("Progress"), 40),
+    ("progress.statistics", N_("Item statistics"), 41),
+    ("progress.gradebook", N_("Gradebook"), 42),
+):
+    add_nav_item(bp, _endpoint, _label, roles=STAFF, section=N_("Results"), order=_order)
+
 VIEWS = ("units", "prs")
 FORMATS = ("csv", "xlsx")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

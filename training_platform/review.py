@@ -57,42 +57,17 @@ from training_platform.presenters.evidence import RECORD_PAGES, evidence_page
 from training_platform.security import role_required
 from training_platform.templating import version_title
 
-bp = Blueprint("review", __name__, url_prefix="/review")
-add_nav_item(
-    bp,
-    "review.queue",
-    N_("Review queue"),
-    roles=(Role.ASSESSOR, Role.CENTRE_ADMIN),
-    section=N_("Assessment"),
-    order=30,
-)
-
-add_nav_item(
-    bp,
-    "review.moderation",
-    N_("Moderation"),
-    roles=(Role.ASSESSOR, Role.CENTRE_ADMIN),
-    section=N_("Assessment"),
-    order=31,
-)
-add_nav_item(
-    bp,
-    "review.appeals",
-    N_("Appeals"),
-    roles=(Role.ASSESSOR, Role.CENTRE_ADMIN),
-    section=N_("Assessment"),
-    order=32,
-)
-add_nav_item(
-    bp,
-    "review.settings",
-    N_("Assessing settings"),
-    roles=(Role.CENTRE_ADMIN,),
-    section=N_("Assessment"),
-    order=33,
-)
-
 READERS = (Role.ASSESSOR, Role.CENTRE_ADMIN)
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+for _endpoint, _label, _roles, _order in (
+    ("review.queue", N_("Review queue"), READERS, 30),
+    ("review.moderation", N_("Moderation"), READERS, 31),
+    ("review.appeals", N_("Appeals"), READERS, 32),
+    ("review.settings", N_("Assessing settings"), (Role.CENTRE_ADMIN,), 33),
+):
+    add_nav_item(bp, _endpoint, _label, roles=_roles, section=N_("Assessment"), order=_order)
+
 PER_PAGE = 25
 LIST_PREVIEW = 12
 TABLE_PREVIEW = 10

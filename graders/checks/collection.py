@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator
 from sqlalchemy import func, select
 
-from graders.checks.common import Params
+from graders.checks.common import Params, judged_problems
 from graders.context import GradingContext
 from graders.registry import check
 from graders.results import Outcome
@@ -84,24 +84,24 @@ def form_fields_check(ctx: GradingContext, params: FormFieldsParams) -> Outcome:
                 found = "voluntary" if key in rows else "dropped"
                 problems.append({"form": form.code, "field": key, "problem": found})
     evidence = {"forms": [f.code for f in forms], "problems": problems}
-    if not problems:
-        return Outcome.passed(evidence)
-    kinds = {p["problem"] for p in problems}
-    if "still collected" in kinds:
-        note = N_(
-            "The form still asks for something its purpose never needs, even if only as a"
-            " voluntary field."
-        )
-    elif "still obligatory" in kinds:
-        note = N_("The form still makes people give something its purpose does not need.")
-    elif "retired" in kinds:
-        note = N_("The form was retired: the company still needs it to sign people up.")
-    else:
-        note = N_(
+    return judged_problems(
+        evidence,
+        problems,
+        {
+            "still collected": N_(
+                "The form still asks for something its purpose never needs, even if only as a"
+                " voluntary field."
+            ),
+            "still obligatory": N_(
+                "The form still makes people give something its purpose does not need."
+            ),
+            "retired": N_("The form was retired: the company still needs it to sign people up."),
+        },
+        otherwise=N_(
             "The form no longer requires something the company genuinely needs to provide the"
             " service."
-        )
-    return Outcome.failed(evidence, note=note)
+        ),
+    )
 
 
 class NoticeCurrentParams(Params):
@@ -135,21 +135,23 @@ def notice_current(ctx: GradingContext, params: NoticeCurrentParams) -> Outcome:
         if not pics.purposes or not pics.transferee_classes:
             problems.append({"form": form.code, "version": pics.version, "problem": "incomplete"})
     evidence = {"forms": [f.code for f in forms], "problems": problems}
-    if not problems:
-        return Outcome.passed(evidence)
-    kinds = {p["problem"] for p in problems}
-    if "not republished" in kinds:
-        note = N_("The form's collection statement was not published again after the review.")
-    elif "outdated" in kinds:
-        note = N_("The collection statement in force does not describe what the form now collects.")
-    elif "no contact" in kinds:
-        note = N_(
-            "The collection statement does not tell people whom to ask for access to or"
-            " correction of their data."
-        )
-    else:
-        note = N_("The collection statement leaves out its purposes or transferees.")
-    return Outcome.failed(evidence, note=note)
+    return judged_problems(
+        evidence,
+        problems,
+        {
+            "not republished": N_(
+                "The form's collection statement was not published again after the review."
+            ),
+            "outdated": N_(
+                "The collection statement in force does not describe what the form now collects."
+            ),
+            "no contact": N_(
+                "The collection statement does not tell people whom to ask for access to or"
+                " correction of their data."
+            ),
+        },
+        otherwise=N_("The collection statement leaves out its purposes or transferees."),
+    )
 
 
 class TrackingParams(Params):
@@ -207,15 +209,17 @@ def follows_procedure(ctx: GradingContext, params: TrackingParams) -> Outcome:
         if old:
             problems.append({"problem": "older data remain", "records": old})
     evidence = {"problems": problems}
-    if not problems:
-        return Outcome.passed(evidence)
-    kinds = {p["problem"] for p in problems}
-    if "kept too long" in kinds:
-        note = N_("A kind of tracking data is still kept longer than the procedure allows.")
-    elif "no consent" in kinds:
-        note = N_("Tracking the procedure allows only with consent is set without asking for it.")
-    elif "not purged" in kinds:
-        note = N_("The retention settings were not applied to the data already held.")
-    else:
-        note = N_("Tracking data older than the procedure allows are still held.")
-    return Outcome.failed(evidence, note=note)
+    return judged_problems(
+        evidence,
+        problems,
+        {
+            "kept too long": N_(
+                "A kind of tracking data is still kept longer than the procedure allows."
+            ),
+            "no consent": N_(
+                "Tracking the procedure allows only with consent is set without asking for it."
+            ),
+            "not purged": N_("The retention settings were not applied to the data already held."),
+        },
+        otherwise=N_("Tracking data older than the procedure allows are still held."),
+    )

@@ -271,6 +271,26 @@ def judged(
     return Outcome(Status.FAIL, 0.0 if score is None else score, evidence, template, values)
 
 
+def judged_problems(
+    evidence: dict[str, Any],
+    problems: list[dict[str, Any]],
+    notes: Mapping[str, str],
+    *,
+    otherwise: str,
+) -> Outcome:
+    """Pass without problems; else fail, noting the first kind in ``notes`` that is among them.
+
+    Each problem has a ``problem`` kind; ``notes`` maps kinds to marked notes, most telling
+    first, and ``otherwise`` is the note when none of those kinds is found.
+    """
+    if not problems:
+        return Outcome.passed(evidence)
+    kinds = {p["problem"] for p in problems}
+    return Outcome.failed(
+        evidence, note=next((n for k, n in notes.items() if k in kinds), otherwise)
+    )
+
+
 def load_report(ctx: GradingContext, ref: str) -> ReportDefinition | Outcome:
     """The saved report submitted for a deliverable, or a failing Outcome saying what is wrong."""
     report_id = ctx.deliverable(ref)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from graders.checks.common import Params
+from graders.checks.common import Params, judged_problems
 from graders.context import GradingContext
 from graders.registry import check
 from graders.results import Outcome
@@ -223,20 +223,22 @@ def update_requests(ctx: GradingContext, params: UpdateRequestsParams) -> Outcom
         ):
             problems.append({"member": label, "problem": "not_closed_as_unreachable"})
     evidence = {"customers": len(_by_customer(issues)), "problems": problems[:20]}
-    if not problems:
-        return Outcome.passed(evidence)
-    kinds = {p["problem"] for p in problems}
-    if "not_raised" in kinds:
-        note = N_("The data-quality rules were not run on every customer they concern.")
-    elif "contacted_without_consent" in kinds:
-        note = N_("A customer was asked by a channel they had not agreed to or had opted out of.")
-    elif "not_asked" in kinds:
-        note = N_("A customer who can be asked by a channel they agreed to was not asked.")
-    else:
-        note = N_(
+    return judged_problems(
+        evidence,
+        problems,
+        {
+            "not_raised": N_("The data-quality rules were not run on every customer they concern."),
+            "contacted_without_consent": N_(
+                "A customer was asked by a channel they had not agreed to or had opted out of."
+            ),
+            "not_asked": N_(
+                "A customer who can be asked by a channel they agreed to was not asked."
+            ),
+        },
+        otherwise=N_(
             "An issue of a customer who cannot be contacted was not closed with that resolution."
-        )
-    return Outcome.failed(evidence, note=note)
+        ),
+    )
 
 
 def _malformed(kind: str, value: str) -> bool:

@@ -8,9 +8,9 @@ rule's id, title, legal basis and severity, so rule functions do not repeat them
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from graders.checks.common import column_names
 from graders.registry import rule
@@ -27,12 +27,15 @@ __all__ = [
     "breach",
     "export_columns",
     "holds_personal_data",
+    "judge_each",
     "judged",
     "mask_hkid",
     "not_applicable",
     "purpose_problem",
     "register_not_applicable",
 ]
+
+T = TypeVar("T")
 
 PURPOSE_MIN_LENGTH = 10
 """A recorded purpose shorter than this (after trimming) is too vague to state a purpose."""
@@ -98,6 +101,17 @@ def judged(breaches: Sequence[Breach], *, scope: Mapping[str, Any]) -> RuleOutco
     else:
         template = N_("%(count)d findings in %(scope)s.")
     return RuleOutcome(Status.FAIL, fill(template, values), tuple(breaches), template, values)
+
+
+def judge_each(
+    items: Iterable[T],
+    find: Callable[[T], Iterable[Breach]],
+    *,
+    scope: Mapping[str, Any],
+    more: Iterable[Breach] = (),
+) -> RuleOutcome:
+    """``judged`` on the breaches ``find`` gives on each item, then the ``more`` found otherwise."""
+    return judged([*(b for item in items for b in find(item)), *more], scope=scope)
 
 
 def not_applicable(reason: str, **values: Any) -> RuleOutcome:

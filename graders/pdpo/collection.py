@@ -13,7 +13,7 @@ practice whoever set them up. A sandbox without forms has nothing to judge there
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from graders.pdpo.base import (
     Breach,
     RuleOutcome,
     breach,
+    judge_each,
     judged,
     mask_hkid,
 )
@@ -421,11 +422,11 @@ def col_01(ctx: GradingContext) -> RuleOutcome:
 def col_02(ctx: GradingContext) -> RuleOutcome:
     """The PICS of each live form is complete and states each field's status as the form has it."""
     forms = _live_forms(ctx)
-    breaches = []
-    for form in forms:
+
+    def find(form: SignupForm) -> Iterator[Breach]:
         pics = current_pics(ctx.final, form.id)
         if pics is None:
-            continue
+            return
         missing = []
         if not [p for p in pics.purposes if str(p).strip()]:
             missing.append(N_("the purposes"))
@@ -434,16 +435,12 @@ def col_02(ctx: GradingContext) -> RuleOutcome:
         if not pics.access_rights_stated or not (pics.access_contact or "").strip():
             missing.append(N_("the right of access and correction and whom to ask"))
         for part in missing:
-            breaches.append(
-                _form_breach(
-                    ctx,
-                    form,
-                    N_(
-                        "The PICS in force for form %(form)s (%(version)s) does not state %(part)s."
-                    ),
-                    version=pics.version,
-                    part=marked(part),
-                )
+            yield _form_breach(
+                ctx,
+                form,
+                N_("The PICS in force for form %(form)s (%(version)s) does not state %(part)s."),
+                version=pics.version,
+                part=marked(part),
             )
         rows = {r.field: r.obligation for r in form_fields(ctx.final, form.id)}
         stated = {f: Obligation.OBLIGATORY.value for f in pics.obligatory_fields}
@@ -451,19 +448,18 @@ def col_02(ctx: GradingContext) -> RuleOutcome:
         wrong = sorted(f for f in set(rows) & set(stated) if rows[f] != stated[f])
         gone = sorted(set(stated) - set(rows))
         if wrong or gone:
-            breaches.append(
-                _form_breach(
-                    ctx,
-                    form,
-                    N_(
-                        "The PICS in force for form %(form)s (%(version)s) misstates what the"
-                        " form collects: %(fields)s."
-                    ),
-                    version=pics.version,
-                    fields=_field_list(wrong + gone),
-                )
+            yield _form_breach(
+                ctx,
+                form,
+                N_(
+                    "The PICS in force for form %(form)s (%(version)s) misstates what the"
+                    " form collects: %(fields)s."
+                ),
+                version=pics.version,
+                fields=_field_list(wrong + gone),
             )
-    return judged(breaches, scope=_form_scope(forms))
+
+    return judge_each(forms, find, scope=_form_scope(forms))
 
 
 def _justified(text: str | None) -> bool:
@@ -483,29 +479,28 @@ def _justified(text: str | None) -> bool:
 def col_03(ctx: GradingContext) -> RuleOutcome:
     """Membership forms ask only for allow-listed fields, or record why they need another."""
     forms = [f for f in _live_forms(ctx) if f.kind == FormKind.MEMBERSHIP]
-    breaches = []
-    for form in forms:
+
+    def find(form: SignupForm) -> Iterator[Breach]:
         excess = [
             r.field
             for r in form_fields(ctx.final, form.id)
             if r.field in JUSTIFY_FIELDS and not _justified(r.justification)
         ]
         if excess:
-            breaches.append(
-                _form_breach(
-                    ctx,
-                    form,
-                    N_(
-                        "Membership form %(form)s collects %(fields)s with no recorded"
-                        " justification; membership does not need them."
-                    ),
-                    fields=_field_list(excess),
-                )
+            yield _form_breach(
+                ctx,
+                form,
+                N_(
+                    "Membership form %(form)s collects %(fields)s with no recorded"
+                    " justification; membership does not need them."
+                ),
+                fields=_field_list(excess),
             )
+
     scope = counted(
         len(forms), N_("%(count)d live membership form"), N_("%(count)d live membership forms")
     )
-    return judged(breaches, scope=scope)
+    return judge_each(forms, find, scope=scope)
 
 
 @rule(
@@ -520,23 +515,22 @@ def col_03(ctx: GradingContext) -> RuleOutcome:
 def col_05(ctx: GradingContext) -> RuleOutcome:
     """A live form collecting an HKID number records the permitted basis that needs it."""
     forms = _live_forms(ctx)
-    breaches = []
-    for form in forms:
+
+    def find(form: SignupForm) -> Iterator[Breach]:
         unjustified = [
             r.field
             for r in form_fields(ctx.final, form.id)
             if r.field in IDENTIFIER_FIELDS and not _justified(r.justification)
         ]
         if unjustified:
-            breaches.append(
-                _form_breach(
-                    ctx,
-                    form,
-                    N_(
-                        "Form %(form)s collects %(fields)s with no recorded basis: an HKID number"
-                        " is collected only where a law or a transaction needs it."
-                    ),
-                    fields=_field_list(unjustified),
-                )
+            yield _form_breach(
+                ctx,
+                form,
+                N_(
+                    "Form %(form)s collects %(fields)s with no recorded basis: an HKID number"
+                    " is collected only where a law or a transaction needs it."
+                ),
+                fields=_field_list(unjustified),
             )
-    return judged(breaches, scope=_form_scope(forms))
+
+    return judge_each(forms, find, scope=_form_scope(forms))

@@ -12,7 +12,7 @@ are broken by audit event order.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,14 @@ from typing import Any
 from sqlalchemy import select
 
 from graders.context import EventRecord, GradingContext
-from graders.pdpo.base import Breach, RuleOutcome, breach, judged, register_not_applicable
+from graders.pdpo.base import (
+    Breach,
+    RuleOutcome,
+    breach,
+    judge_each,
+    judged,
+    register_not_applicable,
+)
 from graders.pdpo.eshop import opt_out_breaches
 from graders.pdpo.sales import unscreened_offer_breaches
 from graders.pdpo.service import (
@@ -316,6 +323,14 @@ def _scope(messages: Iterable[_Sent], kind: str) -> dict[str, Any]:
     )
 
 
+def _judge_promotions(
+    log: _MarketingLog, find: Callable[[_Sent], Iterable[Breach]], more: Iterable[Breach] = ()
+) -> RuleOutcome:
+    """Judge each promotional message sent in the attempt with ``find``, then ``more``."""
+    promotional = log.promotional()
+    return judge_each(promotional, find, scope=_scope(promotional, "promotional"), more=more)
+
+
 @rule(
     "DM-01",
     title=N_("Direct marketing without consent"),
@@ -328,19 +343,20 @@ def _scope(messages: Iterable[_Sent], kind: str) -> dict[str, Any]:
 def dm_01(ctx: GradingContext) -> RuleOutcome:
     """No promotional message without a given / no-objection consent on its channel beforehand."""
     log = _log(ctx)
-    breaches = []
-    for sent in log.promotional():
+
+    def find(sent: _Sent) -> Iterator[Breach]:
         consent = log.channel_consent(sent)
         if consent is not None and consent.status in CONSENTING:
-            continue
+            return
         status = consent.status if consent is not None else marked(N_("none recorded"))
         template = N_(
             "Promotional %(channel)s message #%(message)s to %(who)s on %(sent)s without"
             " direct-marketing consent on %(channel)s (consent status at the time: %(status)s)."
         )
-        breaches.append(log.promotion_breach(sent, template, {"status": status}, consent))
-    breaches += marketing_call_breaches(ctx, NO_CONSENT_SCREENS, _CALL_WITHOUT_CONSENT)
-    return judged(breaches, scope=_scope(log.promotional(), "promotional"))
+        yield log.promotion_breach(sent, template, {"status": status}, consent)
+
+    calls = marketing_call_breaches(ctx, NO_CONSENT_SCREENS, _CALL_WITHOUT_CONSENT)
+    return _judge_promotions(log, find, more=calls)
 
 
 @rule(
@@ -355,12 +371,12 @@ def dm_01(ctx: GradingContext) -> RuleOutcome:
 def dm_04(ctx: GradingContext) -> RuleOutcome:
     """No promotional message relies on an oral consent not confirmed in writing in 14 days."""
     log = _log(ctx)
-    breaches = []
-    for sent in log.promotional():
+
+    def find(sent: _Sent) -> Iterator[Breach]:
         consents = log.relied_on(sent)  # none at all is DM-01's finding
         problems = [c.written_confirmation_problem(sent.message.sent_at) for c in consents]
         if not consents or None in problems:
-            continue
+            return
         latest, problem = consents[0], problems[0] or {}
         if problem:
             template = N_(
@@ -374,8 +390,9 @@ def dm_04(ctx: GradingContext) -> RuleOutcome:
                 " consent given orally on %(given)s, before it was confirmed in writing."
             )
         values = {"given": _when(latest.captured_at), **problem}
-        breaches.append(log.promotion_breach(sent, template, values, latest))
-    return judged(breaches, scope=_scope(log.promotional(), "promotional"))
+        yield log.promotion_breach(sent, template, values, latest)
+
+    return _judge_promotions(log, find)
 
 
 @rule(
@@ -430,11 +447,11 @@ def dm_05(ctx: GradingContext) -> RuleOutcome:
 def dm_06(ctx: GradingContext) -> RuleOutcome:
     """Nothing promotional is sent after an opt-out was received, on any channel."""
     log = _log(ctx)
-    breaches = []
-    for sent in log.promotional():
+
+    def find(sent: _Sent) -> Iterator[Breach]:
         opt_out = log.opt_out(sent)
         if opt_out is None:
-            continue
+            return
         if isinstance(opt_out, _Consent):
             template = N_(
                 "Promotional %(channel)s message #%(message)s to %(who)s on %(sent)s after the"
@@ -442,16 +459,16 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
                 " %(received)s; an opt-out covers every channel)."
             )
             values = {"opt_out_channel": opt_out.channel, "received": _when(opt_out.captured_at)}
-            breaches.append(log.promotion_breach(sent, template, values, opt_out))
+            yield log.promotion_breach(sent, template, values, opt_out)
         else:
             template = N_(
                 "Promotional %(channel)s message #%(message)s to %(who)s on %(sent)s to an"
                 " address the customer had opted out of before the attempt."
             )
-            breaches.append(log.promotion_breach(sent, template, {}))
-    breaches += marketing_call_breaches(ctx, OPTED_OUT_SCREENS, _CALL_AFTER_OPT_OUT)
-    breaches += opt_out_breaches(ctx)
-    return judged(breaches, scope=_scope(log.promotional(), "promotional"))
+            yield log.promotion_breach(sent, template, {})
+
+    calls = marketing_call_breaches(ctx, OPTED_OUT_SCREENS, _CALL_AFTER_OPT_OUT)
+    return _judge_promotions(log, find, more=[*calls, *opt_out_breaches(ctx)])
 
 
 @rule(
@@ -466,16 +483,16 @@ def dm_06(ctx: GradingContext) -> RuleOutcome:
 def dm_08(ctx: GradingContext) -> RuleOutcome:
     """Service messages to opted-out or non-consenting customers carry no promotional content."""
     log = _log(ctx)
-    breaches = []
-    for sent in log.service():
+
+    def find(sent: _Sent) -> Iterator[Breach]:
         message = sent.message
         words = promotional_keywords(f"{message.subject}\n{message.body}")
         if not words:
-            continue
+            return
         opt_out = log.opt_out(sent)
         consent = log.channel_consent(sent)
         if opt_out is None and consent is not None and consent.status in CONSENTING:
-            continue
+            return
         if opt_out is not None:
             template = N_(
                 "Service message #%(message)s to %(who)s, who has opted out of direct marketing,"
@@ -488,15 +505,14 @@ def dm_08(ctx: GradingContext) -> RuleOutcome:
             )
         words_listed = listing(words, style="comma")
         values = {"message": message.id, "who": log.who(sent), "words": words_listed}
-        breaches.append(
-            breach(
-                template,
-                values,
-                sent.event_ids,
-                log.records(sent, opt_out if isinstance(opt_out, _Consent) else consent),
-            )
+        yield breach(
+            template,
+            values,
+            sent.event_ids,
+            log.records(sent, opt_out if isinstance(opt_out, _Consent) else consent),
         )
-    return judged(breaches, scope=_scope(log.service(), "service"))
+
+    return judge_each(log.service(), find, scope=_scope(log.service(), "service"))
 
 
 register_not_applicable(

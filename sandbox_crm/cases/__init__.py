@@ -15,6 +15,7 @@ from sandbox_crm.i18n import N_
 AREA = Area(
     name="cases",
     label=N_("Service cases"),
+    version="2",
     modules=(
         "sandbox_crm.cases.models",
         "sandbox_crm.cases.generation",

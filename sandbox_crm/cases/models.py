@@ -101,6 +101,8 @@ class ServiceCase(SandboxBase):
     follow_up_on: Mapped[date | None] = mapped_column(Date)
     resolution: Mapped[str] = mapped_column(String(24), default="")
     resolution_note: Mapped[str] = mapped_column(Text, default="")
+    refusal_ground: Mapped[str] = mapped_column(String(32), default="")
+    """The s20 ground of a data access request closed as refused in writing."""
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
 

@@ -36,6 +36,7 @@ from sandbox_crm.operations.base import (
     get_entity,
     operation,
 )
+from sandbox_crm.requests.models import ACCESS_GROUNDS, RefusalGround
 
 __all__ = [
     "SERVICE_DEPARTMENTS",
@@ -164,6 +165,11 @@ class CloseCaseArgs(CaseArgs):
         min_length=1,
         max_length=NOTE_MAX_LENGTH,
         description="What was done.",
+    )
+    ground: RefusalGround | None = Arg(
+        None,
+        title="Refusal ground",
+        description="The s20 ground, when a data access request is refused in writing.",
     )
 
 
@@ -473,12 +479,18 @@ def verify_identity(session: Session, actor: StaffUser, case_id: int, method: st
     description="Close a case with its resolution.",
 )
 def close_case(
-    session: Session, actor: StaffUser, case_id: int, resolution: str, note: str
+    session: Session,
+    actor: StaffUser,
+    case_id: int,
+    resolution: str,
+    note: str,
+    ground: str | None = None,
 ) -> ServiceCase:
     """Close the case with its resolution.
 
     A copy of an access request's data may be recorded as provided whether or not the
-    requester's identity was verified: the CRM records what was done, DAR-04 judges it.
+    requester's identity was verified: the CRM records what was done, DAR-04 judges it. A
+    refusal of an access request records the s20 ground relied on (s21, s27), for DAR-03.
     """
     check_service_permission(actor)
     case = _open_case(session, case_id)
@@ -488,21 +500,24 @@ def close_case(
             Message(N_("Only a data access request is resolved by providing a copy of the data.")),
             "resolution",
         )
+    refusal = access and resolution == Resolution.REFUSED_IN_WRITING.value
+    if refusal and ground not in ACCESS_GROUNDS:
+        raise OperationError(
+            Message(N_("Refusing a data access request needs the s20 ground relied on.")),
+            "ground",
+        )
+    if ground and not refusal:
+        raise OperationError(
+            Message(N_("A ground is given only when refusing a data access request.")), "ground"
+        )
     before = snapshot(case, _CASE_FIELDS)
     now: datetime = sandbox_now(session)
     case.status = CaseStatus.CLOSED.value
     case.resolution = Resolution(resolution).value
     case.resolution_note = note
+    case.refusal_ground = ground or ""
     case.resolved_at = case.resolved_at or now
     case.closed_at = now
-    _log(
-        session,
-        actor,
-        case,
-        "close",
-        "case.close",
-        before,
-        note=note,
-        details={"resolution": resolution},
-    )
+    details = {"resolution": resolution, **({"ground": ground} if ground else {})}
+    _log(session, actor, case, "close", "case.close", before, note=note, details=details)
     return case

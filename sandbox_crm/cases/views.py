@@ -39,6 +39,7 @@ from sandbox_crm.cases.replies import REPLIES
 from sandbox_crm.i18n import N_
 from sandbox_crm.models import Customer, SalesOrder, StaffUser
 from sandbox_crm.operations import OperationError, apply_operation
+from sandbox_crm.requests.models import ACCESS_GROUNDS
 from sandbox_crm.web.core import (
     ListView,
     RecordPage,
@@ -170,6 +171,11 @@ class CloseForm(FlaskForm):
         L_("Resolution"), choices=code_choices(Resolution), validate_choice=False
     )
     note = TextAreaField(L_("Resolution note"), render_kw=limits(CloseCaseArgs, "note"))
+    ground = SelectField(
+        L_("Refusal ground (a refused data access request)"),
+        choices=[*options([("", "—")]), *code_choices(sorted(ACCESS_GROUNDS))],
+        validate_choice=False,
+    )
 
 
 @bp.get("/cases")
@@ -289,7 +295,11 @@ def _values(step: str, form: Any) -> dict[str, Any]:
         return values
     if step == "verify":
         return {"method": form.method.data}
-    return {"resolution": form.resolution.data, "note": (form.note.data or "").strip()}
+    return {
+        "resolution": form.resolution.data,
+        "note": (form.note.data or "").strip(),
+        "ground": form.ground.data or None,
+    }
 
 
 @bp.post(

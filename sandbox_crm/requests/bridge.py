@@ -68,6 +68,7 @@ class SubjectRequest:
 
 def _from_case(case: ServiceCase) -> SubjectRequest:
     closed = case.closed_at
+    refused = closed is not None and case.resolution == Resolution.REFUSED_IN_WRITING.value
     return SubjectRequest(
         entity_type="service_case",
         id=case.id,
@@ -80,9 +81,11 @@ def _from_case(case: ServiceCase) -> SubjectRequest:
         outcome=_CASE_OUTCOMES.get(case.resolution, "") if closed is not None else "",
         identity_verified_at=case.identity_verified_at,
         answer_event="case.close",
-        refusal_reason=case.resolution_note
-        if case.resolution == Resolution.REFUSED_IN_WRITING.value
-        else "",
+        refusal_ground=case.refusal_ground if refused else "",
+        refusal_reason=case.resolution_note if refused else "",
+        # The close's entry in the case history records the ground and the reasons: it is the
+        # case's log-book entry (s27).
+        log_book_entries=1 if refused and case.refusal_ground else 0,
     )
 
 
