@@ -17,6 +17,7 @@ from sandbox_crm.generator import (
     GenerationRun,
     Rows,
     Weighted,
+    below,
     chance,
     day_between,
     moment,
@@ -341,9 +342,10 @@ def customers(run: GenerationRun) -> None:
         if source == SourceSystem.ESHOP and chance(rng, 500):
             home_branch = None
         elif chance(rng, 750) and region in stores_by_region:
-            home_branch = rng.choice(stores_by_region[region])
+            nearby = stores_by_region[region]
+            home_branch = nearby[below(rng, len(nearby))]
         else:
-            home_branch = rng.choice(store_ids)
+            home_branch = store_ids[below(rng, len(store_ids))]
         updated_day = day_between(rng, joined, closed_on or last_day)
         updated = max(created, moment(rng, updated_day, 9, 21))
         row = {
@@ -353,7 +355,7 @@ def customers(run: GenerationRun) -> None:
             "name_en": person.name_en,
             "name_zh": person.name_zh,
             "gender": person.gender,
-            "birth_month": rng.randint(1, 12) if chance(rng, 850) else None,
+            "birth_month": 1 + below(rng, 12) if chance(rng, 850) else None,
             "date_of_birth": None,
             "hkid": None,
             "hkid_basis": None,
@@ -449,18 +451,18 @@ def joining_consents(
     method = _SIGNUP_METHOD[source].pick(rng)
     confirmed = None
     if method == ConsentMethod.ORAL:
-        roll = rng.randrange(100)
+        roll = below(rng, 100)
         if roll < 90:
-            confirmed = created + timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 6))
+            confirmed = created + timedelta(days=1 + below(rng, 10), hours=below(rng, 7))
         elif roll < 94:
-            confirmed = created + timedelta(days=rng.randint(15, 30))
+            confirmed = created + timedelta(days=15 + below(rng, 16))
         if confirmed is not None and confirmed >= run.day0:
             confirmed = None
     for channel in _CHANNELS:
         status = "not_asked"
         if _reach(reached, channel) is not None:
             given, no_objection = _CONSENT_RATES[channel]
-            roll = rng.randrange(1000)
+            roll = below(rng, 1000)
             if roll < given:
                 status = "given"
             elif roll < given + no_objection:
