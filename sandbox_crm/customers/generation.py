@@ -91,6 +91,8 @@ _CONTACT_KINDS = ("email", "mobile", "phone", "address")
 """The kinds of contact point a member may have, in the order they are made (and written)."""
 
 _USABLE, _FLAGGED, _OPTED_OUT = 1, 2, 4
+USABLE = _USABLE
+"""The flag of a contact point that is well-formed and not flagged invalid (``ContactColumn``)."""
 
 
 class ContactColumn:
