@@ -483,20 +483,28 @@ def later_consents(run: GenerationRun) -> None:
     """Preference changes after joining: some opt in later, some withdraw (opt out)."""
     rng = run.rng
     last_day = run.today - timedelta(days=1)
-    for member in run.members:
-        row = member.row
-        end = row["closed_on"] or last_day
-        start = row["joined_on"] + timedelta(days=7)
+    members = run.members
+    columns = members.columns
+    closed_on, joined_on, updated_at = (
+        columns["closed_on"],
+        columns["joined_on"],
+        columns["updated_at"],
+    )
+    # A member's view is made only for the few whose preferences change.
+    for index in range(len(members)):
+        end = closed_on[index] or last_day
+        start = joined_on[index] + timedelta(days=7)
         if start >= end:
             continue
-        consent = member.consent
         if chance(rng, 60):
-            channel = rng.choice(_CHANNELS)
-            history = consent[channel]
-            if history[-1][1] == "not_asked" and member.reach(channel) is not None:
+            member = Member(members, index)
+            channel = _CHANNELS[below(rng, len(_CHANNELS))]
+            if member.history(channel)[-1][1] == "not_asked" and member.reach(channel) is not None:
                 when = moment(rng, day_between(rng, start, end), 8, 23)
-                consent[channel] = member.add_consent(channel, (when, "given", "online_form", None))
+                member.add_consent(channel, (when, "given", "online_form", None))
         if chance(rng, 80):
+            member = Member(members, index)
+            consent = member.consent
             active = [c for c in _CHANNELS if consent[c][-1][1] in _ACTIVE_CONSENT]
             if not active:
                 continue
@@ -511,11 +519,11 @@ def later_consents(run: GenerationRun) -> None:
                 withdrawn, method = active, "written_form"
             contacts = member.contacts
             for channel in withdrawn:
-                consent[channel] = member.add_consent(channel, (when, "withdrawn", method, None))
+                member.add_consent(channel, (when, "withdrawn", method, None))
                 for kind in CHANNEL_CONTACT_KINDS[channel]:
                     if kind in contacts:
                         contacts[kind].opted_out = True
-            row["updated_at"] = max(row["updated_at"], when)
+            updated_at[index] = max(updated_at[index], when)
 
 
 _KEY_EPOCH = datetime(1900, 1, 1)
