@@ -19,6 +19,7 @@ from sandbox_crm.generator import (
     chance,
     day_between,
     moment,
+    reusable,
 )
 from sandbox_crm.models import (
     CustomerStatus,
@@ -333,12 +334,12 @@ def _history(
 def status_history(run: GenerationRun) -> None:
     """Jewellery: each order's status history, ending no later than the sandbox's start.
 
-    Runs once the jewellery area's seasonal orders are added, when the orders are a list.
+    Runs once the jewellery area's seasonal orders are added.
     """
     if run.profile != Profile.JEWELLERY:
         return
-    orders = list(run.rows.get(SalesOrder, ()))
-    run.rows[SalesOrder] = orders
+    # Streamed: the orders are made afresh from their columns as the history is written.
+    orders = run.rows[SalesOrder] = reusable(run.rows.get(SalesOrder, ()))
     now = run.day0
 
     def rows() -> Iterator[dict[str, Any]]:
