@@ -452,8 +452,11 @@ _HKID_NOTES = (
 @plant("hkid_in_notes")
 def hkid_in_notes(session: Session, run: PlantRun) -> PlantResult:
     """A valid HKID number typed into the free-text notes."""
-    candidates = list(
-        session.scalars(select(Customer.id).where(Customer.hkid.is_(None)).order_by(Customer.id))
+    candidates = (
+        session.connection()
+        .execute(select(Customer.id).where(Customer.hkid.is_(None)).order_by(Customer.id))
+        .scalars()
+        .all()
     )
     chosen = run.pick(candidates, "customers")
     for cid in chosen:
