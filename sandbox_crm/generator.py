@@ -56,6 +56,7 @@ __all__ = [
     "Rows",
     "derive_seed",
     "generate",
+    "reusable",
 ]
 
 # Bump whenever the generated data or the schema (tables, indexes) changes for an unchanged spec:
@@ -282,6 +283,17 @@ class Rows(Iterable[dict[str, Any]]):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         names = self.columns
         return (dict(zip(names, values, strict=True)) for values in self._make())
+
+
+def reusable(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """Rows that can be read more than once: ``Rows`` and lists as they are, others as a list.
+
+    A stage that reads another's rows streams them from a ``Rows`` (made afresh each time)
+    rather than holding them; a one-shot iterator has to be kept, or it is gone once read.
+    """
+    if isinstance(rows, Rows | list | tuple):
+        return rows
+    return list(rows)
 
 
 # --- the generation run -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ for example ``"Mandy Chan Ka Man"`` or ``"Chan Ka Man"`` (the usual order on HK 
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import random
 from collections.abc import Sequence
@@ -350,8 +351,17 @@ class _Weighted(Generic[T]):
         self.cumulative = tuple(itertools.accumulate(weight for _, weight in pairs))
 
     def pick(self, rng: random.Random) -> T:
-        index = bisect.bisect_right(self.cumulative, rng.randrange(self.cumulative[-1]))
+        index = bisect.bisect_right(self.cumulative, _below(rng, self.cumulative[-1]))
         return self.items[index]
+
+
+def _below(rng: random.Random, n: int) -> int:
+    """``rng.randrange(n)``: the very same draw, without its argument checks (a hot path)."""
+    k = n.bit_length()
+    r = rng.getrandbits(k)
+    while r >= n:
+        r = rng.getrandbits(k)
+    return r
 
 
 _DISTRICT_PICKER = _Weighted(list(DISTRICT_POPULATION.items()))
@@ -412,12 +422,18 @@ def member_number(seq: int, prefix: str = "M") -> str:
     return f"{prefix}{seq:0{_MEMBER_DIGITS}d}"
 
 
+@functools.cache
 def _floor_numbers(top: int, skip_unlucky: bool) -> tuple[int, ...]:
     # Private developers commonly omit floors with a 4 in them and 13.
     floors = range(1, top + 1)
     if skip_unlucky:
         return tuple(f for f in floors if "4" not in str(f) and f != 13)
     return tuple(floors)
+
+
+@functools.cache
+def _other_sounds(pool: tuple[tuple[str, str], ...], sound: str) -> tuple[tuple[str, str], ...]:
+    return tuple(s for s in pool if s[0] != sound)
 
 
 def _ascii_name(text: str) -> str:
@@ -441,7 +457,8 @@ class HongKongProvider(BaseProvider):
 
     def hk_mobile_number(self) -> str:
         """Return an 8-digit mobile number starting 5, 6 or 9, without spaces."""
-        return _MOBILE_FIRST.pick(self._rng) + f"{self._rng.randrange(10**7):07d}"
+        rng = self._rng
+        return _MOBILE_FIRST.pick(rng) + f"{_below(rng, 10**7):07d}"
 
     def hk_landline_number(self) -> str:
         """Return an 8-digit fixed-line number starting 2 or 3, without spaces."""
@@ -460,10 +477,10 @@ class HongKongProvider(BaseProvider):
         if rng.random() < _ONE_CHAR_GIVEN_RATE:
             syllables = [rng.choice(second_pool)]
         else:
-            first = rng.choice(first_pool)
+            first = first_pool[_below(rng, len(first_pool))]
             # Two different sounds: "Ka Man", never "Man Man".
-            second = rng.choice([s for s in second_pool if s[0] != first[0]])
-            syllables = [first, second]
+            others = _other_sounds(second_pool, first[0])
+            syllables = [first, others[_below(rng, len(others))]]
         english: str | None = None
         if rng.random() < _ENGLISH_NAME_RATE:
             english = rng.choice(_ENGLISH_F if gender == "F" else _ENGLISH_M)
@@ -485,20 +502,26 @@ class HongKongProvider(BaseProvider):
         given = _ascii_name(person.given_en)
         initials = "".join(part[0].lower() for part in person.given_en.split())
         first = _ascii_name(person.english_name) if person.english_name else given
-        year = f"{rng.randint(60, 109) % 100:02d}"  # a birth year, 1960-2009
-        number = str(rng.randint(1, 999))
-        local = rng.choice(
-            (
-                f"{first}.{surname}",
-                f"{first}{surname}{year}",
-                f"{surname}{initials}",
-                f"{surname}{initials}{number}",
-                f"{given}.{surname}",
-                f"{first}_{surname}",
-                f"{surname}.{first}{year}",
-                f"{first}{initials}{surname}",
-            )
-        )
+        year = f"{(60 + _below(rng, 50)) % 100:02d}"  # a birth year, 1960-2009
+        number = str(1 + _below(rng, 999))
+        # One of eight forms, drawn as ``rng.choice`` of the eight would, and only it is built.
+        form = _below(rng, 8)
+        if form == 0:
+            local = f"{first}.{surname}"
+        elif form == 1:
+            local = f"{first}{surname}{year}"
+        elif form == 2:
+            local = f"{surname}{initials}"
+        elif form == 3:
+            local = f"{surname}{initials}{number}"
+        elif form == 4:
+            local = f"{given}.{surname}"
+        elif form == 5:
+            local = f"{first}_{surname}"
+        elif form == 6:
+            local = f"{surname}.{first}{year}"
+        else:
+            local = f"{first}{initials}{surname}"
         return f"{local}@{_DOMAIN_PICKER.pick(rng)}"
 
     def hk_address(self, district: str | None = None) -> str:
@@ -507,10 +530,12 @@ class HongKongProvider(BaseProvider):
         if district is None:
             district = self.hk_district()
         region = region_of(district)
-        estate = rng.choice(ESTATES[district])
-        floor = rng.choice(_floor_numbers(estate.floors, skip_unlucky=not estate.public))
+        estates = ESTATES[district]
+        estate = estates[_below(rng, len(estates))]
+        floors = _floor_numbers(estate.floors, skip_unlucky=not estate.public)
+        floor = floors[_below(rng, len(floors))]
         if estate.public:
-            unit = f"Room {floor:02d}{rng.randint(1, 24):02d}"
+            unit = f"Room {floor:02d}{1 + _below(rng, 24):02d}"
         else:
             unit = f"Flat {rng.choice('ABCDEFGH')}"
         parts = [unit, f"{floor}/F"]

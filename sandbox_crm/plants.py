@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.areas import area_modules
 from sandbox_crm.catalogue_data import AML_THRESHOLD_HKD, CHANNEL_CONTACT_KINDS
-from sandbox_crm.consent import latest_per_customer
+from sandbox_crm.consent import CURRENT_FIRST, latest_per_customer
 from sandbox_crm.hk_provider import REGIONS, make_faker, member_number
 from sandbox_crm.models import (
     Channel,
@@ -301,6 +301,40 @@ def _usable_contacts(session: Session, kind: str, among: Any = None) -> dict[int
     return {p.customer_id: p for p in points}
 
 
+def _usable_contact(kind: str) -> Any:
+    """SQL: the value of the customer's usable primary contact point of ``kind`` (last by id)."""
+    return (
+        select(ContactPoint.value)
+        .where(
+            ContactPoint.customer_id == Customer.id,
+            ContactPoint.kind == kind,
+            ContactPoint.is_primary.is_(True),
+            ContactPoint.is_invalid.is_(False),
+            ContactPoint.opted_out.is_(False),
+        )
+        .order_by(ContactPoint.id.desc())
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def _record_in_force(channel: str) -> Any:
+    """SQL: the id of the customer's direct-marketing consent record in force on ``channel``."""
+    return (
+        select(ConsentRecord.id)
+        .where(
+            ConsentRecord.customer_id == Customer.id,
+            ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
+            ConsentRecord.channel == channel,
+        )
+        .order_by(*CURRENT_FIRST)
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
 # --- the plants -------------------------------------------------------------------------------
 
 _TIERS = tuple(t.value for t in Tier)
@@ -345,24 +379,40 @@ def opted_out_in_segment(session: Session, run: PlantRun) -> PlantResult:
     )
     if p["region"] is not None:
         query = query.where(Customer.region == p["region"])
-    segment = query.order_by(None)  # only the segment's records are read
-    latest = _latest_dm(session, channel, segment)
     kinds = CHANNEL_CONTACT_KINDS[channel]
-    contacts = _usable_contacts(session, kinds[0], segment)
+    # Each member's usable contact point and consent record in force, looked up through their
+    # indexes in the same pass over the segment.
+    members = query.add_columns(
+        _usable_contact(kinds[0]).label("contact"), _record_in_force(channel).label("record_id")
+    ).subquery()
+    rows = session.connection().execute(
+        select(
+            members.c.id,
+            members.c.contact,
+            ConsentRecord.status,
+            ConsentRecord.method,
+            ConsentRecord.captured_at,
+            ConsentRecord.confirmed_in_writing_at,
+        )
+        .select_from(members)
+        .join(ConsentRecord, ConsentRecord.id == members.c.record_id)
+        .order_by(members.c.id)
+    )
     cutoff = run.day0 - timedelta(days=3)
+    latest: dict[int, datetime] = {}
     candidates = []
-    for cid in session.scalars(query):
-        record = latest.get(cid)
-        if record is None or cid not in contacts or record.status != ConsentStatus.GIVEN:
+    for cid, contact, status, record_method, captured_at, confirmed in rows:
+        latest[cid] = captured_at
+        if contact is None or status != ConsentStatus.GIVEN:
             continue
-        if record.method == "oral" and record.confirmed_in_writing_at is None:
+        if record_method == "oral" and confirmed is None:
             continue
-        if record.captured_at < cutoff:
+        if captured_at < cutoff:
             candidates.append(cid)
     chosen = run.pick(candidates, f"{'/'.join(p['tiers'])} customers with {channel} consent")
     method = "unsubscribe_link" if channel == Channel.EMAIL else "written_form"
     for cid in chosen:
-        last = latest[cid].captured_at.date() + timedelta(days=1)
+        last = latest[cid].date() + timedelta(days=1)
         first = max(last, today - timedelta(days=45))
         when = run.moment(first, today - timedelta(days=1))
         session.add(
@@ -402,8 +452,11 @@ _HKID_NOTES = (
 @plant("hkid_in_notes")
 def hkid_in_notes(session: Session, run: PlantRun) -> PlantResult:
     """A valid HKID number typed into the free-text notes."""
-    candidates = list(
-        session.scalars(select(Customer.id).where(Customer.hkid.is_(None)).order_by(Customer.id))
+    candidates = (
+        session.connection()
+        .execute(select(Customer.id).where(Customer.hkid.is_(None)).order_by(Customer.id))
+        .scalars()
+        .all()
     )
     chosen = run.pick(candidates, "customers")
     for cid in chosen:
@@ -629,68 +682,82 @@ class _ProfileFacts:
     ``contacts``: customer -> value of their usable primary contact point of the kind (the
     last by id); ``latest``: customer -> (status, method, confirmed in writing) of the consent
     record in force on the channel; ``orders``: customer -> (number of orders, the last order's
-    time, qualifying spend in the 12-month window).
+    time, qualifying spend in the 12-month window); ``joined``: customer -> the day they joined,
+    for the segment's customers in id order.
     """
 
     contacts: dict[int, str]
     latest: dict[int, tuple[str, str, datetime | None]]
     orders: dict[int, tuple[int, datetime, int]]
+    joined: dict[int, date]
 
 
 def _profile_facts(
     session: Session,
-    members: Any,
+    tier: str,
     kind: str,
     channel: str,
+    consent: str,
     window: tuple[datetime, datetime],
 ) -> _ProfileFacts:
-    """Read the facts of ``members`` (a select of customer ids) in three set-based queries."""
-    contacts = session.execute(
-        select(ContactPoint.customer_id, ContactPoint.value)
-        .where(
-            ContactPoint.customer_id.in_(members),
-            ContactPoint.kind == kind,
-            ContactPoint.is_primary.is_(True),
-            ContactPoint.is_invalid.is_(False),
-            ContactPoint.opted_out.is_(False),
-        )
-        .order_by(ContactPoint.id)
-    )
-    records = session.execute(
-        select(
-            ConsentRecord.customer_id,
-            ConsentRecord.status,
-            ConsentRecord.method,
-            ConsentRecord.confirmed_in_writing_at,
-        )
-        .where(
-            ConsentRecord.customer_id.in_(members),
-            ConsentRecord.purpose == ConsentPurpose.DIRECT_MARKETING.value,
-            ConsentRecord.channel == channel,
-        )
-        .order_by(ConsentRecord.customer_id, ConsentRecord.captured_at, ConsentRecord.id)
-    )
+    """Read the facts of the tier's active members in one pass, in customer id order.
+
+    One grouped query over the members' orders, with the usable contact point and the consent
+    record in force looked up per member through their indexes. Members without an order, a
+    usable contact point or the consent asked for cannot fit, so they are left out here; the
+    rest of the profile is checked on what this returns.
+    """
     start, end = window
     qualifying = and_(
         SalesOrder.status.in_(QUALIFYING_ORDER_STATUSES),
         SalesOrder.ordered_at >= start,
         SalesOrder.ordered_at < end,
     )
-    orders = session.execute(
+    contact = _usable_contact(kind)
+    record = _record_in_force(channel)
+    members = (
         select(
-            SalesOrder.customer_id,
-            func.count(),
-            func.max(SalesOrder.ordered_at),
-            func.coalesce(func.sum(case((qualifying, SalesOrder.total_hkd), else_=0)), 0),
+            Customer.id.label("customer_id"),
+            Customer.joined_on.label("joined_on"),
+            func.count().label("orders"),
+            func.max(SalesOrder.ordered_at).label("last_order"),
+            func.coalesce(func.sum(case((qualifying, SalesOrder.total_hkd), else_=0)), 0).label(
+                "spent"
+            ),
+            contact.label("contact"),
+            record.label("record_id"),
         )
-        .where(SalesOrder.customer_id.in_(members))
-        .group_by(SalesOrder.customer_id)
+        .join(SalesOrder, SalesOrder.customer_id == Customer.id)
+        .where(Customer.status == CustomerStatus.ACTIVE.value, Customer.tier == tier)
+        .group_by(Customer.id)
+        .subquery()
     )
-    return _ProfileFacts(
-        contacts={cid: value for cid, value in contacts},
-        latest={cid: (status, method, confirmed) for cid, status, method, confirmed in records},
-        orders={cid: (count, last, spent) for cid, count, last, spent in orders},
+    status = func.coalesce(ConsentRecord.status, ConsentStatus.NOT_ASKED.value)
+    rows = session.connection().execute(
+        select(
+            members.c.customer_id,
+            members.c.joined_on,
+            members.c.orders,
+            members.c.last_order,
+            members.c.spent,
+            members.c.contact,
+            ConsentRecord.status,
+            ConsentRecord.method,
+            ConsentRecord.confirmed_in_writing_at,
+        )
+        .select_from(members)
+        .outerjoin(ConsentRecord, ConsentRecord.id == members.c.record_id)
+        .where(members.c.contact.is_not(None), status == consent)
+        .order_by(members.c.customer_id)
     )
+    facts = _ProfileFacts({}, {}, {}, {})
+    for cid, joined_on, count, last, spent, value, status_, method, confirmed in rows:
+        facts.contacts[cid] = value
+        if status_ is not None:
+            facts.latest[cid] = (status_, method, confirmed)
+        facts.orders[cid] = (count, last, spent)
+        facts.joined[cid] = joined_on
+    return facts
 
 
 def _check_profile(params: Mapping[str, Any]) -> None:
@@ -772,19 +839,10 @@ def customer_profile(session: Session, run: PlantRun) -> PlantResult:
     wanted = {tier: len(range(i, run.count, len(tiers))) for i, tier in enumerate(tiers)}
     chosen: list[int] = []
     for tier, count in wanted.items():
-        members = select(Customer.id).where(
-            Customer.status == CustomerStatus.ACTIVE.value, Customer.tier == tier
-        )
-        facts = _profile_facts(session, members, kind, p["channel"], (start, end))
-        candidates = [
-            cid
-            for cid, joined_on in session.execute(
-                select(Customer.id, Customer.joined_on)
-                .where(Customer.id.in_(members))
-                .order_by(Customer.id)
-            )
-            if fits(facts, cid, joined_on)
-        ]
+        if not count:
+            continue
+        facts = _profile_facts(session, tier, kind, p["channel"], p["consent"], (start, end))
+        candidates = [cid for cid, joined_on in facts.joined.items() if fits(facts, cid, joined_on)]
         if len(candidates) < count:
             raise ValueError(
                 f"plant {run.kind!r}: needs {count} {tier} members with this profile but the "

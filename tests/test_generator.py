@@ -824,6 +824,28 @@ def test_customer_profile_is_deterministic(tmp_path: Path) -> None:
     second.dispose()
 
 
+def test_customer_profile_finds_members_never_asked_for_consent(tmp_path: Path) -> None:
+    # Never asked: with no consent record on the channel, or one that says not_asked.
+    plants = (PlantSpec.of("customer_profile", 2, tiers=["classic"], consent="not_asked"),)
+    spec = GenerationSpec("retail", 4207, 200, TODAY, plants=plants)
+    engine, summary = _generate(tmp_path / "s.sqlite", spec)
+    with Session(engine) as session:
+        rows = _profiles(session, summary.plants["customer_profile"])
+        emails = {
+            point.customer_id: point
+            for point in session.scalars(
+                select(ContactPoint).where(
+                    ContactPoint.customer_id.in_(rows), ContactPoint.kind == "email"
+                )
+            )
+        }
+    engine.dispose()
+    assert len(rows) == 2
+    for cid, row in rows.items():
+        assert (row["tier"], row["status"], row["dm_email"]) == ("classic", "active", "not_asked")
+        assert not emails[cid].is_invalid and not emails[cid].opted_out
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

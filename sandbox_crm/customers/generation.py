@@ -17,6 +17,7 @@ from sandbox_crm.generator import (
     GenerationRun,
     Rows,
     Weighted,
+    below,
     chance,
     day_between,
     moment,
@@ -90,6 +91,8 @@ _CONTACT_KINDS = ("email", "mobile", "phone", "address")
 """The kinds of contact point a member may have, in the order they are made (and written)."""
 
 _USABLE, _FLAGGED, _OPTED_OUT = 1, 2, 4
+USABLE = _USABLE
+"""The flag of a contact point that is well-formed and not flagged invalid (``ContactColumn``)."""
 
 
 class ContactColumn:
@@ -341,9 +344,10 @@ def customers(run: GenerationRun) -> None:
         if source == SourceSystem.ESHOP and chance(rng, 500):
             home_branch = None
         elif chance(rng, 750) and region in stores_by_region:
-            home_branch = rng.choice(stores_by_region[region])
+            nearby = stores_by_region[region]
+            home_branch = nearby[below(rng, len(nearby))]
         else:
-            home_branch = rng.choice(store_ids)
+            home_branch = store_ids[below(rng, len(store_ids))]
         updated_day = day_between(rng, joined, closed_on or last_day)
         updated = max(created, moment(rng, updated_day, 9, 21))
         row = {
@@ -353,7 +357,7 @@ def customers(run: GenerationRun) -> None:
             "name_en": person.name_en,
             "name_zh": person.name_zh,
             "gender": person.gender,
-            "birth_month": rng.randint(1, 12) if chance(rng, 850) else None,
+            "birth_month": 1 + below(rng, 12) if chance(rng, 850) else None,
             "date_of_birth": None,
             "hkid": None,
             "hkid_basis": None,
@@ -449,18 +453,18 @@ def joining_consents(
     method = _SIGNUP_METHOD[source].pick(rng)
     confirmed = None
     if method == ConsentMethod.ORAL:
-        roll = rng.randrange(100)
+        roll = below(rng, 100)
         if roll < 90:
-            confirmed = created + timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 6))
+            confirmed = created + timedelta(days=1 + below(rng, 10), hours=below(rng, 7))
         elif roll < 94:
-            confirmed = created + timedelta(days=rng.randint(15, 30))
+            confirmed = created + timedelta(days=15 + below(rng, 16))
         if confirmed is not None and confirmed >= run.day0:
             confirmed = None
     for channel in _CHANNELS:
         status = "not_asked"
         if _reach(reached, channel) is not None:
             given, no_objection = _CONSENT_RATES[channel]
-            roll = rng.randrange(1000)
+            roll = below(rng, 1000)
             if roll < given:
                 status = "given"
             elif roll < given + no_objection:
@@ -479,20 +483,28 @@ def later_consents(run: GenerationRun) -> None:
     """Preference changes after joining: some opt in later, some withdraw (opt out)."""
     rng = run.rng
     last_day = run.today - timedelta(days=1)
-    for member in run.members:
-        row = member.row
-        end = row["closed_on"] or last_day
-        start = row["joined_on"] + timedelta(days=7)
+    members = run.members
+    columns = members.columns
+    closed_on, joined_on, updated_at = (
+        columns["closed_on"],
+        columns["joined_on"],
+        columns["updated_at"],
+    )
+    # A member's view is made only for the few whose preferences change.
+    for index in range(len(members)):
+        end = closed_on[index] or last_day
+        start = joined_on[index] + timedelta(days=7)
         if start >= end:
             continue
-        consent = member.consent
         if chance(rng, 60):
-            channel = rng.choice(_CHANNELS)
-            history = consent[channel]
-            if history[-1][1] == "not_asked" and member.reach(channel) is not None:
+            member = Member(members, index)
+            channel = _CHANNELS[below(rng, len(_CHANNELS))]
+            if member.history(channel)[-1][1] == "not_asked" and member.reach(channel) is not None:
                 when = moment(rng, day_between(rng, start, end), 8, 23)
-                consent[channel] = member.add_consent(channel, (when, "given", "online_form", None))
+                member.add_consent(channel, (when, "given", "online_form", None))
         if chance(rng, 80):
+            member = Member(members, index)
+            consent = member.consent
             active = [c for c in _CHANNELS if consent[c][-1][1] in _ACTIVE_CONSENT]
             if not active:
                 continue
@@ -507,11 +519,11 @@ def later_consents(run: GenerationRun) -> None:
                 withdrawn, method = active, "written_form"
             contacts = member.contacts
             for channel in withdrawn:
-                consent[channel] = member.add_consent(channel, (when, "withdrawn", method, None))
+                member.add_consent(channel, (when, "withdrawn", method, None))
                 for kind in CHANNEL_CONTACT_KINDS[channel]:
                     if kind in contacts:
                         contacts[kind].opted_out = True
-            row["updated_at"] = max(row["updated_at"], when)
+            updated_at[index] = max(updated_at[index], when)
 
 
 _KEY_EPOCH = datetime(1900, 1, 1)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from sandbox_crm.generator import GenerationRun
+from sandbox_crm.generator import GenerationRun, reusable
 from sandbox_crm.invoices.models import Invoice, InvoicePayment, InvoiceStatus
 from sandbox_crm.models import Profile, SalesOrder
 
@@ -29,9 +29,9 @@ def invoices(run: GenerationRun) -> None:
     """Jewellery: an invoice per order of the last INVOICE_DAYS days that was not cancelled."""
     if run.profile != Profile.JEWELLERY:
         return
-    orders = list(run.rows.get(SalesOrder, ()))
-    run.rows[SalesOrder] = orders
+    orders = run.rows[SalesOrder] = reusable(run.rows.get(SalesOrder, ()))
     first_day = run.today - timedelta(days=INVOICE_DAYS)
+    # The orders are streamed (made afresh from their columns); only the recent ones are kept.
     chosen = [
         order
         for order in orders

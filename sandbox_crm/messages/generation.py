@@ -8,8 +8,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from sandbox_crm import catalogue_data as data
-from sandbox_crm.customers.generation import consent_active, opted_out_at
-from sandbox_crm.generator import GenerationRun, Rows
+from sandbox_crm.customers.generation import USABLE, Member, consent_active, opted_out_at
+from sandbox_crm.generator import CHANNEL_CONTACT_KINDS, GenerationRun, Rows
 from sandbox_crm.models import (
     Campaign,
     Channel,
@@ -69,27 +69,34 @@ def _message_rows(run: GenerationRun, audiences: list[tuple]) -> Iterator[tuple[
     The member's own columns are checked first (cheap), the contact point and consent after.
     Made afresh on each pass (ids from 1), as values in _MESSAGE_COLUMNS order.
     """
-    columns = run.members.columns
+    members = run.members
+    columns = members.columns
     created, tier_of, closed = columns["created_at"], columns["tier"], columns["closed_on"]
     ids = itertools.count(1)
     for campaign_id, name, channel, tiers, sent in audiences:
         sent_day = sent.date()
-        for index, member in enumerate(run.members):
+        # The contact columns the channel reaches, in order of preference (member.reach).
+        reaching = [members.contacts[kind] for kind in CHANNEL_CONTACT_KINDS[channel]]
+        for index in range(len(members)):
             if (
                 created[index] >= sent
                 or (tiers and tier_of[index] not in tiers)
                 or (closed[index] is not None and closed[index] <= sent_day)
             ):
                 continue
-            contact = member.reach(channel)
-            if (
-                contact is None
-                or not contact.usable
-                or opted_out_at(run, member, contact.kind, sent)
-                or not consent_active(run, member, channel, sent)
+            for contact in reaching:
+                if contact.ids[index]:
+                    break
+            else:
+                continue
+            if not contact.flags[index] & USABLE:
+                continue
+            member = Member(members, index)
+            if opted_out_at(run, member, contact.kind, sent) or not consent_active(
+                run, member, channel, sent
             ):
                 continue
-            subject, body = _message_text(run, name, channel, member.row["name_en"])
+            subject, body = _message_text(run, name, channel, columns["name_en"][index])
             yield (
                 next(ids),
                 index + 1,
@@ -97,7 +104,7 @@ def _message_rows(run: GenerationRun, audiences: list[tuple]) -> Iterator[tuple[
                 None,
                 channel,
                 MessageKind.PROMOTIONAL.value,
-                contact.value,
+                contact.values[index],
                 subject,
                 body,
                 True,

@@ -19,6 +19,7 @@ from sandbox_crm.generator import (
     chance,
     day_between,
     moment,
+    reusable,
 )
 from sandbox_crm.models import (
     CustomerStatus,
@@ -214,29 +215,45 @@ def orders(run: GenerationRun) -> None:
     last_day = run.today - timedelta(days=1)
     jewellery = run.profile == Profile.JEWELLERY
     drafts = _Drafts()
-    for member in run.members:
-        row = member.row
-        count = _ORDER_COUNT[row["tier"]].pick(rng)
+    # The members' columns are read directly: a hundred thousand row views cost more than
+    # the draws they feed.
+    columns = run.members.columns
+    inactive = CustomerStatus.INACTIVE.value
+    inactive_last = run.today - timedelta(days=366)
+    stores = run.stores
+    recent_statuses = ("pending", "paid", "shipped", "completed")
+    for customer_id, tier, joined_on, closed_on, status_, source, home_branch in zip(
+        columns["id"],
+        columns["tier"],
+        columns["joined_on"],
+        columns["closed_on"],
+        columns["status"],
+        columns["source_system"],
+        columns["home_branch_id"],
+        strict=True,
+    ):
+        count = _ORDER_COUNT[tier].pick(rng)
         if jewellery:
             count = (count * 3 + 2) // 5
-        first = max(row["joined_on"], window_start)
-        last = row["closed_on"] or last_day
-        if row["status"] == CustomerStatus.INACTIVE:
-            last = min(last, run.today - timedelta(days=366))
+        first = max(joined_on, window_start)
+        last = closed_on or last_day
+        if status_ == inactive:
+            last = min(last, inactive_last)
         if count == 0 or first > last:
             continue
-        products = run.product_pickers[row["tier"]]
+        products = run.product_pickers[tier]
+        channels = _SALES_CHANNEL[source]
         for _ in range(count):
             when = moment(rng, day_between(rng, first, last))
-            channel = _SALES_CHANNEL[row["source_system"]].pick(rng)
+            channel = channels.pick(rng)
             if channel == SalesChannel.ESHOP:
                 branch, staff = run.warehouse_id, None
             else:
-                branch = row["home_branch_id"]
+                branch = home_branch
                 if branch is None or chance(rng, 200):
-                    branch = rng.choice(run.stores)["id"]
+                    branch = stores[below(rng, len(stores))]["id"]
                 pool = run.staff_by_branch.get(branch) or run.staff_by_dept["sales"]
-                staff = rng.choice(pool)
+                staff = pool[below(rng, len(pool))]
             lines = []
             for _ in range(_LINES_PICKER.pick(rng)):
                 product = products.pick(rng)
@@ -249,11 +266,11 @@ def orders(run: GenerationRun) -> None:
                     price = price * 9 // 10
                 lines.append((product["id"], quantity, price))
             if (run.day0 - when).days < 3:
-                status = rng.choice(("pending", "paid", "shipped", "completed"))
+                status = recent_statuses[below(rng, 4)]
             else:
                 roll = below(rng, 100)
                 status = "completed" if roll < 91 else "cancelled" if roll < 96 else "refunded"
-            drafts.add(when, row["id"], channel, branch, staff, status, lines)
+            drafts.add(when, customer_id, channel, branch, staff, status, lines)
     drafts.sort()
     run.big_orders: dict[int, str] = {}
     for id_, draft in enumerate(drafts.written, 1):
@@ -317,12 +334,12 @@ def _history(
 def status_history(run: GenerationRun) -> None:
     """Jewellery: each order's status history, ending no later than the sandbox's start.
 
-    Runs once the jewellery area's seasonal orders are added, when the orders are a list.
+    Runs once the jewellery area's seasonal orders are added.
     """
     if run.profile != Profile.JEWELLERY:
         return
-    orders = list(run.rows.get(SalesOrder, ()))
-    run.rows[SalesOrder] = orders
+    # Streamed: the orders are made afresh from their columns as the history is written.
+    orders = run.rows[SalesOrder] = reusable(run.rows.get(SalesOrder, ()))
     now = run.day0
 
     def rows() -> Iterator[dict[str, Any]]:

@@ -14,7 +14,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from sandbox_crm.generator import GenerationRun, Weighted, chance, derive_seed, moment
+from sandbox_crm.generator import GenerationRun, Weighted, chance, derive_seed, moment, reusable
 from sandbox_crm.models import OrderLine, Product, Profile, SalesOrder
 from sandbox_crm.sales.models import (
     OPEN_STAGES,
@@ -83,18 +83,24 @@ def sales(run: GenerationRun) -> None:
         return
     rng = random.Random(derive_seed(run.spec.seed, "sales"))  # noqa: S311 - seeded test data
     products = {p["id"]: p for p in run.rows.get(Product, ())}
-    orders = list(run.rows.get(SalesOrder, ()))
-    lines = list(run.rows.get(OrderLine, ()))
-    run.rows[SalesOrder], run.rows[OrderLine] = orders, lines
-    by_order = {o["id"]: o for o in orders}
+    # The orders and lines are streamed (made afresh from their columns): only the completed
+    # orders' customer and day are kept, not the rows.
+    orders = run.rows[SalesOrder] = reusable(run.rows.get(SalesOrder, ()))
+    lines = run.rows[OrderLine] = reusable(run.rows.get(OrderLine, ()))
+    completed = {
+        order["id"]: (order["customer_id"], order["ordered_at"].date())
+        for order in orders
+        if order["status"] == "completed"
+    }
     ring_buyers: dict[int, date] = {}
     for line in lines:
-        order = by_order.get(line["order_id"])
+        sold = completed.get(line["order_id"])
         product = products.get(line["product_id"])
-        if order is None or product is None or order["status"] != "completed":
+        if sold is None or product is None:
             continue
         if _is_ring(product):
-            ring_buyers.setdefault(order["customer_id"], order["ordered_at"].date())
+            ring_buyers.setdefault(*sold)
+    del completed
     sellers = run.staff_by_dept.get("sales") or run.staff_by_dept["store_operations"]
     items: list[dict[str, Any]] = []
 
