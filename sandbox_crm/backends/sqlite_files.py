@@ -35,7 +35,6 @@ import fcntl
 import mmap
 import os
 import re
-import shutil
 import sqlite3
 import tempfile
 import threading
@@ -441,10 +440,11 @@ class SqliteFileBackend:
             data = image.clone(meta) if image is not None else None
             if data is not None:
                 _write_all(fd, data)
+            else:
+                _copy_into(fd, template)
         finally:
             os.close(fd)
         if data is None:
-            shutil.copyfile(template, dest)
             _start_clone(dest, meta)
 
     def _image(self, template: Path, found: os.stat_result) -> _TemplateImage | None:
@@ -667,6 +667,24 @@ def _write_all(fd: int, data: bytes) -> None:
         written = 0
         while written < len(view):
             written += os.write(fd, view[written:])
+
+
+def _copy_into(fd: int, template: Path) -> None:
+    """Copy the template into the new, empty file ``fd`` in the kernel (sendfile).
+
+    Written through the descriptor the temporary file was made with: opening the file again to
+    copy would truncate it, and ext4 starts writing a file truncated and rewritten to disk when
+    it is closed (its guard for replace-by-truncate), which at 100,000 customers cost a clone
+    more than half again the time of the copy itself.
+    """
+    with open(template, "rb") as source:
+        size = os.fstat(source.fileno()).st_size
+        offset = 0
+        while offset < size:
+            sent = os.sendfile(fd, source.fileno(), offset, min(size - offset, 1 << 30))
+            if sent == 0:
+                break
+            offset += sent
 
 
 def _publish(tmp: Path, path: Path) -> None:
