@@ -27,6 +27,7 @@ bounded; the run stops at --timeout whatever happens.
 from __future__ import annotations
 
 import argparse
+import html
 import http.cookiejar
 import json
 import os
@@ -59,6 +60,7 @@ FILTERS = [
     ("spend_12m", "ge", "8000"),
     ("dm_email", "in", "given, no_objection"),
 ]
+SCENARIO_FILE = ROOT / "scenarios" / UNIT / "marketing-vip-report.yaml"
 TOKEN_INPUT = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
 TOKEN_VALUE = re.compile(r'value="([^"]+)"')
 RESULT_POLLS = 40
@@ -246,7 +248,7 @@ class Trainee:
         )
         page = self.get("unit page", f"/units/{UNIT}")
         self.think()
-        start = re.search(r'action="(/scenarios/\d+/start)"', page).group(1)
+        start = start_action(page)
         page, attempt = self.post(
             "start attempt POST", start, [("csrf_token", csrf_token(page))], then="attempt page"
         )
@@ -306,6 +308,29 @@ class Trainee:
             time.sleep(int(refresh.group(1)))
             page = self.get("result page", target)
         raise RuntimeError("no feedback after the result page's refreshes")
+
+
+def _scenario_title() -> str:
+    """The English title of the class's scenario, as the unit page shows it (escaped)."""
+    match = re.search(r"^title:\s*\n\s+en:\s*(.+)$", SCENARIO_FILE.read_text(), re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"no English title in {SCENARIO_FILE}")
+    return html.escape(match.group(1).strip().strip("'\""), quote=False)
+
+
+def start_action(page: str) -> str:
+    """The start form's address of the class's scenario on the unit page.
+
+    The unit page lists every scenario of the unit, each with its own start button; the class
+    works on the VIP report, whatever the order of the list.
+    """
+    title = _scenario_title()
+    for item in page.split('<li class="scenario-item">')[1:]:
+        if f"<h3>{title}</h3>" in item:
+            found = re.search(r'action="(/scenarios/\d+/start)"', item)
+            if found is not None:
+                return found.group(1)
+    raise RuntimeError(f"the unit page offers no start for {title!r}")
 
 
 def _path(location: str) -> str:
