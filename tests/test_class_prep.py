@@ -79,6 +79,21 @@ def make_class(db_session, centre, make_user):
     return make
 
 
+def _prepare(runner, centre, trainees: int):
+    """``practicum prepare-class`` for the test scenario, a class of ``trainees`` in ``centre``."""
+    return runner.invoke(
+        args=[
+            "prepare-class",
+            "--scenario",
+            SCENARIO_ID,
+            "--trainees",
+            str(trainees),
+            "--centre",
+            centre.slug,
+        ]
+    )
+
+
 def _jobs(db_session, kind=jobs.PREPARE_CLASS) -> list[Job]:
     db_session.expire_all()
     return list(db_session.scalars(select(Job).where(Job.kind == kind).order_by(Job.id)))
@@ -189,17 +204,7 @@ def test_prepare_class_on_sqlite_makes_the_templates_and_no_spares(
     sandbox_settings, runner, db_session, centre, practice_scenario
 ):
     sandbox_settings.config["SANDBOX_VARIANTS"] = 2
-    result = runner.invoke(
-        args=[
-            "prepare-class",
-            "--scenario",
-            SCENARIO_ID,
-            "--trainees",
-            "12",
-            "--centre",
-            centre.slug,
-        ]
-    )
+    result = _prepare(runner, centre, 12)
     assert result.exit_code == 0, result.output
     assert "no spare sandboxes are made" in result.output
     (job,) = _jobs(db_session)
@@ -216,17 +221,7 @@ def test_prepare_class_on_sqlite_makes_the_templates_and_no_spares(
         keys = sandboxes.pregenerate_variants(store, scenario, cap=2).keys
         assert all(store.has_template(key) for key in keys)
     # Asked again: the same preparation, resized, and its job run again.
-    again = runner.invoke(
-        args=[
-            "prepare-class",
-            "--scenario",
-            SCENARIO_ID,
-            "--trainees",
-            "20",
-            "--centre",
-            centre.slug,
-        ]
-    )
+    again = _prepare(runner, centre, 20)
     assert again.exit_code == 0, again.output
     assert [j.id for j in _jobs(db_session)] == [job.id]
     db_session.expire_all()
@@ -238,17 +233,7 @@ def test_prepare_class_refuses_more_spares_than_the_platform_allows(
 ):
     # Only sized on PostgreSQL; refused before anything is made, so no database is needed.
     sandbox_settings.config.update(SANDBOX_BACKEND="postgres", PREPARED_SPARES_MAX=10)
-    result = runner.invoke(
-        args=[
-            "prepare-class",
-            "--scenario",
-            SCENARIO_ID,
-            "--trainees",
-            "10",
-            "--centre",
-            centre.slug,
-        ]
-    )
+    result = _prepare(runner, centre, 10)
     assert result.exit_code == 2, result.output
     assert "over the platform's limit of 10" in result.output
     assert _jobs(db_session) == []
@@ -394,17 +379,7 @@ def _sandbox_schema(backend: PostgresSchemaBackend, key: str) -> str:
 def test_a_prepared_class_starts_on_spares_and_preparing_again_makes_none(
     pg_sandboxes, runner, sandbox_settings, db_session, centre, practice_scenario, make_user
 ):
-    result = runner.invoke(
-        args=[
-            "prepare-class",
-            "--scenario",
-            SCENARIO_ID,
-            "--trainees",
-            "4",
-            "--centre",
-            centre.slug,
-        ]
-    )
+    result = _prepare(runner, centre, 4)
     assert result.exit_code == 0, result.output
     assert "6 extra spare sandbox(es) over 2 data variant(s) for 4 trainee(s)" in result.output
     spares = _spare_schemas(pg_sandboxes)
@@ -412,17 +387,7 @@ def test_a_prepared_class_starts_on_spares_and_preparing_again_makes_none(
     assert {key: len(s) for key, s in spares.items()} == {key: 4 for key in spares}
     assert len(spares) == 2
 
-    again = runner.invoke(
-        args=[
-            "prepare-class",
-            "--scenario",
-            SCENARIO_ID,
-            "--trainees",
-            "4",
-            "--centre",
-            centre.slug,
-        ]
-    )
+    again = _prepare(runner, centre, 4)
     assert again.exit_code == 0, again.output
     assert _spare_schemas(pg_sandboxes) == spares  # not one more
 
