@@ -5,6 +5,10 @@ department it is shared with may run it; the owner and members of a department i
 with for export may export it. Exports are recorded as the trainee made them: a missing purpose,
 an unapproved destination or an unencrypted file are kept (the PDPO graders judge them), only
 malformed input is refused.
+
+Field permissions: a run keeps, and an export's file holds, what the role that made it may see
+(masked values masked, hidden columns left out); a report that filters, sorts or groups by a
+field that role does not see in full is refused. The reasons are in ``sandbox_crm.web.masking``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices
 from sqlalchemy import insert, select
@@ -23,6 +27,7 @@ from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.i18n import N_, Message
 from sandbox_crm.models import (
     APPROVED_EXPORT_DESTINATIONS,
+    AuditEvent,
     ExportDestination,
     ReportDefinition,
     ReportExport,
@@ -69,6 +74,9 @@ from sandbox_crm.reports.files import (
 from sandbox_crm.reports.models import RUN_PAGE_ROWS
 from sandbox_crm.sources import SOURCES
 
+if TYPE_CHECKING:
+    from sandbox_crm.web.masking import FieldView
+
 __all__ = [
     "EXPORT_FORMATS",
     "REPORT_FIELDS",
@@ -81,6 +89,7 @@ __all__ = [
     "reports_visible_to",
     "run_report",
     "share_report",
+    "stored_field_access",
     "unshare_report",
     "update_report",
 ]
@@ -319,6 +328,61 @@ def _owned_report(
     return report
 
 
+# --- field permissions ------------------------------------------------------------------------
+
+
+def _fields_seen(session: Session, actor: StaffUser) -> FieldView:
+    """How the actor's role sees the protected customer fields (the CRM's one presenter)."""
+    # Imported here: the web package imports every area's views, which import this module.
+    from sandbox_crm.web.masking import field_view
+
+    return field_view(session, actor)
+
+
+def _refuse_unseen(view: FieldView, values: dict[str, Any]) -> None:
+    """OperationError if a report's filters, sort or summary would reveal a field the role
+    does not see in full (a filter on a masked HKID would tell whose it is)."""
+    from sandbox_crm.web.masking import query_problems
+
+    group_by, measures = values.get("group_by") or [], values.get("measures") or []
+    summary = is_summary(group_by, measures)
+    try:
+        revealed = revealed_fields(values["source"], group_by, measures) if summary else []
+    except QueryError:
+        revealed = []  # a summary that no longer fits is refused when it runs
+    problems = query_problems(
+        view, values.get("filters"), [] if summary else values.get("sort") or [], revealed
+    )
+    if problems:
+        raise OperationError(problems[0], "group_by" if summary and revealed else "filters")
+
+
+def _refuse_unseen_report(view: FieldView, report: ReportDefinition) -> None:
+    """``_refuse_unseen`` for a saved report, about to be run or exported by the view's role."""
+    _refuse_unseen(view, {name: getattr(report, name) for name in REPORT_FIELDS})
+
+
+def _field_details(view: FieldView, columns: Sequence[str]) -> dict[str, Any]:
+    """What a run's or export's event records of the field permissions it was made with."""
+    access = view.access_of(columns)
+    if not access:
+        return {}
+    return {"field_access": access, "hidden_fields": view.hidden_columns(columns)}
+
+
+def _visible_rows(
+    view: FieldView, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns the role sees and the rows as it sees them (OperationError if it sees none
+    of the report's columns)."""
+    shown = view.visible_columns(columns)
+    if not shown:
+        raise OperationError(N_("Your role may not see any of this report's columns."), "columns")
+    if shown == list(columns) and not view.access_of(columns):
+        return shown, list(rows)
+    return shown, [{name: view.stored(name, row.get(name)) for name in shown} for row in rows]
+
+
 # --- definitions ------------------------------------------------------------------------------
 
 
@@ -441,6 +505,7 @@ def create_report(
             "measures": list(measures),
         }
     )
+    _refuse_unseen(_fields_seen(session, actor), values)
     now = sandbox_now(session)
     report = ReportDefinition(**values, owner_id=actor.id, created_at=now, updated_at=now)
     session.add(report)
@@ -473,11 +538,13 @@ def update_report(
     current = {name: getattr(report, name) for name in REPORT_FIELDS}
     if changes.get("group_by") == [] and changes.get("measures") == [] and "columns" not in changes:
         current["columns"] = []  # a summary turned back into a list needs its columns chosen
+    values = _clean_definition({**current, **changes})
+    _refuse_unseen(_fields_seen(session, actor), values)
     apply_changes(
         session,
         actor,
         report,
-        _clean_definition({**current, **changes}),
+        values,
         operation="report.update",
         entity_type="report",
         details={"report_id": report.id},
@@ -766,18 +833,22 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     report = _get_report(session, report_id)
     if not can_view_report(session, actor, report):
         raise OperationError(N_("You do not have access to this report."))
+    view = _fields_seen(session, actor)
+    _refuse_unseen_report(view, report)
     if is_summary(report.group_by, report.measures):
         return _run_summary(session, actor, report)
     page = _execute(session, report)
-    cells = [[_stored_cell(row.get(name)) for name in page.columns] for row in page.rows]
+    columns, rows = _visible_rows(view, page.columns, page.rows)
+    cells = [[_stored_cell(row.get(name)) for name in columns] for row in rows]
     return _save_run(
         session,
         actor,
         report,
-        list(page.columns),
+        columns,
         cells,
         row_count=page.total,
         row_keys=[row[page.key] for row in page.rows],
+        **_field_details(view, page.columns),
     )
 
 
@@ -813,9 +884,12 @@ def export_report(
         if for_department is not None
         else None
     )
+    view = _fields_seen(session, actor)
+    _refuse_unseen_report(view, report)
     spreadsheet = file_format == "csv"
     summary = is_summary(report.group_by, report.measures)
     row_keys: list[Any] = []
+    field_details: dict[str, Any] = {}
     if summary:
         # A summary's file shows its groups and measures and no customer's key; its columns are
         # the fields whose values the file shows, so that the rules on personal data judge what
@@ -826,12 +900,15 @@ def export_report(
         content = render_summary_csv(table, headers=headers, for_spreadsheet=spreadsheet)
     else:
         page = _execute(session, report)
-        columns, row_count = list(page.columns), page.total
+        # The file holds what the exporting role may see: that is what leaves the CRM.
+        columns, rows = _visible_rows(view, page.columns, page.rows)
+        row_count = page.total
         row_keys = [row[page.key] for row in page.rows]
+        field_details = _field_details(view, page.columns)
         content = render_table_csv(
             SOURCES.find(report.source),
-            page.columns,
-            page.rows,
+            columns,
+            rows,
             headers=headers,
             for_spreadsheet=spreadsheet,
         )
@@ -866,11 +943,32 @@ def export_report(
         "for_department": department_code,
         "destination_approved": destination in APPROVED_EXPORT_DESTINATIONS,
         "row_keys": row_keys,
+        **field_details,
     }
     if summary:
         details["summary"] = True
     record_event(session, actor, "report.export", "report", report.id, after=after, details=details)
     return export
+
+
+def stored_field_access(
+    session: Session, report_id: int, event: Literal["report.run", "report.export"], row_id: int
+) -> dict[str, str]:
+    """The access each protected column had for the role that made a run or an export (from its
+    event); empty for one made before it was recorded, or with no protected column."""
+    key = "run_id" if event == "report.run" else "export_id"
+    found = session.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.operation == event,
+            AuditEvent.entity_type == "report",
+            AuditEvent.entity_id == report_id,
+        )
+    )
+    for details in found:
+        if isinstance(details, dict) and details.get(key) == row_id:
+            access = details.get("field_access")
+            return dict(access) if isinstance(access, dict) else {}
+    return {}
 
 
 def reports_visible_to(session: Session, actor: StaffUser) -> list[ReportDefinition]:

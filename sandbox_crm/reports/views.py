@@ -44,6 +44,7 @@ from sandbox_crm.reports.operations import (
     reports_visible_to,
     run_report,
     share_report,
+    stored_field_access,
     unshare_report,
     update_report,
 )
@@ -75,6 +76,7 @@ from sandbox_crm.web.forms import (
 )
 from sandbox_crm.web.i18n import L_, translate, translate_plural
 from sandbox_crm.web.i18n import translated as crm_translated
+from sandbox_crm.web.masking import PREVIEW_ARG, preview_roles, request_field_view
 from sandbox_crm.web.presentation import label, output_cell
 
 RUN_PER_PAGE = RUN_PAGE_ROWS
@@ -637,6 +639,16 @@ def report_run(report_id: int, run_id: int) -> str:
     source = SOURCES.find(report.source)
     fields = source.fields if source else {}
     summary = _run_summary(source, run) if source is not None else None
+    view = request_field_view()
+    hidden: list[str] = []
+    if summary is None:
+        # The run keeps what its runner could see; shown now, it is capped by what the viewer's
+        # role (or the role previewed) may see.
+        made_with = stored_field_access(db(), report.id, "report.run", run.id)
+        shown, rows = view.cap_cells(header, rows, made_with)
+        hidden = [name for name, access in made_with.items() if access == "hidden"]
+        hidden += [name for name in header if name not in shown]
+        header = shown
     return render_template(
         "crm/report_run.html",
         report=report,
@@ -646,6 +658,10 @@ def report_run(report_id: int, run_id: int) -> str:
         rows=rows,
         pager=pager,
         summary=summary,
+        hidden=[crm_translated(fields[name].label) if name in fields else name for name in hidden],
+        view=view,
+        roles=preview_roles(db()),
+        preview_arg=PREVIEW_ARG,
     )
 
 
@@ -764,6 +780,29 @@ def _filename(export: ReportExport) -> str:
     return f"{slug[:60]}-{export.exported_at:%Y%m%d-%H%M}.{export.file_format}"
 
 
+def _capped_file(export: ReportExport) -> tuple[list[str], str]:
+    """An export's stored file as the downloading role may see it now.
+
+    The file holds what its exporter's role could see when it was made; a role that has since
+    lost access to a field gets it masked, or its column left out, on download too.
+    """
+    view = request_field_view()
+    columns = list(export.columns)
+    made_with = stored_field_access(db(), export.report_id, "report.export", export.id)
+    if all(view.level(name) == made_with.get(name, "full") for name in columns):
+        return columns, export.content
+    records = list(csv.reader(io.StringIO(export.content)))
+    if not records or len(records[0]) != len(columns):
+        return columns, export.content
+    keep = [i for i, name in enumerate(columns) if view.sees(name)]
+    shown, body = view.cap_cells(columns, records[1:], made_with)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([records[0][i] for i in keep])
+    writer.writerows(body)
+    return shown, buffer.getvalue()
+
+
 UTF8_BOM = "\ufeff"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -778,14 +817,15 @@ def export_download(export_id: int) -> Response:
     export = db().get(ReportExport, export_id)
     if export is None or export.exported_by_id != actor().id:
         raise CrmNotFound("export")
+    columns, content = list(export.columns), export.content
+    if not export.summary:
+        columns, content = _capped_file(export)
     if export.file_format == "xlsx":
         source = SOURCES.find(export.report.source)
-        response = make_response(
-            render_xlsx(source, export.columns, export.content, summary=export.summary)
-        )
+        response = make_response(render_xlsx(source, columns, content, summary=export.summary))
         response.headers["Content-Type"] = XLSX_TYPE
     else:
-        response = make_response(UTF8_BOM + export.content)
+        response = make_response(UTF8_BOM + content)
         response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{_filename(export)}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
