@@ -13,7 +13,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from graders.results import Status
 from sandbox_crm.eshop.models import EshopAccount, EshopActivity
-from sandbox_crm.generator import GenerationSpec
+from sandbox_crm.generator import GenerationSpec, PlantSpec
 from sandbox_crm.models import Customer, ReportExport, ReportRun, StaffUser
 from sandbox_crm.operations import OperationError, apply_operation
 from sandbox_crm.store import SandboxStore
@@ -137,23 +137,29 @@ class Crm:
         return download.data
 
 
-@pytest.fixture
-def crm(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> Crm:
-    sandbox_store.create(WEB_KEY, sandbox_spec, clock_mode="stepped")
-    with sandbox_store.session(WEB_KEY) as session:
+def _open_crm(store: SandboxStore, spec: GenerationSpec) -> Crm:
+    """A fresh sandbox of ``spec`` on the CRM's pages, a member with an HKID and birthday."""
+    store.create(WEB_KEY, spec, clock_mode="stepped")
+    with store.session(WEB_KEY) as session:
         customer = session.scalars(
             select(Customer).where(Customer.member_no.is_not(None)).order_by(Customer.id)
         ).first()
         assert customer is not None
         customer.hkid, customer.date_of_birth = HKID, DOB
         session.commit()
-        found = Crm(
-            sandbox_store,
-            _make_app(sandbox_store).test_client(),
-            customer.id,
-            customer.member_no,
-        )
-    return found
+        return Crm(store, _make_app(store).test_client(), customer.id, customer.member_no)
+
+
+@pytest.fixture
+def crm(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> Crm:
+    return _open_crm(sandbox_store, sandbox_spec)
+
+
+@pytest.fixture
+def eshop_crm(sandbox_store: SandboxStore, sandbox_spec: GenerationSpec) -> Crm:
+    """The jewellery sandbox with accounts in its e-shop to import."""
+    spec = replace(sandbox_spec, plants=(PlantSpec.of("eshop_accounts", 2),))
+    return _open_crm(sandbox_store, spec)
 
 
 def _csv_rows(data: bytes) -> list[dict[str, str]]:
@@ -376,47 +382,49 @@ def test_a_report_with_only_hidden_columns_is_refused(crm: Crm) -> None:
 
 
 @pytest.fixture
-def account(crm: Crm) -> EshopAccount:
-    found = [a for a in crm.all(EshopAccount) if a.mobile_no and a.cust_email]
+def account(eshop_crm: Crm) -> EshopAccount:
+    found = [a for a in eshop_crm.all(EshopAccount) if a.mobile_no and a.cust_email]
     assert found, "the jewellery sandbox has e-shop accounts"
     return found[0]
 
 
-def test_a_full_role_sees_the_eshop_contact_details(crm: Crm, account: EshopAccount) -> None:
-    crm.configure("manager", cust_email="full", mobile_no="full", browsing="full")
-    page = crm.page(f"/eshop/{account.id}")
+def test_a_full_role_sees_the_eshop_contact_details(eshop_crm: Crm, account: EshopAccount) -> None:
+    eshop_crm.configure("manager", cust_email="full", mobile_no="full", browsing="full")
+    page = eshop_crm.page(f"/eshop/{account.id}")
     assert account.cust_email in page and account.mobile_no in page
-    listing = crm.page(f"/eshop?recon_status={account.recon_status}")
+    listing = eshop_crm.page(f"/eshop?recon_status={account.recon_status}")
     assert account.account_no in listing
 
 
-def test_a_masked_role_sees_masked_eshop_contact_details(crm: Crm, account: EshopAccount) -> None:
-    crm.configure("manager", cust_email="masked", mobile_no="masked", browsing="masked")
-    page = crm.page(f"/eshop/{account.id}")
+def test_a_masked_role_sees_masked_eshop_contact_details(
+    eshop_crm: Crm, account: EshopAccount
+) -> None:
+    eshop_crm.configure("manager", cust_email="masked", mobile_no="masked", browsing="masked")
+    page = eshop_crm.page(f"/eshop/{account.id}")
     assert account.cust_email not in page and account.mobile_no not in page
     assert mask_email(account.cust_email) in page and mask_mobile(account.mobile_no) in page
-    listing = crm.page("/eshop")
+    listing = eshop_crm.page("/eshop")
     assert account.cust_email not in listing and mask_email(account.cust_email) in listing
 
 
 def test_a_hidden_role_sees_no_eshop_contact_details_or_browsing(
-    crm: Crm, account: EshopAccount
+    eshop_crm: Crm, account: EshopAccount
 ) -> None:
-    crm.configure("manager", cust_email="hidden", mobile_no="hidden", browsing="hidden")
-    page = crm.page(f"/eshop/{account.id}")
+    eshop_crm.configure("manager", cust_email="hidden", mobile_no="hidden", browsing="hidden")
+    page = eshop_crm.page(f"/eshop/{account.id}")
     assert account.cust_email not in page and mask_email(account.cust_email) not in page
     assert account.mobile_no not in page and "Not shown for your role" in page
-    listing = crm.page("/eshop")
+    listing = eshop_crm.page("/eshop")
     assert '<th scope="col">cust_email</th>' not in listing
     assert account.cust_email not in listing
 
 
-def test_browsing_data_masked_shows_counts_not_a_timeline(crm: Crm) -> None:
-    activity = crm.all(EshopActivity)[0]
-    crm.configure("manager", browsing="full")
-    full = crm.page(f"/eshop/{activity.account_id}")
-    crm.configure("manager", browsing="masked")
-    masked = crm.page(f"/eshop/{activity.account_id}")
+def test_browsing_data_masked_shows_counts_not_a_timeline(eshop_crm: Crm) -> None:
+    activity = eshop_crm.all(EshopActivity)[0]
+    eshop_crm.configure("manager", browsing="full")
+    full = eshop_crm.page(f"/eshop/{activity.account_id}")
+    eshop_crm.configure("manager", browsing="masked")
+    masked = eshop_crm.page(f"/eshop/{activity.account_id}")
     when = re.escape(str(activity.occurred_at.year))
     behaviour = masked.split("Online behaviour", 1)[1].split("<h2>", 1)[0]
     assert re.search(when, full.split("Online behaviour", 1)[1].split("<h2>", 1)[0])

@@ -1,7 +1,9 @@
 """E-shop import and data-quality pages: lists, one account or issue, and their actions.
 
 Each page that changes data posts a plain form, calls one operation and redirects; a refusal is
-shown beside the form and audited. No page needs JavaScript.
+shown beside the form and audited. No page needs JavaScript. The accounts' e-mail and mobile and
+their browsing data are shown as the acting role (or the role previewed) may see them, through
+the CRM's one presenter (``sandbox_crm.web.masking``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from sandbox_crm.web.core import (
 )
 from sandbox_crm.web.forms import ConfirmForm
 from sandbox_crm.web.i18n import translate
+from sandbox_crm.web.masking import PREVIEW_ARG, FieldView, preview_roles, request_field_view
 
 PER_PAGE = 50
 
@@ -105,15 +108,42 @@ ACCOUNT_LIST = ListView(
 )
 
 
+CONTACT_FIELDS = ("cust_email", "mobile_no")
+"""The e-shop's protected contact fields, as its pages show them."""
+
+
+def _view_context(view: FieldView) -> dict[str, Any]:
+    """What a page needs to say which role's view it shows and to switch it."""
+    return {"view": view, "roles": preview_roles(db()), "preview_arg": PREVIEW_ARG}
+
+
 def _list_context() -> dict[str, Any]:
     context = ACCOUNT_LIST.context()
+    view = request_field_view()
     log = (
         db().scalars(select(EshopImportEntry).order_by(EshopImportEntry.id.desc()).limit(20)).all()
     )
     return {
         **context,
+        "rows": view.rows(context["listing"].rows),
         "log": log,
         "confirm": ConfirmForm(),
+        **_view_context(view),
+    }
+
+
+def _behaviour(view: FieldView, activities: list[EshopActivity]) -> dict[str, Any]:
+    """The account's browsing data as the role may see it: a timeline in full, how many of
+    each kind when masked, nothing when hidden."""
+    level = view.level("browsing")
+    counts: dict[str, int] = {}
+    if level == "masked":
+        for activity in activities:
+            counts[activity.kind] = counts.get(activity.kind, 0) + 1
+    return {
+        "level": level,
+        "activities": activities if level == "full" else [],
+        "counts": sorted(counts.items()),
     }
 
 
@@ -139,18 +169,24 @@ def _account_context(account_id: int) -> dict[str, Any]:
         }
         for m in matches
     ]
+    view = request_field_view()
+    activities = list(
+        session.scalars(
+            select(EshopActivity)
+            .where(EshopActivity.account_id == account.id)
+            .order_by(EshopActivity.occurred_at)
+        )
+    )
     return {
         "account": account,
+        "contact": {name: view.show(name, getattr(account, name)) for name in CONTACT_FIELDS},
+        "behaviour": _behaviour(view, activities),
+        **_view_context(view),
         "candidates": candidates,
         "orders": session.scalars(
             select(EshopOrder)
             .where(EshopOrder.account_id == account.id)
             .order_by(EshopOrder.placed_at)
-        ).all(),
-        "activities": session.scalars(
-            select(EshopActivity)
-            .where(EshopActivity.account_id == account.id)
-            .order_by(EshopActivity.occurred_at)
         ).all(),
         "consents": session.scalars(
             select(EshopConsent)
