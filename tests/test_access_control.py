@@ -157,6 +157,14 @@ def _urls(ids: Ids, job_id: int, version_id: int) -> list[tuple[str, str, str, d
         ("CRM misuse flags", "GET", f"{crm}/security/misuse", {}, READ),
         ("CRM e-shop accounts", "GET", f"{crm}/eshop", {}, READ),
         ("CRM e-shop account", "GET", f"{crm}/eshop/1", {}, READ),
+        ("CRM e-shop accounts viewed as a role", "GET", f"{crm}/eshop?as_role=marketing", {}, READ),
+        (
+            "CRM e-shop account viewed as a role",
+            "GET",
+            f"{crm}/eshop/1?as_role=marketing",
+            {},
+            READ,
+        ),
         ("CRM data-quality queue", "GET", f"{crm}/quality", {}, READ),
         ("CRM data-quality issue", "GET", f"{crm}/quality/1", {}, READ),
         ("CRM sign-up forms", "GET", f"{crm}/forms", {}, READ),
@@ -256,6 +264,7 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.get(f"{own_crm}/security/misuse/999999").status_code == 404
     assert client.post(f"{own_crm}/security/misuse/999999").status_code == 404
     assert client.get(f"{own_crm}/eshop/999999").status_code == 404
+    assert client.get(f"{own_crm}/eshop/999999?as_role=marketing").status_code == 404
     assert client.get(f"{own_crm}/quality/999999").status_code == 404
     assert client.get(f"{own_crm}/forms/999999").status_code == 404
     assert client.post(f"{own_crm}/forms/999999/note").status_code == 404

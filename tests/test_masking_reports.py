@@ -300,6 +300,22 @@ def test_col_07_judges_the_file_the_role_could_export(
         assert "holds" not in text
 
 
+@pytest.mark.parametrize(("tier", "passes"), [("gold", True), ("silver", False)])
+def test_rows_match_judges_what_the_report_selected_whatever_the_runner_saw(
+    attempt: Attempt, tier: str, passes: bool
+) -> None:
+    _configure(attempt.do, attempt.actor.id, "manager", {"hkid": "hidden", "spend_12m": "masked"})
+    gold = {"field": "tier", "op": "eq", "value": "gold"}
+    report = attempt.report(columns=["member_no", "hkid", "spend_12m"], filters=gold)
+    run = attempt.do("run_report", report_id=report.id)
+    assert "hkid" not in run.columns and run.row_keys  # the runner saw no HKID, the keys stay
+    expected = {"field": "tier", "op": "eq", "value": tier}
+    outcome = attempt.check(
+        "report.rows_match", {"report": "report", "expect": {"where": expected}}
+    )
+    assert outcome.status is (Status.PASS if passes else Status.FAIL)
+
+
 # --- filters, sorts and summaries must not reveal a masked field ------------------------------
 
 
@@ -378,6 +394,13 @@ def test_a_report_with_only_hidden_columns_is_refused(crm: Crm) -> None:
         crm.do("run_report", report_id=report_id)
 
 
+@pytest.mark.parametrize("role", ["nobody", "x" * 300, "'; drop table customer; --"])
+def test_an_unknown_preview_role_shows_ones_own_view_of_a_run(crm: Crm, role: str) -> None:
+    crm.configure("manager", hkid="masked")
+    html = crm.run(crm.report(), preview=f"?as_role={role}")
+    assert "A123***(*)" in html and "Previewing as" not in html
+
+
 # --- the e-shop's pages -----------------------------------------------------------------------
 
 
@@ -417,6 +440,17 @@ def test_a_hidden_role_sees_no_eshop_contact_details_or_browsing(
     listing = eshop_crm.page("/eshop")
     assert '<th scope="col">cust_email</th>' not in listing
     assert account.cust_email not in listing
+
+
+def test_the_eshop_pages_can_be_previewed_as_a_role(eshop_crm: Crm, account: EshopAccount) -> None:
+    eshop_crm.configure("marketing", cust_email="masked", mobile_no="hidden")
+    eshop_crm.configure("admin", cust_email="full", mobile_no="full", browsing="full")
+    page = eshop_crm.page(f"/eshop/{account.id}?as_role=marketing")
+    assert "Previewing as Marketing" in page and mask_email(account.cust_email) in page
+    assert account.cust_email not in page and account.mobile_no not in page
+    listing = eshop_crm.page("/eshop?as_role=marketing")
+    assert account.cust_email not in listing and '<th scope="col">mobile_no</th>' not in listing
+    assert eshop_crm.client.get(f"{BASE}/eshop/{account.id}?as_role=nobody").status_code == 200
 
 
 def test_browsing_data_masked_shows_counts_not_a_timeline(eshop_crm: Crm) -> None:
