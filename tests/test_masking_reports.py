@@ -187,6 +187,16 @@ def test_a_masked_role_sees_masks_on_the_run_page(crm: Crm) -> None:
     assert "A123***(*)" in html and "**/05/****" in html and "HK$" in html
 
 
+def test_the_report_page_says_which_columns_the_role_sees_masked_or_not_at_all(crm: Crm) -> None:
+    crm.configure("manager", hkid="hidden", date_of_birth="masked", spend_12m="full")
+    html = crm.page(f"/reports/{crm.report()}")
+    assert "(not shown for your role: left out of runs and files)" in html
+    assert html.count("(masked for your role, in runs and files too)") == 1
+    crm.configure("manager", hkid="full", date_of_birth="full")
+    html = crm.page(f"/reports/{crm.report()}")
+    assert "for your role" not in html
+
+
 def test_a_hidden_field_is_absent_from_the_run_page(crm: Crm) -> None:
     crm.configure("manager", hkid="hidden", date_of_birth="full", spend_12m="full")
     html = crm.run(crm.report())

@@ -826,7 +826,10 @@ def _save_run(
     "run_report",
     args=RunReportArgs,
     event="report.run",
-    description="Run a report and keep a snapshot of its output.",
+    description=(
+        "Run a report and keep a snapshot of its output as your role sees it (masked fields"
+        " masked, hidden ones left out)."
+    ),
 )
 def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     """Run a report and keep a snapshot of its output (an audited read)."""
@@ -856,7 +859,10 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
     "export_report",
     args=ExportReportArgs,
     event="report.export",
-    description="Export a report to a file: purpose, destination, department, encryption.",
+    description=(
+        "Export a report to a file, its fields as your role sees them: purpose, destination,"
+        " department, encryption."
+    ),
 )
 def export_report(
     session: Session,

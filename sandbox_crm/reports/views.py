@@ -507,6 +507,7 @@ def _report_page(
         "confirm": ConfirmForm(),
         "runs": runs,
         "exports": exports,
+        "view": request_field_view(),
     }
 
 
