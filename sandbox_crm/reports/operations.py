@@ -350,11 +350,14 @@ def _refuse_unseen(view: FieldView, values: dict[str, Any]) -> None:
         revealed = revealed_fields(values["source"], group_by, measures) if summary else []
     except QueryError:
         revealed = []  # a summary that no longer fits is refused when it runs
-    problems = query_problems(
-        view, values.get("filters"), [] if summary else values.get("sort") or [], revealed
+    parts = (
+        ("filters", query_problems(view, values.get("filters"))),
+        ("sort", query_problems(view, None, [] if summary else values.get("sort") or [])),
+        ("group_by", query_problems(view, None, (), revealed)),
     )
-    if problems:
-        raise OperationError(problems[0], "group_by" if summary and revealed else "filters")
+    for part, problems in parts:
+        if problems:
+            raise OperationError(problems[0], part)
 
 
 def _refuse_unseen_report(view: FieldView, report: ReportDefinition) -> None:

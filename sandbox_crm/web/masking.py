@@ -10,17 +10,22 @@ numbers and dates of birth masked and everything else in full, as the CRM always
 e-shop's pages show its ``cust_email``, ``mobile_no`` and browsing data through it too (all
 shown in full unless a role says otherwise, so the import task can still match accounts).
 
-Report runs and exports. A run keeps what the role that ran it could see, and an export file
-holds what the role that exported it could see: a masked field's values are stored masked, a
-hidden field's column is left out, and the access each protected column had is recorded in the
-run's or export's audit event (``field_access``, ``hidden_fields``). This is what a real CRM
-does (a report runs with its runner's field-level security) and what the PDPO rulebook needs:
-the graders that judge report output and exports (COL-07, SEC-01, SEC-02) read what actually
-left the CRM, not what the report's definition could have selected. The evidence of what the
-report selected is kept all the same: the report's definition (which the report checks such as
-``report.rows_match`` re-run), and the run's and export's row keys. A stored run or file is
-shown later at the lesser of the access it was made with and the viewer's current access
-(``FieldView.cap_cells``), so a role that lost access, or a role previewed, sees no more.
+Report runs and exports (the grading decision). A run keeps what the role that ran it could
+see, and an export file holds what the role that exported it could see: a masked field's values
+are stored masked, a hidden field's column is left out (of the stored cells and of the run's or
+export's ``columns``), and the access each protected column had is recorded in the run's or
+export's audit event (``field_access``, ``hidden_fields``). This is what a real CRM does (a
+report runs with its runner's field-level security), and the PDPO rules that judge report
+output and exports then judge what actually left the CRM: COL-07 reads the stored text (a
+masked HKID is not a valid number, but a masked HKID column still counts as the column, as a
+partial HKID is still an identifier), SEC-01 and SEC-02 read the columns (a hidden field is not
+among them). The evidence of what the report selected is kept all the same: the report's
+definition, which the report checks (``report.rows_match``, ``report.columns`` ...) judge and
+re-run, and the run's and export's row keys. Storing full values and masking only on display
+would keep, in the name of a role that may not see them, copies of numbers it never saw. A
+stored run or file is shown later at the lesser of the access it was made with and the viewer's
+current access (``FieldView.cap_cells``), so a role that lost access, or a role previewed, sees
+no more.
 
 Filters, sorts and summaries must not reveal what a mask hides: a report that filters, sorts or
 groups by a field its runner does not see in full cannot be saved, run or exported by that role
