@@ -60,7 +60,13 @@ from sandbox_crm.web.forms import (
     options,
 )
 from sandbox_crm.web.i18n import translate
-from sandbox_crm.web.masking import FieldView, field_view, hkid_search, preview_roles
+from sandbox_crm.web.masking import (
+    PREVIEW_ARG,
+    FieldView,
+    hkid_search,
+    preview_roles,
+    request_field_view,
+)
 
 PER_PAGE = 50
 LIST_COLUMNS = [
@@ -89,18 +95,13 @@ LIST_FILTERS = {
 FILTER_LABELS = {"email_consent": N_("Email consent")}
 RECENT_ORDERS = 20
 RECENT_MESSAGES = 50
-PREVIEW_ARG = "as_role"
-"""Query argument of the customer pages: the code of a role to preview the pages as."""
 PREVIEW_PAGES = ("crm.customers", "crm.customer")
 
 
 def shown_fields() -> FieldView:
     """How the acting staff member (or the role previewed with ``?as_role=``) sees the protected
     customer fields on this request's pages."""
-    if "crm_field_view" not in g:
-        preview = request.args.get(PREVIEW_ARG, "").strip()[:32] or None
-        g.crm_field_view = field_view(db(), actor(), preview)
-    return g.crm_field_view
+    return request_field_view()
 
 
 @bp.url_defaults
