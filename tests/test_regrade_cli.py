@@ -216,6 +216,11 @@ def test_the_pages_tell_of_a_regrade_from_the_command_line(
     audit = _text(client_as(centre_admin).get("/centre/audit"))
     assert "Command line" in audit and "attempt.regraded" in audit
 
+    assessor.language = "zh_Hant_HK"
+    db_session.commit()
+    chinese = _text(client_as(assessor).get(f"/review/attempts/{graded_attempt.id}"))
+    assert "經命令列重新評分" in chinese
+
 
 def test_a_regrade_that_changes_nothing_is_stored_and_reported_unchanged(
     runner, db_session, graded_attempt
@@ -262,6 +267,7 @@ def test_no_wait_queues_the_jobs_for_a_worker_and_prints_their_ids(
     by_scenario = runner.invoke(args=[*APPLY, "--no-wait", "--scenario", SCENARIO_ID])
     assert by_scenario.exit_code == 0, by_scenario.output
     assert "skipped: A regrade of this attempt is already queued" in by_scenario.output
+    assert "Nothing was queued: the 1 matching attempt(s) were skipped." in by_scenario.output
     assert _count(db_session, Job) == 1
 
     jobs.run_job(queued_jobs, job.id)  # the worker

@@ -445,7 +445,11 @@ def register(app: Flask) -> None:
             return
         queued, skipped = _queue(attempts, yes=yes)
         if not queued:
-            click.echo(f"Nothing to regrade: no graded attempt matches; {skipped} skipped.")
+            click.echo(
+                f"Nothing was queued: the {skipped} matching attempt(s) were skipped."
+                if skipped
+                else "Nothing to regrade: no graded attempt matches."
+            )
             return
         if not wait:
             for item in queued:
