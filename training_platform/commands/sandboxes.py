@@ -224,18 +224,27 @@ def _queue(attempts: Sequence[Attempt], *, yes: bool) -> tuple[list[_QueuedRegra
     return queued, skipped
 
 
+def _still_waiting(job_ids: Sequence[int]) -> list[int]:
+    """Those of the jobs that are queued or running (read in chunks of ids)."""
+    session = get_session()
+    waiting: list[int] = []
+    for start in range(0, len(job_ids), 500):
+        waiting += session.scalars(
+            select(Job.id).where(
+                Job.id.in_(job_ids[start : start + 500]),
+                Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+            )
+        )
+    session.rollback()
+    return sorted(waiting)
+
+
 def _wait(queued: Sequence[_QueuedRegrade], timeout: int) -> None:
     """Until every job is done or failed; a ClickException after ``timeout`` seconds."""
-    session = get_session()
+    job_ids = [item.job_id for item in queued]
     deadline = time.monotonic() + timeout
     while True:
-        session.expire_all()
-        waiting = [
-            item.job_id
-            for item in queued
-            if session.get(Job, item.job_id).status in (JobStatus.QUEUED, JobStatus.RUNNING)
-        ]
-        session.rollback()
+        waiting = _still_waiting(job_ids)
         if not waiting:
             return
         if time.monotonic() > deadline:
@@ -460,5 +469,9 @@ def register(app: Flask) -> None:
                 "(`practicum worker`) stores the results; the Jobs page shows how they went."
             )
             return
+        click.echo(
+            f"Waiting for {len(queued)} regrade job(s), which a worker (`practicum worker`) "
+            "runs; stopping the wait does not stop the jobs."
+        )
         _wait(queued, timeout)
         _report(queued, skipped)
