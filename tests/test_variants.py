@@ -393,21 +393,6 @@ def test_practicum_regrade_preview_reports_changed_attempts_and_a_summary(
     assert _records(db_session) == before
 
 
-def test_practicum_regrade_preview_is_quiet_about_unchanged_attempts(
-    runner, graded_attempt: Attempt
-):
-    result = runner.invoke(args=["regrade", "--preview", "--attempt", str(graded_attempt.id)])
-    assert result.exit_code == 0, result.output
-    assert f"attempt #{graded_attempt.id}" not in result.output
-    assert "1 graded attempt(s): 0 would change (0 verdict(s)), 1 unchanged" in result.output
-
-
-def test_practicum_regrade_needs_preview(runner, graded_attempt: Attempt):
-    result = runner.invoke(args=["regrade"])
-    assert result.exit_code == 2
-    assert "--preview" in result.output
-
-
 # --- the pages name the variant ----------------------------------------------------------------
 
 

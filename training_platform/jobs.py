@@ -275,11 +275,11 @@ def queue_pregeneration(session: Session, version: DefinitionVersion) -> Job:
     )
 
 
-def queue_regrade(session: Session, actor: User, attempt: Attempt) -> Job:
+def queue_regrade(session: Session, actor: User | None, attempt: Attempt) -> Job:
     """Queue the regrade of one graded attempt, after ``regrade_service.check_regrade``.
 
     Raises its ServiceError (another centre's attempt, not graded yet, a regrade already
-    queued); records in the audit log who asked.
+    queued); records in the audit log who asked (``actor`` None: the command line).
     """
     record = regrade_service.check_regrade(session, actor, attempt)
     job = queue_job(
@@ -289,7 +289,7 @@ def queue_regrade(session: Session, actor: User, attempt: Attempt) -> Job:
         target_id=attempt.id,
         centre_id=attempt.trainee.centre_id,
     )
-    job.requested_by_id = actor.id
+    job.requested_by_id = actor.id if actor is not None else None
     audit_record(
         session,
         centre_id=attempt.trainee.centre_id,
@@ -297,7 +297,11 @@ def queue_regrade(session: Session, actor: User, attempt: Attempt) -> Job:
         action="attempt.regrade_queued",
         target_type="attempt",
         target_id=attempt.id,
-        details={"grade_record": record.id, "verdict": record.overall},
+        details={
+            "grade_record": record.id,
+            "verdict": record.overall,
+            **regrade_service.command_line_details(actor),
+        },
     )
     session.flush()
     return job

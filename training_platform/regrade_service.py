@@ -6,10 +6,11 @@ GradeRecord: the verdict, and every check, question, PDPO rule and PR whose stat
 stores nothing; automatic results are compared with automatic results.
 
 Applying a regrade is a job (``training_platform.jobs.queue_regrade``): ``check_regrade`` says
-whether an assessor or centre admin may ask for it, and the job's ``apply_regrade`` adds a new
-GradeRecord beside the old ones. The assessor's decision is never changed: when the automatic
-verdict moves under a recorded decision, the new record names that decision version, which is
-then flagged for review until the decision is amended.
+whether an assessor or centre admin may ask for it (or the operator at the command line, whose
+actor is None and who is named ``COMMAND_LINE`` in the audit log), and the job's
+``apply_regrade`` adds a new GradeRecord beside the old ones. The assessor's decision is never
+changed: when the automatic verdict moves under a recorded decision, the new record names that
+decision version, which is then flagged for review until the decision is amended.
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ from training_platform.models import (
 from training_platform.results_service import latest_grade_record
 
 __all__ = [
+    "COMMAND_LINE",
     "REGRADE",
     "RegradePreview",
     "StatusChange",
     "apply_regrade",
     "check_regrade",
     "compare_results",
+    "command_line_details",
     "decision_flag",
     "flagged_attempt_ids",
     "gradable_attempts",
@@ -62,6 +65,8 @@ __all__ = [
 ]
 
 REGRADE = "regrade"
+# Who asked, in the audit log, when a regrade is asked for by `practicum regrade` (no person).
+COMMAND_LINE = "command line"
 REGRADERS = (Role.ASSESSOR, Role.CENTRE_ADMIN)
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 
@@ -235,15 +240,21 @@ def pending_regrade(session: Session, attempt: Attempt) -> Job | None:
     )
 
 
-def check_regrade(session: Session, actor: User, attempt: Attempt) -> GradeRecord:
+def command_line_details(actor: User | None) -> dict[str, str]:
+    """What an audit entry adds to name its actor when no person acted (the command line)."""
+    return {"by": COMMAND_LINE} if actor is None else {}
+
+
+def check_regrade(session: Session, actor: User | None, attempt: Attempt) -> GradeRecord:
     """The latest result of an attempt the actor may have regraded now; or a ServiceError.
 
     Assessors and centre admins of the trainee's centre only (another centre's attempt is not
-    found); the attempt must have been graded, and no regrade of it may be waiting already.
+    found); None is the platform's operator at the command line, who may ask for any centre's.
+    The attempt must have been graded, and no regrade of it may be waiting already.
     """
-    if actor.role not in REGRADERS:
+    if actor is not None and actor.role not in REGRADERS:
         raise ServiceError(NOT_ALLOWED, N_("Only assessors and centre admins can regrade."))
-    if attempt.trainee.centre_id != actor.centre_id:
+    if actor is not None and attempt.trainee.centre_id != actor.centre_id:
         raise ServiceError(NOT_FOUND, N_("There is no such attempt to review."))
     record = latest_grade_record(session, attempt)
     if record is None or attempt.status not in (AttemptStatus.GRADED, AttemptStatus.DECIDED):
@@ -288,8 +299,9 @@ def apply_regrade(
     """Grade the attempt again and keep the result as a new GradeRecord beside the old ones.
 
     None when the latest record is no longer ``after_record_id`` (an earlier try of the same job
-    already regraded it). The decision is never changed: if the verdict differs from the record
-    replaced and a decision is recorded, the new record flags that decision version for review.
+    already regraded it). ``requested_by`` None is the command line. The decision is never
+    changed: if the verdict differs from the record replaced and a decision is recorded, the new
+    record flags that decision version for review.
     Grading errors propagate, so that the job is tried again. Flushes; the caller commits.
     """
     previous = latest_grade_record(session, attempt)
@@ -320,6 +332,7 @@ def apply_regrade(
             "to": record.overall,
             "grader_version": record.grader_version,
             "decision_flagged": record.flagged_decision_id is not None,
+            **command_line_details(requested_by),
         },
     )
     session.flush()
@@ -367,11 +380,28 @@ def flagged_attempt_ids(session: Session, latest: Iterable[GradeRecord]) -> set[
 
 
 def regrade_note(session: Session, attempt: Attempt) -> GradeRecord | None:
-    """The latest result when it comes from a regrade (the trainee's page says so)."""
+    """The latest result when it comes from a regrade (the trainee's page says so).
+
+    A regrade names who asked for it, except one from the command line; either way it is not
+    the attempt's first result, which is the grading at submission.
+    """
     latest = latest_grade_record(session, attempt)
-    if latest is None or latest.regraded_by_id is None:
+    if latest is None:
+        return None
+    if latest.regraded_by_id is None and not _has_earlier_record(session, latest):
         return None
     return latest
+
+
+def _has_earlier_record(session: Session, record: GradeRecord) -> bool:
+    return (
+        session.scalar(
+            select(GradeRecord.id)
+            .where(GradeRecord.attempt_id == record.attempt_id, GradeRecord.id < record.id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def regrade_version_or_404(session: Session, actor: User, version_id: int) -> DefinitionVersion:
