@@ -453,7 +453,10 @@ def follow_up_matches(ctx: GradingContext, params: FollowUpParams) -> Outcome:
             same_channel = expected.channel is None or follow.channel == expected.channel
             matches[decision] = same_rows and same_channel
     except QueryError as exc:
-        return Outcome.failed({**evidence, "reason": str(exc)}, note=N_("The rule does not run."))
+        return Outcome.failed(
+            {**evidence, "reason": str(exc)},
+            note=N_("The next campaign's audience rule does not run."),
+        )
     evidence["follow_up_matches"] = sorted(d for d, ok in matches.items() if ok)
     if any(matches[d] for d in accepted):
         return Outcome.passed(evidence)
