@@ -266,3 +266,15 @@ def test_follow_up_matches_fails_a_wrong_audience_a_sent_wave_and_uncollected_re
     attempt.do("send_campaign", campaign_id=next_id, body="Offer. Unsubscribe free.")
     sent = _follow_up(attempt, 99)
     assert sent.status is Status.FAIL and "was sent" in sent.note
+
+
+# --- the unit page ----------------------------------------------------------------------------
+
+
+def test_the_unit_page_lists_the_campaign_scenario_with_the_prs_it_assesses(
+    client_as, trainee, shipped_definitions
+):
+    html = client_as(trainee).get("/units/107189L5").get_data(as_text=True)
+    assert "Win back lapsed repeat buyers with the campaign module" in html
+    for pr in ("1.1", "1.2", "2.1", "3.1"):
+        assert f'href="#pr-{pr}"' in html
