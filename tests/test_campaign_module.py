@@ -250,6 +250,15 @@ def test_follow_up_matches_the_decision_the_measured_rate_calls_for(attempt: Att
     assert _follow_up(attempt, rate + 0.5, margin_percent=1).status is Status.PASS
 
 
+def test_follow_up_matches_ignores_only_the_rows_a_decision_leaves_open(attempt: Attempt):
+    _pilot(attempt)
+    consenting = {"field": "dm_email", "op": "in", "value": ["given", "no_objection"]}
+    _next(attempt, "email", {"all": [*SEGMENT, consenting]})
+    assert _follow_up(attempt, 99).status is Status.FAIL
+    open_rows = {**EMAIL_RETARGET, "either_way": {"not": consenting}}
+    assert _follow_up(attempt, 99, if_missed=open_rows).status is Status.PASS
+
+
 def test_follow_up_matches_fails_a_wrong_audience_a_sent_wave_and_uncollected_results(
     attempt: Attempt,
 ):

@@ -355,13 +355,17 @@ class NextCampaign(Params):
     """The channel it uses; omit to accept any."""
     where: Condition = None
     """The customers its audience rule must select, on the customers source (on the template)."""
+    either_way: Condition = None
+    """Customers its rule may select or not, for this decision (e.g. those that screening on
+    its channel will remove)."""
 
     @model_validator(mode="after")
     def _check_where(self) -> NextCampaign:
         """Reject conditions that do not fit the customers source."""
-        problems = condition_errors(CUSTOMERS, self.where)
-        if problems:
-            raise ValueError("where: " + "; ".join(problems))
+        for name in ("where", "either_way"):
+            problems = condition_errors(CUSTOMERS, getattr(self, name))
+            if problems:
+                raise ValueError(f"{name}: " + "; ".join(problems))
         return self
 
 
@@ -383,7 +387,7 @@ class FollowUpParams(Params):
     if_missed: NextCampaign
     """The next campaign when it does not."""
     either_way: Condition = None
-    """Customers the next campaign's rule may select or not (e.g. those screening will remove)."""
+    """Customers the next campaign's rule may select or not whatever the decision."""
 
     @model_validator(mode="after")
     def _check_params(self) -> FollowUpParams:
@@ -448,8 +452,11 @@ def follow_up_matches(ctx: GradingContext, params: FollowUpParams) -> Outcome:
         open_rows = trusted_keys(ctx, CUSTOMERS, params.either_way) if params.either_way else set()
         matches = {}
         for decision, expected in (("met", params.if_met), ("missed", params.if_missed)):
-            rows = trusted_keys(ctx, CUSTOMERS, expected.where) - open_rows
-            same_rows = rows == found - open_rows
+            ignored = open_rows
+            if expected.either_way:
+                ignored = ignored | trusted_keys(ctx, CUSTOMERS, expected.either_way)
+            rows = trusted_keys(ctx, CUSTOMERS, expected.where) - ignored
+            same_rows = rows == found - ignored
             same_channel = expected.channel is None or follow.channel == expected.channel
             matches[decision] = same_rows and same_channel
     except QueryError as exc:
