@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from sandbox_crm.campaigns.models import CampaignPlan, CampaignRecipient
 from sandbox_crm.campaigns.operations import CONSENTING
-from sandbox_crm.consent import consent_order
 from sandbox_crm.jewellery.models import MemberProfile
 from sandbox_crm.models import (
     Campaign,
@@ -467,46 +466,46 @@ def lapsed_buyer(session: Session, run: PlantRun) -> PlantResult:
 def _lapsed_consent(session: Session, run: PlantRun, cid: int, channel: str, kind: str) -> None:
     """Give the customer the consent on ``channel`` that the plant's ``consent`` asks for.
 
-    Unless it is not_asked, the customer first has written consent on the channel: the one in
-    force if it is such, else one given on the membership form when they joined.
+    The record made when they joined is kept, as said then or rewritten to given, no objection
+    or not asked (an oral one confirmed in writing in time); later records on the channel are
+    removed. A withdrawal is then added some weeks ago.
     """
     wanted = run.params["consent"]
-    where = (
-        ConsentRecord.customer_id == cid,
-        ConsentRecord.purpose == DM,
-        ConsentRecord.channel == channel,
-    )
-    if wanted == ConsentStatus.NOT_ASKED.value:
-        session.execute(delete(ConsentRecord).where(*where))
-        return
-    records = session.scalars(select(ConsentRecord).where(*where)).all()
-    current = max(records, key=consent_order, default=None)
-    if (
-        current is None
-        or current.status != ConsentStatus.GIVEN.value
-        or current.method == "oral"
-        or current.captured_at >= run.day0 - timedelta(days=60)
-    ):
-        session.execute(delete(ConsentRecord).where(*where))
-        joined = session.get_one(Customer, cid).joined_on
-        when = datetime.combine(joined, time(12, 0))
-        records = [
+    records = session.scalars(
+        select(ConsentRecord)
+        .where(
+            ConsentRecord.customer_id == cid,
+            ConsentRecord.purpose == DM,
+            ConsentRecord.channel == channel,
+        )
+        .order_by(ConsentRecord.captured_at, ConsentRecord.id)
+    ).all()
+    customer = session.get_one(Customer, cid)
+    if records:
+        joining, later = records[0], records[1:]
+    else:
+        joining, later = (
             ConsentRecord(
                 customer_id=cid,
                 purpose=DM,
                 channel=channel,
-                status=ConsentStatus.GIVEN.value,
                 method="written_form",
-                captured_at=when,
-                notice_id=_notice_on(session, joined),
+                captured_at=customer.created_at,
+                notice_id=customer.collection_notice_id,
                 note="",
-            )
-        ]
-        session.add(records[0])
-    if wanted == ConsentStatus.NO_OBJECTION.value:
-        for record in records:
-            record.status = ConsentStatus.NO_OBJECTION.value
-    elif wanted == ConsentStatus.WITHDRAWN.value:
+            ),
+            [],
+        )
+        session.add(joining)
+    for record in later:
+        session.delete(record)
+    base = ConsentStatus.GIVEN.value if wanted == ConsentStatus.WITHDRAWN.value else wanted
+    joining.status = base
+    if base == ConsentStatus.NOT_ASKED.value:
+        joining.confirmed_in_writing_at = None
+    elif joining.method == "oral":
+        joining.confirmed_in_writing_at = joining.captured_at + timedelta(days=3)
+    if wanted == ConsentStatus.WITHDRAWN.value:
         when = run.moment(run.ctx.today - timedelta(days=40), run.ctx.today - timedelta(days=10))
         session.add(
             ConsentRecord(
