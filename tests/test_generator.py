@@ -82,6 +82,7 @@ ALL_PLANTS = (
     PlantSpec.of("access_rights", 2),
     PlantSpec.of("department_access_request", 1),
     PlantSpec.of("staff_misuse", 1, pattern="bulk_export"),
+    PlantSpec.of("lapsed_buyer", 2, promotions_30d=3),
 )
 
 

@@ -6,22 +6,35 @@ age band, so that the report builder can show the distribution of recipients and
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm import catalogue_data as data
 from sandbox_crm.campaigns.models import CampaignRecipient, RecipientStatus, Response, ScreenReason
+from sandbox_crm.customers.sources import CUSTOMER_FIELDS
 from sandbox_crm.hk_provider import DISTRICTS
 from sandbox_crm.i18n import N_
 from sandbox_crm.jewellery.sources import age_band_of
-from sandbox_crm.models import Campaign, Channel, Customer, Region, Sensitivity, Tier
+from sandbox_crm.models import (
+    Campaign,
+    Channel,
+    Customer,
+    Message,
+    MessageKind,
+    Region,
+    Sensitivity,
+    Tier,
+)
 from sandbox_crm.sources import (
     SOURCES,
     Field,
     QueryScope,
     Source,
     column_field,
+    end_of_day,
     enum_values,
     index_fields,
     lookup_field,
@@ -126,3 +139,46 @@ SOURCES.add(
         default_columns=("campaign", "member_no", "district", "tier", "status", "response"),
     ),
 )
+
+
+# --- how often a customer was marketed to -----------------------------------------------------
+
+PROMOTION_WINDOW_DAYS = 30
+"""The contact-frequency window: promotional messages in the 30 days up to and including today."""
+
+
+def _promotions_30d(scope: QueryScope) -> ColumnElement[Any]:
+    since = end_of_day(scope.as_of - timedelta(days=PROMOTION_WINDOW_DAYS))
+    return (
+        select(func.count(Message.id))
+        .where(
+            Message.customer_id == Customer.id,
+            Message.kind == MessageKind.PROMOTIONAL.value,
+            Message.sent_at >= since,
+            Message.sent_at < end_of_day(scope.as_of),
+        )
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+CONTACT_FIELDS = (
+    Field(
+        "promotions_30d",
+        "Promotions, last 30 days",
+        "int",
+        INT,
+        _promotions_30d,
+        description=N_(
+            "Promotional messages sent to the customer, by campaign or by staff, on any channel "
+            "in the 30 days up to today."
+        ),
+        nullable=False,
+    ),
+)
+
+# The customers source belongs to the customers area; how often a customer was marketed to is
+# this area's concern (a contact-frequency cap in a campaign's audience rule), so its field is
+# added to that source here, once, when the area loads.
+for _field in CONTACT_FIELDS:
+    CUSTOMER_FIELDS.setdefault(_field.name, _field)
