@@ -1,0 +1,308 @@
+"""Sandboxes made by an earlier release are brought forward to this code's schema when opened.
+
+Each test makes a sandbox, takes it back by hand to the schema of an earlier release (the cases
+area before ``refusal_ground``, the orders area before the status history) and records the
+older versions, then opens it the way a trainee, the grader or a deployment does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
+
+from graders.context import GradingContext
+from graders.registry import CHECKS, load_builtin
+from graders.results import Status, Verdict
+from sandbox_crm.areas import Area, enabled_areas
+from sandbox_crm.backends.upgrade import (
+    UPGRADED_FROM_KEY,
+    VERSIONS_KEY,
+    SandboxTooNew,
+    add_missing,
+    code_versions,
+    missing_steps,
+)
+from sandbox_crm.cases.models import ServiceCase
+from sandbox_crm.customers.models import Customer
+from sandbox_crm.info import sandbox_info
+from sandbox_crm.models import SandboxMeta
+from sandbox_crm.store import SandboxStore
+from tests.platform_fixtures import apply_reference_solution, reference_answers
+from tests.sandbox_fixtures import small_spec
+from training_platform import attempts_service, results_service
+from training_platform.sandboxes import get_store
+
+JEWELLERY = small_spec(profile="jewellery", customers=80, plants=())
+"""Small, and with service cases (only the jewellery profile has them)."""
+KEY = "old-attempt"
+OLD = code_versions() | {"cases": "1", "orders": "1"}
+"""What a sandbox made before the refusal ground and the order status history records."""
+
+
+def downgrade(path: Path, versions: dict[str, str] | None = OLD) -> None:
+    """Take a sandbox or template file back to the earlier schema; ``None``: no record at all."""
+    mode = path.stat().st_mode
+    path.chmod(0o644)
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("ALTER TABLE service_case DROP COLUMN refusal_ground")
+        connection.execute("DROP TABLE order_status_change")
+        if versions is None:
+            connection.execute("DELETE FROM sandbox_meta WHERE key = ?", (VERSIONS_KEY,))
+        else:
+            connection.execute(
+                "UPDATE sandbox_meta SET value = ? WHERE key = ?",
+                (json.dumps(versions), VERSIONS_KEY),
+            )
+        # The earlier release wrote no such rows; only the trainee's writes are in the log.
+        connection.execute("DELETE FROM sandbox_change")
+        connection.commit()
+    path.chmod(mode)
+
+
+def columns(session: Session, table: str) -> set[str]:
+    """The columns the sandbox's table has."""
+    return {c["name"] for c in inspect(session.connection()).get_columns(table)}
+
+
+def rows(session: Session, model: type, *names: str) -> list[tuple]:
+    """The rows of a table in key order, as the columns named."""
+    table = model.__table__
+    query = select(*(table.c[name] for name in names)).order_by(*table.primary_key.columns)
+    return [tuple(row) for row in session.execute(query)]
+
+
+CASE_COLUMNS = ("id", "customer_id", "kind", "status", "resolution", "opened_at", "closed_at")
+CUSTOMER_COLUMNS = ("id", "member_no", "name_en", "tier", "status")
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This module's own template cache (tests take its templates back to the old schema)."""
+    folder = tmp_path_factory.mktemp("upgrade-templates")
+    store = SandboxStore(folder.parent / "unused", folder)
+    store.ensure_template(JEWELLERY)
+    store.dispose()
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path: Path, template_dir: Path) -> Iterator[SandboxStore]:
+    """A store on a copy of the module's templates, so a test may change them."""
+    templates = tmp_path / "templates"
+    shutil.copytree(template_dir, templates)
+    found = SandboxStore(tmp_path / "sandboxes", templates)
+    yield found
+    found.dispose()
+
+
+@pytest.fixture
+def before(store: SandboxStore) -> dict[str, list[tuple]]:
+    """A new sandbox under KEY, and its cases and customers as they were made."""
+    store.create(KEY, JEWELLERY)
+    with store.session(KEY, read_only=True) as session:
+        return {
+            "cases": rows(session, ServiceCase, *CASE_COLUMNS),
+            "customers": rows(session, Customer, *CUSTOMER_COLUMNS),
+        }
+
+
+# --- every area declares its steps ------------------------------------------------------------
+
+
+def test_every_area_declares_a_step_to_each_version_it_moved_to():
+    for area in enabled_areas():
+        assert missing_steps(area) == [], f"area {area.name} version {area.version}"
+
+
+def test_a_version_bumped_without_its_step_is_caught():
+    bumped = Area(name="x", label="X", version="3", upgrades={"2": add_missing("customer")})
+    assert missing_steps(bumped) == ["3"]
+    stray = Area(name="y", label="Y", version="2", upgrades={"2": add_missing("customer")})
+    assert missing_steps(stray) == []
+    assert missing_steps(Area(name="z", label="Z", upgrades={"2": add_missing("customer")})) == [
+        "2 (no such version)"
+    ]
+
+
+# --- opening an old sandbox ---------------------------------------------------------------------
+
+
+def test_an_old_sandbox_is_brought_forward_when_opened(store, before):
+    downgrade(store.path(KEY))
+    with store.session(KEY) as session:
+        assert "refusal_ground" in columns(session, "service_case")
+        assert rows(session, ServiceCase, *CASE_COLUMNS) == before["cases"]
+        assert rows(session, Customer, *CUSTOMER_COLUMNS) == before["customers"]
+        assert {case.refusal_ground for case in session.scalars(select(ServiceCase))} == {""}
+        assert session.scalar(text("SELECT count(*) FROM order_status_change")) == 0
+        meta = {row.key: row.value for row in session.scalars(select(SandboxMeta))}
+        assert json.loads(meta[VERSIONS_KEY]) == code_versions()
+        assert json.loads(meta[UPGRADED_FROM_KEY]) == OLD
+        # The upgrade wrote no row the trainee could be blamed for ...
+        for table in ("service_case", "customer", "order_status_change"):
+            assert store.tracked_keys(session, table) == []
+        # ... and a new table's writes are tracked like any other's.
+        order_id = session.scalar(text("SELECT min(id) FROM sales_order"))
+        session.execute(
+            text(
+                "INSERT INTO order_status_change (order_id, status, changed_at, note) "
+                "VALUES (:o, 'paid', '2026-03-16 10:00:00', '')"
+            ),
+            {"o": order_id},
+        )
+        assert store.tracked_keys(session, "order_status_change") == [1]
+
+
+def test_a_sandbox_made_before_records_counts_as_version_1(store, before):
+    downgrade(store.path(KEY), versions=None)
+    with store.session(KEY, read_only=True) as session:
+        assert "refusal_ground" in columns(session, "service_case")
+        assert rows(session, ServiceCase, *CASE_COLUMNS) == before["cases"]
+        meta = {row.key: row.value for row in session.scalars(select(SandboxMeta))}
+        assert json.loads(meta[VERSIONS_KEY]) == code_versions()
+        assert json.loads(meta[UPGRADED_FROM_KEY]) is None
+
+
+def test_a_current_sandbox_is_left_as_it_is(store, before):
+    path = store.path(KEY)
+    made = path.read_bytes()
+    with store.session(KEY, read_only=True):
+        pass
+    assert store.upgrade_file(path) == []
+    assert path.read_bytes() == made
+
+
+def test_a_frozen_sandbox_is_upgraded_and_stays_frozen(store, before):
+    store.freeze(KEY)
+    path = store.path(KEY)
+    downgrade(path)
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    with store.session(KEY, read_only=True) as session:
+        assert "refusal_ground" in columns(session, "service_case")
+        assert rows(session, ServiceCase, *CASE_COLUMNS) == before["cases"]
+        assert sandbox_info(session).frozen_at is not None
+    assert store.is_frozen(KEY)
+    assert not path.stat().st_mode & 0o222
+    # Retention counts from the last change the trainee could make, not from the upgrade.
+    assert path.stat().st_mtime == 1_700_000_000
+
+
+def test_a_sandbox_from_a_newer_release_is_refused_and_left_unchanged(store, before):
+    path = store.path(KEY)
+    downgrade(path, versions=code_versions() | {"cases": "9"})
+    made = path.read_bytes()
+    with pytest.raises(SandboxTooNew, match=r"cases 9 \(this release: 2\)"):
+        with store.session(KEY):
+            pass
+    assert path.read_bytes() == made
+
+
+def test_a_sandbox_naming_an_area_this_release_lacks_is_refused(store, before):
+    path = store.path(KEY)
+    downgrade(path, versions=code_versions() | {"loyalty": "1"})
+    with pytest.raises(SandboxTooNew, match="loyalty"):
+        store.upgrade_file(path)
+
+
+# --- grading --------------------------------------------------------------------------------
+
+
+def no_collateral_change(store: SandboxStore, tables: list[str]) -> tuple[Status, dict]:
+    """Grade the sandbox KEY against its template with state.no_collateral_change."""
+    load_builtin()
+    check = CHECKS.get("state.no_collateral_change")
+    with store.session(KEY, read_only=True) as final:
+        info = sandbox_info(final)
+        with store.template_session_for_key(info.template_key) as template:
+            context = GradingContext.build(
+                template=template, final=final, trainee_staff_id=info.trainee_staff_id
+            )
+            outcome = check.func(context, check.params_model.model_validate({"tables": tables}))
+    return outcome.status, dict(outcome.evidence["changes"])
+
+
+TABLES = ["customer", "service_case", "order_status_change"]
+
+
+@pytest.mark.parametrize("changed", [False, True])
+def test_grading_an_upgraded_sandbox_sees_only_the_trainees_changes(store, before, changed):
+    with store.session(KEY, read_only=True) as session:
+        template_key = sandbox_info(session).template_key
+    # Both the sandbox and its template were made by the earlier release.
+    downgrade(store.path(KEY))
+    downgrade(store.template_path_for_key(template_key))
+    customer_id = before["customers"][3][0]
+    if changed:
+        # The trainee's work before the deployment was upgraded.
+        with closing(sqlite3.connect(store.path(KEY))) as connection:
+            connection.execute(
+                "UPDATE customer SET name_en = 'Changed' WHERE id = ?", (customer_id,)
+            )
+            connection.commit()
+    status, changes = no_collateral_change(store, TABLES)
+    if changed:
+        assert status is Status.FAIL
+        assert list(changes) == ["customer"]
+        customer = changes["customer"]
+        assert (customer["added_count"], customer["deleted_count"]) == (0, 0)
+        assert [(c["id"], list(c["columns"])) for c in customer["changed"]] == [
+            (customer_id, ["name_en"])
+        ]
+    else:
+        assert status is Status.PASS
+        assert changes == {}
+    with store.template_session_for_key(template_key) as template:
+        assert "refusal_ground" in columns(template, "service_case")
+        assert template.scalar(text("SELECT count(*) FROM sandbox_change")) == 0
+
+
+# --- through the platform -------------------------------------------------------------------
+
+
+def test_a_trainee_works_in_an_old_sandbox_and_it_is_graded(
+    sandbox_settings: Flask, client_as, trainee, started_attempt, db_session
+):
+    store = get_store(sandbox_settings)
+    downgrade(store.path(started_attempt.sandbox_key))
+    client = client_as(trainee)
+    base = f"/attempts/{started_attempt.id}/crm"
+    assert client.get(f"{base}/cases").status_code == 200
+    with store.session(started_attempt.sandbox_key, read_only=True) as session:
+        assert "refusal_ground" in columns(session, "service_case")
+        customer_id = session.scalar(select(Customer.id).order_by(Customer.id))
+    page = client.get(f"{base}/customers/{customer_id}")
+    assert page.status_code == 200
+    deliverables = apply_reference_solution(sandbox_settings, started_attempt)
+    with sandbox_settings.app_context():
+        attempts_service.save_answers(
+            db_session, started_attempt, reference_answers(started_attempt)
+        )
+        attempts_service.submit_attempt(db_session, started_attempt, deliverables)
+        attempts_service.grade_attempt_record(db_session, started_attempt)
+    db_session.commit()
+    grading = results_service.latest_grade(db_session, started_attempt)
+    # As for the reference solution in a new sandbox: every check passes, no rule is breached;
+    # only the written item waits for its assessor.
+    assert [c.check_id for c in grading.checks if c.status is not Status.PASS] == []
+    assert [r.rule_id for r in grading.pdpo if r.status is Status.FAIL] == []
+    assert grading.verdict is Verdict.PENDING_REVIEW, grading.reasons
+
+
+def test_a_sandbox_from_a_newer_release_gets_a_clear_page(
+    sandbox_settings: Flask, client_as, trainee, started_attempt
+):
+    path = get_store(sandbox_settings).path(started_attempt.sandbox_key)
+    downgrade(path, versions=code_versions() | {"cases": "9"})
+    response = client_as(trainee).get(f"/attempts/{started_attempt.id}/crm/cases")
+    assert response.status_code == 409
+    assert "made by a newer release of Practicum" in response.get_data(as_text=True)
