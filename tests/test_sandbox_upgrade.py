@@ -306,3 +306,53 @@ def test_a_sandbox_from_a_newer_release_gets_a_clear_page(
     response = client_as(trainee).get(f"/attempts/{started_attempt.id}/crm/cases")
     assert response.status_code == 409
     assert "made by a newer release of Practicum" in response.get_data(as_text=True)
+
+
+# --- the deployment's command -----------------------------------------------------------------
+
+
+def test_the_command_upgrades_every_sandbox_and_its_dry_run_changes_nothing(
+    sandbox_settings: Flask, runner
+):
+    store = get_store(sandbox_settings)
+    spec = small_spec(customers=60, plants=())
+    for key in ("current", "old", "old-frozen"):
+        store.create(key, spec)
+    store.freeze("old-frozen")
+    downgrade(store.path("old"))
+    downgrade(store.path("old-frozen"))
+    made = {key: store.path(key).read_bytes() for key in store.keys()}
+
+    result = runner.invoke(args=["upgrade-sandboxes", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Sandboxes: 2 to upgrade, 1 already current." in result.output
+    assert "Dry run: nothing was changed." in result.output
+    assert {key: store.path(key).read_bytes() for key in store.keys()} == made
+
+    result = runner.invoke(args=["upgrade-sandboxes"])
+    assert result.exit_code == 0, result.output
+    assert "Sandboxes: 2 upgraded, 1 already current." in result.output
+    assert store.is_frozen("old-frozen")
+    for key in ("old", "old-frozen"):
+        with store.session(key, read_only=True) as session:
+            assert "refusal_ground" in columns(session, "service_case")
+
+    result = runner.invoke(args=["upgrade-sandboxes"])
+    assert "Sandboxes: 0 upgraded, 3 already current." in result.output
+
+
+def test_the_command_lists_a_sandbox_it_cannot_upgrade_and_upgrades_the_rest(
+    sandbox_settings: Flask, runner
+):
+    store = get_store(sandbox_settings)
+    spec = small_spec(customers=60, plants=())
+    for key in ("newer", "old"):
+        store.create(key, spec)
+    downgrade(store.path("newer"), versions=code_versions() | {"cases": "9"})
+    downgrade(store.path("old"))
+    result = runner.invoke(args=["upgrade-sandboxes"])
+    assert result.exit_code == 1
+    assert "Sandboxes: 1 upgraded, 0 already current, 1 failed." in result.output
+    assert "Failed: sandbox newer: the sandbox was made or upgraded by a newer release" in (
+        result.output
+    )
