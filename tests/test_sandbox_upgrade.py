@@ -14,10 +14,11 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import inspect, select, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from graders.context import GradingContext
@@ -39,6 +40,7 @@ from sandbox_crm.models import SandboxMeta
 from sandbox_crm.store import SandboxStore
 from tests.platform_fixtures import apply_reference_solution, reference_answers
 from tests.sandbox_fixtures import small_spec
+from tests.test_postgres import postgres_url  # noqa: F401  (the throwaway cluster fixture)
 from training_platform import attempts_service, results_service
 from training_platform.sandboxes import get_store
 
@@ -217,7 +219,7 @@ def test_a_sandbox_naming_an_area_this_release_lacks_is_refused(store, before):
 # --- grading --------------------------------------------------------------------------------
 
 
-def no_collateral_change(store: SandboxStore, tables: list[str]) -> tuple[Status, dict]:
+def no_collateral_change(store: Any, tables: list[str]) -> tuple[Status, dict]:
     """Grade the sandbox KEY against its template with state.no_collateral_change."""
     load_builtin()
     check = CHECKS.get("state.no_collateral_change")
@@ -356,3 +358,94 @@ def test_the_command_lists_a_sandbox_it_cannot_upgrade_and_upgrades_the_rest(
     assert "Failed: sandbox newer: the sandbox was made or upgraded by a newer release" in (
         result.output
     )
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def downgrade_schema(connection: Any, schema: str, versions: dict[str, str]) -> None:
+    """Take one PostgreSQL sandbox, spare or template schema back to the earlier schema."""
+    s = f'"{schema}"'
+    connection.exec_driver_sql(f"ALTER TABLE {s}.service_case DROP COLUMN refusal_ground")
+    connection.exec_driver_sql(f"DROP TABLE {s}.order_status_change")
+    connection.exec_driver_sql(
+        f"UPDATE {s}.sandbox_meta SET value = %(v)s WHERE key = %(k)s",
+        {"v": json.dumps(versions), "k": VERSIONS_KEY},
+    )
+    if schema.startswith("s_"):
+        connection.exec_driver_sql(f"DELETE FROM {s}.sandbox_change")
+
+
+@pytest.mark.postgres
+def test_postgres_sandboxes_spares_and_templates_are_brought_forward(request, tmp_path):
+    from sandbox_crm.backends.postgres_schemas import PostgresSchemaBackend
+
+    url = request.getfixturevalue("postgres_url")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql("DROP DATABASE IF EXISTS upgrades")
+        connection.exec_driver_sql("CREATE DATABASE upgrades")
+    admin.dispose()
+    url = url.rsplit("/", 1)[0] + "/upgrades"
+    spec = small_spec(customers=60, plants=())
+    backend = PostgresSchemaBackend(url, tmp_path / "sources", spares=1)
+    try:
+        backend.create(KEY, spec, clock_mode="stepped")
+        backend.settle()
+        with backend.session(KEY, read_only=True) as session:
+            made = rows(session, Customer, *CUSTOMER_COLUMNS)
+        customer_id = made[2][0]
+        with backend.engine.begin() as connection:
+            found = connection.exec_driver_sql(
+                "SELECT kind, schema_name FROM sandbox_registry.schemas ORDER BY kind"
+            ).all()
+            assert sorted(kind for kind, _ in found) == ["sandbox", "spare", "template"]
+            for _, schema in found:
+                downgrade_schema(connection, schema, OLD)
+            sandbox = next(schema for kind, schema in found if kind == "sandbox")
+            # The trainee's work before the deployment was upgraded.
+            connection.exec_driver_sql(
+                f"UPDATE \"{sandbox}\".customer SET name_en = 'Changed' WHERE id = %(i)s",
+                {"i": customer_id},
+            )
+
+        dry = PostgresSchemaBackend(url, spares=0)
+        report = dry.upgrade_sandboxes(dry_run=True)
+        dry.dispose()
+        assert report.upgraded == {"sandbox": 1, "spare": 1, "template": 1}
+        with backend.engine.connect() as connection:
+            assert "refusal_ground" not in {
+                c["name"] for c in inspect(connection).get_columns("service_case", sandbox)
+            }
+
+        # Grading opens the sandbox and its template: both are brought forward.
+        # (A new server process: this one saw them current before they were taken back.)
+        backend.dispose()
+        backend = PostgresSchemaBackend(url, spares=0)
+        status, changes = no_collateral_change(backend, TABLES)
+        assert status is Status.FAIL
+        assert list(changes) == ["customer"]
+        assert [c["id"] for c in changes["customer"]["changed"]] == [customer_id]
+        with backend.session(KEY, read_only=True) as session:
+            assert "refusal_ground" in columns(session, "service_case")
+            assert {case.refusal_ground for case in session.scalars(select(ServiceCase))} <= {""}
+            assert backend.tracked_keys(session, "service_case") == []
+
+        report = backend.upgrade_sandboxes()
+        assert (report.upgraded, report.failed) == ({"spare": 1}, [])
+        assert report.current == {"sandbox": 1, "template": 1}
+
+        with backend.engine.begin() as connection:
+            connection.exec_driver_sql(
+                f'UPDATE "{sandbox}".sandbox_meta SET value = %(v)s WHERE key = %(k)s',
+                {"v": json.dumps(code_versions() | {"cases": "9"}), "k": VERSIONS_KEY},
+            )
+        later = PostgresSchemaBackend(url, spares=0)
+        try:
+            with pytest.raises(SandboxTooNew, match=r"cases 9 \(this release: 2\)"):
+                with later.session(KEY):
+                    pass
+        finally:
+            later.dispose()
+    finally:
+        backend.dispose()
