@@ -56,6 +56,9 @@ def downgrade(path: Path, versions: dict[str, str] | None = OLD) -> None:
     mode = path.stat().st_mode
     path.chmod(0o644)
     with closing(sqlite3.connect(path)) as connection:
+        (logged,) = connection.execute(
+            "SELECT coalesce(max(rowid), 0) FROM sandbox_change"
+        ).fetchone()
         connection.execute("ALTER TABLE service_case DROP COLUMN refusal_ground")
         connection.execute("DROP TABLE order_status_change")
         if versions is None:
@@ -65,8 +68,8 @@ def downgrade(path: Path, versions: dict[str, str] | None = OLD) -> None:
                 "UPDATE sandbox_meta SET value = ? WHERE key = ?",
                 (json.dumps(versions), VERSIONS_KEY),
             )
-        # The earlier release wrote no such rows; only the trainee's writes are in the log.
-        connection.execute("DELETE FROM sandbox_change")
+        # The earlier release wrote no such row: the log keeps only what was written before.
+        connection.execute("DELETE FROM sandbox_change WHERE rowid > ?", (logged,))
         connection.commit()
     path.chmod(mode)
 
@@ -298,6 +301,21 @@ def test_a_trainee_works_in_an_old_sandbox_and_it_is_graded(
     assert [c.check_id for c in grading.checks if c.status is not Status.PASS] == []
     assert [r.rule_id for r in grading.pdpo if r.status is Status.FAIL] == []
     assert grading.verdict is Verdict.PENDING_REVIEW, grading.reasons
+
+
+def test_regrading_a_frozen_sandbox_after_an_upgrade_gives_the_same_result(
+    sandbox_settings: Flask, graded_attempt, db_session
+):
+    first = results_service.latest_grade(db_session, graded_attempt)
+    store = get_store(sandbox_settings)
+    path = store.path(graded_attempt.sandbox_key)
+    downgrade(path)
+    with sandbox_settings.app_context():
+        attempts_service.grade_attempt_record(db_session, graded_attempt)
+    db_session.commit()
+    assert results_service.latest_grade(db_session, graded_attempt).to_dict() == first.to_dict()
+    assert store.is_frozen(graded_attempt.sandbox_key)
+    assert store.upgrade_file(path) == []
 
 
 def test_a_sandbox_from_a_newer_release_gets_a_clear_page(
