@@ -18,7 +18,17 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from graders.context import GradingContext
@@ -29,6 +39,8 @@ from sandbox_crm.backends.upgrade import (
     UPGRADED_FROM_KEY,
     VERSIONS_KEY,
     SandboxTooNew,
+    UpgradeContext,
+    UpgradeError,
     add_missing,
     code_versions,
     missing_steps,
@@ -37,6 +49,7 @@ from sandbox_crm.cases.models import ServiceCase
 from sandbox_crm.customers.models import Customer
 from sandbox_crm.info import sandbox_info
 from sandbox_crm.models import SandboxMeta
+from sandbox_crm.reports.models import ReportDefinition
 from sandbox_crm.store import SandboxStore
 from tests.platform_fixtures import apply_reference_solution, reference_answers
 from tests.sandbox_fixtures import small_spec
@@ -47,8 +60,16 @@ from training_platform.sandboxes import get_store
 JEWELLERY = small_spec(profile="jewellery", customers=80, plants=())
 """Small, and with service cases (only the jewellery profile has them)."""
 KEY = "old-attempt"
-OLD = code_versions() | {"cases": "1", "orders": "1"}
-"""What a sandbox made before the refusal ground and the order status history records."""
+OLD = code_versions() | {"cases": "1", "orders": "1", "reports": "2"}
+"""What a sandbox made before the refusal ground, the order status history and summary reports
+records."""
+DROPPED = (
+    ("service_case", "refusal_ground"),
+    ("report_definition", "group_by"),
+    ("report_definition", "measures"),
+    ("report_export", "summary"),
+)
+"""Columns those releases did not have (NOT NULL, with a default of "", [] and False)."""
 
 
 def downgrade(path: Path, versions: dict[str, str] | None = OLD) -> None:
@@ -59,7 +80,8 @@ def downgrade(path: Path, versions: dict[str, str] | None = OLD) -> None:
         (logged,) = connection.execute(
             "SELECT coalesce(max(rowid), 0) FROM sandbox_change"
         ).fetchone()
-        connection.execute("ALTER TABLE service_case DROP COLUMN refusal_ground")
+        for table, column in DROPPED:
+            connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         connection.execute("DROP TABLE order_status_change")
         if versions is None:
             connection.execute("DELETE FROM sandbox_meta WHERE key = ?", (VERSIONS_KEY,))
@@ -139,6 +161,37 @@ def test_a_version_bumped_without_its_step_is_caught():
     ]
 
 
+def test_a_step_cannot_add_a_column_that_may_not_be_null_and_has_no_default():
+    metadata = MetaData()
+    before = Table("thing", metadata, Column("id", Integer, primary_key=True))
+    after = Table(
+        "thing",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("label", String(10), nullable=False),
+        Column("note", String(10), nullable=False, default="none"),
+    )
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        metadata.create_all(connection)
+        connection.execute(before.insert(), [{"id": 1}])
+        context = UpgradeContext(connection, lambda tables: None)
+        with pytest.raises(UpgradeError, match="thing.label to existing rows"):
+            context.add_missing([after])
+        after.c.label.nullable = True
+        context.add_missing([after])
+        assert connection.execute(select(after)).all() == [(1, None, "none")]
+    engine.dispose()
+
+
+def test_a_step_naming_an_unknown_table_is_an_error():
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        with pytest.raises(UpgradeError, match="unknown table.*no_such_table"):
+            add_missing("no_such_table")(UpgradeContext(connection, lambda tables: None))
+    engine.dispose()
+
+
 # --- opening an old sandbox ---------------------------------------------------------------------
 
 
@@ -149,6 +202,9 @@ def test_an_old_sandbox_is_brought_forward_when_opened(store, before):
         assert rows(session, ServiceCase, *CASE_COLUMNS) == before["cases"]
         assert rows(session, Customer, *CUSTOMER_COLUMNS) == before["customers"]
         assert {case.refusal_ground for case in session.scalars(select(ServiceCase))} == {""}
+        reports = session.scalars(select(ReportDefinition)).all()
+        assert reports and {(str(r.group_by), str(r.measures)) for r in reports} == {("[]", "[]")}
+        assert "summary" in columns(session, "report_export")
         assert session.scalar(text("SELECT count(*) FROM order_status_change")) == 0
         meta = {row.key: row.value for row in session.scalars(select(SandboxMeta))}
         assert json.loads(meta[VERSIONS_KEY]) == code_versions()
@@ -384,7 +440,8 @@ def test_the_command_lists_a_sandbox_it_cannot_upgrade_and_upgrades_the_rest(
 def downgrade_schema(connection: Any, schema: str, versions: dict[str, str]) -> None:
     """Take one PostgreSQL sandbox, spare or template schema back to the earlier schema."""
     s = f'"{schema}"'
-    connection.exec_driver_sql(f"ALTER TABLE {s}.service_case DROP COLUMN refusal_ground")
+    for table, column in DROPPED:
+        connection.exec_driver_sql(f"ALTER TABLE {s}.{table} DROP COLUMN {column}")
     connection.exec_driver_sql(f"DROP TABLE {s}.order_status_change")
     connection.exec_driver_sql(
         f"UPDATE {s}.sandbox_meta SET value = %(v)s WHERE key = %(k)s",
@@ -447,6 +504,8 @@ def test_postgres_sandboxes_spares_and_templates_are_brought_forward(request, tm
         with backend.session(KEY, read_only=True) as session:
             assert "refusal_ground" in columns(session, "service_case")
             assert {case.refusal_ground for case in session.scalars(select(ServiceCase))} <= {""}
+            for report in session.scalars(select(ReportDefinition)):
+                assert (report.group_by, report.measures) == ([], [])
             assert backend.tracked_keys(session, "service_case") == []
 
         report = backend.upgrade_sandboxes()
