@@ -234,6 +234,26 @@ def test_a_sandbox_made_before_records_counts_as_version_1(store, before):
         assert json.loads(meta[UPGRADED_FROM_KEY]) is None
 
 
+def test_a_template_made_before_records_gets_one_before_it_is_cloned(store):
+    template = store.template_path(JEWELLERY)
+    template.chmod(0o644)
+    with closing(sqlite3.connect(template)) as connection:
+        connection.execute("DELETE FROM sandbox_meta WHERE key = ?", (VERSIONS_KEY,))
+        connection.commit()
+    template.chmod(0o444)
+    store.create(KEY, JEWELLERY)
+    for path in (template, store.path(KEY)):
+        with closing(sqlite3.connect(path)) as connection:
+            (value,) = connection.execute(
+                "SELECT value FROM sandbox_meta WHERE key = ?", (VERSIONS_KEY,)
+            ).fetchone()
+            assert json.loads(value) == code_versions()
+            # Inherited by the clone, not written in it; the template's log stays empty.
+            logged = "SELECT count(*) FROM sandbox_change WHERE key LIKE 'schema%' OR ? = 1"
+            assert connection.execute(logged, (path == template,)).fetchone()[0] == 0
+    assert store.upgrade_file(store.path(KEY)) == []
+
+
 def test_a_current_sandbox_is_left_as_it_is(store, before):
     path = store.path(KEY)
     made = path.read_bytes()

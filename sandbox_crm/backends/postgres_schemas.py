@@ -437,6 +437,7 @@ class PostgresSchemaBackend:
             raise SandboxExists(f"sandbox {key!r} already exists")
         template_key = spec.cache_key()
         template = self.ensure_template(spec)
+        self._bring_forward(template)  # a template made before records were kept gets one
         meta = clock_meta(datetime.combine(spec.today, time(9, 0)), clock_mode)
         meta |= origin_meta(template_key, variant)
         try:

@@ -422,11 +422,11 @@ class SqliteFileBackend:
             raise SandboxExists(f"sandbox {key!r} already exists")
         template_key = spec.cache_key()
         template = self.template_dir / f"{template_key}{_SUFFIX}"
-        try:
-            found = os.stat(template)
-        except FileNotFoundError:
+        if not template.exists():
             template = self.ensure_template(spec)
-            found = os.stat(template)
+        # A template made before records were kept gets one first, so its clones have it too.
+        self._bring_forward(template)
+        found = os.stat(template)
         if not self.sandbox_dir.is_dir():
             self.sandbox_dir.mkdir(parents=True, exist_ok=True)
         meta = clock_meta(datetime.combine(spec.today, time(9, 0)), clock_mode)
