@@ -51,7 +51,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, column, create_engine, event, or_, select
 from sqlalchemy import table as lightweight_table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DatabaseError, DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -858,12 +858,16 @@ def _schema_mark(path: Path) -> tuple[int, bytes] | None:
 
 
 def _recorded_versions(path: Path) -> dict[str, str] | None:
-    """The area versions a sandbox or template file records (None: made before records)."""
+    """The area versions a sandbox or template file records (None: made before records).
+
+    A damaged file raises SQLAlchemy's DatabaseError, as opening it with a session would.
+    """
+    query = "SELECT value FROM sandbox_meta WHERE key = ?"
     connection = _connect(path, read_only=True)
     try:
-        row = connection.execute(
-            "SELECT value FROM sandbox_meta WHERE key = ?", (VERSIONS_KEY,)
-        ).fetchone()
+        row = connection.execute(query, (VERSIONS_KEY,)).fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(query, (VERSIONS_KEY,), exc) from exc
     finally:
         connection.close()
     return parse_versions(row[0] if row else None)
