@@ -103,7 +103,11 @@ class Area:
     name: str
     label: str
     version: str = "1"
-    """Bump when the area's generated data or tables change for an unchanged spec."""
+    """Bump when the area's generated data or tables change for an unchanged spec (and add the
+    step to the new version to ``upgrades``)."""
+    upgrades: Mapping[str, Callable[[Any], None] | str] = field(default_factory=_frozen)
+    """Version -> the step bringing a sandbox from the version before to it (a function of an
+    ``UpgradeContext``, or ``"module:function"``); see ``sandbox_crm.backends.upgrade``."""
     modules: tuple[str, ...] = ()
     """Modules that register the area's models, operations, sources, plants and kinds."""
     views: tuple[str, ...] = ()
@@ -126,7 +130,13 @@ class Area:
     most specific first (a refused call is audited against that record)."""
 
     def __post_init__(self) -> None:
-        for attribute in ("entity_names", "detail_keys", "record_pages", "call_entities"):
+        for attribute in (
+            "entity_names",
+            "detail_keys",
+            "record_pages",
+            "call_entities",
+            "upgrades",
+        ):
             object.__setattr__(self, attribute, _frozen(getattr(self, attribute)))
 
 

@@ -479,6 +479,8 @@ def generate(session: Session, spec: GenerationSpec) -> GenerationSummary:
             "company": builder.company,
             "today": spec.today.isoformat(),
             "generator_version": GENERATOR_VERSION,
+            # The schema it was made with (sandbox_crm.backends.upgrade brings it forward).
+            "area_versions": json.dumps(area_versions(), sort_keys=True),
             "trainee_staff_id": str(builder.trainee_id),
             "customers": str(spec.customers),
             "plants": json.dumps({k: v.ids for k, v in planted.items()}, sort_keys=True),

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from graders.runner import trainee_actor
 from sandbox_crm import web as crm_web
+from sandbox_crm.backends.upgrade import SandboxTooNew, UpgradeError
 from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxNotFound
 from sandbox_crm.web.core import CrmContext
@@ -24,6 +25,14 @@ STACK_KEY = "crm_sandbox_stack"
 SANDBOX_BROKEN = N_(
     "The sandbox CRM of this attempt cannot be opened: its data file is damaged. "
     "Nothing was changed. Tell your assessor or centre admin."
+)
+SANDBOX_TOO_NEW = N_(
+    "The sandbox CRM of this attempt was made by a newer release of Practicum than the one "
+    "running now, so it cannot be opened. Nothing was changed. Tell your centre admin."
+)
+SANDBOX_NOT_UPGRADED = N_(
+    "The sandbox CRM of this attempt could not be brought up to date with this release of "
+    "Practicum. Nothing was changed. Tell your centre admin."
 )
 
 
@@ -48,6 +57,11 @@ def resolve_attempt(attempt_id: int) -> CrmContext:
     except DatabaseError:
         close_sandbox_session()
         abort(make_response(render_error(409, SANDBOX_BROKEN)))
+    except UpgradeError as exc:
+        close_sandbox_session()
+        current_app.logger.error("sandbox %s not opened: %s", attempt.sandbox_key, exc)
+        message = SANDBOX_TOO_NEW if isinstance(exc, SandboxTooNew) else SANDBOX_NOT_UPGRADED
+        abort(make_response(render_error(409, message)))
     return CrmContext(
         session=session,
         actor_id=actor_id,

@@ -76,6 +76,15 @@ from sandbox_crm.backends.sqlite_files import (
     SqliteFileBackend,
     validate_key,
 )
+from sandbox_crm.backends.upgrade import (
+    VERSIONS_KEY,
+    UpgradeContext,
+    UpgradeReport,
+    code_versions,
+    parse_versions,
+    pending_steps,
+    run_upgrade,
+)
 from sandbox_crm.clock import clock_meta
 from sandbox_crm.generator import GenerationSpec
 from sandbox_crm.info import origin_meta
@@ -170,13 +179,28 @@ BEGIN
   RETURN NULL;
 END $$"""
     )
-    for table in tracked_tables(_tables()):
+    _install_triggers(connection, schema, _tables())
+
+
+def _install_triggers(connection: Any, schema: str, tables: list[Table]) -> None:
+    """One change-log trigger per trackable table (the log and its function exist)."""
+    s = _quote(schema)
+    for table in tracked_tables(tables):
         (pk,) = [c.name for c in table.primary_key.columns]
         connection.exec_driver_sql(
             f"CREATE TRIGGER {_quote(CHANGE_LOG + '_' + table.name)} "
             f"AFTER INSERT OR UPDATE OR DELETE ON {s}.{_quote(table.name)} "
             f"FOR EACH ROW EXECUTE FUNCTION {s}.note_change('{pk}')"
         )
+
+
+def _recorded_versions(connection: Any, schema: str) -> dict[str, str] | None:
+    """The area versions a sandbox or template schema records (None: made before records)."""
+    value = connection.exec_driver_sql(
+        f"SELECT value FROM {_quote(schema)}.sandbox_meta WHERE key = %(k)s",
+        {"k": VERSIONS_KEY},
+    ).scalar()
+    return parse_versions(value)
 
 
 class PostgresSchemaBackend:
@@ -208,6 +232,8 @@ class PostgresSchemaBackend:
         self._ready = False
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._current: set[str] = set()
+        """Schemas found at this code's schema (a schema's name is never reused)."""
 
     # -- registry --
 
@@ -359,6 +385,7 @@ class PostgresSchemaBackend:
                 f"the sandbox template {template_key[:12]}… is not in the database; "
                 "it is never generated again for grading"
             )
+        self._bring_forward(found[0])
         with self._open(found[0], read_only=True) as session:
             yield session
 
@@ -410,6 +437,7 @@ class PostgresSchemaBackend:
             raise SandboxExists(f"sandbox {key!r} already exists")
         template_key = spec.cache_key()
         template = self.ensure_template(spec)
+        self._bring_forward(template)  # a template made before records were kept gets one
         meta = clock_meta(datetime.combine(spec.today, time(9, 0)), clock_mode)
         meta |= origin_meta(template_key, variant)
         try:
@@ -571,6 +599,7 @@ class PostgresSchemaBackend:
         schema, frozen_at = self._existing(key)
         if not read_only and frozen_at is not None:
             raise SandboxFrozen(f"sandbox {key!r} is frozen; open it read-only")
+        self._bring_forward(schema)
         with self._open(schema, read_only) as session:
             yield session
 
@@ -616,6 +645,78 @@ class PostgresSchemaBackend:
             for key in purged:
                 self.delete(key)
         return purged
+
+    # -- bringing a sandbox made by an earlier release forward --
+
+    def _bring_forward(self, schema: str) -> None:
+        """Upgrade the schema if its record is older than the code (checked once per process)."""
+        if schema in self._current:
+            return
+        self.upgrade_schema(schema)
+        self._current.add(schema)
+
+    def upgrade_schema(self, schema: str, *, dry_run: bool = False) -> list[str]:
+        """Bring one sandbox, spare or template schema to this code's; the steps run (or due).
+
+        Empty when it is current. One transaction, under an advisory lock on the schema (the
+        record is read again once it is held, so racing servers run the steps once); a frozen
+        sandbox too, as the steps change no existing value. SandboxTooNew, changing nothing, if
+        a newer release made it.
+        """
+        with self.engine.connect() as connection:
+            recorded = _recorded_versions(connection, schema)
+        if recorded == code_versions():
+            return []
+        due = [f"{area} {version}" for area, version, _ in pending_steps(recorded)] or ["record"]
+        if dry_run:
+            return due
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext(%(k)s)), "
+                "set_config('search_path', %(s)s, true)",
+                {"k": "upgrade:" + schema, "s": _quote(schema)},
+            )
+            recorded = _recorded_versions(connection, schema)
+            if recorded == code_versions():
+                return []
+            # Templates have no change log; sandboxes and spares have, with its function.
+            tracked = connection.exec_driver_sql(
+                "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = %(s)s AND p.proname = 'note_change'",
+                {"s": schema},
+            ).first()
+
+            def install_tracking(tables: list[Table]) -> None:
+                if tracked is not None:
+                    _install_triggers(connection, schema, tables)
+
+            def put_meta(values: dict[str, str]) -> None:
+                connection.exec_driver_sql(
+                    f"INSERT INTO {_quote(schema)}.sandbox_meta (key, value) "
+                    "VALUES (%(k)s, %(v)s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [{"k": k, "v": v} for k, v in values.items()],
+                )
+
+            translated = connection.execution_options(schema_translate_map={None: schema})
+            context = UpgradeContext(translated, install_tracking, schema=schema)
+            return run_upgrade(context, recorded, put_meta)
+
+    def upgrade_sandboxes(self, *, dry_run: bool = False) -> UpgradeReport:
+        """Bring every sandbox (frozen ones too), spare clone and template to this code's."""
+        self._ensure_registry()
+        with self.engine.connect() as connection:
+            found = connection.exec_driver_sql(
+                f"SELECT kind, key, schema_name FROM {_REGISTRY} ORDER BY kind, key"
+            ).all()
+        report = UpgradeReport()
+        for kind, key, schema in found:
+            try:
+                done = self.upgrade_schema(schema, dry_run=dry_run)
+            except Exception as exc:  # noqa: BLE001 - one bad schema must not stop the rest
+                report.failed.append((kind, key, str(exc)))
+                continue
+            report.count(kind, bool(done))
+        return report
 
     # -- comparing with the template --
 

@@ -36,6 +36,7 @@ import mmap
 import os
 import re
 import sqlite3
+import stat
 import tempfile
 import threading
 from collections import OrderedDict
@@ -50,9 +51,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, column, create_engine, event, or_, select
 from sqlalchemy import table as lightweight_table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DatabaseError, DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.util import LRUCache
 
@@ -70,6 +71,15 @@ from sandbox_crm.backends.change_log import (
     has_change_log,
     install_change_log,
     tracked_keys,
+)
+from sandbox_crm.backends.upgrade import (
+    VERSIONS_KEY,
+    UpgradeContext,
+    UpgradeReport,
+    code_versions,
+    parse_versions,
+    pending_steps,
+    run_upgrade,
 )
 from sandbox_crm.clock import clock_meta
 from sandbox_crm.generator import GenerationSpec, generate
@@ -214,6 +224,8 @@ class SqliteFileBackend:
         self._engines: OrderedDict[tuple[Path, bool], Engine] = OrderedDict()
         self._images: OrderedDict[Path, _TemplateImage] = OrderedDict()
         self._lock = threading.Lock()
+        self._current: dict[Path, tuple[int, bytes]] = {}
+        """Files found at this code's schema: path -> (inode, SQLite schema cookie) then."""
 
     # -- engines --
 
@@ -337,6 +349,7 @@ class SqliteFileBackend:
                 f"the sandbox template {template_key[:12]}… is not in {self.template_dir}; "
                 "it is never generated again for grading"
             )
+        self._bring_forward(path)
         with self._open(path, read_only=True) as session:
             yield session
 
@@ -409,11 +422,11 @@ class SqliteFileBackend:
             raise SandboxExists(f"sandbox {key!r} already exists")
         template_key = spec.cache_key()
         template = self.template_dir / f"{template_key}{_SUFFIX}"
-        try:
-            found = os.stat(template)
-        except FileNotFoundError:
+        if not template.exists():
             template = self.ensure_template(spec)
-            found = os.stat(template)
+        # A template made before records were kept gets one first, so its clones have it too.
+        self._bring_forward(template)
+        found = os.stat(template)
         if not self.sandbox_dir.is_dir():
             self.sandbox_dir.mkdir(parents=True, exist_ok=True)
         meta = clock_meta(datetime.combine(spec.today, time(9, 0)), clock_mode)
@@ -473,6 +486,7 @@ class SqliteFileBackend:
         path = self._existing(key)
         if not read_only and self.is_frozen(key):
             raise SandboxFrozen(f"sandbox {key!r} is frozen; open it read-only")
+        self._bring_forward(path)
         with self._open(path, read_only) as session:
             yield session
 
@@ -520,6 +534,72 @@ class SqliteFileBackend:
                     self.delete(key)
                 purged.append(key)
         return purged
+
+    # -- bringing a sandbox made by an earlier release forward --
+
+    def _bring_forward(self, path: Path) -> None:
+        """Upgrade the file's schema if its record is older than the code (once per process).
+
+        A file found current is remembered with its inode and schema cookie, so later opens
+        cost a stat and a read of 4 bytes; a replaced file or a changed schema is looked at again.
+        """
+        mark = _schema_mark(path)
+        if mark is None or self._current.get(path) == mark:
+            return
+        self.upgrade_file(path)
+        mark = _schema_mark(path)
+        if mark is not None:
+            self._current[path] = mark
+
+    def upgrade_file(self, path: Path, *, dry_run: bool = False) -> list[str]:
+        """Bring one sandbox or template file to this code's schema; the steps run (or due).
+
+        Empty when it is current. A writable file is upgraded in place in one transaction; a
+        read-only one (frozen, or a template) is upgraded in a copy that then replaces it, with
+        the same mode and modification time (retention counts from it), so it is never
+        writable under its name. SandboxTooNew, changing nothing, if a newer release made it.
+        """
+        recorded = _recorded_versions(path)
+        if recorded == code_versions():
+            return []
+        due = [f"{area} {version}" for area, version, _ in pending_steps(recorded)] or ["record"]
+        if dry_run:
+            return due
+        found = path.stat()
+        if found.st_mode & 0o222:
+            return _upgrade_in_place(path, is_template=path.parent == self.template_dir)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(tmp_name)
+        try:
+            _copy_into(fd, path)
+            os.close(fd)
+            fd = -1
+            done = _upgrade_in_place(tmp, is_template=path.parent == self.template_dir)
+            tmp.chmod(stat.S_IMODE(found.st_mode))
+            os.utime(tmp, ns=(found.st_atime_ns, found.st_mtime_ns))
+            if done:
+                os.replace(tmp, path)
+            return done
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            tmp.unlink(missing_ok=True)
+
+    def upgrade_sandboxes(self, *, dry_run: bool = False) -> UpgradeReport:
+        """Bring every sandbox (frozen ones too) and template to this code's schema."""
+        report = UpgradeReport()
+        for kind, paths in (
+            ("sandbox", [self.path(key) for key in self.keys()]),
+            ("template", [self.template_path_for_key(key) for key in self.template_keys()]),
+        ):
+            for path in paths:
+                try:
+                    done = self.upgrade_file(path, dry_run=dry_run)
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the rest
+                    report.failed.append((kind, path.stem, str(exc)))
+                    continue
+                report.count(kind, bool(done))
+        return report
 
     # -- comparing with the template --
 
@@ -763,6 +843,80 @@ def _start_clone(path: Path, meta: dict[str, str]) -> None:
         connection.execute("COMMIT")
     finally:
         connection.close()
+
+
+def _schema_mark(path: Path) -> tuple[int, bytes] | None:
+    """The file's inode and SQLite schema cookie (header bytes 40-43); None if it is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        return os.fstat(fd).st_ino, os.pread(fd, 4, 40)
+    finally:
+        os.close(fd)
+
+
+def _recorded_versions(path: Path) -> dict[str, str] | None:
+    """The area versions a sandbox or template file records (None: made before records).
+
+    A damaged file raises SQLAlchemy's DatabaseError, as opening it with a session would.
+    """
+    query = "SELECT value FROM sandbox_meta WHERE key = ?"
+    connection = _connect(path, read_only=True)
+    try:
+        row = connection.execute(query, (VERSIONS_KEY,)).fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(query, (VERSIONS_KEY,), exc) from exc
+    finally:
+        connection.close()
+    return parse_versions(row[0] if row else None)
+
+
+def _upgrade_in_place(path: Path, *, is_template: bool) -> list[str]:
+    """Run the pending upgrade steps on the file in one write transaction; the steps run.
+
+    The record is read again once the write lock is held, so two processes upgrading the same
+    file at once run the steps once. A template's change log stays empty.
+    """
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(os.fspath(path), isolation_level=None)
+        connection.execute("PRAGMA foreign_keys = OFF")
+        return connection
+
+    # pysqlite begins no transaction before DDL: begin one explicitly, holding the write lock.
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    try:
+        with engine.begin() as connection:
+            raw = connection.connection.driver_connection
+            value = connection.exec_driver_sql(
+                "SELECT value FROM sandbox_meta WHERE key = ?", (VERSIONS_KEY,)
+            ).scalar()
+            recorded = parse_versions(value)
+            if recorded == code_versions():
+                return []
+            tracked = has_change_log(raw)
+
+            def install_tracking(tables: list[Table]) -> None:
+                if tracked:
+                    install_change_log(raw, tables)
+
+            def put_meta(values: dict[str, str]) -> None:
+                connection.exec_driver_sql(
+                    "INSERT INTO sandbox_meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    list(values.items()),
+                )
+
+            context = UpgradeContext(connection, install_tracking)
+            done = run_upgrade(context, recorded, put_meta)
+            if is_template and tracked:
+                connection.exec_driver_sql(f"DELETE FROM {CHANGE_LOG}")  # noqa: S608
+            return done
+    finally:
+        engine.dispose()
 
 
 def table_clause(name: str, names: Sequence[str]) -> Any:

@@ -10,12 +10,15 @@ Generated for the ``jewellery`` profile only.
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.backends.upgrade import add_missing
 from sandbox_crm.i18n import N_
 
 AREA = Area(
     name="cases",
     label=N_("Service cases"),
     version="2",
+    # 2: service_case.refusal_ground, the s20 ground of a refused access request.
+    upgrades={"2": add_missing("service_case")},
     modules=(
         "sandbox_crm.cases.models",
         "sandbox_crm.cases.generation",

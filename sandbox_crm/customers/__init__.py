@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.backends.upgrade import add_missing
 from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.customers.generation"
@@ -12,6 +13,9 @@ AREA = Area(
     label=N_("Customers"),
     # 2: the customer_facts read model and the customer_search index.
     version="2",
+    # Before the read model was kept, its fields were computed: an upgraded sandbox leaves
+    # customer_facts empty with no date, so they still are (the same values, more slowly).
+    upgrades={"2": add_missing("customer", "customer_facts")},
     modules=(
         "sandbox_crm.customers.models",
         "sandbox_crm.customers.generation",

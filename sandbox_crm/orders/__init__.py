@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.backends.upgrade import add_missing
 from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.orders.generation"
@@ -11,6 +12,8 @@ AREA = Area(
     name="orders",
     label=N_("Orders"),
     version="2",
+    # 2: the order status history; orders made before it have none.
+    upgrades={"2": add_missing("order_status_change")},
     modules=(
         "sandbox_crm.orders.models",
         "sandbox_crm.orders.generation",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.backends.upgrade import add_missing
 from sandbox_crm.i18n import N_
 
 GENERATION = "sandbox_crm.reports.generation"
@@ -13,6 +14,12 @@ AREA = Area(
     # 2: report_run_page, a run's output stored a page at a time.
     # 3: summaries (report_definition.group_by and measures, report_export.summary).
     version="3",
+    upgrades={
+        # A run stored before its pages were kept is read from its CSV.
+        "2": add_missing("report_run_page"),
+        # Existing reports list rows (no groups, no measures); existing exports are not summaries.
+        "3": add_missing("report_definition", "report_export"),
+    },
     modules=(
         "sandbox_crm.reports.models",
         "sandbox_crm.reports.generation",

@@ -16,6 +16,7 @@ department's request (``department_access_request``) and flagged misuse (``staff
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.backends.upgrade import add_missing
 from sandbox_crm.i18n import N_
 
 AREA = Area(
@@ -24,6 +25,11 @@ AREA = Area(
     # 2: the rights tables (role rights, access requests, the staff access log, misuse flags);
     # templates made before lack them.
     version="2",
+    upgrades={
+        "2": add_missing(
+            "role_rights", "access_request", "access_request_item", "staff_activity", "misuse_flag"
+        )
+    },
     modules=(
         "sandbox_crm.security.models",
         "sandbox_crm.security.generation",

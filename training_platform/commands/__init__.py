@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "training_platform.commands.users",
     "training_platform.commands.jobs",
     "training_platform.commands.classes",
+    "training_platform.commands.upgrades",
 ]
 
 
