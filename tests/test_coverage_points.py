@@ -13,6 +13,7 @@ import pytest
 
 from graders.definitions import load_definitions, load_scenario_text, validate_scenario_against_unit
 from graders.validation import Readiness, coverage_gaps, coverage_matrix, validate_folder
+from training_platform import definitions_store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "points"
 UNIT = "999004L3"
@@ -119,3 +120,80 @@ def test_a_unit_in_development_gets_notes_not_problems(app, runner, definitions)
     assert "(in development: practice scenarios only)" in result.output
     assert "note: " in result.output and "no check or item assesses this point" in result.output
     assert ".. 1.1.2" in result.output
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def points_published(app, db_session, definitions: Path) -> Path:
+    """The fixture unit and its two scenarios, published as built-in versions."""
+    app.config["DEFINITIONS_ROOT"] = str(definitions)
+    definitions_store.sync_builtin(db_session, definitions)
+    db_session.commit()
+    return definitions
+
+
+def _unit_section(html: str) -> str:
+    return html.split(f'id="unit-{UNIT}"')[1].split("</section>")[0]
+
+
+def test_the_coverage_page_shows_each_point_under_its_leaf(
+    client_as, centre_admin, points_published
+):
+    html = client_as(centre_admin).get("/authoring/coverage").get_data(as_text=True)
+    section = _unit_section(html)
+    assert "Ready for assessment" in section
+    row = section.split("1.1.2</td>")[1].split("</tr>")[0]
+    assert "Automatic data backup" in row and f"{UNIT}-assessment:q2" in row
+    assert section.index(">1.1<") < section.index("1.1.1</td>") < section.index("1.1.3</td>")
+
+
+def test_the_coverage_page_flags_a_point_that_only_its_leaf_names(
+    client_as, centre_admin, db_session, points_published
+):
+    _edit(points_published, ASSESSMENT, '["999004L3/1.1.2", "1.1.3"]', '["1.1", "1.1.3"]')
+    definitions_store.sync_builtin(db_session, points_published)
+    db_session.commit()
+    html = client_as(centre_admin).get("/authoring/coverage").get_data(as_text=True)
+    section = _unit_section(html)
+    assert "Not ready for assessment" in section
+    assert "1 requirement or point not assessed" in section
+    row = section.split("1.1.2</td>")[1].split("</tr>")[0]
+    assert "Not assessed" in row
+    leaf = section.split(">1.1</td>")[1].split("</tr>")[0]
+    assert "not every point assessed" in leaf
+
+
+def test_the_unit_page_says_a_unit_is_ready(client_as, trainee, points_published):
+    html = client_as(trainee).get(f"/units/{UNIT}").get_data(as_text=True)
+    assert "Ready for assessment" in html and "In development" not in html
+
+
+def test_the_unit_page_labels_a_unit_in_development(
+    app, client_as, trainee, db_session, definitions
+):
+    (definitions / ASSESSMENT).unlink()
+    app.config["DEFINITIONS_ROOT"] = str(definitions)
+    definitions_store.sync_builtin(db_session, definitions)
+    db_session.commit()
+    browser = client_as(trainee)
+    html = browser.get(f"/units/{UNIT}").get_data(as_text=True)
+    assert "In development: practice only" in html
+    assert "no assessment is offered yet" in html
+    assert "Security measures (practice)" in html
+    assert "Ready for assessment" not in html
+    index = browser.get("/units").get_data(as_text=True)
+    assert "in development: practice only" in index
+
+
+def test_the_unit_page_shows_a_point_reference_with_the_points_text_in_chinese(
+    client_as, trainee, points_published
+):
+    browser = client_as(trainee)
+    html = browser.get(f"/units/{UNIT}").get_data(as_text=True)
+    assert 'href="#pr-1.1.2"' in html and "(Automatic data backup)" in html
+    assert 'id="pr-1.1.2"' in html  # the point the link goes to
+    browser.post("/language", data={"language": "zh_Hant_HK", "next": "/"})
+    html = browser.get(f"/units/{UNIT}").get_data(as_text=True)
+    assert "(自動數據備份)" in html
