@@ -13,7 +13,8 @@ import pytest
 
 from graders.definitions import load_definitions, load_scenario_text, validate_scenario_against_unit
 from graders.validation import Readiness, coverage_gaps, coverage_matrix, validate_folder
-from training_platform import definitions_store
+from training_platform import attempts_service, definitions_store
+from training_platform.models import DefinitionKind
 
 FIXTURE = Path(__file__).parent / "fixtures" / "points"
 UNIT = "999004L3"
@@ -197,3 +198,30 @@ def test_the_unit_page_shows_a_point_reference_with_the_points_text_in_chinese(
     browser.post("/language", data={"language": "zh_Hant_HK", "next": "/"})
     html = browser.get(f"/units/{UNIT}").get_data(as_text=True)
     assert "(自動數據備份)" in html
+
+
+def test_feedback_and_evidence_name_the_point_a_question_assesses(
+    sandbox_settings, client_as, trainee, assessor, db_session, definitions
+):
+    sandbox_settings.config["DEFINITIONS_ROOT"] = str(definitions)
+    definitions_store.sync_builtin(db_session, definitions)
+    db_session.commit()
+    version = definitions_store.current_version(
+        db_session, DefinitionKind.SCENARIO, f"{UNIT}-practice", None
+    )
+    with sandbox_settings.app_context():
+        attempt = attempts_service.start_attempt(db_session, trainee, version)
+        attempts_service.save_answers(db_session, attempt, {"q1": "a", "q2": "b"})
+        attempts_service.submit_attempt(db_session, attempt, {})
+        attempts_service.grade_attempt_record(db_session, attempt)
+    db_session.commit()
+
+    result = client_as(trainee).get(f"/attempts/{attempt.id}/result").get_data(as_text=True)
+    row = result.split('id="pr-1.1"')[1].split("</tr>")[0]
+    assert "point 1.1.1: Access rights setting" in row
+    assert row.count("point 1.1.") == 1  # q1 names the leaf only
+
+    evidence = client_as(assessor).get(f"/review/attempts/{attempt.id}").get_data(as_text=True)
+    card = evidence.split('id="item-q2"')[1].split("</article>")[0]
+    assert "point 1.1.1: Access rights setting" in card
+    assert "point 1.1" not in evidence.split('id="item-q1"')[1].split("</article>")[0]
