@@ -703,7 +703,9 @@ class Check(_Strict):
     check: Annotated[str, StringConstraints(pattern=CHECK_NAME_PATTERN)]
     """The registered check type, e.g. report.rows_match."""
     requirements: list[PrRef] = Field(min_length=1)
-    """The PR leaves this check evidences, as "2.1" or "105077L3/2.1"."""
+    """The PR leaves this check evidences, as "2.1" or "105077L3/2.1", or points listed under
+    a leaf, as "2.7.2" (the second point of 2.7), which count for the leaf too. Naming a leaf
+    does not cover its points: name each point the check really assesses."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Parameters of the check type; each check type validates its own."""
     weight: float = Field(default=1.0, gt=0)
@@ -727,7 +729,8 @@ class _Question(_Strict):
     id: Identifier
     """Unique among the scenario's checks and items."""
     requirements: list[PrRef] = Field(min_length=1)
-    """The PR leaves this item assesses, as "1.4" or "105077L3/1.4"."""
+    """The PR leaves this item assesses, as "1.4" or "105077L3/1.4", or points listed under a
+    leaf, as "1.2.3" (the third point of 1.2), which count for the leaf too."""
     prompt: LocalText
     """The question (Markdown)."""
 
