@@ -220,6 +220,7 @@ def test_feedback_and_evidence_name_the_point_a_question_assesses(
     row = result.split('id="pr-1.1"')[1].split("</tr>")[0]
     assert "point 1.1.1: Access rights setting" in row
     assert row.count("point 1.1.") == 1  # q1 names the leaf only
+    assert "Not demonstrated" in row  # the wrong answer on point 1.1.1 counts against 1.1
 
     evidence = client_as(assessor).get(f"/review/attempts/{attempt.id}").get_data(as_text=True)
     card = evidence.split('id="item-q2"')[1].split("</article>")[0]
