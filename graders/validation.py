@@ -364,11 +364,20 @@ def unit_readiness(rows: Mapping[str, Sequence[str]], scenarios: Iterable[Scenar
     return Readiness.GAPS if coverage_gaps(rows) else Readiness.READY
 
 
-def _gap_message(rid: str) -> tuple[str, str]:
-    """Where and what to say about one uncovered leaf or point."""
+def _gap_problem(unit_file: LoadedDefinition[Unit], rid: str) -> Problem:
+    """The problem (or note) of one uncovered leaf or point, at its line in the unit file."""
+    locations: dict[str, tuple[str | int, ...]] = {}
+    for g, group in enumerate(unit_file.model.performance_requirements):
+        for i, leaf in enumerate(group.items):
+            base = ("performance_requirements", g, "items", i)
+            locations[leaf.id] = (*base, "id")
+            locations |= {pid: (*base, "points", n) for n, pid in enumerate(leaf.point_ids())}
+    line = unit_file.line_of(locations.get(rid, ()))
     if rid.count(".") == 2:
-        return f"PR {leaf_id_of(rid)} point {rid}", "no check or item assesses this point"
-    return f"PR {rid}", "no check or item assesses this PR"
+        where, message = f"PR {leaf_id_of(rid)} point {rid}", "no check or item assesses this point"
+    else:
+        where, message = f"PR {rid}", "no check or item assesses this PR"
+    return Problem(unit_file.file, line, where, message)
 
 
 def validate_folder(
@@ -401,9 +410,7 @@ def validate_folder(
         # scenarios only) they are notes.
         found = report.notes if readiness is Readiness.IN_DEVELOPMENT else report.problems
         unit_file = definitions.units[code]
-        for rid in coverage_gaps(rows):
-            where, message = _gap_message(rid)
-            found.append(Problem(unit_file.file, None, where, message))
+        found += [_gap_problem(unit_file, rid) for rid in coverage_gaps(rows)]
     if report.problems or not run:
         return report
     with tempfile.TemporaryDirectory(prefix="practicum-validate-") as work:

@@ -97,7 +97,17 @@ def test_an_assessment_unit_with_an_unassessed_point_fails_validate(app, runner,
     app.config["DEFINITIONS_ROOT"] = str(definitions)
     result = runner.invoke(args=["validate", "--no-run"])
     assert result.exit_code == 1, result.output
-    assert "PR 1.1 point 1.1.2: no check or item assesses this point" in result.output
+    line = next(
+        n
+        for n, row in enumerate(
+            (definitions / "units" / f"{UNIT}.yaml").read_text().splitlines(), 1
+        )
+        if "Automatic data backup" in row
+    )
+    assert (
+        f"units/{UNIT}.yaml:{line} PR 1.1 point 1.1.2: no check or item assesses this point"
+        in result.output
+    )
     assert "!! 1.1.2" in result.output
 
 
