@@ -26,6 +26,7 @@ from graders.definitions.models import (
     SingleChoiceItem,
     Unit,
     WrittenItem,
+    leaf_id_of,
 )
 from graders.pdpo.base import RuleOutcome
 from graders.registry import (
@@ -482,14 +483,15 @@ def roll_up(
     if unknown_scores:
         raise ValueError(f"rubric scores for unknown items: {', '.join(unknown_scores)}")
 
+    # A check or item naming a point ("2.7.2") counts for the point's leaf ("2.7").
     by_pr: dict[str, tuple[list[str], list[str]]] = {}
     for c in checks:
-        for pr in c.requirements:
+        for pr in dict.fromkeys(leaf_id_of(ref) for ref in c.requirements):
             by_pr.setdefault(pr, ([], []))[0].append(c.check_id)
     for i in scored:
-        for pr in i.requirements:
+        for pr in dict.fromkeys(leaf_id_of(ref) for ref in i.requirements):
             by_pr.setdefault(pr, ([], []))[1].append(i.item_id)
-    breach_prs = {_local_pr(unit, ref) for ref in scenario.pdpo.requirements}
+    breach_prs = {leaf_id_of(_local_pr(unit, ref)) for ref in scenario.pdpo.requirements}
     for pr in breach_prs:
         by_pr.setdefault(pr, ([], []))
 

@@ -6,11 +6,14 @@ scenario's pool: the reference solution passes every check and question with no 
 each alternative is judged competent (no failing check or choice item, no high or critical
 finding), and each counterexample fails what it names. Discrimination: every perturbation of a
 rows expectation is caught in every variant (see ``graders.discrimination``). Coverage: every PR
-leaf of a unit that has scenarios is assessed by some check or item.
+leaf, and every point listed under one, of a unit that has an assessment-mode scenario is
+assessed by some check or item; a unit with practice scenarios only is in development and its
+gaps are notes.
 """
 
 from __future__ import annotations
 
+import enum
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +23,12 @@ from typing import Any
 from graders.definitions import (
     DefinitionError,
     LoadedDefinition,
+    Mode,
     Problem,
     Scenario,
     Step,
     Unit,
+    leaf_id_of,
     load_definitions,
     validate_scenario_against_unit,
 )
@@ -37,6 +42,19 @@ from sandbox_crm.operations import OPERATIONS
 from sandbox_crm.plants import known_plant_kinds, validate_plant
 from sandbox_crm.query import validate_condition
 from sandbox_crm.store import SandboxStore
+
+
+class Readiness(enum.StrEnum):
+    """Where a unit stands: ready for assessment, or not yet and why."""
+
+    READY = "ready"
+    """An assessment-mode scenario, and every leaf and point assessed."""
+    GAPS = "gaps"
+    """An assessment-mode scenario, but some leaf or point is assessed by nothing."""
+    IN_DEVELOPMENT = "in_development"
+    """Practice scenarios only: trainees may practise, no assessment is offered."""
+    NO_SCENARIO = "no_scenario"
+    """No scenario assesses the unit yet."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,9 @@ class ValidationReport:
     discrimination: list[CriterionResult] = field(default_factory=list)
     coverage: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     unassessed_units: list[str] = field(default_factory=list)
+    readiness: dict[str, Readiness] = field(default_factory=dict)
+    notes: list[Problem] = field(default_factory=list)
+    """Coverage gaps of units in development (practice scenarios only): reported, not failing."""
 
     @property
     def ok(self) -> bool:
@@ -304,8 +325,10 @@ def run_scenario(
 def coverage_matrix(
     units: Mapping[str, Unit], scenarios: Iterable[Scenario]
 ) -> dict[str, dict[str, list[str]]]:
-    """For every PR leaf of every unit, the scenario checks and items that assess it."""
-    matrix = {code: {leaf: [] for leaf in unit.leaf_ids()} for code, unit in units.items()}
+    """For every PR leaf and every point under it ("2.7.1"), the scenario checks and items that
+    assess it. A check naming a point is listed under the point and under its leaf; one naming
+    the leaf is listed under the leaf only, so it does not cover the leaf's points."""
+    matrix = {code: {rid: [] for rid in unit.requirement_ids()} for code, unit in units.items()}
     for scenario in scenarios:
         rows = matrix.get(scenario.unit)
         if rows is None:
@@ -313,11 +336,48 @@ def coverage_matrix(
         assessors = [(c.id, c.requirements) for c in scenario.checks]
         assessors += [(q.id, q.requirements) for q in scenario.items]
         for assessor_id, requirements in assessors:
+            name = f"{scenario.id}:{assessor_id}"
             for ref in requirements:
                 local = ref.rpartition("/")[2]
-                if local in rows:
-                    rows[local].append(f"{scenario.id}:{assessor_id}")
+                for rid in dict.fromkeys((local, leaf_id_of(local))):
+                    if rid in rows and name not in rows[rid]:
+                        rows[rid].append(name)
     return matrix
+
+
+def coverage_gaps(rows: Mapping[str, Sequence[str]]) -> list[str]:
+    """The leaves and points of one unit's coverage rows that nothing assesses.
+
+    A leaf with points is covered only when each of its points is, so its uncovered points are
+    listed; the leaf itself is listed when nothing names it or any of its points.
+    """
+    return [rid for rid, assessors in rows.items() if not assessors]
+
+
+def unit_readiness(rows: Mapping[str, Sequence[str]], scenarios: Iterable[Scenario]) -> Readiness:
+    """Whether a unit is ready for assessment, given its coverage rows and its scenarios."""
+    modes = {scenario.mode for scenario in scenarios}
+    if not modes:
+        return Readiness.NO_SCENARIO
+    if Mode.ASSESSMENT not in modes:
+        return Readiness.IN_DEVELOPMENT
+    return Readiness.GAPS if coverage_gaps(rows) else Readiness.READY
+
+
+def _gap_problem(unit_file: LoadedDefinition[Unit], rid: str) -> Problem:
+    """The problem (or note) of one uncovered leaf or point, at its line in the unit file."""
+    locations: dict[str, tuple[str | int, ...]] = {}
+    for g, group in enumerate(unit_file.model.performance_requirements):
+        for i, leaf in enumerate(group.items):
+            base = ("performance_requirements", g, "items", i)
+            locations[leaf.id] = (*base, "id")
+            locations |= {pid: (*base, "points", n) for n, pid in enumerate(leaf.point_ids())}
+    line = unit_file.line_of(locations.get(rid, ()))
+    if rid.count(".") == 2:
+        where, message = f"PR {leaf_id_of(rid)} point {rid}", "no check or item assesses this point"
+    else:
+        where, message = f"PR {rid}", "no check or item assesses this PR"
+    return Problem(unit_file.file, line, where, message)
 
 
 def validate_folder(
@@ -339,17 +399,18 @@ def validate_folder(
             continue
         report.problems += static_problems(loaded, unit)
     report.coverage = coverage_matrix(units, (s.model for s in definitions.scenarios.values()))
-    assessed_units = {s.model.unit for s in definitions.scenarios.values()}
     for code, rows in report.coverage.items():
-        if code not in assessed_units:
+        of_unit = [s.model for s in definitions.scenarios.values() if s.model.unit == code]
+        readiness = unit_readiness(rows, of_unit)
+        report.readiness[code] = readiness
+        if readiness is Readiness.NO_SCENARIO:
             report.unassessed_units.append(code)
             continue
+        # Gaps fail a unit that offers an assessment; in a unit still in development (practice
+        # scenarios only) they are notes.
+        found = report.notes if readiness is Readiness.IN_DEVELOPMENT else report.problems
         unit_file = definitions.units[code]
-        for leaf, assessors in rows.items():
-            if not assessors:
-                report.problems.append(
-                    Problem(unit_file.file, None, f"PR {leaf}", "no check or item assesses this PR")
-                )
+        found += [_gap_problem(unit_file, rid) for rid in coverage_gaps(rows)]
     if report.problems or not run:
         return report
     with tempfile.TemporaryDirectory(prefix="practicum-validate-") as work:
@@ -364,14 +425,24 @@ def validate_folder(
 
 def format_coverage(report: ValidationReport, units: Mapping[str, Unit] | None = None) -> str:
     """The coverage matrix as plain text: one line per PR leaf with what assesses it."""
+    suffixes = {
+        Readiness.READY: "  (ready for assessment)",
+        Readiness.GAPS: "  (assessment scenario, not every PR and point assessed)",
+        Readiness.IN_DEVELOPMENT: "  (in development: practice scenarios only)",
+        Readiness.NO_SCENARIO: "  (no scenario yet)",
+    }
+    gap_marks = {Readiness.IN_DEVELOPMENT: ".. ", Readiness.NO_SCENARIO: "-- "}
     lines: list[str] = []
     for code, rows in sorted(report.coverage.items()):
         title = f" {units[code].title}" if units and code in units else ""
-        suffix = "  (no scenario yet)" if code in report.unassessed_units else ""
-        lines.append(f"{code}{title}{suffix}")
-        for leaf, assessors in rows.items():
-            mark = "ok " if assessors else ("-- " if suffix else "!! ")
-            lines.append(f"  {mark}{leaf:<6} {', '.join(assessors) if assessors else '-'}")
+        readiness = report.readiness.get(code)
+        if readiness is None:
+            readiness = Readiness.NO_SCENARIO if code in report.unassessed_units else Readiness.GAPS
+        lines.append(f"{code}{title}{suffixes[readiness]}")
+        for rid, assessors in rows.items():
+            mark = "ok " if assessors else gap_marks.get(readiness, "!! ")
+            indent = "    " if rid.count(".") == 2 else "  "
+            lines.append(f"{indent}{mark}{rid:<8} {', '.join(assessors) if assessors else '-'}")
     return "\n".join(lines)
 
 

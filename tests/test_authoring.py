@@ -381,7 +381,8 @@ def test_a_unit_upload_is_published_for_the_centre(admin_client, centre_admin, d
 def test_coverage_shows_what_assesses_each_pr_and_flags_gaps(admin_client):
     html = admin_client.get("/authoring/coverage").get_data(as_text=True)
     assert f"{SCENARIO_ID}:rows" in html
-    assert "Every PR assessed" in html  # the test unit
+    assert "Every PR and point assessed" in html  # the test unit
+    assert "In development: practice only" in html  # it has practice scenarios only
     assert "No scenario yet" in html  # the other unit
 
     assert _upload(admin_client, KNOWLEDGE_TEXT, "online-basics.yaml").status_code == 302

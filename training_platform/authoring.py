@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 
 from sandbox_crm.i18n import N_
 from training_platform import authoring_service as service
-from training_platform import jobs, sandboxes
+from training_platform import i18n, jobs, sandboxes
 from training_platform.db import get_session
 from training_platform.errors import ServiceError
 from training_platform.i18n import lazy
@@ -211,6 +211,7 @@ def history(kind: str, key: str):
 @bp.get("/coverage")
 @role_required(Role.CENTRE_ADMIN)
 def coverage():
-    """Every PR leaf of the centre's units against the checks and items that assess it."""
+    """Every PR leaf and point of the centre's units against the checks and items that assess
+    it, and whether each unit is ready for assessment."""
     units = service.coverage(get_session(), current_user.centre_id)
-    return render_template("authoring/coverage.html", units=units)
+    return render_template("authoring/coverage.html", units=units, language=i18n.current_language())

@@ -27,7 +27,13 @@ from graders.definitions import (
     Scenario,
     Unit,
 )
-from graders.validation import coverage_matrix, run_scenario
+from graders.validation import (
+    Readiness,
+    coverage_gaps,
+    coverage_matrix,
+    run_scenario,
+    unit_readiness,
+)
 from sandbox_crm.i18n import N_
 from sandbox_crm.store import SandboxStore
 from training_platform import definitions_store
@@ -455,22 +461,28 @@ def version_history(
 
 @dataclass(frozen=True)
 class CoverageRow:
-    """One PR leaf and what assesses it ("scenario-id:check-id")."""
+    """One PR leaf, or one point listed under it, and what assesses it ("scenario-id:check-id").
+
+    A leaf with points is covered only when each of its points is."""
 
     pr_id: str
     group: str
     text: str
     assessors: tuple[str, ...]
+    is_point: bool = False
+    covered: bool = False
 
 
 @dataclass(frozen=True)
 class UnitCoverage:
-    """The coverage of one unit: every PR leaf, and whether any scenario assesses the unit."""
+    """The coverage of one unit: every PR leaf and point, and whether it is ready for
+    assessment (an assessment-mode scenario and nothing unassessed)."""
 
     version: DefinitionVersion
     title: str
     scenarios: tuple[str, ...]
     rows: tuple[CoverageRow, ...]
+    readiness: Readiness = Readiness.NO_SCENARIO
 
     @property
     def has_scenarios(self) -> bool:
@@ -479,7 +491,7 @@ class UnitCoverage:
 
     @property
     def gaps(self) -> int:
-        """How many PR leaves nothing assesses."""
+        """How many PR leaves and points nothing assesses."""
         return sum(1 for row in self.rows if not row.assessors)
 
 
@@ -495,22 +507,40 @@ def coverage(session: Session, centre_id: int) -> list[UnitCoverage]:
     result: list[UnitCoverage] = []
     for row in unit_rows:
         unit = units[row.key]
-        leaves = matrix.get(row.key, {})
-        result.append(
-            UnitCoverage(
-                version=row,
-                title=unit.title,
-                scenarios=tuple(s.id for s in scenarios if s.unit == row.key),
-                rows=tuple(
+        found = matrix.get(row.key, {})
+        rows: list[CoverageRow] = []
+        for group in unit.performance_requirements:
+            for leaf in group.items:
+                points = leaf.point_ids()
+                uncovered = coverage_gaps({rid: found.get(rid, []) for rid in (leaf.id, *points)})
+                rows.append(
                     CoverageRow(
                         pr_id=leaf.id,
                         group=group.title,
                         text=leaf.text,
-                        assessors=tuple(leaves.get(leaf.id, ())),
+                        assessors=tuple(found.get(leaf.id, ())),
+                        covered=not uncovered,
                     )
-                    for group in unit.performance_requirements
-                    for leaf in group.items
-                ),
+                )
+                rows += [
+                    CoverageRow(
+                        pr_id=point_id,
+                        group=group.title,
+                        text=unit.point_text(point_id) or point_id,
+                        assessors=tuple(found.get(point_id, ())),
+                        is_point=True,
+                        covered=bool(found.get(point_id)),
+                    )
+                    for point_id in points
+                ]
+        of_unit = [s for s in scenarios if s.unit == row.key]
+        result.append(
+            UnitCoverage(
+                version=row,
+                title=unit.title,
+                scenarios=tuple(s.id for s in of_unit),
+                rows=tuple(rows),
+                readiness=unit_readiness(found, of_unit),
             )
         )
     return result

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 
 from graders.definitions import Mode, Scenario, Unit
+from graders.validation import Readiness, coverage_matrix, unit_readiness
 from sandbox_crm.i18n import N_
 from training_platform import definitions_store, i18n
 from training_platform.attempts_service import attempts_for
@@ -29,6 +30,7 @@ class UnitEntry:
     version: DefinitionVersion
     unit: Unit
     scenario_count: int
+    readiness: Readiness = Readiness.NO_SCENARIO
 
 
 @dataclass(frozen=True)
@@ -41,24 +43,35 @@ class ScenarioEntry:
 
 
 def list_units(session: Session, centre_id: int) -> list[UnitEntry]:
-    """Every unit the centre offers (built in and its own), with its number of scenarios."""
-    counts: dict[str, int] = {}
+    """Every unit the centre offers (built in and its own), with its number of scenarios and
+    whether it is ready for assessment."""
+    by_unit: dict[str, list[Scenario]] = {}
     for version in definitions_store.current_scenarios(session, centre_id):
-        counts[version.unit_code] = counts.get(version.unit_code, 0) + 1
-    return [
-        UnitEntry(version, definitions_store.load_unit_model(version), counts.get(version.key, 0))
-        for version in definitions_store.current_units(session, centre_id)
-    ]
+        scenario = definitions_store.load_scenario_model(version)
+        by_unit.setdefault(version.unit_code, []).append(scenario)
+    entries = []
+    for version in definitions_store.current_units(session, centre_id):
+        unit = definitions_store.load_unit_model(version)
+        scenarios = by_unit.get(version.key, [])
+        entries.append(UnitEntry(version, unit, len(scenarios), readiness_of(unit, scenarios)))
+    return entries
+
+
+def readiness_of(unit: Unit, scenarios: list[Scenario]) -> Readiness:
+    """Whether the unit is ready for assessment with these scenarios, or still in development."""
+    rows = coverage_matrix({unit.code: unit}, scenarios)[unit.code]
+    return unit_readiness(rows, [s for s in scenarios if s.unit == unit.code])
 
 
 def scenarios_of(session: Session, centre_id: int, unit: Unit) -> list[ScenarioEntry]:
     """The centre's current scenarios for a unit, with the PRs each one assesses."""
-    order = {leaf_id: n for n, leaf_id in enumerate(unit.leaf_ids())}
+    order = {rid: n for n, rid in enumerate(unit.requirement_ids())}
     entries = []
     for version in definitions_store.current_scenarios(session, centre_id):
         if version.unit_code != unit.code:
             continue
         scenario = definitions_store.load_scenario_model(version)
+        # A point reference ("2.7.2") is listed as itself; the unit page shows its text.
         assessed = {unit.local_id(ref) for _loc, ref in scenario.requirement_refs()}
         pr_ids = tuple(sorted(assessed, key=lambda pr: order.get(pr, len(order))))
         entries.append(ScenarioEntry(version, scenario, pr_ids))
@@ -90,6 +103,7 @@ def unit(code: str):
         else []
     )
     scenarios = scenarios_of(session, current_user.centre_id, model)
+    readiness = readiness_of(model, [entry.scenario for entry in scenarios])
     windows = (
         {
             entry.version.key: trainee_windows(session, current_user, entry.version.key)
@@ -105,6 +119,7 @@ def unit(code: str):
         version=version,
         unit=model,
         scenarios=scenarios,
+        readiness=readiness,
         windows=windows,
         attempts=attempts,
         is_trainee=current_user.role == Role.TRAINEE,

@@ -19,7 +19,7 @@ from flask_babel import get_locale, gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from graders.definitions import Feedback, Mode, WrittenItem, localised
+from graders.definitions import Feedback, Mode, WrittenItem, leaf_id_of, localised
 from graders.engine import WRITTEN_PASS_MARK, roll_up
 from graders.registry import PDPO_RULES, load_builtin, rule_key
 from graders.results import (
@@ -196,6 +196,8 @@ class FeedbackLine:
     number: int | None = None
     override: OverrideNote | None = None
     rubric: RubricFeedback | None = None
+    points: tuple[tuple[str, str], ...] = ()
+    """The points of the PR this check or question names: (id such as "2.7.1", text)."""
 
 
 @dataclass(frozen=True)
@@ -445,6 +447,17 @@ def trainee_result(
             if requirement is None:
                 continue
             lines: list[FeedbackLine] = []
+
+            def points_named(
+                refs: Sequence[str], leaf_id: str = leaf.id
+            ) -> tuple[tuple[str, str], ...]:
+                """The points of this leaf a check or question names, with their texts."""
+                return tuple(
+                    (ref, unit.point_text(ref) or ref)
+                    for ref in dict.fromkeys(unit.local_id(r) for r in refs)
+                    if ref != leaf_id and leaf_id_of(ref) == leaf_id
+                )
+
             for check_id in requirement.check_ids:
                 check = checks.get(check_id)
                 if check is None:
@@ -463,6 +476,7 @@ def trainee_result(
                             language,
                         ),
                         override=_override(overridden, target),
+                        points=points_named(check.requirements),
                     )
                 )
             for item_id in requirement.item_ids:
@@ -487,6 +501,7 @@ def trainee_result(
                         rubric=_rubric(definition, review, decided)
                         if isinstance(definition, WrittenItem)
                         else None,
+                        points=points_named(item.requirements),
                     )
                 )
             status = requirement.status.value

@@ -44,7 +44,9 @@ from graders.definitions.models import (
     Step,
     Unit,
     WrittenItem,
+    leaf_id_of,
     localised,
+    point_text,
 )
 from graders.definitions.schema import json_schemas, write_json_schemas
 
@@ -83,6 +85,7 @@ __all__ = [
     "WrittenItem",
     "format_path",
     "json_schemas",
+    "leaf_id_of",
     "load_definitions",
     "load_scenario",
     "load_scenario_text",
@@ -91,6 +94,7 @@ __all__ = [
     "load_unit_text",
     "load_units",
     "localised",
+    "point_text",
     "validate_scenario_against_unit",
     "write_json_schemas",
 ]

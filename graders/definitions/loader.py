@@ -21,7 +21,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from graders.definitions.models import CONSISTENCY_ERROR, PATTERN_HINTS, Scenario, Unit
+from graders.definitions.models import (
+    CONSISTENCY_ERROR,
+    PATTERN_HINTS,
+    Scenario,
+    Unit,
+    leaf_id_of,
+)
 
 DEFAULT_MAX_BYTES = 256 * 1024
 """Largest definition file accepted, in bytes (256 KiB)."""
@@ -134,7 +140,8 @@ def load_scenario_text(
 def validate_scenario_against_unit(
     scenario: LoadedDefinition[Scenario], unit: Unit | LoadedDefinition[Unit]
 ) -> list[Problem]:
-    """Check that the scenario is for this unit and every PR it names is a leaf of the unit.
+    """Check that the scenario is for this unit and every PR it names is a leaf of the unit or
+    a point listed under one ("2.7.2", the second point of 2.7).
 
     The PRs named are those of its checks and items and those PDPO breaches count against.
     """
@@ -144,7 +151,7 @@ def validate_scenario_against_unit(
         return [
             scenario.problem(("unit",), f"scenario is for unit {model.unit}, not {unit_model.code}")
         ]
-    known = set(unit_model.leaf_ids())
+    known = set(unit_model.requirement_ids())
     problems: list[Problem] = []
     for loc, ref in (*model.requirement_refs(), *model.pdpo.requirement_refs()):
         code, sep, local = ref.rpartition("/")
@@ -153,7 +160,14 @@ def validate_scenario_against_unit(
                 f'PR "{ref}" belongs to unit {code}; this scenario is for unit {unit_model.code}'
             )
             problems.append(scenario.problem(loc, message))
-        elif local not in known:
+        elif local in known:
+            continue
+        elif local.count(".") == 2 and (leaf := unit_model.find(leaf_id_of(local))) is not None:
+            listed = len(leaf.points)
+            has = f"lists {listed} point{'s' if listed != 1 else ''}" if listed else "has no points"
+            message = f'unknown point "{ref}": PR {leaf.id} of unit {unit_model.code} {has}'
+            problems.append(scenario.problem(loc, message))
+        else:
             problems.append(scenario.problem(loc, f'unknown PR "{ref}" for unit {unit_model.code}'))
     return problems
 

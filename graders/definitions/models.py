@@ -35,7 +35,7 @@ from sandbox_crm.deliverables import DELIVERABLE_KINDS
 UNIT_CODE_PATTERN = r"^[0-9]{6}L[1-7]$"
 GROUP_ID_PATTERN = r"^[1-9][0-9]*$"
 LEAF_ID_PATTERN = r"^[1-9][0-9]*\.[1-9][0-9]*$"
-PR_REF_PATTERN = r"^([0-9]{6}L[1-7]/)?[1-9][0-9]*\.[1-9][0-9]*$"
+PR_REF_PATTERN = r"^([0-9]{6}L[1-7]/)?[1-9][0-9]*\.[1-9][0-9]*(\.[1-9][0-9]*)?$"
 SCENARIO_ID_PATTERN = r"^[0-9]{6}L[1-7](-[a-z0-9]+)+$"
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -48,7 +48,7 @@ PATTERN_HINTS: dict[str, str] = {
     UNIT_CODE_PATTERN: 'a unit code such as "105077L3" (six digits, "L", the QF level)',
     GROUP_ID_PATTERN: 'a group number such as "2"',
     LEAF_ID_PATTERN: 'a PR id such as "2.4"',
-    PR_REF_PATTERN: 'a PR id such as "2.1" or "105077L3/2.1"',
+    PR_REF_PATTERN: 'a PR id such as "2.1" or "105077L3/2.1", or a point under it such as "2.1.3"',
     SCENARIO_ID_PATTERN: 'a slug such as "105077L3-vip-report" (the unit code, then lower-case '
     'words joined by "-")',
     IDENTIFIER_PATTERN: 'an id of letters, digits, "-" and "_", starting with a letter or digit, '
@@ -341,20 +341,29 @@ class Industry(enum.StrEnum):
 class Point(_Strict):
     """A sub-bullet of a performance requirement that has its own sub-bullets."""
 
-    text: Text
+    text: LocalText
     """The bullet's text as published."""
     points: list[PointEntry] = Field(min_length=1)
     """The nested bullets under this one."""
 
 
 def _point_kind(value: Any) -> str:
-    """Tell a plain bullet (text) from a bullet with bullets of its own (a mapping)."""
-    return "nested" if isinstance(value, dict | Point) else "text"
+    """Tell a plain bullet (text, in one or more languages) from a bullet with bullets of its own
+    (a mapping with text and points)."""
+    if isinstance(value, Point) or (isinstance(value, dict) and "points" in value):
+        return "nested"
+    return "text"
 
 
 PointEntry = Annotated[
-    Annotated[Text, Tag("text")] | Annotated[Point, Tag("nested")], Discriminator(_point_kind)
+    Annotated[LocalText, Tag("text")] | Annotated[Point, Tag("nested")],
+    Discriminator(_point_kind),
 ]
+
+
+def point_text(entry: LocalText | Point) -> LocalText:
+    """The text of a first-level point, whether or not it has bullets of its own."""
+    return entry.text if isinstance(entry, Point) else entry
 
 
 class PerformanceRequirement(_Strict):
@@ -366,7 +375,12 @@ class PerformanceRequirement(_Strict):
     """The statement as published in the SCS (extraction defects corrected)."""
     points: list[PointEntry] = Field(default_factory=list)
     """Sub-bullets of the statement, e.g. the items after "including:". A bullet with bullets of
-    its own is written as {text, points}."""
+    its own is written as {text, points}. Scenarios name the n-th first-level point as
+    "<id>.<n>", e.g. "2.7.2"; nested bullets belong to their point."""
+
+    def point_ids(self) -> list[str]:
+        """Return the ids ("2.7.1", "2.7.2", ...) of the first-level points, in order."""
+        return [f"{self.id}.{n}" for n in range(1, len(self.points) + 1)]
 
 
 class RequirementGroup(_Strict):
@@ -450,6 +464,31 @@ class Unit(_Strict):
         """Return the short ids ("2.4") of every PR leaf, in document order."""
         return [leaf.id for leaf in self.leaves()]
 
+    def point_ids(self) -> list[str]:
+        """Return the ids ("2.7.1") of every first-level point under a PR leaf, in order."""
+        return [pid for leaf in self.leaves() for pid in leaf.point_ids()]
+
+    def requirement_ids(self) -> list[str]:
+        """Return every leaf id, each followed by the ids of its points, in document order."""
+        return [rid for leaf in self.leaves() for rid in (leaf.id, *leaf.point_ids())]
+
+    def point_text(self, ref: str) -> LocalText | None:
+        """Return the text of the point named by ref ("2.7.2" or "105077L3/2.7.2"), or None."""
+        leaf = self.find(leaf_id_of(ref))
+        if leaf is None:
+            return None
+        number = int(ref.rpartition(".")[2])
+        if ref.count(".") != 2 or number > len(leaf.points):
+            return None
+        return point_text(leaf.points[number - 1])
+
+    def requirement_text(self, ref: str) -> LocalText | None:
+        """Return the text of the PR leaf or point a reference names, or None if none."""
+        if ref.rpartition("/")[2].count(".") == 2:
+            return self.point_text(ref)
+        leaf = self.find(ref)
+        return leaf.text if leaf is not None else None
+
     def full_id(self, pr_id: str) -> str:
         """Return the full id ("105077L3/2.4") of a PR given as "2.4" or already in full."""
         return f"{self.code}/{self.local_id(pr_id)}"
@@ -477,6 +516,14 @@ class Unit(_Strict):
         return next(
             g for g in self.performance_requirements if any(item is leaf for item in g.items)
         )
+
+
+def leaf_id_of(ref: str) -> str:
+    """The PR leaf a reference counts for: "2.7.2" and "2.7" count for "2.7" (the unit code,
+    if given, is kept)."""
+    code, sep, local = ref.rpartition("/")
+    leaf = ".".join(local.split(".")[:2])
+    return f"{code}{sep}{leaf}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,7 +703,9 @@ class Check(_Strict):
     check: Annotated[str, StringConstraints(pattern=CHECK_NAME_PATTERN)]
     """The registered check type, e.g. report.rows_match."""
     requirements: list[PrRef] = Field(min_length=1)
-    """The PR leaves this check evidences, as "2.1" or "105077L3/2.1"."""
+    """The PR leaves this check evidences, as "2.1" or "105077L3/2.1", or points listed under
+    a leaf, as "2.7.2" (the second point of 2.7), which count for the leaf too. Naming a leaf
+    does not cover its points: name each point the check really assesses."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Parameters of the check type; each check type validates its own."""
     weight: float = Field(default=1.0, gt=0)
@@ -680,7 +729,8 @@ class _Question(_Strict):
     id: Identifier
     """Unique among the scenario's checks and items."""
     requirements: list[PrRef] = Field(min_length=1)
-    """The PR leaves this item assesses, as "1.4" or "105077L3/1.4"."""
+    """The PR leaves this item assesses, as "1.4" or "105077L3/1.4", or points listed under a
+    leaf, as "1.2.3" (the third point of 1.2), which count for the leaf too."""
     prompt: LocalText
     """The question (Markdown)."""
 

@@ -182,7 +182,10 @@ def register(app: Flask) -> None:
         except DefinitionError:
             units = {}
         if report.coverage:
-            click.echo("PR coverage (ok: assessed, !!: not assessed, --: unit has no scenario)")
+            click.echo(
+                "PR and point coverage (ok: assessed, !!: not assessed, ..: not assessed in a unit"
+                " in development, --: unit has no scenario)"
+            )
             click.echo(format_coverage(report, units))
             click.echo("")
         for run in report.runs:
@@ -199,6 +202,8 @@ def register(app: Flask) -> None:
             click.echo(format_discrimination(report))
         for problem in report.problems:
             click.echo(f"ERROR {problem}", err=True)
+        for note in report.notes:
+            click.echo(f"note: {note}")
         if report.unassessed_units:
             click.echo(
                 "Note: no scenario assesses unit(s) " + ", ".join(report.unassessed_units) + " yet."

@@ -334,6 +334,7 @@ def evidence_page(session: Session, store: SandboxStore, attempt: Attempt) -> di
         "scenario": scenario,
         "review": review,
         "requirements": _requirements(unit, automatic, effective),
+        "point_texts": {point_id: unit.point_text(point_id) for point_id in unit.point_ids()},
         "scenario_items": items,
         "choices": choices,
         "rubric_points": rubric_points(review),

@@ -78,6 +78,7 @@ class LineView:
     message: str
     override: OverrideNote | None
     rubric: RubricView | None
+    points: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ def _line(line: FeedbackLine) -> LineView:
         message=line.message,
         override=line.override,
         rubric=_rubric(line.rubric),
+        points=line.points,
     )
 
 
