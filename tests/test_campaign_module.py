@@ -285,5 +285,5 @@ def test_the_unit_page_lists_the_campaign_scenario_with_the_prs_it_assesses(
 ):
     html = client_as(trainee).get("/units/107189L5").get_data(as_text=True)
     assert "Win back lapsed repeat buyers with the campaign module" in html
-    for pr in ("1.1", "1.2", "2.1", "3.1"):
+    for pr in ("1.1.2", "1.2.2", "2.1.2", "3.1"):
         assert f'href="#pr-{pr}"' in html
