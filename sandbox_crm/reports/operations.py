@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices
@@ -381,9 +381,19 @@ def _visible_rows(
     shown = view.visible_columns(columns)
     if not shown:
         raise OperationError(N_("Your role may not see any of this report's columns."), "columns")
-    if shown == list(columns) and not view.access_of(columns):
+    masked = [name for name in shown if not view.sees_in_full(name)]
+    if shown == list(columns) and not masked:
         return shown, list(rows)
-    return shown, [{name: view.stored(name, row.get(name)) for name in shown} for row in rows]
+    # Only the masked columns change: each row keeps the others' values as they are.
+    kept = [name for name in shown if name not in masked]
+    stored = view.stored
+    return shown, [
+        {
+            **{name: row.get(name) for name in kept},
+            **{name: stored(name, row.get(name)) for name in masked},
+        }
+        for row in rows
+    ]
 
 
 # --- definitions ------------------------------------------------------------------------------
@@ -696,6 +706,16 @@ def _stored_cell(value: Any) -> str:
     return cell_text(value, for_spreadsheet=False)
 
 
+def _stored_cells(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> list[list[str]]:
+    """The rows' cells as a run's stored output keeps them (``_stored_cell`` of each, inline:
+    a whole-table run has hundreds of thousands)."""
+    cells = []
+    for row in rows:
+        values = [row.get(name) for name in columns]
+        cells.append([v if type(v) is str else cell_text(v, for_spreadsheet=False) for v in values])
+    return cells
+
+
 def render_csv(
     columns: Sequence[str], rows: Sequence[dict[str, Any]], *, for_spreadsheet: bool = False
 ) -> str:
@@ -845,7 +865,7 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
         return _run_summary(session, actor, report)
     page = _execute(session, report)
     columns, rows = _visible_rows(view, page.columns, page.rows)
-    cells = [[_stored_cell(row.get(name)) for name in columns] for row in rows]
+    cells = _stored_cells(columns, rows)
     return _save_run(
         session,
         actor,
