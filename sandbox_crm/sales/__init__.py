@@ -31,7 +31,9 @@ AREA = Area(
         NavLink("crm.cross_selling", "Cross-selling", "note", active=("crm.cross_selling",)),
         NavLink("crm.follow_ups", "Follow-ups", "note", active=("crm.follow_up",)),
         NavLink("crm.purpose_data", "Data by purpose", "note", active=("crm.purpose_data",)),
-        NavLink("crm.sales_regions", "Regions and quotas", "note", active=("crm.sales_region",)),
+        NavLink(
+            "crm.sales_regions", "Sales regions and quotas", "note", active=("crm.sales_region",)
+        ),
         NavLink("crm.sales_team", "Team capacity", "note", active=("crm.sales_team",)),
     ),
     stages=(

@@ -342,7 +342,7 @@ TEAM_FIELDS = index_fields(
         INT,
         Salesperson.max_open_opportunities,
     ),
-    Field("open_opportunities", "Open opportunities", "int", INT, _open_opportunities),
+    Field("open_opportunities", "Opportunities open", "int", INT, _open_opportunities),
     Field("open_value_hkd", "Open value (HK$)", "int", INT, _open_value, nullable=False),
     Field("spare_capacity", "Spare capacity", "int", INT, _spare, nullable=False),
     Field("over_capacity", "Over capacity", "bool", INT, _over, nullable=False),
