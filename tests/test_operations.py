@@ -646,6 +646,7 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "set_sales_capacity": lambda c: {"username": "seller", "max_open_opportunities": 8},
     "assign_region_manager": lambda c: {"region": "Kowloon", "username": "seller"},
     "reassign_opportunity": lambda c: {"reference": "OP-000001", "username": "colleague"},
+    "rebalance_region": lambda c: {"region": "Kowloon"},
     "send_offers": lambda c: {
         "suggestion": "wedding_bands",
         "channel": "email",
@@ -1021,6 +1022,11 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {"reference": "OP-000001", "username": "outsider"},
         lambda c: {"reference": "OP-000009", "username": "colleague"},
     ],
+    "rebalance_region": [
+        lambda c: {"region": "New Territories"},
+        lambda c: {"region": "Macau"},
+        lambda c: {},
+    ],
     "close_quality_issue": [
         lambda c: {"issue_id": 1, "resolution": "fixed", "reason": "Done"},
         lambda c: {"issue_id": 1, "resolution": "corrected", "reason": ""},
@@ -1142,6 +1148,7 @@ SALES_MANAGEMENT = {
     "set_sales_capacity",
     "assign_region_manager",
     "reassign_opportunity",
+    "rebalance_region",
 }
 
 
@@ -1164,6 +1171,8 @@ def _add_sales_team(crm: Crm, name: str) -> None:
             Salesperson(staff_id=outsider.id, region="Hong Kong Island"),
         ]
     )
+    if name == "rebalance_region":
+        session.get(Salesperson, 1).max_open_opportunities = 0
     if name == "assign_region_manager":
         session.get(SalesRegion, 1).manager_id = None
         crm.officer.department = crm.seller.department

@@ -373,7 +373,7 @@ def test_regions_and_team_pages_show_attainment_and_load_without_javascript(clie
 def test_the_management_forms_work_and_refuse_clearly(client: FlaskClient, db):
     set_quota = client.post(
         f"{BASE}/sales-regions/quota",
-        data={"level": "region", "region": "Kowloon", "period": "2027-Q1", "target_hkd": "800000"},
+        data={"level": "region", "region": "Kowloon", "period": "2027-Q3", "target_hkd": "800000"},
     )
     assert set_quota.status_code == 302
     past = client.post(
@@ -418,3 +418,43 @@ def test_the_management_forms_work_and_refuse_clearly(client: FlaskClient, db):
     )
     assert unknown.status_code == 400 and "no opportunity" in unknown.get_data(as_text=True)
     assert db().get(SalesRegion, unmanaged.id).manager_id == insider.staff_id
+
+
+def test_a_region_without_room_is_not_rebalanced_and_nothing_moves(attempt: Attempt):
+    session = attempt.session
+    busy = _over_capacity(session)
+    for person in session.scalars(select(Salesperson).where(Salesperson.region == busy.region)):
+        if person.staff_id != busy.staff_id:
+            person.max_open_opportunities = open_load(session, person.staff_id)
+    session.flush()
+    before = open_load(session, busy.staff_id)
+    _refused(attempt, "rebalance_region", "has room for 0", region=busy.region)
+    assert open_load(session, busy.staff_id) == before
+    shop_staff = _shop_staff_not_managing(session)
+    _refused(attempt, "rebalance_region", "rebalances", actor=shop_staff, region=busy.region)
+
+
+def test_the_team_page_rebalances_and_the_quota_form_bases_a_quota_on_history(
+    client: FlaskClient, db
+):
+    session = db()
+    busy = _over_capacity(session)
+    region = busy.region
+    session.close()
+    assert client.post(f"{BASE}/sales-team/rebalance", data={"region": region}).status_code == 302
+    again = client.post(f"{BASE}/sales-team/rebalance", data={"region": region})
+    assert again.status_code == 400 and "over capacity" in again.get_data(as_text=True)
+    based = client.post(
+        f"{BASE}/sales-regions/quota",
+        data={
+            "level": "region",
+            "region": "Kowloon",
+            "period": "2027-Q1",
+            "from_period": "2026-Q1",
+            "growth_percent": "8",
+            "round_up_to_hkd": "10000",
+        },
+    )
+    assert based.status_code == 302
+    quota = db().scalars(select(SalesQuota).where(SalesQuota.period == "2027-Q1")).one()
+    assert quota.target_hkd % 10_000 == 0 and quota.target_hkd > 0

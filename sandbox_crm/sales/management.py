@@ -13,15 +13,17 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from datetime import date
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from pydantic import model_validator
+from sqlalchemy import Date, func, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.audit import record_event, snapshot
 from sandbox_crm.clock import sandbox_now, sandbox_today
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.models import Branch, Region, StaffUser
+from sandbox_crm.models import Branch, Region, SalesOrder, StaffUser
 from sandbox_crm.operations.base import (
     Arg,
     Args,
@@ -41,13 +43,17 @@ from sandbox_crm.sales.models import (
     TaskStatus,
 )
 from sandbox_crm.sales.operations import OpportunityRefArgs, check_sales_permission
+from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES
 
 __all__ = [
     "DIRECTOR_DEPARTMENTS",
     "assign_region_manager",
     "open_load",
     "period_dates",
+    "period_sales",
+    "quota_from_history",
     "reassign_opportunity",
+    "rebalance_region",
     "region_of",
     "set_sales_capacity",
     "set_sales_quota",
@@ -153,8 +159,29 @@ class SetSalesQuotaArgs(Args):
         max_length=7,
         description='A quarter ("2027-Q1") or a month ("2027-01").',
     )
-    target_hkd: int = Arg(
-        title="Quota (HK$)", ge=1_000, le=10_000_000_000, description="The sales target."
+    target_hkd: int | None = Arg(
+        None,
+        title="Quota (HK$)",
+        ge=1_000,
+        le=10_000_000_000,
+        description="The sales target (or leave it to be computed from from_period).",
+    )
+    from_period: str | None = Arg(
+        None,
+        title="Based on period",
+        min_length=7,
+        max_length=7,
+        description="Compute the quota from what the same region, shop or person sold then.",
+    )
+    growth_percent: float = Arg(
+        0, title="Growth (%)", ge=-90, le=500, description="Growth on from_period's sales."
+    )
+    round_up_to_hkd: int = Arg(
+        1,
+        title="Round up to (HK$)",
+        ge=1,
+        le=1_000_000,
+        description="Round the computed quota up to a multiple of this (e.g. 10000).",
     )
     region: Region | None = Arg(None, title="Region", description="For a region quota.")
     branch_code: str | None = Arg(
@@ -187,6 +214,52 @@ def _quota_target(
     return person.region, None, person.staff_id
 
 
+def _parsed_period(period: str, field: str) -> tuple[date, date]:
+    try:
+        return period_dates(period)
+    except ValueError:
+        raise OperationError(
+            Message(N_('Give the period as a quarter ("2027-Q1") or a month ("2027-01").')), field
+        ) from None
+
+
+def period_sales(
+    session: Session,
+    level: str,
+    region: str,
+    branch_id: int | None,
+    staff_id: int | None,
+    start: date,
+    end: date,
+) -> int:
+    """Qualifying orders of a region, shop or salesperson from ``start`` to ``end`` (HK$).
+
+    The same rule as a quota's attainment in the ``sales_quotas`` source.
+    """
+    day = func.date(SalesOrder.ordered_at, type_=Date)
+    query = select(func.coalesce(func.sum(SalesOrder.total_hkd), 0)).where(
+        SalesOrder.status.in_(QUALIFYING_ORDER_STATUSES),
+        day >= start,
+        day <= end,
+    )
+    if level == QuotaLevel.REGION.value:
+        query = query.where(
+            SalesOrder.branch_id.in_(select(Branch.id).where(Branch.region == region))
+        )
+    elif level == QuotaLevel.BRANCH.value:
+        query = query.where(SalesOrder.branch_id == branch_id)
+    else:
+        query = query.where(SalesOrder.staff_id == staff_id)
+    return int(session.scalar(query) or 0)
+
+
+def quota_from_history(sold: int, growth_percent: float, round_up_to_hkd: int) -> int:
+    """A quota of ``sold`` plus the growth, rounded up to a multiple of ``round_up_to_hkd``."""
+    grown = Decimal(sold) * (Decimal(100) + Decimal(str(growth_percent))) / Decimal(100)
+    step = Decimal(round_up_to_hkd)
+    return int((grown / step).to_integral_value(rounding=ROUND_CEILING) * step)
+
+
 @operation(
     "set_sales_quota",
     args=SetSalesQuotaArgs,
@@ -198,20 +271,23 @@ def set_sales_quota(
     actor: StaffUser,
     level: str,
     period: str,
-    target_hkd: int,
+    target_hkd: int | None = None,
     region: str | None = None,
     branch_code: str | None = None,
     username: str | None = None,
+    from_period: str | None = None,
+    growth_percent: float = 0,
+    round_up_to_hkd: int = 1,
 ) -> SalesQuota:
-    """Set (or change) the quota; a period already over cannot be given one."""
+    """Set (or change) the quota, given or computed from an earlier period's sales plus growth;
+    a period already over cannot be given one."""
     check_sales_permission(actor)
-    try:
-        start, end = period_dates(period)
-    except ValueError:
+    start, end = _parsed_period(period, "period")
+    if (target_hkd is None) == (from_period is None):
         raise OperationError(
-            Message(N_('Give the period as a quarter ("2027-Q1") or a month ("2027-01").')),
-            "period",
-        ) from None
+            Message(N_("Give either the quota or the period to base it on, not both.")),
+            "target_hkd",
+        )
     if end < sandbox_today(session):
         raise OperationError(
             Message(
@@ -233,6 +309,22 @@ def set_sales_quota(
             ),
             "level",
         )
+    if from_period is not None:
+        base_start, base_end = _parsed_period(from_period, "from_period")
+        if base_end >= sandbox_today(session):
+            raise OperationError(
+                Message(N_("Base the quota on a period that is over.")), "from_period"
+            )
+        sold = period_sales(session, level, quota_region, branch_id, staff_id, base_start, base_end)
+        if sold <= 0:
+            raise OperationError(
+                Message(
+                    N_("Nothing was sold in %(period)s to base the quota on."), period=from_period
+                ),
+                "from_period",
+            )
+        target_hkd = quota_from_history(sold, growth_percent, round_up_to_hkd)
+    target_hkd = int(target_hkd or 0)
     quota = session.scalar(
         select(SalesQuota).where(
             SalesQuota.level == level,
@@ -356,9 +448,16 @@ class AssignRegionManagerArgs(Args):
     """Arguments of assign_region_manager."""
 
     region: Region = Arg(title="Region", description="The sales region.")
-    username: str = Arg(
-        title="Manager", min_length=1, max_length=40, description="The new manager's username."
+    username: str | None = Arg(
+        None, title="Manager", max_length=40, description="The new manager's username."
     )
+    staff_id: int | None = Arg(None, description="Or the new manager's staff id.")
+
+    @model_validator(mode="after")
+    def _one_person(self) -> AssignRegionManagerArgs:
+        if (self.username is None) == (self.staff_id is None):
+            raise ValueError("give either username or staff_id")
+        return self
 
 
 @operation(
@@ -368,14 +467,21 @@ class AssignRegionManagerArgs(Args):
     description="Appoint a region's sales manager from the staff working in that region.",
 )
 def assign_region_manager(
-    session: Session, actor: StaffUser, region: str, username: str
+    session: Session,
+    actor: StaffUser,
+    region: str,
+    username: str | None = None,
+    staff_id: int | None = None,
 ) -> SalesRegion:
     """Appoint the manager: someone active, working in the region, managing no other region."""
     check_sales_permission(actor)
     if not _is_director(actor):
         raise OperationError(Message(N_("Regional managers are appointed by the sales office.")))
     sales_region = _region(session, str(region))
-    staff = _staff(session, username)
+    if staff_id is not None:
+        found = session.get(StaffUser, staff_id)
+        username = found.username if found is not None else f"#{staff_id}"
+    staff = _staff(session, username or "")
     if staff.is_trainee or staff.id == actor.id:
         raise OperationError(Message(N_("You cannot appoint yourself.")), "username")
     code = staff.department.code if staff.department is not None else ""
@@ -511,3 +617,105 @@ def reassign_opportunity(
         task.owner_id = person.staff_id
     session.flush()
     return opportunity
+
+
+class RebalanceRegionArgs(Args):
+    """Arguments of rebalance_region."""
+
+    region: Region = Arg(title="Region", description="The sales region to rebalance.")
+
+
+@operation(
+    "rebalance_region",
+    args=RebalanceRegionArgs,
+    event="sales_region.rebalance",
+    description="Move the newest open opportunities of a region's over-capacity salespeople to "
+    "colleagues of the same region with room, most room first.",
+)
+def rebalance_region(session: Session, actor: StaffUser, region: str) -> SalesRegion:
+    """Bring everyone in the region within capacity, staying in the region; refused, changing
+    nothing, if the region has not the room."""
+    check_sales_permission(actor)
+    sales_region = _region(session, str(region))
+    if not _is_director(actor) and not _manages(session, actor, sales_region.name):
+        raise OperationError(
+            Message(N_("Only the sales office or the region's manager rebalances a region."))
+        )
+    team = session.scalars(
+        select(Salesperson)
+        .where(Salesperson.region == sales_region.name)
+        .order_by(Salesperson.staff_id)
+    ).all()
+    active = {
+        s.id
+        for s in session.scalars(
+            select(StaffUser).where(StaffUser.id.in_([p.staff_id for p in team]))
+        )
+        if s.is_active
+    }
+    load = {p.staff_id: open_load(session, p.staff_id) for p in team}
+    excess = {
+        p.staff_id: load[p.staff_id] - p.max_open_opportunities
+        for p in team
+        if load[p.staff_id] > p.max_open_opportunities
+    }
+    if not excess:
+        raise OperationError(
+            Message(
+                N_("Nobody in %(region)s is over capacity."), region=Message(sales_region.name)
+            ),
+            "region",
+        )
+    room = {
+        p.staff_id: p.max_open_opportunities - load[p.staff_id]
+        for p in team
+        if p.staff_id in active
+        and p.staff_id not in excess
+        and load[p.staff_id] < p.max_open_opportunities
+    }
+    needed = sum(excess.values())
+    if sum(room.values()) < needed:
+        raise OperationError(
+            Message(
+                N_(
+                    "%(region)s has room for %(room)s more open opportunities but %(needed)s "
+                    "must move: raise a capacity or add a salesperson first."
+                ),
+                region=Message(sales_region.name),
+                room=sum(room.values()),
+                needed=needed,
+            ),
+            "region",
+        )
+    moves: list[dict[str, int]] = []
+    for staff_id, count in excess.items():
+        newest = session.scalars(
+            select(Opportunity)
+            .where(Opportunity.owner_id == staff_id, Opportunity.stage.in_(OPEN_STAGES))
+            .order_by(Opportunity.created_at.desc(), Opportunity.id.desc())
+            .limit(count)
+        ).all()
+        for opportunity in newest:
+            to = max(room, key=lambda i: (room[i], -i))
+            room[to] -= 1
+            opportunity.owner_id = to
+            opportunity.updated_at = sandbox_now(session)
+            for task in session.scalars(
+                select(FollowUpTask).where(
+                    FollowUpTask.opportunity_id == opportunity.id,
+                    FollowUpTask.status == TaskStatus.OPEN.value,
+                )
+            ):
+                task.owner_id = to
+            moves.append({"opportunity_id": opportunity.id, "from": staff_id, "to": to})
+    record_event(
+        session,
+        actor,
+        "sales_region.rebalance",
+        "sales_region",
+        sales_region.id,
+        after={"moved": len(moves)},
+        details={"region": sales_region.name, "moves": moves},
+    )
+    session.flush()
+    return sales_region

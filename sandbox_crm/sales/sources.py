@@ -42,6 +42,15 @@ from sandbox_crm.sources import (
 P, INT = Sensitivity.PERSONAL, Sensitivity.INTERNAL
 
 
+def _owner_region() -> ColumnElement[Any]:
+    return (
+        select(Salesperson.region)
+        .where(Salesperson.staff_id == Opportunity.owner_id)
+        .correlate(Opportunity)
+        .scalar_subquery()
+    )
+
+
 def _overdue(scope: QueryScope) -> ColumnElement[Any]:
     return case(
         (
@@ -83,6 +92,14 @@ OPPORTUNITY_FIELDS = index_fields(
         INT,
         StaffUser.full_name,
         nullable=True,
+    ),
+    Field(
+        "owner_region",
+        "Owner's sales region",
+        "enum",
+        INT,
+        lambda scope: _owner_region(),
+        enum_values(Region),
     ),
     *customer_fields(Opportunity, Opportunity.customer_id, nullable=True),
 )

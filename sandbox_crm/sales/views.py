@@ -14,7 +14,15 @@ from flask import abort, render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Optional
 
 from sandbox_crm.clock import sandbox_today
@@ -626,7 +634,10 @@ class QuotaForm(FlaskForm):
     )
     branch_code = StringField(L_("Shop code"), render_kw={"maxlength": 16})
     username = StringField(L_("Salesperson's username"), render_kw={"maxlength": 40})
-    target_hkd = IntegerField(L_("Quota (HK$)"), validators=[InputRequired()])
+    target_hkd = IntegerField(L_("Quota (HK$)"), validators=[Optional()])
+    from_period = StringField(L_("Or base it on period"), render_kw={"maxlength": 7})
+    growth_percent = DecimalField(L_("Growth (%)"), validators=[Optional()], places=None)
+    round_up_to_hkd = IntegerField(L_("Round up to (HK$)"), validators=[Optional()])
 
 
 class RegionManagerForm(FlaskForm):
@@ -645,6 +656,12 @@ class CapacityForm(FlaskForm):
     max_open_opportunities = IntegerField(
         L_("Capacity (open opportunities)"), validators=[InputRequired()]
     )
+
+
+class RebalanceForm(FlaskForm):
+    """Bring a region's salespeople within capacity."""
+
+    region = SelectField(L_("Region"), choices=code_choices(Region), validate_choice=False)
 
 
 class ReassignForm(FlaskForm):
@@ -721,6 +738,9 @@ def sales_quota_set() -> Response | tuple[str, int]:
                 "level": form.level.data,
                 "period": (form.period.data or "").strip(),
                 "target_hkd": form.target_hkd.data,
+                "from_period": (form.from_period.data or "").strip() or None,
+                "growth_percent": float(form.growth_percent.data or 0),
+                "round_up_to_hkd": form.round_up_to_hkd.data or 1,
                 "region": form.region.data or None,
                 "branch_code": (form.branch_code.data or "").strip() or None,
                 "username": (form.username.data or "").strip() or None,
@@ -773,6 +793,7 @@ def _team_context(**forms: Any) -> dict[str, Any]:
         "region_names": [r.value for r in Region],
         "capacity_form": CapacityForm(formdata=None),
         "reassign_form": ReassignForm(formdata=None),
+        "rebalance_form": RebalanceForm(formdata=None),
     }
     context.update(forms)
     return context
@@ -834,5 +855,20 @@ def opportunity_reassign() -> Response | tuple[str, int]:
         N_("Opportunity reassigned."),
         template="crm/sales_team.html",
         context=lambda: _team_context(reassign_form=form),
+        endpoint="crm.sales_team",
+    )
+
+
+@bp.post("/sales-team/rebalance")
+def sales_region_rebalance() -> Response | tuple[str, int]:
+    """Bring a region within capacity through rebalance_region."""
+    form = RebalanceForm()
+    return submit_form(
+        form,
+        "rebalance_region",
+        lambda: apply_operation(db(), actor(), "rebalance_region", {"region": form.region.data}),
+        N_("Region rebalanced."),
+        template="crm/sales_team.html",
+        context=lambda: _team_context(rebalance_form=form),
         endpoint="crm.sales_team",
     )
