@@ -46,8 +46,10 @@ from sandbox_crm.sales.models import (
 
 DM = ConsentPurpose.DIRECT_MARKETING.value
 
-JEWELLERY_PLANTS = frozenset({"engagement_ring_owner", "anniversary_soon", "sales_enquiry"})
-"""These kinds need the jewellery catalogue (engagement rings, eternity bands)."""
+JEWELLERY_PLANTS = frozenset(
+    {"engagement_ring_owner", "anniversary_soon", "sales_enquiry", "sales_region_case"}
+)
+"""These kinds need the jewellery profile: its catalogue (rings, bands) or its sales regions."""
 _CHANNELS = ("email", "sms", "phone", "post")
 
 
