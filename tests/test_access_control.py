@@ -176,6 +176,8 @@ def _urls(ids: Ids, job_id: int, version_id: int) -> list[tuple[str, str, str, d
         ("CRM follow-up tasks", "GET", f"{crm}/follow-ups", {}, READ),
         ("CRM data by purpose", "GET", f"{crm}/purpose-data", {}, READ),
         ("CRM data by purpose form", "GET", f"{crm}/purpose-data/new", {}, READ),
+        ("CRM sales regions and quotas", "GET", f"{crm}/sales-regions", {}, READ),
+        ("CRM team capacity", "GET", f"{crm}/sales-team", {}, READ),
         ("CRM data requests", "GET", f"{crm}/requests", {}, READ),
         ("CRM data request form", "GET", f"{crm}/requests/new", {}, READ),
         (

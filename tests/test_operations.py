@@ -71,7 +71,13 @@ from sandbox_crm.query import select_keys, select_rows
 from sandbox_crm.reports.operations import can_view_report
 from sandbox_crm.requests.models import DataDisclosure, DataRequest, RequestCopyItem
 from sandbox_crm.reviews.models import ProductReview
-from sandbox_crm.sales.models import CustomerDataItem, FollowUpTask, Opportunity
+from sandbox_crm.sales.models import (
+    CustomerDataItem,
+    FollowUpTask,
+    Opportunity,
+    Salesperson,
+    SalesRegion,
+)
 from sandbox_crm.security.models import (
     AccessRequest,
     AccessRequestItem,
@@ -631,6 +637,16 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
         "screen_opt_outs": True,
     },
     "create_opportunities": lambda c: {"suggestion": "watch_servicing", "title": "Servicing"},
+    "set_sales_quota": lambda c: {
+        "level": "branch",
+        "branch_code": "TST",
+        "period": "2026-Q2",
+        "target_hkd": 500_000,
+    },
+    "set_sales_capacity": lambda c: {"username": "seller", "max_open_opportunities": 8},
+    "assign_region_manager": lambda c: {"region": "Kowloon", "username": "seller"},
+    "reassign_opportunity": lambda c: {"reference": "OP-000001", "username": "colleague"},
+    "rebalance_region": lambda c: {"region": "Kowloon"},
     "send_offers": lambda c: {
         "suggestion": "wedding_bands",
         "channel": "email",
@@ -982,6 +998,35 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {**VALID_ARGS["send_offers"](c), "suggestion": "pearl_earrings"},
         lambda c: {**VALID_ARGS["send_offers"](c), "channel": "fax"},
     ],
+    "set_sales_quota": [
+        lambda c: {**VALID_ARGS["set_sales_quota"](c), "period": "2025-Q4"},
+        lambda c: {**VALID_ARGS["set_sales_quota"](c), "period": "2026-Q9"},
+        lambda c: {**VALID_ARGS["set_sales_quota"](c), "branch_code": "XYZ"},
+        lambda c: {"level": "region", "region": "Kowloon", "period": "2026-Q2", "target_hkd": 9000},
+        lambda c: {**VALID_ARGS["set_sales_quota"](c), "target_hkd": 10},
+    ],
+    "set_sales_capacity": [
+        lambda c: {"username": "seller", "max_open_opportunities": 0},
+        lambda c: {"username": "marketer", "max_open_opportunities": 5},
+        lambda c: {"username": "nobody", "max_open_opportunities": 5},
+    ],
+    "assign_region_manager": [
+        lambda c: {"region": "Macau", "username": "seller"},
+        lambda c: {"region": "Kowloon", "username": "marketer"},
+        lambda c: {"region": "Kowloon", "username": "colleague"},
+        lambda c: {"region": "New Territories", "username": "seller"},
+    ],
+    "reassign_opportunity": [
+        lambda c: {"reference": "OP-000001", "username": "seller"},
+        lambda c: {"reference": "OP-000001", "username": "marketer"},
+        lambda c: {"reference": "OP-000001", "username": "outsider"},
+        lambda c: {"reference": "OP-000009", "username": "colleague"},
+    ],
+    "rebalance_region": [
+        lambda c: {"region": "New Territories"},
+        lambda c: {"region": "Macau"},
+        lambda c: {},
+    ],
     "close_quality_issue": [
         lambda c: {"issue_id": 1, "resolution": "fixed", "reason": "Done"},
         lambda c: {"issue_id": 1, "resolution": "corrected", "reason": ""},
@@ -1098,6 +1143,40 @@ SECURITY_OPERATIONS = {
 }
 
 READS = {"view_customer"}
+SALES_MANAGEMENT = {
+    "set_sales_quota",
+    "set_sales_capacity",
+    "assign_region_manager",
+    "reassign_opportunity",
+    "rebalance_region",
+}
+
+
+def _add_sales_team(crm: Crm, name: str) -> None:
+    """A Kowloon shop, its region managed by the officer, the seller and a colleague selling
+    there, and a seller on Hong Kong Island; appointing a manager is the sales office's."""
+    session = crm.session
+    session.add(
+        Branch(code="TST", name="Tsim Sha Tsui Shop", kind="store", district="Yau Tsim Mong",
+               region="Kowloon")
+    )  # fmt: skip
+    session.add(SalesRegion(name="Kowloon", manager_id=crm.officer.id))
+    session.add(SalesRegion(name="New Territories"))
+    outsider = gen_staff(session, "outsider", crm.seller.department)
+    session.flush()
+    session.add_all(
+        [
+            Salesperson(staff_id=crm.seller.id, region="Kowloon", max_open_opportunities=5),
+            Salesperson(staff_id=crm.colleague.id, region="Kowloon", max_open_opportunities=5),
+            Salesperson(staff_id=outsider.id, region="Hong Kong Island"),
+        ]
+    )
+    if name == "rebalance_region":
+        session.get(Salesperson, 1).max_open_opportunities = 0
+    if name == "assign_region_manager":
+        session.get(SalesRegion, 1).manager_id = None
+        crm.officer.department = crm.seller.department
+    session.flush()
 
 
 def prepare(crm: Crm, name: str) -> None:
@@ -1175,6 +1254,8 @@ def prepare(crm: Crm, name: str) -> None:
             )
         )
         crm.session.flush()
+    if name in SALES_MANAGEMENT:
+        _add_sales_team(crm, name)
     if name == "notify_correction_recipient":
         apply_operation(crm.session, crm.officer, "correct_requested_data", {"request_id": 2})
     if name == "unshare_report":

@@ -35,12 +35,14 @@ from sandbox_crm.models import (
     ConsentRecord,
     ContactPoint,
     Customer,
+    Department,
     OrderLine,
     Product,
     SalesOrder,
     SandboxBase,
     SandboxMeta,
     Sensitivity,
+    StaffUser,
 )
 from sandbox_crm.query import (
     QueryError,
@@ -55,7 +57,14 @@ from sandbox_crm.query import (
 )
 from sandbox_crm.requests.models import DataRequest
 from sandbox_crm.reviews.models import ProductReview
-from sandbox_crm.sales.models import CustomerDataItem, FollowUpTask, Opportunity
+from sandbox_crm.sales.models import (
+    CustomerDataItem,
+    FollowUpTask,
+    Opportunity,
+    Salesperson,
+    SalesQuota,
+    SalesRegion,
+)
 from sandbox_crm.sources import (
     SOURCES,
     QueryScope,
@@ -293,6 +302,33 @@ def build_sandbox(session: Session) -> None:
         )
     )
     session.flush()
+    # The sales team: one region, one salesperson, a quota for the quarter.
+    session.add(Department(id=90, code="sales", name="Sales"))
+    session.add(
+        StaffUser(
+            id=90,
+            username="seller",
+            full_name="Sam Seller",
+            title="Sales Executive",
+            email="seller@example.hk",
+            department_id=90,
+            branch_id=1,
+        )
+    )
+    session.add(SalesRegion(name="New Territories", manager_id=90))
+    session.add(Salesperson(staff_id=90, region="New Territories", max_open_opportunities=5))
+    session.add(
+        SalesQuota(
+            level="region",
+            region="New Territories",
+            period="2026-Q1",
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 3, 31),
+            target_hkd=50_000,
+            set_at=opened,
+        )
+    )
+    session.flush()
     account = EshopAccount(
         account_no="ES000001",
         first_name="Tai Man",
@@ -397,6 +433,9 @@ JEWELLERY_ONLY_SOURCES = (
     "follow_ups",
     "customer_data",
     "invoices",
+    "sales_quotas",
+    "sales_team",
+    "sales_regions",
 )
 
 

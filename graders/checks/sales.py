@@ -13,21 +13,34 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from sqlalchemy import select
 
-from graders.checks.common import LISTED, Params, judged
+from graders.checks.common import (
+    LISTED,
+    Condition,
+    Params,
+    condition_errors,
+    judged,
+    judged_problems,
+)
 from graders.context import GradingContext
 from graders.pdpo.sales import offers_sent
 from graders.registry import check
 from graders.results import Outcome
 from sandbox_crm.campaigns.operations import screen_reason
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import Channel, ConsentPurpose, Customer, Message
+from sandbox_crm.models import Channel, ConsentPurpose, Customer, Message, Region
+from sandbox_crm.query import select_rows
+from sandbox_crm.sales.management import period_dates, quota_from_history
 from sandbox_crm.sales.models import (
+    OPEN_STAGES,
     CustomerDataItem,
     DataKind,
     DataPurpose,
     DataSource,
     FollowUpTask,
     Opportunity,
+    Salesperson,
+    SalesQuota,
+    SalesRegion,
     TaskStatus,
 )
 from sandbox_crm.sales.suggestions import RULES, suggestions
@@ -251,3 +264,202 @@ def data_recorded(ctx: GradingContext, params: DataRecordedParams) -> Outcome:
     elif problems:
         note = N_("Information is recorded without the right purpose or source.")
     return judged(not problems, evidence, None, (note, {}) if note else None)
+
+
+# --- sales management: quotas, capacity, regional managers ------------------------------------
+
+
+def _period(value: str) -> str:
+    try:
+        period_dates(value)
+    except ValueError:
+        raise ValueError(f'{value!r} is not a quarter ("2027-Q1") or a month ("2027-01")') from None
+    return value
+
+
+class QuotasSetParams(Params):
+    """Parameters of sales.quotas_set."""
+
+    period: str
+    """The period the region quotas are for ("2027-Q1")."""
+    base_period: str
+    """The period whose sales each region's quota is based on ("2026-Q1")."""
+    growth_percent: float = Field(ge=-90, le=500)
+    """The growth on the base period's sales."""
+    round_up_to_hkd: int = Field(1, ge=1, le=1_000_000)
+    """The quota is rounded up to a multiple of this."""
+
+    @field_validator("period", "base_period")
+    @classmethod
+    def _known_period(cls, value: str) -> str:
+        return _period(value)
+
+
+@check("sales.quotas_set", params=QuotasSetParams)
+def quotas_set(ctx: GradingContext, params: QuotasSetParams) -> Outcome:
+    """Every region's quota for the period is its base period's sales plus growth, rounded up."""
+    base = select_rows(
+        ctx.template,
+        "sales_quotas",
+        where={
+            "all": [
+                {"field": "level", "op": "eq", "value": "region"},
+                {"field": "period", "op": "eq", "value": params.base_period},
+            ]
+        },
+        columns=["region", "attained_hkd"],
+        as_of=ctx.as_of,
+    ).rows
+    expected = {
+        row["region"]: quota_from_history(
+            row["attained_hkd"], params.growth_percent, params.round_up_to_hkd
+        )
+        for row in base
+    }
+    found = {
+        q.region: q.target_hkd
+        for q in ctx.final.scalars(
+            select(SalesQuota).where(
+                SalesQuota.level == "region", SalesQuota.period == params.period
+            )
+        )
+    }
+    regions = sorted(set(expected) | set(found))
+    evidence: dict[str, Any] = {
+        "period": params.period,
+        "base_period": params.base_period,
+        "quotas": [
+            {"region": r, "expected_hkd": expected.get(r), "found_hkd": found.get(r)}
+            for r in regions
+        ],
+    }
+    if not expected:
+        evidence["reason"] = f"the template has no region quotas for {params.base_period}"
+        return judged(False, evidence, 0.0, (N_("The quotas cannot be judged."), {}))
+    right = [r for r in expected if found.get(r) == expected[r]]
+    note = None
+    if not found:
+        note = N_("No region has a quota for the period the task asks about.")
+    elif len(right) < len(expected):
+        note = N_(
+            "Some regions' quotas are not what the brief's base period, growth and rounding give."
+        )
+    return judged(not note, evidence, len(right) / len(expected), (note, {}) if note else None)
+
+
+class WithinCapacityParams(Params):
+    """Parameters of sales.within_capacity (none: the capacities are the template's)."""
+
+
+@check("sales.within_capacity", params=WithinCapacityParams)
+def within_capacity(ctx: GradingContext, params: WithinCapacityParams) -> Outcome:
+    """Every salesperson works no more open opportunities than the capacity they were given,
+    every open opportunity is still open, and none left its region."""
+    template_people = {p.staff_id: p for p in ctx.template.scalars(select(Salesperson))}
+    final_people = {p.staff_id: p for p in ctx.final.scalars(select(Salesperson))}
+    region_then = {i: p.region for i, p in template_people.items()}
+    problems: list[dict[str, Any]] = []
+    was_open = {
+        o.id: o
+        for o in ctx.template.scalars(select(Opportunity).where(Opportunity.stage.in_(OPEN_STAGES)))
+    }
+    now_open = {
+        o.id: o
+        for o in ctx.final.scalars(select(Opportunity).where(Opportunity.stage.in_(OPEN_STAGES)))
+    }
+    for opportunity_id, before in sorted(was_open.items()):
+        after = now_open.get(opportunity_id)
+        if after is None:
+            problems.append({"problem": "closed", "reference": before.reference})
+            continue
+        then, now = region_then.get(before.owner_id), region_then.get(after.owner_id)
+        if after.owner_id != before.owner_id and then is not None and now != then:
+            problems.append(
+                {
+                    "problem": "other_region",
+                    "reference": before.reference,
+                    "from_region": then,
+                    "to_region": now,
+                }
+            )
+    for staff_id, person in sorted(final_people.items()):
+        allowed = person.max_open_opportunities
+        before = template_people.get(staff_id)
+        if before is not None and allowed > before.max_open_opportunities:
+            problems.append({"problem": "capacity_raised", "staff_id": staff_id})
+            allowed = before.max_open_opportunities
+        load = sum(1 for o in now_open.values() if o.owner_id == staff_id)
+        if load > allowed:
+            problems.append(
+                {"problem": "over", "staff_id": staff_id, "load": load, "capacity": allowed}
+            )
+    evidence = {"problems": problems[:LISTED], "problem_count": len(problems)}
+    return judged_problems(
+        evidence,
+        problems,
+        {
+            "other_region": N_(
+                "An opportunity went to someone in another region: its customer's data went "
+                "with it."
+            ),
+            "closed": N_("Open opportunities were closed instead of being reassigned."),
+            "capacity_raised": N_(
+                "A capacity was raised instead of the load being shared in the region."
+            ),
+        },
+        otherwise=N_("Someone still works more open opportunities than their capacity."),
+    )
+
+
+class RegionManagerParams(Params):
+    """Parameters of sales.region_manager."""
+
+    region: Region
+    """The region whose manager is judged."""
+    allowed: Condition = None
+    """Who may be appointed, as a condition on the sales_team source (within the region)."""
+
+    @field_validator("allowed")
+    @classmethod
+    def _known_fields(cls, value: Condition) -> Condition:
+        problems = condition_errors("sales_team", value)
+        if problems:
+            raise ValueError("allowed: " + "; ".join(problems))
+        return value
+
+
+@check("sales.region_manager", params=RegionManagerParams)
+def region_manager(ctx: GradingContext, params: RegionManagerParams) -> Outcome:
+    """The region has a manager the brief allows, and no other region's manager changed."""
+    region = str(params.region)
+    conditions: list[Any] = [{"field": "region", "op": "eq", "value": region}]
+    if params.allowed:
+        conditions.append(params.allowed)
+    allowed = {
+        row["staff_id"]
+        for row in select_rows(
+            ctx.template,
+            "sales_team",
+            where={"all": conditions},
+            columns=["staff_id"],
+            as_of=ctx.as_of,
+        ).rows
+    }
+    before = {r.name: r.manager_id for r in ctx.template.scalars(select(SalesRegion))}
+    after = {r.name: r.manager_id for r in ctx.final.scalars(select(SalesRegion))}
+    manager = after.get(region)
+    changed = sorted(n for n in before if n != region and after.get(n) != before[n])
+    evidence: dict[str, Any] = {
+        "region": region,
+        "manager_staff_id": manager,
+        "allowed_staff_ids": sorted(allowed)[:LISTED],
+        "other_regions_changed": changed,
+    }
+    note = None
+    if manager is None:
+        note = N_("The region still has no manager.")
+    elif manager not in allowed:
+        note = N_("The region's new manager is not someone the brief allows.")
+    elif changed:
+        note = N_("Another region's manager was changed.")
+    return judged(not note, evidence, None, (note, {}) if note else None)

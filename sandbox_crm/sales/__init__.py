@@ -15,10 +15,12 @@ from sandbox_crm.i18n import N_
 AREA = Area(
     name="sales",
     label=N_("Sales automation"),
+    version="2",
     modules=(
         "sandbox_crm.sales.models",
         "sandbox_crm.sales.generation",
         "sandbox_crm.sales.operations",
+        "sandbox_crm.sales.management",
         "sandbox_crm.sales.sources",
         "sandbox_crm.sales.plants",
     ),
@@ -29,12 +31,21 @@ AREA = Area(
         NavLink("crm.cross_selling", "Cross-selling", "note", active=("crm.cross_selling",)),
         NavLink("crm.follow_ups", "Follow-ups", "note", active=("crm.follow_up",)),
         NavLink("crm.purpose_data", "Data by purpose", "note", active=("crm.purpose_data",)),
+        NavLink(
+            "crm.sales_regions", "Sales regions and quotas", "note", active=("crm.sales_region",)
+        ),
+        NavLink("crm.sales_team", "Team capacity", "note", active=("crm.sales_team",)),
     ),
     stages=(
         Stage(
             "sales.sales",
             "sandbox_crm.sales.generation:sales",
             after=("jewellery.seasonal_orders", "company.staff", "customers.customers"),
+        ),
+        Stage(
+            "sales.management",
+            "sandbox_crm.sales.generation:management",
+            after=("sales.sales", "orders.status_history", "jewellery.branches"),
         ),
     ),
     record_pages={"opportunity": ("crm.opportunity", "opportunity_id")},

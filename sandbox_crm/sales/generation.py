@@ -15,7 +15,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from sandbox_crm.generator import GenerationRun, Weighted, chance, derive_seed, moment, reusable
-from sandbox_crm.models import OrderLine, Product, Profile, SalesOrder
+from sandbox_crm.models import Branch, OrderLine, Product, Profile, Region, SalesOrder, StaffUser
+from sandbox_crm.sales.management import period_dates
 from sandbox_crm.sales.models import (
     OPEN_STAGES,
     CustomerDataItem,
@@ -26,8 +27,13 @@ from sandbox_crm.sales.models import (
     LeadChannel,
     Opportunity,
     OpportunityStage,
+    QuotaLevel,
+    Salesperson,
+    SalesQuota,
+    SalesRegion,
     TaskStatus,
 )
+from sandbox_crm.sources import QUALIFYING_ORDER_STATUSES
 
 _OPPORTUNITY_PER_THOUSAND = 60
 _STAGES = Weighted(
@@ -210,3 +216,123 @@ def sales(run: GenerationRun) -> None:
     run.rows[CustomerDataItem] = items
     run.rows[Opportunity] = opportunities
     run.rows[FollowUpTask] = tasks
+
+
+def _quarter(day: date, back: int = 0) -> str:
+    """The quarter ``back`` quarters before the one ``day`` is in, as "2026-Q4"."""
+    index = day.year * 4 + (day.month - 1) // 3 - back
+    return f"{index // 4}-Q{index % 4 + 1}"
+
+
+def _round_target(amount: float) -> int:
+    """A quota as a sales office writes it: to the nearest HK$10,000, at least HK$10,000."""
+    return max(10_000, int(round(amount / 10_000)) * 10_000)
+
+
+def management(run: GenerationRun) -> None:
+    """Sales regions and managers (one region left without), salespeople with their capacity
+    (some over it), and quarterly quotas for regions and shops from last year's orders."""
+    if run.profile != Profile.JEWELLERY.value:
+        return
+    rng = random.Random(derive_seed(run.spec.seed, "sales.management"))  # noqa: S311
+    regions = [r.value for r in Region]
+    branches = list(run.rows.get(Branch, ()))
+    region_of_branch = {b["id"]: b["region"] for b in branches}
+    stores = [b for b in branches if b["kind"] == "store"]
+    staff = list(run.rows.get(StaffUser, ()))
+    by_id = {s["id"]: s for s in staff}
+    sellers = list(run.staff_by_dept.get("sales", ()))
+    area = [
+        s["id"]
+        for s in staff
+        if s["id"] in run.staff_by_dept.get("store_operations", ())
+        and s["branch_id"] in region_of_branch
+        and any(b["id"] == s["branch_id"] for b in stores)
+    ]
+    managers_pool = [
+        i for i in run.staff_by_dept.get("store_operations", ()) if i not in area
+    ] + sellers[:1]
+    # Head-office sales staff take a territory each in turn; shop staff sell in their shop's.
+    territory: dict[int, str] = {}
+    for n, staff_id in enumerate(sellers):
+        territory[staff_id] = regions[n % len(regions)]
+    for staff_id in area:
+        territory[staff_id] = region_of_branch[by_id[staff_id]["branch_id"]]
+    unmanaged = rng.choice(regions)
+    manager_of: dict[str, int | None] = dict.fromkeys(regions)
+    candidates = [r for r in regions if r != unmanaged]
+    for region, staff_id in zip(candidates, managers_pool, strict=False):
+        manager_of[region] = staff_id
+        territory[staff_id] = region
+    run.rows[SalesRegion] = [
+        {"id": n, "name": region, "manager_id": manager_of[region]}
+        for n, region in enumerate(regions, start=1)
+    ]
+    load: dict[int, int] = {}
+    for opportunity in run.rows.get(Opportunity, ()):
+        if opportunity["stage"] in OPEN_STAGES and opportunity["owner_id"] is not None:
+            load[opportunity["owner_id"]] = load.get(opportunity["owner_id"], 0) + 1
+    busiest = max(load.values(), default=0)
+    base = max(3, busiest)
+    capacity = {i: base + rng.randint(0, 3) for i in territory}
+    # Some salespeople hold more than they can work: their region has the room to take it.
+    over = 0
+    for staff_id in sorted(territory, key=lambda i: (-load.get(i, 0), i)):
+        mine = load.get(staff_id, 0)
+        if mine < 2 or over >= 2:
+            continue
+        cut = rng.randint(1, min(3, mine - 1))
+        room = sum(
+            capacity[j] - load.get(j, 0)
+            for j in territory
+            if j != staff_id and territory[j] == territory[staff_id]
+        )
+        if room >= cut:
+            capacity[staff_id] = mine - cut
+            over += 1
+    run.rows[Salesperson] = [
+        {
+            "id": n,
+            "staff_id": staff_id,
+            "region": territory[staff_id],
+            "max_open_opportunities": capacity[staff_id],
+        }
+        for n, staff_id in enumerate(sorted(territory), start=1)
+    ]
+    # What each region and shop sold per quarter: the history quotas are set from.
+    sold: dict[tuple[str, str | int], int] = {}
+    orders = run.rows[SalesOrder] = reusable(run.rows.get(SalesOrder, ()))
+    for order in orders:
+        branch_id = order["branch_id"]
+        if order["status"] not in QUALIFYING_ORDER_STATUSES or branch_id not in region_of_branch:
+            continue
+        quarter = _quarter(order["ordered_at"].date())
+        for key in ((region_of_branch[branch_id], quarter), (branch_id, quarter)):
+            sold[key] = sold.get(key, 0) + order["total_hkd"]
+    director = (run.staff_by_dept.get("management") or sellers or [None])[0]
+    quotas: list[dict[str, Any]] = []
+    for back in range(4, -1, -1):
+        period = _quarter(run.today, back)
+        start, end = period_dates(period)
+        year_before = _quarter(run.today, back + 4)
+        targets: list[tuple[str, str, int | None]] = [(r, r, None) for r in regions]
+        targets += [(b["region"], b["id"], b["id"]) for b in stores]
+        for region, key, branch_id in targets:
+            basis = sold.get((key, year_before)) or sold.get((key, period), 0)
+            growth = 1.05 + rng.randint(0, 10) / 100
+            quotas.append(
+                {
+                    "id": len(quotas) + 1,
+                    "level": (QuotaLevel.REGION if branch_id is None else QuotaLevel.BRANCH).value,
+                    "region": region,
+                    "branch_id": branch_id,
+                    "staff_id": None,
+                    "period": period,
+                    "period_start": start,
+                    "period_end": end,
+                    "target_hkd": _round_target(basis * growth),
+                    "set_by_id": director,
+                    "set_at": moment(rng, start - timedelta(days=rng.randint(5, 20))),
+                }
+            )
+    run.rows[SalesQuota] = quotas

@@ -154,3 +154,58 @@ class CrossSellBatch(SandboxBase):
     opportunity_ids: Mapped[list[Any]] = mapped_column(default=list)
     message_ids: Mapped[list[Any]] = mapped_column(default=list)
     skipped: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class QuotaLevel(enum.StrEnum):
+    """What a sales quota is set for."""
+
+    REGION = "region"
+    BRANCH = "branch"
+    SALESPERSON = "salesperson"
+
+
+class SalesRegion(SandboxBase):
+    """A sales region (the branches' own region) and the manager responsible for it."""
+
+    __tablename__ = "sales_region"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+
+class Salesperson(SandboxBase):
+    """A member of staff who works opportunities: their sales region and their capacity.
+
+    ``max_open_opportunities`` is how many open opportunities they can work at once; the
+    region is their branch's, or the territory given to head-office sales staff.
+    """
+
+    __tablename__ = "salesperson"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), unique=True)
+    region: Mapped[str] = mapped_column(String(40), index=True)
+    max_open_opportunities: Mapped[int] = mapped_column(Integer, default=10)
+
+
+class SalesQuota(SandboxBase):
+    """A sales target in HK$ for a region, a branch or a salesperson over a month or a quarter.
+
+    ``period`` is "2027-Q1" or "2027-01"; attainment is computed from qualifying orders in
+    ``[period_start, period_end]`` by the ``sales_quotas`` source.
+    """
+
+    __tablename__ = "sales_quota"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(40), index=True)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    period: Mapped[str] = mapped_column(String(8), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    target_hkd: Mapped[int] = mapped_column(Integer)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    set_at: Mapped[datetime] = mapped_column(DateTime)

@@ -15,18 +15,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sandbox_crm.models import (
+    Branch,
     ConsentPurpose,
     ConsentRecord,
     ConsentStatus,
     ContactPoint,
     Customer,
     CustomerStatus,
+    Department,
     OrderLine,
     Product,
+    Region,
     SalesOrder,
     StaffUser,
 )
 from sandbox_crm.plants import PlantResult, PlantRun, _notice_on, plant
+from sandbox_crm.sales.management import open_load, period_sales
 from sandbox_crm.sales.models import (
     CustomerDataItem,
     DataKind,
@@ -35,12 +39,17 @@ from sandbox_crm.sales.models import (
     LeadChannel,
     Opportunity,
     OpportunityStage,
+    Salesperson,
+    SalesQuota,
+    SalesRegion,
 )
 
 DM = ConsentPurpose.DIRECT_MARKETING.value
 
-JEWELLERY_PLANTS = frozenset({"engagement_ring_owner", "anniversary_soon", "sales_enquiry"})
-"""These kinds need the jewellery catalogue (engagement rings, eternity bands)."""
+JEWELLERY_PLANTS = frozenset(
+    {"engagement_ring_owner", "anniversary_soon", "sales_enquiry", "sales_region_case"}
+)
+"""These kinds need the jewellery profile: its catalogue (rings, bands) or its sales regions."""
 _CHANNELS = ("email", "sms", "phone", "post")
 
 
@@ -275,3 +284,178 @@ def sales_enquiry(session: Session, run: PlantRun) -> PlantResult:
         )
     session.flush()
     return PlantResult(chosen, {"reference": reference})
+
+
+# --- sales management --------------------------------------------------------------------------
+
+_NEW_STAFF = (
+    ("ivyho", "Ivy Ho Wing Yan", "Store Manager", "store_operations", "store"),
+    ("kenlau", "Kenneth Lau Ka Chun", "Key Account Executive", "sales", "office"),
+)
+
+
+def _check_regions(params: dict) -> None:
+    names = {r.value for r in Region}
+    for key in ("unmanaged_region", "lagging_region"):
+        if params[key] not in names:
+            raise ValueError(f"{key} must be one of {', '.join(sorted(names))}")
+
+
+def _new_staff(
+    session: Session, run: PlantRun, spec: tuple[str, str, str, str, str], region: str
+) -> StaffUser:
+    username, name, title, department, kind = spec
+    taken = set(session.scalars(select(StaffUser.username)))
+    base, n = username, 1
+    while username in taken:
+        n += 1
+        username = f"{base}{n}"
+    branches = select(Branch.id).where(Branch.kind == kind).order_by(Branch.id)
+    if kind == "store":
+        branches = branches.where(Branch.region == region)
+    staff = StaffUser(
+        username=username,
+        full_name=name,
+        title=title,
+        email=f"{username}@{run.ctx.domain}",
+        department_id=session.scalar(select(Department.id).where(Department.code == department)),
+        branch_id=session.scalar(branches),
+        is_active=True,
+    )
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def _customers_without_opportunities(session: Session, run: PlantRun) -> list[int]:
+    ids = session.scalars(
+        select(Customer.id)
+        .where(
+            Customer.status == CustomerStatus.ACTIVE.value,
+            Customer.id.not_in(select(Opportunity.customer_id)),
+        )
+        .order_by(Customer.id)
+    ).all()
+    return [cid for cid in ids if cid not in run.taken]
+
+
+@plant(
+    "sales_region_case",
+    defaults={"unmanaged_region": "New Territories", "lagging_region": "Kowloon"},
+    check=_check_regions,
+)
+def sales_region_case(session: Session, run: PlantRun) -> PlantResult:
+    """One region without a manager, a Store Manager there who may take the post and a
+    head-office executive who may not, someone over capacity with room beside them in every
+    region, and one region clearly furthest behind its quota this quarter."""
+    if run.count != 1:
+        raise ValueError("sales_region_case sets up the whole team: count must be 1")
+    unmanaged, lagging = run.params["unmanaged_region"], run.params["lagging_region"]
+    regions = session.scalars(select(SalesRegion).order_by(SalesRegion.id)).all()
+    if not regions:
+        raise ValueError("sales_region_case needs the sales regions (a jewellery sandbox)")
+    candidate = _new_staff(session, run, _NEW_STAFF[0], unmanaged)
+    decoy = _new_staff(session, run, _NEW_STAFF[1], unmanaged)
+    session.add(Salesperson(staff_id=candidate.id, region=unmanaged, max_open_opportunities=8))
+    session.add(Salesperson(staff_id=decoy.id, region=unmanaged, max_open_opportunities=6))
+    session.flush()
+    managing = {r.manager_id for r in regions if r.manager_id is not None}
+    for sales_region in regions:
+        if sales_region.name == unmanaged:
+            sales_region.manager_id = None
+        elif sales_region.manager_id is None:
+            free = session.scalar(
+                select(Salesperson.staff_id)
+                .where(
+                    Salesperson.region == sales_region.name,
+                    Salesperson.staff_id.not_in(managing or {0}),
+                )
+                .order_by(Salesperson.staff_id)
+            )
+            sales_region.manager_id = free
+            managing.add(free)
+    customers = _customers_without_opportunities(session, run)
+    opened = run.ctx.today - timedelta(days=3)
+
+    def add(owner_id: int, stage: str) -> None:
+        if not customers:
+            raise ValueError("sales_region_case: no customer left for a planted opportunity")
+        highest = session.scalar(select(func.max(Opportunity.id))) or 0
+        when = run.moment(opened, opened)
+        session.add(
+            Opportunity(
+                id=highest + 1,
+                reference=f"OP-{highest + 1:06d}",
+                customer_id=customers.pop(0),
+                title="Anniversary gift",
+                stage=stage,
+                value_hkd=run.rng.randrange(15_000, 60_000, 100),
+                products="Diamond earrings",
+                owner_id=owner_id,
+                expected_close=run.ctx.today + timedelta(days=30),
+                source_channel=LeadChannel.STORE.value,
+                lost_reason="Price above budget" if stage == OpportunityStage.LOST.value else "",
+                suggestion="",
+                used_data=[],
+                created_at=when,
+                updated_at=when,
+            )
+        )
+        session.flush()
+
+    for sales_region in regions:
+        team = session.scalars(
+            select(Salesperson)
+            .where(Salesperson.region == sales_region.name)
+            .order_by(Salesperson.staff_id)
+        ).all()
+        busiest = max(team, key=lambda p: (open_load(session, p.staff_id), -p.staff_id))
+        add(busiest.staff_id, OpportunityStage.NEW.value)
+        add(busiest.staff_id, OpportunityStage.PROPOSAL.value)
+        if sales_region.name == lagging:
+            # Closed deals beside the open pipeline: a pipeline report must leave them out.
+            add(busiest.staff_id, OpportunityStage.WON.value)
+            add(busiest.staff_id, OpportunityStage.LOST.value)
+        busiest.max_open_opportunities = max(0, open_load(session, busiest.staff_id) - 2)
+        room = sum(
+            max(0, p.max_open_opportunities - open_load(session, p.staff_id))
+            for p in team
+            if p is not busiest
+        )
+        if room < 2:
+            roomiest = next(p for p in team if p is not busiest)
+            roomiest.max_open_opportunities += 2 - room
+    session.flush()
+    _make_lagging(session, run.ctx.today, lagging)
+    return PlantResult(
+        [candidate.id, decoy.id], {"unmanaged_region": unmanaged, "lagging_region": lagging}
+    )
+
+
+def _make_lagging(session: Session, today: date, lagging: str) -> None:
+    """Raise the lagging region's quota this quarter until it is clearly the furthest behind."""
+    period = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    quotas = {
+        q.region: q
+        for q in session.scalars(
+            select(SalesQuota).where(SalesQuota.level == "region", SalesQuota.period == period)
+        )
+    }
+    if lagging not in quotas:
+        raise ValueError(f"sales_region_case: no {period} quota for {lagging}")
+    attained = {
+        region: period_sales(
+            session, "region", region, None, None, q.period_start, min(q.period_end, today)
+        )
+        for region, q in quotas.items()
+    }
+
+    def pct(region: str) -> float:
+        return attained[region] * 100 / quotas[region].target_hkd
+
+    others = min(pct(r) for r in quotas if r != lagging)
+    wanted = max(1.0, others * 0.7)
+    if pct(lagging) > wanted:
+        target = int(attained[lagging] * 100 / wanted)
+        quotas[lagging].target_hkd = (target // 10_000 + 1) * 10_000
+    session.flush()

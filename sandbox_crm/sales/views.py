@@ -14,13 +14,22 @@ from flask import abort, render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Optional
 
 from sandbox_crm.clock import sandbox_today
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import Customer
+from sandbox_crm.models import Customer, Region
 from sandbox_crm.operations import OperationError, apply_operation
+from sandbox_crm.query import select_rows
 from sandbox_crm.sales.models import (
     OPEN_STAGES,
     CustomerDataItem,
@@ -31,6 +40,8 @@ from sandbox_crm.sales.models import (
     LeadChannel,
     Opportunity,
     OpportunityStage,
+    QuotaLevel,
+    SalesQuota,
 )
 from sandbox_crm.sales.operations import (
     AddFollowUpArgs,
@@ -240,8 +251,12 @@ OPPORTUNITY_LIST = ListView(
 
 @bp.get("/opportunities")
 def opportunities() -> str:
-    """Opportunities with stage and channel filters, newest first, a page at a time."""
-    return render_template("crm/opportunities.html", **OPPORTUNITY_LIST.context())
+    """Opportunities with stage and channel filters, newest first, and the team's load."""
+    return render_template(
+        "crm/opportunities.html",
+        **OPPORTUNITY_LIST.context(),
+        team=_rows("sales_team", TEAM_COLUMNS, sort=[("region", "asc")]),
+    )
 
 
 @bp.route("/opportunities/new", methods=["GET", "POST"])
@@ -567,3 +582,293 @@ def purpose_data_new() -> Response | str | tuple[str, int]:
             "record_customer_data", exc, "crm/purpose_data_new.html", exc.message, form=form
         )
     return done(translate("Information recorded."), "crm.purpose_data")
+
+
+# --- sales management: regions and quotas, team capacity --------------------------------------
+
+
+QUOTA_COLUMNS = [
+    "quota_id",
+    "period",
+    "level",
+    "region",
+    "branch_code",
+    "salesperson",
+    "target_hkd",
+    "attained_hkd",
+    "attainment_pct",
+    "shortfall_hkd",
+]
+TEAM_COLUMNS = [
+    "staff_id",
+    "username",
+    "name",
+    "title",
+    "region",
+    "max_open_opportunities",
+    "open_opportunities",
+    "open_value_hkd",
+    "spare_capacity",
+    "over_capacity",
+]
+REGION_COLUMNS = ["region", "manager", "manager_username", "has_manager", "shops", "salespeople"]
+MANAGEMENT_LABELS = (
+    N_("Region"),
+    N_("Branch"),
+    N_("Salesperson"),
+    N_("Hong Kong Island"),
+    N_("Kowloon"),
+    N_("New Territories"),
+)
+
+
+class QuotaForm(FlaskForm):
+    """Set a quota for a region, a shop or a salesperson."""
+
+    level = SelectField(L_("For"), choices=code_choices(QuotaLevel), validate_choice=False)
+    period = StringField(L_("Period (2027-Q1 or 2027-01)"), render_kw={"maxlength": 7})
+    region = SelectField(
+        L_("Region"),
+        choices=options([("", L_("None"))]) + code_choices(Region),
+        validate_choice=False,
+    )
+    branch_code = StringField(L_("Shop code"), render_kw={"maxlength": 16})
+    username = StringField(L_("Salesperson's username"), render_kw={"maxlength": 40})
+    target_hkd = IntegerField(L_("Quota (HK$)"), validators=[Optional()])
+    from_period = StringField(L_("Or base it on period"), render_kw={"maxlength": 7})
+    growth_percent = DecimalField(L_("Growth (%)"), validators=[Optional()], places=None)
+    round_up_to_hkd = IntegerField(L_("Round up to (HK$)"), validators=[Optional()])
+
+
+class RegionManagerForm(FlaskForm):
+    """Appoint a region's manager."""
+
+    region = SelectField(L_("Region"), choices=code_choices(Region), validate_choice=False)
+    username = StringField(L_("Manager's username"), render_kw={"required": True, "maxlength": 40})
+
+
+class CapacityForm(FlaskForm):
+    """Set a salesperson's capacity."""
+
+    username = StringField(
+        L_("Salesperson's username"), render_kw={"required": True, "maxlength": 40}
+    )
+    max_open_opportunities = IntegerField(
+        L_("Capacity (open opportunities)"), validators=[InputRequired()]
+    )
+
+
+class RebalanceForm(FlaskForm):
+    """Bring a region's salespeople within capacity."""
+
+    region = SelectField(L_("Region"), choices=code_choices(Region), validate_choice=False)
+
+
+class ReassignForm(FlaskForm):
+    """Give an opportunity to another salesperson."""
+
+    reference = StringField(L_("Opportunity"), render_kw={"required": True, "maxlength": 16})
+    username = StringField(
+        L_("New owner's username"), render_kw={"required": True, "maxlength": 40}
+    )
+
+
+def _rows(source: str, columns: list[str], where: Any = None, sort: Any = ()) -> list[Any]:
+    session = db()
+    return select_rows(
+        session, source, where=where, columns=columns, sort=sort, as_of=sandbox_today(session)
+    ).rows
+
+
+def _regions_context(**forms: Any) -> dict[str, Any]:
+    session = db()
+    periods = session.scalars(
+        select(SalesQuota.period).distinct().order_by(SalesQuota.period.desc())
+    ).all()
+    current = _current_period(sandbox_today(session))
+    period = request.args.get("period", "")
+    if period not in periods:
+        period = current if current in periods else (periods[0] if periods else "")
+    level = request.args.get("level", "")
+    if level not in {q.value for q in QuotaLevel}:
+        level = ""
+    where: list[dict[str, Any]] = [{"field": "period", "op": "eq", "value": period}]
+    if level:
+        where.append({"field": "level", "op": "eq", "value": level})
+    context: dict[str, Any] = {
+        "regions": _rows("sales_regions", REGION_COLUMNS, sort=[("region", "asc")]),
+        "quotas": _rows(
+            "sales_quotas",
+            QUOTA_COLUMNS,
+            where={"all": where},
+            sort=[("level", "desc"), ("region", "asc"), ("branch_code", "asc")],
+        ),
+        "periods": periods,
+        "period": period,
+        "level": level,
+        "levels": [q.value for q in QuotaLevel],
+        "quota_form": QuotaForm(formdata=None, period=current),
+        "manager_form": RegionManagerForm(formdata=None),
+    }
+    context.update(forms)
+    return context
+
+
+def _current_period(today: Any) -> str:
+    return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+
+
+@bp.get("/sales-regions")
+def sales_regions() -> str:
+    """Sales regions with their managers, and the quotas of a period with their attainment."""
+    return render_template("crm/sales_regions.html", **_regions_context())
+
+
+@bp.post("/sales-regions/quota")
+def sales_quota_set() -> Response | tuple[str, int]:
+    """Set a quota through set_sales_quota."""
+    form = QuotaForm()
+
+    def run() -> Any:
+        return apply_operation(
+            db(),
+            actor(),
+            "set_sales_quota",
+            {
+                "level": form.level.data,
+                "period": (form.period.data or "").strip(),
+                "target_hkd": form.target_hkd.data,
+                "from_period": (form.from_period.data or "").strip() or None,
+                "growth_percent": float(form.growth_percent.data or 0),
+                "round_up_to_hkd": form.round_up_to_hkd.data or 1,
+                "region": form.region.data or None,
+                "branch_code": (form.branch_code.data or "").strip() or None,
+                "username": (form.username.data or "").strip() or None,
+            },
+        )
+
+    return submit_form(
+        form,
+        "set_sales_quota",
+        run,
+        N_("Quota set."),
+        template="crm/sales_regions.html",
+        context=lambda: _regions_context(quota_form=form),
+        endpoint="crm.sales_regions",
+    )
+
+
+@bp.post("/sales-regions/manager")
+def sales_region_manager() -> Response | tuple[str, int]:
+    """Appoint a region's manager through assign_region_manager."""
+    form = RegionManagerForm()
+
+    def run() -> Any:
+        return apply_operation(
+            db(),
+            actor(),
+            "assign_region_manager",
+            {"region": form.region.data, "username": (form.username.data or "").strip()},
+        )
+
+    return submit_form(
+        form,
+        "assign_region_manager",
+        run,
+        N_("Regional manager appointed."),
+        template="crm/sales_regions.html",
+        context=lambda: _regions_context(manager_form=form),
+        endpoint="crm.sales_regions",
+    )
+
+
+def _team_context(**forms: Any) -> dict[str, Any]:
+    region = request.args.get("region", "")
+    if region not in {r.value for r in Region}:
+        region = ""
+    where = {"field": "region", "op": "eq", "value": region} if region else None
+    context: dict[str, Any] = {
+        "team": _rows("sales_team", TEAM_COLUMNS, where=where, sort=[("region", "asc")]),
+        "region": region,
+        "region_names": [r.value for r in Region],
+        "capacity_form": CapacityForm(formdata=None),
+        "reassign_form": ReassignForm(formdata=None),
+        "rebalance_form": RebalanceForm(formdata=None),
+    }
+    context.update(forms)
+    return context
+
+
+@bp.get("/sales-team")
+def sales_team() -> str:
+    """Each salesperson's open opportunities against their capacity, by region."""
+    return render_template("crm/sales_team.html", **_team_context())
+
+
+@bp.post("/sales-team/capacity")
+def sales_capacity_set() -> Response | tuple[str, int]:
+    """Set a salesperson's capacity through set_sales_capacity."""
+    form = CapacityForm()
+
+    def run() -> Any:
+        return apply_operation(
+            db(),
+            actor(),
+            "set_sales_capacity",
+            {
+                "username": (form.username.data or "").strip(),
+                "max_open_opportunities": form.max_open_opportunities.data,
+            },
+        )
+
+    return submit_form(
+        form,
+        "set_sales_capacity",
+        run,
+        N_("Capacity set."),
+        template="crm/sales_team.html",
+        context=lambda: _team_context(capacity_form=form),
+        endpoint="crm.sales_team",
+    )
+
+
+@bp.post("/sales-team/reassign")
+def opportunity_reassign() -> Response | tuple[str, int]:
+    """Give an opportunity to another salesperson through reassign_opportunity."""
+    form = ReassignForm()
+
+    def run() -> Any:
+        return apply_operation(
+            db(),
+            actor(),
+            "reassign_opportunity",
+            {
+                "reference": (form.reference.data or "").strip(),
+                "username": (form.username.data or "").strip(),
+            },
+        )
+
+    return submit_form(
+        form,
+        "reassign_opportunity",
+        run,
+        N_("Opportunity reassigned."),
+        template="crm/sales_team.html",
+        context=lambda: _team_context(reassign_form=form),
+        endpoint="crm.sales_team",
+    )
+
+
+@bp.post("/sales-team/rebalance")
+def sales_region_rebalance() -> Response | tuple[str, int]:
+    """Bring a region within capacity through rebalance_region."""
+    form = RebalanceForm()
+    return submit_form(
+        form,
+        "rebalance_region",
+        lambda: apply_operation(db(), actor(), "rebalance_region", {"region": form.region.data}),
+        N_("Region rebalanced."),
+        template="crm/sales_team.html",
+        context=lambda: _team_context(rebalance_form=form),
+        endpoint="crm.sales_team",
+    )
