@@ -15,11 +15,12 @@ from sandbox_crm.i18n import N_
 AREA = Area(
     name="cases",
     label=N_("Service cases"),
-    version="2",
+    version="3",
     modules=(
         "sandbox_crm.cases.models",
         "sandbox_crm.cases.generation",
         "sandbox_crm.cases.operations",
+        "sandbox_crm.cases.automation",
         "sandbox_crm.cases.sources",
         "sandbox_crm.cases.plants",
     ),
