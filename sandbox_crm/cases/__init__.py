@@ -24,7 +24,7 @@ AREA = Area(
         "sandbox_crm.cases.sources",
         "sandbox_crm.cases.plants",
     ),
-    views=("sandbox_crm.cases.views",),
+    views=("sandbox_crm.cases.views", "sandbox_crm.cases.rule_views"),
     has_templates=True,
     nav=(NavLink("crm.cases", "Cases", "note", active=("crm.case",)),),
     stages=(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from sandbox_crm.cases.models import (
     CaseChannel,
     CaseKind,
     CaseRule,
+    CaseRuleRun,
     CaseStatus,
     CaseUpdate,
     Priority,
@@ -144,13 +145,13 @@ class _RuleFields(Args):
     branch: str | None = Arg(
         None, title="Home branch", max_length=16, description="A branch code (any)."
     )
-    assign_team: AgentTeam | None = Arg(
+    assign_team: AgentTeam | Literal[""] | None = Arg(
         None, title="Assign to team", description="senior or general: its least-loaded agent."
     )
     assign_to: str | None = Arg(
         None, title="Assign to", max_length=40, description="An agent's username."
     )
-    priority: Priority | None = Arg(
+    priority: Priority | Literal[""] | None = Arg(
         None, title="Priority", description="urgent (4 h), high (8 h), normal (24 h), low (72 h)."
     )
     acknowledgement: Acknowledgement | None = Arg(
@@ -256,48 +257,49 @@ def _manager(session: Session, username: str, field_name: str) -> StaffUser:
 
 
 def _set_fields(session: Session, rule: CaseRule, values: dict[str, Any]) -> None:
-    """Copy the given (not None) match and action values onto the rule, resolving names."""
-    for name in ("kinds", "channels", "tiers", "regions"):
-        if values.get(name) is not None:
-            setattr(rule, name, sorted({str(v) for v in values[name]}))
-    if values.get("branch") is not None:
-        code = values["branch"]
-        if code == "":
-            rule.branch_id = None
-        else:
-            branch = session.scalar(select(Branch).where(Branch.code == code))
-            if branch is None:
-                raise OperationError(
-                    Message(N_("There is no branch with code %(code)r."), code=code), "branch"
-                )
-            rule.branch_id = branch.id
-    if values.get("assign_team") is not None:
-        rule.assign_team = str(values["assign_team"])
-        if rule.assign_team:
-            rule.assign_to_id = None
-    if values.get("assign_to") is not None:
-        name = values["assign_to"]
-        rule.assign_to_id = _agent(session, name, "assign_to").id if name else None
-        if rule.assign_to_id is not None:
-            rule.assign_team = ""
-    if values.get("priority") is not None:
-        rule.priority = str(values["priority"])
-    if values.get("acknowledgement") is not None:
-        rule.acknowledgement = str(values["acknowledgement"])
-    if values.get("escalate_to") is not None:
-        name = values["escalate_to"]
-        rule.escalate_to_id = _manager(session, name, "escalate_to").id if name else None
+    """Copy the given (not None) match and action values onto the rule, resolving names.
+
+    Everything is checked before anything is set, so that a refusal leaves the rule as it was.
+    """
     if values.get("assign_team") and values.get("assign_to"):
         raise OperationError(
             Message(N_("A rule assigns either to a team or to one agent, not both.")),
             "assign_to",
         )
+    changes: dict[str, Any] = {}
+    for name in ("kinds", "channels", "tiers", "regions"):
+        if values.get(name) is not None:
+            changes[name] = sorted({str(v) for v in values[name]})
+    code = values.get("branch")
+    if code is not None:
+        branch = session.scalar(select(Branch).where(Branch.code == code)) if code else None
+        if code and branch is None:
+            raise OperationError(
+                Message(N_("There is no branch with code %(code)r."), code=code), "branch"
+            )
+        changes["branch_id"] = branch.id if branch is not None else None
+    if values.get("assign_team") is not None:
+        changes["assign_team"] = str(values["assign_team"])
+        if changes["assign_team"]:
+            changes["assign_to_id"] = None
+    name = values.get("assign_to")
+    if name is not None:
+        changes["assign_to_id"] = _agent(session, name, "assign_to").id if name else None
+        if name:
+            changes["assign_team"] = ""
+    for key in ("priority", "acknowledgement"):
+        if values.get(key) is not None:
+            changes[key] = str(values[key])
+    name = values.get("escalate_to")
+    if name is not None:
+        changes["escalate_to_id"] = _manager(session, name, "escalate_to").id if name else None
+    after = {key: changes.get(key, getattr(rule, key)) for key in _ACTIONS}
     acts = (
-        rule.assign_team
-        or rule.assign_to_id
-        or rule.priority
-        or rule.acknowledgement not in ("", Acknowledgement.NONE.value)
-        or rule.escalate_to_id
+        after["assign_team"]
+        or after["assign_to_id"]
+        or after["priority"]
+        or after["acknowledgement"] not in ("", Acknowledgement.NONE.value)
+        or after["escalate_to_id"]
     )
     if not acts:
         raise OperationError(
@@ -306,6 +308,11 @@ def _set_fields(session: Session, rule: CaseRule, values: dict[str, Any]) -> Non
             ),
             "priority",
         )
+    for key, value in changes.items():
+        setattr(rule, key, value)
+
+
+_ACTIONS = ("assign_team", "assign_to_id", "priority", "acknowledgement", "escalate_to_id")
 
 
 def _unique_name(session: Session, name: str, rule_id: int | None = None) -> None:
@@ -363,9 +370,9 @@ def create_case_rule(
         assign_team="",
         priority="",
         acknowledgement=Acknowledgement.NONE.value,
-        created_at=sandbox_now(session),
     )
     _set_fields(session, rule, values)
+    rule.created_at = sandbox_now(session)
     session.add(rule)
     session.flush()
     _place(session, rule, position)
@@ -388,8 +395,9 @@ def update_case_rule(
     before = snapshot(rule, _RULE_FIELDS)
     if name is not None:
         _unique_name(session, name, rule.id)
-        rule.name = name
     _set_fields(session, rule, values)
+    if name is not None:
+        rule.name = name
     if snapshot(rule, _RULE_FIELDS) == before:
         raise OperationError(Message(N_("Nothing to change: the rule is already so.")), "name")
     _audit_rule(session, actor, rule, "case_rule.update", before)
@@ -559,7 +567,7 @@ def _assign(run: _Run, case: ServiceCase, rule: CaseRule) -> None:
         return
     free = [s for s in targets if run.loads.get(s, 0) < run.agents[s].capacity]
     if not free:
-        run.step(case, rule, "assign", label, skipped="no agent with capacity")
+        run.step(case, rule, "assign", label, skipped=N_("no agent with capacity"))
         return
     chosen = min(free, key=lambda s: (run.loads.get(s, 0), s))
     name = _names(run.session, {chosen}).get(chosen, "")
@@ -605,7 +613,7 @@ def _acknowledge(run: _Run, case: ServiceCase, rule: CaseRule) -> None:
         return
     contact = primary_contact_for(run.session, case.customer_id, channel)
     if contact is None or contact.is_invalid:
-        run.step(case, rule, "acknowledge", channel, skipped="no valid contact on the channel")
+        run.step(case, rule, "acknowledge", channel, skipped=N_("no valid contact on the channel"))
         return
     run.step(case, rule, "acknowledge", f"{channel}: {rule.acknowledgement}")
     if not run.apply:
@@ -669,7 +677,7 @@ def _escalate(run: _Run, case: ServiceCase, rule: CaseRule) -> None:
         return
     manager = run.session.get(StaffUser, rule.escalate_to_id)
     if manager is None or not manager.is_active:
-        run.step(case, rule, "escalate", "", skipped="the manager's account is not active")
+        run.step(case, rule, "escalate", "", skipped=N_("the manager's account is not active"))
         return
     if case.assigned_to_id is not None:
         run.loads[case.assigned_to_id] = run.loads.get(case.assigned_to_id, 1) - 1
@@ -749,24 +757,30 @@ def run_rules_on_case(session: Session, actor: StaffUser, case: ServiceCase) -> 
     event="case_rule.apply",
     description="Apply the active automation rules to every open case (preview them first).",
 )
-def apply_case_rules(session: Session, actor: StaffUser) -> list[PlannedStep]:
-    """Apply the active rules to the open queue, oldest case first; returns the steps taken."""
+def apply_case_rules(session: Session, actor: StaffUser) -> CaseRuleRun:
+    """Apply the active rules to the open queue, oldest case first; the run lists its steps."""
     _check_supervisor(actor)
     run = _new_run(session, actor, apply=True)
     if not run.rules:
         raise OperationError(Message(N_("No automation rule is active.")))
     for case in _queue(session):
         _act(run, case)
+    record = CaseRuleRun(
+        run_at=run.now,
+        by_id=actor.id,
+        steps_taken=len([s for s in run.steps if not s.skipped]),
+        steps_skipped=len([s for s in run.steps if s.skipped]),
+    )
+    session.add(record)
+    session.flush()
     record_event(
         session,
         actor,
         "case_rule.apply",
-        "case_rule",
-        None,
-        details={
-            "steps": len([s for s in run.steps if not s.skipped]),
-            "skipped": len([s for s in run.steps if s.skipped]),
-            "rules": [r.id for r in run.rules],
-        },
+        "case_rule_run",
+        record.id,
+        after=snapshot(record, ["steps_taken", "steps_skipped"]),
+        details={"rules": [r.id for r in run.rules], "rule_names": [r.name for r in run.rules]},
     )
-    return run.steps
+    record.steps = run.steps  # type: ignore[attr-defined] - what the run did, for the caller
+    return record

@@ -157,6 +157,15 @@ def _update(number: int, case: dict, at: object, action: str, status: str) -> di
 
 
 _SENIOR_TITLES = ("Customer Service Manager", "Senior CRM Officer")
+_QUEUE_KINDS = Weighted(
+    [
+        (CaseKind.ENQUIRY.value, 400),
+        (CaseKind.COMPLAINT.value, 250),
+        (CaseKind.REPAIR.value, 150),
+        (CaseKind.RESIZING.value, 100),
+        (CaseKind.WARRANTY_CLAIM.value, 100),
+    ]
+)
 _QUEUE_STATUSES = (CaseStatus.OPEN.value, CaseStatus.OPEN.value, CaseStatus.IN_PROGRESS.value)
 
 
@@ -169,12 +178,10 @@ def _queue(run: GenerationRun, rows: list[dict], updates: list[dict]) -> None:
     handlers = run.staff_by_dept["customer_service"] or [run.trainee_id]
     last_day = run.today - timedelta(days=1)
     for member in run.members:
-        if not chance(rng, 40) or member.row["joined_on"] > last_day - timedelta(days=6):
+        if not chance(rng, 60) or member.row["joined_on"] > last_day - timedelta(days=8):
             continue
-        kind = _KINDS.pick(rng)
-        if kind == CaseKind.DATA_ACCESS_REQUEST.value:
-            kind = CaseKind.ENQUIRY.value
-        opened = moment(rng, run.today - timedelta(days=rng.randint(1, 6)), 9, 20)
+        kind = _QUEUE_KINDS.pick(rng)
+        opened = moment(rng, run.today - timedelta(days=rng.randint(1, 8)), 9, 20)
         status = rng.choice(_QUEUE_STATUSES)
         handler = None if chance(rng, 350) else rng.choice(handlers)
         if handler is None:
@@ -214,9 +221,10 @@ def _queue(run: GenerationRun, rows: list[dict], updates: list[dict]) -> None:
 def _agents_and_rules(run: GenerationRun, rows: list[dict]) -> None:
     """Customer Service's agents with their capacity, and the two rules set up last year.
 
-    One agent is already at capacity. The rules are in the wrong order: the broad desk rule
-    comes first and so catches the VIP complaints the second was written for, and it
-    acknowledges with the case's own text.
+    One agent is already at capacity. The rules were switched off pending a review, and with
+    reason: they are in the wrong order (the broad desk rule comes first and so would catch the
+    VIP complaints the second was written for), and the desk rule acknowledges with the case's
+    own text. With no rule active, opening a case works as it always did.
     """
     rng = random.Random(derive_seed(run.spec.seed, "cases.agents"))  # noqa: S311 - seeded data
     staff = {r["id"]: r for r in run.rows[StaffUser]}
@@ -245,7 +253,7 @@ def _agents_and_rules(run: GenerationRun, rows: list[dict]) -> None:
         (h for h in handlers if staff[h]["title"] == "Customer Service Manager"), seniors[0]
     )
     created = run.day0 - timedelta(days=200)
-    base = {"regions": [], "branch_id": None, "assign_to_id": None, "is_active": True}
+    base = {"regions": [], "branch_id": None, "assign_to_id": None, "is_active": False}
     run.rows[CaseRule] = [
         {
             **base,

@@ -202,3 +202,15 @@ class CaseRule(SandboxBase):
     escalate_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     """Escalate to this manager when the response time was missed."""
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CaseRuleRun(SandboxBase):
+    """One application of the active rules to the open queue: when, by whom, what it did."""
+
+    __tablename__ = "case_rule_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    steps_taken: Mapped[int] = mapped_column(Integer, default=0)
+    steps_skipped: Mapped[int] = mapped_column(Integer, default=0)
