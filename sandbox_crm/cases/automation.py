@@ -38,7 +38,7 @@ from sandbox_crm.cases.models import (
     ServiceCase,
 )
 from sandbox_crm.cases.operations import CASE_FIELDS, log_case_step
-from sandbox_crm.clock import sandbox_now
+from sandbox_crm.clock import sandbox_now, sandbox_peek
 from sandbox_crm.company.models import Branch
 from sandbox_crm.i18n import N_, Message
 from sandbox_crm.messages.operations import add_message, contact_evidence, primary_contact_for
@@ -540,7 +540,7 @@ def _new_run(session: Session, actor: StaffUser, apply: bool) -> _Run:
         session=session,
         actor=actor,
         apply=apply,
-        now=sandbox_now(session),
+        now=sandbox_now(session) if apply else sandbox_peek(session),
         rules=ordered_rules(session, active_only=True),
         loads=agent_loads(session),
         agents={k: v for k, v in agents.items() if k in active},
