@@ -41,8 +41,8 @@ from sandbox_crm.cases.operations import CASE_FIELDS, log_case_step
 from sandbox_crm.clock import sandbox_now, sandbox_peek
 from sandbox_crm.company.models import Branch
 from sandbox_crm.i18n import N_, Message
-from sandbox_crm.messages.operations import add_message, contact_evidence, primary_contact_for
-from sandbox_crm.models import Customer, MessageKind, Region, StaffUser, Tier
+from sandbox_crm.messages.operations import add_message, contact_evidence
+from sandbox_crm.models import ContactPoint, Customer, MessageKind, Region, StaffUser, Tier
 from sandbox_crm.operations.base import (
     Arg,
     Args,
@@ -79,6 +79,9 @@ ACK_CHANNELS: dict[str, str] = {
 }
 """The message channel an acknowledgement goes out on, by the case's channel (a walk-in is
 acknowledged at the counter and a review in its public response, so neither gets one)."""
+
+ACK_CONTACT_KINDS: dict[str, str] = {"email": "email", "sms": "mobile"}
+"""The kind of contact point an acknowledgement on each message channel goes to."""
 
 ACKNOWLEDGEMENTS: dict[str, tuple[str, str]] = {
     Acknowledgement.REFERENCE_ONLY.value: (
@@ -611,8 +614,17 @@ def _acknowledge(run: _Run, case: ServiceCase, rule: CaseRule) -> None:
     channel = ACK_CHANNELS.get(case.channel)
     if text is None or channel is None or _acknowledged(run.session, case):
         return
-    contact = primary_contact_for(run.session, case.customer_id, channel)
-    if contact is None or contact.is_invalid:
+    contact = run.session.scalars(
+        select(ContactPoint)
+        .where(
+            ContactPoint.customer_id == case.customer_id,
+            ContactPoint.kind == ACK_CONTACT_KINDS[channel],
+            ContactPoint.is_invalid.is_(False),
+        )
+        .order_by(ContactPoint.is_primary.desc(), ContactPoint.id)
+        .limit(1)
+    ).first()
+    if contact is None:
         run.step(case, rule, "acknowledge", channel, skipped=N_("no valid contact on the channel"))
         return
     run.step(case, rule, "acknowledge", f"{channel}: {rule.acknowledgement}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import and_, exists, func, not_, select
+from sqlalchemy import and_, case, exists, func, not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from sandbox_crm.cases.models import (
@@ -22,7 +22,15 @@ from sandbox_crm.cases.models import (
     ServiceCase,
 )
 from sandbox_crm.i18n import N_
-from sandbox_crm.models import Customer, Region, SalesOrder, Sensitivity, StaffUser, Tier
+from sandbox_crm.models import (
+    ContactPoint,
+    Customer,
+    Region,
+    SalesOrder,
+    Sensitivity,
+    StaffUser,
+    Tier,
+)
 from sandbox_crm.sources import (
     SOURCES,
     Field,
@@ -78,6 +86,20 @@ def _response_overdue(scope: QueryScope) -> ColumnElement[Any]:
     )
 
 
+def _reachable(scope: QueryScope) -> ColumnElement[Any]:
+    """The customer has a valid contact on the channel an acknowledgement would go out on."""
+    kind = case(
+        (ServiceCase.channel == CaseChannel.EMAIL.value, "email"),
+        (ServiceCase.channel.in_((CaseChannel.CHAT.value, CaseChannel.PHONE.value)), "mobile"),
+        else_="",
+    )
+    return exists().where(
+        ContactPoint.customer_id == ServiceCase.customer_id,
+        ContactPoint.kind == kind,
+        ContactPoint.is_invalid.is_(False),
+    )
+
+
 def _team(scope: QueryScope) -> ColumnElement[Any]:
     """The service team of the member of staff the case is assigned to."""
     return (
@@ -127,6 +149,15 @@ CASE_FIELDS = index_fields(
         INT,
         _acknowledged,
         description="An acknowledgement was sent on the case.",
+        nullable=False,
+    ),
+    Field(
+        "reachable",
+        "Reachable for an acknowledgement",
+        "bool",
+        INT,
+        _reachable,
+        description="The customer has a valid email (email cases) or mobile (chat, phone).",
         nullable=False,
     ),
     Field(
