@@ -491,12 +491,11 @@ def matches(rule: CaseRule, case: ServiceCase, customer: Customer | None) -> boo
 
 
 def agent_loads(session: Session) -> dict[int, int]:
-    """Open cases per staff member."""
+    """Open cases per staff member; an escalated case is its manager's oversight, not load."""
+    worked = sorted(OPEN_STATUSES - {CaseStatus.ESCALATED.value})
     rows = session.execute(
         select(ServiceCase.assigned_to_id, func.count())
-        .where(
-            ServiceCase.status.in_(sorted(OPEN_STATUSES)), ServiceCase.assigned_to_id.isnot(None)
-        )
+        .where(ServiceCase.status.in_(worked), ServiceCase.assigned_to_id.isnot(None))
         .group_by(ServiceCase.assigned_to_id)
     )
     return {staff_id: count for staff_id, count in rows}
@@ -693,7 +692,6 @@ def _escalate(run: _Run, case: ServiceCase, rule: CaseRule) -> None:
         return
     if case.assigned_to_id is not None:
         run.loads[case.assigned_to_id] = run.loads.get(case.assigned_to_id, 1) - 1
-    run.loads[manager.id] = run.loads.get(manager.id, 0) + 1
     run.step(case, rule, "escalate", manager.full_name)
     if run.apply:
         before = snapshot(case, _AUTO_FIELDS)

@@ -156,6 +156,11 @@ def _update(number: int, case: dict, at: object, action: str, status: str) -> di
     }
 
 
+_WORKED = (
+    CaseStatus.OPEN.value,
+    CaseStatus.IN_PROGRESS.value,
+    CaseStatus.WAITING_ON_CUSTOMER.value,
+)
 _SENIOR_TITLES = ("Customer Service Manager", "Senior CRM Officer")
 _QUEUE_KINDS = Weighted(
     [
@@ -233,7 +238,7 @@ def _agents_and_rules(run: GenerationRun, rows: list[dict]) -> None:
         return
     loads: dict[int, int] = {}
     for row in rows:
-        if row["closed_at"] is None and row["assigned_to_id"] is not None:
+        if row["status"] in _WORKED and row["assigned_to_id"] is not None:
             loads[row["assigned_to_id"]] = loads.get(row["assigned_to_id"], 0) + 1
     seniors = [h for h in handlers if staff[h]["title"] in _SENIOR_TITLES] or handlers[:1]
     full = rng.choice([h for h in handlers if h not in seniors] or handlers)
