@@ -253,12 +253,12 @@ _STEPS = {
 }
 
 
-@bp.post("/cases/rules/<int:rule_id>/<any(enable, disable, move):step>")
-def case_rule_action(rule_id: int, step: str) -> Response | tuple[str, int]:
+@bp.post("/cases/rules/<int:rule_id>/<any(enable, disable, move):rule_step>")
+def case_rule_action(rule_id: int, rule_step: str) -> Response | tuple[str, int]:
     """Switch a rule on or off, or move it in the order."""
     get_or_404(CaseRule, rule_id, "rule")
-    name, message = _STEPS[step]
-    form = MoveForm() if step == "move" else ConfirmForm()
+    name, message = _STEPS[rule_step]
+    form = MoveForm() if rule_step == "move" else ConfirmForm()
     values: dict[str, Any] = {"rule_id": rule_id}
     if not form.validate_on_submit():
         return refused(
@@ -269,7 +269,7 @@ def case_rule_action(rule_id: int, step: str) -> Response | tuple[str, int]:
             entity=("case_rule", rule_id),
             **_rules_context(),
         )
-    if step == "move":
+    if rule_step == "move":
         raw = (form.position.data or "").strip()
         if not raw.isdigit() or int(raw) < 1:
             error = OperationError(translate("Give the new place as a whole number from 1."))
