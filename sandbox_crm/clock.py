@@ -69,6 +69,14 @@ def sandbox_now(session: Session) -> datetime:
     return (anchor_sandbox + elapsed).replace(microsecond=0)
 
 
+def sandbox_peek(session: Session) -> datetime:
+    """The sandbox clock's current time without advancing a stepped clock (for read-only pages)."""
+    anchor = _get(session, "clock_anchor_sandbox")
+    if _get(session, "clock_mode") == "stepped" and anchor is not None:
+        return datetime.fromisoformat(anchor)
+    return sandbox_now(session)
+
+
 def sandbox_today(session: Session):
     """The sandbox clock's current date (does not advance a stepped clock)."""
     mode = _get(session, "clock_mode")

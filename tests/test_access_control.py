@@ -144,6 +144,9 @@ def _urls(ids: Ids, job_id: int, version_id: int) -> list[tuple[str, str, str, d
         ("CRM invoice list", "GET", f"{crm}/invoices", {}, READ),
         ("CRM review page", "GET", f"{crm}/reviews/1", {}, READ),
         ("CRM case form", "GET", f"{crm}/cases/new", {}, READ),
+        ("CRM automation rules", "GET", f"{crm}/cases/rules", {}, READ),
+        ("CRM automation rule form", "GET", f"{crm}/cases/rules/new", {}, READ),
+        ("CRM automation preview", "GET", f"{crm}/cases/rules/preview", {}, READ),
         ("CRM activity list", "GET", f"{crm}/activities", {}, READ),
         ("CRM activity form", "GET", f"{crm}/activities/new", {}, READ),
         ("CRM hand-off list", "GET", f"{crm}/handoffs", {}, READ),
@@ -257,6 +260,8 @@ def test_a_trainee_cannot_reach_anothers_records_through_their_own_attempt(
     assert client.get(f"{own_crm}/campaigns/999999").status_code == 404
     assert client.get(f"{own_crm}/cases/999999").status_code == 404
     assert client.post(f"{own_crm}/cases/999999/close").status_code == 404
+    assert client.get(f"{own_crm}/cases/rules/999999").status_code == 404
+    assert client.post(f"{own_crm}/cases/rules/999999/enable").status_code == 404
     assert client.get(f"{own_crm}/security/accounts/999999").status_code == 404
     assert client.post(f"{own_crm}/security/branches/999999").status_code == 404
     assert client.get(f"{own_crm}/security/roles/999999").status_code == 404

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from sandbox_crm.campaigns.models import CampaignPlan
-from sandbox_crm.cases.models import ServiceCase
+from sandbox_crm.cases.models import CaseRule, ServiceAgent, ServiceCase
 from sandbox_crm.clock import start_clock
 from sandbox_crm.collection.models import (
     FormField,
@@ -552,6 +552,17 @@ VALID_ARGS: dict[str, Callable[[Crm], dict[str, Any]]] = {
     "follow_up_case": lambda c: {"case_id": 1, "follow_up_on": "2026-03-20"},
     "verify_identity": lambda c: {"case_id": 1, "method": "identity_document_seen"},
     "close_case": lambda c: {"case_id": 1, "resolution": "answered", "note": "Explained"},
+    "create_case_rule": lambda c: {
+        "name": "Complaints",
+        "kinds": ["complaint"],
+        "assign_to": "colleague",
+        "priority": "high",
+    },
+    "update_case_rule": lambda c: {"rule": "Desk", "priority": "urgent"},
+    "enable_case_rule": lambda c: {"rule": "Repairs"},
+    "disable_case_rule": lambda c: {"rule_id": 1},
+    "move_case_rule": lambda c: {"rule": "Repairs", "position": 1},
+    "apply_case_rules": lambda c: {},
     "check_opt_out": lambda c: {"member_no": "M00000001"},
     "log_activity": lambda c: {
         "member_no": "M00000001",
@@ -839,6 +850,26 @@ BAD_ARGS: dict[str, list[Callable[[Crm], dict[str, Any]]]] = {
         lambda c: {"case_id": 1, "status": "closed"},
         lambda c: {"case_id": 999, "status": "in_progress"},
     ],
+    "create_case_rule": [
+        lambda c: {"name": "desk", "priority": "low"},
+        lambda c: {"name": "Idle", "kinds": ["complaint"]},
+        lambda c: {"name": "Away", "assign_to": "marketer"},
+        lambda c: {"name": "Up", "escalate_to": "seller", "priority": "low"},
+        lambda c: {"name": "Odd", "tiers": ["diamond"], "priority": "low"},
+    ],
+    "update_case_rule": [
+        lambda c: {"rule": "Desk", "priority": "normal"},
+        lambda c: {"rule": "Nope", "priority": "low"},
+        lambda c: {"rule": "Desk", "name": "Repairs"},
+    ],
+    "enable_case_rule": [lambda c: {"rule": "Desk"}, lambda c: {"rule_id": 99}],
+    "disable_case_rule": [lambda c: {"rule": "Repairs"}],
+    "move_case_rule": [
+        lambda c: {"rule": "Desk", "position": 1},
+        lambda c: {"rule": "Desk", "position": 3},
+        lambda c: {"rule": "Desk", "position": 0},
+    ],
+    "apply_case_rules": [lambda c: {"dry_run": True}],
     "escalate_case": [
         lambda c: {"case_id": 1, "username": "seller", "reason": "Unhappy"},
         lambda c: {"case_id": 1, "username": "officer", "reason": "Unhappy"},
@@ -1179,6 +1210,28 @@ def _add_sales_team(crm: Crm, name: str) -> None:
     session.flush()
 
 
+def _add_case_rules(crm: Crm) -> None:
+    """Two agents and two rules: the desk (on) and one for repairs (off), which no case meets."""
+    crm.session.add(ServiceAgent(staff_id=crm.colleague.id, team="general", capacity=5))
+    crm.session.add(ServiceAgent(staff_id=crm.officer.id, team="senior", capacity=5))
+    for number, (name, active) in enumerate((("Desk", True), ("Repairs", False)), start=1):
+        crm.session.add(
+            CaseRule(
+                id=number,
+                name=name,
+                is_active=active,
+                position=number,
+                kinds=["repair"],
+                channels=[],
+                tiers=[],
+                regions=[],
+                priority="normal",
+                created_at=datetime(2026, 1, 5),
+            )
+        )
+    crm.session.flush()
+
+
 def prepare(crm: Crm, name: str) -> None:
     """Set up what an operation's valid arguments need (a share to withdraw, a campaign's plan
     and audience)."""
@@ -1256,6 +1309,8 @@ def prepare(crm: Crm, name: str) -> None:
         crm.session.flush()
     if name in SALES_MANAGEMENT:
         _add_sales_team(crm, name)
+    if name.endswith(("case_rule", "case_rules")):
+        _add_case_rules(crm)
     if name == "notify_correction_recipient":
         apply_operation(crm.session, crm.officer, "correct_requested_data", {"request_id": 2})
     if name == "unshare_report":

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import select
 
-from graders.checks.common import Params
+from graders.checks.common import LISTED, Condition, Params, condition_errors
 from graders.context import GradingContext
 from graders.registry import check
 from graders.results import Outcome
 from sandbox_crm.activities.handoffs import PURPOSES, SHAREABLE_FIELDS
 from sandbox_crm.activities.models import Activity, Handoff, HandoffDepartment
-from sandbox_crm.cases.models import CaseStatus, CaseUpdate, Resolution, ServiceCase
+from sandbox_crm.cases.automation import agent_loads
+from sandbox_crm.cases.models import (
+    CaseStatus,
+    CaseUpdate,
+    Resolution,
+    ServiceAgent,
+    ServiceCase,
+)
 from sandbox_crm.cases.replies import REPLIES
 from sandbox_crm.i18n import N_
+from sandbox_crm.models import StaffUser
+from sandbox_crm.query import QueryError, select_keys
 
 
 def _id(key: Any) -> Any:
@@ -216,3 +225,92 @@ def handoff_made(ctx: GradingContext, params: HandoffParams) -> Outcome:
         "found": found,
     }
     return Outcome.judge(any(f["right"] for f in found), evidence)
+
+
+# --- the service queue after automation -------------------------------------------------------
+
+QUEUE_SOURCE = "service_cases"
+
+
+class QueueMeetsParams(Params):
+    """Parameters of cases.queue_meets."""
+
+    cases: Condition
+    """The cases the policy covers, decided on the template (the queue the trainee found)."""
+    expect: Condition
+    """What each of those cases must be in the final sandbox (service_cases fields)."""
+    min_cases: int = Field(1, ge=0)
+    """The fewest cases the policy must cover for the check to judge anything."""
+
+    @model_validator(mode="after")
+    def _check_conditions(self) -> QueueMeetsParams:
+        """Reject conditions that are not valid for the service_cases source."""
+        for name in ("cases", "expect"):
+            problems = condition_errors(QUEUE_SOURCE, getattr(self, name))
+            if problems:
+                raise ValueError(f"{name}: " + "; ".join(problems))
+        return self
+
+
+def _references(ctx: GradingContext, ids: set[int]) -> list[str]:
+    """The references of the first LISTED cases, in id order."""
+    chosen = sorted(ids)[:LISTED]
+    query = select(ServiceCase.reference).where(ServiceCase.id.in_(chosen))
+    return list(ctx.final.scalars(query.order_by(ServiceCase.id)))
+
+
+@check("cases.queue_meets", params=QueueMeetsParams)
+def queue_meets(ctx: GradingContext, params: QueueMeetsParams) -> Outcome:
+    """Every case the policy covers (on the template) is as the policy wants it in the end."""
+    try:
+        covered = select_keys(ctx.template, QUEUE_SOURCE, params.cases, ctx.as_of)
+        meeting = select_keys(ctx.final, QUEUE_SOURCE, params.expect, ctx.as_of)
+    except QueryError as exc:
+        return Outcome.failed(
+            {"reason": f"the conditions cannot be run: {exc}"},
+            note=N_("The check's conditions could not be run."),
+        )
+    missing = covered - meeting
+    evidence = {
+        "covered": len(covered),
+        "meeting": len(covered) - len(missing),
+        "not_meeting": _references(ctx, missing),
+        "min_cases": params.min_cases,
+    }
+    if len(covered) < params.min_cases:
+        return Outcome.failed(
+            {**evidence, "reason": "the queue holds fewer cases than the policy needs"},
+            note=N_("The queue does not hold the cases this part of the policy is about."),
+        )
+    return Outcome.judge(not missing, evidence)
+
+
+class WithinCapacityParams(Params):
+    """Parameters of cases.within_capacity."""
+
+    teams: list[str] | None = None
+    """The service teams judged (default: every agent)."""
+
+
+@check("cases.within_capacity", params=WithinCapacityParams)
+def within_capacity(ctx: GradingContext, params: WithinCapacityParams) -> Outcome:
+    """No agent ends with more open cases than their capacity, unless they started with them."""
+    before = agent_loads(ctx.template)
+    after = agent_loads(ctx.final)
+    over = []
+    for agent in ctx.final.scalars(select(ServiceAgent).order_by(ServiceAgent.id)):
+        if params.teams is not None and agent.team not in params.teams:
+            continue
+        load = after.get(agent.staff_id, 0)
+        if load > agent.capacity and load > before.get(agent.staff_id, 0):
+            staff = ctx.final.get(StaffUser, agent.staff_id)
+            over.append(
+                {
+                    "agent": staff.username if staff is not None else agent.staff_id,
+                    "team": agent.team,
+                    "capacity": agent.capacity,
+                    "open_cases_before": before.get(agent.staff_id, 0),
+                    "open_cases_after": load,
+                }
+            )
+    return Outcome.judge(not over, {"over_capacity": over})

@@ -16,17 +16,25 @@ from sandbox_crm.i18n import N_
 AREA = Area(
     name="cases",
     label=N_("Service cases"),
-    version="2",
+    version="3",
     # 2: service_case.refusal_ground, the s20 ground of a refused access request.
-    upgrades={"2": add_missing("service_case")},
+    # 3: automation rules (case_rule, service_agent, case_rule_run), a case's priority,
+    #    response due time and the rule that acted on it or on one of its steps.
+    upgrades={
+        "2": add_missing("service_case"),
+        "3": add_missing(
+            "case_rule", "service_agent", "case_rule_run", "service_case", "case_update"
+        ),
+    },
     modules=(
         "sandbox_crm.cases.models",
         "sandbox_crm.cases.generation",
         "sandbox_crm.cases.operations",
+        "sandbox_crm.cases.automation",
         "sandbox_crm.cases.sources",
         "sandbox_crm.cases.plants",
     ),
-    views=("sandbox_crm.cases.views",),
+    views=("sandbox_crm.cases.views", "sandbox_crm.cases.rule_views"),
     has_templates=True,
     nav=(NavLink("crm.cases", "Cases", "note", active=("crm.case",)),),
     stages=(

@@ -47,6 +47,7 @@ __all__ = [
     "close_case",
     "escalate_case",
     "follow_up_case",
+    "log_case_step",
     "next_reference",
     "open_case",
     "reply_to_case",
@@ -57,7 +58,7 @@ __all__ = [
 SERVICE_DEPARTMENTS = frozenset({"customer_service", "store_operations", "sales", "management"})
 """Departments whose staff may work service cases (the sandbox's permission rule)."""
 
-_CASE_FIELDS = [
+CASE_FIELDS = [
     "status",
     "assigned_to_id",
     "escalated_to_id",
@@ -222,7 +223,7 @@ def _staff(session: Session, username: str, field: str) -> StaffUser:
     return staff
 
 
-def _log(
+def log_case_step(
     session: Session,
     actor: StaffUser,
     case: ServiceCase,
@@ -233,6 +234,7 @@ def _log(
     reply: str = "",
     note: str = "",
     details: dict[str, Any] | None = None,
+    rule_id: int | None = None,
 ) -> None:
     session.add(
         CaseUpdate(
@@ -243,6 +245,7 @@ def _log(
             status_after=case.status,
             reply=reply,
             note=note,
+            rule_id=rule_id,
         )
     )
     session.flush()
@@ -253,7 +256,7 @@ def _log(
         "service_case",
         case.id,
         before=before,
-        after=snapshot(case, _CASE_FIELDS),
+        after=snapshot(case, CASE_FIELDS),
         details={
             "case_id": case.id,
             "customer_id": case.customer_id,
@@ -308,7 +311,12 @@ def open_case(
     )
     session.add(case)
     session.flush()
-    _log(session, actor, case, "open", "case.open", {}, details={"reference": case.reference})
+    log_case_step(
+        session, actor, case, "open", "case.open", {}, details={"reference": case.reference}
+    )
+    from sandbox_crm.cases.automation import run_rules_on_case
+
+    run_rules_on_case(session, actor, case)
     return case
 
 
@@ -334,9 +342,9 @@ def assign_case(session: Session, actor: StaffUser, case_id: int, username: str)
             Message(N_("The case is already assigned to %(name)s."), name=staff.full_name),
             "username",
         )
-    before = snapshot(case, _CASE_FIELDS)
+    before = snapshot(case, CASE_FIELDS)
     case.assigned_to_id = staff.id
-    _log(session, actor, case, "assign", "case.assign", before)
+    log_case_step(session, actor, case, "assign", "case.assign", before)
     return case
 
 
@@ -356,10 +364,10 @@ def set_case_status(
         raise OperationError(
             Message(N_("The case is already %(status)s."), status=Message(status)), "status"
         )
-    before = snapshot(case, _CASE_FIELDS)
+    before = snapshot(case, CASE_FIELDS)
     case.status = CaseStatus(status).value
     case.resolved_at = sandbox_now(session) if status == CaseStatus.RESOLVED.value else None
-    _log(session, actor, case, "status", "case.status", before, note=note)
+    log_case_step(session, actor, case, "status", "case.status", before, note=note)
     return case
 
 
@@ -385,12 +393,12 @@ def escalate_case(
             ),
             "username",
         )
-    before = snapshot(case, _CASE_FIELDS)
+    before = snapshot(case, CASE_FIELDS)
     case.status = CaseStatus.ESCALATED.value
     case.escalated_at = sandbox_now(session)
     case.escalated_to_id = staff.id
     case.assigned_to_id = staff.id
-    _log(session, actor, case, "escalate", "case.escalate", before, note=reason)
+    log_case_step(session, actor, case, "escalate", "case.escalate", before, note=reason)
     return case
 
 
@@ -406,10 +414,10 @@ def reply_to_case(
     """Record the reply sent; a case in progress stays so, an open one moves to in progress."""
     check_service_permission(actor)
     case = _open_case(session, case_id)
-    before = snapshot(case, _CASE_FIELDS)
+    before = snapshot(case, CASE_FIELDS)
     if case.status == CaseStatus.OPEN.value:
         case.status = CaseStatus.IN_PROGRESS.value
-    _log(
+    log_case_step(
         session,
         actor,
         case,
@@ -439,9 +447,9 @@ def follow_up_case(
         raise OperationError(
             Message(N_("The follow-up day cannot be in the past.")), "follow_up_on"
         )
-    before = snapshot(case, _CASE_FIELDS)
+    before = snapshot(case, CASE_FIELDS)
     case.follow_up_on = follow_up_on
-    _log(session, actor, case, "follow_up", "case.follow_up", before, note=note)
+    log_case_step(session, actor, case, "follow_up", "case.follow_up", before, note=note)
     return case
 
 
@@ -457,9 +465,9 @@ def verify_identity(session: Session, actor: StaffUser, case_id: int, method: st
     case = _open_case(session, case_id)
     if case.identity_verified_at is not None:
         raise OperationError(Message(N_("The requester's identity is already verified.")), "method")
-    before = snapshot(case, _CASE_FIELDS)
+    before = snapshot(case, CASE_FIELDS)
     case.identity_verified_at = sandbox_now(session)
-    _log(
+    log_case_step(
         session,
         actor,
         case,
@@ -510,7 +518,7 @@ def close_case(
         raise OperationError(
             Message(N_("A ground is given only when refusing a data access request.")), "ground"
         )
-    before = snapshot(case, _CASE_FIELDS)
+    before = snapshot(case, CASE_FIELDS)
     now: datetime = sandbox_now(session)
     case.status = CaseStatus.CLOSED.value
     case.resolution = Resolution(resolution).value
@@ -519,5 +527,5 @@ def close_case(
     case.resolved_at = case.resolved_at or now
     case.closed_at = now
     details = {"resolution": resolution, **({"ground": ground} if ground else {})}
-    _log(session, actor, case, "close", "case.close", before, note=note, details=details)
+    log_case_step(session, actor, case, "close", "case.close", before, note=note, details=details)
     return case

@@ -2,8 +2,10 @@
 
 ``service_case`` opens a case for an active customer who bought from the shop (linked to their
 latest completed order when ``linked_order`` is set), so that a scenario's brief can name it;
-``opted_out`` makes that customer one who withdrew direct-marketing consent on every channel
-weeks ago, the situation in which a "quick sales pitch" on a service call breaks s35G.
+``tier`` picks a customer of that loyalty tier, ``assigned`` false leaves the case unassigned
+(in the queue), and ``opted_out`` makes that customer one who withdrew direct-marketing consent
+on every channel weeks ago, the situation in which a "quick sales pitch" on a service call
+breaks s35G.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sandbox_crm.models import (
     CustomerStatus,
     SalesOrder,
     StaffUser,
+    Tier,
 )
 from sandbox_crm.plants import PlantResult, PlantRun, _notice_on, plant
 
@@ -55,8 +58,11 @@ def _check(params: dict) -> None:
         "details": "",
         "linked_order": True,
         "opted_out": False,
+        "tier": "",
+        "assigned": True,
     },
     choices={
+        "tier": ("", *(t.value for t in Tier)),
         "case_kind": tuple(k.value for k in CaseKind),
         "status": ("open", "in_progress", "waiting_on_customer"),
         "channel": tuple(c.value for c in CaseChannel),
@@ -78,13 +84,19 @@ def service_case(session: Session, run: PlantRun) -> PlantResult:
         )
         .order_by(Customer.id)
     ).all()
+    # The customer can be reached on the case's channel: by email for an email case, on a
+    # mobile for a chat, by phone otherwise.
+    kinds = {"email": ("email",), "chat": ("mobile",)}.get(p["channel"], ("mobile", "phone"))
     phones = set(
         session.scalars(
             select(ContactPoint.customer_id).where(
-                ContactPoint.kind.in_(("mobile", "phone")), ContactPoint.is_invalid.is_(False)
+                ContactPoint.kind.in_(kinds), ContactPoint.is_invalid.is_(False)
             )
         )
     )
+    if p["tier"]:
+        tiered = set(session.scalars(select(Customer.id).where(Customer.tier == p["tier"])))
+        buyers = [cid for cid in buyers if cid in tiered]
     candidates = [cid for cid in buyers if cid not in run.taken and cid in phones]
     chosen = run.pick(candidates, "active customers with a completed order and a phone")
     handler = session.scalar(
@@ -113,7 +125,7 @@ def service_case(session: Session, run: PlantRun) -> PlantResult:
         subject=p["subject"] or p["case_kind"].replace("_", " ").capitalize(),
         details=p["details"],
         status=p["status"],
-        assigned_to_id=run.ctx.trainee_id or handler,
+        assigned_to_id=(run.ctx.trainee_id or handler) if p["assigned"] else None,
         opened_at=opened,
         due_at=opened + timedelta(days=SLA_DAYS[p["case_kind"]]),
     )

@@ -18,6 +18,7 @@ from wtforms.validators import Optional
 from sandbox_crm.cases.models import (
     CaseChannel,
     CaseKind,
+    CaseRule,
     CaseUpdate,
     Resolution,
     ServiceCase,
@@ -201,6 +202,8 @@ def _page_context(case_id: int, **forms: Any) -> dict[str, Any]:
         "order": session.get(SalesOrder, case.order_id) if case.order_id else None,
         "assignee": session.get(StaffUser, case.assigned_to_id) if case.assigned_to_id else None,
         "updates": updates,
+        "rule": session.get(CaseRule, case.rule_id) if case.rule_id else None,
+        "rule_names": {i: n for i, n in session.execute(select(CaseRule.id, CaseRule.name))},
         "replies": REPLIES,
         "reply_form": ReplyForm(),
         "status_form": StatusForm(),

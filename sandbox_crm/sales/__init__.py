@@ -10,12 +10,15 @@ is recorded with its source and purpose. Generated for the ``jewellery`` profile
 from __future__ import annotations
 
 from sandbox_crm.areas import Area, NavLink, Stage
+from sandbox_crm.backends.upgrade import add_missing
 from sandbox_crm.i18n import N_
 
 AREA = Area(
     name="sales",
     label=N_("Sales automation"),
     version="2",
+    # 2: sales regions, salespeople's capacity and quotas.
+    upgrades={"2": add_missing("sales_region", "salesperson", "sales_quota")},
     modules=(
         "sandbox_crm.sales.models",
         "sandbox_crm.sales.generation",
