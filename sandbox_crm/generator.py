@@ -457,9 +457,9 @@ def generate(session: Session, spec: GenerationSpec) -> GenerationSummary:
     finally:
         if collecting:
             gc.enable()
-            # One full collection now, inside generation, rather than one that the process's
-            # next piece of work (a page, a grading) would pay for.
-            gc.collect()
+            # What the run left in the young generations is looked at now (cheap: it is only
+            # what generation made), not by whatever the process does next.
+            gc.collect(1)
 
 
 def _generate(session: Session, spec: GenerationSpec) -> GenerationSummary:
