@@ -450,16 +450,14 @@ def generate(session: Session, spec: GenerationSpec) -> GenerationSummary:
     collecting = gc.isenabled()
     # Generation makes millions of small objects and no reference cycles worth collecting:
     # the cyclic collector would only walk them (and everything the process holds) again and
-    # again, in the bulk load and in the plants' flushes alike.
+    # again, in the bulk load and in the plants' flushes alike. What cycles the plants' sessions
+    # leave are collected once it is done.
     gc.disable()
     try:
         return _generate(session, spec)
     finally:
         if collecting:
             gc.enable()
-            # What the run left in the young generations is looked at now (cheap: it is only
-            # what generation made), not by whatever the process does next.
-            gc.collect(1)
 
 
 def _generate(session: Session, spec: GenerationSpec) -> GenerationSummary:
