@@ -699,21 +699,13 @@ def _csv_value(value: Any, for_spreadsheet: bool) -> str:
     return cell_text(value, for_spreadsheet=for_spreadsheet)
 
 
-def _stored_cell(value: Any) -> str:
-    """A value as a run's stored output keeps it (text as it is: the common case, first)."""
-    if type(value) is str:
-        return value
-    return cell_text(value, for_spreadsheet=False)
-
-
-def _stored_cells(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> list[list[str]]:
-    """The rows' cells as a run's stored output keeps them (``_stored_cell`` of each, inline:
-    a whole-table run has hundreds of thousands)."""
-    cells = []
-    for row in rows:
-        values = [row.get(name) for name in columns]
-        cells.append([v if type(v) is str else cell_text(v, for_spreadsheet=False) for v in values])
-    return cells
+def _stored_cells(rows: Iterable[Sequence[Any]]) -> list[list[str]]:
+    """Rows of values as a run's stored output keeps them: text as it is (the common case,
+    tested first and inline: a whole-table run has hundreds of thousands), others as text."""
+    return [
+        [v if type(v) is str else cell_text(v, for_spreadsheet=False) for v in values]
+        for values in rows
+    ]
 
 
 def render_csv(
@@ -791,7 +783,7 @@ def execute_summary(session: Session, report: ReportDefinition) -> SummaryTable:
 def _run_summary(session: Session, actor: StaffUser, report: ReportDefinition) -> ReportRun:
     """Run a summary report: its groups are the stored rows; no customer's key is kept."""
     table = execute_summary(session, report)
-    cells = [[_stored_cell(value) for value in row] for row in table.rows]
+    cells = _stored_cells(table.rows)
     return _save_run(
         session,
         actor,
@@ -865,7 +857,7 @@ def run_report(session: Session, actor: StaffUser, report_id: int) -> ReportRun:
         return _run_summary(session, actor, report)
     page = _execute(session, report)
     columns, rows = _visible_rows(view, page.columns, page.rows)
-    cells = _stored_cells(columns, rows)
+    cells = _stored_cells([row.get(name) for name in columns] for row in rows)
     return _save_run(
         session,
         actor,
